@@ -1,0 +1,43 @@
+# Thin wrapper around CMake so a fresh Debian machine needs two commands:
+#   make demo    the main job on a local sandbox cluster
+#   make test    every test, in a normal and an ASan+UBSan build
+# Both install missing Debian packages first (scripts/setup.sh).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all setup build build-asan test test-fast demo bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: setup
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHF_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Every test twice: once on the normal build, once under ASan+UBSan.
+test: build build-asan
+	@echo "== tests (RelWithDebInfo) =="
+	@cd $(BUILD) && ctest --output-on-failure
+	@echo "== tests (ASan+UBSan) =="
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+
+test-fast: build
+	@cd $(BUILD) && ctest --output-on-failure
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)/hotfix
+
+bench: build
+	@bash bench/config_rollout.sh $(BUILD)/hotfix
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

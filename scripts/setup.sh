@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages hotfix needs to build, test and run its demo.
+# Idempotent: asks apt only for what is missing, and runs 'apt-get update'
+# only when something must be installed.
+set -euo pipefail
+
+pkgs=(
+	build-essential cmake pkg-config
+	redis-server redis-tools
+	libhiredis-dev libuv1-dev libsqlite3-dev libfyaml-dev libjansson-dev
+	libssl-dev libcmocka-dev
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian package starts a system redis-server on 6379; the sandbox and
+# the tests never use it, and it is left as the package set it up.

@@ -1,0 +1,123 @@
+/* hotfix apply: show the plan, ask, then roll the hotfix out. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/journal.h"
+#include "core/manifest.h"
+#include "core/plan.h"
+#include "core/rollout.h"
+#include "engine/redis/redis.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Stop at the next safe point on Ctrl-C or SIGTERM, leaving a paused run. */
+void hf_cmd_catch_signals(volatile sig_atomic_t **flag)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	*flag = &interrupted;
+}
+
+static int confirm(const struct hf_plan *p, const struct hf_manifest *m, struct hf_err *err)
+{
+	char line[32];
+
+	if (!isatty(STDIN_FILENO))
+		return hf_err_set(err, HF_EREFUSED, "refusing to apply without confirmation: there is "
+				  "no terminal to ask on; pass --yes");
+	printf("\napply hotfix %s v%ld to %zu node(s) in %zu wave(s)? [y/N] ", m->name, m->version,
+	       p->ntargets, p->nwaves);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin) || (strcmp(line, "y\n") && strcmp(line, "yes\n")))
+		return hf_err_set(err, HF_EREFUSED, "not applied: not confirmed");
+	return 0;
+}
+
+int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const char *cluster = NULL, *pos[1];
+	int yes = 0;
+	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "yes", NULL, &yes }, { 0 } };
+	struct hf_manifest *m = NULL;
+	struct hf_cluster *c = NULL;
+	struct hf_plan *p = NULL;
+	struct hf_journal *j = NULL;
+	struct hf_rollout *r = NULL;
+	struct hf_uri uri = {0};
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help || !npos) {
+		fputs("usage: hotfix apply FILE [--cluster URI] [--yes] [--json] [-q]\n"
+		      "Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
+		      "out wave by wave: capture, apply and verify on each node, bake between waves.\n"
+		      "A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
+		      "and leaves the run paused ('hotfix resume RUN' or 'hotfix rollback RUN').\n",
+		      help ? stdout : stderr);
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "apply: no manifest given");
+	}
+	rc = hf_manifest_load(pos[0], &m, err);
+	if (!rc)
+		rc = hf_plan_precheck(m, err);
+	if (!rc)
+		rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
+	if (!rc)
+		rc = hf_cluster_discover(&uri, ctx->timeout_ms, &c, err);
+	if (rc)
+		goto out;
+	hf_cluster_probe(c);
+	rc = hf_plan_build(m, c, &p, err);
+	if (rc)
+		goto out;
+	if (!ctx->json && !ctx->quiet)
+		hf_cmd_print_plan(stdout, m, c, p);
+	if (!p->nsteps) {
+		if (ctx->json)
+			puts("{\"run\": null, \"state\": \"nothing_to_do\", \"exit_code\": 0}");
+		goto out;
+	}
+	if (!yes && (rc = confirm(p, m, err)))
+		goto out;
+	rc = hf_cmd_journal(ctx, &j, err);
+	if (rc)
+		goto out;
+	rc = hf_rollout_create(j, m, c, p, &r, err);
+	if (rc)
+		goto out;
+	m = NULL;   /* owned by the rollout now */
+	c = NULL;
+	if (!ctx->json && !ctx->quiet)
+		printf("\nrun %s\n", r->run->id);
+	r->event = hf_cmd_print_event;
+	r->ud = ctx;
+	hf_cmd_catch_signals(&r->interrupted);
+	rc = hf_rollout_run(r, err);
+	if (ctx->json)
+		hf_cmd_print_run_json(r, rc, err);
+	else if (!rc && !ctx->quiet)
+		printf("\nrun %s promoted: %zu step(s) applied and verified\n", r->run->id, r->nsteps);
+out:
+	hf_rollout_free(r);
+	hf_journal_close(j);
+	hf_plan_free(p);
+	hf_cluster_free(c);
+	hf_manifest_free(m);
+	hf_uri_release(&uri);
+	return rc;
+}

@@ -1,0 +1,78 @@
+/* What every subcommand gets, and the small option parser they share.
+ * src/cmd/ is the only place that prints for people. */
+#ifndef HF_CMD_H
+#define HF_CMD_H
+
+#include <stdio.h>
+
+#include "util/err.h"
+
+struct hf_ctx {
+	const char *state_dir;   /* --state, $HOTFIX_STATE, $XDG_STATE_HOME/hotfix */
+	int json;                /* --json */
+	int quiet;               /* -q */
+	int verbose;             /* -v */
+	long timeout_ms;         /* --timeout, per fan-out to the nodes */
+};
+
+struct hf_opt {
+	const char *name;        /* long name without dashes, e.g. "shards" */
+	const char **value;      /* set for options that take a value */
+	int *flag;               /* set to 1 for options that take none */
+};
+
+/* Parse 'argv' (argv[0] is the subcommand): "--name value", "--name=value"
+ * and flags from 'opts' (terminated by a zeroed entry); everything else is
+ * positional and lands in 'pos' (at most 'maxpos'). "--help" sets '*help'.
+ * Returns 0, or HF_EINVAL with 'err' naming the bad option. */
+int hf_opts_parse(int argc, char **argv, const struct hf_opt *opts,
+		  const char **pos, int maxpos, int *npos, int *help,
+		  struct hf_err *err);
+
+/* Parse a non-negative integer option value; HF_EINVAL on junk. */
+int hf_opt_int(const char *name, const char *s, long *out, struct hf_err *err);
+
+typedef int (*hf_cmd_fn)(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+
+int cmd_sandbox(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_cluster(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_abort(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_pause(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_continue(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_history(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+
+#endif
+
+/* ---- shared by the subcommands (src/cmd/common.c) ---------------------- */
+
+struct hf_uri;
+struct hf_journal;
+struct hf_plan;
+struct hf_manifest;
+struct hf_cluster;
+
+/* The cluster to talk to: 'given' (--cluster), else $HOTFIX_CLUSTER, else
+ * the sandbox in the state directory when it is up. */
+int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out,
+		       struct hf_err *err);
+int hf_cmd_journal(struct hf_ctx *ctx, struct hf_journal **out, struct hf_err *err);
+/* Print a plan for people. */
+void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_cluster *c,
+		       const struct hf_plan *p);
+/* The plan as JSON text; caller frees. */
+char *hf_cmd_plan_json(const struct hf_manifest *m, const struct hf_cluster *c,
+		       const struct hf_plan *p);
+/* An hf_event_fn that prints rollout events for people ('ud' is the ctx):
+ * to stdout, or to stderr with --json; nothing with -q. */
+void hf_cmd_print_event(void *ud, const char *kind, const char *msg);
+struct hf_rollout;
+/* The run's outcome as one JSON document on stdout. */
+void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *err);
+#include <signal.h>
+void hf_cmd_catch_signals(volatile sig_atomic_t **flag);

@@ -1,0 +1,195 @@
+/* Helpers shared by the subcommands: finding the cluster and the journal,
+ * printing a plan. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/journal.h"
+#include "core/manifest.h"
+#include "core/plan.h"
+#include "core/rollout.h"
+#include "engine/redis/redis.h"
+#include "sandbox/sandbox.h"
+#include "util/buf.h"
+#include "util/misc.h"
+
+int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out,
+		       struct hf_err *err)
+{
+	char *dir, *seed = NULL;
+	int rc;
+
+	if (given)
+		return hf_uri_parse(given, out, err);
+	if (getenv("HOTFIX_CLUSTER") && *getenv("HOTFIX_CLUSTER"))
+		return hf_uri_parse(getenv("HOTFIX_CLUSTER"), out, err);
+	dir = hf_sandbox_default_dir(ctx->state_dir);
+	rc = hf_sandbox_seed(dir, &seed, NULL);
+	free(dir);
+	if (rc)
+		return hf_err_set(err, HF_EINVAL, "no cluster given: use --cluster redis://host:port "
+				  "(or start a sandbox with 'hotfix sandbox up')");
+	rc = hf_uri_parse(seed, out, err);
+	free(seed);
+	return rc;
+}
+
+int hf_cmd_journal(struct hf_ctx *ctx, struct hf_journal **out, struct hf_err *err)
+{
+	return hf_journal_open(ctx->state_dir, out, err);
+}
+
+static const char *wave_nodes_label(const struct hf_manifest *m, size_t w, char *buf, size_t len)
+{
+	if (w >= m->nwaves)
+		snprintf(buf, len, "the rest");
+	else if (m->waves[w].is_percent)
+		snprintf(buf, len, "%g%%", m->waves[w].percent);
+	else
+		snprintf(buf, len, "%ld", m->waves[w].count);
+	return buf;
+}
+
+void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_cluster *c,
+		       const struct hf_plan *p)
+{
+	char *uri = hf_uri_redacted(&c->uri);
+	char lbl[32], d[32];
+	size_t i, k, w;
+
+	fprintf(f, "hotfix   %s v%ld  (sha256 %.12s)\n", m->name, m->version, m->sha256);
+	fprintf(f, "owner    %s\n", m->owner);
+	fprintf(f, "problem  %s\n", m->problem);
+	fprintf(f, "cluster  %s  (%s, %d shard(s), %zu node(s))\n\n", uri,
+		c->cluster_mode ? "cluster mode" : "primary with replicas", c->nshards, c->nnodes);
+	free(uri);
+	if (!p->nsteps) {
+		fprintf(f, "nothing to do: every node already holds the target values\n");
+		return;
+	}
+	fprintf(f, "changes (only nodes that differ: %zu of %zu):\n", p->ntargets, c->nnodes);
+	for (i = 0; i < p->nsteps; i++) {
+		const struct hf_plan_step *s = &p->steps[i];
+		char addr[300];
+
+		if (!i || s->node != p->steps[i - 1].node) {
+			snprintf(addr, sizeof(addr), "%s:%d", s->node->host, s->node->port);
+			fprintf(f, "  %-21s %-7s  shard %-3d  %.12s\n", addr, hf_role_name(s->node->role),
+				s->node->shard + 1, s->node->id);
+		}
+		for (k = 0; k < s->ndiff; k++)
+			fprintf(f, "      %s\n", s->diff[k]);
+	}
+	fprintf(f, "\nwaves (%s, at most one node per shard at a time):\n", hf_order_name(m->order));
+	for (w = 0; w < p->nwaves; w++) {
+		const struct hf_plan_wave *pw = &p->waves[w];
+
+		hf_fmt_duration(pw->bake_ms, d, sizeof(d));
+		fprintf(f, "  wave %zu  nodes: %-6s -> %zu node(s)%s%s%s\n", w + 1,
+			wave_nodes_label(m, w, lbl, sizeof(lbl)), pw->nodes,
+			pw->bake_ms ? ", then bake " : "", pw->bake_ms ? d : "",
+			pw->skipped ? "  (no new node: skipped)" :
+			pw->implicit ? "  (added: the waves above stop short of every target)" : "");
+		for (i = 0; i < p->nsteps; i++) {
+			const struct hf_plan_step *s = &p->steps[i];
+
+			if (s->wave != (int)w + 1 || (i && s->node == p->steps[i - 1].node))
+				continue;
+			fprintf(f, "          %s:%d  %s, shard %d\n", s->node->host, s->node->port,
+				hf_role_name(s->node->role), s->node->shard + 1);
+		}
+	}
+	fprintf(f, "\nrollback possible: %s\n", p->rollback_note);
+	fprintf(f, "guard: %s\n", p->guard_note);
+}
+
+char *hf_cmd_plan_json(const struct hf_manifest *m, const struct hf_cluster *c,
+		       const struct hf_plan *p)
+{
+	json_t *doc = json_object(), *steps = json_array(), *waves = json_array();
+	char *uri = hf_uri_redacted(&c->uri), *s;
+	size_t i, k;
+
+	json_object_set_new(doc, "hotfix", json_string(m->name));
+	json_object_set_new(doc, "version", json_integer(m->version));
+	json_object_set_new(doc, "sha256", json_string(m->sha256));
+	json_object_set_new(doc, "cluster", json_string(uri));
+	json_object_set_new(doc, "targets", json_integer((json_int_t)p->ntargets));
+	for (i = 0; i < p->nsteps; i++) {
+		json_t *st = json_object(), *diff = json_array();
+		const struct hf_plan_step *ps = &p->steps[i];
+
+		json_object_set_new(st, "node", json_string(ps->node->id));
+		json_object_set_new(st, "address", json_sprintf("%s:%d", ps->node->host, ps->node->port));
+		json_object_set_new(st, "role", json_string(hf_role_name(ps->node->role)));
+		json_object_set_new(st, "shard", json_integer(ps->node->shard + 1));
+		json_object_set_new(st, "wave", json_integer(ps->wave));
+		json_object_set_new(st, "change", json_integer(ps->change));
+		for (k = 0; k < ps->ndiff; k++)
+			json_array_append_new(diff, json_string(ps->diff[k]));
+		json_object_set_new(st, "diff", diff);
+		json_array_append_new(steps, st);
+	}
+	for (i = 0; i < p->nwaves; i++)
+		json_array_append_new(waves, json_pack("{s:I,s:I,s:b,s:b}", "nodes",
+						       (json_int_t)p->waves[i].nodes, "bake_ms",
+						       (json_int_t)p->waves[i].bake_ms, "implicit",
+						       p->waves[i].implicit, "skipped", p->waves[i].skipped));
+	json_object_set_new(doc, "steps", steps);
+	json_object_set_new(doc, "waves", waves);
+	json_object_set_new(doc, "rollback_possible", json_boolean(p->rollback_possible));
+	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	free(uri);
+	return s;
+}
+
+void hf_cmd_print_event(void *ud, const char *kind, const char *msg)
+{
+	static long long t0;
+	struct hf_ctx *ctx = ud;
+	FILE *f = ctx->json ? stderr : stdout;
+	long long now = hf_mono_ms();
+
+	if (ctx->quiet)
+		return;
+	if (!t0)
+		t0 = now;
+	fprintf(f, "[%7.2fs] %-8s %s\n", (double)(now - t0) / 1000.0, kind, msg);
+	fflush(f);
+}
+
+void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *err)
+{
+	json_t *doc = json_object(), *steps = json_array();
+	char *s;
+	size_t i;
+
+	json_object_set_new(doc, "run", json_string(r->run->id));
+	json_object_set_new(doc, "hotfix", json_string(r->run->hotfix));
+	json_object_set_new(doc, "version", json_integer(r->run->version));
+	json_object_set_new(doc, "state", json_string(hf_run_state_name(r->run->state)));
+	json_object_set_new(doc, "exit_code", json_integer(hf_exit_code(rc)));
+	if (rc && err->msg[0])
+		json_object_set_new(doc, "error", json_string(err->msg));
+	json_object_set_new(doc, "sha256", json_string(r->run->manifest_sha256));
+	json_object_set_new(doc, "cluster", json_string(r->run->cluster));
+	for (i = 0; i < r->nsteps; i++) {
+		const struct hf_step *st = &r->steps[i];
+		json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s}", "seq", (json_int_t)st->seq,
+				      "wave", st->wave, "node", st->node_id, "address", st->addr,
+				      "role", st->role, "shard", st->shard + 1, "state",
+				      hf_step_state_name(st->state));
+
+		if (st->error)
+			json_object_set_new(o, "error", json_string(st->error));
+		json_array_append_new(steps, o);
+	}
+	json_object_set_new(doc, "steps", steps);
+	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	puts(s);
+	free(s);
+	json_decref(doc);
+}

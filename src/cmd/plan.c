@@ -1,0 +1,95 @@
+/* hotfix validate and hotfix plan: check a manifest, and show what it would
+ * change on the live cluster. Neither writes anything. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/manifest.h"
+#include "core/plan.h"
+#include "engine/redis/redis.h"
+#include "util/misc.h"
+
+int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const struct hf_opt opts[] = { { 0 } };
+	struct hf_manifest *m = NULL;
+	const char *pos[1];
+	int npos, help, rc;
+	size_t i;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help || !npos) {
+		fputs("usage: hotfix validate FILE\nChecks a manifest; exit 2 with FILE:LINE:COL on error.\n",
+		      help ? stdout : stderr);
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "validate: no manifest given");
+	}
+	rc = hf_manifest_load(pos[0], &m, err);
+	if (rc)
+		return rc;
+	if (ctx->json) {
+		printf("{\"valid\": true, \"hotfix\": \"%s\", \"version\": %ld, \"sha256\": \"%s\", "
+		       "\"changes\": %zu, \"waves\": %zu, \"guard_checks\": %zu}\n",
+		       m->name, m->version, m->sha256, m->nchanges, m->nwaves, m->guard.nchecks);
+	} else {
+		printf("%s: valid: hotfix %s v%ld, %zu change(s), %zu wave(s), sha256 %s\n", m->path,
+		       m->name, m->version, m->nchanges, m->nwaves, m->sha256);
+		for (i = 0; i < m->guard.nchecks; i++)
+			printf("  guard check %s (not run by this build yet: plan and apply refuse it)\n",
+			       m->guard.checks[i].metric);
+	}
+	hf_manifest_free(m);
+	return 0;
+}
+
+int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const char *cluster = NULL, *pos[1];
+	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { 0 } };
+	struct hf_manifest *m = NULL;
+	struct hf_cluster *c = NULL;
+	struct hf_plan *p = NULL;
+	struct hf_uri uri = {0};
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help || !npos) {
+		fputs("usage: hotfix plan FILE [--cluster URI] [--json]\n"
+		      "Shows, from the live cluster, what would change on which node, the waves,\n"
+		      "and whether the change can be rolled back. Changes nothing.\n",
+		      help ? stdout : stderr);
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "plan: no manifest given");
+	}
+	/* Everything that can be refused without the cluster is refused first. */
+	rc = hf_manifest_load(pos[0], &m, err);
+	if (!rc)
+		rc = hf_plan_precheck(m, err);
+	if (!rc)
+		rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
+	if (!rc)
+		rc = hf_cluster_discover(&uri, ctx->timeout_ms, &c, err);
+	if (rc)
+		goto out;
+	hf_cluster_probe(c);
+	rc = hf_plan_build(m, c, &p, err);
+	if (rc)
+		goto out;
+	if (ctx->json) {
+		char *s = hf_cmd_plan_json(m, c, p);
+
+		puts(s);
+		free(s);
+	} else {
+		hf_cmd_print_plan(stdout, m, c, p);
+	}
+out:
+	hf_plan_free(p);
+	hf_cluster_free(c);
+	hf_manifest_free(m);
+	hf_uri_release(&uri);
+	return rc;
+}

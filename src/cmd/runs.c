@@ -1,0 +1,398 @@
+/* The commands that act on a recorded run: rollback, resume, abort, pause,
+ * continue, status and history. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/journal.h"
+#include "core/rollout.h"
+#include "engine/redis/redis.h"
+#include "util/buf.h"
+#include "util/misc.h"
+
+/* Open the journal and the run 'id', with the cluster reached through
+ * --cluster when given (it brings the password), else the recorded URI. */
+static int open_run(struct hf_ctx *ctx, const char *id, const char *cluster,
+		    struct hf_journal **j, struct hf_rollout **r, struct hf_err *err)
+{
+	struct hf_uri uri = {0};
+	int rc;
+
+	rc = hf_cmd_journal(ctx, j, err);
+	if (rc)
+		return rc;
+	if (cluster && (rc = hf_uri_parse(cluster, &uri, err)))
+		return rc;
+	rc = hf_rollout_open(*j, id, cluster ? &uri : NULL, ctx->timeout_ms, r, err);
+	hf_uri_release(&uri);
+	if (!rc) {
+		(*r)->event = hf_cmd_print_event;
+		(*r)->ud = ctx;
+	}
+	return rc;
+}
+
+static int refuse_if_driven(const struct hf_run *run, struct hf_err *err)
+{
+	if (!hf_rollout_driver_alive(run))
+		return 0;
+	return hf_err_set(err, HF_EREFUSED, "run %s is driven by process %d; 'hotfix abort %s' "
+			  "asks it to roll back", run->id, run->pid, run->id);
+}
+
+static void finish(struct hf_ctx *ctx, struct hf_rollout *r, int rc, struct hf_err *err)
+{
+	if (ctx->json)
+		hf_cmd_print_run_json(r, rc, err);
+}
+
+int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const char *cluster = NULL, *pos[1];
+	int force = 0;
+	const struct hf_opt opts[] = {
+		{ "cluster", &cluster, NULL }, { "force", NULL, &force },
+		{ "force-conflicts", NULL, &force }, { 0 }
+	};
+	struct hf_journal *j = NULL;
+	struct hf_rollout *r = NULL;
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help || !npos) {
+		fputs("usage: hotfix rollback RUN [--cluster URI] [--force] [--json]\n"
+		      "Reverts every applied step of RUN ('last' = the newest run), newest wave\n"
+		      "first, and verifies the before-state on every node. Nodes are found by id,\n"
+		      "so a failover since apply changes nothing. A value someone else changed since\n"
+		      "the hotfix is a conflict: left as it is (exit 4) unless --force.\n"
+		      "Running it again is a no-op that checks every node.\n", help ? stdout : stderr);
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "rollback: no run given");
+	}
+	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
+	if (!rc)
+		rc = refuse_if_driven(r->run, err);
+	if (!rc) {
+		hf_cmd_catch_signals(&r->interrupted);
+		rc = hf_rollout_rollback(r, force, force ? "rollback --force by operator" :
+					 "rollback by operator", err);
+		finish(ctx, r, rc, err);
+	}
+	hf_rollout_free(r);
+	hf_journal_close(j);
+	return rc;
+}
+
+int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const char *cluster = NULL, *pos[1];
+	int back = 0;
+	const struct hf_opt opts[] = {
+		{ "cluster", &cluster, NULL }, { "rollback", NULL, &back }, { 0 }
+	};
+	struct hf_journal *j = NULL;
+	struct hf_rollout *r = NULL;
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help || !npos) {
+		fputs("usage: hotfix resume RUN [--rollback] [--cluster URI] [--json]\n"
+		      "Takes over a run whose process died or was interrupted: settles every\n"
+		      "in-flight step by asking its node, then goes on (or, with --rollback,\n"
+		      "reverts instead).\n", help ? stdout : stderr);
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "resume: no run given");
+	}
+	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
+	if (!rc)
+		rc = refuse_if_driven(r->run, err);
+	if (rc)
+		goto out;
+	if (!hf_run_state_active(r->run->state) && !back) {
+		if (!ctx->quiet && !ctx->json)
+			printf("run %s is %s: nothing to resume\n", r->run->id,
+			       hf_run_state_name(r->run->state));
+		finish(ctx, r, 0, err);
+		goto out;
+	}
+	hf_cmd_catch_signals(&r->interrupted);
+	if (back)
+		rc = hf_rollout_rollback(r, 0, "resume --rollback by operator", err);
+	else
+		rc = hf_rollout_run(r, err);
+	finish(ctx, r, rc, err);
+out:
+	hf_rollout_free(r);
+	hf_journal_close(j);
+	return rc;
+}
+
+/* pause, continue and abort leave a request for the driving process. */
+static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
+		   struct hf_err *err)
+{
+	const char *cluster = NULL, *pos[1];
+	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { 0 } };
+	struct hf_journal *j = NULL;
+	struct hf_run *run = NULL;
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help || !npos) {
+		printf("usage: hotfix %s RUN\n", what);
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "%s: no run given", what);
+	}
+	rc = hf_cmd_journal(ctx, &j, err);
+	if (!rc)
+		rc = hf_journal_run_load(j, pos[0], &run, NULL, NULL, err);
+	if (rc)
+		goto out;
+	if (!hf_run_state_active(run->state)) {
+		rc = hf_err_set(err, HF_EREFUSED, "run %s is %s: nothing to %s", run->id,
+				hf_run_state_name(run->state), what);
+		goto out;
+	}
+	if (!hf_rollout_driver_alive(run)) {
+		if (!strcmp(what, "abort")) {
+			struct hf_rollout *r = NULL;
+
+			/* Nobody drives it: roll it back here and now. */
+			hf_journal_close(j);
+			j = NULL;
+			rc = open_run(ctx, run->id, cluster, &j, &r, err);
+			if (!rc) {
+				rc = hf_rollout_rollback(r, 0, "aborted by operator", err);
+				finish(ctx, r, rc, err);
+			}
+			hf_rollout_free(r);
+			goto out;
+		}
+		rc = hf_err_set(err, HF_EREFUSED, "no process drives run %s (state %s); 'hotfix resume %s' "
+				"takes it over, 'hotfix rollback %s' undoes it", run->id,
+				hf_run_state_name(run->state), run->id, run->id);
+		goto out;
+	}
+	rc = hf_journal_request_set(j, run->id, what, err);
+	if (rc)
+		goto out;
+	hf_journal_event(j, run->id, "request", "%s requested by %s", what,
+			 hf_operator());
+	if (!strcmp(what, "abort")) {
+		/* Wait for the driving process to finish the rollback. */
+		long long deadline = hf_mono_ms() + 600000;
+
+		for (;;) {
+			hf_run_free(run);
+			run = NULL;
+			rc = hf_journal_run_load(j, pos[0], &run, NULL, NULL, err);
+			if (rc)
+				goto out;
+			if (!hf_run_state_active(run->state) || !hf_rollout_driver_alive(run) ||
+			    hf_mono_ms() > deadline)
+				break;
+			hf_sleep_ms(100);
+		}
+		if (!ctx->quiet)
+			printf("run %s: %s%s%s\n", run->id, hf_run_state_name(run->state),
+			       run->note ? " (" : "", run->note ? run->note : "");
+		if (run->state != HF_RUN_ROLLED_BACK)
+			rc = hf_err_set(err, HF_EHUMAN, "run %s is %s after abort; see 'hotfix status %s'",
+					run->id, hf_run_state_name(run->state), run->id);
+		goto out;
+	}
+	if (!ctx->quiet)
+		printf("run %s: %s requested; process %d acts on it at its next step\n", run->id, what,
+		       run->pid);
+out:
+	hf_run_free(run);
+	hf_journal_close(j);
+	return rc;
+}
+
+int cmd_abort(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	return request(argc, argv, ctx, "abort", err);
+}
+
+int cmd_pause(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	return request(argc, argv, ctx, "pause", err);
+}
+
+int cmd_continue(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	return request(argc, argv, ctx, "continue", err);
+}
+
+static void print_time(FILE *f, long long ms)
+{
+	char buf[32];
+
+	hf_fmt_time(ms, buf, sizeof(buf));
+	fputs(buf, f);
+}
+
+int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const struct hf_opt opts[] = { { 0 } };
+	const char *pos[1];
+	struct hf_journal *j = NULL;
+	struct hf_run *run = NULL;
+	struct hf_step *steps = NULL;
+	struct hf_event *ev = NULL;
+	size_t nsteps = 0, nev = 0, i;
+	int npos, help, rc, chain_ok = 1;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help) {
+		puts("usage: hotfix status [RUN] [--json]\nA run's state, steps and journal events "
+		     "(default: the newest run).");
+		return 0;
+	}
+	rc = hf_cmd_journal(ctx, &j, err);
+	if (!rc)
+		rc = hf_journal_run_load(j, npos ? pos[0] : "last", &run, &steps, &nsteps, err);
+	if (!rc)
+		rc = hf_journal_events(j, run->id, &ev, &nev, &chain_ok, err);
+	if (rc)
+		goto out;
+	if (ctx->json) {
+		json_t *doc = json_object(), *js = json_array(), *je = json_array();
+		char *s;
+
+		json_object_set_new(doc, "run", json_string(run->id));
+		json_object_set_new(doc, "hotfix", json_string(run->hotfix));
+		json_object_set_new(doc, "version", json_integer(run->version));
+		json_object_set_new(doc, "state", json_string(hf_run_state_name(run->state)));
+		json_object_set_new(doc, "note", run->note ? json_string(run->note) : json_null());
+		json_object_set_new(doc, "cluster", json_string(run->cluster));
+		json_object_set_new(doc, "sha256", json_string(run->manifest_sha256));
+		json_object_set_new(doc, "operator", json_string(run->operator ? run->operator : ""));
+		json_object_set_new(doc, "driven_by", json_integer(hf_rollout_driver_alive(run) ? run->pid : 0));
+		json_object_set_new(doc, "audit_chain_ok", json_boolean(chain_ok));
+		for (i = 0; i < nsteps; i++) {
+			json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s,s:b}", "seq",
+					      (json_int_t)steps[i].seq, "wave", steps[i].wave, "node",
+					      steps[i].node_id, "address", steps[i].addr, "role",
+					      steps[i].role, "shard", steps[i].shard + 1, "state",
+					      hf_step_state_name(steps[i].state), "persisted",
+					      steps[i].persisted);
+
+			json_object_set_new(o, "before", steps[i].before ? json_loads(steps[i].before, 0, NULL) : json_null());
+			json_object_set_new(o, "after", steps[i].after ? json_loads(steps[i].after, 0, NULL) : json_null());
+			if (steps[i].error)
+				json_object_set_new(o, "error", json_string(steps[i].error));
+			json_array_append_new(js, o);
+		}
+		for (i = 0; i < nev; i++)
+			json_array_append_new(je, json_pack("{s:I,s:s,s:s}", "ts_ms", (json_int_t)ev[i].ts_ms,
+							    "kind", ev[i].kind, "message", ev[i].message));
+		json_object_set_new(doc, "steps", js);
+		json_object_set_new(doc, "events", je);
+		s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		puts(s);
+		free(s);
+		json_decref(doc);
+		goto out;
+	}
+	printf("run       %s\n", run->id);
+	printf("hotfix    %s v%ld  (sha256 %.12s)  owner %s\n", run->hotfix, run->version,
+	       run->manifest_sha256, run->owner ? run->owner : "-");
+	printf("cluster   %s\n", run->cluster);
+	printf("state     %s%s%s%s\n", hf_run_state_name(run->state), run->note ? " (" : "",
+	       run->note ? run->note : "", run->note ? ")" : "");
+	if (hf_rollout_driver_alive(run))
+		printf("driver    process %d\n", run->pid);
+	else if (hf_run_state_active(run->state))
+		printf("driver    none: 'hotfix resume %s' takes over, 'hotfix rollback %s' undoes\n",
+		       run->id, run->id);
+	printf("started   ");
+	print_time(stdout, run->created_ms);
+	printf(" UTC by %s\n\n", run->operator ? run->operator : "unknown");
+	printf("%-4s  %-21s  %-7s  %-5s  %-10s  %s\n", "WAVE", "ADDRESS", "ROLE", "SHARD", "STATE", "NODE ID");
+	for (i = 0; i < nsteps; i++) {
+		printf("%-4d  %-21s  %-7s  %-5d  %-10s  %.16s\n", steps[i].wave, steps[i].addr,
+		       steps[i].role, steps[i].shard + 1, hf_step_state_name(steps[i].state),
+		       steps[i].node_id);
+		if (steps[i].error)
+			printf("      ! %s\n", steps[i].error);
+	}
+	printf("\nevents%s:\n", chain_ok ? "" : " (WARNING: the audit hash chain does not verify)");
+	for (i = 0; i < nev; i++) {
+		printf("  ");
+		print_time(stdout, ev[i].ts_ms);
+		printf("  %-8s %s\n", ev[i].kind, ev[i].message);
+	}
+out:
+	hf_events_free(ev, nev);
+	hf_steps_free(steps, nsteps);
+	hf_run_free(run);
+	hf_journal_close(j);
+	return rc;
+}
+
+int cmd_history(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const struct hf_opt opts[] = { { 0 } };
+	const char *pos[1];
+	struct hf_journal *j = NULL;
+	struct hf_run **runs = NULL;
+	size_t n = 0, i;
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 0, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help) {
+		puts("usage: hotfix history [--json]\nEvery run in the journal, newest first.");
+		return 0;
+	}
+	rc = hf_cmd_journal(ctx, &j, err);
+	if (!rc)
+		rc = hf_journal_runs(j, &runs, &n, err);
+	if (rc)
+		goto out;
+	if (ctx->json) {
+		json_t *arr = json_array();
+		char *s;
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:s,s:s,s:I,s:s}", "run",
+				runs[i]->id, "hotfix", runs[i]->hotfix, "version",
+				(json_int_t)runs[i]->version, "state", hf_run_state_name(runs[i]->state),
+				"cluster", runs[i]->cluster, "created_ms", (json_int_t)runs[i]->created_ms,
+				"operator", runs[i]->operator ? runs[i]->operator : ""));
+		s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		puts(s);
+		free(s);
+		json_decref(arr);
+		goto out;
+	}
+	if (!n) {
+		puts("no runs yet");
+		goto out;
+	}
+	printf("%-21s  %-19s  %-24s  %-7s  %-12s  %s\n", "RUN", "STARTED (UTC)", "HOTFIX", "VERSION",
+	       "STATE", "CLUSTER");
+	for (i = 0; i < n; i++) {
+		char t[32];
+
+		hf_fmt_time(runs[i]->created_ms, t, sizeof(t));
+		printf("%-21s  %-19s  %-24s  %-7ld  %-12s  %s\n", runs[i]->id, t, runs[i]->hotfix,
+		       runs[i]->version, hf_run_state_name(runs[i]->state), runs[i]->cluster);
+	}
+out:
+	for (i = 0; i < n; i++)
+		hf_run_free(runs[i]);
+	free(runs);
+	hf_journal_close(j);
+	return rc;
+}

@@ -1,0 +1,636 @@
+/* The SQLite journal. Every write is its own transaction (or one with the
+ * writes that belong together) and is durable when the call returns:
+ * WAL mode with synchronous=FULL. Other processes (pause, abort, status)
+ * read and write the same file; a busy timeout covers their overlap. */
+#include "core/journal.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/buf.h"
+#include "util/misc.h"
+
+struct hf_journal {
+	sqlite3 *db;
+};
+
+static const char *run_states[] = {
+	"planned", "baseline", "running", "paused", "promoted",
+	"rolling_back", "rolled_back", "failed",
+};
+
+static const char *step_states[] = {
+	"planned", "capturing", "captured", "applying", "applied",
+	"verified", "reverting", "reverted", "conflict",
+};
+
+const char *hf_run_state_name(enum hf_run_state s)
+{
+	return run_states[s];
+}
+
+const char *hf_step_state_name(enum hf_step_state s)
+{
+	return step_states[s];
+}
+
+int hf_run_state_active(enum hf_run_state s)
+{
+	return s != HF_RUN_PROMOTED && s != HF_RUN_ROLLED_BACK && s != HF_RUN_FAILED;
+}
+
+static int lookup(const char **names, int n, const char *s)
+{
+	int i;
+
+	for (i = 0; s && i < n; i++)
+		if (!strcmp(names[i], s))
+			return i;
+	return 0;
+}
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS runs ("
+	"  id TEXT PRIMARY KEY, hotfix TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  owner TEXT, cluster TEXT NOT NULL, manifest_path TEXT, manifest_sha256 TEXT NOT NULL,"
+	"  manifest_text TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL, pid INTEGER, request TEXT, note TEXT, operator TEXT);"
+	"CREATE TABLE IF NOT EXISTS steps ("
+	"  run TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, wave INTEGER NOT NULL,"
+	"  change INTEGER NOT NULL, node_id TEXT NOT NULL, addr TEXT NOT NULL, role TEXT,"
+	"  shard INTEGER, state TEXT NOT NULL, before TEXT, after TEXT,"
+	"  persisted INTEGER NOT NULL DEFAULT 0, error TEXT, updated_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (run, seq));"
+	"CREATE INDEX IF NOT EXISTS steps_node ON steps(node_id);"
+	"CREATE TABLE IF NOT EXISTS events ("
+	"  run TEXT NOT NULL, n INTEGER NOT NULL, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+	"  message TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run, n));";
+
+static int db_err(struct hf_journal *j, struct hf_err *err, const char *what)
+{
+	return hf_err_set(err, HF_ERR, "journal: %s: %s", what, sqlite3_errmsg(j->db));
+}
+
+static int exec(struct hf_journal *j, const char *sql, struct hf_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(j->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		hf_err_set(err, HF_ERR, "journal: %s: %s", sql, msg ? msg : "error");
+		sqlite3_free(msg);
+		return HF_ERR;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = hf_xstrdup(path), *s;
+	int rc = 0;
+
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (mkdir(p, 0700) && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_err *err)
+{
+	struct hf_journal *j = hf_xcalloc(1, sizeof(*j));
+	char *path = hf_xasprintf("%s/journal.db", state_dir);
+	int rc = 0;
+
+	if (mkdir_p(state_dir)) {
+		rc = hf_err_set(err, HF_ERR, "cannot create state directory '%s': %s", state_dir,
+				strerror(errno));
+		goto out;
+	}
+	if (sqlite3_open(path, &j->db) != SQLITE_OK) {
+		rc = hf_err_set(err, HF_ERR, "cannot open journal '%s': %s", path,
+				j->db ? sqlite3_errmsg(j->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(j->db, 10000);
+	rc = exec(j, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+	if (!rc)
+		rc = exec(j, schema, err);
+out:
+	free(path);
+	if (rc) {
+		hf_journal_close(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}
+
+void hf_journal_close(struct hf_journal *j)
+{
+	if (!j)
+		return;
+	sqlite3_close(j->db);
+	free(j);
+}
+
+static sqlite3_stmt *prepare(struct hf_journal *j, const char *sql, struct hf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_err(j, err, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? hf_xstrdup((const char *)s) : NULL;
+}
+
+/* Is any node of 'steps' held by an unfinished run? Fills 'holder'. */
+static int find_holder(struct hf_journal *j, const struct hf_step *steps, size_t n,
+		       char *holder, size_t holderlen, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j,
+		"SELECT r.id, r.state FROM steps s JOIN runs r ON r.id = s.run "
+		"WHERE s.node_id = ? AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1",
+		err);
+	size_t i;
+	int found = 0;
+
+	if (!st)
+		return -1;
+	for (i = 0; i < n && !found; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, steps[i].node_id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(holder, holderlen, "%s (%s)", sqlite3_column_text(st, 0),
+				 sqlite3_column_text(st, 1));
+			found = 1;
+		}
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
+			  const struct hf_step *steps, size_t n, struct hf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char holder[128];
+	long long now = hf_wall_ms();
+	size_t i;
+	int rc, held;
+
+	/* IMMEDIATE takes the write lock first, so two applies cannot both
+	 * see the cluster free. */
+	rc = exec(j, "BEGIN IMMEDIATE", err);
+	if (rc)
+		return rc;
+	held = find_holder(j, steps, n, holder, sizeof(holder), err);
+	if (held < 0) {
+		rc = HF_ERR;
+		goto out;
+	}
+	if (held) {
+		rc = hf_err_set(err, HF_EREFUSED,
+				"refused: run %s is unfinished on this cluster; finish it first "
+				"(hotfix resume, rollback or abort)", holder);
+		goto out;
+	}
+	st = prepare(j, "INSERT INTO runs (id, hotfix, version, owner, cluster, manifest_path,"
+		     " manifest_sha256, manifest_text, state, created_ms, updated_ms, pid, operator)"
+		     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", err);
+	if (!st) {
+		rc = HF_ERR;
+		goto out;
+	}
+	bind_text(st, 1, run->id);
+	bind_text(st, 2, run->hotfix);
+	sqlite3_bind_int64(st, 3, run->version);
+	bind_text(st, 4, run->owner);
+	bind_text(st, 5, run->cluster);
+	bind_text(st, 6, run->manifest_path);
+	bind_text(st, 7, run->manifest_sha256);
+	bind_text(st, 8, run->manifest_text);
+	bind_text(st, 9, hf_run_state_name(run->state));
+	sqlite3_bind_int64(st, 10, now);
+	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_int(st, 12, run->pid);
+	bind_text(st, 13, run->operator);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(j, err, "insert run");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = prepare(j, "INSERT INTO steps (run, seq, wave, change, node_id, addr, role, shard,"
+		     " state, before, after, persisted, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		     err);
+	if (!st) {
+		rc = HF_ERR;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, run->id);
+		sqlite3_bind_int64(st, 2, steps[i].seq);
+		sqlite3_bind_int(st, 3, steps[i].wave);
+		sqlite3_bind_int(st, 4, steps[i].change);
+		bind_text(st, 5, steps[i].node_id);
+		bind_text(st, 6, steps[i].addr);
+		bind_text(st, 7, steps[i].role);
+		sqlite3_bind_int(st, 8, steps[i].shard);
+		bind_text(st, 9, hf_step_state_name(steps[i].state));
+		bind_text(st, 10, steps[i].before);
+		bind_text(st, 11, steps[i].after);
+		sqlite3_bind_int(st, 12, steps[i].persisted);
+		sqlite3_bind_int64(st, 13, now);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(j, err, "insert step");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc) {
+		exec(j, "ROLLBACK", NULL);
+		return rc;
+	}
+	return exec(j, "COMMIT", err);
+}
+
+static struct hf_run *run_from_row(sqlite3_stmt *st)
+{
+	struct hf_run *r = hf_xcalloc(1, sizeof(*r));
+
+	r->id = col_text(st, 0);
+	r->hotfix = col_text(st, 1);
+	r->version = sqlite3_column_int64(st, 2);
+	r->owner = col_text(st, 3);
+	r->cluster = col_text(st, 4);
+	r->manifest_path = col_text(st, 5);
+	r->manifest_sha256 = col_text(st, 6);
+	r->manifest_text = col_text(st, 7);
+	r->state = (enum hf_run_state)lookup(run_states, 8, (const char *)sqlite3_column_text(st, 8));
+	r->created_ms = sqlite3_column_int64(st, 9);
+	r->updated_ms = sqlite3_column_int64(st, 10);
+	r->pid = sqlite3_column_int(st, 11);
+	r->request = col_text(st, 12);
+	r->note = col_text(st, 13);
+	r->operator = col_text(st, 14);
+	return r;
+}
+
+#define RUN_COLUMNS "id, hotfix, version, owner, cluster, manifest_path, manifest_sha256," \
+	" manifest_text, state, created_ms, updated_ms, pid, request, note, operator"
+
+int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **run,
+			struct hf_step **steps, size_t *nsteps, struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	struct hf_run *r = NULL;
+	struct hf_step *s = NULL;
+	size_t n = 0;
+
+	if (!strcmp(id, "last"))
+		st = prepare(j, "SELECT " RUN_COLUMNS " FROM runs ORDER BY created_ms DESC, rowid DESC LIMIT 1", err);
+	else
+		st = prepare(j, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", err);
+	if (!st)
+		return HF_ERR;
+	if (strcmp(id, "last"))
+		bind_text(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		r = run_from_row(st);
+	sqlite3_finalize(st);
+	if (!r)
+		return hf_err_set(err, HF_EINVAL, "no run '%s' in the journal (see 'hotfix history')", id);
+
+	st = prepare(j, "SELECT seq, wave, change, node_id, addr, role, shard, state, before, after,"
+		     " persisted, error, updated_ms FROM steps WHERE run = ? ORDER BY seq", err);
+	if (!st) {
+		hf_run_free(r);
+		return HF_ERR;
+	}
+	bind_text(st, 1, r->id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct hf_step *x;
+
+		s = hf_xrealloc(s, sizeof(*s) * (n + 1));
+		x = &s[n++];
+		x->seq = sqlite3_column_int64(st, 0);
+		x->wave = sqlite3_column_int(st, 1);
+		x->change = sqlite3_column_int(st, 2);
+		x->node_id = col_text(st, 3);
+		x->addr = col_text(st, 4);
+		x->role = col_text(st, 5);
+		x->shard = sqlite3_column_int(st, 6);
+		x->state = (enum hf_step_state)lookup(step_states, 9,
+						      (const char *)sqlite3_column_text(st, 7));
+		x->before = col_text(st, 8);
+		x->after = col_text(st, 9);
+		x->persisted = sqlite3_column_int(st, 10);
+		x->error = col_text(st, 11);
+		x->updated_ms = sqlite3_column_int64(st, 12);
+	}
+	sqlite3_finalize(st);
+	*run = r;
+	if (steps) {
+		*steps = s;
+		*nsteps = n;
+	} else {
+		hf_steps_free(s, n);
+	}
+	return 0;
+}
+
+int hf_journal_run_update(struct hf_journal *j, const struct hf_run *run, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "UPDATE runs SET state = ?, note = ?, pid = ?, updated_ms = ?"
+				   " WHERE id = ?", err);
+	int rc = 0;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, hf_run_state_name(run->state));
+	bind_text(st, 2, run->note);
+	sqlite3_bind_int(st, 3, run->pid);
+	sqlite3_bind_int64(st, 4, hf_wall_ms());
+	bind_text(st, 5, run->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(j, err, "update run");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_journal_steps_update(struct hf_journal *j, const char *run_id,
+			    struct hf_step *const *steps, size_t n, struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	long long now = hf_wall_ms();
+	size_t i;
+	int rc;
+
+	if (!n)
+		return 0;
+	rc = exec(j, "BEGIN IMMEDIATE", err);
+	if (rc)
+		return rc;
+	st = prepare(j, "UPDATE steps SET state = ?, before = ?, after = ?, persisted = ?,"
+		     " error = ?, updated_ms = ? WHERE run = ? AND seq = ?", err);
+	if (!st) {
+		exec(j, "ROLLBACK", NULL);
+		return HF_ERR;
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, hf_step_state_name(steps[i]->state));
+		bind_text(st, 2, steps[i]->before);
+		bind_text(st, 3, steps[i]->after);
+		sqlite3_bind_int(st, 4, steps[i]->persisted);
+		bind_text(st, 5, steps[i]->error);
+		sqlite3_bind_int64(st, 6, now);
+		bind_text(st, 7, run_id);
+		sqlite3_bind_int64(st, 8, steps[i]->seq);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(j, err, "update step");
+			break;
+		}
+		steps[i]->updated_ms = now;
+	}
+	sqlite3_finalize(st);
+	if (rc) {
+		exec(j, "ROLLBACK", NULL);
+		return rc;
+	}
+	return exec(j, "COMMIT", err);
+}
+
+static void event_hash(const char *prev, long long n, long long ts, const char *kind,
+		       const char *msg, char out[65])
+{
+	char *s = hf_xasprintf("%s|%lld|%lld|%s|%s", prev, n, ts, kind, msg);
+
+	hf_sha256_hex(s, strlen(s), out);
+	free(s);
+}
+
+int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
+		     const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	char prev[65] = "", hash[65];
+	long long n = 0, ts = hf_wall_ms();
+	char *msg;
+	va_list ap;
+	int rc = HF_ERR;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg || exec(j, "BEGIN IMMEDIATE", NULL))
+		goto out;
+	st = prepare(j, "SELECT n, hash FROM events WHERE run = ? ORDER BY n DESC LIMIT 1", NULL);
+	if (!st)
+		goto rollback;
+	bind_text(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+		snprintf(prev, sizeof(prev), "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	n++;
+	event_hash(prev, n, ts, kind, msg, hash);
+	st = prepare(j, "INSERT INTO events (run, n, ts_ms, kind, message, hash) VALUES (?,?,?,?,?,?)", NULL);
+	if (!st)
+		goto rollback;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, n);
+	sqlite3_bind_int64(st, 3, ts);
+	bind_text(st, 4, kind);
+	bind_text(st, 5, msg);
+	bind_text(st, 6, hash);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = 0;
+	sqlite3_finalize(st);
+rollback:
+	if (rc)
+		exec(j, "ROLLBACK", NULL);
+	else
+		rc = exec(j, "COMMIT", NULL);
+out:
+	free(msg);
+	return rc;
+}
+
+int hf_journal_events(struct hf_journal *j, const char *run_id, struct hf_event **ev,
+		      size_t *n, int *chain_ok, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT n, ts_ms, kind, message, hash FROM events"
+				   " WHERE run = ? ORDER BY n", err);
+	struct hf_event *e = NULL;
+	char prev[65] = "", want[65];
+	size_t k = 0;
+
+	if (!st)
+		return HF_ERR;
+	*chain_ok = 1;
+	bind_text(st, 1, run_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		e = hf_xrealloc(e, sizeof(*e) * (k + 1));
+		e[k].ts_ms = sqlite3_column_int64(st, 1);
+		e[k].kind = col_text(st, 2);
+		e[k].message = col_text(st, 3);
+		event_hash(prev, sqlite3_column_int64(st, 0), e[k].ts_ms, e[k].kind, e[k].message, want);
+		if (strcmp(want, (const char *)sqlite3_column_text(st, 4)) ||
+		    sqlite3_column_int64(st, 0) != (long long)k + 1)
+			*chain_ok = 0;
+		snprintf(prev, sizeof(prev), "%s", sqlite3_column_text(st, 4));
+		k++;
+	}
+	sqlite3_finalize(st);
+	*ev = e;
+	*n = k;
+	return 0;
+}
+
+void hf_events_free(struct hf_event *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(ev[i].kind);
+		free(ev[i].message);
+	}
+	free(ev);
+}
+
+int hf_journal_request_set(struct hf_journal *j, const char *run_id, const char *request,
+			   struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "UPDATE runs SET request = ? WHERE id = ?", err);
+	int rc = 0;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, request);
+	bind_text(st, 2, run_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(j, err, "set request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **request,
+			    struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*request = NULL;
+	rc = exec(j, "BEGIN IMMEDIATE", err);
+	if (rc)
+		return rc;
+	st = prepare(j, "SELECT request FROM runs WHERE id = ?", err);
+	if (!st) {
+		exec(j, "ROLLBACK", NULL);
+		return HF_ERR;
+	}
+	bind_text(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*request = col_text(st, 0);
+	sqlite3_finalize(st);
+	if (*request) {
+		st = prepare(j, "UPDATE runs SET request = NULL WHERE id = ?", err);
+		if (st) {
+			bind_text(st, 1, run_id);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = db_err(j, err, "clear request");
+			sqlite3_finalize(st);
+		} else {
+			rc = HF_ERR;
+		}
+	}
+	if (rc) {
+		exec(j, "ROLLBACK", NULL);
+		free(*request);
+		*request = NULL;
+		return rc;
+	}
+	return exec(j, "COMMIT", err);
+}
+
+int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT " RUN_COLUMNS " FROM runs ORDER BY created_ms DESC, rowid DESC", err);
+	struct hf_run **r = NULL;
+	size_t k = 0;
+
+	if (!st)
+		return HF_ERR;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		r = hf_xrealloc(r, sizeof(*r) * (k + 1));
+		r[k++] = run_from_row(st);
+	}
+	sqlite3_finalize(st);
+	*runs = r;
+	*n = k;
+	return 0;
+}
+
+void hf_run_free(struct hf_run *r)
+{
+	if (!r)
+		return;
+	free(r->id);
+	free(r->hotfix);
+	free(r->owner);
+	free(r->cluster);
+	free(r->manifest_path);
+	free(r->manifest_sha256);
+	free(r->manifest_text);
+	free(r->request);
+	free(r->note);
+	free(r->operator);
+	free(r);
+}
+
+void hf_steps_free(struct hf_step *steps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(steps[i].node_id);
+		free(steps[i].addr);
+		free(steps[i].role);
+		free(steps[i].before);
+		free(steps[i].after);
+		free(steps[i].error);
+	}
+	free(steps);
+}

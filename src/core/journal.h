@@ -1,0 +1,125 @@
+/* The journal: runs, their steps and every event, in SQLite (WAL,
+ * synchronous=FULL). A step's state is committed before the action it
+ * names, so a crashed hotfix can be resumed or rolled back exactly.
+ * This module is the only one that speaks SQL. */
+#ifndef HF_CORE_JOURNAL_H
+#define HF_CORE_JOURNAL_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+enum hf_run_state {
+	HF_RUN_PLANNED,
+	HF_RUN_BASELINE,
+	HF_RUN_RUNNING,
+	HF_RUN_PAUSED,
+	HF_RUN_PROMOTED,
+	HF_RUN_ROLLING_BACK,
+	HF_RUN_ROLLED_BACK,
+	HF_RUN_FAILED,
+};
+
+enum hf_step_state {
+	HF_STEP_PLANNED,
+	HF_STEP_CAPTURING,
+	HF_STEP_CAPTURED,
+	HF_STEP_APPLYING,
+	HF_STEP_APPLIED,
+	HF_STEP_VERIFIED,
+	HF_STEP_REVERTING,
+	HF_STEP_REVERTED,
+	HF_STEP_CONFLICT,
+};
+
+struct hf_run {
+	char *id;
+	char *hotfix;            /* metadata.name */
+	long version;
+	char *owner;
+	char *cluster;           /* seed URI without password */
+	char *manifest_path;
+	char *manifest_sha256;
+	char *manifest_text;
+	enum hf_run_state state;
+	long long created_ms, updated_ms;
+	int pid;                 /* process driving the run, 0 when none */
+	char *request;           /* pending "pause", "continue" or "abort", or NULL */
+	char *note;              /* why the run is in its state, or NULL */
+	char *operator;          /* $USER of who started it */
+};
+
+struct hf_step {
+	long long seq;           /* order of application, from 1 */
+	int wave;                /* from 1 */
+	int change;              /* index into the manifest's changes */
+	char *node_id;
+	char *addr;              /* host:port at plan time */
+	char *role;              /* role at plan time */
+	int shard;
+	enum hf_step_state state;
+	char *before;            /* JSON blob from capture, or NULL */
+	char *after;             /* JSON of what verify saw after apply, or NULL */
+	int persisted;           /* the change was written to the node's config file */
+	char *error;             /* last error or conflict detail, or NULL */
+	long long updated_ms;
+};
+
+struct hf_event {
+	long long ts_ms;
+	char *kind;
+	char *message;
+};
+
+struct hf_journal;
+
+/* Open (creating if needed) the journal in 'state_dir'/journal.db. */
+int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_err *err);
+void hf_journal_close(struct hf_journal *j);
+
+/* Record a new run and its planned steps in one transaction. Refused with
+ * HF_EREFUSED, naming the run, when an unfinished run holds any of the
+ * same nodes. 'run->id' must be set; state is recorded as given. */
+int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
+			  const struct hf_step *steps, size_t n, struct hf_err *err);
+
+/* Load a run by id ("last" is the newest run) and its steps ordered by seq.
+ * Caller frees with hf_run_free() and hf_steps_free(). */
+int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **run,
+			struct hf_step **steps, size_t *nsteps, struct hf_err *err);
+
+/* Commit the run's state, note and pid. */
+int hf_journal_run_update(struct hf_journal *j, const struct hf_run *run, struct hf_err *err);
+
+/* Commit the state, blobs, flags and error of 'n' steps in one transaction. */
+int hf_journal_steps_update(struct hf_journal *j, const char *run_id,
+			    struct hf_step *const *steps, size_t n, struct hf_err *err);
+
+/* Append an audit event. Each event carries a hash chained to the previous
+ * one of its run, so an edited or deleted event shows. */
+int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int hf_journal_events(struct hf_journal *j, const char *run_id, struct hf_event **ev,
+		      size_t *n, int *chain_ok, struct hf_err *err);
+void hf_events_free(struct hf_event *ev, size_t n);
+
+/* Leave a request ("pause", "continue", "abort") for the driving process. */
+int hf_journal_request_set(struct hf_journal *j, const char *run_id, const char *request,
+			   struct hf_err *err);
+/* Take the pending request, clearing it; '*request' is NULL when none.
+ * Caller frees '*request'. */
+int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **request,
+			    struct hf_err *err);
+
+/* All runs, newest first. Caller frees each with hf_run_free(), then the array. */
+int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, struct hf_err *err);
+
+void hf_run_free(struct hf_run *run);
+void hf_steps_free(struct hf_step *steps, size_t n);
+
+const char *hf_run_state_name(enum hf_run_state s);
+const char *hf_step_state_name(enum hf_step_state s);
+/* Is the run unfinished (holding its nodes)? */
+int hf_run_state_active(enum hf_run_state s);
+
+#endif

@@ -1,0 +1,70 @@
+/* The change-kind interface: the only thing the rollout engine knows about
+ * a kind of change. A kind works on a batch of targets at once (one
+ * fan-out per operation), and reports per target.
+ *
+ * Rules every kind obeys:
+ *  - capture reads, never writes; its blob is enough to restore exactly;
+ *  - apply and revert are idempotent;
+ *  - verify answers from the live node, never from memory;
+ *  - revert never overwrites a value that someone else changed since
+ *    apply, unless forced: it reports a conflict instead. */
+#ifndef HF_CORE_KIND_H
+#define HF_CORE_KIND_H
+
+#include <stddef.h>
+
+#include "core/journal.h"
+#include "core/manifest.h"
+#include "engine/redis/redis.h"
+#include "util/err.h"
+
+enum hf_side { HF_SIDE_BEFORE, HF_SIDE_AFTER };
+
+struct hf_target {
+	struct hf_node *node;   /* the live node */
+	struct hf_step *step;   /* its journal step (NULL during plan) */
+	int status;             /* OUT: 0, HF_EUNREACH, HF_ERR, HF_ECONFLICT */
+	char error[512];        /* OUT: why, when status != 0 */
+	int match;              /* OUT of verify: the asked side holds */
+	/* OUT of plan: one line per difference, "timeout: 0 -> 300" */
+	char **diff;
+	size_t ndiff;
+};
+
+struct hf_change_kind {
+	const char *name;
+	/* Static checks that need no cluster: refuse what can never work. */
+	int (*check)(const struct hf_change *ch, struct hf_err *err);
+	/* Read the live state and fill each target's 'diff'. A refusal that
+	 * holds for the whole change (unknown parameter) returns HF_EINVAL. */
+	int (*plan)(const struct hf_change *ch, struct hf_cluster *c,
+		    struct hf_target *t, size_t n, struct hf_err *err);
+	/* Read the before-state into t->step->before. */
+	void (*capture)(const struct hf_change *ch, struct hf_cluster *c,
+			struct hf_target *t, size_t n);
+	void (*apply)(const struct hf_change *ch, struct hf_cluster *c,
+		      struct hf_target *t, size_t n);
+	/* Set t->match; on AFTER, a match records what the node reports in
+	 * t->step->after (the server's own spelling of the values). */
+	void (*verify)(const struct hf_change *ch, struct hf_cluster *c,
+		       struct hf_target *t, size_t n, enum hf_side side);
+	/* Restore the before-state where the node still holds the after-state;
+	 * status HF_ECONFLICT where it holds neither (unless 'force'). */
+	void (*revert)(const struct hf_change *ch, struct hf_cluster *c,
+		       struct hf_target *t, size_t n, int force);
+	/* Make the change survive a restart (CONFIG REWRITE); may be NULL. */
+	void (*persist)(const struct hf_change *ch, struct hf_cluster *c,
+			struct hf_target *t, size_t n);
+};
+
+const struct hf_change_kind *hf_kind_of(const struct hf_change *ch);
+
+void hf_target_set(struct hf_target *t, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void hf_target_add_diff(struct hf_target *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void hf_targets_release(struct hf_target *t, size_t n);
+
+extern const struct hf_change_kind hf_kind_config;
+
+#endif

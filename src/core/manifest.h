@@ -1,0 +1,96 @@
+/* The hotfix manifest: parsing a YAML file into a validated struct.
+ * Every error names FILE:LINE:COLUMN; nothing here talks to a cluster. */
+#ifndef HF_CORE_MANIFEST_H
+#define HF_CORE_MANIFEST_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+struct hf_pos {
+	int line;    /* 1-based; 0 when unknown */
+	int col;     /* 1-based */
+};
+
+/* One "name: value" of a config change. */
+struct hf_param {
+	char *name;
+	char *value;
+	struct hf_pos pos;
+};
+
+enum hf_kind_id {
+	HF_KIND_CONFIG,
+	/* Parsed names that this build does not implement yet are rejected
+	 * with a clear error: function, acl, data, binary, flag, exec. */
+};
+
+struct hf_change {
+	enum hf_kind_id kind;
+	struct hf_pos pos;        /* position of the kind's key, e.g. "config" */
+	struct hf_param *params;  /* config */
+	size_t nparams;
+};
+
+enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };
+
+struct hf_wave_spec {
+	int is_percent;
+	long count;           /* when !is_percent: number of targets, >= 1 */
+	double percent;       /* when is_percent: (0, 100] */
+	long long bake_ms;    /* 0 when absent */
+	struct hf_pos pos;
+};
+
+struct hf_check {
+	char *metric;
+	int has_max, has_min, has_ratio;
+	double max, min, ratio;   /* ratio = max_ratio_to_baseline */
+	struct hf_pos pos;
+};
+
+enum hf_unobservable { HF_UNOBS_HOLD, HF_UNOBS_ROLLBACK };
+
+struct hf_guard {
+	int present;              /* a guard mapping was given */
+	int none;                 /* "guard: none" */
+	long long interval_ms;    /* default 1000 */
+	long long baseline_ms;    /* default 10000 */
+	long failure_limit;       /* default 2 */
+	enum hf_unobservable on_unobservable;  /* default hold */
+	struct hf_check *checks;
+	size_t nchecks;
+	struct hf_pos pos;
+};
+
+struct hf_manifest {
+	char *path;               /* as given */
+	char *text;               /* the file's bytes, NUL-terminated */
+	size_t textlen;
+	char sha256[65];          /* of 'text' */
+	char *name;
+	long version;
+	char *owner;
+	char *problem;
+	struct hf_change *changes;
+	size_t nchanges;
+	enum hf_order order;      /* default replicas-first */
+	struct hf_wave_spec *waves;  /* never empty after parsing: defaults apply */
+	size_t nwaves;
+	struct hf_guard guard;
+};
+
+/* Read and validate the manifest at 'path'. On error returns HF_EINVAL with
+ * 'err' holding "PATH:LINE:COL: message" (or HF_ERR when the file cannot be
+ * read). Caller frees '*out' with hf_manifest_free(). */
+int hf_manifest_load(const char *path, struct hf_manifest **out, struct hf_err *err);
+
+/* The same from bytes already in memory; 'path' is used in messages. */
+int hf_manifest_parse(const char *path, const char *text, size_t len,
+		      struct hf_manifest **out, struct hf_err *err);
+
+void hf_manifest_free(struct hf_manifest *m);
+
+const char *hf_order_name(enum hf_order o);
+
+#endif

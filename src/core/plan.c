@@ -1,0 +1,229 @@
+/* Planning: ask each kind for the per-node diff, keep the nodes that
+ * differ, order them by topology and cut the order into waves. */
+#include "core/plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+
+int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < m->nchanges; i++) {
+		const struct hf_change_kind *k = hf_kind_of(&m->changes[i]);
+
+		if (!k)
+			return hf_err_set(err, HF_EINVAL, "%s:%d:%d: change kind not supported", m->path,
+					  m->changes[i].pos.line, m->changes[i].pos.col);
+		if (k->check && (rc = k->check(&m->changes[i], err))) {
+			/* The kind names LINE:COL; put the file in front. */
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			return hf_err_set(err, rc, "%s:%s", m->path, msg);
+		}
+	}
+	if (m->guard.present && !m->guard.none && m->guard.nchecks) {
+		const struct hf_check *ck = &m->guard.checks[0];
+
+		/* A safety check is never silently ignored. */
+		return hf_err_set(err, HF_EINVAL,
+				  "%s:%d:%d: guard check '%s' cannot run: this build has no guard "
+				  "samplers yet; remove 'checks' (the rollout then bakes without "
+				  "watching) or write 'guard: none'",
+				  m->path, ck->pos.line, ck->pos.col, ck->metric);
+	}
+	return 0;
+}
+
+/* Rollout order key: replicas (or primaries) first, then spread over the
+ * shards, so a wave of N nodes touches N different shards when it can. */
+struct ordered {
+	struct hf_node *node;
+	int group;       /* 0 goes first */
+	int rank;        /* index of the node within its shard and role */
+	size_t pos;
+};
+
+static int cmp_ordered(const void *a, const void *b)
+{
+	const struct ordered *x = a, *y = b;
+
+	if (x->group != y->group)
+		return x->group - y->group;
+	if (x->rank != y->rank)
+		return x->rank - y->rank;
+	if (x->node->shard != y->node->shard)
+		return x->node->shard - y->node->shard;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static size_t wave_goal(const struct hf_wave_spec *w, size_t total)
+{
+	size_t goal;
+
+	if (w->is_percent)
+		goal = (size_t)ceil(w->percent * (double)total / 100.0 - 1e-9);
+	else
+		goal = (size_t)w->count;
+	if (goal > total)
+		goal = total;
+	return goal;
+}
+
+int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
+		  struct hf_plan **out, struct hf_err *err)
+{
+	struct hf_plan *p = hf_xcalloc(1, sizeof(*p));
+	struct hf_target **per = hf_xcalloc(m->nchanges, sizeof(*per));
+	struct ordered *ord = NULL;
+	size_t *wave_of = NULL;
+	size_t i, k, nord = 0, done = 0;
+	int rc;
+
+	rc = hf_plan_precheck(m, err);
+	if (rc)
+		goto out;
+	for (k = 0; k < m->nchanges; k++) {
+		const struct hf_change_kind *kind = hf_kind_of(&m->changes[k]);
+
+		per[k] = hf_xcalloc(c->nnodes, sizeof(**per));
+		for (i = 0; i < c->nnodes; i++)
+			per[k][i].node = &c->nodes[i];
+		rc = kind->plan(&m->changes[k], c, per[k], c->nnodes, err);
+		if (rc) {
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			if (rc == HF_EINVAL)
+				hf_err_set(err, rc, "%s:%s", m->path, msg);
+			goto out;
+		}
+		for (i = 0; i < c->nnodes; i++)
+			if (per[k][i].status) {
+				rc = hf_err_set(err, HF_EUNREACH, "cannot plan: node %s (%s:%d): %s",
+						c->nodes[i].id, c->nodes[i].host, c->nodes[i].port,
+						per[k][i].error);
+				goto out;
+			}
+	}
+
+	/* The targets: nodes where at least one change differs. */
+	for (i = 0; i < c->nnodes; i++) {
+		struct hf_node *n = &c->nodes[i];
+		int differs = 0;
+		size_t j;
+
+		for (k = 0; k < m->nchanges; k++)
+			differs |= per[k][i].ndiff > 0;
+		if (!differs)
+			continue;
+		ord = hf_xrealloc(ord, sizeof(*ord) * (nord + 1));
+		ord[nord].node = n;
+		ord[nord].pos = i;
+		ord[nord].group = (n->role == HF_ROLE_REPLICA) ==
+				  (m->order == HF_ORDER_REPLICAS_FIRST) ? 0 : 1;
+		ord[nord].rank = 0;
+		for (j = 0; j < i; j++)
+			if (c->nodes[j].shard == n->shard && c->nodes[j].role == n->role)
+				ord[nord].rank++;
+		nord++;
+	}
+	if (nord)
+		qsort(ord, nord, sizeof(*ord), cmp_ordered);
+	p->ntargets = nord;
+
+	/* Cut the order into waves: each wave's size is a cumulative goal. */
+	wave_of = hf_xcalloc(nord ? nord : 1, sizeof(*wave_of));
+	for (k = 0; k < m->nwaves; k++) {
+		size_t goal = wave_goal(&m->waves[k], nord);
+
+		p->waves = hf_xrealloc(p->waves, sizeof(*p->waves) * (p->nwaves + 1));
+		memset(&p->waves[p->nwaves], 0, sizeof(*p->waves));
+		p->waves[p->nwaves].bake_ms = m->waves[k].bake_ms;
+		if (goal <= done) {
+			p->waves[p->nwaves].skipped = 1;
+		} else {
+			for (; done < goal; done++)
+				wave_of[done] = p->nwaves + 1;
+		}
+		p->nwaves++;
+	}
+	if (done < nord) {
+		p->waves = hf_xrealloc(p->waves, sizeof(*p->waves) * (p->nwaves + 1));
+		memset(&p->waves[p->nwaves], 0, sizeof(*p->waves));
+		p->waves[p->nwaves].implicit = 1;
+		for (; done < nord; done++)
+			wave_of[done] = p->nwaves + 1;
+		p->nwaves++;
+	}
+	for (i = 0; i < nord; i++)
+		p->waves[wave_of[i] - 1].nodes++;
+
+	/* Steps: wave by wave, in rollout order, one per differing change. */
+	for (i = 0; i < nord; i++) {
+		size_t ni = ord[i].pos;
+
+		for (k = 0; k < m->nchanges; k++) {
+			struct hf_plan_step *s;
+
+			if (!per[k][ni].ndiff)
+				continue;
+			p->steps = hf_xrealloc(p->steps, sizeof(*p->steps) * (p->nsteps + 1));
+			s = &p->steps[p->nsteps++];
+			s->node = ord[i].node;
+			s->change = (int)k;
+			s->wave = (int)wave_of[i];
+			s->diff = per[k][ni].diff;
+			s->ndiff = per[k][ni].ndiff;
+			per[k][ni].diff = NULL;
+			per[k][ni].ndiff = 0;
+		}
+	}
+	p->rollback_possible = 1;
+	snprintf(p->rollback_note, sizeof(p->rollback_note),
+		 "yes: every value is captured before it changes and restored with CONFIG SET");
+	if (!m->guard.present)
+		snprintf(p->guard_note, sizeof(p->guard_note),
+			 "no guard section: bakes are plain waits (automatic guard checks come with the guard)");
+	else if (m->guard.none)
+		snprintf(p->guard_note, sizeof(p->guard_note), "none (the manifest says guard: none); bakes are plain waits");
+	else
+		snprintf(p->guard_note, sizeof(p->guard_note), "guard without checks; bakes are plain waits");
+out:
+	for (k = 0; k < m->nchanges; k++) {
+		if (per[k])
+			hf_targets_release(per[k], c->nnodes);
+		free(per[k]);
+	}
+	free(per);
+	free(ord);
+	free(wave_of);
+	if (rc) {
+		hf_plan_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void hf_plan_free(struct hf_plan *p)
+{
+	size_t i, k;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->nsteps; i++) {
+		for (k = 0; k < p->steps[i].ndiff; k++)
+			free(p->steps[i].diff[k]);
+		free(p->steps[i].diff);
+	}
+	free(p->steps);
+	free(p->waves);
+	free(p);
+}

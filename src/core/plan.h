@@ -1,0 +1,50 @@
+/* Planning: from a manifest and a live cluster, which nodes change, how,
+ * and in which waves. Reads the cluster, never writes. */
+#ifndef HF_CORE_PLAN_H
+#define HF_CORE_PLAN_H
+
+#include <stddef.h>
+
+#include "core/kind.h"
+#include "core/manifest.h"
+#include "engine/redis/redis.h"
+
+/* One (node, change) pair that differs: a future journal step. */
+struct hf_plan_step {
+	struct hf_node *node;
+	int change;
+	int wave;          /* 1-based */
+	char **diff;       /* "timeout: \"0\" -> \"300\"" */
+	size_t ndiff;
+};
+
+struct hf_plan_wave {
+	size_t nodes;      /* nodes in this wave */
+	long long bake_ms;
+	int implicit;      /* added to reach every target */
+	int skipped;       /* the spec asked for no new node here */
+};
+
+struct hf_plan {
+	struct hf_plan_step *steps;   /* ordered: wave, then rollout order */
+	size_t nsteps;
+	size_t ntargets;              /* distinct nodes */
+	struct hf_plan_wave *waves;
+	size_t nwaves;
+	int rollback_possible;
+	char rollback_note[256];
+	char guard_note[256];
+};
+
+/* Build the plan. HF_EINVAL (with "FILE:LINE:COL: ..." in 'err') when the
+ * manifest asks for what the cluster cannot do; HF_EUNREACH when a node
+ * does not answer. Caller frees with hf_plan_free(). */
+int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
+		  struct hf_plan **out, struct hf_err *err);
+void hf_plan_free(struct hf_plan *p);
+
+/* The checks that refuse a manifest before any cluster is asked: kinds'
+ * static checks and guard checks this build cannot run yet. */
+int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err);
+
+#endif

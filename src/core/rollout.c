@@ -1,0 +1,869 @@
+/* The rollout engine. Reads as sequential code: for each wave, for each
+ * round of at most one node per shard, capture -> apply -> verify, each
+ * state journaled first; bake; promote. Reverting walks the waves back. */
+#include "core/rollout.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/kind.h"
+#include "util/buf.h"
+#include "util/misc.h"
+
+/* Journal an event and tell the caller. */
+static void emit(struct hf_rollout *r, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void emit(struct hf_rollout *r, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg)
+		return;
+	hf_journal_event(r->j, r->run->id, kind, "%s", msg);
+	if (r->event)
+		r->event(r->ud, kind, msg);
+	free(msg);
+}
+
+static int set_run_state(struct hf_rollout *r, enum hf_run_state s, const char *note,
+			 struct hf_err *err)
+{
+	r->run->state = s;
+	free(r->run->note);
+	r->run->note = note ? hf_xstrdup(note) : NULL;
+	return hf_journal_run_update(r->j, r->run, err);
+}
+
+/* Commit the steps in 'idx' as they are in memory. */
+static int save_steps(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
+{
+	struct hf_step **v = hf_xcalloc(n ? n : 1, sizeof(*v));
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		v[i] = &r->steps[idx[i]];
+	rc = hf_journal_steps_update(r->j, r->run->id, v, n, err);
+	free(v);
+	return rc;
+}
+
+/* Commit 'state' for the steps in 'idx' before acting on them. */
+static int commit_steps(struct hf_rollout *r, const size_t *idx, size_t n,
+			enum hf_step_state state, struct hf_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		r->steps[idx[i]].state = state;
+	return save_steps(r, idx, n, err);
+}
+
+static void set_step_error(struct hf_step *s, const char *msg)
+{
+	free(s->error);
+	s->error = msg && *msg ? hf_xstrdup(msg) : NULL;
+}
+
+static const char *node_label(struct hf_rollout *r, size_t i, char *buf, size_t len)
+{
+	struct hf_node *n = r->node_of[i];
+
+	snprintf(buf, len, "%s %s:%d (%.8s, shard %d)", r->steps[i].role, n->host, n->port,
+		 r->steps[i].node_id, r->steps[i].shard + 1);
+	return buf;
+}
+
+/* ---- create / open -------------------------------------------------- */
+
+static void new_run_id(char *out, size_t len)
+{
+	char ts[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	unsigned int rnd;
+	FILE *f = fopen("/dev/urandom", "rb");
+
+	if (!f || fread(&rnd, sizeof(rnd), 1, f) != 1)
+		rnd = (unsigned int)getpid() ^ (unsigned int)hf_mono_ms();
+	if (f)
+		fclose(f);
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
+	snprintf(out, len, "%s-%04x", ts, rnd & 0xffff);
+}
+
+int hf_rollout_create(struct hf_journal *j, struct hf_manifest *m, struct hf_cluster *c,
+		      const struct hf_plan *plan, struct hf_rollout **out, struct hf_err *err)
+{
+	struct hf_rollout *r = hf_xcalloc(1, sizeof(*r));
+	struct hf_run *run = hf_xcalloc(1, sizeof(*run));
+	char id[64];
+	size_t i;
+	int rc;
+
+	new_run_id(id, sizeof(id));
+	run->id = hf_xstrdup(id);
+	run->hotfix = hf_xstrdup(m->name);
+	run->version = m->version;
+	run->owner = hf_xstrdup(m->owner);
+	run->cluster = hf_uri_redacted(&c->uri);
+	run->manifest_path = hf_xstrdup(m->path);
+	run->manifest_sha256 = hf_xstrdup(m->sha256);
+	run->manifest_text = hf_xstrdup(m->text);
+	run->state = HF_RUN_RUNNING;
+	run->pid = getpid();
+	run->operator = hf_xstrdup(hf_operator());
+	r->run = run;
+	r->j = j;
+	r->nsteps = plan->nsteps;
+	r->steps = hf_xcalloc(plan->nsteps, sizeof(*r->steps));
+	r->node_of = hf_xcalloc(plan->nsteps, sizeof(*r->node_of));
+	for (i = 0; i < plan->nsteps; i++) {
+		struct hf_step *s = &r->steps[i];
+		struct hf_node *n = plan->steps[i].node;
+
+		s->seq = (long long)i + 1;
+		s->wave = plan->steps[i].wave;
+		s->change = plan->steps[i].change;
+		s->node_id = hf_xstrdup(n->id);
+		s->addr = hf_xasprintf("%s:%d", n->host, n->port);
+		s->role = hf_xstrdup(hf_role_name(n->role));
+		s->shard = n->shard;
+		s->state = HF_STEP_PLANNED;
+		r->node_of[i] = n;
+	}
+	rc = hf_journal_run_create(j, run, r->steps, r->nsteps, err);
+	if (rc) {
+		hf_rollout_free(r);
+		return rc;
+	}
+	r->m = m;
+	r->c = c;
+	emit(r, "run", "run %s started by %s: hotfix %s v%ld (sha256 %.12s) on %s, %zu nodes in %zu waves",
+	     run->id, run->operator, m->name, m->version, m->sha256, run->cluster, plan->ntargets,
+	     plan->nwaves);
+	*out = r;
+	return 0;
+}
+
+/* Find each step's node by id in the live topology, so a failover that
+ * swapped roles changes nothing; a node the topology lost is reached at
+ * the address recorded at plan time. */
+static void map_nodes(struct hf_rollout *r)
+{
+	size_t i;
+
+	r->extra = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*r->extra));
+	for (i = 0; i < r->nsteps; i++) {
+		struct hf_node *n = hf_cluster_find(r->c, r->steps[i].node_id);
+		size_t k;
+
+		if (n) {
+			r->node_of[i] = n;
+			continue;
+		}
+		for (k = 0; k < r->nextra; k++)
+			if (!strcmp(r->extra[k].id, r->steps[i].node_id))
+				n = &r->extra[k];
+		if (!n) {
+			const char *colon = strrchr(r->steps[i].addr, ':');
+
+			n = &r->extra[r->nextra++];
+			n->id = hf_xstrdup(r->steps[i].node_id);
+			n->host = colon ? hf_xstrndup(r->steps[i].addr, (size_t)(colon - r->steps[i].addr))
+					: hf_xstrdup(r->steps[i].addr);
+			n->port = colon ? atoi(colon + 1) : 6379;
+			n->flags = hf_xstrdup("");
+			n->shard = r->steps[i].shard;
+		}
+		r->node_of[i] = n;
+	}
+}
+
+int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *uri,
+		    long timeout_ms, struct hf_rollout **out, struct hf_err *err)
+{
+	struct hf_rollout *r = hf_xcalloc(1, sizeof(*r));
+	struct hf_uri own = {0};
+	int rc;
+
+	r->j = j;
+	rc = hf_journal_run_load(j, id, &r->run, &r->steps, &r->nsteps, err);
+	if (rc)
+		goto fail;
+	r->node_of = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*r->node_of));
+	rc = hf_manifest_parse(r->run->manifest_path, r->run->manifest_text,
+			       strlen(r->run->manifest_text), &r->m, err);
+	if (rc)
+		goto fail;
+	if (!uri) {
+		rc = hf_uri_parse(r->run->cluster, &own, err);
+		if (rc)
+			goto fail;
+		uri = &own;
+	}
+	rc = hf_cluster_discover(uri, timeout_ms, &r->c, err);
+	if (rc) {
+		/* Without the seed, reach the nodes at their recorded addresses. */
+		size_t i;
+
+		for (i = 0; rc && i < r->nsteps; i++) {
+			struct hf_uri u = {0};
+
+			hf_uri_copy(&u, uri);
+			free(u.host);
+			u.host = hf_xstrndup(r->steps[i].addr, strcspn(r->steps[i].addr, ":"));
+			u.port = atoi(r->steps[i].addr + strcspn(r->steps[i].addr, ":") + 1);
+			rc = hf_cluster_discover(&u, timeout_ms, &r->c, NULL);
+			hf_uri_release(&u);
+		}
+		if (rc) {
+			/* No node answers: keep an empty cluster; every step is
+			 * then unreachable, which the caller reports. */
+			r->c = hf_xcalloc(1, sizeof(*r->c));
+			hf_uri_copy(&r->c->uri, uri);
+			r->c->timeout_ms = timeout_ms;
+			rc = 0;
+		}
+	}
+	hf_cluster_probe(r->c);
+	map_nodes(r);
+	hf_uri_release(&own);
+	*out = r;
+	return 0;
+fail:
+	hf_uri_release(&own);
+	hf_rollout_free(r);
+	return rc;
+}
+
+void hf_rollout_free(struct hf_rollout *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->nextra; i++) {
+		free(r->extra[i].id);
+		free(r->extra[i].host);
+		free(r->extra[i].flags);
+		free(r->extra[i].primary_id);
+		hf_node_disconnect(&r->extra[i]);
+	}
+	free(r->extra);
+	free(r->node_of);
+	hf_steps_free(r->steps, r->nsteps);
+	hf_run_free(r->run);
+	hf_manifest_free(r->m);
+	hf_cluster_free(r->c);
+	free(r);
+}
+
+int hf_rollout_driver_alive(const struct hf_run *run)
+{
+	char path[64], comm[64] = "";
+	FILE *f;
+
+	if (run->pid <= 0 || run->pid == getpid())
+		return 0;
+	if (kill(run->pid, 0) && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/comm", run->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return !strncmp(comm, "hotfix", 6);
+}
+
+/* ---- running kind operations over steps ---------------------------- */
+
+enum op { OP_CAPTURE, OP_APPLY, OP_VERIFY_AFTER, OP_VERIFY_BEFORE, OP_REVERT, OP_PERSIST };
+
+/* Run 'op' for the steps 'idx', one batch per change, and return targets
+ * aligned with 'idx'. Caller frees the array. */
+static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t n, enum op op,
+				int force)
+{
+	struct hf_target *out = hf_xcalloc(n ? n : 1, sizeof(*out));
+	struct hf_target *t = hf_xcalloc(n ? n : 1, sizeof(*t));
+	size_t *pos = hf_xcalloc(n ? n : 1, sizeof(*pos));
+	size_t k, i;
+
+	for (k = 0; k < r->m->nchanges; k++) {
+		const struct hf_change *ch = &r->m->changes[k];
+		const struct hf_change_kind *kind = hf_kind_of(ch);
+		size_t m = 0;
+
+		for (i = 0; i < n; i++) {
+			if (r->steps[idx[i]].change != (int)k)
+				continue;
+			memset(&t[m], 0, sizeof(t[m]));
+			t[m].node = r->node_of[idx[i]];
+			t[m].step = &r->steps[idx[i]];
+			pos[m++] = i;
+		}
+		if (!m)
+			continue;
+		switch (op) {
+		case OP_CAPTURE:
+			kind->capture(ch, r->c, t, m);
+			break;
+		case OP_APPLY:
+			kind->apply(ch, r->c, t, m);
+			break;
+		case OP_VERIFY_AFTER:
+			kind->verify(ch, r->c, t, m, HF_SIDE_AFTER);
+			break;
+		case OP_VERIFY_BEFORE:
+			kind->verify(ch, r->c, t, m, HF_SIDE_BEFORE);
+			break;
+		case OP_REVERT:
+			kind->revert(ch, r->c, t, m, force);
+			break;
+		case OP_PERSIST:
+			if (kind->persist)
+				kind->persist(ch, r->c, t, m);
+			break;
+		}
+		for (i = 0; i < m; i++)
+			out[pos[i]] = t[i];
+	}
+	free(t);
+	free(pos);
+	return out;
+}
+
+/* Describe the failed targets as "replica 127.0.0.1:30004 (...): why; ...". */
+static char *failures(struct hf_rollout *r, const size_t *idx, const struct hf_target *t,
+		      size_t n, const char *mismatch)
+{
+	struct hf_buf b = {0};
+	char label[160];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!t[i].status && (t[i].match || !mismatch))
+			continue;
+		hf_buf_printf(&b, "%s%s: %s", b.len ? "; " : "",
+			      node_label(r, idx[i], label, sizeof(label)),
+			      t[i].status ? t[i].error : mismatch);
+	}
+	return b.len ? hf_buf_detach(&b) : NULL;
+}
+
+/* ---- requests: pause, continue, abort ------------------------------ */
+
+enum { GO = 0, ABORT = 1, INTERRUPT = 2 };
+
+/* Between steps and on every tick of a bake: obey a pending request. */
+static int check_requests(struct hf_rollout *r, struct hf_err *err)
+{
+	char *req = NULL;
+	int paused = 0;
+
+	for (;;) {
+		if (r->interrupted && *r->interrupted)
+			return INTERRUPT;
+		if (hf_journal_request_take(r->j, r->run->id, &req, err))
+			return GO;   /* a busy journal must not stop a rollout */
+		if (req && !strcmp(req, "abort")) {
+			free(req);
+			emit(r, "request", "abort requested: rolling back");
+			return ABORT;
+		}
+		if (req && !strcmp(req, "pause") && !paused) {
+			paused = 1;
+			set_run_state(r, HF_RUN_PAUSED, "paused by request", NULL);
+			emit(r, "request", "paused by request; 'hotfix continue %s' goes on, "
+			     "'hotfix abort %s' rolls back", r->run->id, r->run->id);
+		} else if (req && !strcmp(req, "continue") && paused) {
+			paused = 0;
+			set_run_state(r, HF_RUN_RUNNING, NULL, NULL);
+			emit(r, "request", "continued by request");
+		}
+		free(req);
+		req = NULL;
+		if (!paused)
+			return GO;
+		hf_sleep_ms(100);
+	}
+}
+
+static int bake(struct hf_rollout *r, int wave, int nwaves, long long ms, struct hf_err *err)
+{
+	char d[32];
+	long long end;
+	int rq;
+
+	hf_crashpoint("bake");
+	if (ms <= 0)
+		return check_requests(r, err);
+	hf_fmt_duration(ms, d, sizeof(d));
+	emit(r, "bake", "wave %d/%d baking for %s (plain wait: no guard checks in this build)",
+	     wave, nwaves, d);
+	end = hf_mono_ms() + ms;
+	while (hf_mono_ms() < end) {
+		long long left = end - hf_mono_ms();
+
+		rq = check_requests(r, err);
+		if (rq)
+			return rq;
+		hf_sleep_ms(left < 100 ? (long)left : 100);
+	}
+	return check_requests(r, err);
+}
+
+/* ---- forward -------------------------------------------------------- */
+
+static int max_wave(struct hf_rollout *r)
+{
+	size_t i;
+	int w = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].wave > w)
+			w = r->steps[i].wave;
+	return w;
+}
+
+/* Settle steps a crash left in flight, by asking the nodes. */
+static int settle(struct hf_rollout *r, struct hf_err *err)
+{
+	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
+	struct hf_target *t = NULL;
+	size_t i, n = 0;
+	char *why = NULL;
+	int rc = 0;
+
+	for (i = 0; i < r->nsteps; i++) {
+		struct hf_step *s = &r->steps[i];
+
+		if (s->state == HF_STEP_CAPTURING) {
+			/* Capture only reads: nothing happened yet. */
+			s->state = HF_STEP_PLANNED;
+			rc = save_steps(r, &i, 1, err);
+			if (rc)
+				goto out;
+		}
+		if (s->state == HF_STEP_APPLYING || s->state == HF_STEP_APPLIED)
+			idx[n++] = i;
+	}
+	if (!n)
+		goto out;
+	t = run_op(r, idx, n, OP_VERIFY_AFTER, 0);
+	for (i = 0; i < n; i++) {
+		struct hf_step *s = &r->steps[idx[i]];
+
+		if (!t[i].status && t[i].match)
+			s->state = HF_STEP_VERIFIED;
+	}
+	free(t);
+	t = run_op(r, idx, n, OP_VERIFY_BEFORE, 0);
+	for (i = 0; i < n; i++) {
+		struct hf_step *s = &r->steps[idx[i]];
+
+		if (s->state == HF_STEP_VERIFIED)
+			t[i].match = 1;
+		else if (!t[i].status && t[i].match)
+			s->state = HF_STEP_CAPTURED;   /* the apply never landed: do it again */
+	}
+	why = failures(r, idx, t, n, "holds neither the before- nor the after-state");
+	save_steps(r, idx, n, NULL);
+	emit(r, "run", "settled %zu in-flight step(s) by asking their nodes%s%s", n,
+	     why ? ": " : "", why ? why : "");
+	if (why)
+		rc = hf_err_set(err, HF_ERR, "cannot settle in-flight steps: %s", why);
+out:
+	free(t);
+	free(why);
+	free(idx);
+	return rc;
+}
+
+/* Capture, apply and verify one round: at most one node per shard. */
+static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
+{
+	struct hf_target *t;
+	struct hf_buf done = {0};
+	char label[160];
+	char *why;
+	size_t i, k;
+	int rc;
+
+	if ((rc = commit_steps(r, idx, n, HF_STEP_CAPTURING, err)))
+		return rc;
+	hf_crashpoint("capture");
+	t = run_op(r, idx, n, OP_CAPTURE, 0);
+	why = failures(r, idx, t, n, NULL);
+	free(t);
+	if (why) {
+		save_steps(r, idx, n, NULL);
+		rc = hf_err_set(err, HF_ERR, "capture failed: %s", why);
+		free(why);
+		return rc;
+	}
+	/* The before-images are durable with the APPLYING state, before any
+	 * command that changes a node is sent. */
+	if ((rc = commit_steps(r, idx, n, HF_STEP_APPLYING, err)))
+		return rc;
+	hf_crashpoint("apply");
+	t = run_op(r, idx, n, OP_APPLY, 0);
+	hf_crashpoint("applied");
+	why = failures(r, idx, t, n, NULL);
+	for (i = 0; i < n; i++)
+		if (t[i].status)
+			set_step_error(&r->steps[idx[i]], t[i].error);
+	free(t);
+	if (why) {
+		/* Steps that failed stay APPLYING: their outcome is unknown
+		 * until a node answers, and the rollback asks it. */
+		size_t *ok = hf_xcalloc(n, sizeof(*ok)), nok = 0;
+
+		for (i = 0; i < n; i++)
+			if (!r->steps[idx[i]].error)
+				ok[nok++] = idx[i];
+		commit_steps(r, ok, nok, HF_STEP_APPLIED, NULL);
+		save_steps(r, idx, n, NULL);
+		free(ok);
+		rc = hf_err_set(err, HF_ERR, "apply failed: %s", why);
+		free(why);
+		return rc;
+	}
+	if ((rc = commit_steps(r, idx, n, HF_STEP_APPLIED, err)))
+		return rc;
+	t = run_op(r, idx, n, OP_VERIFY_AFTER, 0);
+	why = failures(r, idx, t, n, "does not report the new values after apply");
+	free(t);
+	if (why) {
+		rc = hf_err_set(err, HF_ERR, "verify failed: %s", why);
+		free(why);
+		return rc;
+	}
+	if ((rc = commit_steps(r, idx, n, HF_STEP_VERIFIED, err)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (i && r->node_of[idx[i]] == r->node_of[idx[i - 1]])
+			continue;
+		hf_buf_printf(&done, "%s%s", done.len ? ", " : "",
+			      node_label(r, idx[i], label, sizeof(label)));
+	}
+	k = done.len;
+	emit(r, "step", "applied and verified on %s", k ? done.s : "no node");
+	hf_buf_release(&done);
+	return 0;
+}
+
+/* Cut the pending steps of 'wave' into rounds of at most one node per
+ * shard; returns the round of each step in 'round' (1-based, 0 = none). */
+static int plan_rounds(struct hf_rollout *r, int wave, int *round)
+{
+	int nrounds = 0;
+	size_t i, k;
+
+	for (i = 0; i < r->nsteps; i++) {
+		struct hf_step *s = &r->steps[i];
+		int rd;
+
+		round[i] = 0;
+		if (s->wave != wave || s->state >= HF_STEP_VERIFIED)
+			continue;
+		/* A node's steps share a round. */
+		for (k = 0; k < i; k++)
+			if (round[k] && r->node_of[k] == r->node_of[i])
+				break;
+		if (k < i) {
+			round[i] = round[k];
+			continue;
+		}
+		for (rd = 1;; rd++) {
+			for (k = 0; k < i; k++)
+				if (round[k] == rd && r->steps[k].shard == s->shard &&
+				    r->node_of[k] != r->node_of[i])
+					break;
+			if (k == i)
+				break;
+		}
+		round[i] = rd;
+		if (rd > nrounds)
+			nrounds = rd;
+	}
+	return nrounds;
+}
+
+static int wave_started(struct hf_rollout *r, int wave)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].wave == wave && r->steps[i].state > HF_STEP_PLANNED)
+			return 1;
+	return 0;
+}
+
+static int promote(struct hf_rollout *r, struct hf_err *err)
+{
+	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
+	size_t i, n = 0;
+	char *why = NULL;
+	int rc = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].state == HF_STEP_VERIFIED && !r->steps[i].persisted &&
+		    r->steps[i].before && strstr(r->steps[i].before, "\"config_file\":true"))
+			idx[n++] = i;
+	if (n) {
+		struct hf_target *t;
+
+		for (i = 0; i < n; i++)
+			r->steps[idx[i]].persisted = 1;
+		rc = save_steps(r, idx, n, err);
+		if (rc)
+			goto out;
+		hf_crashpoint("promote");
+		t = run_op(r, idx, n, OP_PERSIST, 0);
+		why = failures(r, idx, t, n, NULL);
+		free(t);
+		if (why) {
+			rc = hf_err_set(err, HF_ERR, "CONFIG REWRITE failed: %s", why);
+			goto out;
+		}
+		emit(r, "promote", "CONFIG REWRITE on %zu node(s) with a config file", n);
+	}
+out:
+	free(why);
+	free(idx);
+	return rc;
+}
+
+int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
+{
+	int *round = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*round));
+	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
+	int nwaves = max_wave(r), w, rc = 0, rq = GO;
+	struct hf_err rerr = {0};
+
+	if (r->run->state == HF_RUN_ROLLING_BACK) {
+		free(round);
+		free(idx);
+		return hf_rollout_rollback(r, 0, "resuming an unfinished rollback", err);
+	}
+	r->run->pid = getpid();
+	rc = set_run_state(r, HF_RUN_RUNNING, NULL, err);
+	if (!rc)
+		rc = settle(r, err);
+	for (w = 1; !rc && !rq && w <= nwaves; w++) {
+		int nrounds = plan_rounds(r, w, round), rd;
+		long long bake_ms = 0;
+		size_t i, nodes = 0;
+
+		for (i = 0; i < r->nsteps; i++)
+			if (r->steps[i].wave == w && (!i || r->node_of[i] != r->node_of[i - 1]))
+				nodes++;
+		if (w <= (int)r->m->nwaves)
+			bake_ms = r->m->waves[w - 1].bake_ms;
+		if (nrounds)
+			emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
+			     w, nwaves, nodes, nrounds);
+		for (rd = 1; !rc && !rq && rd <= nrounds; rd++) {
+			size_t n = 0;
+
+			rq = check_requests(r, err);
+			if (rq)
+				break;
+			for (i = 0; i < r->nsteps; i++)
+				if (round[i] == rd)
+					idx[n++] = i;
+			rc = do_round(r, idx, n, err);
+		}
+		if (rc || rq || !nodes)
+			continue;
+		/* After a crash, a wave whose successor started has baked. */
+		if (w < nwaves && wave_started(r, w + 1))
+			continue;
+		rq = bake(r, w, nwaves, bake_ms, err);
+	}
+	if (!rc && !rq)
+		rc = promote(r, err);
+	if (!rc && !rq) {
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_PROMOTED, NULL, NULL);
+		emit(r, "run", "promoted: every target verified");
+		goto out;
+	}
+	if (rq == INTERRUPT) {
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_PAUSED, "interrupted", NULL);
+		emit(r, "run", "interrupted: run %s is paused", r->run->id);
+		rc = hf_err_set(err, HF_ERR, "interrupted: run %s is paused; 'hotfix resume %s' goes on, "
+				"'hotfix rollback %s' undoes it", r->run->id, r->run->id, r->run->id);
+		goto out;
+	}
+	if (rq == ABORT) {
+		rc = hf_rollout_rollback(r, 0, "aborted by request", &rerr);
+		if (rc)
+			*err = rerr;
+		else
+			rc = hf_err_set(err, HF_ERR, "run %s aborted by request; rolled back, every node "
+					"restored and verified", r->run->id);
+		goto out;
+	}
+	/* A failure: undo what was applied. */
+	emit(r, "error", "%s", err->msg);
+	{
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		rc = hf_rollout_rollback(r, 0, why, &rerr);
+		if (rc)
+			hf_err_set(err, rc, "%s; then the rollback did not finish: %s", why, rerr.msg);
+		else
+			rc = hf_err_set(err, HF_ERR, "%s; rolled back, every node restored and verified", why);
+	}
+out:
+	free(round);
+	free(idx);
+	return rc;
+}
+
+/* ---- backward ------------------------------------------------------- */
+
+static int revertible(const struct hf_step *s, int force)
+{
+	if (s->state >= HF_STEP_CAPTURING && s->state <= HF_STEP_REVERTING)
+		return 1;
+	return force && s->state == HF_STEP_CONFLICT;
+}
+
+/* A second rollback: nothing to revert, but ask every node anyway. */
+static int verify_reverted(struct hf_rollout *r, struct hf_err *err)
+{
+	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
+	size_t i, n = 0, nconf = 0;
+	struct hf_target *t;
+	char *why;
+	int rc = 0;
+
+	for (i = 0; i < r->nsteps; i++) {
+		if (r->steps[i].state == HF_STEP_REVERTED)
+			idx[n++] = i;
+		nconf += r->steps[i].state == HF_STEP_CONFLICT;
+	}
+	t = run_op(r, idx, n, OP_VERIFY_BEFORE, 0);
+	why = failures(r, idx, t, n, "no longer holds the before-state (changed since the rollback; left as it is)");
+	if (why)
+		rc = hf_err_set(err, HF_EHUMAN, "nothing to revert, but: %s", why);
+	else if (nconf)
+		rc = hf_err_set(err, HF_EHUMAN, "nothing to revert; %zu step(s) remain in conflict "
+				"(see 'hotfix status %s'; 'hotfix rollback %s --force' overwrites them)",
+				nconf, r->run->id, r->run->id);
+	else
+		emit(r, "rollback", "nothing to do: %zu step(s) already reverted, before-state verified "
+		     "on every node", n);
+	free(why);
+	free(t);
+	free(idx);
+	return rc;
+}
+
+int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct hf_err *err)
+{
+	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
+	struct hf_buf unreach = {0}, conflicts = {0};
+	size_t i, any = 0, restored = 0;
+	long long t0 = hf_mono_ms();
+	char label[160], d[32];
+	int w, rc = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		any += revertible(&r->steps[i], force);
+	if (!any) {
+		free(idx);
+		return verify_reverted(r, err);
+	}
+	r->run->pid = getpid();
+	rc = set_run_state(r, HF_RUN_ROLLING_BACK, why, err);
+	if (rc)
+		goto out;
+	emit(r, "rollback", "rolling back %zu step(s)%s%s%s", any, why ? " (" : "", why ? why : "",
+	     why ? ")" : "");
+	for (w = max_wave(r); w >= 1; w--) {
+		struct hf_target *t;
+		size_t n = 0;
+
+		for (i = 0; i < r->nsteps; i++)
+			if (r->steps[i].wave == w && revertible(&r->steps[i], force))
+				idx[n++] = i;
+		if (!n)
+			continue;
+		rc = commit_steps(r, idx, n, HF_STEP_REVERTING, err);
+		if (rc)
+			goto out;
+		hf_crashpoint("revert");
+		t = run_op(r, idx, n, OP_REVERT, force);
+		hf_crashpoint("reverted");
+		for (i = 0; i < n; i++) {
+			struct hf_step *s = &r->steps[idx[i]];
+
+			node_label(r, idx[i], label, sizeof(label));
+			if (!t[i].status) {
+				s->state = HF_STEP_REVERTED;
+				set_step_error(s, NULL);
+				restored++;
+			} else if (t[i].status == HF_ECONFLICT) {
+				s->state = HF_STEP_CONFLICT;
+				set_step_error(s, t[i].error);
+				hf_buf_printf(&conflicts, "\n  %s: %s", label, t[i].error);
+			} else {
+				set_step_error(s, t[i].error);
+				hf_buf_printf(&unreach, "\n  %s: %s", label, t[i].error);
+			}
+		}
+		free(t);
+		rc = save_steps(r, idx, n, err);
+		if (rc)
+			goto out;
+	}
+	hf_fmt_duration(hf_mono_ms() - t0, d, sizeof(d));
+	r->run->pid = 0;
+	if (unreach.len) {
+		set_run_state(r, HF_RUN_ROLLING_BACK, "rollback incomplete: nodes unreachable", NULL);
+		emit(r, "rollback", "rollback incomplete after %s: %zu step(s) restored; not reached:%s",
+		     d, restored, unreach.s);
+		rc = hf_err_set(err, HF_EHUMAN, "rollback of run %s incomplete: these nodes still hold "
+				"the hotfix or may:%s%s%s\nrun 'hotfix rollback %s' again when they answer",
+				r->run->id, unreach.s, conflicts.len ? "\nconflicts:" : "",
+				conflicts.len ? conflicts.s : "", r->run->id);
+	} else if (conflicts.len) {
+		set_run_state(r, HF_RUN_FAILED, "rollback left conflicts", NULL);
+		emit(r, "rollback", "rolled back in %s except conflicts, left as they are:%s", d,
+		     conflicts.s);
+		rc = hf_err_set(err, HF_EHUMAN, "run %s rolled back except values changed by someone "
+				"else since the hotfix, left as they are:%s\n'hotfix rollback %s --force' "
+				"restores them anyway", r->run->id, conflicts.s, r->run->id);
+	} else {
+		set_run_state(r, HF_RUN_ROLLED_BACK, why, NULL);
+		emit(r, "rollback", "rolled back in %s: %zu step(s) restored, before-state verified on "
+		     "every node%s", d, restored, force ? " (forced over conflicts)" : "");
+	}
+out:
+	hf_buf_release(&unreach);
+	hf_buf_release(&conflicts);
+	free(idx);
+	return rc;
+}

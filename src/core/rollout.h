@@ -1,0 +1,61 @@
+/* The rollout engine: drive a run wave by wave through capture, apply and
+ * verify, bake between waves, promote at the end; revert newest first.
+ * Every step state is in the journal before its action. */
+#ifndef HF_CORE_ROLLOUT_H
+#define HF_CORE_ROLLOUT_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "core/journal.h"
+#include "core/manifest.h"
+#include "core/plan.h"
+#include "engine/redis/redis.h"
+
+/* Called for every event, after it is journaled: 'kind' is one of run,
+ * wave, step, bake, promote, rollback, error, request; 'msg' reads as a
+ * sentence for people. */
+typedef void (*hf_event_fn)(void *ud, const char *kind, const char *msg);
+
+struct hf_rollout {
+	struct hf_journal *j;
+	struct hf_run *run;
+	struct hf_step *steps;
+	size_t nsteps;
+	struct hf_manifest *m;
+	struct hf_cluster *c;
+	struct hf_node **node_of;   /* per step: live node, or one of 'extra' */
+	struct hf_node *extra;      /* nodes the topology no longer lists */
+	size_t nextra;
+	hf_event_fn event;
+	void *ud;
+	volatile sig_atomic_t *interrupted;  /* set by a signal handler, or NULL */
+};
+
+/* Record a new run for 'plan' (refused with HF_EREFUSED when another
+ * unfinished run holds one of its nodes). Takes ownership of 'm' and 'c'
+ * on success. Caller frees with hf_rollout_free(). */
+int hf_rollout_create(struct hf_journal *j, struct hf_manifest *m, struct hf_cluster *c,
+		      const struct hf_plan *plan, struct hf_rollout **out, struct hf_err *err);
+
+/* Load run 'id' from the journal, re-read its manifest from the journal and
+ * the cluster's topology through 'uri' (which brings the credentials). */
+int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *uri,
+		    long timeout_ms, struct hf_rollout **out, struct hf_err *err);
+
+/* Drive the run forward to promotion, first settling in-flight steps by
+ * asking the nodes. On a failure, reverts what was applied and returns the
+ * failure (HF_EHUMAN when the revert could not finish). */
+int hf_rollout_run(struct hf_rollout *r, struct hf_err *err);
+
+/* Revert every applied step, newest wave first, and verify the
+ * before-state. 0 when every node is restored (or nothing was left to do),
+ * HF_EHUMAN when conflicts or unreachable nodes remain ('err' names them). */
+int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct hf_err *err);
+
+/* Is another live process driving 'run'? */
+int hf_rollout_driver_alive(const struct hf_run *run);
+
+void hf_rollout_free(struct hf_rollout *r);
+
+#endif

@@ -1,0 +1,358 @@
+/* Topology: which nodes make up the cluster, their roles and shards.
+ * Read from CLUSTER NODES in cluster mode, from INFO replication for a
+ * plain primary with replicas. */
+#include "engine/redis/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+
+const char *hf_role_name(enum hf_role r)
+{
+	return r == HF_ROLE_PRIMARY ? "primary" : "replica";
+}
+
+static struct hf_node *add_node(struct hf_cluster *c)
+{
+	struct hf_node *n;
+
+	c->nodes = hf_xrealloc(c->nodes, sizeof(*c->nodes) * (c->nnodes + 1));
+	n = &c->nodes[c->nnodes++];
+	memset(n, 0, sizeof(*n));
+	n->flags = hf_xstrdup("");
+	return n;
+}
+
+void hf_node_disconnect(struct hf_node *n)
+{
+	if (n->conn)
+		redisFree(n->conn);
+	n->conn = NULL;
+}
+
+static void node_release(struct hf_node *n)
+{
+	hf_node_disconnect(n);
+	free(n->id);
+	free(n->host);
+	free(n->primary_id);
+	free(n->flags);
+}
+
+void hf_cluster_free(struct hf_cluster *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nnodes; i++)
+		node_release(&c->nodes[i]);
+	free(c->nodes);
+	hf_uri_release(&c->uri);
+	free(c);
+}
+
+struct hf_node *hf_cluster_find(struct hf_cluster *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++)
+		if (!strcmp(c->nodes[i].id, id))
+			return &c->nodes[i];
+	return NULL;
+}
+
+/* A primary's lowest slot, to order shards as operators see them. */
+struct parsed {
+	struct hf_node node;
+	int first_slot;
+};
+
+static int first_slot_of(char **fields, int nf)
+{
+	int i, best = 1 << 30;
+
+	for (i = 8; i < nf; i++) {
+		int s;
+
+		if (fields[i][0] == '[')
+			continue;   /* a slot being imported or migrated */
+		s = atoi(fields[i]);
+		if (s < best)
+			best = s;
+	}
+	return best;
+}
+
+static int cmp_primary(const void *a, const void *b)
+{
+	const struct parsed *x = a, *y = b;
+
+	if (x->first_slot != y->first_slot)
+		return x->first_slot < y->first_slot ? -1 : 1;
+	return strcmp(x->node.id, y->node.id);
+}
+
+static int cmp_replica(const void *a, const void *b)
+{
+	const struct parsed *x = a, *y = b;
+	int r = strcmp(x->node.primary_id, y->node.primary_id);
+
+	if (r)
+		return r;
+	if (x->node.port != y->node.port)
+		return x->node.port < y->node.port ? -1 : 1;
+	return strcmp(x->node.host, y->node.host);
+}
+
+/* Parse CLUSTER NODES into 'c', primaries ordered by their first slot, each
+ * followed by its replicas. */
+static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf_err *err)
+{
+	struct parsed *prim = NULL, *repl = NULL;
+	size_t np = 0, nr = 0, i, k;
+	char *copy = hf_xstrdup(text), *save = NULL, *line;
+	int rc = 0;
+
+	for (line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		char *fields[16400];
+		char *fs = NULL, *f;
+		int nf = 0;
+		struct parsed p;
+		char *at, *colon;
+
+		for (f = strtok_r(line, " ", &fs); f && nf < 16400; f = strtok_r(NULL, " ", &fs))
+			fields[nf++] = f;
+		if (nf < 8)
+			continue;
+		if (strstr(fields[2], "noaddr") || strstr(fields[2], "handshake"))
+			continue;
+		memset(&p, 0, sizeof(p));
+		at = strchr(fields[1], '@');
+		if (at)
+			*at = '\0';
+		colon = strrchr(fields[1], ':');
+		if (!colon || colon == fields[1])
+			continue;
+		*colon = '\0';
+		p.node.id = hf_xstrdup(fields[0]);
+		p.node.host = hf_xstrdup(fields[1]);
+		p.node.port = atoi(colon + 1);
+		p.node.flags = hf_xstrdup(fields[2]);
+		p.node.failed = strstr(fields[2], "fail") != NULL;
+		if (strstr(fields[2], "master")) {
+			p.node.role = HF_ROLE_PRIMARY;
+			p.first_slot = first_slot_of(fields, nf);
+			prim = hf_xrealloc(prim, sizeof(*prim) * (np + 1));
+			prim[np++] = p;
+		} else {
+			p.node.role = HF_ROLE_REPLICA;
+			p.node.primary_id = hf_xstrdup(fields[3]);
+			repl = hf_xrealloc(repl, sizeof(*repl) * (nr + 1));
+			repl[nr++] = p;
+		}
+	}
+	if (!np) {
+		rc = hf_err_set(err, HF_ERR, "CLUSTER NODES lists no primary");
+		goto out;
+	}
+	qsort(prim, np, sizeof(*prim), cmp_primary);
+	if (nr)
+		qsort(repl, nr, sizeof(*repl), cmp_replica);
+	for (i = 0; i < np; i++) {
+		struct hf_node *n = add_node(c);
+
+		free(n->flags);
+		*n = prim[i].node;
+		n->shard = (int)i;
+		for (k = 0; k < nr; k++) {
+			if (!repl[k].node.id || strcmp(repl[k].node.primary_id, prim[i].node.id))
+				continue;
+			n = add_node(c);
+			free(n->flags);
+			*n = repl[k].node;
+			n->shard = (int)i;
+			repl[k].node.id = NULL;   /* moved */
+		}
+	}
+	c->nshards = (int)np;
+	np = 0;
+	/* Replicas of a primary we could not see are kept, in a shard of their own. */
+	for (k = 0; k < nr; k++) {
+		struct hf_node *n;
+
+		if (!repl[k].node.id)
+			continue;
+		n = add_node(c);
+		free(n->flags);
+		*n = repl[k].node;
+		n->shard = c->nshards++;
+		repl[k].node.id = NULL;
+	}
+out:
+	for (i = 0; i < np; i++)
+		node_release(&prim[i].node);
+	for (k = 0; k < nr; k++)
+		if (repl[k].node.id)
+			node_release(&repl[k].node);
+	free(prim);
+	free(repl);
+	free(copy);
+	return rc;
+}
+
+static int command(const char *host, int port, const struct hf_uri *u, long timeout_ms,
+		   const char *a1, const char *a2, struct hf_reply **out, struct hf_err *err)
+{
+	struct hf_argv argv = {0};
+	int rc;
+
+	hf_argv_push(&argv, a1);
+	if (a2)
+		hf_argv_push(&argv, a2);
+	rc = hf_redis_command(host, port, u->user, u->password, timeout_ms, &argv, out, err);
+	hf_argv_release(&argv);
+	if (!rc && (*out)->type == HF_REPLY_ERROR) {
+		rc = hf_err_set(err, HF_ERR, "%s:%d answered '%s %s' with: %s", host, port, a1,
+				a2 ? a2 : "", (*out)->str);
+		hf_reply_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Without cluster mode: the seed's primary and the replicas it lists. */
+static int discover_plain(struct hf_cluster *c, const char *info, long timeout_ms,
+			  struct hf_err *err)
+{
+	char role[16] = "", host[256], buf[512];
+	struct hf_reply *r = NULL;
+	struct hf_node *n;
+	int port = c->uri.port, i, rc = 0;
+
+	snprintf(host, sizeof(host), "%s", c->uri.host);
+	hf_info_field(info, "role", role, sizeof(role));
+	if (!strcmp(role, "slave")) {
+		if (hf_info_field(info, "master_host", host, sizeof(host)) ||
+		    hf_info_field(info, "master_port", buf, sizeof(buf)))
+			return hf_err_set(err, HF_ERR, "%s:%d is a replica that names no primary",
+					  c->uri.host, c->uri.port);
+		port = atoi(buf);
+		rc = command(host, port, &c->uri, timeout_ms, "INFO", "replication", &r, err);
+		if (rc)
+			return rc;
+		info = r->str;
+	}
+	n = add_node(c);
+	n->host = hf_xstrdup(host);
+	n->port = port;
+	n->id = hf_xasprintf("%s:%d", host, port);
+	n->role = HF_ROLE_PRIMARY;
+	for (i = 0;; i++) {
+		char field[32], *ip, *p;
+
+		snprintf(field, sizeof(field), "slave%d", i);
+		if (hf_info_field(info, field, buf, sizeof(buf)))
+			break;
+		/* ip=127.0.0.1,port=30002,state=online,offset=...,lag=0 */
+		ip = strstr(buf, "ip=");
+		p = strstr(buf, "port=");
+		if (!ip || !p)
+			continue;
+		n = add_node(c);
+		n->host = hf_xstrndup(ip + 3, strcspn(ip + 3, ","));
+		n->port = atoi(p + 5);
+		n->id = hf_xasprintf("%s:%d", n->host, n->port);
+		n->role = HF_ROLE_REPLICA;
+		n->primary_id = hf_xstrdup(c->nodes[0].id);
+	}
+	c->nshards = 1;
+	hf_reply_free(r);
+	return 0;
+}
+
+int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms,
+			struct hf_cluster **out, struct hf_err *err)
+{
+	struct hf_cluster *c = hf_xcalloc(1, sizeof(*c));
+	struct hf_reply *info = NULL, *nodes = NULL;
+	char enabled[8] = "";
+	int rc;
+
+	hf_uri_copy(&c->uri, uri);
+	c->timeout_ms = timeout_ms;
+	rc = command(uri->host, uri->port, uri, timeout_ms, "INFO", "all", &info, err);
+	if (rc)
+		goto out;
+	hf_info_field(info->str, "cluster_enabled", enabled, sizeof(enabled));
+	c->cluster_mode = !strcmp(enabled, "1");
+	if (c->cluster_mode) {
+		struct hf_reply *ci = NULL;
+
+		rc = command(uri->host, uri->port, uri, timeout_ms, "CLUSTER", "NODES", &nodes, err);
+		if (rc)
+			goto out;
+		rc = parse_cluster_nodes(c, nodes->str, err);
+		if (rc)
+			goto out;
+		if (!command(uri->host, uri->port, uri, timeout_ms, "CLUSTER", "INFO", &ci, NULL)) {
+			hf_info_field(ci->str, "cluster_state", c->cluster_state, sizeof(c->cluster_state));
+			hf_reply_free(ci);
+		}
+	} else {
+		rc = discover_plain(c, info->str, timeout_ms, err);
+	}
+out:
+	hf_reply_free(info);
+	hf_reply_free(nodes);
+	if (rc) {
+		hf_cluster_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void hf_cluster_probe(struct hf_cluster *c)
+{
+	struct hf_call *calls = hf_xcalloc(c->nnodes, sizeof(*calls));
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++) {
+		calls[i].node = &c->nodes[i];
+		hf_argv_push(&calls[i].cmds[0], "INFO");
+		hf_argv_push(&calls[i].cmds[0], "server");
+		hf_argv_push(&calls[i].cmds[1], "INFO");
+		hf_argv_push(&calls[i].cmds[1], "replication");
+		calls[i].ncmds = 2;
+	}
+	hf_fanout(c, calls, c->nnodes, c->timeout_ms);
+	for (i = 0; i < c->nnodes; i++) {
+		struct hf_node *n = &c->nodes[i];
+		char buf[512] = "";
+
+		n->probed = 1;
+		n->reachable = !calls[i].status && calls[i].replies[0] &&
+			       calls[i].replies[0]->type == HF_REPLY_STRING;
+		if (!n->reachable) {
+			n->failed = 1;
+			continue;
+		}
+		hf_info_field(calls[i].replies[0]->str, "redis_version", n->version, sizeof(n->version));
+		n->has_config_file = !hf_info_field(calls[i].replies[0]->str, "config_file", buf,
+						    sizeof(buf)) && buf[0];
+		if (calls[i].replies[1] && calls[i].replies[1]->type == HF_REPLY_STRING) {
+			const char *rep = calls[i].replies[1]->str;
+
+			if (!hf_info_field(rep, "master_link_status", n->link_status, sizeof(n->link_status)) &&
+			    !hf_info_field(rep, "slave_repl_offset", buf, sizeof(buf)))
+				n->repl_offset = atoll(buf);
+			else if (!hf_info_field(rep, "master_repl_offset", buf, sizeof(buf)))
+				n->repl_offset = atoll(buf);
+		}
+	}
+	hf_calls_release(calls, c->nnodes);
+	free(calls);
+}

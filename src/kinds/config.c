@@ -1,0 +1,488 @@
+/* The 'config' kind: runtime configuration parameters of Redis nodes.
+ * One multi-parameter CONFIG SET per node (atomic on the node), CONFIG GET
+ * to capture and verify, CONFIG REWRITE to persist on promotion. */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kind.h"
+#include "util/buf.h"
+
+/* Parameters Redis 7.0 refuses to change at runtime (immutable, or
+ * protected while enable-protected-configs is off), and parameters whose
+ * change would cut hotfix off from the node it must verify and roll back. */
+static const struct {
+	const char *name;
+	const char *why;
+} refused[] = {
+	{ "daemonize", "immutable: changed only by a restart" },
+	{ "databases", "immutable: changed only by a restart" },
+	{ "io-threads", "immutable: changed only by a restart" },
+	{ "io-threads-do-reads", "immutable: changed only by a restart" },
+	{ "always-show-logo", "immutable: changed only by a restart" },
+	{ "set-proc-title", "immutable: changed only by a restart" },
+	{ "syslog-enabled", "immutable: changed only by a restart" },
+	{ "syslog-ident", "immutable: changed only by a restart" },
+	{ "syslog-facility", "immutable: changed only by a restart" },
+	{ "supervised", "immutable: changed only by a restart" },
+	{ "pidfile", "immutable: changed only by a restart" },
+	{ "logfile", "immutable: changed only by a restart" },
+	{ "aclfile", "immutable: changed only by a restart" },
+	{ "unixsocket", "immutable: changed only by a restart" },
+	{ "unixsocketperm", "immutable: changed only by a restart" },
+	{ "tcp-backlog", "immutable: changed only by a restart" },
+	{ "rdbchecksum", "immutable: changed only by a restart" },
+	{ "cluster-enabled", "immutable: changed only by a restart" },
+	{ "cluster-config-file", "immutable: changed only by a restart" },
+	{ "cluster-port", "immutable: changed only by a restart" },
+	{ "appendfilename", "immutable: changed only by a restart" },
+	{ "appenddirname", "immutable: changed only by a restart" },
+	{ "enable-protected-configs", "immutable: changed only by a restart" },
+	{ "enable-debug-command", "immutable: changed only by a restart" },
+	{ "enable-module-command", "immutable: changed only by a restart" },
+	{ "dir", "protected: Redis refuses it at runtime unless enable-protected-configs is set" },
+	{ "dbfilename", "protected: Redis refuses it at runtime unless enable-protected-configs is set" },
+	{ "port", "changing it would cut hotfix off from the node it must verify and roll back" },
+	{ "bind", "changing it would cut hotfix off from the node it must verify and roll back" },
+	{ "tls-port", "changing it would cut hotfix off from the node it must verify and roll back" },
+	{ "requirepass", "changing it would cut hotfix off from the node it must verify and roll back" },
+};
+
+static int check(const struct hf_change *ch, struct hf_err *err)
+{
+	size_t i, k;
+
+	for (i = 0; i < ch->nparams; i++)
+		for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++)
+			if (!strcmp(ch->params[i].name, refused[k].name))
+				return hf_err_set(err, HF_EINVAL,
+						  "%d:%d: parameter '%s' cannot be changed by a config hotfix (%s)",
+						  ch->params[i].pos.line, ch->params[i].pos.col,
+						  ch->params[i].name, refused[k].why);
+	return 0;
+}
+
+/* Redis reports values in its own spelling: memory in bytes, enums in lower
+ * case, lists with single spaces. Bring a value from the manifest to that
+ * spelling so "100mb" and "104857600" compare equal. */
+static char *normalize(const char *v)
+{
+	struct hf_buf b = {0};
+	const char *p = v;
+	char *end;
+	double num;
+	int space = 0;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	num = strtod(p, &end);
+	if (end != p && *p != '-' && *p != '+' && isdigit((unsigned char)*p)) {
+		static const struct { const char *unit; double mul; } units[] = {
+			{ "b", 1 }, { "k", 1000 }, { "kb", 1024 }, { "m", 1000000 },
+			{ "mb", 1024.0 * 1024 }, { "g", 1000000000 }, { "gb", 1024.0 * 1024 * 1024 },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (!strcasecmp(end, units[i].unit) && num == (double)(long long)num) {
+				hf_buf_printf(&b, "%lld", (long long)(num * units[i].mul));
+				return hf_buf_detach(&b);
+			}
+	}
+	for (; *p; p++) {
+		if (isspace((unsigned char)*p)) {
+			space = 1;
+			continue;
+		}
+		if (space && b.len)
+			hf_buf_puts(&b, " ");
+		space = 0;
+		hf_buf_append(&b, (char[]){ (char)tolower((unsigned char)*p) }, 1);
+	}
+	return hf_buf_detach(&b);
+}
+
+static int same(const char *live, const char *wanted)
+{
+	char *a, *b;
+	int r;
+
+	if (!strcmp(live, wanted))
+		return 1;
+	a = normalize(live);
+	b = normalize(wanted);
+	r = !strcmp(a, b);
+	free(a);
+	free(b);
+	return r;
+}
+
+/* Queue "CONFIG GET p1 p2 ..." for the change's parameters on 'call'. */
+static void queue_get(const struct hf_change *ch, struct hf_call *call)
+{
+	struct hf_argv *a = &call->cmds[call->ncmds++];
+	size_t i;
+
+	hf_argv_push(a, "CONFIG");
+	hf_argv_push(a, "GET");
+	for (i = 0; i < ch->nparams; i++)
+		hf_argv_push(a, ch->params[i].name);
+}
+
+/* The value of 'name' in a CONFIG GET reply, or NULL. */
+static const char *reply_value(const struct hf_reply *r, const char *name)
+{
+	size_t i;
+
+	if (!r || r->type != HF_REPLY_ARRAY)
+		return NULL;
+	for (i = 0; i + 1 < r->nelem; i += 2)
+		if (r->elem[i]->str && !strcasecmp(r->elem[i]->str, name) && r->elem[i + 1]->str)
+			return r->elem[i + 1]->str;
+	return NULL;
+}
+
+/* Build the per-target calls, run them, and return the calls (caller
+ * releases). Unreachable nodes get their status set on the target. */
+static struct hf_call *run_calls(struct hf_cluster *c, struct hf_target *t, size_t n,
+				 struct hf_call *calls)
+{
+	size_t i;
+
+	hf_fanout(c, calls, n, c->timeout_ms);
+	for (i = 0; i < n; i++) {
+		size_t k;
+
+		if (calls[i].status) {
+			hf_target_set(&t[i], calls[i].status, "%s", calls[i].error);
+			continue;
+		}
+		for (k = 0; k < calls[i].ncmds; k++)
+			if (calls[i].replies[k] && calls[i].replies[k]->type == HF_REPLY_ERROR) {
+				hf_target_set(&t[i], HF_ERR, "%s:%d: %s", t[i].node->host,
+					      t[i].node->port, calls[i].replies[k]->str);
+				break;
+			}
+	}
+	return calls;
+}
+
+static struct hf_call *new_calls(struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = hf_xcalloc(n, sizeof(*calls));
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		calls[i].node = t[i].node;
+		t[i].status = 0;
+		t[i].error[0] = '\0';
+		t[i].match = 0;
+	}
+	return calls;
+}
+
+static void free_calls(struct hf_call *calls, size_t n)
+{
+	hf_calls_release(calls, n);
+	free(calls);
+}
+
+static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		size_t n, struct hf_err *err)
+{
+	struct hf_call *calls = new_calls(t, n);
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		queue_get(ch, &calls[i]);
+	run_calls(c, t, n, calls);
+	for (i = 0; i < n && !rc; i++) {
+		if (t[i].status)
+			continue;
+		for (k = 0; k < ch->nparams; k++) {
+			const struct hf_param *p = &ch->params[k];
+			const char *cur = reply_value(calls[i].replies[0], p->name);
+
+			if (!cur) {
+				rc = hf_err_set(err, HF_EINVAL,
+						"%d:%d: unknown parameter '%s': %s:%d has no such setting",
+						p->pos.line, p->pos.col, p->name, t[i].node->host,
+						t[i].node->port);
+				break;
+			}
+			if (!same(cur, p->value))
+				hf_target_add_diff(&t[i], "%s: \"%s\" -> \"%s\"", p->name, cur, p->value);
+		}
+	}
+	free_calls(calls, n);
+	return rc;
+}
+
+static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = new_calls(t, n);
+	size_t i, k;
+
+	for (i = 0; i < n; i++)
+		queue_get(ch, &calls[i]);
+	run_calls(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		json_t *blob, *params;
+
+		if (t[i].status)
+			continue;
+		blob = json_object();
+		params = json_object();
+		for (k = 0; k < ch->nparams; k++) {
+			const char *cur = reply_value(calls[i].replies[0], ch->params[k].name);
+
+			if (!cur) {
+				hf_target_set(&t[i], HF_ERR, "%s:%d has no parameter '%s'",
+					      t[i].node->host, t[i].node->port, ch->params[k].name);
+				break;
+			}
+			json_object_set_new(params, ch->params[k].name, json_string(cur));
+		}
+		json_object_set_new(blob, "params", params);
+		json_object_set_new(blob, "config_file", json_boolean(t[i].node->has_config_file));
+		if (!t[i].status) {
+			free(t[i].step->before);
+			t[i].step->before = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
+		}
+		json_decref(blob);
+	}
+	free_calls(calls, n);
+}
+
+static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = new_calls(t, n);
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		struct hf_argv *a = &calls[i].cmds[calls[i].ncmds++];
+
+		hf_argv_push(a, "CONFIG");
+		hf_argv_push(a, "SET");
+		for (k = 0; k < ch->nparams; k++) {
+			hf_argv_push(a, ch->params[k].name);
+			hf_argv_push(a, ch->params[k].value);
+		}
+	}
+	run_calls(c, t, n, calls);
+	free_calls(calls, n);
+}
+
+/* The recorded value of 'name' in a blob ("params" of before or after). */
+static const char *blob_value(json_t *blob, const char *name)
+{
+	json_t *params = blob ? json_object_get(blob, "params") : NULL;
+
+	return params ? json_string_value(json_object_get(params, name)) : NULL;
+}
+
+static json_t *load_blob(const char *s)
+{
+	return s ? json_loads(s, 0, NULL) : NULL;
+}
+
+/* Does the live value 'cur' of parameter 'p' hold the after-state? The
+ * server's own spelling recorded at apply wins over the manifest's. */
+static int holds_after(const struct hf_param *p, json_t *after, const char *cur)
+{
+	const char *rec = blob_value(after, p->name);
+
+	return rec ? !strcmp(cur, rec) : same(cur, p->value);
+}
+
+static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, enum hf_side side)
+{
+	struct hf_call *calls = new_calls(t, n);
+	size_t i, k;
+
+	for (i = 0; i < n; i++)
+		queue_get(ch, &calls[i]);
+	run_calls(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		json_t *before, *after, *seen;
+
+		if (t[i].status)
+			continue;
+		before = load_blob(t[i].step->before);
+		after = load_blob(t[i].step->after);
+		seen = json_object();
+		t[i].match = 1;
+		for (k = 0; k < ch->nparams && t[i].match; k++) {
+			const struct hf_param *p = &ch->params[k];
+			const char *cur = reply_value(calls[i].replies[0], p->name);
+			const char *want = side == HF_SIDE_BEFORE ? blob_value(before, p->name) : NULL;
+
+			if (!cur)
+				t[i].match = 0;
+			else if (side == HF_SIDE_BEFORE)
+				t[i].match = want && !strcmp(cur, want);
+			else
+				t[i].match = holds_after(p, after, cur);
+			if (cur)
+				json_object_set_new(seen, p->name, json_string(cur));
+		}
+		if (side == HF_SIDE_AFTER && t[i].match && !after) {
+			json_t *blob = json_object();
+
+			json_object_set(blob, "params", seen);
+			t[i].step->after = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
+			json_decref(blob);
+		}
+		json_decref(seen);
+		json_decref(before);
+		json_decref(after);
+	}
+	free_calls(calls, n);
+}
+
+/* Read, then restore the parameters that still hold the after-state, then
+ * rewrite the config file when the change had been persisted, then check
+ * the before-state: three fan-outs for the whole batch. */
+static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, int force)
+{
+	struct hf_call *calls = new_calls(t, n);
+	struct hf_call *sets = new_calls(t, n);
+	struct hf_target **who = hf_xcalloc(n, sizeof(*who));
+	size_t i, k, nsets = 0;
+
+	for (i = 0; i < n; i++)
+		queue_get(ch, &calls[i]);
+	run_calls(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		json_t *before, *after;
+		struct hf_argv set = {0};
+		struct hf_buf conflicts = {0};
+
+		if (t[i].status)
+			continue;
+		if (!t[i].step->before) {
+			/* Never captured, so never applied: nothing to restore. */
+			t[i].match = 1;
+			continue;
+		}
+		before = load_blob(t[i].step->before);
+		after = load_blob(t[i].step->after);
+		hf_argv_push(&set, "CONFIG");
+		hf_argv_push(&set, "SET");
+		for (k = 0; k < ch->nparams; k++) {
+			const struct hf_param *p = &ch->params[k];
+			const char *cur = reply_value(calls[i].replies[0], p->name);
+			const char *want = blob_value(before, p->name);
+
+			if (!cur || !want || !strcmp(cur, want))
+				continue;
+			if (!holds_after(p, after, cur)) {
+				hf_buf_printf(&conflicts, "%s%s is \"%s\" (before \"%s\", hotfix set \"%s\")",
+					      conflicts.len ? "; " : "", p->name, cur, want,
+					      blob_value(after, p->name) ? blob_value(after, p->name) : p->value);
+				if (!force)
+					continue;
+			}
+			hf_argv_push(&set, p->name);
+			hf_argv_push(&set, want);
+		}
+		if (conflicts.len && !force)
+			hf_target_set(&t[i], HF_ECONFLICT, "changed since the hotfix, left as it is: %s",
+				      conflicts.s);
+		if (set.argc > 2 || t[i].step->persisted) {
+			struct hf_call *s = &sets[nsets];
+
+			s->node = t[i].node;
+			if (set.argc > 2)
+				s->cmds[s->ncmds++] = set;
+			else
+				hf_argv_release(&set);
+			if (t[i].step->persisted && json_is_true(json_object_get(before, "config_file")))
+				hf_argv_push(&s->cmds[s->ncmds++], "CONFIG"),
+				hf_argv_push(&s->cmds[s->ncmds - 1], "REWRITE");
+			if (s->ncmds)
+				who[nsets++] = &t[i];
+		} else {
+			hf_argv_release(&set);
+		}
+		hf_buf_release(&conflicts);
+		json_decref(before);
+		json_decref(after);
+	}
+	if (nsets) {
+		struct hf_target *tmp = hf_xcalloc(nsets, sizeof(*tmp));
+
+		for (i = 0; i < nsets; i++)
+			tmp[i].node = who[i]->node;
+		run_calls(c, tmp, nsets, sets);
+		for (i = 0; i < nsets; i++)
+			if (tmp[i].status)
+				hf_target_set(who[i], tmp[i].status, "%s", tmp[i].error);
+		free(tmp);
+	}
+	free_calls(sets, n);
+	free_calls(calls, n);
+	free(who);
+
+	/* Check what we restored; a conflicting target keeps its status. */
+	{
+		struct hf_target *chk = hf_xcalloc(n, sizeof(*chk));
+		size_t m = 0;
+		size_t *map = hf_xcalloc(n, sizeof(*map));
+
+		for (i = 0; i < n; i++) {
+			if (t[i].status)
+				continue;
+			chk[m] = t[i];
+			chk[m].diff = NULL;
+			chk[m].ndiff = 0;
+			map[m++] = i;
+		}
+		if (m)
+			verify(ch, c, chk, m, HF_SIDE_BEFORE);
+		for (i = 0; i < m; i++) {
+			struct hf_target *dst = &t[map[i]];
+
+			if (chk[i].status)
+				hf_target_set(dst, chk[i].status, "%s", chk[i].error);
+			else if (!chk[i].match)
+				hf_target_set(dst, HF_ERR, "%s:%d does not hold the before-state after revert",
+					      dst->node->host, dst->node->port);
+			else
+				dst->match = 1;
+		}
+		free(chk);
+		free(map);
+	}
+}
+
+static void persist(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = new_calls(t, n);
+	size_t i;
+
+	(void)ch;
+	for (i = 0; i < n; i++) {
+		hf_argv_push(&calls[i].cmds[0], "CONFIG");
+		hf_argv_push(&calls[i].cmds[0], "REWRITE");
+		calls[i].ncmds = 1;
+	}
+	run_calls(c, t, n, calls);
+	free_calls(calls, n);
+}
+
+const struct hf_change_kind hf_kind_config = {
+	.name = "config",
+	.check = check,
+	.plan = plan,
+	.capture = capture,
+	.apply = apply,
+	.verify = verify,
+	.revert = revert,
+	.persist = persist,
+};

@@ -1,0 +1,136 @@
+/* hotfix: apply urgent fixes to NoSQL clusters, canary first, with a
+ * rollback that is always ready. This file only finds the subcommand and
+ * maps its result to an exit code. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+static const struct {
+	const char *name;
+	hf_cmd_fn fn;
+	const char *help;
+} commands[] = {
+	{ "sandbox", cmd_sandbox, "up|down|status   local Redis Cluster of real redis-server processes" },
+	{ "cluster", cmd_cluster, "show             topology, roles, health and versions of a cluster" },
+	{ "validate", cmd_validate, "FILE             check a manifest without touching any cluster" },
+	{ "plan", cmd_plan, "FILE             what would change on which node, in which waves" },
+	{ "apply", cmd_apply, "FILE             roll a hotfix out wave by wave" },
+	{ "rollback", cmd_rollback, "RUN              restore the exact before-state of a run" },
+	{ "resume", cmd_resume, "RUN              take over a run whose process died" },
+	{ "abort", cmd_abort, "RUN              stop a run and roll it back now" },
+	{ "pause", cmd_pause, "RUN              hold a running rollout at the next step" },
+	{ "continue", cmd_continue, "RUN              let a paused rollout go on" },
+	{ "status", cmd_status, "[RUN]            a run's state, steps and events" },
+	{ "history", cmd_history, "                 every run in the journal" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: hotfix [--state DIR] [--json] [-q] [-v] [--timeout MS] COMMAND [ARGS]\n\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nexit codes: 0 done, 1 runtime error, 2 invalid input (nothing changed),\n"
+		   "3 rolled back by the guard, 4 needs a human (conflicts, unreachable nodes),\n"
+		   "5 refused (lock held, no confirmation)\n"
+		   "'hotfix COMMAND --help' tells more.\n");
+}
+
+static char *default_state_dir(void)
+{
+	const char *s = getenv("HOTFIX_STATE");
+	const char *x = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	static char buf[4096];
+
+	if (s && *s)
+		return (char *)s;
+	if (x && *x)
+		snprintf(buf, sizeof(buf), "%s/hotfix", x);
+	else
+		snprintf(buf, sizeof(buf), "%s/.local/state/hotfix", home && *home ? home : "/tmp");
+	return buf;
+}
+
+/* Take the global options out of argv, wherever they stand. */
+static int global_options(int *argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	int i, o = 1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--json")) {
+			ctx->json = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			ctx->quiet = 1;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			ctx->verbose = 1;
+		} else if (!strcmp(a, "--state") || !strcmp(a, "--timeout")) {
+			if (i + 1 >= *argc)
+				return hf_err_set(err, HF_EINVAL, "option '%s' needs a value", a);
+			if (!strcmp(a, "--state")) {
+				ctx->state_dir = argv[++i];
+			} else {
+				long v;
+
+				if (hf_opt_int("timeout", argv[++i], &v, err))
+					return HF_EINVAL;
+				ctx->timeout_ms = v > 0 ? v : 1;
+			}
+		} else if (!strncmp(a, "--state=", 8)) {
+			ctx->state_dir = a + 8;
+		} else if (!strncmp(a, "--timeout=", 10)) {
+			long v;
+
+			if (hf_opt_int("timeout", a + 10, &v, err))
+				return HF_EINVAL;
+			ctx->timeout_ms = v > 0 ? v : 1;
+		} else {
+			argv[o++] = argv[i];
+		}
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct hf_ctx ctx = { .timeout_ms = 2000 };
+	struct hf_err err = {0};
+	size_t i;
+	int rc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ctx.state_dir = default_state_dir();
+	if (global_options(&argc, argv, &ctx, &err)) {
+		fprintf(stderr, "hotfix: %s\n", err.msg);
+		return 2;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("hotfix %s\n", HF_VERSION);
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		rc = commands[i].fn(argc - 1, argv + 1, &ctx, &err);
+		if (rc && err.msg[0])
+			fprintf(stderr, "hotfix: %s\n", err.msg);
+		return hf_exit_code(rc);
+	}
+	fprintf(stderr, "hotfix: '%s' is not a hotfix command; see 'hotfix --help'\n", argv[1]);
+	return 2;
+}

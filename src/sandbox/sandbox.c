@@ -1,0 +1,1397 @@
+/* Sandbox clusters: start real redis-server processes on loopback ports,
+ * join them into a Redis Cluster (or a primary with replicas), describe
+ * them and stop them again. Talks to the nodes only through
+ * hf_redis_command(); printing is left to src/cmd/sandbox.c. */
+#include "sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/redis/redis.h"
+#include "util/buf.h"
+#include "util/misc.h"
+
+extern char **environ;
+
+#define HOST "127.0.0.1"
+#define BUS_OFFSET 10000
+#define MAX_NODES 500
+#define SLOTS 16384
+#define MARKER ".hotfix-sandbox"
+#define STATE_FILE "sandbox.json"
+
+#define UP_TIMEOUT_MS 60000     /* whole of 'up', however big the sandbox */
+#define POLL_MS 50
+#define CMD_TIMEOUT_MS 2000     /* one command to a node that should answer */
+#define PROBE_TIMEOUT_MS 500    /* one command to a node that may be hung */
+#define TERM_TIMEOUT_MS 15000   /* SIGTERM to SIGKILL; redis waits up to 10 s for lagging replicas */
+#define KILL_TIMEOUT_MS 5000
+
+struct node {
+	int port;
+	int shard;
+	int replica;       /* started as a replica */
+	size_t primary;    /* replicas: index of their primary in 'nodes' */
+	int pid;           /* the daemon's pid, 0 until known */
+	pid_t starter;     /* the daemonizing parent until reaped, else 0 */
+	int spawned;
+	int failed;        /* its start failed: no daemon to wait for */
+	int ready;
+	char *id;          /* cluster node id */
+	char *dir;         /* "<sandbox dir>/<port>" */
+};
+
+struct sandbox {
+	char *dir;         /* absolute */
+	int cluster;
+	int shards;
+	int replicas;
+	int base_port;
+	int has_password;
+	char *password;    /* NULL when none (or not readable any more) */
+	char *server;      /* absolute path of redis-server */
+	struct node *nodes;
+	size_t n;
+};
+
+static void sandbox_release(struct sandbox *sb)
+{
+	size_t i;
+
+	for (i = 0; i < sb->n; i++) {
+		free(sb->nodes[i].id);
+		free(sb->nodes[i].dir);
+	}
+	free(sb->nodes);
+	free(sb->dir);
+	free(sb->password);
+	free(sb->server);
+	memset(sb, 0, sizeof(*sb));
+}
+
+/* ---- files --------------------------------------------------------- */
+
+static int mkdir_p(const char *path, struct hf_err *err)
+{
+	char *p = hf_xstrdup(path);
+	char *s = p;
+	int rc = 0;
+
+	do {
+		char c;
+
+		s += strspn(s, "/");
+		s += strcspn(s, "/");
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) && errno != EEXIST) {
+			rc = hf_err_set(err, HF_ERR, "cannot create '%s': %s", p, strerror(errno));
+			break;
+		}
+		*s = c;
+	} while (*s);
+	free(p);
+	return rc;
+}
+
+/* Write 'data' to 'path' through a temporary file and rename(), so a
+ * reader never sees half a file. */
+static int write_file(const char *path, const char *data, mode_t mode, struct hf_err *err)
+{
+	char *tmp = hf_xasprintf("%s.tmp", path);
+	size_t len = strlen(data);
+	int fd, rc = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		rc = hf_err_set(err, HF_ERR, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write(fd, data, len) != (ssize_t)len) {
+		rc = hf_err_set(err, HF_ERR, "cannot write '%s': %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		rc = hf_err_set(err, HF_ERR, "cannot rename '%s': %s", tmp, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	free(tmp);
+	return rc;
+}
+
+/* The whole of a small file, NUL-terminated; NULL when it cannot be read. */
+static char *slurp(const char *path)
+{
+	struct hf_buf b = {0};
+	char chunk[4096];
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	while ((got = read(fd, chunk, sizeof(chunk))) > 0)
+		hf_buf_append(&b, chunk, (size_t)got);
+	close(fd);
+	if (!b.s)
+		hf_buf_append(&b, "", 0);
+	return hf_buf_detach(&b);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+/* Remove a node directory, but only one that we made (it holds MARKER). */
+static void remove_node_dir(const char *dir)
+{
+	char *marker = hf_xasprintf("%s/" MARKER, dir);
+
+	if (!access(marker, F_OK))
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(marker);
+}
+
+/* The last non-empty line of 'path', or "" (static buffer). */
+static const char *last_line(const char *path)
+{
+	static char line[512];
+	char *s = slurp(path);
+	size_t end;
+	size_t start;
+
+	line[0] = '\0';
+	if (!s)
+		return line;
+	end = strlen(s);
+	while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\r'))
+		end--;
+	start = end;
+	while (start > 0 && s[start - 1] != '\n')
+		start--;
+	snprintf(line, sizeof(line), "%.*s", (int)(end - start), s + start);
+	free(s);
+	return line;
+}
+
+/* ---- processes ----------------------------------------------------- */
+
+static int read_pidfile(const struct node *nd)
+{
+	char *path = hf_xasprintf("%s/redis.pid", nd->dir);
+	char *s = slurp(path);
+	long pid = 0;
+
+	if (s)
+		pid = strtol(s, NULL, 10);
+	free(s);
+	free(path);
+	return pid > 0 && pid <= INT_MAX ? (int)pid : 0;
+}
+
+/* Whether 'cmd' mentions 'port' as ":PORT" or "/PORT/" (the process title
+ * "redis-server 127.0.0.1:PORT" or, before redis sets it, the path of the
+ * node's redis.conf). */
+static int mentions_port(const char *cmd, int port)
+{
+	char colon[16], slash[16];
+	const char *p;
+
+	snprintf(colon, sizeof(colon), ":%d", port);
+	snprintf(slash, sizeof(slash), "/%d/", port);
+	if (strstr(cmd, slash))
+		return 1;
+	for (p = strstr(cmd, colon); p; p = strstr(p + 1, colon))
+		if (p[strlen(colon)] < '0' || p[strlen(colon)] > '9')
+			return 1;
+	return 0;
+}
+
+/* Whether 'pid' is a live (not zombie) redis-server of this sandbox serving
+ * 'port'. This is what keeps us from ever signalling a reused pid. Zombies
+ * count as gone: where init does not reap orphans they linger. */
+static int pid_is_ours(const struct sandbox *sb, int pid, int port)
+{
+	char path[64], cmd[8192];
+	char *stat, *p;
+	const char *base;
+	ssize_t got;
+	int fd, zombie;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(stat = slurp(path)))
+		return 0;
+	p = strrchr(stat, ')');
+	zombie = !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+	free(stat);
+	if (zombie)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	got = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (got <= 0)
+		return 0;
+	cmd[got] = '\0';
+	/* The arguments are NUL-separated, unless redis set its title. */
+	for (p = cmd; p < cmd + got; p++)
+		if (!*p)
+			*p = ' ';
+	base = sb->server ? strrchr(sb->server, '/') : NULL;
+	base = base ? base + 1 : (sb->server ? sb->server : "redis-server");
+	return (strstr(cmd, base) || strstr(cmd, "redis-server")) && mentions_port(cmd, port);
+}
+
+/* The pid to use for node 'nd': its pidfile's if that is ours, else the
+ * recorded one if that is ours, else 0. */
+static int live_pid(const struct sandbox *sb, const struct node *nd)
+{
+	int pid = read_pidfile(nd);
+
+	if (pid_is_ours(sb, pid, nd->port))
+		return pid;
+	if (nd->pid && nd->pid != pid && pid_is_ours(sb, nd->pid, nd->port))
+		return nd->pid;
+	return 0;
+}
+
+/* 'path' made absolute without resolving symlinks: redis-server and
+ * redis-check-rdb are one binary that looks at the name it was run by. */
+static char *absolute(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return hf_xstrdup(path);
+	return hf_xasprintf("%s/%s", cwd, path);
+}
+
+static int runnable(const char *path)
+{
+	struct stat st;
+
+	errno = 0;
+	return !stat(path, &st) && S_ISREG(st.st_mode) && !access(path, X_OK);
+}
+
+/* Search $PATH for 'name' unless it holds a slash. Caller frees. */
+static char *resolve_server(const char *name, struct hf_err *err)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL, *found = NULL;
+
+	if (strchr(name, '/')) {
+		if (!runnable(name)) {
+			hf_err_set(err, HF_EINVAL, "cannot run redis-server '%s': %s", name,
+				   errno ? strerror(errno) : "not an executable file");
+			return NULL;
+		}
+		return absolute(name);
+	}
+	copy = hf_xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+		char *cand = hf_xasprintf("%s/%s", *dir ? dir : ".", name);
+
+		if (runnable(cand))
+			found = absolute(cand);
+		free(cand);
+	}
+	free(copy);
+	if (!found)
+		hf_err_set(err, HF_EINVAL,
+			   "cannot find '%s' in PATH (install redis-server, or use --redis-server or HOTFIX_REDIS_SERVER)",
+			   name);
+	return found;
+}
+
+/* ---- ports --------------------------------------------------------- */
+
+static int bindable(int port, int reuse)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (reuse)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
+	ok = !bind(fd, (struct sockaddr *)&a, sizeof(a));
+	close(fd);
+	return ok;
+}
+
+/* Whether redis-server could listen on 127.0.0.1:'port'. A plain bind
+ * (SO_REUSEADDR off) catches every listener and every bound socket. When
+ * only that fails, a second bind with SO_REUSEADDR tells apart sockets in
+ * TIME_WAIT left by a sandbox that just went down: redis sets SO_REUSEADDR
+ * itself, so they do not stop it, and must not stop 'up' either. */
+static int port_free(int port)
+{
+	return bindable(port, 0) || (errno == EADDRINUSE && bindable(port, 1));
+}
+
+/* ---- talking to nodes ---------------------------------------------- */
+
+/* Send one command, given as NULL-terminated words, to the node on 'port'.
+ * Returns the reply (free with hf_reply_free()), or NULL with 'err' filled
+ * when the node did not answer or answered with an error. */
+static struct hf_reply *call(const struct sandbox *sb, int port, long timeout_ms,
+			     struct hf_err *err, ...) __attribute__((sentinel));
+static struct hf_reply *call(const struct sandbox *sb, int port, long timeout_ms,
+			     struct hf_err *err, ...)
+{
+	struct hf_argv argv = {0};
+	struct hf_reply *r = NULL;
+	struct hf_err tmp;
+	const char *w;
+	va_list ap;
+
+	if (!err)
+		err = &tmp;
+	va_start(ap, err);
+	while ((w = va_arg(ap, const char *)))
+		hf_argv_push(&argv, w);
+	va_end(ap);
+	if (hf_redis_command(HOST, port, NULL, sb->password, timeout_ms, &argv, &r, err)) {
+		r = NULL;
+	} else if (r->type == HF_REPLY_ERROR) {
+		hf_err_set(err, HF_ERR, "%s:%d: %s %s: %s", HOST, port, argv.argv[0],
+			   argv.argc > 1 ? argv.argv[1] : "", r->str);
+		hf_reply_free(r);
+		r = NULL;
+	}
+	hf_argv_release(&argv);
+	return r;
+}
+
+/* A field of an INFO-style reply ("field:value" lines) into 'out'. */
+static int reply_field(const struct hf_reply *r, const char *field, char *out, size_t outlen)
+{
+	if (!r || r->type != HF_REPLY_STRING || !r->str)
+		return -1;
+	return hf_info_field(r->str, field, out, outlen);
+}
+
+static long long reply_field_ll(const struct hf_reply *r, const char *field)
+{
+	char v[64];
+
+	if (reply_field(r, field, v, sizeof(v)))
+		return -1;
+	return strtoll(v, NULL, 10);
+}
+
+/* ---- sandbox.json -------------------------------------------------- */
+
+static char *state_path(const char *dir)
+{
+	return hf_xasprintf("%s/" STATE_FILE, dir);
+}
+
+static int save_state(const struct sandbox *sb, struct hf_err *err)
+{
+	json_t *root = json_object(), *nodes = json_array();
+	char *path = state_path(sb->dir);
+	char *text;
+	size_t i;
+	int rc;
+
+	json_object_set_new(root, "version", json_integer(1));
+	json_object_set_new(root, "mode", json_string(sb->cluster ? "cluster" : "standalone"));
+	json_object_set_new(root, "shards", json_integer(sb->shards));
+	json_object_set_new(root, "replicas", json_integer(sb->replicas));
+	json_object_set_new(root, "base_port", json_integer(sb->base_port));
+	/* Never the password itself: it lives only in the nodes' redis.conf. */
+	json_object_set_new(root, "password", json_boolean(sb->has_password));
+	json_object_set_new(root, "redis_server", json_string(sb->server));
+	for (i = 0; i < sb->n; i++) {
+		const struct node *nd = &sb->nodes[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "port", json_integer(nd->port));
+		json_object_set_new(o, "pid", json_integer(nd->pid));
+		json_object_set_new(o, "shard", json_integer(nd->shard));
+		json_object_set_new(o, "role", json_string(nd->replica ? "replica" : "primary"));
+		json_array_append_new(nodes, o);
+	}
+	json_object_set_new(root, "nodes", nodes);
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	rc = write_file(path, text, 0600, err);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* Read the password of a sandbox back from its first node's redis.conf,
+ * where redis itself reads it (CONFIG REWRITE may have quoted it). */
+static char *read_password(const struct sandbox *sb)
+{
+	char *path = hf_xasprintf("%s/redis.conf", sb->nodes[0].dir);
+	char *conf = slurp(path);
+	char *line, *save = NULL, *pw = NULL;
+
+	free(path);
+	if (!conf)
+		return NULL;
+	for (line = strtok_r(conf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t len;
+
+		if (strncmp(line, "requirepass ", 12))
+			continue;
+		line += 12;
+		len = strcspn(line, "\r");
+		if (len >= 2 && line[0] == '"' && line[len - 1] == '"') {
+			line++;
+			len -= 2;
+		}
+		free(pw);
+		pw = hf_xstrndup(line, len);
+	}
+	free(conf);
+	return pw;
+}
+
+static void layout(struct sandbox *sb);
+
+/* Load the sandbox recorded in 'dir'. Returns 0, 1 when there is none, or
+ * a negative code with 'err' filled. */
+static int load_state(const char *dir, struct sandbox *sb, struct hf_err *err)
+{
+	char *path = dir ? state_path(dir) : NULL;
+	json_error_t jerr;
+	json_t *root = NULL, *nodes;
+	const char *mode = NULL, *server = NULL;
+	size_t i;
+	int rc = 0, pw = 0;
+
+	memset(sb, 0, sizeof(*sb));
+	if (!dir) {
+		free(path);
+		return 1;
+	}
+	if (access(path, F_OK)) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 1 :
+			hf_err_set(err, HF_ERR, "cannot read '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	root = json_load_file(path, 0, &jerr);
+	if (!root) {
+		rc = hf_err_set(err, HF_ERR, "cannot read '%s': line %d: %s", path, jerr.line, jerr.text);
+		goto out;
+	}
+	if (json_unpack_ex(root, &jerr, 0, "{s:s, s:i, s:i, s:i, s:b, s:s, s:o}",
+			   "mode", &mode, "shards", &sb->shards, "replicas", &sb->replicas,
+			   "base_port", &sb->base_port, "password", &pw,
+			   "redis_server", &server, "nodes", &nodes) ||
+	    !json_is_array(nodes)) {
+		rc = hf_err_set(err, HF_ERR, "cannot read '%s': %s", path, jerr.text);
+		goto out;
+	}
+	sb->dir = hf_xstrdup(dir);
+	sb->cluster = !strcmp(mode, "cluster");
+	sb->has_password = pw;
+	sb->server = hf_xstrdup(server);
+	if (sb->shards < 1 || sb->replicas < 0 ||
+	    (size_t)sb->shards * (size_t)(sb->replicas + 1) != json_array_size(nodes)) {
+		rc = hf_err_set(err, HF_ERR, "cannot read '%s': nodes do not match shards and replicas", path);
+		goto out;
+	}
+	layout(sb);
+	for (i = 0; i < sb->n; i++) {
+		json_t *o = json_array_get(nodes, i);
+		int port = 0, pid = 0;
+
+		if (json_unpack(o, "{s:i, s:i}", "port", &port, "pid", &pid) || port != sb->nodes[i].port) {
+			rc = hf_err_set(err, HF_ERR, "cannot read '%s': bad node %zu", path, i);
+			goto out;
+		}
+		sb->nodes[i].pid = pid;
+	}
+	if (sb->has_password)
+		sb->password = read_password(sb);
+out:
+	if (rc)
+		sandbox_release(sb);
+	json_decref(root);
+	free(path);
+	return rc;
+}
+
+/* ---- layout and configuration -------------------------------------- */
+
+/* Place the nodes: in cluster mode the primaries take the first ports and
+ * the replicas of shard i follow them in shard order; standalone the
+ * primary comes first. */
+static void layout(struct sandbox *sb)
+{
+	size_t i, r;
+
+	sb->n = (size_t)sb->shards * (size_t)(sb->replicas + 1);
+	sb->nodes = hf_xcalloc(sb->n, sizeof(*sb->nodes));
+	for (i = 0; i < (size_t)sb->shards; i++) {
+		sb->nodes[i].shard = (int)i;
+		for (r = 0; r < (size_t)sb->replicas; r++) {
+			struct node *nd = &sb->nodes[sb->shards + i * sb->replicas + r];
+
+			nd->shard = (int)i;
+			nd->replica = 1;
+			nd->primary = i;
+		}
+	}
+	for (i = 0; i < sb->n; i++) {
+		sb->nodes[i].port = sb->base_port + (int)i;
+		sb->nodes[i].dir = hf_xasprintf("%s/%d", sb->dir, sb->nodes[i].port);
+	}
+}
+
+static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf_err *err)
+{
+	struct hf_buf b = {0};
+	char *path = hf_xasprintf("%s/redis.conf", nd->dir);
+	char *marker = hf_xasprintf("%s/" MARKER, nd->dir);
+	int rc;
+
+	hf_buf_printf(&b, "# Written by 'hotfix sandbox up'. hotfix may CONFIG REWRITE it.\n");
+	hf_buf_printf(&b, "port %d\nbind %s\nprotected-mode no\n", nd->port, HOST);
+	hf_buf_printf(&b, "daemonize yes\npidfile %s/redis.pid\nlogfile %s/redis.log\ndir %s\n",
+		      nd->dir, nd->dir, nd->dir);
+	hf_buf_printf(&b, "save \"\"\nappendonly no\nenable-debug-command local\n");
+	/* Replicas would otherwise wait 5 s for more replicas before a
+	 * diskless full sync, which dominates the start of a small sandbox. */
+	hf_buf_printf(&b, "repl-diskless-sync-delay 0\n");
+	if (sb->cluster)
+		hf_buf_printf(&b, "cluster-enabled yes\ncluster-config-file nodes.conf\n"
+			      "cluster-node-timeout 2000\n");
+	if (sb->password)
+		hf_buf_printf(&b, "requirepass \"%s\"\nmasterauth \"%s\"\n", sb->password, sb->password);
+	if (!sb->cluster && nd->replica)
+		hf_buf_printf(&b, "replicaof %s %d\n", HOST, sb->nodes[nd->primary].port);
+	rc = write_file(path, b.s, 0600, err);
+	if (!rc)
+		rc = write_file(marker, "made by hotfix sandbox up\n", 0600, err);
+	hf_buf_release(&b);
+	free(path);
+	free(marker);
+	return rc;
+}
+
+/* The seed URI of the node on 'port', with the password percent-encoded.
+ * Caller frees. */
+static char *seed_of(const struct sandbox *sb, int port)
+{
+	struct hf_buf b = {0};
+	const char *p;
+
+	hf_buf_puts(&b, "redis://");
+	if (sb->password) {
+		hf_buf_puts(&b, ":");
+		for (p = sb->password; *p; p++) {
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+				hf_buf_append(&b, p, 1);
+			else
+				hf_buf_printf(&b, "%%%02X", (unsigned char)*p);
+		}
+		hf_buf_puts(&b, "@");
+	}
+	hf_buf_printf(&b, "%s:%d", HOST, port);
+	return hf_buf_detach(&b);
+}
+
+/* ---- starting ------------------------------------------------------ */
+
+static int spawn(const struct sandbox *sb, struct node *nd, struct hf_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	char *conf = hf_xasprintf("%s/redis.conf", nd->dir);
+	char *log = hf_xasprintf("%s/start.log", nd->dir);
+	char *argv[] = { sb->server, conf, NULL };
+	pid_t pid;
+	int rc;
+
+	/* Only the redis.conf path is passed; stdio goes to start.log (where
+	 * redis reports a bad config before it daemonizes), and no other
+	 * descriptor of ours (a caller's pipe, say) leaks into the daemon. */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	rc = posix_spawn(&pid, sb->server, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc)
+		rc = hf_err_set(err, HF_ERR, "cannot start '%s': %s", sb->server, strerror(rc));
+	else
+		nd->starter = pid, nd->spawned = 1;
+	free(conf);
+	free(log);
+	return rc;
+}
+
+/* Why node 'nd' did not start, from its logs. */
+static int start_failed(const struct node *nd, const char *what, struct hf_err *err)
+{
+	char *start = hf_xasprintf("%s/start.log", nd->dir);
+	char *log = hf_xasprintf("%s/redis.log", nd->dir);
+	const char *from = start;
+	char line[512];
+	int rc;
+
+	snprintf(line, sizeof(line), "%s", last_line(start));
+	if (!*line) {
+		snprintf(line, sizeof(line), "%s", last_line(log));
+		from = log;
+	}
+	rc = hf_err_set(err, HF_ERR, "node %d %s%s%s (see '%s')", nd->port, what,
+			*line ? ": " : "", line, from);
+	free(start);
+	free(log);
+	return rc;
+}
+
+/* Whether redis logged that it gave up before writing its pidfile (it
+ * could not listen, say), so we need not wait for the deadline. */
+static int log_says_aborted(const struct node *nd)
+{
+	char *path = hf_xasprintf("%s/redis.log", nd->dir);
+	char *log = slurp(path);
+	int aborted = log && (strstr(log, "aborting") || strstr(log, "FATAL"));
+
+	free(log);
+	free(path);
+	return aborted;
+}
+
+/* One step of bringing node 'nd' up: reap its daemonizing parent, read its
+ * pidfile, PING it. Returns 1 when it answers, 0 when not yet, or a
+ * negative code when it failed for good. */
+static int poll_started(const struct sandbox *sb, struct node *nd, struct hf_err *err)
+{
+	struct hf_reply *r;
+	int st;
+
+	if (nd->starter) {
+		pid_t w = waitpid(nd->starter, &st, WNOHANG);
+
+		if (w == nd->starter) {
+			nd->starter = 0;
+			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+				char what[64];
+
+				if (WIFEXITED(st))
+					snprintf(what, sizeof(what), "did not start (exit status %d)",
+						 WEXITSTATUS(st));
+				else
+					snprintf(what, sizeof(what), "did not start (signal %d)", WTERMSIG(st));
+				nd->failed = 1;
+				return start_failed(nd, what, err);
+			}
+		}
+	}
+	if (!nd->pid) {
+		nd->pid = read_pidfile(nd);
+		if (!nd->pid && log_says_aborted(nd)) {
+			nd->failed = 1;
+			return start_failed(nd, "did not start", err);
+		}
+		if (!nd->pid)
+			return 0;
+	}
+	if (!pid_is_ours(sb, nd->pid, nd->port)) {
+		nd->failed = 1;
+		return start_failed(nd, "exited while starting", err);
+	}
+	r = call(sb, nd->port, PROBE_TIMEOUT_MS, NULL, "PING", NULL);
+	if (!r)
+		return 0;
+	hf_reply_free(r);
+	return 1;
+}
+
+static int wait_started(struct sandbox *sb, long long deadline, struct hf_err *err)
+{
+	size_t i, pending;
+	int rc;
+
+	for (;;) {
+		pending = 0;
+		for (i = 0; i < sb->n; i++) {
+			if (sb->nodes[i].ready)
+				continue;
+			rc = poll_started(sb, &sb->nodes[i], err);
+			if (rc < 0)
+				return rc;
+			sb->nodes[i].ready = rc;
+			pending += !rc;
+		}
+		if (!pending)
+			return 0;
+		if (hf_mono_ms() > deadline) {
+			for (i = 0; i < sb->n; i++)
+				if (!sb->nodes[i].ready)
+					return start_failed(&sb->nodes[i], "did not answer in time", err);
+		}
+		hf_sleep_ms(POLL_MS);
+	}
+}
+
+/* ---- forming the cluster ------------------------------------------- */
+
+/* Slots, config epochs and node ids, on each node before any meets. */
+static int prepare_nodes(struct sandbox *sb, struct hf_err *err)
+{
+	struct hf_reply *r;
+	size_t i;
+
+	for (i = 0; i < sb->n; i++) {
+		struct node *nd = &sb->nodes[i];
+
+		if (!nd->replica) {
+			char lo[24], hi[24], epoch[24];
+
+			snprintf(lo, sizeof(lo), "%ld", (long)i * SLOTS / sb->shards);
+			snprintf(hi, sizeof(hi), "%ld", (long)(i + 1) * SLOTS / sb->shards - 1);
+			snprintf(epoch, sizeof(epoch), "%d", (int)i + 1);
+			if (!(r = call(sb, nd->port, CMD_TIMEOUT_MS, err, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL)))
+				return err->code;
+			hf_reply_free(r);
+			/* Distinct epochs up front: no epoch collisions to settle. */
+			if (!(r = call(sb, nd->port, CMD_TIMEOUT_MS, err, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL)))
+				return err->code;
+			hf_reply_free(r);
+		}
+		if (!(r = call(sb, nd->port, CMD_TIMEOUT_MS, err, "CLUSTER", "MYID", NULL)))
+			return err->code;
+		if (r->type != HF_REPLY_STRING || !r->len) {
+			hf_reply_free(r);
+			return hf_err_set(err, HF_ERR, "node %d: CLUSTER MYID gave no id", nd->port);
+		}
+		nd->id = hf_xstrdup(r->str);
+		hf_reply_free(r);
+	}
+	return 0;
+}
+
+static int meet_all(struct sandbox *sb, struct hf_err *err)
+{
+	struct hf_reply *r;
+	size_t i;
+
+	for (i = 1; i < sb->n; i++) {
+		char port[16];
+
+		snprintf(port, sizeof(port), "%d", sb->nodes[i].port);
+		if (!(r = call(sb, sb->nodes[0].port, CMD_TIMEOUT_MS, err, "CLUSTER", "MEET", HOST, port, NULL)))
+			return err->code;
+		hf_reply_free(r);
+	}
+	return 0;
+}
+
+/* Whether node 'nd' sees the whole cluster as it should be: every node
+ * known (no handshakes), connected, none failing, the right number of
+ * primaries and replicas, and cluster_state:ok. 'why' says what is
+ * missing. */
+static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, char *why, size_t whylen)
+{
+	struct hf_reply *r;
+	size_t known = 0, primaries = 0, replicas = 0;
+	char state[16] = "";
+	char *text, *line, *save = NULL;
+	int ok = 1;
+
+	r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "CLUSTER", "NODES", NULL);
+	if (!r || r->type != HF_REPLY_STRING) {
+		snprintf(why, whylen, "node %d does not answer CLUSTER NODES", nd->port);
+		hf_reply_free(r);
+		return 0;
+	}
+	text = hf_xstrdup(r->str);
+	hf_reply_free(r);
+	for (line = strtok_r(text, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
+		char flags[128] = "", link[32] = "";
+		char *f, *fsave = NULL;
+
+		if (sscanf(line, "%*s %*s %127s %*s %*s %*s %*s %31s", flags, link) != 2)
+			continue;
+		for (f = strtok_r(flags, ",", &fsave); f; f = strtok_r(NULL, ",", &fsave)) {
+			if (!strcmp(f, "handshake") || !strcmp(f, "noaddr") ||
+			    !strcmp(f, "fail") || !strcmp(f, "fail?"))
+				ok = 0;
+			else if (!strcmp(f, "master"))
+				primaries++;
+			else if (!strcmp(f, "slave"))
+				replicas++;
+		}
+		if (strcmp(link, "connected"))
+			ok = 0;
+		known++;
+	}
+	free(text);
+	if (!ok || known != sb->n || primaries != (size_t)sb->shards ||
+	    replicas != (size_t)sb->shards * sb->replicas) {
+		snprintf(why, whylen, "node %d sees %zu of %zu nodes (%zu primaries, %zu replicas)%s",
+			 nd->port, known, sb->n, primaries, replicas, ok ? "" : ", some failing or unlinked");
+		return 0;
+	}
+	r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "CLUSTER", "INFO", NULL);
+	reply_field(r, "cluster_state", state, sizeof(state));
+	hf_reply_free(r);
+	if (strcmp(state, "ok")) {
+		snprintf(why, whylen, "node %d reports cluster_state:%s", nd->port, *state ? state : "?");
+		return 0;
+	}
+	return 1;
+}
+
+/* Whether the replicas of primary 'pr' are linked to it, caught up with
+ * its offset, and seen online by the primary too (it waits for their
+ * first ACK after a sync). */
+static int shard_ok(const struct sandbox *sb, const struct node *pr, char *why, size_t whylen)
+{
+	struct hf_reply *r;
+	char *info;
+	long long want;
+	size_t i;
+	int ok = 1;
+
+	r = call(sb, pr->port, CMD_TIMEOUT_MS, NULL, "INFO", "replication", NULL);
+	if (!r || r->type != HF_REPLY_STRING) {
+		snprintf(why, whylen, "primary %d does not answer INFO", pr->port);
+		hf_reply_free(r);
+		return 0;
+	}
+	want = reply_field_ll(r, "master_repl_offset");
+	info = hf_xstrdup(r->str);
+	hf_reply_free(r);
+	for (i = 0; ok && i < sb->n; i++) {
+		const struct node *nd = &sb->nodes[i];
+		char link[16] = "", port[16] = "", online[48];
+		long long have;
+
+		if (!nd->replica || &sb->nodes[nd->primary] != pr)
+			continue;
+		r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "INFO", "replication", NULL);
+		reply_field(r, "master_link_status", link, sizeof(link));
+		reply_field(r, "master_port", port, sizeof(port));
+		have = reply_field_ll(r, "slave_repl_offset");
+		hf_reply_free(r);
+		snprintf(online, sizeof(online), "port=%d,state=online,", nd->port);
+		if (strcmp(link, "up") || atoi(port) != pr->port || !strstr(info, online)) {
+			snprintf(why, whylen, "replica %d is not linked to %d yet", nd->port, pr->port);
+			ok = 0;
+		} else if (want < 0 || have != want) {
+			snprintf(why, whylen, "replica %d is at offset %lld, its primary at %lld",
+				 nd->port, have, want);
+			ok = 0;
+		}
+	}
+	free(info);
+	return ok;
+}
+
+/* Attach the replicas (cluster mode) as soon as they know their primary,
+ * and wait until every node's view and every replica are as they should
+ * be, all in one pass. */
+static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err)
+{
+	char why[256] = "";
+	size_t i;
+
+	for (i = 0; i < sb->n; i++)
+		sb->nodes[i].ready = !sb->cluster || !sb->nodes[i].replica;
+	for (;;) {
+		int ok = 1;
+
+		for (i = 0; i < sb->n; i++) {
+			struct node *nd = &sb->nodes[i];
+			struct hf_reply *r;
+
+			if (nd->ready)
+				continue;
+			r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "CLUSTER", "REPLICATE",
+				 sb->nodes[nd->primary].id, NULL);
+			nd->ready = r != NULL;
+			if (!r) {
+				snprintf(why, sizeof(why), "replica %d does not know its primary yet", nd->port);
+				ok = 0;
+			}
+			hf_reply_free(r);
+		}
+		for (i = 0; ok && i < sb->n; i++) {
+			if (sb->cluster && !cluster_view_ok(sb, &sb->nodes[i], why, sizeof(why)))
+				ok = 0;
+			else if (!sb->nodes[i].replica && sb->replicas &&
+				 !shard_ok(sb, &sb->nodes[i], why, sizeof(why)))
+				ok = 0;
+		}
+		if (ok)
+			return 0;
+		if (hf_mono_ms() > deadline)
+			return hf_err_set(err, HF_ERR, "sandbox not ready after %ds: %s",
+					  UP_TIMEOUT_MS / 1000, why);
+		hf_sleep_ms(POLL_MS);
+	}
+}
+
+/* ---- stopping ------------------------------------------------------ */
+
+/* After a failed start, wait (briefly) until every node that was spawned
+ * has either written its pidfile or failed, so that none is still booting,
+ * unseen, when we stop the others. */
+static void settle(struct sandbox *sb)
+{
+	long long deadline = hf_mono_ms() + 5000;
+	size_t i, pending;
+
+	do {
+		pending = 0;
+		for (i = 0; i < sb->n; i++) {
+			struct node *nd = &sb->nodes[i];
+			struct hf_err ignored;
+
+			if (!nd->spawned || nd->failed || nd->pid)
+				continue;
+			if (poll_started(sb, nd, &ignored) == 0 && !nd->pid && !nd->failed)
+				pending++;
+		}
+		if (pending)
+			hf_sleep_ms(POLL_MS);
+	} while (pending && hf_mono_ms() < deadline);
+}
+
+/* Stop every process of 'sb' that is still ours; see hf_sandbox_down().
+ * Returns 0, or HF_ERR when a process survived SIGKILL. */
+static int stop_nodes(struct sandbox *sb, struct hf_sandbox_down_result *res, struct hf_err *err)
+{
+	int *pids = hf_xcalloc(sb->n, sizeof(*pids));
+	long long deadline = hf_mono_ms() + TERM_TIMEOUT_MS;
+	size_t i, left = 0;
+	int killing = 0, rc = 0;
+
+	for (i = 0; i < sb->n; i++) {
+		struct node *nd = &sb->nodes[i];
+
+		if (nd->starter) {
+			/* Our own child still daemonizing: it has nothing to keep. */
+			kill(nd->starter, SIGKILL);
+			waitpid(nd->starter, NULL, 0);
+			nd->starter = 0;
+		}
+		pids[i] = live_pid(sb, nd);
+		if (!pids[i]) {
+			res->gone++;
+			continue;
+		}
+		/* SIGCONT first: a node stopped with SIGSTOP must go down too. */
+		kill(pids[i], SIGCONT);
+		kill(pids[i], SIGTERM);
+		left++;
+	}
+	while (left) {
+		for (i = 0; i < sb->n; i++) {
+			if (!pids[i] || pid_is_ours(sb, pids[i], sb->nodes[i].port))
+				continue;
+			pids[i] = 0;
+			left--;
+			if (killing)
+				res->killed++;
+			else
+				res->stopped++;
+		}
+		if (!left)
+			break;
+		if (hf_mono_ms() > deadline) {
+			if (killing)
+				break;
+			for (i = 0; i < sb->n; i++)
+				if (pids[i] && pid_is_ours(sb, pids[i], sb->nodes[i].port))
+					kill(pids[i], SIGKILL);
+			killing = 1;
+			deadline = hf_mono_ms() + KILL_TIMEOUT_MS;
+		}
+		hf_sleep_ms(POLL_MS);
+	}
+	for (i = 0; i < sb->n; i++) {
+		if (pids[i]) {
+			rc = hf_err_set(err, HF_ERR, "node %d (pid %d) survived SIGKILL",
+					sb->nodes[i].port, pids[i]);
+			break;
+		}
+	}
+	free(pids);
+	return rc;
+}
+
+/* ---- the public functions ------------------------------------------ */
+
+char *hf_sandbox_default_dir(const char *state_dir)
+{
+	return state_dir ? hf_xasprintf("%s/sandbox", state_dir) : NULL;
+}
+
+const char *hf_sandbox_state_name(enum hf_sandbox_state s)
+{
+	switch (s) {
+	case HF_SANDBOX_NODE_UP:
+		return "up";
+	case HF_SANDBOX_NODE_HUNG:
+		return "not answering";
+	default:
+		return "down";
+	}
+}
+
+static int check_opts(const struct hf_sandbox_opts *o, struct sandbox *sb, struct hf_err *err)
+{
+	const char *p;
+	long last;
+
+	if (!o->dir || !*o->dir)
+		return hf_err_set(err, HF_EINVAL, "sandbox: no directory given");
+	sb->cluster = !o->standalone;
+	sb->shards = o->shards > 0 ? o->shards : (o->standalone ? 1 : HF_SANDBOX_DEFAULT_SHARDS);
+	sb->replicas = o->replicas >= 0 ? o->replicas : HF_SANDBOX_DEFAULT_REPLICAS;
+	sb->base_port = o->base_port > 0 ? o->base_port : HF_SANDBOX_DEFAULT_BASE_PORT;
+	if (o->standalone && sb->shards != 1)
+		return hf_err_set(err, HF_EINVAL, "a standalone sandbox has one primary ('--shards %d' given)",
+				  sb->shards);
+	if ((long)sb->shards * (sb->replicas + 1L) > MAX_NODES)
+		return hf_err_set(err, HF_EINVAL, "a sandbox has at most %d nodes (%ld asked for)",
+				  MAX_NODES, (long)sb->shards * (sb->replicas + 1L));
+	last = sb->base_port + (long)sb->shards * (sb->replicas + 1L) - 1 + (sb->cluster ? BUS_OFFSET : 0);
+	if (sb->base_port < 1024 || last > 65535)
+		return hf_err_set(err, HF_EINVAL, "base port %d does not fit: the sandbox needs ports %d-%ld%s",
+				  sb->base_port, sb->base_port, last,
+				  sb->cluster ? " (bus ports included)" : "");
+	if (o->password) {
+		if (!*o->password)
+			return hf_err_set(err, HF_EINVAL, "the sandbox password is empty");
+		/* Keeps it a single unquoted token in redis.conf and in CONFIG
+		 * REWRITE's output, so we can read it back. */
+		for (p = o->password; *p; p++)
+			if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\'' || *p == '\\')
+				return hf_err_set(err, HF_EINVAL,
+						  "the sandbox password must not contain spaces, quotes, backslashes or control characters");
+		sb->password = hf_xstrdup(o->password);
+		sb->has_password = 1;
+	}
+	return 0;
+}
+
+/* Refuse a directory with a sandbox that is up; clear away one that is
+ * not (its processes are all gone). */
+static int clear_stale(const char *dir, struct hf_err *err)
+{
+	struct sandbox old;
+	size_t i;
+	int rc = load_state(dir, &old, err);
+	char *path;
+
+	if (rc == 1)
+		return 0;
+	if (rc) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return hf_err_set(err, HF_EINVAL, "%s (remove it if no sandbox runs there)", why);
+	}
+	for (i = 0; i < old.n; i++) {
+		if (live_pid(&old, &old.nodes[i])) {
+			rc = hf_err_set(err, HF_EINVAL,
+					"a sandbox is already up in '%s' (node %d is running; use 'hotfix sandbox down' first)",
+					dir, old.nodes[i].port);
+			sandbox_release(&old);
+			return rc;
+		}
+	}
+	for (i = 0; i < old.n; i++)
+		remove_node_dir(old.nodes[i].dir);
+	path = state_path(dir);
+	unlink(path);
+	free(path);
+	sandbox_release(&old);
+	return 0;
+}
+
+static int check_ports(const struct sandbox *sb, struct hf_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sb->n; i++) {
+		int port = sb->nodes[i].port;
+
+		if (!port_free(port))
+			return hf_err_set(err, HF_EINVAL,
+					  "port %d is in use on %s (choose another --base-port)", port, HOST);
+		if (sb->cluster && !port_free(port + BUS_OFFSET))
+			return hf_err_set(err, HF_EINVAL,
+					  "port %d (the cluster bus port of %d) is in use on %s (choose another --base-port)",
+					  port + BUS_OFFSET, port, HOST);
+	}
+	return 0;
+}
+
+/* Give every node a fresh directory of its own with its redis.conf. A
+ * directory that is in the way and not ours is left alone: refuse. */
+static int prepare_dirs(const struct sandbox *sb, struct hf_err *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sb->n; i++) {
+		const struct node *nd = &sb->nodes[i];
+		char *marker = hf_xasprintf("%s/" MARKER, nd->dir);
+		int theirs = !access(nd->dir, F_OK) && access(marker, F_OK);
+
+		free(marker);
+		if (theirs && rmdir(nd->dir))
+			return hf_err_set(err, HF_EINVAL, "'%s' is in the way and was not made by hotfix",
+					  nd->dir);
+	}
+	for (i = 0; i < sb->n; i++) {
+		remove_node_dir(sb->nodes[i].dir);
+		if (mkdir(sb->nodes[i].dir, 0700))
+			return hf_err_set(err, HF_ERR, "cannot create '%s': %s", sb->nodes[i].dir,
+					  strerror(errno));
+		if ((rc = write_conf(sb, &sb->nodes[i], err)))
+			return rc;
+	}
+	return 0;
+}
+
+int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_err *err)
+{
+	struct sandbox sb = {0};
+	const char *server = o->redis_server;
+	long long deadline;
+	char *state = NULL;
+	size_t i;
+	int rc, started = 0;
+	struct hf_err local;
+
+	if ((rc = check_opts(o, &sb, err)))
+		goto out;
+	if (!server || !*server)
+		server = getenv("HOTFIX_REDIS_SERVER");
+	if (!(sb.server = resolve_server(server && *server ? server : "redis-server", err))) {
+		rc = err->code;
+		goto out;
+	}
+	if ((rc = mkdir_p(o->dir, err)))
+		goto out;
+	if (!(sb.dir = realpath(o->dir, NULL))) {
+		rc = hf_err_set(err, HF_ERR, "cannot use '%s': %s", o->dir, strerror(errno));
+		goto out;
+	}
+	layout(&sb);
+	if ((rc = clear_stale(sb.dir, err)) || (rc = check_ports(&sb, err)) ||
+	    (rc = prepare_dirs(&sb, err)))
+		goto out;
+
+	/* Recorded before anything starts, so that 'down' finds the nodes
+	 * through their pidfiles even if this process dies half-way. */
+	if ((rc = save_state(&sb, err)))
+		goto out;
+	state = state_path(sb.dir);
+	deadline = hf_mono_ms() + UP_TIMEOUT_MS;
+	for (i = 0; i < sb.n; i++) {
+		if ((rc = spawn(&sb, &sb.nodes[i], err)))
+			goto out;
+		started = 1;
+	}
+	if ((rc = wait_started(&sb, deadline, err)) || (rc = save_state(&sb, err)))
+		goto out;
+	if (sb.cluster && ((rc = prepare_nodes(&sb, err)) || (rc = meet_all(&sb, err))))
+		goto out;
+	if ((rc = wait_ready(&sb, deadline, err)))
+		goto out;
+	*seed_uri = seed_of(&sb, sb.base_port);
+out:
+	if (rc && started) {
+		struct hf_sandbox_down_result res = {0};
+
+		settle(&sb);
+		stop_nodes(&sb, &res, NULL);
+		unlink(state);
+	} else if (rc && state) {
+		unlink(state);
+	}
+	free(state);
+	sandbox_release(&sb);
+	return rc;
+}
+
+/* Remove node directories that a failed 'up' left behind for diagnosis
+ * (no sandbox.json), unless a redis-server still runs in one. */
+static void remove_leftovers(const char *dir)
+{
+	struct sandbox sb = {0};
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct node nd = {0};
+		size_t len = strspn(e->d_name, "0123456789");
+
+		if (!len || e->d_name[len] || len > 5)
+			continue;
+		nd.port = atoi(e->d_name);
+		nd.dir = hf_xasprintf("%s/%s", dir, e->d_name);
+		if (!pid_is_ours(&sb, read_pidfile(&nd), nd.port))
+			remove_node_dir(nd.dir);
+		free(nd.dir);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+int hf_sandbox_down(const char *dir, struct hf_sandbox_down_result *res, struct hf_err *err)
+{
+	struct sandbox sb;
+	char *state;
+	size_t i;
+	int rc;
+	struct hf_err local;
+
+	memset(res, 0, sizeof(*res));
+	rc = load_state(dir, &sb, err);
+	if (rc == 1) {
+		remove_leftovers(dir);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	res->found = 1;
+	if ((rc = stop_nodes(&sb, res, err)))
+		goto out;
+	for (i = 0; i < sb.n; i++)
+		remove_node_dir(sb.nodes[i].dir);
+	state = state_path(dir);
+	if (unlink(state) && errno != ENOENT)
+		rc = hf_err_set(err, HF_ERR, "cannot remove '%s': %s", state, strerror(errno));
+	free(state);
+	rmdir(dir);   /* only when empty: it may be the user's own directory */
+out:
+	sandbox_release(&sb);
+	return rc;
+}
+
+/* Fill 'out' from node 'nd': its pid, whether it answers, its live role. */
+static void describe(const struct sandbox *sb, const struct node *nd, struct hf_sandbox_node *out)
+{
+	struct hf_reply *r;
+	char role[16] = "";
+
+	memset(out, 0, sizeof(*out));
+	out->port = nd->port;
+	out->shard = nd->shard;
+	out->planned_replica = nd->replica;
+	out->pid = live_pid(sb, nd);
+	if (!out->pid) {
+		out->pid = nd->pid;
+		out->state = HF_SANDBOX_NODE_DOWN;
+		return;
+	}
+	r = call(sb, nd->port, PROBE_TIMEOUT_MS, NULL, "INFO", "replication", NULL);
+	if (!reply_field(r, "role", role, sizeof(role))) {
+		out->state = HF_SANDBOX_NODE_UP;
+		snprintf(out->role, sizeof(out->role), "%s",
+			 !strcmp(role, "master") ? "primary" : !strcmp(role, "slave") ? "replica" : role);
+	} else {
+		out->state = HF_SANDBOX_NODE_HUNG;
+	}
+	hf_reply_free(r);
+}
+
+static int load_existing(const char *dir, struct sandbox *sb, int code, struct hf_err *err)
+{
+	int rc = load_state(dir, sb, err);
+
+	if (rc == 1)
+		return hf_err_set(err, code, "no sandbox in '%s' (start one with 'hotfix sandbox up')", dir);
+	return rc;
+}
+
+int hf_sandbox_status(const char *dir, struct hf_sandbox_node **nodes, size_t *n,
+		      char **seed_uri, const char **mode, struct hf_err *err)
+{
+	struct sandbox sb;
+	size_t i;
+	int rc = load_existing(dir, &sb, HF_ERR, err);
+	struct hf_err local;
+
+	if (rc)
+		return rc;
+	*nodes = hf_xcalloc(sb.n, sizeof(**nodes));
+	*n = sb.n;
+	for (i = 0; i < sb.n; i++)
+		describe(&sb, &sb.nodes[i], &(*nodes)[i]);
+	if (seed_uri)
+		*seed_uri = seed_of(&sb, sb.base_port);
+	if (mode)
+		*mode = sb.cluster ? "cluster" : "standalone";
+	sandbox_release(&sb);
+	return 0;
+}
+
+int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err)
+{
+	struct sandbox sb;
+	size_t i;
+	int rc = load_existing(dir, &sb, HF_EINVAL, err);
+	struct hf_err local;
+
+	if (rc)
+		return rc;
+	rc = hf_err_set(err, HF_EUNREACH, sb.cluster ? "no node of the sandbox in '%s' answers" :
+			"the primary of the sandbox in '%s' does not answer", dir);
+	for (i = 0; i < sb.n; i++) {
+		struct hf_sandbox_node d;
+
+		if (!live_pid(&sb, &sb.nodes[i]))
+			continue;
+		describe(&sb, &sb.nodes[i], &d);
+		/* Without cluster mode only the primary shows the topology. */
+		if (d.state == HF_SANDBOX_NODE_UP && (sb.cluster || !strcmp(d.role, "primary"))) {
+			*seed_uri = seed_of(&sb, sb.nodes[i].port);
+			rc = 0;
+			break;
+		}
+	}
+	sandbox_release(&sb);
+	return rc;
+}

@@ -1,0 +1,95 @@
+/* Local sandbox clusters: real redis-server processes on loopback ports,
+ * started, inspected and stopped by hotfix. Each sandbox lives in one
+ * directory (one subdirectory per node plus 'sandbox.json'). The load
+ * generator does not live here. */
+#ifndef HF_SANDBOX_H
+#define HF_SANDBOX_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define HF_SANDBOX_DEFAULT_SHARDS 3
+#define HF_SANDBOX_DEFAULT_REPLICAS 1
+#define HF_SANDBOX_DEFAULT_BASE_PORT 30001
+
+struct hf_sandbox_opts {
+	int shards;                /* primaries; 0 = default (3, or 1 standalone) */
+	int replicas;              /* replicas per primary; -1 = default (1)      */
+	int base_port;             /* first node's port; 0 = default (30001)      */
+	const char *dir;           /* where the sandbox lives; required           */
+	const char *password;      /* requirepass/masterauth, or NULL             */
+	int standalone;            /* one primary with replicas, no cluster mode  */
+	const char *redis_server;  /* NULL: $HOTFIX_REDIS_SERVER, else PATH       */
+};
+
+enum hf_sandbox_state {
+	HF_SANDBOX_NODE_DOWN,      /* no process (or the pid is not ours any more) */
+	HF_SANDBOX_NODE_HUNG,      /* the process exists but does not answer       */
+	HF_SANDBOX_NODE_UP,        /* the process answers                          */
+};
+
+struct hf_sandbox_node {
+	int port;
+	int pid;                   /* 0 when unknown */
+	int shard;                 /* 0-based */
+	int planned_replica;       /* started as a replica */
+	enum hf_sandbox_state state;
+	char role[16];             /* "primary", "replica", or "" unless UP */
+};
+
+/* Start a sandbox in 'o->dir' and wait until it is ready: every node
+ * answers, in cluster mode every node reports cluster_state:ok and sees all
+ * nodes in their roles, every replica's link is up and its offset equals its
+ * primary's. Nothing is started when a port (or, in cluster mode, a bus
+ * port, port+10000) is in use or when a sandbox is already up in 'o->dir'
+ * (HF_EINVAL). When anything fails later, every started process is stopped
+ * again; the node logs are kept for diagnosis.
+ *
+ * On success '*seed_uri' is "redis://[:password@]127.0.0.1:<base port>",
+ * with the password since the caller chose it; caller frees with free(). */
+int hf_sandbox_up(const struct hf_sandbox_opts *o,
+		  char **seed_uri, /* OUT: seed URI */
+		  struct hf_err *err);
+
+struct hf_sandbox_down_result {
+	int found;                 /* there was a sandbox in the directory */
+	int stopped;               /* processes that went down on SIGTERM */
+	int killed;                /* processes that needed SIGKILL */
+	int gone;                  /* nodes whose process was already gone */
+};
+
+/* Stop the sandbox in 'dir': only processes whose pid is recorded (pidfile
+ * or sandbox.json) and whose /proc/PID/cmdline shows our redis-server and
+ * port get SIGCONT then SIGTERM, and SIGKILL after a deadline. Then the
+ * node directories and sandbox.json are removed. A directory without a
+ * sandbox is not an error: 'res->found' is 0. */
+int hf_sandbox_down(const char *dir,
+		    struct hf_sandbox_down_result *res, /* OUT */
+		    struct hf_err *err);
+
+/* Describe the sandbox in 'dir': every node with its pid, state and live
+ * role, plus the seed URI (with the password if the sandbox has one).
+ * Returns 0 whatever the nodes' states (check them), HF_EINVAL when there
+ * is no sandbox in 'dir'. Caller frees '*nodes' and '*seed_uri' with
+ * free(); 'seed_uri' and 'mode' may be NULL. '*mode' is a static string,
+ * "cluster" or "standalone". */
+int hf_sandbox_status(const char *dir,
+		      struct hf_sandbox_node **nodes, /* OUT */
+		      size_t *n,                      /* OUT */
+		      char **seed_uri,                /* OUT, may be NULL */
+		      const char **mode,              /* OUT, may be NULL */
+		      struct hf_err *err);
+
+/* The seed URI of the sandbox in 'dir' if it is up, for commands given no
+ * --cluster: the first node that answers (the primary, standalone), with
+ * the password if the sandbox has one. HF_EINVAL when there is no sandbox
+ * in 'dir', HF_EUNREACH when none of its nodes answers. Caller frees. */
+int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err);
+
+/* "<state_dir>/sandbox"; NULL when 'state_dir' is NULL. Caller frees. */
+char *hf_sandbox_default_dir(const char *state_dir);
+
+const char *hf_sandbox_state_name(enum hf_sandbox_state s);
+
+#endif

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Faults and other clusters: a node that stops answering mid-run, a
+# failover between apply and rollback, a second apply while a run is in
+# progress (pause, continue, abort), a password-protected cluster, and a
+# primary with replicas without cluster mode.
+. "$(dirname "$0")/lib.sh"
+
+PARAMS="timeout maxmemory-policy"
+last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -1; }
+role_of() { rcli -p "$1" ${PASS:+-a "$PASS" --no-auth-warning} ROLE | head -1; }
+
+# ---- a node stops answering in the middle of a run ----------------------
+sandbox_up stop --shards 3 --replicas 1 || finish
+PORTS=$(ports_of "$BASE" 6)
+snapshot "$T/before" "$PORTS" $PARAMS
+manifest "$T/m.yaml" stop-test "      - nodes: 1
+        bake: 2s
+      - nodes: 100%"
+victim=$((BASE + 1))   # a primary, so it is in the second wave
+hf --timeout 400 apply "$T/m.yaml" --cluster "$SEED" --yes >"$T/stop.out" 2>"$T/stop.err" &
+pid=$!
+EXTRA_PIDS+=("$pid")
+wait_for "the first bake" 30 grep -q 'baking' "$T/stop.out"
+kill -STOP "$(cat "$T/stop/$victim/redis.pid" 2>/dev/null || pgrep -f "redis-server.*:$victim")"
+wait "$pid"
+code=$?
+check "apply with a node that stopped answering exits 4 (exit $code)" test "$code" = 4
+check "the error names the node that does not answer" grep -q "127.0.0.1:$victim" "$T/stop.err"
+check "the error says what remains" grep -q "rollback of run .* incomplete" "$T/stop.err"
+kill -CONT "$(cat "$T/stop/$victim/redis.pid" 2>/dev/null || pgrep -f "redis-server.*:$victim")"
+run=$(last_run)
+expect_exit 0 "a later rollback finishes it" hf rollback "$run"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "every node is back at its before-state" cmp -s "$T/before" "$T/now"
+hf sandbox down --dir "$T/stop" >/dev/null 2>&1
+
+# ---- failover between apply and rollback --------------------------------
+sandbox_up fo --shards 3 --replicas 1 || finish
+PORTS=$(ports_of "$BASE" 6)
+rcli -p "$((BASE + 3))" CONFIG SET timeout 42 >/dev/null   # a replica with its own value
+snapshot "$T/before" "$PORTS" $PARAMS
+manifest "$T/m.yaml" failover-test
+expect_exit 0 "apply before the failover" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+run=$(last_run)
+replica=""
+for p in $PORTS; do [ "$(role_of "$p")" = slave ] && { replica=$p; break; }; done
+old_primary=$(rcli -p "$replica" ROLE | sed -n 3p)
+rcli -p "$replica" CLUSTER FAILOVER >/dev/null
+wait_for "the failover" 30 sh -c "[ \"\$(redis-cli -p $replica ROLE | head -1)\" = master ]"
+check "roles swapped: $replica is now a primary" test "$(role_of "$replica")" = master
+wait_for "the old primary to follow" 30 sh -c "[ \"\$(redis-cli -p $old_primary ROLE | head -1)\" = slave ]"
+expect_exit 0 "rollback after the failover" hf rollback "$run"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "rollback after a failover restores every node exactly (by node id)" cmp -s "$T/before" "$T/now"
+hf sandbox down --dir "$T/fo" >/dev/null 2>&1
+
+# ---- one active run per cluster; pause, continue, abort ----------------
+sandbox_up busy --shards 3 --replicas 1 || finish
+PORTS=$(ports_of "$BASE" 6)
+snapshot "$T/before" "$PORTS" $PARAMS
+manifest "$T/slow.yaml" slow "      - nodes: 1
+        bake: 60s
+      - nodes: 100%"
+hf apply "$T/slow.yaml" --cluster "$SEED" --yes >"$T/busy.out" 2>"$T/busy.err" &
+pid=$!
+EXTRA_PIDS+=("$pid")
+wait_for "the bake" 30 grep -q 'baking' "$T/busy.out"
+run=$(last_run)
+manifest "$T/m.yaml" second
+expect_exit 5 "a second apply on the same cluster is refused" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+check "the refusal names the active run" contains "$T/err" "$run"
+expect_exit 0 "pause" hf pause "$run"
+wait_for "the run to pause" 10 sh -c "'$HOTFIX' --state '$STATE' --json status '$run' | grep -q '\"state\": \"paused\"'"
+check "status shows the pause" sh -c "'$HOTFIX' --state '$STATE' status '$run' | grep -q 'paused by request'"
+expect_exit 0 "continue" hf continue "$run"
+wait_for "the run to go on" 10 sh -c "'$HOTFIX' --state '$STATE' --json status '$run' | grep -q '\"state\": \"running\"'"
+expect_exit 0 "abort rolls the run back" hf abort "$run"
+wait "$pid"
+code=$?
+check "the aborted apply exits 1 (exit $code)" test "$code" = 1
+check "the aborted apply says it rolled back" grep -q 'aborted by request; rolled back' "$T/busy.err"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "after abort every node is back at its before-state" cmp -s "$T/before" "$T/now"
+expect_exit 0 "apply once the first run is finished" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+expect_exit 0 "and roll it back" hf rollback "$(last_run)"
+hf sandbox down --dir "$T/busy" >/dev/null 2>&1
+
+# ---- a password-protected cluster reached through the URI --------------
+PASS=s3cret-pw
+sandbox_up pw --shards 3 --replicas 1 --password "$PASS" || finish
+PORTS=$(ports_of "$BASE" 6)
+check "the seed URI carries the password" sh -c "echo '$SEED' | grep -q ':$PASS@'"
+snapshot "$T/before" "$PORTS" $PARAMS
+manifest "$T/m.yaml" pw-test
+expect_exit 0 "cluster show with the password in the URI" hf cluster show --cluster "$SEED"
+check "cluster show lists 6 nodes" test "$(grep -c '127.0.0.1:' "$T/out")" = 6
+check "cluster show never prints the password" sh -c "! grep -q '$PASS' '$T/out'"
+expect_exit 1 "without the password the cluster refuses" hf cluster show --cluster "redis://127.0.0.1:$BASE"
+expect_exit 0 "apply on the password-protected cluster" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+run=$(last_run)
+check "every node holds the hotfix" test "$(cfg "$BASE" timeout "$PASS")" = 300
+check "the journal never stores the password" sh -c "! grep -a -q '$PASS' '$STATE'/journal.db*"
+expect_exit 0 "status" hf status "$run"
+check "status never shows the password" sh -c "! grep -q '$PASS' '$T/out'"
+expect_exit 0 "rollback with the password in --cluster" hf rollback "$run" --cluster "$SEED"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "password cluster restored exactly" cmp -s "$T/before" "$T/now"
+expect_exit 0 "apply again" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+expect_exit 0 "rollback with the password from HOTFIX_PASSWORD" \
+	env HOTFIX_PASSWORD="$PASS" "$HOTFIX" --state "$STATE" rollback "$(last_run)"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "restored again" cmp -s "$T/before" "$T/now"
+hf sandbox down --dir "$T/pw" >/dev/null 2>&1
+unset PASS
+
+# ---- a primary with replicas, no cluster mode ---------------------------
+sandbox_up plain --standalone --shards 1 --replicas 2 || finish
+PORTS=$(ports_of "$BASE" 3)
+expect_exit 0 "cluster show from a replica of a plain primary" hf cluster show --cluster "redis://127.0.0.1:$((BASE + 2))"
+check "it finds the primary and both replicas" test "$(grep -c '127.0.0.1:' "$T/out")" = 3
+check "it says there is no cluster mode" contains "$T/out" "no cluster mode"
+snapshot "$T/before" "$PORTS" $PARAMS
+manifest "$T/m.yaml" plain-test
+expect_exit 0 "apply on a plain primary with replicas" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+check "the primary holds the hotfix" test "$(cfg "$BASE" timeout)" = 300
+check "a replica holds the hotfix" test "$(cfg "$((BASE + 2))" timeout)" = 300
+expect_exit 0 "rollback on a plain primary with replicas" hf rollback "$(last_run)"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "plain primary with replicas restored exactly" cmp -s "$T/before" "$T/now"
+
+finish

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Invalid manifests and refused changes: exit 2 with FILE:LINE:COL, before
+# any node is touched.
+. "$(dirname "$0")/lib.sh"
+
+sandbox_up inv --shards 3 --replicas 1 || finish
+PORTS=$(ports_of "$BASE" 6)
+PARAMS="timeout maxmemory-policy maxmemory daemonize"
+snapshot "$T/before" "$PORTS" $PARAMS
+
+head_ok='apiVersion: hotfix/v1
+kind: Hotfix
+metadata:
+  name: bad-one
+  version: 1
+  owner: test@example.com
+  problem: testing refusals.'
+
+# case NAME EXPECTED-POSITION-PREFIX YAML
+n=0
+case_() {
+	local name=$1 where=$2 body=$3 f
+	n=$((n + 1))
+	f="$T/bad$n.yaml"
+	printf '%s\n' "$body" >"$f"
+	for cmd in plan apply; do
+		if [ $cmd = apply ]; then
+			expect_exit 2 "$name: $cmd exits 2" hf apply "$f" --cluster "$SEED" --yes
+		else
+			expect_exit 2 "$name: $cmd exits 2" hf plan "$f" --cluster "$SEED"
+		fi
+		check "$name: $cmd names $where" grep -q "^hotfix: $f:$where" "$T/err"
+	done
+}
+
+case_ "yaml syntax error" "5:" "$head_ok
+spec: [unclosed"
+case_ "unknown top-level field" "8:1:" "$head_ok
+wavez: 3
+spec:
+  changes:
+    - config: {timeout: \"1\"}"
+case_ "unknown rollout field" "13:5:" "$head_ok
+spec:
+  changes:
+    - config: {timeout: \"1\"}
+  rollout:
+    wavez: []"
+case_ "wrong apiVersion" "1:13:" "apiVersion: hotfix/v9
+kind: Hotfix"
+case_ "missing owner" "3:" 'apiVersion: hotfix/v1
+kind: Hotfix
+metadata:
+  name: x
+  version: 1
+  problem: p
+spec:
+  changes:
+    - config: {timeout: "1"}'
+case_ "version is not an integer" "5:12:" 'apiVersion: hotfix/v1
+kind: Hotfix
+metadata:
+  name: x
+  version: abc
+  owner: o
+  problem: p
+spec:
+  changes:
+    - config: {timeout: "1"}'
+case_ "empty change list" "9:12:" "$head_ok
+spec:
+  changes: []"
+case_ "bad duration" "15:15:" "$head_ok
+spec:
+  changes:
+    - config: {timeout: \"1\"}
+  rollout:
+    waves:
+      - nodes: 1
+        bake: 10 seconds"
+case_ "bad percentage" "14:16:" "$head_ok
+spec:
+  changes:
+    - config: {timeout: \"1\"}
+  rollout:
+    waves:
+      - nodes: 150%"
+case_ "unknown change kind" "10:7:" "$head_ok
+spec:
+  changes:
+    - sql: {drop: everything}"
+case_ "duplicate key" "9:" "$head_ok
+spec:
+  changes:
+    - config: {timeout: \"1\"}
+  changes:
+    - config: {timeout: \"2\"}"
+case_ "parameter immutable at runtime" "11:9:" "$head_ok
+spec:
+  changes:
+    - config:
+        daemonize: \"yes\""
+case_ "unknown parameter" "11:9:" "$head_ok
+spec:
+  changes:
+    - config:
+        no-such-parameter: \"1\""
+case_ "guard check that this build cannot run" "15:" "$head_ok
+spec:
+  changes:
+    - config: {timeout: \"1\"}
+  guard:
+    interval: 1s
+    checks:
+      - metric: error_rate
+        max: 0.01"
+
+snapshot "$T/after" "$PORTS" $PARAMS
+check "no node changed after $n invalid manifests" cmp -s "$T/before" "$T/after"
+expect_exit 0 "no run was recorded" hf --json history
+check "the journal holds no run" sh -c "! grep -q '\"run\"' '$T/out'"
+expect_exit 2 "a missing manifest file is invalid input" hf plan "$T/nope.yaml" --cluster "$SEED"
+expect_exit 0 "validate accepts the design example" hf validate "$HF_SOURCE_DIR/examples/design-example.yaml"
+expect_exit 2 "plan refuses the design example's guard checks in this build" \
+	hf plan "$HF_SOURCE_DIR/examples/design-example.yaml" --cluster "$SEED"
+check "the refusal says the guard check cannot run" contains "$T/err" "guard check 'error_rate' cannot run"
+
+finish

@@ -1,0 +1,728 @@
+/* Unit tests for core/manifest.c: the examples parse field by field, the
+ * defaults apply, and each invalid manifest fails with HF_EINVAL at the
+ * exact PATH:LINE:COL. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/manifest.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/misc.h"
+
+/* Lines 1-2, 3-7 and 8-11 of most manifests below, so that positions in
+ * the expected messages can be counted by hand. */
+#define TOP "apiVersion: hotfix/v1\nkind: Hotfix\n"
+#define META "metadata:\n  name: t\n  version: 1\n  owner: me\n  problem: p\n"
+#define SPEC "spec:\n  changes:\n    - config:\n        timeout: \"300\"\n"
+#define HEAD TOP META
+/* A whole manifest whose line 4 is "  name: N" and line 5 "  version: V". */
+#define WITH_META(N, V) TOP "metadata:\n  name: " N "\n  version: " V \
+	"\n  owner: me\n  problem: p\n" SPEC
+
+static char *source_path(const char *rel)
+{
+	const char *dir = getenv("HF_SOURCE_DIR");
+
+	return hf_xasprintf("%s/%s", dir && *dir ? dir : ".", rel);
+}
+
+static struct hf_manifest *parse_ok(const char *text)
+{
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	int rc;
+
+	rc = hf_manifest_parse("t.yaml", text, strlen(text), &m, &err);
+	if (rc)
+		print_error("unexpected failure: %s\n", err.msg);
+	assert_int_equal(rc, 0);
+	assert_non_null(m);
+	return m;
+}
+
+static const struct hf_param *param(const struct hf_manifest *m, size_t change,
+				    const char *name)
+{
+	size_t i;
+
+	assert_true(change < m->nchanges);
+	for (i = 0; i < m->changes[change].nparams; i++)
+		if (!strcmp(m->changes[change].params[i].name, name))
+			return &m->changes[change].params[i];
+	fail_msg("no parameter '%s' in change %zu", name, change);
+	return NULL;
+}
+
+static void test_design_example(void **state)
+{
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	char *path = source_path("examples/design-example.yaml");
+	char sha[65];
+	const struct hf_check *ck;
+
+	(void)state;
+	assert_int_equal(hf_manifest_load(path, &m, &err), 0);
+	assert_non_null(m);
+
+	assert_string_equal(m->path, path);
+	assert_non_null(m->text);
+	assert_int_equal(strlen(m->text), m->textlen);
+	hf_sha256_hex(m->text, m->textlen, sha);
+	assert_string_equal(m->sha256, sha);
+	assert_int_equal(strlen(m->sha256), 64);
+
+	assert_string_equal(m->name, "raise-client-timeout");
+	assert_int_equal(m->version, 1);
+	assert_string_equal(m->owner, "oncall@example.com");
+	assert_string_equal(m->problem,
+			    "Idle clients are dropped after 30 s during batch jobs.");
+
+	assert_int_equal(m->nchanges, 1);
+	assert_int_equal(m->changes[0].kind, HF_KIND_CONFIG);
+	assert_int_equal(m->changes[0].pos.line, 10);
+	assert_int_equal(m->changes[0].pos.col, 7);
+	assert_int_equal(m->changes[0].nparams, 2);
+	assert_string_equal(m->changes[0].params[0].name, "timeout");
+	assert_string_equal(m->changes[0].params[0].value, "300");
+	assert_int_equal(m->changes[0].params[0].pos.line, 11);
+	assert_int_equal(m->changes[0].params[0].pos.col, 9);
+	assert_string_equal(m->changes[0].params[1].name, "maxmemory-policy");
+	assert_string_equal(m->changes[0].params[1].value, "allkeys-lru");
+
+	assert_int_equal(m->order, HF_ORDER_REPLICAS_FIRST);
+	assert_int_equal(m->nwaves, 3);
+	assert_false(m->waves[0].is_percent);
+	assert_int_equal(m->waves[0].count, 1);
+	assert_int_equal(m->waves[0].bake_ms, 10000);
+	assert_int_equal(m->waves[0].pos.line, 16);
+	assert_true(m->waves[1].is_percent);
+	assert_true(m->waves[1].percent == 50.0);
+	assert_int_equal(m->waves[1].bake_ms, 10000);
+	assert_true(m->waves[2].is_percent);
+	assert_true(m->waves[2].percent == 100.0);
+	assert_int_equal(m->waves[2].bake_ms, 0);
+
+	assert_true(m->guard.present);
+	assert_false(m->guard.none);
+	assert_int_equal(m->guard.interval_ms, 1000);
+	assert_int_equal(m->guard.baseline_ms, 10000);
+	assert_int_equal(m->guard.failure_limit, 2);
+	assert_int_equal(m->guard.on_unobservable, HF_UNOBS_HOLD);
+	assert_int_equal(m->guard.nchecks, 3);
+
+	ck = &m->guard.checks[0];
+	assert_string_equal(ck->metric, "error_rate");
+	assert_true(ck->has_max);
+	assert_false(ck->has_min);
+	assert_false(ck->has_ratio);
+	assert_true(ck->max == 0.01);
+	assert_int_equal(ck->pos.line, 27);
+	assert_int_equal(ck->pos.col, 9);
+
+	ck = &m->guard.checks[1];
+	assert_string_equal(ck->metric, "latency_p99_ms");
+	assert_false(ck->has_max);
+	assert_false(ck->has_min);
+	assert_true(ck->has_ratio);
+	assert_true(ck->ratio == 2.0);
+
+	ck = &m->guard.checks[2];
+	assert_string_equal(ck->metric, "replication_lag_ms");
+	assert_true(ck->has_max);
+	assert_false(ck->has_ratio);
+	assert_true(ck->max == 1000.0);
+
+	hf_manifest_free(m);
+	free(path);
+}
+
+static void test_raise_timeout_example(void **state)
+{
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	char *path = source_path("examples/raise-timeout.yaml");
+
+	(void)state;
+	assert_int_equal(hf_manifest_load(path, &m, &err), 0);
+	assert_string_equal(m->name, "raise-client-timeout");
+	assert_int_equal(m->version, 1);
+	assert_int_equal(m->nchanges, 1);
+	assert_string_equal(param(m, 0, "timeout")->value, "300");
+	assert_string_equal(param(m, 0, "maxmemory-policy")->value, "allkeys-lru");
+	assert_int_equal(m->order, HF_ORDER_REPLICAS_FIRST);
+	assert_int_equal(m->nwaves, 3);
+	assert_int_equal(m->waves[0].count, 1);
+	assert_int_equal(m->waves[0].bake_ms, 2000);
+	assert_true(m->waves[1].is_percent && m->waves[1].percent == 50.0);
+	assert_int_equal(m->waves[1].bake_ms, 2000);
+	assert_true(m->waves[2].is_percent && m->waves[2].percent == 100.0);
+	assert_int_equal(m->waves[2].bake_ms, 0);
+	assert_true(m->guard.present);
+	assert_true(m->guard.none);
+	assert_int_equal(m->guard.nchecks, 0);
+	hf_manifest_free(m);
+	free(path);
+}
+
+static void test_defaults(void **state)
+{
+	const char *text = HEAD SPEC;
+	struct hf_manifest *m = parse_ok(text);
+	char sha[65];
+
+	(void)state;
+	assert_string_equal(m->path, "t.yaml");
+	assert_string_equal(m->text, text);
+	assert_int_equal(m->textlen, strlen(text));
+	hf_sha256_hex(text, strlen(text), sha);
+	assert_string_equal(m->sha256, sha);
+
+	assert_int_equal(m->order, HF_ORDER_REPLICAS_FIRST);
+	assert_int_equal(m->nwaves, 2);
+	assert_false(m->waves[0].is_percent);
+	assert_int_equal(m->waves[0].count, 1);
+	assert_int_equal(m->waves[0].bake_ms, 10000);
+	assert_true(m->waves[1].is_percent);
+	assert_true(m->waves[1].percent == 100.0);
+	assert_int_equal(m->waves[1].bake_ms, 0);
+
+	assert_false(m->guard.present);
+	assert_false(m->guard.none);
+	assert_int_equal(m->guard.nchecks, 0);
+	assert_null(m->guard.checks);
+	hf_manifest_free(m);
+
+	/* A rollout without waves keeps the default waves too. */
+	m = parse_ok(HEAD SPEC "  rollout:\n    order: primaries-first\n");
+	assert_int_equal(m->order, HF_ORDER_PRIMARIES_FIRST);
+	assert_int_equal(m->nwaves, 2);
+	assert_int_equal(m->waves[0].count, 1);
+	assert_int_equal(m->waves[0].bake_ms, 10000);
+	assert_true(m->waves[1].is_percent && m->waves[1].percent == 100.0);
+	hf_manifest_free(m);
+
+	/* An empty guard mapping is a guard with every default. */
+	m = parse_ok(HEAD SPEC "  guard: {}\n");
+	assert_true(m->guard.present);
+	assert_false(m->guard.none);
+	assert_int_equal(m->guard.interval_ms, 1000);
+	assert_int_equal(m->guard.baseline_ms, 10000);
+	assert_int_equal(m->guard.failure_limit, 2);
+	assert_int_equal(m->guard.on_unobservable, HF_UNOBS_HOLD);
+	assert_int_equal(m->guard.nchecks, 0);
+	hf_manifest_free(m);
+}
+
+static void test_guard_none(void **state)
+{
+	struct hf_manifest *m = parse_ok(HEAD SPEC "  guard: none\n");
+
+	(void)state;
+	assert_true(m->guard.present);
+	assert_true(m->guard.none);
+	assert_int_equal(m->guard.nchecks, 0);
+	assert_int_equal(m->guard.pos.line, 12);
+	assert_int_equal(m->guard.pos.col, 10);
+	hf_manifest_free(m);
+}
+
+static void test_values(void **state)
+{
+	struct hf_manifest *m;
+
+	(void)state;
+	m = parse_ok(TOP
+		     "metadata:\n"
+		     "  name: fix-2\n"
+		     "  version: \"7\"\n"
+		     "  owner: 42\n"
+		     "  problem: |\n"
+		     "    Two lines\n"
+		     "    of problem.\n"
+		     "spec:\n"
+		     "  changes:\n"
+		     "    - config:\n"
+		     "        appendonly: true\n"
+		     "        lazyfree-lazy-eviction: False\n"
+		     "        protected-mode: 'true'\n"
+		     "        save: ''\n"
+		     "        maxclients: 10000\n"
+		     "    - config: {hz: 20}\n"
+		     "  rollout:\n"
+		     "    order: primaries-first\n"
+		     "    waves:\n"
+		     "      - {nodes: 2, bake: 1.5s}\n"
+		     "      - nodes: 12.5%\n"
+		     "        bake: 500ms\n"
+		     "      - nodes: 5\n"
+		     "        bake: 1m\n"
+		     "      - nodes: \"100%\"\n"
+		     "  guard:\n"
+		     "    interval: 250ms\n"
+		     "    baseline: 0\n"
+		     "    failure_limit: 5\n"
+		     "    on_unobservable: rollback\n"
+		     "    checks:\n"
+		     "      - metric: error_rate\n"
+		     "        max: 1%\n"
+		     "      - metric: memory_used_ratio\n"
+		     "        min: 0.25\n"
+		     "        max: 95%\n"
+		     "      - metric: evictions\n"
+		     "        max: 0\n");
+	assert_string_equal(m->name, "fix-2");
+	assert_int_equal(m->version, 7);
+	assert_string_equal(m->owner, "42");
+	assert_string_equal(m->problem, "Two lines\nof problem.\n");
+
+	assert_int_equal(m->nchanges, 2);
+	assert_int_equal(m->changes[0].nparams, 5);
+	assert_string_equal(param(m, 0, "appendonly")->value, "yes");
+	assert_string_equal(param(m, 0, "lazyfree-lazy-eviction")->value, "no");
+	/* Only plain booleans are translated; a quoted one is a string. */
+	assert_string_equal(param(m, 0, "protected-mode")->value, "true");
+	/* An explicitly empty string is a value ("save ''" disables RDB). */
+	assert_string_equal(param(m, 0, "save")->value, "");
+	assert_string_equal(param(m, 0, "maxclients")->value, "10000");
+	assert_string_equal(param(m, 1, "hz")->value, "20");
+	assert_int_equal(m->changes[1].pos.line, 18);
+	assert_int_equal(m->changes[1].pos.col, 7);
+
+	assert_int_equal(m->order, HF_ORDER_PRIMARIES_FIRST);
+	assert_int_equal(m->nwaves, 4);
+	assert_int_equal(m->waves[0].count, 2);
+	assert_int_equal(m->waves[0].bake_ms, 1500);
+	assert_true(m->waves[1].is_percent && m->waves[1].percent == 12.5);
+	assert_int_equal(m->waves[1].bake_ms, 500);
+	/* A count after a percentage is not compared with it. */
+	assert_false(m->waves[2].is_percent);
+	assert_int_equal(m->waves[2].count, 5);
+	assert_int_equal(m->waves[2].bake_ms, 60000);
+	assert_true(m->waves[3].is_percent && m->waves[3].percent == 100.0);
+	assert_int_equal(m->waves[3].bake_ms, 0);
+
+	assert_true(m->guard.present);
+	assert_false(m->guard.none);
+	assert_int_equal(m->guard.interval_ms, 250);
+	assert_int_equal(m->guard.baseline_ms, 0);
+	assert_int_equal(m->guard.failure_limit, 5);
+	assert_int_equal(m->guard.on_unobservable, HF_UNOBS_ROLLBACK);
+	assert_int_equal(m->guard.nchecks, 3);
+	assert_true(m->guard.checks[0].has_max);
+	assert_true(m->guard.checks[0].max == 0.01);
+	assert_true(m->guard.checks[1].has_min && m->guard.checks[1].has_max);
+	assert_true(m->guard.checks[1].min == 0.25);
+	assert_true(m->guard.checks[1].max == 0.95);
+	assert_string_equal(m->guard.checks[2].metric, "evictions");
+	assert_true(m->guard.checks[2].has_max);
+	assert_true(m->guard.checks[2].max == 0.0);
+	hf_manifest_free(m);
+
+	/* Comments before the first key move positions, not meaning; an
+	 * explicit document start and "checks:" left empty are fine too. */
+	m = parse_ok("# a comment\n---\n" HEAD SPEC "  guard:\n    checks:\n");
+	assert_int_equal(m->changes[0].params[0].pos.line, 13);
+	assert_true(m->guard.present);
+	assert_int_equal(m->guard.nchecks, 0);
+	hf_manifest_free(m);
+}
+
+static void test_order_name(void **state)
+{
+	(void)state;
+	assert_string_equal(hf_order_name(HF_ORDER_REPLICAS_FIRST), "replicas-first");
+	assert_string_equal(hf_order_name(HF_ORDER_PRIMARIES_FIRST), "primaries-first");
+}
+
+struct bad_case {
+	const char *what;
+	const char *text;
+	const char *where;      /* expected "t.yaml:LINE:COL: " prefix */
+	const char *word;       /* a word the message must contain */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "yaml syntax: bad indentation",
+	  TOP "metadata:\n  name: t\n version: 1\n",
+	  "t.yaml:5:2: ", "invalid yaml" },
+	{ "yaml syntax: unclosed flow sequence",
+	  HEAD "spec:\n  changes: [\n",
+	  "t.yaml:", "invalid yaml" },
+	{ "duplicate top-level key",
+	  TOP "kind: Hotfix\n" META SPEC,
+	  "t.yaml:3:1: ", "duplicate key 'kind'" },
+	{ "duplicate parameter in one change",
+	  HEAD SPEC "        timeout: \"400\"\n",
+	  "t.yaml:12:9: ", "duplicate key 'timeout'" },
+	{ "duplicate parameter across changes",
+	  HEAD SPEC "    - config:\n        timeout: \"400\"\n",
+	  "t.yaml:13:9: ", "duplicate parameter 'timeout' (first set at 11:9)" },
+	{ "empty manifest", "", "t.yaml:1:1: ", "empty" },
+	{ "only a comment", "# nothing here\n", "t.yaml:1:1: ", "empty" },
+	{ "top level is a list", "- apiVersion: hotfix/v1\n",
+	  "t.yaml:1:1: ", "must be a mapping" },
+	{ "two yaml documents", HEAD SPEC "---\nfoo: 1\n",
+	  "t.yaml:13:1: ", "one yaml document" },
+	{ "unknown top-level field", HEAD SPEC "extra: 1\n",
+	  "t.yaml:12:1: ", "unknown field 'extra' in the manifest" },
+	{ "unknown field in metadata", HEAD "  team: x\n" SPEC,
+	  "t.yaml:8:3: ", "unknown field 'team' in 'metadata'" },
+	{ "unknown field in spec", HEAD SPEC "  rollback: auto\n",
+	  "t.yaml:12:3: ", "unknown field 'rollback' in 'spec'" },
+	{ "unknown field in guard", HEAD SPEC "  guard:\n    intervall: 1s\n",
+	  "t.yaml:13:5: ", "unknown field 'intervall' in 'guard'" },
+	{ "unknown field in a wave",
+	  HEAD SPEC "  rollout:\n    waves:\n      - nodes: 1\n        bak: 1s\n",
+	  "t.yaml:15:9: ", "unknown field 'bak' in wave 1" },
+	{ "unknown field in a check",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: error_rate\n"
+	  "        maxx: 1\n",
+	  "t.yaml:15:9: ", "unknown field 'maxx' in check 1" },
+	{ "wrong apiVersion", "apiVersion: hotfix/v2\nkind: Hotfix\n" META SPEC,
+	  "t.yaml:1:13: ", "unsupported apiVersion 'hotfix/v2'" },
+	{ "wrong kind", "apiVersion: hotfix/v1\nkind: Fix\n" META SPEC,
+	  "t.yaml:2:7: ", "unsupported kind 'Fix'" },
+	{ "missing owner",
+	  TOP "metadata:\n  name: t\n  version: 1\n  problem: p\n" SPEC,
+	  "t.yaml:4:3: ", "missing required field 'owner' in 'metadata'" },
+	{ "missing spec", HEAD,
+	  "t.yaml:1:1: ", "missing required field 'spec' in the manifest" },
+	{ "missing changes", HEAD "spec:\n  guard: none\n",
+	  "t.yaml:9:3: ", "missing required field 'changes' in 'spec'" },
+	{ "metadata is not a mapping", TOP "metadata: x\n" SPEC,
+	  "t.yaml:3:11: ", "'metadata' must be a mapping" },
+	{ "version: abc", WITH_META("t", "abc"),
+	  "t.yaml:5:12: ", "invalid version 'abc'" },
+	{ "version: 1.5", WITH_META("t", "1.5"),
+	  "t.yaml:5:12: ", "invalid version '1.5'" },
+	{ "version: -1", WITH_META("t", "-1"),
+	  "t.yaml:5:12: ", "invalid version '-1'" },
+	{ "version: 0", WITH_META("t", "0"),
+	  "t.yaml:5:12: ", "positive integer" },
+	{ "empty version",
+	  TOP "metadata:\n  name: t\n  version:\n  owner: me\n  problem: p\n" SPEC,
+	  "t.yaml:5:3: ", "'version' must be a positive integer" },
+	{ "empty owner",
+	  TOP "metadata:\n  name: t\n  version: 1\n  owner: \"\"\n  problem: p\n" SPEC,
+	  "t.yaml:6:10: ", "'owner' must be a non-empty string" },
+	{ "name with uppercase", WITH_META("Raise-Timeout", "1"),
+	  "t.yaml:4:9: ", "invalid name 'Raise-Timeout'" },
+	{ "name starting with '-'", WITH_META("-x", "1"),
+	  "t.yaml:4:9: ", "invalid name '-x'" },
+	{ "name of 64 characters",
+	  WITH_META("a123456789012345678901234567890123456789012345678901234567890123",
+		    "1"),
+	  "t.yaml:4:9: ", "invalid name" },
+	{ "changes: []", HEAD "spec:\n  changes: []\n",
+	  "t.yaml:9:3: ", "'changes' must not be empty" },
+	{ "changes is a mapping",
+	  HEAD "spec:\n  changes:\n    config:\n      timeout: 1\n",
+	  "t.yaml:10:5: ", "'changes' must be a list" },
+	{ "change is a bare word", HEAD "spec:\n  changes:\n    - config\n",
+	  "t.yaml:10:7: ", "change 1 must be a mapping" },
+	{ "unknown change kind",
+	  HEAD "spec:\n  changes:\n    - xyz:\n        a: 1\n",
+	  "t.yaml:10:7: ", "unknown change kind 'xyz' (expected config, function, "
+	  "acl, data, binary, flag or exec)" },
+	{ "unsupported change kind 'data'",
+	  HEAD "spec:\n  changes:\n    - data:\n        key: v\n",
+	  "t.yaml:10:7: ", "change kind 'data' is not supported by this build yet" },
+	{ "change with two kinds", HEAD SPEC "      acl:\n        x: y\n",
+	  "t.yaml:12:7: ", "more than one key" },
+	{ "empty config", HEAD "spec:\n  changes:\n    - config: {}\n",
+	  "t.yaml:10:7: ", "'config' must not be empty" },
+	{ "parameter without value",
+	  HEAD "spec:\n  changes:\n    - config:\n        timeout:\n",
+	  "t.yaml:11:9: ", "parameter 'timeout' has no value" },
+	{ "parameter set to null",
+	  HEAD "spec:\n  changes:\n    - config:\n        timeout: ~\n",
+	  "t.yaml:11:18: ", "parameter 'timeout' has no value" },
+	{ "parameter set to a list",
+	  HEAD "spec:\n  changes:\n    - config:\n        timeout: [1, 2]\n",
+	  "t.yaml:11:19: ", "single value" },
+	{ "parameter name with uppercase",
+	  HEAD "spec:\n  changes:\n    - config:\n        Timeout: 1\n",
+	  "t.yaml:11:9: ", "invalid parameter name 'Timeout'" },
+	{ "parameter name with a glob",
+	  HEAD "spec:\n  changes:\n    - config:\n        maxmemory*: 1\n",
+	  "t.yaml:11:9: ", "invalid parameter name 'maxmemory*'" },
+	{ "yaml alias",
+	  HEAD "spec:\n  changes:\n    - config:\n        timeout: &t \"300\"\n"
+	  "        maxclients: *t\n",
+	  "t.yaml:12:21: ", "aliases are not supported" },
+	{ "unknown order", HEAD SPEC "  rollout:\n    order: random\n",
+	  "t.yaml:13:12: ", "invalid order 'random'" },
+	{ "waves: []", HEAD SPEC "  rollout:\n    waves: []\n",
+	  "t.yaml:13:5: ", "'waves' must not be empty" },
+	{ "wave without nodes", HEAD SPEC "  rollout:\n    waves:\n      - bake: 1s\n",
+	  "t.yaml:14:9: ", "missing required field 'nodes' in wave 1" },
+	{ "bad duration 10x",
+	  HEAD SPEC "  rollout:\n    waves:\n      - nodes: 1\n        bake: 10x\n",
+	  "t.yaml:15:15: ", "invalid duration '10x' for 'bake'" },
+	{ "duration without unit",
+	  HEAD SPEC "  rollout:\n    waves:\n      - nodes: 1\n        bake: 10\n",
+	  "t.yaml:15:15: ", "invalid duration '10'" },
+	{ "nodes: 0%", HEAD SPEC "  rollout:\n    waves:\n      - nodes: 0%\n",
+	  "t.yaml:14:16: ", "invalid nodes '0%'" },
+	{ "nodes: 150%", HEAD SPEC "  rollout:\n    waves:\n      - nodes: 150%\n",
+	  "t.yaml:14:16: ", "invalid nodes '150%'" },
+	{ "nodes: abc%", HEAD SPEC "  rollout:\n    waves:\n      - nodes: abc%\n",
+	  "t.yaml:14:16: ", "invalid nodes 'abc%'" },
+	{ "nodes: 0", HEAD SPEC "  rollout:\n    waves:\n      - nodes: 0\n",
+	  "t.yaml:14:16: ", "invalid nodes '0'" },
+	{ "nodes: 1.5", HEAD SPEC "  rollout:\n    waves:\n      - nodes: 1.5\n",
+	  "t.yaml:14:16: ", "invalid nodes '1.5'" },
+	{ "percentage waves that do not grow",
+	  HEAD SPEC "  rollout:\n    waves:\n      - nodes: 50%\n      - nodes: 50%\n",
+	  "t.yaml:15:16: ", "wave 2 (50%) must be larger than wave 1 (50%)" },
+	{ "count waves that do not grow",
+	  HEAD SPEC "  rollout:\n    waves:\n      - nodes: 3\n      - nodes: 10%\n"
+	  "      - nodes: 2\n",
+	  "t.yaml:16:16: ", "wave 3 (2) must be larger than wave 1 (3)" },
+	{ "guard is a word other than none", HEAD SPEC "  guard: maybe\n",
+	  "t.yaml:12:10: ", "'guard' must be a mapping or 'none'" },
+	{ "interval: 0", HEAD SPEC "  guard:\n    interval: 0\n",
+	  "t.yaml:13:15: ", "'interval' must be greater than 0" },
+	{ "bad baseline", HEAD SPEC "  guard:\n    baseline: soon\n",
+	  "t.yaml:13:15: ", "invalid duration 'soon' for 'baseline'" },
+	{ "failure_limit: 0", HEAD SPEC "  guard:\n    failure_limit: 0\n",
+	  "t.yaml:13:20: ", "invalid failure_limit '0'" },
+	{ "bad on_unobservable", HEAD SPEC "  guard:\n    on_unobservable: panic\n",
+	  "t.yaml:13:22: ", "invalid on_unobservable 'panic' (expected hold or rollback)" },
+	{ "checks is a mapping", HEAD SPEC "  guard:\n    checks:\n      metric: x\n",
+	  "t.yaml:14:7: ", "'checks' must be a list" },
+	{ "check without metric", HEAD SPEC "  guard:\n    checks:\n      - max: 1\n",
+	  "t.yaml:14:9: ", "missing required field 'metric' in check 1" },
+	{ "check without threshold",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: error_rate\n",
+	  "t.yaml:14:9: ", "no threshold" },
+	{ "unknown metric",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: cpu\n        max: 1\n",
+	  "t.yaml:14:17: ", "unknown metric 'cpu'" },
+	{ "error_rate max: 2",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: error_rate\n        max: 2\n",
+	  "t.yaml:15:14: ", "max '2' for metric 'error_rate' is out of range" },
+	{ "error_rate max: 101%",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: error_rate\n        max: 101%\n",
+	  "t.yaml:15:14: ", "out of range" },
+	{ "negative threshold",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: latency_p99_ms\n"
+	  "        max: -1\n",
+	  "t.yaml:15:14: ", "non-negative number" },
+	{ "percentage for a metric that is not a ratio",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: latency_p99_ms\n"
+	  "        max: 5%\n",
+	  "t.yaml:15:14: ", "cannot be a percentage" },
+	{ "max_ratio_to_baseline: 0",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: latency_p99_ms\n"
+	  "        max_ratio_to_baseline: 0\n",
+	  "t.yaml:15:32: ", "'max_ratio_to_baseline' must be greater than 0" },
+	{ "min above max",
+	  HEAD SPEC "  guard:\n    checks:\n      - metric: probe_latency_ms\n"
+	  "        max: 10\n        min: 20\n",
+	  "t.yaml:16:9: ", "'min' is greater than 'max'" },
+	{ "ratio to a baseline of 0",
+	  HEAD SPEC "  guard:\n    baseline: 0\n    checks:\n"
+	  "      - metric: latency_p99_ms\n        max_ratio_to_baseline: 2\n",
+	  "t.yaml:15:9: ", "'baseline' is 0" },
+};
+
+static void test_invalid(void **state)
+{
+	struct hf_manifest *sentinel = (struct hf_manifest *)&bad_cases;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *bc = &bad_cases[i];
+		struct hf_manifest *m = sentinel;
+		struct hf_err err = { 0 };
+		int rc;
+
+		rc = hf_manifest_parse("t.yaml", bc->text, strlen(bc->text), &m, &err);
+		if (rc != HF_EINVAL || strncmp(err.msg, bc->where, strlen(bc->where)) ||
+		    !strstr(err.msg, bc->word))
+			fail_msg("case '%s': rc %d, message \"%s\"; expected \"%s...%s\"",
+				 bc->what, rc, err.msg, bc->where, bc->word);
+		assert_int_equal(err.code, HF_EINVAL);
+		/* A failed call leaves its out-parameter alone. */
+		assert_ptr_equal(m, sentinel);
+		/* Lowercase, no final full stop. */
+		assert_int_not_equal(err.msg[strlen(err.msg) - 1], '.');
+	}
+}
+
+/* The exact message of the example in the brief, start to end. */
+static void test_message_format(void **state)
+{
+	const char *text = HEAD SPEC "  rollout:\n    wavez: []\n";
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(hf_manifest_parse("fix.yaml", text, strlen(text), &m, &err),
+			 HF_EINVAL);
+	assert_string_equal(err.msg, "fix.yaml:13:5: unknown field 'wavez' in 'rollout'");
+	assert_null(m);
+}
+
+/* libfyaml must not print anything: errors are ours to report. */
+static void test_nothing_on_stderr(void **state)
+{
+	const char *bad[] = {
+		TOP "metadata:\n  name: t\n version: 1\n",
+		TOP "kind: Hotfix\n",
+		"a: \"unterminated\n",
+		"%YAML 9.9\n---\na: 1\n",
+		"a: [1, 2\n",
+		"a: 1\n---\nb: 2\n",
+	};
+	char tmpl[] = "/tmp/test_manifest_stderr.XXXXXX";
+	struct stat st;
+	int fd, saved;
+	size_t i;
+
+	(void)state;
+	fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct hf_manifest *m = NULL;
+		struct hf_err err = { 0 };
+		int rc = hf_manifest_parse("t.yaml", bad[i], strlen(bad[i]), &m, &err);
+
+		hf_manifest_free(m);
+		if (rc != HF_EINVAL)
+			break;
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_int_equal(i, sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	close(fd);
+	unlink(tmpl);
+}
+
+static void test_load_invalid_file(void **state)
+{
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	char *path = source_path("tests/unit/manifests/shrinking-waves.yaml");
+	char *want = hf_xasprintf("%s:15:16: wave 2 (25%%) must be larger than "
+				  "wave 1 (50%%)", path);
+
+	(void)state;
+	assert_int_equal(hf_manifest_load(path, &m, &err), HF_EINVAL);
+	assert_int_equal(err.code, HF_EINVAL);
+	assert_string_equal(err.msg, want);
+	assert_null(m);
+	free(want);
+	free(path);
+}
+
+static void test_load_empty_file(void **state)
+{
+	char tmpl[] = "/tmp/test_manifest_empty.XXXXXX";
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	char *want;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	close(fd);
+	want = hf_xasprintf("%s:1:1: manifest is empty", tmpl);
+	assert_int_equal(hf_manifest_load(tmpl, &m, &err), HF_EINVAL);
+	assert_string_equal(err.msg, want);
+	assert_null(m);
+	unlink(tmpl);
+	free(want);
+}
+
+/* A runaway input (a device, a log file given by mistake) is refused
+ * instead of being read into memory without end. */
+static void test_load_too_large(void **state)
+{
+	char tmpl[] = "/tmp/test_manifest_large.XXXXXX";
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	size_t size = 4 * 1024 * 1024 + 1;
+	char *junk = hf_xmalloc(size);
+	int fd;
+
+	(void)state;
+	memset(junk, '#', size);
+	fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, junk, size), (ssize_t)size);
+	close(fd);
+	assert_int_equal(hf_manifest_load(tmpl, &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "larger than"));
+	assert_null(m);
+	unlink(tmpl);
+	free(junk);
+}
+
+static void test_load_missing_file(void **state)
+{
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(hf_manifest_load("/nonexistent/fix.yaml", &m, &err), HF_EINVAL);
+	assert_int_equal(err.code, HF_EINVAL);
+	assert_string_equal(err.msg, "cannot read '/nonexistent/fix.yaml': "
+			    "No such file or directory");
+	assert_null(m);
+}
+
+static void test_load_directory(void **state)
+{
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(hf_manifest_load("/tmp", &m, &err), HF_EINVAL);
+	assert_string_equal(err.msg, "cannot read '/tmp': Is a directory");
+	assert_null(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_design_example),
+		cmocka_unit_test(test_raise_timeout_example),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_guard_none),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_order_name),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_message_format),
+		cmocka_unit_test(test_nothing_on_stderr),
+		cmocka_unit_test(test_load_invalid_file),
+		cmocka_unit_test(test_load_empty_file),
+		cmocka_unit_test(test_load_too_large),
+		cmocka_unit_test(test_load_missing_file),
+		cmocka_unit_test(test_load_directory),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
