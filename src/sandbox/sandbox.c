@@ -650,10 +650,12 @@ static int spawn(const struct sandbox *sb, struct node *nd, struct hf_err *err)
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	rc = posix_spawn(&pid, sb->server, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	if (rc)
+	if (rc) {
 		rc = hf_err_set(err, HF_ERR, "cannot start '%s': %s", sb->server, strerror(rc));
-	else
-		nd->starter = pid, nd->spawned = 1;
+	} else {
+		nd->starter = pid;
+		nd->spawned = 1;
+	}
 	free(conf);
 	free(log);
 	return rc;
@@ -1201,6 +1203,8 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 	int rc, started = 0;
 	struct hf_err local;
 
+	if (!err)
+		err = &local;   /* the steps below read err->code */
 	if ((rc = check_opts(o, &sb, err)))
 		goto out;
 	if (!server || !*server)
@@ -1285,9 +1289,10 @@ int hf_sandbox_down(const char *dir, struct hf_sandbox_down_result *res, struct 
 	char *state;
 	size_t i;
 	int rc;
-	struct hf_err local;
 
 	memset(res, 0, sizeof(*res));
+	if (!dir)
+		return hf_err_set(err, HF_EINVAL, "sandbox: no directory given");
 	rc = load_state(dir, &sb, err);
 	if (rc == 1) {
 		remove_leftovers(dir);
@@ -1342,7 +1347,8 @@ static int load_existing(const char *dir, struct sandbox *sb, int code, struct h
 	int rc = load_state(dir, sb, err);
 
 	if (rc == 1)
-		return hf_err_set(err, code, "no sandbox in '%s' (start one with 'hotfix sandbox up')", dir);
+		return hf_err_set(err, code, "no sandbox in '%s' (start one with 'hotfix sandbox up')",
+				  dir ? dir : "(no state directory)");
 	return rc;
 }
 
@@ -1352,7 +1358,6 @@ int hf_sandbox_status(const char *dir, struct hf_sandbox_node **nodes, size_t *n
 	struct sandbox sb;
 	size_t i;
 	int rc = load_existing(dir, &sb, HF_ERR, err);
-	struct hf_err local;
 
 	if (rc)
 		return rc;
@@ -1373,7 +1378,6 @@ int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err)
 	struct sandbox sb;
 	size_t i;
 	int rc = load_existing(dir, &sb, HF_EINVAL, err);
-	struct hf_err local;
 
 	if (rc)
 		return rc;

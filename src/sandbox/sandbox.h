@@ -62,15 +62,17 @@ struct hf_sandbox_down_result {
 /* Stop the sandbox in 'dir': only processes whose pid is recorded (pidfile
  * or sandbox.json) and whose /proc/PID/cmdline shows our redis-server and
  * port get SIGCONT then SIGTERM, and SIGKILL after a deadline. Then the
- * node directories and sandbox.json are removed. A directory without a
- * sandbox is not an error: 'res->found' is 0. */
+ * node directories and sandbox.json are removed ('dir' too when that
+ * leaves it empty). A directory without a sandbox is not an error:
+ * 'res->found' is 0, and node directories a failed 'up' left there are
+ * removed. */
 int hf_sandbox_down(const char *dir,
 		    struct hf_sandbox_down_result *res, /* OUT */
 		    struct hf_err *err);
 
 /* Describe the sandbox in 'dir': every node with its pid, state and live
  * role, plus the seed URI (with the password if the sandbox has one).
- * Returns 0 whatever the nodes' states (check them), HF_EINVAL when there
+ * Returns 0 whatever the nodes' states (check them), HF_ERR when there
  * is no sandbox in 'dir'. Caller frees '*nodes' and '*seed_uri' with
  * free(); 'seed_uri' and 'mode' may be NULL. '*mode' is a static string,
  * "cluster" or "standalone". */

@@ -43,11 +43,13 @@ contains() { grep -q -- "$2" "$1"; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_base N: a base port with N free ports and their bus ports (+10000).
+# free_base N: a base port with N free ports and their bus ports (+10000),
+# all below the kernel's ephemeral range (32768-), where outgoing
+# connections could take a port between the check and the start.
 free_base() {
 	local n=$1 base i busy tries
 	for tries in $(seq 1 50); do
-		base=$((20000 + (RANDOM % 900) * 10))
+		base=$((20000 + (RANDOM % 270) * 10))
 		busy=0
 		for ((i = 0; i < n; i++)); do
 			if port_in_use $((base + i)) || port_in_use $((base + i + 10000)); then

@@ -33,22 +33,26 @@ case_() {
 	done
 }
 
-case_ "yaml syntax error" "5:" "$head_ok
+case_ "yaml syntax error" "9:1:" "$head_ok
 spec: [unclosed"
 case_ "unknown top-level field" "8:1:" "$head_ok
 wavez: 3
 spec:
   changes:
     - config: {timeout: \"1\"}"
-case_ "unknown rollout field" "13:5:" "$head_ok
+case_ "unknown rollout field" "12:5:" "$head_ok
 spec:
   changes:
     - config: {timeout: \"1\"}
   rollout:
     wavez: []"
 case_ "wrong apiVersion" "1:13:" "apiVersion: hotfix/v9
-kind: Hotfix"
-case_ "missing owner" "3:" 'apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: x, version: 1, owner: o, problem: p}
+spec:
+  changes:
+    - config: {timeout: \"1\"}"
+case_ "missing owner" "4:3:" 'apiVersion: hotfix/v1
 kind: Hotfix
 metadata:
   name: x
@@ -67,10 +71,10 @@ metadata:
 spec:
   changes:
     - config: {timeout: "1"}'
-case_ "empty change list" "9:12:" "$head_ok
+case_ "empty change list" "9:3:" "$head_ok
 spec:
   changes: []"
-case_ "bad duration" "15:15:" "$head_ok
+case_ "bad duration" "14:15:" "$head_ok
 spec:
   changes:
     - config: {timeout: \"1\"}
@@ -78,7 +82,7 @@ spec:
     waves:
       - nodes: 1
         bake: 10 seconds"
-case_ "bad percentage" "14:16:" "$head_ok
+case_ "bad percentage" "13:16:" "$head_ok
 spec:
   changes:
     - config: {timeout: \"1\"}
@@ -89,7 +93,7 @@ case_ "unknown change kind" "10:7:" "$head_ok
 spec:
   changes:
     - sql: {drop: everything}"
-case_ "duplicate key" "9:" "$head_ok
+case_ "duplicate key" "11:3:" "$head_ok
 spec:
   changes:
     - config: {timeout: \"1\"}
@@ -105,7 +109,7 @@ spec:
   changes:
     - config:
         no-such-parameter: \"1\""
-case_ "guard check that this build cannot run" "15:" "$head_ok
+case_ "guard check that this build cannot run" "14:" "$head_ok
 spec:
   changes:
     - config: {timeout: \"1\"}
