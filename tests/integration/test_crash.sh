@@ -59,7 +59,7 @@ done
 manifest "$T/slow.yaml" slow-bake "      - nodes: 1
         bake: 30s
       - nodes: 100%"
-hf apply "$T/slow.yaml" --cluster "$SEED" --yes >"$T/slow.out" 2>&1 &
+"$HOTFIX" --state "$STATE" apply "$T/slow.yaml" --cluster "$SEED" --yes >"$T/slow.out" 2>&1 &
 pid=$!
 EXTRA_PIDS+=("$pid")
 wait_for "the bake to start" 30 grep -q 'baking' "$T/slow.out"
