@@ -845,8 +845,8 @@ int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct
 		set_run_state(r, HF_RUN_ROLLING_BACK, "rollback incomplete: nodes unreachable", NULL);
 		emit(r, "rollback", "rollback incomplete after %s: %zu step(s) restored; not reached:%s",
 		     d, restored, unreach.s);
-		rc = hf_err_set(err, HF_EHUMAN, "rollback of run %s incomplete: these nodes still hold "
-				"the hotfix or may:%s%s%s\nrun 'hotfix rollback %s' again when they answer",
+		rc = hf_err_set(err, HF_EHUMAN, "rollback of run %s incomplete: these nodes did not answer "
+				"and may still hold the hotfix:%s%s%s\nrun 'hotfix rollback %s' again when they answer",
 				r->run->id, unreach.s, conflicts.len ? "\nconflicts:" : "",
 				conflicts.len ? conflicts.s : "", r->run->id);
 	} else if (conflicts.len) {

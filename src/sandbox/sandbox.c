@@ -1147,6 +1147,51 @@ static int clear_stale(const char *dir, struct hf_err *err)
 	return 0;
 }
 
+/* Whether every socket on local 'port' is in TIME_WAIT (/proc/net/tcp
+ * state 06): closed connections that free the port within a minute. */
+static int only_time_wait(int port)
+{
+	static const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	char want[8];
+	size_t t;
+	int seen = 0;
+
+	snprintf(want, sizeof(want), ":%04X", port);
+	for (t = 0; t < 2; t++) {
+		char *text = slurp(tables[t]);
+		char *line, *save = NULL;
+
+		for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char local[64], state[8];
+
+			if (sscanf(line, "%*s %63s %*s %7s", local, state) != 2)
+				continue;
+			if (strlen(local) < 5 || strcmp(local + strlen(local) - 5, want))
+				continue;
+			if (strcmp(state, "06")) {
+				free(text);
+				return 0;
+			}
+			seen = 1;
+		}
+		free(text);
+	}
+	return seen;
+}
+
+static int port_in_use(int port, int of, struct hf_err *err)
+{
+	char what[64] = "";
+
+	if (of)
+		snprintf(what, sizeof(what), " (the cluster bus port of %d)", of);
+	return hf_err_set(err, HF_EINVAL, "port %d%s is in use on %s (%s)", port, what, HOST,
+			  only_time_wait(port) ?
+			  "by connections closing in TIME_WAIT; try again in a minute or choose another --base-port" :
+			  "choose another --base-port");
+}
+
 static int check_ports(const struct sandbox *sb, struct hf_err *err)
 {
 	size_t i;
@@ -1155,12 +1200,9 @@ static int check_ports(const struct sandbox *sb, struct hf_err *err)
 		int port = sb->nodes[i].port;
 
 		if (!port_free(port))
-			return hf_err_set(err, HF_EINVAL,
-					  "port %d is in use on %s (choose another --base-port)", port, HOST);
+			return port_in_use(port, 0, err);
 		if (sb->cluster && !port_free(port + BUS_OFFSET))
-			return hf_err_set(err, HF_EINVAL,
-					  "port %d (the cluster bus port of %d) is in use on %s (choose another --base-port)",
-					  port + BUS_OFFSET, port, HOST);
+			return port_in_use(port + BUS_OFFSET, port, err);
 	}
 	return 0;
 }
