@@ -1,7 +1,7 @@
 /* Sandbox clusters: start real redis-server processes on loopback ports,
  * join them into a Redis Cluster (or a primary with replicas), describe
- * them and stop them again. Talks to the nodes only through
- * hf_redis_command(); printing is left to src/cmd/sandbox.c. */
+ * them and stop them again. Talks to the nodes only through the engine's
+ * fan-out; printing is left to src/cmd/sandbox.c. */
 #include "sandbox/sandbox.h"
 
 #include <dirent.h>
@@ -67,6 +67,7 @@ struct sandbox {
 	char *server;      /* absolute path of redis-server */
 	struct node *nodes;
 	size_t n;
+	struct hf_cluster *fan;  /* the nodes' connections, once opened */
 };
 
 static void sandbox_release(struct sandbox *sb)
@@ -78,6 +79,7 @@ static void sandbox_release(struct sandbox *sb)
 		free(sb->nodes[i].dir);
 	}
 	free(sb->nodes);
+	hf_cluster_free(sb->fan);
 	free(sb->dir);
 	free(sb->password);
 	free(sb->server);
@@ -362,51 +364,111 @@ static int port_free(int port)
 
 /* ---- talking to nodes ---------------------------------------------- */
 
-/* Send one command, given as NULL-terminated words, to the node on 'port'.
- * Returns the reply (free with hf_reply_free()), or NULL with 'err' filled
- * when the node did not answer or answered with an error. */
-static struct hf_reply *call(const struct sandbox *sb, int port, long timeout_ms,
-			     struct hf_err *err, ...) __attribute__((sentinel));
-static struct hf_reply *call(const struct sandbox *sb, int port, long timeout_ms,
-			     struct hf_err *err, ...)
+/* The nodes as the engine's fan-out sees them, with connections that stay
+ * open while we work. A connection per command would leave thousands of
+ * sockets in TIME_WAIT while a big sandbox forms, some of them on the very
+ * ports (bus ports are in the ephemeral range) the next sandbox wants. */
+static struct hf_cluster *fan_of(struct sandbox *sb)
 {
-	struct hf_argv argv = {0};
-	struct hf_reply *r = NULL;
-	struct hf_err tmp;
+	struct hf_cluster *c;
+	size_t i;
+
+	if (sb->fan)
+		return sb->fan;
+	c = hf_xcalloc(1, sizeof(*c));
+	c->uri.host = hf_xstrdup(HOST);
+	c->uri.port = sb->base_port;
+	c->uri.password = sb->password ? hf_xstrdup(sb->password) : NULL;
+	c->cluster_mode = sb->cluster;
+	c->cluster_state[0] = '\0';
+	c->timeout_ms = CMD_TIMEOUT_MS;
+	c->nodes = hf_xcalloc(sb->n, sizeof(*c->nodes));
+	c->nnodes = sb->n;
+	c->nshards = sb->shards;
+	for (i = 0; i < sb->n; i++) {
+		struct hf_node *hn = &c->nodes[i];
+
+		hn->id = hf_xasprintf("%s:%d", HOST, sb->nodes[i].port);
+		hn->host = hf_xstrdup(HOST);
+		hn->port = sb->nodes[i].port;
+		hn->role = sb->nodes[i].replica ? HF_ROLE_REPLICA : HF_ROLE_PRIMARY;
+		hn->shard = sb->nodes[i].shard;
+		hn->flags = hf_xstrdup("");
+	}
+	sb->fan = c;
+	return c;
+}
+
+/* Start a call to node 'i' in 'calls' (room for every node). */
+static struct hf_call *add_call(struct sandbox *sb, struct hf_call *calls, size_t *n, size_t i)
+{
+	struct hf_call *call = &calls[(*n)++];
+
+	memset(call, 0, sizeof(*call));
+	call->node = &fan_of(sb)->nodes[i];
+	return call;
+}
+
+/* Add one command, given as NULL-terminated words, to 'call'. */
+static void add_cmd(struct hf_call *call, ...) __attribute__((sentinel));
+static void add_cmd(struct hf_call *call, ...)
+{
+	struct hf_argv *argv = &call->cmds[call->ncmds++];
 	const char *w;
 	va_list ap;
 
-	if (!err)
-		err = &tmp;
-	va_start(ap, err);
+	va_start(ap, call);
 	while ((w = va_arg(ap, const char *)))
-		hf_argv_push(&argv, w);
+		hf_argv_push(argv, w);
 	va_end(ap);
-	if (hf_redis_command(HOST, port, NULL, sb->password, timeout_ms, &argv, &r, err)) {
-		r = NULL;
-	} else if (r->type == HF_REPLY_ERROR) {
-		hf_err_set(err, HF_ERR, "%s:%d: %s %s: %s", HOST, port, argv.argv[0],
-			   argv.argc > 1 ? argv.argv[1] : "", r->str);
-		hf_reply_free(r);
-		r = NULL;
-	}
-	hf_argv_release(&argv);
-	return r;
 }
 
-/* A field of an INFO-style reply ("field:value" lines) into 'out'. */
-static int reply_field(const struct hf_reply *r, const char *field, char *out, size_t outlen)
+static size_t node_of(const struct sandbox *sb, const struct hf_call *call)
 {
-	if (!r || r->type != HF_REPLY_STRING || !r->str)
-		return -1;
-	return hf_info_field(r->str, field, out, outlen);
+	return (size_t)(call->node - sb->fan->nodes);
 }
 
-static long long reply_field_ll(const struct hf_reply *r, const char *field)
+/* The reply to command 'k' of 'call' unless the node failed to answer or
+ * answered with an error. */
+static const struct hf_reply *reply_of(const struct hf_call *call, size_t k)
+{
+	const struct hf_reply *r = k < call->ncmds && !call->status ? call->replies[k] : NULL;
+
+	return r && r->type != HF_REPLY_ERROR ? r : NULL;
+}
+
+static const char *text_of(const struct hf_call *call, size_t k)
+{
+	const struct hf_reply *r = reply_of(call, k);
+
+	return r && r->type == HF_REPLY_STRING && r->str ? r->str : NULL;
+}
+
+/* 0 when every command of 'call' succeeded, else a negative code with
+ * 'err' saying which node and command failed, and why. */
+static int call_failed(const struct hf_call *call, struct hf_err *err)
+{
+	size_t k;
+
+	if (call->status)
+		return hf_err_set(err, HF_ERR, "%s", call->error);
+	for (k = 0; k < call->ncmds; k++) {
+		const struct hf_argv *a = &call->cmds[k];
+		const struct hf_reply *r = call->replies[k];
+
+		if (!r || r->type == HF_REPLY_ERROR)
+			return hf_err_set(err, HF_ERR, "%s:%d: %s %s: %s", HOST, call->node->port,
+					  a->argv[0], a->argc > 1 ? a->argv[1] : "",
+					  r ? r->str : "no reply");
+	}
+	return 0;
+}
+
+static long long field_ll(const char *info, const char *field)
 {
 	char v[64];
 
-	if (reply_field(r, field, v, sizeof(v)))
+	if (!info || hf_info_field(info, field, v, sizeof(v)))
 		return -1;
 	return strtoll(v, NULL, 10);
 }
@@ -695,12 +757,11 @@ static int log_says_aborted(const struct node *nd)
 	return aborted;
 }
 
-/* One step of bringing node 'nd' up: reap its daemonizing parent, read its
- * pidfile, PING it. Returns 1 when it answers, 0 when not yet, or a
- * negative code when it failed for good. */
-static int poll_started(const struct sandbox *sb, struct node *nd, struct hf_err *err)
+/* One step of bringing node 'nd' up, short of talking to it: reap its
+ * daemonizing parent, read its pidfile. Returns 1 once it has a live pid,
+ * 0 when not yet, or a negative code when it failed for good. */
+static int poll_process(const struct sandbox *sb, struct node *nd, struct hf_err *err)
 {
-	struct hf_reply *r;
 	int st;
 
 	if (nd->starter) {
@@ -734,113 +795,133 @@ static int poll_started(const struct sandbox *sb, struct node *nd, struct hf_err
 		nd->failed = 1;
 		return start_failed(nd, "exited while starting", err);
 	}
-	r = call(sb, nd->port, PROBE_TIMEOUT_MS, NULL, "PING", NULL);
-	if (!r)
-		return 0;
-	hf_reply_free(r);
 	return 1;
 }
 
+/* Wait until every node has written its pidfile (redis does that once it
+ * listens) and answers PING. */
 static int wait_started(struct sandbox *sb, long long deadline, struct hf_err *err)
 {
-	size_t i, pending;
-	int rc;
+	struct hf_call *calls = hf_xcalloc(sb->n, sizeof(*calls));
+	size_t i, k, n, pending;
+	int rc = 0;
 
 	for (;;) {
-		pending = 0;
+		pending = n = 0;
 		for (i = 0; i < sb->n; i++) {
 			if (sb->nodes[i].ready)
 				continue;
-			rc = poll_started(sb, &sb->nodes[i], err);
-			if (rc < 0)
-				return rc;
-			sb->nodes[i].ready = rc;
-			pending += !rc;
+			pending++;
+			if ((rc = poll_process(sb, &sb->nodes[i], err)) < 0) {
+				hf_calls_release(calls, n);
+				goto out;
+			}
+			if (rc)
+				add_cmd(add_call(sb, calls, &n, i), "PING", NULL);
+		}
+		rc = 0;
+		if (n) {
+			hf_fanout(fan_of(sb), calls, n, PROBE_TIMEOUT_MS);
+			for (k = 0; k < n; k++) {
+				if (!reply_of(&calls[k], 0))
+					continue;
+				sb->nodes[node_of(sb, &calls[k])].ready = 1;
+				pending--;
+			}
+			hf_calls_release(calls, n);
 		}
 		if (!pending)
-			return 0;
+			break;
 		if (hf_mono_ms() > deadline) {
 			for (i = 0; i < sb->n; i++)
 				if (!sb->nodes[i].ready)
-					return start_failed(&sb->nodes[i], "did not answer in time", err);
+					break;
+			rc = start_failed(&sb->nodes[i], "did not answer PING in time", err);
+			break;
 		}
 		hf_sleep_ms(POLL_MS);
 	}
+out:
+	free(calls);
+	return rc;
 }
 
 /* ---- forming the cluster ------------------------------------------- */
 
-/* Slots, config epochs and node ids, on each node before any meets. */
+/* Slots, config epochs and node ids, on every node before any meets. */
 static int prepare_nodes(struct sandbox *sb, struct hf_err *err)
 {
-	struct hf_reply *r;
-	size_t i;
+	struct hf_call *calls = hf_xcalloc(sb->n, sizeof(*calls));
+	size_t i, n = 0;
+	int rc = 0;
 
 	for (i = 0; i < sb->n; i++) {
-		struct node *nd = &sb->nodes[i];
+		struct hf_call *call = add_call(sb, calls, &n, i);
 
-		if (!nd->replica) {
+		if (!sb->nodes[i].replica) {
 			char lo[24], hi[24], epoch[24];
 
 			snprintf(lo, sizeof(lo), "%ld", (long)i * SLOTS / sb->shards);
 			snprintf(hi, sizeof(hi), "%ld", (long)(i + 1) * SLOTS / sb->shards - 1);
 			snprintf(epoch, sizeof(epoch), "%d", (int)i + 1);
-			if (!(r = call(sb, nd->port, CMD_TIMEOUT_MS, err, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL)))
-				return err->code;
-			hf_reply_free(r);
+			add_cmd(call, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL);
 			/* Distinct epochs up front: no epoch collisions to settle. */
-			if (!(r = call(sb, nd->port, CMD_TIMEOUT_MS, err, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL)))
-				return err->code;
-			hf_reply_free(r);
+			add_cmd(call, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL);
 		}
-		if (!(r = call(sb, nd->port, CMD_TIMEOUT_MS, err, "CLUSTER", "MYID", NULL)))
-			return err->code;
-		if (r->type != HF_REPLY_STRING || !r->len) {
-			hf_reply_free(r);
-			return hf_err_set(err, HF_ERR, "node %d: CLUSTER MYID gave no id", nd->port);
-		}
-		nd->id = hf_xstrdup(r->str);
-		hf_reply_free(r);
+		add_cmd(call, "CLUSTER", "MYID", NULL);
 	}
-	return 0;
+	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
+	for (i = 0; i < n && !rc; i++) {
+		const char *id = text_of(&calls[i], calls[i].ncmds - 1);
+
+		if ((rc = call_failed(&calls[i], err)))
+			break;
+		if (!id || !*id)
+			rc = hf_err_set(err, HF_ERR, "node %d: CLUSTER MYID gave no id", sb->nodes[i].port);
+		else
+			sb->nodes[i].id = hf_xstrdup(id);
+	}
+	hf_calls_release(calls, n);
+	free(calls);
+	return rc;
 }
 
+/* Every node meets the first; gossip does the rest. */
 static int meet_all(struct sandbox *sb, struct hf_err *err)
 {
-	struct hf_reply *r;
-	size_t i;
+	struct hf_call *calls = hf_xcalloc(sb->n, sizeof(*calls));
+	char port[16];
+	size_t i, n = 0;
+	int rc = 0;
 
-	for (i = 1; i < sb->n; i++) {
-		char port[16];
-
-		snprintf(port, sizeof(port), "%d", sb->nodes[i].port);
-		if (!(r = call(sb, sb->nodes[0].port, CMD_TIMEOUT_MS, err, "CLUSTER", "MEET", HOST, port, NULL)))
-			return err->code;
-		hf_reply_free(r);
-	}
-	return 0;
+	snprintf(port, sizeof(port), "%d", sb->nodes[0].port);
+	for (i = 1; i < sb->n; i++)
+		add_cmd(add_call(sb, calls, &n, i), "CLUSTER", "MEET", HOST, port, NULL);
+	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
+	for (i = 0; i < n && !rc; i++)
+		rc = call_failed(&calls[i], err);
+	hf_calls_release(calls, n);
+	free(calls);
+	return rc;
 }
 
-/* Whether node 'nd' sees the whole cluster as it should be: every node
- * known (no handshakes), connected, none failing, the right number of
- * primaries and replicas, and cluster_state:ok. 'why' says what is
- * missing. */
-static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, char *why, size_t whylen)
+/* Whether node 'nd', from its CLUSTER NODES and CLUSTER INFO, sees the
+ * cluster as it should be: every node known (no handshakes), connected,
+ * none failing, the right number of primaries and replicas, and
+ * cluster_state:ok. 'why' says what is missing. */
+static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, const char *nodes,
+			   const char *info, char *why, size_t whylen)
 {
-	struct hf_reply *r;
 	size_t known = 0, primaries = 0, replicas = 0;
 	char state[16] = "";
 	char *text, *line, *save = NULL;
 	int ok = 1;
 
-	r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "CLUSTER", "NODES", NULL);
-	if (!r || r->type != HF_REPLY_STRING) {
-		snprintf(why, whylen, "node %d does not answer CLUSTER NODES", nd->port);
-		hf_reply_free(r);
+	if (!nodes || !info) {
+		snprintf(why, whylen, "node %d does not answer CLUSTER NODES/INFO", nd->port);
 		return 0;
 	}
-	text = hf_xstrdup(r->str);
-	hf_reply_free(r);
+	text = hf_xstrdup(nodes);
 	for (line = strtok_r(text, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
 		char flags[128] = "", link[32] = "";
 		char *f, *fsave = NULL;
@@ -867,9 +948,7 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, char
 			 nd->port, known, sb->n, primaries, replicas, ok ? "" : ", some failing or unlinked");
 		return 0;
 	}
-	r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "CLUSTER", "INFO", NULL);
-	reply_field(r, "cluster_state", state, sizeof(state));
-	hf_reply_free(r);
+	hf_info_field(info, "cluster_state", state, sizeof(state));
 	if (strcmp(state, "ok")) {
 		snprintf(why, whylen, "node %d reports cluster_state:%s", nd->port, *state ? state : "?");
 		return 0;
@@ -877,94 +956,116 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, char
 	return 1;
 }
 
-/* Whether the replicas of primary 'pr' are linked to it, caught up with
- * its offset, and seen online by the primary too (it waits for their
- * first ACK after a sync). */
-static int shard_ok(const struct sandbox *sb, const struct node *pr, char *why, size_t whylen)
+/* Whether the replicas of primary 'p' are linked to it, caught up with its
+ * offset, and seen online by the primary too (it waits for their first
+ * ACK after a sync). 'repl' holds every node's INFO replication. */
+static int shard_ok(const struct sandbox *sb, size_t p, const char *const *repl, char *why,
+		    size_t whylen)
 {
-	struct hf_reply *r;
-	char *info;
-	long long want;
+	const struct node *pr = &sb->nodes[p];
+	long long want = field_ll(repl[p], "master_repl_offset");
 	size_t i;
-	int ok = 1;
 
-	r = call(sb, pr->port, CMD_TIMEOUT_MS, NULL, "INFO", "replication", NULL);
-	if (!r || r->type != HF_REPLY_STRING) {
+	if (!repl[p]) {
 		snprintf(why, whylen, "primary %d does not answer INFO", pr->port);
-		hf_reply_free(r);
 		return 0;
 	}
-	want = reply_field_ll(r, "master_repl_offset");
-	info = hf_xstrdup(r->str);
-	hf_reply_free(r);
-	for (i = 0; ok && i < sb->n; i++) {
+	for (i = 0; i < sb->n; i++) {
 		const struct node *nd = &sb->nodes[i];
-		char link[16] = "", port[16] = "", online[48];
-		long long have;
+		char link[16] = "", online[48];
 
-		if (!nd->replica || &sb->nodes[nd->primary] != pr)
+		if (!nd->replica || nd->primary != p)
 			continue;
-		r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "INFO", "replication", NULL);
-		reply_field(r, "master_link_status", link, sizeof(link));
-		reply_field(r, "master_port", port, sizeof(port));
-		have = reply_field_ll(r, "slave_repl_offset");
-		hf_reply_free(r);
 		snprintf(online, sizeof(online), "port=%d,state=online,", nd->port);
-		if (strcmp(link, "up") || atoi(port) != pr->port || !strstr(info, online)) {
+		if (repl[i])
+			hf_info_field(repl[i], "master_link_status", link, sizeof(link));
+		if (strcmp(link, "up") || field_ll(repl[i], "master_port") != pr->port ||
+		    !strstr(repl[p], online)) {
 			snprintf(why, whylen, "replica %d is not linked to %d yet", nd->port, pr->port);
-			ok = 0;
-		} else if (want < 0 || have != want) {
+			return 0;
+		}
+		if (want < 0 || field_ll(repl[i], "slave_repl_offset") != want) {
 			snprintf(why, whylen, "replica %d is at offset %lld, its primary at %lld",
-				 nd->port, have, want);
-			ok = 0;
+				 nd->port, field_ll(repl[i], "slave_repl_offset"), want);
+			return 0;
 		}
 	}
-	free(info);
-	return ok;
+	return 1;
 }
 
 /* Attach the replicas (cluster mode) as soon as they know their primary,
  * and wait until every node's view and every replica are as they should
- * be, all in one pass. */
+ * be, all seen in one round of questions. */
 static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err)
 {
+	struct hf_call *calls = hf_xcalloc(sb->n, sizeof(*calls));
+	const char **repl = hf_xcalloc(sb->n, sizeof(*repl));
 	char why[256] = "";
-	size_t i;
+	size_t i, k, n;
+	int rc = 0;
 
 	for (i = 0; i < sb->n; i++)
 		sb->nodes[i].ready = !sb->cluster || !sb->nodes[i].replica;
 	for (;;) {
 		int ok = 1;
 
-		for (i = 0; i < sb->n; i++) {
-			struct node *nd = &sb->nodes[i];
-			struct hf_reply *r;
+		n = 0;
+		for (i = 0; i < sb->n; i++)
+			if (!sb->nodes[i].ready)
+				add_cmd(add_call(sb, calls, &n, i), "CLUSTER", "REPLICATE",
+					sb->nodes[sb->nodes[i].primary].id, NULL);
+		if (n) {
+			/* Refused until the replica has heard of its primary. */
+			hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
+			for (k = 0; k < n; k++) {
+				size_t at = node_of(sb, &calls[k]);
 
-			if (nd->ready)
-				continue;
-			r = call(sb, nd->port, CMD_TIMEOUT_MS, NULL, "CLUSTER", "REPLICATE",
-				 sb->nodes[nd->primary].id, NULL);
-			nd->ready = r != NULL;
-			if (!r) {
-				snprintf(why, sizeof(why), "replica %d does not know its primary yet", nd->port);
-				ok = 0;
+				if (reply_of(&calls[k], 0)) {
+					sb->nodes[at].ready = 1;
+				} else {
+					snprintf(why, sizeof(why), "replica %d does not know its primary yet",
+						 sb->nodes[at].port);
+					ok = 0;
+				}
 			}
-			hf_reply_free(r);
+			hf_calls_release(calls, n);
 		}
-		for (i = 0; ok && i < sb->n; i++) {
-			if (sb->cluster && !cluster_view_ok(sb, &sb->nodes[i], why, sizeof(why)))
-				ok = 0;
-			else if (!sb->nodes[i].replica && sb->replicas &&
-				 !shard_ok(sb, &sb->nodes[i], why, sizeof(why)))
-				ok = 0;
+		if (ok) {
+			n = 0;
+			for (i = 0; i < sb->n; i++) {
+				struct hf_call *call = add_call(sb, calls, &n, i);
+
+				add_cmd(call, "INFO", "replication", NULL);
+				if (sb->cluster) {
+					add_cmd(call, "CLUSTER", "NODES", NULL);
+					add_cmd(call, "CLUSTER", "INFO", NULL);
+				}
+			}
+			hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
+			for (i = 0; i < sb->n; i++)
+				repl[i] = text_of(&calls[i], 0);
+			for (i = 0; ok && i < sb->n; i++) {
+				if (sb->cluster && !cluster_view_ok(sb, &sb->nodes[i], text_of(&calls[i], 1),
+								    text_of(&calls[i], 2), why, sizeof(why)))
+					ok = 0;
+				else if (!sb->nodes[i].replica && sb->replicas &&
+					 !shard_ok(sb, i, repl, why, sizeof(why)))
+					ok = 0;
+			}
+			hf_calls_release(calls, n);
 		}
 		if (ok)
-			return 0;
-		if (hf_mono_ms() > deadline)
-			return hf_err_set(err, HF_ERR, "sandbox not ready after %ds: %s",
-					  UP_TIMEOUT_MS / 1000, why);
+			break;
+		if (hf_mono_ms() > deadline) {
+			rc = hf_err_set(err, HF_ERR, "sandbox not ready after %ds: %s",
+					UP_TIMEOUT_MS / 1000, why);
+			break;
+		}
 		hf_sleep_ms(POLL_MS);
 	}
+	free(repl);
+	free(calls);
+	return rc;
 }
 
 /* ---- stopping ------------------------------------------------------ */
@@ -985,7 +1086,7 @@ static void settle(struct sandbox *sb)
 
 			if (!nd->spawned || nd->failed || nd->pid)
 				continue;
-			if (poll_started(sb, nd, &ignored) == 0 && !nd->pid && !nd->failed)
+			if (poll_process(sb, nd, &ignored) == 0 && !nd->pid && !nd->failed)
 				pending++;
 		}
 		if (pending)
@@ -1357,31 +1458,42 @@ out:
 	return rc;
 }
 
-/* Fill 'out' from node 'nd': its pid, whether it answers, its live role. */
-static void describe(const struct sandbox *sb, const struct node *nd, struct hf_sandbox_node *out)
+/* Describe every node of 'sb' into 'out': pid, state and live role, from
+ * one INFO replication to every node whose process is alive. */
+static void survey(struct sandbox *sb, struct hf_sandbox_node *out)
 {
-	struct hf_reply *r;
-	char role[16] = "";
+	struct hf_call *calls = hf_xcalloc(sb->n, sizeof(*calls));
+	size_t i, k, n = 0;
 
-	memset(out, 0, sizeof(*out));
-	out->port = nd->port;
-	out->shard = nd->shard;
-	out->planned_replica = nd->replica;
-	out->pid = live_pid(sb, nd);
-	if (!out->pid) {
-		out->pid = nd->pid;
-		out->state = HF_SANDBOX_NODE_DOWN;
-		return;
+	for (i = 0; i < sb->n; i++) {
+		const struct node *nd = &sb->nodes[i];
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].port = nd->port;
+		out[i].shard = nd->shard;
+		out[i].planned_replica = nd->replica;
+		out[i].pid = live_pid(sb, nd);
+		out[i].state = out[i].pid ? HF_SANDBOX_NODE_HUNG : HF_SANDBOX_NODE_DOWN;
+		if (!out[i].pid)
+			out[i].pid = nd->pid;
+		else
+			add_cmd(add_call(sb, calls, &n, i), "INFO", "replication", NULL);
 	}
-	r = call(sb, nd->port, PROBE_TIMEOUT_MS, NULL, "INFO", "replication", NULL);
-	if (!reply_field(r, "role", role, sizeof(role))) {
-		out->state = HF_SANDBOX_NODE_UP;
-		snprintf(out->role, sizeof(out->role), "%s",
+	if (n)
+		hf_fanout(fan_of(sb), calls, n, PROBE_TIMEOUT_MS);
+	for (k = 0; k < n; k++) {
+		struct hf_sandbox_node *o = &out[node_of(sb, &calls[k])];
+		const char *info = text_of(&calls[k], 0);
+		char role[16];
+
+		if (!info || hf_info_field(info, "role", role, sizeof(role)))
+			continue;
+		o->state = HF_SANDBOX_NODE_UP;
+		snprintf(o->role, sizeof(o->role), "%s",
 			 !strcmp(role, "master") ? "primary" : !strcmp(role, "slave") ? "replica" : role);
-	} else {
-		out->state = HF_SANDBOX_NODE_HUNG;
 	}
-	hf_reply_free(r);
+	hf_calls_release(calls, n);
+	free(calls);
 }
 
 static int load_existing(const char *dir, struct sandbox *sb, int code, struct hf_err *err)
@@ -1398,15 +1510,13 @@ int hf_sandbox_status(const char *dir, struct hf_sandbox_node **nodes, size_t *n
 		      char **seed_uri, const char **mode, struct hf_err *err)
 {
 	struct sandbox sb;
-	size_t i;
 	int rc = load_existing(dir, &sb, HF_ERR, err);
 
 	if (rc)
 		return rc;
 	*nodes = hf_xcalloc(sb.n, sizeof(**nodes));
 	*n = sb.n;
-	for (i = 0; i < sb.n; i++)
-		describe(&sb, &sb.nodes[i], &(*nodes)[i]);
+	survey(&sb, *nodes);
 	if (seed_uri)
 		*seed_uri = seed_of(&sb, sb.base_port);
 	if (mode)
@@ -1417,27 +1527,27 @@ int hf_sandbox_status(const char *dir, struct hf_sandbox_node **nodes, size_t *n
 
 int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err)
 {
+	struct hf_sandbox_node *nodes;
 	struct sandbox sb;
 	size_t i;
 	int rc = load_existing(dir, &sb, HF_EINVAL, err);
 
 	if (rc)
 		return rc;
+	nodes = hf_xcalloc(sb.n, sizeof(*nodes));
+	survey(&sb, nodes);
 	rc = hf_err_set(err, HF_EUNREACH, sb.cluster ? "no node of the sandbox in '%s' answers" :
 			"the primary of the sandbox in '%s' does not answer", dir);
 	for (i = 0; i < sb.n; i++) {
-		struct hf_sandbox_node d;
-
-		if (!live_pid(&sb, &sb.nodes[i]))
-			continue;
-		describe(&sb, &sb.nodes[i], &d);
 		/* Without cluster mode only the primary shows the topology. */
-		if (d.state == HF_SANDBOX_NODE_UP && (sb.cluster || !strcmp(d.role, "primary"))) {
-			*seed_uri = seed_of(&sb, sb.nodes[i].port);
+		if (nodes[i].state == HF_SANDBOX_NODE_UP &&
+		    (sb.cluster || !strcmp(nodes[i].role, "primary"))) {
+			*seed_uri = seed_of(&sb, nodes[i].port);
 			rc = 0;
 			break;
 		}
 	}
+	free(nodes);
 	sandbox_release(&sb);
 	return rc;
 }
