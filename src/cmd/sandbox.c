@@ -20,7 +20,7 @@ static const char usage[] =
 	"       hotfix sandbox status [--dir D]\n"
 	"\n"
 	"  up      start N primaries with R replicas each (default 3 x 1) on ports\n"
-	"          P, P+1, ... (default 30001; bus ports P+10000, ...) and wait until\n"
+	"          P, P+1, ... (default 21001; bus ports P+10000, ...) and wait until\n"
 	"          the cluster is ready; prints the seed URI on its last line\n"
 	"  down    stop the sandbox's processes and remove its directory\n"
 	"  status  list the nodes; exit 1 unless every node is up\n"

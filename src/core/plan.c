@@ -76,6 +76,33 @@ static size_t wave_goal(const struct hf_wave_spec *w, size_t total)
 	return goal;
 }
 
+void hf_plan_waves(const struct hf_wave_spec *spec, size_t nspec, size_t ntargets,
+		   size_t *wave_of, struct hf_plan_wave **waves, size_t *nwaves)
+{
+	struct hf_plan_wave *w = hf_xcalloc(nspec + 1, sizeof(*w));
+	size_t k, i, n = 0, done = 0;
+
+	for (k = 0; k < nspec; k++, n++) {
+		size_t goal = wave_goal(&spec[k], ntargets);
+
+		w[n].bake_ms = spec[k].bake_ms;
+		if (goal <= done)
+			w[n].skipped = 1;
+		for (; done < goal; done++)
+			wave_of[done] = n + 1;
+	}
+	if (done < ntargets) {
+		w[n].implicit = 1;
+		for (; done < ntargets; done++)
+			wave_of[done] = n + 1;
+		n++;
+	}
+	for (i = 0; i < ntargets; i++)
+		w[wave_of[i] - 1].nodes++;
+	*waves = w;
+	*nwaves = n;
+}
+
 int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		  struct hf_plan **out, struct hf_err *err)
 {
@@ -83,7 +110,7 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	struct hf_target **per = hf_xcalloc(m->nchanges, sizeof(*per));
 	struct ordered *ord = NULL;
 	size_t *wave_of = NULL;
-	size_t i, k, nord = 0, done = 0;
+	size_t i, k, nord = 0;
 	int rc;
 
 	rc = hf_plan_precheck(m, err);
@@ -138,32 +165,8 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		qsort(ord, nord, sizeof(*ord), cmp_ordered);
 	p->ntargets = nord;
 
-	/* Cut the order into waves: each wave's size is a cumulative goal. */
 	wave_of = hf_xcalloc(nord ? nord : 1, sizeof(*wave_of));
-	for (k = 0; k < m->nwaves; k++) {
-		size_t goal = wave_goal(&m->waves[k], nord);
-
-		p->waves = hf_xrealloc(p->waves, sizeof(*p->waves) * (p->nwaves + 1));
-		memset(&p->waves[p->nwaves], 0, sizeof(*p->waves));
-		p->waves[p->nwaves].bake_ms = m->waves[k].bake_ms;
-		if (goal <= done) {
-			p->waves[p->nwaves].skipped = 1;
-		} else {
-			for (; done < goal; done++)
-				wave_of[done] = p->nwaves + 1;
-		}
-		p->nwaves++;
-	}
-	if (done < nord) {
-		p->waves = hf_xrealloc(p->waves, sizeof(*p->waves) * (p->nwaves + 1));
-		memset(&p->waves[p->nwaves], 0, sizeof(*p->waves));
-		p->waves[p->nwaves].implicit = 1;
-		for (; done < nord; done++)
-			wave_of[done] = p->nwaves + 1;
-		p->nwaves++;
-	}
-	for (i = 0; i < nord; i++)
-		p->waves[wave_of[i] - 1].nodes++;
+	hf_plan_waves(m->waves, m->nwaves, nord, wave_of, &p->waves, &p->nwaves);
 
 	/* Steps: wave by wave, in rollout order, one per differing change. */
 	for (i = 0; i < nord; i++) {

@@ -43,6 +43,14 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		  struct hf_plan **out, struct hf_err *err);
 void hf_plan_free(struct hf_plan *p);
 
+/* Cut 'ntargets' ordered targets into waves: each spec is a cumulative goal
+ * (a count or a percentage, rounded up); a spec that adds no target is
+ * marked skipped, and targets beyond the last goal get an implicit wave.
+ * Fills 'wave_of' (1-based wave of each target) and '*waves' (caller frees
+ * with free()). */
+void hf_plan_waves(const struct hf_wave_spec *spec, size_t nspec, size_t ntargets,
+		   size_t *wave_of, struct hf_plan_wave **waves, size_t *nwaves);
+
 /* The checks that refuse a manifest before any cluster is asked: kinds'
  * static checks and guard checks this build cannot run yet. */
 int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err);

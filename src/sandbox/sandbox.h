@@ -11,12 +11,12 @@
 
 #define HF_SANDBOX_DEFAULT_SHARDS 3
 #define HF_SANDBOX_DEFAULT_REPLICAS 1
-#define HF_SANDBOX_DEFAULT_BASE_PORT 30001
+#define HF_SANDBOX_DEFAULT_BASE_PORT 21001
 
 struct hf_sandbox_opts {
 	int shards;                /* primaries; 0 = default (3, or 1 standalone) */
 	int replicas;              /* replicas per primary; -1 = default (1)      */
-	int base_port;             /* first node's port; 0 = default (30001)      */
+	int base_port;             /* first node's port; 0 = default (21001)      */
 	const char *dir;           /* where the sandbox lives; required           */
 	const char *password;      /* requirepass/masterauth, or NULL             */
 	int standalone;            /* one primary with replicas, no cluster mode  */

@@ -89,6 +89,7 @@ pid_gone() {
 all_gone() {
 	local pid
 
+	[ $# -gt 0 ] || { echo "  no pids recorded" >&2; return 1; }
 	for pid in "$@"; do
 		pid_gone "$pid" || return 1
 	done
@@ -180,7 +181,7 @@ check "a foreign redis-server runs on port $FPORT" [ "$(redis-cli -p "$FPORT" pi
 
 pids_of "$STATE/sandbox"
 STOPPED=$(cat "$STATE/sandbox/$((BASE + 4))/redis.pid")
-kill -STOP "$STOPPED"
+[ -n "$STOPPED" ] && kill -STOP "$STOPPED"
 hf sandbox status >"$TMP/out" 2>"$TMP/err"
 check "status exits 1 with a node SIGSTOPped" [ $? -eq 1 ]
 check "  ... naming the node" grep -q "$((BASE + 4)) (not answering)" "$TMP/err"

@@ -1,0 +1,199 @@
+/* Unit tests of the journal: runs and steps survive a reopen, the
+ * one-run-per-node lock, requests, and the audit hash chain. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/journal.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/hf-journal-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static struct hf_run run_named(const char *id)
+{
+	struct hf_run r = {
+		.id = (char *)id, .hotfix = "fix", .version = 3, .owner = "o",
+		.cluster = "redis://127.0.0.1:1", .manifest_path = "f.yaml",
+		.manifest_sha256 = "abc", .manifest_text = "text", .state = HF_RUN_RUNNING,
+		.pid = 1234, .operator = "tester",
+	};
+
+	return r;
+}
+
+static void steps_on(struct hf_step *s, const char *a, const char *b)
+{
+	memset(s, 0, 2 * sizeof(*s));
+	s[0] = (struct hf_step){ .seq = 1, .wave = 1, .node_id = (char *)a, .addr = "h:1",
+				 .role = "replica", .state = HF_STEP_PLANNED };
+	s[1] = (struct hf_step){ .seq = 2, .wave = 2, .node_id = (char *)b, .addr = "h:2",
+				 .role = "primary", .shard = 1, .state = HF_STEP_PLANNED };
+}
+
+static void test_runs_and_lock(void **state)
+{
+	struct hf_journal *j = NULL;
+	struct hf_err err = {0};
+	struct hf_run r1 = run_named("run-1"), r2 = run_named("run-2"), *back = NULL;
+	struct hf_step s[2], *loaded = NULL, *p;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	steps_on(s, "node-a", "node-b");
+	assert_int_equal(hf_journal_run_create(j, &r1, s, 2, &err), 0);
+
+	/* Any shared node is held by the unfinished run. */
+	steps_on(s, "node-c", "node-b");
+	assert_int_equal(hf_journal_run_create(j, &r2, s, 2, &err), HF_EREFUSED);
+	assert_non_null(strstr(err.msg, "run-1"));
+
+	/* Steps keep their state, blobs and flags across a reopen. */
+	assert_int_equal(hf_journal_run_load(j, "run-1", &back, &loaded, &n, &err), 0);
+	assert_int_equal(n, 2);
+	loaded[0].state = HF_STEP_VERIFIED;
+	loaded[0].before = strdup("{\"params\":{\"timeout\":\"0\"}}");
+	loaded[0].persisted = 1;
+	p = &loaded[0];
+	assert_int_equal(hf_journal_steps_update(j, "run-1", &p, 1, &err), 0);
+	back->state = HF_RUN_PROMOTED;
+	assert_int_equal(hf_journal_run_update(j, back, &err), 0);
+	hf_steps_free(loaded, n);
+	hf_run_free(back);
+	hf_journal_close(j);
+
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	assert_int_equal(hf_journal_run_load(j, "last", &back, &loaded, &n, &err), 0);
+	assert_string_equal(back->id, "run-1");
+	assert_int_equal(back->state, HF_RUN_PROMOTED);
+	assert_int_equal(back->version, 3);
+	assert_int_equal(loaded[0].state, HF_STEP_VERIFIED);
+	assert_string_equal(loaded[0].before, "{\"params\":{\"timeout\":\"0\"}}");
+	assert_int_equal(loaded[0].persisted, 1);
+	assert_int_equal(loaded[1].state, HF_STEP_PLANNED);
+	assert_int_equal(loaded[1].shard, 1);
+	hf_steps_free(loaded, n);
+	hf_run_free(back);
+
+	/* A promoted run holds nothing any more. */
+	assert_int_equal(hf_journal_run_create(j, &r2, s, 2, &err), 0);
+	assert_int_equal(hf_journal_run_load(j, "no-such-run", &back, NULL, NULL, &err), HF_EINVAL);
+	hf_journal_close(j);
+}
+
+static void test_requests(void **state)
+{
+	struct hf_journal *j = NULL, *other = NULL;
+	struct hf_err err = {0};
+	struct hf_run r = run_named("run-r");
+	struct hf_step s[2];
+	char *req = NULL;
+
+	(void)state;
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	assert_int_equal(hf_journal_open(dir, &other, &err), 0);
+	steps_on(s, "node-x", "node-y");
+	assert_int_equal(hf_journal_run_create(j, &r, s, 2, &err), 0);
+	assert_int_equal(hf_journal_request_take(j, "run-r", &req, &err), 0);
+	assert_null(req);
+	/* Another process (another connection) leaves a request... */
+	assert_int_equal(hf_journal_request_set(other, "run-r", "pause", &err), 0);
+	/* ...the driver takes it once. */
+	assert_int_equal(hf_journal_request_take(j, "run-r", &req, &err), 0);
+	assert_string_equal(req, "pause");
+	free(req);
+	assert_int_equal(hf_journal_request_take(j, "run-r", &req, &err), 0);
+	assert_null(req);
+	hf_journal_close(other);
+	hf_journal_close(j);
+}
+
+static void test_event_chain(void **state)
+{
+	struct hf_journal *j = NULL;
+	struct hf_err err = {0};
+	struct hf_event *ev = NULL;
+	size_t n = 0;
+	int ok = 0;
+	sqlite3 *db;
+	char path[128];
+
+	(void)state;
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	assert_int_equal(hf_journal_event(j, "run-e", "run", "started %d", 1), 0);
+	assert_int_equal(hf_journal_event(j, "run-e", "wave", "wave %d/%d", 1, 2), 0);
+	assert_int_equal(hf_journal_event(j, "run-e", "run", "promoted"), 0);
+	assert_int_equal(hf_journal_events(j, "run-e", &ev, &n, &ok, &err), 0);
+	assert_int_equal(n, 3);
+	assert_true(ok);
+	assert_string_equal(ev[1].kind, "wave");
+	assert_string_equal(ev[1].message, "wave 1/2");
+	hf_events_free(ev, n);
+
+	/* Edit an event behind the journal's back: the chain no longer verifies. */
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE events SET message = 'nothing happened' "
+				      "WHERE run = 'run-e' AND n = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(hf_journal_events(j, "run-e", &ev, &n, &ok, &err), 0);
+	assert_false(ok);
+	hf_events_free(ev, n);
+
+	/* Deleting one is caught too. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE events SET message = 'wave 1/2' WHERE run = 'run-e' AND n = 2;"
+				      "DELETE FROM events WHERE run = 'run-e' AND n = 2", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(hf_journal_events(j, "run-e", &ev, &n, &ok, &err), 0);
+	assert_int_equal(n, 2);
+	assert_false(ok);
+	hf_events_free(ev, n);
+	hf_journal_close(j);
+}
+
+static void test_state_names(void **state)
+{
+	(void)state;
+	assert_string_equal(hf_run_state_name(HF_RUN_ROLLING_BACK), "rolling_back");
+	assert_string_equal(hf_step_state_name(HF_STEP_CONFLICT), "conflict");
+	assert_true(hf_run_state_active(HF_RUN_PAUSED));
+	assert_true(hf_run_state_active(HF_RUN_ROLLING_BACK));
+	assert_false(hf_run_state_active(HF_RUN_PROMOTED));
+	assert_false(hf_run_state_active(HF_RUN_FAILED));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_runs_and_lock),
+		cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_event_chain),
+		cmocka_unit_test(test_state_names),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
