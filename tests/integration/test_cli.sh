@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The command line: confirmation on a terminal, refusal without one, the
+# sandbox as the default cluster, --json documents, --help everywhere.
+. "$(dirname "$0")/lib.sh"
+
+sandbox_up cli --shards 3 --replicas 1 || finish
+manifest "$T/m.yaml" cli-test
+
+# Without a terminal and without --yes: refused, nothing changed.
+expect_exit 5 "apply without a terminal and without --yes is refused" \
+	hf apply "$T/m.yaml" --cluster "$SEED" </dev/null
+check "the refusal says why" contains "$T/err" "no terminal to ask on; pass --yes"
+check "no node changed" test "$(cfg "$BASE" timeout)" = 0
+
+# On a terminal (a pseudo-terminal from script(1)), it asks after the plan.
+printf 'n\n' | script -qec "'$HOTFIX' --state '$STATE' apply '$T/m.yaml' --cluster '$SEED'" /dev/null \
+	>"$T/tty-no.out" 2>&1
+check "on a terminal, apply shows the plan and asks" grep -q 'apply hotfix cli-test v1 to 6 node(s) in 3 wave(s)? \[y/N\]' "$T/tty-no.out"
+check "answering no applies nothing" test "$(cfg "$BASE" timeout)" = 0
+check "answering no says so" grep -q 'not confirmed' "$T/tty-no.out"
+printf 'y\n' | script -qec "'$HOTFIX' --state '$STATE' apply '$T/m.yaml' --cluster '$SEED'" /dev/null \
+	>"$T/tty-yes.out" 2>&1
+check "answering yes applies the hotfix" test "$(cfg "$BASE" timeout)" = 300
+check "answering yes promotes the run" grep -q 'promoted' "$T/tty-yes.out"
+
+# With no --cluster, the sandbox of the state directory is the cluster.
+hf sandbox up --base-port "$(free_base 6)" >"$T/default-up.out" 2>&1 && SANDBOXES+=("$STATE/sandbox")
+expect_exit 0 "cluster show without --cluster uses the sandbox" hf cluster show
+check "it shows the default sandbox's seed" contains "$T/out" "$(tail -n 1 "$T/default-up.out")"
+expect_exit 0 "sandbox status" hf sandbox status
+expect_exit 0 "sandbox down" hf sandbox down
+expect_exit 2 "plan without --cluster and without a sandbox says what to do" hf plan "$T/m.yaml"
+check "the message names --cluster" contains "$T/err" "use --cluster"
+
+# --json documents.
+expect_exit 0 "cluster show --json" hf --json cluster show --cluster "$SEED"
+check "cluster show --json parses and lists 6 nodes" /usr/bin/python3 -c "
+import json; d = json.load(open('$T/out')); assert len(d['nodes']) == 6, d
+assert {n['role'] for n in d['nodes']} == {'primary', 'replica'}"
+expect_exit 0 "plan --json" hf --json plan "$T/m.yaml" --cluster "$SEED"
+check "plan --json parses (nothing to do after the apply)" /usr/bin/python3 -c "
+import json; d = json.load(open('$T/out')); assert d['targets'] == 0 and d['steps'] == [], d"
+expect_exit 0 "rollback --json" hf --json rollback last
+check "rollback --json has run and state" /usr/bin/python3 -c "
+import json; d = json.load(open('$T/out')); assert d['state'] == 'rolled_back' and d['run'], d"
+expect_exit 0 "history --json" hf --json history
+check "history --json has run, hotfix, version, state per run" /usr/bin/python3 -c "
+import json; d = json.load(open('$T/out')); assert d and all({'run','hotfix','version','state'} <= set(r) for r in d), d"
+
+# --help on every command, and unknown ones.
+for c in sandbox cluster validate plan apply rollback resume abort pause continue status history; do
+	expect_exit 0 "$c --help" hf "$c" --help
+done
+expect_exit 2 "an unknown command is invalid input" hf frobnicate
+expect_exit 2 "an unknown option is invalid input" hf plan "$T/m.yaml" --wavez 3
+expect_exit 2 "rollback of an unknown run is invalid input" hf rollback no-such-run
+
+finish
