@@ -66,7 +66,9 @@ static const char schema[] =
 	"  shard INTEGER, state TEXT NOT NULL, before TEXT, after TEXT,"
 	"  persisted INTEGER NOT NULL DEFAULT 0, error TEXT, updated_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (run, seq));"
-	"CREATE INDEX IF NOT EXISTS steps_node ON steps(node_id);"
+	"CREATE TABLE IF NOT EXISTS run_nodes ("
+	"  run TEXT NOT NULL REFERENCES runs(id), node_id TEXT NOT NULL, PRIMARY KEY (run, node_id));"
+	"CREATE INDEX IF NOT EXISTS run_nodes_node ON run_nodes(node_id);"
 	"CREATE TABLE IF NOT EXISTS events ("
 	"  run TEXT NOT NULL, n INTEGER NOT NULL, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
 	"  message TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run, n));";
@@ -171,13 +173,13 @@ static char *col_text(sqlite3_stmt *st, int i)
 	return s ? hf_xstrdup((const char *)s) : NULL;
 }
 
-/* Is any node of 'steps' held by an unfinished run? Fills 'holder'. */
-static int find_holder(struct hf_journal *j, const struct hf_step *steps, size_t n,
+/* Is any of 'nodes' in the cluster of an unfinished run? Fills 'holder'. */
+static int find_holder(struct hf_journal *j, const char *const *nodes, size_t n,
 		       char *holder, size_t holderlen, struct hf_err *err)
 {
 	sqlite3_stmt *st = prepare(j,
-		"SELECT r.id, r.state FROM steps s JOIN runs r ON r.id = s.run "
-		"WHERE s.node_id = ? AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1",
+		"SELECT r.id, r.state FROM run_nodes n JOIN runs r ON r.id = n.run "
+		"WHERE n.node_id = ? AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1",
 		err);
 	size_t i;
 	int found = 0;
@@ -186,7 +188,7 @@ static int find_holder(struct hf_journal *j, const struct hf_step *steps, size_t
 		return -1;
 	for (i = 0; i < n && !found; i++) {
 		sqlite3_reset(st);
-		bind_text(st, 1, steps[i].node_id);
+		bind_text(st, 1, nodes[i]);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(holder, holderlen, "%s (%s)", sqlite3_column_text(st, 0),
 				 sqlite3_column_text(st, 1));
@@ -198,7 +200,8 @@ static int find_holder(struct hf_journal *j, const struct hf_step *steps, size_t
 }
 
 int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
-			  const struct hf_step *steps, size_t n, struct hf_err *err)
+			  const struct hf_step *steps, size_t n,
+			  const char *const *nodes, size_t nnodes, struct hf_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char holder[128];
@@ -211,7 +214,7 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 	rc = exec(j, "BEGIN IMMEDIATE", err);
 	if (rc)
 		return rc;
-	held = find_holder(j, steps, n, holder, sizeof(holder), err);
+	held = find_holder(j, nodes, nnodes, holder, sizeof(holder), err);
 	if (held < 0) {
 		rc = HF_ERR;
 		goto out;
@@ -271,6 +274,21 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 		sqlite3_bind_int64(st, 13, now);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			rc = db_err(j, err, "insert step");
+			goto out;
+		}
+	}
+	sqlite3_finalize(st);
+	st = prepare(j, "INSERT OR IGNORE INTO run_nodes (run, node_id) VALUES (?, ?)", err);
+	if (!st) {
+		rc = HF_ERR;
+		goto out;
+	}
+	for (i = 0; i < nnodes; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, run->id);
+		bind_text(st, 2, nodes[i]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(j, err, "insert run node");
 			goto out;
 		}
 	}

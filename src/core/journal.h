@@ -77,11 +77,13 @@ struct hf_journal;
 int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_err *err);
 void hf_journal_close(struct hf_journal *j);
 
-/* Record a new run and its planned steps in one transaction. Refused with
- * HF_EREFUSED, naming the run, when an unfinished run holds any of the
- * same nodes. 'run->id' must be set; state is recorded as given. */
+/* Record a new run and its planned steps in one transaction, with the ids
+ * of every node of its cluster ('nodes'). Refused with HF_EREFUSED, naming
+ * the run, when an unfinished run's cluster has any of the same nodes: one
+ * active run per cluster. 'run->id' must be set. */
 int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
-			  const struct hf_step *steps, size_t n, struct hf_err *err);
+			  const struct hf_step *steps, size_t n,
+			  const char *const *nodes, size_t nnodes, struct hf_err *err);
 
 /* Load a run by id ("last" is the newest run) and its steps ordered by seq.
  * Caller frees with hf_run_free() and hf_steps_free(). */

@@ -133,7 +133,7 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		}
 		for (i = 0; i < c->nnodes; i++)
 			if (per[k][i].status) {
-				rc = hf_err_set(err, HF_EUNREACH, "cannot plan: node %s (%s:%d): %s",
+				rc = hf_err_set(err, HF_ERR, "cannot plan: node %s (%s:%d): %s",
 						c->nodes[i].id, c->nodes[i].host, c->nodes[i].port,
 						per[k][i].error);
 				goto out;

@@ -37,8 +37,8 @@ struct hf_plan {
 };
 
 /* Build the plan. HF_EINVAL (with "FILE:LINE:COL: ..." in 'err') when the
- * manifest asks for what the cluster cannot do; HF_EUNREACH when a node
- * does not answer. Caller frees with hf_plan_free(). */
+ * manifest asks for what the cluster cannot do; HF_ERR when a node does
+ * not answer. Caller frees with hf_plan_free(). */
 int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		  struct hf_plan **out, struct hf_err *err);
 void hf_plan_free(struct hf_plan *p);

@@ -145,7 +145,14 @@ int hf_rollout_create(struct hf_journal *j, struct hf_manifest *m, struct hf_clu
 		s->state = HF_STEP_PLANNED;
 		r->node_of[i] = n;
 	}
-	rc = hf_journal_run_create(j, run, r->steps, r->nsteps, err);
+	{
+		const char **ids = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*ids));
+
+		for (i = 0; i < c->nnodes; i++)
+			ids[i] = c->nodes[i].id;
+		rc = hf_journal_run_create(j, run, r->steps, r->nsteps, ids, c->nnodes, err);
+		free(ids);
+	}
 	if (rc) {
 		hf_rollout_free(r);
 		return rc;

@@ -52,6 +52,10 @@ static void steps_on(struct hf_step *s, const char *a, const char *b)
 				 .role = "primary", .shard = 1, .state = HF_STEP_PLANNED };
 }
 
+static const char *cluster1[] = { "node-a", "node-b", "node-z" };
+static const char *cluster2[] = { "node-b", "node-c" };
+static const char *cluster3[] = { "node-x", "node-y" };
+
 static void test_runs_and_lock(void **state)
 {
 	struct hf_journal *j = NULL;
@@ -63,11 +67,12 @@ static void test_runs_and_lock(void **state)
 	(void)state;
 	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
 	steps_on(s, "node-a", "node-b");
-	assert_int_equal(hf_journal_run_create(j, &r1, s, 2, &err), 0);
+	assert_int_equal(hf_journal_run_create(j, &r1, s, 2, cluster1, 3, &err), 0);
 
-	/* Any shared node is held by the unfinished run. */
-	steps_on(s, "node-c", "node-b");
-	assert_int_equal(hf_journal_run_create(j, &r2, s, 2, &err), HF_EREFUSED);
+	/* A cluster sharing any node with an unfinished run's is held, even
+	 * when the new run's own targets are other nodes. */
+	steps_on(s, "node-c", "node-c");
+	assert_int_equal(hf_journal_run_create(j, &r2, s, 1, cluster2, 2, &err), HF_EREFUSED);
 	assert_non_null(strstr(err.msg, "run-1"));
 
 	/* Steps keep their state, blobs and flags across a reopen. */
@@ -98,7 +103,7 @@ static void test_runs_and_lock(void **state)
 	hf_run_free(back);
 
 	/* A promoted run holds nothing any more. */
-	assert_int_equal(hf_journal_run_create(j, &r2, s, 2, &err), 0);
+	assert_int_equal(hf_journal_run_create(j, &r2, s, 1, cluster2, 2, &err), 0);
 	assert_int_equal(hf_journal_run_load(j, "no-such-run", &back, NULL, NULL, &err), HF_EINVAL);
 	hf_journal_close(j);
 }
@@ -115,7 +120,7 @@ static void test_requests(void **state)
 	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
 	assert_int_equal(hf_journal_open(dir, &other, &err), 0);
 	steps_on(s, "node-x", "node-y");
-	assert_int_equal(hf_journal_run_create(j, &r, s, 2, &err), 0);
+	assert_int_equal(hf_journal_run_create(j, &r, s, 2, cluster3, 2, &err), 0);
 	assert_int_equal(hf_journal_request_take(j, "run-r", &req, &err), 0);
 	assert_null(req);
 	/* Another process (another connection) leaves a request... */
