@@ -46,6 +46,7 @@ int cmd_pause(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_continue(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_history(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 
 #endif
 

@@ -34,14 +34,6 @@ static int open_run(struct hf_ctx *ctx, const char *id, const char *cluster,
 	return rc;
 }
 
-static int refuse_if_driven(const struct hf_run *run, struct hf_err *err)
-{
-	if (!hf_rollout_driver_alive(run))
-		return 0;
-	return hf_err_set(err, HF_EREFUSED, "run %s is driven by process %d; 'hotfix abort %s' "
-			  "asks it to roll back", run->id, run->pid, run->id);
-}
-
 static void finish(struct hf_ctx *ctx, struct hf_rollout *r, int rc, struct hf_err *err)
 {
 	if (ctx->json)
@@ -73,8 +65,6 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "rollback: no run given");
 	}
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
-	if (!rc)
-		rc = refuse_if_driven(r->run, err);
 	if (!rc) {
 		hf_cmd_catch_signals(&r->interrupted);
 		rc = hf_rollout_rollback(r, force, force ? "rollback --force by operator" :
@@ -108,8 +98,6 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "resume: no run given");
 	}
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
-	if (!rc)
-		rc = refuse_if_driven(r->run, err);
 	if (rc)
 		goto out;
 	if (!hf_run_state_active(r->run->state) && !back) {
@@ -158,7 +146,7 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 				hf_run_state_name(run->state), what);
 		goto out;
 	}
-	if (!hf_rollout_driver_alive(run)) {
+	if (!hf_journal_driven(j, run->id)) {
 		if (!strcmp(what, "abort")) {
 			struct hf_rollout *r = NULL;
 
@@ -193,7 +181,7 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 			rc = hf_journal_run_load(j, pos[0], &run, NULL, NULL, err);
 			if (rc)
 				goto out;
-			if (!hf_run_state_active(run->state) || !hf_rollout_driver_alive(run) ||
+			if (!hf_run_state_active(run->state) || !hf_journal_driven(j, run->id) ||
 			    hf_mono_ms() > deadline)
 				break;
 			hf_sleep_ms(100);
@@ -276,7 +264,7 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		json_object_set_new(doc, "cluster", json_string(run->cluster));
 		json_object_set_new(doc, "sha256", json_string(run->manifest_sha256));
 		json_object_set_new(doc, "operator", json_string(run->operator ? run->operator : ""));
-		json_object_set_new(doc, "driven_by", json_integer(hf_rollout_driver_alive(run) ? run->pid : 0));
+		json_object_set_new(doc, "driven_by", json_integer(hf_journal_driven(j, run->id) ? run->pid : 0));
 		json_object_set_new(doc, "audit_chain_ok", json_boolean(chain_ok));
 		for (i = 0; i < nsteps; i++) {
 			json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s,s:b}", "seq",
@@ -309,7 +297,7 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	printf("cluster   %s\n", run->cluster);
 	printf("state     %s%s%s%s\n", hf_run_state_name(run->state), run->note ? " (" : "",
 	       run->note ? run->note : "", run->note ? ")" : "");
-	if (hf_rollout_driver_alive(run))
+	if (hf_journal_driven(j, run->id))
 		printf("driver    process %d\n", run->pid);
 	else if (hf_run_state_active(run->state))
 		printf("driver    none: 'hotfix resume %s' takes over, 'hotfix rollback %s' undoes\n",

@@ -10,13 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/misc.h"
 
 struct hf_journal {
 	sqlite3 *db;
+	char *dir;
+	int drive_fd;        /* flock held on the run this process drives, or -1 */
 };
 
 static const char *run_states[] = {
@@ -115,6 +120,9 @@ int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_er
 	char *path = hf_xasprintf("%s/journal.db", state_dir);
 	int rc = 0;
 
+	j->dir = hf_xstrdup(state_dir);
+	j->drive_fd = -1;
+
 	if (mkdir_p(state_dir)) {
 		rc = hf_err_set(err, HF_ERR, "cannot create state directory '%s': %s", state_dir,
 				strerror(errno));
@@ -143,7 +151,10 @@ void hf_journal_close(struct hf_journal *j)
 {
 	if (!j)
 		return;
+	if (j->drive_fd >= 0)
+		close(j->drive_fd);   /* releases the flock */
 	sqlite3_close(j->db);
+	free(j->dir);
 	free(j);
 }
 
@@ -197,6 +208,55 @@ static int find_holder(struct hf_journal *j, const char *const *nodes, size_t n,
 	}
 	sqlite3_finalize(st);
 	return found;
+}
+
+/* The lock file of a run: "<state>/locks/<run>.lock". */
+static int open_lock(struct hf_journal *j, const char *run_id)
+{
+	char *dir = hf_xasprintf("%s/locks", j->dir);
+	char *path = hf_xasprintf("%s/%s.lock", dir, run_id);
+	int fd;
+
+	mkdir_p(dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(dir);
+	free(path);
+	return fd;
+}
+
+int hf_journal_drive(struct hf_journal *j, const char *run_id, struct hf_err *err)
+{
+	int fd;
+
+	if (strchr(run_id, '/') || !*run_id)
+		return hf_err_set(err, HF_EINVAL, "bad run id '%s'", run_id);
+	fd = open_lock(j, run_id);
+	if (fd < 0)
+		return hf_err_set(err, HF_ERR, "cannot open the lock of run %s: %s", run_id,
+				  strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return hf_err_set(err, HF_EREFUSED, "run %s is driven by another hotfix process; "
+				  "'hotfix abort %s' asks it to roll back", run_id, run_id);
+	}
+	if (j->drive_fd >= 0)
+		close(j->drive_fd);
+	j->drive_fd = fd;
+	return 0;
+}
+
+int hf_journal_driven(struct hf_journal *j, const char *run_id)
+{
+	int fd, held;
+
+	if (j->drive_fd >= 0)
+		return 0;   /* this process drives it, or may take it */
+	fd = open_lock(j, run_id);
+	if (fd < 0)
+		return 0;
+	held = flock(fd, LOCK_EX | LOCK_NB) != 0;
+	close(fd);   /* a lock taken here is released with the descriptor */
+	return held;
 }
 
 int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
@@ -551,7 +611,9 @@ void hf_events_free(struct hf_event *ev, size_t n)
 int hf_journal_request_set(struct hf_journal *j, const char *run_id, const char *request,
 			   struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "UPDATE runs SET request = ? WHERE id = ?", err);
+	/* An abort, once asked, is never replaced by a later pause or continue. */
+	sqlite3_stmt *st = prepare(j, "UPDATE runs SET request = ? WHERE id = ?"
+				   " AND (request IS NULL OR request != 'abort' OR ?1 IS NULL)", err);
 	int rc = 0;
 
 	if (!st)

@@ -85,6 +85,13 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 			  const struct hf_step *steps, size_t n,
 			  const char *const *nodes, size_t nnodes, struct hf_err *err);
 
+/* Become the one process that drives run 'run_id' (an flock on
+ * <state>/locks/<run>.lock, held until hf_journal_close() or the process
+ * dies, kill -9 included). HF_EREFUSED when another process drives it. */
+int hf_journal_drive(struct hf_journal *j, const char *run_id, struct hf_err *err);
+/* Does another live process drive 'run_id'? */
+int hf_journal_driven(struct hf_journal *j, const char *run_id);
+
 /* Load a run by id ("last" is the newest run) and its steps ordered by seq.
  * Caller frees with hf_run_free() and hf_steps_free(). */
 int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **run,
@@ -105,7 +112,8 @@ int hf_journal_events(struct hf_journal *j, const char *run_id, struct hf_event 
 		      size_t *n, int *chain_ok, struct hf_err *err);
 void hf_events_free(struct hf_event *ev, size_t n);
 
-/* Leave a request ("pause", "continue", "abort") for the driving process. */
+/* Leave a request ("pause", "continue", "abort") for the driving process;
+ * a pending abort is not replaced by anything but NULL (cleared). */
 int hf_journal_request_set(struct hf_journal *j, const char *run_id, const char *request,
 			   struct hf_err *err);
 /* Take the pending request, clearing it; '*request' is NULL when none.

@@ -26,6 +26,7 @@ struct hf_target {
 	int status;             /* OUT: 0, HF_EUNREACH, HF_ERR, HF_ECONFLICT */
 	char error[512];        /* OUT: why, when status != 0 */
 	int match;              /* OUT of verify: the asked side holds */
+	char warning[256];      /* OUT: done, but something needs a human */
 	/* OUT of plan: one line per difference, "timeout: 0 -> 300" */
 	char **diff;
 	size_t ndiff;

@@ -115,6 +115,12 @@ int hf_rollout_create(struct hf_journal *j, struct hf_manifest *m, struct hf_clu
 	int rc;
 
 	new_run_id(id, sizeof(id));
+	rc = hf_journal_drive(j, id, err);
+	if (rc) {
+		free(run);
+		free(r);
+		return rc;
+	}
 	run->id = hf_xstrdup(id);
 	run->hotfix = hf_xstrdup(m->name);
 	run->version = m->version;
@@ -211,6 +217,13 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 	rc = hf_journal_run_load(j, id, &r->run, &r->steps, &r->nsteps, err);
 	if (rc)
 		goto fail;
+	/* One driver per run: a second rollback or resume is refused while
+	 * the first runs, and a dead driver's lock died with it. */
+	rc = hf_journal_drive(j, r->run->id, err);
+	if (rc)
+		goto fail;
+	/* A request left for a driver that died is stale. */
+	hf_journal_request_set(j, r->run->id, NULL, NULL);
 	r->node_of = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*r->node_of));
 	rc = hf_manifest_parse(r->run->manifest_path, r->run->manifest_text,
 			       strlen(r->run->manifest_text), &r->m, err);
@@ -223,6 +236,8 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 		uri = &own;
 	}
 	rc = hf_cluster_discover(uri, timeout_ms, &r->c, err);
+	if (rc && rc != HF_EUNREACH)
+		goto fail;   /* refused credentials are not an unreachable node */
 	if (rc) {
 		/* Without the seed, reach the nodes at their recorded addresses. */
 		size_t i;
@@ -277,25 +292,6 @@ void hf_rollout_free(struct hf_rollout *r)
 	hf_manifest_free(r->m);
 	hf_cluster_free(r->c);
 	free(r);
-}
-
-int hf_rollout_driver_alive(const struct hf_run *run)
-{
-	char path[64], comm[64] = "";
-	FILE *f;
-
-	if (run->pid <= 0 || run->pid == getpid())
-		return 0;
-	if (kill(run->pid, 0) && errno == ESRCH)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/comm", run->pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	return !strncmp(comm, "hotfix", 6);
 }
 
 /* ---- running kind operations over steps ---------------------------- */
@@ -473,22 +469,32 @@ static int settle(struct hf_rollout *r, struct hf_err *err)
 	}
 	if (!n)
 		goto out;
-	t = run_op(r, idx, n, OP_VERIFY_AFTER, 0);
-	for (i = 0; i < n; i++) {
-		struct hf_step *s = &r->steps[idx[i]];
-
-		if (!t[i].status && t[i].match)
-			s->state = HF_STEP_VERIFIED;
-	}
-	free(t);
 	t = run_op(r, idx, n, OP_VERIFY_BEFORE, 0);
 	for (i = 0; i < n; i++) {
 		struct hf_step *s = &r->steps[idx[i]];
 
-		if (s->state == HF_STEP_VERIFIED)
-			t[i].match = 1;
-		else if (!t[i].status && t[i].match)
+		if (!t[i].status && t[i].match)
 			s->state = HF_STEP_CAPTURED;   /* the apply never landed: do it again */
+	}
+	free(t);
+	t = run_op(r, idx, n, OP_VERIFY_AFTER, 0);
+	for (i = 0; i < n; i++) {
+		struct hf_step *s = &r->steps[idx[i]];
+
+		if (s->state == HF_STEP_CAPTURED || t[i].status) {
+			t[i].match = !t[i].status;
+			continue;
+		}
+		if (t[i].match) {
+			s->state = HF_STEP_VERIFIED;
+		} else if (!s->after) {
+			/* The apply landed (the node left its before-state) but
+			 * the crash came before the node's spelling of the new
+			 * values was recorded: apply again, which is idempotent
+			 * and records it. */
+			s->state = HF_STEP_CAPTURED;
+			t[i].match = 1;
+		}
 	}
 	why = failures(r, idx, t, n, "holds neither the before- nor the after-state");
 	save_steps(r, idx, n, NULL);
@@ -623,6 +629,9 @@ static int wave_started(struct hf_rollout *r, int wave)
 	return 0;
 }
 
+/* Persist the change on nodes with a config file. 'persisted' is 1 once
+ * the intent is journaled and 2 once CONFIG REWRITE succeeded; a resumed
+ * run rewrites again (it is idempotent) wherever it is not 2. */
 static int promote(struct hf_rollout *r, struct hf_err *err)
 {
 	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
@@ -631,7 +640,7 @@ static int promote(struct hf_rollout *r, struct hf_err *err)
 	int rc = 0;
 
 	for (i = 0; i < r->nsteps; i++)
-		if (r->steps[i].state == HF_STEP_VERIFIED && !r->steps[i].persisted &&
+		if (r->steps[i].state == HF_STEP_VERIFIED && r->steps[i].persisted < 2 &&
 		    r->steps[i].before && strstr(r->steps[i].before, "\"config_file\":true"))
 			idx[n++] = i;
 	if (n) {
@@ -644,8 +653,12 @@ static int promote(struct hf_rollout *r, struct hf_err *err)
 			goto out;
 		hf_crashpoint("promote");
 		t = run_op(r, idx, n, OP_PERSIST, 0);
+		for (i = 0; i < n; i++)
+			if (!t[i].status)
+				r->steps[idx[i]].persisted = 2;
 		why = failures(r, idx, t, n, NULL);
 		free(t);
+		save_steps(r, idx, n, NULL);
 		if (why) {
 			rc = hf_err_set(err, HF_ERR, "CONFIG REWRITE failed: %s", why);
 			goto out;
@@ -656,6 +669,16 @@ out:
 	free(why);
 	free(idx);
 	return rc;
+}
+
+static int promotion_started(struct hf_rollout *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].persisted)
+			return 1;
+	return 0;
 }
 
 int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
@@ -700,8 +723,9 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 		}
 		if (rc || rq || !nodes)
 			continue;
-		/* After a crash, a wave whose successor started has baked. */
-		if (w < nwaves && wave_started(r, w + 1))
+		/* After a crash, a wave whose successor (or the promotion)
+		 * started has baked. */
+		if (w < nwaves ? wave_started(r, w + 1) : promotion_started(r))
 			continue;
 		rq = bake(r, w, nwaves, bake_ms, err);
 	}
@@ -757,31 +781,87 @@ static int revertible(const struct hf_step *s, int force)
 	return force && s->state == HF_STEP_CONFLICT;
 }
 
-/* A second rollback: nothing to revert, but ask every node anyway. */
+/* Close the run from the state of all its steps, not only of this pass:
+ * steps still to revert (nodes that did not answer) keep it rolling back,
+ * conflicts and config files that could not be rewritten need a human,
+ * anything else is rolled back. */
+static int conclude(struct hf_rollout *r, const char *why, int force, long long t0,
+		    size_t restored, struct hf_err *err)
+{
+	struct hf_buf unreach = {0}, conflicts = {0}, warnings = {0};
+	char label[160], d[32];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < r->nsteps; i++) {
+		struct hf_step *s = &r->steps[i];
+
+		node_label(r, i, label, sizeof(label));
+		if (revertible(s, 0))
+			hf_buf_printf(&unreach, "\n  %s: %s", label, s->error ? s->error : "not reverted");
+		else if (s->state == HF_STEP_CONFLICT)
+			hf_buf_printf(&conflicts, "\n  %s: %s", label, s->error);
+		else if (s->state == HF_STEP_REVERTED && s->error)
+			hf_buf_printf(&warnings, "\n  %s: %s", label, s->error);
+	}
+	hf_fmt_duration(hf_mono_ms() - t0, d, sizeof(d));
+	r->run->pid = 0;
+	if (unreach.len) {
+		set_run_state(r, HF_RUN_ROLLING_BACK, "rollback incomplete: nodes did not answer", NULL);
+		emit(r, "rollback", "rollback incomplete after %s: %zu step(s) restored; not reached:%s",
+		     d, restored, unreach.s);
+		rc = hf_err_set(err, HF_EHUMAN, "rollback of run %s incomplete: these nodes did not answer "
+				"and may still hold the hotfix:%s%s%s\nrun 'hotfix rollback %s' again when "
+				"they answer", r->run->id, unreach.s, conflicts.len ? "\nconflicts:" : "",
+				conflicts.len ? conflicts.s : "", r->run->id);
+	} else if (conflicts.len || warnings.len) {
+		set_run_state(r, HF_RUN_FAILED, conflicts.len ? "rollback left conflicts" :
+			      "runtime restored, config file not rewritten", NULL);
+		emit(r, "rollback", "rolled back in %s except:%s%s", d, conflicts.s ? conflicts.s : "",
+		     warnings.s ? warnings.s : "");
+		if (conflicts.len)
+			rc = hf_err_set(err, HF_EHUMAN, "run %s rolled back except values changed by someone "
+					"else since the hotfix, left as they are:%s%s\n'hotfix rollback %s "
+					"--force' restores them anyway", r->run->id, conflicts.s,
+					warnings.s ? warnings.s : "", r->run->id);
+		else
+			rc = hf_err_set(err, HF_EHUMAN, "run %s: runtime values restored, but:%s", r->run->id,
+					warnings.s);
+	} else {
+		set_run_state(r, HF_RUN_ROLLED_BACK, why, NULL);
+		emit(r, "rollback", "rolled back in %s: %zu step(s) restored, before-state verified on "
+		     "every node%s", d, restored, force ? " (forced over conflicts)" : "");
+	}
+	hf_buf_release(&unreach);
+	hf_buf_release(&conflicts);
+	hf_buf_release(&warnings);
+	return rc;
+}
+
+/* A second rollback: nothing to revert, but ask every node anyway, and
+ * close a run whose process died between its last step and its end. */
 static int verify_reverted(struct hf_rollout *r, struct hf_err *err)
 {
 	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
-	size_t i, n = 0, nconf = 0;
+	size_t i, n = 0;
 	struct hf_target *t;
 	char *why;
 	int rc = 0;
 
-	for (i = 0; i < r->nsteps; i++) {
+	for (i = 0; i < r->nsteps; i++)
 		if (r->steps[i].state == HF_STEP_REVERTED)
 			idx[n++] = i;
-		nconf += r->steps[i].state == HF_STEP_CONFLICT;
-	}
 	t = run_op(r, idx, n, OP_VERIFY_BEFORE, 0);
 	why = failures(r, idx, t, n, "no longer holds the before-state (changed since the rollback; left as it is)");
-	if (why)
+	if (why) {
 		rc = hf_err_set(err, HF_EHUMAN, "nothing to revert, but: %s", why);
-	else if (nconf)
-		rc = hf_err_set(err, HF_EHUMAN, "nothing to revert; %zu step(s) remain in conflict "
-				"(see 'hotfix status %s'; 'hotfix rollback %s --force' overwrites them)",
-				nconf, r->run->id, r->run->id);
-	else
-		emit(r, "rollback", "nothing to do: %zu step(s) already reverted, before-state verified "
-		     "on every node", n);
+	} else {
+		if (hf_run_state_active(r->run->state) || r->run->state == HF_RUN_FAILED)
+			rc = conclude(r, r->run->note, 0, hf_mono_ms(), 0, err);
+		if (!rc)
+			emit(r, "rollback", "nothing to do: %zu step(s) already reverted, before-state "
+			     "verified on every node", n);
+	}
 	free(why);
 	free(t);
 	free(idx);
@@ -791,10 +871,8 @@ static int verify_reverted(struct hf_rollout *r, struct hf_err *err)
 int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct hf_err *err)
 {
 	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
-	struct hf_buf unreach = {0}, conflicts = {0};
-	size_t i, any = 0, restored = 0;
+	size_t i, any = 0, restored = 0, untouched = 0;
 	long long t0 = hf_mono_ms();
-	char label[160], d[32];
 	int w, rc = 0;
 
 	for (i = 0; i < r->nsteps; i++)
@@ -809,6 +887,18 @@ int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct
 		goto out;
 	emit(r, "rollback", "rolling back %zu step(s)%s%s%s", any, why ? " (" : "", why ? why : "",
 	     why ? ")" : "");
+	/* A step never captured was never applied: nothing to ask its node. */
+	for (i = 0; i < r->nsteps; i++) {
+		struct hf_step *s = &r->steps[i];
+
+		if (revertible(s, 0) && !s->before) {
+			s->state = HF_STEP_REVERTED;
+			set_step_error(s, NULL);
+			idx[untouched++] = i;
+		}
+	}
+	if (untouched && (rc = save_steps(r, idx, untouched, err)))
+		goto out;
 	for (w = max_wave(r); w >= 1; w--) {
 		struct hf_target *t;
 		size_t n = 0;
@@ -827,18 +917,17 @@ int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct
 		for (i = 0; i < n; i++) {
 			struct hf_step *s = &r->steps[idx[i]];
 
-			node_label(r, idx[i], label, sizeof(label));
 			if (!t[i].status) {
 				s->state = HF_STEP_REVERTED;
-				set_step_error(s, NULL);
+				set_step_error(s, t[i].warning[0] ? t[i].warning : NULL);
+				if (s->persisted && !t[i].warning[0])
+					s->persisted = 0;   /* the file holds the before-state again */
 				restored++;
 			} else if (t[i].status == HF_ECONFLICT) {
 				s->state = HF_STEP_CONFLICT;
 				set_step_error(s, t[i].error);
-				hf_buf_printf(&conflicts, "\n  %s: %s", label, t[i].error);
 			} else {
 				set_step_error(s, t[i].error);
-				hf_buf_printf(&unreach, "\n  %s: %s", label, t[i].error);
 			}
 		}
 		free(t);
@@ -846,31 +935,8 @@ int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct
 		if (rc)
 			goto out;
 	}
-	hf_fmt_duration(hf_mono_ms() - t0, d, sizeof(d));
-	r->run->pid = 0;
-	if (unreach.len) {
-		set_run_state(r, HF_RUN_ROLLING_BACK, "rollback incomplete: nodes unreachable", NULL);
-		emit(r, "rollback", "rollback incomplete after %s: %zu step(s) restored; not reached:%s",
-		     d, restored, unreach.s);
-		rc = hf_err_set(err, HF_EHUMAN, "rollback of run %s incomplete: these nodes did not answer "
-				"and may still hold the hotfix:%s%s%s\nrun 'hotfix rollback %s' again when they answer",
-				r->run->id, unreach.s, conflicts.len ? "\nconflicts:" : "",
-				conflicts.len ? conflicts.s : "", r->run->id);
-	} else if (conflicts.len) {
-		set_run_state(r, HF_RUN_FAILED, "rollback left conflicts", NULL);
-		emit(r, "rollback", "rolled back in %s except conflicts, left as they are:%s", d,
-		     conflicts.s);
-		rc = hf_err_set(err, HF_EHUMAN, "run %s rolled back except values changed by someone "
-				"else since the hotfix, left as they are:%s\n'hotfix rollback %s --force' "
-				"restores them anyway", r->run->id, conflicts.s, r->run->id);
-	} else {
-		set_run_state(r, HF_RUN_ROLLED_BACK, why, NULL);
-		emit(r, "rollback", "rolled back in %s: %zu step(s) restored, before-state verified on "
-		     "every node%s", d, restored, force ? " (forced over conflicts)" : "");
-	}
+	rc = conclude(r, why, force, t0, restored, err);
 out:
-	hf_buf_release(&unreach);
-	hf_buf_release(&conflicts);
 	free(idx);
 	return rc;
 }

@@ -32,14 +32,15 @@ struct hf_rollout {
 	volatile sig_atomic_t *interrupted;  /* set by a signal handler, or NULL */
 };
 
-/* Record a new run for 'plan' (refused with HF_EREFUSED when another
- * unfinished run holds one of its nodes). Takes ownership of 'm' and 'c'
+/* Record a new run for 'plan' and become its driver (refused with
+ * HF_EREFUSED when another unfinished run holds one of its nodes). Takes ownership of 'm' and 'c'
  * on success. Caller frees with hf_rollout_free(). */
 int hf_rollout_create(struct hf_journal *j, struct hf_manifest *m, struct hf_cluster *c,
 		      const struct hf_plan *plan, struct hf_rollout **out, struct hf_err *err);
 
-/* Load run 'id' from the journal, re-read its manifest from the journal and
- * the cluster's topology through 'uri' (which brings the credentials). */
+/* Load run 'id' from the journal and become its driver (HF_EREFUSED when
+ * another process drives it), re-read its manifest from the journal and the
+ * cluster's topology through 'uri' (which brings the credentials). */
 int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *uri,
 		    long timeout_ms, struct hf_rollout **out, struct hf_err *err);
 
@@ -52,9 +53,6 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err);
  * before-state. 0 when every node is restored (or nothing was left to do),
  * HF_EHUMAN when conflicts or unreachable nodes remain ('err' names them). */
 int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct hf_err *err);
-
-/* Is another live process driving 'run'? */
-int hf_rollout_driver_alive(const struct hf_run *run);
 
 void hf_rollout_free(struct hf_rollout *r);
 

@@ -178,6 +178,7 @@ static struct hf_call *new_calls(struct hf_target *t, size_t n)
 		calls[i].node = t[i].node;
 		t[i].status = 0;
 		t[i].error[0] = '\0';
+		t[i].warning[0] = '\0';
 		t[i].match = 0;
 	}
 	return calls;
@@ -257,6 +258,10 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 	free_calls(calls, n);
 }
 
+/* CONFIG SET, and in the same pipeline CONFIG GET: what the node reports
+ * right after it took the change is recorded as the after-state, in the
+ * server's own spelling ("KEA" reads back as "AKE"), so later checks and
+ * the rollback's conflict test compare like with like. */
 static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
 {
 	struct hf_call *calls = new_calls(t, n);
@@ -271,8 +276,27 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			hf_argv_push(a, ch->params[k].name);
 			hf_argv_push(a, ch->params[k].value);
 		}
+		queue_get(ch, &calls[i]);
 	}
 	run_calls(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		json_t *blob, *params;
+
+		if (t[i].status)
+			continue;
+		blob = json_object();
+		params = json_object();
+		for (k = 0; k < ch->nparams; k++) {
+			const char *cur = reply_value(calls[i].replies[1], ch->params[k].name);
+
+			if (cur)
+				json_object_set_new(params, ch->params[k].name, json_string(cur));
+		}
+		json_object_set_new(blob, "params", params);
+		free(t[i].step->after);
+		t[i].step->after = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(blob);
+	}
 	free_calls(calls, n);
 }
 
@@ -421,15 +445,32 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		json_decref(after);
 	}
 	if (nsets) {
-		struct hf_target *tmp = hf_xcalloc(nsets, sizeof(*tmp));
+		hf_fanout(c, sets, nsets, c->timeout_ms);
+		for (i = 0; i < nsets; i++) {
+			struct hf_call *s = &sets[i];
+			const struct hf_reply *set = NULL, *rewrite = NULL;
+			size_t k;
 
-		for (i = 0; i < nsets; i++)
-			tmp[i].node = who[i]->node;
-		run_calls(c, tmp, nsets, sets);
-		for (i = 0; i < nsets; i++)
-			if (tmp[i].status)
-				hf_target_set(who[i], tmp[i].status, "%s", tmp[i].error);
-		free(tmp);
+			if (s->status) {
+				hf_target_set(who[i], s->status, "%s", s->error);
+				continue;
+			}
+			for (k = 0; k < s->ncmds; k++) {
+				if (!strcasecmp(s->cmds[k].argv[1], "SET"))
+					set = s->replies[k];
+				else
+					rewrite = s->replies[k];
+			}
+			if (set && set->type == HF_REPLY_ERROR)
+				hf_target_set(who[i], HF_ERR, "%s:%d: %s", who[i]->node->host,
+					      who[i]->node->port, set->str);
+			else if (rewrite && rewrite->type == HF_REPLY_ERROR)
+				/* The runtime is restored; the file may still hold
+				 * the hotfix, which a restart would bring back. */
+				snprintf(who[i]->warning, sizeof(who[i]->warning),
+					 "runtime restored, but CONFIG REWRITE failed (the config file may "
+					 "still hold the hotfix): %s", rewrite->str);
+		}
 	}
 	free_calls(sets, n);
 	free_calls(calls, n);

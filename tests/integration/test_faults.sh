@@ -10,25 +10,48 @@ last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -
 role_of() { rcli -p "$1" ${PASS:+-a "$PASS" --no-auth-warning} ROLE | head -1; }
 
 # ---- a node stops answering in the middle of a run ----------------------
+pid_of_port() { cat "$1/$2/redis.pid"; }
 sandbox_up stop --shards 3 --replicas 1 || finish
 PORTS=$(ports_of "$BASE" 6)
 snapshot "$T/before" "$PORTS" $PARAMS
 manifest "$T/m.yaml" stop-test "      - nodes: 1
         bake: 2s
       - nodes: 100%"
+
+# (a) A node of the second wave stops before it is touched: the rollout
+# stops, rolls back the canary, and says which node did not answer.
 victim=$((BASE + 1))   # a primary, so it is in the second wave
 hf --timeout 400 apply "$T/m.yaml" --cluster "$SEED" --yes >"$T/stop.out" 2>"$T/stop.err" &
 pid=$!
 EXTRA_PIDS+=("$pid")
 wait_for "the first bake" 30 grep -q 'baking' "$T/stop.out"
-kill -STOP "$(cat "$T/stop/$victim/redis.pid" 2>/dev/null || pgrep -f "redis-server.*:$victim")"
+kill -STOP "$(pid_of_port "$T/stop" "$victim")"
 wait "$pid"
 code=$?
-check "apply with a node that stopped answering exits 4 (exit $code)" test "$code" = 4
+kill -CONT "$(pid_of_port "$T/stop" "$victim")"
+check "apply whose next node stopped answering fails and rolls back (exit $code)" test "$code" = 1
 check "the error names the node that does not answer" grep -q "127.0.0.1:$victim" "$T/stop.err"
-check "the error says what remains" grep -q "rollback of run .* incomplete" "$T/stop.err"
-kill -CONT "$(cat "$T/stop/$victim/redis.pid" 2>/dev/null || pgrep -f "redis-server.*:$victim")"
+check "the error says everything was restored" grep -q "rolled back, every node restored" "$T/stop.err"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "every node is back at its before-state" cmp -s "$T/before" "$T/now"
+
+# (b) The canary stops answering after it took the hotfix: the rollback
+# cannot reach it, says so (exit 4), and a later rollback finishes it.
+hf --timeout 400 apply "$T/m.yaml" --cluster "$SEED" --yes >"$T/stop2.out" 2>"$T/stop2.err" &
+pid=$!
+EXTRA_PIDS+=("$pid")
+wait_for "the first bake" 30 grep -q 'baking' "$T/stop2.out"
+canary=$(sed -n 's/.*applied and verified on replica 127.0.0.1:\([0-9]*\).*/\1/p' "$T/stop2.out" | head -1)
+kill -STOP "$(pid_of_port "$T/stop" "$canary")"
+wait "$pid"
+code=$?
+check "apply whose canary stopped answering exits 4 (exit $code)" test "$code" = 4
+check "the error names the canary" grep -q "127.0.0.1:$canary" "$T/stop2.err"
+check "the error says what remains" grep -q "rollback of run .* incomplete" "$T/stop2.err"
 run=$(last_run)
+expect_exit 0 "status names the node left to revert" hf status "$run"
+check "status shows the run still rolling back" contains "$T/out" "state     rolling_back"
+kill -CONT "$(pid_of_port "$T/stop" "$canary")"
 expect_exit 0 "a later rollback finishes it" hf rollback "$run"
 snapshot "$T/now" "$PORTS" $PARAMS
 check "every node is back at its before-state" cmp -s "$T/before" "$T/now"

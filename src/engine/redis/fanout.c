@@ -27,14 +27,30 @@ static void fail(struct hf_call *call, const char *fmt, const char *detail)
 	drop_conn(call->node);
 }
 
-/* Send all of 'call's commands; 0 on success. */
-static int send_call(struct hf_cluster *c, struct hf_call *call, long timeout_ms)
+/* Has the server closed a kept connection since its last use (its idle
+ * 'timeout', a restart, CLIENT KILL)? Nothing else is ever pending on an
+ * idle connection, so anything readable means it is no longer usable. */
+static int stale(redisContext *rc)
+{
+	struct pollfd p = { .fd = rc->fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
+/* Send all of 'call's commands, connecting first if needed; 0 on success.
+ * '*reused' says whether a kept connection carried them. */
+static int send_call(struct hf_cluster *c, struct hf_call *call, long timeout_ms, int *reused)
 {
 	redisContext *rc = call->node->conn;
 	struct hf_err err = {0};
 	size_t i;
 	int done = 0;
 
+	if (rc && stale(rc)) {
+		drop_conn(call->node);
+		rc = NULL;
+	}
+	*reused = rc != NULL;
 	if (!rc) {
 		rc = hf_redis_connect(call->node->host, call->node->port, c->uri.user,
 				      c->uri.password, timeout_ms, &err);
@@ -77,32 +93,47 @@ static size_t take_replies(struct hf_call *call, size_t got)
 	return got;
 }
 
+/* Every command hotfix sends is idempotent (reads, CONFIG SET to fixed
+ * values, CONFIG REWRITE), so a kept connection that the server closed
+ * before any reply is retried once on a new one. */
+struct pending {
+	long long deadline;   /* each node's own: a slow connect elsewhere costs it nothing */
+	size_t got;
+	int reused;
+	int retried;
+};
+
 size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms)
 {
-	struct pollfd *pfd = hf_xcalloc(n, sizeof(*pfd));
-	size_t *got = hf_xcalloc(n, sizeof(*got));
-	size_t *idx = hf_xcalloc(n, sizeof(*idx));
-	long long deadline;
+	struct pollfd *pfd = hf_xcalloc(n ? n : 1, sizeof(*pfd));
+	struct pending *st = hf_xcalloc(n ? n : 1, sizeof(*st));
+	size_t *idx = hf_xcalloc(n ? n : 1, sizeof(*idx));
 	size_t i, failed = 0;
 
 	if (timeout_ms <= 0)
 		timeout_ms = c->timeout_ms;
-	deadline = hf_mono_ms() + timeout_ms;
 	for (i = 0; i < n; i++) {
 		calls[i].status = 0;
 		calls[i].error[0] = '\0';
 		memset(calls[i].replies, 0, sizeof(calls[i].replies));
-		if (send_call(c, &calls[i], timeout_ms))
-			got[i] = calls[i].ncmds;   /* nothing more to wait for */
+		if (send_call(c, &calls[i], timeout_ms, &st[i].reused))
+			st[i].got = calls[i].ncmds;   /* nothing more to wait for */
+		st[i].deadline = hf_mono_ms() + timeout_ms;
 	}
 	for (;;) {
+		long long now = hf_mono_ms(), first = 0;
 		size_t np = 0;
-		long long left = deadline - hf_mono_ms();
 		int rc;
 
 		for (i = 0; i < n; i++) {
-			if (calls[i].status || got[i] >= calls[i].ncmds)
+			if (calls[i].status || st[i].got >= calls[i].ncmds)
 				continue;
+			if (st[i].deadline <= now) {
+				fail(&calls[i], "%s:%d: no answer within %s", "the deadline");
+				continue;
+			}
+			if (!first || st[i].deadline < first)
+				first = st[i].deadline;
 			pfd[np].fd = ((redisContext *)calls[i].node->conn)->fd;
 			pfd[np].events = POLLIN;
 			pfd[np].revents = 0;
@@ -110,12 +141,7 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 		}
 		if (!np)
 			break;
-		if (left <= 0) {
-			for (i = 0; i < np; i++)
-				fail(&calls[idx[i]], "%s:%d: no answer within %s", "the deadline");
-			break;
-		}
-		rc = poll(pfd, np, (int)left);
+		rc = poll(pfd, np, (int)(first - now));
 		if (rc < 0 && errno != EINTR) {
 			for (i = 0; i < np; i++)
 				fail(&calls[idx[i]], "%s:%d: poll failed: %s", strerror(errno));
@@ -123,15 +149,24 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 		}
 		for (i = 0; i < np && rc > 0; i++) {
 			struct hf_call *call = &calls[idx[i]];
+			struct pending *p = &st[idx[i]];
 
 			if (!pfd[i].revents)
 				continue;
 			if (redisBufferRead(call->node->conn) == REDIS_ERR) {
+				if (p->reused && !p->retried && !p->got) {
+					p->retried = 1;
+					drop_conn(call->node);
+					if (send_call(c, call, timeout_ms, &p->reused))
+						p->got = call->ncmds;
+					p->deadline = hf_mono_ms() + timeout_ms;
+					continue;
+				}
 				fail(call, "%s:%d: connection lost: %s",
 				     ((redisContext *)call->node->conn)->errstr);
 				continue;
 			}
-			got[idx[i]] = take_replies(call, got[idx[i]]);
+			p->got = take_replies(call, p->got);
 		}
 	}
 	for (i = 0; i < n; i++) {
@@ -146,7 +181,7 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 		}
 	}
 	free(pfd);
-	free(got);
+	free(st);
 	free(idx);
 	return failed;
 }

@@ -1,0 +1,189 @@
+/* hotfix load: drive GET/SET traffic at a cluster and report what the
+ * client saw. The generator is src/engine/redis/load.c; this file parses
+ * options and prints the report. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "engine/redis/load.h"
+#include "engine/redis/redis.h"
+
+static const char usage[] =
+	"usage: hotfix load [--cluster URI] [--rate N] [--seconds S] [--requests N]\n"
+	"                   [--clients C] [--pipeline P] [--keys K] [--value-size B]\n"
+	"                   [--read-ratio R] [--json]\n"
+	"Sends GET and SET to keys " HF_LOAD_KEY_PREFIX "{N} at the primaries that own\n"
+	"them (MOVED, ASK and failovers are followed) and reports requests, errors by\n"
+	"type, throughput and latency percentiles as the client saw them.\n"
+	"  --rate N        requests per second over all clients; 0 or absent: flat out\n"
+	"  --seconds S     stop generating after S seconds (default 10)\n"
+	"  --requests N    stop after N requests, if that comes first\n"
+	"  --clients C     connections, spread over the primaries (default 50)\n"
+	"  --pipeline P    requests in flight per connection (default 1)\n"
+	"  --keys K        key space size (default 10000)\n"
+	"  --value-size B  SET value size in bytes (default 64)\n"
+	"  --read-ratio R  share of GETs, 0 to 1 (default 0.5)\n"
+	"Requests unanswered after --timeout MS (default 2000) count as 'timeout'.\n"
+	"Exit 0 when it ran, even with errors; 1 when the cluster cannot be reached.\n";
+
+static int opt_double(const char *name, const char *s, double *out, struct hf_err *err)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0))
+		return hf_err_set(err, HF_EINVAL, "option '--%s': '%s' is not a non-negative number",
+				  name, s);
+	*out = v;
+	return 0;
+}
+
+static void print_text(const struct hf_load_report *r, const struct hf_load_opts *o,
+		       const char *cluster)
+{
+	size_t i;
+
+	printf("cluster     %s (%s, %d primar%s)\n", cluster,
+	       r->cluster_mode ? "cluster mode" : "no cluster mode", r->primaries,
+	       r->primaries == 1 ? "y" : "ies");
+	printf("workload    %d clients, pipeline %d, %ld keys, %ld-byte values, read ratio %.2f, %s\n",
+	       o->clients, o->pipeline, o->keys, o->value_size, o->read_ratio,
+	       o->rate ? "rate-limited" : "flat out");
+	printf("requests    %llu: %llu ok (%llu GET, %llu SET), %llu error%s in %.2f s%s\n",
+	       r->requests, r->ok, r->gets, r->sets, r->errors, r->errors == 1 ? "" : "s",
+	       r->seconds, r->stopped ? " (stopped early)" : "");
+	printf("throughput  %.0f ok requests/s\n", r->throughput);
+	printf("latency     p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
+	       r->p50_ms, r->p90_ms, r->p99_ms, r->p999_ms, r->max_ms);
+	if (r->nerror_types) {
+		printf("errors     ");
+		for (i = 0; i < r->nerror_types; i++)
+			printf(" %s %llu", r->error_types[i].type, r->error_types[i].n);
+		printf("\n");
+	}
+	if (r->moved || r->ask || r->reconnects)
+		printf("redirects   MOVED %llu, ASK %llu; reconnects %llu; slot map read %llu time%s\n",
+		       r->moved, r->ask, r->reconnects, r->map_refreshes,
+		       r->map_refreshes == 1 ? "" : "s");
+}
+
+static void print_json(const struct hf_load_report *r, const struct hf_load_opts *o,
+		       const char *cluster)
+{
+	json_t *doc = json_object(), *types = json_object();
+	char *s;
+	size_t i;
+
+	for (i = 0; i < r->nerror_types; i++)
+		json_object_set_new(types, r->error_types[i].type, json_integer((json_int_t)r->error_types[i].n));
+	json_object_set_new(doc, "cluster", json_string(cluster));
+	json_object_set_new(doc, "mode", json_string(r->cluster_mode ? "cluster" : "standalone"));
+	json_object_set_new(doc, "primaries", json_integer(r->primaries));
+	json_object_set_new(doc, "options", json_pack("{s:I,s:f,s:I,s:i,s:i,s:I,s:I,s:f}",
+		"rate", (json_int_t)o->rate, "seconds", o->seconds, "requests", (json_int_t)o->requests,
+		"clients", o->clients, "pipeline", o->pipeline, "keys", (json_int_t)o->keys,
+		"value_size", (json_int_t)o->value_size, "read_ratio", o->read_ratio));
+	json_object_set_new(doc, "requests", json_integer((json_int_t)r->requests));
+	json_object_set_new(doc, "ok", json_integer((json_int_t)r->ok));
+	json_object_set_new(doc, "gets", json_integer((json_int_t)r->gets));
+	json_object_set_new(doc, "sets", json_integer((json_int_t)r->sets));
+	json_object_set_new(doc, "errors", json_integer((json_int_t)r->errors));
+	json_object_set_new(doc, "errors_by_type", types);
+	json_object_set_new(doc, "redirects", json_pack("{s:I,s:I}", "MOVED", (json_int_t)r->moved,
+							"ASK", (json_int_t)r->ask));
+	json_object_set_new(doc, "reconnects", json_integer((json_int_t)r->reconnects));
+	json_object_set_new(doc, "map_refreshes", json_integer((json_int_t)r->map_refreshes));
+	json_object_set_new(doc, "seconds", json_real(r->seconds));
+	json_object_set_new(doc, "throughput", json_real(r->throughput));
+	json_object_set_new(doc, "latency_ms", json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}",
+		"p50", r->p50_ms, "p90", r->p90_ms, "p99", r->p99_ms, "p99.9", r->p999_ms,
+		"max", r->max_ms, "mean", r->mean_ms));
+	json_object_set_new(doc, "stopped", json_boolean(r->stopped));
+	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	puts(s);
+	free(s);
+	json_decref(doc);
+}
+
+int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const char *cluster = NULL, *rate = NULL, *seconds = NULL, *requests = NULL,
+		   *clients = NULL, *pipeline = NULL, *keys = NULL, *value_size = NULL,
+		   *read_ratio = NULL, *pos[1];
+	const struct hf_opt opts[] = {
+		{ "cluster", &cluster, NULL },   { "rate", &rate, NULL },
+		{ "seconds", &seconds, NULL },   { "requests", &requests, NULL },
+		{ "clients", &clients, NULL },   { "pipeline", &pipeline, NULL },
+		{ "keys", &keys, NULL },         { "value-size", &value_size, NULL },
+		{ "read-ratio", &read_ratio, NULL }, { 0 },
+	};
+	struct hf_load_opts o;
+	struct hf_load_report r;
+	struct hf_uri uri = {0};
+	volatile sig_atomic_t *interrupted = NULL;
+	char *redacted = NULL;
+	int npos, help, rc;
+	long v;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 0, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	hf_load_opts_init(&o);
+	o.timeout_ms = ctx->timeout_ms;
+	if (rate && (rc = hf_opt_int("rate", rate, &o.rate, err)))
+		return rc;
+	if (seconds && (rc = opt_double("seconds", seconds, &o.seconds, err)))
+		return rc;
+	if (requests) {
+		if ((rc = hf_opt_int("requests", requests, &v, err)))
+			return rc;
+		o.requests = v;
+	}
+	if (clients) {
+		if ((rc = hf_opt_int("clients", clients, &v, err)))
+			return rc;
+		o.clients = v > 10000 ? 10001 : (int)v;
+	}
+	if (pipeline) {
+		if ((rc = hf_opt_int("pipeline", pipeline, &v, err)))
+			return rc;
+		o.pipeline = v > 10000 ? 10001 : (int)v;
+	}
+	if (keys && (rc = hf_opt_int("keys", keys, &o.keys, err)))
+		return rc;
+	if (value_size && (rc = hf_opt_int("value-size", value_size, &o.value_size, err)))
+		return rc;
+	if (read_ratio && (rc = opt_double("read-ratio", read_ratio, &o.read_ratio, err)))
+		return rc;
+	rc = hf_load_opts_check(&o, err);
+	if (rc)
+		return rc;
+	rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
+	if (rc)
+		return rc;
+
+	hf_cmd_catch_signals(&interrupted);
+	o.stop = interrupted;
+	rc = hf_load_run(&uri, &o, &r, err);
+	if (rc)
+		goto out;
+	redacted = hf_uri_redacted(&uri);
+	if (ctx->json)
+		print_json(&r, &o, redacted);
+	else if (!ctx->quiet)
+		print_text(&r, &o, redacted);
+out:
+	free(redacted);
+	hf_uri_release(&uri);
+	return rc;
+}

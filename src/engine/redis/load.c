@@ -1,0 +1,1136 @@
+/* The load generator behind 'hotfix load': one poll() loop over non-blocking
+ * hiredis connections, a slot map kept current from MOVED replies and
+ * CLUSTER SLOTS, a token bucket, and a log-linear latency histogram.
+ * It counts what happens; it never prints (src/cmd/load.c does). */
+#include "engine/redis/load.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "engine/redis/internal.h"
+#include "util/buf.h"
+
+#define NSLOTS 16384
+#define MAX_REDIRECTS 5          /* per request, MOVED and ASK together */
+#define RECONNECT_US 100000      /* wait before re-opening a failed connection */
+#define REFRESH_US 100000        /* at most one CLUSTER SLOTS per this period */
+#define POLL_MAX_MS 20           /* how long stop flags and timeouts may wait */
+
+static volatile sig_atomic_t stop_all;
+
+void hf_load_stop(void)
+{
+	stop_all = 1;
+}
+
+/* ---- hashing --------------------------------------------------------- */
+
+/* CRC16-CCITT as XMODEM computes it (polynomial 0x1021, initial value 0,
+ * no reflection): the variant Redis Cluster hashes keys with. The table is
+ * built on first use from the polynomial. */
+static uint16_t crc_table[256];
+static int crc_ready;
+
+static uint16_t crc16(const char *s, size_t len)
+{
+	uint16_t crc = 0;
+	size_t i;
+
+	if (!crc_ready) {
+		for (i = 0; i < 256; i++) {
+			uint16_t c = (uint16_t)(i << 8);
+			int b;
+
+			for (b = 0; b < 8; b++)
+				c = (uint16_t)(c & 0x8000 ? (c << 1) ^ 0x1021 : c << 1);
+			crc_table[i] = c;
+		}
+		crc_ready = 1;
+	}
+	for (i = 0; i < len; i++)
+		crc = (uint16_t)((crc << 8) ^ crc_table[((crc >> 8) ^ (uint8_t)s[i]) & 0xff]);
+	return crc;
+}
+
+unsigned hf_load_key_slot(const char *key, size_t len)
+{
+	const char *open = memchr(key, '{', len), *close;
+
+	/* Only a non-empty {tag} counts, and only the first '{' opens one. */
+	if (open) {
+		size_t rest = len - (size_t)(open - key) - 1;
+
+		close = memchr(open + 1, '}', rest);
+		if (close && close > open + 1)
+			return crc16(open + 1, (size_t)(close - open - 1)) & (NSLOTS - 1);
+	}
+	return crc16(key, len) & (NSLOTS - 1);
+}
+
+/* ---- latency histogram ------------------------------------------------- */
+
+/* Log-linear in microseconds: exact below 64 us, then 32 buckets per power
+ * of two (at most 3% wide), up to 2^45 us. */
+#define H_SUB 32
+#define H_BUCKETS (2 * H_SUB + H_SUB * 40)
+
+struct hist {
+	unsigned long long n[H_BUCKETS];
+	unsigned long long count;
+	double sum;
+	uint64_t max;
+};
+
+static unsigned h_index(uint64_t v)
+{
+	unsigned msb, shift, idx;
+
+	if (v < 2 * H_SUB)
+		return (unsigned)v;
+	msb = 63u - (unsigned)__builtin_clzll(v);
+	shift = msb - 5;
+	idx = 2 * H_SUB + (shift - 1) * H_SUB + (unsigned)((v >> shift) - H_SUB);
+	return idx < H_BUCKETS ? idx : H_BUCKETS - 1;
+}
+
+static uint64_t h_upper(unsigned idx)
+{
+	unsigned shift, top;
+
+	if (idx < 2 * H_SUB)
+		return idx;
+	shift = (idx - 2 * H_SUB) / H_SUB + 1;
+	top = (idx - 2 * H_SUB) % H_SUB + H_SUB;
+	return (((uint64_t)top + 1) << shift) - 1;
+}
+
+static void h_record(struct hist *h, int64_t us)
+{
+	uint64_t v = us > 0 ? (uint64_t)us : 0;
+
+	h->n[h_index(v)]++;
+	h->count++;
+	h->sum += (double)v;
+	if (v > h->max)
+		h->max = v;
+}
+
+/* The value at quantile 'q' in milliseconds: the upper edge of the bucket
+ * holding the rank, never above the largest value seen. */
+static double h_quantile_ms(const struct hist *h, double q)
+{
+	unsigned long long rank, seen = 0;
+	unsigned i;
+
+	if (!h->count)
+		return 0;
+	rank = (unsigned long long)(q * (double)h->count + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	for (i = 0; i < H_BUCKETS; i++) {
+		seen += h->n[i];
+		if (seen >= rank) {
+			uint64_t v = h_upper(i);
+
+			return (double)(v < h->max ? v : h->max) / 1000.0;
+		}
+	}
+	return (double)h->max / 1000.0;
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+enum req_kind { REQ_GET, REQ_SET, REQ_ASKING, REQ_AUTH, REQ_SLOTS };
+
+struct req {
+	long key;
+	uint8_t kind;
+	uint8_t redirects;
+	int64_t t0;     /* first send, for latency */
+	int64_t sent;   /* sent on this connection, for the timeout */
+};
+
+/* A FIFO of requests that grows as needed. */
+struct ring {
+	struct req *v;
+	size_t cap, head, count;
+};
+
+static struct req *ring_at(struct ring *q, size_t i)
+{
+	return &q->v[(q->head + i) % q->cap];
+}
+
+static void ring_grow(struct ring *q)
+{
+	size_t cap = q->cap ? q->cap * 2 : 8, i;
+	struct req *v = hf_xmalloc(cap * sizeof(*v));
+
+	for (i = 0; i < q->count; i++)
+		v[i] = *ring_at(q, i);
+	free(q->v);
+	q->v = v;
+	q->cap = cap;
+	q->head = 0;
+}
+
+static void ring_push(struct ring *q, const struct req *r, int front)
+{
+	if (q->count == q->cap)
+		ring_grow(q);
+	if (front) {
+		q->head = (q->head + q->cap - 1) % q->cap;
+		q->v[q->head] = *r;
+	} else {
+		*ring_at(q, q->count) = *r;
+	}
+	q->count++;
+}
+
+static struct req ring_pop(struct ring *q)
+{
+	struct req r = q->v[q->head];
+
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+	return r;
+}
+
+enum conn_state { CONN_DEAD, CONN_CONNECTING, CONN_UP };
+
+struct conn {
+	struct node *node;
+	redisContext *c;          /* NULL when dead */
+	enum conn_state state;
+	int wpending;             /* output buffered, not yet written */
+	int opened;               /* has been opened before: the next open is a reconnect */
+	struct ring q;            /* what was sent (or queued while dead), oldest first */
+	int work;                 /* GET/SET in 'q', limited by the pipeline depth */
+	int64_t retry_at;
+	int64_t since;            /* connect started */
+};
+
+struct node {
+	char *host;
+	int port;
+	struct conn *conns;
+	int nconns;
+	int rr;                   /* next connection to try */
+	long free;                /* pipeline room left over all its connections */
+	struct ring pending;      /* drawn for this node while it had no room */
+};
+
+struct load {
+	const struct hf_uri *uri;
+	const struct hf_load_opts *o;
+	struct hf_load_report *rep;
+	int cluster_mode;
+	int per_node;             /* connections for a node found during the run */
+	struct node **nodes;
+	size_t nnodes;
+	int slots[NSLOTS];        /* index into 'nodes', -1 when unknown */
+	char *value_tail;         /* "$B\r\n<value>\r\n" */
+	size_t value_tail_len;
+	char *cmd;                /* scratch for one formatted command */
+	uint64_t rng;
+	struct hist hist;
+	double tokens, burst;
+	int64_t tok_last;
+	long long issued, finished;
+	int refresh_wanted, refresh_inflight;
+	int64_t last_refresh;
+	int64_t now;
+	struct pollfd *pfd;
+	struct conn **pconn;
+	size_t npfd_cap;
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* xorshift64*: fast, and good enough to pick keys and commands. */
+static uint64_t rnd(struct load *L)
+{
+	L->rng ^= L->rng >> 12;
+	L->rng ^= L->rng << 25;
+	L->rng ^= L->rng >> 27;
+	return L->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static size_t key_format(char *out, long n)
+{
+	static const char prefix[] = HF_LOAD_KEY_PREFIX "{";
+	char digits[24];
+	size_t nd = 0, len = sizeof(prefix) - 1;
+
+	do {
+		digits[nd++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	memcpy(out, prefix, len);
+	while (nd)
+		out[len++] = digits[--nd];
+	out[len++] = '}';
+	out[len] = '\0';
+	return len;
+}
+
+static int key_slot(long n)
+{
+	char key[64];
+	size_t len = key_format(key, n);
+
+	return (int)hf_load_key_slot(key, len);
+}
+
+static void count_error(struct load *L, const char *type, size_t len)
+{
+	struct hf_load_report *r = L->rep;
+	size_t i;
+
+	if (len >= sizeof(r->error_types[0].type))
+		len = sizeof(r->error_types[0].type) - 1;
+	r->errors++;
+	for (i = 0; i < r->nerror_types; i++) {
+		if (strlen(r->error_types[i].type) == len &&
+		    !memcmp(r->error_types[i].type, type, len)) {
+			r->error_types[i].n++;
+			return;
+		}
+	}
+	if (r->nerror_types == HF_LOAD_MAX_ERROR_TYPES) {
+		/* Full: the last entry becomes the catch-all. */
+		strcpy(r->error_types[HF_LOAD_MAX_ERROR_TYPES - 1].type, "other");
+		r->error_types[HF_LOAD_MAX_ERROR_TYPES - 1].n++;
+		return;
+	}
+	memcpy(r->error_types[r->nerror_types].type, type, len);
+	r->error_types[r->nerror_types].type[len] = '\0';
+	r->error_types[r->nerror_types].n = 1;
+	r->nerror_types++;
+}
+
+/* A GET or SET is over, with 'errtype' (length 'len') or NULL for success. */
+static void finish(struct load *L, const struct req *r, const char *errtype, size_t len)
+{
+	L->finished++;
+	L->rep->requests++;
+	if (errtype) {
+		count_error(L, errtype, len);
+		return;
+	}
+	L->rep->ok++;
+	if (r->kind == REQ_GET)
+		L->rep->gets++;
+	else
+		L->rep->sets++;
+	h_record(&L->hist, L->now - r->t0);
+}
+
+static void want_refresh(struct load *L)
+{
+	if (L->cluster_mode)
+		L->refresh_wanted = 1;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static int is_work(const struct req *r)
+{
+	return r->kind == REQ_GET || r->kind == REQ_SET;
+}
+
+static void format_req(struct load *L, struct conn *k, struct req *r)
+{
+	char *b = L->cmd;
+	size_t n = 0;
+
+	switch (r->kind) {
+	case REQ_GET:
+	case REQ_SET: {
+		char key[64];
+		size_t klen = key_format(key, r->key);
+
+		if (r->kind == REQ_GET) {
+			memcpy(b, "*2\r\n$3\r\nGET\r\n", 13);
+			n = 13;
+		} else {
+			memcpy(b, "*3\r\n$3\r\nSET\r\n", 13);
+			n = 13;
+		}
+		n += (size_t)sprintf(b + n, "$%zu\r\n", klen);
+		memcpy(b + n, key, klen);
+		n += klen;
+		memcpy(b + n, "\r\n", 2);
+		n += 2;
+		if (r->kind == REQ_SET) {
+			memcpy(b + n, L->value_tail, L->value_tail_len);
+			n += L->value_tail_len;
+		}
+		break;
+	}
+	case REQ_ASKING:
+		n = strlen(strcpy(b, "*1\r\n$6\r\nASKING\r\n"));
+		break;
+	case REQ_SLOTS:
+		n = strlen(strcpy(b, "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n"));
+		break;
+	case REQ_AUTH: {
+		const char *argv[3] = { "AUTH", L->uri->user, L->uri->password };
+		char *out = NULL;
+		int len;
+
+		if (L->uri->user)
+			len = redisFormatCommandArgv(&out, 3, argv, NULL);
+		else {
+			argv[1] = L->uri->password;
+			len = redisFormatCommandArgv(&out, 2, argv, NULL);
+		}
+		if (len > 0)
+			redisAppendFormattedCommand(k->c, out, (size_t)len);
+		free(out);
+		r->sent = L->now;
+		k->wpending = 1;
+		return;
+	}
+	}
+	redisAppendFormattedCommand(k->c, b, n);
+	r->sent = L->now;
+	k->wpending = 1;
+}
+
+/* Queue 'r' on 'k' and, when it has a connection, put it on the wire
+ * buffer. A dead connection keeps it until the next attempt to reopen. */
+static void conn_push(struct load *L, struct conn *k, struct req r, int front)
+{
+	if (k->c && !front)
+		format_req(L, k, &r);
+	ring_push(&k->q, &r, front);
+	if (is_work(&r)) {
+		k->work++;
+		k->node->free--;
+	}
+}
+
+static struct req conn_pop(struct conn *k)
+{
+	struct req r = ring_pop(&k->q);
+
+	if (is_work(&r)) {
+		k->work--;
+		k->node->free++;
+	}
+	return r;
+}
+
+/* Close 'k' and fail everything it carried as 'type'. It reopens after a
+ * short wait; meanwhile the slot map is read again, since a connection
+ * that breaks is often a node that failed over. */
+static void conn_fail(struct load *L, struct conn *k, const char *type)
+{
+	while (k->q.count) {
+		struct req r = conn_pop(k);
+
+		if (is_work(&r))
+			finish(L, &r, type, strlen(type));
+		else if (r.kind == REQ_SLOTS)
+			L->refresh_inflight = 0;
+	}
+	if (k->c)
+		redisFree(k->c);
+	k->c = NULL;
+	k->state = CONN_DEAD;
+	k->wpending = 0;
+	k->retry_at = L->now + RECONNECT_US;
+	want_refresh(L);
+}
+
+static void conn_open(struct load *L, struct conn *k)
+{
+	size_t i;
+
+	if (k->opened)
+		L->rep->reconnects++;
+	k->opened = 1;
+	k->c = redisConnectNonBlock(k->node->host, k->node->port);
+	if (!k->c || k->c->err) {
+		conn_fail(L, k, "conn");
+		return;
+	}
+	k->state = CONN_CONNECTING;
+	k->since = L->now;
+	if (L->uri->password)
+		conn_push(L, k, (struct req){ .kind = REQ_AUTH }, 1);
+	/* Requests queued while it was dead go out now, in order. */
+	for (i = 0; i < k->q.count; i++)
+		format_req(L, k, ring_at(&k->q, i));
+}
+
+static void conn_write(struct load *L, struct conn *k)
+{
+	int done = 0;
+
+	if (redisBufferWrite(k->c, &done) == REDIS_ERR) {
+		conn_fail(L, k, "conn");
+		return;
+	}
+	k->wpending = !done;
+}
+
+/* ---- nodes and the slot map ------------------------------------------- */
+
+static int node_get(struct load *L, const char *host, size_t hostlen, int port, int nconns)
+{
+	struct node *n;
+	size_t i;
+	int j;
+
+	for (i = 0; i < L->nnodes; i++) {
+		n = L->nodes[i];
+		if (n->port == port && strlen(n->host) == hostlen && !memcmp(n->host, host, hostlen))
+			return (int)i;
+	}
+	n = hf_xcalloc(1, sizeof(*n));
+	n->host = hf_xstrndup(host, hostlen);
+	n->port = port;
+	n->nconns = nconns > 0 ? nconns : 1;
+	n->conns = hf_xcalloc((size_t)n->nconns, sizeof(*n->conns));
+	for (j = 0; j < n->nconns; j++)
+		n->conns[j].node = n;
+	n->free = (long)n->nconns * L->o->pipeline;
+	L->nodes = hf_xrealloc(L->nodes, (L->nnodes + 1) * sizeof(*L->nodes));
+	L->nodes[L->nnodes] = n;
+	return (int)L->nnodes++;
+}
+
+static void nodes_free(struct load *L)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < L->nnodes; i++) {
+		struct node *n = L->nodes[i];
+
+		for (j = 0; j < n->nconns; j++) {
+			if (n->conns[j].c)
+				redisFree(n->conns[j].c);
+			free(n->conns[j].q.v);
+		}
+		free(n->pending.v);
+		free(n->conns);
+		free(n->host);
+		free(n);
+	}
+	free(L->nodes);
+	L->nodes = NULL;
+	L->nnodes = 0;
+}
+
+/* Apply a CLUSTER SLOTS reply: each range goes to its primary, the first
+ * address listed. An empty host means "the node you asked". Returns the
+ * number of ranges used. */
+static int apply_slots(struct load *L, const redisReply *rr, const char *asked_host, int nconns)
+{
+	size_t i;
+	int used = 0;
+
+	if (rr->type != REDIS_REPLY_ARRAY)
+		return 0;
+	for (i = 0; i < rr->elements; i++) {
+		const redisReply *e = rr->element[i], *p;
+		const char *host;
+		size_t hostlen;
+		long long s, lo, hi;
+		int idx;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+		    e->element[0]->type != REDIS_REPLY_INTEGER ||
+		    e->element[1]->type != REDIS_REPLY_INTEGER ||
+		    e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2)
+			continue;
+		p = e->element[2];
+		if (p->element[0]->type != REDIS_REPLY_STRING || p->element[1]->type != REDIS_REPLY_INTEGER)
+			continue;
+		lo = e->element[0]->integer;
+		hi = e->element[1]->integer;
+		if (lo < 0 || hi >= NSLOTS || lo > hi)
+			continue;
+		host = p->element[0]->str;
+		hostlen = p->element[0]->len;
+		if (!hostlen || !strcmp(host, "?")) {
+			host = asked_host;
+			hostlen = strlen(asked_host);
+		}
+		idx = node_get(L, host, hostlen, (int)p->element[1]->integer, nconns);
+		for (s = lo; s <= hi; s++)
+			L->slots[s] = idx;
+		used++;
+	}
+	return used;
+}
+
+static void refresh_send(struct load *L)
+{
+	size_t i, start;
+	int j;
+
+	if (!L->refresh_wanted || L->refresh_inflight || L->now - L->last_refresh < REFRESH_US)
+		return;
+	start = L->nnodes ? (size_t)(rnd(L) % L->nnodes) : 0;
+	for (i = 0; i < L->nnodes; i++) {
+		struct node *n = L->nodes[(start + i) % L->nnodes];
+
+		for (j = 0; j < n->nconns; j++) {
+			if (n->conns[j].state == CONN_UP) {
+				conn_push(L, &n->conns[j], (struct req){ .kind = REQ_SLOTS }, 0);
+				L->refresh_inflight = 1;
+				L->refresh_wanted = 0;
+				L->last_refresh = L->now;
+				return;
+			}
+		}
+	}
+}
+
+/* A connection of 'n' for one more request: with pipeline room when
+ * 'need_room', else any (redirected requests may exceed the depth). */
+static struct conn *node_pick(struct load *L, struct node *n, int need_room)
+{
+	int i;
+
+	if (need_room && n->free <= 0)
+		return NULL;
+	for (i = 0; i < n->nconns; i++) {
+		struct conn *k = &n->conns[(n->rr + i) % n->nconns];
+
+		if (!need_room || k->work < L->o->pipeline) {
+			n->rr = (n->rr + i + 1) % n->nconns;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/* Follow "MOVED slot host:port" or "ASK slot host:port" for 'r'. */
+static void redirect(struct load *L, struct req r, const char *msg, size_t len, int ask)
+{
+	const char *sp1 = memchr(msg, ' ', len), *sp2, *colon = NULL, *p;
+	const char *type = ask ? "ASK" : "MOVED";
+	long slot;
+	int port, idx;
+	struct conn *k;
+
+	if (!sp1)
+		goto bad;
+	sp2 = memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - msg));
+	if (!sp2)
+		goto bad;
+	for (p = sp2 + 1; p < msg + len; p++)
+		if (*p == ':')
+			colon = p;
+	if (!colon || colon == sp2 + 1)
+		goto bad;
+	slot = strtol(sp1 + 1, NULL, 10);
+	port = (int)strtol(colon + 1, NULL, 10);
+	if (slot < 0 || slot >= NSLOTS || port <= 0 || port > 65535)
+		goto bad;
+	if (++r.redirects > MAX_REDIRECTS)
+		goto bad;
+	idx = node_get(L, sp2 + 1, (size_t)(colon - sp2 - 1), port, L->per_node);
+	if (ask) {
+		L->rep->ask++;
+	} else {
+		L->rep->moved++;
+		L->slots[slot] = idx;
+		want_refresh(L);
+	}
+	k = node_pick(L, L->nodes[idx], 0);
+	if (!k)
+		goto bad;
+	if (ask)
+		conn_push(L, k, (struct req){ .kind = REQ_ASKING }, 0);
+	conn_push(L, k, r, 0);
+	return;
+bad:
+	finish(L, &r, type, strlen(type));
+}
+
+static void on_reply(struct load *L, struct conn *k, redisReply *rr)
+{
+	struct req r = conn_pop(k);
+	size_t wl;
+
+	switch (r.kind) {
+	case REQ_ASKING:
+		return;
+	case REQ_AUTH:
+		if (rr->type == REDIS_REPLY_ERROR)
+			conn_fail(L, k, "auth");
+		return;
+	case REQ_SLOTS:
+		L->refresh_inflight = 0;
+		if (apply_slots(L, rr, k->node->host, L->per_node) > 0)
+			L->rep->map_refreshes++;
+		return;
+	default:
+		break;
+	}
+	if (rr->type != REDIS_REPLY_ERROR) {
+		finish(L, &r, NULL, 0);
+		return;
+	}
+	wl = strcspn(rr->str, " ");
+	if (wl == 5 && !memcmp(rr->str, "MOVED", 5)) {
+		redirect(L, r, rr->str, rr->len, 0);
+		return;
+	}
+	if (wl == 3 && !memcmp(rr->str, "ASK", 3)) {
+		redirect(L, r, rr->str, rr->len, 1);
+		return;
+	}
+	/* The cluster is changing under us: read the map again soon. */
+	if ((wl == 11 && !memcmp(rr->str, "CLUSTERDOWN", 11)) ||
+	    (wl == 8 && !memcmp(rr->str, "TRYAGAIN", 8)) ||
+	    (wl == 8 && !memcmp(rr->str, "READONLY", 8)))
+		want_refresh(L);
+	finish(L, &r, rr->str, wl);
+}
+
+static void conn_read(struct load *L, struct conn *k)
+{
+	void *reply;
+
+	if (redisBufferRead(k->c) == REDIS_ERR) {
+		conn_fail(L, k, "conn");
+		return;
+	}
+	while (k->c) {
+		reply = NULL;
+		if (redisGetReplyFromReader(k->c, &reply) == REDIS_ERR) {
+			conn_fail(L, k, "conn");
+			return;
+		}
+		if (!reply)
+			return;
+		if (!k->q.count) {
+			/* A reply nobody asked for: the stream cannot be trusted. */
+			freeReplyObject(reply);
+			conn_fail(L, k, "conn");
+			return;
+		}
+		on_reply(L, k, reply);
+		freeReplyObject(reply);
+	}
+}
+
+static void conn_connected(struct load *L, struct conn *k)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (getsockopt(k->c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
+		conn_fail(L, k, "conn");
+		return;
+	}
+	k->state = CONN_UP;
+	k->c->flags |= REDIS_CONNECTED;
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+/* Move requests waiting for a node to its connections as room frees up. */
+static void drain_pending(struct load *L)
+{
+	size_t i;
+
+	for (i = 0; i < L->nnodes; i++) {
+		struct node *n = L->nodes[i];
+		struct conn *k;
+
+		while (n->pending.count && (k = node_pick(L, n, 1))) {
+			struct req r = ring_pop(&n->pending);
+
+			r.t0 = L->now;
+			conn_push(L, k, r, 0);
+		}
+	}
+}
+
+/* Draw new requests while the budget allows: the token bucket, the request
+ * count, and clients x pipeline outstanding in all. Keys are uniform over
+ * the key space; a request whose primary has no pipeline room waits in that
+ * node's queue (client-side, not timed) rather than being redrawn, so a
+ * slow node gets its share and is not skipped. */
+static void generate(struct load *L)
+{
+	const struct hf_load_opts *o = L->o;
+	long long window = (long long)o->clients * o->pipeline, draws = 0;
+
+	while (draws++ < window) {
+		struct req r = {0};
+		struct node *n;
+		int idx;
+
+		if (o->requests && L->issued >= o->requests)
+			return;
+		if (o->rate && L->tokens < 1)
+			return;
+		if (L->issued - L->finished >= window)
+			return;
+		r.key = (long)((rnd(L) >> 11) % (uint64_t)o->keys);
+		r.kind = (double)(rnd(L) >> 11) * (1.0 / 9007199254740992.0) < o->read_ratio ? REQ_GET : REQ_SET;
+		r.t0 = L->now;
+		L->issued++;
+		if (o->rate)
+			L->tokens -= 1;
+		idx = L->cluster_mode ? L->slots[key_slot(r.key)] : 0;
+		if (idx < 0) {
+			/* No node serves the slot: what a client library says. */
+			finish(L, &r, "CLUSTERDOWN", 11);
+			want_refresh(L);
+			continue;
+		}
+		n = L->nodes[idx];
+		if (n->pending.count || n->free <= 0) {
+			ring_push(&n->pending, &r, 0);
+			continue;
+		}
+		conn_push(L, node_pick(L, n, 1), r, 0);
+	}
+}
+
+static void fail_pending(struct load *L, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < L->nnodes; i++)
+		while (L->nodes[i]->pending.count) {
+			struct req r = ring_pop(&L->nodes[i]->pending);
+
+			finish(L, &r, type, strlen(type));
+		}
+}
+
+/* Each connection once: reopen dead ones that have something to do, fail
+ * the ones whose oldest request (or connect) is older than the timeout,
+ * write what is buffered. */
+static void sweep(struct load *L, int generating)
+{
+	int64_t tmo = (int64_t)L->o->timeout_ms * 1000;
+	size_t i;
+	int j;
+
+	for (i = 0; i < L->nnodes; i++) {
+		struct node *n = L->nodes[i];
+
+		for (j = 0; j < n->nconns; j++) {
+			struct conn *k = &n->conns[j];
+
+			if (k->state == CONN_DEAD) {
+				if ((generating || k->q.count) && L->now >= k->retry_at)
+					conn_open(L, k);
+			} else if (k->state == CONN_CONNECTING) {
+				if (L->now - k->since > tmo)
+					conn_fail(L, k, "timeout");
+			} else if (k->q.count && L->now - ring_at(&k->q, 0)->sent > tmo) {
+				conn_fail(L, k, "timeout");
+			}
+		}
+	}
+}
+
+static void flush(struct load *L)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < L->nnodes; i++)
+		for (j = 0; j < L->nodes[i]->nconns; j++) {
+			struct conn *k = &L->nodes[i]->conns[j];
+
+			if (k->state == CONN_UP && k->wpending)
+				conn_write(L, k);
+		}
+}
+
+static int poll_once(struct load *L, int timeout_ms)
+{
+	size_t i, n = 0, total = 0;
+	int j, ready;
+
+	for (i = 0; i < L->nnodes; i++)
+		total += (size_t)L->nodes[i]->nconns;
+	if (total > L->npfd_cap) {
+		L->pfd = hf_xrealloc(L->pfd, total * sizeof(*L->pfd));
+		L->pconn = hf_xrealloc(L->pconn, total * sizeof(*L->pconn));
+		L->npfd_cap = total;
+	}
+	for (i = 0; i < L->nnodes; i++)
+		for (j = 0; j < L->nodes[i]->nconns; j++) {
+			struct conn *k = &L->nodes[i]->conns[j];
+
+			if (!k->c)
+				continue;
+			L->pfd[n].fd = k->c->fd;
+			L->pfd[n].events = POLLIN;
+			if (k->state == CONN_CONNECTING || k->wpending)
+				L->pfd[n].events |= POLLOUT;
+			L->pfd[n].revents = 0;
+			L->pconn[n++] = k;
+		}
+	ready = poll(L->pfd, (nfds_t)n, timeout_ms);
+	L->now = now_us();
+	if (ready <= 0)
+		return ready < 0 && errno != EINTR ? -1 : 0;
+	for (i = 0; i < n; i++) {
+		struct conn *k = L->pconn[i];
+		short ev = L->pfd[i].revents;
+
+		if (!ev || !k->c)
+			continue;
+		if (k->state == CONN_CONNECTING) {
+			conn_connected(L, k);
+			if (k->state != CONN_UP)
+				continue;
+		}
+		if (ev & (POLLIN | POLLERR | POLLHUP))
+			conn_read(L, k);
+		if (k->c && k->wpending && (ev & POLLOUT))
+			conn_write(L, k);
+	}
+	return 0;
+}
+
+/* Read the slot map from the seed before the loop starts, blocking: until
+ * the seed answers there is nothing to run. */
+static int discover(struct load *L, struct hf_err *err)
+{
+	const struct hf_uri *u = L->uri;
+	const struct hf_load_opts *o = L->o;
+	struct hf_err e = {0};
+	redisContext *c;
+	redisReply *rr;
+	int i, nprim, rc = 0;
+	size_t n;
+
+	for (i = 0; i < NSLOTS; i++)
+		L->slots[i] = -1;
+	c = hf_redis_connect(u->host, u->port, u->user, u->password, o->timeout_ms, &e);
+	if (!c) {
+		/* Unreachable or refused, the run cannot start: exit 1 either way. */
+		if (e.code == HF_EUNREACH)
+			return hf_err_set(err, HF_ERR, "cannot reach the cluster: %s", e.msg);
+		return hf_err_set(err, HF_ERR, "%s", e.msg);
+	}
+	rr = redisCommand(c, "CLUSTER SLOTS");
+	if (!rr) {
+		rc = hf_err_set(err, HF_ERR, "cannot reach the cluster: %s:%d did not answer: %s",
+				u->host, u->port, c->errstr);
+		goto out;
+	}
+	if (rr->type == REDIS_REPLY_ERROR) {
+		if (!strstr(rr->str, "cluster support disabled")) {
+			rc = hf_err_set(err, HF_ERR, "cannot read the slot map from %s:%d: %s",
+					u->host, u->port, rr->str);
+			goto out;
+		}
+		L->cluster_mode = 0;
+		node_get(L, u->host, strlen(u->host), u->port, o->clients);
+		for (i = 0; i < NSLOTS; i++)
+			L->slots[i] = 0;
+		L->per_node = o->clients;
+		L->rep->primaries = 1;
+		goto out;
+	}
+	L->cluster_mode = 1;
+	/* Count the primaries first, to share the connections among them. */
+	if (apply_slots(L, rr, u->host, 1) <= 0) {
+		rc = hf_err_set(err, HF_ERR, "cannot use %s:%d: the cluster has no slots assigned",
+				u->host, u->port);
+		goto out;
+	}
+	nprim = (int)L->nnodes;
+	L->rep->primaries = nprim;
+	for (n = 0; n < L->nnodes; n++) {
+		struct node *nd = L->nodes[n];
+		int share = o->clients / nprim + ((int)n < o->clients % nprim);
+
+		if (share < 1)
+			share = 1;
+		free(nd->conns);
+		nd->nconns = share;
+		nd->conns = hf_xcalloc((size_t)share, sizeof(*nd->conns));
+		for (i = 0; i < share; i++)
+			nd->conns[i].node = nd;
+		nd->free = (long)share * o->pipeline;
+	}
+	L->per_node = o->clients / nprim > 0 ? o->clients / nprim : 1;
+out:
+	if (rr)
+		freeReplyObject(rr);
+	redisFree(c);
+	return rc;
+}
+
+void hf_load_opts_init(struct hf_load_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->seconds = 10;
+	o->clients = 50;
+	o->pipeline = 1;
+	o->keys = 10000;
+	o->value_size = 64;
+	o->read_ratio = 0.5;
+	o->timeout_ms = 2000;
+}
+
+int hf_load_opts_check(const struct hf_load_opts *o, struct hf_err *err)
+{
+	if (o->rate < 0)
+		return hf_err_set(err, HF_EINVAL, "load: '--rate' must not be negative");
+	if (!(o->seconds >= 0) || o->seconds > HF_LOAD_MAX_SECONDS)
+		return hf_err_set(err, HF_EINVAL, "load: '--seconds' must be between 0 and %d",
+				  HF_LOAD_MAX_SECONDS);
+	if (o->requests < 0)
+		return hf_err_set(err, HF_EINVAL, "load: '--requests' must not be negative");
+	if (o->seconds == 0 && o->requests == 0)
+		return hf_err_set(err, HF_EINVAL, "load: '--seconds 0' needs '--requests N'");
+	if (o->clients < 1 || o->clients > 10000)
+		return hf_err_set(err, HF_EINVAL, "load: '--clients' must be between 1 and 10000");
+	if (o->pipeline < 1 || o->pipeline > 10000)
+		return hf_err_set(err, HF_EINVAL, "load: '--pipeline' must be between 1 and 10000");
+	if (o->keys < 1 || o->keys > 1000000000L)
+		return hf_err_set(err, HF_EINVAL, "load: '--keys' must be between 1 and 1000000000");
+	if (o->value_size < 0 || o->value_size > 16 * 1024 * 1024)
+		return hf_err_set(err, HF_EINVAL, "load: '--value-size' must be between 0 and 16777216");
+	if (!(o->read_ratio >= 0 && o->read_ratio <= 1))
+		return hf_err_set(err, HF_EINVAL, "load: '--read-ratio' must be between 0 and 1");
+	if (o->timeout_ms < 1)
+		return hf_err_set(err, HF_EINVAL, "load: the request timeout must be positive");
+	return 0;
+}
+
+int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
+		struct hf_load_report *report, struct hf_err *err)
+{
+	struct hf_load_report rep = {0};
+	struct load *L;
+	int64_t start, gen_end, hard_end;
+	long i;
+	int rc;
+
+	rc = hf_load_opts_check(o, err);
+	if (rc)
+		return rc;
+	stop_all = 0;
+	L = hf_xcalloc(1, sizeof(*L));
+	L->uri = uri;
+	L->o = o;
+	L->rep = &rep;
+	rc = discover(L, err);
+	if (rc)
+		goto out;
+
+	L->value_tail = hf_xmalloc((size_t)o->value_size + 32);
+	L->value_tail_len = (size_t)sprintf(L->value_tail, "$%ld\r\n", o->value_size);
+	for (i = 0; i < o->value_size; i++)
+		L->value_tail[L->value_tail_len++] = (char)('a' + i % 26);
+	memcpy(L->value_tail + L->value_tail_len, "\r\n", 2);
+	L->value_tail_len += 2;
+	L->cmd = hf_xmalloc(L->value_tail_len + 128);
+	L->rng = o->seed ? o->seed : (uint64_t)now_us() * 0x9E3779B97F4A7C15ULL;
+	if (!L->rng)
+		L->rng = 1;
+	L->burst = o->rate / 100.0 > 1 ? o->rate / 100.0 : 1;
+
+	start = L->now = now_us();
+	L->tok_last = start;
+	gen_end = start + (int64_t)((o->seconds > 0 ? o->seconds : HF_LOAD_MAX_SECONDS) * 1e6);
+	/* Whatever happens, the run ends one timeout (plus a second) after
+	 * generation stops: later replies count as timeouts. */
+	hard_end = gen_end + (int64_t)o->timeout_ms * 1000 + 1000000;
+	L->last_refresh = start - REFRESH_US;
+
+	for (;;) {
+		int generating = !stop_all && !(o->stop && *o->stop) && L->now < gen_end &&
+				 !(o->requests && L->issued >= o->requests);
+		int wait = POLL_MAX_MS;
+
+		if (stop_all || (o->stop && *o->stop))
+			rep.stopped = 1;
+		if (!generating && L->finished == L->issued)
+			break;
+		if (L->now >= hard_end) {
+			size_t n;
+			int j;
+
+			for (n = 0; n < L->nnodes; n++)
+				for (j = 0; j < L->nodes[n]->nconns; j++)
+					conn_fail(L, &L->nodes[n]->conns[j], "timeout");
+			fail_pending(L, "timeout");
+			break;
+		}
+		sweep(L, generating);
+		refresh_send(L);
+		drain_pending(L);
+		if (generating) {
+			if (o->rate) {
+				L->tokens += (double)(L->now - L->tok_last) * (double)o->rate / 1e6;
+				L->tok_last = L->now;
+				if (L->tokens > L->burst)
+					L->tokens = L->burst;
+			}
+			generate(L);
+			if (o->rate && L->tokens < 1) {
+				int64_t us = (int64_t)((1 - L->tokens) * 1e6 / (double)o->rate);
+
+				wait = (int)(us / 1000) + 1;
+				if (wait > POLL_MAX_MS)
+					wait = POLL_MAX_MS;
+			}
+		}
+		flush(L);
+		if (poll_once(L, wait) < 0) {
+			/* poll() itself failing is not something a retry fixes. */
+			size_t n;
+			int j;
+
+			for (n = 0; n < L->nnodes; n++)
+				for (j = 0; j < L->nodes[n]->nconns; j++)
+					conn_fail(L, &L->nodes[n]->conns[j], "conn");
+			fail_pending(L, "conn");
+			break;
+		}
+	}
+
+	rep.cluster_mode = L->cluster_mode;
+	rep.seconds = (double)(L->now - start) / 1e6;
+	rep.throughput = rep.seconds > 0 ? (double)rep.ok / rep.seconds : 0;
+	rep.p50_ms = h_quantile_ms(&L->hist, 0.50);
+	rep.p90_ms = h_quantile_ms(&L->hist, 0.90);
+	rep.p99_ms = h_quantile_ms(&L->hist, 0.99);
+	rep.p999_ms = h_quantile_ms(&L->hist, 0.999);
+	rep.max_ms = (double)L->hist.max / 1000.0;
+	rep.mean_ms = L->hist.count ? L->hist.sum / (double)L->hist.count / 1000.0 : 0;
+	*report = rep;
+out:
+	nodes_free(L);
+	free(L->value_tail);
+	free(L->cmd);
+	free(L->pfd);
+	free(L->pconn);
+	free(L);
+	return rc;
+}
