@@ -30,6 +30,8 @@ for point in capture:1 apply:1 apply:2 applied:2 bake:1 promote:1; do
 	run=$(last_run)
 	expect_exit 0 "resume after kill at $point" hf resume "$run"
 	check "after kill at $point and resume: every node holds the hotfix" all_target
+	check "after kill at $point and resume: the config files hold it too" \
+		sh -c "grep -q '^timeout 300' '$T/crash/$BASE/redis.conf' && grep -q '^timeout 300' '$T/crash/$((BASE + 5))/redis.conf'"
 	expect_exit 0 "rollback after kill at $point" hf rollback "$run"
 	check "after kill at $point and rollback: every node back to before" all_before
 done

@@ -92,6 +92,9 @@ run=$(last_run)
 manifest "$T/m.yaml" second
 expect_exit 5 "a second apply on the same cluster is refused" hf apply "$T/m.yaml" --cluster "$SEED" --yes
 check "the refusal names the active run" contains "$T/err" "$run"
+expect_exit 5 "a rollback while another process drives the run is refused" hf rollback "$run"
+check "the refusal says the run is driven" contains "$T/err" "driven by another hotfix process"
+expect_exit 5 "so is a resume" hf resume "$run"
 expect_exit 0 "pause" hf pause "$run"
 wait_for "the run to pause" 10 sh -c "'$HOTFIX' --state '$STATE' --json status '$run' | grep -q '\"state\": \"paused\"'"
 check "status shows the pause" sh -c "'$HOTFIX' --state '$STATE' status '$run' | grep -q 'paused by request'"
@@ -107,6 +110,58 @@ check "after abort every node is back at its before-state" cmp -s "$T/before" "$
 expect_exit 0 "apply once the first run is finished" hf apply "$T/m.yaml" --cluster "$SEED" --yes
 expect_exit 0 "and roll it back" hf rollback "$(last_run)"
 hf sandbox down --dir "$T/busy" >/dev/null 2>&1
+
+# ---- a value changed by hand after the hotfix is never overwritten -----
+sandbox_up conf --shards 2 --replicas 1 || finish
+PORTS=$(ports_of "$BASE" 4)
+snapshot "$T/before" "$PORTS" $PARAMS
+manifest "$T/m.yaml" conflict-test
+expect_exit 0 "apply" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+run=$(last_run)
+rcli -p "$BASE" CONFIG SET timeout 555 >/dev/null   # an operator's own fix
+expect_exit 4 "rollback with a value changed since the hotfix exits 4" hf rollback "$run"
+check "the conflict names the node and both values" \
+	grep -q "127.0.0.1:$BASE.*timeout is \"555\" (before \"0\", hotfix set \"300\")" "$T/err"
+check "the operator's value is left as it is" test "$(cfg "$BASE" timeout)" = 555
+check "the other parameter of that node is restored" test "$(cfg "$BASE" maxmemory-policy)" = noeviction
+check "the other nodes are restored" test "$(cfg "$((BASE + 1))" timeout)" = 0
+expect_exit 4 "a second rollback still reports the conflict" hf rollback "$run"
+expect_exit 0 "rollback --force restores it anyway" hf rollback "$run" --force
+snapshot "$T/now" "$PORTS" $PARAMS
+check "after --force every node is at its before-state" cmp -s "$T/before" "$T/now"
+expect_exit 0 "status records the forced rollback" hf status "$run"
+check "status shows the forced rollback" contains "$T/out" "forced over conflicts"
+
+# A parameter Redis spells its own way ("KEA" reads back as "AKE").
+cat >"$T/kea.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: keyspace-events, version: 1, owner: o, problem: p}
+spec:
+  changes:
+    - config: {notify-keyspace-events: "KEA", maxmemory: 100mb}
+  rollout: {waves: [{nodes: 100%}]}
+  guard: none
+YAML
+snapshot "$T/before" "$PORTS" notify-keyspace-events maxmemory
+expect_exit 0 "apply values Redis respells" hf apply "$T/kea.yaml" --cluster "$SEED" --yes
+check "the node reports its own spelling" test "$(cfg "$BASE" notify-keyspace-events)" = AKE
+check "memory units are normalized" test "$(cfg "$BASE" maxmemory)" = 104857600
+expect_exit 0 "rollback of respelled values is not a conflict" hf rollback "$(last_run)"
+snapshot "$T/now" "$PORTS" notify-keyspace-events maxmemory
+check "respelled values restored exactly" cmp -s "$T/before" "$T/now"
+
+# A kept connection closed by the server's idle timeout during a bake.
+for p in $PORTS; do rcli -p "$p" CONFIG SET timeout 1 >/dev/null; done
+snapshot "$T/before" "$PORTS" $PARAMS
+manifest "$T/idle.yaml" idle-test "      - nodes: 1
+        bake: 2500ms
+      - nodes: 100%"
+expect_exit 0 "apply across bakes longer than the nodes' idle timeout" hf apply "$T/idle.yaml" --cluster "$SEED" --yes
+expect_exit 0 "and its rollback" hf rollback "$(last_run)"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "restored exactly, timeout 1 included" cmp -s "$T/before" "$T/now"
+hf sandbox down --dir "$T/conf" >/dev/null 2>&1
 
 # ---- a password-protected cluster reached through the URI --------------
 PASS=s3cret-pw

@@ -131,8 +131,37 @@ static void test_requests(void **state)
 	free(req);
 	assert_int_equal(hf_journal_request_take(j, "run-r", &req, &err), 0);
 	assert_null(req);
+	/* An abort is not replaced by a later pause or continue. */
+	assert_int_equal(hf_journal_request_set(other, "run-r", "abort", &err), 0);
+	assert_int_equal(hf_journal_request_set(other, "run-r", "pause", &err), 0);
+	assert_int_equal(hf_journal_request_set(other, "run-r", "continue", &err), 0);
+	assert_int_equal(hf_journal_request_take(j, "run-r", &req, &err), 0);
+	assert_string_equal(req, "abort");
+	free(req);
 	hf_journal_close(other);
 	hf_journal_close(j);
+}
+
+static void test_drive_lock(void **state)
+{
+	struct hf_journal *a = NULL, *b = NULL;
+	struct hf_err err = {0};
+
+	(void)state;
+	assert_int_equal(hf_journal_open(dir, &a, &err), 0);
+	assert_int_equal(hf_journal_open(dir, &b, &err), 0);
+	assert_false(hf_journal_driven(b, "run-d"));
+	assert_int_equal(hf_journal_drive(a, "run-d", &err), 0);
+	/* Another opener (another process, as far as flock goes) sees it held. */
+	assert_true(hf_journal_driven(b, "run-d"));
+	assert_int_equal(hf_journal_drive(b, "run-d", &err), HF_EREFUSED);
+	assert_non_null(strstr(err.msg, "driven by another hotfix process"));
+	/* Closing (or dying) releases it. */
+	hf_journal_close(a);
+	assert_false(hf_journal_driven(b, "run-d"));
+	assert_int_equal(hf_journal_drive(b, "run-d", &err), 0);
+	assert_int_equal(hf_journal_drive(b, "../x", &err), HF_EINVAL);
+	hf_journal_close(b);
 }
 
 static void test_event_chain(void **state)
@@ -196,6 +225,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_runs_and_lock),
 		cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_drive_lock),
 		cmocka_unit_test(test_event_chain),
 		cmocka_unit_test(test_state_names),
 	};
