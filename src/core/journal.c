@@ -259,6 +259,26 @@ int hf_journal_driven(struct hf_journal *j, const char *run_id)
 	return held;
 }
 
+int hf_journal_holder(struct hf_journal *j, const char *run_id, char *holder, size_t len,
+		      struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j,
+		"SELECT r.id, r.state FROM run_nodes a JOIN run_nodes b ON b.node_id = a.node_id "
+		"JOIN runs r ON r.id = b.run WHERE a.run = ?1 AND b.run != ?1 "
+		"AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1", err);
+	int found = 0;
+
+	if (!st)
+		return -1;
+	bind_text(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(holder, len, "%s (%s)", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
 int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 			  const struct hf_step *steps, size_t n,
 			  const char *const *nodes, size_t nnodes, struct hf_err *err)

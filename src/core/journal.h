@@ -92,6 +92,11 @@ int hf_journal_drive(struct hf_journal *j, const char *run_id, struct hf_err *er
 /* Does another live process drive 'run_id'? */
 int hf_journal_driven(struct hf_journal *j, const char *run_id);
 
+/* Another unfinished run on any node of run 'run_id''s cluster? Returns
+ * 1 and fills 'holder' ("ID (state)"), 0 when none, -1 on error. */
+int hf_journal_holder(struct hf_journal *j, const char *run_id, char *holder, size_t len,
+		      struct hf_err *err);
+
 /* Load a run by id ("last" is the newest run) and its steps ordered by seq.
  * Caller frees with hf_run_free() and hf_steps_free(). */
 int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **run,

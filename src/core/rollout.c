@@ -222,6 +222,17 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 	rc = hf_journal_drive(j, r->run->id, err);
 	if (rc)
 		goto fail;
+	/* Undoing an old run under a newer unfinished one would pull the
+	 * cluster from under it. */
+	{
+		char holder[128];
+
+		if (hf_journal_holder(j, r->run->id, holder, sizeof(holder), NULL) > 0) {
+			rc = hf_err_set(err, HF_EREFUSED, "refused: run %s is unfinished on the same "
+					"cluster; finish it first", holder);
+			goto fail;
+		}
+	}
 	/* A request left for a driver that died is stale. */
 	hf_journal_request_set(j, r->run->id, NULL, NULL);
 	r->node_of = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*r->node_of));

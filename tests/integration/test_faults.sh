@@ -81,6 +81,18 @@ hf sandbox down --dir "$T/fo" >/dev/null 2>&1
 sandbox_up busy --shards 3 --replicas 1 || finish
 PORTS=$(ports_of "$BASE" 6)
 snapshot "$T/before" "$PORTS" $PARAMS
+cat >"$T/hz.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: hz, version: 1, owner: o, problem: p}
+spec:
+  changes:
+    - config: {hz: "11"}
+  rollout: {waves: [{nodes: 100%}]}
+  guard: none
+YAML
+expect_exit 0 "an earlier hotfix, promoted" hf apply "$T/hz.yaml" --cluster "$SEED" --yes
+earlier=$(last_run)
 manifest "$T/slow.yaml" slow "      - nodes: 1
         bake: 60s
       - nodes: 100%"
@@ -95,6 +107,8 @@ check "the refusal names the active run" contains "$T/err" "$run"
 expect_exit 5 "a rollback while another process drives the run is refused" hf rollback "$run"
 check "the refusal says the run is driven" contains "$T/err" "driven by another hotfix process"
 expect_exit 5 "so is a resume" hf resume "$run"
+expect_exit 5 "rolling back the earlier run under the unfinished one is refused" hf rollback "$earlier"
+check "the refusal names the unfinished run" contains "$T/err" "$run"
 expect_exit 0 "pause" hf pause "$run"
 wait_for "the run to pause" 10 sh -c "'$HOTFIX' --state '$STATE' --json status '$run' | grep -q '\"state\": \"paused\"'"
 check "status shows the pause" sh -c "'$HOTFIX' --state '$STATE' status '$run' | grep -q 'paused by request'"
@@ -109,6 +123,8 @@ snapshot "$T/now" "$PORTS" $PARAMS
 check "after abort every node is back at its before-state" cmp -s "$T/before" "$T/now"
 expect_exit 0 "apply once the first run is finished" hf apply "$T/m.yaml" --cluster "$SEED" --yes
 expect_exit 0 "and roll it back" hf rollback "$(last_run)"
+expect_exit 0 "the earlier run can be rolled back now" hf rollback "$earlier"
+check "hz is back" test "$(cfg "$BASE" hz)" = 10
 hf sandbox down --dir "$T/busy" >/dev/null 2>&1
 
 # ---- a value changed by hand after the hotfix is never overwritten -----
