@@ -38,6 +38,7 @@ demo: build
 
 bench: build
 	@bash bench/config_rollout.sh $(BUILD)/hotfix
+	@bash bench/load_vs_redis_benchmark.sh $(BUILD)/hotfix
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
