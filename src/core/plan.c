@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/guard.h"
 #include "util/buf.h"
 
 int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err)
@@ -28,15 +29,15 @@ int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err)
 			return hf_err_set(err, rc, "%s:%s", m->path, msg);
 		}
 	}
-	if (m->guard.present && !m->guard.none && m->guard.nchecks) {
-		const struct hf_check *ck = &m->guard.checks[0];
+	for (i = 0; i < m->guard.nchecks; i++) {
+		const struct hf_check *ck = &m->guard.checks[i];
 
 		/* A safety check is never silently ignored. */
-		return hf_err_set(err, HF_EINVAL,
-				  "%s:%d:%d: guard check '%s' cannot run: this build has no guard "
-				  "samplers yet; remove 'checks' (the rollout then bakes without "
-				  "watching) or write 'guard: none'",
-				  m->path, ck->pos.line, ck->pos.col, ck->metric);
+		if (!hf_guard_supports(ck->metric))
+			return hf_err_set(err, HF_EINVAL,
+					  "%s:%d:%d: guard check '%s' cannot run: this build has no "
+					  "synthetic probes yet; remove the check or use another metric",
+					  m->path, ck->pos.line, ck->pos.col, ck->metric);
 	}
 	return 0;
 }
@@ -191,13 +192,21 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	p->rollback_possible = 1;
 	snprintf(p->rollback_note, sizeof(p->rollback_note),
 		 "yes: every value is captured before it changes and restored with CONFIG SET");
-	if (!m->guard.present)
+	if (m->guard.none) {
 		snprintf(p->guard_note, sizeof(p->guard_note),
-			 "no guard section: bakes are plain waits (automatic guard checks come with the guard)");
-	else if (m->guard.none)
-		snprintf(p->guard_note, sizeof(p->guard_note), "none (the manifest says guard: none); bakes are plain waits");
-	else
-		snprintf(p->guard_note, sizeof(p->guard_note), "guard without checks; bakes are plain waits");
+			 "none (the manifest says guard: none); bakes are plain waits");
+	} else {
+		char checks[160];
+
+		hf_guard_describe(&m->guard, checks, sizeof(checks));
+		snprintf(p->guard_note, sizeof(p->guard_note), "%s%s; baseline %llds, then a verdict "
+			 "every %lldms, rollback after %ld failing interval(s), unobservable -> %s",
+			 m->guard.present ? "" : "no guard section, so the default guard: ", checks,
+			 (m->guard.present ? m->guard.baseline_ms : 10000) / 1000,
+			 m->guard.present ? m->guard.interval_ms : 1000,
+			 m->guard.present ? m->guard.failure_limit : 2,
+			 m->guard.on_unobservable == HF_UNOBS_ROLLBACK ? "rollback" : "hold");
+	}
 out:
 	for (k = 0; k < m->nchanges; k++) {
 		if (per[k])

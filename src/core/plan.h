@@ -33,7 +33,7 @@ struct hf_plan {
 	size_t nwaves;
 	int rollback_possible;
 	char rollback_note[256];
-	char guard_note[256];
+	char guard_note[512];
 };
 
 /* Build the plan. HF_EINVAL (with "FILE:LINE:COL: ..." in 'err') when the

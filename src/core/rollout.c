@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/guard.h"
 #include "core/kind.h"
 #include "util/buf.h"
 #include "util/misc.h"
@@ -298,6 +299,8 @@ void hf_rollout_free(struct hf_rollout *r)
 	}
 	free(r->extra);
 	free(r->node_of);
+	hf_guard_free(r->guard);
+	free(r->guard_reason);
 	hf_steps_free(r->steps, r->nsteps);
 	hf_run_free(r->run);
 	hf_manifest_free(r->m);
@@ -383,7 +386,7 @@ static char *failures(struct hf_rollout *r, const size_t *idx, const struct hf_t
 
 /* ---- requests: pause, continue, abort ------------------------------ */
 
-enum { GO = 0, ABORT = 1, INTERRUPT = 2 };
+enum { GO = 0, ABORT = 1, INTERRUPT = 2, GUARD = 3 };
 
 /* Between steps and on every tick of a bake: obey a pending request. */
 static int check_requests(struct hf_rollout *r, struct hf_err *err)
@@ -419,19 +422,12 @@ static int check_requests(struct hf_rollout *r, struct hf_err *err)
 	}
 }
 
-static int bake(struct hf_rollout *r, int wave, int nwaves, long long ms, struct hf_err *err)
+/* Wait 'ms' while obeying requests; returns GO when it passed. */
+static int wait_ms(struct hf_rollout *r, long long ms, struct hf_err *err)
 {
-	char d[32];
-	long long end;
+	long long end = hf_mono_ms() + ms;
 	int rq;
 
-	hf_crashpoint("bake");
-	if (ms <= 0)
-		return check_requests(r, err);
-	hf_fmt_duration(ms, d, sizeof(d));
-	emit(r, "bake", "wave %d/%d baking for %s (plain wait: no guard checks in this build)",
-	     wave, nwaves, d);
-	end = hf_mono_ms() + ms;
 	while (hf_mono_ms() < end) {
 		long long left = end - hf_mono_ms();
 
@@ -441,6 +437,114 @@ static int bake(struct hf_rollout *r, int wave, int nwaves, long long ms, struct
 		hf_sleep_ms(left < 100 ? (long)left : 100);
 	}
 	return check_requests(r, err);
+}
+
+/* Which cluster nodes hold the hotfix now (applied or verified steps). */
+static void changed_nodes(struct hf_rollout *r, int *changed)
+{
+	size_t i;
+
+	memset(changed, 0, sizeof(*changed) * (r->c->nnodes ? r->c->nnodes : 1));
+	for (i = 0; i < r->nsteps; i++) {
+		struct hf_node *n = r->node_of[i];
+
+		if (r->steps[i].state < HF_STEP_APPLYING || r->steps[i].state > HF_STEP_VERIFIED)
+			continue;
+		if (n >= r->c->nodes && n < r->c->nodes + r->c->nnodes)
+			changed[n - r->c->nodes] = 1;
+	}
+}
+
+/* Bake with the guard watching: one verdict per interval, journaled with
+ * its explanation. 'failure_limit' consecutive fails (and, under
+ * on_unobservable: rollback, unobservable intervals) end the bake with
+ * GUARD; under hold, an unobservable interval does not count toward the
+ * bake, which waits until the nodes can be seen again. */
+static int guarded_bake(struct hf_rollout *r, long long ms, struct hf_err *err)
+{
+	const struct hf_guard *spec = &r->m->guard;
+	long long interval = spec->present && spec->interval_ms ? spec->interval_ms : 1000;
+	long limit = spec->present && spec->failure_limit ? spec->failure_limit : 2;
+	int *changed = hf_xcalloc(r->c->nnodes ? r->c->nnodes : 1, sizeof(*changed));
+	long long watched = 0;
+	long bad = 0;
+	int rq = GO, held = 0;
+
+	while (watched < ms) {
+		struct hf_verdict v;
+
+		rq = wait_ms(r, interval, err);
+		if (rq)
+			break;
+		changed_nodes(r, changed);
+		hf_guard_evaluate(r->guard, changed, &v);
+		emit(r, "verdict", "%s", v.explain);
+		if (v.kind == HF_VERDICT_PASS) {
+			bad = 0;
+			held = 0;
+			watched += interval;
+			continue;
+		}
+		if (v.kind == HF_VERDICT_UNOBSERVABLE && spec->on_unobservable == HF_UNOBS_HOLD) {
+			if (!held)
+				emit(r, "guard", "holding: the bake waits until every changed node can "
+				     "be seen again (on_unobservable: hold)");
+			held = 1;
+			continue;
+		}
+		if (++bad >= limit) {
+			free(r->guard_reason);
+			r->guard_reason = hf_xasprintf("%ld consecutive failing interval(s): %s", bad,
+						       v.explain);
+			rq = GUARD;
+			break;
+		}
+	}
+	free(changed);
+	return rq;
+}
+
+static int bake(struct hf_rollout *r, int wave, int nwaves, long long ms, struct hf_err *err)
+{
+	char d[32];
+
+	hf_crashpoint("bake");
+	if (ms <= 0)
+		return check_requests(r, err);
+	hf_fmt_duration(ms, d, sizeof(d));
+	if (r->guard) {
+		emit(r, "bake", "wave %d/%d baking for %s, the guard watching", wave, nwaves, d);
+		return guarded_bake(r, ms, err);
+	}
+	emit(r, "bake", "wave %d/%d baking for %s (plain wait: guard: none)", wave, nwaves, d);
+	return wait_ms(r, ms, err);
+}
+
+/* Before the first wave: sample the whole cluster for guard.baseline. */
+static int take_baseline(struct hf_rollout *r, struct hf_err *err)
+{
+	const struct hf_guard *spec = &r->m->guard;
+	long long interval = spec->present && spec->interval_ms ? spec->interval_ms : 1000;
+	long long window = spec->present ? spec->baseline_ms : 10000;
+	long long end;
+	char d[32], desc[1024];
+	int rq;
+
+	set_run_state(r, HF_RUN_BASELINE, NULL, NULL);
+	hf_fmt_duration(window, d, sizeof(d));
+	emit(r, "guard", "taking a baseline over %s of every node, one sample every %lldms", d, interval);
+	hf_guard_baseline_tick(r->guard);
+	end = hf_mono_ms() + window;
+	do {
+		rq = wait_ms(r, interval, err);
+		if (rq)
+			return rq;
+		hf_guard_baseline_tick(r->guard);
+	} while (hf_mono_ms() < end);
+	hf_guard_baseline_describe(r->guard, desc, sizeof(desc));
+	emit(r, "guard", "baseline: %s", desc);
+	set_run_state(r, HF_RUN_RUNNING, NULL, NULL);
+	return GO;
 }
 
 /* ---- forward -------------------------------------------------------- */
@@ -708,6 +812,12 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 	rc = set_run_state(r, HF_RUN_RUNNING, NULL, err);
 	if (!rc)
 		rc = settle(r, err);
+	if (!rc && !r->m->guard.none) {
+		r->guard = hf_guard_new(&r->m->guard, r->c, r->c->timeout_ms);
+		/* After a resume the baseline is taken again, changed nodes
+		 * included: the journal keeps the first one's description. */
+		rq = take_baseline(r, err);
+	}
 	for (w = 1; !rc && !rq && w <= nwaves; w++) {
 		int nrounds = plan_rounds(r, w, round), rd;
 		long long bake_ms = 0;
@@ -718,6 +828,15 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 				nodes++;
 		if (w <= (int)r->m->nwaves)
 			bake_ms = r->m->waves[w - 1].bake_ms;
+		if (w == nwaves && r->guard) {
+			/* A final bake before promotion, long enough for the
+			 * guard to fail 'failure_limit' times. */
+			const struct hf_guard *g = &r->m->guard;
+			long long fin = (g->present ? g->interval_ms * g->failure_limit : 2000);
+
+			if (bake_ms < fin)
+				bake_ms = fin;
+		}
 		if (nrounds)
 			emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
 			     w, nwaves, nodes, nrounds);
@@ -754,6 +873,18 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 		emit(r, "run", "interrupted: run %s is paused", r->run->id);
 		rc = hf_err_set(err, HF_ERR, "interrupted: run %s is paused; 'hotfix resume %s' goes on, "
 				"'hotfix rollback %s' undoes it", r->run->id, r->run->id, r->run->id);
+		goto out;
+	}
+	if (rq == GUARD) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "rolled back by the guard: %s", r->guard_reason);
+		emit(r, "guard", "%s", why);
+		rc = hf_rollout_rollback(r, 0, why, &rerr);
+		if (rc)
+			hf_err_set(err, rc, "%s; then the rollback did not finish: %s", why, rerr.msg);
+		else
+			rc = hf_err_set(err, HF_EGUARD, "%s; every node restored and verified", why);
 		goto out;
 	}
 	if (rq == ABORT) {

@@ -17,6 +17,8 @@
  * sentence for people. */
 typedef void (*hf_event_fn)(void *ud, const char *kind, const char *msg);
 
+struct hf_guard_run;
+
 struct hf_rollout {
 	struct hf_journal *j;
 	struct hf_run *run;
@@ -30,6 +32,8 @@ struct hf_rollout {
 	hf_event_fn event;
 	void *ud;
 	volatile sig_atomic_t *interrupted;  /* set by a signal handler, or NULL */
+	struct hf_guard_run *guard;          /* NULL with guard: none */
+	char *guard_reason;                  /* why the guard failed the run */
 };
 
 /* Record a new run for 'plan' and become its driver (refused with

@@ -116,8 +116,8 @@ spec:
   guard:
     interval: 1s
     checks:
-      - metric: error_rate
-        max: 0.01"
+      - metric: probe_latency_ms
+        max: 10"
 
 snapshot "$T/after" "$PORTS" $PARAMS
 check "no node changed after $n invalid manifests" cmp -s "$T/before" "$T/after"
@@ -125,8 +125,9 @@ expect_exit 0 "no run was recorded" hf --json history
 check "the journal holds no run" sh -c "! grep -q '\"run\"' '$T/out'"
 expect_exit 2 "a missing manifest file is invalid input" hf plan "$T/nope.yaml" --cluster "$SEED"
 expect_exit 0 "validate accepts the design example" hf validate "$HF_SOURCE_DIR/examples/design-example.yaml"
-expect_exit 2 "plan refuses the design example's guard checks in this build" \
+expect_exit 0 "plan accepts the design example, guard included" \
 	hf plan "$HF_SOURCE_DIR/examples/design-example.yaml" --cluster "$SEED"
-check "the refusal says the guard check cannot run" contains "$T/err" "guard check 'error_rate' cannot run"
+check "plan lists the design example's guard checks" \
+	contains "$T/out" "error_rate max 0.01; latency_p99_ms max 2x baseline; replication_lag_ms max 1000"
 
 finish

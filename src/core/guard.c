@@ -1,0 +1,322 @@
+/* The guard's judgement: deltas between two samples of every node, metrics
+ * over the nodes the hotfix changed, checks against thresholds and the
+ * baseline, and a verdict that explains itself. */
+#include "core/guard.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stats.h"
+#include "util/buf.h"
+
+enum metric {
+	M_ERROR_RATE, M_P50, M_P90, M_P99, M_P999, M_LAG_MS, M_LAG_BYTES, M_HEARTBEAT,
+	M_MEMORY, M_REJECTED, M_EVICTIONS, M_COUNT
+};
+
+static const struct {
+	const char *name;
+	double floor;    /* ratios compare max(value, floor) / max(baseline, floor) */
+	const char *unit;
+} metrics[M_COUNT] = {
+	[M_ERROR_RATE] = { "error_rate", 0.001, "" },
+	[M_P50] = { "latency_p50_ms", 1.0, " ms" },
+	[M_P90] = { "latency_p90_ms", 1.0, " ms" },
+	[M_P99] = { "latency_p99_ms", 1.0, " ms" },
+	[M_P999] = { "latency_p999_ms", 1.0, " ms" },
+	[M_LAG_MS] = { "replication_lag_ms", 1000.0, " ms" },
+	[M_LAG_BYTES] = { "replication_lag_bytes", 1048576.0, " bytes" },
+	[M_HEARTBEAT] = { "heartbeat_ms", 10.0, " ms" },
+	[M_MEMORY] = { "memory_used_ratio", 0.01, "" },
+	[M_REJECTED] = { "rejected_connections", 1.0, "" },
+	[M_EVICTIONS] = { "evictions", 1.0, "" },
+};
+
+static int metric_of(const char *name)
+{
+	int m;
+
+	for (m = 0; m < M_COUNT; m++)
+		if (!strcmp(metrics[m].name, name))
+			return m;
+	return -1;
+}
+
+int hf_guard_supports(const char *metric)
+{
+	return metric_of(metric) >= 0;
+}
+
+struct check {
+	int metric;
+	int has_max, has_min, has_ratio;
+	double max, min, ratio;
+};
+
+struct hf_guard_run {
+	struct hf_cluster *c;
+	long timeout_ms;
+	struct hf_node **nodes;
+	size_t n;
+	struct hf_node_sample *prev, *cur, *first;
+	int primed, baseline_taken;
+	struct check *checks;
+	size_t nchecks;
+	double baseline[M_COUNT];
+	unsigned long long baseline_calls;
+};
+
+static void default_checks(struct hf_guard_run *g)
+{
+	g->nchecks = 2;
+	g->checks = hf_xcalloc(2, sizeof(*g->checks));
+	g->checks[0] = (struct check){ .metric = M_ERROR_RATE, .has_max = 1, .max = 0.01 };
+	g->checks[1] = (struct check){ .metric = M_P99, .has_ratio = 1, .ratio = 2.0 };
+}
+
+struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster *c,
+				  long timeout_ms)
+{
+	struct hf_guard_run *g = hf_xcalloc(1, sizeof(*g));
+	size_t i;
+
+	g->c = c;
+	g->timeout_ms = timeout_ms;
+	g->n = c->nnodes;
+	g->nodes = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->nodes));
+	for (i = 0; i < g->n; i++)
+		g->nodes[i] = &c->nodes[i];
+	g->prev = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->prev));
+	g->cur = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->cur));
+	g->first = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->first));
+	if (!spec->nchecks) {
+		default_checks(g);
+		return g;
+	}
+	g->nchecks = spec->nchecks;
+	g->checks = hf_xcalloc(spec->nchecks, sizeof(*g->checks));
+	for (i = 0; i < spec->nchecks; i++) {
+		const struct hf_check *k = &spec->checks[i];
+
+		g->checks[i] = (struct check){ .metric = metric_of(k->metric), .has_max = k->has_max,
+			.has_min = k->has_min, .has_ratio = k->has_ratio, .max = k->max,
+			.min = k->min, .ratio = k->ratio };
+	}
+	return g;
+}
+
+void hf_guard_free(struct hf_guard_run *g)
+{
+	if (!g)
+		return;
+	free(g->nodes);
+	free(g->prev);
+	free(g->cur);
+	free(g->first);
+	free(g->checks);
+	free(g);
+}
+
+static void sample(struct hf_guard_run *g)
+{
+	struct hf_node_sample *t = g->prev;
+
+	g->prev = g->cur;
+	g->cur = t;
+	hf_metrics_sample(g->c, g->nodes, g->n, g->cur, g->timeout_ms);
+}
+
+static unsigned long long delta(unsigned long long now, unsigned long long then)
+{
+	return now >= then ? now - then : now;   /* a restart resets counters */
+}
+
+/* The metrics over the nodes in 'in' between samples 'a' and 'b'. */
+static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
+		    const struct hf_node_sample *b, const int *in, double *v,
+		    unsigned long long *calls_out)
+{
+	unsigned long long calls = 0, errors = 0, lat[HF_LAT_BUCKETS] = {0}, bound[HF_LAT_BUCKETS] = {0};
+	struct hf_rh h;
+	size_t i, k;
+
+	memset(v, 0, sizeof(double) * M_COUNT);
+	for (i = 0; i < g->n; i++) {
+		const struct hf_node *node = g->nodes[i];
+
+		if (!in[i] || !a[i].ok || !b[i].ok)
+			continue;
+		calls += delta(b[i].calls, a[i].calls);
+		errors += delta(b[i].errors, a[i].errors);
+		for (k = 0; k < HF_LAT_BUCKETS; k++) {
+			lat[k] += delta(b[i].lat_cum[k], a[i].lat_cum[k]);
+			if (b[i].lat_bound[k] > bound[k])
+				bound[k] = b[i].lat_bound[k];
+		}
+		v[M_REJECTED] += (double)delta(b[i].rejected_conns, a[i].rejected_conns);
+		v[M_EVICTIONS] += (double)delta(b[i].evicted_keys, a[i].evicted_keys);
+		if (b[i].maxmemory && (double)b[i].used_memory / (double)b[i].maxmemory > v[M_MEMORY])
+			v[M_MEMORY] = (double)b[i].used_memory / (double)b[i].maxmemory;
+		if ((double)b[i].rtt_us / 1000.0 > v[M_HEARTBEAT])
+			v[M_HEARTBEAT] = (double)b[i].rtt_us / 1000.0;
+		/* Lag: a primary's slowest replica, or a replica behind its primary. */
+		if (b[i].is_primary && (double)b[i].lag_ms > v[M_LAG_MS])
+			v[M_LAG_MS] = (double)b[i].lag_ms;
+		if (!b[i].is_primary && node->primary_id) {
+			for (k = 0; k < g->n; k++)
+				if (!strcmp(g->nodes[k]->id, node->primary_id) && b[k].ok &&
+				    (double)(b[k].repl_offset - b[i].repl_offset) > v[M_LAG_BYTES])
+					v[M_LAG_BYTES] = (double)(b[k].repl_offset - b[i].repl_offset);
+		}
+	}
+	v[M_ERROR_RATE] = hf_rate_error(errors, calls);
+	hf_rh_init(&h, HF_RH_POW2);
+	/* lat[k] is already cumulative: the interval's calls at or below
+	 * bound k, summed over the nodes. */
+	for (k = 0; k < HF_LAT_BUCKETS; k++)
+		if (lat[k] && bound[k])
+			hf_rh_add(&h, bound[k], lat[k], NULL);
+	v[M_P50] = hf_rh_count(&h) ? hf_rh_percentile(&h, 50) / 1000.0 : NAN;
+	v[M_P90] = hf_rh_count(&h) ? hf_rh_percentile(&h, 90) / 1000.0 : NAN;
+	v[M_P99] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99) / 1000.0 : NAN;
+	v[M_P999] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99.9) / 1000.0 : NAN;
+	if (calls_out)
+		*calls_out = calls;
+}
+
+void hf_guard_baseline_tick(struct hf_guard_run *g)
+{
+	int *all = hf_xcalloc(g->n ? g->n : 1, sizeof(*all));
+	size_t i;
+
+	sample(g);
+	if (!g->primed) {
+		memcpy(g->first, g->cur, sizeof(*g->cur) * g->n);
+		g->primed = 1;
+		free(all);
+		return;
+	}
+	for (i = 0; i < g->n; i++)
+		all[i] = 1;
+	/* The baseline is the whole window: from the first sample to now. */
+	compute(g, g->first, g->cur, all, g->baseline, &g->baseline_calls);
+	g->baseline_taken = 1;
+	free(all);
+}
+
+static void fmt_value(int m, double v, char *out, size_t len)
+{
+	if (isnan(v))
+		snprintf(out, len, "n/a (no traffic)");
+	else if (m == M_ERROR_RATE || m == M_MEMORY)
+		snprintf(out, len, "%.4f", v);
+	else
+		snprintf(out, len, "%.3f%s", v, metrics[m].unit);
+}
+
+void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len)
+{
+	struct hf_buf b = {0};
+	char val[64];
+	size_t i;
+
+	hf_buf_printf(&b, "%llu calls", g->baseline_calls);
+	for (i = 0; i < g->nchecks; i++) {
+		int m = g->checks[i].metric;
+
+		fmt_value(m, g->baseline[m], val, sizeof(val));
+		hf_buf_printf(&b, ", %s %s", metrics[m].name, val);
+	}
+	snprintf(out, len, "%s", b.s);
+	hf_buf_release(&b);
+}
+
+void hf_guard_describe(const struct hf_guard *spec, char *out, size_t len)
+{
+	struct hf_buf b = {0};
+	size_t i;
+
+	if (!spec->nchecks) {
+		snprintf(out, len, "error_rate max 0.01; latency_p99_ms max 2x baseline (defaults)");
+		return;
+	}
+	for (i = 0; i < spec->nchecks; i++) {
+		const struct hf_check *k = &spec->checks[i];
+
+		hf_buf_printf(&b, "%s%s", i ? "; " : "", k->metric);
+		if (k->has_max)
+			hf_buf_printf(&b, " max %g", k->max);
+		if (k->has_min)
+			hf_buf_printf(&b, " min %g", k->min);
+		if (k->has_ratio)
+			hf_buf_printf(&b, " max %gx baseline", k->ratio);
+	}
+	snprintf(out, len, "%s", b.s);
+	hf_buf_release(&b);
+}
+
+void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v)
+{
+	struct hf_buf fails = {0}, seen = {0}, blind = {0};
+	double val[M_COUNT];
+	unsigned long long calls = 0;
+	size_t i, nchanged = 0;
+	char a[64], b[64];
+
+	sample(g);
+	for (i = 0; i < g->n; i++) {
+		if (!changed[i])
+			continue;
+		nchanged++;
+		if (!g->cur[i].ok || !g->prev[i].ok)
+			hf_buf_printf(&blind, "%s%s:%d", blind.len ? ", " : "", g->nodes[i]->host,
+				      g->nodes[i]->port);
+	}
+	if (blind.len) {
+		v->kind = HF_VERDICT_UNOBSERVABLE;
+		snprintf(v->explain, sizeof(v->explain), "unobservable: %s did not answer within %ldms",
+			 blind.s, g->timeout_ms);
+		goto out;
+	}
+	compute(g, g->prev, g->cur, changed, val, &calls);
+	for (i = 0; i < g->nchecks; i++) {
+		const struct check *k = &g->checks[i];
+		int m = k->metric, bad = 0;
+		double x = val[m], base = g->baseline[m];
+		char why[256] = "";
+
+		if (m < 0)
+			continue;
+		fmt_value(m, x, a, sizeof(a));
+		hf_buf_printf(&seen, "%s%s %s", seen.len ? ", " : "", metrics[m].name, a);
+		if (isnan(x))
+			continue;   /* no traffic on the changed nodes: nothing to judge */
+		if (k->has_max && x > k->max) {
+			bad = 1;
+			snprintf(why, sizeof(why), "above max %g", k->max);
+		} else if (k->has_min && x < k->min) {
+			bad = 1;
+			snprintf(why, sizeof(why), "below min %g", k->min);
+		} else if (k->has_ratio && g->baseline_taken && !isnan(base)) {
+			double fl = metrics[m].floor;
+			double r = (x > fl ? x : fl) / (base > fl ? base : fl);
+
+			if (r > k->ratio) {
+				bad = 1;
+				fmt_value(m, base, b, sizeof(b));
+				snprintf(why, sizeof(why), "%.2fx the baseline %s, limit %gx", r, b, k->ratio);
+			}
+		}
+		if (bad)
+			hf_buf_printf(&fails, "%s%s %s %s", fails.len ? "; " : "", metrics[m].name, a, why);
+	}
+	v->kind = fails.len ? HF_VERDICT_FAIL : HF_VERDICT_PASS;
+	snprintf(v->explain, sizeof(v->explain), "%s on %zu changed node(s), %llu calls: %s",
+		 fails.len ? "fail" : "pass", nchanged, calls, fails.len ? fails.s : seen.s ? seen.s : "");
+out:
+	hf_buf_release(&fails);
+	hf_buf_release(&seen);
+	hf_buf_release(&blind);
+}

@@ -1,0 +1,49 @@
+/* The guard: samples every node each interval, compares what the hotfix's
+ * nodes do against the manifest's thresholds and the baseline, and gives a
+ * verdict: pass, fail, or unobservable (a node did not answer: "cannot
+ * see" is kept apart from "bad"). No I/O of its own beyond the engine's
+ * sampler; the rollout decides what a verdict means for the run. */
+#ifndef HF_CORE_GUARD_H
+#define HF_CORE_GUARD_H
+
+#include <stddef.h>
+
+#include "core/manifest.h"
+#include "engine/redis/metrics.h"
+#include "engine/redis/redis.h"
+
+enum hf_verdict_kind { HF_VERDICT_PASS, HF_VERDICT_FAIL, HF_VERDICT_UNOBSERVABLE };
+
+struct hf_verdict {
+	enum hf_verdict_kind kind;
+	char explain[1536];   /* metric, nodes, value, threshold, baseline */
+};
+
+struct hf_guard_run;
+
+/* A guard over every node of 'c' with the checks of 'spec'. When 'spec'
+ * has no checks (no guard section), the default checks apply: error_rate
+ * max 1%, latency_p99_ms at most 2x the baseline. Caller frees with
+ * hf_guard_free(). */
+struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster *c,
+				  long timeout_ms);
+void hf_guard_free(struct hf_guard_run *g);
+
+/* Take one sample of every node: the first primes the counters; during the
+ * baseline window each later one adds to the baseline. */
+void hf_guard_baseline_tick(struct hf_guard_run *g);
+/* Describe the baseline ("error_rate 0.0000 over 1234 calls, ..."). */
+void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len);
+
+/* Take a sample and judge the interval since the previous one over the
+ * nodes flagged in 'changed' (indexed like the cluster's nodes). */
+void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v);
+
+/* Can this build's guard compute 'metric'? */
+int hf_guard_supports(const char *metric);
+
+/* The checks 'spec' puts in force (the defaults when it has none), for
+ * plan: "error_rate max 0.01; latency_p99_ms max 2x baseline". */
+void hf_guard_describe(const struct hf_guard *spec, char *out, size_t len);
+
+#endif

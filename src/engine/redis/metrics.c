@@ -1,0 +1,201 @@
+/* Node health samples for the guard, read from INFO and LATENCY HISTOGRAM. */
+#include "engine/redis/metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/misc.h"
+
+int hf_metrics_admin_command(const char *cmd)
+{
+	static const char *admin[] = {
+		"info", "latency", "config", "cluster", "ping", "client", "auth", "hello",
+		"command", "slowlog", "memory", "debug", "acl", "module", "readonly",
+		"readwrite", "asking", "select", "echo", "time", "role", "monitor",
+		"replconf", "psync", "sync", "lastsave", "function", "script", "save",
+		"bgsave", "bgrewriteaof", "shutdown", "failover", "replicaof", "slaveof",
+		"wait", "quit", "reset",
+	};
+	size_t i, n = strcspn(cmd, "|");
+
+	for (i = 0; i < sizeof(admin) / sizeof(admin[0]); i++)
+		if (strlen(admin[i]) == n && !strncmp(cmd, admin[i], n))
+			return 1;
+	return 0;
+}
+
+/* Sum calls, failed and rejected calls of the data commands in an
+ * "INFO commandstats" reply. */
+static void parse_commandstats(const char *info, struct hf_node_sample *s)
+{
+	const char *p = info;
+
+	while ((p = strstr(p, "cmdstat_"))) {
+		char cmd[64];
+		const char *colon = strchr(p, ':');
+		const char *eol = strpbrk(p, "\r\n");
+		const char *f;
+		size_t n;
+
+		if (!colon || (eol && colon > eol))
+			break;
+		n = (size_t)(colon - p - 8);
+		if (n >= sizeof(cmd))
+			n = sizeof(cmd) - 1;
+		memcpy(cmd, p + 8, n);
+		cmd[n] = '\0';
+		if (!hf_metrics_admin_command(cmd)) {
+			if ((f = strstr(colon, "calls=")) && (!eol || f < eol))
+				s->calls += strtoull(f + 6, NULL, 10);
+			if ((f = strstr(colon, "failed_calls=")) && (!eol || f < eol))
+				s->errors += strtoull(f + 13, NULL, 10);
+			if ((f = strstr(colon, "rejected_calls=")) && (!eol || f < eol)) {
+				unsigned long long rej = strtoull(f + 15, NULL, 10);
+
+				/* Rejected calls are not in 'calls': count them in
+				 * both, so the rate is errors over attempts. */
+				s->errors += rej;
+				s->calls += rej;
+			}
+		}
+		p = colon;
+	}
+}
+
+static unsigned long long info_ull(const char *info, const char *field)
+{
+	char buf[64];
+
+	return hf_info_field(info, field, buf, sizeof(buf)) ? 0 : strtoull(buf, NULL, 10);
+}
+
+/* LATENCY HISTOGRAM: [cmd, [calls, N, histogram_usec, [b, cum, ...]], ...] */
+static void parse_latency(const struct hf_reply *r, struct hf_node_sample *s)
+{
+	size_t i, k;
+
+	if (!r || r->type != HF_REPLY_ARRAY)
+		return;
+	for (i = 0; i + 1 < r->nelem; i += 2) {
+		const struct hf_reply *name = r->elem[i], *body = r->elem[i + 1], *h = NULL;
+		unsigned long long cmd_cum[HF_LAT_BUCKETS] = {0}, last = 0;
+		int seen[HF_LAT_BUCKETS] = {0};
+
+		if (!name->str || hf_metrics_admin_command(name->str) || body->type != HF_REPLY_ARRAY)
+			continue;
+		for (k = 0; k + 1 < body->nelem; k += 2)
+			if (body->elem[k]->str && !strcmp(body->elem[k]->str, "histogram_usec"))
+				h = body->elem[k + 1];
+		if (!h || h->type != HF_REPLY_ARRAY)
+			continue;
+		for (k = 0; k + 1 < h->nelem; k += 2) {
+			long long bound = h->elem[k]->integer;
+			int b = bound > 0 ? (int)lround(log2((double)bound)) : 0;
+
+			if (b < 0)
+				b = 0;
+			if (b >= HF_LAT_BUCKETS)
+				b = HF_LAT_BUCKETS - 1;
+			cmd_cum[b] = (unsigned long long)h->elem[k + 1]->integer;
+			seen[b] = 1;
+			if (!s->lat_bound[b] || (unsigned long long)bound > s->lat_bound[b])
+				s->lat_bound[b] = (unsigned long long)bound;
+		}
+		/* Redis lists only the buckets where the count grew: carry the
+		 * cumulative count forward over the ones it left out. */
+		for (k = 0; k < HF_LAT_BUCKETS; k++) {
+			if (seen[k])
+				last = cmd_cum[k];
+			s->lat_cum[k] += last;
+		}
+	}
+}
+
+void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
+		       struct hf_node_sample *out, long timeout_ms)
+{
+	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
+	static const char *sections[] = { "commandstats", "stats", "replication", "memory" };
+	long long t0 = hf_mono_ms();
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		calls[i].node = nodes[i];
+		for (k = 0; k < 4; k++) {
+			hf_argv_push(&calls[i].cmds[k], "INFO");
+			hf_argv_push(&calls[i].cmds[k], sections[k]);
+		}
+		calls[i].ncmds = 4;
+	}
+	/* Four INFO sections and the histogram would need five slots; the
+	 * fan-out carries four, so the histogram goes in a second one. */
+	hf_fanout(c, calls, n, timeout_ms);
+	for (i = 0; i < n; i++) {
+		struct hf_node_sample *s = &out[i];
+		const struct hf_reply *const *r = (const struct hf_reply *const *)calls[i].replies;
+		char buf[64];
+
+		memset(s, 0, sizeof(*s));
+		s->ok = !calls[i].status;
+		s->rtt_us = (hf_mono_ms() - t0) * 1000;
+		if (!s->ok)
+			continue;
+		for (k = 0; k < 4; k++)
+			if (!r[k] || r[k]->type != HF_REPLY_STRING)
+				s->ok = 0;
+		if (!s->ok)
+			continue;
+		parse_commandstats(r[0]->str, s);
+		s->rejected_conns = info_ull(r[1]->str, "rejected_connections");
+		s->evicted_keys = info_ull(r[1]->str, "evicted_keys");
+		hf_info_field(r[2]->str, "role", buf, sizeof(buf));
+		s->is_primary = !strcmp(buf, "master");
+		s->repl_offset = (long long)info_ull(r[2]->str, s->is_primary ? "master_repl_offset" :
+						     "slave_repl_offset");
+		for (k = 0; s->is_primary; k++) {
+			char field[32], line[256];
+			const char *lag;
+
+			snprintf(field, sizeof(field), "slave%zu", k);
+			if (hf_info_field(r[2]->str, field, line, sizeof(line)))
+				break;
+			lag = strstr(line, "lag=");
+			if (lag && atoll(lag + 4) * 1000 > s->lag_ms)
+				s->lag_ms = atoll(lag + 4) * 1000;
+		}
+		s->used_memory = info_ull(r[3]->str, "used_memory");
+		s->maxmemory = info_ull(r[3]->str, "maxmemory");
+	}
+	hf_calls_release(calls, n);
+	for (i = 0; i < n; i++) {
+		calls[i].node = nodes[i];
+		hf_argv_push(&calls[i].cmds[0], "LATENCY");
+		hf_argv_push(&calls[i].cmds[0], "HISTOGRAM");
+		calls[i].ncmds = 1;
+		if (c->cluster_mode) {
+			hf_argv_push(&calls[i].cmds[1], "CLUSTER");
+			hf_argv_push(&calls[i].cmds[1], "INFO");
+			calls[i].ncmds = 2;
+		}
+	}
+	hf_fanout(c, calls, n, timeout_ms);
+	for (i = 0; i < n; i++) {
+		struct hf_node_sample *s = &out[i];
+
+		if (!s->ok)
+			continue;
+		if (calls[i].status) {
+			s->ok = 0;
+			continue;
+		}
+		parse_latency(calls[i].replies[0], s);
+		if (c->cluster_mode && calls[i].replies[1] && calls[i].replies[1]->type == HF_REPLY_STRING)
+			hf_info_field(calls[i].replies[1]->str, "cluster_state", s->cluster_state,
+				      sizeof(s->cluster_state));
+	}
+	hf_calls_release(calls, n);
+	free(calls);
+}

@@ -1,0 +1,39 @@
+/* Sampling a node's health for the guard: one pipelined fan-out of INFO
+ * sections and LATENCY HISTOGRAM per interval. Counters are cumulative as
+ * the node reports them; the guard takes deltas between samples. */
+#ifndef HF_ENGINE_METRICS_H
+#define HF_ENGINE_METRICS_H
+
+#include <stddef.h>
+
+#include "engine/redis/redis.h"
+
+/* Redis' latency buckets sit near powers of two (1, 2, 4, 8, 16, 33, 66,
+ * ...): bucket k is the one whose bound rounds to 2^k. */
+#define HF_LAT_BUCKETS 40
+
+struct hf_node_sample {
+	int ok;                        /* answered within the deadline */
+	long long rtt_us;              /* the sample's own round trip: a heartbeat */
+	unsigned long long calls;      /* data commands executed (admin ones excluded) */
+	unsigned long long errors;     /* data commands failed or rejected */
+	unsigned long long lat_cum[HF_LAT_BUCKETS];    /* cumulative calls <= bound k */
+	unsigned long long lat_bound[HF_LAT_BUCKETS];  /* bound of bucket k in µs, 0 unseen */
+	int is_primary;
+	long long repl_offset;         /* master_repl_offset or slave_repl_offset */
+	long long lag_ms;              /* primaries: the largest replica ack lag seen */
+	unsigned long long used_memory, maxmemory;
+	unsigned long long rejected_conns, evicted_keys;
+	char cluster_state[8];         /* "ok", "fail", or "" without cluster mode */
+};
+
+/* Sample 'n' nodes at once into 'out' (one per node). A node that does not
+ * answer within 'timeout_ms' gets ok = 0. */
+void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
+		       struct hf_node_sample *out, long timeout_ms);
+
+/* Is 'cmd' (as in cmdstat_<cmd>) one of the admin commands that hotfix and
+ * monitoring send, which must not dilute error rates and latencies? */
+int hf_metrics_admin_command(const char *cmd);
+
+#endif

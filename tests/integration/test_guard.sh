@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The guard under load (hotfix load is the client-side truth): an
+# error-raising hotfix is rolled back on its own (exit 3), a harmless one is
+# promoted again and again, a node that cannot be seen holds the rollout or
+# rolls it back as the manifest says, and every decision is explained in
+# the journal and in status.
+. "$(dirname "$0")/lib.sh"
+
+last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -1; }
+start_load() {   # start_load SECONDS: a rate-limited workload in the background
+	"$HOTFIX" --state "$STATE" load --cluster "$SEED" --rate 2000 --seconds "$1" \
+		>"$T/load.out" 2>&1 &
+	LOAD=$!
+	EXTRA_PIDS+=("$LOAD")
+	wait_for "the load to start" 10 sh -c "[ \$(redis-cli -p $BASE INFO commandstats | grep -c cmdstat_set) = 1 ]"
+}
+
+guarded() {   # guarded FILE NAME CONFIG-FLOW [ON_UNOBSERVABLE]
+	cat >"$1" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: $2, version: 1, owner: test@example.com, problem: guard test}
+spec:
+  changes:
+    - config: $3
+  rollout:
+    order: primaries-first
+    waves:
+      - nodes: 1
+        bake: 3s
+      - nodes: 100%
+  guard:
+    interval: 500ms
+    baseline: 1s
+    failure_limit: 2
+    on_unobservable: ${4:-hold}
+    checks:
+      - metric: error_rate
+        max: 0.01
+      - metric: latency_p99_ms
+        max_ratio_to_baseline: 5
+YAML
+}
+
+sandbox_up guard --shards 3 --replicas 1 || finish
+PORTS=$(ports_of "$BASE" 6)
+
+# ---- an error-raising hotfix is rolled back by the guard ----------------
+snapshot "$T/before" "$PORTS" maxmemory maxmemory-policy
+guarded "$T/oom.yaml" oom-maxmemory '{maxmemory: "1", maxmemory-policy: noeviction}'
+start_load 30
+expect_exit 3 "a hotfix that makes writes fail is rolled back by the guard" \
+	hf apply "$T/oom.yaml" --cluster "$SEED" --yes
+check "apply says why: the metric, its value and the threshold" \
+	grep -q "rolled back by the guard: 2 consecutive failing interval(s): fail on 1 changed node(s).*error_rate .* above max 0.01" "$T/err"
+snapshot "$T/now" "$PORTS" maxmemory maxmemory-policy
+check "every node is restored" cmp -s "$T/before" "$T/now"
+run=$(last_run)
+expect_exit 0 "status of the run rolled back by the guard" hf status "$run"
+check "status shows each verdict with its explanation" grep -q "verdict  fail on 1 changed node(s)" "$T/out"
+check "status shows the baseline" grep -q "guard    baseline: [0-9]* calls, error_rate" "$T/out"
+check "the run is rolled back, with the guard's reason" grep -q "state     rolled_back (rolled back by the guard" "$T/out"
+kill "$LOAD" 2>/dev/null
+wait "$LOAD" 2>/dev/null
+check "the client saw the errors the guard acted on" grep -q "OOM" "$T/load.out"
+
+# ---- a harmless hotfix is promoted, with no false rollback -------------
+snapshot "$T/before" "$PORTS" timeout
+guarded "$T/ok.yaml" harmless-timeout '{timeout: "300"}'
+start_load 60
+for i in 1 2 3; do
+	expect_exit 0 "a harmless hotfix under load is promoted (run $i of 3)" \
+		hf apply "$T/ok.yaml" --cluster "$SEED" --yes
+	check "run $i: every verdict passed" sh -c "! grep -q 'verdict  fail' '$T/out'"
+	check "run $i: the guard judged real traffic" grep -q "verdict  pass on 1 changed node(s), [1-9][0-9]* calls" "$T/out"
+	expect_exit 0 "and rolled back (run $i)" hf rollback last
+done
+snapshot "$T/now" "$PORTS" timeout
+check "after three runs every node is at its before-state" cmp -s "$T/before" "$T/now"
+
+# ---- a node that cannot be seen: hold -----------------------------------
+canary=$BASE   # primaries-first: the first primary is the canary
+"$HOTFIX" --state "$STATE" apply "$T/ok.yaml" --cluster "$SEED" --yes --timeout 300 >"$T/hold.out" 2>&1 &
+pid=$!
+EXTRA_PIDS+=("$pid")
+wait_for "the bake" 30 grep -q 'the guard watching' "$T/hold.out"
+kill -STOP "$(cat "$T/guard/$canary/redis.pid")"
+wait_for "an unobservable verdict" 30 grep -q 'verdict  unobservable: 127.0.0.1:'"$canary" "$T/hold.out"
+wait_for "the hold" 30 grep -q 'holding' "$T/hold.out"
+check "under hold, an unobservable canary does not roll back" sh -c "! grep -q 'rolling back' '$T/hold.out'"
+kill -CONT "$(cat "$T/guard/$canary/redis.pid")"
+wait "$pid"
+code=$?
+check "once the node answers again the run goes on and is promoted (exit $code)" test "$code" = 0
+expect_exit 0 "rollback" hf rollback last
+
+# ---- a node that cannot be seen: rollback -------------------------------
+guarded "$T/unobs.yaml" unobservable-rollback '{timeout: "300"}' rollback
+"$HOTFIX" --state "$STATE" apply "$T/unobs.yaml" --cluster "$SEED" --yes --timeout 300 >"$T/rb.out" 2>"$T/rb.err" &
+pid=$!
+EXTRA_PIDS+=("$pid")
+wait_for "the bake" 30 grep -q 'the guard watching' "$T/rb.out"
+kill -STOP "$(cat "$T/guard/$canary/redis.pid")"
+wait "$pid"
+code=$?
+kill -CONT "$(cat "$T/guard/$canary/redis.pid")"
+check "under rollback, an unobservable canary rolls the run back; it cannot be reached yet (exit $code)" test "$code" = 4
+check "the reason is the unobservable node" grep -q "rolled back by the guard: 2 consecutive failing interval(s): unobservable: 127.0.0.1:$canary" "$T/rb.err"
+expect_exit 0 "a later rollback finishes it" hf rollback last
+snapshot "$T/now" "$PORTS" timeout
+check "every node is at its before-state" cmp -s "$T/before" "$T/now"
+kill "$LOAD" 2>/dev/null
+
+# ---- plan tells which guard is in force ---------------------------------
+manifest "$T/none.yaml" no-guard
+sed '/guard: none/d' "$T/none.yaml" >"$T/default.yaml"
+expect_exit 0 "plan of a manifest without a guard section" hf plan "$T/default.yaml" --cluster "$SEED"
+check "plan says the default guard applies" contains "$T/out" "no guard section, so the default guard: error_rate max 0.01; latency_p99_ms max 2x baseline"
+expect_exit 0 "plan of a manifest with guard: none" hf plan "$T/none.yaml" --cluster "$SEED"
+check "plan says there is no guard" contains "$T/out" "guard: none (the manifest says guard: none)"
+
+finish
