@@ -13,7 +13,7 @@
 
 enum metric {
 	M_ERROR_RATE, M_P50, M_P90, M_P99, M_P999, M_LAG_MS, M_LAG_BYTES, M_HEARTBEAT,
-	M_MEMORY, M_REJECTED, M_EVICTIONS, M_COUNT
+	M_MEMORY, M_REJECTED, M_EVICTIONS, M_PROBE_LAT, M_PROBE_CONV, M_COUNT
 };
 
 static const struct {
@@ -32,6 +32,8 @@ static const struct {
 	[M_MEMORY] = { "memory_used_ratio", 0.01, "" },
 	[M_REJECTED] = { "rejected_connections", 1.0, "" },
 	[M_EVICTIONS] = { "evictions", 1.0, "" },
+	[M_PROBE_LAT] = { "probe_latency_ms", 1.0, " ms" },
+	[M_PROBE_CONV] = { "probe_convergence_ms", 10.0, " ms" },
 };
 
 static int metric_of(const char *name)
@@ -66,6 +68,13 @@ struct hf_guard_run {
 	size_t nchecks;
 	double baseline[M_COUNT];
 	unsigned long long baseline_calls;
+	int probing;                        /* a check needs the synthetic probes */
+	unsigned long long probe_seq;
+	struct hf_probe_result *probe;      /* worst since the last verdict, per node */
+	struct hf_probe_result *tick;       /* scratch for one probe */
+	int probed;                         /* probes since the last verdict */
+	double probe_sum[2];                /* baseline: sums of per-tick maxima */
+	int probe_ticks;
 };
 
 static void default_checks(struct hf_guard_run *g)
@@ -91,6 +100,8 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->prev = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->prev));
 	g->cur = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->cur));
 	g->first = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->first));
+	g->probe = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe));
+	g->tick = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->tick));
 	if (!spec->nchecks) {
 		default_checks(g);
 		return g;
@@ -103,6 +114,8 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 		g->checks[i] = (struct check){ .metric = metric_of(k->metric), .has_max = k->has_max,
 			.has_min = k->has_min, .has_ratio = k->has_ratio, .max = k->max,
 			.min = k->min, .ratio = k->ratio };
+		if (g->checks[i].metric == M_PROBE_LAT || g->checks[i].metric == M_PROBE_CONV)
+			g->probing = 1;
 	}
 	return g;
 }
@@ -111,6 +124,10 @@ void hf_guard_free(struct hf_guard_run *g)
 {
 	if (!g)
 		return;
+	if (g->probing)
+		hf_probe_cleanup(g->c, g->timeout_ms);   /* leave no probe key behind */
+	free(g->probe);
+	free(g->tick);
 	free(g->nodes);
 	free(g->prev);
 	free(g->cur);
@@ -126,6 +143,71 @@ static void sample(struct hf_guard_run *g)
 	g->prev = g->cur;
 	g->cur = t;
 	hf_metrics_sample(g->c, g->nodes, g->n, g->cur, g->timeout_ms);
+	if (g->probing && !g->probed)
+		hf_guard_probe(g);   /* at least one probe per interval */
+}
+
+/* The worse of two probe results, -1 (failed, or not converged in time)
+ * being the worst. */
+static double worse(double have, double got, int first)
+{
+	if (first)
+		return got;
+	if (have < 0 || got < 0)
+		return -1;
+	return got > have ? got : have;
+}
+
+/* One probe of every shard, kept if it is the worst since the last
+ * verdict: a latency spike between two samples is not averaged away. */
+void hf_guard_probe(struct hf_guard_run *g)
+{
+	size_t i;
+
+	if (!g->probing)
+		return;
+	hf_probe_run(g->c, ++g->probe_seq, g->tick, g->timeout_ms);
+	for (i = 0; i < g->n; i++) {
+		g->probe[i].write_ms = worse(g->probe[i].write_ms, g->tick[i].write_ms, !g->probed);
+		g->probe[i].converge_ms = worse(g->probe[i].converge_ms, g->tick[i].converge_ms,
+						!g->probed);
+	}
+	g->probed++;
+}
+
+/* The probes' worst write latency and convergence over the shards of the
+ * nodes in 'in'. A failed write, or a replica that did not converge,
+ * counts as the deadline. */
+static void probe_metrics(struct hf_guard_run *g, const int *in, double *v)
+{
+	size_t i, k;
+
+	for (i = 0; i < g->n; i++) {
+		const struct hf_node *node = g->nodes[i];
+
+		if (!in[i])
+			continue;
+		for (k = 0; k < g->n; k++) {
+			const struct hf_node *o = g->nodes[k];
+
+			if (o->shard != node->shard)
+				continue;
+			if (o->role == HF_ROLE_PRIMARY) {
+				double w = g->probe[k].write_ms < 0 ? (double)g->timeout_ms :
+					   g->probe[k].write_ms;
+
+				if (w > v[M_PROBE_LAT])
+					v[M_PROBE_LAT] = w;
+			}
+			if (o->role == HF_ROLE_REPLICA) {
+				double c = g->probe[k].converge_ms < 0 ? (double)g->timeout_ms :
+					   g->probe[k].converge_ms;
+
+				if (c > v[M_PROBE_CONV])
+					v[M_PROBE_CONV] = c;
+			}
+		}
+	}
 }
 
 static unsigned long long delta(unsigned long long now, unsigned long long then)
@@ -202,6 +284,17 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 		all[i] = 1;
 	/* The baseline is the whole window: from the first sample to now. */
 	compute(g, g->first, g->cur, all, g->baseline, &g->baseline_calls);
+	if (g->probing) {
+		double pv[M_COUNT] = {0};
+
+		probe_metrics(g, all, pv);
+		g->probe_sum[0] += pv[M_PROBE_LAT];
+		g->probe_sum[1] += pv[M_PROBE_CONV];
+		g->probe_ticks++;
+		g->baseline[M_PROBE_LAT] = g->probe_sum[0] / g->probe_ticks;
+		g->baseline[M_PROBE_CONV] = g->probe_sum[1] / g->probe_ticks;
+	}
+	g->probed = 0;
 	g->baseline_taken = 1;
 	free(all);
 }
@@ -281,6 +374,9 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		goto out;
 	}
 	compute(g, g->prev, g->cur, changed, val, &calls);
+	if (g->probing)
+		probe_metrics(g, changed, val);
+	g->probed = 0;
 	for (i = 0; i < g->nchecks; i++) {
 		const struct check *k = &g->checks[i];
 		int m = k->metric, bad = 0;

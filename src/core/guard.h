@@ -39,6 +39,11 @@ void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len);
  * nodes flagged in 'changed' (indexed like the cluster's nodes). */
 void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v);
 
+/* Probe every shard once now (a no-op unless a check needs the probes);
+ * the worst result until the next verdict is what the verdict judges. The
+ * rollout calls it on every tick of a wait. */
+void hf_guard_probe(struct hf_guard_run *g);
+
 /* Can this build's guard compute 'metric'? */
 int hf_guard_supports(const char *metric);
 

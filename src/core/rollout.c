@@ -434,6 +434,8 @@ static int wait_ms(struct hf_rollout *r, long long ms, struct hf_err *err)
 		rq = check_requests(r, err);
 		if (rq)
 			return rq;
+		if (r->guard)
+			hf_guard_probe(r->guard);
 		hf_sleep_ms(left < 100 ? (long)left : 100);
 	}
 	return check_requests(r, err);

@@ -7,6 +7,8 @@
 
 /* Monotonic milliseconds, for deadlines and measuring. */
 long long hf_mono_ms(void);
+/* Monotonic microseconds, for latencies. */
+long long hf_mono_us(void);
 /* Wall-clock milliseconds since the epoch, for the journal. */
 long long hf_wall_ms(void);
 /* Format 'ms' since the epoch as "2026-11-24 02:36:43" (UTC) into 'out'. */

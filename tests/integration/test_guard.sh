@@ -64,6 +64,33 @@ kill "$LOAD" 2>/dev/null
 wait "$LOAD" 2>/dev/null
 check "the client saw the errors the guard acted on" grep -q "OOM" "$T/load.out"
 
+# ---- latency that rises on the changed node is rolled back too ---------
+# The latency comes from outside the hotfix (DEBUG SLEEP 50 ms, ten times a
+# second, on the canary); what is tested is that the guard's probes see it
+# on the node the hotfix changed and roll back.
+guarded "$T/lat.yaml" latency-test '{timeout: "300"}'
+sed -i 's/      - metric: latency_p99_ms/      - metric: probe_latency_ms/' "$T/lat.yaml"
+snapshot "$T/before" "$PORTS" timeout
+"$HOTFIX" --state "$STATE" apply "$T/lat.yaml" --cluster "$SEED" --yes >"$T/lat.out" 2>"$T/lat.err" &
+pid=$!
+EXTRA_PIDS+=("$pid")
+wait_for "the bake" 30 grep -q 'the guard watching' "$T/lat.out"
+( for i in $(seq 1 100); do redis-cli -p "$BASE" DEBUG SLEEP 0.05 >/dev/null 2>&1 || break; sleep 0.05; done ) &
+slow=$!
+EXTRA_PIDS+=("$slow")
+wait "$pid"
+code=$?
+kill "$slow" 2>/dev/null
+wait "$slow" 2>/dev/null
+check "latency rising on the changed node rolls the hotfix back (exit $code)" test "$code" = 3
+check "the reason names the probe latency against its baseline" \
+	grep -q "probe_latency_ms [0-9.]* ms [0-9.]*x the baseline" "$T/lat.err"
+snapshot "$T/now" "$PORTS" timeout
+check "every node is restored" cmp -s "$T/before" "$T/now"
+for p in $(ports_of "$BASE" 3); do
+	check "no probe key is left on $p" test -z "$(rcli -p "$p" --scan --pattern 'hotfix:probe:*')"
+done
+
 # ---- a harmless hotfix is promoted, with no false rollback -------------
 snapshot "$T/before" "$PORTS" timeout
 guarded "$T/ok.yaml" harmless-timeout '{timeout: "300"}'

@@ -109,14 +109,14 @@ spec:
   changes:
     - config:
         no-such-parameter: \"1\""
-case_ "guard check that this build cannot run" "14:" "$head_ok
+case_ "unknown guard metric" "14:" "$head_ok
 spec:
   changes:
     - config: {timeout: \"1\"}
   guard:
     interval: 1s
     checks:
-      - metric: probe_latency_ms
+      - metric: latency_p42_ms
         max: 10"
 
 snapshot "$T/after" "$PORTS" $PARAMS

@@ -122,13 +122,6 @@ static void test_precheck_refuses(void **state)
 	assert_non_null(strstr(err.msg, "cut hotfix off"));
 	hf_manifest_free(m);
 
-	/* Probes are not in this build: a check on them is refused, never
-	 * silently skipped. */
-	assert_int_equal(parse(HEAD "spec:\n  changes:\n    - config: {timeout: '1'}\n"
-			       "  guard:\n    checks:\n      - metric: probe_latency_ms\n        max: 10\n", &m), 0);
-	assert_int_equal(hf_plan_precheck(m, &err), HF_EINVAL);
-	assert_non_null(strstr(err.msg, "t.yaml:9:9: guard check 'probe_latency_ms' cannot run"));
-	hf_manifest_free(m);
 }
 
 static void test_precheck_accepts(void **state)
@@ -140,10 +133,12 @@ static void test_precheck_accepts(void **state)
 	assert_int_equal(parse(HEAD "spec:\n  changes:\n    - config: {timeout: '1'}\n  guard: none\n", &m), 0);
 	assert_int_equal(hf_plan_precheck(m, &err), 0);
 	hf_manifest_free(m);
-	/* Checks the guard computes are accepted. */
+	/* Every metric the manifest knows, the guard computes. */
 	assert_int_equal(parse(HEAD "spec:\n  changes:\n    - config: {timeout: '1'}\n"
 			       "  guard:\n    checks:\n      - metric: error_rate\n        max: 0.01\n"
-			       "      - metric: latency_p99_ms\n        max_ratio_to_baseline: 2\n", &m), 0);
+			       "      - metric: latency_p99_ms\n        max_ratio_to_baseline: 2\n"
+			       "      - metric: probe_convergence_ms\n        max: 500\n"
+			       "      - metric: replication_lag_bytes\n        max: 1000000\n", &m), 0);
 	assert_int_equal(hf_plan_precheck(m, &err), 0);
 	hf_manifest_free(m);
 	/* A guard without checks gets the default checks: accepted. */

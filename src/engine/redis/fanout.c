@@ -114,6 +114,7 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 		timeout_ms = c->timeout_ms;
 	for (i = 0; i < n; i++) {
 		calls[i].status = 0;
+		calls[i].done_us = 0;
 		calls[i].error[0] = '\0';
 		memset(calls[i].replies, 0, sizeof(calls[i].replies));
 		if (send_call(c, &calls[i], timeout_ms, &st[i].reused))
@@ -167,6 +168,8 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 				continue;
 			}
 			p->got = take_replies(call, p->got);
+			if (p->got >= call->ncmds)
+				call->done_us = hf_mono_us();
 		}
 	}
 	for (i = 0; i < n; i++) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/redis/load.h"
 #include "util/buf.h"
 #include "util/misc.h"
 
@@ -119,7 +120,7 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 {
 	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
 	static const char *sections[] = { "commandstats", "stats", "replication", "memory" };
-	long long t0 = hf_mono_ms();
+	long long t0 = hf_mono_us();
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
@@ -140,7 +141,7 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 
 		memset(s, 0, sizeof(*s));
 		s->ok = !calls[i].status;
-		s->rtt_us = (hf_mono_ms() - t0) * 1000;
+		s->rtt_us = calls[i].done_us ? calls[i].done_us - t0 : 0;
 		if (!s->ok)
 			continue;
 		for (k = 0; k < 4; k++)
@@ -196,6 +197,131 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 			hf_info_field(calls[i].replies[1]->str, "cluster_state", s->cluster_state,
 				      sizeof(s->cluster_state));
 	}
+	hf_calls_release(calls, n);
+	free(calls);
+}
+
+/* The probe key of primary 'n': hash-tagged so that it lands in one of the
+ * primary's own slots. */
+static void probe_key(const struct hf_node *n, char *out, size_t len)
+{
+	int t;
+
+	for (t = 0; t < 1000000; t++) {
+		unsigned slot;
+
+		snprintf(out, len, "hotfix:probe:{p%d}", t);
+		if (n->slot_lo < 0)
+			return;   /* no cluster mode: any key will do */
+		slot = hf_load_key_slot(out, strlen(out));
+		if ((int)slot >= n->slot_lo && (int)slot <= n->slot_hi)
+			return;
+	}
+}
+
+static int primary_of(struct hf_cluster *c, const struct hf_node *r)
+{
+	size_t k;
+
+	for (k = 0; r->primary_id && k < c->nnodes; k++)
+		if (!strcmp(c->nodes[k].id, r->primary_id))
+			return (int)k;
+	return -1;
+}
+
+void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_result *out,
+		  long timeout_ms)
+{
+	struct hf_call *calls = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*calls));
+	long long *sent = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*sent));
+	size_t *who = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*who));
+	char key[64], val[32];
+	long long deadline;
+	size_t i, n = 0;
+
+	snprintf(val, sizeof(val), "%llu", seq);
+	for (i = 0; i < c->nnodes; i++) {
+		out[i].write_ms = -1;
+		out[i].converge_ms = -1;
+		if (c->nodes[i].role != HF_ROLE_PRIMARY)
+			continue;
+		probe_key(&c->nodes[i], key, sizeof(key));
+		calls[n].node = &c->nodes[i];
+		hf_argv_push(&calls[n].cmds[0], "SET");
+		hf_argv_push(&calls[n].cmds[0], key);
+		hf_argv_push(&calls[n].cmds[0], val);
+		calls[n].ncmds = 1;
+		who[n++] = i;
+	}
+	{
+		long long t0 = hf_mono_us();
+
+		hf_fanout(c, calls, n, timeout_ms);
+		for (i = 0; i < n; i++) {
+			sent[who[i]] = t0;
+			if (!calls[i].status && calls[i].replies[0] &&
+			    calls[i].replies[0]->type == HF_REPLY_STATUS)
+				out[who[i]].write_ms = (double)(calls[i].done_us - t0) / 1000.0;
+		}
+	}
+	hf_calls_release(calls, n);
+
+	/* Read back from every replica until the value arrives. */
+	deadline = hf_mono_ms() + timeout_ms;
+	for (;;) {
+		n = 0;
+		for (i = 0; i < c->nnodes; i++) {
+			int p;
+
+			if (c->nodes[i].role != HF_ROLE_REPLICA || out[i].converge_ms >= 0)
+				continue;
+			p = primary_of(c, &c->nodes[i]);
+			if (p < 0 || out[p].write_ms < 0)
+				continue;
+			probe_key(&c->nodes[p], key, sizeof(key));
+			calls[n].node = &c->nodes[i];
+			if (c->cluster_mode) {
+				hf_argv_push(&calls[n].cmds[calls[n].ncmds++], "READONLY");
+			}
+			hf_argv_push(&calls[n].cmds[calls[n].ncmds], "GET");
+			hf_argv_push(&calls[n].cmds[calls[n].ncmds++], key);
+			who[n++] = i;
+		}
+		if (!n || hf_mono_ms() >= deadline)
+			break;
+		hf_fanout(c, calls, n, deadline - hf_mono_ms() > 0 ? deadline - hf_mono_ms() : 1);
+		for (i = 0; i < n; i++) {
+			const struct hf_reply *r = calls[i].replies[calls[i].ncmds - 1];
+			int p = primary_of(c, &c->nodes[who[i]]);
+
+			if (!calls[i].status && r && r->str && !strcmp(r->str, val))
+				out[who[i]].converge_ms = (double)(calls[i].done_us - sent[p]) / 1000.0;
+		}
+		hf_calls_release(calls, n);
+		hf_sleep_ms(2);
+	}
+	hf_calls_release(calls, n);
+	free(calls);
+	free(sent);
+	free(who);
+}
+
+void hf_probe_cleanup(struct hf_cluster *c, long timeout_ms)
+{
+	struct hf_call *calls = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*calls));
+	size_t i, n = 0;
+	char key[64];
+
+	for (i = 0; i < c->nnodes; i++) {
+		if (c->nodes[i].role != HF_ROLE_PRIMARY)
+			continue;
+		probe_key(&c->nodes[i], key, sizeof(key));
+		calls[n].node = &c->nodes[i];
+		hf_argv_push(&calls[n].cmds[0], "DEL");
+		hf_argv_push(&calls[n].cmds[0], key);
+		calls[n++].ncmds = 1;
+	}
+	hf_fanout(c, calls, n, timeout_ms);
 	hf_calls_release(calls, n);
 	free(calls);
 }

@@ -32,6 +32,21 @@ struct hf_node_sample {
 void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 		       struct hf_node_sample *out, long timeout_ms);
 
+/* Synthetic probes (S10): a fresh value written to a probe key on every
+ * primary ("hotfix:probe:{pN}", hash-tagged into the primary's own slots),
+ * then read back from its replicas until it arrives. */
+struct hf_probe_result {
+	double write_ms;      /* primaries: the SET's round trip; -1 when it failed */
+	double converge_ms;   /* replicas: write to visible; -1 when not within the deadline */
+};
+
+/* Probe every shard of 'c' once with value 'seq'; 'out' has one entry per
+ * cluster node. Waits at most 'timeout_ms' for the replicas. */
+void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_result *out,
+		  long timeout_ms);
+/* Remove the probe keys from every primary. */
+void hf_probe_cleanup(struct hf_cluster *c, long timeout_ms);
+
 /* Is 'cmd' (as in cmdstat_<cmd>) one of the admin commands that hotfix and
  * monitoring send, which must not dilute error rates and latencies? */
 int hf_metrics_admin_command(const char *cmd);

@@ -79,6 +79,7 @@ struct hf_node {
 	int shard;           /* index into the cluster's shards, 0-based */
 	int failed;          /* flagged fail/fail? by the cluster, or not answering */
 	char *flags;         /* cluster flags as reported, or "" */
+	int slot_lo, slot_hi;  /* primaries in cluster mode: lowest slot range; -1 otherwise */
 	/* Filled by hf_cluster_probe(): */
 	int probed;
 	int reachable;
@@ -123,6 +124,7 @@ struct hf_call {
 	size_t ncmds;
 	struct hf_reply *replies[HF_CALL_MAX];  /* OUT: NULL when unanswered */
 	int status;                             /* OUT: 0, or HF_EUNREACH */
+	long long done_us;                      /* OUT: monotonic µs of the last reply */
 	char error[256];                        /* OUT: why, when status != 0 */
 };
 

@@ -22,6 +22,7 @@ static struct hf_node *add_node(struct hf_cluster *c)
 	n = &c->nodes[c->nnodes++];
 	memset(n, 0, sizeof(*n));
 	n->flags = hf_xstrdup("");
+	n->slot_lo = n->slot_hi = -1;
 	return n;
 }
 
@@ -70,18 +71,26 @@ struct parsed {
 	int first_slot;
 };
 
-static int first_slot_of(char **fields, int nf)
+/* A primary's lowest slot range, to order shards as operators see them
+ * and to address a key to the shard. Returns the first slot, or a large
+ * number when the primary serves no slot. */
+static int first_slot_of(char **fields, int nf, int *hi)
 {
 	int i, best = 1 << 30;
 
+	*hi = -1;
 	for (i = 8; i < nf; i++) {
+		char *dash;
 		int s;
 
 		if (fields[i][0] == '[')
 			continue;   /* a slot being imported or migrated */
 		s = atoi(fields[i]);
-		if (s < best)
-			best = s;
+		if (s >= best)
+			continue;
+		best = s;
+		dash = strchr(fields[i], '-');
+		*hi = dash ? atoi(dash + 1) : s;
 	}
 	return best;
 }
@@ -130,6 +139,7 @@ static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf
 		if (strstr(fields[2], "noaddr") || strstr(fields[2], "handshake"))
 			continue;
 		memset(&p, 0, sizeof(p));
+		p.node.slot_lo = p.node.slot_hi = -1;
 		at = strchr(fields[1], '@');
 		if (at)
 			*at = '\0';
@@ -144,7 +154,8 @@ static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf
 		p.node.failed = strstr(fields[2], "fail") != NULL;
 		if (strstr(fields[2], "master")) {
 			p.node.role = HF_ROLE_PRIMARY;
-			p.first_slot = first_slot_of(fields, nf);
+			p.first_slot = first_slot_of(fields, nf, &p.node.slot_hi);
+			p.node.slot_lo = p.node.slot_hi >= 0 ? p.first_slot : -1;
 			prim = hf_xrealloc(prim, sizeof(*prim) * (np + 1));
 			prim[np++] = p;
 		} else {
