@@ -57,6 +57,19 @@ struct check {
 	double max, min, ratio;
 };
 
+/* Per-node history for canary versus control: the last HIST intervals'
+ * values of each metric, and whether the node held the hotfix then. */
+#define HIST 20
+#define MW_MIN 5            /* samples per group before the test speaks */
+#define MW_ALPHA 0.01
+#define MW_EFFECT 0.8       /* probability that a canary value exceeds a control one */
+
+struct series {
+	double v[HIST][M_COUNT];
+	int changed[HIST];
+	int len, next;
+};
+
 struct hf_guard_run {
 	struct hf_cluster *c;
 	long timeout_ms;
@@ -75,6 +88,7 @@ struct hf_guard_run {
 	int probed;                         /* probes since the last verdict */
 	double probe_sum[2];                /* baseline: sums of per-tick maxima */
 	int probe_ticks;
+	struct series *hist;                /* per node */
 };
 
 static void default_checks(struct hf_guard_run *g)
@@ -102,6 +116,7 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->first = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->first));
 	g->probe = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe));
 	g->tick = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->tick));
+	g->hist = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->hist));
 	if (!spec->nchecks) {
 		default_checks(g);
 		return g;
@@ -128,12 +143,20 @@ void hf_guard_free(struct hf_guard_run *g)
 		hf_probe_cleanup(g->c, g->timeout_ms);   /* leave no probe key behind */
 	free(g->probe);
 	free(g->tick);
+	free(g->hist);
 	free(g->nodes);
 	free(g->prev);
 	free(g->cur);
 	free(g->first);
 	free(g->checks);
 	free(g);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static void sample(struct hf_guard_run *g)
@@ -350,6 +373,84 @@ void hf_guard_describe(const struct hf_guard *spec, char *out, size_t len)
 	hf_buf_release(&b);
 }
 
+/* Record this interval's per-node values for the canary/control test. */
+static void record_history(struct hf_guard_run *g, const int *changed)
+{
+	int *one = hf_xcalloc(g->n ? g->n : 1, sizeof(*one));
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		struct series *h = &g->hist[i];
+		double val[M_COUNT];
+
+		if (!g->prev[i].ok || !g->cur[i].ok)
+			continue;
+		one[i] = 1;
+		compute(g, g->prev, g->cur, one, val, NULL);
+		one[i] = 0;
+		memcpy(h->v[h->next], val, sizeof(val));
+		h->changed[h->next] = changed[i];
+		h->next = (h->next + 1) % HIST;
+		if (h->len < HIST)
+			h->len++;
+	}
+	free(one);
+}
+
+/* Canary versus control for metric 'm', per role: are the changed nodes'
+ * values over the recent intervals stochastically greater than those of
+ * the nodes not yet changed, in the same intervals? Mann-Whitney U, one
+ * sided, with an effect size; and the medians must differ by more than the
+ * metric's floor, so that a significant but tiny shift does not roll back.
+ * Fills 'why' and returns 1 when the canary is worse. */
+static int canary_worse(struct hf_guard_run *g, int m, char *why, size_t len)
+{
+	int role;
+
+	for (role = 0; role < 2; role++) {
+		double can[HIST * 64], ctl[HIST * 64];
+		size_t nc = 0, nt = 0, i;
+		int k;
+		struct hf_mw mw;
+
+		for (i = 0; i < g->n; i++) {
+			const struct series *h = &g->hist[i];
+
+			if ((int)(g->nodes[i]->role == HF_ROLE_PRIMARY) != role)
+				continue;
+			for (k = 0; k < h->len; k++) {
+				double x = h->v[k][m];
+
+				if (isnan(x))
+					continue;
+				if (h->changed[k] && nc < sizeof(can) / sizeof(can[0]))
+					can[nc++] = x;
+				else if (!h->changed[k] && nt < sizeof(ctl) / sizeof(ctl[0]))
+					ctl[nt++] = x;
+			}
+		}
+		if (nc < MW_MIN || nt < MW_MIN)
+			continue;
+		if (hf_mw_test(can, nc, ctl, nt, HF_MW_GREATER, &mw, NULL))
+			continue;
+		if (mw.p < MW_ALPHA && mw.effect >= MW_EFFECT) {
+			double mc, mt;
+
+			qsort(can, nc, sizeof(double), cmp_double);
+			qsort(ctl, nt, sizeof(double), cmp_double);
+			mc = can[nc / 2];
+			mt = ctl[nt / 2];
+			if (mc - mt <= metrics[m].floor)
+				continue;
+			snprintf(why, len, "canary %ss worse than control: median %.3f vs %.3f over %zu/%zu "
+				 "samples, Mann-Whitney U %.0f, p %.4f, P(canary > control) %.2f",
+				 role ? "primarie" : "replica", mc, mt, nc, nt, mw.u1, mw.p, mw.effect);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v)
 {
 	struct hf_buf fails = {0}, seen = {0}, blind = {0};
@@ -377,6 +478,7 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 	if (g->probing)
 		probe_metrics(g, changed, val);
 	g->probed = 0;
+	record_history(g, changed);
 	for (i = 0; i < g->nchecks; i++) {
 		const struct check *k = &g->checks[i];
 		int m = k->metric, bad = 0;
@@ -405,6 +507,11 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 				snprintf(why, sizeof(why), "%.2fx the baseline %s, limit %gx", r, b, k->ratio);
 			}
 		}
+		/* Relative checks also compare the canary with its control,
+		 * which a drifting baseline cannot fool. */
+		if (!bad && k->has_ratio && m != M_PROBE_LAT && m != M_PROBE_CONV && m != M_LAG_MS &&
+		    m != M_LAG_BYTES && canary_worse(g, m, why, sizeof(why)))
+			bad = 1;
 		if (bad)
 			hf_buf_printf(&fails, "%s%s %s %s", fails.len ? "; " : "", metrics[m].name, a, why);
 	}
