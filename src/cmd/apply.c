@@ -58,6 +58,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
 	struct hf_uri uri = {0};
+	struct hf_live live = {0};
 	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -104,8 +105,10 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	c = NULL;
 	if (!ctx->json && !ctx->quiet)
 		printf("\nrun %s\n", r->run->id);
-	r->event = hf_cmd_print_event;
-	r->ud = ctx;
+	live.ctx = ctx;
+	live.r = r;
+	r->event = hf_cmd_live_event;
+	r->ud = &live;
 	hf_cmd_catch_signals(&r->interrupted);
 	rc = hf_rollout_run(r, err);
 	if (ctx->json)

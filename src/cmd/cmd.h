@@ -73,6 +73,22 @@ char *hf_cmd_plan_json(const struct hf_manifest *m, const struct hf_cluster *c,
  * to stdout, or to stderr with --json; nothing with -q. */
 void hf_cmd_print_event(void *ud, const char *kind, const char *msg);
 struct hf_rollout;
+/* The live view: on a terminal (and without --json or -q), events scroll
+ * above a block that is redrawn after each one: the waves' progress, a
+ * table of the nodes with their step and health, the guard's last verdict.
+ * Elsewhere one line per event, as hf_cmd_print_event. 'ud' is a struct
+ * hf_live. */
+struct hf_live {
+	struct hf_ctx *ctx;
+	struct hf_rollout *r;
+	int lines;              /* lines of the block on screen */
+	char verdict[512];      /* the guard's last word */
+};
+void hf_cmd_live_event(void *ud, const char *kind, const char *msg);
+/* Print the progress block of 'r' to 'f': the waves' progress, at most
+ * 'max_rows' nodes (0: all; -1: no node table), the guard's last verdict.
+ * Returns the lines printed. */
+int hf_cmd_print_progress(FILE *f, struct hf_rollout *r, const char *verdict, int max_rows);
 /* The run's outcome as one JSON document on stdout. */
 void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *err);
 #include <signal.h>

@@ -4,11 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "core/journal.h"
 #include "core/manifest.h"
 #include "core/plan.h"
+#include "core/guard.h"
 #include "core/rollout.h"
 #include "engine/redis/redis.h"
 #include "sandbox/sandbox.h"
@@ -159,6 +162,96 @@ void hf_cmd_print_event(void *ud, const char *kind, const char *msg)
 		t0 = now;
 	fprintf(f, "[%7.2fs] %-8s %s\n", (double)(now - t0) / 1000.0, kind, msg);
 	fflush(f);
+}
+
+/* Steps of one node follow each other; is step 'i' the first of its node? */
+static int first_of_node(const struct hf_rollout *r, size_t i)
+{
+	return !i || strcmp(r->steps[i].node_id, r->steps[i - 1].node_id);
+}
+
+int hf_cmd_print_progress(FILE *f, struct hf_rollout *r, const char *verdict, int max_rows)
+{
+	size_t i, done = 0, nodes = 0, shown = 0;
+	int wave = 0, waves = 0, lines = 0, k, width = 80;
+	struct winsize ws;
+	char bar[21];
+
+	if (!ioctl(fileno(f), TIOCGWINSZ, &ws) && ws.ws_col > 20)
+		width = ws.ws_col;
+	for (i = 0; i < r->nsteps; i++) {
+		const struct hf_step *s = &r->steps[i];
+
+		if (s->wave > waves)
+			waves = s->wave;
+		if (s->state > HF_STEP_PLANNED && s->wave > wave)
+			wave = s->wave;
+		if (!first_of_node(r, i))
+			continue;
+		nodes++;
+		if (s->state == HF_STEP_VERIFIED || s->state == HF_STEP_REVERTED)
+			done++;
+	}
+	for (k = 0; k < 20; k++)
+		bar[k] = nodes && (size_t)k < done * 20 / nodes ? '#' : '.';
+	bar[20] = '\0';
+	fprintf(f, "  wave %d/%d [%s] %zu/%zu node(s) %s\n", wave, waves, bar, done, nodes,
+		hf_run_state_name(r->run->state));
+	lines++;
+	if (max_rows >= 0) {
+		fprintf(f, "  %-21s %-7s %-5s %-10s %s\n", "NODE", "ROLE", "SHARD", "STEP", "HEALTH");
+		lines++;
+	}
+	for (i = 0; max_rows >= 0 && i < r->nsteps; i++) {
+		const struct hf_step *s = &r->steps[i];
+		const char *health = "-";
+		int seen = -1;
+
+		if (!first_of_node(r, i))
+			continue;
+		if (max_rows && (int)shown >= max_rows) {
+			fprintf(f, "  ... %zu more node(s)\n", nodes - shown);
+			lines++;
+			break;
+		}
+		if (r->guard && r->node_of && r->c && r->node_of[i] >= r->c->nodes &&
+		    r->node_of[i] < r->c->nodes + r->c->nnodes)
+			seen = hf_guard_node_seen(r->guard, (size_t)(r->node_of[i] - r->c->nodes));
+		if (s->error)
+			health = "error";
+		else if (seen == 1)
+			health = "seen";
+		else if (seen == 0)
+			health = "unobservable";
+		fprintf(f, "  %-21s %-7s %-5d %-10s %s\n", s->addr, s->role, s->shard + 1,
+			hf_step_state_name(s->state), health);
+		lines++;
+		shown++;
+	}
+	if (verdict && *verdict) {
+		/* One screen line: a wrapped line would break the redraw. */
+		fprintf(f, "  guard: %.*s\n", width - 10 > 0 ? width - 10 : 10, verdict);
+		lines++;
+	}
+	return lines;
+}
+
+void hf_cmd_live_event(void *ud, const char *kind, const char *msg)
+{
+	struct hf_live *lv = ud;
+	int k;
+
+	if (lv->ctx->quiet || lv->ctx->json || !isatty(STDOUT_FILENO)) {
+		hf_cmd_print_event(lv->ctx, kind, msg);
+		return;
+	}
+	if (!strcmp(kind, "verdict"))
+		snprintf(lv->verdict, sizeof(lv->verdict), "%s", msg);
+	for (k = 0; k < lv->lines; k++)
+		fputs("\033[1A\033[2K", stdout);   /* up one line, erase it */
+	hf_cmd_print_event(lv->ctx, kind, msg);
+	lv->lines = hf_cmd_print_progress(stdout, lv->r, lv->verdict, 12);
+	fflush(stdout);
 }
 
 void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *err)

@@ -305,6 +305,17 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	printf("started   ");
 	print_time(stdout, run->created_ms);
 	printf(" UTC by %s\n\n", run->operator ? run->operator : "unknown");
+	{
+		/* The same progress block as apply's live view. */
+		struct hf_rollout view = { .run = run, .steps = steps, .nsteps = nsteps };
+		const char *verdict = NULL;
+
+		for (i = 0; i < nev; i++)
+			if (!strcmp(ev[i].kind, "verdict"))
+				verdict = ev[i].message;
+		hf_cmd_print_progress(stdout, &view, verdict, -1);
+		printf("\n");
+	}
 	printf("%-4s  %-21s  %-7s  %-5s  %-10s  %s\n", "WAVE", "ADDRESS", "ROLE", "SHARD", "STATE", "NODE ID");
 	for (i = 0; i < nsteps; i++) {
 		printf("%-4d  %-21s  %-7s  %-5d  %-10s  %.16s\n", steps[i].wave, steps[i].addr,

@@ -91,6 +91,13 @@ struct hf_guard_run {
 	struct series *hist;                /* per node */
 };
 
+int hf_guard_node_seen(const struct hf_guard_run *g, size_t i)
+{
+	if (!g || i >= g->n || !g->primed)
+		return -1;
+	return g->cur[i].ok;
+}
+
 static void default_checks(struct hf_guard_run *g)
 {
 	g->nchecks = 2;

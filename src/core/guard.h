@@ -44,6 +44,10 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
  * rollout calls it on every tick of a wait. */
 void hf_guard_probe(struct hf_guard_run *g);
 
+/* Did node 'i' (the cluster's index) answer the last sample? 1 yes, 0 no,
+ * -1 not sampled yet. */
+int hf_guard_node_seen(const struct hf_guard_run *g, size_t i);
+
 /* Can this build's guard compute 'metric'? */
 int hf_guard_supports(const char *metric);
 

@@ -23,6 +23,19 @@ printf 'y\n' | script -qec "'$HOTFIX' --state '$STATE' apply '$T/m.yaml' --clust
 check "answering yes applies the hotfix" test "$(cfg "$BASE" timeout)" = 300
 check "answering yes promotes the run" grep -q 'promoted' "$T/tty-yes.out"
 
+# On a terminal, apply redraws a progress block under the events; off a
+# terminal it prints one line per event and no block.
+check "on a terminal, apply shows the waves' progress" grep -q 'wave 3/3 \[####################\] 6/6 node(s) promoted' "$T/tty-yes.out"
+check "on a terminal, apply shows the node table" grep -q 'NODE  *ROLE  *SHARD STEP  *HEALTH' "$T/tty-yes.out"
+expect_exit 0 "status shows the same progress" hf status last
+check "status has the progress line" contains "$T/out" 'wave 3/3 \[####################\] 6/6 node(s) promoted'
+expect_exit 0 "rollback before the next case" hf rollback last
+expect_exit 0 "apply off a terminal" hf apply "$T/m.yaml" --cluster "$SEED" --yes
+check "off a terminal, no progress block is drawn" sh -c "! grep -q 'NODE  *ROLE  *SHARD STEP' '$T/out'"
+check "off a terminal, one line per event" grep -q '^\[ *[0-9.]*s\] run  *promoted' "$T/out"
+expect_exit 0 "rollback" hf rollback last
+check "the journal tells both runs apart" test "$(hf --json history | grep -c '"state": "rolled_back"')" = 2
+
 # With no --cluster, the sandbox of the state directory is the cluster.
 hf sandbox up --base-port "$(free_base 6)" >"$T/default-up.out" 2>&1 && SANDBOXES+=("$STATE/sandbox")
 expect_exit 0 "cluster show without --cluster uses the sandbox" hf cluster show
@@ -38,8 +51,9 @@ check "cluster show --json parses and lists 6 nodes" /usr/bin/python3 -c "
 import json; d = json.load(open('$T/out')); assert len(d['nodes']) == 6, d
 assert {n['role'] for n in d['nodes']} == {'primary', 'replica'}"
 expect_exit 0 "plan --json" hf --json plan "$T/m.yaml" --cluster "$SEED"
-check "plan --json parses (nothing to do after the apply)" /usr/bin/python3 -c "
-import json; d = json.load(open('$T/out')); assert d['targets'] == 0 and d['steps'] == [], d"
+check "plan --json parses, with every node's diff and the waves" /usr/bin/python3 -c "
+import json; d = json.load(open('$T/out')); assert d['targets'] == 6 and len(d['steps']) == 6, d
+assert [w['nodes'] for w in d['waves']] == [1, 2, 3], d"
 expect_exit 0 "rollback --json" hf --json rollback last
 check "rollback --json has run and state" /usr/bin/python3 -c "
 import json; d = json.load(open('$T/out')); assert d['state'] == 'rolled_back' and d['run'], d"
