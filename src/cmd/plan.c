@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "core/manifest.h"
+#include "core/guard.h"
 #include "core/plan.h"
 #include "engine/redis/redis.h"
 #include "util/misc.h"
@@ -37,8 +38,13 @@ int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		printf("%s: valid: hotfix %s v%ld, %zu change(s), %zu wave(s), sha256 %s\n", m->path,
 		       m->name, m->version, m->nchanges, m->nwaves, m->sha256);
 		for (i = 0; i < m->guard.nchecks; i++)
-			printf("  guard check %s (not run by this build yet: plan and apply refuse it)\n",
-			       m->guard.checks[i].metric);
+			printf("  guard check %s%s\n", m->guard.checks[i].metric,
+			       hf_guard_supports(m->guard.checks[i].metric) ? "" :
+			       " (not computed by this build: plan and apply refuse it)");
+		if (m->guard.none)
+			printf("  guard: none (bakes are plain waits)\n");
+		else if (!m->guard.nchecks)
+			printf("  guard: the default checks (error_rate, latency_p99_ms against the baseline)\n");
 	}
 	hf_manifest_free(m);
 	return 0;
