@@ -67,6 +67,8 @@ struct check {
 struct series {
 	double v[HIST][M_COUNT];
 	int changed[HIST];
+	int primary[HIST];          /* the node's role in that interval */
+	long interval[HIST];        /* which verdict interval */
 	int len, next;
 };
 
@@ -89,6 +91,9 @@ struct hf_guard_run {
 	double probe_sum[2];                /* baseline: sums of per-tick maxima */
 	int probe_ticks;
 	struct series *hist;                /* per node */
+	long intervals;                     /* verdicts so far */
+	long long interval_ms;
+	char topology[256];                 /* a role change seen by the last sample */
 };
 
 int hf_guard_node_seen(const struct hf_guard_run *g, size_t i)
@@ -114,6 +119,7 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 
 	g->c = c;
 	g->timeout_ms = timeout_ms;
+	g->interval_ms = spec->present && spec->interval_ms ? spec->interval_ms : 1000;
 	g->n = c->nnodes;
 	g->nodes = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->nodes));
 	for (i = 0; i < g->n; i++)
@@ -166,6 +172,56 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A failover swaps roles inside a shard: follow it, so that probes go to
+ * the live primary and replicas are judged against it. Records what changed
+ * in g->topology (empty when nothing did). */
+static void follow_roles(struct hf_guard_run *g)
+{
+	size_t i, k;
+
+	int pass;
+
+	g->topology[0] = '\0';
+	/* Promotions first, while the former primary still holds the slots. */
+	for (pass = 1; pass >= 0; pass--)
+	for (i = 0; i < g->n; i++) {
+		struct hf_node *nd = g->nodes[i];
+		int primary = g->cur[i].is_primary;
+
+		if (!g->cur[i].ok || primary == (nd->role == HF_ROLE_PRIMARY) || primary != pass)
+			continue;
+		snprintf(g->topology + strlen(g->topology), sizeof(g->topology) - strlen(g->topology),
+			 "%s%s:%d is now a %s", g->topology[0] ? ", " : "", nd->host, nd->port,
+			 primary ? "primary" : "replica");
+		if (primary) {
+			/* Take over the slots of the shard's former primary. */
+			for (k = 0; k < g->n; k++) {
+				struct hf_node *o = g->nodes[k];
+
+				if (o != nd && o->shard == nd->shard && o->role == HF_ROLE_PRIMARY &&
+				    o->slot_lo >= 0) {
+					nd->slot_lo = o->slot_lo;
+					nd->slot_hi = o->slot_hi;
+				}
+			}
+			nd->role = HF_ROLE_PRIMARY;
+			free(nd->primary_id);
+			nd->primary_id = NULL;
+			continue;
+		}
+		nd->role = HF_ROLE_REPLICA;
+		nd->slot_lo = nd->slot_hi = -1;
+		for (k = 0; k < g->n; k++) {
+			struct hf_node *o = g->nodes[k];
+
+			if (o->port == g->cur[i].master_port && !strcmp(o->host, g->cur[i].master_host)) {
+				free(nd->primary_id);
+				nd->primary_id = hf_xstrdup(o->id);
+			}
+		}
+	}
+}
+
 static void sample(struct hf_guard_run *g)
 {
 	struct hf_node_sample *t = g->prev;
@@ -173,6 +229,7 @@ static void sample(struct hf_guard_run *g)
 	g->prev = g->cur;
 	g->cur = t;
 	hf_metrics_sample(g->c, g->nodes, g->n, g->cur, g->timeout_ms);
+	follow_roles(g);
 	if (g->probing && !g->probed)
 		hf_guard_probe(g);   /* at least one probe per interval */
 }
@@ -181,8 +238,10 @@ static void sample(struct hf_guard_run *g)
  * being the worst. */
 static double worse(double have, double got, int first)
 {
-	if (first)
+	if (first || have == -2)
 		return got;
+	if (got == -2)
+		return have;
 	if (have < 0 || got < 0)
 		return -1;
 	return got > have ? got : have;
@@ -196,13 +255,40 @@ void hf_guard_probe(struct hf_guard_run *g)
 
 	if (!g->probing)
 		return;
-	hf_probe_run(g->c, ++g->probe_seq, g->tick, g->timeout_ms);
+	hf_probe_run(g->c, ++g->probe_seq, g->tick,
+		     g->timeout_ms < g->interval_ms / 2 ? g->timeout_ms : g->interval_ms / 2,
+		     g->interval_ms * 10);
 	for (i = 0; i < g->n; i++) {
 		g->probe[i].write_ms = worse(g->probe[i].write_ms, g->tick[i].write_ms, !g->probed);
+		if (g->tick[i].write_ms == -1)
+			memcpy(g->probe[i].error, g->tick[i].error, sizeof(g->probe[i].error));
 		g->probe[i].converge_ms = worse(g->probe[i].converge_ms, g->tick[i].converge_ms,
 						!g->probed);
 	}
 	g->probed++;
+}
+
+/* Why the worst probe write since the last verdict failed, or "". */
+static const char *probe_error(struct hf_guard_run *g, const int *in)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (in[i] && g->probe[i].write_ms == -1 && g->probe[i].error[0])
+			return g->probe[i].error;
+	return "";
+}
+
+/* Did every probe of the shard's primary since the last verdict land? A
+ * replica can only converge to a value that was written. */
+static int shard_written(struct hf_guard_run *g, int shard)
+{
+	size_t k;
+
+	for (k = 0; k < g->n; k++)
+		if (g->nodes[k]->shard == shard && g->nodes[k]->role == HF_ROLE_PRIMARY)
+			return g->probe[k].write_ms >= 0;
+	return 0;
 }
 
 /* The probes' worst write latency and convergence over the shards of the
@@ -222,14 +308,14 @@ static void probe_metrics(struct hf_guard_run *g, const int *in, double *v)
 
 			if (o->shard != node->shard)
 				continue;
-			if (o->role == HF_ROLE_PRIMARY) {
+			if (o->role == HF_ROLE_PRIMARY && g->probe[k].write_ms != -2) {
 				double w = g->probe[k].write_ms < 0 ? (double)g->timeout_ms :
 					   g->probe[k].write_ms;
 
 				if (w > v[M_PROBE_LAT])
 					v[M_PROBE_LAT] = w;
 			}
-			if (o->role == HF_ROLE_REPLICA) {
+			if (o->role == HF_ROLE_REPLICA && shard_written(g, o->shard)) {
 				double c = g->probe[k].converge_ms < 0 ? (double)g->timeout_ms :
 					   g->probe[k].converge_ms;
 
@@ -255,32 +341,63 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 	size_t i, k;
 
 	memset(v, 0, sizeof(double) * M_COUNT);
+	v[M_MEMORY] = NAN;
 	for (i = 0; i < g->n; i++) {
 		const struct hf_node *node = g->nodes[i];
+		static const struct hf_node_sample zero;
+		const struct hf_node_sample *from = &a[i];
 
 		if (!in[i] || !a[i].ok || !b[i].ok)
 			continue;
-		calls += delta(b[i].calls, a[i].calls);
-		errors += delta(b[i].errors, a[i].errors);
+		/* A restart or CONFIG RESETSTAT resets every counter at once:
+		 * then the whole later sample is the interval's count. */
+		if (b[i].calls < a[i].calls)
+			from = &zero;
+		calls += delta(b[i].calls, from->calls);
+		errors += delta(b[i].errors, from->errors);
 		for (k = 0; k < HF_LAT_BUCKETS; k++) {
-			lat[k] += delta(b[i].lat_cum[k], a[i].lat_cum[k]);
+			lat[k] += delta(b[i].lat_cum[k], from->lat_cum[k]);
 			if (b[i].lat_bound[k] > bound[k])
 				bound[k] = b[i].lat_bound[k];
 		}
-		v[M_REJECTED] += (double)delta(b[i].rejected_conns, a[i].rejected_conns);
-		v[M_EVICTIONS] += (double)delta(b[i].evicted_keys, a[i].evicted_keys);
-		if (b[i].maxmemory && (double)b[i].used_memory / (double)b[i].maxmemory > v[M_MEMORY])
-			v[M_MEMORY] = (double)b[i].used_memory / (double)b[i].maxmemory;
+		v[M_REJECTED] += (double)delta(b[i].rejected_conns, from->rejected_conns);
+		v[M_EVICTIONS] += (double)delta(b[i].evicted_keys, from->evicted_keys);
+		/* Nodes without a memory limit have no ratio to judge. */
+		if (b[i].maxmemory) {
+			double r = (double)b[i].used_memory / (double)b[i].maxmemory;
+
+			if (isnan(v[M_MEMORY]) || r > v[M_MEMORY])
+				v[M_MEMORY] = r;
+		}
 		if ((double)b[i].rtt_us / 1000.0 > v[M_HEARTBEAT])
 			v[M_HEARTBEAT] = (double)b[i].rtt_us / 1000.0;
-		/* Lag: a primary's slowest replica, or a replica behind its primary. */
-		if (b[i].is_primary && (double)b[i].lag_ms > v[M_LAG_MS])
-			v[M_LAG_MS] = (double)b[i].lag_ms;
-		if (!b[i].is_primary && node->primary_id) {
-			for (k = 0; k < g->n; k++)
-				if (!strcmp(g->nodes[k]->id, node->primary_id) && b[k].ok &&
-				    (double)(b[k].repl_offset - b[i].repl_offset) > v[M_LAG_BYTES])
-					v[M_LAG_BYTES] = (double)(b[k].repl_offset - b[i].repl_offset);
+		/* Lag of each replica concerned: the replica itself, or the
+		 * replicas of a changed primary, as its primary sees them. An
+		 * acknowledgement age counts only while bytes are missing. */
+		for (k = 0; k < g->n; k++) {
+			const struct hf_node *rep = g->nodes[k], *pri;
+			size_t p, e;
+
+			if (rep->role != HF_ROLE_REPLICA || !rep->primary_id)
+				continue;
+			if (k != i && !(node->role == HF_ROLE_PRIMARY && !strcmp(rep->primary_id, node->id)))
+				continue;
+			for (p = 0; p < g->n; p++) {
+				pri = g->nodes[p];
+				if (strcmp(pri->id, rep->primary_id) || !b[p].ok)
+					continue;
+				for (e = 0; e < (size_t)b[p].nreplicas; e++) {
+					const struct hf_replica_seen *rs = &b[p].replicas[e];
+					long long behind = b[p].repl_offset - rs->offset;
+
+					if (rs->port != rep->port || strcmp(rs->ip, rep->host))
+						continue;
+					if (behind > v[M_LAG_BYTES])
+						v[M_LAG_BYTES] = (double)behind;
+					if (behind > 0 && rs->lag_s * 1000.0 > v[M_LAG_MS])
+						v[M_LAG_MS] = rs->lag_s * 1000.0;
+				}
+			}
 		}
 	}
 	v[M_ERROR_RATE] = hf_rate_error(errors, calls);
@@ -288,8 +405,8 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 	/* lat[k] is already cumulative: the interval's calls at or below
 	 * bound k, summed over the nodes. */
 	for (k = 0; k < HF_LAT_BUCKETS; k++)
-		if (lat[k] && bound[k])
-			hf_rh_add(&h, bound[k], lat[k], NULL);
+		if (lat[k] && bound[k] && hf_rh_add(&h, bound[k], lat[k], NULL))
+			break;   /* cannot happen with consistent samples; never guess */
 	v[M_P50] = hf_rh_count(&h) ? hf_rh_percentile(&h, 50) / 1000.0 : NAN;
 	v[M_P90] = hf_rh_count(&h) ? hf_rh_percentile(&h, 90) / 1000.0 : NAN;
 	v[M_P99] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99) / 1000.0 : NAN;
@@ -386,6 +503,7 @@ static void record_history(struct hf_guard_run *g, const int *changed)
 	int *one = hf_xcalloc(g->n ? g->n : 1, sizeof(*one));
 	size_t i;
 
+	g->intervals++;
 	for (i = 0; i < g->n; i++) {
 		struct series *h = &g->hist[i];
 		double val[M_COUNT];
@@ -397,6 +515,8 @@ static void record_history(struct hf_guard_run *g, const int *changed)
 		one[i] = 0;
 		memcpy(h->v[h->next], val, sizeof(val));
 		h->changed[h->next] = changed[i];
+		h->primary[h->next] = g->cur[i].is_primary;
+		h->interval[h->next] = g->intervals;
 		h->next = (h->next + 1) % HIST;
 		if (h->len < HIST)
 			h->len++;
@@ -405,11 +525,13 @@ static void record_history(struct hf_guard_run *g, const int *changed)
 }
 
 /* Canary versus control for metric 'm', per role: are the changed nodes'
- * values over the recent intervals stochastically greater than those of
- * the nodes not yet changed, in the same intervals? Mann-Whitney U, one
- * sided, with an effect size; and the medians must differ by more than the
- * metric's floor, so that a significant but tiny shift does not roll back.
- * Fills 'why' and returns 1 when the canary is worse. */
+ * values stochastically greater than those of the nodes not yet changed,
+ * in the same intervals? Only intervals where both groups have a value
+ * count, so that load drifting between waves cannot pass for an effect.
+ * Mann-Whitney U, one sided, with an effect size; and the medians must
+ * differ by more than the metric's floor, so that a significant but tiny
+ * shift does not roll back. Fills 'why' and returns 1 when the canary is
+ * worse. */
 static int canary_worse(struct hf_guard_run *g, int m, char *why, size_t len)
 {
 	int role;
@@ -417,23 +539,30 @@ static int canary_worse(struct hf_guard_run *g, int m, char *why, size_t len)
 	for (role = 0; role < 2; role++) {
 		double can[HIST * 64], ctl[HIST * 64];
 		size_t nc = 0, nt = 0, i;
-		int k;
+		long iv;
 		struct hf_mw mw;
 
-		for (i = 0; i < g->n; i++) {
-			const struct series *h = &g->hist[i];
+		for (iv = g->intervals - HIST + 1; iv <= g->intervals; iv++) {
+			size_t c0 = nc, t0 = nt;
 
-			if ((int)(g->nodes[i]->role == HF_ROLE_PRIMARY) != role)
-				continue;
-			for (k = 0; k < h->len; k++) {
-				double x = h->v[k][m];
+			for (i = 0; i < g->n; i++) {
+				const struct series *h = &g->hist[i];
+				int k;
 
-				if (isnan(x))
-					continue;
-				if (h->changed[k] && nc < sizeof(can) / sizeof(can[0]))
-					can[nc++] = x;
-				else if (!h->changed[k] && nt < sizeof(ctl) / sizeof(ctl[0]))
-					ctl[nt++] = x;
+				for (k = 0; k < h->len; k++) {
+					double x = h->v[k][m];
+
+					if (h->interval[k] != iv || h->primary[k] != role || isnan(x))
+						continue;
+					if (h->changed[k] && nc < sizeof(can) / sizeof(can[0]))
+						can[nc++] = x;
+					else if (!h->changed[k] && nt < sizeof(ctl) / sizeof(ctl[0]))
+						ctl[nt++] = x;
+				}
+			}
+			if (nc == c0 || nt == t0) {
+				nc = c0;   /* one group is missing: drop the interval */
+				nt = t0;
 			}
 		}
 		if (nc < MW_MIN || nt < MW_MIN)
@@ -449,9 +578,11 @@ static int canary_worse(struct hf_guard_run *g, int m, char *why, size_t len)
 			mt = ctl[nt / 2];
 			if (mc - mt <= metrics[m].floor)
 				continue;
-			snprintf(why, len, "canary %ss worse than control: median %.3f vs %.3f over %zu/%zu "
-				 "samples, Mann-Whitney U %.0f, p %.4f, P(canary > control) %.2f",
-				 role ? "primarie" : "replica", mc, mt, nc, nt, mw.u1, mw.p, mw.effect);
+			snprintf(why, len, "canary %s worse than control in the same "
+					     "intervals: median %.3f vs %.3f over %zu/%zu samples, "
+					     "Mann-Whitney U %.0f, p %.4f, P(canary > control) %.2f",
+					     role ? "primaries" : "replicas", mc, mt, nc, nt, mw.u1, mw.p,
+					     mw.effect);
 			return 1;
 		}
 	}
@@ -475,10 +606,15 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 			hf_buf_printf(&blind, "%s%s:%d", blind.len ? ", " : "", g->nodes[i]->host,
 				      g->nodes[i]->port);
 	}
-	if (blind.len) {
+	if (blind.len || g->topology[0]) {
 		v->kind = HF_VERDICT_UNOBSERVABLE;
-		snprintf(v->explain, sizeof(v->explain), "unobservable: %s did not answer within %ldms",
-			 blind.s, g->timeout_ms);
+		if (blind.len)
+			snprintf(v->explain, sizeof(v->explain), "unobservable: %s did not answer "
+				 "within %ldms", blind.s, g->timeout_ms);
+		else
+			snprintf(v->explain, sizeof(v->explain), "unobservable: the topology changed "
+				 "(%s); this interval is not judged", g->topology);
+		g->probed = 0;
 		goto out;
 	}
 	compute(g, g->prev, g->cur, changed, val, &calls);
@@ -519,6 +655,9 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		if (!bad && k->has_ratio && m != M_PROBE_LAT && m != M_PROBE_CONV && m != M_LAG_MS &&
 		    m != M_LAG_BYTES && canary_worse(g, m, why, sizeof(why)))
 			bad = 1;
+		if (bad && m == M_PROBE_LAT && *probe_error(g, changed))
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), " (a probe write failed: %s)",
+				 probe_error(g, changed));
 		if (bad)
 			hf_buf_printf(&fails, "%s%s %s %s", fails.len ? "; " : "", metrics[m].name, a, why);
 	}

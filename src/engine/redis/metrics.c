@@ -119,20 +119,21 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 		       struct hf_node_sample *out, long timeout_ms)
 {
 	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
-	static const char *sections[] = { "commandstats", "stats", "replication", "memory" };
+	static const char *sections[] = { "commandstats", "stats", "replication", "memory",
+					  "errorstats" };
 	long long t0 = hf_mono_us();
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
 		calls[i].node = nodes[i];
-		for (k = 0; k < 4; k++) {
+		for (k = 0; k < 5; k++) {
 			hf_argv_push(&calls[i].cmds[k], "INFO");
 			hf_argv_push(&calls[i].cmds[k], sections[k]);
 		}
-		calls[i].ncmds = 4;
+		hf_argv_push(&calls[i].cmds[5], "LATENCY");
+		hf_argv_push(&calls[i].cmds[5], "HISTOGRAM");
+		calls[i].ncmds = 6;
 	}
-	/* Four INFO sections and the histogram would need five slots; the
-	 * fan-out carries four, so the histogram goes in a second one. */
 	hf_fanout(c, calls, n, timeout_ms);
 	for (i = 0; i < n; i++) {
 		struct hf_node_sample *s = &out[i];
@@ -144,58 +145,81 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 		s->rtt_us = calls[i].done_us ? calls[i].done_us - t0 : 0;
 		if (!s->ok)
 			continue;
-		for (k = 0; k < 4; k++)
+		for (k = 0; k < 5; k++)
 			if (!r[k] || r[k]->type != HF_REPLY_STRING)
 				s->ok = 0;
 		if (!s->ok)
 			continue;
 		parse_commandstats(r[0]->str, s);
+		/* Redirections are counted as rejected calls by Redis 7, but they
+		 * are the cluster working as designed, not failures. */
+		{
+			unsigned long long redirects = 0;
+			const char *e;
+
+			if ((e = strstr(r[4]->str, "errorstat_MOVED:count=")))
+				redirects += strtoull(e + 22, NULL, 10);
+			if ((e = strstr(r[4]->str, "errorstat_ASK:count=")))
+				redirects += strtoull(e + 20, NULL, 10);
+			s->errors -= redirects < s->errors ? redirects : s->errors;
+			s->calls -= redirects < s->calls ? redirects : s->calls;
+		}
 		s->rejected_conns = info_ull(r[1]->str, "rejected_connections");
 		s->evicted_keys = info_ull(r[1]->str, "evicted_keys");
 		hf_info_field(r[2]->str, "role", buf, sizeof(buf));
 		s->is_primary = !strcmp(buf, "master");
 		s->repl_offset = (long long)info_ull(r[2]->str, s->is_primary ? "master_repl_offset" :
 						     "slave_repl_offset");
-		for (k = 0; s->is_primary; k++) {
+		if (!s->is_primary) {
+			hf_info_field(r[2]->str, "master_host", s->master_host, sizeof(s->master_host));
+			s->master_port = (int)info_ull(r[2]->str, "master_port");
+		}
+		for (k = 0; s->is_primary && k < 8; k++) {
+			struct hf_replica_seen *rs = &s->replicas[s->nreplicas];
 			char field[32], line[256];
-			const char *lag;
+			const char *f;
 
 			snprintf(field, sizeof(field), "slave%zu", k);
 			if (hf_info_field(r[2]->str, field, line, sizeof(line)))
 				break;
-			lag = strstr(line, "lag=");
-			if (lag && atoll(lag + 4) * 1000 > s->lag_ms)
-				s->lag_ms = atoll(lag + 4) * 1000;
+			/* ip=127.0.0.1,port=30004,state=online,offset=123,lag=0 */
+			if (!(f = strstr(line, "ip=")))
+				continue;
+			snprintf(rs->ip, sizeof(rs->ip), "%.*s", (int)strcspn(f + 3, ","), f + 3);
+			rs->port = (f = strstr(line, "port=")) ? atoi(f + 5) : 0;
+			rs->offset = (f = strstr(line, "offset=")) ? atoll(f + 7) : 0;
+			rs->lag_s = (f = strstr(line, "lag=")) ? atoll(f + 4) : 0;
+			s->nreplicas++;
 		}
 		s->used_memory = info_ull(r[3]->str, "used_memory");
 		s->maxmemory = info_ull(r[3]->str, "maxmemory");
+		parse_latency(r[5], s);
 	}
 	hf_calls_release(calls, n);
-	for (i = 0; i < n; i++) {
-		calls[i].node = nodes[i];
-		hf_argv_push(&calls[i].cmds[0], "LATENCY");
-		hf_argv_push(&calls[i].cmds[0], "HISTOGRAM");
-		calls[i].ncmds = 1;
-		if (c->cluster_mode) {
-			hf_argv_push(&calls[i].cmds[1], "CLUSTER");
-			hf_argv_push(&calls[i].cmds[1], "INFO");
-			calls[i].ncmds = 2;
-		}
-	}
-	hf_fanout(c, calls, n, timeout_ms);
-	for (i = 0; i < n; i++) {
-		struct hf_node_sample *s = &out[i];
+	/* Cluster state, from the nodes that answered. */
+	{
+		size_t m = 0;
 
-		if (!s->ok)
-			continue;
-		if (calls[i].status) {
-			s->ok = 0;
-			continue;
+		for (i = 0; c->cluster_mode && i < n; i++) {
+			if (!out[i].ok)
+				continue;   /* a node that did not answer costs no second wait */
+			calls[m].node = nodes[i];
+			hf_argv_push(&calls[m].cmds[0], "CLUSTER");
+			hf_argv_push(&calls[m].cmds[0], "INFO");
+			calls[m].ncmds = 1;
+			m++;
 		}
-		parse_latency(calls[i].replies[0], s);
-		if (c->cluster_mode && calls[i].replies[1] && calls[i].replies[1]->type == HF_REPLY_STRING)
-			hf_info_field(calls[i].replies[1]->str, "cluster_state", s->cluster_state,
-				      sizeof(s->cluster_state));
+		hf_fanout(c, calls, m, timeout_ms);
+		for (i = 0, k = 0; c->cluster_mode && i < n; i++) {
+			if (!out[i].ok)
+				continue;
+			if (!calls[k].status && calls[k].replies[0] &&
+			    calls[k].replies[0]->type == HF_REPLY_STRING)
+				hf_info_field(calls[k].replies[0]->str, "cluster_state", out[i].cluster_state,
+					      sizeof(out[i].cluster_state));
+			k++;
+		}
+		hf_calls_release(calls, m);
 	}
 	hf_calls_release(calls, n);
 	free(calls);
@@ -230,7 +254,7 @@ static int primary_of(struct hf_cluster *c, const struct hf_node *r)
 }
 
 void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_result *out,
-		  long timeout_ms)
+		  long timeout_ms, long ttl_ms)
 {
 	struct hf_call *calls = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*calls));
 	long long *sent = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*sent));
@@ -241,15 +265,20 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 
 	snprintf(val, sizeof(val), "%llu", seq);
 	for (i = 0; i < c->nnodes; i++) {
-		out[i].write_ms = -1;
+		out[i].write_ms = -2;   /* not probed */
 		out[i].converge_ms = -1;
-		if (c->nodes[i].role != HF_ROLE_PRIMARY)
-			continue;
+		out[i].error[0] = '\0';
+		if (c->nodes[i].role != HF_ROLE_PRIMARY ||
+		    (c->cluster_mode && c->nodes[i].slot_lo < 0))
+			continue;   /* a primary without slots has no key of its own */
+		out[i].write_ms = -1;
 		probe_key(&c->nodes[i], key, sizeof(key));
 		calls[n].node = &c->nodes[i];
 		hf_argv_push(&calls[n].cmds[0], "SET");
 		hf_argv_push(&calls[n].cmds[0], key);
 		hf_argv_push(&calls[n].cmds[0], val);
+		hf_argv_push(&calls[n].cmds[0], "PX");
+		hf_argv_pushf(&calls[n].cmds[0], "%ld", ttl_ms > 0 ? ttl_ms : 60000);
 		calls[n].ncmds = 1;
 		who[n++] = i;
 	}
@@ -258,10 +287,18 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 
 		hf_fanout(c, calls, n, timeout_ms);
 		for (i = 0; i < n; i++) {
+			const struct hf_reply *r = calls[i].replies[0];
+			struct hf_probe_result *o = &out[who[i]];
+
 			sent[who[i]] = t0;
-			if (!calls[i].status && calls[i].replies[0] &&
-			    calls[i].replies[0]->type == HF_REPLY_STATUS)
-				out[who[i]].write_ms = (double)(calls[i].done_us - t0) / 1000.0;
+			if (!calls[i].status && r && r->type == HF_REPLY_STATUS)
+				o->write_ms = (double)(calls[i].done_us - t0) / 1000.0;
+			else if (r && r->type == HF_REPLY_ERROR && (!strncmp(r->str, "MOVED", 5) ||
+								   !strncmp(r->str, "ASK", 3)))
+				o->write_ms = -2;   /* the key moved: a failover, not a slow write */
+			if (o->write_ms == -1)
+				snprintf(o->error, sizeof(o->error), "%.60s",
+					 r && r->str ? r->str : calls[i].error);
 		}
 	}
 	hf_calls_release(calls, n);
@@ -277,7 +314,7 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 				continue;
 			p = primary_of(c, &c->nodes[i]);
 			if (p < 0 || out[p].write_ms < 0)
-				continue;
+				continue;   /* nothing was written to converge to */
 			probe_key(&c->nodes[p], key, sizeof(key));
 			calls[n].node = &c->nodes[i];
 			if (c->cluster_mode) {
@@ -313,7 +350,8 @@ void hf_probe_cleanup(struct hf_cluster *c, long timeout_ms)
 	char key[64];
 
 	for (i = 0; i < c->nnodes; i++) {
-		if (c->nodes[i].role != HF_ROLE_PRIMARY)
+		if (c->nodes[i].role != HF_ROLE_PRIMARY ||
+		    (c->cluster_mode && c->nodes[i].slot_lo < 0))
 			continue;
 		probe_key(&c->nodes[i], key, sizeof(key));
 		calls[n].node = &c->nodes[i];

@@ -115,7 +115,7 @@ const char *hf_role_name(enum hf_role r);
 
 /* ---- Fan-out ------------------------------------------------------- */
 
-#define HF_CALL_MAX 4
+#define HF_CALL_MAX 6
 
 /* One node's share of a fan-out: up to HF_CALL_MAX commands, pipelined. */
 struct hf_call {
