@@ -622,6 +622,14 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		probe_metrics(g, changed, val);
 	g->probed = 0;
 	record_history(g, changed);
+	/* Always checked, whatever the manifest says: a changed node that
+	 * sees the cluster down or slots unserved. */
+	for (i = 0; g->c->cluster_mode && i < g->n; i++)
+		if (changed[i] && g->cur[i].cluster_state[0] &&
+		    (strcmp(g->cur[i].cluster_state, "ok") || g->cur[i].slots_fail))
+			hf_buf_printf(&fails, "%scluster_state %s with %d slot(s) on failed nodes, seen "
+				      "by %s:%d", fails.len ? "; " : "", g->cur[i].cluster_state,
+				      g->cur[i].slots_fail, g->nodes[i]->host, g->nodes[i]->port);
 	for (i = 0; i < g->nchecks; i++) {
 		const struct check *k = &g->checks[i];
 		int m = k->metric, bad = 0;

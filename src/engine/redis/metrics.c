@@ -215,8 +215,11 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 				continue;
 			if (!calls[k].status && calls[k].replies[0] &&
 			    calls[k].replies[0]->type == HF_REPLY_STRING)
+			{
 				hf_info_field(calls[k].replies[0]->str, "cluster_state", out[i].cluster_state,
 					      sizeof(out[i].cluster_state));
+				out[i].slots_fail = (int)info_ull(calls[k].replies[0]->str, "cluster_slots_fail");
+			}
 			k++;
 		}
 		hf_calls_release(calls, m);

@@ -33,6 +33,8 @@ struct hf_node_sample {
 	unsigned long long used_memory, maxmemory;
 	unsigned long long rejected_conns, evicted_keys;
 	char cluster_state[8];         /* "ok", "fail", or "" without cluster mode */
+	int slots_fail;                /* slots whose owner this node sees failed (not
+	                                * merely suspected: PFAIL clears on its own) */
 };
 
 /* Sample 'n' nodes at once into 'out' (one per node). A node that does not
