@@ -222,34 +222,47 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 	return rc;
 }
 
+/* The change's parameters as a CONFIG GET reply 'r' shows them, as a JSON
+ * object; '*missing' names the first parameter the reply lacks, or NULL. */
+static json_t *params_of(const struct hf_change *ch, const struct hf_reply *r,
+			 const char **missing)
+{
+	json_t *params = json_object();
+	size_t k;
+
+	*missing = NULL;
+	for (k = 0; k < ch->nparams; k++) {
+		const char *cur = reply_value(r, ch->params[k].name);
+
+		if (cur)
+			json_object_set_new(params, ch->params[k].name, json_string(cur));
+		else if (!*missing)
+			*missing = ch->params[k].name;
+	}
+	return params;
+}
+
 static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
 {
 	struct hf_call *calls = new_calls(t, n);
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		queue_get(ch, &calls[i]);
 	run_calls(c, t, n, calls);
 	for (i = 0; i < n; i++) {
-		json_t *blob, *params;
+		const char *missing;
+		json_t *blob;
 
 		if (t[i].status)
 			continue;
 		blob = json_object();
-		params = json_object();
-		for (k = 0; k < ch->nparams; k++) {
-			const char *cur = reply_value(calls[i].replies[0], ch->params[k].name);
-
-			if (!cur) {
-				hf_target_set(&t[i], HF_ERR, "%s:%d has no parameter '%s'",
-					      t[i].node->host, t[i].node->port, ch->params[k].name);
-				break;
-			}
-			json_object_set_new(params, ch->params[k].name, json_string(cur));
-		}
-		json_object_set_new(blob, "params", params);
+		json_object_set_new(blob, "params", params_of(ch, calls[i].replies[0], &missing));
 		json_object_set_new(blob, "config_file", json_boolean(t[i].node->has_config_file));
-		if (!t[i].status) {
+		if (missing) {
+			hf_target_set(&t[i], HF_ERR, "%s:%d has no parameter '%s'", t[i].node->host,
+				      t[i].node->port, missing);
+		} else {
 			free(t[i].step->before);
 			t[i].step->before = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
 		}
@@ -258,10 +271,6 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 	free_calls(calls, n);
 }
 
-/* CONFIG SET, and in the same pipeline CONFIG GET: what the node reports
- * right after it took the change is recorded as the after-state, in the
- * server's own spelling ("KEA" reads back as "AKE"), so later checks and
- * the rollback's conflict test compare like with like. */
 static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
 {
 	struct hf_call *calls = new_calls(t, n);
@@ -280,19 +289,13 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	}
 	run_calls(c, t, n, calls);
 	for (i = 0; i < n; i++) {
-		json_t *blob, *params;
+		const char *missing;
+		json_t *blob;
 
 		if (t[i].status)
 			continue;
 		blob = json_object();
-		params = json_object();
-		for (k = 0; k < ch->nparams; k++) {
-			const char *cur = reply_value(calls[i].replies[1], ch->params[k].name);
-
-			if (cur)
-				json_object_set_new(params, ch->params[k].name, json_string(cur));
-		}
-		json_object_set_new(blob, "params", params);
+		json_object_set_new(blob, "params", params_of(ch, calls[i].replies[1], &missing));
 		free(t[i].step->after);
 		t[i].step->after = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(blob);
