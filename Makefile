@@ -39,6 +39,8 @@ demo: build
 bench: build
 	@bash bench/config_rollout.sh $(BUILD)/hotfix
 	@bash bench/load_vs_redis_benchmark.sh $(BUILD)/hotfix
+	@bash bench/guard_detection.sh $(BUILD)/hotfix
+	@bash bench/guard_overhead.sh $(BUILD)/hotfix
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -15,20 +15,7 @@ STATE=$T/state
 hf() { "$HOTFIX" --state "$STATE" "$@"; }
 trap 'for d in "$T"/sb-*; do [ -d "$d" ] && hf sandbox down --dir "$d" >/dev/null 2>&1; done; rm -rf "$T"' EXIT
 
-now_us() { echo $(($(date +%s%N) / 1000)); }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_base() {
-	local n=$1 base i busy
-	for base in $(seq 20000 100 22600); do
-		busy=0
-		for ((i = 0; i < n; i++)); do
-			if port_in_use $((base + i)) || port_in_use $((base + i + 10000)); then busy=1; break; fi
-		done
-		[ $busy = 0 ] && { echo "$base"; return 0; }
-	done
-	return 1
-}
+. "$(dirname "$0")/lib.sh"
 
 cat >"$T/fix.yaml" <<'YAML'
 apiVersion: hotfix/v1
@@ -57,7 +44,7 @@ for size in 3x1 20x2; do
 	shards=${size%x*}
 	replicas=${size#*x}
 	nodes=$((shards * (replicas + 1)))
-	base=$(free_base "$nodes")
+	base=$(free_base "$nodes" 20000 22600 100)
 	dir=$T/sb-$size
 	t0=$(now_us)
 	hf sandbox up --dir "$dir" --shards "$shards" --replicas "$replicas" --base-port "$base" >"$T/up.log"

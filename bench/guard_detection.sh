@@ -41,29 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { date +%s%3N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_base() {   # 6 ports and their bus ports, within 22000-22600
-	local base i busy
-	for base in $(seq 22000 20 22580); do
-		busy=0
-		for ((i = 0; i < 6; i++)); do
-			if port_in_use $((base + i)) || port_in_use $((base + i + 10000)); then busy=1; break; fi
-		done
-		[ $busy = 0 ] && { echo "$base"; return 0; }
-	done
-	return 1
-}
-# wait_for SECONDS COMMAND...: poll every 20 ms until the command succeeds.
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.02
-	done
-}
+. "$(dirname "$0")/lib.sh"
 
 cat >"$T/fix.yaml" <<'YAML'
 apiVersion: hotfix/v1
@@ -92,7 +70,7 @@ spec:
         max: 0.01
 YAML
 
-BASE=$(free_base) || { echo "no free ports in 22000-22600" >&2; exit 1; }
+BASE=$(free_base 6 22000 22580 20) || { echo "no free ports in 22000-22600" >&2; exit 1; }
 PORTS=$(seq "$BASE" $((BASE + 5)))
 t0=$(now_ms)
 hf sandbox up --dir "$T/sb" --base-port "$BASE" >"$T/up" 2>&1 || { cat "$T/up"; exit 1; }

@@ -16,13 +16,8 @@ STATE=$T/state
 hf() { "$HOTFIX" --state "$STATE" "$@"; }
 trap 'hf sandbox down --dir "$T/sb" >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=
-for p in $(seq 20500 10 22500); do
-	if ! port_in_use "$p" && ! port_in_use $((p + 10000)); then PORT=$p; break; fi
-done
-[ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+PORT=$(free_base 1 20500 22500 10) || { echo "no free port" >&2; exit 1; }
 
 hf sandbox up --standalone --replicas 0 --dir "$T/sb" --base-port "$PORT" >"$T/up" 2>&1 || { cat "$T/up"; exit 1; }
 SEED=$(tail -n 1 "$T/up")

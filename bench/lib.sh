@@ -1,0 +1,34 @@
+# Shared by the benchmarks: clocks, medians, free loopback ports, polling.
+# Source it: . "$(dirname "$0")/lib.sh"
+
+now_us() { echo $(($(date +%s%N) / 1000)); }
+now_ms() { date +%s%3N; }
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# free_base N [FIRST LAST STEP]: a base port with N free ports and their
+# cluster bus ports (+10000), kept below the kernel's ephemeral range.
+free_base() {
+	local n=$1 first=${2:-20000} last=${3:-22600} step=${4:-20} base i busy
+	for base in $(seq "$first" "$step" "$last"); do
+		busy=0
+		for ((i = 0; i < n; i++)); do
+			if port_in_use $((base + i)) || port_in_use $((base + i + 10000)); then busy=1; break; fi
+		done
+		[ $busy = 0 ] && { echo "$base"; return 0; }
+	done
+	return 1
+}
+
+# wait_for SECONDS COMMAND...: poll every 20 ms until the command succeeds.
+wait_for() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.02
+	done
+}
