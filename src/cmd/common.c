@@ -1,6 +1,7 @@
 /* Helpers shared by the subcommands: finding the cluster and the journal,
  * printing a plan. */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,10 +171,25 @@ static int first_of_node(const struct hf_rollout *r, size_t i)
 	return !i || strcmp(r->steps[i].node_id, r->steps[i - 1].node_id);
 }
 
+/* Print one line of at most 'width' - 1 columns: a wrapped line would
+ * break the live view's redraw. */
+static void line_out(FILE *f, int width, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void line_out(FILE *f, int width, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(f, "%.*s\n", width - 1, buf);
+}
+
 int hf_cmd_print_progress(FILE *f, struct hf_rollout *r, const char *verdict, int max_rows)
 {
 	size_t i, done = 0, nodes = 0, shown = 0;
-	int wave = 0, waves = 0, lines = 0, k, width = 80;
+	int wave = 0, waves = 0, lines = 0, k, width = 80, node_done = 1;
 	struct winsize ws;
 	char bar[21];
 
@@ -186,20 +202,24 @@ int hf_cmd_print_progress(FILE *f, struct hf_rollout *r, const char *verdict, in
 			waves = s->wave;
 		if (s->state > HF_STEP_PLANNED && s->wave > wave)
 			wave = s->wave;
-		if (!first_of_node(r, i))
-			continue;
-		nodes++;
-		if (s->state == HF_STEP_VERIFIED || s->state == HF_STEP_REVERTED)
-			done++;
+		if (first_of_node(r, i)) {
+			nodes++;
+			node_done = 1;
+		}
+		/* A node is done when every one of its steps is. */
+		if (s->state != HF_STEP_VERIFIED && s->state != HF_STEP_REVERTED)
+			node_done = 0;
+		if (i + 1 == r->nsteps || first_of_node(r, i + 1))
+			done += node_done;
 	}
 	for (k = 0; k < 20; k++)
 		bar[k] = nodes && (size_t)k < done * 20 / nodes ? '#' : '.';
 	bar[20] = '\0';
-	fprintf(f, "  wave %d/%d [%s] %zu/%zu node(s) %s\n", wave, waves, bar, done, nodes,
-		hf_run_state_name(r->run->state));
+	line_out(f, width, "  wave %d/%d [%s] %zu/%zu node(s) %s", wave, waves, bar, done, nodes,
+		 hf_run_state_name(r->run->state));
 	lines++;
 	if (max_rows >= 0) {
-		fprintf(f, "  %-21s %-7s %-5s %-10s %s\n", "NODE", "ROLE", "SHARD", "STEP", "HEALTH");
+		line_out(f, width, "  %-21s %-7s %-5s %-10s %s", "NODE", "ROLE", "SHARD", "STEP", "HEALTH");
 		lines++;
 	}
 	for (i = 0; max_rows >= 0 && i < r->nsteps; i++) {
@@ -210,7 +230,7 @@ int hf_cmd_print_progress(FILE *f, struct hf_rollout *r, const char *verdict, in
 		if (!first_of_node(r, i))
 			continue;
 		if (max_rows && (int)shown >= max_rows) {
-			fprintf(f, "  ... %zu more node(s)\n", nodes - shown);
+			line_out(f, width, "  ... %zu more node(s)", nodes - shown);
 			lines++;
 			break;
 		}
@@ -223,14 +243,13 @@ int hf_cmd_print_progress(FILE *f, struct hf_rollout *r, const char *verdict, in
 			health = "seen";
 		else if (seen == 0)
 			health = "unobservable";
-		fprintf(f, "  %-21s %-7s %-5d %-10s %s\n", s->addr, s->role, s->shard + 1,
-			hf_step_state_name(s->state), health);
+		line_out(f, width, "  %-21s %-7s %-5d %-10s %s", s->addr, s->role, s->shard + 1,
+			 hf_step_state_name(s->state), health);
 		lines++;
 		shown++;
 	}
 	if (verdict && *verdict) {
-		/* One screen line: a wrapped line would break the redraw. */
-		fprintf(f, "  guard: %.*s\n", width - 10 > 0 ? width - 10 : 10, verdict);
+		line_out(f, width, "  guard: %s", verdict);
 		lines++;
 	}
 	return lines;
