@@ -204,6 +204,22 @@ expect_exit 0 "rollback with the password from HOTFIX_PASSWORD" \
 	env HOTFIX_PASSWORD="$PASS" "$HOTFIX" --state "$STATE" rollback "$(last_run)"
 snapshot "$T/now" "$PORTS" $PARAMS
 check "restored again" cmp -s "$T/before" "$T/now"
+# A named ACL user in the URI: redis://user:pass@host:port
+for p in $PORTS; do
+	REDISCLI_AUTH=$PASS rcli -p "$p" ACL SETUSER ops on '>ops-pw' '~*' '&*' '+@all' >/dev/null
+done
+OPS_URI="redis://ops:ops-pw@127.0.0.1:$BASE"
+expect_exit 0 "cluster show as the ACL user ops" hf cluster show --cluster "$OPS_URI"
+check "it shows the user but not its password" sh -c "grep -q 'redis://ops@127.0.0.1' '$T/out' && ! grep -q 'ops-pw' '$T/out'"
+expect_exit 0 "apply as the ACL user ops" hf apply "$T/m.yaml" --cluster "$OPS_URI" --yes
+expect_exit 0 "status records the user, not the password" hf status last
+check "status shows redis://ops@" contains "$T/out" "redis://ops@127.0.0.1:$BASE"
+check "the journal never stores the user's password" sh -c "! grep -a -q 'ops-pw' '$STATE'/journal.db*"
+expect_exit 0 "rollback as the ACL user ops" hf rollback last --cluster "$OPS_URI"
+snapshot "$T/now" "$PORTS" $PARAMS
+check "restored as ops" cmp -s "$T/before" "$T/now"
+expect_exit 1 "a wrong password for ops is refused" hf cluster show --cluster "redis://ops:nope@127.0.0.1:$BASE"
+check "the refusal says authentication failed" contains "$T/err" "authentication to 127.0.0.1:$BASE failed"
 hf sandbox down --dir "$T/pw" >/dev/null 2>&1
 unset PASS
 
