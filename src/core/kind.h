@@ -66,6 +66,15 @@ void hf_target_add_diff(struct hf_target *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void hf_targets_release(struct hf_target *t, size_t n);
 
+/* For kinds: one call per target, each target's outcome reset. Caller frees
+ * with hf_kind_calls_free(). */
+struct hf_call *hf_kind_calls_new(struct hf_target *t, size_t n);
+/* Run the calls at once; a node that did not answer, or answered any
+ * command with an error, gets its target's status and error set. */
+void hf_kind_calls_run(struct hf_cluster *c, struct hf_target *t, size_t n, struct hf_call *calls);
+void hf_kind_calls_free(struct hf_call *calls, size_t n);
+
 extern const struct hf_change_kind hf_kind_config;
+extern const struct hf_change_kind hf_kind_function;
 
 #endif

@@ -3,6 +3,7 @@
  * names PATH:LINE:COL on each error. Nothing here talks to a cluster. */
 #include "core/manifest.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libfyaml.h>
@@ -24,7 +26,7 @@
 
 /* Change kinds that have a name in the design but no implementation yet. */
 static const char *const unsupported_kinds[] = {
-	"function", "acl", "data", "binary", "flag", "exec",
+	"acl", "data", "binary", "flag", "exec",
 };
 
 static const char *const metrics[] = {
@@ -501,6 +503,81 @@ static int parse_config(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	return 0;
 }
 
+/* The body of a "function" change: the library's name and the file that
+ * holds its code, relative to the manifest. The file is read now, so that
+ * a missing file or a library of another name is refused before anything
+ * is planned; the code's SHA-256 ties a resumed run to the same code. */
+static int parse_function(struct pctx *c, struct fy_node *map, struct hf_pos at,
+			  struct hf_change *ch, struct hf_manifest *m)
+{
+	enum { F_LIBRARY, F_FILE, F_N };
+	struct field f[F_N] = {
+		[F_LIBRARY] = { .name = "library", .required = 1 },
+		[F_FILE] = { .name = "file", .required = 1 },
+	};
+	struct hf_pos fpos;
+	const char *lib, *file, *p;
+	char *path, want[160];
+	struct stat st;
+	size_t i, k;
+	FILE *fp;
+	int rc;
+
+	rc = walk_map(c, map, at, "'function'", f, F_N);
+	if (rc)
+		return rc;
+	lib = scalar(c, f[F_LIBRARY].val, f[F_LIBRARY].pos, "library", "a library name");
+	if (!lib)
+		return HF_EINVAL;
+	for (p = lib; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			break;
+	if (!*lib || *p || strlen(lib) > 64)
+		return fail(c, node_pos(c, f[F_LIBRARY].val, f[F_LIBRARY].pos),
+			    "invalid library name '%s' (expected letters, digits and '_')", lib);
+	for (i = 0; i < m->nchanges; i++)
+		if (&m->changes[i] != ch && m->changes[i].library && !strcmp(m->changes[i].library, lib))
+			return fail(c, f[F_LIBRARY].pos, "duplicate function library '%s'", lib);
+	file = scalar(c, f[F_FILE].val, f[F_FILE].pos, "file", "a file name");
+	if (!file)
+		return HF_EINVAL;
+	fpos = node_pos(c, f[F_FILE].val, f[F_FILE].pos);
+	if (file[0] == '/') {
+		path = hf_xstrdup(file);
+	} else {
+		const char *slash = strrchr(c->path, '/');
+
+		path = slash ? hf_xasprintf("%.*s/%s", (int)(slash - c->path), c->path, file)
+			     : hf_xstrdup(file);
+	}
+	fp = fopen(path, "rb");
+	if (!fp || fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || st.st_size > MANIFEST_MAX_BYTES) {
+		rc = fail(c, fpos, "cannot read function file '%s': %s", path,
+			  !fp ? strerror(errno) : "not a regular file of at most 4 MiB");
+		if (fp)
+			fclose(fp);
+		free(path);
+		return rc;
+	}
+	ch->code = hf_xmalloc((size_t)st.st_size + 1);
+	ch->codelen = fread(ch->code, 1, (size_t)st.st_size, fp);
+	ch->code[ch->codelen] = '\0';
+	fclose(fp);
+	free(path);
+	/* Redis takes the library's name from the code's first line. */
+	snprintf(want, sizeof(want), "#!lua name=%s", lib);
+	k = strcspn(ch->code, "\r\n");
+	if (strncmp(ch->code, "#!lua name=", 11))
+		return fail(c, fpos, "function file '%s' does not start with '#!lua name=%s'", file, lib);
+	if (k != strlen(want) || strncmp(ch->code, want, k))
+		return fail(c, fpos, "function file '%s' declares '%.*s', not library '%s'", file,
+			    (int)(k > 11 ? k - 11 : 0), ch->code + 11, lib);
+	ch->library = hf_xstrdup(lib);
+	ch->file = hf_xstrdup(file);
+	hf_sha256_hex(ch->code, ch->codelen, ch->code_sha256);
+	return 0;
+}
+
 /* The list under spec.changes: each item a mapping with exactly one key,
  * the kind of the change. */
 static int parse_changes(struct pctx *c, struct field *parent,
@@ -551,6 +628,13 @@ static int parse_changes(struct pctx *c, struct field *parent,
 		if (!strcmp(kind, "config")) {
 			ch->kind = HF_KIND_CONFIG;
 			rc = parse_config(c, fy_node_pair_value(pair), ch->pos, ch, m);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (!strcmp(kind, "function")) {
+			ch->kind = HF_KIND_FUNCTION;
+			rc = parse_function(c, fy_node_pair_value(pair), ch->pos, ch, m);
 			if (rc)
 				return rc;
 			continue;
@@ -1174,6 +1258,9 @@ void hf_manifest_free(struct hf_manifest *m)
 			free(m->changes[i].params[j].value);
 		}
 		free(m->changes[i].params);
+		free(m->changes[i].library);
+		free(m->changes[i].file);
+		free(m->changes[i].code);
 	}
 	free(m->changes);
 	for (i = 0; i < m->guard.nchecks; i++)

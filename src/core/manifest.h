@@ -21,8 +21,9 @@ struct hf_param {
 
 enum hf_kind_id {
 	HF_KIND_CONFIG,
+	HF_KIND_FUNCTION,
 	/* Parsed names that this build does not implement yet are rejected
-	 * with a clear error: function, acl, data, binary, flag, exec. */
+	 * with a clear error: acl, data, binary, flag, exec. */
 };
 
 struct hf_change {
@@ -30,6 +31,11 @@ struct hf_change {
 	struct hf_pos pos;        /* position of the kind's key, e.g. "config" */
 	struct hf_param *params;  /* config */
 	size_t nparams;
+	char *library;            /* function: the library name */
+	char *file;               /* function: the file as written, relative to the manifest */
+	char *code;               /* function: the file's contents */
+	size_t codelen;
+	char code_sha256[65];     /* function */
 };
 
 enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };

@@ -191,7 +191,7 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	}
 	p->rollback_possible = 1;
 	snprintf(p->rollback_note, sizeof(p->rollback_note),
-		 "yes: every value is captured before it changes and restored with CONFIG SET");
+		 "yes: each node's before-state is captured into the journal before it changes, and restored exactly");
 	if (m->guard.none) {
 		snprintf(p->guard_note, sizeof(p->guard_note),
 			 "none (the manifest says guard: none); bakes are plain waits");

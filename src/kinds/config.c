@@ -144,62 +144,16 @@ static const char *reply_value(const struct hf_reply *r, const char *name)
 	return NULL;
 }
 
-/* Build the per-target calls, run them, and return the calls (caller
- * releases). Unreachable nodes get their status set on the target. */
-static struct hf_call *run_calls(struct hf_cluster *c, struct hf_target *t, size_t n,
-				 struct hf_call *calls)
-{
-	size_t i;
-
-	hf_fanout(c, calls, n, c->timeout_ms);
-	for (i = 0; i < n; i++) {
-		size_t k;
-
-		if (calls[i].status) {
-			hf_target_set(&t[i], calls[i].status, "%s", calls[i].error);
-			continue;
-		}
-		for (k = 0; k < calls[i].ncmds; k++)
-			if (calls[i].replies[k] && calls[i].replies[k]->type == HF_REPLY_ERROR) {
-				hf_target_set(&t[i], HF_ERR, "%s:%d: %s", t[i].node->host,
-					      t[i].node->port, calls[i].replies[k]->str);
-				break;
-			}
-	}
-	return calls;
-}
-
-static struct hf_call *new_calls(struct hf_target *t, size_t n)
-{
-	struct hf_call *calls = hf_xcalloc(n, sizeof(*calls));
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		calls[i].node = t[i].node;
-		t[i].status = 0;
-		t[i].error[0] = '\0';
-		t[i].warning[0] = '\0';
-		t[i].match = 0;
-	}
-	return calls;
-}
-
-static void free_calls(struct hf_call *calls, size_t n)
-{
-	hf_calls_release(calls, n);
-	free(calls);
-}
-
 static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
 		size_t n, struct hf_err *err)
 {
-	struct hf_call *calls = new_calls(t, n);
+	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i, k;
 	int rc = 0;
 
 	for (i = 0; i < n; i++)
 		queue_get(ch, &calls[i]);
-	run_calls(c, t, n, calls);
+	hf_kind_calls_run(c, t, n, calls);
 	for (i = 0; i < n && !rc; i++) {
 		if (t[i].status)
 			continue;
@@ -218,7 +172,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				hf_target_add_diff(&t[i], "%s: \"%s\" -> \"%s\"", p->name, cur, p->value);
 		}
 	}
-	free_calls(calls, n);
+	hf_kind_calls_free(calls, n);
 	return rc;
 }
 
@@ -244,12 +198,12 @@ static json_t *params_of(const struct hf_change *ch, const struct hf_reply *r,
 
 static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
 {
-	struct hf_call *calls = new_calls(t, n);
+	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		queue_get(ch, &calls[i]);
-	run_calls(c, t, n, calls);
+	hf_kind_calls_run(c, t, n, calls);
 	for (i = 0; i < n; i++) {
 		const char *missing;
 		json_t *blob;
@@ -268,12 +222,12 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 		}
 		json_decref(blob);
 	}
-	free_calls(calls, n);
+	hf_kind_calls_free(calls, n);
 }
 
 static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
 {
-	struct hf_call *calls = new_calls(t, n);
+	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
@@ -287,7 +241,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		}
 		queue_get(ch, &calls[i]);
 	}
-	run_calls(c, t, n, calls);
+	hf_kind_calls_run(c, t, n, calls);
 	for (i = 0; i < n; i++) {
 		const char *missing;
 		json_t *blob;
@@ -300,7 +254,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		t[i].step->after = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(blob);
 	}
-	free_calls(calls, n);
+	hf_kind_calls_free(calls, n);
 }
 
 /* The recorded value of 'name' in a blob ("params" of before or after). */
@@ -328,12 +282,12 @@ static int holds_after(const struct hf_param *p, json_t *after, const char *cur)
 static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
 		   size_t n, enum hf_side side)
 {
-	struct hf_call *calls = new_calls(t, n);
+	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i, k;
 
 	for (i = 0; i < n; i++)
 		queue_get(ch, &calls[i]);
-	run_calls(c, t, n, calls);
+	hf_kind_calls_run(c, t, n, calls);
 	for (i = 0; i < n; i++) {
 		json_t *before, *after, *seen;
 
@@ -374,7 +328,7 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		json_decref(before);
 		json_decref(after);
 	}
-	free_calls(calls, n);
+	hf_kind_calls_free(calls, n);
 }
 
 /* Read, then restore the parameters that still hold the after-state, then
@@ -383,14 +337,14 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
 		   size_t n, int force)
 {
-	struct hf_call *calls = new_calls(t, n);
-	struct hf_call *sets = new_calls(t, n);
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	struct hf_call *sets = hf_kind_calls_new(t, n);
 	struct hf_target **who = hf_xcalloc(n, sizeof(*who));
 	size_t i, k, nsets = 0;
 
 	for (i = 0; i < n; i++)
 		queue_get(ch, &calls[i]);
-	run_calls(c, t, n, calls);
+	hf_kind_calls_run(c, t, n, calls);
 	for (i = 0; i < n; i++) {
 		json_t *before, *after;
 		struct hf_argv set = {0};
@@ -475,8 +429,8 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 					 "still hold the hotfix): %s", rewrite->str);
 		}
 	}
-	free_calls(sets, n);
-	free_calls(calls, n);
+	hf_kind_calls_free(sets, n);
+	hf_kind_calls_free(calls, n);
 	free(who);
 
 	/* Check what we restored; a conflicting target keeps its status. */
@@ -513,7 +467,7 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 
 static void persist(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
 {
-	struct hf_call *calls = new_calls(t, n);
+	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
 	(void)ch;
@@ -522,8 +476,8 @@ static void persist(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 		hf_argv_push(&calls[i].cmds[0], "REWRITE");
 		calls[i].ncmds = 1;
 	}
-	run_calls(c, t, n, calls);
-	free_calls(calls, n);
+	hf_kind_calls_run(c, t, n, calls);
+	hf_kind_calls_free(calls, n);
 }
 
 const struct hf_change_kind hf_kind_config = {

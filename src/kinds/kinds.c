@@ -13,6 +13,8 @@ const struct hf_change_kind *hf_kind_of(const struct hf_change *ch)
 	switch (ch->kind) {
 	case HF_KIND_CONFIG:
 		return &hf_kind_config;
+	case HF_KIND_FUNCTION:
+		return &hf_kind_function;
 	}
 	return NULL;
 }
@@ -51,4 +53,46 @@ void hf_targets_release(struct hf_target *t, size_t n)
 		t[i].diff = NULL;
 		t[i].ndiff = 0;
 	}
+}
+
+struct hf_call *hf_kind_calls_new(struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		calls[i].node = t[i].node;
+		t[i].status = 0;
+		t[i].error[0] = '\0';
+		t[i].warning[0] = '\0';
+		t[i].match = 0;
+	}
+	return calls;
+}
+
+void hf_kind_calls_run(struct hf_cluster *c, struct hf_target *t, size_t n, struct hf_call *calls)
+{
+	size_t i;
+
+	hf_fanout(c, calls, n, c->timeout_ms);
+	for (i = 0; i < n; i++) {
+		size_t k;
+
+		if (calls[i].status) {
+			hf_target_set(&t[i], calls[i].status, "%s", calls[i].error);
+			continue;
+		}
+		for (k = 0; k < calls[i].ncmds; k++)
+			if (calls[i].replies[k] && calls[i].replies[k]->type == HF_REPLY_ERROR) {
+				hf_target_set(&t[i], HF_ERR, "%s:%d: %s", t[i].node->host,
+					      t[i].node->port, calls[i].replies[k]->str);
+				break;
+			}
+	}
+}
+
+void hf_kind_calls_free(struct hf_call *calls, size_t n)
+{
+	hf_calls_release(calls, n);
+	free(calls);
 }

@@ -107,6 +107,42 @@ const char *hf_operator(void)
 	return pw && pw->pw_name ? pw->pw_name : "unknown";
 }
 
+char *hf_base64_encode(const void *data, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	if (!out)
+		abort();
+	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	return out;
+}
+
+int hf_base64_decode(const char *s, unsigned char **out, size_t *len)
+{
+	size_t n = strlen(s), pad = 0;
+	unsigned char *buf;
+	int got;
+
+	if (n % 4)
+		return -1;
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		abort();
+	got = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n);
+	if (got < 0) {
+		free(buf);
+		return -1;
+	}
+	/* EVP_DecodeBlock counts the padding as data. */
+	if (n && s[n - 1] == '=')
+		pad++;
+	if (n > 1 && s[n - 2] == '=')
+		pad++;
+	*out = buf;
+	*len = (size_t)got - pad;
+	return 0;
+}
+
 void hf_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };

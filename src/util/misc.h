@@ -26,6 +26,12 @@ void hf_sha256_hex(const void *data, size_t len, char out[65]);
 /* Who runs this process: $USER, else the passwd entry, else "unknown". */
 const char *hf_operator(void);
 
+/* Base64 (RFC 4648) of 'len' bytes; caller frees. */
+char *hf_base64_encode(const void *data, size_t len);
+/* The bytes of base64 text 's' into '*out' (caller frees) and '*len';
+ * -1 when 's' is not base64. */
+int hf_base64_decode(const char *s, unsigned char **out, size_t *len);
+
 /* Sleep for 'ms' milliseconds (only for poll loops with a deadline). */
 void hf_sleep_ms(long ms);
 

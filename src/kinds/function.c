@@ -1,0 +1,374 @@
+/* The 'function' kind: a server-side function library (Redis 7 FUNCTION).
+ * Loaded with FUNCTION LOAD REPLACE on every primary (replicas receive it
+ * by replication); the before-state is the primary's whole FUNCTION DUMP,
+ * restored exactly with FUNCTION RESTORE ... FLUSH. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kind.h"
+#include "util/buf.h"
+#include "util/misc.h"
+
+/* The code of library 'lib' in a FUNCTION LIST ... WITHCODE reply, or NULL. */
+static const struct hf_reply *library_code(const struct hf_reply *r, const char *lib)
+{
+	size_t i, k;
+
+	if (!r || r->type != HF_REPLY_ARRAY)
+		return NULL;
+	for (i = 0; i < r->nelem; i++) {
+		const struct hf_reply *l = r->elem[i], *name = NULL, *code = NULL;
+
+		if (l->type != HF_REPLY_ARRAY)
+			continue;
+		for (k = 0; k + 1 < l->nelem; k += 2) {
+			if (!l->elem[k]->str)
+				continue;
+			if (!strcmp(l->elem[k]->str, "library_name"))
+				name = l->elem[k + 1];
+			else if (!strcmp(l->elem[k]->str, "library_code"))
+				code = l->elem[k + 1];
+		}
+		if (name && name->str && !strcmp(name->str, lib))
+			return code;
+	}
+	return NULL;
+}
+
+static void queue_list(const struct hf_change *ch, struct hf_call *call)
+{
+	struct hf_argv *a = &call->cmds[call->ncmds++];
+
+	hf_argv_push(a, "FUNCTION");
+	hf_argv_push(a, "LIST");
+	hf_argv_push(a, "LIBRARYNAME");
+	hf_argv_push(a, ch->library);
+	hf_argv_push(a, "WITHCODE");
+}
+
+static void queue_dump(struct hf_call *call)
+{
+	struct hf_argv *a = &call->cmds[call->ncmds++];
+
+	hf_argv_push(a, "FUNCTION");
+	hf_argv_push(a, "DUMP");
+}
+
+/* SHA-256 of the library's live code, or "absent". */
+static void code_sha(const struct hf_reply *code, char out[65])
+{
+	if (code && code->str)
+		hf_sha256_hex(code->str, code->len, out);
+	else
+		snprintf(out, 65, "absent");
+}
+
+static void dump_sha(const struct hf_reply *dump, char out[65])
+{
+	if (dump && dump->type == HF_REPLY_STRING)
+		hf_sha256_hex(dump->str, dump->len, out);
+	else
+		snprintf(out, 65, "none");
+}
+
+static const char *blob_str(const char *blob, const char *key, char *out, size_t len)
+{
+	json_t *j = blob ? json_loads(blob, 0, NULL) : NULL;
+	const char *v = j ? json_string_value(json_object_get(j, key)) : NULL;
+
+	snprintf(out, len, "%s", v ? v : "");
+	json_decref(j);
+	return out;
+}
+
+/* Functions replicate from a primary to its replicas: only primaries are
+ * targets. The plan also shows drift: shards whose libraries already
+ * differ from one another before the change. */
+static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		size_t n, struct hf_err *err)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	char (*dumps)[65] = hf_xcalloc(n ? n : 1, sizeof(*dumps));
+	size_t i, first = n;
+
+	(void)err;
+	for (i = 0; i < n; i++) {
+		if (t[i].node->role != HF_ROLE_PRIMARY)
+			continue;
+		queue_list(ch, &calls[i]);
+		queue_dump(&calls[i]);
+	}
+	hf_fanout(c, calls, n, c->timeout_ms);
+	for (i = 0; i < n; i++) {
+		char live[65];
+
+		if (t[i].node->role != HF_ROLE_PRIMARY)
+			continue;
+		if (calls[i].status) {
+			hf_target_set(&t[i], calls[i].status, "%s", calls[i].error);
+			continue;
+		}
+		dump_sha(calls[i].replies[1], dumps[i]);
+		if (first == n)
+			first = i;
+		code_sha(library_code(calls[i].replies[0], ch->library), live);
+		if (strcmp(live, ch->code_sha256))
+			hf_target_add_diff(&t[i], "function library '%s': %s%.12s -> %.12s (%s)",
+					   ch->library, strcmp(live, "absent") ? "code " : "",
+					   live, ch->code_sha256, ch->file);
+	}
+	for (i = 0; first < n && i < n; i++)
+		if (t[i].ndiff && dumps[i][0] && strcmp(dumps[i], dumps[first]))
+			hf_target_add_diff(&t[i], "drift: this shard's libraries differ from shard %d's "
+					   "before the change (dump %.12s vs %.12s)",
+					   t[first].node->shard + 1, dumps[i], dumps[first]);
+	free(dumps);
+	hf_kind_calls_free(calls, n);
+	return 0;
+}
+
+static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		queue_dump(&calls[i]);
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		const struct hf_reply *d = calls[i].replies[0];
+		char sha[65];
+		char *b64;
+		json_t *blob;
+
+		if (t[i].status)
+			continue;
+		if (!d || d->type != HF_REPLY_STRING) {
+			hf_target_set(&t[i], HF_ERR, "%s:%d: FUNCTION DUMP gave no payload",
+				      t[i].node->host, t[i].node->port);
+			continue;
+		}
+		dump_sha(d, sha);
+		b64 = hf_base64_encode(d->str, d->len);
+		blob = json_pack("{s:s,s:s,s:s}", "dump", b64, "dump_sha256", sha, "code_sha256",
+				 ch->code_sha256);
+		free(t[i].step->before);
+		t[i].step->before = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(blob);
+		free(b64);
+	}
+	hf_kind_calls_free(calls, n);
+}
+
+/* FUNCTION LOAD REPLACE, and in the same pipeline FUNCTION DUMP: the
+ * after-state is the whole dump, so that a rollback can tell libraries
+ * someone else loaded since from the ones this change left. */
+static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char rec[80];
+
+		/* A resumed run must load the code it captured for. */
+		if (t[i].step->before &&
+		    strcmp(blob_str(t[i].step->before, "code_sha256", rec, sizeof(rec)), ch->code_sha256)) {
+			hf_target_set(&t[i], HF_ERR, "the code of '%s' changed since this run started "
+				      "(sha256 %.12s, the run has %.12s); start a new run", ch->file,
+				      ch->code_sha256, rec);
+			continue;
+		}
+		hf_argv_push(&calls[i].cmds[0], "FUNCTION");
+		hf_argv_push(&calls[i].cmds[0], "LOAD");
+		hf_argv_push(&calls[i].cmds[0], "REPLACE");
+		hf_argv_push(&calls[i].cmds[0], ch->code);
+		calls[i].cmds[0].len[3] = ch->codelen;
+		calls[i].ncmds = 1;
+		queue_dump(&calls[i]);
+	}
+	hf_fanout(c, calls, n, c->timeout_ms);
+	for (i = 0; i < n; i++) {
+		const struct hf_reply *load = calls[i].replies[0];
+		char sha[65];
+		json_t *blob;
+
+		if (t[i].status || !calls[i].ncmds)
+			continue;
+		if (calls[i].status) {
+			hf_target_set(&t[i], calls[i].status, "%s", calls[i].error);
+			continue;
+		}
+		if (!load || load->type == HF_REPLY_ERROR) {
+			hf_target_set(&t[i], HF_ERR, "%s:%d: FUNCTION LOAD: %s", t[i].node->host,
+				      t[i].node->port, load && load->str ? load->str : "no reply");
+			continue;
+		}
+		dump_sha(calls[i].replies[1], sha);
+		blob = json_pack("{s:s,s:s}", "dump_sha256", sha, "code_sha256", ch->code_sha256);
+		free(t[i].step->after);
+		t[i].step->after = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(blob);
+	}
+	hf_kind_calls_free(calls, n);
+}
+
+static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, enum hf_side side)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		queue_list(ch, &calls[i]);
+		queue_dump(&calls[i]);
+	}
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		char live[65], want[80];
+
+		if (t[i].status)
+			continue;
+		if (side == HF_SIDE_AFTER) {
+			code_sha(library_code(calls[i].replies[0], ch->library), live);
+			t[i].match = !strcmp(live, ch->code_sha256);
+		} else if (!t[i].step->before) {
+			t[i].match = 1;   /* never captured, never applied */
+		} else {
+			dump_sha(calls[i].replies[1], live);
+			t[i].match = !strcmp(live, blob_str(t[i].step->before, "dump_sha256", want,
+							    sizeof(want)));
+		}
+	}
+	hf_kind_calls_free(calls, n);
+}
+
+/* Restore the dump where the node still holds exactly what this change
+ * left (the after dump); leave it where it holds the before dump; call it
+ * a conflict where libraries changed since (someone loaded or deleted one),
+ * unless forced. */
+static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, int force)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	struct hf_call *sets = hf_kind_calls_new(t, n);
+	size_t i;
+
+	(void)ch;
+	for (i = 0; i < n; i++)
+		queue_dump(&calls[i]);
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		char live[65], before[80], after[80];
+		unsigned char *payload = NULL;
+		size_t len = 0;
+		json_t *blob;
+		const char *b64;
+
+		if (t[i].status)
+			continue;
+		if (!t[i].step->before) {
+			t[i].match = 1;
+			continue;
+		}
+		dump_sha(calls[i].replies[0], live);
+		blob_str(t[i].step->before, "dump_sha256", before, sizeof(before));
+		blob_str(t[i].step->after, "dump_sha256", after, sizeof(after));
+		if (!strcmp(live, before)) {
+			t[i].match = 1;
+			continue;
+		}
+		if (strcmp(live, after) && !force) {
+			hf_target_set(&t[i], HF_ECONFLICT, "function libraries changed since the hotfix "
+				      "(dump %.12s; before %.12s, hotfix left %.12s), left as they are",
+				      live, before, after[0] ? after : "unknown");
+			continue;
+		}
+		blob = json_loads(t[i].step->before, 0, NULL);
+		b64 = blob ? json_string_value(json_object_get(blob, "dump")) : NULL;
+		if (!b64 || hf_base64_decode(b64, &payload, &len)) {
+			hf_target_set(&t[i], HF_ERR, "the journal's FUNCTION DUMP of %s:%d is unreadable",
+				      t[i].node->host, t[i].node->port);
+			json_decref(blob);
+			continue;
+		}
+		hf_argv_push(&sets[i].cmds[0], "FUNCTION");
+		hf_argv_push(&sets[i].cmds[0], "RESTORE");
+		hf_argv_push(&sets[i].cmds[0], "");
+		free(sets[i].cmds[0].argv[2]);
+		sets[i].cmds[0].argv[2] = (char *)payload;
+		sets[i].cmds[0].len[2] = len;
+		hf_argv_push(&sets[i].cmds[0], "FLUSH");
+		sets[i].ncmds = 1;
+		json_decref(blob);
+	}
+	{
+		/* Only the targets that need a restore take part. */
+		struct hf_call *only = hf_xcalloc(n ? n : 1, sizeof(*only));
+		size_t *who = hf_xcalloc(n ? n : 1, sizeof(*who)), m = 0;
+
+		for (i = 0; i < n; i++)
+			if (sets[i].ncmds) {
+				only[m] = sets[i];
+				memset(&sets[i], 0, sizeof(sets[i]));
+				who[m++] = i;
+			}
+		hf_fanout(c, only, m, c->timeout_ms);
+		for (i = 0; i < m; i++) {
+			struct hf_target *x = &t[who[i]];
+
+			if (only[i].status)
+				hf_target_set(x, only[i].status, "%s", only[i].error);
+			else if (!only[i].replies[0] || only[i].replies[0]->type == HF_REPLY_ERROR)
+				hf_target_set(x, HF_ERR, "%s:%d: FUNCTION RESTORE: %s", x->node->host,
+					      x->node->port, only[i].replies[0] && only[i].replies[0]->str ?
+					      only[i].replies[0]->str : "no reply");
+		}
+		hf_calls_release(only, m);
+		free(only);
+		free(who);
+	}
+	hf_kind_calls_free(sets, n);
+	hf_kind_calls_free(calls, n);
+
+	/* Check what was restored; a conflicting target keeps its status. */
+	{
+		struct hf_target *chk = hf_xcalloc(n ? n : 1, sizeof(*chk));
+		size_t *map = hf_xcalloc(n ? n : 1, sizeof(*map)), m = 0;
+
+		for (i = 0; i < n; i++) {
+			if (t[i].status || t[i].match)
+				continue;
+			chk[m] = t[i];
+			chk[m].diff = NULL;
+			chk[m].ndiff = 0;
+			map[m++] = i;
+		}
+		if (m)
+			verify(ch, c, chk, m, HF_SIDE_BEFORE);
+		for (i = 0; i < m; i++) {
+			struct hf_target *dst = &t[map[i]];
+
+			if (chk[i].status)
+				hf_target_set(dst, chk[i].status, "%s", chk[i].error);
+			else if (!chk[i].match)
+				hf_target_set(dst, HF_ERR, "%s:%d does not hold the before-state after "
+					      "FUNCTION RESTORE", dst->node->host, dst->node->port);
+			else
+				dst->match = 1;
+		}
+		free(chk);
+		free(map);
+	}
+}
+
+const struct hf_change_kind hf_kind_function = {
+	.name = "function",
+	.plan = plan,
+	.capture = capture,
+	.apply = apply,
+	.verify = verify,
+	.revert = revert,
+};
