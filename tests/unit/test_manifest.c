@@ -705,10 +705,67 @@ static void test_load_directory(void **state)
 	assert_null(m);
 }
 
+/* A function change reads its code file, relative to the manifest. */
+static void test_function_change(void **state)
+{
+	char dir[] = "/tmp/hf-fn-XXXXXX", path[128], lua[160], yaml[1024];
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(lua, sizeof(lua), "%s/billing.lua", dir);
+	f = fopen(lua, "w");
+	assert_non_null(f);
+	fputs("#!lua name=billing\nredis.register_function('p', function() return 1 end)\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/fix.yaml", dir);
+
+#define FN_HEAD "apiVersion: hotfix/v1\nkind: Hotfix\nmetadata: {name: f, version: 1, owner: o, problem: p}\nspec:\n  changes:\n"
+	snprintf(yaml, sizeof(yaml), FN_HEAD "    - function:\n        library: billing\n        file: billing.lua\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
+	assert_int_equal(m->changes[0].kind, HF_KIND_FUNCTION);
+	assert_string_equal(m->changes[0].library, "billing");
+	assert_string_equal(m->changes[0].file, "billing.lua");
+	assert_int_equal(m->changes[0].codelen, 73);
+	/* sha256sum of the same 73 bytes */
+	assert_string_equal(m->changes[0].code_sha256,
+			    "58a9010c531ab0bdcf80617e559f2283a8198b1f55e24d01023319ab49eb51e9");
+	hf_manifest_free(m);
+	m = NULL;
+
+	/* The file must exist... */
+	snprintf(yaml, sizeof(yaml), FN_HEAD "    - function:\n        library: billing\n        file: nope.lua\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, ":8:15: cannot read function file"));
+	assert_null(m);
+	/* ...and declare the library the manifest names. */
+	snprintf(yaml, sizeof(yaml), FN_HEAD "    - function:\n        library: payments\n        file: billing.lua\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "declares 'billing', not library 'payments'"));
+	/* Both fields are required, and nothing else is allowed. */
+	snprintf(yaml, sizeof(yaml), FN_HEAD "    - function:\n        library: billing\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "missing required field 'file'"));
+	snprintf(yaml, sizeof(yaml), FN_HEAD "    - function:\n        library: billing\n        file: billing.lua\n        code: x\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, ":9:9: unknown field 'code'"));
+	/* One library, one change. */
+	snprintf(yaml, sizeof(yaml), FN_HEAD "    - function: {library: billing, file: billing.lua}\n"
+		 "    - function: {library: billing, file: billing.lua}\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "duplicate function library 'billing'"));
+#undef FN_HEAD
+	unlink(lua);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_design_example),
+		cmocka_unit_test(test_function_change),
 		cmocka_unit_test(test_raise_timeout_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_guard_none),
