@@ -76,5 +76,6 @@ void hf_kind_calls_free(struct hf_call *calls, size_t n);
 
 extern const struct hf_change_kind hf_kind_config;
 extern const struct hf_change_kind hf_kind_function;
+extern const struct hf_change_kind hf_kind_acl;
 
 #endif

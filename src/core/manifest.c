@@ -26,7 +26,7 @@
 
 /* Change kinds that have a name in the design but no implementation yet. */
 static const char *const unsupported_kinds[] = {
-	"acl", "data", "binary", "flag", "exec",
+	"data", "binary", "flag", "exec",
 };
 
 static const char *const metrics[] = {
@@ -578,6 +578,102 @@ static int parse_function(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	return 0;
 }
 
+/* Replace every occurrence of 'from' in '*text' with 'to'. */
+static void replace_all(char **text, const char *from, const char *to)
+{
+	struct hf_buf b = {0};
+	const char *p = *text, *hit;
+	size_t n = strlen(from);
+
+	while ((hit = strstr(p, from))) {
+		hf_buf_append(&b, p, (size_t)(hit - p));
+		hf_buf_puts(&b, to);
+		p = hit + n;
+	}
+	hf_buf_puts(&b, p);
+	free(*text);
+	*text = hf_buf_detach(&b);
+}
+
+/* The body of an "acl" change: a user and its rules. Passwords in the rules
+ * (">secret", "<secret") are replaced by their SHA-256 ("#hash", "!hash"),
+ * which Redis takes as the same password, here and in the text the journal
+ * keeps: a secret is never stored or printed in clear. */
+static int parse_acl(struct pctx *c, struct fy_node *map, struct hf_pos at,
+		     struct hf_change *ch, struct hf_manifest *m)
+{
+	enum { F_USER, F_RULES, F_CONFIRM, F_N };
+	struct field f[F_N] = {
+		[F_USER] = { .name = "user", .required = 1 },
+		[F_RULES] = { .name = "rules", .required = 1 },
+		[F_CONFIRM] = { .name = "confirm" },
+	};
+	struct hf_buf rules = {0};
+	const char *user, *r, *p;
+	size_t i;
+	int rc;
+
+	rc = walk_map(c, map, at, "'acl'", f, F_N);
+	if (rc)
+		return rc;
+	user = scalar(c, f[F_USER].val, f[F_USER].pos, "user", "a user name");
+	if (!user)
+		return HF_EINVAL;
+	for (p = user; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_-.@", *p))
+			break;
+	if (!*user || *p)
+		return fail(c, node_pos(c, f[F_USER].val, f[F_USER].pos),
+			    "invalid user name '%s' (expected letters, digits and _-.@)", user);
+	for (i = 0; i < m->nchanges; i++)
+		if (&m->changes[i] != ch && m->changes[i].acl_user && !strcmp(m->changes[i].acl_user, user))
+			return fail(c, f[F_USER].pos, "duplicate acl user '%s'", user);
+	r = scalar(c, f[F_RULES].val, f[F_RULES].pos, "rules", "a string of ACL rules");
+	if (!r)
+		return HF_EINVAL;
+	if (!*r)
+		return fail(c, node_pos(c, f[F_RULES].val, f[F_RULES].pos), "'rules' must not be empty");
+	if (f[F_CONFIRM].seen) {
+		const char *v = scalar(c, f[F_CONFIRM].val, f[F_CONFIRM].pos, "confirm", "true or false");
+
+		if (!v)
+			return HF_EINVAL;
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return fail(c, node_pos(c, f[F_CONFIRM].val, f[F_CONFIRM].pos),
+				    "invalid confirm '%s' (expected true or false)", v);
+		ch->confirm = !strcmp(v, "true");
+	}
+	for (p = r; *p;) {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, " \t");
+		if (rules.len)
+			hf_buf_puts(&rules, " ");
+		if ((*p == '>' || *p == '<') && n > 1) {
+			char hash[65], *secret = hf_xstrndup(p, n), *hashed;
+
+			hf_sha256_hex(secret + 1, n - 1, hash);
+			hashed = hf_xasprintf("%c%s", *p == '>' ? '#' : '!', hash);
+			hf_buf_puts(&rules, hashed);
+			if (!m->journal_text)
+				m->journal_text = hf_xstrdup(m->text);
+			replace_all(&m->journal_text, secret, hashed);
+			free(hashed);
+			free(secret);
+		} else {
+			hf_buf_append(&rules, p, n);
+		}
+		p += n;
+	}
+	ch->acl_user = hf_xstrdup(user);
+	ch->acl_rules = hf_buf_detach(&rules);
+	return 0;
+}
+
 /* The list under spec.changes: each item a mapping with exactly one key,
  * the kind of the change. */
 static int parse_changes(struct pctx *c, struct field *parent,
@@ -635,6 +731,13 @@ static int parse_changes(struct pctx *c, struct field *parent,
 		if (!strcmp(kind, "function")) {
 			ch->kind = HF_KIND_FUNCTION;
 			rc = parse_function(c, fy_node_pair_value(pair), ch->pos, ch, m);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (!strcmp(kind, "acl")) {
+			ch->kind = HF_KIND_ACL;
+			rc = parse_acl(c, fy_node_pair_value(pair), ch->pos, ch, m);
 			if (rc)
 				return rc;
 			continue;
@@ -1261,6 +1364,8 @@ void hf_manifest_free(struct hf_manifest *m)
 		free(m->changes[i].library);
 		free(m->changes[i].file);
 		free(m->changes[i].code);
+		free(m->changes[i].acl_user);
+		free(m->changes[i].acl_rules);
 	}
 	free(m->changes);
 	for (i = 0; i < m->guard.nchecks; i++)
@@ -1271,6 +1376,7 @@ void hf_manifest_free(struct hf_manifest *m)
 	free(m->owner);
 	free(m->problem);
 	free(m->text);
+	free(m->journal_text);
 	free(m->path);
 	free(m);
 }

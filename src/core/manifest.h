@@ -22,8 +22,9 @@ struct hf_param {
 enum hf_kind_id {
 	HF_KIND_CONFIG,
 	HF_KIND_FUNCTION,
+	HF_KIND_ACL,
 	/* Parsed names that this build does not implement yet are rejected
-	 * with a clear error: acl, data, binary, flag, exec. */
+	 * with a clear error: data, binary, flag, exec. */
 };
 
 struct hf_change {
@@ -36,6 +37,10 @@ struct hf_change {
 	char *code;               /* function: the file's contents */
 	size_t codelen;
 	char code_sha256[65];     /* function */
+	char *acl_user;           /* acl: the user */
+	char *acl_rules;          /* acl: the rules, secrets replaced by their SHA-256
+				   * (">pw" -> "#hash", "<pw" -> "!hash") */
+	int confirm;              /* acl: the user may be hotfix's own */
 };
 
 enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };
@@ -72,6 +77,8 @@ struct hf_guard {
 struct hf_manifest {
 	char *path;               /* as given */
 	char *text;               /* the file's bytes, NUL-terminated */
+	char *journal_text;       /* 'text' with ACL secrets replaced by their hashes:
+				   * what the journal keeps (never a secret in clear) */
 	size_t textlen;
 	char sha256[65];          /* of 'text' */
 	char *name;

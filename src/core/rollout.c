@@ -129,7 +129,8 @@ int hf_rollout_create(struct hf_journal *j, struct hf_manifest *m, struct hf_clu
 	run->cluster = hf_uri_redacted(&c->uri);
 	run->manifest_path = hf_xstrdup(m->path);
 	run->manifest_sha256 = hf_xstrdup(m->sha256);
-	run->manifest_text = hf_xstrdup(m->text);
+	/* Never a secret in clear: ACL passwords are kept as their hashes. */
+	run->manifest_text = hf_xstrdup(m->journal_text ? m->journal_text : m->text);
 	run->state = HF_RUN_RUNNING;
 	run->pid = getpid();
 	run->operator = hf_xstrdup(hf_operator());

@@ -15,6 +15,8 @@ const struct hf_change_kind *hf_kind_of(const struct hf_change *ch)
 		return &hf_kind_config;
 	case HF_KIND_FUNCTION:
 		return &hf_kind_function;
+	case HF_KIND_ACL:
+		return &hf_kind_acl;
 	}
 	return NULL;
 }

@@ -705,6 +705,46 @@ static void test_load_directory(void **state)
 	assert_null(m);
 }
 
+/* An acl change: secrets are hashed in the rules and in the text the
+ * journal keeps; the original text (and its SHA-256) is untouched. */
+static void test_acl_change(void **state)
+{
+	const char *yaml =
+		"apiVersion: hotfix/v1\nkind: Hotfix\nmetadata: {name: a, version: 1, owner: o, problem: p}\n"
+		"spec:\n  changes:\n    - acl:\n        user: app\n"
+		"        rules: \"on >new-secret <gone ~app:* (~x* +get) +@read\"\n";
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err), 0);
+	assert_int_equal(m->changes[0].kind, HF_KIND_ACL);
+	assert_string_equal(m->changes[0].acl_user, "app");
+	/* sha256sum of "new-secret" and of "gone" */
+	assert_string_equal(m->changes[0].acl_rules,
+			    "on #fc97bb52861fcf328d0a7abe201f9632b8703e436656348f6d1b398f42e92c39 !283bb9deef02e6843abfb538efa1eca70801bd8a701c3f98191e123496339247 ~app:* (~x* +get) +@read");
+	assert_null(strstr(m->journal_text, "new-secret"));
+	assert_non_null(strstr(m->journal_text, "#fc97bb52861fcf328d0a7abe201f9632b8703e436656348f6d1b398f42e92c39"));
+	assert_non_null(strstr(m->text, ">new-secret"));
+	assert_int_equal(m->changes[0].confirm, 0);
+	hf_manifest_free(m);
+	m = NULL;
+
+	yaml = "apiVersion: hotfix/v1\nkind: Hotfix\nmetadata: {name: a, version: 1, owner: o, problem: p}\n"
+	       "spec:\n  changes:\n    - acl: {user: app, rules: \"on\", confirm: maybe}\n";
+	assert_int_equal(hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "invalid confirm 'maybe'"));
+	yaml = "apiVersion: hotfix/v1\nkind: Hotfix\nmetadata: {name: a, version: 1, owner: o, problem: p}\n"
+	       "spec:\n  changes:\n    - acl: {user: app}\n";
+	assert_int_equal(hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "missing required field 'rules'"));
+	yaml = "apiVersion: hotfix/v1\nkind: Hotfix\nmetadata: {name: a, version: 1, owner: o, problem: p}\n"
+	       "spec:\n  changes:\n    - acl: {user: 'a b', rules: on}\n";
+	assert_int_equal(hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "invalid user name 'a b'"));
+	assert_null(m);
+}
+
 /* A function change reads its code file, relative to the manifest. */
 static void test_function_change(void **state)
 {
@@ -766,6 +806,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_design_example),
 		cmocka_unit_test(test_function_change),
+		cmocka_unit_test(test_acl_change),
 		cmocka_unit_test(test_raise_timeout_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_guard_none),

@@ -144,11 +144,13 @@ static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf
 		if (at)
 			*at = '\0';
 		colon = strrchr(fields[1], ':');
-		if (!colon || colon == fields[1])
+		if (!colon || (colon == fields[1] && !strstr(fields[2], "myself")))
 			continue;
 		*colon = '\0';
 		p.node.id = hf_xstrdup(fields[0]);
-		p.node.host = hf_xstrdup(fields[1]);
+		/* A node that never met another knows no address of its own:
+		 * it is the seed. */
+		p.node.host = hf_xstrdup(colon == fields[1] ? c->uri.host : fields[1]);
 		p.node.port = atoi(colon + 1);
 		p.node.flags = hf_xstrdup(fields[2]);
 		p.node.failed = strstr(fields[2], "fail") != NULL;

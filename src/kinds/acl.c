@@ -1,0 +1,379 @@
+/* The 'acl' kind: an ACL user, the security hotfix. Redis does not
+ * propagate ACLs, so every node is a target. The before-state is the user's
+ * line in ACL LIST (or its absence); apply and revert both first clear what
+ * a rule string can set, so the user ends with exactly the rules given.
+ * Passwords arrive here already hashed by the manifest parser. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kind.h"
+#include "util/buf.h"
+
+/* Clears what rules can set, short of 'reset', which would also add the
+ * sanitize-payload flag and so not give back a user as it was. */
+static const char *const clear[] = {
+	"off", "resetpass", "resetkeys", "resetchannels", "-@all", "clearselectors",
+};
+
+/* Push the tokens of a rule string; a selector "(...)" is one token. */
+static void push_rules(struct hf_argv *a, const char *rules)
+{
+	const char *p = rules;
+
+	while (*p) {
+		const char *start;
+		int depth = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		start = p;
+		for (; *p; p++) {
+			if (*p == '(')
+				depth++;
+			else if (*p == ')' && depth)
+				depth--;
+			else if ((*p == ' ' || *p == '\t') && !depth)
+				break;
+		}
+		{
+			char *tok = hf_xstrndup(start, (size_t)(p - start));
+
+			hf_argv_push(a, tok);
+			free(tok);
+		}
+	}
+}
+
+static void queue_setuser(struct hf_call *call, const char *user, const char *rules)
+{
+	struct hf_argv *a = &call->cmds[call->ncmds++];
+	size_t k;
+
+	hf_argv_push(a, "ACL");
+	hf_argv_push(a, "SETUSER");
+	hf_argv_push(a, user);
+	for (k = 0; k < sizeof(clear) / sizeof(clear[0]); k++)
+		hf_argv_push(a, clear[k]);
+	push_rules(a, rules);
+}
+
+static void queue_list(struct hf_call *call)
+{
+	struct hf_argv *a = &call->cmds[call->ncmds++];
+
+	hf_argv_push(a, "ACL");
+	hf_argv_push(a, "LIST");
+}
+
+/* The user's rules in an ACL LIST reply ("user app on #... ~app:* ..."
+ * without "user app "), or NULL when the user does not exist. */
+static const char *user_rules(const struct hf_reply *r, const char *user)
+{
+	size_t i, n = strlen(user);
+
+	if (!r || r->type != HF_REPLY_ARRAY)
+		return NULL;
+	for (i = 0; i < r->nelem; i++) {
+		const char *l = r->elem[i]->str;
+
+		if (l && !strncmp(l, "user ", 5) && !strncmp(l + 5, user, n) && l[5 + n] == ' ')
+			return l + 6 + n;
+	}
+	return NULL;
+}
+
+static char *state_json(const char *rules, int has_file)
+{
+	json_t *j = json_object();
+	char *s;
+
+	json_object_set_new(j, "rules", rules ? json_string(rules) : json_null());
+	json_object_set_new(j, "config_file", json_boolean(has_file));
+	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return s;
+}
+
+/* The rules recorded in a blob; '*absent' when the user did not exist.
+ * Returns 0, or -1 when there is no blob. Caller frees '*rules'. */
+static int blob_rules(const char *blob, char **rules, int *absent)
+{
+	json_t *j = blob ? json_loads(blob, 0, NULL) : NULL;
+	json_t *r;
+
+	if (!j)
+		return -1;
+	r = json_object_get(j, "rules");
+	*absent = !json_is_string(r);
+	*rules = *absent ? NULL : hf_xstrdup(json_string_value(r));
+	json_decref(j);
+	return 0;
+}
+
+/* Would these rules take from hotfix's own user what hotfix needs? Only
+ * "on" with all commands and nothing taken away is safe without confirm. */
+static int locks_out(const char *rules)
+{
+	int on = 0, all = 0, minus = 0;
+	const char *p = rules;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ");
+		if (n == 2 && !strncmp(p, "on", 2))
+			on = 1;
+		else if (n == 3 && !strncmp(p, "off", 3))
+			on = 0;
+		else if ((n == 5 && !strncmp(p, "+@all", 5)) || (n == 11 && !strncmp(p, "allcommands", 11)))
+			all = 1, minus = 0;
+		else if (n && (*p == '-' || !strncmp(p, "nocommands", n)))
+			minus = 1;
+		p += n;
+	}
+	return !on || !all || minus;
+}
+
+static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		size_t n, struct hf_err *err)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	const char *self = c->uri.user ? c->uri.user : "default";
+	size_t i;
+
+	if (!strcmp(ch->acl_user, self) && !ch->confirm && locks_out(ch->acl_rules)) {
+		hf_kind_calls_free(calls, n);
+		return hf_err_set(err, HF_EINVAL, "%d:%d: the rules for user '%s' would take from hotfix's "
+				  "own connection permissions it needs to verify and roll back; add "
+				  "'confirm: true' to the acl change if that is meant", ch->pos.line,
+				  ch->pos.col, ch->acl_user);
+	}
+	for (i = 0; i < n; i++)
+		queue_list(&calls[i]);
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		const char *live;
+
+		if (t[i].status)
+			continue;
+		/* Redis reorders and rewrites rules, so the live line cannot be
+		 * compared with the manifest's: every node is a target, and
+		 * applying rules a user already has changes nothing. */
+		live = user_rules(calls[i].replies[0], ch->acl_user);
+		hf_target_add_diff(&t[i], "acl user '%s': %s -> %s", ch->acl_user,
+				   live ? live : "(absent)", ch->acl_rules);
+	}
+	hf_kind_calls_free(calls, n);
+	return 0;
+}
+
+/* Does the node have an ACL file (CONFIG GET aclfile)? */
+static int has_aclfile(const struct hf_reply *r)
+{
+	return r && r->type == HF_REPLY_ARRAY && r->nelem == 2 && r->elem[1]->str &&
+	       r->elem[1]->str[0];
+}
+
+static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		queue_list(&calls[i]);
+		hf_argv_push(&calls[i].cmds[1], "CONFIG");
+		hf_argv_push(&calls[i].cmds[1], "GET");
+		hf_argv_push(&calls[i].cmds[1], "aclfile");
+		calls[i].ncmds = 2;
+	}
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		if (t[i].status)
+			continue;
+		free(t[i].step->before);
+		t[i].step->before = state_json(user_rules(calls[i].replies[0], ch->acl_user),
+					       has_aclfile(calls[i].replies[1]));
+	}
+	hf_kind_calls_free(calls, n);
+}
+
+static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		queue_setuser(&calls[i], ch->acl_user, ch->acl_rules);
+		queue_list(&calls[i]);
+	}
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		if (t[i].status)
+			continue;
+		free(t[i].step->after);
+		t[i].step->after = state_json(user_rules(calls[i].replies[1], ch->acl_user), 0);
+	}
+	hf_kind_calls_free(calls, n);
+}
+
+static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, enum hf_side side)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		queue_list(&calls[i]);
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		const char *blob = side == HF_SIDE_BEFORE ? t[i].step->before : t[i].step->after;
+		const char *live;
+		char *want = NULL;
+		int absent;
+
+		if (t[i].status)
+			continue;
+		live = user_rules(calls[i].replies[0], ch->acl_user);
+		if (blob_rules(blob, &want, &absent))
+			/* Nothing recorded: before = never captured, after = the
+			 * user exists (the crash came before its line was read). */
+			t[i].match = side == HF_SIDE_BEFORE || live != NULL;
+		else
+			t[i].match = absent ? !live : live && !strcmp(live, want);
+		free(want);
+	}
+	hf_kind_calls_free(calls, n);
+}
+
+static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, int force)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	struct hf_call *sets = hf_kind_calls_new(t, n);
+	size_t i, m = 0;
+	size_t *who = hf_xcalloc(n ? n : 1, sizeof(*who));
+
+	for (i = 0; i < n; i++)
+		queue_list(&calls[i]);
+	hf_kind_calls_run(c, t, n, calls);
+	for (i = 0; i < n; i++) {
+		char *before = NULL, *after = NULL;
+		int babsent = 1, aabsent = 1, hold_after;
+		const char *live;
+
+		if (t[i].status)
+			continue;
+		if (blob_rules(t[i].step->before, &before, &babsent)) {
+			t[i].match = 1;   /* never captured, never applied */
+			continue;
+		}
+		blob_rules(t[i].step->after, &after, &aabsent);
+		live = user_rules(calls[i].replies[0], ch->acl_user);
+		if (babsent ? !live : live && !strcmp(live, before)) {
+			t[i].match = 1;
+		} else {
+			hold_after = t[i].step->after ? (aabsent ? !live : live && !strcmp(live, after))
+						       : live != NULL;
+			if (!hold_after && !force) {
+				hf_target_set(&t[i], HF_ECONFLICT, "acl user '%s' changed since the hotfix, "
+					      "left as it is", ch->acl_user);
+			} else {
+				sets[m].node = t[i].node;
+				if (babsent) {
+					hf_argv_push(&sets[m].cmds[0], "ACL");
+					hf_argv_push(&sets[m].cmds[0], "DELUSER");
+					hf_argv_push(&sets[m].cmds[0], ch->acl_user);
+					sets[m].ncmds = 1;
+				} else {
+					queue_setuser(&sets[m], ch->acl_user, before);
+				}
+				if (t[i].step->persisted && strstr(t[i].step->before, "\"config_file\":true")) {
+					hf_argv_push(&sets[m].cmds[sets[m].ncmds], "ACL");
+					hf_argv_push(&sets[m].cmds[sets[m].ncmds++], "SAVE");
+				}
+				who[m++] = i;
+			}
+		}
+		free(before);
+		free(after);
+	}
+	hf_fanout(c, sets, m, c->timeout_ms);
+	for (i = 0; i < m; i++) {
+		struct hf_target *x = &t[who[i]];
+		size_t k;
+
+		if (sets[i].status) {
+			hf_target_set(x, sets[i].status, "%s", sets[i].error);
+			continue;
+		}
+		for (k = 0; k < sets[i].ncmds; k++)
+			if (sets[i].replies[k] && sets[i].replies[k]->type == HF_REPLY_ERROR)
+				hf_target_set(x, HF_ERR, "%s:%d: %s", x->node->host, x->node->port,
+					      sets[i].replies[k]->str);
+	}
+	hf_kind_calls_free(sets, n);
+	hf_kind_calls_free(calls, n);
+	free(who);
+
+	/* Check what was restored; a conflicting target keeps its status. */
+	{
+		struct hf_target *chk = hf_xcalloc(n ? n : 1, sizeof(*chk));
+		size_t *map = hf_xcalloc(n ? n : 1, sizeof(*map));
+
+		m = 0;
+		for (i = 0; i < n; i++) {
+			if (t[i].status || t[i].match)
+				continue;
+			chk[m] = t[i];
+			chk[m].diff = NULL;
+			chk[m].ndiff = 0;
+			map[m++] = i;
+		}
+		if (m)
+			verify(ch, c, chk, m, HF_SIDE_BEFORE);
+		for (i = 0; i < m; i++) {
+			struct hf_target *dst = &t[map[i]];
+
+			if (chk[i].status)
+				hf_target_set(dst, chk[i].status, "%s", chk[i].error);
+			else if (!chk[i].match)
+				hf_target_set(dst, HF_ERR, "%s:%d does not hold the user's before-state "
+					      "after revert", dst->node->host, dst->node->port);
+			else
+				dst->match = 1;
+		}
+		free(chk);
+		free(map);
+	}
+}
+
+static void persist(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct hf_call *calls = hf_kind_calls_new(t, n);
+	size_t i;
+
+	(void)ch;
+	for (i = 0; i < n; i++) {
+		hf_argv_push(&calls[i].cmds[0], "ACL");
+		hf_argv_push(&calls[i].cmds[0], "SAVE");
+		calls[i].ncmds = 1;
+	}
+	hf_kind_calls_run(c, t, n, calls);
+	hf_kind_calls_free(calls, n);
+}
+
+const struct hf_change_kind hf_kind_acl = {
+	.name = "acl",
+	.plan = plan,
+	.capture = capture,
+	.apply = apply,
+	.verify = verify,
+	.revert = revert,
+	.persist = persist,
+};

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# ACL users, the security hotfix: applied on every node (Redis does not
+# propagate ACLs), exact rollback, created users removed, no secret in the
+# journal or the output, hotfix's own user protected, conflicts kept.
+. "$(dirname "$0")/lib.sh"
+
+last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -1; }
+sandbox_up acl --shards 3 --replicas 1 || finish
+PORTS=$(ports_of "$BASE" 6)
+for p in $PORTS; do rcli -p "$p" ACL SETUSER app on '>old-secret' '~app:*' '+@read' >/dev/null; done
+acls() { local p; for p in $PORTS; do echo "== $p"; rcli -p "$p" ACL LIST; done; }
+auth_ok() {   # auth_ok USER PASS: AUTH works on every node
+	local p
+	for p in $PORTS; do
+		[ "$(rcli -p "$p" AUTH "$1" "$2" 2>&1)" = OK ] || return 1
+	done
+}
+acls >"$T/before"
+
+cat >"$T/rotate.yaml" <<'YAML'
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: rotate-app-password, version: 1, owner: sec@example.com, problem: the app password leaked}
+spec:
+  changes:
+    - acl:
+        user: app
+        rules: "on >new-secret-123 ~app:* +@read +@write -@dangerous"
+    - acl:
+        user: reporting
+        rules: "on >report-pw-456 ~report:* +@read"
+  rollout: {waves: [{nodes: 1}, {nodes: 100%}]}
+  guard: none
+YAML
+expect_exit 0 "plan an ACL change" hf plan "$T/rotate.yaml" --cluster "$SEED"
+check "plan lists all 6 nodes (ACLs are per node)" test "$(grep -c "acl user 'app'" "$T/out")" = 6
+check "plan never prints a secret" sh -c "! grep -q 'new-secret-123\|report-pw-456' '$T/out'"
+expect_exit 0 "apply the ACL change" hf apply "$T/rotate.yaml" --cluster "$SEED" --yes
+check "the new password works on every node" auth_ok app new-secret-123
+check "the old password works nowhere" sh -c "for p in $PORTS; do [ \"\$(redis-cli -p \$p AUTH app old-secret 2>&1)\" = OK ] && exit 1; done; exit 0"
+check "the created user exists on every node" auth_ok reporting report-pw-456
+check "no secret in the journal" sh -c "! grep -a -q 'new-secret-123\|report-pw-456' '$STATE'/journal.db*"
+expect_exit 0 "status" hf --json status last
+check "no secret in status" sh -c "! grep -q 'new-secret-123\|report-pw-456' '$T/out'"
+expect_exit 0 "rollback" hf rollback "$(last_run)"
+acls >"$T/after"
+check "ACL LIST identical to before on every node" cmp -s "$T/before" "$T/after"
+check "the old password works again" auth_ok app old-secret
+expect_exit 0 "second rollback" hf rollback "$(last_run)"
+check "second rollback finds nothing to do" contains "$T/out" "nothing to do"
+
+# kill -9 during the rollout, resume, roll back.
+HOTFIX_CRASH_AT=applied:1 hf apply "$T/rotate.yaml" --cluster "$SEED" --yes >/dev/null 2>&1
+code=$?
+check "apply killed after the canary's ACL SETUSER (exit $code)" test "$code" = 137
+expect_exit 0 "resume --rollback" hf resume "$(last_run)" --rollback
+acls >"$T/after"
+check "ACL LIST identical after kill and rollback" cmp -s "$T/before" "$T/after"
+
+# A user changed by someone since the hotfix is a conflict, left as it is.
+expect_exit 0 "apply again" hf apply "$T/rotate.yaml" --cluster "$SEED" --yes
+rcli -p "$BASE" ACL SETUSER app '>emergency-pw' >/dev/null
+expect_exit 4 "rollback with a user changed since exits 4" hf rollback "$(last_run)"
+check "the conflict names the user" contains "$T/err" "acl user 'app' changed since the hotfix"
+check "the operator's emergency password still works there" test "$(rcli -p "$BASE" AUTH app emergency-pw 2>&1)" = OK
+expect_exit 0 "rollback --force" hf rollback "$(last_run)" --force
+acls >"$T/after"
+check "after --force every node is as before" cmp -s "$T/before" "$T/after"
+
+# Hotfix's own user: refused unless confirmed.
+cat >"$T/self.yaml" <<'YAML'
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: lock-default, version: 1, owner: sec@example.com, problem: default user too open}
+spec:
+  changes:
+    - acl:
+        user: default
+        rules: "on nopass ~* -@dangerous"
+  guard: none
+YAML
+expect_exit 2 "rules that would lock hotfix's own user out are refused" hf plan "$T/self.yaml" --cluster "$SEED"
+check "the refusal names the position and says how to confirm" grep -q "self.yaml:6:7: .*'confirm: true'" "$T/err"
+acls >"$T/after"
+check "nothing changed" cmp -s "$T/before" "$T/after"
+
+finish
