@@ -105,6 +105,30 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 				hf_role_name(s->node->role), s->node->shard + 1);
 		}
 	}
+	{
+		/* Snapshot readiness (S19): can each primary be restored from disk? */
+		struct hf_persistence *ps = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*ps));
+		size_t n;
+
+		hf_persistence_read((struct hf_cluster *)c, ps);
+		fprintf(f, "\npersistence (snapshot: %s):\n", m->snapshot_required ?
+			"required, a fresh BGSAVE on every primary before the first wave" : "check");
+		for (n = 0; n < c->nnodes; n++) {
+			char addr[300], age[32];
+
+			if (c->nodes[n].role != HF_ROLE_PRIMARY)
+				continue;
+			snprintf(addr, sizeof(addr), "%s:%d", c->nodes[n].host, c->nodes[n].port);
+			hf_fmt_duration(ps[n].rdb_age_s * 1000, age, sizeof(age));
+			if (!ps[n].ok)
+				fprintf(f, "  %-21s did not answer\n", addr);
+			else
+				fprintf(f, "  %-21s last snapshot %s, %s ago; AOF %s\n", addr,
+					ps[n].rdb_ok ? "ok" : "FAILED", ps[n].rdb_saves ? age : "never (since start)",
+					!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
+		}
+		free(ps);
+	}
 	fprintf(f, "\nrollback possible: %s\n", p->rollback_note);
 	fprintf(f, "guard: %s\n", p->guard_note);
 }

@@ -1105,17 +1105,29 @@ static int parse_guard(struct pctx *c, struct field *parent,
 static int parse_spec(struct pctx *c, struct field *parent,
 		      struct hf_manifest *m)
 {
-	enum { F_CHANGES, F_ROLLOUT, F_GUARD, F_N };
+	enum { F_CHANGES, F_ROLLOUT, F_GUARD, F_SNAPSHOT, F_N };
 	struct field f[F_N] = {
 		[F_CHANGES] = { .name = "changes", .required = 1 },
 		[F_ROLLOUT] = { .name = "rollout" },
 		[F_GUARD] = { .name = "guard" },
+		[F_SNAPSHOT] = { .name = "snapshot" },
 	};
 	int rc;
 
 	rc = walk_map(c, parent->val, parent->pos, "'spec'", f, F_N);
 	if (rc)
 		return rc;
+	if (f[F_SNAPSHOT].seen) {
+		const char *v = scalar(c, f[F_SNAPSHOT].val, f[F_SNAPSHOT].pos, "snapshot",
+				       "check or required");
+
+		if (!v)
+			return HF_EINVAL;
+		if (strcmp(v, "check") && strcmp(v, "required"))
+			return fail(c, node_pos(c, f[F_SNAPSHOT].val, f[F_SNAPSHOT].pos),
+				    "invalid snapshot '%s' (expected check or required)", v);
+		m->snapshot_required = !strcmp(v, "required");
+	}
 	rc = parse_changes(c, &f[F_CHANGES], m);
 	if (!rc && f[F_ROLLOUT].seen)
 		rc = parse_rollout(c, &f[F_ROLLOUT], m);

@@ -91,6 +91,7 @@ struct hf_manifest {
 	struct hf_wave_spec *waves;  /* never empty after parsing: defaults apply */
 	size_t nwaves;
 	struct hf_guard guard;
+	int snapshot_required;    /* spec.snapshot: required (default: check) */
 };
 
 /* Read and validate the manifest at 'path'. On error returns HF_EINVAL with

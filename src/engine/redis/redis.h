@@ -113,6 +113,26 @@ void hf_cluster_free(struct hf_cluster *c);
 void hf_node_disconnect(struct hf_node *n);
 const char *hf_role_name(enum hf_role r);
 
+/* ---- Persistence (snapshot readiness) ------------------------------ */
+
+struct hf_persistence {
+	int ok;                       /* the node answered */
+	int rdb_ok;                   /* rdb_last_bgsave_status:ok */
+	long long rdb_age_s;          /* seconds since the last successful save */
+	int aof_enabled;
+	int aof_ok;                   /* aof_last_write_status:ok */
+	int bgsave_running;
+	long long rdb_saves;          /* snapshots since the node started */
+};
+
+/* Read INFO persistence of every primary; 'out' has one entry per cluster
+ * node (replicas are left zeroed). */
+void hf_persistence_read(struct hf_cluster *c, struct hf_persistence *out);
+
+/* BGSAVE on every primary and wait until each has a new successful save,
+ * or 'timeout_ms'. HF_EREFUSED with the reason (per node) when one fails. */
+int hf_snapshot(struct hf_cluster *c, long timeout_ms, struct hf_err *err);
+
 /* ---- Fan-out ------------------------------------------------------- */
 
 #define HF_CALL_MAX 6
