@@ -578,21 +578,36 @@ static int parse_function(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	return 0;
 }
 
-/* Replace every occurrence of 'from' in '*text' with 'to'. */
-static void replace_all(char **text, const char *from, const char *to)
+static int token_edge(char ch)
+{
+	return !ch || strchr(" \t\r\n\"'", ch) != NULL;
+}
+
+/* Replace every whole-token occurrence of 'from' in '*text' with 'to' (a
+ * token ends at a blank, a quote or the end: ">pw" inside ">pwXYZ" is not
+ * one). Returns how many were replaced. */
+static int replace_tokens(char **text, const char *from, const char *to)
 {
 	struct hf_buf b = {0};
-	const char *p = *text, *hit;
+	const char *p = *text, *hit, *scan = *text;
 	size_t n = strlen(from);
+	int count = 0;
 
-	while ((hit = strstr(p, from))) {
-		hf_buf_append(&b, p, (size_t)(hit - p));
-		hf_buf_puts(&b, to);
-		p = hit + n;
+	while ((hit = strstr(scan, from))) {
+		if ((hit == *text || token_edge(hit[-1])) && token_edge(hit[n])) {
+			hf_buf_append(&b, p, (size_t)(hit - p));
+			hf_buf_puts(&b, to);
+			p = hit + n;
+			count++;
+		}
+		scan = hit + 1;
+		if (scan < p)
+			scan = p;
 	}
 	hf_buf_puts(&b, p);
 	free(*text);
 	*text = hf_buf_detach(&b);
+	return count;
 }
 
 /* The body of an "acl" change: a user and its rules. Passwords in the rules
@@ -661,7 +676,19 @@ static int parse_acl(struct pctx *c, struct fy_node *map, struct hf_pos at,
 			hf_buf_puts(&rules, hashed);
 			if (!m->journal_text)
 				m->journal_text = hf_xstrdup(m->text);
-			replace_all(&m->journal_text, secret, hashed);
+			/* The journal keeps the text with the secret hashed; a secret
+			 * the text does not spell out plainly (a YAML escape, a line
+			 * fold) could not be hidden there, so it is refused. */
+			if (!replace_tokens(&m->journal_text, secret, hashed) &&
+			    !strstr(m->journal_text, hashed)) {
+				free(hashed);
+				free(secret);
+				hf_buf_release(&rules);
+				return fail(c, node_pos(c, f[F_RULES].val, f[F_RULES].pos),
+					    "write each ACL password plainly in 'rules', as one token on "
+					    "one line, with no YAML escapes (it is hashed before anything "
+					    "is stored)");
+			}
 			free(hashed);
 			free(secret);
 		} else {

@@ -952,12 +952,13 @@ static int conclude(struct hf_rollout *r, const char *why, int force, long long 
 	hf_fmt_duration(hf_mono_ms() - t0, d, sizeof(d));
 	r->run->pid = 0;
 	if (unreach.len) {
-		set_run_state(r, HF_RUN_ROLLING_BACK, "rollback incomplete: nodes did not answer", NULL);
+		set_run_state(r, HF_RUN_ROLLING_BACK, "rollback incomplete: steps not reverted", NULL);
 		emit(r, "rollback", "rollback incomplete after %s: %zu step(s) restored; not reached:%s",
 		     d, restored, unreach.s);
-		rc = hf_err_set(err, HF_EHUMAN, "rollback of run %s incomplete: these nodes did not answer "
-				"and may still hold the hotfix:%s%s%s\nrun 'hotfix rollback %s' again when "
-				"they answer", r->run->id, unreach.s, conflicts.len ? "\nconflicts:" : "",
+		rc = hf_err_set(err, HF_EHUMAN, "rollback of run %s incomplete: these steps are not "
+				"reverted (the node did not answer, or refused) and may still hold the "
+				"hotfix:%s%s%s\nrun 'hotfix rollback %s' again once the cause is fixed",
+				r->run->id, unreach.s, conflicts.len ? "\nconflicts:" : "",
 				conflicts.len ? conflicts.s : "", r->run->id);
 	} else if (conflicts.len || warnings.len) {
 		set_run_state(r, HF_RUN_FAILED, conflicts.len ? "rollback left conflicts" :

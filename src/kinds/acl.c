@@ -10,6 +10,7 @@
 
 #include "core/kind.h"
 #include "util/buf.h"
+#include "util/misc.h"
 
 /* Clears what rules can set, short of 'reset', which would also add the
  * sanitize-payload flag and so not give back a user as it was. */
@@ -133,11 +134,33 @@ static int locks_out(const char *rules)
 			on = 0;
 		else if ((n == 5 && !strncmp(p, "+@all", 5)) || (n == 11 && !strncmp(p, "allcommands", 11)))
 			all = 1, minus = 0;
-		else if (n && (*p == '-' || !strncmp(p, "nocommands", n)))
+		else if (n && (*p == '-' || (n == 10 && !strncmp(p, "nocommands", 10))))
 			minus = 1;
 		p += n;
 	}
 	return !on || !all || minus;
+}
+
+/* Do the rules still let hotfix authenticate as it does now? Applying them
+ * resets the user's passwords first, so the one hotfix uses must be among
+ * them ("#" and its hash), or "nopass" when it uses none. */
+static int keeps_credential(const char *rules, const char *password)
+{
+	char hash[65], want[80];
+	const char *p;
+	size_t n;
+
+	if (!password) {
+		snprintf(want, sizeof(want), "nopass");
+	} else {
+		hf_sha256_hex(password, strlen(password), hash);
+		snprintf(want, sizeof(want), "#%s", hash);
+	}
+	n = strlen(want);
+	for (p = rules; (p = strstr(p, want)); p += n)
+		if ((p == rules || p[-1] == ' ') && (!p[n] || p[n] == ' '))
+			return 1;
+	return 0;
 }
 
 static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
@@ -147,7 +170,8 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 	const char *self = c->uri.user ? c->uri.user : "default";
 	size_t i;
 
-	if (!strcmp(ch->acl_user, self) && !ch->confirm && locks_out(ch->acl_rules)) {
+	if (!strcmp(ch->acl_user, self) && !ch->confirm &&
+	    (locks_out(ch->acl_rules) || !keeps_credential(ch->acl_rules, c->uri.password))) {
 		hf_kind_calls_free(calls, n);
 		return hf_err_set(err, HF_EINVAL, "%d:%d: the rules for user '%s' would take from hotfix's "
 				  "own connection permissions it needs to verify and roll back; add "
@@ -290,6 +314,22 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 					hf_argv_push(&sets[m].cmds[0], "DELUSER");
 					hf_argv_push(&sets[m].cmds[0], ch->acl_user);
 					sets[m].ncmds = 1;
+				} else if (!strstr(before, "sanitize-payload") && live &&
+					   strstr(live, "sanitize-payload")) {
+					/* No rule clears a sanitize flag once set: only a
+					 * fresh user gives the before-state back exactly. */
+					hf_argv_push(&sets[m].cmds[0], "ACL");
+					hf_argv_push(&sets[m].cmds[0], "DELUSER");
+					hf_argv_push(&sets[m].cmds[0], ch->acl_user);
+					sets[m].ncmds = 1;
+					{
+						struct hf_argv *a = &sets[m].cmds[sets[m].ncmds++];
+
+						hf_argv_push(a, "ACL");
+						hf_argv_push(a, "SETUSER");
+						hf_argv_push(a, ch->acl_user);
+						push_rules(a, before);
+					}
 				} else {
 					queue_setuser(&sets[m], ch->acl_user, before);
 				}

@@ -256,9 +256,10 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	struct hf_call *sets = hf_kind_calls_new(t, n);
 	size_t i;
 
-	(void)ch;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		queue_dump(&calls[i]);
+		queue_list(ch, &calls[i]);
+	}
 	hf_kind_calls_run(c, t, n, calls);
 	for (i = 0; i < n; i++) {
 		char live[65], before[80], after[80];
@@ -279,6 +280,16 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		if (!strcmp(live, before)) {
 			t[i].match = 1;
 			continue;
+		}
+		/* Without a recorded after-state (a crash between the load and
+		 * its record), the node holds what this change left when the
+		 * library's code is this change's code. */
+		if (!after[0]) {
+			char code[65];
+
+			code_sha(library_code(calls[i].replies[1], ch->library), code);
+			if (!strcmp(code, ch->code_sha256))
+				snprintf(after, sizeof(after), "%s", live);
 		}
 		if (strcmp(live, after) && !force) {
 			hf_target_set(&t[i], HF_ECONFLICT, "function libraries changed since the hotfix "

@@ -67,6 +67,48 @@ expect_exit 0 "rollback --force" hf rollback "$(last_run)" --force
 acls >"$T/after"
 check "after --force every node is as before" cmp -s "$T/before" "$T/after"
 
+# Flags no rule can clear (sanitize-payload) still come back exactly, and
+# selectors survive the round trip.
+cat >"$T/flags.yaml" <<'YAML'
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: app-flags, version: 1, owner: sec@example.com, problem: app needs a selector}
+spec:
+  changes:
+    - acl:
+        user: app
+        rules: "on >x-pw ~app:* +@read skip-sanitize-payload (~x:* +get) allchannels"
+  rollout: {waves: [{nodes: 100%}]}
+  guard: none
+YAML
+expect_exit 0 "apply flags and a selector" hf apply "$T/flags.yaml" --cluster "$SEED" --yes
+check "the selector is set" sh -c "redis-cli -p $BASE ACL GETUSER app | grep -q '~x:\*'"
+expect_exit 0 "rollback of flags and a selector" hf rollback last
+acls >"$T/after"
+check "ACL LIST identical after a flag no rule clears" cmp -s "$T/before" "$T/after"
+
+# Passwords: a secret that is a prefix of another is hashed as a whole
+# token; an escaped secret is refused rather than stored.
+cat >"$T/prefix.yaml" <<'YAML'
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: app-two-pw, version: 1, owner: sec@example.com, problem: two passwords}
+spec:
+  changes:
+    - acl:
+        user: app
+        rules: "on >pass-one >pass-one-longer ~app:* +@read"
+  rollout: {waves: [{nodes: 100%}]}
+  guard: none
+YAML
+expect_exit 0 "apply two passwords, one a prefix of the other" hf apply "$T/prefix.yaml" --cluster "$SEED" --yes
+check "both passwords work" sh -c "[ \"\$(redis-cli -p $BASE AUTH app pass-one)\" = OK ] && [ \"\$(redis-cli -p $BASE AUTH app pass-one-longer)\" = OK ]"
+check "neither is in the journal, not even in part" sh -c "! grep -a -q 'pass-one' '$STATE'/journal.db*"
+expect_exit 0 "rollback" hf rollback last
+sed 's/>pass-one-longer/\\x3esneaky-secret/' "$T/prefix.yaml" >"$T/escaped.yaml"
+expect_exit 2 "an escaped password is refused" hf plan "$T/escaped.yaml" --cluster "$SEED"
+check "the refusal says to write passwords plainly" contains "$T/err" "write each ACL password plainly"
+
 # Hotfix's own user: refused unless confirmed.
 cat >"$T/self.yaml" <<'YAML'
 apiVersion: hotfix/v1
@@ -81,6 +123,11 @@ spec:
 YAML
 expect_exit 2 "rules that would lock hotfix's own user out are refused" hf plan "$T/self.yaml" --cluster "$SEED"
 check "the refusal names the position and says how to confirm" grep -q "self.yaml:6:7: .*'confirm: true'" "$T/err"
+sed 's/rules: "on nopass ~\* -@dangerous"/rules: "on >new-default-pw ~* \&* +@all"/' "$T/self.yaml" >"$T/self-pw.yaml"
+expect_exit 2 "a new password for hotfix's own user is refused too" hf plan "$T/self-pw.yaml" --cluster "$SEED"
+check "it explains why" contains "$T/err" "'confirm: true'"
+sed 's/rules: "on nopass ~\* -@dangerous"/rules: "on nopass ~* \&* +@all"/' "$T/self.yaml" >"$T/self-ok.yaml"
+expect_exit 0 "rules that keep hotfix's access need no confirm" hf plan "$T/self-ok.yaml" --cluster "$SEED"
 acls >"$T/after"
 check "nothing changed" cmp -s "$T/before" "$T/after"
 

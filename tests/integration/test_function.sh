@@ -66,6 +66,15 @@ expect_exit 0 "rollback after resume" hf rollback "$run"
 dumps >"$T/after"
 check "FUNCTION DUMP identical after kill, resume and rollback" cmp -s "$T/before" "$T/after"
 
+# kill -9 between the load and its record, then roll back: the library's
+# code says the node holds this change, so it is restored, not a conflict.
+HOTFIX_CRASH_AT=applied:1 hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes >/dev/null 2>&1
+code=$?
+check "apply killed right after the canary's load (exit $code)" test "$code" = 137
+expect_exit 0 "resume --rollback after that kill" hf resume "$(last_run)" --rollback
+dumps >"$T/after"
+check "FUNCTION DUMP identical after that kill and rollback" cmp -s "$T/before" "$T/after"
+
 # A library loaded by someone else since the hotfix is a conflict.
 expect_exit 0 "apply v2 again" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
 run=$(last_run)

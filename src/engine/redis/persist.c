@@ -82,7 +82,14 @@ int hf_snapshot(struct hf_cluster *c, long timeout_ms, struct hf_err *err)
 	hf_fanout(c, calls, n, c->timeout_ms);
 	for (i = 0; i < n; i++) {
 		const struct hf_reply *r = calls[i].replies[0];
+		size_t k = (size_t)(calls[i].node - c->nodes);
 
+		/* A save already running is as fresh as one we would start: it
+		 * was counted when it began, so wait for it to finish. */
+		if (!calls[i].status && r && r->type == HF_REPLY_ERROR && strstr(r->str, "in progress")) {
+			since[k]--;
+			continue;
+		}
 		if (calls[i].status || !r || r->type == HF_REPLY_ERROR)
 			hf_buf_printf(&why, "\n  %s:%d: BGSAVE: %s", calls[i].node->host, calls[i].node->port,
 				      calls[i].status ? calls[i].error : r ? r->str : "no reply");
