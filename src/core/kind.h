@@ -74,6 +74,19 @@ struct hf_call *hf_kind_calls_new(struct hf_target *t, size_t n);
 void hf_kind_calls_run(struct hf_cluster *c, struct hf_target *t, size_t n, struct hf_call *calls);
 void hf_kind_calls_free(struct hf_call *calls, size_t n);
 
+/* Send "CMD SUB" (e.g. CONFIG REWRITE) to every target; failures set the
+ * targets' status. */
+void hf_kind_send_all(struct hf_cluster *c, struct hf_target *t, size_t n, const char *cmd,
+		      const char *sub);
+
+typedef void (*hf_kind_verify_fn)(const struct hf_change *ch, struct hf_cluster *c,
+				  struct hf_target *t, size_t n, enum hf_side side);
+/* After a revert: ask every target that has neither failed nor already
+ * matched whether it holds the before-state; a target that does not gets
+ * HF_ERR, one that does gets match = 1. */
+void hf_kind_check_restored(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+			    size_t n, hf_kind_verify_fn verify);
+
 extern const struct hf_change_kind hf_kind_config;
 extern const struct hf_change_kind hf_kind_function;
 extern const struct hf_change_kind hf_kind_acl;

@@ -345,34 +345,7 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	hf_kind_calls_free(calls, n);
 
 	/* Check what was restored; a conflicting target keeps its status. */
-	{
-		struct hf_target *chk = hf_xcalloc(n ? n : 1, sizeof(*chk));
-		size_t *map = hf_xcalloc(n ? n : 1, sizeof(*map)), m = 0;
-
-		for (i = 0; i < n; i++) {
-			if (t[i].status || t[i].match)
-				continue;
-			chk[m] = t[i];
-			chk[m].diff = NULL;
-			chk[m].ndiff = 0;
-			map[m++] = i;
-		}
-		if (m)
-			verify(ch, c, chk, m, HF_SIDE_BEFORE);
-		for (i = 0; i < m; i++) {
-			struct hf_target *dst = &t[map[i]];
-
-			if (chk[i].status)
-				hf_target_set(dst, chk[i].status, "%s", chk[i].error);
-			else if (!chk[i].match)
-				hf_target_set(dst, HF_ERR, "%s:%d does not hold the before-state after "
-					      "FUNCTION RESTORE", dst->node->host, dst->node->port);
-			else
-				dst->match = 1;
-		}
-		free(chk);
-		free(map);
-	}
+	hf_kind_check_restored(ch, c, t, n, verify);
 }
 
 const struct hf_change_kind hf_kind_function = {
