@@ -56,6 +56,9 @@ struct hf_change_kind {
 	/* Make the change survive a restart (CONFIG REWRITE); may be NULL. */
 	void (*persist)(const struct hf_change *ch, struct hf_cluster *c,
 			struct hf_target *t, size_t n);
+	/* The kind stops and starts nodes: a node that does not answer after
+	 * a crash may be one it stopped, and its apply and revert start it. */
+	int restarts_nodes;
 };
 
 const struct hf_change_kind *hf_kind_of(const struct hf_change *ch);
@@ -90,5 +93,6 @@ void hf_kind_check_restored(const struct hf_change *ch, struct hf_cluster *c, st
 extern const struct hf_change_kind hf_kind_config;
 extern const struct hf_change_kind hf_kind_function;
 extern const struct hf_change_kind hf_kind_acl;
+extern const struct hf_change_kind hf_kind_binary;
 
 #endif

@@ -26,7 +26,7 @@
 
 /* Change kinds that have a name in the design but no implementation yet. */
 static const char *const unsupported_kinds[] = {
-	"data", "binary", "flag", "exec",
+	"data", "flag", "exec",
 };
 
 static const char *const metrics[] = {
@@ -379,6 +379,20 @@ static int parse_duration(struct pctx *c, struct field *f, long long min_ms,
 	return 0;
 }
 
+/* "true" or "false". */
+static int parse_bool(struct pctx *c, struct field *f, int *out)
+{
+	const char *v = scalar(c, f->val, f->pos, f->name, "true or false");
+
+	if (!v)
+		return HF_EINVAL;
+	if (strcmp(v, "true") && strcmp(v, "false"))
+		return fail(c, node_pos(c, f->val, f->pos), "invalid %s '%s' (expected true or false)",
+			    f->name, v);
+	*out = !strcmp(v, "true");
+	return 0;
+}
+
 static int parse_metadata(struct pctx *c, struct field *parent,
 			  struct hf_manifest *m)
 {
@@ -503,6 +517,18 @@ static int parse_config(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	return 0;
 }
 
+/* A path as written in the manifest, made absolute relative to the
+ * manifest's directory. Caller frees. */
+static char *manifest_relative(const struct pctx *c, const char *file)
+{
+	const char *slash = strrchr(c->path, '/');
+
+	if (file[0] == '/')
+		return hf_xstrdup(file);
+	return slash ? hf_xasprintf("%.*s/%s", (int)(slash - c->path), c->path, file)
+		     : hf_xstrdup(file);
+}
+
 /* The body of a "function" change: the library's name and the file that
  * holds its code, relative to the manifest. The file is read now, so that
  * a missing file or a library of another name is refused before anything
@@ -542,14 +568,7 @@ static int parse_function(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	if (!file)
 		return HF_EINVAL;
 	fpos = node_pos(c, f[F_FILE].val, f[F_FILE].pos);
-	if (file[0] == '/') {
-		path = hf_xstrdup(file);
-	} else {
-		const char *slash = strrchr(c->path, '/');
-
-		path = slash ? hf_xasprintf("%.*s/%s", (int)(slash - c->path), c->path, file)
-			     : hf_xstrdup(file);
-	}
+	path = manifest_relative(c, file);
 	fp = fopen(path, "rb");
 	if (!fp || fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || st.st_size > MANIFEST_MAX_BYTES) {
 		rc = fail(c, fpos, "cannot read function file '%s': %s", path,
@@ -648,16 +667,8 @@ static int parse_acl(struct pctx *c, struct fy_node *map, struct hf_pos at,
 		return HF_EINVAL;
 	if (!*r)
 		return fail(c, node_pos(c, f[F_RULES].val, f[F_RULES].pos), "'rules' must not be empty");
-	if (f[F_CONFIRM].seen) {
-		const char *v = scalar(c, f[F_CONFIRM].val, f[F_CONFIRM].pos, "confirm", "true or false");
-
-		if (!v)
-			return HF_EINVAL;
-		if (strcmp(v, "true") && strcmp(v, "false"))
-			return fail(c, node_pos(c, f[F_CONFIRM].val, f[F_CONFIRM].pos),
-				    "invalid confirm '%s' (expected true or false)", v);
-		ch->confirm = !strcmp(v, "true");
-	}
+	if (f[F_CONFIRM].seen && (rc = parse_bool(c, &f[F_CONFIRM], &ch->confirm)))
+		return rc;
 	for (p = r; *p;) {
 		size_t n;
 
@@ -698,6 +709,84 @@ static int parse_acl(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	}
 	ch->acl_user = hf_xstrdup(user);
 	ch->acl_rules = hf_buf_detach(&rules);
+	return 0;
+}
+
+/* The body of a "binary" change: the server binary every node is restarted
+ * on, and how. Without 'restart' the nodes must be local, and hotfix stops
+ * and starts them itself; the binary must then exist here. */
+static int parse_binary(struct pctx *c, struct fy_node *map, struct hf_pos at,
+			struct hf_change *ch, struct hf_manifest *m)
+{
+	enum { F_PATH, F_RESTART, F_BUILD, F_TIMEOUT, F_CONFIRM, F_N };
+	struct field f[F_N] = {
+		[F_PATH] = { .name = "path", .required = 1 },
+		[F_RESTART] = { .name = "restart" },
+		[F_BUILD] = { .name = "build" },
+		[F_TIMEOUT] = { .name = "timeout" },
+		[F_CONFIRM] = { .name = "confirm" },
+	};
+	const char *path, *p;
+	int rc;
+
+	rc = walk_map(c, map, at, "'binary'", f, F_N);
+	if (rc)
+		return rc;
+	if (m->nchanges > 1)
+		return fail(c, at, "a binary change must be the only change of its manifest "
+			    "(a restart would drop runtime changes made alongside it)");
+	path = scalar(c, f[F_PATH].val, f[F_PATH].pos, "path", "the path of a server binary");
+	if (!path)
+		return HF_EINVAL;
+	if (!*path)
+		return fail(c, node_pos(c, f[F_PATH].val, f[F_PATH].pos), "'path' must not be empty");
+	ch->bin_path = manifest_relative(c, path);
+	if (f[F_RESTART].seen) {
+		rc = parse_text(c, &f[F_RESTART], &ch->bin_restart);
+		if (rc)
+			return rc;
+		if (!strstr(ch->bin_restart, "{port}"))
+			return fail(c, node_pos(c, f[F_RESTART].val, f[F_RESTART].pos),
+				    "'restart' must name the node, with {port} (and {host}, "
+				    "{binary}, {id} as needed)");
+		for (p = ch->bin_restart; (p = strchr(p, '{')); p++)
+			if (strncmp(p, "{host}", 6) && strncmp(p, "{port}", 6) &&
+			    strncmp(p, "{binary}", 8) && strncmp(p, "{id}", 4))
+				return fail(c, node_pos(c, f[F_RESTART].val, f[F_RESTART].pos),
+					    "unknown placeholder '%.*s' in 'restart' (expected "
+					    "{host}, {port}, {binary} or {id})",
+					    (int)strcspn(p, "} ") + 1, p);
+	}
+	if (f[F_BUILD].seen) {
+		rc = parse_text(c, &f[F_BUILD], &ch->bin_build);
+		if (rc)
+			return rc;
+		for (p = ch->bin_build; *p && isxdigit((unsigned char)*p); p++)
+			;
+		if (*p || strlen(ch->bin_build) > 40)
+			return fail(c, node_pos(c, f[F_BUILD].val, f[F_BUILD].pos),
+				    "invalid build '%s' (expected the hex id that INFO server "
+				    "reports as redis_build_id)", ch->bin_build);
+	}
+	ch->bin_timeout_ms = 60000;
+	if (f[F_TIMEOUT].seen && (rc = parse_duration(c, &f[F_TIMEOUT], 1, &ch->bin_timeout_ms)))
+		return rc;
+	if (f[F_CONFIRM].seen && (rc = parse_bool(c, &f[F_CONFIRM], &ch->confirm)))
+		return rc;
+	if (!ch->bin_restart || !ch->bin_build) {
+		struct stat st;
+		const char *why = NULL;
+
+		if (stat(ch->bin_path, &st))
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			why = "not a regular file";
+		else if (access(ch->bin_path, X_OK))
+			why = strerror(errno);
+		if (why)
+			return fail(c, node_pos(c, f[F_PATH].val, f[F_PATH].pos),
+				    "cannot run server binary '%s': %s", ch->bin_path, why);
+	}
 	return 0;
 }
 
@@ -765,6 +854,13 @@ static int parse_changes(struct pctx *c, struct field *parent,
 		if (!strcmp(kind, "acl")) {
 			ch->kind = HF_KIND_ACL;
 			rc = parse_acl(c, fy_node_pair_value(pair), ch->pos, ch, m);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (!strcmp(kind, "binary")) {
+			ch->kind = HF_KIND_BINARY;
+			rc = parse_binary(c, fy_node_pair_value(pair), ch->pos, ch, m);
 			if (rc)
 				return rc;
 			continue;
@@ -1160,6 +1256,10 @@ static int parse_spec(struct pctx *c, struct field *parent,
 		rc = parse_rollout(c, &f[F_ROLLOUT], m);
 	if (!rc && f[F_GUARD].seen)
 		rc = parse_guard(c, &f[F_GUARD], m);
+	if (!rc && m->order == HF_ORDER_PRIMARIES_FIRST && m->changes[0].kind == HF_KIND_BINARY)
+		rc = fail(c, m->changes[0].pos, "a binary change rolls out replicas first (a "
+			  "primary is upgraded by failing over to an upgraded replica); remove "
+			  "'order: primaries-first'");
 	if (!rc && !m->nwaves)
 		default_waves(m);
 	return rc;
@@ -1404,6 +1504,9 @@ void hf_manifest_free(struct hf_manifest *m)
 		free(m->changes[i].file);
 		free(m->changes[i].code);
 		free(m->changes[i].acl_user);
+		free(m->changes[i].bin_path);
+		free(m->changes[i].bin_restart);
+		free(m->changes[i].bin_build);
 		free(m->changes[i].acl_rules);
 	}
 	free(m->changes);

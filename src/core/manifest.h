@@ -23,8 +23,9 @@ enum hf_kind_id {
 	HF_KIND_CONFIG,
 	HF_KIND_FUNCTION,
 	HF_KIND_ACL,
+	HF_KIND_BINARY,
 	/* Parsed names that this build does not implement yet are rejected
-	 * with a clear error: data, binary, flag, exec. */
+	 * with a clear error: data, flag, exec. */
 };
 
 struct hf_change {
@@ -40,7 +41,15 @@ struct hf_change {
 	char *acl_user;           /* acl: the user */
 	char *acl_rules;          /* acl: the rules, secrets replaced by their SHA-256
 				   * (">pw" -> "#hash", "<pw" -> "!hash") */
-	int confirm;              /* acl: the user may be hotfix's own */
+	int confirm;              /* acl: the user may be hotfix's own; binary: a
+				   * point of no return or a shard without replica
+				   * is accepted */
+	char *bin_path;           /* binary: the new server binary, absolute */
+	char *bin_restart;        /* binary: restart command template, or NULL to
+				   * restart local nodes natively */
+	char *bin_build;          /* binary: the build id the binary must report,
+				   * or NULL to ask the binary ('--version') */
+	long long bin_timeout_ms; /* binary: per node, from shutdown to in sync */
 };
 
 enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };

@@ -599,6 +599,15 @@ static int settle(struct hf_rollout *r, struct hf_err *err)
 	for (i = 0; i < n; i++) {
 		struct hf_step *s = &r->steps[idx[i]];
 
+		if (t[i].status == HF_EUNREACH && s->state == HF_STEP_APPLYING &&
+		    hf_kind_of(&r->m->changes[s->change])->restarts_nodes) {
+			/* Probably stopped by the crashed run: apply again,
+			 * which starts it (or says why it cannot). */
+			s->state = HF_STEP_CAPTURED;
+			t[i].status = 0;
+			t[i].match = 1;
+			continue;
+		}
 		if (s->state == HF_STEP_CAPTURED || t[i].status) {
 			t[i].match = !t[i].status;
 			continue;

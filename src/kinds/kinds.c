@@ -17,6 +17,8 @@ const struct hf_change_kind *hf_kind_of(const struct hf_change *ch)
 		return &hf_kind_function;
 	case HF_KIND_ACL:
 		return &hf_kind_acl;
+	case HF_KIND_BINARY:
+		return &hf_kind_binary;
 	}
 	return NULL;
 }
