@@ -33,7 +33,10 @@
 
 #define MAX_REPLICAS 16
 #define POLL_MS 50
-#define FAILOVER_MS 15000
+/* Redis gives a manual failover 5 s; after that it is aborted and can be asked again. */
+#define FAILOVER_MS 6000
+#define FAILOVER_TRIES 3
+#define DRAIN_MS 1000
 
 /* What a node says about itself (INFO server, replication, persistence). */
 struct live {
@@ -312,6 +315,9 @@ struct job {
 	int peer_port;
 	long long sync_to;         /* the primary offset to reach; -1: not read yet */
 	int was_primary;           /* a primary when the batch started */
+	int expect_replica;        /* the node must come back as a replica */
+	int failovers;             /* attempts so far */
+	long long drain_until;     /* after a failover: when to stop the old primary */
 	char what[160];            /* what the job is waiting for, for errors */
 };
 
@@ -416,6 +422,7 @@ static void stop(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 		return;
 	}
 	jb->pid = l->pid;
+	jb->expect_replica = !l->primary;
 	snprintf(jb->config_file, sizeof(jb->config_file), "%s", l->config_file);
 	hf_argv_push(&a, "SHUTDOWN");
 	/* A primary without replica keeps its data through a snapshot. */
@@ -480,6 +487,8 @@ static void failover(struct hf_cluster *c, const struct hf_change *ch, struct jo
 	else if (r->type == HF_REPLY_ERROR)
 		fail(jb, HF_ERR, "failover to %s:%d refused: %s", jb->peer_host, jb->peer_port, r->str);
 	else {
+		hf_crashpoint("failover");
+		jb->failovers++;
 		jb->ph = PH_FAILOVER;
 		jb->phase_deadline = hf_mono_ms() + FAILOVER_MS;
 		snprintf(jb->what, sizeof(jb->what), "failover to %s:%d", jb->peer_host, jb->peer_port);
@@ -489,7 +498,7 @@ static void failover(struct hf_cluster *c, const struct hf_change *ch, struct jo
 }
 
 /* Advance one job by one look at its node; never blocks for long. */
-static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *jb)
+static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *jb, int *fo_busy)
 {
 	struct hf_node *n = jb->t->node;
 	struct live l;
@@ -503,7 +512,11 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 	case PH_CHECK:
 		read_live(c, n->host, n->port, &l);
 		if (!l.answered) {
-			/* Down, not slow: a run killed between stop and start. */
+			/* Down, not slow: a run killed between stop and start.
+			 * It was a replica unless it is alone in its shard. */
+			for (size_t k = 0; k < c->nnodes; k++)
+				if (&c->nodes[k] != n && c->nodes[k].shard == n->shard)
+					jb->expect_replica = 1;
 			if (jb->want.native && jb->want.config_file[0] && is_loopback(n->host) &&
 			    port_closed(n->host, n->port)) {
 				snprintf(jb->config_file, sizeof(jb->config_file), "%s",
@@ -524,10 +537,17 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 			snprintf(jb->what, sizeof(jb->what), "the node to sync");
 			return;
 		}
-		if (l.primary)
+		if (l.primary) {
+			/* One election at a time in the whole cluster: primaries
+			 * grant one vote per epoch, so two replicas of different
+			 * shards asking at once can both lose. */
+			if (*fo_busy)
+				return;
 			failover(c, ch, jb, &l);
-		else
+			*fo_busy = jb->ph == PH_FAILOVER;
+		} else {
 			stop(c, ch, jb, &l);
+		}
 		if (jb->ph == PH_STOPPING)
 			snprintf(jb->what, sizeof(jb->what), "process %d to stop", jb->pid);
 		return;
@@ -537,18 +557,34 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 		read_live(c, n->host, n->port, &l);
 		read_live(c, jb->peer_host, jb->peer_port, &peer);
 		if (l.answered && !l.primary && peer.answered && peer.primary) {
+			*fo_busy = 0;
+			/* Clients learn the new primary from their next reply
+			 * (MOVED, READONLY): give them that long before the
+			 * old one closes their connections. */
+			if (!jb->drain_until) {
+				jb->drain_until = hf_mono_ms() + DRAIN_MS;
+				snprintf(jb->what, sizeof(jb->what), "clients to leave the old primary");
+			}
+			if (hf_mono_ms() < jb->drain_until)
+				return;
 			stop(c, ch, jb, &l);
 			if (jb->ph == PH_STOPPING)
 				snprintf(jb->what, sizeof(jb->what), "process %d to stop", jb->pid);
+		} else if (hf_mono_ms() > jb->phase_deadline && l.answered && l.primary &&
+			   jb->failovers < FAILOVER_TRIES) {
+			failover(c, ch, jb, &l);   /* Redis gave up on it: ask again */
+			*fo_busy = jb->ph == PH_FAILOVER;
 		} else if (hf_mono_ms() > jb->phase_deadline) {
-			fail(jb, HF_ERR, "failover to %s:%d did not complete within %d ms; the node is "
-			     "still %s", jb->peer_host, jb->peer_port, FAILOVER_MS,
+			*fo_busy = 0;
+			fail(jb, HF_ERR, "failover to %s:%d did not complete (%d attempts of %d ms); the "
+			     "node is still %s", jb->peer_host, jb->peer_port, jb->failovers, FAILOVER_MS,
 			     l.answered && !l.primary ? "a replica" : "the primary");
 		}
 		return;
 	}
 	case PH_STOPPING:
 		if (!hf_proc_alive(jb->pid) && port_closed(n->host, n->port)) {
+			hf_crashpoint("stopped");   /* the node is down until a resume */
 			start_native(jb);
 			snprintf(jb->what, sizeof(jb->what), "the node to answer on %s", jb->want.exe);
 		}
@@ -572,8 +608,11 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 			return;
 		if (c->cluster_mode && strcmp(l.cluster_state, "ok"))
 			return;
+		/* A node starting in cluster mode says "master" for a moment,
+		 * until it reads its role from its nodes.conf. */
 		if (l.primary) {
-			jb->ph = PH_DONE;
+			if (!jb->expect_replica)
+				jb->ph = PH_DONE;
 			return;
 		}
 		if (!l.link_up)
@@ -601,7 +640,7 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 static void run_jobs(struct hf_cluster *c, const struct hf_change *ch, struct job *jobs, size_t n)
 {
 	size_t i, k;
-	int busy;
+	int busy, fo_busy = 0;
 
 	/* Order: shard, then live replicas first. */
 	for (i = 0; i < n; i++) {
@@ -645,7 +684,7 @@ static void run_jobs(struct hf_cluster *c, const struct hf_change *ch, struct jo
 				jb->deadline = hf_mono_ms() + ch->bin_timeout_ms;
 				jb->sync_to = -1;
 			}
-			step(c, ch, jb);
+			step(c, ch, jb, &fo_busy);
 			busy |= jb->ph != PH_DONE && jb->ph != PH_FAILED;
 		}
 		if (busy)

@@ -745,6 +745,71 @@ static void test_acl_change(void **state)
 	assert_null(m);
 }
 
+/* A binary change: the path made absolute, the template's placeholders
+ * checked, defaults, and what may not go with it. */
+static void test_binary_change(void **state)
+{
+	static const struct {
+		const char *body;   /* under "    - binary:" */
+		const char *want;
+	} bad[] = {
+		{ " {path: /nonexistent/redis-server}", "t.yaml:6:22: cannot run server binary "
+		  "'/nonexistent/redis-server': No such file or directory" },
+		{ " {path: /etc}", "cannot run server binary '/etc': not a regular file" },
+		{ " {path: /etc/passwd}", "cannot run server binary '/etc/passwd': Permission denied" },
+		{ " {path: /bin/sh, restart: 'restart {host}'}", "'restart' must name the node" },
+		{ " {path: /bin/sh, restart: 'r {port} {bin}'}", "unknown placeholder '{bin}'" },
+		{ " {path: /bin/sh, build: 'xyz'}", "invalid build 'xyz'" },
+		{ " {path: /bin/sh, timeout: 0}", "'timeout' must be greater than 0" },
+		{ " {path: /bin/sh, confirm: yes}", "invalid confirm 'yes'" },
+		{ " {path: /bin/sh, restrat: x}", "unknown field 'restrat' in 'binary'" },
+		{ " {restart: 'r {port}'}", "missing required field 'path' in 'binary'" },
+		{ " {path: /bin/sh}\n    - config: {timeout: 1}",
+		  "t.yaml:6:7: a binary change must be the only change" },
+		{ " {path: /bin/sh}\n  rollout: {order: primaries-first}",
+		  "t.yaml:6:7: a binary change rolls out replicas first" },
+	};
+	const char *head = "apiVersion: hotfix/v1\nkind: Hotfix\n"
+			   "metadata: {name: a, version: 1, owner: o, problem: p}\n"
+			   "spec:\n  changes:\n    - binary:";
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	char yaml[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "%s%s\n", head, bad[i].body);
+		if (hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err) != HF_EINVAL)
+			fail_msg("case %zu: accepted, wanted '%s'", i, bad[i].want);
+		if (!strstr(err.msg, bad[i].want))
+			fail_msg("case %zu: got '%s', wanted '%s'", i, err.msg, bad[i].want);
+		assert_null(m);
+	}
+
+	/* A remote binary: the template and the build stand for the file. */
+	snprintf(yaml, sizeof(yaml), "%s%s\n", head,
+		 " {path: /opt/redis/redis-server, restart: \"ssh {host} restart {port} {binary} {id}\","
+		 " build: ae4d7c971a948f0}");
+	assert_int_equal(hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err), 0);
+	assert_int_equal(m->changes[0].kind, HF_KIND_BINARY);
+	assert_string_equal(m->changes[0].bin_path, "/opt/redis/redis-server");
+	assert_string_equal(m->changes[0].bin_build, "ae4d7c971a948f0");
+	assert_int_equal(m->changes[0].bin_timeout_ms, 60000);
+	assert_int_equal(m->changes[0].confirm, 0);
+	hf_manifest_free(m);
+	m = NULL;
+
+	/* A relative path is relative to the manifest. */
+	snprintf(yaml, sizeof(yaml), "%s%s\n", head, " {path: sh, timeout: 2m, confirm: true}");
+	assert_int_equal(hf_manifest_parse("/bin/t.yaml", yaml, strlen(yaml), &m, &err), 0);
+	assert_string_equal(m->changes[0].bin_path, "/bin/sh");
+	assert_null(m->changes[0].bin_restart);
+	assert_int_equal(m->changes[0].bin_timeout_ms, 120000);
+	assert_int_equal(m->changes[0].confirm, 1);
+	hf_manifest_free(m);
+}
+
 /* A function change reads its code file, relative to the manifest. */
 static void test_function_change(void **state)
 {
@@ -807,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_design_example),
 		cmocka_unit_test(test_function_change),
 		cmocka_unit_test(test_acl_change),
+		cmocka_unit_test(test_binary_change),
 		cmocka_unit_test(test_raise_timeout_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_guard_none),
