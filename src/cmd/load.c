@@ -15,10 +15,15 @@
 static const char usage[] =
 	"usage: hotfix load [--cluster URI] [--rate N] [--seconds S] [--requests N]\n"
 	"                   [--clients C] [--pipeline P] [--keys K] [--value-size B]\n"
-	"                   [--read-ratio R] [--json]\n"
+	"                   [--read-ratio R] [--check-writes [--check-pause-ms MS]] [--json]\n"
 	"Sends GET and SET to keys " HF_LOAD_KEY_PREFIX "{N} at the primaries that own\n"
 	"them (MOVED, ASK and failovers are followed) and reports requests, errors by\n"
-	"type, throughput and latency percentiles as the client saw them.\n"
+	"type, throughput and latency percentiles as the client saw them, and per\n"
+	"shard (a primary of the slot map at the start) its unavailable window: the\n"
+	"longest time without a successful reply for the shard's keys while a request\n"
+	"for them was outstanding or had failed (a failure counts until the next\n"
+	"success, or the end of the traffic). A few ms when healthy; through a\n"
+	"failover, how long its clients waited.\n"
 	"  --rate N        requests per second over all clients; 0 or absent: flat out\n"
 	"  --seconds S     stop generating after S seconds (default 10)\n"
 	"  --requests N    stop after N requests, if that comes first\n"
@@ -27,6 +32,15 @@ static const char usage[] =
 	"  --keys K        key space size (default 10000)\n"
 	"  --value-size B  SET value size in bytes (default 64)\n"
 	"  --read-ratio R  share of GETs, 0 to 1 (default 0.5)\n"
+	"  --check-writes  every SET writes a new key " HF_LOAD_CHECK_PREFIX "RUN:{SEQ} (--keys\n"
+	"                  is not used), GETs read acknowledged ones back (a missing or\n"
+	"                  changed value fails as 'lost'); after the traffic every\n"
+	"                  acknowledged key is read back (transient errors are retried\n"
+	"                  for up to 5 timeouts) and reported verified, lost or\n"
+	"                  unverifiable, then every key the run wrote is deleted.\n"
+	"                  Ctrl-C ends the traffic, not the read-back\n"
+	"  --check-pause-ms MS  wait MS (or until Ctrl-C) before the read-back: a\n"
+	"                  testing aid to change the data in between\n"
 	"Requests unanswered after --timeout MS (default 2000) count as 'timeout'.\n"
 	"Exit 0 when it ran, even with errors; 1 when the cluster cannot be reached.\n";
 
@@ -44,6 +58,24 @@ static int opt_double(const char *name, const char *s, double *out, struct hf_er
 	return 0;
 }
 
+static void print_shards_text(const struct hf_load_report *r)
+{
+	size_t i;
+	int w = 0;
+
+	for (i = 0; i < r->nshards; i++) {
+		int len = (int)strlen(r->shards[i].primary);
+
+		if (len > w)
+			w = len;
+	}
+	printf("unavailable %.3f ms at most over %zu shard%s\n", r->unavailable_ms, r->nshards,
+	       r->nshards == 1 ? "" : "s");
+	for (i = 0; i < r->nshards; i++)
+		printf("  shard %-3zu %-*s  %10.3f ms  %llu error%s\n", i + 1, w, r->shards[i].primary,
+		       r->shards[i].window_ms, r->shards[i].errors, r->shards[i].errors == 1 ? "" : "s");
+}
+
 static void print_text(const struct hf_load_report *r, const struct hf_load_opts *o,
 		       const char *cluster)
 {
@@ -52,9 +84,14 @@ static void print_text(const struct hf_load_report *r, const struct hf_load_opts
 	printf("cluster     %s (%s, %d primar%s)\n", cluster,
 	       r->cluster_mode ? "cluster mode" : "no cluster mode", r->primaries,
 	       r->primaries == 1 ? "y" : "ies");
-	printf("workload    %d clients, pipeline %d, %ld keys, %ld-byte values, read ratio %.2f, %s\n",
-	       o->clients, o->pipeline, o->keys, o->value_size, o->read_ratio,
-	       o->rate ? "rate-limited" : "flat out");
+	if (o->check_writes)
+		printf("workload    %d clients, pipeline %d, checked writes (a new key each), %ld-byte values, "
+		       "read ratio %.2f, %s\n", o->clients, o->pipeline, o->value_size, o->read_ratio,
+		       o->rate ? "rate-limited" : "flat out");
+	else
+		printf("workload    %d clients, pipeline %d, %ld keys, %ld-byte values, read ratio %.2f, %s\n",
+		       o->clients, o->pipeline, o->keys, o->value_size, o->read_ratio,
+		       o->rate ? "rate-limited" : "flat out");
 	printf("requests    %llu: %llu ok (%llu GET, %llu SET), %llu error%s in %.2f s%s\n",
 	       r->requests, r->ok, r->gets, r->sets, r->errors, r->errors == 1 ? "" : "s",
 	       r->seconds, r->stopped ? " (stopped early)" : "");
@@ -71,12 +108,16 @@ static void print_text(const struct hf_load_report *r, const struct hf_load_opts
 		printf("redirects   MOVED %llu, ASK %llu; reconnects %llu; slot map read %llu time%s\n",
 		       r->moved, r->ask, r->reconnects, r->map_refreshes,
 		       r->map_refreshes == 1 ? "" : "s");
+	print_shards_text(r);
+	if (r->check_writes)
+		printf("writes      %llu acknowledged: %llu verified, %llu lost, %llu unverifiable\n",
+		       r->acked_writes, r->verified, r->lost, r->unverifiable);
 }
 
 static void print_json(const struct hf_load_report *r, const struct hf_load_opts *o,
 		       const char *cluster)
 {
-	json_t *doc = json_object(), *types = json_object();
+	json_t *doc = json_object(), *types = json_object(), *shards = json_array();
 	char *s;
 	size_t i;
 
@@ -85,10 +126,11 @@ static void print_json(const struct hf_load_report *r, const struct hf_load_opts
 	json_object_set_new(doc, "cluster", json_string(cluster));
 	json_object_set_new(doc, "mode", json_string(r->cluster_mode ? "cluster" : "standalone"));
 	json_object_set_new(doc, "primaries", json_integer(r->primaries));
-	json_object_set_new(doc, "options", json_pack("{s:I,s:f,s:I,s:i,s:i,s:I,s:I,s:f}",
+	json_object_set_new(doc, "options", json_pack("{s:I,s:f,s:I,s:i,s:i,s:I,s:I,s:f,s:b}",
 		"rate", (json_int_t)o->rate, "seconds", o->seconds, "requests", (json_int_t)o->requests,
 		"clients", o->clients, "pipeline", o->pipeline, "keys", (json_int_t)o->keys,
-		"value_size", (json_int_t)o->value_size, "read_ratio", o->read_ratio));
+		"value_size", (json_int_t)o->value_size, "read_ratio", o->read_ratio,
+		"check_writes", o->check_writes));
 	json_object_set_new(doc, "requests", json_integer((json_int_t)r->requests));
 	json_object_set_new(doc, "ok", json_integer((json_int_t)r->ok));
 	json_object_set_new(doc, "gets", json_integer((json_int_t)r->gets));
@@ -105,6 +147,18 @@ static void print_json(const struct hf_load_report *r, const struct hf_load_opts
 		"p50", r->p50_ms, "p90", r->p90_ms, "p99", r->p99_ms, "p99.9", r->p999_ms,
 		"max", r->max_ms, "mean", r->mean_ms));
 	json_object_set_new(doc, "stopped", json_boolean(r->stopped));
+	for (i = 0; i < r->nshards; i++)
+		json_array_append_new(shards, json_pack("{s:i,s:s,s:f,s:I}", "shard", (int)i + 1,
+			"primary", r->shards[i].primary, "window_ms", r->shards[i].window_ms,
+			"errors", (json_int_t)r->shards[i].errors));
+	json_object_set_new(doc, "unavailable_ms", json_real(r->unavailable_ms));
+	json_object_set_new(doc, "shards", shards);
+	if (r->check_writes) {
+		json_object_set_new(doc, "acked_writes", json_integer((json_int_t)r->acked_writes));
+		json_object_set_new(doc, "verified", json_integer((json_int_t)r->verified));
+		json_object_set_new(doc, "lost", json_integer((json_int_t)r->lost));
+		json_object_set_new(doc, "unverifiable", json_integer((json_int_t)r->unverifiable));
+	}
 	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	puts(s);
 	free(s);
@@ -115,13 +169,15 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
 	const char *cluster = NULL, *rate = NULL, *seconds = NULL, *requests = NULL,
 		   *clients = NULL, *pipeline = NULL, *keys = NULL, *value_size = NULL,
-		   *read_ratio = NULL, *pos[1];
+		   *read_ratio = NULL, *check_pause = NULL, *pos[1];
+	int check_writes = 0;
 	const struct hf_opt opts[] = {
 		{ "cluster", &cluster, NULL },   { "rate", &rate, NULL },
 		{ "seconds", &seconds, NULL },   { "requests", &requests, NULL },
 		{ "clients", &clients, NULL },   { "pipeline", &pipeline, NULL },
 		{ "keys", &keys, NULL },         { "value-size", &value_size, NULL },
-		{ "read-ratio", &read_ratio, NULL }, { 0 },
+		{ "read-ratio", &read_ratio, NULL }, { "check-writes", NULL, &check_writes },
+		{ "check-pause-ms", &check_pause, NULL }, { 0 },
 	};
 	struct hf_load_opts o;
 	struct hf_load_report r;
@@ -165,6 +221,9 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		return rc;
 	if (read_ratio && (rc = opt_double("read-ratio", read_ratio, &o.read_ratio, err)))
 		return rc;
+	o.check_writes = check_writes;
+	if (check_pause && (rc = hf_opt_int("check-pause-ms", check_pause, &o.check_pause_ms, err)))
+		return rc;
 	rc = hf_load_opts_check(&o, err);
 	if (rc)
 		return rc;
@@ -182,6 +241,7 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		print_json(&r, &o, redacted);
 	else if (!ctx->quiet)
 		print_text(&r, &o, redacted);
+	hf_load_report_release(&r);
 out:
 	free(redacted);
 	hf_uri_release(&uri);

@@ -1,6 +1,8 @@
 /* The load generator behind 'hotfix load': one poll() loop over non-blocking
  * hiredis connections, a slot map kept current from MOVED replies and
- * CLUSTER SLOTS, a token bucket, and a log-linear latency histogram.
+ * CLUSTER SLOTS, a token bucket, a log-linear latency histogram, per-shard
+ * outage windows, and the write check (a bitmap of acknowledged SETs, read
+ * back and deleted at the end through the same loop).
  * It counts what happens; it never prints (src/cmd/load.c does). */
 #include "engine/redis/load.h"
 
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/redis/internal.h"
 #include "util/buf.h"
@@ -22,6 +25,12 @@
 #define RECONNECT_US 100000      /* wait before re-opening a failed connection */
 #define REFRESH_US 100000        /* at most one CLUSTER SLOTS per this period */
 #define POLL_MAX_MS 20           /* how long stop flags and timeouts may wait */
+#define RETRY_US 100000          /* wait before trying a check key again */
+#define CHECK_DEPTH 32           /* pipeline depth, at least, of read-back and clean-up */
+
+/* The error type of a GET that found an acknowledged key missing or changed;
+ * told apart from error replies by its address. */
+static const char LOST[] = "lost";
 
 static volatile sig_atomic_t stop_all;
 
@@ -147,14 +156,22 @@ static double h_quantile_ms(const struct hist *h, double q)
 
 /* ---- state ------------------------------------------------------------- */
 
-enum req_kind { REQ_GET, REQ_SET, REQ_ASKING, REQ_AUTH, REQ_SLOTS };
+/* GET and SET are the traffic; VGET (a GET of the read-back) and DEL (the
+ * clean-up) come after it with check_writes. These four are "work": they
+ * take pipeline room. */
+enum req_kind { REQ_GET, REQ_SET, REQ_VGET, REQ_DEL, REQ_ASKING, REQ_AUTH, REQ_SLOTS };
+
+enum phase { PH_LOAD, PH_VERIFY, PH_DELETE };
 
 struct req {
-	long key;
+	long key;       /* N of a load key, or SEQ of a check key */
 	uint8_t kind;
 	uint8_t redirects;
+	int16_t shard;  /* index into the report's shards, -1 for none */
 	int64_t t0;     /* first send, for latency */
-	int64_t sent;   /* sent on this connection, for the timeout */
+	int64_t sent;   /* sent on this connection, for the timeout; in the
+			 * retry queue: not to be sent again before */
+	int64_t deadline; /* VGET and DEL: no retry after this */
 };
 
 /* A FIFO of requests that grows as needed. */
@@ -227,17 +244,40 @@ struct node {
 	struct ring pending;      /* drawn for this node while it had no room */
 };
 
+/* What the unavailable window (load.h) needs of a shard. */
+struct shard_state {
+	long inflight;            /* GET/SET for its keys drawn and not over */
+	int64_t busy_since;       /* since when it owes a successful reply: the
+				   * last one, or the first request after an
+				   * idle time; -1 while idle */
+	int64_t window;           /* longest such wait so far, us */
+};
+
 struct load {
 	const struct hf_uri *uri;
 	const struct hf_load_opts *o;
 	struct hf_load_report *rep;
+	enum phase phase;
+	int depth;                /* requests in flight per connection */
 	int cluster_mode;
 	int per_node;             /* connections for a node found during the run */
 	struct node **nodes;
 	size_t nnodes;
 	int slots[NSLOTS];        /* index into 'nodes', -1 when unknown */
+	int16_t shard_of[NSLOTS]; /* the shard owning a slot at the start, -1: none */
+	struct shard_state *sh;   /* rep->nshards of them */
 	char *value_tail;         /* "$B\r\n<value>\r\n" */
 	size_t value_tail_len;
+	const char *filler;       /* the <value> of 'value_tail' */
+	/* check_writes */
+	char run_id[17];
+	uint64_t *acked;          /* bit SEQ: the SET of SEQ was answered OK */
+	size_t acked_words;
+	uint64_t nseq;            /* SETs drawn: keys [0, nseq) may exist */
+	uint64_t cursor;          /* next SEQ to read back or delete */
+	struct ring retry;        /* check keys to try again, by time */
+	int64_t budget;           /* HF_LOAD_CHECK_TIMEOUTS timeouts, us */
+	int64_t last_progress;    /* last answer to a VGET or DEL */
 	char *cmd;                /* scratch for one formatted command */
 	uint64_t rng;
 	struct hist hist;
@@ -269,30 +309,221 @@ static uint64_t rnd(struct load *L)
 	return L->rng * 0x2545F4914F6CDD1DULL;
 }
 
-static size_t key_format(char *out, long n)
+/* Write 'n' in decimal to 'out' (no terminator); returns its length. */
+static size_t put_u64(char *out, uint64_t n)
 {
-	static const char prefix[] = HF_LOAD_KEY_PREFIX "{";
 	char digits[24];
-	size_t nd = 0, len = sizeof(prefix) - 1;
+	size_t nd = 0, len = 0;
 
 	do {
 		digits[nd++] = (char)('0' + n % 10);
 		n /= 10;
 	} while (n);
-	memcpy(out, prefix, len);
 	while (nd)
 		out[len++] = digits[--nd];
+	return len;
+}
+
+#define KEY_MAX 96
+
+/* The key of 'r' into 'out' (KEY_MAX bytes): "hotfix:load:{N}", or with
+ * check_writes "hotfix:check:RUN:{SEQ}". Returns its length. */
+static size_t req_key(const struct load *L, const struct req *r, char *out)
+{
+	static const char load_prefix[] = HF_LOAD_KEY_PREFIX "{";
+	static const char check_prefix[] = HF_LOAD_CHECK_PREFIX;
+	size_t len;
+
+	if (L->o->check_writes) {
+		len = sizeof(check_prefix) - 1;
+		memcpy(out, check_prefix, len);
+		memcpy(out + len, L->run_id, 16);
+		len += 16;
+		out[len++] = ':';
+		out[len++] = '{';
+	} else {
+		len = sizeof(load_prefix) - 1;
+		memcpy(out, load_prefix, len);
+	}
+	len += put_u64(out + len, (uint64_t)r->key);
 	out[len++] = '}';
 	out[len] = '\0';
 	return len;
 }
 
-static int key_slot(long n)
+static int req_slot(const struct load *L, const struct req *r)
 {
-	char key[64];
-	size_t len = key_format(key, n);
+	char key[KEY_MAX];
+	size_t len = req_key(L, r, key);
 
 	return (int)hf_load_key_slot(key, len);
+}
+
+/* The length of the value a check SET writes for a SEQ of 'nd' digits: the
+ * digits, then the filler up to --value-size (none when the digits are
+ * longer). */
+static size_t check_value_len(const struct load *L, size_t nd)
+{
+	return (size_t)L->o->value_size > nd ? (size_t)L->o->value_size : nd;
+}
+
+/* Whether 'rr' holds the value the check SET of 'seq' wrote. */
+static int check_value_ok(const struct load *L, uint64_t seq, const redisReply *rr)
+{
+	char d[24];
+	size_t nd = put_u64(d, seq), vlen = check_value_len(L, nd);
+
+	if (rr->type != REDIS_REPLY_STRING || rr->len != vlen || memcmp(rr->str, d, nd))
+		return 0;
+	return vlen == nd || !memcmp(rr->str + nd, L->filler + nd, vlen - nd);
+}
+
+/* A 16-hex-digit name for the run, different for two runs started in the
+ * same nanosecond by two processes: the clock, the pid and an address, mixed
+ * by splitmix64's finalizer. */
+static void make_run_id(struct load *L)
+{
+	struct timespec ts;
+	uint64_t x;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	x ^= ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)L;
+	x ^= x >> 30;
+	x *= 0xBF58476D1CE4E5B9ULL;
+	x ^= x >> 27;
+	x *= 0x94D049BB133111EBULL;
+	x ^= x >> 31;
+	snprintf(L->run_id, sizeof(L->run_id), "%016llx", (unsigned long long)x);
+}
+
+/* ---- the write check's bookkeeping -------------------------------------- */
+
+/* A new SEQ for a check SET; grows the bitmap to cover it. */
+static uint64_t seq_new(struct load *L)
+{
+	uint64_t seq = L->nseq++;
+	size_t need = (size_t)(seq / 64) + 1;
+
+	if (need > L->acked_words) {
+		size_t words = L->acked_words ? L->acked_words * 2 : 1024;
+
+		L->acked = hf_xrealloc(L->acked, words * sizeof(*L->acked));
+		memset(L->acked + L->acked_words, 0, (words - L->acked_words) * sizeof(*L->acked));
+		L->acked_words = words;
+	}
+	return seq;
+}
+
+static void seq_ack(struct load *L, uint64_t seq)
+{
+	uint64_t bit = 1ULL << (seq % 64);
+
+	if (!(L->acked[seq / 64] & bit)) {
+		L->acked[seq / 64] |= bit;
+		L->rep->acked_writes++;
+	}
+}
+
+/* The first acknowledged SEQ at or after 'from', wrapping around once.
+ * Returns 0 when there is none. */
+static int seq_acked_from(const struct load *L, uint64_t from, uint64_t *seq)
+{
+	size_t nw = (size_t)((L->nseq + 63) / 64), w, i;
+	uint64_t bits;
+
+	if (!L->rep->acked_writes || from >= L->nseq)
+		return 0;
+	w = (size_t)(from / 64);
+	bits = L->acked[w] & (~0ULL << (from % 64));
+	for (i = 0; i <= nw; i++) {
+		if (bits) {
+			*seq = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+			return 1;
+		}
+		w = (w + 1) % nw;
+		bits = L->acked[w];
+	}
+	return 0;
+}
+
+/* The next SEQ of the read-back (acknowledged ones, in order) or of the
+ * clean-up (every one drawn). Returns 0 at the end. */
+static int seq_next(struct load *L, uint64_t *seq)
+{
+	if (L->phase == PH_DELETE) {
+		if (L->cursor >= L->nseq)
+			return 0;
+		*seq = L->cursor++;
+		return 1;
+	}
+	if (L->cursor < L->nseq) {
+		size_t w = (size_t)(L->cursor / 64);
+		uint64_t bits = L->acked[w] & (~0ULL << (L->cursor % 64));
+
+		/* Without wrapping: skip to the next word holding a bit. */
+		while (!bits && ++w < (size_t)((L->nseq + 63) / 64))
+			bits = L->acked[w];
+		if (bits) {
+			*seq = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+			L->cursor = *seq + 1;
+			return 1;
+		}
+	}
+	L->cursor = L->nseq;
+	return 0;
+}
+
+/* Errors that a later try may not meet: the connection, the cluster
+ * changing, a server still loading its data. */
+static int transient(const char *type, size_t len)
+{
+	static const char *const words[] = { "conn", "timeout", "MOVED", "ASK", "CLUSTERDOWN",
+					     "TRYAGAIN", "LOADING", "MASTERDOWN", "READONLY",
+					     "BUSY" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == len && !memcmp(words[i], type, len))
+			return 1;
+	return 0;
+}
+
+/* ---- per-shard unavailable windows (defined in load.h) ------------------ */
+
+/* 'r' is drawn: an idle shard starts owing a reply now. */
+static void shard_sent(struct load *L, const struct req *r)
+{
+	struct shard_state *s;
+
+	if (r->shard < 0)
+		return;
+	s = &L->sh[r->shard];
+	s->inflight++;
+	if (s->busy_since < 0)
+		s->busy_since = L->now;
+}
+
+/* 'r' succeeded: the wait ends here, and the next one starts now if more
+ * requests are out. */
+static void shard_up(struct load *L, const struct req *r)
+{
+	struct shard_state *s;
+
+	if (r->shard < 0)
+		return;
+	s = &L->sh[r->shard];
+	s->inflight--;
+	if (s->busy_since >= 0 && L->now - s->busy_since > s->window)
+		s->window = L->now - s->busy_since;
+	s->busy_since = s->inflight > 0 ? L->now : -1;
+}
+
+/* 'r' failed: the wait goes on until a success, even with nothing out. */
+static void shard_down(struct load *L, const struct req *r)
+{
+	if (r->shard >= 0)
+		L->sh[r->shard].inflight--;
 }
 
 static void count_error(struct load *L, const char *type, size_t len)
@@ -322,21 +553,63 @@ static void count_error(struct load *L, const char *type, size_t len)
 	r->nerror_types++;
 }
 
-/* A GET or SET is over, with 'errtype' (length 'len') or NULL for success. */
+/* A VGET or DEL is over. An answer is progress; a VGET answered counts as
+ * verified, or lost when 'errtype' is LOST. An error the next try may not
+ * meet queues the key again, until its deadline; other errors drop it
+ * (unverifiable, or not deleted). */
+static void check_finish(struct load *L, const struct req *r, const char *errtype, size_t len)
+{
+	L->finished++;
+	if (!errtype || errtype == LOST) {
+		L->last_progress = L->now;
+		if (r->kind == REQ_VGET) {
+			if (errtype)
+				L->rep->lost++;
+			else
+				L->rep->verified++;
+		}
+		return;
+	}
+	if (transient(errtype, len) && L->now < r->deadline) {
+		struct req again = *r;
+
+		again.redirects = 0;
+		again.sent = L->now + RETRY_US;
+		ring_push(&L->retry, &again, 0);
+	}
+}
+
+/* A request is over, with 'errtype' (length 'len') or NULL for success. */
 static void finish(struct load *L, const struct req *r, const char *errtype, size_t len)
 {
+	if (r->kind == REQ_VGET || r->kind == REQ_DEL) {
+		check_finish(L, r, errtype, len);
+		return;
+	}
 	L->finished++;
 	L->rep->requests++;
 	if (errtype) {
 		count_error(L, errtype, len);
+		if (r->shard >= 0)
+			L->rep->shards[r->shard].errors++;
+		/* A read that found a write missing had an answer: the data is
+		 * wrong, the shard is available. */
+		if (errtype == LOST)
+			shard_up(L, r);
+		else
+			shard_down(L, r);
 		return;
 	}
 	L->rep->ok++;
-	if (r->kind == REQ_GET)
+	if (r->kind == REQ_GET) {
 		L->rep->gets++;
-	else
+	} else {
 		L->rep->sets++;
+		if (L->o->check_writes)
+			seq_ack(L, (uint64_t)r->key);
+	}
 	h_record(&L->hist, L->now - r->t0);
+	shard_up(L, r);
 }
 
 static void want_refresh(struct load *L)
@@ -349,7 +622,7 @@ static void want_refresh(struct load *L)
 
 static int is_work(const struct req *r)
 {
-	return r->kind == REQ_GET || r->kind == REQ_SET;
+	return r->kind <= REQ_DEL;
 }
 
 static void format_req(struct load *L, struct conn *k, struct req *r)
@@ -359,23 +632,36 @@ static void format_req(struct load *L, struct conn *k, struct req *r)
 
 	switch (r->kind) {
 	case REQ_GET:
+	case REQ_VGET:
+	case REQ_DEL:
 	case REQ_SET: {
-		char key[64];
-		size_t klen = key_format(key, r->key);
+		char key[KEY_MAX];
+		size_t klen = req_key(L, r, key);
 
-		if (r->kind == REQ_GET) {
-			memcpy(b, "*2\r\n$3\r\nGET\r\n", 13);
-			n = 13;
-		} else {
+		if (r->kind == REQ_SET)
 			memcpy(b, "*3\r\n$3\r\nSET\r\n", 13);
-			n = 13;
-		}
+		else if (r->kind == REQ_DEL)
+			memcpy(b, "*2\r\n$3\r\nDEL\r\n", 13);
+		else
+			memcpy(b, "*2\r\n$3\r\nGET\r\n", 13);
+		n = 13;
 		n += (size_t)sprintf(b + n, "$%zu\r\n", klen);
 		memcpy(b + n, key, klen);
 		n += klen;
 		memcpy(b + n, "\r\n", 2);
 		n += 2;
-		if (r->kind == REQ_SET) {
+		if (r->kind == REQ_SET && L->o->check_writes) {
+			char d[24];
+			size_t nd = put_u64(d, (uint64_t)r->key), vlen = check_value_len(L, nd);
+
+			n += (size_t)sprintf(b + n, "$%zu\r\n", vlen);
+			memcpy(b + n, d, nd);
+			if (vlen > nd)
+				memcpy(b + n + nd, L->filler + nd, vlen - nd);
+			n += vlen;
+			memcpy(b + n, "\r\n", 2);
+			n += 2;
+		} else if (r->kind == REQ_SET) {
 			memcpy(b + n, L->value_tail, L->value_tail_len);
 			n += L->value_tail_len;
 		}
@@ -461,7 +747,7 @@ static void conn_open(struct load *L, struct conn *k)
 {
 	size_t i;
 
-	if (k->opened)
+	if (k->opened && L->phase == PH_LOAD)
 		L->rep->reconnects++;
 	k->opened = 1;
 	k->c = redisConnectNonBlock(k->node->host, k->node->port);
@@ -509,7 +795,7 @@ static int node_get(struct load *L, const char *host, size_t hostlen, int port, 
 	n->conns = hf_xcalloc((size_t)n->nconns, sizeof(*n->conns));
 	for (j = 0; j < n->nconns; j++)
 		n->conns[j].node = n;
-	n->free = (long)n->nconns * L->o->pipeline;
+	n->free = (long)n->nconns * L->depth;
 	L->nodes = hf_xrealloc(L->nodes, (L->nnodes + 1) * sizeof(*L->nodes));
 	L->nodes[L->nnodes] = n;
 	return (int)L->nnodes++;
@@ -615,7 +901,7 @@ static struct conn *node_pick(struct load *L, struct node *n, int need_room)
 	for (i = 0; i < n->nconns; i++) {
 		struct conn *k = &n->conns[(n->rr + i) % n->nconns];
 
-		if (!need_room || k->work < L->o->pipeline) {
+		if (!need_room || k->work < L->depth) {
 			n->rr = (n->rr + i + 1) % n->nconns;
 			return k;
 		}
@@ -649,10 +935,13 @@ static void redirect(struct load *L, struct req r, const char *msg, size_t len, 
 	if (++r.redirects > MAX_REDIRECTS)
 		goto bad;
 	idx = node_get(L, sp2 + 1, (size_t)(colon - sp2 - 1), port, L->per_node);
-	if (ask) {
-		L->rep->ask++;
-	} else {
-		L->rep->moved++;
+	if (L->phase == PH_LOAD) {
+		if (ask)
+			L->rep->ask++;
+		else
+			L->rep->moved++;
+	}
+	if (!ask) {
 		L->slots[slot] = idx;
 		want_refresh(L);
 	}
@@ -681,14 +970,21 @@ static void on_reply(struct load *L, struct conn *k, redisReply *rr)
 		return;
 	case REQ_SLOTS:
 		L->refresh_inflight = 0;
-		if (apply_slots(L, rr, k->node->host, L->per_node) > 0)
+		if (apply_slots(L, rr, k->node->host, L->per_node) > 0 && L->phase == PH_LOAD)
 			L->rep->map_refreshes++;
 		return;
 	default:
 		break;
 	}
 	if (rr->type != REDIS_REPLY_ERROR) {
-		finish(L, &r, NULL, 0);
+		/* With check_writes a GET reads an acknowledged key: it must hold
+		 * the value its SET wrote. */
+		int read_back = r.kind == REQ_VGET || (r.kind == REQ_GET && L->o->check_writes);
+
+		if (read_back && !check_value_ok(L, (uint64_t)r.key, rr))
+			finish(L, &r, LOST, sizeof(LOST) - 1);
+		else
+			finish(L, &r, NULL, 0);
 		return;
 	}
 	wl = strcspn(rr->str, " ");
@@ -768,20 +1064,42 @@ static void drain_pending(struct load *L)
 	}
 }
 
+/* Route a new request 'r' to the primary of its slot: on a connection with
+ * pipeline room, else into the node's queue (client-side, not timed) so a
+ * slow node gets its share and is not skipped. */
+static void dispatch(struct load *L, struct req r)
+{
+	int slot = L->cluster_mode ? req_slot(L, &r) : 0, idx = L->slots[slot];
+	struct node *n;
+
+	r.shard = L->shard_of[slot];
+	if (r.kind == REQ_GET || r.kind == REQ_SET)
+		shard_sent(L, &r);
+	if (idx < 0) {
+		/* No node serves the slot: what a client library says. */
+		finish(L, &r, "CLUSTERDOWN", 11);
+		want_refresh(L);
+		return;
+	}
+	n = L->nodes[idx];
+	if (n->pending.count || n->free <= 0) {
+		ring_push(&n->pending, &r, 0);
+		return;
+	}
+	conn_push(L, node_pick(L, n, 1), r, 0);
+}
+
 /* Draw new requests while the budget allows: the token bucket, the request
  * count, and clients x pipeline outstanding in all. Keys are uniform over
- * the key space; a request whose primary has no pipeline room waits in that
- * node's queue (client-side, not timed) rather than being redrawn, so a
- * slow node gets its share and is not skipped. */
+ * the key space. With check_writes a SET takes the next SEQ and a GET an
+ * acknowledged one at random (a SET while there is none). */
 static void generate(struct load *L)
 {
 	const struct hf_load_opts *o = L->o;
-	long long window = (long long)o->clients * o->pipeline, draws = 0;
+	long long window = (long long)o->clients * L->depth, draws = 0;
 
 	while (draws++ < window) {
 		struct req r = {0};
-		struct node *n;
-		int idx;
 
 		if (o->requests && L->issued >= o->requests)
 			return;
@@ -791,30 +1109,58 @@ static void generate(struct load *L)
 			return;
 		r.key = (long)((rnd(L) >> 11) % (uint64_t)o->keys);
 		r.kind = (double)(rnd(L) >> 11) * (1.0 / 9007199254740992.0) < o->read_ratio ? REQ_GET : REQ_SET;
+		if (o->check_writes) {
+			uint64_t seq = 0;
+
+			if (r.kind == REQ_GET && (!L->rep->acked_writes ||
+						  !seq_acked_from(L, rnd(L) % L->nseq, &seq)))
+				r.kind = REQ_SET;
+			if (r.kind == REQ_SET)
+				seq = seq_new(L);
+			r.key = (long)seq;
+		}
 		r.t0 = L->now;
 		L->issued++;
 		if (o->rate)
 			L->tokens -= 1;
-		idx = L->cluster_mode ? L->slots[key_slot(r.key)] : 0;
-		if (idx < 0) {
-			/* No node serves the slot: what a client library says. */
-			finish(L, &r, "CLUSTERDOWN", 11);
-			want_refresh(L);
-			continue;
-		}
-		n = L->nodes[idx];
-		if (n->pending.count || n->free <= 0) {
-			ring_push(&n->pending, &r, 0);
-			continue;
-		}
-		conn_push(L, node_pick(L, n, 1), r, 0);
+		dispatch(L, r);
 	}
 }
 
-static void fail_pending(struct load *L, const char *type)
+/* The read-back and clean-up's counterpart of generate(): keys due for
+ * another try first, then the next SEQ, while clients x depth are out. */
+static void feed(struct load *L)
+{
+	long long window = (long long)L->o->clients * L->depth;
+
+	while (L->issued - L->finished < window) {
+		struct req r = {0};
+		uint64_t seq;
+
+		if (L->retry.count && ring_at(&L->retry, 0)->sent <= L->now) {
+			r = ring_pop(&L->retry);
+		} else if (seq_next(L, &seq)) {
+			r.key = (long)seq;
+			r.kind = L->phase == PH_VERIFY ? REQ_VGET : REQ_DEL;
+			r.deadline = L->now + L->budget;
+		} else {
+			return;
+		}
+		r.t0 = L->now;
+		L->issued++;
+		dispatch(L, r);
+	}
+}
+
+/* Close every connection and fail all that is outstanding as 'type'. */
+static void fail_all(struct load *L, const char *type)
 {
 	size_t i;
+	int j;
 
+	for (i = 0; i < L->nnodes; i++)
+		for (j = 0; j < L->nodes[i]->nconns; j++)
+			conn_fail(L, &L->nodes[i]->conns[j], type);
 	for (i = 0; i < L->nnodes; i++)
 		while (L->nodes[i]->pending.count) {
 			struct req r = ring_pop(&L->nodes[i]->pending);
@@ -913,6 +1259,25 @@ static int poll_once(struct load *L, int timeout_ms)
 	return 0;
 }
 
+/* The shards are the nodes known when the slot map is first read: the
+ * primaries, or the seed without cluster mode. */
+static void shards_init(struct load *L)
+{
+	size_t i;
+	int s;
+
+	L->rep->nshards = L->nnodes;
+	L->rep->shards = hf_xcalloc(L->nnodes, sizeof(*L->rep->shards));
+	L->sh = hf_xcalloc(L->nnodes, sizeof(*L->sh));
+	for (i = 0; i < L->nnodes; i++) {
+		snprintf(L->rep->shards[i].primary, sizeof(L->rep->shards[i].primary), "%s:%d",
+			 L->nodes[i]->host, L->nodes[i]->port);
+		L->sh[i].busy_since = -1;
+	}
+	for (s = 0; s < NSLOTS; s++)
+		L->shard_of[s] = (int16_t)L->slots[s];
+}
+
 /* Read the slot map from the seed before the loop starts, blocking: until
  * the seed answers there is nothing to run. */
 static int discover(struct load *L, struct hf_err *err)
@@ -974,10 +1339,12 @@ static int discover(struct load *L, struct hf_err *err)
 		nd->conns = hf_xcalloc((size_t)share, sizeof(*nd->conns));
 		for (i = 0; i < share; i++)
 			nd->conns[i].node = nd;
-		nd->free = (long)share * o->pipeline;
+		nd->free = (long)share * L->depth;
 	}
 	L->per_node = o->clients / nprim > 0 ? o->clients / nprim : 1;
 out:
+	if (!rc)
+		shards_init(L);
 	if (rr)
 		freeReplyObject(rr);
 	redisFree(c);
@@ -1019,67 +1386,64 @@ int hf_load_opts_check(const struct hf_load_opts *o, struct hf_err *err)
 		return hf_err_set(err, HF_EINVAL, "load: '--read-ratio' must be between 0 and 1");
 	if (o->timeout_ms < 1)
 		return hf_err_set(err, HF_EINVAL, "load: the request timeout must be positive");
+	if (o->check_writes && o->read_ratio >= 1)
+		return hf_err_set(err, HF_EINVAL, "load: '--check-writes' needs writes: "
+				  "'--read-ratio' must be below 1");
+	if (o->check_pause_ms < 0 || o->check_pause_ms > HF_LOAD_MAX_SECONDS * 1000L)
+		return hf_err_set(err, HF_EINVAL, "load: '--check-pause-ms' must be between 0 and %ld",
+				  HF_LOAD_MAX_SECONDS * 1000L);
+	if (o->check_pause_ms && !o->check_writes)
+		return hf_err_set(err, HF_EINVAL, "load: '--check-pause-ms' needs '--check-writes'");
 	return 0;
 }
 
-int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
-		struct hf_load_report *report, struct hf_err *err)
+void hf_load_report_release(struct hf_load_report *r)
 {
-	struct hf_load_report rep = {0};
-	struct load *L;
-	int64_t start, gen_end, hard_end;
-	long i;
-	int rc;
+	free(r->shards);
+	r->shards = NULL;
+	r->nshards = 0;
+}
 
-	rc = hf_load_opts_check(o, err);
-	if (rc)
-		return rc;
-	stop_all = 0;
-	L = hf_xcalloc(1, sizeof(*L));
-	L->uri = uri;
-	L->o = o;
-	L->rep = &rep;
-	rc = discover(L, err);
-	if (rc)
-		goto out;
+static int stopping(const struct load *L)
+{
+	return stop_all || (L->o->stop && *L->o->stop);
+}
 
-	L->value_tail = hf_xmalloc((size_t)o->value_size + 32);
-	L->value_tail_len = (size_t)sprintf(L->value_tail, "$%ld\r\n", o->value_size);
-	for (i = 0; i < o->value_size; i++)
-		L->value_tail[L->value_tail_len++] = (char)('a' + i % 26);
-	memcpy(L->value_tail + L->value_tail_len, "\r\n", 2);
-	L->value_tail_len += 2;
-	L->cmd = hf_xmalloc(L->value_tail_len + 128);
-	L->rng = o->seed ? o->seed : (uint64_t)now_us() * 0x9E3779B97F4A7C15ULL;
-	if (!L->rng)
-		L->rng = 1;
-	L->burst = o->rate / 100.0 > 1 ? o->rate / 100.0 : 1;
+/* Give every connection a pipeline depth of 'depth', between phases (nothing
+ * in flight). */
+static void set_depth(struct load *L, int depth)
+{
+	size_t i;
 
-	start = L->now = now_us();
-	L->tok_last = start;
+	for (i = 0; i < L->nnodes; i++)
+		L->nodes[i]->free += (long)L->nodes[i]->nconns * (depth - L->depth);
+	L->depth = depth;
+}
+
+/* The traffic, from 'start': generate until the time or the request count is
+ * up, or a stop; then wait for every answer, until one timeout (plus a
+ * second) after generation stopped, when what is left counts as timeouts. */
+static void traffic(struct load *L, int64_t start)
+{
+	const struct hf_load_opts *o = L->o;
+	int64_t gen_end, hard_end;
+
 	gen_end = start + (int64_t)((o->seconds > 0 ? o->seconds : HF_LOAD_MAX_SECONDS) * 1e6);
-	/* Whatever happens, the run ends one timeout (plus a second) after
-	 * generation stops: later replies count as timeouts. */
 	hard_end = gen_end + (int64_t)o->timeout_ms * 1000 + 1000000;
+	L->tok_last = start;
 	L->last_refresh = start - REFRESH_US;
 
 	for (;;) {
-		int generating = !stop_all && !(o->stop && *o->stop) && L->now < gen_end &&
+		int generating = !stopping(L) && L->now < gen_end &&
 				 !(o->requests && L->issued >= o->requests);
 		int wait = POLL_MAX_MS;
 
-		if (stop_all || (o->stop && *o->stop))
-			rep.stopped = 1;
+		if (stopping(L))
+			L->rep->stopped = 1;
 		if (!generating && L->finished == L->issued)
 			break;
 		if (L->now >= hard_end) {
-			size_t n;
-			int j;
-
-			for (n = 0; n < L->nnodes; n++)
-				for (j = 0; j < L->nodes[n]->nconns; j++)
-					conn_fail(L, &L->nodes[n]->conns[j], "timeout");
-			fail_pending(L, "timeout");
+			fail_all(L, "timeout");
 			break;
 		}
 		sweep(L, generating);
@@ -1104,16 +1468,98 @@ int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
 		flush(L);
 		if (poll_once(L, wait) < 0) {
 			/* poll() itself failing is not something a retry fixes. */
-			size_t n;
-			int j;
-
-			for (n = 0; n < L->nnodes; n++)
-				for (j = 0; j < L->nodes[n]->nconns; j++)
-					conn_fail(L, &L->nodes[n]->conns[j], "conn");
-			fail_pending(L, "conn");
+			fail_all(L, "conn");
 			break;
 		}
 	}
+}
+
+/* The read-back (PH_VERIFY) of every acknowledged key, or the clean-up
+ * (PH_DELETE) of every key drawn, through the same connections and routing
+ * as the traffic. Keys that meet a transient error are tried again (see
+ * check_finish()); when no key got an answer for the whole budget, the
+ * phase gives up on all that is left. A stop does not end it. */
+static void check_phase(struct load *L, enum phase phase)
+{
+	L->phase = phase;
+	L->cursor = 0;
+	L->issued = L->finished = 0;
+	L->now = now_us();
+	L->last_progress = L->now;
+	for (;;) {
+		if (L->cursor >= L->nseq && !L->retry.count && L->issued == L->finished)
+			break;
+		if (L->now - L->last_progress > L->budget) {
+			fail_all(L, "gave up");
+			break;
+		}
+		sweep(L, 1);
+		refresh_send(L);
+		drain_pending(L);
+		feed(L);
+		flush(L);
+		if (poll_once(L, POLL_MAX_MS) < 0) {
+			fail_all(L, "poll");
+			break;
+		}
+	}
+	L->retry.count = 0;
+	L->retry.head = 0;
+}
+
+/* --check-pause-ms: nothing is sent for that long, or until a stop. */
+static void check_pause(struct load *L)
+{
+	int64_t end = now_us() + (int64_t)L->o->check_pause_ms * 1000;
+
+	while (!stopping(L) && now_us() < end)
+		poll(NULL, 0, POLL_MAX_MS);
+}
+
+int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
+		struct hf_load_report *report, struct hf_err *err)
+{
+	struct hf_load_report rep = {0};
+	struct load *L;
+	int64_t start;
+	long i;
+	size_t s;
+	int rc;
+
+	rc = hf_load_opts_check(o, err);
+	if (rc)
+		return rc;
+	stop_all = 0;
+	L = hf_xcalloc(1, sizeof(*L));
+	L->uri = uri;
+	L->o = o;
+	L->rep = &rep;
+	L->phase = PH_LOAD;
+	L->depth = o->pipeline;
+	rc = discover(L, err);
+	if (rc)
+		goto out;
+
+	L->value_tail = hf_xmalloc((size_t)o->value_size + 32);
+	L->value_tail_len = (size_t)sprintf(L->value_tail, "$%ld\r\n", o->value_size);
+	L->filler = L->value_tail + L->value_tail_len;
+	for (i = 0; i < o->value_size; i++)
+		L->value_tail[L->value_tail_len++] = (char)('a' + i % 26);
+	memcpy(L->value_tail + L->value_tail_len, "\r\n", 2);
+	L->value_tail_len += 2;
+	/* Room for the largest command: a SET with a check value, whose
+	 * length header and digits the load values do not have. */
+	L->cmd = hf_xmalloc(L->value_tail_len + 256);
+	L->rng = o->seed ? o->seed : (uint64_t)now_us() * 0x9E3779B97F4A7C15ULL;
+	if (!L->rng)
+		L->rng = 1;
+	L->burst = o->rate / 100.0 > 1 ? o->rate / 100.0 : 1;
+	L->budget = (int64_t)HF_LOAD_CHECK_TIMEOUTS * o->timeout_ms * 1000;
+	if (o->check_writes)
+		make_run_id(L);
+
+	start = L->now = now_us();
+	traffic(L, start);
 
 	rep.cluster_mode = L->cluster_mode;
 	rep.seconds = (double)(L->now - start) / 1e6;
@@ -1124,13 +1570,37 @@ int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
 	rep.p999_ms = h_quantile_ms(&L->hist, 0.999);
 	rep.max_ms = (double)L->hist.max / 1000.0;
 	rep.mean_ms = L->hist.count ? L->hist.sum / (double)L->hist.count / 1000.0 : 0;
+	for (s = 0; s < rep.nshards; s++) {
+		struct shard_state *st = &L->sh[s];
+
+		/* A failure that no success followed lasts to the end. */
+		if (st->busy_since >= 0 && L->now - st->busy_since > st->window)
+			st->window = L->now - st->busy_since;
+		rep.shards[s].window_ms = (double)st->window / 1000.0;
+		if (rep.shards[s].window_ms > rep.unavailable_ms)
+			rep.unavailable_ms = rep.shards[s].window_ms;
+	}
+
+	if (o->check_writes) {
+		rep.check_writes = 1;
+		check_pause(L);
+		set_depth(L, o->pipeline > CHECK_DEPTH ? o->pipeline : CHECK_DEPTH);
+		check_phase(L, PH_VERIFY);
+		rep.unverifiable = rep.acked_writes - rep.verified - rep.lost;
+		check_phase(L, PH_DELETE);
+	}
 	*report = rep;
 out:
+	if (rc)
+		hf_load_report_release(&rep);
 	nodes_free(L);
 	free(L->value_tail);
 	free(L->cmd);
 	free(L->pfd);
 	free(L->pconn);
+	free(L->sh);
+	free(L->acked);
+	free(L->retry.v);
 	free(L);
 	return rc;
 }

@@ -11,6 +11,16 @@
 
 /* Keys written by the generator are "hotfix:load:{N}", N in [0, keys). */
 #define HF_LOAD_KEY_PREFIX "hotfix:load:"
+/* With 'check_writes', keys are "hotfix:check:RUN:{SEQ}" instead: RUN is 16
+ * hex digits drawn for the run, so two runs never share a key, and SEQ
+ * counts the run's SETs from 0. The hash tag is SEQ, so keys spread over
+ * every slot as the load keys do. The value is SEQ in decimal, padded to
+ * 'value_size' with the filler the load keys use. */
+#define HF_LOAD_CHECK_PREFIX "hotfix:check:"
+/* Verification and cleanup retry a key for this many request timeouts after
+ * its first try, and give up on all that is left when no key got an answer
+ * for that long. */
+#define HF_LOAD_CHECK_TIMEOUTS 5
 /* Without --seconds, a run with a request budget still stops after this. */
 #define HF_LOAD_MAX_SECONDS 3600
 #define HF_LOAD_MAX_ERROR_TYPES 16
@@ -26,12 +36,43 @@ struct hf_load_opts {
 	double read_ratio;    /* share of GETs, 0..1 (default 0.5) */
 	long timeout_ms;      /* a request unanswered this long fails as "timeout" */
 	unsigned long long seed;           /* random seed; 0: from the clock */
+	/* Every SET writes a new key; GETs read acknowledged keys back and
+	 * compare; at the end every acknowledged key is read back once more,
+	 * then every key the run wrote is deleted. 'keys' is not used. */
+	int check_writes;
+	long check_pause_ms;  /* with check_writes: wait this long before the read-back
+			       * (a testing aid; 'stop' ends the wait early) */
 	volatile sig_atomic_t *stop;       /* optional: non-zero stops the run early */
 };
 
 struct hf_load_count {
 	char type[24];        /* first word of the error reply, or "timeout", "conn" */
 	unsigned long long n;
+};
+
+/* A shard is a primary of the slot map read at the start, with the slots it
+ * owned then; it stays the same shard when a replica takes its slots over.
+ * Without cluster mode there is one shard, the seed.
+ *
+ * The unavailable window of a shard is the longest time during which the
+ * client got no successful reply for any of the shard's keys while it was
+ * waiting for one: from the shard's last successful reply (or, when nothing
+ * was outstanding then, from the next request for its keys) to its next
+ * successful reply, counting only stretches during which at least one
+ * request for its keys was outstanding or had failed. A failure keeps the
+ * stretch open until a success, even when no request follows for a while;
+ * one that no success follows ends with the traffic. Only GET and SET of
+ * the traffic count; a redirected request is outstanding until it is over.
+ * A "lost" read (see check_writes) had an answer and counts as a success.
+ *
+ * So a healthy shard shows about the longest pause between replies it
+ * gives under the load (at a low rate: about the slowest request), a few ms;
+ * a shard whose primary fails shows the time its clients waited, through
+ * errors, timeouts and redirections, until they were served again. */
+struct hf_load_shard {
+	char primary[272];    /* "host:port" of the primary at the start */
+	double window_ms;     /* the unavailable window, see above */
+	unsigned long long errors; /* failed requests for its keys */
 };
 
 struct hf_load_report {
@@ -51,6 +92,18 @@ struct hf_load_report {
 	double throughput;             /* ok requests per second */
 	/* Latency of ok requests, send to reply, in milliseconds. */
 	double p50_ms, p90_ms, p99_ms, p999_ms, max_ms, mean_ms;
+	/* One entry per shard (see struct hf_load_shard); keys of slots that no
+	 * primary owned at the start belong to none. */
+	struct hf_load_shard *shards;
+	size_t nshards;
+	double unavailable_ms;         /* the largest 'window_ms' of the shards */
+	/* With check_writes. A GET during the run that finds an acknowledged
+	 * key missing or with another value fails as error type "lost". */
+	int check_writes;
+	unsigned long long acked_writes;  /* SETs answered OK */
+	unsigned long long verified;      /* read back at the end with their value */
+	unsigned long long lost;          /* read back missing or with another value */
+	unsigned long long unverifiable;  /* could not be read back in time */
 };
 
 /* Set the defaults documented in 'struct hf_load_opts'. */
@@ -60,15 +113,25 @@ void hf_load_opts_init(struct hf_load_opts *o);
  * HF_EINVAL with 'err' naming the option. */
 int hf_load_opts_check(const struct hf_load_opts *o, struct hf_err *err);
 
+/* Free what 'r' holds (its shards) and clear those fields. */
+void hf_load_report_release(struct hf_load_report *r);
+
 /* Run the workload against the cluster whose seed is 'uri' until
  * 'o->seconds' have passed or 'o->requests' finished, whichever comes first,
  * or until '*o->stop' becomes non-zero. The slot map is read from the seed
  * (CLUSTER SLOTS); without cluster mode every request goes to the seed.
  *
+ * With 'o->check_writes', the traffic is followed by the read-back of every
+ * acknowledged key and the deletion of every key the run wrote, pipelined and
+ * routed like the traffic; 'stop' ends the traffic but not these two, which
+ * are bounded by HF_LOAD_CHECK_TIMEOUTS. Only the traffic counts in the
+ * request, latency and redirection figures.
+ *
  * Errors while running (error replies, timeouts, lost connections) do not
  * fail the call: they are counted by type in 'report'. Returns 0 with
- * 'report' filled, HF_EINVAL for bad options, or HF_ERR with 'err' filled
- * when the seed cannot be reached or read at all ('report' untouched). */
+ * 'report' filled (caller frees with hf_load_report_release()), HF_EINVAL
+ * for bad options, or HF_ERR with 'err' filled when the seed cannot be
+ * reached or read at all ('report' untouched). */
 int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
 		struct hf_load_report *report, /* OUT */
 		struct hf_err *err);
