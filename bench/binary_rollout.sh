@@ -60,7 +60,7 @@ YAML
 }
 
 start_load() {
-	hf load --cluster "$SEED" --seconds 3600 --rate "$RATE" --check-writes --json >"$1" 2>"$1.err" &
+	"$HOTFIX" --state "$STATE" load --cluster "$SEED" --seconds 3600 --rate "$RATE" --check-writes --json >"$1" 2>"$1.err" &
 	LOAD=$!
 	sleep 2
 }

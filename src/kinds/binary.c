@@ -586,7 +586,7 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 		if (!hf_proc_alive(jb->pid) && port_closed(n->host, n->port)) {
 			hf_crashpoint("stopped");   /* the node is down until a resume */
 			start_native(jb);
-			snprintf(jb->what, sizeof(jb->what), "the node to answer on %s", jb->want.exe);
+			snprintf(jb->what, sizeof(jb->what), "the node to answer on build %s", jb->want.build);
 		}
 		return;
 	case PH_STARTING:
