@@ -122,9 +122,12 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 			hf_fmt_duration(ps[n].rdb_age_s * 1000, age, sizeof(age));
 			if (!ps[n].ok)
 				fprintf(f, "  %-21s did not answer\n", addr);
-			else
+			else if (ps[n].rdb_saves)
 				fprintf(f, "  %-21s last snapshot %s, %s ago; AOF %s\n", addr,
-					ps[n].rdb_ok ? "ok" : "FAILED", ps[n].rdb_saves ? age : "never (since start)",
+					ps[n].rdb_ok ? "ok" : "FAILED", age,
+					!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
+			else
+				fprintf(f, "  %-21s no snapshot since the node started; AOF %s\n", addr,
 					!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
 		}
 		free(ps);
