@@ -41,6 +41,7 @@ bench: build
 	@bash bench/load_vs_redis_benchmark.sh $(BUILD)/hotfix
 	@bash bench/guard_detection.sh $(BUILD)/hotfix
 	@bash bench/guard_overhead.sh $(BUILD)/hotfix
+	@bash bench/binary_rollout.sh $(BUILD)/hotfix
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
