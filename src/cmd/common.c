@@ -62,6 +62,7 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 	char *uri = hf_uri_redacted(&c->uri);
 	char lbl[32], d[32];
 	size_t i, k, w;
+	int data = m->nchanges && m->changes[0].kind == HF_KIND_DATA;
 
 	fprintf(f, "hotfix   %s v%ld  (sha256 %.12s)\n", m->name, m->version, m->sha256);
 	fprintf(f, "owner    %s\n", m->owner);
@@ -78,7 +79,9 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 		const struct hf_plan_step *s = &p->steps[i];
 		char addr[300];
 
-		if (!i || s->node != p->steps[i - 1].node) {
+		if (!s->ndiff && data)
+			continue;
+		if (!i || s->node != p->steps[i - 1].node || data) {
 			snprintf(addr, sizeof(addr), "%s:%d", s->node->host, s->node->port);
 			fprintf(f, "  %-21s %-7s  shard %-3d  %.12s\n", addr, hf_role_name(s->node->role),
 				s->node->shard + 1, s->node->id);
@@ -86,11 +89,23 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 		for (k = 0; k < s->ndiff; k++)
 			fprintf(f, "      %s\n", s->diff[k]);
 	}
-	fprintf(f, "\nwaves (%s, at most one node per shard at a time):\n", hf_order_name(m->order));
+	if (data)
+		fprintf(f, "\nwaves (a share of the selected keys on every primary at once):\n");
+	else
+		fprintf(f, "\nwaves (%s, at most one node per shard at a time):\n",
+			hf_order_name(m->order));
 	for (w = 0; w < p->nwaves; w++) {
 		const struct hf_plan_wave *pw = &p->waves[w];
 
 		hf_fmt_duration(pw->bake_ms, d, sizeof(d));
+		if (data) {
+			fprintf(f, "  wave %zu  keys: %-6s on %zu primar%s%s%s%s\n", w + 1,
+				w < m->nwaves ? wave_nodes_label(m, w, lbl, sizeof(lbl)) : "100%",
+				pw->nodes, pw->nodes == 1 ? "y" : "ies",
+				pw->bake_ms ? ", then bake " : "", pw->bake_ms ? d : "",
+				pw->implicit ? "  (added: the waves above stop short of every key)" : "");
+			continue;
+		}
 		fprintf(f, "  wave %zu  nodes: %-6s -> %zu node(s)%s%s%s\n", w + 1,
 			wave_nodes_label(m, w, lbl, sizeof(lbl)), pw->nodes,
 			pw->bake_ms ? ", then bake " : "", pw->bake_ms ? d : "",

@@ -235,6 +235,7 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_step *steps = NULL;
 	struct hf_event *ev = NULL;
 	size_t nsteps = 0, nev = 0, i;
+	long long nkeys = 0, key_bytes = 0, by_state[5] = {0};
 	int npos, help, rc, chain_ok = 1;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -250,6 +251,8 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		rc = hf_journal_run_load(j, npos ? pos[0] : "last", &run, &steps, &nsteps, err);
 	if (!rc)
 		rc = hf_journal_events(j, run->id, &ev, &nev, &chain_ok, err);
+	if (!rc)
+		rc = hf_journal_keys_stats(j, run->id, &nkeys, &key_bytes, by_state, err);
 	if (rc)
 		goto out;
 	if (ctx->json) {
@@ -266,6 +269,14 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		json_object_set_new(doc, "operator", json_string(run->operator ? run->operator : ""));
 		json_object_set_new(doc, "driven_by", json_integer(hf_journal_driven(j, run->id) ? run->pid : 0));
 		json_object_set_new(doc, "audit_chain_ok", json_boolean(chain_ok));
+		if (nkeys)
+			json_object_set_new(doc, "keys", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+				"recorded", (json_int_t)nkeys, "changed", (json_int_t)by_state[HF_KEY_APPLIED],
+				"restored", (json_int_t)by_state[HF_KEY_REVERTED],
+				"conflicts", (json_int_t)by_state[HF_KEY_CONFLICT],
+				"forced", (json_int_t)by_state[HF_KEY_FORCED],
+				"expired", (json_int_t)by_state[HF_KEY_EXPIRED],
+				"journal_bytes", (json_int_t)key_bytes));
 		for (i = 0; i < nsteps; i++) {
 			json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s,s:b}", "seq",
 					      (json_int_t)steps[i].seq, "wave", steps[i].wave, "node",
@@ -315,6 +326,13 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 				verdict = ev[i].message;
 		hf_cmd_print_progress(stdout, &view, verdict, -1);
 		printf("\n");
+	}
+	if (nkeys) {
+		printf("keys      %lld recorded: %lld changed, %lld restored, %lld conflict(s), %lld forced, "
+		       "%lld expired\n", nkeys, by_state[HF_KEY_APPLIED], by_state[HF_KEY_REVERTED],
+		       by_state[HF_KEY_CONFLICT], by_state[HF_KEY_FORCED], by_state[HF_KEY_EXPIRED]);
+		printf("journal   %lld bytes of before-images and digests, %.0f bytes per key\n\n",
+		       key_bytes, (double)key_bytes / (double)nkeys);
 	}
 	printf("%-4s  %-21s  %-7s  %-5s  %-10s  %s\n", "WAVE", "ADDRESS", "ROLE", "SHARD", "STATE", "NODE ID");
 	for (i = 0; i < nsteps; i++) {

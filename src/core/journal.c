@@ -76,7 +76,15 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS run_nodes_node ON run_nodes(node_id);"
 	"CREATE TABLE IF NOT EXISTS events ("
 	"  run TEXT NOT NULL, n INTEGER NOT NULL, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
-	"  message TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run, n));";
+	"  message TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run, n));"
+	"CREATE TABLE IF NOT EXISTS data_keys ("
+	"  run TEXT NOT NULL, step INTEGER NOT NULL, n INTEGER NOT NULL, key BLOB NOT NULL,"
+	"  dump BLOB, expire_at INTEGER NOT NULL, before_digest TEXT NOT NULL,"
+	"  after_digest TEXT NOT NULL, state INTEGER NOT NULL, note TEXT,"
+	"  PRIMARY KEY (run, step, key));"
+	"CREATE TABLE IF NOT EXISTS data_scan ("
+	"  run TEXT NOT NULL, step INTEGER NOT NULL, cursor TEXT NOT NULL, done INTEGER NOT NULL,"
+	"  PRIMARY KEY (run, step));";
 
 static int db_err(struct hf_journal *j, struct hf_err *err, const char *what)
 {
@@ -733,4 +741,236 @@ void hf_steps_free(struct hf_step *steps, size_t n)
 		free(steps[i].error);
 	}
 	free(steps);
+}
+
+/* ---- data changes ---------------------------------------------------- */
+
+int hf_journal_keys_seen(struct hf_journal *j, const char *run_id, long long seq,
+			 char *const *keys, const size_t *lens, size_t n, unsigned char *seen,
+			 struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT 1 FROM data_keys WHERE run = ? AND step = ? AND key = ?",
+				   err);
+	size_t i;
+
+	if (!st)
+		return HF_ERR;
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, run_id);
+		sqlite3_bind_int64(st, 2, seq);
+		sqlite3_bind_blob(st, 3, keys[i], (int)lens[i], SQLITE_STATIC);
+		seen[i] = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
+			const struct hf_key_record *recs, size_t n, const char *cursor, int done,
+			struct hf_err *err)
+{
+	sqlite3_stmt *st = NULL, *cnt = NULL;
+	long long base = 0;
+	size_t i;
+	int rc = exec(j, "BEGIN IMMEDIATE", err);
+
+	if (rc)
+		return rc;
+	cnt = prepare(j, "SELECT COUNT(*) FROM data_keys WHERE run = ? AND step = ?", err);
+	if (!cnt)
+		goto fail;
+	bind_text(cnt, 1, run_id);
+	sqlite3_bind_int64(cnt, 2, seq);
+	if (sqlite3_step(cnt) == SQLITE_ROW)
+		base = sqlite3_column_int64(cnt, 0);
+	sqlite3_finalize(cnt);
+	st = prepare(j, "INSERT INTO data_keys (run, step, n, key, dump, expire_at, before_digest,"
+		     " after_digest, state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
+	if (!st)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, run_id);
+		sqlite3_bind_int64(st, 2, seq);
+		sqlite3_bind_int64(st, 3, base + (long long)i);
+		sqlite3_bind_blob(st, 4, recs[i].key, (int)recs[i].keylen, SQLITE_STATIC);
+		if (recs[i].dump)
+			sqlite3_bind_blob(st, 5, recs[i].dump, (int)recs[i].dumplen, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 5);
+		sqlite3_bind_int64(st, 6, recs[i].expire_at);
+		bind_text(st, 7, recs[i].before);
+		bind_text(st, 8, recs[i].after);
+		sqlite3_bind_int(st, 9, (int)recs[i].state);
+		bind_text(st, 10, recs[i].note);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(j, err, "add key record");
+			goto fail;
+		}
+	}
+	sqlite3_finalize(st);
+	st = prepare(j, "INSERT OR REPLACE INTO data_scan (run, step, cursor, done) VALUES (?, ?, ?, ?)",
+		     err);
+	if (!st)
+		goto fail;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, seq);
+	bind_text(st, 3, cursor);
+	sqlite3_bind_int(st, 4, done);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_err(j, err, "save scan position");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	return exec(j, "COMMIT", err);
+fail:
+	sqlite3_finalize(st);
+	exec(j, "ROLLBACK", NULL);
+	return rc ? rc : HF_ERR;
+}
+
+int hf_journal_scan_get(struct hf_journal *j, const char *run_id, long long seq, char **cursor,
+			int *done, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT cursor, done FROM data_scan WHERE run = ? AND step = ?",
+				   err);
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, seq);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*cursor = hf_xstrdup((const char *)sqlite3_column_text(st, 0));
+		*done = sqlite3_column_int(st, 1);
+	} else {
+		*cursor = hf_xstrdup("0");
+		*done = 0;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static char *blob_dup(sqlite3_stmt *st, int col, size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	char *s;
+
+	*len = 0;
+	if (!p && sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	s = hf_xmalloc((size_t)n + 1);
+	if (n)
+		memcpy(s, p, (size_t)n);
+	s[n] = '\0';
+	*len = (size_t)n;
+	return s;
+}
+
+int hf_journal_keys_load(struct hf_journal *j, const char *run_id, long long seq,
+			 struct hf_key_record **recs, size_t *n, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT key, dump, expire_at, before_digest, after_digest,"
+				   " state, note FROM data_keys WHERE run = ? AND step = ? ORDER BY n", err);
+	struct hf_key_record *r = NULL;
+	size_t cnt = 0, cap = 0;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, seq);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct hf_key_record *k;
+		const char *t;
+
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			r = hf_xrealloc(r, cap * sizeof(*r));
+		}
+		k = &r[cnt++];
+		memset(k, 0, sizeof(*k));
+		k->key = blob_dup(st, 0, &k->keylen);
+		k->dump = blob_dup(st, 1, &k->dumplen);
+		k->expire_at = sqlite3_column_int64(st, 2);
+		snprintf(k->before, sizeof(k->before), "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(k->after, sizeof(k->after), "%s", (const char *)sqlite3_column_text(st, 4));
+		k->state = (enum hf_key_state)sqlite3_column_int(st, 5);
+		t = (const char *)sqlite3_column_text(st, 6);
+		k->note = t ? hf_xstrdup(t) : NULL;
+	}
+	sqlite3_finalize(st);
+	*recs = r;
+	*n = cnt;
+	return 0;
+}
+
+int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long seq,
+			   const struct hf_key_record *recs, size_t n, struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = exec(j, "BEGIN IMMEDIATE", err);
+
+	if (rc)
+		return rc;
+	st = prepare(j, "UPDATE data_keys SET state = ?, note = ? WHERE run = ? AND step = ? AND key = ?",
+		     err);
+	if (!st) {
+		exec(j, "ROLLBACK", NULL);
+		return HF_ERR;
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, (int)recs[i].state);
+		bind_text(st, 2, recs[i].note);
+		bind_text(st, 3, run_id);
+		sqlite3_bind_int64(st, 4, seq);
+		sqlite3_bind_blob(st, 5, recs[i].key, (int)recs[i].keylen, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(j, err, "update key record");
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc) {
+		exec(j, "ROLLBACK", NULL);
+		return rc;
+	}
+	return exec(j, "COMMIT", err);
+}
+
+int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,
+			  long long *bytes, long long by_state[5], struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT state, COUNT(*), SUM(LENGTH(key) + IFNULL(LENGTH(dump), 0)"
+				   " + LENGTH(before_digest) + LENGTH(after_digest) + 8) FROM data_keys WHERE run = ? GROUP BY state", err);
+
+	*keys = *bytes = 0;
+	memset(by_state, 0, 5 * sizeof(*by_state));
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int s = sqlite3_column_int(st, 0);
+
+		if (s >= 0 && s < 5)
+			by_state[s] = sqlite3_column_int64(st, 1);
+		*keys += sqlite3_column_int64(st, 1);
+		*bytes += sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void hf_key_records_free(struct hf_key_record *recs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(recs[i].key);
+		free(recs[i].dump);
+		free(recs[i].note);
+	}
+	free(recs);
 }

@@ -65,6 +65,29 @@ struct hf_step {
 	long long updated_ms;
 };
 
+/* One key a data change touched: its before-image, taken by the server in
+ * the same script call that changed the key, and digests of both sides.
+ * A digest is SHA-1 of "PEXPIRETIME:DUMP", or "absent". */
+enum hf_key_state {
+	HF_KEY_APPLIED,       /* changed by the hotfix */
+	HF_KEY_REVERTED,      /* restored (or found back at its before-state) */
+	HF_KEY_CONFLICT,      /* written by someone else since: left as it is */
+	HF_KEY_FORCED,        /* a conflict restored anyway (--force) */
+	HF_KEY_EXPIRED,       /* its before-image would have expired by now */
+};
+
+struct hf_key_record {
+	char *key;            /* binary-safe, 'keylen' bytes */
+	size_t keylen;
+	char *dump;           /* DUMP payload of the before-image */
+	size_t dumplen;
+	long long expire_at;  /* PEXPIRETIME before: unix ms, or -1 */
+	char before[41];      /* digests */
+	char after[41];
+	enum hf_key_state state;
+	char *note;           /* a conflict's current digest, or NULL */
+};
+
 struct hf_event {
 	long long ts_ms;
 	char *kind;
@@ -128,6 +151,35 @@ int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **req
 
 /* All runs, newest first. Caller frees each with hf_run_free(), then the array. */
 int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, struct hf_err *err);
+
+/* ---- data changes: key records and scan positions ---------------- */
+
+/* Which of 'keys' (n, binary-safe) already have a record in step 'seq' of
+ * the run: 'seen[i]' set to 1 for those. */
+int hf_journal_keys_seen(struct hf_journal *j, const char *run_id, long long seq,
+			 char *const *keys, const size_t *lens, size_t n, unsigned char *seen,
+			 struct hf_err *err);
+/* Add 'n' records to step 'seq' and move its scan to 'cursor' ('done' when
+ * the scan is over), in one transaction. */
+int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
+			const struct hf_key_record *recs, size_t n, const char *cursor, int done,
+			struct hf_err *err);
+/* The scan position of step 'seq': "0" and 0 before it started. Caller
+ * frees '*cursor'. */
+int hf_journal_scan_get(struct hf_journal *j, const char *run_id, long long seq, char **cursor,
+			int *done, struct hf_err *err);
+/* The records of step 'seq' (every state), in the order they were added.
+ * Caller frees with hf_key_records_free(). */
+int hf_journal_keys_load(struct hf_journal *j, const char *run_id, long long seq,
+			 struct hf_key_record **recs, size_t *n, struct hf_err *err);
+/* Commit the state and note of 'n' records of step 'seq'. */
+int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long seq,
+			   const struct hf_key_record *recs, size_t n, struct hf_err *err);
+/* For status: the run's key records, their bytes in the journal, and how
+ * many are in each state (indexed by enum hf_key_state, 5 entries). */
+int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,
+			  long long *bytes, long long by_state[5], struct hf_err *err);
+void hf_key_records_free(struct hf_key_record *recs, size_t n);
 
 void hf_run_free(struct hf_run *run);
 void hf_steps_free(struct hf_step *steps, size_t n);

@@ -30,6 +30,12 @@ struct hf_target {
 	/* OUT of plan: one line per difference, "timeout: 0 -> 300" */
 	char **diff;
 	size_t ndiff;
+	/* For kinds that keep records of their own (data): the journal, the
+	 * run, and the step's share of the key space, [key_lo, key_hi) in
+	 * 1/10000ths. NULL / 0 during plan. */
+	struct hf_journal *journal;
+	const char *run_id;
+	int key_lo, key_hi;
 };
 
 struct hf_change_kind {
@@ -59,6 +65,9 @@ struct hf_change_kind {
 	/* The kind stops and starts nodes: a node that does not answer after
 	 * a crash may be one it stopped, and its apply and revert start it. */
 	int restarts_nodes;
+	/* Apply picks up where it stopped (it keeps its own progress): a step
+	 * found in flight after a crash is applied again, not settled. */
+	int resumable_apply;
 };
 
 const struct hf_change_kind *hf_kind_of(const struct hf_change *ch);
@@ -94,5 +103,6 @@ extern const struct hf_change_kind hf_kind_config;
 extern const struct hf_change_kind hf_kind_function;
 extern const struct hf_change_kind hf_kind_acl;
 extern const struct hf_change_kind hf_kind_binary;
+extern const struct hf_change_kind hf_kind_data;
 
 #endif

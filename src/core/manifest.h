@@ -24,8 +24,9 @@ enum hf_kind_id {
 	HF_KIND_FUNCTION,
 	HF_KIND_ACL,
 	HF_KIND_BINARY,
+	HF_KIND_DATA,
 	/* Parsed names that this build does not implement yet are rejected
-	 * with a clear error: data, flag, exec. */
+	 * with a clear error: flag, exec. */
 };
 
 struct hf_change {
@@ -50,11 +51,39 @@ struct hf_change {
 	char *bin_build;          /* binary: the build id the binary must report,
 				   * or NULL to ask the binary ('--version') */
 	long long bin_timeout_ms; /* binary: per node, from shutdown to in sync */
+
+	/* data: which keys (exactly one of 'match' and 'keys_file') */
+	char *data_match;         /* SCAN MATCH pattern on every primary */
+	char *keys_file;          /* as written, relative to the manifest */
+	char **keys;              /* keys_file's lines: one key per line, empty lines and
+				   * lines starting with '#' skipped */
+	size_t nkeys;
+	char *data_type;          /* TYPE filter: string, hash, list, set, zset, stream;
+				   * NULL = any (set/unset/rename imply hash, value string) */
+	char *where_field;        /* hash field to test, or NULL (then 'where' tests a
+				   * string's value) */
+	char *where_equals;       /* NULL when there is no 'where' */
+	/* data: what to do to each selected key (at least one operation) */
+	struct hf_param *data_set;  /* set: hash fields and their new values */
+	size_t ndata_set;
+	char *data_value;         /* value: a string's new value */
+	char **data_unset;        /* unset: hash fields to remove */
+	size_t ndata_unset;
+	char *rename_from, *rename_to;  /* rename: {from: F, to: G}, a hash field */
+	long long data_ttl_ms;    /* ttl: a duration; 0 when absent */
+	int data_persist;         /* persist: true */
+	int data_delete;          /* delete: true (cache invalidation) */
+	char *lua_file;           /* lua: as written, relative to the manifest */
+	char *lua_code;           /* the file's contents: the body of a Lua function
+				   * of 'key', run on the server for each key */
+	char lua_sha256[65];
+	long batch;               /* keys per script call (default 200) */
 };
 
 enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };
 
 struct hf_wave_spec {
+	int keys;             /* "keys: N%": a share of a data change's keys, not nodes */
 	int is_percent;
 	long count;           /* when !is_percent: number of targets, >= 1 */
 	double percent;       /* when is_percent: (0, 100] */

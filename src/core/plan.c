@@ -104,6 +104,85 @@ void hf_plan_waves(const struct hf_wave_spec *spec, size_t nspec, size_t ntarget
 	*nwaves = n;
 }
 
+static void describe_guard(const struct hf_manifest *m, struct hf_plan *p)
+{
+	if (m->guard.none) {
+		snprintf(p->guard_note, sizeof(p->guard_note),
+			 "none (the manifest says guard: none); bakes are plain waits");
+	} else {
+		char checks[160];
+
+		hf_guard_describe(&m->guard, checks, sizeof(checks));
+		snprintf(p->guard_note, sizeof(p->guard_note), "%s%s; baseline %llds, then a verdict "
+			 "every %lldms, rollback after %ld failing interval(s), unobservable -> %s",
+			 m->guard.present ? "" : "no guard section, so the default guard: ", checks,
+			 (m->guard.present ? m->guard.baseline_ms : 10000) / 1000,
+			 m->guard.present ? m->guard.interval_ms : 1000,
+			 m->guard.present ? m->guard.failure_limit : 2,
+			 m->guard.on_unobservable == HF_UNOBS_ROLLBACK ? "rollback" : "hold");
+	}
+}
+
+/* Data changes: every wave covers a share of the keys on every primary
+ * that has selected keys, so each wave has one step per (primary, change);
+ * a last wave below 100% gets a wave added for the rest. */
+static int data_steps(const struct hf_manifest *m, struct hf_cluster *c, struct hf_target **per,
+		      struct hf_plan *p)
+{
+	size_t w, i, k, nw = m->nwaves;
+
+	if (!nw || !m->waves[nw - 1].keys || m->waves[nw - 1].percent < 100)
+		nw++;
+	p->waves = hf_xcalloc(nw, sizeof(*p->waves));
+	p->nwaves = nw;
+	for (i = 0; i < c->nnodes; i++) {
+		int differs = 0;
+
+		for (k = 0; k < m->nchanges; k++)
+			differs |= per[k][i].ndiff > 0;
+		p->ntargets += differs;
+	}
+	for (w = 0; w < nw; w++) {
+		if (w < m->nwaves)
+			p->waves[w].bake_ms = m->waves[w].bake_ms;
+		else
+			p->waves[w].implicit = 1;
+		p->waves[w].nodes = p->ntargets;
+		for (i = 0; i < c->nnodes; i++) {
+			for (k = 0; k < m->nchanges; k++) {
+				struct hf_plan_step *s;
+
+				if (!per[k][i].ndiff)
+					continue;
+				p->steps = hf_xrealloc(p->steps, sizeof(*p->steps) * (p->nsteps + 1));
+				s = &p->steps[p->nsteps++];
+				memset(s, 0, sizeof(*s));
+				s->node = &c->nodes[i];
+				s->change = (int)k;
+				s->wave = (int)w + 1;
+				if (w == 0) {
+					/* The diff (counts, examples) is shown once. */
+					s->diff = per[k][i].diff;
+					s->ndiff = per[k][i].ndiff;
+				}
+			}
+		}
+	}
+	for (i = 0; i < c->nnodes; i++)
+		for (k = 0; k < m->nchanges; k++)
+			if (per[k][i].ndiff) {
+				/* Ownership moved to the first wave's steps. */
+				per[k][i].diff = NULL;
+				per[k][i].ndiff = 0;
+			}
+	p->rollback_possible = 1;
+	snprintf(p->rollback_note, sizeof(p->rollback_note),
+		 "yes: each key's before-image is taken by the server in the same call that changes it, "
+		 "and journaled before the next batch; a key written by someone else since is a conflict, "
+		 "never overwritten");
+	return 0;
+}
+
 int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		  struct hf_plan **out, struct hf_err *err)
 {
@@ -139,6 +218,12 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 						per[k][i].error);
 				goto out;
 			}
+	}
+
+	if (m->nchanges && m->changes[0].kind == HF_KIND_DATA) {
+		rc = data_steps(m, c, per, p);
+		describe_guard(m, p);
+		goto out;
 	}
 
 	/* The targets: nodes where at least one change differs. */
@@ -192,21 +277,7 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	p->rollback_possible = 1;
 	snprintf(p->rollback_note, sizeof(p->rollback_note),
 		 "yes: each node's before-state is captured into the journal before it changes, and restored exactly");
-	if (m->guard.none) {
-		snprintf(p->guard_note, sizeof(p->guard_note),
-			 "none (the manifest says guard: none); bakes are plain waits");
-	} else {
-		char checks[160];
-
-		hf_guard_describe(&m->guard, checks, sizeof(checks));
-		snprintf(p->guard_note, sizeof(p->guard_note), "%s%s; baseline %llds, then a verdict "
-			 "every %lldms, rollback after %ld failing interval(s), unobservable -> %s",
-			 m->guard.present ? "" : "no guard section, so the default guard: ", checks,
-			 (m->guard.present ? m->guard.baseline_ms : 10000) / 1000,
-			 m->guard.present ? m->guard.interval_ms : 1000,
-			 m->guard.present ? m->guard.failure_limit : 2,
-			 m->guard.on_unobservable == HF_UNOBS_ROLLBACK ? "rollback" : "hold");
-	}
+	describe_guard(m, p);
 out:
 	for (k = 0; k < m->nchanges; k++) {
 		if (per[k])

@@ -313,6 +313,22 @@ void hf_rollout_free(struct hf_rollout *r)
 
 enum op { OP_CAPTURE, OP_APPLY, OP_VERIFY_AFTER, OP_VERIFY_BEFORE, OP_REVERT, OP_PERSIST };
 
+/* The share of the key space wave 'wave' covers, in 1/10000ths: from the
+ * previous wave's 'keys' goal to its own (the last wave reaches 100%). */
+static void key_share(const struct hf_manifest *m, int wave, int *lo, int *hi)
+{
+	double prev = 0, goal = 100;
+
+	if (wave >= 2 && (size_t)(wave - 1) <= m->nwaves && m->waves[wave - 2].keys)
+		prev = m->waves[wave - 2].percent;
+	if ((size_t)wave <= m->nwaves && m->waves[wave - 1].keys)
+		goal = m->waves[wave - 1].percent;
+	if ((size_t)wave > m->nwaves)
+		goal = 100;   /* the wave the plan adds to reach every key */
+	*lo = (int)(prev * 100 + 0.5);
+	*hi = (int)(goal * 100 + 0.5);
+}
+
 /* Run 'op' for the steps 'idx', one batch per change, and return targets
  * aligned with 'idx'. Caller frees the array. */
 static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t n, enum op op,
@@ -321,9 +337,11 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 	struct hf_target *out = hf_xcalloc(n ? n : 1, sizeof(*out));
 	struct hf_target *t = hf_xcalloc(n ? n : 1, sizeof(*t));
 	size_t *pos = hf_xcalloc(n ? n : 1, sizeof(*pos));
-	size_t k, i;
+	size_t j, i;
 
-	for (k = 0; k < r->m->nchanges; k++) {
+	for (j = 0; j < r->m->nchanges; j++) {
+		/* Reverts go newest change first, like waves. */
+		size_t k = op == OP_REVERT ? r->m->nchanges - 1 - j : j;
 		const struct hf_change *ch = &r->m->changes[k];
 		const struct hf_change_kind *kind = hf_kind_of(ch);
 		size_t m = 0;
@@ -334,6 +352,9 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 			memset(&t[m], 0, sizeof(t[m]));
 			t[m].node = r->node_of[idx[i]];
 			t[m].step = &r->steps[idx[i]];
+			t[m].journal = r->j;
+			t[m].run_id = r->run->id;
+			key_share(r->m, r->steps[idx[i]].wave, &t[m].key_lo, &t[m].key_hi);
 			pos[m++] = i;
 		}
 		if (!m)
@@ -581,6 +602,15 @@ static int settle(struct hf_rollout *r, struct hf_err *err)
 			rc = save_steps(r, &i, 1, err);
 			if (rc)
 				goto out;
+		}
+		if (s->state == HF_STEP_APPLYING &&
+		    hf_kind_of(&r->m->changes[s->change])->resumable_apply) {
+			/* It keeps its own progress: apply again goes on. */
+			s->state = HF_STEP_CAPTURED;
+			rc = save_steps(r, &i, 1, err);
+			if (rc)
+				goto out;
+			continue;
 		}
 		if (s->state == HF_STEP_APPLYING || s->state == HF_STEP_APPLIED)
 			idx[n++] = i;

@@ -19,6 +19,8 @@ const struct hf_change_kind *hf_kind_of(const struct hf_change *ch)
 		return &hf_kind_acl;
 	case HF_KIND_BINARY:
 		return &hf_kind_binary;
+	case HF_KIND_DATA:
+		return &hf_kind_data;
 	}
 	return NULL;
 }

@@ -125,6 +125,15 @@ void hf_argv_push(struct hf_argv *a, const char *s)
 	push(a, hf_xstrdup(s), strlen(s));
 }
 
+void hf_argv_pushb(struct hf_argv *a, const void *data, size_t len)
+{
+	char *copy = hf_xmalloc(len + 1);
+
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	push(a, copy, len);
+}
+
 void hf_argv_pushf(struct hf_argv *a, const char *fmt, ...)
 {
 	struct hf_buf b = {0};

@@ -62,6 +62,8 @@ struct hf_argv {
 };
 
 void hf_argv_push(struct hf_argv *a, const char *s);
+/* Binary-safe: 'len' bytes of 'data'. */
+void hf_argv_pushb(struct hf_argv *a, const void *data, size_t len);
 void hf_argv_pushf(struct hf_argv *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void hf_argv_release(struct hf_argv *a);

@@ -1,0 +1,1269 @@
+/* The 'data' kind: repair keys, with an exact before-image of every key it
+ * touches and a rollback that never overwrites what a client wrote since.
+ *
+ * A step is (wave, primary): the primary's keys that match the selection
+ * and whose hash falls in the wave's share of the key space. Apply scans the
+ * primary (SCAN MATCH, or the manifest's key list) and sends the keys in
+ * batches to one server-side script per batch, which for each key checks the
+ * filter, takes the before-image (DUMP, PEXPIRETIME), applies the change and
+ * digests the result, all in one atomic call: no client write can land
+ * between the read and the write. The script also leaves each record in a
+ * stash hash on the node until the journal has it, so that a hotfix killed
+ * between the script and the journal loses no before-image, and a key the
+ * script already changed is never changed twice.
+ *
+ * Revert sends the records back in batches to a second script that, per
+ * key, restores the before-image where the key still digests to what the
+ * hotfix left, skips a key already back at its before-image, and reports a
+ * key written by someone else since as a conflict (restored only when
+ * forced). */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kind.h"
+#include "engine/redis/load.h"
+#include "util/buf.h"
+#include "util/misc.h"
+
+#define BUCKETS 10000
+#define MAX_ROUNDS_WITHOUT_PROGRESS 20
+#define PLAN_SCAN_CALLS 20
+#define PLAN_SCAN_COUNT 1000
+#define PLAN_EXAMPLES 3
+#define CONFLICTS_SHOWN 5
+
+/* ---- the server-side scripts ---------------------------------------- */
+
+/* Shared by both scripts: a key's digest, SHA-1 of "PEXPIRETIME:DUMP". */
+static const char lua_common[] =
+	"#!lua flags=allow-cross-slot-keys\n"
+	"local function digest(k)\n"
+	"  local d = redis.call('DUMP', k)\n"
+	"  if not d then return 'absent', false, -1 end\n"
+	"  local e = redis.call('PEXPIRETIME', k)\n"
+	"  return redis.sha1hex(e .. ':' .. d), d, e\n"
+	"end\n";
+
+/* Redis Cluster routes a script by its declared keys, which must share a
+ * slot; so the keys a script works on are passed in ARGV (the node serves
+ * their slots: they come from its own SCAN), and only the stash, whose slot
+ * the node serves, is declared.
+ *
+ * KEYS[1] is the stash; ARGV[1] the change as JSON, ARGV[2..] the keys.
+ * Returns per key "" (not selected), "R<expire>:<before>:<after>:<dump>"
+ * or, for a transform that failed, "E<message>" (the key is put back and
+ * nothing after it is touched). */
+static const char lua_apply[] =
+	"local spec = cjson.decode(ARGV[1])\n"
+	"local stash = KEYS[1]\n"
+	"local out = {}\n"
+	"for i = 2, #ARGV do\n"
+	"  local k = ARGV[i]\n"
+	"  local prev = redis.call('HGET', stash, k)\n"
+	"  if prev then\n"
+	"    out[#out + 1] = prev\n"
+	"  else\n"
+	"    local t = redis.call('TYPE', k)['ok']\n"
+	"    local ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
+	"    if ok and spec.where ~= nil then\n"
+	"      if spec.where_field ~= nil then\n"
+	"        ok = redis.call('HGET', k, spec.where_field) == spec.where\n"
+	"      else\n"
+	"        ok = redis.call('GET', k) == spec.where\n"
+	"      end\n"
+	"    end\n"
+	"    if not ok then\n"
+	"      out[#out + 1] = ''\n"
+	"    else\n"
+	"      local bd, d, e = digest(k)\n"
+	"      local err = nil\n"
+	"      if spec.delete then\n"
+	"        redis.call('DEL', k)\n"
+	"      elseif spec.lua then\n"
+	"        local good, msg = pcall(transform, k)\n"
+	"        if not good then\n"
+	"          if type(msg) == 'table' then msg = msg.err or msg.ok end\n"
+	"          err = tostring(msg)\n"
+	"        end\n"
+	"      else\n"
+	"        if spec.value ~= nil then redis.call('SET', k, spec.value, 'KEEPTTL') end\n"
+	"        if spec.rename ~= nil then\n"
+	"          local v = redis.call('HGET', k, spec.rename[1])\n"
+	"          if v then\n"
+	"            redis.call('HSET', k, spec.rename[2], v)\n"
+	"            redis.call('HDEL', k, spec.rename[1])\n"
+	"          end\n"
+	"        end\n"
+	"        if spec.set ~= nil then redis.call('HSET', k, unpack(spec.set)) end\n"
+	"        if spec.unset ~= nil then redis.call('HDEL', k, unpack(spec.unset)) end\n"
+	"        if spec.ttl ~= nil then redis.call('PEXPIRE', k, spec.ttl) end\n"
+	"        if spec.persist then redis.call('PERSIST', k) end\n"
+	"      end\n"
+	"      if err then\n"
+	"        redis.call('DEL', k)\n"
+	"        redis.call('RESTORE', k, e > 0 and e or 0, d, 'ABSTTL')\n"
+	"        out[#out + 1] = 'E' .. err\n"
+	"        return out\n"
+	"      end\n"
+	"      local ad = digest(k)\n"
+	"      local rec = 'R' .. e .. ':' .. bd .. ':' .. ad .. ':' .. d\n"
+	"      redis.call('HSET', stash, k, rec)\n"
+	"      out[#out + 1] = rec\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"return out\n";
+
+/* ARGV[1] "1" to force; then pairs: a key and its record "<expire>:
+ * <before>:<after>:<dump>". Returns per key "same", "restored",
+ * "forced", "expired" or "conflict:<digest now>". */
+static const char lua_revert[] =
+	"local force = ARGV[1] == '1'\n"
+	"local now = redis.call('TIME')\n"
+	"local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)\n"
+	"local out = {}\n"
+	"for i = 1, (#ARGV - 1) / 2 do\n"
+	"  local k, rec = ARGV[2 * i], ARGV[2 * i + 1]\n"
+	"  local c1 = string.find(rec, ':', 1, true)\n"
+	"  local c2 = string.find(rec, ':', c1 + 1, true)\n"
+	"  local c3 = string.find(rec, ':', c2 + 1, true)\n"
+	"  local e = tonumber(string.sub(rec, 1, c1 - 1))\n"
+	"  local bd = string.sub(rec, c1 + 1, c2 - 1)\n"
+	"  local ad = string.sub(rec, c2 + 1, c3 - 1)\n"
+	"  local d = string.sub(rec, c3 + 1)\n"
+	"  local cd = digest(k)\n"
+	"  local expired = e ~= -1 and e <= nowms\n"
+	"  if cd == bd then\n"
+	"    out[i] = 'same'\n"
+	"  elseif cd == ad or force or (expired and cd == 'absent') then\n"
+	"    redis.call('DEL', k)\n"
+	"    if expired then\n"
+	"      out[i] = 'expired'\n"
+	"    else\n"
+	"      redis.call('RESTORE', k, e == -1 and 0 or e, d, 'ABSTTL')\n"
+	"      out[i] = cd == ad and 'restored' or 'forced'\n"
+	"    end\n"
+	"  else\n"
+	"    out[i] = 'conflict:' .. cd\n"
+	"  end\n"
+	"end\n"
+	"return out\n";
+
+/* ARGV the keys: their digests now. */
+static const char lua_digests[] =
+	"local out = {}\n"
+	"for i = 1, #ARGV do out[i] = digest(ARGV[i]) end\n"
+	"return out\n";
+
+/* ARGV[1] the change, ARGV[2..] the keys: 1 where a key is selected. */
+static const char lua_match[] =
+	"local spec = cjson.decode(ARGV[1])\n"
+	"local out = {}\n"
+	"for i = 2, #ARGV do\n"
+	"  local k = ARGV[i]\n"
+	"  local t = redis.call('TYPE', k)['ok']\n"
+	"  local ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
+	"  if ok and spec.where ~= nil then\n"
+	"    if spec.where_field ~= nil then\n"
+	"      ok = redis.call('HGET', k, spec.where_field) == spec.where\n"
+	"    else\n"
+	"      ok = redis.call('GET', k) == spec.where\n"
+	"    end\n"
+	"  end\n"
+	"  out[i - 1] = ok and 1 or 0\n"
+	"end\n"
+	"return out\n";
+
+static char *script(const struct hf_change *ch, const char *body, int writes)
+{
+	struct hf_buf b = {0};
+
+	hf_buf_puts(&b, lua_common);
+	if (!writes) {
+		/* The same flags line, read-only: allowed on a replica too. */
+		char *nl = strchr(b.s, '\n');
+		struct hf_buf r = {0};
+
+		hf_buf_puts(&r, "#!lua flags=no-writes,allow-cross-slot-keys");
+		hf_buf_puts(&r, nl);
+		hf_buf_release(&b);
+		b = r;
+	}
+	if (ch->lua_code && writes) {
+		hf_buf_puts(&b, "local function transform(key)\n");
+		hf_buf_puts(&b, ch->lua_code);
+		hf_buf_puts(&b, "\nend\n");
+	}
+	hf_buf_puts(&b, body);
+	return hf_buf_detach(&b);
+}
+
+/* The change as the scripts read it. */
+static char *spec_json(const struct hf_change *ch)
+{
+	json_t *j = json_object();
+	size_t i;
+	char *s;
+
+	if (ch->data_type)
+		json_object_set_new(j, "type", json_string(ch->data_type));
+	if (ch->where_equals) {
+		json_object_set_new(j, "where", json_string(ch->where_equals));
+		if (ch->where_field)
+			json_object_set_new(j, "where_field", json_string(ch->where_field));
+	}
+	if (ch->data_delete)
+		json_object_set_new(j, "delete", json_true());
+	if (ch->lua_code)
+		json_object_set_new(j, "lua", json_true());
+	if (ch->data_value)
+		json_object_set_new(j, "value", json_string(ch->data_value));
+	if (ch->rename_from)
+		json_object_set_new(j, "rename", json_pack("[ss]", ch->rename_from, ch->rename_to));
+	if (ch->ndata_set) {
+		json_t *a = json_array();
+
+		for (i = 0; i < ch->ndata_set; i++) {
+			json_array_append_new(a, json_string(ch->data_set[i].name));
+			json_array_append_new(a, json_string(ch->data_set[i].value));
+		}
+		json_object_set_new(j, "set", a);
+	}
+	if (ch->ndata_unset) {
+		json_t *a = json_array();
+
+		for (i = 0; i < ch->ndata_unset; i++)
+			json_array_append_new(a, json_string(ch->data_unset[i]));
+		json_object_set_new(j, "unset", a);
+	}
+	if (ch->data_ttl_ms)
+		json_object_set_new(j, "ttl", json_integer(ch->data_ttl_ms));
+	if (ch->data_persist)
+		json_object_set_new(j, "persist", json_true());
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+/* ---- keys and nodes -------------------------------------------------- */
+
+/* Which share of the key space a key is in: 0 .. BUCKETS - 1 (FNV-1a). */
+static unsigned bucket_of(const char *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 1099511628211ULL;
+	}
+	return (unsigned)(h % BUCKETS);
+}
+
+/* The stash of run 'run' on a primary: a hash whose slot the primary
+ * serves (its hash tag is chosen for that). */
+static void stash_key(const struct hf_cluster *c, const struct hf_node *n, const char *run,
+		      char *out, size_t len)
+{
+	char tag[32];
+	int i;
+
+	for (i = 0;; i++) {
+		unsigned slot;
+
+		snprintf(tag, sizeof(tag), "s%d", i);
+		slot = hf_load_key_slot(tag, strlen(tag));
+		if (!c->cluster_mode || n->slot_lo < 0 ||
+		    ((int)slot >= n->slot_lo && (int)slot <= n->slot_hi) || i > 1000000)
+			break;
+	}
+	snprintf(out, len, "hotfix:stash:%s:{%s}", run, tag);
+}
+
+/* The node that serves as the primary of 'n''s shard now: 'n' itself, or
+ * its primary when a failover made it a replica. NULL when unknown. */
+static struct hf_node *serving(struct hf_cluster *c, struct hf_node *n)
+{
+	struct hf_call call = { .node = n };
+	char host[256] = "", port[16] = "", role[16] = "";
+	struct hf_node *found = NULL;
+	size_t i;
+
+	hf_argv_push(&call.cmds[0], "INFO");
+	hf_argv_push(&call.cmds[0], "replication");
+	call.ncmds = 1;
+	hf_fanout(c, &call, 1, c->timeout_ms);
+	if (!call.status && call.replies[0] && call.replies[0]->type == HF_REPLY_STRING) {
+		hf_info_field(call.replies[0]->str, "role", role, sizeof(role));
+		hf_info_field(call.replies[0]->str, "master_host", host, sizeof(host));
+		hf_info_field(call.replies[0]->str, "master_port", port, sizeof(port));
+		if (!strcmp(role, "master"))
+			found = n;
+		for (i = 0; !found && i < c->nnodes; i++)
+			if (!strcmp(c->nodes[i].host, host) && c->nodes[i].port == atoi(port))
+				found = &c->nodes[i];
+	}
+	hf_calls_release(&call, 1);
+	return found;
+}
+
+/* Whether a key in the list belongs to primary 'n' (the slot map of the
+ * topology: the node's first range; without cluster mode every key). */
+static int owns(const struct hf_cluster *c, const struct hf_node *n, const char *key, size_t len)
+{
+	unsigned slot;
+
+	if (!c->cluster_mode)
+		return 1;
+	slot = hf_load_key_slot(key, len);
+	return n->slot_lo >= 0 && (int)slot >= n->slot_lo && (int)slot <= n->slot_hi;
+}
+
+/* Parse "R<expire>:<before>:<after>:<dump>" (or without the leading R). */
+static int parse_record(const char *s, size_t len, struct hf_key_record *r)
+{
+	const char *p = s, *end = s + len, *c1, *c2, *c3;
+
+	if (p < end && *p == 'R')
+		p++;
+	c1 = memchr(p, ':', (size_t)(end - p));
+	c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+	c3 = c2 ? memchr(c2 + 1, ':', (size_t)(end - c2 - 1)) : NULL;
+	if (!c3 || c2 - c1 - 1 > 40 || c3 - c2 - 1 > 40)
+		return -1;
+	r->expire_at = strtoll(p, NULL, 10);
+	snprintf(r->before, sizeof(r->before), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	snprintf(r->after, sizeof(r->after), "%.*s", (int)(c3 - c2 - 1), c2 + 1);
+	r->dumplen = (size_t)(end - c3 - 1);
+	r->dump = hf_xmalloc(r->dumplen + 1);
+	memcpy(r->dump, c3 + 1, r->dumplen);
+	r->dump[r->dumplen] = '\0';
+	return 0;
+}
+
+static void push_record(struct hf_argv *a, const struct hf_key_record *r)
+{
+	struct hf_buf b = {0};
+
+	hf_buf_printf(&b, "%lld:%s:%s:", r->expire_at, r->before, r->after);
+	hf_buf_append(&b, r->dump ? r->dump : "", r->dumplen);
+	hf_argv_pushb(a, b.s, b.len);
+	hf_buf_release(&b);
+}
+
+static int moved_or_readonly(const struct hf_reply *r)
+{
+	return r && r->type == HF_REPLY_ERROR && r->str &&
+	       (!strncmp(r->str, "MOVED", 5) || !strncmp(r->str, "READONLY", 8) ||
+		!strncmp(r->str, "ASK", 3) || !strncmp(r->str, "CLUSTERDOWN", 11) ||
+		!strncmp(r->str, "TRYAGAIN", 8));
+}
+
+/* ---- apply ----------------------------------------------------------- */
+
+struct scan {
+	struct hf_target *t;
+	struct hf_node *node;        /* the primary serving the shard now */
+	char stash[160];
+	char *cursor;                /* SCAN cursor, or index into the key list */
+	int scan_done;               /* no more keys to fetch */
+	char **keys;                 /* fetched, waiting for the script */
+	size_t *lens, nkeys;
+	char **ack;                  /* journaled: their stash entries can go */
+	size_t *acklen, nack;
+	int recovered;               /* the stash was read back after a crash */
+	int idle;                    /* rounds without an answer */
+	int finished;
+};
+
+static void free_keys(char **keys, size_t *lens, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(lens);
+}
+
+/* Keep the fetched keys that are in the step's share and not journaled. */
+static void take_keys(struct scan *s, const struct hf_change *ch, const struct hf_reply *const *k,
+		      size_t n, const char *const *list)
+{
+	unsigned char *seen;
+	size_t i, m = 0;
+
+	s->keys = hf_xcalloc(n ? n : 1, sizeof(*s->keys));
+	s->lens = hf_xcalloc(n ? n : 1, sizeof(*s->lens));
+	for (i = 0; i < n; i++) {
+		const char *key = k ? k[i]->str : list[i];
+		size_t len = k ? k[i]->len : strlen(list[i]);
+		unsigned b = bucket_of(key, len);
+
+		if (!key || (int)b < s->t->key_lo || (int)b >= s->t->key_hi)
+			continue;
+		s->keys[m] = hf_xmalloc(len + 1);
+		memcpy(s->keys[m], key, len);
+		s->keys[m][len] = '\0';
+		s->lens[m++] = len;
+	}
+	s->nkeys = m;
+	if (!m)
+		return;
+	seen = hf_xcalloc(m, 1);
+	if (!hf_journal_keys_seen(s->t->journal, s->t->run_id, s->t->step->seq, s->keys, s->lens, m,
+				  seen, NULL)) {
+		size_t w = 0;
+
+		for (i = 0; i < m; i++) {
+			if (seen[i]) {
+				free(s->keys[i]);
+				continue;
+			}
+			s->keys[w] = s->keys[i];
+			s->lens[w++] = s->lens[i];
+		}
+		s->nkeys = w;
+	}
+	free(seen);
+	(void)ch;
+}
+
+/* Keys of the manifest's list for this step's primary, from index 'from':
+ * at most 'batch' of them; returns the next index. */
+static size_t list_batch(const struct hf_cluster *c, const struct hf_change *ch,
+			 const struct scan *s, size_t from, const char ***out, size_t *n)
+{
+	const char **keys = hf_xcalloc(ch->batch ? (size_t)ch->batch : 1, sizeof(*keys));
+	size_t i = from, m = 0;
+
+	for (; i < ch->nkeys && m < (size_t)ch->batch; i++)
+		if (owns(c, s->node, ch->keys[i], strlen(ch->keys[i])))
+			keys[m++] = ch->keys[i];
+	*out = keys;
+	*n = m;
+	return i;
+}
+
+static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_call *call)
+{
+	struct hf_argv *a;
+
+	if (s->scan_done || ch->keys)
+		return;
+	a = &call->cmds[call->ncmds++];
+	hf_argv_push(a, "SCAN");
+	hf_argv_push(a, s->cursor);
+	hf_argv_push(a, "MATCH");
+	hf_argv_push(a, ch->data_match);
+	if (ch->data_type) {
+		hf_argv_push(a, "TYPE");
+		hf_argv_push(a, ch->data_type);
+	}
+	hf_argv_push(a, "COUNT");
+	hf_argv_pushf(a, "%ld", ch->batch);
+}
+
+/* Record the script's answers; returns -1 (with the target failed) when a
+ * transform failed or an answer cannot be read. */
+static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_key_record **recs,
+			  size_t *nrecs)
+{
+	size_t i;
+
+	*recs = hf_xcalloc(s->nkeys ? s->nkeys : 1, sizeof(**recs));
+	*nrecs = 0;
+	if (!r || r->type != HF_REPLY_ARRAY) {
+		hf_target_set(s->t, HF_ERR, "data script failed: %s",
+			      r && r->str ? r->str : "no answer");
+		return -1;
+	}
+	for (i = 0; i < r->nelem && i < s->nkeys; i++) {
+		const struct hf_reply *e = r->elem[i];
+		struct hf_key_record *k = &(*recs)[*nrecs];
+
+		if (!e->str || !e->len)
+			continue;   /* not selected */
+		if (e->str[0] == 'E') {
+			hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key is "
+				      "left as it was): %.300s", (int)(s->lens[i] > 200 ? 200 : s->lens[i]),
+				      s->keys[i], e->str + 1);
+			return -1;
+		}
+		if (parse_record(e->str, e->len, k)) {
+			hf_target_set(s->t, HF_ERR, "unreadable answer for key '%s'", s->keys[i]);
+			return -1;
+		}
+		k->key = s->keys[i];
+		k->keylen = s->lens[i];
+		k->state = HF_KEY_APPLIED;
+		(*nrecs)++;
+	}
+	return 0;
+}
+
+/* After a crash: journal what the stash holds (changed, not journaled). */
+static int recover_stash(struct hf_cluster *c, struct scan *s)
+{
+	struct hf_call call = { .node = s->node };
+	const struct hf_reply *r;
+	struct hf_key_record *recs = NULL;
+	size_t i, n = 0;
+	int rc = 0;
+
+	hf_argv_push(&call.cmds[0], "HGETALL");
+	hf_argv_push(&call.cmds[0], s->stash);
+	call.ncmds = 1;
+	hf_fanout(c, &call, 1, c->timeout_ms);
+	r = call.replies[0];
+	if (call.status || !r || r->type != HF_REPLY_ARRAY) {
+		hf_calls_release(&call, 1);
+		return -1;
+	}
+	recs = hf_xcalloc(r->nelem / 2 + 1, sizeof(*recs));
+	s->ack = hf_xcalloc(r->nelem / 2 + 1, sizeof(*s->ack));
+	s->acklen = hf_xcalloc(r->nelem / 2 + 1, sizeof(*s->acklen));
+	for (i = 0; i + 1 < r->nelem; i += 2) {
+		struct hf_key_record *k = &recs[n];
+		unsigned char seen = 0;
+		char *key = r->elem[i]->str;
+		size_t len = r->elem[i]->len;
+
+		s->ack[s->nack] = hf_xmalloc(len + 1);
+		memcpy(s->ack[s->nack], key, len + 1);
+		s->acklen[s->nack++] = len;
+		hf_journal_keys_seen(s->t->journal, s->t->run_id, s->t->step->seq, &key, &len, 1, &seen,
+				     NULL);
+		if (seen || parse_record(r->elem[i + 1]->str, r->elem[i + 1]->len, k))
+			continue;
+		k->key = s->ack[s->nack - 1];
+		k->keylen = len;
+		k->state = HF_KEY_APPLIED;
+		n++;
+	}
+	if (n) {
+		char *cursor = NULL;
+		int done = 0;
+		struct hf_err err = {0};
+
+		hf_journal_scan_get(s->t->journal, s->t->run_id, s->t->step->seq, &cursor, &done, NULL);
+		rc = hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
+					 cursor ? cursor : "0", 0, &err);
+		free(cursor);
+	}
+	for (i = 0; i < n; i++)
+		free(recs[i].dump);
+	free(recs);
+	hf_calls_release(&call, 1);
+	return rc ? -1 : 0;
+}
+
+static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+{
+	struct scan *s = hf_xcalloc(n ? n : 1, sizeof(*s));
+	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
+	char *code = script(ch, lua_apply, 1), *spec = spec_json(ch);
+	size_t i, active = n;
+
+	for (i = 0; i < n; i++) {
+		int done = 0;
+
+		s[i].t = &t[i];
+		t[i].status = 0;
+		s[i].node = t[i].node;
+		stash_key(c, t[i].node, t[i].run_id, s[i].stash, sizeof(s[i].stash));
+		if (hf_journal_scan_get(t[i].journal, t[i].run_id, t[i].step->seq, &s[i].cursor, &done,
+					NULL))
+			s[i].cursor = hf_xstrdup("0");
+		s[i].scan_done = done;
+		s[i].finished = done;
+		if (done)
+			active--;
+	}
+	while (active) {
+		for (i = 0; i < n; i++) {
+			struct scan *sc = &s[i];
+			struct hf_call *call = &calls[i];
+			size_t k;
+
+			memset(call, 0, sizeof(*call));
+			call->node = sc->node;
+			if (sc->finished)
+				continue;
+			if (!sc->recovered) {
+				/* First look at the stash: a crashed run may have left records. */
+				if (recover_stash(c, sc)) {
+					sc->node = serving(c, sc->node) ? serving(c, sc->node) : sc->node;
+					if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+						hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
+							      sc->node->host, sc->node->port);
+						sc->finished = 1;
+						active--;
+					}
+					continue;
+				}
+				sc->recovered = 1;
+				call->node = sc->node;
+			}
+			if (sc->nack) {
+				struct hf_argv *a = &call->cmds[call->ncmds++];
+
+				hf_argv_push(a, "HDEL");
+				hf_argv_push(a, sc->stash);
+				for (k = 0; k < sc->nack; k++)
+					hf_argv_pushb(a, sc->ack[k], sc->acklen[k]);
+			}
+			if (ch->keys && !sc->nkeys && !sc->scan_done) {
+				/* A key list: the next batch is known here. */
+				const char **list;
+				size_t m, next = list_batch(c, ch, sc, (size_t)atol(sc->cursor), &list, &m);
+
+				take_keys(sc, ch, NULL, m, list);
+				free(list);
+				free(sc->cursor);
+				sc->cursor = hf_xasprintf("%zu", next);
+				if (next >= ch->nkeys)
+					sc->scan_done = 1;
+			}
+			if (sc->nkeys) {
+				struct hf_argv *a = &call->cmds[call->ncmds++];
+
+				hf_argv_push(a, "EVAL");
+				hf_argv_push(a, code);
+				hf_argv_push(a, "1");
+				hf_argv_push(a, sc->stash);
+				hf_argv_push(a, spec);
+				for (k = 0; k < sc->nkeys; k++)
+					hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
+			}
+			queue_fetch(ch, sc, call);
+		}
+		hf_fanout(c, calls, n, c->timeout_ms * 5);
+		for (i = 0; i < n; i++) {
+			struct scan *sc = &s[i];
+			struct hf_call *call = &calls[i];
+			const struct hf_reply *eval = NULL, *fetch = NULL;
+			struct hf_key_record *recs = NULL;
+			size_t r = 0, nrecs = 0, k;
+			int bad = 0;
+			char *next = NULL;
+			struct hf_err err = {0};
+
+			if (sc->finished || !call->ncmds)
+				continue;
+			if (call->status) {
+				bad = 1;
+			} else {
+				if (sc->nack)
+					r++;   /* HDEL: a failure only leaves stash entries */
+				if (sc->nkeys)
+					eval = call->replies[r++];
+				if (call->ncmds > r)
+					fetch = call->replies[r++];
+				bad = moved_or_readonly(eval) || moved_or_readonly(fetch);
+			}
+			if (bad) {
+				/* A failover, or a node that did not answer: find the
+				 * shard's primary and ask again; a SCAN cursor is only
+				 * good on the node that gave it. */
+				struct hf_node *now = serving(c, sc->node);
+
+				if (now && now != sc->node && !ch->keys) {
+					free(sc->cursor);
+					sc->cursor = hf_xstrdup("0");
+					sc->scan_done = 0;
+				}
+				if (now) {
+					sc->node = now;
+					stash_key(c, now, sc->t->run_id, sc->stash, sizeof(sc->stash));
+					sc->recovered = 0;
+				}
+				if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+					hf_target_set(sc->t, call->status ? call->status : HF_ERR, "%s",
+						      call->status ? call->error :
+						      (eval && eval->str) ? eval->str :
+						      (fetch && fetch->str) ? fetch->str : "no answer");
+					sc->finished = 1;
+					active--;
+				}
+				hf_sleep_ms(100);
+				continue;
+			}
+			sc->idle = 0;
+			free_keys(sc->ack, sc->acklen, sc->nack);
+			sc->ack = NULL;
+			sc->acklen = NULL;
+			sc->nack = 0;
+			if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs)) {
+				for (k = 0; k < nrecs; k++)
+					free(recs[k].dump);
+				free(recs);
+				free_keys(sc->keys, sc->lens, sc->nkeys);
+				sc->keys = NULL;
+				sc->nkeys = 0;
+				sc->finished = 1;
+				active--;
+				continue;
+			}
+			/* The keys the script saw now become the stash entries to drop. */
+			sc->ack = sc->keys;
+			sc->acklen = sc->lens;
+			sc->nack = sc->nkeys;
+			sc->keys = NULL;
+			sc->lens = NULL;
+			sc->nkeys = 0;
+			if (fetch && fetch->type == HF_REPLY_ARRAY && fetch->nelem == 2 &&
+			    fetch->elem[0]->str && fetch->elem[1]->type == HF_REPLY_ARRAY) {
+				next = hf_xstrdup(fetch->elem[0]->str);
+				take_keys(sc, ch, (const struct hf_reply *const *)fetch->elem[1]->elem,
+					  fetch->elem[1]->nelem, NULL);
+				if (!strcmp(next, "0"))
+					sc->scan_done = 1;
+			} else if (fetch) {
+				hf_target_set(sc->t, HF_ERR, "SCAN failed: %s", fetch->str ? fetch->str : "?");
+				sc->finished = 1;
+				active--;
+			}
+			/* The position to resume from regenerates the keys fetched
+			 * but not sent yet: the cursor that fetched them. */
+			if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, recs, nrecs,
+						sc->cursor, sc->scan_done && !sc->nkeys, &err)) {
+				hf_target_set(sc->t, HF_ERR, "%s", err.msg);
+				if (!sc->finished) {
+					sc->finished = 1;
+					active--;
+				}
+			}
+			for (k = 0; k < nrecs; k++)
+				free(recs[k].dump);
+			free(recs);
+			if (next) {
+				free(sc->cursor);
+				sc->cursor = next;
+			}
+			if (!sc->finished && sc->scan_done && !sc->nkeys) {
+				hf_crashpoint("data-batch");
+				if (sc->nack)
+					continue;   /* one more round drops the last stash entries */
+				sc->finished = 1;
+				active--;
+			} else if (!sc->finished) {
+				hf_crashpoint("data-batch");
+			}
+		}
+		hf_calls_release(calls, n);
+	}
+	for (i = 0; i < n; i++) {
+		free_keys(s[i].keys, s[i].lens, s[i].nkeys);
+		free_keys(s[i].ack, s[i].acklen, s[i].nack);
+		free(s[i].cursor);
+	}
+	free(calls);
+	free(s);
+	free(code);
+	free(spec);
+}
+
+/* ---- revert ---------------------------------------------------------- */
+
+static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, int force)
+{
+	char *code = script(ch, lua_revert, 1);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct hf_key_record *recs = NULL;
+		struct hf_buf conflicts = {0};
+		struct hf_node *node = t[i].node;
+		size_t nrecs = 0, at = 0, nconf = 0, tries = 0;
+		struct hf_err err = {0};
+
+		t[i].status = 0;
+		t[i].match = 0;
+		if (hf_journal_keys_load(t[i].journal, t[i].run_id, t[i].step->seq, &recs, &nrecs, &err)) {
+			hf_target_set(&t[i], HF_ERR, "%s", err.msg);
+			continue;
+		}
+		while (at < nrecs) {
+			struct hf_call call = { .node = node };
+			struct hf_argv *a = &call.cmds[0];
+			size_t idx[1024], m = 0, k;
+			const struct hf_reply *r;
+
+			for (k = at; k < nrecs && m < (size_t)ch->batch && m < 1024; k++)
+				if (recs[k].state == HF_KEY_APPLIED ||
+				    (force && recs[k].state == HF_KEY_CONFLICT))
+					idx[m++] = k;
+			if (!m) {
+				at = k;
+				continue;
+			}
+			hf_argv_push(a, "EVAL");
+			hf_argv_push(a, code);
+			hf_argv_push(a, "0");
+			hf_argv_push(a, force ? "1" : "0");
+			for (k = 0; k < m; k++) {
+				hf_argv_pushb(a, recs[idx[k]].key, recs[idx[k]].keylen);
+				push_record(a, &recs[idx[k]]);
+			}
+			call.ncmds = 1;
+			hf_fanout(c, &call, 1, c->timeout_ms * 5);
+			r = call.replies[0];
+			if (call.status || moved_or_readonly(r) || !r || r->type != HF_REPLY_ARRAY ||
+			    r->nelem != m) {
+				struct hf_node *now = serving(c, node);
+
+				if (++tries > MAX_ROUNDS_WITHOUT_PROGRESS || !now) {
+					hf_target_set(&t[i], call.status ? call.status : HF_ERR, "%s",
+						      call.status ? call.error : r && r->str ? r->str : "no answer");
+					hf_calls_release(&call, 1);
+					break;
+				}
+				node = now;
+				hf_calls_release(&call, 1);
+				hf_sleep_ms(100);
+				continue;
+			}
+			tries = 0;
+			for (k = 0; k < m; k++) {
+				struct hf_key_record *rec = &recs[idx[k]];
+				const char *res = r->elem[k]->str ? r->elem[k]->str : "";
+
+				free(rec->note);
+				rec->note = NULL;
+				if (!strcmp(res, "same") || !strcmp(res, "restored")) {
+					rec->state = HF_KEY_REVERTED;
+				} else if (!strcmp(res, "forced")) {
+					rec->state = HF_KEY_FORCED;
+				} else if (!strcmp(res, "expired")) {
+					rec->state = HF_KEY_EXPIRED;
+				} else {
+					rec->state = HF_KEY_CONFLICT;
+					rec->note = hf_xstrdup(strncmp(res, "conflict:", 9) ? res : res + 9);
+				}
+			}
+			hf_calls_release(&call, 1);
+			{
+				struct hf_key_record *upd = hf_xcalloc(m, sizeof(*upd));
+
+				for (k = 0; k < m; k++)
+					upd[k] = recs[idx[k]];
+				if (hf_journal_keys_update(t[i].journal, t[i].run_id, t[i].step->seq, upd, m,
+							   &err))
+					hf_target_set(&t[i], HF_ERR, "%s", err.msg);
+				free(upd);
+			}
+			if (t[i].status)
+				break;
+			hf_crashpoint("data-revert");
+			at = idx[m - 1] + 1;
+		}
+		for (at = 0; at < nrecs && !t[i].status; at++) {
+			if (recs[at].state != HF_KEY_CONFLICT)
+				continue;
+			if (nconf++ < CONFLICTS_SHOWN)
+				hf_buf_printf(&conflicts, "%s'%.*s' (hotfix left %.12s, now %.12s)",
+					      conflicts.len ? ", " : "",
+					      (int)(recs[at].keylen > 100 ? 100 : recs[at].keylen), recs[at].key,
+					      recs[at].after, recs[at].note ? recs[at].note : "?");
+		}
+		if (nconf)
+			hf_target_set(&t[i], HF_ECONFLICT, "%zu key(s) written by someone else since the "
+				      "hotfix, kept as they are: %s%s", nconf, conflicts.s,
+				      nconf > CONFLICTS_SHOWN ? ", ..." : "");
+		else if (!t[i].status)
+			t[i].match = 1;
+		hf_buf_release(&conflicts);
+		hf_key_records_free(recs, nrecs);
+	}
+	free(code);
+}
+
+/* ---- verify, capture, plan ------------------------------------------- */
+
+/* AFTER: the step's scan is complete (every selected key was changed by
+ * the script, which digested it on the node). BEFORE: every record that was
+ * restored still digests to its before-image on the node. */
+static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		   size_t n, enum hf_side side)
+{
+	char *code = script(ch, lua_digests, 0);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct hf_key_record *recs = NULL;
+		size_t nrecs = 0, at = 0, bad = 0;
+		struct hf_node *node = serving(c, t[i].node);
+		char *cursor = NULL;
+		int done = 0;
+
+		t[i].status = 0;
+		t[i].match = 0;
+		if (side == HF_SIDE_AFTER) {
+			if (!hf_journal_scan_get(t[i].journal, t[i].run_id, t[i].step->seq, &cursor, &done,
+						 NULL))
+				t[i].match = done;
+			free(cursor);
+			if (t[i].match && !t[i].step->after) {
+				free(t[i].step->after);
+				t[i].step->after = hf_xstrdup("{\"keys\":\"journal\"}");
+			}
+			continue;
+		}
+		if (!node) {
+			hf_target_set(&t[i], HF_EUNREACH, "node %s:%d did not answer", t[i].node->host,
+				      t[i].node->port);
+			continue;
+		}
+		hf_journal_keys_load(t[i].journal, t[i].run_id, t[i].step->seq, &recs, &nrecs, NULL);
+		while (at < nrecs && !t[i].status) {
+			struct hf_call call = { .node = node };
+			struct hf_argv *a = &call.cmds[0];
+			size_t idx[1024], m = 0, k;
+			const struct hf_reply *r;
+
+			for (k = at; k < nrecs && m < (size_t)ch->batch && m < 1024; k++)
+				if (recs[k].state != HF_KEY_CONFLICT)
+					idx[m++] = k;
+			at = k;
+			if (!m)
+				continue;
+			hf_argv_push(a, "EVAL");
+			hf_argv_push(a, code);
+			hf_argv_push(a, "0");
+			for (k = 0; k < m; k++)
+				hf_argv_pushb(a, recs[idx[k]].key, recs[idx[k]].keylen);
+			call.ncmds = 1;
+			hf_fanout(c, &call, 1, c->timeout_ms * 5);
+			r = call.replies[0];
+			if (call.status || !r || r->type != HF_REPLY_ARRAY || r->nelem != m) {
+				hf_target_set(&t[i], call.status ? call.status : HF_ERR, "%s",
+					      call.status ? call.error : r && r->str ? r->str : "no answer");
+			} else {
+				for (k = 0; k < m; k++) {
+					const struct hf_key_record *rec = &recs[idx[k]];
+					const char *d = r->elem[k]->str ? r->elem[k]->str : "";
+					int ok = rec->state == HF_KEY_EXPIRED ? !strcmp(d, "absent") :
+						 rec->state == HF_KEY_APPLIED ? 0 : !strcmp(d, rec->before);
+
+					bad += !ok;
+				}
+			}
+			hf_calls_release(&call, 1);
+		}
+		if (!t[i].status)
+			t[i].match = !bad;
+		if (bad)
+			snprintf(t[i].error, sizeof(t[i].error), "%zu key(s) do not hold their before-image",
+				 bad);
+		hf_key_records_free(recs, nrecs);
+	}
+	free(code);
+}
+
+static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+		    size_t n)
+{
+	size_t i;
+
+	(void)ch;
+	(void)c;
+	/* Each key's before-image is taken by the apply script itself, in the
+	 * same atomic call that changes the key; the step records where. */
+	for (i = 0; i < n; i++) {
+		t[i].status = 0;
+		if (!t[i].step->before)
+			t[i].step->before = hf_xstrdup("{\"keys\":\"journal\"}");
+	}
+}
+
+static int check(const struct hf_change *ch, struct hf_err *err)
+{
+	(void)ch;
+	(void)err;
+	return 0;
+}
+
+/* A short picture of a key for the plan's examples. */
+static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf_node *n,
+		     const char *key, size_t len, struct hf_buf *out)
+{
+	struct hf_call call = { .node = n };
+	const struct hf_reply *r;
+	size_t i;
+
+	if (!strcmp(ch->data_type ? ch->data_type : "", "hash") && !ch->lua_code && !ch->data_delete) {
+		struct hf_argv *a = &call.cmds[call.ncmds++];
+
+		hf_argv_push(a, "HMGET");
+		hf_argv_pushb(a, key, len);
+		for (i = 0; i < ch->ndata_set; i++)
+			hf_argv_push(a, ch->data_set[i].name);
+		for (i = 0; i < ch->ndata_unset; i++)
+			hf_argv_push(a, ch->data_unset[i]);
+		if (ch->rename_from) {
+			hf_argv_push(a, ch->rename_from);
+			hf_argv_push(a, ch->rename_to);
+		}
+		if (ch->where_field)
+			hf_argv_push(a, ch->where_field);
+	} else if (!strcmp(ch->data_type ? ch->data_type : "", "string") && !ch->lua_code) {
+		hf_argv_push(&call.cmds[call.ncmds], "GET");
+		hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
+	}
+	hf_argv_push(&call.cmds[call.ncmds], "PTTL");
+	hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
+	hf_fanout(c, &call, 1, c->timeout_ms);
+	hf_buf_printf(out, "'%.*s'", (int)(len > 60 ? 60 : len), key);
+	if (call.status) {
+		hf_calls_release(&call, 1);
+		return;
+	}
+	r = call.replies[0];
+	if (call.ncmds == 2 && r && r->type == HF_REPLY_ARRAY) {
+		size_t k = 0;
+
+		hf_buf_puts(out, " {");
+		for (i = 0; i < r->nelem; i++) {
+			const char *f = i < ch->ndata_set ? ch->data_set[i].name :
+					i < ch->ndata_set + ch->ndata_unset ? ch->data_unset[i - ch->ndata_set] :
+					NULL;
+
+			if (!f && ch->rename_from && i == ch->ndata_set + ch->ndata_unset)
+				f = ch->rename_from;
+			else if (!f && ch->rename_from && i == ch->ndata_set + ch->ndata_unset + 1)
+				f = ch->rename_to;
+			else if (!f)
+				f = ch->where_field;
+			hf_buf_printf(out, "%s%s: %.40s", k++ ? ", " : "", f,
+				      r->elem[i]->str ? r->elem[i]->str : "(none)");
+		}
+		hf_buf_puts(out, "}");
+	} else if (call.ncmds == 2 && r) {
+		hf_buf_printf(out, " = %.40s", r->str ? r->str : "(nil)");
+	}
+	r = call.replies[call.ncmds - 1];
+	if (r && r->type == HF_REPLY_INTEGER && r->integer >= 0)
+		hf_buf_printf(out, " (ttl %lld ms)", r->integer);
+	hf_calls_release(&call, 1);
+}
+
+static void describe_change(const struct hf_change *ch, struct hf_buf *out)
+{
+	size_t i;
+
+	if (ch->data_delete) {
+		hf_buf_puts(out, "deleted");
+		return;
+	}
+	if (ch->lua_code) {
+		hf_buf_printf(out, "lua %s (sha256 %.12s)", ch->lua_file, ch->lua_sha256);
+		return;
+	}
+	if (ch->data_value)
+		hf_buf_printf(out, "= %.40s ", ch->data_value);
+	for (i = 0; i < ch->ndata_set; i++)
+		hf_buf_printf(out, "%s%s: %.40s", i ? ", " : "set {", ch->data_set[i].name,
+			      ch->data_set[i].value);
+	if (ch->ndata_set)
+		hf_buf_puts(out, "} ");
+	for (i = 0; i < ch->ndata_unset; i++)
+		hf_buf_printf(out, "%s%s", i ? ", " : "unset ", ch->data_unset[i]);
+	if (ch->ndata_unset)
+		hf_buf_puts(out, " ");
+	if (ch->rename_from)
+		hf_buf_printf(out, "rename %s -> %s ", ch->rename_from, ch->rename_to);
+	if (ch->data_ttl_ms)
+		hf_buf_printf(out, "ttl %lld ms ", ch->data_ttl_ms);
+	if (ch->data_persist)
+		hf_buf_puts(out, "persist ");
+	if (out->len && out->s[out->len - 1] == ' ')
+		out->s[--out->len] = '\0';
+}
+
+/* Primaries are the targets. Count the selected keys: exactly when the
+ * scan ends within PLAN_SCAN_CALLS calls per primary, else an estimate from
+ * the share of the keyspace scanned; show a few examples. A transform that
+ * does not compile is refused here. */
+static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n,
+		struct hf_err *err)
+{
+	char *match = script(ch, lua_match, 0), *spec = spec_json(ch);
+	size_t i;
+	int rc = 0;
+
+	if (ch->lua_code) {
+		/* Compile the transform on a primary: no key, nothing runs. */
+		char *code = script(ch, lua_apply, 1);
+
+		for (i = 0; i < n; i++) {
+			struct hf_call call = { .node = t[i].node };
+			const struct hf_reply *r;
+
+			if (t[i].node->role != HF_ROLE_PRIMARY)
+				continue;
+			hf_argv_push(&call.cmds[0], "EVAL");
+			hf_argv_push(&call.cmds[0], code);
+			hf_argv_push(&call.cmds[0], "0");
+			hf_argv_push(&call.cmds[0], spec);
+			call.ncmds = 1;
+			hf_fanout(c, &call, 1, c->timeout_ms);
+			r = call.replies[0];
+			if (!call.status && r && r->type == HF_REPLY_ERROR)
+				rc = hf_err_set(err, HF_EINVAL, "%d:%d: lua file '%s' does not compile: %s",
+						ch->pos.line, ch->pos.col, ch->lua_file, r->str);
+			hf_calls_release(&call, 1);
+			break;
+		}
+		free(code);
+		if (rc)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct hf_node *nd = t[i].node;
+		char cursor[32] = "0";
+		long long found = 0, dbsize = 0, fetched = 0;
+		int calls_made = 0, complete = 0;
+		struct hf_buf ex = {0}, what = {0};
+		size_t nex = 0, li = 0;
+
+		if (nd->role != HF_ROLE_PRIMARY)
+			continue;
+		while (!complete && calls_made < PLAN_SCAN_CALLS) {
+			struct hf_call call = { .node = nd };
+			const struct hf_reply *r, *keys;
+			struct hf_argv *a = &call.cmds[0];
+			size_t k, nkeys = 0;
+			const char **list = NULL;
+
+			if (ch->keys) {
+				for (; li < ch->nkeys && nkeys < 1000; li++)
+					if (owns(c, nd, ch->keys[li], strlen(ch->keys[li]))) {
+						list = hf_xrealloc(list, (nkeys + 1) * sizeof(*list));
+						list[nkeys++] = ch->keys[li];
+					}
+				complete = li >= ch->nkeys;
+				if (!nkeys) {
+					free(list);
+					break;
+				}
+			} else {
+				hf_argv_push(a, "SCAN");
+				hf_argv_push(a, cursor);
+				hf_argv_push(a, "MATCH");
+				hf_argv_push(a, ch->data_match);
+				if (ch->data_type) {
+					hf_argv_push(a, "TYPE");
+					hf_argv_push(a, ch->data_type);
+				}
+				hf_argv_push(a, "COUNT");
+				hf_argv_pushf(a, "%d", PLAN_SCAN_COUNT);
+				call.ncmds = 1;
+				hf_argv_push(&call.cmds[1], "DBSIZE");
+				call.ncmds = 2;
+				hf_fanout(c, &call, 1, c->timeout_ms);
+				r = call.replies[0];
+				if (call.status || !r || r->type != HF_REPLY_ARRAY || r->nelem != 2) {
+					hf_target_set(&t[i], call.status ? call.status : HF_ERR, "SCAN: %s",
+						      call.status ? call.error : r && r->str ? r->str : "?");
+					hf_calls_release(&call, 1);
+					break;
+				}
+				if (call.replies[1] && call.replies[1]->type == HF_REPLY_INTEGER)
+					dbsize = call.replies[1]->integer;
+				snprintf(cursor, sizeof(cursor), "%s", r->elem[0]->str);
+				complete = !strcmp(cursor, "0");
+				keys = r->elem[1];
+				nkeys = keys->nelem;
+				list = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*list));
+				for (k = 0; k < nkeys; k++)
+					list[k] = keys->elem[k]->str;
+				/* 'list' points into the reply: keep the call alive. */
+			}
+			calls_made++;
+			fetched += (long long)nkeys;
+			if (nkeys) {
+				struct hf_call mc = { .node = nd };
+				const struct hf_reply *mr;
+
+				hf_argv_push(&mc.cmds[0], "EVAL");
+				hf_argv_push(&mc.cmds[0], match);
+				hf_argv_push(&mc.cmds[0], "0");
+				hf_argv_push(&mc.cmds[0], spec);
+				for (k = 0; k < nkeys; k++)
+					hf_argv_push(&mc.cmds[0], list[k]);
+				mc.ncmds = 1;
+				hf_fanout(c, &mc, 1, c->timeout_ms * 5);
+				mr = mc.replies[0];
+				if (mc.status || !mr || mr->type != HF_REPLY_ARRAY) {
+					hf_target_set(&t[i], mc.status ? mc.status : HF_ERR, "%s",
+						      mc.status ? mc.error : mr && mr->str ? mr->str : "?");
+					complete = 1;
+				} else {
+					for (k = 0; k < mr->nelem && k < nkeys; k++) {
+						if (mr->elem[k]->integer != 1)
+							continue;
+						found++;
+						if (nex < PLAN_EXAMPLES) {
+							hf_buf_puts(&ex, nex++ ? "; " : "");
+							describe(ch, c, nd, list[k], strlen(list[k]), &ex);
+						}
+					}
+				}
+				hf_calls_release(&mc, 1);
+			}
+			free(list);
+			hf_calls_release(&call, 1);
+		}
+		if (t[i].status) {
+			hf_buf_release(&ex);
+			continue;
+		}
+		describe_change(ch, &what);
+		if (found || !complete) {
+			long long est = found;
+
+			/* SCAN visits about COUNT keys per call: the share scanned. */
+			if (!complete && dbsize > 0) {
+				long long seen = (long long)calls_made * PLAN_SCAN_COUNT;
+
+				est = seen >= dbsize ? found : (long long)((double)found * (double)dbsize /
+									   (double)seen);
+			}
+			hf_target_add_diff(&t[i], "data: %s%lld key(s) selected by %s%s%s%s%s -> %s",
+					   complete ? "" : "~", est,
+					   ch->keys ? "the key list " : "MATCH ",
+					   ch->keys ? ch->keys_file : ch->data_match,
+					   ch->data_type ? ", type " : "", ch->data_type ? ch->data_type : "",
+					   ch->where_equals ? " where ..." : "", what.s ? what.s : "");
+			if (!complete)
+				hf_target_add_diff(&t[i], "  (estimate: %lld of ~%lld keys scanned)",
+						   (long long)calls_made * PLAN_SCAN_COUNT, dbsize);
+			if (nex)
+				hf_target_add_diff(&t[i], "  e.g. %s", ex.s);
+		}
+		(void)fetched;
+		hf_buf_release(&ex);
+		hf_buf_release(&what);
+	}
+out:
+	free(match);
+	free(spec);
+	return rc;
+}
+
+const struct hf_change_kind hf_kind_data = {
+	.name = "data",
+	.check = check,
+	.plan = plan,
+	.capture = capture,
+	.apply = apply,
+	.verify = verify,
+	.revert = revert,
+	.persist = NULL,
+	.resumable_apply = 1,
+};
