@@ -37,6 +37,20 @@ int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	} else {
 		printf("%s: valid: hotfix %s v%ld, %zu change(s), %zu wave(s), sha256 %s\n", m->path,
 		       m->name, m->version, m->nchanges, m->nwaves, m->sha256);
+		/* How many keys a keys file holds is the one thing the file
+		 * alone does not show at a glance. */
+		for (i = 0; i < m->nchanges; i++) {
+			const struct hf_change *ch = &m->changes[i];
+
+			if (ch->kind != HF_KIND_DATA)
+				continue;
+			if (ch->keys_file)
+				printf("  data change %zu: %zu key(s) from '%s'", i + 1, ch->nkeys,
+				       ch->keys_file);
+			else
+				printf("  data change %zu: keys matching '%s'", i + 1, ch->data_match);
+			printf(", type %s\n", ch->data_type ? ch->data_type : "any");
+		}
 		for (i = 0; i < m->guard.nchecks; i++)
 			printf("  guard check %s%s\n", m->guard.checks[i].metric,
 			       hf_guard_supports(m->guard.checks[i].metric) ? "" :

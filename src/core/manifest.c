@@ -26,7 +26,7 @@
 
 /* Change kinds that have a name in the design but no implementation yet. */
 static const char *const unsupported_kinds[] = {
-	"data", "flag", "exec",
+	"flag", "exec",
 };
 
 static const char *const metrics[] = {
@@ -529,6 +529,45 @@ static char *manifest_relative(const struct pctx *c, const char *file)
 		     : hf_xstrdup(file);
 }
 
+/* Read 'file', as written in the manifest (its value at 'pos'), relative
+ * to the manifest, into '*out' (NUL-terminated; caller frees) and '*len'.
+ * 'what' names the file in messages ("function file"). Anything but a
+ * regular file of at most 4 MiB is refused: a file named by mistake (a
+ * device, a log) must not be read without end. */
+static int read_relative(struct pctx *c, const char *file, struct hf_pos pos,
+			 const char *what, char **out, size_t *len)
+{
+	char *path = manifest_relative(c, file), *buf = NULL;
+	struct stat st;
+	size_t n = 0;
+	FILE *fp;
+	int rc = 0;
+
+	fp = fopen(path, "rb");
+	if (!fp || fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) ||
+	    st.st_size > MANIFEST_MAX_BYTES) {
+		rc = fail(c, pos, "cannot read %s '%s': %s", what, path,
+			  !fp ? strerror(errno) : "not a regular file of at most 4 MiB");
+		goto out;
+	}
+	buf = hf_xmalloc((size_t)st.st_size + 1);
+	n = fread(buf, 1, (size_t)st.st_size, fp);
+	if (ferror(fp)) {
+		rc = fail(c, pos, "cannot read %s '%s': %s", what, path, strerror(errno));
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	if (fp)
+		fclose(fp);
+	free(buf);
+	free(path);
+	return rc;
+}
+
 /* The body of a "function" change: the library's name and the file that
  * holds its code, relative to the manifest. The file is read now, so that
  * a missing file or a library of another name is refused before anything
@@ -543,10 +582,8 @@ static int parse_function(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	};
 	struct hf_pos fpos;
 	const char *lib, *file, *p;
-	char *path, want[160];
-	struct stat st;
+	char want[160];
 	size_t i, k;
-	FILE *fp;
 	int rc;
 
 	rc = walk_map(c, map, at, "'function'", f, F_N);
@@ -568,21 +605,9 @@ static int parse_function(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	if (!file)
 		return HF_EINVAL;
 	fpos = node_pos(c, f[F_FILE].val, f[F_FILE].pos);
-	path = manifest_relative(c, file);
-	fp = fopen(path, "rb");
-	if (!fp || fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || st.st_size > MANIFEST_MAX_BYTES) {
-		rc = fail(c, fpos, "cannot read function file '%s': %s", path,
-			  !fp ? strerror(errno) : "not a regular file of at most 4 MiB");
-		if (fp)
-			fclose(fp);
-		free(path);
+	rc = read_relative(c, file, fpos, "function file", &ch->code, &ch->codelen);
+	if (rc)
 		return rc;
-	}
-	ch->code = hf_xmalloc((size_t)st.st_size + 1);
-	ch->codelen = fread(ch->code, 1, (size_t)st.st_size, fp);
-	ch->code[ch->codelen] = '\0';
-	fclose(fp);
-	free(path);
 	/* Redis takes the library's name from the code's first line. */
 	snprintf(want, sizeof(want), "#!lua name=%s", lib);
 	k = strcspn(ch->code, "\r\n");
@@ -790,6 +815,503 @@ static int parse_binary(struct pctx *c, struct fy_node *map, struct hf_pos at,
 	return 0;
 }
 
+/* The types a data change may select, as Redis' TYPE names them. */
+static const char *const data_types[] = {
+	"string", "hash", "list", "set", "zset", "stream",
+};
+
+#define DATA_BATCH_DEFAULT	200
+#define DATA_BATCH_MAX		10000
+
+/* The name of a hash field, scalar 'n' of field 'what': not empty. */
+static const char *hash_field(struct pctx *c, struct fy_node *n, struct hf_pos at,
+			      const char *what)
+{
+	const char *s = scalar(c, n, at, what, "a hash field name");
+
+	if (s && !*s) {
+		fail(c, node_pos(c, n, at), "'%s' must not be empty", what);
+		return NULL;
+	}
+	return s;
+}
+
+struct key_line {
+	const char *key;
+	size_t line;
+};
+
+static int key_line_cmp(const void *a, const void *b)
+{
+	const struct key_line *x = a, *y = b;
+	int d = strcmp(x->key, y->key);
+
+	if (d)
+		return d;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* 'keys_file' of a data change: the file is read now, one key per line
+ * (a final '\r' dropped), empty lines (or only blanks) and lines starting
+ * with '#' skipped; a key keeps its blanks, which are part of its name.
+ * A key listed twice is refused: the repair records each key's
+ * before-state once, and a second pass would record the repaired value. */
+static int parse_keys_file(struct pctx *c, struct field *f, struct hf_change *ch)
+{
+	struct hf_pos pos = node_pos(c, f->val, f->pos);
+	const char *file, *p, *end, *nl;
+	struct key_line *lines = NULL;
+	size_t len = 0, n, line = 0, cap = 0, i;
+	char *buf = NULL;
+	int rc;
+
+	file = scalar(c, f->val, f->pos, "keys_file", "a file name");
+	if (!file)
+		return HF_EINVAL;
+	if (!*file)
+		return fail(c, pos, "'keys_file' must not be empty");
+	rc = read_relative(c, file, pos, "keys file", &buf, &len);
+	if (rc)
+		return rc;
+	ch->keys_file = hf_xstrdup(file);
+	for (p = buf, end = buf + len; p < end; p = nl ? nl + 1 : end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		line++;
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n == strspn(p, " \t") || p[0] == '#')
+			continue;
+		if (memchr(p, '\0', n)) {
+			rc = fail(c, pos, "keys file '%s': line %zu contains a nul character",
+				  file, line);
+			goto out;
+		}
+		if (ch->nkeys == cap) {
+			cap = cap ? cap * 2 : 64;
+			ch->keys = hf_xrealloc(ch->keys, cap * sizeof(*ch->keys));
+			lines = hf_xrealloc(lines, cap * sizeof(*lines));
+		}
+		lines[ch->nkeys].line = line;
+		ch->keys[ch->nkeys++] = hf_xstrndup(p, n);
+	}
+	if (!ch->nkeys) {
+		rc = fail(c, pos, "keys file '%s' holds no key (one key per line; empty "
+			  "lines and lines starting with '#' are skipped)", file);
+		goto out;
+	}
+	for (i = 0; i < ch->nkeys; i++)
+		lines[i].key = ch->keys[i];
+	qsort(lines, ch->nkeys, sizeof(*lines), key_line_cmp);
+	for (i = 1; i < ch->nkeys; i++)
+		if (!strcmp(lines[i - 1].key, lines[i].key)) {
+			rc = fail(c, pos, "keys file '%s': key '%s' is listed twice (lines "
+				  "%zu and %zu)", file, lines[i].key, lines[i - 1].line,
+				  lines[i].line);
+			goto out;
+		}
+out:
+	free(lines);
+	free(buf);
+	return rc;
+}
+
+/* 'where' of a data change: {field: F, equals: V} tests a hash field,
+ * {equals: V} a string's value. 'equals' keeps the scalar's text. */
+static int parse_where(struct pctx *c, struct field *parent, struct hf_change *ch,
+		       struct hf_pos *field_pos)
+{
+	enum { F_FIELD, F_EQUALS, F_N };
+	struct field f[F_N] = {
+		[F_FIELD] = { .name = "field" },
+		[F_EQUALS] = { .name = "equals", .required = 1 },
+	};
+	const char *s;
+	int rc;
+
+	rc = walk_map(c, parent->val, parent->pos, "'where'", f, F_N);
+	if (rc)
+		return rc;
+	if (f[F_FIELD].seen) {
+		s = hash_field(c, f[F_FIELD].val, f[F_FIELD].pos, "field");
+		if (!s)
+			return HF_EINVAL;
+		ch->where_field = hf_xstrdup(s);
+		*field_pos = f[F_FIELD].pos;
+	}
+	s = scalar(c, f[F_EQUALS].val, f[F_EQUALS].pos, "equals",
+		   "a value (\"\" for an empty string)");
+	if (!s)
+		return HF_EINVAL;
+	ch->where_equals = hf_xstrdup(s);
+	return 0;
+}
+
+/* 'set' of a data change: hash field -> new value. Values keep the
+ * scalar's text: unlike a config parameter, a hash field has no notion of
+ * a boolean, so "true" stays "true". */
+static int parse_data_set(struct pctx *c, struct field *parent, struct hf_change *ch)
+{
+	struct fy_node *map = parent->val;
+	struct hf_pos mpos = node_pos(c, map, parent->pos);
+	struct fy_node_pair *pair;
+	void *it = NULL;
+	size_t i = 0;
+
+	if (is_alias(map))
+		return fail(c, mpos, "yaml aliases are not supported ('set')");
+	if (is_null(map) || !fy_node_is_mapping(map))
+		return fail(c, mpos, "'set' must be a mapping of hash fields to values");
+	if (fy_node_mapping_is_empty(map))
+		return fail(c, mpos, "'set' must not be empty");
+
+	ch->ndata_set = (size_t)fy_node_mapping_item_count(map);
+	ch->data_set = hf_xcalloc(ch->ndata_set, sizeof(*ch->data_set));
+	while ((pair = fy_node_mapping_iterate(map, &it)) && i < ch->ndata_set) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		struct fy_node *val = fy_node_pair_value(pair);
+		struct hf_param *p = &ch->data_set[i++];
+		struct hf_pos kpos = node_pos(c, key, mpos);
+		const char *name, *value;
+
+		if (!key || is_alias(key) || is_null(key) || !fy_node_is_scalar(key) ||
+		    !(name = fy_node_get_scalar0(key)) || !*name ||
+		    strlen(name) != fy_node_get_scalar_length(key))
+			return fail(c, kpos, "invalid hash field name in 'set'");
+		if (is_alias(val))
+			return fail(c, node_pos(c, val, kpos),
+				    "yaml aliases are not supported ('%s')", name);
+		if (is_null(val))
+			return fail(c, node_pos(c, val, kpos), "field '%s' in 'set' has no "
+				    "value (write \"\" for an empty string)", name);
+		if (!fy_node_is_scalar(val))
+			return fail(c, node_pos(c, val, kpos),
+				    "field '%s' in 'set' must have a single value, not a %s",
+				    name, fy_node_is_mapping(val) ? "mapping" : "list");
+		value = scalar(c, val, kpos, name, "a value");
+		if (!value)
+			return HF_EINVAL;
+		p->name = hf_xstrdup(name);
+		p->value = hf_xstrdup(value);
+		p->pos = kpos;
+	}
+	return 0;
+}
+
+static const struct hf_param *find_set(const struct hf_change *ch, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ch->ndata_set; i++)
+		if (ch->data_set[i].name && !strcmp(ch->data_set[i].name, name))
+			return &ch->data_set[i];
+	return NULL;
+}
+
+static int find_unset(const struct hf_change *ch, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ch->ndata_unset; i++)
+		if (ch->data_unset[i] && !strcmp(ch->data_unset[i], name))
+			return 1;
+	return 0;
+}
+
+/* 'unset' of a data change: a list of hash fields, none twice and none
+ * also in 'set' (already parsed). */
+static int parse_data_unset(struct pctx *c, struct field *parent, struct hf_change *ch)
+{
+	struct fy_node *seq = parent->val;
+	struct hf_pos spos = node_pos(c, seq, parent->pos);
+	struct fy_node *item;
+	void *it = NULL;
+	size_t n, i = 0;
+
+	if (is_alias(seq))
+		return fail(c, spos, "yaml aliases are not supported ('unset')");
+	if (is_null(seq) || !fy_node_is_sequence(seq))
+		return fail(c, spos, "'unset' must be a list of hash fields");
+	if (fy_node_sequence_is_empty(seq))
+		return fail(c, spos, "'unset' must not be empty");
+
+	n = (size_t)fy_node_sequence_item_count(seq);
+	ch->data_unset = hf_xcalloc(n, sizeof(*ch->data_unset));
+	while ((item = fy_node_sequence_iterate(seq, &it)) && i < n) {
+		struct hf_pos ipos = node_pos(c, item, spos);
+		const char *s = hash_field(c, item, spos, "unset");
+
+		if (!s)
+			return HF_EINVAL;
+		if (find_unset(ch, s))
+			return fail(c, ipos, "duplicate field '%s' in 'unset'", s);
+		if (find_set(ch, s))
+			return fail(c, ipos, "field '%s' is both in 'set' and in 'unset'", s);
+		ch->data_unset[i++] = hf_xstrdup(s);
+		ch->ndata_unset = i;
+	}
+	return 0;
+}
+
+/* 'rename' of a data change: {from: F, to: G}, two different hash fields,
+ * neither of them also in 'set' or 'unset' (already parsed). */
+static int parse_rename(struct pctx *c, struct field *parent, struct hf_change *ch)
+{
+	enum { F_FROM, F_TO, F_N };
+	struct field f[F_N] = {
+		[F_FROM] = { .name = "from", .required = 1 },
+		[F_TO] = { .name = "to", .required = 1 },
+	};
+	const char *name[F_N];
+	struct hf_pos pos;
+	int rc, k;
+
+	rc = walk_map(c, parent->val, parent->pos, "'rename'", f, F_N);
+	if (rc)
+		return rc;
+	for (k = 0; k < F_N; k++) {
+		name[k] = hash_field(c, f[k].val, f[k].pos, f[k].name);
+		if (!name[k])
+			return HF_EINVAL;
+		pos = node_pos(c, f[k].val, f[k].pos);
+		if (find_set(ch, name[k]))
+			return fail(c, pos, "renamed field '%s' is also in 'set'", name[k]);
+		if (find_unset(ch, name[k]))
+			return fail(c, pos, "renamed field '%s' is also in 'unset'", name[k]);
+	}
+	if (!strcmp(name[F_FROM], name[F_TO]))
+		return fail(c, node_pos(c, f[F_TO].val, f[F_TO].pos),
+			    "'rename' has the same field '%s' in 'from' and 'to'", name[F_TO]);
+	ch->rename_from = hf_xstrdup(name[F_FROM]);
+	ch->rename_to = hf_xstrdup(name[F_TO]);
+	return 0;
+}
+
+/* 'lua' of a data change: a file relative to the manifest, read now, the
+ * body of a Lua function of 'key'. Its SHA-256 ties a resumed run to the
+ * same code. */
+static int parse_lua(struct pctx *c, struct field *f, struct hf_change *ch)
+{
+	struct hf_pos pos = node_pos(c, f->val, f->pos);
+	const char *file = scalar(c, f->val, f->pos, "lua", "a file name");
+	char *code = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!file)
+		return HF_EINVAL;
+	if (!*file)
+		return fail(c, pos, "'lua' must not be empty");
+	rc = read_relative(c, file, pos, "lua file", &code, &len);
+	if (rc)
+		return rc;
+	if (strlen(code) != len)
+		rc = fail(c, pos, "lua file '%s' contains a nul character", file);
+	else if (is_blank(code))
+		rc = fail(c, pos, "lua file '%s' is empty", file);
+	if (rc) {
+		free(code);
+		return rc;
+	}
+	ch->lua_file = hf_xstrdup(file);
+	ch->lua_code = code;
+	hf_sha256_hex(code, len, ch->lua_sha256);
+	return 0;
+}
+
+/* Of two fields of one mapping, the one written last: an error about a
+ * pair that does not go together is reported where the pair is complete. */
+static const struct field *later(const struct field *a, const struct field *b)
+{
+	if (a->pos.line != b->pos.line)
+		return a->pos.line > b->pos.line ? a : b;
+	return a->pos.col > b->pos.col ? a : b;
+}
+
+/* The body of a "data" change: a repair of the keys that 'match' (a SCAN
+ * pattern) or 'keys_file' selects, optionally only those of one 'type' and
+ * those 'where' a hash field or a string's value equals a value.
+ *
+ * The operations: hash ones (set, unset, rename), the string one (value),
+ * and ttl or persist, which fit any type; 'delete: true' and 'lua' stand
+ * alone. A hash operation without 'type' implies type hash, 'value' type
+ * string, and so does a 'where' on a string's value. */
+static int parse_data(struct pctx *c, struct fy_node *map, struct hf_pos at,
+		      struct hf_change *ch, struct hf_manifest *m)
+{
+	enum {
+		F_MATCH, F_KEYS_FILE, F_TYPE, F_WHERE, F_BATCH,
+		F_SET, F_VALUE, F_UNSET, F_RENAME, F_TTL, F_PERSIST, F_DELETE, F_LUA,
+		F_N
+	};
+	struct field f[F_N] = {
+		[F_MATCH] = { .name = "match" },
+		[F_KEYS_FILE] = { .name = "keys_file" },
+		[F_TYPE] = { .name = "type" },
+		[F_WHERE] = { .name = "where" },
+		[F_BATCH] = { .name = "batch" },
+		[F_SET] = { .name = "set" },
+		[F_VALUE] = { .name = "value" },
+		[F_UNSET] = { .name = "unset" },
+		[F_RENAME] = { .name = "rename" },
+		[F_TTL] = { .name = "ttl" },
+		[F_PERSIST] = { .name = "persist" },
+		[F_DELETE] = { .name = "delete" },
+		[F_LUA] = { .name = "lua" },
+	};
+	const struct field *hash_op = NULL, *why = NULL;
+	const char *type = NULL, *implied = NULL, *s;
+	struct hf_pos where_field_pos = { 0, 0 };
+	int on[F_N] = { 0 };
+	int rc, k, nops = 0;
+	size_t i;
+
+	(void)m;
+	rc = walk_map(c, map, at, "'data'", f, F_N);
+	if (rc)
+		return rc;
+
+	if (f[F_MATCH].seen && f[F_KEYS_FILE].seen)
+		return fail(c, later(&f[F_MATCH], &f[F_KEYS_FILE])->pos,
+			    "'match' and 'keys_file' exclude each other (a data change "
+			    "selects its keys by one of them)");
+	if (!f[F_MATCH].seen && !f[F_KEYS_FILE].seen)
+		return fail(c, at, "a data change needs 'match' (a SCAN pattern) or "
+			    "'keys_file' (a file of keys, one per line)");
+	if (f[F_MATCH].seen && (rc = parse_text(c, &f[F_MATCH], &ch->data_match)))
+		return rc;
+	if (f[F_KEYS_FILE].seen && (rc = parse_keys_file(c, &f[F_KEYS_FILE], ch)))
+		return rc;
+
+	if (f[F_TYPE].seen) {
+		type = scalar(c, f[F_TYPE].val, f[F_TYPE].pos, "type", "a Redis type");
+		if (!type)
+			return HF_EINVAL;
+		for (i = 0; i < ARRAY_SIZE(data_types); i++)
+			if (!strcmp(type, data_types[i]))
+				break;
+		if (i == ARRAY_SIZE(data_types))
+			return fail(c, node_pos(c, f[F_TYPE].val, f[F_TYPE].pos),
+				    "invalid type '%s' (expected string, hash, list, set, "
+				    "zset or stream)", type);
+	}
+	if (f[F_WHERE].seen && (rc = parse_where(c, &f[F_WHERE], ch, &where_field_pos)))
+		return rc;
+	ch->batch = DATA_BATCH_DEFAULT;
+	if (f[F_BATCH].seen) {
+		s = scalar(c, f[F_BATCH].val, f[F_BATCH].pos, "batch",
+			   "an integer from 1 to 10000");
+		if (!s)
+			return HF_EINVAL;
+		if (parse_positive(s, &ch->batch) || ch->batch > DATA_BATCH_MAX)
+			return fail(c, node_pos(c, f[F_BATCH].val, f[F_BATCH].pos),
+				    "invalid batch '%s' (expected an integer from 1 to %d)",
+				    s, DATA_BATCH_MAX);
+	}
+
+	/* 'unset' and 'rename' are checked against what comes before them. */
+	if (f[F_SET].seen && (rc = parse_data_set(c, &f[F_SET], ch)))
+		return rc;
+	if (f[F_UNSET].seen && (rc = parse_data_unset(c, &f[F_UNSET], ch)))
+		return rc;
+	if (f[F_RENAME].seen && (rc = parse_rename(c, &f[F_RENAME], ch)))
+		return rc;
+	if (f[F_VALUE].seen) {
+		s = scalar(c, f[F_VALUE].val, f[F_VALUE].pos, "value",
+			   "a string (\"\" for an empty one)");
+		if (!s)
+			return HF_EINVAL;
+		ch->data_value = hf_xstrdup(s);
+	}
+	if (f[F_TTL].seen && (rc = parse_duration(c, &f[F_TTL], 1, &ch->data_ttl_ms)))
+		return rc;
+	if (f[F_PERSIST].seen && (rc = parse_bool(c, &f[F_PERSIST], &ch->data_persist)))
+		return rc;
+	if (f[F_DELETE].seen && (rc = parse_bool(c, &f[F_DELETE], &ch->data_delete)))
+		return rc;
+	if (f[F_LUA].seen && (rc = parse_lua(c, &f[F_LUA], ch)))
+		return rc;
+
+	/* Which operations there are: "persist: false" and "delete: false"
+	 * say what is not done, as if absent. */
+	for (k = F_SET; k <= F_LUA; k++) {
+		on[k] = k == F_PERSIST ? ch->data_persist :
+			k == F_DELETE ? ch->data_delete : f[k].seen;
+		nops += on[k];
+	}
+	if (!nops)
+		return fail(c, at, "a data change needs an operation (set, value, unset, "
+			    "rename, ttl, persist: true, delete: true or lua)");
+	for (k = F_SET; k <= F_LUA; k++)
+		if (k != F_DELETE && on[k] && on[F_DELETE])
+			return fail(c, later(&f[k], &f[F_DELETE])->pos, "'delete: true' "
+				    "excludes every other operation (found '%s')", f[k].name);
+	for (k = F_SET; k <= F_LUA; k++)
+		if (k != F_LUA && on[k] && on[F_LUA])
+			return fail(c, later(&f[k], &f[F_LUA])->pos, "'lua' excludes every "
+				    "other operation: the script does the whole repair "
+				    "(found '%s')", f[k].name);
+	if (on[F_TTL] && on[F_PERSIST])
+		return fail(c, later(&f[F_TTL], &f[F_PERSIST])->pos,
+			    "'ttl' and 'persist: true' exclude each other");
+	for (k = F_SET; k <= F_RENAME && !hash_op; k++)
+		if (k != F_VALUE && on[k])
+			hash_op = &f[k];
+	if (hash_op && on[F_VALUE])
+		return fail(c, later(hash_op, &f[F_VALUE])->pos, "'value' sets a string "
+			    "and '%s' edits a hash: they cannot be combined", hash_op->name);
+
+	/* The type: given, or implied by the operations, or by 'where'. */
+	if (hash_op) {
+		implied = "hash";
+		why = hash_op;
+	} else if (on[F_VALUE]) {
+		implied = "string";
+		why = &f[F_VALUE];
+	}
+	if (type && implied && strcmp(type, implied))
+		return fail(c, node_pos(c, f[F_TYPE].val, f[F_TYPE].pos),
+			    "type '%s' does not fit '%s', which %s (expected type %s, "
+			    "or no type)", type, why->name,
+			    hash_op ? "edits a hash" : "sets a string", implied);
+	if (type || implied)
+		ch->data_type = hf_xstrdup(type ? type : implied);
+	if (ch->where_field && (!ch->data_type || strcmp(ch->data_type, "hash"))) {
+		if (!ch->data_type)
+			return fail(c, where_field_pos, "'where' tests hash field '%s': add "
+				    "'type: hash'", ch->where_field);
+		return fail(c, where_field_pos, "'where' tests hash field '%s', but the "
+			    "keys are of type %s%s%s%s", ch->where_field, ch->data_type,
+			    type ? "" : " (implied by '", type ? "" : why->name,
+			    type ? "" : "')");
+	}
+	if (f[F_WHERE].seen && !ch->where_field) {
+		if (!ch->data_type)
+			ch->data_type = hf_xstrdup("string");
+		else if (strcmp(ch->data_type, "string"))
+			return fail(c, f[F_WHERE].pos, "'where' without 'field' tests a "
+				    "string's value, but the keys are of type %s%s%s%s (add "
+				    "'field' to test a hash field)", ch->data_type,
+				    type ? "" : " (implied by '", type ? "" : why->name,
+				    type ? "" : "')");
+	}
+	return 0;
+}
+
+/* The change kinds this build parses, by the name a manifest gives them. */
+static const struct {
+	const char *name;
+	enum hf_kind_id id;
+	int (*parse)(struct pctx *c, struct fy_node *map, struct hf_pos at,
+		     struct hf_change *ch, struct hf_manifest *m);
+} kind_parsers[] = {
+	{ "config", HF_KIND_CONFIG, parse_config },
+	{ "function", HF_KIND_FUNCTION, parse_function },
+	{ "acl", HF_KIND_ACL, parse_acl },
+	{ "binary", HF_KIND_BINARY, parse_binary },
+	{ "data", HF_KIND_DATA, parse_data },
+};
+
 /* The list under spec.changes: each item a mapping with exactly one key,
  * the kind of the change. */
 static int parse_changes(struct pctx *c, struct field *parent,
@@ -837,30 +1359,19 @@ static int parse_changes(struct pctx *c, struct field *parent,
 		    !(kind = fy_node_get_scalar0(key)))
 			return fail(c, ch->pos, "invalid change kind in change %zu", i);
 
-		if (!strcmp(kind, "config")) {
-			ch->kind = HF_KIND_CONFIG;
-			rc = parse_config(c, fy_node_pair_value(pair), ch->pos, ch, m);
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (!strcmp(kind, "function")) {
-			ch->kind = HF_KIND_FUNCTION;
-			rc = parse_function(c, fy_node_pair_value(pair), ch->pos, ch, m);
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (!strcmp(kind, "acl")) {
-			ch->kind = HF_KIND_ACL;
-			rc = parse_acl(c, fy_node_pair_value(pair), ch->pos, ch, m);
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (!strcmp(kind, "binary")) {
-			ch->kind = HF_KIND_BINARY;
-			rc = parse_binary(c, fy_node_pair_value(pair), ch->pos, ch, m);
+		for (k = 0; k < ARRAY_SIZE(kind_parsers); k++)
+			if (!strcmp(kind, kind_parsers[k].name))
+				break;
+		if (k < ARRAY_SIZE(kind_parsers)) {
+			ch->kind = kind_parsers[k].id;
+			/* A data change rolls out over keys, the others over nodes:
+			 * one manifest cannot do both. */
+			if (i > 1 && (ch->kind == HF_KIND_DATA) !=
+				     (m->changes[0].kind == HF_KIND_DATA))
+				return fail(c, ch->pos, "a data change cannot share its "
+					    "manifest with other kinds of change");
+			rc = kind_parsers[k].parse(c, fy_node_pair_value(pair), ch->pos,
+						   ch, m);
 			if (rc)
 				return rc;
 			continue;
@@ -875,28 +1386,69 @@ static int parse_changes(struct pctx *c, struct field *parent,
 	return 0;
 }
 
+static int is_data(const struct hf_manifest *m)
+{
+	return m->nchanges && m->changes[0].kind == HF_KIND_DATA;
+}
+
+/* One node, then all of them; for a data change 1% of the keys, then all. */
 static void default_waves(struct hf_manifest *m)
 {
 	m->nwaves = 2;
 	m->waves = hf_xcalloc(m->nwaves, sizeof(*m->waves));
-	m->waves[0].count = 1;
+	if (is_data(m)) {
+		m->waves[0].keys = 1;
+		m->waves[0].is_percent = 1;
+		m->waves[0].percent = 1;
+		m->waves[1].keys = 1;
+	} else {
+		m->waves[0].count = 1;
+	}
 	m->waves[0].bake_ms = 10000;
 	m->waves[1].is_percent = 1;
 	m->waves[1].percent = 100;
 	m->waves[1].bake_ms = 0;
 }
 
-/* One item of rollout.waves. 'prev_pct' and 'prev_count' are the indexes
- * (1-based, 0 for none) of the last percentage and count waves before it:
- * waves only grow, but counts and percentages are not comparable before a
- * topology is known, so each kind is compared with its own. */
+/* "keys: N%" of wave 'idx': a share of a data change's keys. 'prev_keys'
+ * is the index of the last such wave before it, 0 for none. */
+static int parse_wave_keys(struct pctx *c, struct field *f, size_t idx,
+			   struct hf_manifest *m, size_t *prev_keys)
+{
+	struct hf_wave_spec *w = &m->waves[idx - 1];
+	struct hf_pos pos = node_pos(c, f->val, f->pos);
+	const char *s = scalar(c, f->val, f->pos, "keys", "a percentage like 10%");
+	double pct;
+
+	if (!s)
+		return HF_EINVAL;
+	if (parse_percent(s, &pct) || pct <= 0 || pct > 100)
+		return fail(c, pos, "invalid keys '%s' in wave %zu (expected a percentage "
+			    "of the keys, above 0%% and at most 100%%)", s, idx);
+	w->keys = 1;
+	w->is_percent = 1;
+	w->percent = pct;
+	if (*prev_keys && pct <= m->waves[*prev_keys - 1].percent)
+		return fail(c, pos, "wave %zu (%s) must be larger than wave %zu (%g%%)",
+			    idx, s, *prev_keys, m->waves[*prev_keys - 1].percent);
+	*prev_keys = idx;
+	return 0;
+}
+
+/* One item of rollout.waves. 'prev_pct', 'prev_count' and 'prev_keys' are
+ * the indexes (1-based, 0 for none) of the last percentage, count and keys
+ * waves before it: waves only grow, but counts and percentages are not
+ * comparable before a topology is known, so each kind is compared with its
+ * own. Whether 'keys' or 'nodes' fits the changes is checked by
+ * check_data_rollout(). */
 static int parse_wave(struct pctx *c, struct fy_node *item, struct hf_pos at,
 		      size_t idx, struct hf_manifest *m,
-		      size_t *prev_pct, size_t *prev_count)
+		      size_t *prev_pct, size_t *prev_count, size_t *prev_keys)
 {
-	enum { F_NODES, F_BAKE, F_N };
+	enum { F_NODES, F_KEYS, F_BAKE, F_N };
 	struct field f[F_N] = {
-		[F_NODES] = { .name = "nodes", .required = 1 },
+		[F_NODES] = { .name = "nodes" },
+		[F_KEYS] = { .name = "keys" },
 		[F_BAKE] = { .name = "bake" },
 	};
 	struct hf_wave_spec *w = &m->waves[idx - 1];
@@ -911,6 +1463,20 @@ static int parse_wave(struct pctx *c, struct fy_node *item, struct hf_pos at,
 	rc = walk_map(c, item, at, where, f, F_N);
 	if (rc)
 		return rc;
+	if (f[F_NODES].seen && f[F_KEYS].seen)
+		return fail(c, later(&f[F_NODES], &f[F_KEYS])->pos, "wave %zu has both "
+			    "'nodes' and 'keys' (nodes for a change to servers, keys for a "
+			    "data change)", idx);
+	/* The message names the field the changes need; they are parsed first. */
+	if (!f[F_NODES].seen && !f[F_KEYS].seen)
+		return fail(c, w->pos, "missing required field '%s' in wave %zu",
+			    is_data(m) ? "keys" : "nodes", idx);
+	if (f[F_KEYS].seen) {
+		rc = parse_wave_keys(c, &f[F_KEYS], idx, m, prev_keys);
+		if (!rc && f[F_BAKE].seen)
+			rc = parse_duration(c, &f[F_BAKE], 0, &w->bake_ms);
+		return rc;
+	}
 
 	s = scalar(c, f[F_NODES].val, f[F_NODES].pos, "nodes",
 		   "a count or a percentage");
@@ -950,7 +1516,7 @@ static int parse_waves(struct pctx *c, struct field *parent,
 {
 	struct fy_node *seq = parent->val;
 	struct hf_pos spos = node_pos(c, seq, parent->pos);
-	size_t prev_pct = 0, prev_count = 0;
+	size_t prev_pct = 0, prev_count = 0, prev_keys = 0;
 	struct fy_node *item;
 	void *it = NULL;
 	size_t i = 0;
@@ -966,15 +1532,18 @@ static int parse_waves(struct pctx *c, struct field *parent,
 	m->nwaves = (size_t)fy_node_sequence_item_count(seq);
 	m->waves = hf_xcalloc(m->nwaves, sizeof(*m->waves));
 	while ((item = fy_node_sequence_iterate(seq, &it)) && i < m->nwaves) {
-		rc = parse_wave(c, item, spos, ++i, m, &prev_pct, &prev_count);
+		rc = parse_wave(c, item, spos, ++i, m, &prev_pct, &prev_count,
+				&prev_keys);
 		if (rc)
 			return rc;
 	}
 	return 0;
 }
 
+/* spec.rollout. '*order_pos' gets the position of 'order' when it is
+ * given, and stays { 0, 0 } otherwise. */
 static int parse_rollout(struct pctx *c, struct field *parent,
-			 struct hf_manifest *m)
+			 struct hf_manifest *m, struct hf_pos *order_pos)
 {
 	enum { F_ORDER, F_WAVES, F_N };
 	struct field f[F_N] = {
@@ -989,6 +1558,7 @@ static int parse_rollout(struct pctx *c, struct field *parent,
 		return rc;
 
 	if (f[F_ORDER].seen) {
+		*order_pos = f[F_ORDER].pos;
 		s = scalar(c, f[F_ORDER].val, f[F_ORDER].pos, "order",
 			   "replicas-first or primaries-first");
 		if (!s)
@@ -1225,6 +1795,29 @@ static int parse_guard(struct pctx *c, struct field *parent,
 	return 0;
 }
 
+/* A data change rolls out over shares of its keys, every other change over
+ * nodes: the waves must say which, and 'order' (of replicas and primaries)
+ * means nothing for keys. Run once changes and rollout are both parsed;
+ * 'order_pos' is where 'order' was given, line 0 when it was not. */
+static int check_data_rollout(struct pctx *c, const struct hf_manifest *m,
+			      struct hf_pos order_pos)
+{
+	size_t i;
+
+	if (is_data(m) && order_pos.line)
+		return fail(c, order_pos, "'order' does not apply to a data change (its "
+			    "waves are shares of the keys, not nodes); remove it");
+	for (i = 0; i < m->nwaves; i++) {
+		if (is_data(m) && !m->waves[i].keys)
+			return fail(c, m->waves[i].pos, "wave %zu counts nodes, but a data "
+				    "change rolls out over its keys: write 'keys: N%%'", i + 1);
+		if (!is_data(m) && m->waves[i].keys)
+			return fail(c, m->waves[i].pos, "'keys' waves are for data changes "
+				    "(wave %zu): write 'nodes: N' or 'nodes: N%%'", i + 1);
+	}
+	return 0;
+}
+
 static int parse_spec(struct pctx *c, struct field *parent,
 		      struct hf_manifest *m)
 {
@@ -1235,6 +1828,7 @@ static int parse_spec(struct pctx *c, struct field *parent,
 		[F_GUARD] = { .name = "guard" },
 		[F_SNAPSHOT] = { .name = "snapshot" },
 	};
+	struct hf_pos order_pos = { 0, 0 };
 	int rc;
 
 	rc = walk_map(c, parent->val, parent->pos, "'spec'", f, F_N);
@@ -1253,13 +1847,15 @@ static int parse_spec(struct pctx *c, struct field *parent,
 	}
 	rc = parse_changes(c, &f[F_CHANGES], m);
 	if (!rc && f[F_ROLLOUT].seen)
-		rc = parse_rollout(c, &f[F_ROLLOUT], m);
+		rc = parse_rollout(c, &f[F_ROLLOUT], m, &order_pos);
 	if (!rc && f[F_GUARD].seen)
 		rc = parse_guard(c, &f[F_GUARD], m);
 	if (!rc && m->order == HF_ORDER_PRIMARIES_FIRST && m->changes[0].kind == HF_KIND_BINARY)
 		rc = fail(c, m->changes[0].pos, "a binary change rolls out replicas first (a "
 			  "primary is upgraded by failing over to an upgraded replica); remove "
 			  "'order: primaries-first'");
+	if (!rc)
+		rc = check_data_rollout(c, m, order_pos);
 	if (!rc && !m->nwaves)
 		default_waves(m);
 	return rc;
@@ -1508,6 +2104,27 @@ void hf_manifest_free(struct hf_manifest *m)
 		free(m->changes[i].bin_restart);
 		free(m->changes[i].bin_build);
 		free(m->changes[i].acl_rules);
+		free(m->changes[i].data_match);
+		free(m->changes[i].keys_file);
+		for (j = 0; j < m->changes[i].nkeys; j++)
+			free(m->changes[i].keys[j]);
+		free(m->changes[i].keys);
+		free(m->changes[i].data_type);
+		free(m->changes[i].where_field);
+		free(m->changes[i].where_equals);
+		for (j = 0; j < m->changes[i].ndata_set; j++) {
+			free(m->changes[i].data_set[j].name);
+			free(m->changes[i].data_set[j].value);
+		}
+		free(m->changes[i].data_set);
+		free(m->changes[i].data_value);
+		for (j = 0; j < m->changes[i].ndata_unset; j++)
+			free(m->changes[i].data_unset[j]);
+		free(m->changes[i].data_unset);
+		free(m->changes[i].rename_from);
+		free(m->changes[i].rename_to);
+		free(m->changes[i].lua_file);
+		free(m->changes[i].lua_code);
 	}
 	free(m->changes);
 	for (i = 0; i < m->guard.nchecks; i++)

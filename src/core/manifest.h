@@ -55,11 +55,12 @@ struct hf_change {
 	/* data: which keys (exactly one of 'match' and 'keys_file') */
 	char *data_match;         /* SCAN MATCH pattern on every primary */
 	char *keys_file;          /* as written, relative to the manifest */
-	char **keys;              /* keys_file's lines: one key per line, empty lines and
-				   * lines starting with '#' skipped */
+	char **keys;              /* keys_file's lines: one key per line, empty (or blank)
+				   * lines and lines starting with '#' skipped, no key twice */
 	size_t nkeys;
 	char *data_type;          /* TYPE filter: string, hash, list, set, zset, stream;
-				   * NULL = any (set/unset/rename imply hash, value string) */
+				   * NULL = any (set/unset/rename imply hash; value, or a
+				   * 'where' without 'field', string) */
 	char *where_field;        /* hash field to test, or NULL (then 'where' tests a
 				   * string's value) */
 	char *where_equals;       /* NULL when there is no 'where' */
@@ -83,7 +84,8 @@ struct hf_change {
 enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };
 
 struct hf_wave_spec {
-	int keys;             /* "keys: N%": a share of a data change's keys, not nodes */
+	int keys;             /* "keys: N%": a share of a data change's keys, not nodes
+			       * (then is_percent is 1); every wave of a data change */
 	int is_percent;
 	long count;           /* when !is_percent: number of targets, >= 1 */
 	double percent;       /* when is_percent: (0, 100] */

@@ -642,6 +642,9 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			queue_fetch(ch, sc, call);
 		}
 		hf_fanout(c, calls, n, c->timeout_ms * 5);
+		/* Keys changed on the nodes, records not journaled yet: only the
+		 * stash holds their before-images now. */
+		hf_crashpoint("data-script");
 		for (i = 0; i < n; i++) {
 			struct scan *sc = &s[i];
 			struct hf_call *call = &calls[i];
@@ -988,67 +991,106 @@ static int check(const struct hf_change *ch, struct hf_err *err)
 	return 0;
 }
 
-/* A short picture of a key for the plan's examples. */
+/* The hash fields a change reads or writes, each once. */
+static size_t touched_fields(const struct hf_change *ch, const char **out, size_t max)
+{
+	const char *all[64];
+	size_t n = 0, m = 0, i, k;
+
+	for (i = 0; i < ch->ndata_set && n < 60; i++)
+		all[n++] = ch->data_set[i].name;
+	for (i = 0; i < ch->ndata_unset && n < 60; i++)
+		all[n++] = ch->data_unset[i];
+	if (ch->rename_from) {
+		all[n++] = ch->rename_from;
+		all[n++] = ch->rename_to;
+	}
+	if (ch->where_field)
+		all[n++] = ch->where_field;
+	for (i = 0; i < n && m < max; i++) {
+		for (k = 0; k < m && strcmp(out[k], all[i]); k++)
+			;
+		if (k == m)
+			out[m++] = all[i];
+	}
+	return m;
+}
+
+/* What the change makes of hash field 'f' whose value is 'v' (NULL when
+ * absent), given the key's other touched fields. */
+static const char *field_after(const struct hf_change *ch, const char *f, const char *v,
+			       const char **fields, const struct hf_reply *vals, size_t n)
+{
+	size_t i;
+
+	if (ch->rename_from && !strcmp(f, ch->rename_to)) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(fields[i], ch->rename_from) && vals->elem[i]->str)
+				v = vals->elem[i]->str;
+	}
+	if (ch->rename_from && !strcmp(f, ch->rename_from))
+		v = NULL;
+	for (i = 0; i < ch->ndata_set; i++)
+		if (!strcmp(f, ch->data_set[i].name))
+			v = ch->data_set[i].value;
+	for (i = 0; i < ch->ndata_unset; i++)
+		if (!strcmp(f, ch->data_unset[i]))
+			v = NULL;
+	return v;
+}
+
+/* One example for the plan: "'user:7' {plan: legacy} -> {plan: basic}". */
 static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf_node *n,
 		     const char *key, size_t len, struct hf_buf *out)
 {
 	struct hf_call call = { .node = n };
-	const struct hf_reply *r;
-	size_t i;
+	const struct hf_reply *r, *ttl;
+	const char *fields[16];
+	size_t nf = 0, i;
+	int hash = ch->data_type && !strcmp(ch->data_type, "hash") && !ch->lua_code;
+	int str = ch->data_type && !strcmp(ch->data_type, "string") && !ch->lua_code;
 
-	if (!strcmp(ch->data_type ? ch->data_type : "", "hash") && !ch->lua_code && !ch->data_delete) {
-		struct hf_argv *a = &call.cmds[call.ncmds++];
-
-		hf_argv_push(a, "HMGET");
-		hf_argv_pushb(a, key, len);
-		for (i = 0; i < ch->ndata_set; i++)
-			hf_argv_push(a, ch->data_set[i].name);
-		for (i = 0; i < ch->ndata_unset; i++)
-			hf_argv_push(a, ch->data_unset[i]);
-		if (ch->rename_from) {
-			hf_argv_push(a, ch->rename_from);
-			hf_argv_push(a, ch->rename_to);
-		}
-		if (ch->where_field)
-			hf_argv_push(a, ch->where_field);
-	} else if (!strcmp(ch->data_type ? ch->data_type : "", "string") && !ch->lua_code) {
+	hf_buf_printf(out, "'%.*s' ", (int)(len > 60 ? 60 : len), key);
+	if (hash && (nf = touched_fields(ch, fields, 16))) {
+		hf_argv_push(&call.cmds[call.ncmds], "HMGET");
+		hf_argv_pushb(&call.cmds[call.ncmds], key, len);
+		for (i = 0; i < nf; i++)
+			hf_argv_push(&call.cmds[call.ncmds], fields[i]);
+		call.ncmds++;
+	} else if (str) {
 		hf_argv_push(&call.cmds[call.ncmds], "GET");
 		hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
 	}
 	hf_argv_push(&call.cmds[call.ncmds], "PTTL");
 	hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
 	hf_fanout(c, &call, 1, c->timeout_ms);
-	hf_buf_printf(out, "'%.*s'", (int)(len > 60 ? 60 : len), key);
 	if (call.status) {
 		hf_calls_release(&call, 1);
 		return;
 	}
-	r = call.replies[0];
-	if (call.ncmds == 2 && r && r->type == HF_REPLY_ARRAY) {
-		size_t k = 0;
-
-		hf_buf_puts(out, " {");
-		for (i = 0; i < r->nelem; i++) {
-			const char *f = i < ch->ndata_set ? ch->data_set[i].name :
-					i < ch->ndata_set + ch->ndata_unset ? ch->data_unset[i - ch->ndata_set] :
-					NULL;
-
-			if (!f && ch->rename_from && i == ch->ndata_set + ch->ndata_unset)
-				f = ch->rename_from;
-			else if (!f && ch->rename_from && i == ch->ndata_set + ch->ndata_unset + 1)
-				f = ch->rename_to;
-			else if (!f)
-				f = ch->where_field;
-			hf_buf_printf(out, "%s%s: %.40s", k++ ? ", " : "", f,
+	r = call.ncmds == 2 ? call.replies[0] : NULL;
+	ttl = call.replies[call.ncmds - 1];
+	if (r && r->type == HF_REPLY_ARRAY && r->nelem == nf) {
+		hf_buf_puts(out, "{");
+		for (i = 0; i < nf; i++)
+			hf_buf_printf(out, "%s%s: %.30s", i ? ", " : "", fields[i],
 				      r->elem[i]->str ? r->elem[i]->str : "(none)");
+		hf_buf_puts(out, "} -> {");
+		for (i = 0; i < nf; i++) {
+			const char *v = field_after(ch, fields[i], r->elem[i]->str, fields, r, nf);
+
+			hf_buf_printf(out, "%s%s: %.30s", i ? ", " : "", fields[i], v ? v : "(none)");
 		}
 		hf_buf_puts(out, "}");
-	} else if (call.ncmds == 2 && r) {
-		hf_buf_printf(out, " = %.40s", r->str ? r->str : "(nil)");
+	} else if (r) {
+		hf_buf_printf(out, "\"%.30s\" -> \"%.30s\"", r->str ? r->str : "(nil)",
+			      ch->data_value ? ch->data_value : r->str ? r->str : "(nil)");
+	} else {
+		hf_buf_puts(out, ch->data_delete ? "-> deleted" : ch->lua_code ? "-> (lua transform)" : "");
 	}
-	r = call.replies[call.ncmds - 1];
-	if (r && r->type == HF_REPLY_INTEGER && r->integer >= 0)
-		hf_buf_printf(out, " (ttl %lld ms)", r->integer);
+	if (ttl && ttl->type == HF_REPLY_INTEGER && (ch->data_ttl_ms || ch->data_persist))
+		hf_buf_printf(out, " ttl %s -> %s", ttl->integer >= 0 ? "set" : "none",
+			      ch->data_persist ? "none" : "set");
 	hf_calls_release(&call, 1);
 }
 
@@ -1128,7 +1170,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 		char cursor[32] = "0";
 		long long found = 0, dbsize = 0, fetched = 0;
 		int calls_made = 0, complete = 0;
-		struct hf_buf ex = {0}, what = {0};
+		struct hf_buf ex = {0}, what = {0}, where = {0};
 		size_t nex = 0, li = 0;
 
 		if (nd->role != HF_ROLE_PRIMARY)
@@ -1234,12 +1276,15 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				est = seen >= dbsize ? found : (long long)((double)found * (double)dbsize /
 									   (double)seen);
 			}
-			hf_target_add_diff(&t[i], "data: %s%lld key(s) selected by %s%s%s%s%s -> %s",
+			if (ch->where_equals)
+				hf_buf_printf(&where, " where %s%s= %s", ch->where_field ? ch->where_field : "value",
+					      ch->where_field ? " " : " ", ch->where_equals);
+			hf_target_add_diff(&t[i], "data: %s%lld key(s) selected by %s%s%s%s%s: %s",
 					   complete ? "" : "~", est,
 					   ch->keys ? "the key list " : "MATCH ",
 					   ch->keys ? ch->keys_file : ch->data_match,
 					   ch->data_type ? ", type " : "", ch->data_type ? ch->data_type : "",
-					   ch->where_equals ? " where ..." : "", what.s ? what.s : "");
+					   where.s ? where.s : "", what.s ? what.s : "");
 			if (!complete)
 				hf_target_add_diff(&t[i], "  (estimate: %lld of ~%lld keys scanned)",
 						   (long long)calls_made * PLAN_SCAN_COUNT, dbsize);
@@ -1249,6 +1294,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 		(void)fetched;
 		hf_buf_release(&ex);
 		hf_buf_release(&what);
+		hf_buf_release(&where);
 	}
 out:
 	free(match);

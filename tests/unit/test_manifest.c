@@ -436,9 +436,9 @@ static const struct bad_case bad_cases[] = {
 	  HEAD "spec:\n  changes:\n    - xyz:\n        a: 1\n",
 	  "t.yaml:10:7: ", "unknown change kind 'xyz' (expected config, function, "
 	  "acl, data, binary, flag or exec)" },
-	{ "unsupported change kind 'data'",
-	  HEAD "spec:\n  changes:\n    - data:\n        key: v\n",
-	  "t.yaml:10:7: ", "change kind 'data' is not supported by this build yet" },
+	{ "unsupported change kind 'flag'",
+	  HEAD "spec:\n  changes:\n    - flag:\n        key: v\n",
+	  "t.yaml:10:7: ", "change kind 'flag' is not supported by this build yet" },
 	{ "change with two kinds", HEAD SPEC "      acl:\n        x: y\n",
 	  "t.yaml:12:7: ", "more than one key" },
 	{ "empty config", HEAD "spec:\n  changes:\n    - config: {}\n",
@@ -866,6 +866,312 @@ static void test_function_change(void **state)
 	rmdir(dir);
 }
 
+/* Write 'len' bytes of 'text' to 'dir'/'name'. */
+static void write_file(const char *dir, const char *name, const char *text, size_t len)
+{
+	char *path = hf_xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+	free(path);
+}
+
+static void remove_file(const char *dir, const char *name)
+{
+	char *path = hf_xasprintf("%s/%s", dir, name);
+
+	unlink(path);
+	free(path);
+}
+
+/* A data change: the keys it selects, its operations, the type they imply,
+ * the files it reads (relative to the manifest), its waves over keys, and
+ * every combination that is refused, at its position. */
+static void test_data_change(void **state)
+{
+#define DATA_HEAD "apiVersion: hotfix/v1\nkind: Hotfix\n" \
+	"metadata: {name: d, version: 1, owner: o, problem: p}\nspec:\n  changes:\n"
+#define D "    - data: "
+	static const char keys_txt[] = "# sessions to drop\n\nuser:1\r\n  \nuser:2\n\n#user:9\nuser:3";
+	static const char lua_txt[] = "redis.call('HDEL', key, 'legacy')\nreturn 1\n";
+	static const char nul_txt[] = "a\nb\0c\n";
+	static const struct {
+		const char *changes;   /* after "  changes:", from line 6 */
+		const char *want;      /* "LINE:COL: message", or a part of it */
+	} bad[] = {
+		{ D "{match: 'a:*', keys_file: keys.txt, delete: true}",
+		  "6:28: 'match' and 'keys_file' exclude each other" },
+		{ D "{delete: true}", "6:7: a data change needs 'match' (a SCAN pattern) or 'keys_file'" },
+		{ D "{match: 'a:*'}", "6:7: a data change needs an operation" },
+		{ D "{match: 'a:*', delete: false, persist: false}", "needs an operation" },
+		{ D "{match: '', delete: true}", "6:21: 'match' must be a non-empty string" },
+		{ D "{match: 'a:*', delete: true, ttl: 1s}",
+		  "6:42: 'delete: true' excludes every other operation (found 'ttl')" },
+		{ D "{match: 'a:*', set: {a: b}, delete: true}", "(found 'set')" },
+		{ D "{match: 'a:*', lua: fix.lua, unset: [a]}",
+		  "6:42: 'lua' excludes every other operation" },
+		{ D "{match: 'a:*', ttl: 1s, persist: true}",
+		  "6:37: 'ttl' and 'persist: true' exclude each other" },
+		{ D "{match: 'a:*', set: {a: b}, value: x}",
+		  "6:41: 'value' sets a string and 'set' edits a hash" },
+		{ D "{match: 'a:*', type: string, rename: {from: a, to: b}}",
+		  "6:34: type 'string' does not fit 'rename', which edits a hash" },
+		{ D "{match: 'a:*', type: hash, value: x}",
+		  "type 'hash' does not fit 'value', which sets a string" },
+		{ D "{match: 'a:*', type: blob, delete: true}", "6:34: invalid type 'blob'" },
+		{ D "{match: 'a:*', set: {a: b}, unset: [c, a]}",
+		  "6:52: field 'a' is both in 'set' and in 'unset'" },
+		{ D "{match: 'a:*', unset: [a, b, a]}", "6:42: duplicate field 'a' in 'unset'" },
+		{ D "{match: 'a:*', unset: [b], rename: {from: a, to: b}}",
+		  "6:62: renamed field 'b' is also in 'unset'" },
+		{ D "{match: 'a:*', set: {a: b}, rename: {from: a, to: c}}",
+		  "renamed field 'a' is also in 'set'" },
+		{ D "{match: 'a:*', rename: {from: a, to: a}}", "6:50: 'rename' has the same field 'a'" },
+		{ D "{match: 'a:*', rename: {from: a}}", "missing required field 'to' in 'rename'" },
+		{ D "{match: 'a:*', where: {field: f, equals: v}, value: x}",
+		  "6:36: 'where' tests hash field 'f', but the keys are of type string (implied by 'value')" },
+		{ D "{match: 'a:*', where: {field: f, equals: v}, delete: true}",
+		  "'where' tests hash field 'f': add 'type: hash'" },
+		{ D "{match: 'a:*', type: set, where: {field: f, equals: v}, delete: true}",
+		  "but the keys are of type set" },
+		{ D "{match: 'a:*', where: {equals: v}, set: {a: b}}",
+		  "6:28: 'where' without 'field' tests a string's value, but the keys are of type "
+		  "hash (implied by 'set')" },
+		{ D "{match: 'a:*', type: list, where: {equals: v}, delete: true}",
+		  "keys are of type list (add 'field'" },
+		{ D "{match: 'a:*', where: {field: f}, delete: true}",
+		  "missing required field 'equals' in 'where'" },
+		{ D "{match: 'a:*', where: {field: '', equals: v}, type: hash, delete: true}",
+		  "'field' must not be empty" },
+		{ D "{match: 'a:*', set: {}}", "6:28: 'set' must not be empty" },
+		{ D "{match: 'a:*', set: [a]}", "'set' must be a mapping of hash fields to values" },
+		{ D "{match: 'a:*', set: {a: }}", "field 'a' in 'set' has no value" },
+		{ D "{match: 'a:*', set: {a: [1]}}", "field 'a' in 'set' must have a single value" },
+		{ D "{match: 'a:*', unset: []}", "'unset' must not be empty" },
+		{ D "{match: 'a:*', unset: a}", "'unset' must be a list of hash fields" },
+		{ D "{match: 'a:*', value: ~}", "'value' must be a string" },
+		{ D "{match: 'a:*', ttl: 0}", "6:33: 'ttl' must be greater than 0" },
+		{ D "{match: 'a:*', persist: yes}", "invalid persist 'yes'" },
+		{ D "{match: 'a:*', delete: true, batch: 0}", "6:49: invalid batch '0' (expected an "
+		  "integer from 1 to 10000)" },
+		{ D "{match: 'a:*', delete: true, batch: 10001}", "invalid batch '10001'" },
+		{ D "{match: 'a:*', delete: true, filter: x}", "6:42: unknown field 'filter' in 'data'" },
+		{ D "{keys_file: nope.txt, delete: true}", "6:25: cannot read keys file '" },
+		{ D "{keys_file: comments.txt, delete: true}",
+		  "6:25: keys file 'comments.txt' holds no key" },
+		{ D "{keys_file: dup.txt, delete: true}",
+		  "keys file 'dup.txt': key 'k' is listed twice (lines 1 and 3)" },
+		{ D "{keys_file: nul.txt, delete: true}",
+		  "keys file 'nul.txt': line 2 contains a nul character" },
+		{ D "{keys_file: ., delete: true}", "not a regular file of at most 4 MiB" },
+		{ D "{match: 'a:*', lua: nope.lua}", "6:33: cannot read lua file '" },
+		{ D "{match: 'a:*', lua: empty.lua}", "lua file 'empty.lua' is empty" },
+		/* One manifest, one way to roll out: keys or nodes. */
+		{ D "{match: 'a:*', delete: true}\n    - config: {timeout: 1}",
+		  "7:7: a data change cannot share its manifest with other kinds of change" },
+		{ "    - acl: {user: u, rules: 'on'}\n" D "{match: 'a:*', delete: true}",
+		  "7:7: a data change cannot share its manifest with other kinds of change" },
+		{ D "{match: 'a:*', delete: true}\n  rollout: {waves: [{keys: 10%}, {nodes: 2}]}",
+		  "7:35: wave 2 counts nodes, but a data change rolls out over its keys" },
+		{ "    - config: {timeout: 1}\n  rollout: {waves: [{keys: 10%}]}",
+		  "7:22: 'keys' waves are for data changes (wave 1)" },
+		{ D "{match: 'a:*', delete: true}\n  rollout: {order: replicas-first}",
+		  "7:13: 'order' does not apply to a data change" },
+		{ D "{match: 'a:*', delete: true}\n  rollout: {waves: [{keys: 0%}]}",
+		  "7:28: invalid keys '0%' in wave 1" },
+		{ D "{match: 'a:*', delete: true}\n  rollout: {waves: [{keys: 5}]}",
+		  "invalid keys '5' in wave 1 (expected a percentage of the keys" },
+		{ D "{match: 'a:*', delete: true}\n  rollout: {waves: [{keys: 50%}, {keys: 10%}]}",
+		  "7:41: wave 2 (10%) must be larger than wave 1 (50%)" },
+		{ D "{match: 'a:*', delete: true}\n  rollout: {waves: [{keys: 5%, nodes: 1}]}",
+		  "7:32: wave 1 has both 'nodes' and 'keys'" },
+		{ D "{match: 'a:*', delete: true}\n  rollout: {waves: [{bake: 1s}]}",
+		  "7:22: missing required field 'keys' in wave 1" },
+	};
+	char dir[] = "/tmp/hf-data-XXXXXX", sha[65];
+	struct hf_manifest *m = NULL;
+	struct hf_err err = { 0 };
+	const struct hf_change *ch;
+	char *path, *yaml, *want;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = hf_xasprintf("%s/fix.yaml", dir);
+	write_file(dir, "keys.txt", keys_txt, strlen(keys_txt));
+	write_file(dir, "fix.lua", lua_txt, strlen(lua_txt));
+	write_file(dir, "comments.txt", "# none\n\n#\n", 10);
+	write_file(dir, "dup.txt", "k\nj\nk\n", 6);
+	write_file(dir, "nul.txt", nul_txt, sizeof(nul_txt) - 1);
+	write_file(dir, "empty.lua", " \n\n", 3);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		yaml = hf_xasprintf(DATA_HEAD "%s\n", bad[i].changes);
+		want = hf_xasprintf("%s:%s", path, bad[i].want);
+		if (hf_manifest_parse(path, yaml, strlen(yaml), &m, &err) != HF_EINVAL)
+			fail_msg("case %zu: accepted, wanted '%s'", i, bad[i].want);
+		/* "LINE:COL: ..." is the whole prefix; other wants are a part. */
+		if (bad[i].want[0] >= '0' && bad[i].want[0] <= '9' ?
+		    strncmp(err.msg, want, strlen(want)) : !strstr(err.msg, bad[i].want))
+			fail_msg("case %zu: got '%s', wanted '%s'", i, err.msg, bad[i].want);
+		assert_int_equal(err.code, HF_EINVAL);
+		assert_null(m);
+		free(want);
+		free(yaml);
+	}
+
+	/* A hash repair: the type is implied, values keep their text. */
+	yaml = hf_xasprintf(DATA_HEAD
+			    "    - data:\n"
+			    "        match: \"user:*\"\n"
+			    "        where: { field: plan, equals: legacy }\n"
+			    "        set: { plan: basic, active: true, note: \"\" }\n"
+			    "        unset: [legacy_flag, old]\n"
+			    "        rename: { from: nm, to: name }\n"
+			    "        ttl: 30s\n"
+			    "        persist: false\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
+	free(yaml);
+	assert_int_equal(m->nchanges, 1);
+	ch = &m->changes[0];
+	assert_int_equal(ch->kind, HF_KIND_DATA);
+	assert_int_equal(ch->pos.line, 6);
+	assert_int_equal(ch->pos.col, 7);
+	assert_string_equal(ch->data_match, "user:*");
+	assert_null(ch->keys_file);
+	assert_null(ch->keys);
+	assert_int_equal(ch->nkeys, 0);
+	assert_string_equal(ch->data_type, "hash");
+	assert_string_equal(ch->where_field, "plan");
+	assert_string_equal(ch->where_equals, "legacy");
+	assert_int_equal(ch->ndata_set, 3);
+	assert_string_equal(ch->data_set[0].name, "plan");
+	assert_string_equal(ch->data_set[0].value, "basic");
+	assert_int_equal(ch->data_set[0].pos.line, 9);
+	assert_int_equal(ch->data_set[0].pos.col, 16);
+	assert_string_equal(ch->data_set[1].name, "active");
+	assert_string_equal(ch->data_set[1].value, "true");
+	assert_string_equal(ch->data_set[2].name, "note");
+	assert_string_equal(ch->data_set[2].value, "");
+	assert_null(ch->data_value);
+	assert_int_equal(ch->ndata_unset, 2);
+	assert_string_equal(ch->data_unset[0], "legacy_flag");
+	assert_string_equal(ch->data_unset[1], "old");
+	assert_string_equal(ch->rename_from, "nm");
+	assert_string_equal(ch->rename_to, "name");
+	assert_int_equal(ch->data_ttl_ms, 30000);
+	assert_int_equal(ch->data_persist, 0);
+	assert_int_equal(ch->data_delete, 0);
+	assert_null(ch->lua_file);
+	assert_null(ch->lua_code);
+	assert_int_equal(ch->batch, 200);
+	/* Without waves: 1% of the keys, a bake, then all of them. */
+	assert_int_equal(m->order, HF_ORDER_REPLICAS_FIRST);
+	assert_int_equal(m->nwaves, 2);
+	assert_true(m->waves[0].keys && m->waves[0].is_percent);
+	assert_true(m->waves[0].percent == 1.0);
+	assert_int_equal(m->waves[0].bake_ms, 10000);
+	assert_true(m->waves[1].keys && m->waves[1].is_percent);
+	assert_true(m->waves[1].percent == 100.0);
+	assert_int_equal(m->waves[1].bake_ms, 0);
+	hf_manifest_free(m);
+	m = NULL;
+
+	/* A string repair, 'where' on its value; waves over keys; another
+	 * data change beside it, whose 'where' implies type string. */
+	yaml = hf_xasprintf(DATA_HEAD
+			    D "{match: 'sess:*', where: {equals: old}, value: \"new\", persist: true, "
+			    "batch: 500}\n"
+			    D "{match: 'tmp:*', where: {equals: ''}, delete: true}\n"
+			    "  rollout:\n    waves:\n      - {keys: 0.5%%, bake: 1s}\n"
+			    "      - keys: 10%%\n      - keys: \"100%%\"\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
+	free(yaml);
+	assert_int_equal(m->nchanges, 2);
+	ch = &m->changes[0];
+	assert_string_equal(ch->data_type, "string");
+	assert_null(ch->where_field);
+	assert_string_equal(ch->where_equals, "old");
+	assert_string_equal(ch->data_value, "new");
+	assert_int_equal(ch->ndata_set, 0);
+	assert_int_equal(ch->ndata_unset, 0);
+	assert_null(ch->rename_from);
+	assert_int_equal(ch->data_ttl_ms, 0);
+	assert_int_equal(ch->data_persist, 1);
+	assert_int_equal(ch->batch, 500);
+	ch = &m->changes[1];
+	assert_int_equal(ch->kind, HF_KIND_DATA);
+	assert_string_equal(ch->data_type, "string");
+	assert_string_equal(ch->where_equals, "");
+	assert_int_equal(ch->data_delete, 1);
+	assert_int_equal(m->nwaves, 3);
+	assert_true(m->waves[0].keys && m->waves[0].is_percent && m->waves[0].percent == 0.5);
+	assert_int_equal(m->waves[0].bake_ms, 1000);
+	assert_true(m->waves[1].keys && m->waves[1].percent == 10.0);
+	assert_true(m->waves[2].keys && m->waves[2].percent == 100.0);
+	assert_int_equal(m->waves[2].pos.line, 12);
+	hf_manifest_free(m);
+	m = NULL;
+
+	/* Cache invalidation of the keys a file lists, relative to the
+	 * manifest: empty, blank and '#' lines skipped, CRLF and no final
+	 * newline fine. No type: any. */
+	yaml = hf_xasprintf(DATA_HEAD D "{keys_file: keys.txt, delete: true}\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
+	free(yaml);
+	ch = &m->changes[0];
+	assert_null(ch->data_match);
+	assert_string_equal(ch->keys_file, "keys.txt");
+	assert_int_equal(ch->nkeys, 3);
+	assert_string_equal(ch->keys[0], "user:1");
+	assert_string_equal(ch->keys[1], "user:2");
+	assert_string_equal(ch->keys[2], "user:3");
+	assert_null(ch->data_type);
+	assert_null(ch->where_equals);
+	assert_int_equal(ch->data_delete, 1);
+	assert_int_equal(ch->batch, 200);
+	hf_manifest_free(m);
+	m = NULL;
+
+	/* A Lua repair, read now, its SHA-256 kept; any type may be named. */
+	yaml = hf_xasprintf(DATA_HEAD D "{match: 'z:*', type: zset, lua: fix.lua, batch: 10000}\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
+	free(yaml);
+	ch = &m->changes[0];
+	assert_string_equal(ch->lua_file, "fix.lua");
+	assert_string_equal(ch->lua_code, lua_txt);
+	hf_sha256_hex(lua_txt, strlen(lua_txt), sha);
+	assert_string_equal(ch->lua_sha256, sha);
+	assert_string_equal(ch->data_type, "zset");
+	assert_int_equal(ch->batch, 10000);
+	assert_int_equal(m->nwaves, 2);
+	assert_true(m->waves[0].keys);
+	hf_manifest_free(m);
+	m = NULL;
+
+	/* Other manifests keep waves over nodes. */
+	yaml = hf_xasprintf(DATA_HEAD "    - config: {timeout: 1}\n");
+	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
+	free(yaml);
+	assert_false(m->waves[0].keys);
+	assert_false(m->waves[0].is_percent);
+	assert_int_equal(m->waves[0].count, 1);
+	hf_manifest_free(m);
+
+#undef D
+#undef DATA_HEAD
+	remove_file(dir, "keys.txt");
+	remove_file(dir, "fix.lua");
+	remove_file(dir, "comments.txt");
+	remove_file(dir, "dup.txt");
+	remove_file(dir, "nul.txt");
+	remove_file(dir, "empty.lua");
+	rmdir(dir);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -873,6 +1179,7 @@ int main(void)
 		cmocka_unit_test(test_function_change),
 		cmocka_unit_test(test_acl_change),
 		cmocka_unit_test(test_binary_change),
+		cmocka_unit_test(test_data_change),
 		cmocka_unit_test(test_raise_timeout_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_guard_none),
