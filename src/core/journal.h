@@ -67,7 +67,8 @@ struct hf_step {
 
 /* One key a data change touched: its before-image, taken by the server in
  * the same script call that changed the key, and digests of both sides.
- * A digest is SHA-1 of "PEXPIRETIME:DUMP", or "absent". */
+ * A digest is SHA-1 of the key's type, PEXPIRETIME and contents (DUMP,
+ * or a canonical form for types DUMP gives in table order), or "absent". */
 enum hf_key_state {
 	HF_KEY_APPLIED,       /* changed by the hotfix */
 	HF_KEY_REVERTED,      /* restored (or found back at its before-state) */

@@ -37,14 +37,42 @@
 
 /* ---- the server-side scripts ---------------------------------------- */
 
-/* Shared by both scripts: a key's digest, SHA-1 of "PEXPIRETIME:DUMP". */
+/* Shared by the scripts: a key's digest, SHA-1 of its type, PEXPIRETIME
+ * and contents. The contents are canonical where DUMP is not: a set, or a
+ * hash or sorted set in hash table encoding, dumps its elements in table
+ * order, which a RESTORE of the same payload need not reproduce. */
 static const char lua_common[] =
 	"#!lua flags=allow-cross-slot-keys\n"
+	"local function canon(k, t)\n"
+	"  local a, parts = nil, {}\n"
+	"  if t == 'hash' then\n"
+	"    a = redis.call('HGETALL', k)\n"
+	"    local f = {}\n"
+	"    for i = 1, #a, 2 do f[#f + 1] = {a[i], a[i + 1]} end\n"
+	"    table.sort(f, function(x, y) return x[1] < y[1] end)\n"
+	"    for _, p in ipairs(f) do\n"
+	"      parts[#parts + 1] = #p[1] .. ':' .. p[1] .. #p[2] .. ':' .. p[2]\n"
+	"    end\n"
+	"    return table.concat(parts)\n"
+	"  elseif t == 'set' then\n"
+	"    a = redis.call('SMEMBERS', k)\n"
+	"    table.sort(a)\n"
+	"  elseif t == 'zset' then\n"
+	"    a = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')\n"
+	"  elseif t == 'list' then\n"
+	"    a = redis.call('LRANGE', k, 0, -1)\n"
+	"  else\n"
+	"    return nil\n"
+	"  end\n"
+	"  for _, m in ipairs(a) do parts[#parts + 1] = #m .. ':' .. m end\n"
+	"  return table.concat(parts)\n"
+	"end\n"
 	"local function digest(k)\n"
 	"  local d = redis.call('DUMP', k)\n"
 	"  if not d then return 'absent', false, -1 end\n"
 	"  local e = redis.call('PEXPIRETIME', k)\n"
-	"  return redis.sha1hex(e .. ':' .. d), d, e\n"
+	"  local t = redis.call('TYPE', k)['ok']\n"
+	"  return redis.sha1hex(t .. ':' .. e .. ':' .. (canon(k, t) or d)), d, e\n"
 	"end\n";
 
 /* Redis Cluster routes a script by its declared keys, which must share a
@@ -177,6 +205,17 @@ static const char lua_match[] =
 	"end\n"
 	"return out\n";
 
+/* Lines of the apply script before the transform's first line. */
+static int lines_before_transform(void)
+{
+	const char *p;
+	int n = 1;   /* "local function transform(key)" */
+
+	for (p = lua_common; *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
 static char *script(const struct hf_change *ch, const char *body, int writes)
 {
 	struct hf_buf b = {0};
@@ -263,21 +302,37 @@ static unsigned bucket_of(const char *key, size_t len)
 	return (unsigned)(h % BUCKETS);
 }
 
+/* The slot range of 'n''s shard (the topology's first range of the
+ * shard's primary): a replica that took over has no slots in a topology
+ * read before the failover. -1 when unknown. */
+static void shard_slots(const struct hf_cluster *c, const struct hf_node *n, int *lo, int *hi)
+{
+	size_t k;
+
+	*lo = n->slot_lo;
+	*hi = n->slot_hi;
+	for (k = 0; *lo < 0 && k < c->nnodes; k++)
+		if (c->nodes[k].shard == n->shard && c->nodes[k].slot_lo >= 0) {
+			*lo = c->nodes[k].slot_lo;
+			*hi = c->nodes[k].slot_hi;
+		}
+}
+
 /* The stash of run 'run' on a primary: a hash whose slot the primary
  * serves (its hash tag is chosen for that). */
 static void stash_key(const struct hf_cluster *c, const struct hf_node *n, const char *run,
 		      char *out, size_t len)
 {
 	char tag[32];
-	int i;
+	int i, lo, hi;
 
+	shard_slots(c, n, &lo, &hi);
 	for (i = 0;; i++) {
 		unsigned slot;
 
 		snprintf(tag, sizeof(tag), "s%d", i);
 		slot = hf_load_key_slot(tag, strlen(tag));
-		if (!c->cluster_mode || n->slot_lo < 0 ||
-		    ((int)slot >= n->slot_lo && (int)slot <= n->slot_hi) || i > 1000000)
+		if (!c->cluster_mode || lo < 0 || ((int)slot >= lo && (int)slot <= hi) || i > 1000000)
 			break;
 	}
 	snprintf(out, len, "hotfix:stash:%s:{%s}", run, tag);
@@ -315,11 +370,13 @@ static struct hf_node *serving(struct hf_cluster *c, struct hf_node *n)
 static int owns(const struct hf_cluster *c, const struct hf_node *n, const char *key, size_t len)
 {
 	unsigned slot;
+	int lo, hi;
 
 	if (!c->cluster_mode)
 		return 1;
+	shard_slots(c, n, &lo, &hi);
 	slot = hf_load_key_slot(key, len);
-	return n->slot_lo >= 0 && (int)slot >= n->slot_lo && (int)slot <= n->slot_hi;
+	return lo >= 0 && (int)slot >= lo && (int)slot <= hi;
 }
 
 /* Parse "R<expire>:<before>:<after>:<dump>" (or without the leading R). */
@@ -470,7 +527,7 @@ static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_ca
 /* Record the script's answers; returns -1 (with the target failed) when a
  * transform failed or an answer cannot be read. */
 static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_key_record **recs,
-			  size_t *nrecs)
+			  size_t *nrecs, const char *ch_lua_file)
 {
 	size_t i;
 
@@ -488,9 +545,20 @@ static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_ke
 		if (!e->str || !e->len)
 			continue;   /* not selected */
 		if (e->str[0] == 'E') {
-			hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key is "
-				      "left as it was): %.300s", (int)(s->lens[i] > 200 ? 200 : s->lens[i]),
-				      s->keys[i], e->str + 1);
+			/* The records before it ('*nrecs') are good. Lines of the
+			 * script are the file's, shifted by what precedes it. */
+			const char *msg = e->str + 1, *at = strstr(msg, "user_script:");
+			int line = at ? atoi(at + 12) - lines_before_transform() : 0;
+			const char *rest = at ? strchr(at + 12, ':') : NULL;
+
+			if (at && line > 0 && rest)
+				hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key "
+					      "is left as it was): %s:%d:%.300s", (int)(s->lens[i] > 200 ? 200 :
+					      s->lens[i]), s->keys[i], ch_lua_file, line, rest + 1);
+			else
+				hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key "
+					      "is left as it was): %.300s", (int)(s->lens[i] > 200 ? 200 :
+					      s->lens[i]), s->keys[i], msg);
 			return -1;
 		}
 		if (parse_record(e->str, e->len, k)) {
@@ -505,7 +573,8 @@ static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_ke
 	return 0;
 }
 
-/* After a crash: journal what the stash holds (changed, not journaled). */
+/* After a crash: journal what the stash holds (changed, not journaled).
+ * The stash's keys are added to 's->ack', to be dropped from it. */
 static int recover_stash(struct hf_cluster *c, struct scan *s)
 {
 	struct hf_call call = { .node = s->node };
@@ -640,6 +709,16 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 					hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
 			}
 			queue_fetch(ch, sc, call);
+			if (!call->ncmds && sc->scan_done) {
+				/* Nothing left to send: the step is complete. */
+				struct hf_err err = {0};
+
+				if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, NULL,
+							0, sc->cursor, 1, &err))
+					hf_target_set(sc->t, HF_ERR, "%s", err.msg);
+				sc->finished = 1;
+				active--;
+			}
 		}
 		hf_fanout(c, calls, n, c->timeout_ms * 5);
 		/* Keys changed on the nodes, records not journaled yet: only the
@@ -700,12 +779,18 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			sc->ack = NULL;
 			sc->acklen = NULL;
 			sc->nack = 0;
-			if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs)) {
+			if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ch->lua_file)) {
+				/* The keys changed before the failure are journaled,
+				 * so that the rollback restores them. */
+				if (nrecs)
+					hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq,
+							    recs, nrecs, sc->cursor, 0, NULL);
 				for (k = 0; k < nrecs; k++)
 					free(recs[k].dump);
 				free(recs);
 				free_keys(sc->keys, sc->lens, sc->nkeys);
 				sc->keys = NULL;
+				sc->lens = NULL;
 				sc->nkeys = 0;
 				sc->finished = 1;
 				active--;
@@ -784,9 +869,28 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		struct hf_node *node = t[i].node;
 		size_t nrecs = 0, at = 0, nconf = 0, tries = 0;
 		struct hf_err err = {0};
+		char stash[160];
 
 		t[i].status = 0;
 		t[i].match = 0;
+		{
+			/* Records a killed apply left only in the stash come first. */
+			struct scan sc = { .t = &t[i], .node = serving(c, node) };
+
+			if (sc.node)
+				node = sc.node;
+			else
+				sc.node = node;
+			stash_key(c, node, t[i].run_id, sc.stash, sizeof(sc.stash));
+			if (recover_stash(c, &sc)) {
+				hf_target_set(&t[i], HF_EUNREACH, "cannot read the stash on %s:%d", node->host,
+					      node->port);
+				free_keys(sc.ack, sc.acklen, sc.nack);
+				continue;
+			}
+			free_keys(sc.ack, sc.acklen, sc.nack);
+			snprintf(stash, sizeof(stash), "%s", sc.stash);
+		}
 		if (hf_journal_keys_load(t[i].journal, t[i].run_id, t[i].step->seq, &recs, &nrecs, &err)) {
 			hf_target_set(&t[i], HF_ERR, "%s", err.msg);
 			continue;
@@ -873,6 +977,16 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 					      conflicts.len ? ", " : "",
 					      (int)(recs[at].keylen > 100 ? 100 : recs[at].keylen), recs[at].key,
 					      recs[at].after, recs[at].note ? recs[at].note : "?");
+		}
+		if (!t[i].status) {
+			/* Every record is journaled and reverted: the stash can go. */
+			struct hf_call call = { .node = node };
+
+			hf_argv_push(&call.cmds[0], "DEL");
+			hf_argv_push(&call.cmds[0], stash);
+			call.ncmds = 1;
+			hf_fanout(c, &call, 1, c->timeout_ms);
+			hf_calls_release(&call, 1);
 		}
 		if (nconf)
 			hf_target_set(&t[i], HF_ECONFLICT, "%zu key(s) written by someone else since the "

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Data hotfixes on a 3x1 cluster with a writer running: every type (string,
+# hash, list, set, sorted set, stream) applied and rolled back to DUMP- and
+# expiry-identical values; keys written by clients since the hotfix are
+# conflicts, kept as written; a second rollback changes nothing; kill -9 in
+# the middle of apply (before and after the journal has a batch) and of
+# rollback, then resume: every key patched exactly once or restored exactly;
+# a failover between waves; a transform that fails, a bad selector and a
+# missing key list change nothing.
+. "$(dirname "$0")/lib.sh"
+
+last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -1; }
+rc_() { redis-cli -c -h 127.0.0.1 -p "$BASE" "$@"; }
+TYPES="string hash list set zset stream"
+N=40   # keys per type
+
+seed() {   # seed: N keys of every type under t:<type>:<i>, a third with a TTL
+	local i
+	{
+		for i in $(seq 1 $N); do
+			echo "SET t:string:$i old-$i"
+			echo "HSET t:hash:$i f old-$i g keep-$i"
+			echo "RPUSH t:list:$i a-$i b-$i"
+			echo "SADD t:set:$i a-$i b-$i"
+			echo "ZADD t:zset:$i 1 a-$i 2 b-$i"
+			echo "XADD t:stream:$i 1-$i f v-$i"
+			if [ $((i % 3)) = 0 ]; then
+				for t in $TYPES; do echo "EXPIRE t:$t:$i 7200"; done
+			fi
+		done
+	} | while read -r line; do
+		# shellcheck disable=SC2086
+		rc_ $line >/dev/null
+	done
+}
+# state FILE: "key sha256-of-DUMP PEXPIRETIME" for every t:* key. A set in
+# hash table encoding dumps its members in table order, which a RESTORE of
+# the same payload need not reproduce: sets compare by sorted members and
+# encoding instead.
+state() {
+	local t i v
+	for t in $TYPES; do
+		for i in $(seq 1 $N); do
+			if [ "$t" = set ]; then
+				v="$(rc_ OBJECT ENCODING "t:$t:$i") $(rc_ SMEMBERS "t:$t:$i" | sort | sha256sum | cut -c1-16)"
+			else
+				v=$(rc_ DUMP "t:$t:$i" | sha256sum | cut -c1-16)
+			fi
+			printf 't:%s:%s %s %s\n' "$t" "$i" "$v" "$(rc_ PEXPIRETIME "t:$t:$i")"
+		done
+	done >"$1"
+}
+
+sandbox_up c3 --shards 3 --replicas 1 || finish
+seed
+state "$T/before"
+check "seeded every type" test "$(grep -c -v ' -2$' "$T/before")" = $((N * 6))
+
+mkdir -p "$T/m"
+echo "redis.call('RPUSH', key, 'new')" >"$T/m/list.lua"
+echo "redis.call('SADD', key, 'new')" >"$T/m/set.lua"
+echo "redis.call('XADD', key, '*', 'f', 'new')" >"$T/m/stream.lua"
+data_manifest() {   # data_manifest FILE BATCH [WAVES]
+	cat >"$1" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: repair-all-types, version: 1, owner: test@example.com, problem: every type needs a fix}
+spec:
+  changes:
+    - data: {match: "t:string:*", value: new, batch: $2}
+    - data: {match: "t:hash:*", set: {f: new}, unset: [g], batch: $2}
+    - data: {match: "t:list:*", lua: list.lua, batch: $2}
+    - data: {match: "t:set:*", lua: set.lua, batch: $2}
+    - data: {match: "t:zset:*", ttl: 2h, batch: $2}
+    - data: {match: "t:stream:*", lua: stream.lua, batch: $2}
+  rollout:
+    waves:
+${3:-      - keys: 10%
+      - keys: 100%}
+  guard: none
+YAML
+}
+# patched_once: every key carries the fix exactly once.
+patched_once() {
+	local i
+	for i in $(seq 1 $N); do
+		[ "$(rc_ GET "t:string:$i")" = new ] || return 1
+		[ "$(rc_ HGET "t:hash:$i" f)" = new ] && [ "$(rc_ HEXISTS "t:hash:$i" g)" = 0 ] || return 1
+		[ "$(rc_ LRANGE "t:list:$i" 0 -1 | grep -c '^new$')" = 1 ] || return 1
+		[ "$(rc_ SISMEMBER "t:set:$i" new)" = 1 ] || return 1
+		[ "$(rc_ TTL "t:zset:$i")" -gt 3600 ] || return 1
+		[ "$(rc_ XLEN "t:stream:$i")" = 2 ] || return 1
+	done
+}
+# writer: a client writing its own keys all along (hotfix load).
+"$HOTFIX" --state "$STATE" load --cluster "$SEED" --seconds 600 --rate 500 --keys 1000 >/dev/null 2>&1 &
+WRITER=$!
+EXTRA_PIDS+=("$WRITER")
+
+# ---- plan ----------------------------------------------------------------
+data_manifest "$T/m/fix.yaml" 200
+expect_exit 0 "plan a data hotfix" hf plan "$T/m/fix.yaml" --cluster "$SEED"
+check "plan counts the selected keys of each change" \
+	test "$(grep -o 'data: [0-9]* key(s)' "$T/out" | awk '{s += $2} END {print s}')" = $((N * 6))
+check "plan shows a before -> after example" contains "$T/out" "{f: old-[0-9]*, g: keep-[0-9]*} -> {f: new, g: (none)}"
+check "plan shows the key waves" contains "$T/out" "keys: 10%"
+state "$T/s"
+check "plan changed nothing" cmp -s "$T/before" "$T/s"
+
+# ---- apply and rollback: every type exact --------------------------------
+expect_exit 0 "apply" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
+check "every key of every type is patched exactly once" patched_once
+RUN=$(last_run)
+expect_exit 0 "status" hf status "$RUN"
+check "status counts the keys" contains "$T/out" "$((N * 6)) recorded: $((N * 6)) changed"
+check "status gives the journal bytes per key" contains "$T/out" "bytes per key"
+expect_exit 0 "rollback" hf rollback "$RUN"
+state "$T/after"
+check "every key DUMP- and expiry-identical to before" cmp -s "$T/before" "$T/after"
+expect_exit 0 "second rollback" hf rollback "$RUN"
+check "second rollback is a verified no-op" contains "$T/out" "nothing to do"
+state "$T/after2"
+check "and changed nothing" cmp -s "$T/before" "$T/after2"
+
+# ---- clients write since the hotfix: conflicts, kept as written ----------
+expect_exit 0 "apply again" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
+rc_ SET t:string:5 client >/dev/null
+rc_ HSET t:hash:7 f client >/dev/null
+rc_ DEL t:list:9 >/dev/null
+expect_exit 4 "rollback with client writes since the hotfix" hf rollback "$(last_run)"
+check "the conflicts are named" contains "$T/err" "'t:string:5'"
+check "with both digests" contains "$T/err" "hotfix left [0-9a-f]*, now [0-9a-f]*"
+check "the client's string is kept" test "$(rc_ GET t:string:5)" = client
+check "the client's hash field is kept" test "$(rc_ HGET t:hash:7 f)" = client
+check "the client's delete is kept" test "$(rc_ EXISTS t:list:9)" = 0
+state "$T/s"
+check "every other key is back exactly" \
+	cmp -s <(grep -v -e '^t:string:5 ' -e '^t:hash:7 ' -e '^t:list:9 ' "$T/before") \
+	<(grep -v -e '^t:string:5 ' -e '^t:hash:7 ' -e '^t:list:9 ' "$T/s")
+expect_exit 4 "a second rollback still reports the conflicts" hf rollback "$(last_run)"
+check "and still keeps the client's value" test "$(rc_ GET t:string:5)" = client
+expect_exit 0 "rollback --force-conflicts restores them" hf rollback "$(last_run)" --force-conflicts
+state "$T/s"
+check "now every key is back exactly" cmp -s "$T/before" "$T/s"
+
+# ---- kill -9 mid-apply, then resume; mid-rollback, then rollback ---------
+data_manifest "$T/m/small.yaml" 5
+for point in data-script:4 data-batch:7; do
+	HOTFIX_CRASH_AT=$point hf apply "$T/m/small.yaml" --cluster "$SEED" --yes >"$T/out" 2>&1
+	check "killed at $point" test $? = 137
+	RUN=$(last_run)
+	expect_exit 0 "resume after kill -9 at $point" hf resume "$RUN"
+	check "after resume every key is patched exactly once ($point)" patched_once
+	HOTFIX_CRASH_AT=data-revert:9 hf rollback "$RUN" >"$T/out" 2>&1
+	check "killed in the rollback" test $? = 137
+	expect_exit 0 "rollback again" hf rollback "$RUN"
+	state "$T/s"
+	check "every key restored exactly ($point)" cmp -s "$T/before" "$T/s"
+done
+
+# ---- a failover between the waves -----------------------------------------
+data_manifest "$T/m/failover.yaml" 20 "      - keys: 30%
+        bake: 3s
+      - keys: 100%"
+hf apply "$T/m/failover.yaml" --cluster "$SEED" --yes >"$T/fo.out" 2>&1 &
+APPLY=$!
+wait_for "the first wave to bake" 30 grep -q "bake" "$T/fo.out"
+REPLICA=$((BASE + 3))
+rcli -p "$REPLICA" CLUSTER FAILOVER >/dev/null
+wait_for "the failover" 20 sh -c "redis-cli -p $REPLICA ROLE | head -n 1 | grep -q master"
+wait "$APPLY"
+check "apply went on through the failover" test $? = 0
+check "every key is patched exactly once after the failover" patched_once
+expect_exit 0 "rollback after the failover" hf rollback "$(last_run)"
+state "$T/s"
+check "every key restored exactly after the failover" cmp -s "$T/before" "$T/s"
+
+# ---- refusals and failures change nothing ---------------------------------
+echo "if key == 't:list:7' then error('boom on purpose') end
+redis.call('RPUSH', key, 'new')" >"$T/m/boom.lua"
+cat >"$T/m/boom.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: boom, version: 1, owner: test@example.com, problem: a transform that fails}
+spec:
+  changes:
+    - data: {match: "t:list:*", lua: boom.lua, batch: 5}
+  guard: none
+YAML
+expect_exit 1 "a transform that fails on one key" hf apply "$T/m/boom.yaml" --cluster "$SEED" --yes
+check "says which key and why" contains "$T/err" "lua transform failed on key 't:list:7'.*boom on purpose"
+state "$T/s"
+check "nothing changed (the keys done before it are rolled back)" cmp -s "$T/before" "$T/s"
+echo "redis.call('RPUSH', key, " >"$T/m/syntax.lua"
+sed 's/boom.lua/syntax.lua/' "$T/m/boom.yaml" >"$T/m/syntax.yaml"
+expect_exit 2 "a transform that does not compile" hf apply "$T/m/syntax.yaml" --cluster "$SEED" --yes
+check "says it does not compile" contains "$T/err" "does not compile"
+sed 's/match: "t:list:\*", lua: boom.lua/match: "t:list:*", type: lists/' "$T/m/boom.yaml" >"$T/m/type.yaml"
+expect_exit 2 "an unknown type selector" hf plan "$T/m/type.yaml" --cluster "$SEED"
+check "names the file, line and column" contains "$T/err" "type.yaml:6:[0-9]*: .*lists"
+sed 's/match: "t:list:\*", lua: boom.lua/keys_file: nope.txt, delete: true/' "$T/m/boom.yaml" >"$T/m/nofile.yaml"
+expect_exit 2 "a key list that does not exist" hf apply "$T/m/nofile.yaml" --cluster "$SEED" --yes
+check "says so" contains "$T/err" "nope.txt"
+state "$T/s"
+check "nothing changed" cmp -s "$T/before" "$T/s"
+
+# ---- a key list and a cache invalidation ---------------------------------
+printf '# keys to invalidate\nt:string:1\n\nt:hash:2\nt:zset:3\nno:such:key\n' >"$T/m/keys.txt"
+cat >"$T/m/invalidate.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: invalidate, version: 1, owner: test@example.com, problem: stale cache entries}
+spec:
+  changes:
+    - data: {keys_file: keys.txt, delete: true}
+  guard: none
+YAML
+expect_exit 0 "delete the keys of a list" hf apply "$T/m/invalidate.yaml" --cluster "$SEED" --yes
+check "the listed keys are gone" test "$(rc_ EXISTS t:string:1 t:hash:2 t:zset:3)" = 0
+check "no other key is touched" test "$(rc_ EXISTS t:string:2 t:hash:1)" = 2
+expect_exit 0 "rollback recreates them" hf rollback "$(last_run)"
+state "$T/s"
+check "every key back exactly, TTL included" cmp -s "$T/before" "$T/s"
+
+kill "$WRITER" 2>/dev/null
+finish
