@@ -56,11 +56,12 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (rc)
 		return rc;
 	if (help || !npos) {
-		fputs("usage: hotfix rollback RUN [--cluster URI] [--force] [--json]\n"
+		fputs("usage: hotfix rollback RUN [--cluster URI] [--force | --force-conflicts] [--json]\n"
 		      "Reverts every applied step of RUN ('last' = the newest run), newest wave\n"
 		      "first, and verifies the before-state on every node. Nodes are found by id,\n"
-		      "so a failover since apply changes nothing. A value someone else changed since\n"
-		      "the hotfix is a conflict: left as it is (exit 4) unless --force.\n"
+		      "so a failover since apply changes nothing. A value (or a key) someone else\n"
+		      "changed since the hotfix is a conflict: left as it is (exit 4) unless\n"
+		      "--force (--force-conflicts, the same) restores it anyway.\n"
 		      "Running it again is a no-op that checks every node.\n", help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "rollback: no run given");
 	}

@@ -22,6 +22,7 @@ struct hf_journal {
 	sqlite3 *db;
 	char *dir;
 	int drive_fd;        /* flock held on the run this process drives, or -1 */
+	int in_batch;        /* inside hf_journal_batch_begin(): no transaction of its own */
 };
 
 static const char *run_states[] = {
@@ -766,6 +767,20 @@ int hf_journal_keys_seen(struct hf_journal *j, const char *run_id, long long seq
 	return 0;
 }
 
+int hf_journal_batch_begin(struct hf_journal *j, struct hf_err *err)
+{
+	int rc = exec(j, "BEGIN IMMEDIATE", err);
+
+	j->in_batch = !rc;
+	return rc;
+}
+
+int hf_journal_batch_end(struct hf_journal *j, struct hf_err *err)
+{
+	j->in_batch = 0;
+	return exec(j, "COMMIT", err);
+}
+
 int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 			const struct hf_key_record *recs, size_t n, const char *cursor, int done,
 			struct hf_err *err)
@@ -773,7 +788,7 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 	sqlite3_stmt *st = NULL, *cnt = NULL;
 	long long base = 0;
 	size_t i;
-	int rc = exec(j, "BEGIN IMMEDIATE", err);
+	int rc = j->in_batch ? 0 : exec(j, "BEGIN IMMEDIATE", err);
 
 	if (rc)
 		return rc;
@@ -823,10 +838,11 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(j, "COMMIT", err);
+	return j->in_batch ? 0 : exec(j, "COMMIT", err);
 fail:
 	sqlite3_finalize(st);
-	exec(j, "ROLLBACK", NULL);
+	if (!j->in_batch)
+		exec(j, "ROLLBACK", NULL);
 	return rc ? rc : HF_ERR;
 }
 

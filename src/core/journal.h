@@ -160,6 +160,12 @@ int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, stru
 int hf_journal_keys_seen(struct hf_journal *j, const char *run_id, long long seq,
 			 char *const *keys, const size_t *lens, size_t n, unsigned char *seen,
 			 struct hf_err *err);
+/* Group the hf_journal_keys_add() calls between them into one transaction
+ * (one sync): for the batches of several primaries answered together. A
+ * failed add inside leaves the rest to hf_journal_batch_end(), which commits
+ * what succeeded. */
+int hf_journal_batch_begin(struct hf_journal *j, struct hf_err *err);
+int hf_journal_batch_end(struct hf_journal *j, struct hf_err *err);
 /* Add 'n' records to step 'seq' and move its scan to 'cursor' ('done' when
  * the scan is over), in one transaction. */
 int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,

@@ -38,8 +38,9 @@
 /* ---- the server-side scripts ---------------------------------------- */
 
 /* Shared by the scripts: a key's digest, SHA-1 of its type, PEXPIRETIME
- * and contents. The contents are canonical where DUMP is not: a set, or a
- * hash or sorted set in hash table encoding, dumps its elements in table
+ * and contents. The contents are the DUMP payload for strings, streams and
+ * compact encodings (listpack, intset), and a canonical form otherwise: a
+ * set, hash or sorted set in hash table encoding dumps its elements in table
  * order, which a RESTORE of the same payload need not reproduce. */
 static const char lua_common[] =
 	"#!lua flags=allow-cross-slot-keys\n"
@@ -67,12 +68,20 @@ static const char lua_common[] =
 	"  for _, m in ipairs(a) do parts[#parts + 1] = #m .. ':' .. m end\n"
 	"  return table.concat(parts)\n"
 	"end\n"
-	"local function digest(k)\n"
-	"  local d = redis.call('DUMP', k)\n"
-	"  if not d then return 'absent', false, -1 end\n"
-	"  local e = redis.call('PEXPIRETIME', k)\n"
+	"local compact = {listpack = true, intset = true}\n"
+	"local function digest(k, want_dump)\n"
 	"  local t = redis.call('TYPE', k)['ok']\n"
-	"  return redis.sha1hex(t .. ':' .. e .. ':' .. (canon(k, t) or d)), d, e\n"
+	"  if t == 'none' then return 'absent', false, -1 end\n"
+	"  local c = nil\n"
+	"  -- compact encodings dump their elements in order: DUMP is canonical\n"
+	"  if t ~= 'string' and t ~= 'stream' and\n"
+	"     not compact[redis.call('OBJECT', 'ENCODING', k)] then\n"
+	"    c = canon(k, t)\n"
+	"  end\n"
+	"  local d = false\n"
+	"  if want_dump or not c then d = redis.call('DUMP', k) end\n"
+	"  local e = redis.call('PEXPIRETIME', k)\n"
+	"  return redis.sha1hex(t .. ':' .. e .. ':' .. (c or d)), d, e\n"
 	"end\n";
 
 /* Redis Cluster routes a script by its declared keys, which must share a
@@ -90,23 +99,28 @@ static const char lua_apply[] =
 	"local out = {}\n"
 	"for i = 2, #ARGV do\n"
 	"  local k = ARGV[i]\n"
-	"  local prev = redis.call('HGET', stash, k)\n"
+	"  local prev = spec.resumed and redis.call('HGET', stash, k)\n"
 	"  if prev then\n"
 	"    out[#out + 1] = prev\n"
 	"  else\n"
-	"    local t = redis.call('TYPE', k)['ok']\n"
-	"    local ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
-	"    if ok and spec.where ~= nil then\n"
+	"    local ok\n"
+	"    if spec.where ~= nil then\n"
+	"      -- a key of another type answers an error, which equals no\n"
+	"      -- string: a match is a hash (HGET) or a string (GET), the\n"
+	"      -- type the manifest implies with 'where'\n"
 	"      if spec.where_field ~= nil then\n"
-	"        ok = redis.call('HGET', k, spec.where_field) == spec.where\n"
+	"        ok = redis.pcall('HGET', k, spec.where_field) == spec.where\n"
 	"      else\n"
-	"        ok = redis.call('GET', k) == spec.where\n"
+	"        ok = redis.pcall('GET', k) == spec.where\n"
 	"      end\n"
+	"    else\n"
+	"      local t = redis.call('TYPE', k)['ok']\n"
+	"      ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
 	"    end\n"
 	"    if not ok then\n"
 	"      out[#out + 1] = ''\n"
 	"    else\n"
-	"      local bd, d, e = digest(k)\n"
+	"      local bd, d, e = digest(k, true)\n"
 	"      local err = nil\n"
 	"      if spec.delete then\n"
 	"        redis.call('DEL', k)\n"
@@ -240,13 +254,16 @@ static char *script(const struct hf_change *ch, const char *body, int writes)
 	return hf_buf_detach(&b);
 }
 
-/* The change as the scripts read it. */
-static char *spec_json(const struct hf_change *ch)
+/* The change as the scripts read it; 'resumed': keys may have been
+ * changed already (their records wait in the stash). */
+static char *spec_json(const struct hf_change *ch, int resumed)
 {
 	json_t *j = json_object();
 	size_t i;
 	char *s;
 
+	if (resumed)
+		json_object_set_new(j, "resumed", json_true());
 	if (ch->data_type)
 		json_object_set_new(j, "type", json_string(ch->data_type));
 	if (ch->where_equals) {
@@ -432,6 +449,7 @@ struct scan {
 	char **ack;                  /* journaled: their stash entries can go */
 	size_t *acklen, nack;
 	int recovered;               /* the stash was read back after a crash */
+	int check_seen;              /* keys may be journaled already: look first */
 	int idle;                    /* rounds without an answer */
 	int finished;
 };
@@ -468,7 +486,7 @@ static void take_keys(struct scan *s, const struct hf_change *ch, const struct h
 		s->lens[m++] = len;
 	}
 	s->nkeys = m;
-	if (!m)
+	if (!m || !s->check_seen)
 		return;
 	seen = hf_xcalloc(m, 1);
 	if (!hf_journal_keys_seen(s->t->journal, s->t->run_id, s->t->step->seq, s->keys, s->lens, m,
@@ -618,6 +636,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		int done = 0;
 		struct hf_err err = {0};
 
+		s->check_seen = 1;
 		hf_journal_scan_get(s->t->journal, s->t->run_id, s->t->step->seq, &cursor, &done, NULL);
 		rc = hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
 					 cursor ? cursor : "0", 0, &err);
@@ -634,8 +653,10 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 {
 	struct scan *s = hf_xcalloc(n ? n : 1, sizeof(*s));
 	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
-	char *code = script(ch, lua_apply, 1), *spec = spec_json(ch);
+	char *code = script(ch, lua_apply, 1), *spec = spec_json(ch, 0), *spec_r = spec_json(ch, 1);
 	size_t i, active = n;
+	struct hf_err jerr = {0};
+	int batch;
 
 	for (i = 0; i < n; i++) {
 		int done = 0;
@@ -649,6 +670,8 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			s[i].cursor = hf_xstrdup("0");
 		s[i].scan_done = done;
 		s[i].finished = done;
+		/* A step that journaled a batch may meet its keys again. */
+		s[i].check_seen = strcmp(s[i].cursor, "0") != 0;
 		if (done)
 			active--;
 	}
@@ -704,7 +727,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 				hf_argv_push(a, code);
 				hf_argv_push(a, "1");
 				hf_argv_push(a, sc->stash);
-				hf_argv_push(a, spec);
+				hf_argv_push(a, sc->check_seen ? spec_r : spec);
 				for (k = 0; k < sc->nkeys; k++)
 					hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
 			}
@@ -724,6 +747,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		/* Keys changed on the nodes, records not journaled yet: only the
 		 * stash holds their before-images now. */
 		hf_crashpoint("data-script");
+		batch = n && !hf_journal_batch_begin(t[0].journal, NULL);
 		for (i = 0; i < n; i++) {
 			struct scan *sc = &s[i];
 			struct hf_call *call = &calls[i];
@@ -757,6 +781,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 					free(sc->cursor);
 					sc->cursor = hf_xstrdup("0");
 					sc->scan_done = 0;
+					sc->check_seen = 1;
 				}
 				if (now) {
 					sc->node = now;
@@ -832,16 +857,20 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 				free(sc->cursor);
 				sc->cursor = next;
 			}
-			if (!sc->finished && sc->scan_done && !sc->nkeys) {
-				hf_crashpoint("data-batch");
-				if (sc->nack)
-					continue;   /* one more round drops the last stash entries */
+			if (!sc->finished && sc->scan_done && !sc->nkeys && !sc->nack) {
 				sc->finished = 1;
 				active--;
-			} else if (!sc->finished) {
-				hf_crashpoint("data-batch");
 			}
+			/* else one more round drops the last stash entries */
 		}
+		if (batch && hf_journal_batch_end(t[0].journal, &jerr))
+			for (i = 0; i < n; i++)
+				if (!s[i].finished) {
+					hf_target_set(&t[i], HF_ERR, "%s", jerr.msg);
+					s[i].finished = 1;
+					active--;
+				}
+		hf_crashpoint("data-batch");   /* a batch journaled, the next not sent */
 		hf_calls_release(calls, n);
 	}
 	for (i = 0; i < n; i++) {
@@ -853,6 +882,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	free(s);
 	free(code);
 	free(spec);
+	free(spec_r);
 }
 
 /* ---- revert ---------------------------------------------------------- */
@@ -1248,7 +1278,7 @@ static void describe_change(const struct hf_change *ch, struct hf_buf *out)
 static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n,
 		struct hf_err *err)
 {
-	char *match = script(ch, lua_match, 0), *spec = spec_json(ch);
+	char *match = script(ch, lua_match, 0), *spec = spec_json(ch, 0);
 	size_t i;
 	int rc = 0;
 
