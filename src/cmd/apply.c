@@ -118,6 +118,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	live.ctx = ctx;
 	live.r = r;
 	r->event = hf_cmd_live_event;
+	r->progress = hf_cmd_live_progress;
 	r->ud = &live;
 	hf_cmd_catch_signals(&r->interrupted);
 	rc = hf_rollout_run(r, err);

@@ -83,8 +83,18 @@ struct hf_live {
 	struct hf_rollout *r;
 	int lines;              /* lines of the block on screen */
 	char verdict[512];      /* the guard's last word */
+	int keyline;            /* a key progress line is on screen, below the block */
+	long long keys_t0;      /* when the current batch of keys started (ms) */
+	long long keys_last;    /* keys looked at, at the last report */
 };
 void hf_cmd_live_event(void *ud, const char *kind, const char *msg);
+/* A data run's key counts and journal bytes as JSON, or NULL when it has
+ * no key records. */
+struct json_t;
+struct json_t *hf_cmd_keys_json(struct hf_journal *j, const char *run_id);
+/* A long apply's progress (data: keys), on one line under the live view;
+ * only on a terminal, and not with -q or --json. */
+void hf_cmd_live_progress(void *ud, long long scanned, long long changed, double done);
 /* Print the progress block of 'r' to 'f': the waves' progress, at most
  * 'max_rows' nodes (0: all; -1: no node table), the guard's last verdict.
  * Returns the lines printed. */

@@ -308,11 +308,52 @@ void hf_cmd_live_event(void *ud, const char *kind, const char *msg)
 	}
 	if (!strcmp(kind, "verdict"))
 		snprintf(lv->verdict, sizeof(lv->verdict), "%s", msg);
+	if (lv->keyline) {
+		fputs("\r\033[2K", stdout);
+		lv->keyline = 0;
+		lv->keys_last = 0;
+	}
 	for (k = 0; k < lv->lines; k++)
 		fputs("\033[1A\033[2K", stdout);   /* up one line, erase it */
 	hf_cmd_print_event(lv->ctx, kind, msg);
 	lv->lines = hf_cmd_print_progress(stdout, lv->r, lv->verdict, 12);
 	fflush(stdout);
+}
+
+void hf_cmd_live_progress(void *ud, long long scanned, long long changed, double done)
+{
+	struct hf_live *lv = ud;
+	long long now = hf_mono_ms(), ms;
+	char eta[32] = "";
+
+	if (lv->ctx->quiet || lv->ctx->json || !isatty(STDOUT_FILENO))
+		return;
+	if (!lv->keyline || scanned < lv->keys_last)
+		lv->keys_t0 = now;
+	lv->keys_last = scanned;
+	ms = now - lv->keys_t0 > 0 ? now - lv->keys_t0 : 1;
+	if (done > 0.01 && done < 1)
+		hf_fmt_duration((long long)((double)ms * (1 - done) / done), eta, sizeof(eta));
+	printf("\r\033[2K  keys: %lld looked at, %lld changed, %.0f keys/s", scanned, changed,
+	       (double)changed * 1000.0 / (double)ms);
+	if (done >= 0)
+		printf(", ~%.0f%% scanned%s%s", done * 100, eta[0] ? ", ETA " : "", eta);
+	fflush(stdout);
+	lv->keyline = 1;
+}
+
+json_t *hf_cmd_keys_json(struct hf_journal *j, const char *run_id)
+{
+	long long keys = 0, bytes = 0, by[5] = {0};
+
+	if (hf_journal_keys_stats(j, run_id, &keys, &bytes, by, NULL) || !keys)
+		return NULL;
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "recorded", (json_int_t)keys,
+			 "changed", (json_int_t)by[HF_KEY_APPLIED],
+			 "restored", (json_int_t)by[HF_KEY_REVERTED],
+			 "conflicts", (json_int_t)by[HF_KEY_CONFLICT],
+			 "forced", (json_int_t)by[HF_KEY_FORCED],
+			 "expired", (json_int_t)by[HF_KEY_EXPIRED], "journal_bytes", (json_int_t)bytes);
 }
 
 void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *err)
@@ -330,6 +371,12 @@ void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *er
 		json_object_set_new(doc, "error", json_string(err->msg));
 	json_object_set_new(doc, "sha256", json_string(r->run->manifest_sha256));
 	json_object_set_new(doc, "cluster", json_string(r->run->cluster));
+	{
+		json_t *keys = hf_cmd_keys_json(r->j, r->run->id);
+
+		if (keys)
+			json_object_set_new(doc, "keys", keys);
+	}
 	for (i = 0; i < r->nsteps; i++) {
 		const struct hf_step *st = &r->steps[i];
 		json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s}", "seq", (json_int_t)st->seq,

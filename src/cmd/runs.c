@@ -271,13 +271,7 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		json_object_set_new(doc, "driven_by", json_integer(hf_journal_driven(j, run->id) ? run->pid : 0));
 		json_object_set_new(doc, "audit_chain_ok", json_boolean(chain_ok));
 		if (nkeys)
-			json_object_set_new(doc, "keys", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-				"recorded", (json_int_t)nkeys, "changed", (json_int_t)by_state[HF_KEY_APPLIED],
-				"restored", (json_int_t)by_state[HF_KEY_REVERTED],
-				"conflicts", (json_int_t)by_state[HF_KEY_CONFLICT],
-				"forced", (json_int_t)by_state[HF_KEY_FORCED],
-				"expired", (json_int_t)by_state[HF_KEY_EXPIRED],
-				"journal_bytes", (json_int_t)key_bytes));
+			json_object_set_new(doc, "keys", hf_cmd_keys_json(j, run->id));
 		for (i = 0; i < nsteps; i++) {
 			json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s,s:b}", "seq",
 					      (json_int_t)steps[i].seq, "wave", steps[i].wave, "node",

@@ -36,6 +36,14 @@ struct hf_target {
 	struct hf_journal *journal;
 	const char *run_id;
 	int key_lo, key_hi;
+	/* OUT of data apply and revert: keys looked at and keys changed (or
+	 * restored), for the run's events. */
+	long long keys_scanned, keys_changed;
+	/* Called now and then during a long apply with the totals of the whole
+	 * batch so far and the share of the work done (0..1, or -1 when not
+	 * known); may be NULL. */
+	void (*progress)(void *ud, long long scanned, long long changed, double done);
+	void *progress_ud;
 };
 
 struct hf_change_kind {

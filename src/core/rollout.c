@@ -354,6 +354,8 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 			t[m].step = &r->steps[idx[i]];
 			t[m].journal = r->j;
 			t[m].run_id = r->run->id;
+			t[m].progress = r->progress;
+			t[m].progress_ud = r->ud;
 			key_share(r->m, r->steps[idx[i]].wave, &t[m].key_lo, &t[m].key_hi);
 			pos[m++] = i;
 		}
@@ -669,6 +671,7 @@ out:
 /* Capture, apply and verify one round: at most one node per shard. */
 static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
 {
+	long long scanned = 0, changed = 0, t0;
 	struct hf_target *t;
 	struct hf_buf done = {0};
 	char label[160];
@@ -693,8 +696,13 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 	if ((rc = commit_steps(r, idx, n, HF_STEP_APPLYING, err)))
 		return rc;
 	hf_crashpoint("apply");
+	t0 = hf_mono_ms();
 	t = run_op(r, idx, n, OP_APPLY, 0);
 	hf_crashpoint("applied");
+	for (i = 0; i < n; i++) {
+		scanned += t[i].keys_scanned;
+		changed += t[i].keys_changed;
+	}
 	why = failures(r, idx, t, n, NULL);
 	for (i = 0; i < n; i++)
 		if (t[i].status)
@@ -734,7 +742,12 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 			      node_label(r, idx[i], label, sizeof(label)));
 	}
 	k = done.len;
-	emit(r, "step", "applied and verified on %s", k ? done.s : "no node");
+	if (scanned)
+		emit(r, "step", "applied and verified on %s; %lld key(s) changed of %lld looked at, "
+		     "%.0f keys/s", k ? done.s : "no node", changed, scanned,
+		     (double)changed * 1000.0 / (double)(hf_mono_ms() - t0 > 0 ? hf_mono_ms() - t0 : 1));
+	else
+		emit(r, "step", "applied and verified on %s", k ? done.s : "no node");
 	hf_buf_release(&done);
 	return 0;
 }
@@ -1099,6 +1112,14 @@ int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct
 		hf_crashpoint("revert");
 		t = run_op(r, idx, n, OP_REVERT, force);
 		hf_crashpoint("reverted");
+		{
+			long long keys = 0;
+
+			for (i = 0; i < n; i++)
+				keys += t[i].keys_changed;
+			if (keys)
+				emit(r, "rollback", "wave %d: %lld key(s) restored", w, keys);
+		}
 		for (i = 0; i < n; i++) {
 			struct hf_step *s = &r->steps[idx[i]];
 

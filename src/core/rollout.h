@@ -33,6 +33,8 @@ struct hf_rollout {
 	void *ud;
 	volatile sig_atomic_t *interrupted;  /* set by a signal handler, or NULL */
 	struct hf_guard_run *guard;          /* NULL with guard: none */
+	/* Progress of long kind operations (data), for a live view; may be NULL. */
+	void (*progress)(void *ud, long long scanned, long long changed, double done);
 	char *guard_reason;                  /* why the guard failed the run */
 };
 

@@ -318,6 +318,7 @@ struct job {
 	int expect_replica;        /* the node must come back as a replica */
 	int failovers;             /* attempts so far */
 	long long drain_until;     /* after a failover: when to stop the old primary */
+	long long replica_wait_until;  /* a primary waiting for an in-sync replica */
 	char what[160];            /* what the job is waiting for, for errors */
 };
 
@@ -464,6 +465,14 @@ static void failover(struct hf_cluster *c, const struct hf_change *ch, struct jo
 	if (best < 0) {
 		if (l->nrep == 0 && ch->confirm) {
 			stop(c, ch, jb, l);   /* the plan said so: this shard goes down */
+			return;
+		}
+		/* A replica may be on its way (restarting, or a failover that a
+		 * killed run started still settling): give it a while. */
+		if (!jb->replica_wait_until)
+			jb->replica_wait_until = hf_mono_ms() + FAILOVER_MS;
+		if (hf_mono_ms() < jb->replica_wait_until) {
+			snprintf(jb->what, sizeof(jb->what), "an in-sync replica to fail over to");
 			return;
 		}
 		fail(jb, HF_ERR, "primary with no in-sync replica to fail over to; it stays as it is");

@@ -450,6 +450,7 @@ struct scan {
 	size_t *acklen, nack;
 	int recovered;               /* the stash was read back after a crash */
 	int check_seen;              /* keys may be journaled already: look first */
+	long long dbsize;            /* keys on the node at the start, for the share done */
 	int idle;                    /* rounds without an answer */
 	int finished;
 };
@@ -505,6 +506,27 @@ static void take_keys(struct scan *s, const struct hf_change *ch, const struct h
 	}
 	free(seen);
 	(void)ch;
+}
+
+/* The share of its work a step has done, 0..1. SCAN walks the table's
+ * buckets in reverse-binary order: with a table of 2^b buckets (the next
+ * power of two of the key count), the cursor's low b bits reversed count
+ * the buckets visited. */
+static double scan_share(const struct hf_change *ch, const struct scan *s)
+{
+	unsigned long long cur = strtoull(s->cursor, NULL, 10), rev = 0;
+	int bits = 2, i;
+
+	if (ch->keys)
+		return ch->nkeys ? (double)atol(s->cursor) / (double)ch->nkeys : 1;
+	if (s->scan_done)
+		return 1;
+	while (bits < 62 && (1LL << bits) < s->dbsize)
+		bits++;
+	for (i = 0; i < bits; i++)
+		if (cur & (1ULL << i))
+			rev |= 1ULL << (bits - 1 - i);
+	return (double)rev / (double)(1ULL << bits);
 }
 
 /* Keys of the manifest's list for this step's primary, from index 'from':
@@ -656,6 +678,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	char *code = script(ch, lua_apply, 1), *spec = spec_json(ch, 0), *spec_r = spec_json(ch, 1);
 	size_t i, active = n;
 	struct hf_err jerr = {0};
+	long long last_progress = hf_mono_ms();
 	int batch;
 
 	for (i = 0; i < n; i++) {
@@ -672,6 +695,16 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		s[i].finished = done;
 		/* A step that journaled a batch may meet its keys again. */
 		s[i].check_seen = strcmp(s[i].cursor, "0") != 0;
+		if (!done && t[i].progress) {
+			struct hf_call call = { .node = t[i].node };
+
+			hf_argv_push(&call.cmds[0], "DBSIZE");
+			call.ncmds = 1;
+			hf_fanout(c, &call, 1, c->timeout_ms);
+			if (!call.status && call.replies[0] && call.replies[0]->type == HF_REPLY_INTEGER)
+				s[i].dbsize = call.replies[0]->integer;
+			hf_calls_release(&call, 1);
+		}
 		if (done)
 			active--;
 	}
@@ -821,6 +854,8 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 				active--;
 				continue;
 			}
+			sc->t->keys_scanned += (long long)sc->nkeys;
+			sc->t->keys_changed += (long long)nrecs;
 			/* The keys the script saw now become the stash entries to drop. */
 			sc->ack = sc->keys;
 			sc->acklen = sc->lens;
@@ -871,6 +906,18 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 					active--;
 				}
 		hf_crashpoint("data-batch");   /* a batch journaled, the next not sent */
+		if (n && t[0].progress && hf_mono_ms() - last_progress >= 250) {
+			long long scanned = 0, changed = 0;
+			double done = 0;
+
+			for (i = 0; i < n; i++) {
+				scanned += t[i].keys_scanned;
+				changed += t[i].keys_changed;
+				done += s[i].finished ? 1.0 : scan_share(ch, &s[i]);
+			}
+			t[0].progress(t[0].progress_ud, scanned, changed, done / (double)n);
+			last_progress = hf_mono_ms();
+		}
 		hf_calls_release(calls, n);
 	}
 	for (i = 0; i < n; i++) {
@@ -974,8 +1021,10 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 				rec->note = NULL;
 				if (!strcmp(res, "same") || !strcmp(res, "restored")) {
 					rec->state = HF_KEY_REVERTED;
+					t[i].keys_changed += !strcmp(res, "restored");
 				} else if (!strcmp(res, "forced")) {
 					rec->state = HF_KEY_FORCED;
+					t[i].keys_changed++;
 				} else if (!strcmp(res, "expired")) {
 					rec->state = HF_KEY_EXPIRED;
 				} else {

@@ -85,6 +85,9 @@ wait_for "replicas to be in sync" 30 synced $NODES
 RUN1=$(last_run)
 expect_exit 0 "status of the promoted run" hf status "$RUN1"
 check "status says promoted" contains "$T/out" "promoted"
+hf --json status "$RUN1" >"$T/status.json"
+check "every step verified its node on the u10 build (journaled per step)" \
+	jtrue "$T/status.json" "len(d['steps']) == 6 and all(s['state'] == 'verified' and s['after']['build'] == '$B10' and s['before']['build'] == '$B7' for s in d['steps'])"
 
 # ---- back under the same load -------------------------------------------
 expect_exit 0 "roll back to the u7 build under load" hf rollback "$RUN1"
