@@ -42,6 +42,7 @@ bench: build
 	@bash bench/guard_detection.sh $(BUILD)/hotfix
 	@bash bench/guard_overhead.sh $(BUILD)/hotfix
 	@bash bench/binary_rollout.sh $(BUILD)/hotfix
+	@bash bench/data_repair.sh $(BUILD)/hotfix
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -35,7 +35,9 @@ cleanup() {
 }
 trap cleanup EXIT
 PY=/usr/bin/python3
-$PY -c 'import redis' 2>/dev/null || { echo "data_repair: needs python3-redis (apt-get install python3-redis)" >&2; exit 1; }
+# The peer baseline needs Debian's python3-redis: installed when missing.
+$PY -c 'import redis' 2>/dev/null || apt-get install -y -q python3-redis >/dev/null ||
+	{ echo "data_repair: needs python3-redis (apt-get install python3-redis)" >&2; exit 1; }
 
 base=$(free_base 6)
 hf sandbox up --dir "$T/sb" --base-port "$base" >"$T/up" 2>&1 || { cat "$T/up"; exit 1; }

@@ -633,8 +633,9 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		return -1;
 	}
 	recs = hf_xcalloc(r->nelem / 2 + 1, sizeof(*recs));
-	s->ack = hf_xcalloc(r->nelem / 2 + 1, sizeof(*s->ack));
-	s->acklen = hf_xcalloc(r->nelem / 2 + 1, sizeof(*s->acklen));
+	/* Appended to what may wait already (a failover between rounds). */
+	s->ack = hf_xrealloc(s->ack, (s->nack + r->nelem / 2 + 1) * sizeof(*s->ack));
+	s->acklen = hf_xrealloc(s->acklen, (s->nack + r->nelem / 2 + 1) * sizeof(*s->acklen));
 	for (i = 0; i + 1 < r->nelem; i += 2) {
 		struct hf_key_record *k = &recs[n];
 		unsigned char seen = 0;
@@ -721,7 +722,10 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			if (!sc->recovered) {
 				/* First look at the stash: a crashed run may have left records. */
 				if (recover_stash(c, sc)) {
-					sc->node = serving(c, sc->node) ? serving(c, sc->node) : sc->node;
+					struct hf_node *now = serving(c, sc->node);
+
+					if (now)
+						sc->node = now;
 					if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
 						hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
 							      sc->node->host, sc->node->port);
