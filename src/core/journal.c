@@ -85,7 +85,7 @@ static const char schema[] =
 	"  PRIMARY KEY (run, step, key));"
 	"CREATE TABLE IF NOT EXISTS data_scan ("
 	"  run TEXT NOT NULL, step INTEGER NOT NULL, cursor TEXT NOT NULL, done INTEGER NOT NULL,"
-	"  PRIMARY KEY (run, step));";
+	"  records INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run, step));";
 
 static int db_err(struct hf_journal *j, struct hf_err *err, const char *what)
 {
@@ -792,7 +792,9 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 
 	if (rc)
 		return rc;
-	cnt = prepare(j, "SELECT COUNT(*) FROM data_keys WHERE run = ? AND step = ?", err);
+	/* The step's record count lives with its scan position: counting the
+	 * records themselves would cost a scan of them per batch. */
+	cnt = prepare(j, "SELECT records FROM data_scan WHERE run = ? AND step = ?", err);
 	if (!cnt)
 		goto fail;
 	bind_text(cnt, 1, run_id);
@@ -825,14 +827,15 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 		}
 	}
 	sqlite3_finalize(st);
-	st = prepare(j, "INSERT OR REPLACE INTO data_scan (run, step, cursor, done) VALUES (?, ?, ?, ?)",
-		     err);
+	st = prepare(j, "INSERT OR REPLACE INTO data_scan (run, step, cursor, done, records)"
+		     " VALUES (?, ?, ?, ?, ?)", err);
 	if (!st)
 		goto fail;
 	bind_text(st, 1, run_id);
 	sqlite3_bind_int64(st, 2, seq);
 	bind_text(st, 3, cursor);
 	sqlite3_bind_int(st, 4, done);
+	sqlite3_bind_int64(st, 5, base + (long long)n);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = db_err(j, err, "save scan position");
 		goto fail;
