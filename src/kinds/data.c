@@ -465,6 +465,14 @@ static void free_keys(char **keys, size_t *lens, size_t n)
 	free(lens);
 }
 
+/* hotfix's own bookkeeping keys (stashes, the guard's probes) are never
+ * selected, whatever the pattern. */
+static int own_key(const char *key, size_t len)
+{
+	return (len >= 13 && !memcmp(key, "hotfix:stash:", 13)) ||
+	       (len >= 13 && !memcmp(key, "hotfix:probe:", 13));
+}
+
 /* Keep the fetched keys that are in the step's share and not journaled. */
 static void take_keys(struct scan *s, const struct hf_change *ch, const struct hf_reply *const *k,
 		      size_t n, const char *const *list)
@@ -479,7 +487,7 @@ static void take_keys(struct scan *s, const struct hf_change *ch, const struct h
 		size_t len = k ? k[i]->len : strlen(list[i]);
 		unsigned b = bucket_of(key, len);
 
-		if (!key || (int)b < s->t->key_lo || (int)b >= s->t->key_hi)
+		if (!key || (int)b < s->t->key_lo || (int)b >= s->t->key_hi || own_key(key, len))
 			continue;
 		s->keys[m] = hf_xmalloc(len + 1);
 		memcpy(s->keys[m], key, len);
@@ -1376,7 +1384,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 			struct hf_call call = { .node = nd };
 			const struct hf_reply *r, *keys;
 			struct hf_argv *a = &call.cmds[0];
-			size_t k, nkeys = 0;
+			size_t k, nkeys = 0, m = 0;
 			const char **list = NULL;
 
 			if (ch->keys) {
@@ -1420,7 +1428,9 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				nkeys = keys->nelem;
 				list = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*list));
 				for (k = 0; k < nkeys; k++)
-					list[k] = keys->elem[k]->str;
+					if (!own_key(keys->elem[k]->str, keys->elem[k]->len))
+						list[m++] = keys->elem[k]->str;
+				nkeys = m;
 				/* 'list' points into the reply: keep the call alive. */
 			}
 			calls_made++;
