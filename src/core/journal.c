@@ -802,8 +802,12 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 	if (sqlite3_step(cnt) == SQLITE_ROW)
 		base = sqlite3_column_int64(cnt, 0);
 	sqlite3_finalize(cnt);
-	st = prepare(j, "INSERT INTO data_keys (run, step, n, key, dump, expire_at, before_digest,"
-		     " after_digest, state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
+	/* A key met twice (read back from the stash after a failover, then
+	 * answered from the stash again) keeps its first record: both are
+	 * the same before-image. */
+	st = prepare(j, "INSERT OR IGNORE INTO data_keys (run, step, n, key, dump, expire_at,"
+		     " before_digest, after_digest, state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		     err);
 	if (!st)
 		goto fail;
 	for (i = 0; i < n; i++) {
