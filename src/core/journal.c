@@ -929,7 +929,8 @@ int hf_journal_keys_load(struct hf_journal *j, const char *run_id, long long seq
 }
 
 int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long seq,
-			   const struct hf_key_record *recs, size_t n, struct hf_err *err)
+			   const struct hf_key_record *recs, const size_t *idx, size_t n,
+			   struct hf_err *err)
 {
 	sqlite3_stmt *st;
 	size_t i;
@@ -945,11 +946,11 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 	}
 	for (i = 0; i < n; i++) {
 		sqlite3_reset(st);
-		sqlite3_bind_int(st, 1, (int)recs[i].state);
-		bind_text(st, 2, recs[i].note);
+		sqlite3_bind_int(st, 1, (int)recs[idx[i]].state);
+		bind_text(st, 2, recs[idx[i]].note);
 		bind_text(st, 3, run_id);
 		sqlite3_bind_int64(st, 4, seq);
-		sqlite3_bind_blob(st, 5, recs[i].key, (int)recs[i].keylen, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 5, recs[idx[i]].key, (int)recs[idx[i]].keylen, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			rc = db_err(j, err, "update key record");
 			break;

@@ -179,9 +179,11 @@ int hf_journal_scan_get(struct hf_journal *j, const char *run_id, long long seq,
  * Caller frees with hf_key_records_free(). */
 int hf_journal_keys_load(struct hf_journal *j, const char *run_id, long long seq,
 			 struct hf_key_record **recs, size_t *n, struct hf_err *err);
-/* Commit the state and note of 'n' records of step 'seq'. */
+/* Commit the state and note of the records 'recs[idx[0..n-1]]' of step
+ * 'seq'. */
 int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long seq,
-			   const struct hf_key_record *recs, size_t n, struct hf_err *err);
+			   const struct hf_key_record *recs, const size_t *idx, size_t n,
+			   struct hf_err *err);
 /* For status: the run's key records, their bytes in the journal, and how
  * many are in each state (indexed by enum hf_key_state, 5 entries). */
 int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,

@@ -43,7 +43,6 @@
  * set, hash or sorted set in hash table encoding dumps its elements in table
  * order, which a RESTORE of the same payload need not reproduce. */
 static const char lua_common[] =
-	"#!lua flags=allow-cross-slot-keys\n"
 	"local function canon(k, t)\n"
 	"  local a, parts = nil, {}\n"
 	"  if t == 'hash' then\n"
@@ -223,7 +222,7 @@ static const char lua_match[] =
 static int lines_before_transform(void)
 {
 	const char *p;
-	int n = 1;   /* "local function transform(key)" */
+	int n = 2;   /* the flags line, and "local function transform(key)" */
 
 	for (p = lua_common; *p; p++)
 		n += *p == '\n';
@@ -234,17 +233,10 @@ static char *script(const struct hf_change *ch, const char *body, int writes)
 {
 	struct hf_buf b = {0};
 
+	/* A read-only script may run on a replica too. */
+	hf_buf_puts(&b, writes ? "#!lua flags=allow-cross-slot-keys\n" :
+		    "#!lua flags=no-writes,allow-cross-slot-keys\n");
 	hf_buf_puts(&b, lua_common);
-	if (!writes) {
-		/* The same flags line, read-only: allowed on a replica too. */
-		char *nl = strchr(b.s, '\n');
-		struct hf_buf r = {0};
-
-		hf_buf_puts(&r, "#!lua flags=no-writes,allow-cross-slot-keys");
-		hf_buf_puts(&r, nl);
-		hf_buf_release(&b);
-		b = r;
-	}
 	if (ch->lua_code && writes) {
 		hf_buf_puts(&b, "local function transform(key)\n");
 		hf_buf_puts(&b, ch->lua_code);
@@ -428,6 +420,23 @@ static void push_record(struct hf_argv *a, const struct hf_key_record *r)
 	hf_buf_release(&b);
 }
 
+/* The next records from 'at' whose state is in 'states' (a bit per
+ * enum hf_key_state), at most 'limit' of them, into 'idx'. Returns how many;
+ * '*at' moves past the records looked at. */
+static size_t next_records(const struct hf_key_record *recs, size_t nrecs, size_t *at,
+			   unsigned states, size_t limit, size_t *idx)
+{
+	size_t m = 0;
+
+	for (; *at < nrecs && m < limit; (*at)++)
+		if (states & (1u << recs[*at].state))
+			idx[m++] = *at;
+	return m;
+}
+
+#define STATE_BIT(s) (1u << (s))
+#define BATCH_MAX 1024
+
 static int moved_or_readonly(const struct hf_reply *r)
 {
 	return r && r->type == HF_REPLY_ERROR && r->str &&
@@ -474,7 +483,7 @@ static int own_key(const char *key, size_t len)
 }
 
 /* Keep the fetched keys that are in the step's share and not journaled. */
-static void take_keys(struct scan *s, const struct hf_change *ch, const struct hf_reply *const *k,
+static void take_keys(struct scan *s, const struct hf_reply *const *k,
 		      size_t n, const char *const *list)
 {
 	unsigned char *seen;
@@ -513,7 +522,6 @@ static void take_keys(struct scan *s, const struct hf_change *ch, const struct h
 		s->nkeys = w;
 	}
 	free(seen);
-	(void)ch;
 }
 
 /* The share of its work a step has done, 0..1. SCAN walks the table's
@@ -553,15 +561,11 @@ static size_t list_batch(const struct hf_cluster *c, const struct hf_change *ch,
 	return i;
 }
 
-static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_call *call)
+/* "SCAN cursor MATCH pattern [TYPE type] COUNT count" for the change. */
+static void push_scan(struct hf_argv *a, const struct hf_change *ch, const char *cursor, long count)
 {
-	struct hf_argv *a;
-
-	if (s->scan_done || ch->keys)
-		return;
-	a = &call->cmds[call->ncmds++];
 	hf_argv_push(a, "SCAN");
-	hf_argv_push(a, s->cursor);
+	hf_argv_push(a, cursor);
 	hf_argv_push(a, "MATCH");
 	hf_argv_push(a, ch->data_match);
 	if (ch->data_type) {
@@ -569,7 +573,13 @@ static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_ca
 		hf_argv_push(a, ch->data_type);
 	}
 	hf_argv_push(a, "COUNT");
-	hf_argv_pushf(a, "%ld", ch->batch);
+	hf_argv_pushf(a, "%ld", count);
+}
+
+static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_call *call)
+{
+	if (!s->scan_done && !ch->keys)
+		push_scan(&call->cmds[call->ncmds++], ch, s->cursor, ch->batch);
 }
 
 /* Record the script's answers; returns -1 (with the target failed) when a
@@ -758,7 +768,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 				const char **list;
 				size_t m, next = list_batch(c, ch, sc, (size_t)atol(sc->cursor), &list, &m);
 
-				take_keys(sc, ch, NULL, m, list);
+				take_keys(sc, NULL, m, list);
 				free(list);
 				free(sc->cursor);
 				sc->cursor = hf_xasprintf("%zu", next);
@@ -878,7 +888,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			if (fetch && fetch->type == HF_REPLY_ARRAY && fetch->nelem == 2 &&
 			    fetch->elem[0]->str && fetch->elem[1]->type == HF_REPLY_ARRAY) {
 				next = hf_xstrdup(fetch->elem[0]->str);
-				take_keys(sc, ch, (const struct hf_reply *const *)fetch->elem[1]->elem,
+				take_keys(sc, (const struct hf_reply *const *)fetch->elem[1]->elem,
 					  fetch->elem[1]->nelem, NULL);
 				if (!strcmp(next, "0"))
 					sc->scan_done = 1;
@@ -987,17 +997,14 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		while (at < nrecs) {
 			struct hf_call call = { .node = node };
 			struct hf_argv *a = &call.cmds[0];
-			size_t idx[1024], m = 0, k;
+			size_t idx[BATCH_MAX], from = at, m, k;
 			const struct hf_reply *r;
 
-			for (k = at; k < nrecs && m < (size_t)ch->batch && m < 1024; k++)
-				if (recs[k].state == HF_KEY_APPLIED ||
-				    (force && recs[k].state == HF_KEY_CONFLICT))
-					idx[m++] = k;
-			if (!m) {
-				at = k;
+			m = next_records(recs, nrecs, &at, STATE_BIT(HF_KEY_APPLIED) |
+					 (force ? STATE_BIT(HF_KEY_CONFLICT) : 0),
+					 ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX, idx);
+			if (!m)
 				continue;
-			}
 			hf_argv_push(a, "EVAL");
 			hf_argv_push(a, code);
 			hf_argv_push(a, "0");
@@ -1021,6 +1028,7 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 				}
 				node = now;
 				hf_calls_release(&call, 1);
+				at = from;   /* the same batch again, on the node serving now */
 				hf_sleep_ms(100);
 				continue;
 			}
@@ -1045,20 +1053,12 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 				}
 			}
 			hf_calls_release(&call, 1);
-			{
-				struct hf_key_record *upd = hf_xcalloc(m, sizeof(*upd));
-
-				for (k = 0; k < m; k++)
-					upd[k] = recs[idx[k]];
-				if (hf_journal_keys_update(t[i].journal, t[i].run_id, t[i].step->seq, upd, m,
-							   &err))
-					hf_target_set(&t[i], HF_ERR, "%s", err.msg);
-				free(upd);
-			}
-			if (t[i].status)
+			if (hf_journal_keys_update(t[i].journal, t[i].run_id, t[i].step->seq, recs, idx, m,
+						   &err)) {
+				hf_target_set(&t[i], HF_ERR, "%s", err.msg);
 				break;
+			}
 			hf_crashpoint("data-revert");
-			at = idx[m - 1] + 1;
 		}
 		for (at = 0; at < nrecs && !t[i].status; at++) {
 			if (recs[at].state != HF_KEY_CONFLICT)
@@ -1105,7 +1105,7 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	for (i = 0; i < n; i++) {
 		struct hf_key_record *recs = NULL;
 		size_t nrecs = 0, at = 0, bad = 0;
-		struct hf_node *node = serving(c, t[i].node);
+		struct hf_node *node;
 		char *cursor = NULL;
 		int done = 0;
 
@@ -1122,6 +1122,7 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 			}
 			continue;
 		}
+		node = serving(c, t[i].node);
 		if (!node) {
 			hf_target_set(&t[i], HF_EUNREACH, "node %s:%d did not answer", t[i].node->host,
 				      t[i].node->port);
@@ -1131,13 +1132,11 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		while (at < nrecs && !t[i].status) {
 			struct hf_call call = { .node = node };
 			struct hf_argv *a = &call.cmds[0];
-			size_t idx[1024], m = 0, k;
+			size_t idx[BATCH_MAX], m, k;
 			const struct hf_reply *r;
 
-			for (k = at; k < nrecs && m < (size_t)ch->batch && m < 1024; k++)
-				if (recs[k].state != HF_KEY_CONFLICT)
-					idx[m++] = k;
-			at = k;
+			m = next_records(recs, nrecs, &at, ~STATE_BIT(HF_KEY_CONFLICT),
+					 ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX, idx);
 			if (!m)
 				continue;
 			hf_argv_push(a, "EVAL");
@@ -1187,13 +1186,6 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 		if (!t[i].step->before)
 			t[i].step->before = hf_xstrdup("{\"keys\":\"journal\"}");
 	}
-}
-
-static int check(const struct hf_change *ch, struct hf_err *err)
-{
-	(void)ch;
-	(void)err;
-	return 0;
 }
 
 /* The hash fields a change reads or writes, each once. */
@@ -1373,7 +1365,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 	for (i = 0; i < n; i++) {
 		struct hf_node *nd = t[i].node;
 		char cursor[32] = "0";
-		long long found = 0, dbsize = 0, fetched = 0;
+		long long found = 0, dbsize = 0;
 		int calls_made = 0, complete = 0;
 		struct hf_buf ex = {0}, what = {0}, where = {0};
 		size_t nex = 0, li = 0;
@@ -1399,17 +1391,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 					break;
 				}
 			} else {
-				hf_argv_push(a, "SCAN");
-				hf_argv_push(a, cursor);
-				hf_argv_push(a, "MATCH");
-				hf_argv_push(a, ch->data_match);
-				if (ch->data_type) {
-					hf_argv_push(a, "TYPE");
-					hf_argv_push(a, ch->data_type);
-				}
-				hf_argv_push(a, "COUNT");
-				hf_argv_pushf(a, "%d", PLAN_SCAN_COUNT);
-				call.ncmds = 1;
+				push_scan(a, ch, cursor, PLAN_SCAN_COUNT);
 				hf_argv_push(&call.cmds[1], "DBSIZE");
 				call.ncmds = 2;
 				hf_fanout(c, &call, 1, c->timeout_ms);
@@ -1434,7 +1416,6 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				/* 'list' points into the reply: keep the call alive. */
 			}
 			calls_made++;
-			fetched += (long long)nkeys;
 			if (nkeys) {
 				struct hf_call mc = { .node = nd };
 				const struct hf_reply *mr;
@@ -1498,7 +1479,6 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 			if (nex)
 				hf_target_add_diff(&t[i], "  e.g. %s", ex.s);
 		}
-		(void)fetched;
 		hf_buf_release(&ex);
 		hf_buf_release(&what);
 		hf_buf_release(&where);
@@ -1511,7 +1491,7 @@ out:
 
 const struct hf_change_kind hf_kind_data = {
 	.name = "data",
-	.check = check,
+	.check = NULL,   /* the manifest parser checks everything static */
 	.plan = plan,
 	.capture = capture,
 	.apply = apply,

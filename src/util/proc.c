@@ -128,21 +128,18 @@ int hf_proc_spawn(char *const argv[], const char *cwd, const char *log, char *wh
 		return -1;
 	}
 	if (!pid) {
-		int in, outfd;
+		int null, logfd;
 
 		close(fds[0]);
 		if (setsid() < 0 || fork() != 0)
 			_exit(0);   /* the intermediate child ends: the server is nobody's child */
-		in = open("/dev/null", O_RDONLY);
-		outfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
-		if (outfd < 0)
-			outfd = open("/dev/null", O_WRONLY);
-		if (in >= 0)
-			dup2(in, 0);
-		if (outfd >= 0) {
-			dup2(open("/dev/null", O_WRONLY), 1);
-			dup2(outfd, 2);
+		null = open("/dev/null", O_RDWR);
+		logfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
 		}
+		dup2(logfd >= 0 ? logfd : null, 2);
 		close_inherited(fds[1]);
 		signal(SIGPIPE, SIG_DFL);
 		if (cwd && chdir(cwd))
