@@ -13,7 +13,7 @@
 
 enum metric {
 	M_ERROR_RATE, M_P50, M_P90, M_P99, M_P999, M_LAG_MS, M_LAG_BYTES, M_HEARTBEAT,
-	M_MEMORY, M_REJECTED, M_EVICTIONS, M_PROBE_LAT, M_PROBE_CONV, M_COUNT
+	M_MEMORY, M_REJECTED, M_EVICTIONS, M_PROBE_LAT, M_PROBE_P50, M_PROBE_CONV, M_COUNT
 };
 
 static const struct {
@@ -33,8 +33,17 @@ static const struct {
 	[M_REJECTED] = { "rejected_connections", 1.0, "" },
 	[M_EVICTIONS] = { "evictions", 1.0, "" },
 	[M_PROBE_LAT] = { "probe_latency_ms", 1.0, " ms" },
+	/* The median is steady enough to judge below a millisecond: a write
+	 * path that became slower (an fsync per write) shows at loopback
+	 * speeds, where the worst probe of an interval is mostly noise. */
+	[M_PROBE_P50] = { "probe_latency_p50_ms", 0.05, " ms" },
 	[M_PROBE_CONV] = { "probe_convergence_ms", 10.0, " ms" },
 };
+
+static int is_probe_metric(int m)
+{
+	return m == M_PROBE_LAT || m == M_PROBE_P50 || m == M_PROBE_CONV;
+}
 
 static int metric_of(const char *name)
 {
@@ -62,6 +71,7 @@ struct check {
 #define HIST 20
 #define MW_MIN 5            /* samples per group before the test speaks */
 #define MW_ALPHA 0.01
+#define PROBE_KEEP 32       /* probe writes kept per node between verdicts */
 #define MW_EFFECT 0.8       /* probability that a canary value exceeds a control one */
 
 struct series {
@@ -88,7 +98,9 @@ struct hf_guard_run {
 	struct hf_probe_result *probe;      /* worst since the last verdict, per node */
 	struct hf_probe_result *tick;       /* scratch for one probe */
 	int probed;                         /* probes since the last verdict */
-	double probe_sum[2];                /* baseline: sums of per-tick maxima */
+	double (*probe_w)[PROBE_KEEP];      /* per node: write latencies since then */
+	int *probe_wn;
+	double probe_sum[3];                /* baseline: sums of per-interval values */
 	int probe_ticks;
 	struct series *hist;                /* per node */
 	long intervals;                     /* verdicts so far */
@@ -129,6 +141,8 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->first = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->first));
 	g->probe = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe));
 	g->tick = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->tick));
+	g->probe_w = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_w));
+	g->probe_wn = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_wn));
 	g->hist = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->hist));
 	if (!spec->nchecks) {
 		default_checks(g);
@@ -142,7 +156,7 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 		g->checks[i] = (struct check){ .metric = metric_of(k->metric), .has_max = k->has_max,
 			.has_min = k->has_min, .has_ratio = k->has_ratio, .max = k->max,
 			.min = k->min, .ratio = k->ratio };
-		if (g->checks[i].metric == M_PROBE_LAT || g->checks[i].metric == M_PROBE_CONV)
+		if (is_probe_metric(g->checks[i].metric))
 			g->probing = 1;
 	}
 	return g;
@@ -156,6 +170,8 @@ void hf_guard_free(struct hf_guard_run *g)
 		hf_probe_cleanup(g->c, g->timeout_ms);   /* leave no probe key behind */
 	free(g->probe);
 	free(g->tick);
+	free(g->probe_w);
+	free(g->probe_wn);
 	free(g->hist);
 	free(g->nodes);
 	free(g->prev);
@@ -259,6 +275,10 @@ void hf_guard_probe(struct hf_guard_run *g)
 		     g->timeout_ms < g->interval_ms / 2 ? g->timeout_ms : g->interval_ms / 2,
 		     g->interval_ms * 10);
 	for (i = 0; i < g->n; i++) {
+		if (!g->probed)
+			g->probe_wn[i] = 0;
+		if (g->tick[i].write_ms >= 0 && g->probe_wn[i] < PROBE_KEEP)
+			g->probe_w[i][g->probe_wn[i]++] = g->tick[i].write_ms;
 		g->probe[i].write_ms = worse(g->probe[i].write_ms, g->tick[i].write_ms, !g->probed);
 		if (g->tick[i].write_ms == -1)
 			memcpy(g->probe[i].error, g->tick[i].error, sizeof(g->probe[i].error));
@@ -291,12 +311,41 @@ static int shard_written(struct hf_guard_run *g, int shard)
 	return 0;
 }
 
-/* The probes' worst write latency and convergence over the shards of the
- * nodes in 'in'. A failed write, or a replica that did not converge,
- * counts as the deadline. */
+/* The median of the probe writes that landed since the last verdict on
+ * the shards of the nodes in 'in' (each shard's primary counted once), or
+ * NAN when none did: failures are the worst value's business. */
+static double probe_median(struct hf_guard_run *g, const int *in)
+{
+	double *w = hf_xcalloc(g->n * PROBE_KEEP + 1, sizeof(*w)), m = NAN;
+	size_t i, k, n = 0;
+
+	for (k = 0; k < g->n; k++) {
+		if (g->nodes[k]->role != HF_ROLE_PRIMARY)
+			continue;
+		for (i = 0; i < g->n; i++)
+			if (in[i] && g->nodes[i]->shard == g->nodes[k]->shard)
+				break;
+		if (i == g->n)
+			continue;
+		memcpy(w + n, g->probe_w[k], sizeof(double) * (size_t)g->probe_wn[k]);
+		n += (size_t)g->probe_wn[k];
+	}
+	if (n) {
+		qsort(w, n, sizeof(*w), cmp_double);
+		m = n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+	}
+	free(w);
+	return m;
+}
+
+/* The probes' worst and median write latency and convergence over the
+ * shards of the nodes in 'in'. A failed write, or a replica that did not
+ * converge, counts as the deadline. */
 static void probe_metrics(struct hf_guard_run *g, const int *in, double *v)
 {
 	size_t i, k;
+
+	v[M_PROBE_P50] = probe_median(g, in);
 
 	for (i = 0; i < g->n; i++) {
 		const struct hf_node *node = g->nodes[i];
@@ -437,9 +486,11 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 		probe_metrics(g, all, pv);
 		g->probe_sum[0] += pv[M_PROBE_LAT];
 		g->probe_sum[1] += pv[M_PROBE_CONV];
+		g->probe_sum[2] += isnan(pv[M_PROBE_P50]) ? 0 : pv[M_PROBE_P50];
 		g->probe_ticks++;
 		g->baseline[M_PROBE_LAT] = g->probe_sum[0] / g->probe_ticks;
 		g->baseline[M_PROBE_CONV] = g->probe_sum[1] / g->probe_ticks;
+		g->baseline[M_PROBE_P50] = g->probe_sum[2] / g->probe_ticks;
 	}
 	g->probed = 0;
 	g->baseline_taken = 1;
@@ -660,7 +711,7 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		}
 		/* Relative checks also compare the canary with its control,
 		 * which a drifting baseline cannot fool. */
-		if (!bad && k->has_ratio && m != M_PROBE_LAT && m != M_PROBE_CONV && m != M_LAG_MS &&
+		if (!bad && k->has_ratio && !is_probe_metric(m) && m != M_LAG_MS &&
 		    m != M_LAG_BYTES && canary_worse(g, m, why, sizeof(why)))
 			bad = 1;
 		if (bad && m == M_PROBE_LAT && *probe_error(g, changed))

@@ -32,7 +32,7 @@ static const char *const unsupported_kinds[] = {
 static const char *const metrics[] = {
 	"error_rate", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
 	"latency_p999_ms", "replication_lag_ms", "replication_lag_bytes",
-	"heartbeat_ms", "probe_latency_ms", "probe_convergence_ms",
+	"heartbeat_ms", "probe_latency_ms", "probe_latency_p50_ms", "probe_convergence_ms",
 	"memory_used_ratio", "rejected_connections", "evictions",
 };
 
