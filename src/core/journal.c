@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/keyset.h"
 #include "util/misc.h"
 
 struct hf_journal {
@@ -82,7 +83,7 @@ static const char schema[] =
 	"  run TEXT NOT NULL, step INTEGER NOT NULL, n INTEGER NOT NULL, key BLOB NOT NULL,"
 	"  dump BLOB, expire_at INTEGER NOT NULL, before_digest TEXT NOT NULL,"
 	"  after_digest TEXT NOT NULL, state INTEGER NOT NULL, note TEXT,"
-	"  PRIMARY KEY (run, step, key));"
+	"  PRIMARY KEY (run, step, n));"
 	"CREATE TABLE IF NOT EXISTS data_scan ("
 	"  run TEXT NOT NULL, step INTEGER NOT NULL, cursor TEXT NOT NULL, done INTEGER NOT NULL,"
 	"  records INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run, step));";
@@ -90,6 +91,36 @@ static const char schema[] =
 static int db_err(struct hf_journal *j, struct hf_err *err, const char *what)
 {
 	return hf_err_set(err, HF_ERR, "journal: %s: %s", what, sqlite3_errmsg(j->db));
+}
+
+static int exec(struct hf_journal *j, const char *sql, struct hf_err *err);
+
+/* Journals written before key records were numbered kept them in key
+ * order (PRIMARY KEY (run, step, key)), which made every commit rewrite
+ * pages all over the index. Their records are carried over as they are. */
+static int migrate_data_keys(struct hf_journal *j, struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	int old = 0;
+
+	if (sqlite3_prepare_v2(j->db, "SELECT sql FROM sqlite_master WHERE type = 'table'"
+			       " AND name = 'data_keys'", -1, &st, NULL) != SQLITE_OK)
+		return db_err(j, err, "read the schema");
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		old = strstr((const char *)sqlite3_column_text(st, 0), "PRIMARY KEY (run, step, key)") != NULL;
+	sqlite3_finalize(st);
+	if (!old)
+		return 0;
+	return exec(j, "BEGIN IMMEDIATE;"
+		    "ALTER TABLE data_keys RENAME TO data_keys_by_key;"
+		    "CREATE TABLE data_keys ("
+		    "  run TEXT NOT NULL, step INTEGER NOT NULL, n INTEGER NOT NULL, key BLOB NOT NULL,"
+		    "  dump BLOB, expire_at INTEGER NOT NULL, before_digest TEXT NOT NULL,"
+		    "  after_digest TEXT NOT NULL, state INTEGER NOT NULL, note TEXT,"
+		    "  PRIMARY KEY (run, step, n));"
+		    "INSERT INTO data_keys SELECT * FROM data_keys_by_key;"
+		    "DROP TABLE data_keys_by_key;"
+		    "COMMIT;", err);
 }
 
 static int exec(struct hf_journal *j, const char *sql, struct hf_err *err)
@@ -146,6 +177,8 @@ int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_er
 	rc = exec(j, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
 	if (!rc)
 		rc = exec(j, schema, err);
+	if (!rc)
+		rc = migrate_data_keys(j, err);
 out:
 	free(path);
 	if (rc) {
@@ -746,23 +779,17 @@ void hf_steps_free(struct hf_step *steps, size_t n)
 
 /* ---- data changes ---------------------------------------------------- */
 
-int hf_journal_keys_seen(struct hf_journal *j, const char *run_id, long long seq,
-			 char *const *keys, const size_t *lens, size_t n, unsigned char *seen,
-			 struct hf_err *err)
+int hf_journal_keys_into(struct hf_journal *j, const char *run_id, long long seq,
+			 struct hf_keyset *set, struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "SELECT 1 FROM data_keys WHERE run = ? AND step = ? AND key = ?",
-				   err);
-	size_t i;
+	sqlite3_stmt *st = prepare(j, "SELECT key FROM data_keys WHERE run = ? AND step = ?", err);
 
 	if (!st)
 		return HF_ERR;
-	for (i = 0; i < n; i++) {
-		sqlite3_reset(st);
-		bind_text(st, 1, run_id);
-		sqlite3_bind_int64(st, 2, seq);
-		sqlite3_bind_blob(st, 3, keys[i], (int)lens[i], SQLITE_STATIC);
-		seen[i] = sqlite3_step(st) == SQLITE_ROW;
-	}
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, seq);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		hf_keyset_add(set, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 	sqlite3_finalize(st);
 	return 0;
 }
@@ -792,9 +819,8 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 
 	if (rc)
 		return rc;
-	/* The step's record count lives with its scan position: counting the
-	 * records themselves would cost a scan of them per batch. */
-	cnt = prepare(j, "SELECT records FROM data_scan WHERE run = ? AND step = ?", err);
+	/* The next number: the primary key's last entry, one index lookup. */
+	cnt = prepare(j, "SELECT IFNULL(MAX(n) + 1, 0) FROM data_keys WHERE run = ? AND step = ?", err);
 	if (!cnt)
 		goto fail;
 	bind_text(cnt, 1, run_id);
@@ -802,10 +828,9 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 	if (sqlite3_step(cnt) == SQLITE_ROW)
 		base = sqlite3_column_int64(cnt, 0);
 	sqlite3_finalize(cnt);
-	/* A key met twice (read back from the stash after a failover, then
-	 * answered from the stash again) keeps its first record: both are
-	 * the same before-image. */
-	st = prepare(j, "INSERT OR IGNORE INTO data_keys (run, step, n, key, dump, expire_at,"
+	/* Records are numbered in the order they come, so a commit only
+	 * appends; that a key has one record is the caller's business. */
+	st = prepare(j, "INSERT INTO data_keys (run, step, n, key, dump, expire_at,"
 		     " before_digest, after_digest, state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		     err);
 	if (!st)
@@ -895,7 +920,7 @@ int hf_journal_keys_load(struct hf_journal *j, const char *run_id, long long seq
 			 struct hf_key_record **recs, size_t *n, struct hf_err *err)
 {
 	sqlite3_stmt *st = prepare(j, "SELECT key, dump, expire_at, before_digest, after_digest,"
-				   " state, note FROM data_keys WHERE run = ? AND step = ? ORDER BY n", err);
+				   " state, note, n FROM data_keys WHERE run = ? AND step = ? ORDER BY n", err);
 	struct hf_key_record *r = NULL;
 	size_t cnt = 0, cap = 0;
 
@@ -913,6 +938,7 @@ int hf_journal_keys_load(struct hf_journal *j, const char *run_id, long long seq
 		}
 		k = &r[cnt++];
 		memset(k, 0, sizeof(*k));
+		k->n = sqlite3_column_int64(st, 7);
 		k->key = blob_dup(st, 0, &k->keylen);
 		k->dump = blob_dup(st, 1, &k->dumplen);
 		k->expire_at = sqlite3_column_int64(st, 2);
@@ -938,7 +964,7 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 
 	if (rc)
 		return rc;
-	st = prepare(j, "UPDATE data_keys SET state = ?, note = ? WHERE run = ? AND step = ? AND key = ?",
+	st = prepare(j, "UPDATE data_keys SET state = ?, note = ? WHERE run = ? AND step = ? AND n = ?",
 		     err);
 	if (!st) {
 		exec(j, "ROLLBACK", NULL);
@@ -950,7 +976,7 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 		bind_text(st, 2, recs[idx[i]].note);
 		bind_text(st, 3, run_id);
 		sqlite3_bind_int64(st, 4, seq);
-		sqlite3_bind_blob(st, 5, recs[idx[i]].key, (int)recs[idx[i]].keylen, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, recs[idx[i]].n);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			rc = db_err(j, err, "update key record");
 			break;

@@ -78,6 +78,7 @@ enum hf_key_state {
 };
 
 struct hf_key_record {
+	long long n;          /* its number in the step, from hf_journal_keys_load() */
 	char *key;            /* binary-safe, 'keylen' bytes */
 	size_t keylen;
 	char *dump;           /* DUMP payload of the before-image */
@@ -155,11 +156,10 @@ int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, stru
 
 /* ---- data changes: key records and scan positions ---------------- */
 
-/* Which of 'keys' (n, binary-safe) already have a record in step 'seq' of
- * the run: 'seen[i]' set to 1 for those. */
-int hf_journal_keys_seen(struct hf_journal *j, const char *run_id, long long seq,
-			 char *const *keys, const size_t *lens, size_t n, unsigned char *seen,
-			 struct hf_err *err);
+/* Add the keys that have a record in step 'seq' of the run to 'set'. */
+struct hf_keyset;
+int hf_journal_keys_into(struct hf_journal *j, const char *run_id, long long seq,
+			 struct hf_keyset *set, struct hf_err *err);
 /* Group the hf_journal_keys_add() calls between them into one transaction
  * (one sync): for the batches of several primaries answered together. A
  * failed add inside leaves the rest to hf_journal_batch_end(), which commits

@@ -26,6 +26,7 @@
 #include "core/kind.h"
 #include "engine/redis/load.h"
 #include "util/buf.h"
+#include "util/keyset.h"
 #include "util/misc.h"
 
 #define BUCKETS 10000
@@ -458,7 +459,8 @@ struct scan {
 	char **ack;                  /* journaled: their stash entries can go */
 	size_t *acklen, nack;
 	int recovered;               /* the stash was read back after a crash */
-	int check_seen;              /* keys may be journaled already: look first */
+	int resumed;                 /* the stash may hold answers: the script looks first */
+	struct hf_keyset taken;      /* keys sent to the script in this step, or journaled */
 	long long dbsize;            /* keys on the node at the start, for the share done */
 	int idle;                    /* rounds without an answer */
 	int finished;
@@ -482,11 +484,13 @@ static int own_key(const char *key, size_t len)
 	       (len >= 13 && !memcmp(key, "hotfix:probe:", 13));
 }
 
-/* Keep the fetched keys that are in the step's share and not journaled. */
+/* Keep the fetched keys that are in the step's share and were never
+ * taken before: SCAN may return a key twice, a key list may name it twice,
+ * and after a resume or a failover the scan starts again. A key taken
+ * stays in 's->keys' until the script's answer for it is read. */
 static void take_keys(struct scan *s, const struct hf_reply *const *k,
 		      size_t n, const char *const *list)
 {
-	unsigned char *seen;
 	size_t i, m = 0;
 
 	s->keys = hf_xcalloc(n ? n : 1, sizeof(*s->keys));
@@ -496,7 +500,8 @@ static void take_keys(struct scan *s, const struct hf_reply *const *k,
 		size_t len = k ? k[i]->len : strlen(list[i]);
 		unsigned b = bucket_of(key, len);
 
-		if (!key || (int)b < s->t->key_lo || (int)b >= s->t->key_hi || own_key(key, len))
+		if (!key || (int)b < s->t->key_lo || (int)b >= s->t->key_hi || own_key(key, len) ||
+		    !hf_keyset_add(&s->taken, key, len))
 			continue;
 		s->keys[m] = hf_xmalloc(len + 1);
 		memcpy(s->keys[m], key, len);
@@ -504,24 +509,6 @@ static void take_keys(struct scan *s, const struct hf_reply *const *k,
 		s->lens[m++] = len;
 	}
 	s->nkeys = m;
-	if (!m || !s->check_seen)
-		return;
-	seen = hf_xcalloc(m, 1);
-	if (!hf_journal_keys_seen(s->t->journal, s->t->run_id, s->t->step->seq, s->keys, s->lens, m,
-				  seen, NULL)) {
-		size_t w = 0;
-
-		for (i = 0; i < m; i++) {
-			if (seen[i]) {
-				free(s->keys[i]);
-				continue;
-			}
-			s->keys[w] = s->keys[i];
-			s->lens[w++] = s->lens[i];
-		}
-		s->nkeys = w;
-	}
-	free(seen);
 }
 
 /* The share of its work a step has done, 0..1. SCAN walks the table's
@@ -631,13 +618,16 @@ static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_ke
 	return 0;
 }
 
-/* After a crash: journal what the stash holds (changed, not journaled).
- * The stash's keys are added to 's->ack', to be dropped from it. */
+/* After a crash or a failover: journal what the stash holds (changed,
+ * not journaled). Its keys are added to 's->ack', to be dropped from it,
+ * except those of the batch waiting to be sent again ('s->keys'): the
+ * script answers them from the stash. */
 static int recover_stash(struct hf_cluster *c, struct scan *s)
 {
 	struct hf_call call = { .node = s->node };
 	const struct hf_reply *r;
 	struct hf_key_record *recs = NULL;
+	struct hf_keyset pending = {0};
 	size_t i, n = 0;
 	int rc = 0;
 
@@ -650,22 +640,27 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		hf_calls_release(&call, 1);
 		return -1;
 	}
+	if (r->nelem)
+		s->resumed = 1;
+	for (i = 0; i < s->nkeys; i++)
+		hf_keyset_add(&pending, s->keys[i], s->lens[i]);
 	recs = hf_xcalloc(r->nelem / 2 + 1, sizeof(*recs));
 	/* Appended to what may wait already (a failover between rounds). */
 	s->ack = hf_xrealloc(s->ack, (s->nack + r->nelem / 2 + 1) * sizeof(*s->ack));
 	s->acklen = hf_xrealloc(s->acklen, (s->nack + r->nelem / 2 + 1) * sizeof(*s->acklen));
 	for (i = 0; i + 1 < r->nelem; i += 2) {
 		struct hf_key_record *k = &recs[n];
-		unsigned char seen = 0;
-		char *key = r->elem[i]->str;
+		const char *key = r->elem[i]->str;
 		size_t len = r->elem[i]->len;
 
+		if (hf_keyset_has(&pending, key, len))
+			continue;
 		s->ack[s->nack] = hf_xmalloc(len + 1);
 		memcpy(s->ack[s->nack], key, len + 1);
 		s->acklen[s->nack++] = len;
-		hf_journal_keys_seen(s->t->journal, s->t->run_id, s->t->step->seq, &key, &len, 1, &seen,
-				     NULL);
-		if (seen || parse_record(r->elem[i + 1]->str, r->elem[i + 1]->len, k))
+		/* A key taken before, and not pending, was journaled. */
+		if (!hf_keyset_add(&s->taken, key, len) ||
+		    parse_record(r->elem[i + 1]->str, r->elem[i + 1]->len, k))
 			continue;
 		k->key = s->ack[s->nack - 1];
 		k->keylen = len;
@@ -677,7 +672,6 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		int done = 0;
 		struct hf_err err = {0};
 
-		s->check_seen = 1;
 		hf_journal_scan_get(s->t->journal, s->t->run_id, s->t->step->seq, &cursor, &done, NULL);
 		rc = hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
 					 cursor ? cursor : "0", 0, &err);
@@ -686,6 +680,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	for (i = 0; i < n; i++)
 		free(recs[i].dump);
 	free(recs);
+	hf_keyset_free(&pending);
 	hf_calls_release(&call, 1);
 	return rc ? -1 : 0;
 }
@@ -712,8 +707,9 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			s[i].cursor = hf_xstrdup("0");
 		s[i].scan_done = done;
 		s[i].finished = done;
-		/* A step that journaled a batch may meet its keys again. */
-		s[i].check_seen = strcmp(s[i].cursor, "0") != 0;
+		/* A step that journaled a batch meets its keys again. */
+		s[i].resumed = strcmp(s[i].cursor, "0") != 0;
+		hf_journal_keys_into(t[i].journal, t[i].run_id, t[i].step->seq, &s[i].taken, NULL);
 		if (!done && t[i].progress) {
 			struct hf_call call = { .node = t[i].node };
 
@@ -782,7 +778,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 				hf_argv_push(a, code);
 				hf_argv_push(a, "1");
 				hf_argv_push(a, sc->stash);
-				hf_argv_push(a, sc->check_seen ? spec_r : spec);
+				hf_argv_push(a, sc->resumed ? spec_r : spec);
 				for (k = 0; k < sc->nkeys; k++)
 					hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
 			}
@@ -836,7 +832,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 					free(sc->cursor);
 					sc->cursor = hf_xstrdup("0");
 					sc->scan_done = 0;
-					sc->check_seen = 1;
+					sc->resumed = 1;
 				}
 				if (now) {
 					sc->node = now;
@@ -946,6 +942,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		free_keys(s[i].keys, s[i].lens, s[i].nkeys);
 		free_keys(s[i].ack, s[i].acklen, s[i].nack);
 		free(s[i].cursor);
+		hf_keyset_free(&s[i].taken);
 	}
 	free(calls);
 	free(s);

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "core/journal.h"
+#include "util/keyset.h"
 
 static char dir[64];
 
@@ -209,6 +211,105 @@ static void test_event_chain(void **state)
 	hf_journal_close(j);
 }
 
+static struct hf_key_record rec(const char *key, const char *dump)
+{
+	struct hf_key_record r = { .key = (char *)key, .keylen = strlen(key), .dump = (char *)dump,
+				   .dumplen = strlen(dump), .expire_at = -1,
+				   .state = HF_KEY_APPLIED };
+
+	snprintf(r.before, sizeof(r.before), "b-%s", key);
+	snprintf(r.after, sizeof(r.after), "a-%s", key);
+	return r;
+}
+
+/* Key records come back in the order they were added, numbered; an update
+ * by number touches only its record; the step's keys fill a key set. */
+static void test_key_records(void **state)
+{
+	struct hf_journal *j;
+	struct hf_err err = {0};
+	struct hf_key_record in[3] = { rec("k:9", "d9"), rec("k:1", "d1"), rec("k:5", "d5") };
+	struct hf_key_record *out;
+	struct hf_keyset set = {0};
+	size_t n, idx[1] = { 1 };
+	char *cursor;
+	int done;
+
+	(void)state;
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	assert_int_equal(hf_journal_keys_add(j, "run-k", 1, in, 2, "17", 0, &err), 0);
+	assert_int_equal(hf_journal_keys_add(j, "run-k", 1, in + 2, 1, "0", 1, &err), 0);
+	assert_int_equal(hf_journal_keys_add(j, "run-k", 2, in, 1, "3", 0, &err), 0);
+	assert_int_equal(hf_journal_scan_get(j, "run-k", 1, &cursor, &done, &err), 0);
+	assert_string_equal(cursor, "0");
+	assert_int_equal(done, 1);
+	free(cursor);
+	assert_int_equal(hf_journal_keys_load(j, "run-k", 1, &out, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[0].key, "k:9");
+	assert_string_equal(out[1].key, "k:1");
+	assert_string_equal(out[2].key, "k:5");
+	assert_string_equal(out[2].dump, "d5");
+	assert_string_equal(out[1].after, "a-k:1");
+	assert_int_equal(out[0].n, 0);
+	assert_int_equal(out[2].n, 2);
+	out[1].state = HF_KEY_CONFLICT;
+	out[1].note = strdup("now");
+	assert_int_equal(hf_journal_keys_update(j, "run-k", 1, out, idx, 1, &err), 0);
+	hf_key_records_free(out, n);
+	assert_int_equal(hf_journal_keys_load(j, "run-k", 1, &out, &n, &err), 0);
+	assert_int_equal(out[0].state, HF_KEY_APPLIED);
+	assert_int_equal(out[1].state, HF_KEY_CONFLICT);
+	assert_string_equal(out[1].note, "now");
+	assert_int_equal(out[2].state, HF_KEY_APPLIED);
+	hf_key_records_free(out, n);
+	assert_int_equal(hf_journal_keys_into(j, "run-k", 1, &set, &err), 0);
+	assert_int_equal(set.n, 3);
+	assert_true(hf_keyset_has(&set, "k:5", 3));
+	assert_false(hf_keyset_has(&set, "k:2", 3));
+	hf_keyset_free(&set);
+	hf_journal_close(j);
+}
+
+/* A journal written when key records were keyed by key is carried over. */
+static void test_key_records_old_schema(void **state)
+{
+	char path[128], sub[96];
+	sqlite3 *db;
+	struct hf_journal *j;
+	struct hf_err err = {0};
+	struct hf_key_record *out, more = rec("k:new", "dn");
+	size_t n;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/old", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/journal.db", sub);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE data_keys ("
+		"  run TEXT NOT NULL, step INTEGER NOT NULL, n INTEGER NOT NULL, key BLOB NOT NULL,"
+		"  dump BLOB, expire_at INTEGER NOT NULL, before_digest TEXT NOT NULL,"
+		"  after_digest TEXT NOT NULL, state INTEGER NOT NULL, note TEXT,"
+		"  PRIMARY KEY (run, step, key));"
+		"INSERT INTO data_keys VALUES ('run-o', 1, 0, 'k:b', 'db', -1, 'b', 'a', 1, NULL);"
+		"INSERT INTO data_keys VALUES ('run-o', 1, 1, 'k:a', 'da', -1, 'b', 'a', 1, NULL);",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(hf_journal_open(sub, &j, &err), 0);
+	assert_int_equal(hf_journal_keys_load(j, "run-o", 1, &out, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].key, "k:b");
+	assert_string_equal(out[1].dump, "da");
+	hf_key_records_free(out, n);
+	/* The migrated table takes records numbered after its own. */
+	assert_int_equal(hf_journal_keys_add(j, "run-o", 1, &more, 1, "0", 1, &err), 0);
+	assert_int_equal(hf_journal_keys_load(j, "run-o", 1, &out, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[2].key, "k:new");
+	hf_key_records_free(out, n);
+	hf_journal_close(j);
+}
+
 static void test_state_names(void **state)
 {
 	(void)state;
@@ -227,6 +328,8 @@ int main(void)
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_drive_lock),
 		cmocka_unit_test(test_event_chain),
+		cmocka_unit_test(test_key_records),
+		cmocka_unit_test(test_key_records_old_schema),
 		cmocka_unit_test(test_state_names),
 	};
 

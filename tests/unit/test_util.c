@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "engine/redis/redis.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/keyset.h"
 #include "util/misc.h"
 
 static void test_duration(void **state)
@@ -146,6 +148,40 @@ static void test_info_field(void **state)
 	assert_int_equal(hf_info_field(info, "role:", out, sizeof(out)), -1);
 }
 
+static void test_keyset(void **state)
+{
+	struct hf_keyset s = {0};
+	char key[32];
+	int i;
+
+	(void)state;
+	assert_false(hf_keyset_has(&s, "a", 1));
+	/* Binary-safe: "a\0b" and "a\0c" differ after the NUL. */
+	assert_int_equal(hf_keyset_add(&s, "a\0b", 3), 1);
+	assert_true(hf_keyset_has(&s, "a\0b", 3));
+	assert_false(hf_keyset_has(&s, "a\0c", 3));
+	assert_false(hf_keyset_has(&s, "a", 1));
+	assert_int_equal(hf_keyset_add(&s, "a\0b", 3), 0);
+	assert_int_equal(hf_keyset_add(&s, "", 0), 1);
+	assert_true(hf_keyset_has(&s, "", 0));
+	/* Through many growths, every key stays found once. */
+	for (i = 0; i < 100000; i++) {
+		int n = snprintf(key, sizeof(key), "user:%d", i);
+
+		assert_int_equal(hf_keyset_add(&s, key, (size_t)n), 1);
+	}
+	for (i = 0; i < 100000; i++) {
+		int n = snprintf(key, sizeof(key), "user:%d", i);
+
+		assert_true(hf_keyset_has(&s, key, (size_t)n));
+		assert_int_equal(hf_keyset_add(&s, key, (size_t)n), 0);
+	}
+	assert_false(hf_keyset_has(&s, "user:100000", 11));
+	assert_int_equal(s.n, 100002);
+	hf_keyset_free(&s);
+	assert_false(hf_keyset_has(&s, "user:1", 6));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_uri),
 		cmocka_unit_test(test_info_field),
+		cmocka_unit_test(test_keyset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
