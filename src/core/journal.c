@@ -960,14 +960,15 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 {
 	sqlite3_stmt *st;
 	size_t i;
-	int rc = exec(j, "BEGIN IMMEDIATE", err);
+	int rc = j->in_batch ? 0 : exec(j, "BEGIN IMMEDIATE", err);
 
 	if (rc)
 		return rc;
 	st = prepare(j, "UPDATE data_keys SET state = ?, note = ? WHERE run = ? AND step = ? AND n = ?",
 		     err);
 	if (!st) {
-		exec(j, "ROLLBACK", NULL);
+		if (!j->in_batch)
+			exec(j, "ROLLBACK", NULL);
 		return HF_ERR;
 	}
 	for (i = 0; i < n; i++) {
@@ -983,6 +984,8 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 		}
 	}
 	sqlite3_finalize(st);
+	if (j->in_batch)
+		return rc;
 	if (rc) {
 		exec(j, "ROLLBACK", NULL);
 		return rc;

@@ -68,19 +68,23 @@ static const char lua_common[] =
 	"  for _, m in ipairs(a) do parts[#parts + 1] = #m .. ':' .. m end\n"
 	"  return table.concat(parts)\n"
 	"end\n"
-	"local compact = {listpack = true, intset = true}\n"
-	"local function digest(k, want_dump)\n"
-	"  local t = redis.call('TYPE', k)['ok']\n"
-	"  if t == 'none' then return 'absent', false, -1 end\n"
-	"  local c = nil\n"
-	"  -- compact encodings dump their elements in order: DUMP is canonical\n"
-	"  if t ~= 'string' and t ~= 'stream' and\n"
-	"     not compact[redis.call('OBJECT', 'ENCODING', k)] then\n"
-	"    c = canon(k, t)\n"
-	"  end\n"
-	"  local d = false\n"
-	"  if want_dump or not c then d = redis.call('DUMP', k) end\n"
-	"  local e = redis.call('PEXPIRETIME', k)\n"
+	"-- DUMP's first byte is the RDB object type, which names both the type\n"
+	"-- and the encoding; DUMP is canonical for strings, streams and compact\n"
+	"-- encodings (listpack, intset), and 'canon' is used for the others.\n"
+	"local rdb = {[0] = {'string'}, [16] = {'hash'}, [11] = {'set'}, [20] = {'set'},\n"
+	"  [17] = {'zset'}, [15] = {'stream'}, [19] = {'stream'}, [21] = {'stream'},\n"
+	"  [4] = {'hash', true}, [2] = {'set', true}, [3] = {'zset', true},\n"
+	"  [5] = {'zset', true}, [1] = {'list', true}, [10] = {'list', true},\n"
+	"  [14] = {'list', true}, [18] = {'list', true}}\n"
+	"-- The digest, the DUMP payload and PEXPIRETIME of key k ('e' when the\n"
+	"-- caller knows it).\n"
+	"local function digest(k, e)\n"
+	"  local d = redis.call('DUMP', k)\n"
+	"  if not d then return 'absent', false, -1 end\n"
+	"  local r, c = rdb[string.byte(d, 1)], nil\n"
+	"  local t = r and r[1] or redis.call('TYPE', k)['ok']\n"
+	"  if r and r[2] then c = canon(k, t) end\n"
+	"  e = e or redis.call('PEXPIRETIME', k)\n"
 	"  return redis.sha1hex(t .. ':' .. e .. ':' .. (c or d)), d, e\n"
 	"end\n";
 
@@ -89,19 +93,52 @@ static const char lua_common[] =
  * their slots: they come from its own SCAN), and only the stash, whose slot
  * the node serves, is declared.
  *
- * KEYS[1] is the stash; ARGV[1] the change as JSON, ARGV[2..] the keys.
- * Returns per key "" (not selected), "R<expire>:<before>:<after>:<dump>"
- * or, for a transform that failed, "E<message>" (the key is put back and
- * nothing after it is touched). */
+ * KEYS[1] is the stash; ARGV[1] the change as JSON, ARGV[2] the batch's
+ * field in the stash, ARGV[3..] the keys. Returns per key "" (not
+ * selected), "R<expire>:<before>:<after>:<dump>" or, for a transform that
+ * failed, "E<message>" (the key is put back and nothing after it is
+ * touched). The batch's records go to the stash as one field, so that
+ * keeping them costs one write per batch, not one per key. */
 static const char lua_apply[] =
 	"local spec = cjson.decode(ARGV[1])\n"
-	"local stash = KEYS[1]\n"
-	"local out = {}\n"
-	"for i = 2, #ARGV do\n"
+	"local stash, field = KEYS[1], ARGV[2]\n"
+	"local out, blob = {}, {}\n"
+	"-- Resumed: the records of a batch that ran but whose answer was lost\n"
+	"-- wait in the stash, one field per batch of '<len>:<key><len>:<record>'.\n"
+	"local prev = nil\n"
+	"if spec.resumed then\n"
+	"  prev = {}\n"
+	"  local all = redis.call('HGETALL', stash)\n"
+	"  for i = 1, #all, 2 do\n"
+	"    local b, p = all[i + 1], 1\n"
+	"    while p <= #b do\n"
+	"      local c = string.find(b, ':', p, true)\n"
+	"      local kl = tonumber(string.sub(b, p, c - 1))\n"
+	"      local key = string.sub(b, c + 1, c + kl)\n"
+	"      local c2 = string.find(b, ':', c + kl + 1, true)\n"
+	"      local rl = tonumber(string.sub(b, c + kl + 1, c2 - 1))\n"
+	"      prev[key] = {string.sub(b, c2 + 1, c2 + rl), all[i]}\n"
+	"      p = c2 + rl + 1\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"local used = {}\n"
+	"local function record(k, rec)\n"
+	"  blob[#blob + 1] = #k .. ':' .. k .. #rec .. ':' .. rec\n"
+	"  out[#out + 1] = rec\n"
+	"end\n"
+	"local function finish()\n"
+	"  for f in pairs(used) do redis.call('HDEL', stash, f) end\n"
+	"  if #blob > 0 then redis.call('HSET', stash, field, table.concat(blob)) end\n"
+	"  return out\n"
+	"end\n"
+	"local pure = spec.set or spec.unset or spec.rename or spec.value\n"
+	"for i = 3, #ARGV do\n"
 	"  local k = ARGV[i]\n"
-	"  local prev = spec.resumed and redis.call('HGET', stash, k)\n"
-	"  if prev then\n"
-	"    out[#out + 1] = prev\n"
+	"  local p = prev and prev[k]\n"
+	"  if p then\n"
+	"    used[p[2]] = true\n"
+	"    record(k, p[1])\n"
 	"  else\n"
 	"    local ok\n"
 	"    if spec.where ~= nil then\n"
@@ -120,7 +157,7 @@ static const char lua_apply[] =
 	"    if not ok then\n"
 	"      out[#out + 1] = ''\n"
 	"    else\n"
-	"      local bd, d, e = digest(k, true)\n"
+	"      local bd, d, e = digest(k)\n"
 	"      local err = nil\n"
 	"      if spec.delete then\n"
 	"        redis.call('DEL', k)\n"
@@ -148,16 +185,15 @@ static const char lua_apply[] =
 	"        redis.call('DEL', k)\n"
 	"        redis.call('RESTORE', k, e > 0 and e or 0, d, 'ABSTTL')\n"
 	"        out[#out + 1] = 'E' .. err\n"
-	"        return out\n"
+	"        return finish()\n"
 	"      end\n"
-	"      local ad = digest(k)\n"
-	"      local rec = 'R' .. e .. ':' .. bd .. ':' .. ad .. ':' .. d\n"
-	"      redis.call('HSET', stash, k, rec)\n"
-	"      out[#out + 1] = rec\n"
+	"      -- field changes keep the expiry: no need to ask for it again\n"
+	"      local ad = digest(k, pure and not spec.ttl and not spec.persist and e or nil)\n"
+	"      record(k, 'R' .. e .. ':' .. bd .. ':' .. ad .. ':' .. d)\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
-	"return out\n";
+	"return finish()\n";
 
 /* ARGV[1] "1" to force; then pairs: a key and its record "<expire>:
  * <before>:<after>:<dump>". Returns per key "same", "restored",
@@ -456,7 +492,8 @@ struct scan {
 	int scan_done;               /* no more keys to fetch */
 	char **keys;                 /* fetched, waiting for the script */
 	size_t *lens, nkeys;
-	char **ack;                  /* journaled: their stash entries can go */
+	char field[48];              /* the stash field of the batch sent */
+	char **ack;                  /* stash fields journaled: they can go */
 	size_t *acklen, nack;
 	int recovered;               /* the stash was read back after a crash */
 	int resumed;                 /* the stash may hold answers: the script looks first */
@@ -618,17 +655,47 @@ static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_ke
 	return 0;
 }
 
+static void ack_field(struct scan *s, const char *field)
+{
+	s->ack = hf_xrealloc(s->ack, (s->nack + 1) * sizeof(*s->ack));
+	s->acklen = hf_xrealloc(s->acklen, (s->nack + 1) * sizeof(*s->acklen));
+	s->ack[s->nack] = hf_xstrdup(field);
+	s->acklen[s->nack++] = strlen(field);
+}
+
+/* One entry of a stash field, '<len>:<key><len>:<record>', from '*p'
+ * (moved past it); -1 when 'end' comes first or it cannot be read. */
+static int stash_entry(const char **p, const char *end, const char **key, size_t *keylen,
+		       const char **rec, size_t *reclen)
+{
+	char *e;
+	unsigned long long n;
+
+	n = strtoull(*p, &e, 10);
+	if (e >= end || *e != ':' || n > (unsigned long long)(end - e - 1))
+		return -1;
+	*key = e + 1;
+	*keylen = (size_t)n;
+	n = strtoull(*key + *keylen, &e, 10);
+	if (e >= end || *e != ':' || n > (unsigned long long)(end - e - 1))
+		return -1;
+	*rec = e + 1;
+	*reclen = (size_t)n;
+	*p = *rec + *reclen;
+	return 0;
+}
+
 /* After a crash or a failover: journal what the stash holds (changed,
- * not journaled). Its keys are added to 's->ack', to be dropped from it,
- * except those of the batch waiting to be sent again ('s->keys'): the
- * script answers them from the stash. */
+ * not journaled). Its fields are added to 's->ack', to be dropped, except
+ * that of the batch waiting to be sent again ('s->keys'): the script
+ * answers that batch from the stash. */
 static int recover_stash(struct hf_cluster *c, struct scan *s)
 {
 	struct hf_call call = { .node = s->node };
 	const struct hf_reply *r;
 	struct hf_key_record *recs = NULL;
 	struct hf_keyset pending = {0};
-	size_t i, n = 0;
+	size_t i, n = 0, cap = 0;
 	int rc = 0;
 
 	hf_argv_push(&call.cmds[0], "HGETALL");
@@ -644,28 +711,49 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		s->resumed = 1;
 	for (i = 0; i < s->nkeys; i++)
 		hf_keyset_add(&pending, s->keys[i], s->lens[i]);
-	recs = hf_xcalloc(r->nelem / 2 + 1, sizeof(*recs));
-	/* Appended to what may wait already (a failover between rounds). */
-	s->ack = hf_xrealloc(s->ack, (s->nack + r->nelem / 2 + 1) * sizeof(*s->ack));
-	s->acklen = hf_xrealloc(s->acklen, (s->nack + r->nelem / 2 + 1) * sizeof(*s->acklen));
 	for (i = 0; i + 1 < r->nelem; i += 2) {
-		struct hf_key_record *k = &recs[n];
-		const char *key = r->elem[i]->str;
-		size_t len = r->elem[i]->len;
+		const struct hf_reply *f = r->elem[i], *v = r->elem[i + 1];
+		const char *p, *end = v->str + v->len, *key, *rec;
+		size_t keylen, reclen;
+		int mine = 0, bad = 0;
 
-		if (hf_keyset_has(&pending, key, len))
+		if (!f->str || !v->str)
 			continue;
-		s->ack[s->nack] = hf_xmalloc(len + 1);
-		memcpy(s->ack[s->nack], key, len + 1);
-		s->acklen[s->nack++] = len;
-		/* A key taken before, and not pending, was journaled. */
-		if (!hf_keyset_add(&s->taken, key, len) ||
-		    parse_record(r->elem[i + 1]->str, r->elem[i + 1]->len, k))
+		for (p = v->str; p < end && !mine;) {
+			if (stash_entry(&p, end, &key, &keylen, &rec, &reclen)) {
+				bad = 1;
+				break;
+			}
+			mine = hf_keyset_has(&pending, key, keylen);
+		}
+		if (mine)
 			continue;
-		k->key = s->ack[s->nack - 1];
-		k->keylen = len;
-		k->state = HF_KEY_APPLIED;
-		n++;
+		if (bad) {
+			hf_target_set(s->t, HF_ERR, "unreadable stash field '%s' in %s", f->str, s->stash);
+			rc = -1;
+			break;
+		}
+		ack_field(s, f->str);
+		for (p = v->str; p < end;) {
+			struct hf_key_record *k;
+
+			stash_entry(&p, end, &key, &keylen, &rec, &reclen);
+			/* A key taken before, and not pending, was journaled. */
+			if (!hf_keyset_add(&s->taken, key, keylen))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				recs = hf_xrealloc(recs, cap * sizeof(*recs));
+			}
+			k = &recs[n];
+			memset(k, 0, sizeof(*k));
+			if (parse_record(rec, reclen, k))
+				continue;
+			k->key = (char *)key;
+			k->keylen = keylen;
+			k->state = HF_KEY_APPLIED;
+			n++;
+		}
 	}
 	if (n) {
 		char *cursor = NULL;
@@ -673,8 +761,9 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		struct hf_err err = {0};
 
 		hf_journal_scan_get(s->t->journal, s->t->run_id, s->t->step->seq, &cursor, &done, NULL);
-		rc = hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
-					 cursor ? cursor : "0", 0, &err);
+		if (!rc)
+			rc = hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
+						 cursor ? cursor : "0", 0, &err);
 		free(cursor);
 	}
 	for (i = 0; i < n; i++)
@@ -693,6 +782,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	size_t i, active = n;
 	struct hf_err jerr = {0};
 	long long last_progress = hf_mono_ms();
+	unsigned batches = 0;
 	int batch;
 
 	for (i = 0; i < n; i++) {
@@ -779,6 +869,8 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 				hf_argv_push(a, "1");
 				hf_argv_push(a, sc->stash);
 				hf_argv_push(a, sc->resumed ? spec_r : spec);
+				snprintf(sc->field, sizeof(sc->field), "%lld.%u", hf_wall_ms(), ++batches);
+				hf_argv_push(a, sc->field);
 				for (k = 0; k < sc->nkeys; k++)
 					hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
 			}
@@ -804,7 +896,8 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			struct hf_call *call = &calls[i];
 			const struct hf_reply *eval = NULL, *fetch = NULL;
 			struct hf_key_record *recs = NULL;
-			size_t r = 0, nrecs = 0, k;
+			size_t r = 0, nrecs = 0, k, *done_lens = NULL, done_n = 0;
+			char **done_keys = NULL;
 			int bad = 0;
 			char *next = NULL;
 			struct hf_err err = {0};
@@ -874,10 +967,14 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			}
 			sc->t->keys_scanned += (long long)sc->nkeys;
 			sc->t->keys_changed += (long long)nrecs;
-			/* The keys the script saw now become the stash entries to drop. */
-			sc->ack = sc->keys;
-			sc->acklen = sc->lens;
-			sc->nack = sc->nkeys;
+			/* The batch's stash field goes once its records are
+			 * journaled; its keys live until then ('recs' points
+			 * into them). */
+			if (nrecs)
+				ack_field(sc, sc->field);
+			done_keys = sc->keys;
+			done_lens = sc->lens;
+			done_n = sc->nkeys;
 			sc->keys = NULL;
 			sc->lens = NULL;
 			sc->nkeys = 0;
@@ -906,6 +1003,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			for (k = 0; k < nrecs; k++)
 				free(recs[k].dump);
 			free(recs);
+			free_keys(done_keys, done_lens, done_n);
 			if (next) {
 				free(sc->cursor);
 				sc->cursor = next;
@@ -953,138 +1051,216 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 
 /* ---- revert ---------------------------------------------------------- */
 
+/* One step's rollback in progress. */
+struct undo {
+	struct hf_key_record *recs;
+	size_t nrecs, at, from;      /* next record to look at; the batch sent began at 'from' */
+	size_t *idx, m;              /* the batch sent: m records */
+	size_t tries;                /* rounds without an answer */
+	struct hf_node *node;        /* the primary serving the shard now */
+	char stash[160];
+	int loaded, active;
+};
+
+/* Load a step's records, after journaling those a killed apply left only
+ * in the stash. 0, or -1 with the target failed. */
+static int undo_load(struct hf_cluster *c, struct hf_target *t, struct undo *u)
+{
+	struct scan sc = { .t = t, .node = serving(c, t->node) };
+	struct hf_err err = {0};
+	int rc;
+
+	if (!sc.node)
+		sc.node = t->node;
+	u->node = sc.node;
+	stash_key(c, u->node, t->run_id, sc.stash, sizeof(sc.stash));
+	snprintf(u->stash, sizeof(u->stash), "%s", sc.stash);
+	hf_journal_keys_into(t->journal, t->run_id, t->step->seq, &sc.taken, NULL);
+	rc = recover_stash(c, &sc);
+	free_keys(sc.ack, sc.acklen, sc.nack);
+	hf_keyset_free(&sc.taken);
+	if (rc) {
+		hf_target_set(t, HF_EUNREACH, "cannot read the stash on %s:%d", u->node->host,
+			      u->node->port);
+		return -1;
+	}
+	if (hf_journal_keys_load(t->journal, t->run_id, t->step->seq, &u->recs, &u->nrecs, &err)) {
+		hf_target_set(t, HF_ERR, "%s", err.msg);
+		return -1;
+	}
+	u->loaded = 1;
+	return 0;
+}
+
+/* Read the script's answer for the batch sent: the records' new states. */
+static void undo_answers(struct hf_target *t, struct undo *u, const struct hf_reply *r)
+{
+	size_t k;
+
+	for (k = 0; k < u->m; k++) {
+		struct hf_key_record *rec = &u->recs[u->idx[k]];
+		const char *res = r->elem[k]->str ? r->elem[k]->str : "";
+
+		free(rec->note);
+		rec->note = NULL;
+		if (!strcmp(res, "same") || !strcmp(res, "restored")) {
+			rec->state = HF_KEY_REVERTED;
+			t->keys_changed += !strcmp(res, "restored");
+		} else if (!strcmp(res, "forced")) {
+			rec->state = HF_KEY_FORCED;
+			t->keys_changed++;
+		} else if (!strcmp(res, "expired")) {
+			rec->state = HF_KEY_EXPIRED;
+		} else {
+			rec->state = HF_KEY_CONFLICT;
+			rec->note = hf_xstrdup(strncmp(res, "conflict:", 9) ? res : res + 9);
+		}
+	}
+}
+
+/* The step's outcome once every batch is answered: conflicts named, the
+ * stash dropped. */
+static void undo_finish(struct hf_cluster *c, struct hf_target *t, struct undo *u)
+{
+	struct hf_buf conflicts = {0};
+	size_t at, nconf = 0;
+
+	for (at = 0; at < u->nrecs && !t->status; at++) {
+		if (u->recs[at].state != HF_KEY_CONFLICT)
+			continue;
+		if (nconf++ < CONFLICTS_SHOWN)
+			hf_buf_printf(&conflicts, "%s'%.*s' (hotfix left %.12s, now %.12s)",
+				      conflicts.len ? ", " : "",
+				      (int)(u->recs[at].keylen > 100 ? 100 : u->recs[at].keylen),
+				      u->recs[at].key, u->recs[at].after,
+				      u->recs[at].note ? u->recs[at].note : "?");
+	}
+	if (!t->status) {
+		/* Every record is journaled and reverted: the stash can go. */
+		struct hf_call call = { .node = u->node };
+
+		hf_argv_push(&call.cmds[0], "DEL");
+		hf_argv_push(&call.cmds[0], u->stash);
+		call.ncmds = 1;
+		hf_fanout(c, &call, 1, c->timeout_ms);
+		hf_calls_release(&call, 1);
+	}
+	if (nconf)
+		hf_target_set(t, HF_ECONFLICT, "%zu key(s) written by someone else since the "
+			      "hotfix, kept as they are: %s%s", nconf, conflicts.s,
+			      nconf > CONFLICTS_SHOWN ? ", ..." : "");
+	else if (!t->status)
+		t->match = 1;
+	hf_buf_release(&conflicts);
+}
+
+/* Every step at once: each round sends one batch to each primary, and
+ * journals the answers in one transaction before the next round. */
 static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
 		   size_t n, int force)
 {
 	char *code = script(ch, lua_revert, 1);
-	size_t i;
+	struct undo *u = hf_xcalloc(n ? n : 1, sizeof(*u));
+	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
+	size_t i, k, active = 0, limit = ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX;
+	unsigned states = STATE_BIT(HF_KEY_APPLIED) | (force ? STATE_BIT(HF_KEY_CONFLICT) : 0);
 
 	for (i = 0; i < n; i++) {
-		struct hf_key_record *recs = NULL;
-		struct hf_buf conflicts = {0};
-		struct hf_node *node = t[i].node;
-		size_t nrecs = 0, at = 0, nconf = 0, tries = 0;
-		struct hf_err err = {0};
-		char stash[160];
-
 		t[i].status = 0;
 		t[i].match = 0;
-		{
-			/* Records a killed apply left only in the stash come first. */
-			struct scan sc = { .t = &t[i], .node = serving(c, node) };
+		u[i].idx = hf_xcalloc(limit ? limit : 1, sizeof(*u[i].idx));
+		u[i].active = !undo_load(c, &t[i], &u[i]);
+		active += (size_t)u[i].active;
+	}
+	while (active) {
+		int batch;
 
-			if (sc.node)
-				node = sc.node;
-			else
-				sc.node = node;
-			stash_key(c, node, t[i].run_id, sc.stash, sizeof(sc.stash));
-			if (recover_stash(c, &sc)) {
-				hf_target_set(&t[i], HF_EUNREACH, "cannot read the stash on %s:%d", node->host,
-					      node->port);
-				free_keys(sc.ack, sc.acklen, sc.nack);
+		for (i = 0; i < n; i++) {
+			memset(&calls[i], 0, sizeof(calls[i]));
+			calls[i].node = u[i].node;
+			if (!u[i].active)
+				continue;
+			u[i].from = u[i].at;
+			u[i].m = next_records(u[i].recs, u[i].nrecs, &u[i].at, states, limit, u[i].idx);
+			if (!u[i].m) {
+				u[i].active = 0;   /* every record looked at */
+				active--;
 				continue;
 			}
-			free_keys(sc.ack, sc.acklen, sc.nack);
-			snprintf(stash, sizeof(stash), "%s", sc.stash);
+			hf_argv_push(&calls[i].cmds[0], "EVAL");
+			hf_argv_push(&calls[i].cmds[0], code);
+			hf_argv_push(&calls[i].cmds[0], "0");
+			hf_argv_push(&calls[i].cmds[0], force ? "1" : "0");
+			for (k = 0; k < u[i].m; k++) {
+				const struct hf_key_record *rec = &u[i].recs[u[i].idx[k]];
+
+				hf_argv_pushb(&calls[i].cmds[0], rec->key, rec->keylen);
+				push_record(&calls[i].cmds[0], rec);
+			}
+			calls[i].ncmds = 1;
 		}
-		if (hf_journal_keys_load(t[i].journal, t[i].run_id, t[i].step->seq, &recs, &nrecs, &err)) {
-			hf_target_set(&t[i], HF_ERR, "%s", err.msg);
-			continue;
-		}
-		while (at < nrecs) {
-			struct hf_call call = { .node = node };
-			struct hf_argv *a = &call.cmds[0];
-			size_t idx[BATCH_MAX], from = at, m, k;
-			const struct hf_reply *r;
+		hf_fanout(c, calls, n, c->timeout_ms * 5);
+		batch = n && !hf_journal_batch_begin(t[0].journal, NULL);
+		for (i = 0; i < n; i++) {
+			const struct hf_reply *r = calls[i].replies[0];
+			struct hf_err err = {0};
 
-			m = next_records(recs, nrecs, &at, STATE_BIT(HF_KEY_APPLIED) |
-					 (force ? STATE_BIT(HF_KEY_CONFLICT) : 0),
-					 ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX, idx);
-			if (!m)
+			if (!calls[i].ncmds)
 				continue;
-			hf_argv_push(a, "EVAL");
-			hf_argv_push(a, code);
-			hf_argv_push(a, "0");
-			hf_argv_push(a, force ? "1" : "0");
-			for (k = 0; k < m; k++) {
-				hf_argv_pushb(a, recs[idx[k]].key, recs[idx[k]].keylen);
-				push_record(a, &recs[idx[k]]);
-			}
-			call.ncmds = 1;
-			hf_fanout(c, &call, 1, c->timeout_ms * 5);
-			r = call.replies[0];
-			if (call.status || moved_or_readonly(r) || !r || r->type != HF_REPLY_ARRAY ||
-			    r->nelem != m) {
-				struct hf_node *now = serving(c, node);
+			if (calls[i].status || moved_or_readonly(r) || !r || r->type != HF_REPLY_ARRAY ||
+			    r->nelem != u[i].m) {
+				/* A failover, or no answer: the same batch again,
+				 * on the node serving the shard now. */
+				struct hf_node *now = serving(c, u[i].node);
 
-				if (++tries > MAX_ROUNDS_WITHOUT_PROGRESS || !now) {
-					hf_target_set(&t[i], call.status ? call.status : HF_ERR, "%s",
-						      call.status ? call.error : r && r->str ? r->str : "no answer");
-					hf_calls_release(&call, 1);
-					break;
+				if (++u[i].tries > MAX_ROUNDS_WITHOUT_PROGRESS || !now) {
+					hf_target_set(&t[i], calls[i].status ? calls[i].status : HF_ERR, "%s",
+						      calls[i].status ? calls[i].error :
+						      r && r->str ? r->str : "no answer");
+					u[i].active = 0;
+					active--;
+					continue;
 				}
-				node = now;
-				hf_calls_release(&call, 1);
-				at = from;   /* the same batch again, on the node serving now */
-				hf_sleep_ms(100);
+				u[i].node = now;
+				u[i].at = u[i].from;
 				continue;
 			}
-			tries = 0;
-			for (k = 0; k < m; k++) {
-				struct hf_key_record *rec = &recs[idx[k]];
-				const char *res = r->elem[k]->str ? r->elem[k]->str : "";
-
-				free(rec->note);
-				rec->note = NULL;
-				if (!strcmp(res, "same") || !strcmp(res, "restored")) {
-					rec->state = HF_KEY_REVERTED;
-					t[i].keys_changed += !strcmp(res, "restored");
-				} else if (!strcmp(res, "forced")) {
-					rec->state = HF_KEY_FORCED;
-					t[i].keys_changed++;
-				} else if (!strcmp(res, "expired")) {
-					rec->state = HF_KEY_EXPIRED;
-				} else {
-					rec->state = HF_KEY_CONFLICT;
-					rec->note = hf_xstrdup(strncmp(res, "conflict:", 9) ? res : res + 9);
-				}
-			}
-			hf_calls_release(&call, 1);
-			if (hf_journal_keys_update(t[i].journal, t[i].run_id, t[i].step->seq, recs, idx, m,
-						   &err)) {
+			u[i].tries = 0;
+			undo_answers(&t[i], &u[i], r);
+			if (hf_journal_keys_update(t[i].journal, t[i].run_id, t[i].step->seq, u[i].recs,
+						   u[i].idx, u[i].m, &err)) {
 				hf_target_set(&t[i], HF_ERR, "%s", err.msg);
+				u[i].active = 0;
+				active--;
+			}
+		}
+		if (batch) {
+			struct hf_err err = {0};
+
+			if (hf_journal_batch_end(t[0].journal, &err))
+				for (i = 0; i < n; i++)
+					if (u[i].active) {
+						hf_target_set(&t[i], HF_ERR, "%s", err.msg);
+						u[i].active = 0;
+						active--;
+					}
+		}
+		for (i = 0; i < n; i++)
+			if (calls[i].ncmds && u[i].active && u[i].at == u[i].from) {
+				hf_sleep_ms(100);   /* someone asks again: let the failover settle */
 				break;
 			}
-			hf_crashpoint("data-revert");
-		}
-		for (at = 0; at < nrecs && !t[i].status; at++) {
-			if (recs[at].state != HF_KEY_CONFLICT)
-				continue;
-			if (nconf++ < CONFLICTS_SHOWN)
-				hf_buf_printf(&conflicts, "%s'%.*s' (hotfix left %.12s, now %.12s)",
-					      conflicts.len ? ", " : "",
-					      (int)(recs[at].keylen > 100 ? 100 : recs[at].keylen), recs[at].key,
-					      recs[at].after, recs[at].note ? recs[at].note : "?");
-		}
-		if (!t[i].status) {
-			/* Every record is journaled and reverted: the stash can go. */
-			struct hf_call call = { .node = node };
-
-			hf_argv_push(&call.cmds[0], "DEL");
-			hf_argv_push(&call.cmds[0], stash);
-			call.ncmds = 1;
-			hf_fanout(c, &call, 1, c->timeout_ms);
-			hf_calls_release(&call, 1);
-		}
-		if (nconf)
-			hf_target_set(&t[i], HF_ECONFLICT, "%zu key(s) written by someone else since the "
-				      "hotfix, kept as they are: %s%s", nconf, conflicts.s,
-				      nconf > CONFLICTS_SHOWN ? ", ..." : "");
-		else if (!t[i].status)
-			t[i].match = 1;
-		hf_buf_release(&conflicts);
-		hf_key_records_free(recs, nrecs);
+		hf_calls_release(calls, n);
+		hf_crashpoint("data-revert");
 	}
+	for (i = 0; i < n; i++) {
+		if (u[i].loaded)
+			undo_finish(c, &t[i], &u[i]);
+		hf_key_records_free(u[i].recs, u[i].nrecs);
+		free(u[i].idx);
+	}
+	free(calls);
+	free(u);
 	free(code);
 }
 
