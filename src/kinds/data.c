@@ -38,11 +38,15 @@
 
 /* ---- the server-side scripts ---------------------------------------- */
 
-/* Shared by the scripts: a key's digest, SHA-1 of its type, PEXPIRETIME
- * and contents. The contents are the DUMP payload for strings, streams and
- * compact encodings (listpack, intset), and a canonical form otherwise: a
- * set, hash or sorted set in hash table encoding dumps its elements in table
- * order, which a RESTORE of the same payload need not reproduce. */
+/* Shared by the scripts: a key's digest, of its type, PEXPIRETIME and
+ * contents. Strings, streams and compact encodings (listpack, intset) dump
+ * their contents in order, and DUMP ends with a CRC-64 of its payload: the
+ * digest is that CRC, the type and the expiry ("<crc>.<type>.<expiry>",
+ * computed by Redis anyway; a second hash of the payload cost as much as
+ * the DUMP). A set, hash or sorted set in hash table encoding, and a list,
+ * dump their elements in table or node order, which a RESTORE of the same
+ * payload need not reproduce: their digest is the SHA-1 of a canonical
+ * form. No digest has a ':', which separates a record's parts. */
 static const char lua_common[] =
 	"local function canon(k, t)\n"
 	"  local a, parts = nil, {}\n"
@@ -85,7 +89,13 @@ static const char lua_common[] =
 	"  local t = r and r[1] or redis.call('TYPE', k)['ok']\n"
 	"  if r and r[2] then c = canon(k, t) end\n"
 	"  e = e or redis.call('PEXPIRETIME', k)\n"
-	"  return redis.sha1hex(t .. ':' .. e .. ':' .. (c or d)), d, e\n"
+	"  if c or not r then\n"
+	"    return redis.sha1hex(string.format('%s:%d:', t, e) .. (c or d)), d, e\n"
+	"  end\n"
+	"  -- the payload ends with its own CRC-64: the digest of the contents\n"
+	"  local c1, c2, c3, c4, c5, c6, c7, c8 = string.byte(d, -8, -1)\n"
+	"  return string.format('%02x%02x%02x%02x%02x%02x%02x%02x.%s.%d', c1, c2, c3, c4,\n"
+	"                       c5, c6, c7, c8, t, e), d, e\n"
 	"end\n";
 
 /* Redis Cluster routes a script by its declared keys, which must share a
@@ -124,7 +134,8 @@ static const char lua_apply[] =
 	"end\n"
 	"local used = {}\n"
 	"local function record(k, rec)\n"
-	"  blob[#blob + 1] = #k .. ':' .. k .. #rec .. ':' .. rec\n"
+	"  blob[#blob + 1] = string.format('%d:%s%d:', #k, k, #rec)\n"
+	"  blob[#blob + 1] = rec\n"
 	"  out[#out + 1] = rec\n"
 	"end\n"
 	"local function finish()\n"
@@ -189,7 +200,7 @@ static const char lua_apply[] =
 	"      end\n"
 	"      -- field changes keep the expiry: no need to ask for it again\n"
 	"      local ad = digest(k, pure and not spec.ttl and not spec.persist and e or nil)\n"
-	"      record(k, 'R' .. e .. ':' .. bd .. ':' .. ad .. ':' .. d)\n"
+	"      record(k, string.format('R%d:%s:%s:', e, bd, ad) .. d)\n"
 	"    end\n"
 	"  end\n"
 	"end\n"
