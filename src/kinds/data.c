@@ -785,32 +785,278 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	return rc ? -1 : 0;
 }
 
+/* What apply's steps share while their primaries answer one by one. */
+struct apply_run {
+	const struct hf_change *ch;
+	struct hf_cluster *c;
+	struct scan *s;
+	struct hf_call *calls;
+	struct hf_target *t;
+	size_t n;
+	char *code, *spec, *spec_r;
+	unsigned batches;
+	long long last_progress;
+};
+
+/* Fill 'call' with the primary's next commands: drop the stash fields
+ * journaled, run the script on the keys fetched, fetch the next keys.
+ * Returns 1 with commands to send, 0 when the step is over. */
+static int apply_next(struct apply_run *ar, size_t i)
+{
+	const struct hf_change *ch = ar->ch;
+	struct scan *sc = &ar->s[i];
+	struct hf_call *call = &ar->calls[i];
+	size_t k;
+
+	memset(call, 0, sizeof(*call));
+	call->node = sc->node;
+	if (sc->finished)
+		return 0;
+	while (!sc->recovered) {
+		/* First look at the stash: a crashed run may have left records. */
+		if (!recover_stash(ar->c, sc)) {
+			sc->recovered = 1;
+			call->node = sc->node;
+			break;
+		}
+		{
+			struct hf_node *now = serving(ar->c, sc->node);
+
+			if (now)
+				sc->node = now;
+		}
+		if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+			hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
+				      sc->node->host, sc->node->port);
+			sc->finished = 1;
+			return 0;
+		}
+		hf_sleep_ms(100);
+	}
+	if (sc->nack) {
+		struct hf_argv *a = &call->cmds[call->ncmds++];
+
+		hf_argv_push(a, "HDEL");
+		hf_argv_push(a, sc->stash);
+		for (k = 0; k < sc->nack; k++)
+			hf_argv_pushb(a, sc->ack[k], sc->acklen[k]);
+	}
+	if (ch->keys && !sc->nkeys && !sc->scan_done) {
+		/* A key list: the next batch is known here. */
+		const char **list;
+		size_t m, next = list_batch(ar->c, ch, sc, (size_t)atol(sc->cursor), &list, &m);
+
+		take_keys(sc, NULL, m, list);
+		free(list);
+		free(sc->cursor);
+		sc->cursor = hf_xasprintf("%zu", next);
+		if (next >= ch->nkeys)
+			sc->scan_done = 1;
+	}
+	if (sc->nkeys) {
+		struct hf_argv *a = &call->cmds[call->ncmds++];
+
+		hf_argv_push(a, "EVAL");
+		hf_argv_push(a, ar->code);
+		hf_argv_push(a, "1");
+		hf_argv_push(a, sc->stash);
+		hf_argv_push(a, sc->resumed ? ar->spec_r : ar->spec);
+		snprintf(sc->field, sizeof(sc->field), "%lld.%u", hf_wall_ms(), ++ar->batches);
+		hf_argv_push(a, sc->field);
+		for (k = 0; k < sc->nkeys; k++)
+			hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
+	}
+	queue_fetch(ch, sc, call);
+	if (!call->ncmds && sc->scan_done) {
+		/* Nothing left to send: the step is complete. */
+		struct hf_err err = {0};
+
+		if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, NULL, 0,
+					sc->cursor, 1, &err))
+			hf_target_set(sc->t, HF_ERR, "%s", err.msg);
+		sc->finished = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* The primary answered (or failed): journal the records of its batch, in
+ * a transaction of their own, before its next batch is sent. */
+static void apply_answer(struct apply_run *ar, size_t i)
+{
+	const struct hf_change *ch = ar->ch;
+	struct scan *sc = &ar->s[i];
+	struct hf_call *call = &ar->calls[i];
+	const struct hf_reply *eval = NULL, *fetch = NULL;
+	struct hf_key_record *recs = NULL;
+	size_t r = 0, nrecs = 0, k, *done_lens = NULL, done_n = 0;
+	char **done_keys = NULL;
+	int bad = 0;
+	char *next = NULL;
+	struct hf_err err = {0};
+
+	if (sc->finished || !call->ncmds)
+		return;
+	/* Keys changed on the node, records not journaled yet: only the
+	 * stash holds their before-images now. */
+	hf_crashpoint("data-script");
+	if (call->status) {
+		bad = 1;
+	} else {
+		if (sc->nack)
+			r++;   /* HDEL: a failure only leaves stash entries */
+		if (sc->nkeys)
+			eval = call->replies[r++];
+		if (call->ncmds > r)
+			fetch = call->replies[r++];
+		bad = moved_or_readonly(eval) || moved_or_readonly(fetch);
+	}
+	if (bad) {
+		/* A failover, or a node that did not answer: find the shard's
+		 * primary and ask again; a SCAN cursor is only good on the node
+		 * that gave it. */
+		struct hf_node *now = serving(ar->c, sc->node);
+
+		if (now && now != sc->node && !ch->keys) {
+			free(sc->cursor);
+			sc->cursor = hf_xstrdup("0");
+			sc->scan_done = 0;
+			sc->resumed = 1;
+		}
+		if (now) {
+			sc->node = now;
+			stash_key(ar->c, now, sc->t->run_id, sc->stash, sizeof(sc->stash));
+			sc->recovered = 0;
+		}
+		if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+			hf_target_set(sc->t, call->status ? call->status : HF_ERR, "%s",
+				      call->status ? call->error : (eval && eval->str) ? eval->str :
+				      (fetch && fetch->str) ? fetch->str : "no answer");
+			sc->finished = 1;
+		}
+		hf_sleep_ms(100);
+		return;
+	}
+	sc->idle = 0;
+	free_keys(sc->ack, sc->acklen, sc->nack);
+	sc->ack = NULL;
+	sc->acklen = NULL;
+	sc->nack = 0;
+	if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ch->lua_file)) {
+		/* The keys changed before the failure are journaled, so that
+		 * the rollback restores them. */
+		if (nrecs)
+			hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, recs, nrecs,
+					    sc->cursor, 0, NULL);
+		for (k = 0; k < nrecs; k++)
+			free(recs[k].dump);
+		free(recs);
+		free_keys(sc->keys, sc->lens, sc->nkeys);
+		sc->keys = NULL;
+		sc->lens = NULL;
+		sc->nkeys = 0;
+		sc->finished = 1;
+		return;
+	}
+	sc->t->keys_scanned += (long long)sc->nkeys;
+	sc->t->keys_changed += (long long)nrecs;
+	/* The batch's stash field goes once its records are journaled; its
+	 * keys live until then ('recs' points into them). */
+	if (nrecs)
+		ack_field(sc, sc->field);
+	done_keys = sc->keys;
+	done_lens = sc->lens;
+	done_n = sc->nkeys;
+	sc->keys = NULL;
+	sc->lens = NULL;
+	sc->nkeys = 0;
+	if (fetch && fetch->type == HF_REPLY_ARRAY && fetch->nelem == 2 && fetch->elem[0]->str &&
+	    fetch->elem[1]->type == HF_REPLY_ARRAY) {
+		next = hf_xstrdup(fetch->elem[0]->str);
+		take_keys(sc, (const struct hf_reply *const *)fetch->elem[1]->elem,
+			  fetch->elem[1]->nelem, NULL);
+		if (!strcmp(next, "0"))
+			sc->scan_done = 1;
+	} else if (fetch) {
+		hf_target_set(sc->t, HF_ERR, "SCAN failed: %s", fetch->str ? fetch->str : "?");
+		sc->finished = 1;
+	}
+	/* The position to resume from regenerates the keys fetched but not
+	 * sent yet: the cursor that fetched them. */
+	if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, recs, nrecs,
+				sc->cursor, sc->scan_done && !sc->nkeys, &err)) {
+		hf_target_set(sc->t, HF_ERR, "%s", err.msg);
+		sc->finished = 1;
+	}
+	for (k = 0; k < nrecs; k++)
+		free(recs[k].dump);
+	free(recs);
+	free_keys(done_keys, done_lens, done_n);
+	if (next) {
+		free(sc->cursor);
+		sc->cursor = next;
+	}
+	if (!sc->finished && sc->scan_done && !sc->nkeys && !sc->nack)
+		sc->finished = 1;
+	/* else one more call drops the last stash entries */
+	hf_crashpoint("data-batch");   /* a batch journaled, the next not sent */
+}
+
+static void apply_progress(struct apply_run *ar)
+{
+	long long scanned = 0, changed = 0;
+	double done = 0;
+	size_t i;
+
+	if (!ar->n || !ar->t[0].progress || hf_mono_ms() - ar->last_progress < 250)
+		return;
+	for (i = 0; i < ar->n; i++) {
+		scanned += ar->t[i].keys_scanned;
+		changed += ar->t[i].keys_changed;
+		done += ar->s[i].finished ? 1.0 : scan_share(ar->ch, &ar->s[i]);
+	}
+	ar->t[0].progress(ar->t[0].progress_ud, scanned, changed, done / (double)ar->n);
+	ar->last_progress = hf_mono_ms();
+}
+
+/* hf_fanout_each's 'next': each primary goes at its own pace, so one
+ * journals while the others run their scripts. */
+static int apply_step(void *ud, size_t i)
+{
+	struct apply_run *ar = ud;
+
+	apply_answer(ar, i);
+	hf_calls_release(&ar->calls[i], 1);
+	apply_progress(ar);
+	return apply_next(ar, i);
+}
+
 static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
 {
-	struct scan *s = hf_xcalloc(n ? n : 1, sizeof(*s));
-	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
-	char *code = script(ch, lua_apply, 1), *spec = spec_json(ch, 0), *spec_r = spec_json(ch, 1);
-	size_t i, active = n;
-	struct hf_err jerr = {0};
-	long long last_progress = hf_mono_ms();
-	unsigned batches = 0;
-	int batch;
+	struct apply_run ar = { .ch = ch, .c = c, .t = t, .n = n, .last_progress = hf_mono_ms() };
+	size_t i;
 
+	ar.s = hf_xcalloc(n ? n : 1, sizeof(*ar.s));
+	ar.calls = hf_xcalloc(n ? n : 1, sizeof(*ar.calls));
+	ar.code = script(ch, lua_apply, 1);
+	ar.spec = spec_json(ch, 0);
+	ar.spec_r = spec_json(ch, 1);
 	for (i = 0; i < n; i++) {
+		struct scan *sc = &ar.s[i];
 		int done = 0;
 
-		s[i].t = &t[i];
+		sc->t = &t[i];
 		t[i].status = 0;
-		s[i].node = t[i].node;
-		stash_key(c, t[i].node, t[i].run_id, s[i].stash, sizeof(s[i].stash));
-		if (hf_journal_scan_get(t[i].journal, t[i].run_id, t[i].step->seq, &s[i].cursor, &done,
+		sc->node = t[i].node;
+		stash_key(c, t[i].node, t[i].run_id, sc->stash, sizeof(sc->stash));
+		if (hf_journal_scan_get(t[i].journal, t[i].run_id, t[i].step->seq, &sc->cursor, &done,
 					NULL))
-			s[i].cursor = hf_xstrdup("0");
-		s[i].scan_done = done;
-		s[i].finished = done;
+			sc->cursor = hf_xstrdup("0");
+		sc->scan_done = done;
+		sc->finished = done;
 		/* A step that journaled a batch meets its keys again. */
-		s[i].resumed = strcmp(s[i].cursor, "0") != 0;
-		hf_journal_keys_into(t[i].journal, t[i].run_id, t[i].step->seq, &s[i].taken, NULL);
+		sc->resumed = strcmp(sc->cursor, "0") != 0;
+		hf_journal_keys_into(t[i].journal, t[i].run_id, t[i].step->seq, &sc->taken, NULL);
 		if (!done && t[i].progress) {
 			struct hf_call call = { .node = t[i].node };
 
@@ -818,246 +1064,25 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			call.ncmds = 1;
 			hf_fanout(c, &call, 1, c->timeout_ms);
 			if (!call.status && call.replies[0] && call.replies[0]->type == HF_REPLY_INTEGER)
-				s[i].dbsize = call.replies[0]->integer;
+				sc->dbsize = call.replies[0]->integer;
 			hf_calls_release(&call, 1);
 		}
-		if (done)
-			active--;
 	}
-	while (active) {
-		for (i = 0; i < n; i++) {
-			struct scan *sc = &s[i];
-			struct hf_call *call = &calls[i];
-			size_t k;
-
-			memset(call, 0, sizeof(*call));
-			call->node = sc->node;
-			if (sc->finished)
-				continue;
-			if (!sc->recovered) {
-				/* First look at the stash: a crashed run may have left records. */
-				if (recover_stash(c, sc)) {
-					struct hf_node *now = serving(c, sc->node);
-
-					if (now)
-						sc->node = now;
-					if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
-						hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
-							      sc->node->host, sc->node->port);
-						sc->finished = 1;
-						active--;
-					}
-					continue;
-				}
-				sc->recovered = 1;
-				call->node = sc->node;
-			}
-			if (sc->nack) {
-				struct hf_argv *a = &call->cmds[call->ncmds++];
-
-				hf_argv_push(a, "HDEL");
-				hf_argv_push(a, sc->stash);
-				for (k = 0; k < sc->nack; k++)
-					hf_argv_pushb(a, sc->ack[k], sc->acklen[k]);
-			}
-			if (ch->keys && !sc->nkeys && !sc->scan_done) {
-				/* A key list: the next batch is known here. */
-				const char **list;
-				size_t m, next = list_batch(c, ch, sc, (size_t)atol(sc->cursor), &list, &m);
-
-				take_keys(sc, NULL, m, list);
-				free(list);
-				free(sc->cursor);
-				sc->cursor = hf_xasprintf("%zu", next);
-				if (next >= ch->nkeys)
-					sc->scan_done = 1;
-			}
-			if (sc->nkeys) {
-				struct hf_argv *a = &call->cmds[call->ncmds++];
-
-				hf_argv_push(a, "EVAL");
-				hf_argv_push(a, code);
-				hf_argv_push(a, "1");
-				hf_argv_push(a, sc->stash);
-				hf_argv_push(a, sc->resumed ? spec_r : spec);
-				snprintf(sc->field, sizeof(sc->field), "%lld.%u", hf_wall_ms(), ++batches);
-				hf_argv_push(a, sc->field);
-				for (k = 0; k < sc->nkeys; k++)
-					hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
-			}
-			queue_fetch(ch, sc, call);
-			if (!call->ncmds && sc->scan_done) {
-				/* Nothing left to send: the step is complete. */
-				struct hf_err err = {0};
-
-				if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, NULL,
-							0, sc->cursor, 1, &err))
-					hf_target_set(sc->t, HF_ERR, "%s", err.msg);
-				sc->finished = 1;
-				active--;
-			}
-		}
-		hf_fanout(c, calls, n, c->timeout_ms * 5);
-		/* Keys changed on the nodes, records not journaled yet: only the
-		 * stash holds their before-images now. */
-		hf_crashpoint("data-script");
-		batch = n && !hf_journal_batch_begin(t[0].journal, NULL);
-		for (i = 0; i < n; i++) {
-			struct scan *sc = &s[i];
-			struct hf_call *call = &calls[i];
-			const struct hf_reply *eval = NULL, *fetch = NULL;
-			struct hf_key_record *recs = NULL;
-			size_t r = 0, nrecs = 0, k, *done_lens = NULL, done_n = 0;
-			char **done_keys = NULL;
-			int bad = 0;
-			char *next = NULL;
-			struct hf_err err = {0};
-
-			if (sc->finished || !call->ncmds)
-				continue;
-			if (call->status) {
-				bad = 1;
-			} else {
-				if (sc->nack)
-					r++;   /* HDEL: a failure only leaves stash entries */
-				if (sc->nkeys)
-					eval = call->replies[r++];
-				if (call->ncmds > r)
-					fetch = call->replies[r++];
-				bad = moved_or_readonly(eval) || moved_or_readonly(fetch);
-			}
-			if (bad) {
-				/* A failover, or a node that did not answer: find the
-				 * shard's primary and ask again; a SCAN cursor is only
-				 * good on the node that gave it. */
-				struct hf_node *now = serving(c, sc->node);
-
-				if (now && now != sc->node && !ch->keys) {
-					free(sc->cursor);
-					sc->cursor = hf_xstrdup("0");
-					sc->scan_done = 0;
-					sc->resumed = 1;
-				}
-				if (now) {
-					sc->node = now;
-					stash_key(c, now, sc->t->run_id, sc->stash, sizeof(sc->stash));
-					sc->recovered = 0;
-				}
-				if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
-					hf_target_set(sc->t, call->status ? call->status : HF_ERR, "%s",
-						      call->status ? call->error :
-						      (eval && eval->str) ? eval->str :
-						      (fetch && fetch->str) ? fetch->str : "no answer");
-					sc->finished = 1;
-					active--;
-				}
-				hf_sleep_ms(100);
-				continue;
-			}
-			sc->idle = 0;
-			free_keys(sc->ack, sc->acklen, sc->nack);
-			sc->ack = NULL;
-			sc->acklen = NULL;
-			sc->nack = 0;
-			if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ch->lua_file)) {
-				/* The keys changed before the failure are journaled,
-				 * so that the rollback restores them. */
-				if (nrecs)
-					hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq,
-							    recs, nrecs, sc->cursor, 0, NULL);
-				for (k = 0; k < nrecs; k++)
-					free(recs[k].dump);
-				free(recs);
-				free_keys(sc->keys, sc->lens, sc->nkeys);
-				sc->keys = NULL;
-				sc->lens = NULL;
-				sc->nkeys = 0;
-				sc->finished = 1;
-				active--;
-				continue;
-			}
-			sc->t->keys_scanned += (long long)sc->nkeys;
-			sc->t->keys_changed += (long long)nrecs;
-			/* The batch's stash field goes once its records are
-			 * journaled; its keys live until then ('recs' points
-			 * into them). */
-			if (nrecs)
-				ack_field(sc, sc->field);
-			done_keys = sc->keys;
-			done_lens = sc->lens;
-			done_n = sc->nkeys;
-			sc->keys = NULL;
-			sc->lens = NULL;
-			sc->nkeys = 0;
-			if (fetch && fetch->type == HF_REPLY_ARRAY && fetch->nelem == 2 &&
-			    fetch->elem[0]->str && fetch->elem[1]->type == HF_REPLY_ARRAY) {
-				next = hf_xstrdup(fetch->elem[0]->str);
-				take_keys(sc, (const struct hf_reply *const *)fetch->elem[1]->elem,
-					  fetch->elem[1]->nelem, NULL);
-				if (!strcmp(next, "0"))
-					sc->scan_done = 1;
-			} else if (fetch) {
-				hf_target_set(sc->t, HF_ERR, "SCAN failed: %s", fetch->str ? fetch->str : "?");
-				sc->finished = 1;
-				active--;
-			}
-			/* The position to resume from regenerates the keys fetched
-			 * but not sent yet: the cursor that fetched them. */
-			if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, recs, nrecs,
-						sc->cursor, sc->scan_done && !sc->nkeys, &err)) {
-				hf_target_set(sc->t, HF_ERR, "%s", err.msg);
-				if (!sc->finished) {
-					sc->finished = 1;
-					active--;
-				}
-			}
-			for (k = 0; k < nrecs; k++)
-				free(recs[k].dump);
-			free(recs);
-			free_keys(done_keys, done_lens, done_n);
-			if (next) {
-				free(sc->cursor);
-				sc->cursor = next;
-			}
-			if (!sc->finished && sc->scan_done && !sc->nkeys && !sc->nack) {
-				sc->finished = 1;
-				active--;
-			}
-			/* else one more round drops the last stash entries */
-		}
-		if (batch && hf_journal_batch_end(t[0].journal, &jerr))
-			for (i = 0; i < n; i++)
-				if (!s[i].finished) {
-					hf_target_set(&t[i], HF_ERR, "%s", jerr.msg);
-					s[i].finished = 1;
-					active--;
-				}
-		hf_crashpoint("data-batch");   /* a batch journaled, the next not sent */
-		if (n && t[0].progress && hf_mono_ms() - last_progress >= 250) {
-			long long scanned = 0, changed = 0;
-			double done = 0;
-
-			for (i = 0; i < n; i++) {
-				scanned += t[i].keys_scanned;
-				changed += t[i].keys_changed;
-				done += s[i].finished ? 1.0 : scan_share(ch, &s[i]);
-			}
-			t[0].progress(t[0].progress_ud, scanned, changed, done / (double)n);
-			last_progress = hf_mono_ms();
-		}
-		hf_calls_release(calls, n);
-	}
+	for (i = 0; i < n; i++)
+		apply_next(&ar, i);
+	hf_fanout_each(c, ar.calls, n, c->timeout_ms * 5, apply_step, &ar);
 	for (i = 0; i < n; i++) {
-		free_keys(s[i].keys, s[i].lens, s[i].nkeys);
-		free_keys(s[i].ack, s[i].acklen, s[i].nack);
-		free(s[i].cursor);
-		hf_keyset_free(&s[i].taken);
+		free_keys(ar.s[i].keys, ar.s[i].lens, ar.s[i].nkeys);
+		free_keys(ar.s[i].ack, ar.s[i].acklen, ar.s[i].nack);
+		free(ar.s[i].cursor);
+		hf_keyset_free(&ar.s[i].taken);
 	}
-	free(calls);
-	free(s);
-	free(code);
-	free(spec);
-	free(spec_r);
+	hf_calls_release(ar.calls, n);
+	free(ar.calls);
+	free(ar.s);
+	free(ar.code);
+	free(ar.spec);
+	free(ar.spec_r);
 }
 
 /* ---- revert ---------------------------------------------------------- */

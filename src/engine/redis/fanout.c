@@ -101,9 +101,29 @@ struct pending {
 	size_t got;
 	int reused;
 	int retried;
+	int reported;         /* handed to the caller's 'next' */
 };
 
+/* (Re)send a call: its answers cleared, its deadline from now. */
+static void arm(struct hf_cluster *c, struct hf_call *call, struct pending *p, long timeout_ms)
+{
+	call->status = 0;
+	call->done_us = 0;
+	call->error[0] = '\0';
+	memset(call->replies, 0, sizeof(call->replies));
+	memset(p, 0, sizeof(*p));
+	if (send_call(c, call, timeout_ms, &p->reused))
+		p->got = call->ncmds;   /* nothing more to wait for */
+	p->deadline = hf_mono_ms() + timeout_ms;
+}
+
 size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms)
+{
+	return hf_fanout_each(c, calls, n, timeout_ms, NULL, NULL);
+}
+
+size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms,
+		      int (*next)(void *ud, size_t i), void *ud)
 {
 	struct pollfd *pfd = hf_xcalloc(n ? n : 1, sizeof(*pfd));
 	struct pending *st = hf_xcalloc(n ? n : 1, sizeof(*st));
@@ -112,20 +132,22 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 
 	if (timeout_ms <= 0)
 		timeout_ms = c->timeout_ms;
-	for (i = 0; i < n; i++) {
-		calls[i].status = 0;
-		calls[i].done_us = 0;
-		calls[i].error[0] = '\0';
-		memset(calls[i].replies, 0, sizeof(calls[i].replies));
-		if (send_call(c, &calls[i], timeout_ms, &st[i].reused))
-			st[i].got = calls[i].ncmds;   /* nothing more to wait for */
-		st[i].deadline = hf_mono_ms() + timeout_ms;
-	}
+	for (i = 0; i < n; i++)
+		arm(c, &calls[i], &st[i], timeout_ms);
 	for (;;) {
-		long long now = hf_mono_ms(), first = 0;
+		long long now, first = 0;
 		size_t np = 0;
 		int rc;
 
+		/* A call that is complete (answered, or failed) goes back to
+		 * the caller, who may send the node its next one at once. */
+		for (i = 0; next && i < n; i++)
+			while (!st[i].reported && (calls[i].status || st[i].got >= calls[i].ncmds)) {
+				st[i].reported = 1;
+				if (next(ud, i))
+					arm(c, &calls[i], &st[i], timeout_ms);
+			}
+		now = hf_mono_ms();
 		for (i = 0; i < n; i++) {
 			if (calls[i].status || st[i].got >= calls[i].ncmds)
 				continue;
@@ -140,13 +162,19 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 			pfd[np].revents = 0;
 			idx[np++] = i;
 		}
-		if (!np)
+		if (!np) {
+			for (i = 0; next && i < n; i++)
+				if (!st[i].reported)
+					break;
+			if (i < n && next)
+				continue;   /* a deadline just passed: report it */
 			break;
+		}
 		rc = poll(pfd, np, (int)(first - now));
 		if (rc < 0 && errno != EINTR) {
 			for (i = 0; i < np; i++)
 				fail(&calls[idx[i]], "%s:%d: poll failed: %s", strerror(errno));
-			break;
+			continue;   /* every call pending has failed: reported above */
 		}
 		for (i = 0; i < np && rc > 0; i++) {
 			struct hf_call *call = &calls[idx[i]];

@@ -156,6 +156,13 @@ struct hf_call {
  * later command) and its call gets status HF_EUNREACH. Returns the number
  * of calls that failed. */
 size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms);
+/* The same, handing each call back as soon as it is complete (answered,
+ * or failed): 'next(ud, i)' reads calls[i], and may release it and fill it
+ * with the node's next commands, returning 1 to send them at once (with a
+ * deadline of their own), or 0 when the node is done. Returns when every
+ * call is done. */
+size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms,
+		      int (*next)(void *ud, size_t i), void *ud);
 /* Free the replies and commands of 'n' calls, keeping the node pointers. */
 void hf_calls_release(struct hf_call *calls, size_t n);
 
