@@ -1190,114 +1190,126 @@ static void undo_finish(struct hf_cluster *c, struct hf_target *t, struct undo *
 	hf_buf_release(&conflicts);
 }
 
-/* Every step at once: each round sends one batch to each primary, and
- * journals the answers in one transaction before the next round. */
+/* What revert's steps share while their primaries answer one by one. */
+struct revert_run {
+	struct hf_cluster *c;
+	struct hf_target *t;
+	struct undo *u;
+	struct hf_call *calls;
+	char *code;
+	size_t limit;
+	unsigned states;
+	int force;
+};
+
+/* Fill calls[i] with the step's next batch of records to restore; 0 when
+ * every record has been looked at. */
+static int revert_next(struct revert_run *rr, size_t i)
+{
+	struct undo *u = &rr->u[i];
+	struct hf_call *call = &rr->calls[i];
+	size_t k;
+
+	memset(call, 0, sizeof(*call));
+	call->node = u->node;
+	if (!u->active)
+		return 0;
+	u->from = u->at;
+	u->m = next_records(u->recs, u->nrecs, &u->at, rr->states, rr->limit, u->idx);
+	if (!u->m) {
+		u->active = 0;   /* every record looked at */
+		return 0;
+	}
+	hf_argv_push(&call->cmds[0], "EVAL");
+	hf_argv_push(&call->cmds[0], rr->code);
+	hf_argv_push(&call->cmds[0], "0");
+	hf_argv_push(&call->cmds[0], rr->force ? "1" : "0");
+	for (k = 0; k < u->m; k++) {
+		const struct hf_key_record *rec = &u->recs[u->idx[k]];
+
+		hf_argv_pushb(&call->cmds[0], rec->key, rec->keylen);
+		push_record(&call->cmds[0], rec);
+	}
+	call->ncmds = 1;
+	return 1;
+}
+
+/* hf_fanout_each's 'next': journal the primary's answers, then send it
+ * its next batch. */
+static int revert_step(void *ud, size_t i)
+{
+	struct revert_run *rr = ud;
+	struct undo *u = &rr->u[i];
+	struct hf_call *call = &rr->calls[i];
+	const struct hf_reply *r = call->replies[0];
+	struct hf_err err = {0};
+
+	if (!u->active || !call->ncmds)
+		return revert_next(rr, i);
+	if (call->status || moved_or_readonly(r) || !r || r->type != HF_REPLY_ARRAY ||
+	    r->nelem != u->m) {
+		/* A failover, or no answer: the same batch again, on the node
+		 * serving the shard now. */
+		struct hf_node *now = serving(rr->c, u->node);
+
+		if (++u->tries > MAX_ROUNDS_WITHOUT_PROGRESS || !now) {
+			hf_target_set(&rr->t[i], call->status ? call->status : HF_ERR, "%s",
+				      call->status ? call->error : r && r->str ? r->str : "no answer");
+			u->active = 0;
+			hf_calls_release(call, 1);
+			return 0;
+		}
+		u->node = now;
+		u->at = u->from;
+		hf_calls_release(call, 1);
+		hf_sleep_ms(100);   /* let the failover settle */
+		return revert_next(rr, i);
+	}
+	u->tries = 0;
+	undo_answers(&rr->t[i], u, r);
+	hf_calls_release(call, 1);
+	if (hf_journal_keys_update(rr->t[i].journal, rr->t[i].run_id, rr->t[i].step->seq, u->recs,
+				   u->idx, u->m, &err)) {
+		hf_target_set(&rr->t[i], HF_ERR, "%s", err.msg);
+		u->active = 0;
+		return 0;
+	}
+	hf_crashpoint("data-revert");
+	return revert_next(rr, i);
+}
+
+/* Every step at once, each primary at its own pace: a batch's answers are
+ * journaled before the primary gets its next batch. */
 static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
 		   size_t n, int force)
 {
-	char *code = script(ch, lua_revert, 1);
-	struct undo *u = hf_xcalloc(n ? n : 1, sizeof(*u));
-	struct hf_call *calls = hf_xcalloc(n ? n : 1, sizeof(*calls));
-	size_t i, k, active = 0, limit = ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX;
-	unsigned states = STATE_BIT(HF_KEY_APPLIED) | (force ? STATE_BIT(HF_KEY_CONFLICT) : 0);
+	struct revert_run rr = { .c = c, .t = t, .force = force };
+	size_t i;
 
+	rr.code = script(ch, lua_revert, 1);
+	rr.u = hf_xcalloc(n ? n : 1, sizeof(*rr.u));
+	rr.calls = hf_xcalloc(n ? n : 1, sizeof(*rr.calls));
+	rr.limit = ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX;
+	rr.states = STATE_BIT(HF_KEY_APPLIED) | (force ? STATE_BIT(HF_KEY_CONFLICT) : 0);
 	for (i = 0; i < n; i++) {
 		t[i].status = 0;
 		t[i].match = 0;
-		u[i].idx = hf_xcalloc(limit ? limit : 1, sizeof(*u[i].idx));
-		u[i].active = !undo_load(c, &t[i], &u[i]);
-		active += (size_t)u[i].active;
+		rr.u[i].idx = hf_xcalloc(rr.limit ? rr.limit : 1, sizeof(*rr.u[i].idx));
+		rr.u[i].active = !undo_load(c, &t[i], &rr.u[i]);
 	}
-	while (active) {
-		int batch;
-
-		for (i = 0; i < n; i++) {
-			memset(&calls[i], 0, sizeof(calls[i]));
-			calls[i].node = u[i].node;
-			if (!u[i].active)
-				continue;
-			u[i].from = u[i].at;
-			u[i].m = next_records(u[i].recs, u[i].nrecs, &u[i].at, states, limit, u[i].idx);
-			if (!u[i].m) {
-				u[i].active = 0;   /* every record looked at */
-				active--;
-				continue;
-			}
-			hf_argv_push(&calls[i].cmds[0], "EVAL");
-			hf_argv_push(&calls[i].cmds[0], code);
-			hf_argv_push(&calls[i].cmds[0], "0");
-			hf_argv_push(&calls[i].cmds[0], force ? "1" : "0");
-			for (k = 0; k < u[i].m; k++) {
-				const struct hf_key_record *rec = &u[i].recs[u[i].idx[k]];
-
-				hf_argv_pushb(&calls[i].cmds[0], rec->key, rec->keylen);
-				push_record(&calls[i].cmds[0], rec);
-			}
-			calls[i].ncmds = 1;
-		}
-		hf_fanout(c, calls, n, c->timeout_ms * 5);
-		batch = n && !hf_journal_batch_begin(t[0].journal, NULL);
-		for (i = 0; i < n; i++) {
-			const struct hf_reply *r = calls[i].replies[0];
-			struct hf_err err = {0};
-
-			if (!calls[i].ncmds)
-				continue;
-			if (calls[i].status || moved_or_readonly(r) || !r || r->type != HF_REPLY_ARRAY ||
-			    r->nelem != u[i].m) {
-				/* A failover, or no answer: the same batch again,
-				 * on the node serving the shard now. */
-				struct hf_node *now = serving(c, u[i].node);
-
-				if (++u[i].tries > MAX_ROUNDS_WITHOUT_PROGRESS || !now) {
-					hf_target_set(&t[i], calls[i].status ? calls[i].status : HF_ERR, "%s",
-						      calls[i].status ? calls[i].error :
-						      r && r->str ? r->str : "no answer");
-					u[i].active = 0;
-					active--;
-					continue;
-				}
-				u[i].node = now;
-				u[i].at = u[i].from;
-				continue;
-			}
-			u[i].tries = 0;
-			undo_answers(&t[i], &u[i], r);
-			if (hf_journal_keys_update(t[i].journal, t[i].run_id, t[i].step->seq, u[i].recs,
-						   u[i].idx, u[i].m, &err)) {
-				hf_target_set(&t[i], HF_ERR, "%s", err.msg);
-				u[i].active = 0;
-				active--;
-			}
-		}
-		if (batch) {
-			struct hf_err err = {0};
-
-			if (hf_journal_batch_end(t[0].journal, &err))
-				for (i = 0; i < n; i++)
-					if (u[i].active) {
-						hf_target_set(&t[i], HF_ERR, "%s", err.msg);
-						u[i].active = 0;
-						active--;
-					}
-		}
-		for (i = 0; i < n; i++)
-			if (calls[i].ncmds && u[i].active && u[i].at == u[i].from) {
-				hf_sleep_ms(100);   /* someone asks again: let the failover settle */
-				break;
-			}
-		hf_calls_release(calls, n);
-		hf_crashpoint("data-revert");
-	}
+	for (i = 0; i < n; i++)
+		revert_next(&rr, i);
+	hf_fanout_each(c, rr.calls, n, c->timeout_ms * 5, revert_step, &rr);
+	hf_calls_release(rr.calls, n);
 	for (i = 0; i < n; i++) {
-		if (u[i].loaded)
-			undo_finish(c, &t[i], &u[i]);
-		hf_key_records_free(u[i].recs, u[i].nrecs);
-		free(u[i].idx);
+		if (rr.u[i].loaded)
+			undo_finish(c, &t[i], &rr.u[i]);
+		hf_key_records_free(rr.u[i].recs, rr.u[i].nrecs);
+		free(rr.u[i].idx);
 	}
-	free(calls);
-	free(u);
-	free(code);
+	free(rr.calls);
+	free(rr.u);
+	free(rr.code);
 }
 
 /* ---- verify, capture, plan ------------------------------------------- */

@@ -112,6 +112,8 @@ static void arm(struct hf_cluster *c, struct hf_call *call, struct pending *p, l
 	call->error[0] = '\0';
 	memset(call->replies, 0, sizeof(call->replies));
 	memset(p, 0, sizeof(*p));
+	if (!call->ncmds)
+		return;   /* nothing to send: complete, without a connection */
 	if (send_call(c, call, timeout_ms, &p->reused))
 		p->got = call->ncmds;   /* nothing more to wait for */
 	p->deadline = hf_mono_ms() + timeout_ms;
