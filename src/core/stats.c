@@ -433,3 +433,18 @@ double hf_rate_ratio(double value, double baseline)
 	}
 	return value / baseline;
 }
+
+double hf_estimate_total(uint64_t found, double share, double *lo, double *hi)
+{
+	double est, half;
+
+	if (!(share > 0 && share <= 1)) {
+		*lo = *hi = NAN;
+		return NAN;
+	}
+	est = (double)found / share;
+	half = 1.959964 * sqrt((double)found * (1 - share)) / share;
+	*lo = est - half < (double)found ? (double)found : est - half;
+	*hi = est + half;
+	return est;
+}

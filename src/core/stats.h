@@ -197,4 +197,17 @@ double hf_rate_error(uint64_t failed, uint64_t calls);
  * value < 0. NAN in, NAN out. */
 double hf_rate_ratio(double value, double baseline);
 
+/* ------------------------------------------------------------------------
+ * Estimates from a sample
+ * ------------------------------------------------------------------------ */
+
+/* 'found' items seen in a share 'share' (0 < share <= 1) of a population,
+ * each item being in the sample independently with that probability (SCAN
+ * visits hash buckets in an order unrelated to the keys): the estimated
+ * total found / share, and a 95 % interval [*lo, *hi] from the normal
+ * approximation (standard error sqrt(found * (1 - share)) / share; *lo
+ * never below 'found'). Returns the estimate; NAN when share is not in
+ * (0, 1]. */
+double hf_estimate_total(uint64_t found, double share, double *lo, double *hi);
+
 #endif

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/kind.h"
+#include "core/stats.h"
 #include "engine/redis/load.h"
 #include "util/buf.h"
 #include "util/keyset.h"
@@ -1677,13 +1678,18 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 		describe_change(ch, &what);
 		if (found || !complete) {
 			long long est = found;
+			double lo = 0, hi = 0, share = 1;
 
-			/* SCAN visits about COUNT keys per call: the share scanned. */
-			if (!complete && dbsize > 0) {
-				long long seen = (long long)calls_made * PLAN_SCAN_COUNT;
+			/* The share of the hash table's buckets the scan visited
+			 * (from its cursor): a sample of the keyspace. */
+			if (!complete && (dbsize > 0 || ch->keys)) {
+				struct scan at = { .cursor = cursor, .dbsize = dbsize };
 
-				est = seen >= dbsize ? found : (long long)((double)found * (double)dbsize /
-									   (double)seen);
+				share = ch->keys ? (double)li / (double)ch->nkeys : scan_share(ch, &at);
+				if (share > 0)
+					est = (long long)(hf_estimate_total((uint64_t)found, share, &lo, &hi) + 0.5);
+				else
+					complete = 1;   /* no share to scale by: what was seen */
 			}
 			if (ch->where_equals)
 				hf_buf_printf(&where, " where %s%s= %s", ch->where_field ? ch->where_field : "value",
@@ -1694,9 +1700,12 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 					   ch->keys ? ch->keys_file : ch->data_match,
 					   ch->data_type ? ", type " : "", ch->data_type ? ch->data_type : "",
 					   where.s ? where.s : "", what.s ? what.s : "");
-			if (!complete)
-				hf_target_add_diff(&t[i], "  (estimate: %lld of ~%lld keys scanned)",
-						   (long long)calls_made * PLAN_SCAN_COUNT, dbsize);
+			if (!complete && ch->keys)
+				hf_target_add_diff(&t[i], "  (estimate from the first %zu of the %zu keys "
+						   "listed; 95%% interval %.0f-%.0f)", li, ch->nkeys, lo, hi);
+			else if (!complete)
+				hf_target_add_diff(&t[i], "  (estimate from %.1f%% of the %lld keys, by SCAN; "
+						   "95%% interval %.0f-%.0f)", share * 100, dbsize, lo, hi);
 			if (nex)
 				hf_target_add_diff(&t[i], "  e.g. %s", ex.s);
 		}

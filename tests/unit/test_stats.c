@@ -622,9 +622,37 @@ static void test_rates(void **state)
 	assert_true(isnan(hf_rate_ratio(1.0, NAN)));
 }
 
+/* Totals from a sample: a whole population is exact, and the interval
+ * matches the normal approximation worked by hand. */
+static void test_estimate(void **state)
+{
+	double lo, hi;
+
+	(void)state;
+	/* All of it seen: no uncertainty. */
+	assert_float_equal(hf_estimate_total(500, 1.0, &lo, &hi), 500, 1e-9);
+	assert_float_equal(lo, 500, 1e-9);
+	assert_float_equal(hi, 500, 1e-9);
+	/* 1000 found in 10 %: 10000, standard error sqrt(1000 * 0.9) / 0.1
+	 * = 300, so 10000 +- 1.96 * 300 = 9412.0 .. 10588.0. */
+	assert_float_equal(hf_estimate_total(1000, 0.1, &lo, &hi), 10000, 1e-6);
+	assert_float_equal(lo, 9412.01, 0.01);
+	assert_float_equal(hi, 10587.99, 0.01);
+	/* Few found: the interval never goes below what was seen. */
+	hf_estimate_total(2, 0.5, &lo, &hi);
+	assert_float_equal(lo, 2, 1e-9);
+	assert_true(hi > 4);
+	/* Nothing found is an estimate of 0, with an interval of 0. */
+	assert_float_equal(hf_estimate_total(0, 0.25, &lo, &hi), 0, 1e-9);
+	assert_float_equal(hi, 0, 1e-9);
+	assert_true(isnan(hf_estimate_total(10, 0, &lo, &hi)));
+	assert_true(isnan(hf_estimate_total(10, 1.5, &lo, &hi)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_estimate),
 		cmocka_unit_test(test_hist_uniform),
 		cmocka_unit_test(test_hist_merge),
 		cmocka_unit_test(test_hist_counts),
