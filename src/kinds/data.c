@@ -534,7 +534,7 @@ static int own_key(const char *key, size_t len)
 }
 
 /* Keep the fetched keys that are in the step's share and were never
- * taken before: SCAN may return a key twice, a key list may name it twice,
+ * taken before: SCAN may return a key twice (a rehash during the scan),
  * and after a resume or a failover the scan starts again. A key taken
  * stays in 's->keys' until the script's answer for it is read. */
 static void take_keys(struct scan *s, const struct hf_reply *const *k,
