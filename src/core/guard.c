@@ -98,10 +98,12 @@ struct hf_guard_run {
 	struct hf_probe_result *probe;      /* worst since the last verdict, per node */
 	struct hf_probe_result *tick;       /* scratch for one probe */
 	int probed;                         /* probes since the last verdict */
-	double (*probe_w)[PROBE_KEEP];      /* per node: write latencies since then */
-	int *probe_wn;
+	double (*probe_w)[PROBE_KEEP];      /* per node: write latencies since then, */
+	int *probe_wn;                      /* a uniform sample of at most PROBE_KEEP */
+	long *probe_wseen;                  /* writes landed since then */
+	unsigned long long rnd;             /* for that sample */
 	double probe_sum[3];                /* baseline: sums of per-interval values */
-	int probe_ticks;
+	int probe_ticks, probe_p50_ticks;
 	struct series *hist;                /* per node */
 	long intervals;                     /* verdicts so far */
 	long long interval_ms;
@@ -143,6 +145,8 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->tick = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->tick));
 	g->probe_w = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_w));
 	g->probe_wn = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_wn));
+	g->probe_wseen = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_wseen));
+	g->rnd = 0x9e3779b97f4a7c15ULL;
 	g->hist = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->hist));
 	if (!spec->nchecks) {
 		default_checks(g);
@@ -172,6 +176,7 @@ void hf_guard_free(struct hf_guard_run *g)
 	free(g->tick);
 	free(g->probe_w);
 	free(g->probe_wn);
+	free(g->probe_wseen);
 	free(g->hist);
 	free(g->nodes);
 	free(g->prev);
@@ -275,10 +280,28 @@ void hf_guard_probe(struct hf_guard_run *g)
 		     g->timeout_ms < g->interval_ms / 2 ? g->timeout_ms : g->interval_ms / 2,
 		     g->interval_ms * 10);
 	for (i = 0; i < g->n; i++) {
-		if (!g->probed)
+		if (!g->probed) {
 			g->probe_wn[i] = 0;
-		if (g->tick[i].write_ms >= 0 && g->probe_wn[i] < PROBE_KEEP)
-			g->probe_w[i][g->probe_wn[i]++] = g->tick[i].write_ms;
+			g->probe_wseen[i] = 0;
+		}
+		if (g->tick[i].write_ms >= 0) {
+			/* Reservoir sampling: a long interval keeps a sample
+			 * of all its writes, not its first ones. */
+			long seen = ++g->probe_wseen[i];
+
+			if (g->probe_wn[i] < PROBE_KEEP) {
+				g->probe_w[i][g->probe_wn[i]++] = g->tick[i].write_ms;
+			} else {
+				unsigned long long j;
+
+				g->rnd ^= g->rnd << 13;
+				g->rnd ^= g->rnd >> 7;
+				g->rnd ^= g->rnd << 17;
+				j = g->rnd % (unsigned long long)seen;
+				if (j < PROBE_KEEP)
+					g->probe_w[i][j] = g->tick[i].write_ms;
+			}
+		}
 		g->probe[i].write_ms = worse(g->probe[i].write_ms, g->tick[i].write_ms, !g->probed);
 		if (g->tick[i].write_ms == -1)
 			memcpy(g->probe[i].error, g->tick[i].error, sizeof(g->probe[i].error));
@@ -486,11 +509,16 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 		probe_metrics(g, all, pv);
 		g->probe_sum[0] += pv[M_PROBE_LAT];
 		g->probe_sum[1] += pv[M_PROBE_CONV];
-		g->probe_sum[2] += isnan(pv[M_PROBE_P50]) ? 0 : pv[M_PROBE_P50];
 		g->probe_ticks++;
+		if (!isnan(pv[M_PROBE_P50])) {
+			/* an interval where no write landed has no median */
+			g->probe_sum[2] += pv[M_PROBE_P50];
+			g->probe_p50_ticks++;
+		}
 		g->baseline[M_PROBE_LAT] = g->probe_sum[0] / g->probe_ticks;
 		g->baseline[M_PROBE_CONV] = g->probe_sum[1] / g->probe_ticks;
-		g->baseline[M_PROBE_P50] = g->probe_sum[2] / g->probe_ticks;
+		g->baseline[M_PROBE_P50] = g->probe_p50_ticks ? g->probe_sum[2] / g->probe_p50_ticks :
+					   NAN;
 	}
 	g->probed = 0;
 	g->baseline_taken = 1;

@@ -783,15 +783,20 @@ int hf_journal_keys_into(struct hf_journal *j, const char *run_id, long long seq
 			 struct hf_keyset *set, struct hf_err *err)
 {
 	sqlite3_stmt *st = prepare(j, "SELECT key FROM data_keys WHERE run = ? AND step = ?", err);
+	int rc;
 
 	if (!st)
 		return HF_ERR;
 	bind_text(st, 1, run_id);
 	sqlite3_bind_int64(st, 2, seq);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		hf_keyset_add(set, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	if (rc != SQLITE_DONE)
+		rc = db_err(j, err, "read the step's keys");
+	else
+		rc = 0;
 	sqlite3_finalize(st);
-	return 0;
+	return rc;
 }
 
 int hf_journal_batch_begin(struct hf_journal *j, struct hf_err *err)

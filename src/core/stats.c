@@ -446,5 +446,7 @@ double hf_estimate_total(uint64_t found, double share, double *lo, double *hi)
 	half = 1.959964 * sqrt((double)found * (1 - share)) / share;
 	*lo = est - half < (double)found ? (double)found : est - half;
 	*hi = est + half;
+	if (!found && share < 1)
+		*hi = 2.995732 / share;   /* none seen: -ln(0.05) / share ("rule of three") */
 	return est;
 }

@@ -206,8 +206,8 @@ double hf_rate_ratio(double value, double baseline);
  * visits hash buckets in an order unrelated to the keys): the estimated
  * total found / share, and a 95 % interval [*lo, *hi] from the normal
  * approximation (standard error sqrt(found * (1 - share)) / share; *lo
- * never below 'found'). Returns the estimate; NAN when share is not in
- * (0, 1]. */
+ * never below 'found'; with none found, *hi = -ln(0.05) / share, the
+ * Poisson bound). Returns the estimate; NAN when share is not in (0, 1]. */
 double hf_estimate_total(uint64_t found, double share, double *lo, double *hi);
 
 #endif

@@ -83,20 +83,27 @@ static const char lua_common[] =
 	"  [14] = {'list', true}, [18] = {'list', true}}\n"
 	"-- The digest, the DUMP payload and PEXPIRETIME of key k ('e' when the\n"
 	"-- caller knows it).\n"
-	"local function digest(k, e)\n"
+	"-- 'legacy': a SHA-1 for every value, as hotfix computed digests before\n"
+	"-- the CRC (a rollback of a run it journaled compares like with like).\n"
+	"local function digest(k, e, legacy)\n"
 	"  local d = redis.call('DUMP', k)\n"
 	"  if not d then return 'absent', false, -1 end\n"
 	"  local r, c = rdb[string.byte(d, 1)], nil\n"
 	"  local t = r and r[1] or redis.call('TYPE', k)['ok']\n"
 	"  if r and r[2] then c = canon(k, t) end\n"
 	"  e = e or redis.call('PEXPIRETIME', k)\n"
-	"  if c or not r then\n"
+	"  if c or not r or legacy then\n"
 	"    return redis.sha1hex(string.format('%s:%d:', t, e) .. (c or d)), d, e\n"
 	"  end\n"
 	"  -- the payload ends with its own CRC-64: the digest of the contents\n"
 	"  local c1, c2, c3, c4, c5, c6, c7, c8 = string.byte(d, -8, -1)\n"
 	"  return string.format('%02x%02x%02x%02x%02x%02x%02x%02x.%s.%d', c1, c2, c3, c4,\n"
 	"                       c5, c6, c7, c8, t, e), d, e\n"
+	"end\n"
+	"-- Digests without a '.' on both sides (SHA-1 or 'absent') may come from\n"
+	"-- an older hotfix; a canonical form's digest is the same either way.\n"
+	"local function legacy(bd, ad)\n"
+	"  return not string.find(bd, '.', 1, true) and not string.find(ad, '.', 1, true)\n"
 	"end\n";
 
 /* Redis Cluster routes a script by its declared keys, which must share a
@@ -115,13 +122,18 @@ static const char lua_apply[] =
 	"local stash, field = KEYS[1], ARGV[2]\n"
 	"local out, blob = {}, {}\n"
 	"-- Resumed: the records of a batch that ran but whose answer was lost\n"
-	"-- wait in the stash, one field per batch of '<len>:<key><len>:<record>'.\n"
+	"-- wait in the stash, one field per batch of '<len>:<key><len>:<record>'\n"
+	"-- (or, left by an older hotfix, one field per key holding its record).\n"
 	"local prev = nil\n"
 	"if spec.resumed then\n"
 	"  prev = {}\n"
 	"  local all = redis.call('HGETALL', stash)\n"
 	"  for i = 1, #all, 2 do\n"
 	"    local b, p = all[i + 1], 1\n"
+	"    if string.sub(b, 1, 1) == 'R' then\n"
+	"      prev[all[i]] = {b, all[i]}\n"
+	"      p = #b + 1\n"
+	"    end\n"
 	"    while p <= #b do\n"
 	"      local c = string.find(b, ':', p, true)\n"
 	"      local kl = tonumber(string.sub(b, p, c - 1))\n"
@@ -134,13 +146,21 @@ static const char lua_apply[] =
 	"  end\n"
 	"end\n"
 	"local used = {}\n"
+	"-- keys are binary: only numbers go through string.format\n"
 	"local function record(k, rec)\n"
-	"  blob[#blob + 1] = string.format('%d:%s%d:', #k, k, #rec)\n"
+	"  blob[#blob + 1] = string.format('%d:', #k)\n"
+	"  blob[#blob + 1] = k\n"
+	"  blob[#blob + 1] = string.format('%d:', #rec)\n"
 	"  blob[#blob + 1] = rec\n"
 	"  out[#out + 1] = rec\n"
 	"end\n"
-	"local function finish()\n"
-	"  for f in pairs(used) do redis.call('HDEL', stash, f) end\n"
+	"-- The fields answered from now hold records of this batch only: they\n"
+	"-- go, unless the batch stops at a failed transform before answering\n"
+	"-- them all (the rest of their records stay for the journal).\n"
+	"local function finish(complete)\n"
+	"  if complete then\n"
+	"    for f in pairs(used) do redis.call('HDEL', stash, f) end\n"
+	"  end\n"
 	"  if #blob > 0 then redis.call('HSET', stash, field, table.concat(blob)) end\n"
 	"  return out\n"
 	"end\n"
@@ -197,7 +217,7 @@ static const char lua_apply[] =
 	"        redis.call('DEL', k)\n"
 	"        redis.call('RESTORE', k, e > 0 and e or 0, d, 'ABSTTL')\n"
 	"        out[#out + 1] = 'E' .. err\n"
-	"        return finish()\n"
+	"        return finish(false)\n"
 	"      end\n"
 	"      -- field changes keep the expiry: no need to ask for it again\n"
 	"      local ad = digest(k, pure and not spec.ttl and not spec.persist and e or nil)\n"
@@ -205,7 +225,7 @@ static const char lua_apply[] =
 	"    end\n"
 	"  end\n"
 	"end\n"
-	"return finish()\n";
+	"return finish(true)\n";
 
 /* ARGV[1] "1" to force; then pairs: a key and its record "<expire>:
  * <before>:<after>:<dump>". Returns per key "same", "restored",
@@ -224,7 +244,7 @@ static const char lua_revert[] =
 	"  local bd = string.sub(rec, c1 + 1, c2 - 1)\n"
 	"  local ad = string.sub(rec, c2 + 1, c3 - 1)\n"
 	"  local d = string.sub(rec, c3 + 1)\n"
-	"  local cd = digest(k)\n"
+	"  local cd = digest(k, nil, legacy(bd, ad))\n"
 	"  local expired = e ~= -1 and e <= nowms\n"
 	"  if cd == bd then\n"
 	"    out[i] = 'same'\n"
@@ -242,10 +262,11 @@ static const char lua_revert[] =
 	"end\n"
 	"return out\n";
 
-/* ARGV the keys: their digests now. */
+/* ARGV pairs of a key and "L" for a legacy digest (see legacy()) or "N":
+ * their digests now. */
 static const char lua_digests[] =
 	"local out = {}\n"
-	"for i = 1, #ARGV do out[i] = digest(ARGV[i]) end\n"
+	"for i = 1, #ARGV / 2 do out[i] = digest(ARGV[2 * i - 1], nil, ARGV[2 * i] == 'L') end\n"
 	"return out\n";
 
 /* ARGV[1] the change, ARGV[2..] the keys: 1 where a key is selected. */
@@ -509,7 +530,7 @@ struct scan {
 	size_t *acklen, nack;
 	int recovered;               /* the stash was read back after a crash */
 	int resumed;                 /* the stash may hold answers: the script looks first */
-	struct hf_keyset taken;      /* keys sent to the script in this step, or journaled */
+	struct hf_keyset taken;      /* keys with a record in this step */
 	long long dbsize;            /* keys on the node at the start, for the share done */
 	int idle;                    /* rounds without an answer */
 	int finished;
@@ -533,10 +554,9 @@ static int own_key(const char *key, size_t len)
 	       (len >= 13 && !memcmp(key, "hotfix:probe:", 13));
 }
 
-/* Keep the fetched keys that are in the step's share and were never
- * taken before: SCAN may return a key twice (a rehash during the scan),
- * and after a resume or a failover the scan starts again. A key taken
- * stays in 's->keys' until the script's answer for it is read. */
+/* Keep the fetched keys that are in the step's share and have no record
+ * yet: SCAN may return a key twice (a rehash during the scan), and after a
+ * resume or a failover the scan starts again. */
 static void take_keys(struct scan *s, const struct hf_reply *const *k,
 		      size_t n, const char *const *list)
 {
@@ -550,7 +570,7 @@ static void take_keys(struct scan *s, const struct hf_reply *const *k,
 		unsigned b = bucket_of(key, len);
 
 		if (!key || (int)b < s->t->key_lo || (int)b >= s->t->key_hi || own_key(key, len) ||
-		    !hf_keyset_add(&s->taken, key, len))
+		    hf_keyset_has(&s->taken, key, len))
 			continue;
 		s->keys[m] = hf_xmalloc(len + 1);
 		memcpy(s->keys[m], key, len);
@@ -676,13 +696,23 @@ static void ack_field(struct scan *s, const char *field)
 }
 
 /* One entry of a stash field, '<len>:<key><len>:<record>', from '*p'
- * (moved past it); -1 when 'end' comes first or it cannot be read. */
-static int stash_entry(const char **p, const char *end, const char **key, size_t *keylen,
-		       const char **rec, size_t *reclen)
+ * (moved past it); -1 when 'end' comes first or it cannot be read. A field
+ * left by an older hotfix is one key ('field') whose value is its record
+ * ("R..."). */
+static int stash_entry(const struct hf_reply *field, const char **p, const char *end,
+		       const char **key, size_t *keylen, const char **rec, size_t *reclen)
 {
 	char *e;
 	unsigned long long n;
 
+	if (**p == 'R' && field->str) {   /* entries of a batch start with a digit */
+		*key = field->str;
+		*keylen = field->len;
+		*rec = *p;
+		*reclen = (size_t)(end - *p);
+		*p = end;
+		return 0;
+	}
 	n = strtoull(*p, &e, 10);
 	if (e >= end || *e != ':' || n > (unsigned long long)(end - e - 1))
 		return -1;
@@ -700,14 +730,15 @@ static int stash_entry(const char **p, const char *end, const char **key, size_t
 /* After a crash or a failover: journal what the stash holds (changed,
  * not journaled). Its fields are added to 's->ack', to be dropped, except
  * that of the batch waiting to be sent again ('s->keys'): the script
- * answers that batch from the stash. */
+ * answers that batch from the stash. Nothing is marked journaled or
+ * dropped unless the journal took the records. */
 static int recover_stash(struct hf_cluster *c, struct scan *s)
 {
 	struct hf_call call = { .node = s->node };
 	const struct hf_reply *r;
 	struct hf_key_record *recs = NULL;
-	struct hf_keyset pending = {0};
-	size_t i, n = 0, cap = 0;
+	struct hf_keyset pending = {0}, adding = {0};
+	size_t i, n = 0, cap = 0, *acks = NULL, nacks = 0;
 	int rc = 0;
 
 	hf_argv_push(&call.cmds[0], "HGETALL");
@@ -723,35 +754,31 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		s->resumed = 1;
 	for (i = 0; i < s->nkeys; i++)
 		hf_keyset_add(&pending, s->keys[i], s->lens[i]);
-	for (i = 0; i + 1 < r->nelem; i += 2) {
+	acks = hf_xcalloc(r->nelem / 2 + 1, sizeof(*acks));
+	for (i = 0; i + 1 < r->nelem && !rc; i += 2) {
 		const struct hf_reply *f = r->elem[i], *v = r->elem[i + 1];
-		const char *p, *end = v->str + v->len, *key, *rec;
+		const char *p, *end, *key, *rec;
 		size_t keylen, reclen;
-		int mine = 0, bad = 0;
+		int mine = 0;
 
 		if (!f->str || !v->str)
 			continue;
+		end = v->str + v->len;
 		for (p = v->str; p < end && !mine;) {
-			if (stash_entry(&p, end, &key, &keylen, &rec, &reclen)) {
-				bad = 1;
+			if (stash_entry(f, &p, end, &key, &keylen, &rec, &reclen)) {
+				rc = -1;
 				break;
 			}
 			mine = hf_keyset_has(&pending, key, keylen);
 		}
-		if (mine)
+		if (mine || rc)
 			continue;
-		if (bad) {
-			hf_target_set(s->t, HF_ERR, "unreadable stash field '%s' in %s", f->str, s->stash);
-			rc = -1;
-			break;
-		}
-		ack_field(s, f->str);
-		for (p = v->str; p < end;) {
+		for (p = v->str; p < end && !rc;) {
 			struct hf_key_record *k;
 
-			stash_entry(&p, end, &key, &keylen, &rec, &reclen);
-			/* A key taken before, and not pending, was journaled. */
-			if (!hf_keyset_add(&s->taken, key, keylen))
+			stash_entry(f, &p, end, &key, &keylen, &rec, &reclen);
+			/* A key journaled already, or met twice here, has its record. */
+			if (hf_keyset_has(&s->taken, key, keylen) || !hf_keyset_add(&adding, key, keylen))
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -759,29 +786,45 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 			}
 			k = &recs[n];
 			memset(k, 0, sizeof(*k));
-			if (parse_record(rec, reclen, k))
-				continue;
+			if (parse_record(rec, reclen, k)) {
+				rc = -1;
+				break;
+			}
 			k->key = (char *)key;
 			k->keylen = keylen;
 			k->state = HF_KEY_APPLIED;
 			n++;
 		}
+		if (!rc)
+			acks[nacks++] = i;
 	}
-	if (n) {
+	if (rc) {
+		hf_target_set(s->t, HF_ERR, "unreadable stash field in %s", s->stash);
+	} else if (n) {
 		char *cursor = NULL;
 		int done = 0;
 		struct hf_err err = {0};
 
-		hf_journal_scan_get(s->t->journal, s->t->run_id, s->t->step->seq, &cursor, &done, NULL);
-		if (!rc)
-			rc = hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
-						 cursor ? cursor : "0", 0, &err);
+		if (hf_journal_scan_get(s->t->journal, s->t->run_id, s->t->step->seq, &cursor, &done,
+					&err) ||
+		    hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
+					cursor ? cursor : "0", 0, &err))
+			rc = -1;
 		free(cursor);
+	}
+	if (!rc) {
+		/* Journaled: remembered as taken, their fields dropped next. */
+		for (i = 0; i < n; i++)
+			hf_keyset_add(&s->taken, recs[i].key, recs[i].keylen);
+		for (i = 0; i < nacks; i++)
+			ack_field(s, r->elem[acks[i]]->str);
 	}
 	for (i = 0; i < n; i++)
 		free(recs[i].dump);
 	free(recs);
+	free(acks);
 	hf_keyset_free(&pending);
+	hf_keyset_free(&adding);
 	hf_calls_release(&call, 1);
 	return rc ? -1 : 0;
 }
@@ -864,6 +907,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 		hf_argv_push(a, sc->resumed ? ar->spec_r : ar->spec);
 		snprintf(sc->field, sizeof(sc->field), "%lld.%u", hf_wall_ms(), ++ar->batches);
 		hf_argv_push(a, sc->field);
+		call->once = 1;
 		for (k = 0; k < sc->nkeys; k++)
 			hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
 	}
@@ -922,13 +966,15 @@ static void apply_answer(struct apply_run *ar, size_t i)
 			free(sc->cursor);
 			sc->cursor = hf_xstrdup("0");
 			sc->scan_done = 0;
-			sc->resumed = 1;
 		}
 		if (now) {
 			sc->node = now;
 			stash_key(ar->c, now, sc->t->run_id, sc->stash, sizeof(sc->stash));
-			sc->recovered = 0;
 		}
+		/* The script may have run: the stash is read again first, and
+		 * the batch answered from it. */
+		sc->resumed = 1;
+		sc->recovered = 0;
 		if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
 			hf_target_set(sc->t, call->status ? call->status : HF_ERR, "%s",
 				      call->status ? call->error : (eval && eval->str) ? eval->str :
@@ -961,6 +1007,8 @@ static void apply_answer(struct apply_run *ar, size_t i)
 	}
 	sc->t->keys_scanned += (long long)sc->nkeys;
 	sc->t->keys_changed += (long long)nrecs;
+	for (k = 0; k < nrecs; k++)
+		hf_keyset_add(&sc->taken, recs[k].key, recs[k].keylen);
 	/* The batch's stash field goes once its records are journaled; its
 	 * keys live until then ('recs' points into them). */
 	if (nrecs)
@@ -1044,6 +1092,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	ar.spec_r = spec_json(ch, 1);
 	for (i = 0; i < n; i++) {
 		struct scan *sc = &ar.s[i];
+		struct hf_err jerr = {0};
 		int done = 0;
 
 		sc->t = &t[i];
@@ -1057,7 +1106,11 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		sc->finished = done;
 		/* A step that journaled a batch meets its keys again. */
 		sc->resumed = strcmp(sc->cursor, "0") != 0;
-		hf_journal_keys_into(t[i].journal, t[i].run_id, t[i].step->seq, &sc->taken, NULL);
+		if (hf_journal_keys_into(t[i].journal, t[i].run_id, t[i].step->seq, &sc->taken, &jerr)) {
+			hf_target_set(&t[i], HF_ERR, "%s", jerr.msg);
+			sc->finished = 1;
+			continue;
+		}
 		if (!done && t[i].progress) {
 			struct hf_call call = { .node = t[i].node };
 
@@ -1112,7 +1165,11 @@ static int undo_load(struct hf_cluster *c, struct hf_target *t, struct undo *u)
 	u->node = sc.node;
 	stash_key(c, u->node, t->run_id, sc.stash, sizeof(sc.stash));
 	snprintf(u->stash, sizeof(u->stash), "%s", sc.stash);
-	hf_journal_keys_into(t->journal, t->run_id, t->step->seq, &sc.taken, NULL);
+	if (hf_journal_keys_into(t->journal, t->run_id, t->step->seq, &sc.taken, &err)) {
+		hf_keyset_free(&sc.taken);
+		hf_target_set(t, HF_ERR, "%s", err.msg);
+		return -1;
+	}
 	rc = recover_stash(c, &sc);
 	free_keys(sc.ack, sc.acklen, sc.nack);
 	hf_keyset_free(&sc.taken);
@@ -1364,8 +1421,12 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 			hf_argv_push(a, "EVAL");
 			hf_argv_push(a, code);
 			hf_argv_push(a, "0");
-			for (k = 0; k < m; k++)
-				hf_argv_pushb(a, recs[idx[k]].key, recs[idx[k]].keylen);
+			for (k = 0; k < m; k++) {
+				const struct hf_key_record *rec = &recs[idx[k]];
+
+				hf_argv_pushb(a, rec->key, rec->keylen);
+				hf_argv_push(a, strchr(rec->before, '.') || strchr(rec->after, '.') ? "N" : "L");
+			}
 			call.ncmds = 1;
 			hf_fanout(c, &call, 1, c->timeout_ms * 5);
 			r = call.replies[0];
@@ -1686,10 +1747,13 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				struct scan at = { .cursor = cursor, .dbsize = dbsize };
 
 				share = ch->keys ? (double)li / (double)ch->nkeys : scan_share(ch, &at);
+				if (!(share > 0 && share < 1) && dbsize > 0)
+					/* SCAN visits about COUNT keys per call */
+					share = (double)calls_made * PLAN_SCAN_COUNT / (double)dbsize;
+				if (share > 1)
+					share = 1;
 				if (share > 0)
 					est = (long long)(hf_estimate_total((uint64_t)found, share, &lo, &hi) + 0.5);
-				else
-					complete = 1;   /* no share to scale by: what was seen */
 			}
 			if (ch->where_equals)
 				hf_buf_printf(&where, " where %s%s= %s", ch->where_field ? ch->where_field : "value",

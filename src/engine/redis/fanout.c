@@ -93,9 +93,10 @@ static size_t take_replies(struct hf_call *call, size_t got)
 	return got;
 }
 
-/* Every command hotfix sends is idempotent (reads, CONFIG SET to fixed
- * values, CONFIG REWRITE), so a kept connection that the server closed
- * before any reply is retried once on a new one. */
+/* Commands are idempotent (reads, CONFIG SET to fixed values, CONFIG
+ * REWRITE), so a kept connection that the server closed before any reply
+ * is retried once on a new one; a call marked 'once' (a script that
+ * changes keys) fails instead, and its caller finds out what happened. */
 struct pending {
 	long long deadline;   /* each node's own: a slow connect elsewhere costs it nothing */
 	size_t got;
@@ -143,13 +144,23 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 
 		/* A call that is complete (answered, or failed) goes back to
 		 * the caller, who may send the node its next one at once. */
+		now = hf_mono_ms();
 		for (i = 0; next && i < n; i++)
 			while (!st[i].reported && (calls[i].status || st[i].got >= calls[i].ncmds)) {
 				st[i].reported = 1;
 				if (next(ud, i))
 					arm(c, &calls[i], &st[i], timeout_ms);
 			}
-		now = hf_mono_ms();
+		if (next) {
+			/* Time spent in the caller is no node's fault: a reply
+			 * waiting in a socket meanwhile is not late. */
+			long long spent = hf_mono_ms() - now;
+
+			for (i = 0; i < n && spent > 0; i++)
+				if (!st[i].reported)
+					st[i].deadline += spent;
+			now = hf_mono_ms();
+		}
 		for (i = 0; i < n; i++) {
 			if (calls[i].status || st[i].got >= calls[i].ncmds)
 				continue;
@@ -185,7 +196,7 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 			if (!pfd[i].revents)
 				continue;
 			if (redisBufferRead(call->node->conn) == REDIS_ERR) {
-				if (p->reused && !p->retried && !p->got) {
+				if (p->reused && !p->retried && !p->got && !call->once) {
 					p->retried = 1;
 					drop_conn(call->node);
 					if (send_call(c, call, timeout_ms, &p->reused))

@@ -144,6 +144,8 @@ struct hf_call {
 	struct hf_node *node;
 	struct hf_argv cmds[HF_CALL_MAX];
 	size_t ncmds;
+	int once;                               /* never sent twice: a lost connection
+						 * fails the call instead of retrying */
 	struct hf_reply *replies[HF_CALL_MAX];  /* OUT: NULL when unanswered */
 	int status;                             /* OUT: 0, or HF_EUNREACH */
 	long long done_us;                      /* OUT: monotonic µs of the last reply */
