@@ -1659,18 +1659,21 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 			struct hf_call call = { .node = nd };
 			const struct hf_reply *r, *keys;
 			struct hf_argv *a = &call.cmds[0];
-			size_t k, nkeys = 0, m = 0;
+			size_t k, nkeys = 0, m = 0, *lens = NULL;
 			const char **list = NULL;
 
 			if (ch->keys) {
 				for (; li < ch->nkeys && nkeys < 1000; li++)
 					if (owns(c, nd, ch->keys[li], strlen(ch->keys[li]))) {
 						list = hf_xrealloc(list, (nkeys + 1) * sizeof(*list));
+						lens = hf_xrealloc(lens, (nkeys + 1) * sizeof(*lens));
+						lens[nkeys] = strlen(ch->keys[li]);
 						list[nkeys++] = ch->keys[li];
 					}
 				complete = li >= ch->nkeys;
 				if (!nkeys) {
 					free(list);
+					free(lens);
 					break;
 				}
 			} else {
@@ -1692,9 +1695,12 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				keys = r->elem[1];
 				nkeys = keys->nelem;
 				list = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*list));
+				lens = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*lens));
 				for (k = 0; k < nkeys; k++)
-					if (!own_key(keys->elem[k]->str, keys->elem[k]->len))
+					if (!own_key(keys->elem[k]->str, keys->elem[k]->len)) {
+						lens[m] = keys->elem[k]->len;   /* binary-safe */
 						list[m++] = keys->elem[k]->str;
+					}
 				nkeys = m;
 				/* 'list' points into the reply: keep the call alive. */
 			}
@@ -1708,7 +1714,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				hf_argv_push(&mc.cmds[0], "0");
 				hf_argv_push(&mc.cmds[0], spec);
 				for (k = 0; k < nkeys; k++)
-					hf_argv_push(&mc.cmds[0], list[k]);
+					hf_argv_pushb(&mc.cmds[0], list[k], lens[k]);
 				mc.ncmds = 1;
 				hf_fanout(c, &mc, 1, c->timeout_ms * 5);
 				mr = mc.replies[0];
@@ -1723,13 +1729,14 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 						found++;
 						if (nex < PLAN_EXAMPLES) {
 							hf_buf_puts(&ex, nex++ ? "; " : "");
-							describe(ch, c, nd, list[k], strlen(list[k]), &ex);
+							describe(ch, c, nd, list[k], lens[k], &ex);
 						}
 					}
 				}
 				hf_calls_release(&mc, 1);
 			}
 			free(list);
+			free(lens);
 			hf_calls_release(&call, 1);
 		}
 		if (t[i].status) {
