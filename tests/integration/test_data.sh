@@ -292,5 +292,34 @@ hf --json status "$(last_run)" >"$T/out"
 check "six records" grep -q '"recorded": 6,' "$T/out"
 check "six restored" grep -q '"restored": 6,' "$T/out"
 
+# ---- a run journaled with SHA-1 digests (an older hotfix) rolls back -----
+# Its records are rewritten to the digests the previous release computed,
+# sha1("<type>:<expiry>:<DUMP>"), before the rollback.
+legacy_digest() {
+	rc_ EVAL "return redis.sha1hex('string:' .. redis.call('PEXPIRETIME', KEYS[1]) .. ':' ..
+		redis.call('DUMP', KEYS[1]))" 1 "$1"
+}
+declare -A was
+for i in 1 2 3; do
+	rc_ SET "t:leg:$i" old >/dev/null
+	was[$i]=$(legacy_digest "t:leg:$i")
+done
+sed 's/t:bin:\*/t:leg:*/' "$T/m/bin.yaml" >"$T/m/leg.yaml"
+expect_exit 0 "apply a run to journal with SHA-1 digests" hf apply "$T/m/leg.yaml" --cluster "$SEED" --yes
+run=$(last_run)
+for i in 1 2 3; do
+	sqlite3 "$STATE/journal.db" "UPDATE data_keys SET before_digest = '${was[$i]}',
+		after_digest = '$(legacy_digest "t:leg:$i")'
+		WHERE run = '$run' AND key = CAST('t:leg:$i' AS BLOB)"
+done
+check "its records hold SHA-1 digests" test "$(sqlite3 "$STATE/journal.db" \
+	"SELECT COUNT(*) FROM data_keys WHERE run = '$run' AND after_digest NOT LIKE '%.%'")" = 3
+rc_ SET t:leg:3 client >/dev/null
+expect_exit 4 "its rollback finds the one key a client wrote since" hf rollback "$run"
+hf --json status "$run" >"$T/out"
+check "and only that one" grep -q '"conflicts": 1,' "$T/out"
+check "the keys the hotfix left are restored" test "$(rc_ GET t:leg:1) $(rc_ GET t:leg:2)" = "old old"
+check "the client's write is kept" test "$(rc_ GET t:leg:3)" = client
+
 kill "$WRITER" 2>/dev/null
 finish
