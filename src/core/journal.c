@@ -23,7 +23,6 @@ struct hf_journal {
 	sqlite3 *db;
 	char *dir;
 	int drive_fd;        /* flock held on the run this process drives, or -1 */
-	int in_batch;        /* inside hf_journal_batch_begin(): no transaction of its own */
 };
 
 static const char *run_states[] = {
@@ -799,20 +798,6 @@ int hf_journal_keys_into(struct hf_journal *j, const char *run_id, long long seq
 	return rc;
 }
 
-int hf_journal_batch_begin(struct hf_journal *j, struct hf_err *err)
-{
-	int rc = exec(j, "BEGIN IMMEDIATE", err);
-
-	j->in_batch = !rc;
-	return rc;
-}
-
-int hf_journal_batch_end(struct hf_journal *j, struct hf_err *err)
-{
-	j->in_batch = 0;
-	return exec(j, "COMMIT", err);
-}
-
 int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 			const struct hf_key_record *recs, size_t n, const char *cursor, int done,
 			struct hf_err *err)
@@ -820,7 +805,7 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 	sqlite3_stmt *st = NULL, *cnt = NULL;
 	long long base = 0;
 	size_t i;
-	int rc = j->in_batch ? 0 : exec(j, "BEGIN IMMEDIATE", err);
+	int rc = exec(j, "BEGIN IMMEDIATE", err);
 
 	if (rc)
 		return rc;
@@ -875,11 +860,10 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	return j->in_batch ? 0 : exec(j, "COMMIT", err);
+	return exec(j, "COMMIT", err);
 fail:
 	sqlite3_finalize(st);
-	if (!j->in_batch)
-		exec(j, "ROLLBACK", NULL);
+	exec(j, "ROLLBACK", NULL);
 	return rc ? rc : HF_ERR;
 }
 
@@ -965,15 +949,14 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 {
 	sqlite3_stmt *st;
 	size_t i;
-	int rc = j->in_batch ? 0 : exec(j, "BEGIN IMMEDIATE", err);
+	int rc = exec(j, "BEGIN IMMEDIATE", err);
 
 	if (rc)
 		return rc;
 	st = prepare(j, "UPDATE data_keys SET state = ?, note = ? WHERE run = ? AND step = ? AND n = ?",
 		     err);
 	if (!st) {
-		if (!j->in_batch)
-			exec(j, "ROLLBACK", NULL);
+		exec(j, "ROLLBACK", NULL);
 		return HF_ERR;
 	}
 	for (i = 0; i < n; i++) {
@@ -989,8 +972,6 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 		}
 	}
 	sqlite3_finalize(st);
-	if (j->in_batch)
-		return rc;
 	if (rc) {
 		exec(j, "ROLLBACK", NULL);
 		return rc;

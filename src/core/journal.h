@@ -160,12 +160,6 @@ int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, stru
 struct hf_keyset;
 int hf_journal_keys_into(struct hf_journal *j, const char *run_id, long long seq,
 			 struct hf_keyset *set, struct hf_err *err);
-/* Group the hf_journal_keys_add() and hf_journal_keys_update() calls
- * between them into one transaction (one sync): for the batches of several
- * primaries answered together. A failed call inside leaves the rest to
- * hf_journal_batch_end(), which commits what succeeded. */
-int hf_journal_batch_begin(struct hf_journal *j, struct hf_err *err);
-int hf_journal_batch_end(struct hf_journal *j, struct hf_err *err);
 /* Add 'n' records to step 'seq' and move its scan to 'cursor' ('done' when
  * the scan is over), in one transaction. */
 int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
