@@ -371,14 +371,7 @@ static char *spec_json(const struct hf_change *ch, int resumed)
 /* Which share of the key space a key is in: 0 .. BUCKETS - 1 (FNV-1a). */
 static unsigned bucket_of(const char *key, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 1099511628211ULL;
-	}
-	return (unsigned)(h % BUCKETS);
+	return (unsigned)(hf_fnv1a(key, len) % BUCKETS);
 }
 
 /* The slot range of 'n''s shard (the topology's first range of the
@@ -527,7 +520,7 @@ struct scan {
 	size_t *lens, nkeys;
 	char field[48];              /* the stash field of the batch sent */
 	char **ack;                  /* stash fields journaled: they can go */
-	size_t *acklen, nack;
+	size_t nack;
 	int recovered;               /* the stash was read back after a crash */
 	int resumed;                 /* the stash may hold answers: the script looks first */
 	struct hf_keyset taken;      /* keys with a record in this step */
@@ -566,10 +559,14 @@ static void take_keys(struct scan *s, const struct hf_reply *const *k,
 	s->lens = hf_xcalloc(n ? n : 1, sizeof(*s->lens));
 	for (i = 0; i < n; i++) {
 		const char *key = k ? k[i]->str : list[i];
-		size_t len = k ? k[i]->len : strlen(list[i]);
-		unsigned b = bucket_of(key, len);
+		size_t len;
+		unsigned b;
 
-		if (!key || (int)b < s->t->key_lo || (int)b >= s->t->key_hi || own_key(key, len) ||
+		if (!key)
+			continue;
+		len = k ? k[i]->len : strlen(key);
+		b = bucket_of(key, len);
+		if ((int)b < s->t->key_lo || (int)b >= s->t->key_hi || own_key(key, len) ||
 		    hf_keyset_has(&s->taken, key, len))
 			continue;
 		s->keys[m] = hf_xmalloc(len + 1);
@@ -690,9 +687,14 @@ static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_ke
 static void ack_field(struct scan *s, const char *field)
 {
 	s->ack = hf_xrealloc(s->ack, (s->nack + 1) * sizeof(*s->ack));
-	s->acklen = hf_xrealloc(s->acklen, (s->nack + 1) * sizeof(*s->acklen));
-	s->ack[s->nack] = hf_xstrdup(field);
-	s->acklen[s->nack++] = strlen(field);
+	s->ack[s->nack++] = hf_xstrdup(field);
+}
+
+static void drop_acks(struct scan *s)
+{
+	free_keys(s->ack, NULL, s->nack);
+	s->ack = NULL;
+	s->nack = 0;
 }
 
 /* One entry of a stash field, '<len>:<key><len>:<record>', from '*p'
@@ -883,7 +885,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 		hf_argv_push(a, "HDEL");
 		hf_argv_push(a, sc->stash);
 		for (k = 0; k < sc->nack; k++)
-			hf_argv_pushb(a, sc->ack[k], sc->acklen[k]);
+			hf_argv_push(a, sc->ack[k]);
 	}
 	if (ch->keys && !sc->nkeys && !sc->scan_done) {
 		/* A key list: the next batch is known here. */
@@ -985,10 +987,7 @@ static void apply_answer(struct apply_run *ar, size_t i)
 		return;
 	}
 	sc->idle = 0;
-	free_keys(sc->ack, sc->acklen, sc->nack);
-	sc->ack = NULL;
-	sc->acklen = NULL;
-	sc->nack = 0;
+	drop_acks(sc);
 	if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ch->lua_file)) {
 		/* The keys changed before the failure are journaled, so that
 		 * the rollback restores them. */
@@ -1127,7 +1126,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	hf_fanout_each(c, ar.calls, n, c->timeout_ms * 5, apply_step, &ar);
 	for (i = 0; i < n; i++) {
 		free_keys(ar.s[i].keys, ar.s[i].lens, ar.s[i].nkeys);
-		free_keys(ar.s[i].ack, ar.s[i].acklen, ar.s[i].nack);
+		drop_acks(&ar.s[i]);
 		free(ar.s[i].cursor);
 		hf_keyset_free(&ar.s[i].taken);
 	}
@@ -1171,7 +1170,7 @@ static int undo_load(struct hf_cluster *c, struct hf_target *t, struct undo *u)
 		return -1;
 	}
 	rc = recover_stash(c, &sc);
-	free_keys(sc.ack, sc.acklen, sc.nack);
+	drop_acks(&sc);
 	hf_keyset_free(&sc.taken);
 	if (rc) {
 		hf_target_set(t, HF_EUNREACH, "cannot read the stash on %s:%d", u->node->host,

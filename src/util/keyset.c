@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/misc.h"
 
 struct hf_keyset_slot {
 	char *key;   /* NULL when free */
@@ -14,14 +15,9 @@ struct hf_keyset_slot {
 
 static uint64_t hash_of(const char *key, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-	size_t i;
+	uint64_t h = hf_fnv1a(key, len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 1099511628211ULL;
-	}
-	return h ^ (h >> 29);
+	return h ^ (h >> 29);   /* the low bits pick the slot */
 }
 
 /* The slot holding 'key', or the free slot where it would go. */

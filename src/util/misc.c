@@ -84,6 +84,19 @@ int hf_duration_parse(const char *s, long long *ms)
 	return 0;
 }
 
+unsigned long long hf_fnv1a(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	unsigned long long h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 void hf_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -20,6 +20,10 @@ void hf_fmt_duration(long long ms, char *out, size_t outlen);
  * Returns 0 and sets '*ms', or -1 when 's' is not a duration. */
 int hf_duration_parse(const char *s, long long *ms);
 
+/* FNV-1a (64 bits) of a byte string: a fast hash for tables and shares,
+ * not a digest. */
+unsigned long long hf_fnv1a(const void *data, size_t len);
+
 /* SHA-256 of a byte string as 64 lowercase hex digits plus NUL. */
 void hf_sha256_hex(const void *data, size_t len, char out[65]);
 
