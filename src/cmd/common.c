@@ -62,7 +62,7 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 	char *uri = hf_uri_redacted(&c->uri);
 	char lbl[32], d[32];
 	size_t i, k, w;
-	int data = m->nchanges && m->changes[0].kind == HF_KIND_DATA;
+	int data = hf_manifest_over_keys(m);
 
 	fprintf(f, "hotfix   %s v%ld  (sha256 %.12s)\n", m->name, m->version, m->sha256);
 	fprintf(f, "owner    %s\n", m->owner);
@@ -122,10 +122,9 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 	}
 	{
 		/* Snapshot readiness (S19): can each primary be restored from disk? */
-		struct hf_persistence *ps = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*ps));
+		const struct hf_persistence *ps = p->persistence;
 		size_t n;
 
-		hf_persistence_read((struct hf_cluster *)c, ps);
 		fprintf(f, "\npersistence (snapshot: %s):\n", m->snapshot_required ?
 			"required, a fresh BGSAVE on every primary before the first wave" : "check");
 		for (n = 0; n < c->nnodes; n++) {
@@ -145,7 +144,6 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 				fprintf(f, "  %-21s no snapshot since the node started; AOF %s\n", addr,
 					!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
 		}
-		free(ps);
 	}
 	fprintf(f, "\nrollback possible: %s\n", p->rollback_note);
 	fprintf(f, "guard: %s\n", p->guard_note);

@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "core/kind.h"
 #include "core/manifest.h"
 #include "core/guard.h"
 #include "core/plan.h"
 #include "engine/redis/redis.h"
+#include "util/buf.h"
 #include "util/misc.h"
 
 int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
@@ -37,19 +39,17 @@ int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	} else {
 		printf("%s: valid: hotfix %s v%ld, %zu change(s), %zu wave(s), sha256 %s\n", m->path,
 		       m->name, m->version, m->nchanges, m->nwaves, m->sha256);
-		/* How many keys a keys file holds is the one thing the file
-		 * alone does not show at a glance. */
+		/* What the manifest alone does not show at a glance (how many
+		 * keys a key file holds). */
 		for (i = 0; i < m->nchanges; i++) {
 			const struct hf_change *ch = &m->changes[i];
+			struct hf_buf b = {0};
 
-			if (ch->kind != HF_KIND_DATA)
+			if (!ch->kind->summary)
 				continue;
-			if (ch->keys_file)
-				printf("  data change %zu: %zu key(s) from '%s'", i + 1, ch->nkeys,
-				       ch->keys_file);
-			else
-				printf("  data change %zu: keys matching '%s'", i + 1, ch->data_match);
-			printf(", type %s\n", ch->data_type ? ch->data_type : "any");
+			ch->kind->summary(ch, &b);
+			printf("  %s change %zu: %s\n", ch->kind->name, i + 1, b.s);
+			hf_buf_release(&b);
 		}
 		for (i = 0; i < m->guard.nchecks; i++)
 			printf("  guard check %s%s\n", m->guard.checks[i].metric,

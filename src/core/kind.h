@@ -1,6 +1,8 @@
 /* The change-kind interface: the only thing the rollout engine knows about
- * a kind of change. A kind works on a batch of targets at once (one
- * fan-out per operation), and reports per target.
+ * a kind of change. A kind is one file in src/kinds/ plus one row in the
+ * table of src/kinds/kinds.c; it owns its spec (what its manifest entry
+ * says), parses it, and works on a batch of targets at once (one fan-out
+ * per operation), reporting per target.
  *
  * Rules every kind obeys:
  *  - capture reads, never writes; its blob is enough to restore exactly;
@@ -15,10 +17,25 @@
 
 #include "core/journal.h"
 #include "core/manifest.h"
+#include "core/yaml.h"
 #include "engine/redis/redis.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 enum hf_side { HF_SIDE_BEFORE, HF_SIDE_AFTER };
+
+/* What the rollout lends a kind for one operation. */
+struct hf_kind_ctx {
+	struct hf_cluster *c;
+	const struct hf_manifest *m;
+	struct hf_journal *journal;   /* NULL during plan */
+	const char *run_id;           /* NULL during plan */
+	/* Called now and then during a long apply with the totals of the
+	 * whole batch so far and the share of the work done (0..1, or -1
+	 * when not known); may be NULL. */
+	void (*progress)(void *ud, long long looked, long long changed, double done);
+	void *progress_ud;
+};
 
 struct hf_target {
 	struct hf_node *node;   /* the live node */
@@ -30,55 +47,74 @@ struct hf_target {
 	/* OUT of plan: one line per difference, "timeout: 0 -> 300" */
 	char **diff;
 	size_t ndiff;
-	/* For kinds that keep records of their own (data): the journal, the
-	 * run, and the step's share of the key space, [key_lo, key_hi) in
-	 * 1/10000ths. NULL / 0 during plan. */
-	struct hf_journal *journal;
-	const char *run_id;
-	int key_lo, key_hi;
-	/* OUT of data apply and revert: keys looked at and keys changed (or
-	 * restored), for the run's events. */
-	long long keys_scanned, keys_changed;
-	/* Called now and then during a long apply with the totals of the whole
-	 * batch so far and the share of the work done (0..1, or -1 when not
-	 * known); may be NULL. */
-	void (*progress)(void *ud, long long scanned, long long changed, double done);
-	void *progress_ud;
+	/* OUT of apply and revert, for kinds that count units (the kind's
+	 * 'unit'): units looked at, and units changed (or restored). */
+	long long looked, changed;
+};
+
+enum hf_kind_flags {
+	/* Rolls out over shares of its keys ("keys: N%" waves, every primary
+	 * at once), not over nodes; cannot share a manifest with node kinds. */
+	HF_KIND_KEYS = 1 << 0,
+	/* Stops and starts nodes: a node that does not answer after a crash
+	 * may be one it stopped, and its apply and revert start it. */
+	HF_KIND_RESTARTS_NODES = 1 << 1,
+	/* Apply picks up where it stopped (it keeps its own progress): a step
+	 * found in flight after a crash is applied again, not settled. */
+	HF_KIND_RESUMABLE_APPLY = 1 << 2,
 };
 
 struct hf_change_kind {
-	const char *name;
-	/* Static checks that need no cluster: refuse what can never work. */
+	const char *name;       /* as manifests write it: "config" */
+	unsigned flags;         /* enum hf_kind_flags */
+	const char *unit;       /* what 'looked'/'changed' count ("key"), or NULL */
+
+	/* Parse the body of a change of this kind into ch->spec. 'body' is
+	 * the entry (its name, value and the key's position); 'm' holds the
+	 * changes before this one, for duplicates across changes (and
+	 * hf_manifest_redact() for secrets). Errors go
+	 * through hf_yaml_fail(), so they name FILE:LINE:COL. */
+	int (*parse)(struct hf_yaml *y, const struct hf_field *body, struct hf_change *ch,
+		     struct hf_manifest *m);
+	void (*free)(void *spec);
+	/* Checks that need the whole manifest (its other changes, its
+	 * rollout), after it is parsed; may be NULL. */
+	int (*validate)(struct hf_yaml *y, const struct hf_change *ch, const struct hf_manifest *m);
+	/* One line for people on what the change selects, where the manifest
+	 * alone does not show it at a glance (a key file's size); may be NULL. */
+	void (*summary)(const struct hf_change *ch, struct hf_buf *out);
+	/* Static checks that need no cluster: refuse what can never work
+	 * ("LINE:COL: why" in 'err'); may be NULL. */
 	int (*check)(const struct hf_change *ch, struct hf_err *err);
+
 	/* Read the live state and fill each target's 'diff'. A refusal that
 	 * holds for the whole change (unknown parameter) returns HF_EINVAL. */
-	int (*plan)(const struct hf_change *ch, struct hf_cluster *c,
-		    struct hf_target *t, size_t n, struct hf_err *err);
+	int (*plan)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n,
+		    struct hf_err *err);
 	/* Read the before-state into t->step->before. */
-	void (*capture)(const struct hf_change *ch, struct hf_cluster *c,
-			struct hf_target *t, size_t n);
-	void (*apply)(const struct hf_change *ch, struct hf_cluster *c,
-		      struct hf_target *t, size_t n);
+	void (*capture)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
+			size_t n);
+	void (*apply)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n);
 	/* Set t->match; on AFTER, a match records what the node reports in
 	 * t->step->after (the server's own spelling of the values). */
-	void (*verify)(const struct hf_change *ch, struct hf_cluster *c,
-		       struct hf_target *t, size_t n, enum hf_side side);
+	void (*verify)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
+		       size_t n, enum hf_side side);
 	/* Restore the before-state where the node still holds the after-state;
 	 * status HF_ECONFLICT where it holds neither (unless 'force'). */
-	void (*revert)(const struct hf_change *ch, struct hf_cluster *c,
-		       struct hf_target *t, size_t n, int force);
-	/* Make the change survive a restart (CONFIG REWRITE); may be NULL. */
-	void (*persist)(const struct hf_change *ch, struct hf_cluster *c,
-			struct hf_target *t, size_t n);
-	/* The kind stops and starts nodes: a node that does not answer after
-	 * a crash may be one it stopped, and its apply and revert start it. */
-	int restarts_nodes;
-	/* Apply picks up where it stopped (it keeps its own progress): a step
-	 * found in flight after a crash is applied again, not settled. */
-	int resumable_apply;
+	void (*revert)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
+		       size_t n, int force);
+	/* Does this applied step still need 'persist' to survive a restart
+	 * (the node has a config file)? May be NULL: nothing to persist. */
+	int (*needs_persist)(const struct hf_change *ch, const struct hf_step *s);
+	/* Make the change survive a restart (CONFIG REWRITE). */
+	void (*persist)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
+			size_t n);
 };
 
-const struct hf_change_kind *hf_kind_of(const struct hf_change *ch);
+/* The kind that manifests call 'name', or NULL. */
+const struct hf_change_kind *hf_kind_find(const char *name);
+/* The names of every kind, for messages: "config, function, ... or data". */
+void hf_kind_names(struct hf_buf *out);
 
 void hf_target_set(struct hf_target *t, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -99,18 +135,12 @@ void hf_kind_calls_free(struct hf_call *calls, size_t n);
 void hf_kind_send_all(struct hf_cluster *c, struct hf_target *t, size_t n, const char *cmd,
 		      const char *sub);
 
-typedef void (*hf_kind_verify_fn)(const struct hf_change *ch, struct hf_cluster *c,
+typedef void (*hf_kind_verify_fn)(const struct hf_change *ch, struct hf_kind_ctx *x,
 				  struct hf_target *t, size_t n, enum hf_side side);
 /* After a revert: ask every target that has neither failed nor already
  * matched whether it holds the before-state; a target that does not gets
  * HF_ERR, one that does gets match = 1. */
-void hf_kind_check_restored(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+void hf_kind_check_restored(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 			    size_t n, hf_kind_verify_fn verify);
-
-extern const struct hf_change_kind hf_kind_config;
-extern const struct hf_change_kind hf_kind_function;
-extern const struct hf_change_kind hf_kind_acl;
-extern const struct hf_change_kind hf_kind_binary;
-extern const struct hf_change_kind hf_kind_data;
 
 #endif

@@ -5,80 +5,23 @@
 
 #include <stddef.h>
 
+#include "core/yaml.h"
 #include "util/err.h"
 
-struct hf_pos {
-	int line;    /* 1-based; 0 when unknown */
-	int col;     /* 1-based */
-};
+struct hf_change_kind;
 
-/* One "name: value" of a config change. */
+/* One "name: value" pair of a change (a config parameter, a hash field). */
 struct hf_param {
 	char *name;
 	char *value;
 	struct hf_pos pos;
 };
 
-enum hf_kind_id {
-	HF_KIND_CONFIG,
-	HF_KIND_FUNCTION,
-	HF_KIND_ACL,
-	HF_KIND_BINARY,
-	HF_KIND_DATA,
-	/* Parsed names that this build does not implement yet are rejected
-	 * with a clear error: flag, exec. */
-};
-
+/* One entry of spec.changes: its kind and the kind's own spec. */
 struct hf_change {
-	enum hf_kind_id kind;
+	const struct hf_change_kind *kind;
 	struct hf_pos pos;        /* position of the kind's key, e.g. "config" */
-	struct hf_param *params;  /* config */
-	size_t nparams;
-	char *library;            /* function: the library name */
-	char *file;               /* function: the file as written, relative to the manifest */
-	char *code;               /* function: the file's contents */
-	size_t codelen;
-	char code_sha256[65];     /* function */
-	char *acl_user;           /* acl: the user */
-	char *acl_rules;          /* acl: the rules, secrets replaced by their SHA-256
-				   * (">pw" -> "#hash", "<pw" -> "!hash") */
-	int confirm;              /* acl: the user may be hotfix's own; binary: a
-				   * point of no return or a shard without replica
-				   * is accepted */
-	char *bin_path;           /* binary: the new server binary, absolute */
-	char *bin_restart;        /* binary: restart command template, or NULL to
-				   * restart local nodes natively */
-	char *bin_build;          /* binary: the build id the binary must report,
-				   * or NULL to ask the binary ('--version') */
-	long long bin_timeout_ms; /* binary: per node, from shutdown to in sync */
-
-	/* data: which keys (exactly one of 'match' and 'keys_file') */
-	char *data_match;         /* SCAN MATCH pattern on every primary */
-	char *keys_file;          /* as written, relative to the manifest */
-	char **keys;              /* keys_file's lines: one key per line, empty (or blank)
-				   * lines and lines starting with '#' skipped, no key twice */
-	size_t nkeys;
-	char *data_type;          /* TYPE filter: string, hash, list, set, zset, stream;
-				   * NULL = any (set/unset/rename imply hash; value, or a
-				   * 'where' without 'field', string) */
-	char *where_field;        /* hash field to test, or NULL (then 'where' tests a
-				   * string's value) */
-	char *where_equals;       /* NULL when there is no 'where' */
-	/* data: what to do to each selected key (at least one operation) */
-	struct hf_param *data_set;  /* set: hash fields and their new values */
-	size_t ndata_set;
-	char *data_value;         /* value: a string's new value */
-	char **data_unset;        /* unset: hash fields to remove */
-	size_t ndata_unset;
-	char *rename_from, *rename_to;  /* rename: {from: F, to: G}, a hash field */
-	long long data_ttl_ms;    /* ttl: a duration; 0 when absent */
-	int data_persist;         /* persist: true */
-	int data_delete;          /* delete: true (cache invalidation) */
-	char *lua_file;           /* lua: as written, relative to the manifest */
-	char *lua_code;           /* the file's contents: the body of a Lua function
-				   * of 'key', run on the server for each key */
-	char lua_sha256[65];
-	long batch;               /* keys per script call (default 200) */
+	void *spec;               /* parsed and freed by the kind */
 };
 
 enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };
@@ -146,5 +89,15 @@ int hf_manifest_parse(const char *path, const char *text, size_t len,
 void hf_manifest_free(struct hf_manifest *m);
 
 const char *hf_order_name(enum hf_order o);
+
+/* Replace every whole-token 'secret' (a token ends at a blank, a quote or
+ * the end of the text) with 'hashed' in the text the journal keeps. For
+ * kinds whose manifest entry holds a secret (ACL passwords): a secret is
+ * never stored in clear. Returns -1 when the text holds neither, i.e. the
+ * secret is not written plainly there (a YAML escape, a folded line). */
+int hf_manifest_redact(struct hf_manifest *m, const char *secret, const char *hashed);
+
+/* Does 'm' roll out over shares of keys (a data change) rather than nodes? */
+int hf_manifest_over_keys(const struct hf_manifest *m);
 
 #endif

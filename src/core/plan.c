@@ -16,11 +16,8 @@ int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err)
 	int rc;
 
 	for (i = 0; i < m->nchanges; i++) {
-		const struct hf_change_kind *k = hf_kind_of(&m->changes[i]);
+		const struct hf_change_kind *k = m->changes[i].kind;
 
-		if (!k)
-			return hf_err_set(err, HF_EINVAL, "%s:%d:%d: change kind not supported", m->path,
-					  m->changes[i].pos.line, m->changes[i].pos.col);
 		if (k->check && (rc = k->check(&m->changes[i], err))) {
 			/* The kind names LINE:COL; put the file in front. */
 			char msg[sizeof(err->msg)];
@@ -196,13 +193,16 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	rc = hf_plan_precheck(m, err);
 	if (rc)
 		goto out;
+	p->persistence = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*p->persistence));
+	hf_persistence_read(c, p->persistence);
 	for (k = 0; k < m->nchanges; k++) {
-		const struct hf_change_kind *kind = hf_kind_of(&m->changes[k]);
+		const struct hf_change_kind *kind = m->changes[k].kind;
+		struct hf_kind_ctx x = { .c = c, .m = m };
 
 		per[k] = hf_xcalloc(c->nnodes, sizeof(**per));
 		for (i = 0; i < c->nnodes; i++)
 			per[k][i].node = &c->nodes[i];
-		rc = kind->plan(&m->changes[k], c, per[k], c->nnodes, err);
+		rc = kind->plan(&m->changes[k], &x, per[k], c->nnodes, err);
 		if (rc) {
 			char msg[sizeof(err->msg)];
 
@@ -220,7 +220,7 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 			}
 	}
 
-	if (m->nchanges && m->changes[0].kind == HF_KIND_DATA) {
+	if (hf_manifest_over_keys(m)) {
 		rc = data_steps(m, c, per, p);
 		describe_guard(m, p);
 		goto out;
@@ -308,5 +308,6 @@ void hf_plan_free(struct hf_plan *p)
 	}
 	free(p->steps);
 	free(p->waves);
+	free(p->persistence);
 	free(p);
 }

@@ -34,6 +34,9 @@ struct hf_plan {
 	int rollback_possible;
 	char rollback_note[256];
 	char guard_note[512];
+	/* Snapshot readiness of each node of the cluster (indexed like its
+	 * nodes), read when the plan was built: the plan printer does no I/O. */
+	struct hf_persistence *persistence;
 };
 
 /* Build the plan. HF_EINVAL (with "FILE:LINE:COL: ..." in 'err') when the

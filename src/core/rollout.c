@@ -313,22 +313,6 @@ void hf_rollout_free(struct hf_rollout *r)
 
 enum op { OP_CAPTURE, OP_APPLY, OP_VERIFY_AFTER, OP_VERIFY_BEFORE, OP_REVERT, OP_PERSIST };
 
-/* The share of the key space wave 'wave' covers, in 1/10000ths: from the
- * previous wave's 'keys' goal to its own (the last wave reaches 100%). */
-static void key_share(const struct hf_manifest *m, int wave, int *lo, int *hi)
-{
-	double prev = 0, goal = 100;
-
-	if (wave >= 2 && (size_t)(wave - 1) <= m->nwaves && m->waves[wave - 2].keys)
-		prev = m->waves[wave - 2].percent;
-	if ((size_t)wave <= m->nwaves && m->waves[wave - 1].keys)
-		goal = m->waves[wave - 1].percent;
-	if ((size_t)wave > m->nwaves)
-		goal = 100;   /* the wave the plan adds to reach every key */
-	*lo = (int)(prev * 100 + 0.5);
-	*hi = (int)(goal * 100 + 0.5);
-}
-
 /* Run 'op' for the steps 'idx', one batch per change, and return targets
  * aligned with 'idx'. Caller frees the array. */
 static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t n, enum op op,
@@ -343,7 +327,11 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 		/* Reverts go newest change first, like waves. */
 		size_t k = op == OP_REVERT ? r->m->nchanges - 1 - j : j;
 		const struct hf_change *ch = &r->m->changes[k];
-		const struct hf_change_kind *kind = hf_kind_of(ch);
+		const struct hf_change_kind *kind = ch->kind;
+		struct hf_kind_ctx x = {
+			.c = r->c, .m = r->m, .journal = r->j, .run_id = r->run->id,
+			.progress = r->progress, .progress_ud = r->ud,
+		};
 		size_t m = 0;
 
 		for (i = 0; i < n; i++) {
@@ -352,34 +340,29 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 			memset(&t[m], 0, sizeof(t[m]));
 			t[m].node = r->node_of[idx[i]];
 			t[m].step = &r->steps[idx[i]];
-			t[m].journal = r->j;
-			t[m].run_id = r->run->id;
-			t[m].progress = r->progress;
-			t[m].progress_ud = r->ud;
-			key_share(r->m, r->steps[idx[i]].wave, &t[m].key_lo, &t[m].key_hi);
 			pos[m++] = i;
 		}
 		if (!m)
 			continue;
 		switch (op) {
 		case OP_CAPTURE:
-			kind->capture(ch, r->c, t, m);
+			kind->capture(ch, &x, t, m);
 			break;
 		case OP_APPLY:
-			kind->apply(ch, r->c, t, m);
+			kind->apply(ch, &x, t, m);
 			break;
 		case OP_VERIFY_AFTER:
-			kind->verify(ch, r->c, t, m, HF_SIDE_AFTER);
+			kind->verify(ch, &x, t, m, HF_SIDE_AFTER);
 			break;
 		case OP_VERIFY_BEFORE:
-			kind->verify(ch, r->c, t, m, HF_SIDE_BEFORE);
+			kind->verify(ch, &x, t, m, HF_SIDE_BEFORE);
 			break;
 		case OP_REVERT:
-			kind->revert(ch, r->c, t, m, force);
+			kind->revert(ch, &x, t, m, force);
 			break;
 		case OP_PERSIST:
 			if (kind->persist)
-				kind->persist(ch, r->c, t, m);
+				kind->persist(ch, &x, t, m);
 			break;
 		}
 		for (i = 0; i < m; i++)
@@ -606,7 +589,7 @@ static int settle(struct hf_rollout *r, struct hf_err *err)
 				goto out;
 		}
 		if (s->state == HF_STEP_APPLYING &&
-		    hf_kind_of(&r->m->changes[s->change])->resumable_apply) {
+		    (r->m->changes[s->change].kind->flags & HF_KIND_RESUMABLE_APPLY)) {
 			/* It keeps its own progress: apply again goes on. */
 			s->state = HF_STEP_CAPTURED;
 			rc = save_steps(r, &i, 1, err);
@@ -632,7 +615,7 @@ static int settle(struct hf_rollout *r, struct hf_err *err)
 		struct hf_step *s = &r->steps[idx[i]];
 
 		if (t[i].status == HF_EUNREACH && s->state == HF_STEP_APPLYING &&
-		    hf_kind_of(&r->m->changes[s->change])->restarts_nodes) {
+		    (r->m->changes[s->change].kind->flags & HF_KIND_RESTARTS_NODES)) {
 			/* Probably stopped by the crashed run: apply again,
 			 * which starts it (or says why it cannot). */
 			s->state = HF_STEP_CAPTURED;
@@ -668,6 +651,14 @@ out:
 	return rc;
 }
 
+/* What the run's kind counts in its events ("key"). */
+static const char *unit_of(const struct hf_rollout *r)
+{
+	const char *u = r->m->nchanges ? r->m->changes[0].kind->unit : NULL;
+
+	return u ? u : "unit";
+}
+
 /* Capture, apply and verify one round: at most one node per shard. */
 static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
 {
@@ -700,8 +691,8 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 	t = run_op(r, idx, n, OP_APPLY, 0);
 	hf_crashpoint("applied");
 	for (i = 0; i < n; i++) {
-		scanned += t[i].keys_scanned;
-		changed += t[i].keys_changed;
+		scanned += t[i].looked;
+		changed += t[i].changed;
 	}
 	why = failures(r, idx, t, n, NULL);
 	for (i = 0; i < n; i++)
@@ -743,9 +734,10 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 	}
 	k = done.len;
 	if (scanned)
-		emit(r, "step", "applied and verified on %s; %lld key(s) changed of %lld looked at, "
-		     "%.0f keys/s", k ? done.s : "no node", changed, scanned,
-		     (double)changed * 1000.0 / (double)(hf_mono_ms() - t0 > 0 ? hf_mono_ms() - t0 : 1));
+		emit(r, "step", "applied and verified on %s; %lld %s(s) changed of %lld looked at, "
+		     "%.0f %ss/s", k ? done.s : "no node", changed, unit_of(r), scanned,
+		     (double)changed * 1000.0 / (double)(hf_mono_ms() - t0 > 0 ? hf_mono_ms() - t0 : 1),
+		     unit_of(r));
 	else
 		emit(r, "step", "applied and verified on %s", k ? done.s : "no node");
 	hf_buf_release(&done);
@@ -799,6 +791,14 @@ static int wave_started(struct hf_rollout *r, int wave)
 	return 0;
 }
 
+/* Does the kind of step 's' keep a change that a restart would lose? */
+static int needs_persist(struct hf_rollout *r, const struct hf_step *s)
+{
+	const struct hf_change *ch = &r->m->changes[s->change];
+
+	return s->before && ch->kind->needs_persist && ch->kind->needs_persist(ch, s);
+}
+
 /* Persist the change on nodes with a config file. 'persisted' is 1 once
  * the intent is journaled and 2 once CONFIG REWRITE succeeded; a resumed
  * run rewrites again (it is idempotent) wherever it is not 2. */
@@ -811,7 +811,7 @@ static int promote(struct hf_rollout *r, struct hf_err *err)
 
 	for (i = 0; i < r->nsteps; i++)
 		if (r->steps[i].state == HF_STEP_VERIFIED && r->steps[i].persisted < 2 &&
-		    r->steps[i].before && strstr(r->steps[i].before, "\"config_file\":true"))
+		    needs_persist(r, &r->steps[i]))
 			idx[n++] = i;
 	if (n) {
 		struct hf_target *t;
@@ -1113,12 +1113,12 @@ int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct
 		t = run_op(r, idx, n, OP_REVERT, force);
 		hf_crashpoint("reverted");
 		{
-			long long keys = 0;
+			long long units = 0;
 
 			for (i = 0; i < n; i++)
-				keys += t[i].keys_changed;
-			if (keys)
-				emit(r, "rollback", "wave %d: %lld key(s) restored", w, keys);
+				units += t[i].changed;
+			if (units)
+				emit(r, "rollback", "wave %d: %lld %s(s) restored", w, units, unit_of(r));
 		}
 		for (i = 0; i < n; i++) {
 			struct hf_step *s = &r->steps[idx[i]];

@@ -2,15 +2,106 @@
  * propagate ACLs, so every node is a target. The before-state is the user's
  * line in ACL LIST (or its absence); apply and revert both first clear what
  * a rule string can set, so the user ends with exactly the rules given.
- * Passwords arrive here already hashed by the manifest parser. */
+ * Passwords are hashed as the change is parsed, here and in the text the
+ * journal keeps. */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/kind.h"
+#include "kinds/acl.h"
 #include "util/buf.h"
 #include "util/misc.h"
+
+/* The body of an acl change: a user and its rules. Passwords in the rules
+ * (">secret", "<secret") are replaced by their SHA-256 ("#hash", "!hash"),
+ * which Redis takes as the same password, here and in the text the journal
+ * keeps: a secret is never stored or printed in clear. */
+static int parse(struct hf_yaml *y, const struct hf_field *body, struct hf_change *ch,
+		 struct hf_manifest *m)
+{
+	enum { F_USER, F_RULES, F_CONFIRM, F_N };
+	struct hf_field f[F_N] = {
+		[F_USER] = { .name = "user", .required = 1 },
+		[F_RULES] = { .name = "rules", .required = 1 },
+		[F_CONFIRM] = { .name = "confirm" },
+	};
+	struct hf_acl_spec *as = hf_xcalloc(1, sizeof(*as));
+	struct hf_buf rules = {0};
+	const char *user, *r, *p;
+	size_t i;
+	int rc;
+
+	ch->spec = as;
+	rc = hf_yaml_walk(y, body->val, body->pos, "'acl'", f, F_N);
+	if (rc)
+		return rc;
+	user = hf_yaml_scalar(y, f[F_USER].val, f[F_USER].pos, "user", "a user name");
+	if (!user)
+		return HF_EINVAL;
+	for (p = user; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_-.@", *p))
+			break;
+	if (!*user || *p)
+		return hf_yaml_fail(y, hf_yaml_pos(y, f[F_USER].val, f[F_USER].pos),
+				    "invalid user name '%s' (expected letters, digits and _-.@)", user);
+	for (i = 0; &m->changes[i] != ch; i++)
+		if (m->changes[i].kind == ch->kind &&
+		    !strcmp(((struct hf_acl_spec *)m->changes[i].spec)->user, user))
+			return hf_yaml_fail(y, f[F_USER].pos, "duplicate acl user '%s'", user);
+	as->user = hf_xstrdup(user);
+	r = hf_yaml_scalar(y, f[F_RULES].val, f[F_RULES].pos, "rules", "a string of ACL rules");
+	if (!r)
+		return HF_EINVAL;
+	if (!*r)
+		return hf_yaml_fail(y, hf_yaml_pos(y, f[F_RULES].val, f[F_RULES].pos),
+				    "'rules' must not be empty");
+	if (f[F_CONFIRM].seen && (rc = hf_yaml_bool(y, &f[F_CONFIRM], &as->confirm)))
+		return rc;
+	for (p = r; *p && !rc;) {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, " \t");
+		if (rules.len)
+			hf_buf_puts(&rules, " ");
+		if ((*p == '>' || *p == '<') && n > 1) {
+			char hash[65], *secret = hf_xstrndup(p, n), *hashed;
+
+			hf_sha256_hex(secret + 1, n - 1, hash);
+			hashed = hf_xasprintf("%c%s", *p == '>' ? '#' : '!', hash);
+			hf_buf_puts(&rules, hashed);
+			/* A secret the text does not spell out plainly could not
+			 * be hidden in the journal's copy: refused. */
+			if (hf_manifest_redact(m, secret, hashed))
+				rc = hf_yaml_fail(y, hf_yaml_pos(y, f[F_RULES].val, f[F_RULES].pos),
+						  "write each ACL password plainly in 'rules', as one "
+						  "token on one line, with no YAML escapes (it is hashed "
+						  "before anything is stored)");
+			free(hashed);
+			free(secret);
+		} else {
+			hf_buf_append(&rules, p, n);
+		}
+		p += n;
+	}
+	as->rules = hf_buf_detach(&rules);
+	return rc;
+}
+
+static void spec_free(void *spec)
+{
+	struct hf_acl_spec *as = spec;
+
+	free(as->user);
+	free(as->rules);
+	free(as);
+}
 
 /* Clears what rules can set, short of 'reset', which would also add the
  * sanitize-payload flag and so not give back a user as it was. */
@@ -99,6 +190,22 @@ static char *state_json(const char *rules, int has_file)
 	return s;
 }
 
+/* Does the before-state record an ACL file, which ACL SAVE writes? */
+static int has_file(const char *blob)
+{
+	json_t *j = blob ? json_loads(blob, 0, NULL) : NULL;
+	int yes = json_is_true(json_object_get(j, "config_file"));
+
+	json_decref(j);
+	return yes;
+}
+
+static int needs_persist(const struct hf_change *ch, const struct hf_step *s)
+{
+	(void)ch;
+	return has_file(s->before);
+}
+
 /* The rules recorded in a blob; '*absent' when the user did not exist.
  * Returns 0, or -1 when there is no blob. Caller frees '*rules'. */
 static int blob_rules(const char *blob, char **rules, int *absent)
@@ -163,20 +270,22 @@ static int keeps_credential(const char *rules, const char *password)
 	return 0;
 }
 
-static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		size_t n, struct hf_err *err)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_acl_spec *as = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	const char *self = c->uri.user ? c->uri.user : "default";
 	size_t i;
 
-	if (!strcmp(ch->acl_user, self) && !ch->confirm &&
-	    (locks_out(ch->acl_rules) || !keeps_credential(ch->acl_rules, c->uri.password))) {
+	if (!strcmp(as->user, self) && !as->confirm &&
+	    (locks_out(as->rules) || !keeps_credential(as->rules, c->uri.password))) {
 		hf_kind_calls_free(calls, n);
 		return hf_err_set(err, HF_EINVAL, "%d:%d: the rules for user '%s' would take from hotfix's "
 				  "own connection permissions it needs to verify and roll back; add "
 				  "'confirm: true' to the acl change if that is meant", ch->pos.line,
-				  ch->pos.col, ch->acl_user);
+				  ch->pos.col, as->user);
 	}
 	for (i = 0; i < n; i++)
 		queue_list(&calls[i]);
@@ -189,9 +298,9 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 		/* Redis reorders and rewrites rules, so the live line cannot be
 		 * compared with the manifest's: every node is a target, and
 		 * applying rules a user already has changes nothing. */
-		live = user_rules(calls[i].replies[0], ch->acl_user);
-		hf_target_add_diff(&t[i], "acl user '%s': %s -> %s", ch->acl_user,
-				   live ? live : "(absent)", ch->acl_rules);
+		live = user_rules(calls[i].replies[0], as->user);
+		hf_target_add_diff(&t[i], "acl user '%s': %s -> %s", as->user,
+				   live ? live : "(absent)", as->rules);
 	}
 	hf_kind_calls_free(calls, n);
 	return 0;
@@ -204,8 +313,10 @@ static int has_aclfile(const struct hf_reply *r)
 	       r->elem[1]->str[0];
 }
 
-static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_acl_spec *as = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
@@ -221,19 +332,21 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 		if (t[i].status)
 			continue;
 		free(t[i].step->before);
-		t[i].step->before = state_json(user_rules(calls[i].replies[0], ch->acl_user),
+		t[i].step->before = state_json(user_rules(calls[i].replies[0], as->user),
 					       has_aclfile(calls[i].replies[1]));
 	}
 	hf_kind_calls_free(calls, n);
 }
 
-static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_acl_spec *as = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		queue_setuser(&calls[i], ch->acl_user, ch->acl_rules);
+		queue_setuser(&calls[i], as->user, as->rules);
 		queue_list(&calls[i]);
 	}
 	hf_kind_calls_run(c, t, n, calls);
@@ -241,14 +354,16 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		if (t[i].status)
 			continue;
 		free(t[i].step->after);
-		t[i].step->after = state_json(user_rules(calls[i].replies[1], ch->acl_user), 0);
+		t[i].step->after = state_json(user_rules(calls[i].replies[1], as->user), 0);
 	}
 	hf_kind_calls_free(calls, n);
 }
 
-static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, enum hf_side side)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_acl_spec *as = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
@@ -263,7 +378,7 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 
 		if (t[i].status)
 			continue;
-		live = user_rules(calls[i].replies[0], ch->acl_user);
+		live = user_rules(calls[i].replies[0], as->user);
 		if (blob_rules(blob, &want, &absent))
 			/* Nothing recorded: before = never captured, after = the
 			 * user exists (the crash came before its line was read). */
@@ -275,9 +390,11 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	hf_kind_calls_free(calls, n);
 }
 
-static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, int force)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_acl_spec *as = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	struct hf_call *sets = hf_kind_calls_new(t, n);
 	size_t i, m = 0;
@@ -298,7 +415,7 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 			continue;
 		}
 		blob_rules(t[i].step->after, &after, &aabsent);
-		live = user_rules(calls[i].replies[0], ch->acl_user);
+		live = user_rules(calls[i].replies[0], as->user);
 		if (babsent ? !live : live && !strcmp(live, before)) {
 			t[i].match = 1;
 		} else {
@@ -306,13 +423,13 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 						       : live != NULL;
 			if (!hold_after && !force) {
 				hf_target_set(&t[i], HF_ECONFLICT, "acl user '%s' changed since the hotfix, "
-					      "left as it is", ch->acl_user);
+					      "left as it is", as->user);
 			} else {
 				sets[m].node = t[i].node;
 				if (babsent) {
 					hf_argv_push(&sets[m].cmds[0], "ACL");
 					hf_argv_push(&sets[m].cmds[0], "DELUSER");
-					hf_argv_push(&sets[m].cmds[0], ch->acl_user);
+					hf_argv_push(&sets[m].cmds[0], as->user);
 					sets[m].ncmds = 1;
 				} else if (!strstr(before, "sanitize-payload") && live &&
 					   strstr(live, "sanitize-payload")) {
@@ -320,20 +437,20 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 					 * fresh user gives the before-state back exactly. */
 					hf_argv_push(&sets[m].cmds[0], "ACL");
 					hf_argv_push(&sets[m].cmds[0], "DELUSER");
-					hf_argv_push(&sets[m].cmds[0], ch->acl_user);
+					hf_argv_push(&sets[m].cmds[0], as->user);
 					sets[m].ncmds = 1;
 					{
 						struct hf_argv *a = &sets[m].cmds[sets[m].ncmds++];
 
 						hf_argv_push(a, "ACL");
 						hf_argv_push(a, "SETUSER");
-						hf_argv_push(a, ch->acl_user);
+						hf_argv_push(a, as->user);
 						push_rules(a, before);
 					}
 				} else {
-					queue_setuser(&sets[m], ch->acl_user, before);
+					queue_setuser(&sets[m], as->user, before);
 				}
-				if (t[i].step->persisted && strstr(t[i].step->before, "\"config_file\":true")) {
+				if (t[i].step->persisted && has_file(t[i].step->before)) {
 					hf_argv_push(&sets[m].cmds[sets[m].ncmds], "ACL");
 					hf_argv_push(&sets[m].cmds[sets[m].ncmds++], "SAVE");
 				}
@@ -362,21 +479,25 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	free(who);
 
 	/* Check what was restored; a conflicting target keeps its status. */
-	hf_kind_check_restored(ch, c, t, n, verify);
+	hf_kind_check_restored(ch, x, t, n, verify);
 }
 
-static void persist(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void persist(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
 	(void)ch;
 	hf_kind_send_all(c, t, n, "ACL", "SAVE");
 }
 
 const struct hf_change_kind hf_kind_acl = {
 	.name = "acl",
+	.parse = parse,
+	.free = spec_free,
 	.plan = plan,
 	.capture = capture,
 	.apply = apply,
 	.verify = verify,
 	.revert = revert,
+	.needs_persist = needs_persist,
 	.persist = persist,
 };

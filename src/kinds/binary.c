@@ -24,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/kind.h"
+#include "kinds/binary.h"
 #include "util/buf.h"
 #include "util/misc.h"
 #include "util/proc.h"
@@ -231,26 +233,27 @@ static int binary_build(const char *path, char *build, size_t blen, char *versio
 /* The binary the change asks for. */
 static int change_want(const struct hf_change *ch, struct want *w, char *why, size_t len)
 {
+	const struct hf_binary_spec *bs = ch->spec;
 	memset(w, 0, sizeof(*w));
-	snprintf(w->exe, sizeof(w->exe), "%s", ch->bin_path);
-	w->native = !ch->bin_restart;
-	if (ch->bin_build) {
-		snprintf(w->build, sizeof(w->build), "%s", ch->bin_build);
-		if (access(ch->bin_path, X_OK) == 0) {
+	snprintf(w->exe, sizeof(w->exe), "%s", bs->path);
+	w->native = !bs->restart;
+	if (bs->build) {
+		snprintf(w->build, sizeof(w->build), "%s", bs->build);
+		if (access(bs->path, X_OK) == 0) {
 			char b[48];
 
-			if (binary_build(ch->bin_path, b, sizeof(b), w->version, sizeof(w->version), why,
+			if (binary_build(bs->path, b, sizeof(b), w->version, sizeof(w->version), why,
 					 len))
 				return -1;
-			if (strcmp(b, ch->bin_build)) {
+			if (strcmp(b, bs->build)) {
 				snprintf(why, len, "'%s' reports build %s, not the build %s the change names",
-					 ch->bin_path, b, ch->bin_build);
+					 bs->path, b, bs->build);
 				return -1;
 			}
 		}
 		return 0;
 	}
-	return binary_build(ch->bin_path, w->build, sizeof(w->build), w->version,
+	return binary_build(bs->path, w->build, sizeof(w->build), w->version,
 			    sizeof(w->version), why, len);
 }
 
@@ -351,9 +354,10 @@ static void shell_quote(struct hf_buf *out, const char *s)
 
 static void run_template(const struct hf_change *ch, struct job *jb)
 {
+	const struct hf_binary_spec *bs = ch->spec;
 	const struct hf_node *n = jb->t->node;
 	struct hf_buf cmd = {0};
-	const char *p = ch->bin_restart;
+	const char *p = bs->restart;
 	char port[16], out[512];
 	char *argv[] = { "/bin/sh", "-c", NULL, NULL };
 	long long left = jb->deadline - hf_mono_ms();
@@ -443,6 +447,7 @@ static void stop(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 static void failover(struct hf_cluster *c, const struct hf_change *ch, struct job *jb,
 		     const struct live *l)
 {
+	const struct hf_binary_spec *bs = ch->spec;
 	struct hf_node *n = jb->t->node;
 	struct hf_argv a = {0};
 	struct hf_reply *r = NULL;
@@ -463,7 +468,7 @@ static void failover(struct hf_cluster *c, const struct hf_change *ch, struct jo
 		}
 	}
 	if (best < 0) {
-		if (l->nrep == 0 && ch->confirm) {
+		if (l->nrep == 0 && bs->confirm) {
 			stop(c, ch, jb, l);   /* the plan said so: this shard goes down */
 			return;
 		}
@@ -509,11 +514,12 @@ static void failover(struct hf_cluster *c, const struct hf_change *ch, struct jo
 /* Advance one job by one look at its node; never blocks for long. */
 static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *jb, int *fo_busy)
 {
+	const struct hf_binary_spec *bs = ch->spec;
 	struct hf_node *n = jb->t->node;
 	struct live l;
 
 	if (hf_mono_ms() > jb->deadline) {
-		fail(jb, HF_ERR, "gave up after %lld ms waiting for %s", ch->bin_timeout_ms,
+		fail(jb, HF_ERR, "gave up after %lld ms waiting for %s", bs->timeout_ms,
 		     jb->what[0] ? jb->what : "the node");
 		return;
 	}
@@ -648,6 +654,7 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
  * stops its shard (the nodes after it are not touched). */
 static void run_jobs(struct hf_cluster *c, const struct hf_change *ch, struct job *jobs, size_t n)
 {
+	const struct hf_binary_spec *bs = ch->spec;
 	size_t i, k;
 	int busy, fo_busy = 0;
 
@@ -690,7 +697,7 @@ static void run_jobs(struct hf_cluster *c, const struct hf_change *ch, struct jo
 			    jobs[i - 1].ph != PH_DONE && jobs[i - 1].ph != PH_FAILED)
 				continue;   /* one node per shard at a time */
 			if (!jb->deadline) {
-				jb->deadline = hf_mono_ms() + ch->bin_timeout_ms;
+				jb->deadline = hf_mono_ms() + bs->timeout_ms;
 				jb->sync_to = -1;
 			}
 			step(c, ch, jb, &fo_busy);
@@ -714,9 +721,112 @@ static int version_cmp_minor(const char *a, const char *b)
 	return a1 != b1 ? a1 - b1 : a2 - b2;
 }
 
-static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n,
+/* The body of a binary change: the server binary every node is restarted
+ * on, and how. Without 'restart' the nodes must be local, and hotfix stops
+ * and starts them itself; the binary must then exist here. */
+static int parse(struct hf_yaml *y, const struct hf_field *body, struct hf_change *ch,
+		 struct hf_manifest *m)
+{
+	enum { F_PATH, F_RESTART, F_BUILD, F_TIMEOUT, F_CONFIRM, F_N };
+	struct hf_field f[F_N] = {
+		[F_PATH] = { .name = "path", .required = 1 },
+		[F_RESTART] = { .name = "restart" },
+		[F_BUILD] = { .name = "build" },
+		[F_TIMEOUT] = { .name = "timeout" },
+		[F_CONFIRM] = { .name = "confirm" },
+	};
+	struct hf_binary_spec *bs = hf_xcalloc(1, sizeof(*bs));
+	const char *path, *p;
+	int rc;
+
+	ch->spec = bs;
+	bs->timeout_ms = 60000;
+	rc = hf_yaml_walk(y, body->val, body->pos, "'binary'", f, F_N);
+	if (rc)
+		return rc;
+	if (m->nchanges > 1)
+		return hf_yaml_fail(y, body->pos, "a binary change must be the only change of its "
+				    "manifest (a restart would drop runtime changes made alongside it)");
+	path = hf_yaml_scalar(y, f[F_PATH].val, f[F_PATH].pos, "path", "the path of a server binary");
+	if (!path)
+		return HF_EINVAL;
+	if (!*path)
+		return hf_yaml_fail(y, hf_yaml_pos(y, f[F_PATH].val, f[F_PATH].pos),
+				    "'path' must not be empty");
+	bs->path = hf_yaml_relative(y, path);
+	if (f[F_RESTART].seen) {
+		struct hf_pos rpos = hf_yaml_pos(y, f[F_RESTART].val, f[F_RESTART].pos);
+
+		rc = hf_yaml_text(y, &f[F_RESTART], &bs->restart);
+		if (rc)
+			return rc;
+		if (!strstr(bs->restart, "{port}"))
+			return hf_yaml_fail(y, rpos, "'restart' must name the node, with {port} (and "
+					    "{host}, {binary}, {id} as needed)");
+		for (p = bs->restart; (p = strchr(p, '{')); p++)
+			if (strncmp(p, "{host}", 6) && strncmp(p, "{port}", 6) &&
+			    strncmp(p, "{binary}", 8) && strncmp(p, "{id}", 4))
+				return hf_yaml_fail(y, rpos, "unknown placeholder '%.*s' in 'restart' "
+						    "(expected {host}, {port}, {binary} or {id})",
+						    (int)strcspn(p, "} ") + 1, p);
+	}
+	if (f[F_BUILD].seen) {
+		rc = hf_yaml_text(y, &f[F_BUILD], &bs->build);
+		if (rc)
+			return rc;
+		for (p = bs->build; *p && isxdigit((unsigned char)*p); p++)
+			;
+		if (*p || strlen(bs->build) > 40)
+			return hf_yaml_fail(y, hf_yaml_pos(y, f[F_BUILD].val, f[F_BUILD].pos),
+					    "invalid build '%s' (expected the hex id that INFO server "
+					    "reports as redis_build_id)", bs->build);
+	}
+	if (f[F_TIMEOUT].seen && (rc = hf_yaml_duration(y, &f[F_TIMEOUT], 1, &bs->timeout_ms)))
+		return rc;
+	if (f[F_CONFIRM].seen && (rc = hf_yaml_bool(y, &f[F_CONFIRM], &bs->confirm)))
+		return rc;
+	if (!bs->restart || !bs->build) {
+		struct stat st;
+		const char *why = NULL;
+
+		if (stat(bs->path, &st))
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			why = "not a regular file";
+		else if (access(bs->path, X_OK))
+			why = strerror(errno);
+		if (why)
+			return hf_yaml_fail(y, hf_yaml_pos(y, f[F_PATH].val, f[F_PATH].pos),
+					    "cannot run server binary '%s': %s", bs->path, why);
+	}
+	return 0;
+}
+
+/* A primary is upgraded by failing over to an upgraded replica. */
+static int validate(struct hf_yaml *y, const struct hf_change *ch, const struct hf_manifest *m)
+{
+	if (m->order == HF_ORDER_PRIMARIES_FIRST)
+		return hf_yaml_fail(y, ch->pos, "a binary change rolls out replicas first (a primary "
+				    "is upgraded by failing over to an upgraded replica); remove "
+				    "'order: primaries-first'");
+	return 0;
+}
+
+static void spec_free(void *spec)
+{
+	struct hf_binary_spec *bs = spec;
+
+	free(bs->path);
+	free(bs->restart);
+	free(bs->build);
+	free(bs);
+}
+
+static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n,
 		struct hf_err *err)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_binary_spec *bs = ch->spec;
 	struct want w;
 	char why[512];
 	size_t i, k;
@@ -739,7 +849,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 			return hf_err_set(err, HF_EINVAL, "%d:%d: node %s:%d cannot be restarted by "
 					  "hotfix: %s", ch->pos.line, ch->pos.col, nd->host, nd->port,
 					  why);
-		if (w.version[0] && version_cmp_minor(l.version, w.version) && !ch->confirm)
+		if (w.version[0] && version_cmp_minor(l.version, w.version) && !bs->confirm)
 			return hf_err_set(err, HF_EINVAL, "%d:%d: node %s:%d runs Redis %s and the new "
 					  "binary is %s: a change of release can change the RDB format, "
 					  "and a node that saved in the newer one cannot go back (a point "
@@ -748,7 +858,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 					  w.version);
 		for (k = 0; k < c->nnodes; k++)
 			replicas += c->nodes[k].shard == nd->shard && c->nodes[k].role == HF_ROLE_REPLICA;
-		if (!replicas && !ch->confirm)
+		if (!replicas && !bs->confirm)
 			return hf_err_set(err, HF_EINVAL, "%d:%d: shard of %s:%d has no replica, so "
 					  "restarting its primary takes the shard down; add "
 					  "'confirm: true' to accept that", ch->pos.line, ch->pos.col,
@@ -760,9 +870,11 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 	return 0;
 }
 
-static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		    size_t n)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_binary_spec *bs = ch->spec;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -777,18 +889,19 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 			hf_target_set(&t[i], HF_EUNREACH, "%s", l.why);
 			continue;
 		}
-		if (!ch->bin_restart && !native_ok(t[i].node, &l, why, sizeof(why))) {
+		if (!bs->restart && !native_ok(t[i].node, &l, why, sizeof(why))) {
 			hf_target_set(&t[i], HF_ERR, "cannot restart it: %s", why);
 			continue;
 		}
 		free(t[i].step->before);
-		t[i].step->before = state_json(&l, !ch->bin_restart);
+		t[i].step->before = state_json(&l, !bs->restart);
 	}
 }
 
-static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		  size_t n)
 {
+	struct hf_cluster *c = x->c;
 	struct job *jobs = hf_xcalloc(n ? n : 1, sizeof(*jobs));
 	struct want w;
 	char why[512];
@@ -815,9 +928,10 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	free(jobs);
 }
 
-static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, enum hf_side side)
 {
+	struct hf_cluster *c = x->c;
 	size_t i;
 	struct want w;
 	char why[512];
@@ -846,9 +960,10 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	}
 }
 
-static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, int force)
 {
+	struct hf_cluster *c = x->c;
 	struct job *jobs = hf_xcalloc(n ? n : 1, sizeof(*jobs));
 	struct want after;
 	char why[512];
@@ -890,12 +1005,13 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 
 const struct hf_change_kind hf_kind_binary = {
 	.name = "binary",
-	.check = NULL,   /* the manifest parser checks everything static */
+	.flags = HF_KIND_RESTARTS_NODES,
+	.parse = parse,
+	.free = spec_free,
+	.validate = validate,
 	.plan = plan,
 	.capture = capture,
 	.apply = apply,
 	.verify = verify,
 	.revert = revert,
-	.persist = NULL,
-	.restarts_nodes = 1,
 };

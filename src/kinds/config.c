@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/kind.h"
+#include "kinds/config.h"
 #include "util/buf.h"
 
 /* Parameters Redis 7.0 refuses to change at runtime (immutable, or
@@ -50,17 +51,122 @@ static const struct {
 	{ "requirepass", "changing it would cut hotfix off from the node it must verify and roll back" },
 };
 
-static int check(const struct hf_change *ch, struct hf_err *err)
+/* A parameter already set by an earlier config change of 'm', or NULL. */
+static const struct hf_param *find_param(const struct hf_manifest *m, const struct hf_change *upto,
+					 const char *name)
 {
 	size_t i, k;
 
-	for (i = 0; i < ch->nparams; i++)
+	for (i = 0; &m->changes[i] != upto; i++) {
+		const struct hf_config_spec *cs = m->changes[i].spec;
+
+		if (m->changes[i].kind != upto->kind)
+			continue;
+		for (k = 0; k < cs->nparams; k++)
+			if (!strcmp(cs->params[k].name, name))
+				return &cs->params[k];
+	}
+	return NULL;
+}
+
+/* The value of parameter 'name' (at 'kpos'): a scalar, its text kept, so
+ * "300" and 300 are the same; a plain true/false becomes yes/no, the only
+ * booleans Redis understands. */
+static const char *param_value(struct hf_yaml *y, struct fy_node *val, struct hf_pos kpos,
+			       const char *name)
+{
+	static const char *const yes[] = { "true", "True", "TRUE" };
+	static const char *const no[] = { "false", "False", "FALSE" };
+	const char *v;
+	size_t i;
+
+	if (!hf_yaml_is_alias(val) && hf_yaml_is_null(val)) {
+		hf_yaml_fail(y, hf_yaml_pos(y, val, kpos), "parameter '%s' has no value", name);
+		return NULL;
+	}
+	if (!hf_yaml_is_alias(val) && !fy_node_is_scalar(val)) {
+		hf_yaml_fail(y, hf_yaml_pos(y, val, kpos), "parameter '%s' must have a single value, "
+			     "not a %s", name, fy_node_is_mapping(val) ? "mapping" : "list");
+		return NULL;
+	}
+	v = hf_yaml_scalar(y, val, kpos, name, "a value");
+	for (i = 0; v && hf_yaml_is_plain(val) && i < 3; i++)
+		if (!strcmp(v, yes[i]) || !strcmp(v, no[i]))
+			return !strcmp(v, yes[i]) ? "yes" : "no";
+	return v;
+}
+
+/* The body of a config change: parameter name -> value. A parameter that
+ * an earlier change already sets is refused: two changes to one
+ * parameter make the before-state ambiguous. */
+static int parse(struct hf_yaml *y, const struct hf_field *body, struct hf_change *ch,
+		 struct hf_manifest *m)
+{
+	struct hf_config_spec *cs = hf_xcalloc(1, sizeof(*cs));
+	struct fy_node_pair *pair;
+	void *it = NULL;
+	size_t n;
+	int rc;
+
+	ch->spec = cs;
+	rc = hf_yaml_map(y, body, "a mapping of parameter names to values", 0, &n);
+	if (rc)
+		return rc;
+	cs->params = hf_xcalloc(n, sizeof(*cs->params));
+	while ((pair = fy_node_mapping_iterate(body->val, &it)) && cs->nparams < n) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		struct hf_pos kpos = hf_yaml_pos(y, key, body->pos);
+		const struct hf_param *prev;
+		const char *name, *value, *p;
+
+		if (!key || hf_yaml_is_alias(key) || hf_yaml_is_null(key) || !fy_node_is_scalar(key) ||
+		    !(name = fy_node_get_scalar0(key)))
+			return hf_yaml_fail(y, kpos, "invalid parameter name in 'config'");
+		for (p = name; (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'; p++)
+			;
+		if (!*name || *p)
+			return hf_yaml_fail(y, kpos, "invalid parameter name '%s' (expected lowercase "
+					    "letters, digits and '-')", name);
+		/* Duplicates within the mapping are the yaml parser's error. */
+		prev = find_param(m, ch, name);
+		if (prev)
+			return hf_yaml_fail(y, kpos, "duplicate parameter '%s' (first set at %d:%d)", name,
+					    prev->pos.line, prev->pos.col);
+		value = param_value(y, fy_node_pair_value(pair), kpos, name);
+		if (!value)
+			return HF_EINVAL;
+		cs->params[cs->nparams].name = hf_xstrdup(name);
+		cs->params[cs->nparams].value = hf_xstrdup(value);
+		cs->params[cs->nparams++].pos = kpos;
+	}
+	return 0;
+}
+
+static void spec_free(void *spec)
+{
+	struct hf_config_spec *cs = spec;
+	size_t i;
+
+	for (i = 0; i < cs->nparams; i++) {
+		free(cs->params[i].name);
+		free(cs->params[i].value);
+	}
+	free(cs->params);
+	free(cs);
+}
+
+static int check(const struct hf_change *ch, struct hf_err *err)
+{
+	const struct hf_config_spec *cs = ch->spec;
+	size_t i, k;
+
+	for (i = 0; i < cs->nparams; i++)
 		for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++)
-			if (!strcmp(ch->params[i].name, refused[k].name))
+			if (!strcmp(cs->params[i].name, refused[k].name))
 				return hf_err_set(err, HF_EINVAL,
 						  "%d:%d: parameter '%s' cannot be changed by a config hotfix (%s)",
-						  ch->params[i].pos.line, ch->params[i].pos.col,
-						  ch->params[i].name, refused[k].why);
+						  cs->params[i].pos.line, cs->params[i].pos.col,
+						  cs->params[i].name, refused[k].why);
 	return 0;
 }
 
@@ -122,13 +228,14 @@ static int same(const char *live, const char *wanted)
 /* Queue "CONFIG GET p1 p2 ..." for the change's parameters on 'call'. */
 static void queue_get(const struct hf_change *ch, struct hf_call *call)
 {
+	const struct hf_config_spec *cs = ch->spec;
 	struct hf_argv *a = &call->cmds[call->ncmds++];
 	size_t i;
 
 	hf_argv_push(a, "CONFIG");
 	hf_argv_push(a, "GET");
-	for (i = 0; i < ch->nparams; i++)
-		hf_argv_push(a, ch->params[i].name);
+	for (i = 0; i < cs->nparams; i++)
+		hf_argv_push(a, cs->params[i].name);
 }
 
 /* The value of 'name' in a CONFIG GET reply, or NULL. */
@@ -144,9 +251,11 @@ static const char *reply_value(const struct hf_reply *r, const char *name)
 	return NULL;
 }
 
-static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		size_t n, struct hf_err *err)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_config_spec *cs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i, k;
 	int rc = 0;
@@ -157,8 +266,8 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 	for (i = 0; i < n && !rc; i++) {
 		if (t[i].status)
 			continue;
-		for (k = 0; k < ch->nparams; k++) {
-			const struct hf_param *p = &ch->params[k];
+		for (k = 0; k < cs->nparams; k++) {
+			const struct hf_param *p = &cs->params[k];
 			const char *cur = reply_value(calls[i].replies[0], p->name);
 
 			if (!cur) {
@@ -181,23 +290,25 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 static json_t *params_of(const struct hf_change *ch, const struct hf_reply *r,
 			 const char **missing)
 {
+	const struct hf_config_spec *cs = ch->spec;
 	json_t *params = json_object();
 	size_t k;
 
 	*missing = NULL;
-	for (k = 0; k < ch->nparams; k++) {
-		const char *cur = reply_value(r, ch->params[k].name);
+	for (k = 0; k < cs->nparams; k++) {
+		const char *cur = reply_value(r, cs->params[k].name);
 
 		if (cur)
-			json_object_set_new(params, ch->params[k].name, json_string(cur));
+			json_object_set_new(params, cs->params[k].name, json_string(cur));
 		else if (!*missing)
-			*missing = ch->params[k].name;
+			*missing = cs->params[k].name;
 	}
 	return params;
 }
 
-static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
@@ -225,8 +336,10 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 	hf_kind_calls_free(calls, n);
 }
 
-static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_config_spec *cs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i, k;
 
@@ -235,9 +348,9 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 
 		hf_argv_push(a, "CONFIG");
 		hf_argv_push(a, "SET");
-		for (k = 0; k < ch->nparams; k++) {
-			hf_argv_push(a, ch->params[k].name);
-			hf_argv_push(a, ch->params[k].value);
+		for (k = 0; k < cs->nparams; k++) {
+			hf_argv_push(a, cs->params[k].name);
+			hf_argv_push(a, cs->params[k].value);
 		}
 		queue_get(ch, &calls[i]);
 	}
@@ -279,9 +392,11 @@ static int holds_after(const struct hf_param *p, json_t *after, const char *cur)
 	return rec ? !strcmp(cur, rec) : same(cur, p->value);
 }
 
-static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, enum hf_side side)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_config_spec *cs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i, k;
 
@@ -303,8 +418,8 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		after = load_blob(t[i].step->after);
 		seen = json_object();
 		t[i].match = 1;
-		for (k = 0; k < ch->nparams && t[i].match; k++) {
-			const struct hf_param *p = &ch->params[k];
+		for (k = 0; k < cs->nparams && t[i].match; k++) {
+			const struct hf_param *p = &cs->params[k];
 			const char *cur = reply_value(calls[i].replies[0], p->name);
 			const char *want = side == HF_SIDE_BEFORE ? blob_value(before, p->name) : NULL;
 
@@ -334,9 +449,11 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 /* Read, then restore the parameters that still hold the after-state, then
  * rewrite the config file when the change had been persisted, then check
  * the before-state: three fan-outs for the whole batch. */
-static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, int force)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_config_spec *cs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	struct hf_call *sets = hf_kind_calls_new(t, n);
 	struct hf_target **who = hf_xcalloc(n, sizeof(*who));
@@ -361,8 +478,8 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		after = load_blob(t[i].step->after);
 		hf_argv_push(&set, "CONFIG");
 		hf_argv_push(&set, "SET");
-		for (k = 0; k < ch->nparams; k++) {
-			const struct hf_param *p = &ch->params[k];
+		for (k = 0; k < cs->nparams; k++) {
+			const struct hf_param *p = &cs->params[k];
 			const char *cur = reply_value(calls[i].replies[0], p->name);
 			const char *want = blob_value(before, p->name);
 
@@ -434,22 +551,37 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	free(who);
 
 	/* Check what was restored; a conflicting target keeps its status. */
-	hf_kind_check_restored(ch, c, t, n, verify);
+	hf_kind_check_restored(ch, x, t, n, verify);
 }
 
-static void persist(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void persist(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
 	(void)ch;
 	hf_kind_send_all(c, t, n, "CONFIG", "REWRITE");
 }
 
+/* The before-state records whether the node has a config file to rewrite. */
+static int needs_persist(const struct hf_change *ch, const struct hf_step *s)
+{
+	json_t *before = load_blob(s->before);
+	int yes = json_is_true(json_object_get(before, "config_file"));
+
+	(void)ch;
+	json_decref(before);
+	return yes;
+}
+
 const struct hf_change_kind hf_kind_config = {
 	.name = "config",
+	.parse = parse,
+	.free = spec_free,
 	.check = check,
 	.plan = plan,
 	.capture = capture,
 	.apply = apply,
 	.verify = verify,
 	.revert = revert,
+	.needs_persist = needs_persist,
 	.persist = persist,
 };

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/kind.h"
+#include "kinds/data.h"
 #include "core/stats.h"
 #include "engine/redis/load.h"
 #include "util/buf.h"
@@ -301,15 +302,16 @@ static int lines_before_transform(void)
 
 static char *script(const struct hf_change *ch, const char *body, int writes)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	struct hf_buf b = {0};
 
 	/* A read-only script may run on a replica too. */
 	hf_buf_puts(&b, writes ? "#!lua flags=allow-cross-slot-keys\n" :
 		    "#!lua flags=no-writes,allow-cross-slot-keys\n");
 	hf_buf_puts(&b, lua_common);
-	if (ch->lua_code && writes) {
+	if (ds->lua_code && writes) {
 		hf_buf_puts(&b, "local function transform(key)\n");
-		hf_buf_puts(&b, ch->lua_code);
+		hf_buf_puts(&b, ds->lua_code);
 		hf_buf_puts(&b, "\nend\n");
 	}
 	hf_buf_puts(&b, body);
@@ -320,46 +322,47 @@ static char *script(const struct hf_change *ch, const char *body, int writes)
  * changed already (their records wait in the stash). */
 static char *spec_json(const struct hf_change *ch, int resumed)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	json_t *j = json_object();
 	size_t i;
 	char *s;
 
 	if (resumed)
 		json_object_set_new(j, "resumed", json_true());
-	if (ch->data_type)
-		json_object_set_new(j, "type", json_string(ch->data_type));
-	if (ch->where_equals) {
-		json_object_set_new(j, "where", json_string(ch->where_equals));
-		if (ch->where_field)
-			json_object_set_new(j, "where_field", json_string(ch->where_field));
+	if (ds->type)
+		json_object_set_new(j, "type", json_string(ds->type));
+	if (ds->where_equals) {
+		json_object_set_new(j, "where", json_string(ds->where_equals));
+		if (ds->where_field)
+			json_object_set_new(j, "where_field", json_string(ds->where_field));
 	}
-	if (ch->data_delete)
+	if (ds->del)
 		json_object_set_new(j, "delete", json_true());
-	if (ch->lua_code)
+	if (ds->lua_code)
 		json_object_set_new(j, "lua", json_true());
-	if (ch->data_value)
-		json_object_set_new(j, "value", json_string(ch->data_value));
-	if (ch->rename_from)
-		json_object_set_new(j, "rename", json_pack("[ss]", ch->rename_from, ch->rename_to));
-	if (ch->ndata_set) {
+	if (ds->value)
+		json_object_set_new(j, "value", json_string(ds->value));
+	if (ds->rename_from)
+		json_object_set_new(j, "rename", json_pack("[ss]", ds->rename_from, ds->rename_to));
+	if (ds->nset) {
 		json_t *a = json_array();
 
-		for (i = 0; i < ch->ndata_set; i++) {
-			json_array_append_new(a, json_string(ch->data_set[i].name));
-			json_array_append_new(a, json_string(ch->data_set[i].value));
+		for (i = 0; i < ds->nset; i++) {
+			json_array_append_new(a, json_string(ds->set[i].name));
+			json_array_append_new(a, json_string(ds->set[i].value));
 		}
 		json_object_set_new(j, "set", a);
 	}
-	if (ch->ndata_unset) {
+	if (ds->nunset) {
 		json_t *a = json_array();
 
-		for (i = 0; i < ch->ndata_unset; i++)
-			json_array_append_new(a, json_string(ch->data_unset[i]));
+		for (i = 0; i < ds->nunset; i++)
+			json_array_append_new(a, json_string(ds->unset[i]));
 		json_object_set_new(j, "unset", a);
 	}
-	if (ch->data_ttl_ms)
-		json_object_set_new(j, "ttl", json_integer(ch->data_ttl_ms));
-	if (ch->data_persist)
+	if (ds->ttl_ms)
+		json_object_set_new(j, "ttl", json_integer(ds->ttl_ms));
+	if (ds->persist)
 		json_object_set_new(j, "persist", json_true());
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
@@ -510,8 +513,25 @@ static int moved_or_readonly(const struct hf_reply *r)
 
 /* ---- apply ----------------------------------------------------------- */
 
+/* The share of the key space wave 'wave' covers, in 1/10000ths: from the
+ * previous wave's 'keys' goal to its own (the last wave reaches 100%, as
+ * does the wave the plan adds after waves that stop short). */
+static void key_share(const struct hf_manifest *m, int wave, int *lo, int *hi)
+{
+	double prev = 0, goal = 100;
+
+	if (wave >= 2 && (size_t)(wave - 1) <= m->nwaves && m->waves[wave - 2].keys)
+		prev = m->waves[wave - 2].percent;
+	if ((size_t)wave <= m->nwaves && m->waves[wave - 1].keys)
+		goal = m->waves[wave - 1].percent;
+	*lo = (int)(prev * 100 + 0.5);
+	*hi = (int)(goal * 100 + 0.5);
+}
+
 struct scan {
 	struct hf_target *t;
+	const struct hf_kind_ctx *x;
+	int lo, hi;                  /* the step's share of the key space, in 1/10000ths */
 	struct hf_node *node;        /* the primary serving the shard now */
 	char stash[160];
 	char *cursor;                /* SCAN cursor, or index into the key list */
@@ -566,7 +586,7 @@ static void take_keys(struct scan *s, const struct hf_reply *const *k,
 			continue;
 		len = k ? k[i]->len : strlen(key);
 		b = bucket_of(key, len);
-		if ((int)b < s->t->key_lo || (int)b >= s->t->key_hi || own_key(key, len) ||
+		if ((int)b < s->lo || (int)b >= s->hi || own_key(key, len) ||
 		    hf_keyset_has(&s->taken, key, len))
 			continue;
 		s->keys[m] = hf_xmalloc(len + 1);
@@ -583,11 +603,12 @@ static void take_keys(struct scan *s, const struct hf_reply *const *k,
  * the buckets visited. */
 static double scan_share(const struct hf_change *ch, const struct scan *s)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	unsigned long long cur = strtoull(s->cursor, NULL, 10), rev = 0;
 	int bits = 2, i;
 
-	if (ch->keys)
-		return ch->nkeys ? (double)atol(s->cursor) / (double)ch->nkeys : 1;
+	if (ds->keys)
+		return ds->nkeys ? (double)atol(s->cursor) / (double)ds->nkeys : 1;
 	if (s->scan_done)
 		return 1;
 	while (bits < 62 && (1LL << bits) < s->dbsize)
@@ -603,12 +624,13 @@ static double scan_share(const struct hf_change *ch, const struct scan *s)
 static size_t list_batch(const struct hf_cluster *c, const struct hf_change *ch,
 			 const struct scan *s, size_t from, const char ***out, size_t *n)
 {
-	const char **keys = hf_xcalloc(ch->batch ? (size_t)ch->batch : 1, sizeof(*keys));
+	const struct hf_data_spec *ds = ch->spec;
+	const char **keys = hf_xcalloc(ds->batch ? (size_t)ds->batch : 1, sizeof(*keys));
 	size_t i = from, m = 0;
 
-	for (; i < ch->nkeys && m < (size_t)ch->batch; i++)
-		if (owns(c, s->node, ch->keys[i], strlen(ch->keys[i])))
-			keys[m++] = ch->keys[i];
+	for (; i < ds->nkeys && m < (size_t)ds->batch; i++)
+		if (owns(c, s->node, ds->keys[i], strlen(ds->keys[i])))
+			keys[m++] = ds->keys[i];
 	*out = keys;
 	*n = m;
 	return i;
@@ -617,13 +639,14 @@ static size_t list_batch(const struct hf_cluster *c, const struct hf_change *ch,
 /* "SCAN cursor MATCH pattern [TYPE type] COUNT count" for the change. */
 static void push_scan(struct hf_argv *a, const struct hf_change *ch, const char *cursor, long count)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	hf_argv_push(a, "SCAN");
 	hf_argv_push(a, cursor);
 	hf_argv_push(a, "MATCH");
-	hf_argv_push(a, ch->data_match);
-	if (ch->data_type) {
+	hf_argv_push(a, ds->match);
+	if (ds->type) {
 		hf_argv_push(a, "TYPE");
-		hf_argv_push(a, ch->data_type);
+		hf_argv_push(a, ds->type);
 	}
 	hf_argv_push(a, "COUNT");
 	hf_argv_pushf(a, "%ld", count);
@@ -631,8 +654,9 @@ static void push_scan(struct hf_argv *a, const struct hf_change *ch, const char 
 
 static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_call *call)
 {
-	if (!s->scan_done && !ch->keys)
-		push_scan(&call->cmds[call->ncmds++], ch, s->cursor, ch->batch);
+	const struct hf_data_spec *ds = ch->spec;
+	if (!s->scan_done && !ds->keys)
+		push_scan(&call->cmds[call->ncmds++], ch, s->cursor, ds->batch);
 }
 
 /* Record the script's answers; returns -1 (with the target failed) when a
@@ -807,9 +831,9 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		int done = 0;
 		struct hf_err err = {0};
 
-		if (hf_journal_scan_get(s->t->journal, s->t->run_id, s->t->step->seq, &cursor, &done,
+		if (hf_journal_scan_get(s->x->journal, s->x->run_id, s->t->step->seq, &cursor, &done,
 					&err) ||
-		    hf_journal_keys_add(s->t->journal, s->t->run_id, s->t->step->seq, recs, n,
+		    hf_journal_keys_add(s->x->journal, s->x->run_id, s->t->step->seq, recs, n,
 					cursor ? cursor : "0", 0, &err))
 			rc = -1;
 		free(cursor);
@@ -834,6 +858,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 /* What apply's steps share while their primaries answer one by one. */
 struct apply_run {
 	const struct hf_change *ch;
+	const struct hf_kind_ctx *x;
 	struct hf_cluster *c;
 	struct scan *s;
 	struct hf_call *calls;
@@ -850,6 +875,7 @@ struct apply_run {
 static int apply_next(struct apply_run *ar, size_t i)
 {
 	const struct hf_change *ch = ar->ch;
+	const struct hf_data_spec *ds = ch->spec;
 	struct scan *sc = &ar->s[i];
 	struct hf_call *call = &ar->calls[i];
 	size_t k;
@@ -887,7 +913,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 		for (k = 0; k < sc->nack; k++)
 			hf_argv_push(a, sc->ack[k]);
 	}
-	if (ch->keys && !sc->nkeys && !sc->scan_done) {
+	if (ds->keys && !sc->nkeys && !sc->scan_done) {
 		/* A key list: the next batch is known here. */
 		const char **list;
 		size_t m, next = list_batch(ar->c, ch, sc, (size_t)atol(sc->cursor), &list, &m);
@@ -896,7 +922,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 		free(list);
 		free(sc->cursor);
 		sc->cursor = hf_xasprintf("%zu", next);
-		if (next >= ch->nkeys)
+		if (next >= ds->nkeys)
 			sc->scan_done = 1;
 	}
 	if (sc->nkeys) {
@@ -918,7 +944,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 		/* Nothing left to send: the step is complete. */
 		struct hf_err err = {0};
 
-		if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, NULL, 0,
+		if (hf_journal_keys_add(sc->x->journal, sc->x->run_id, sc->t->step->seq, NULL, 0,
 					sc->cursor, 1, &err))
 			hf_target_set(sc->t, HF_ERR, "%s", err.msg);
 		sc->finished = 1;
@@ -932,6 +958,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 static void apply_answer(struct apply_run *ar, size_t i)
 {
 	const struct hf_change *ch = ar->ch;
+	const struct hf_data_spec *ds = ch->spec;
 	struct scan *sc = &ar->s[i];
 	struct hf_call *call = &ar->calls[i];
 	const struct hf_reply *eval = NULL, *fetch = NULL;
@@ -964,14 +991,14 @@ static void apply_answer(struct apply_run *ar, size_t i)
 		 * that gave it. */
 		struct hf_node *now = serving(ar->c, sc->node);
 
-		if (now && now != sc->node && !ch->keys) {
+		if (now && now != sc->node && !ds->keys) {
 			free(sc->cursor);
 			sc->cursor = hf_xstrdup("0");
 			sc->scan_done = 0;
 		}
 		if (now) {
 			sc->node = now;
-			stash_key(ar->c, now, sc->t->run_id, sc->stash, sizeof(sc->stash));
+			stash_key(ar->c, now, sc->x->run_id, sc->stash, sizeof(sc->stash));
 		}
 		/* The script may have run: the stash is read again first, and
 		 * the batch answered from it. */
@@ -988,11 +1015,11 @@ static void apply_answer(struct apply_run *ar, size_t i)
 	}
 	sc->idle = 0;
 	drop_acks(sc);
-	if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ch->lua_file)) {
+	if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ds->lua_file)) {
 		/* The keys changed before the failure are journaled, so that
 		 * the rollback restores them. */
 		if (nrecs)
-			hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, recs, nrecs,
+			hf_journal_keys_add(sc->x->journal, sc->x->run_id, sc->t->step->seq, recs, nrecs,
 					    sc->cursor, 0, NULL);
 		for (k = 0; k < nrecs; k++)
 			free(recs[k].dump);
@@ -1004,8 +1031,8 @@ static void apply_answer(struct apply_run *ar, size_t i)
 		sc->finished = 1;
 		return;
 	}
-	sc->t->keys_scanned += (long long)sc->nkeys;
-	sc->t->keys_changed += (long long)nrecs;
+	sc->t->looked += (long long)sc->nkeys;
+	sc->t->changed += (long long)nrecs;
 	for (k = 0; k < nrecs; k++)
 		hf_keyset_add(&sc->taken, recs[k].key, recs[k].keylen);
 	/* The batch's stash field goes once its records are journaled; its
@@ -1031,7 +1058,7 @@ static void apply_answer(struct apply_run *ar, size_t i)
 	}
 	/* The position to resume from regenerates the keys fetched but not
 	 * sent yet: the cursor that fetched them. */
-	if (hf_journal_keys_add(sc->t->journal, sc->t->run_id, sc->t->step->seq, recs, nrecs,
+	if (hf_journal_keys_add(sc->x->journal, sc->x->run_id, sc->t->step->seq, recs, nrecs,
 				sc->cursor, sc->scan_done && !sc->nkeys, &err)) {
 		hf_target_set(sc->t, HF_ERR, "%s", err.msg);
 		sc->finished = 1;
@@ -1056,14 +1083,14 @@ static void apply_progress(struct apply_run *ar)
 	double done = 0;
 	size_t i;
 
-	if (!ar->n || !ar->t[0].progress || hf_mono_ms() - ar->last_progress < 250)
+	if (!ar->n || !ar->x->progress || hf_mono_ms() - ar->last_progress < 250)
 		return;
 	for (i = 0; i < ar->n; i++) {
-		scanned += ar->t[i].keys_scanned;
-		changed += ar->t[i].keys_changed;
+		scanned += ar->t[i].looked;
+		changed += ar->t[i].changed;
 		done += ar->s[i].finished ? 1.0 : scan_share(ar->ch, &ar->s[i]);
 	}
-	ar->t[0].progress(ar->t[0].progress_ud, scanned, changed, done / (double)ar->n);
+	ar->x->progress(ar->x->progress_ud, scanned, changed, done / (double)ar->n);
 	ar->last_progress = hf_mono_ms();
 }
 
@@ -1079,9 +1106,11 @@ static int apply_step(void *ud, size_t i)
 	return apply_next(ar, i);
 }
 
-static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
-	struct apply_run ar = { .ch = ch, .c = c, .t = t, .n = n, .last_progress = hf_mono_ms() };
+	struct hf_cluster *c = x->c;
+	struct apply_run ar = { .ch = ch, .x = x, .c = c, .t = t, .n = n,
+				.last_progress = hf_mono_ms() };
 	size_t i;
 
 	ar.s = hf_xcalloc(n ? n : 1, sizeof(*ar.s));
@@ -1095,22 +1124,24 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 		int done = 0;
 
 		sc->t = &t[i];
+		sc->x = x;
+		key_share(x->m, t[i].step->wave, &sc->lo, &sc->hi);
 		t[i].status = 0;
 		sc->node = t[i].node;
-		stash_key(c, t[i].node, t[i].run_id, sc->stash, sizeof(sc->stash));
-		if (hf_journal_scan_get(t[i].journal, t[i].run_id, t[i].step->seq, &sc->cursor, &done,
+		stash_key(c, t[i].node, x->run_id, sc->stash, sizeof(sc->stash));
+		if (hf_journal_scan_get(x->journal, x->run_id, t[i].step->seq, &sc->cursor, &done,
 					NULL))
 			sc->cursor = hf_xstrdup("0");
 		sc->scan_done = done;
 		sc->finished = done;
 		/* A step that journaled a batch meets its keys again. */
 		sc->resumed = strcmp(sc->cursor, "0") != 0;
-		if (hf_journal_keys_into(t[i].journal, t[i].run_id, t[i].step->seq, &sc->taken, &jerr)) {
+		if (hf_journal_keys_into(x->journal, x->run_id, t[i].step->seq, &sc->taken, &jerr)) {
 			hf_target_set(&t[i], HF_ERR, "%s", jerr.msg);
 			sc->finished = 1;
 			continue;
 		}
-		if (!done && t[i].progress) {
+		if (!done && x->progress) {
 			struct hf_call call = { .node = t[i].node };
 
 			hf_argv_push(&call.cmds[0], "DBSIZE");
@@ -1153,18 +1184,19 @@ struct undo {
 
 /* Load a step's records, after journaling those a killed apply left only
  * in the stash. 0, or -1 with the target failed. */
-static int undo_load(struct hf_cluster *c, struct hf_target *t, struct undo *u)
+static int undo_load(const struct hf_kind_ctx *x, struct hf_target *t, struct undo *u)
 {
-	struct scan sc = { .t = t, .node = serving(c, t->node) };
+	struct hf_cluster *c = x->c;
+	struct scan sc = { .t = t, .x = x, .node = serving(c, t->node) };
 	struct hf_err err = {0};
 	int rc;
 
 	if (!sc.node)
 		sc.node = t->node;
 	u->node = sc.node;
-	stash_key(c, u->node, t->run_id, sc.stash, sizeof(sc.stash));
+	stash_key(c, u->node, x->run_id, sc.stash, sizeof(sc.stash));
 	snprintf(u->stash, sizeof(u->stash), "%s", sc.stash);
-	if (hf_journal_keys_into(t->journal, t->run_id, t->step->seq, &sc.taken, &err)) {
+	if (hf_journal_keys_into(x->journal, x->run_id, t->step->seq, &sc.taken, &err)) {
 		hf_keyset_free(&sc.taken);
 		hf_target_set(t, HF_ERR, "%s", err.msg);
 		return -1;
@@ -1177,7 +1209,7 @@ static int undo_load(struct hf_cluster *c, struct hf_target *t, struct undo *u)
 			      u->node->port);
 		return -1;
 	}
-	if (hf_journal_keys_load(t->journal, t->run_id, t->step->seq, &u->recs, &u->nrecs, &err)) {
+	if (hf_journal_keys_load(x->journal, x->run_id, t->step->seq, &u->recs, &u->nrecs, &err)) {
 		hf_target_set(t, HF_ERR, "%s", err.msg);
 		return -1;
 	}
@@ -1198,10 +1230,10 @@ static void undo_answers(struct hf_target *t, struct undo *u, const struct hf_re
 		rec->note = NULL;
 		if (!strcmp(res, "same") || !strcmp(res, "restored")) {
 			rec->state = HF_KEY_REVERTED;
-			t->keys_changed += !strcmp(res, "restored");
+			t->changed += !strcmp(res, "restored");
 		} else if (!strcmp(res, "forced")) {
 			rec->state = HF_KEY_FORCED;
-			t->keys_changed++;
+			t->changed++;
 		} else if (!strcmp(res, "expired")) {
 			rec->state = HF_KEY_EXPIRED;
 		} else {
@@ -1249,6 +1281,7 @@ static void undo_finish(struct hf_cluster *c, struct hf_target *t, struct undo *
 
 /* What revert's steps share while their primaries answer one by one. */
 struct revert_run {
+	const struct hf_kind_ctx *x;
 	struct hf_cluster *c;
 	struct hf_target *t;
 	struct undo *u;
@@ -1325,7 +1358,7 @@ static int revert_step(void *ud, size_t i)
 	u->tries = 0;
 	undo_answers(&rr->t[i], u, r);
 	hf_calls_release(call, 1);
-	if (hf_journal_keys_update(rr->t[i].journal, rr->t[i].run_id, rr->t[i].step->seq, u->recs,
+	if (hf_journal_keys_update(rr->x->journal, rr->x->run_id, rr->t[i].step->seq, u->recs,
 				   u->idx, u->m, &err)) {
 		hf_target_set(&rr->t[i], HF_ERR, "%s", err.msg);
 		u->active = 0;
@@ -1337,22 +1370,24 @@ static int revert_step(void *ud, size_t i)
 
 /* Every step at once, each primary at its own pace: a batch's answers are
  * journaled before the primary gets its next batch. */
-static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, int force)
 {
-	struct revert_run rr = { .c = c, .t = t, .force = force };
+	struct hf_cluster *c = x->c;
+	const struct hf_data_spec *ds = ch->spec;
+	struct revert_run rr = { .x = x, .c = c, .t = t, .force = force };
 	size_t i;
 
 	rr.code = script(ch, lua_revert, 1);
 	rr.u = hf_xcalloc(n ? n : 1, sizeof(*rr.u));
 	rr.calls = hf_xcalloc(n ? n : 1, sizeof(*rr.calls));
-	rr.limit = ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX;
+	rr.limit = ds->batch < BATCH_MAX ? (size_t)ds->batch : BATCH_MAX;
 	rr.states = STATE_BIT(HF_KEY_APPLIED) | (force ? STATE_BIT(HF_KEY_CONFLICT) : 0);
 	for (i = 0; i < n; i++) {
 		t[i].status = 0;
 		t[i].match = 0;
 		rr.u[i].idx = hf_xcalloc(rr.limit ? rr.limit : 1, sizeof(*rr.u[i].idx));
-		rr.u[i].active = !undo_load(c, &t[i], &rr.u[i]);
+		rr.u[i].active = !undo_load(x, &t[i], &rr.u[i]);
 	}
 	for (i = 0; i < n; i++)
 		revert_next(&rr, i);
@@ -1374,9 +1409,11 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 /* AFTER: the step's scan is complete (every selected key was changed by
  * the script, which digested it on the node). BEFORE: every record that was
  * restored still digests to its before-image on the node. */
-static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, enum hf_side side)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_data_spec *ds = ch->spec;
 	char *code = script(ch, lua_digests, 0);
 	size_t i;
 
@@ -1390,7 +1427,7 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		t[i].status = 0;
 		t[i].match = 0;
 		if (side == HF_SIDE_AFTER) {
-			if (!hf_journal_scan_get(t[i].journal, t[i].run_id, t[i].step->seq, &cursor, &done,
+			if (!hf_journal_scan_get(x->journal, x->run_id, t[i].step->seq, &cursor, &done,
 						 NULL))
 				t[i].match = done;
 			free(cursor);
@@ -1406,7 +1443,7 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 				      t[i].node->port);
 			continue;
 		}
-		hf_journal_keys_load(t[i].journal, t[i].run_id, t[i].step->seq, &recs, &nrecs, NULL);
+		hf_journal_keys_load(x->journal, x->run_id, t[i].step->seq, &recs, &nrecs, NULL);
 		while (at < nrecs && !t[i].status) {
 			struct hf_call call = { .node = node };
 			struct hf_argv *a = &call.cmds[0];
@@ -1414,7 +1451,7 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 			const struct hf_reply *r;
 
 			m = next_records(recs, nrecs, &at, ~STATE_BIT(HF_KEY_CONFLICT),
-					 ch->batch < BATCH_MAX ? (size_t)ch->batch : BATCH_MAX, idx);
+					 ds->batch < BATCH_MAX ? (size_t)ds->batch : BATCH_MAX, idx);
 			if (!m)
 				continue;
 			hf_argv_push(a, "EVAL");
@@ -1454,13 +1491,13 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	free(code);
 }
 
-static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		    size_t n)
 {
 	size_t i;
 
 	(void)ch;
-	(void)c;
+	(void)x;
 	/* Each key's before-image is taken by the apply script itself, in the
 	 * same atomic call that changes the key; the step records where. */
 	for (i = 0; i < n; i++) {
@@ -1473,19 +1510,20 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 /* The hash fields a change reads or writes, each once. */
 static size_t touched_fields(const struct hf_change *ch, const char **out, size_t max)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	const char *all[64];
 	size_t n = 0, m = 0, i, k;
 
-	for (i = 0; i < ch->ndata_set && n < 60; i++)
-		all[n++] = ch->data_set[i].name;
-	for (i = 0; i < ch->ndata_unset && n < 60; i++)
-		all[n++] = ch->data_unset[i];
-	if (ch->rename_from) {
-		all[n++] = ch->rename_from;
-		all[n++] = ch->rename_to;
+	for (i = 0; i < ds->nset && n < 60; i++)
+		all[n++] = ds->set[i].name;
+	for (i = 0; i < ds->nunset && n < 60; i++)
+		all[n++] = ds->unset[i];
+	if (ds->rename_from) {
+		all[n++] = ds->rename_from;
+		all[n++] = ds->rename_to;
 	}
-	if (ch->where_field)
-		all[n++] = ch->where_field;
+	if (ds->where_field)
+		all[n++] = ds->where_field;
 	for (i = 0; i < n && m < max; i++) {
 		for (k = 0; k < m && strcmp(out[k], all[i]); k++)
 			;
@@ -1500,20 +1538,21 @@ static size_t touched_fields(const struct hf_change *ch, const char **out, size_
 static const char *field_after(const struct hf_change *ch, const char *f, const char *v,
 			       const char **fields, const struct hf_reply *vals, size_t n)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	size_t i;
 
-	if (ch->rename_from && !strcmp(f, ch->rename_to)) {
+	if (ds->rename_from && !strcmp(f, ds->rename_to)) {
 		for (i = 0; i < n; i++)
-			if (!strcmp(fields[i], ch->rename_from) && vals->elem[i]->str)
+			if (!strcmp(fields[i], ds->rename_from) && vals->elem[i]->str)
 				v = vals->elem[i]->str;
 	}
-	if (ch->rename_from && !strcmp(f, ch->rename_from))
+	if (ds->rename_from && !strcmp(f, ds->rename_from))
 		v = NULL;
-	for (i = 0; i < ch->ndata_set; i++)
-		if (!strcmp(f, ch->data_set[i].name))
-			v = ch->data_set[i].value;
-	for (i = 0; i < ch->ndata_unset; i++)
-		if (!strcmp(f, ch->data_unset[i]))
+	for (i = 0; i < ds->nset; i++)
+		if (!strcmp(f, ds->set[i].name))
+			v = ds->set[i].value;
+	for (i = 0; i < ds->nunset; i++)
+		if (!strcmp(f, ds->unset[i]))
 			v = NULL;
 	return v;
 }
@@ -1522,12 +1561,13 @@ static const char *field_after(const struct hf_change *ch, const char *f, const 
 static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf_node *n,
 		     const char *key, size_t len, struct hf_buf *out)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	struct hf_call call = { .node = n };
 	const struct hf_reply *r, *ttl;
 	const char *fields[16];
 	size_t nf = 0, i;
-	int hash = ch->data_type && !strcmp(ch->data_type, "hash") && !ch->lua_code;
-	int str = ch->data_type && !strcmp(ch->data_type, "string") && !ch->lua_code;
+	int hash = ds->type && !strcmp(ds->type, "hash") && !ds->lua_code;
+	int str = ds->type && !strcmp(ds->type, "string") && !ds->lua_code;
 
 	hf_buf_printf(out, "'%.*s' ", (int)(len > 60 ? 60 : len), key);
 	if (hash && (nf = touched_fields(ch, fields, 16))) {
@@ -1563,44 +1603,45 @@ static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf
 		hf_buf_puts(out, "}");
 	} else if (r) {
 		hf_buf_printf(out, "\"%.30s\" -> \"%.30s\"", r->str ? r->str : "(nil)",
-			      ch->data_value ? ch->data_value : r->str ? r->str : "(nil)");
+			      ds->value ? ds->value : r->str ? r->str : "(nil)");
 	} else {
-		hf_buf_puts(out, ch->data_delete ? "-> deleted" : ch->lua_code ? "-> (lua transform)" : "");
+		hf_buf_puts(out, ds->del ? "-> deleted" : ds->lua_code ? "-> (lua transform)" : "");
 	}
-	if (ttl && ttl->type == HF_REPLY_INTEGER && (ch->data_ttl_ms || ch->data_persist))
+	if (ttl && ttl->type == HF_REPLY_INTEGER && (ds->ttl_ms || ds->persist))
 		hf_buf_printf(out, " ttl %s -> %s", ttl->integer >= 0 ? "set" : "none",
-			      ch->data_persist ? "none" : "set");
+			      ds->persist ? "none" : "set");
 	hf_calls_release(&call, 1);
 }
 
 static void describe_change(const struct hf_change *ch, struct hf_buf *out)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	size_t i;
 
-	if (ch->data_delete) {
+	if (ds->del) {
 		hf_buf_puts(out, "deleted");
 		return;
 	}
-	if (ch->lua_code) {
-		hf_buf_printf(out, "lua %s (sha256 %.12s)", ch->lua_file, ch->lua_sha256);
+	if (ds->lua_code) {
+		hf_buf_printf(out, "lua %s (sha256 %.12s)", ds->lua_file, ds->lua_sha256);
 		return;
 	}
-	if (ch->data_value)
-		hf_buf_printf(out, "= %.40s ", ch->data_value);
-	for (i = 0; i < ch->ndata_set; i++)
-		hf_buf_printf(out, "%s%s: %.40s", i ? ", " : "set {", ch->data_set[i].name,
-			      ch->data_set[i].value);
-	if (ch->ndata_set)
+	if (ds->value)
+		hf_buf_printf(out, "= %.40s ", ds->value);
+	for (i = 0; i < ds->nset; i++)
+		hf_buf_printf(out, "%s%s: %.40s", i ? ", " : "set {", ds->set[i].name,
+			      ds->set[i].value);
+	if (ds->nset)
 		hf_buf_puts(out, "} ");
-	for (i = 0; i < ch->ndata_unset; i++)
-		hf_buf_printf(out, "%s%s", i ? ", " : "unset ", ch->data_unset[i]);
-	if (ch->ndata_unset)
+	for (i = 0; i < ds->nunset; i++)
+		hf_buf_printf(out, "%s%s", i ? ", " : "unset ", ds->unset[i]);
+	if (ds->nunset)
 		hf_buf_puts(out, " ");
-	if (ch->rename_from)
-		hf_buf_printf(out, "rename %s -> %s ", ch->rename_from, ch->rename_to);
-	if (ch->data_ttl_ms)
-		hf_buf_printf(out, "ttl %lld ms ", ch->data_ttl_ms);
-	if (ch->data_persist)
+	if (ds->rename_from)
+		hf_buf_printf(out, "rename %s -> %s ", ds->rename_from, ds->rename_to);
+	if (ds->ttl_ms)
+		hf_buf_printf(out, "ttl %lld ms ", ds->ttl_ms);
+	if (ds->persist)
 		hf_buf_puts(out, "persist ");
 	if (out->len && out->s[out->len - 1] == ' ')
 		out->s[--out->len] = '\0';
@@ -1610,14 +1651,16 @@ static void describe_change(const struct hf_change *ch, struct hf_buf *out)
  * scan ends within PLAN_SCAN_CALLS calls per primary, else an estimate from
  * the share of the keyspace scanned; show a few examples. A transform that
  * does not compile is refused here. */
-static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n,
+static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n,
 		struct hf_err *err)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_data_spec *ds = ch->spec;
 	char *match = script(ch, lua_match, 0), *spec = spec_json(ch, 0);
 	size_t i;
 	int rc = 0;
 
-	if (ch->lua_code) {
+	if (ds->lua_code) {
 		/* Compile the transform on a primary: no key, nothing runs. */
 		char *code = script(ch, lua_apply, 1);
 
@@ -1636,7 +1679,7 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 			r = call.replies[0];
 			if (!call.status && r && r->type == HF_REPLY_ERROR)
 				rc = hf_err_set(err, HF_EINVAL, "%d:%d: lua file '%s' does not compile: %s",
-						ch->pos.line, ch->pos.col, ch->lua_file, r->str);
+						ch->pos.line, ch->pos.col, ds->lua_file, r->str);
 			hf_calls_release(&call, 1);
 			break;
 		}
@@ -1661,15 +1704,15 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 			size_t k, nkeys = 0, m = 0, *lens = NULL;
 			const char **list = NULL;
 
-			if (ch->keys) {
-				for (; li < ch->nkeys && nkeys < 1000; li++)
-					if (owns(c, nd, ch->keys[li], strlen(ch->keys[li]))) {
+			if (ds->keys) {
+				for (; li < ds->nkeys && nkeys < 1000; li++)
+					if (owns(c, nd, ds->keys[li], strlen(ds->keys[li]))) {
 						list = hf_xrealloc(list, (nkeys + 1) * sizeof(*list));
 						lens = hf_xrealloc(lens, (nkeys + 1) * sizeof(*lens));
-						lens[nkeys] = strlen(ch->keys[li]);
-						list[nkeys++] = ch->keys[li];
+						lens[nkeys] = strlen(ds->keys[li]);
+						list[nkeys++] = ds->keys[li];
 					}
-				complete = li >= ch->nkeys;
+				complete = li >= ds->nkeys;
 				if (!nkeys) {
 					free(list);
 					free(lens);
@@ -1749,10 +1792,10 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 
 			/* The share of the hash table's buckets the scan visited
 			 * (from its cursor): a sample of the keyspace. */
-			if (!complete && (dbsize > 0 || ch->keys)) {
+			if (!complete && (dbsize > 0 || ds->keys)) {
 				struct scan at = { .cursor = cursor, .dbsize = dbsize };
 
-				share = ch->keys ? (double)li / (double)ch->nkeys : scan_share(ch, &at);
+				share = ds->keys ? (double)li / (double)ds->nkeys : scan_share(ch, &at);
 				if (!(share > 0 && share < 1) && dbsize > 0)
 					/* SCAN visits about COUNT keys per call */
 					share = (double)calls_made * PLAN_SCAN_COUNT / (double)dbsize;
@@ -1761,18 +1804,18 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 				if (share > 0)
 					est = (long long)(hf_estimate_total((uint64_t)found, share, &lo, &hi) + 0.5);
 			}
-			if (ch->where_equals)
-				hf_buf_printf(&where, " where %s%s= %s", ch->where_field ? ch->where_field : "value",
-					      ch->where_field ? " " : " ", ch->where_equals);
+			if (ds->where_equals)
+				hf_buf_printf(&where, " where %s%s= %s", ds->where_field ? ds->where_field : "value",
+					      ds->where_field ? " " : " ", ds->where_equals);
 			hf_target_add_diff(&t[i], "data: %s%lld key(s) selected by %s%s%s%s%s: %s",
 					   complete ? "" : "~", est,
-					   ch->keys ? "the key list " : "MATCH ",
-					   ch->keys ? ch->keys_file : ch->data_match,
-					   ch->data_type ? ", type " : "", ch->data_type ? ch->data_type : "",
+					   ds->keys ? "the key list " : "MATCH ",
+					   ds->keys ? ds->keys_file : ds->match,
+					   ds->type ? ", type " : "", ds->type ? ds->type : "",
 					   where.s ? where.s : "", what.s ? what.s : "");
-			if (!complete && ch->keys)
+			if (!complete && ds->keys)
 				hf_target_add_diff(&t[i], "  (estimate from the first %zu of the %zu keys "
-						   "listed; 95%% interval %.0f-%.0f)", li, ch->nkeys, lo, hi);
+						   "listed; 95%% interval %.0f-%.0f)", li, ds->nkeys, lo, hi);
 			else if (!complete)
 				hf_target_add_diff(&t[i], "  (estimate from %.1f%% of the %lld keys, by SCAN; "
 						   "95%% interval %.0f-%.0f)", share * 100, dbsize, lo, hi);
@@ -1791,12 +1834,14 @@ out:
 
 const struct hf_change_kind hf_kind_data = {
 	.name = "data",
-	.check = NULL,   /* the manifest parser checks everything static */
+	.flags = HF_KIND_KEYS | HF_KIND_RESUMABLE_APPLY,
+	.unit = "key",
+	.parse = hf_data_parse,
+	.free = hf_data_free,
+	.summary = hf_data_summary,
 	.plan = plan,
 	.capture = capture,
 	.apply = apply,
 	.verify = verify,
 	.revert = revert,
-	.persist = NULL,
-	.resumable_apply = 1,
 };

@@ -2,12 +2,14 @@
  * Loaded with FUNCTION LOAD REPLACE on every primary (replicas receive it
  * by replication); the before-state is the primary's whole FUNCTION DUMP,
  * restored exactly with FUNCTION RESTORE ... FLUSH. */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/kind.h"
+#include "kinds/function.h"
 #include "util/buf.h"
 #include "util/misc.h"
 
@@ -39,12 +41,13 @@ static const struct hf_reply *library_code(const struct hf_reply *r, const char 
 
 static void queue_list(const struct hf_change *ch, struct hf_call *call)
 {
+	const struct hf_function_spec *fs = ch->spec;
 	struct hf_argv *a = &call->cmds[call->ncmds++];
 
 	hf_argv_push(a, "FUNCTION");
 	hf_argv_push(a, "LIST");
 	hf_argv_push(a, "LIBRARYNAME");
-	hf_argv_push(a, ch->library);
+	hf_argv_push(a, fs->library);
 	hf_argv_push(a, "WITHCODE");
 }
 
@@ -86,9 +89,79 @@ static const char *blob_str(const char *blob, const char *key, char *out, size_t
 /* Functions replicate from a primary to its replicas: only primaries are
  * targets. The plan also shows drift: shards whose libraries already
  * differ from one another before the change. */
-static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+/* The body of a function change: the library's name and the file that
+ * holds its code, relative to the manifest. The file is read now, so that
+ * a missing file or a library of another name is refused before anything
+ * is planned. */
+static int parse(struct hf_yaml *y, const struct hf_field *body, struct hf_change *ch,
+		 struct hf_manifest *m)
+{
+	enum { F_LIBRARY, F_FILE, F_N };
+	struct hf_field f[F_N] = {
+		[F_LIBRARY] = { .name = "library", .required = 1 },
+		[F_FILE] = { .name = "file", .required = 1 },
+	};
+	struct hf_function_spec *fs = hf_xcalloc(1, sizeof(*fs));
+	struct hf_pos fpos;
+	const char *lib, *file, *p;
+	char want[160];
+	size_t i, k;
+	int rc;
+
+	ch->spec = fs;
+	rc = hf_yaml_walk(y, body->val, body->pos, "'function'", f, F_N);
+	if (rc)
+		return rc;
+	lib = hf_yaml_scalar(y, f[F_LIBRARY].val, f[F_LIBRARY].pos, "library", "a library name");
+	if (!lib)
+		return HF_EINVAL;
+	for (p = lib; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			break;
+	if (!*lib || *p || strlen(lib) > 64)
+		return hf_yaml_fail(y, hf_yaml_pos(y, f[F_LIBRARY].val, f[F_LIBRARY].pos),
+				    "invalid library name '%s' (expected letters, digits and '_')", lib);
+	for (i = 0; &m->changes[i] != ch; i++)
+		if (m->changes[i].kind == ch->kind &&
+		    !strcmp(((struct hf_function_spec *)m->changes[i].spec)->library, lib))
+			return hf_yaml_fail(y, f[F_LIBRARY].pos, "duplicate function library '%s'", lib);
+	fs->library = hf_xstrdup(lib);
+	file = hf_yaml_scalar(y, f[F_FILE].val, f[F_FILE].pos, "file", "a file name");
+	if (!file)
+		return HF_EINVAL;
+	fpos = hf_yaml_pos(y, f[F_FILE].val, f[F_FILE].pos);
+	rc = hf_yaml_read_file(y, file, fpos, "function file", &fs->code, &fs->codelen);
+	if (rc)
+		return rc;
+	/* Redis takes the library's name from the code's first line. */
+	snprintf(want, sizeof(want), "#!lua name=%s", lib);
+	k = strcspn(fs->code, "\r\n");
+	if (strncmp(fs->code, "#!lua name=", 11))
+		return hf_yaml_fail(y, fpos, "function file '%s' does not start with '#!lua name=%s'",
+				    file, lib);
+	if (k != strlen(want) || strncmp(fs->code, want, k))
+		return hf_yaml_fail(y, fpos, "function file '%s' declares '%.*s', not library '%s'",
+				    file, (int)(k > 11 ? k - 11 : 0), fs->code + 11, lib);
+	fs->file = hf_xstrdup(file);
+	hf_sha256_hex(fs->code, fs->codelen, fs->code_sha256);
+	return 0;
+}
+
+static void spec_free(void *spec)
+{
+	struct hf_function_spec *fs = spec;
+
+	free(fs->library);
+	free(fs->file);
+	free(fs->code);
+	free(fs);
+}
+
+static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		size_t n, struct hf_err *err)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_function_spec *fs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	char (*dumps)[65] = hf_xcalloc(n ? n : 1, sizeof(*dumps));
 	size_t i, first = n;
@@ -113,11 +186,11 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 		dump_sha(calls[i].replies[1], dumps[i]);
 		if (first == n)
 			first = i;
-		code_sha(library_code(calls[i].replies[0], ch->library), live);
-		if (strcmp(live, ch->code_sha256))
+		code_sha(library_code(calls[i].replies[0], fs->library), live);
+		if (strcmp(live, fs->code_sha256))
 			hf_target_add_diff(&t[i], "function library '%s': %s%.12s -> %.12s (%s)",
-					   ch->library, strcmp(live, "absent") ? "code " : "",
-					   live, ch->code_sha256, ch->file);
+					   fs->library, strcmp(live, "absent") ? "code " : "",
+					   live, fs->code_sha256, fs->file);
 	}
 	for (i = 0; first < n && i < n; i++)
 		if (t[i].ndiff && dumps[i][0] && strcmp(dumps[i], dumps[first]))
@@ -129,8 +202,10 @@ static int plan(const struct hf_change *ch, struct hf_cluster *c, struct hf_targ
 	return 0;
 }
 
-static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_function_spec *fs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
@@ -153,7 +228,7 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 		dump_sha(d, sha);
 		b64 = hf_base64_encode(d->str, d->len);
 		blob = json_pack("{s:s,s:s,s:s}", "dump", b64, "dump_sha256", sha, "code_sha256",
-				 ch->code_sha256);
+				 fs->code_sha256);
 		free(t[i].step->before);
 		t[i].step->before = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(blob);
@@ -165,8 +240,10 @@ static void capture(const struct hf_change *ch, struct hf_cluster *c, struct hf_
 /* FUNCTION LOAD REPLACE, and in the same pipeline FUNCTION DUMP: the
  * after-state is the whole dump, so that a rollback can tell libraries
  * someone else loaded since from the ones this change left. */
-static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t, size_t n)
+static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_function_spec *fs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
@@ -175,17 +252,17 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 
 		/* A resumed run must load the code it captured for. */
 		if (t[i].step->before &&
-		    strcmp(blob_str(t[i].step->before, "code_sha256", rec, sizeof(rec)), ch->code_sha256)) {
+		    strcmp(blob_str(t[i].step->before, "code_sha256", rec, sizeof(rec)), fs->code_sha256)) {
 			hf_target_set(&t[i], HF_ERR, "the code of '%s' changed since this run started "
-				      "(sha256 %.12s, the run has %.12s); start a new run", ch->file,
-				      ch->code_sha256, rec);
+				      "(sha256 %.12s, the run has %.12s); start a new run", fs->file,
+				      fs->code_sha256, rec);
 			continue;
 		}
 		hf_argv_push(&calls[i].cmds[0], "FUNCTION");
 		hf_argv_push(&calls[i].cmds[0], "LOAD");
 		hf_argv_push(&calls[i].cmds[0], "REPLACE");
-		hf_argv_push(&calls[i].cmds[0], ch->code);
-		calls[i].cmds[0].len[3] = ch->codelen;
+		hf_argv_push(&calls[i].cmds[0], fs->code);
+		calls[i].cmds[0].len[3] = fs->codelen;
 		calls[i].ncmds = 1;
 		queue_dump(&calls[i]);
 	}
@@ -207,7 +284,7 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 			continue;
 		}
 		dump_sha(calls[i].replies[1], sha);
-		blob = json_pack("{s:s,s:s}", "dump_sha256", sha, "code_sha256", ch->code_sha256);
+		blob = json_pack("{s:s,s:s}", "dump_sha256", sha, "code_sha256", fs->code_sha256);
 		free(t[i].step->after);
 		t[i].step->after = json_dumps(blob, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(blob);
@@ -215,9 +292,11 @@ static void apply(const struct hf_change *ch, struct hf_cluster *c, struct hf_ta
 	hf_kind_calls_free(calls, n);
 }
 
-static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, enum hf_side side)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_function_spec *fs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	size_t i;
 
@@ -232,8 +311,8 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		if (t[i].status)
 			continue;
 		if (side == HF_SIDE_AFTER) {
-			code_sha(library_code(calls[i].replies[0], ch->library), live);
-			t[i].match = !strcmp(live, ch->code_sha256);
+			code_sha(library_code(calls[i].replies[0], fs->library), live);
+			t[i].match = !strcmp(live, fs->code_sha256);
 		} else if (!t[i].step->before) {
 			t[i].match = 1;   /* never captured, never applied */
 		} else {
@@ -249,9 +328,11 @@ static void verify(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
  * left (the after dump); leave it where it holds the before dump; call it
  * a conflict where libraries changed since (someone loaded or deleted one),
  * unless forced. */
-static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, int force)
 {
+	struct hf_cluster *c = x->c;
+	const struct hf_function_spec *fs = ch->spec;
 	struct hf_call *calls = hf_kind_calls_new(t, n);
 	struct hf_call *sets = hf_kind_calls_new(t, n);
 	size_t i;
@@ -287,8 +368,8 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 		if (!after[0]) {
 			char code[65];
 
-			code_sha(library_code(calls[i].replies[1], ch->library), code);
-			if (!strcmp(code, ch->code_sha256))
+			code_sha(library_code(calls[i].replies[1], fs->library), code);
+			if (!strcmp(code, fs->code_sha256))
 				snprintf(after, sizeof(after), "%s", live);
 		}
 		if (strcmp(live, after) && !force) {
@@ -345,11 +426,13 @@ static void revert(const struct hf_change *ch, struct hf_cluster *c, struct hf_t
 	hf_kind_calls_free(calls, n);
 
 	/* Check what was restored; a conflicting target keeps its status. */
-	hf_kind_check_restored(ch, c, t, n, verify);
+	hf_kind_check_restored(ch, x, t, n, verify);
 }
 
 const struct hf_change_kind hf_kind_function = {
 	.name = "function",
+	.parse = parse,
+	.free = spec_free,
 	.plan = plan,
 	.capture = capture,
 	.apply = apply,

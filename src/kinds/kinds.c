@@ -1,28 +1,50 @@
-/* The table of change kinds and helpers shared by them. A new kind is one
- * new file plus one row here. */
+/* The table of change kinds, and helpers shared by them. A new kind is one
+ * new file in src/kinds/ plus one row here; nothing else lists the kinds. */
 #include "core/kind.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/buf.h"
 
-const struct hf_change_kind *hf_kind_of(const struct hf_change *ch)
+/* The kinds, in the order messages list them. Each row names the file's
+ * 'const struct hf_change_kind hf_kind_<row>'. */
+#define HF_KINDS(X) \
+	X(config)   \
+	X(function) \
+	X(acl)      \
+	X(binary)   \
+	X(data)     \
+	X(example)
+
+#define DECLARE(name) extern const struct hf_change_kind hf_kind_##name;
+HF_KINDS(DECLARE)
+#undef DECLARE
+
+#define ROW(name) &hf_kind_##name,
+static const struct hf_change_kind *const kinds[] = { HF_KINDS(ROW) };
+#undef ROW
+
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+const struct hf_change_kind *hf_kind_find(const char *name)
 {
-	switch (ch->kind) {
-	case HF_KIND_CONFIG:
-		return &hf_kind_config;
-	case HF_KIND_FUNCTION:
-		return &hf_kind_function;
-	case HF_KIND_ACL:
-		return &hf_kind_acl;
-	case HF_KIND_BINARY:
-		return &hf_kind_binary;
-	case HF_KIND_DATA:
-		return &hf_kind_data;
-	}
+	size_t i;
+
+	for (i = 0; i < NKINDS; i++)
+		if (!strcmp(kinds[i]->name, name))
+			return kinds[i];
 	return NULL;
+}
+
+void hf_kind_names(struct hf_buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < NKINDS; i++)
+		hf_buf_printf(out, "%s%s", !i ? "" : i + 1 < NKINDS ? ", " : " or ", kinds[i]->name);
 }
 
 void hf_target_set(struct hf_target *t, int status, const char *fmt, ...)
@@ -103,7 +125,7 @@ void hf_kind_calls_free(struct hf_call *calls, size_t n)
 	free(calls);
 }
 
-void hf_kind_check_restored(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+void hf_kind_check_restored(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 			    size_t n, hf_kind_verify_fn verify)
 {
 	struct hf_target *chk = hf_xcalloc(n ? n : 1, sizeof(*chk));
@@ -119,7 +141,7 @@ void hf_kind_check_restored(const struct hf_change *ch, struct hf_cluster *c, st
 		map[m++] = i;
 	}
 	if (m)
-		verify(ch, c, chk, m, HF_SIDE_BEFORE);
+		verify(ch, x, chk, m, HF_SIDE_BEFORE);
 	for (i = 0; i < m; i++) {
 		struct hf_target *dst = &t[map[i]];
 

@@ -17,6 +17,12 @@
 
 #include "core/manifest.h"
 #include "util/buf.h"
+#include "core/kind.h"
+#include "kinds/acl.h"
+#include "kinds/binary.h"
+#include "kinds/config.h"
+#include "kinds/data.h"
+#include "kinds/function.h"
 #include "util/err.h"
 #include "util/misc.h"
 
@@ -26,6 +32,13 @@
 #define META "metadata:\n  name: t\n  version: 1\n  owner: me\n  problem: p\n"
 #define SPEC "spec:\n  changes:\n    - config:\n        timeout: \"300\"\n"
 #define HEAD TOP META
+
+/* A change's spec, as its kind parsed it. */
+#define CONFIG(m, i) ((const struct hf_config_spec *)(m)->changes[i].spec)
+#define ACL(m, i) ((const struct hf_acl_spec *)(m)->changes[i].spec)
+#define BINARY(m, i) ((const struct hf_binary_spec *)(m)->changes[i].spec)
+#define FUNCTION(m, i) ((const struct hf_function_spec *)(m)->changes[i].spec)
+#define DATA(ch) ((const struct hf_data_spec *)(ch)->spec)
 /* A whole manifest whose line 4 is "  name: N" and line 5 "  version: V". */
 #define WITH_META(N, V) TOP "metadata:\n  name: " N "\n  version: " V \
 	"\n  owner: me\n  problem: p\n" SPEC
@@ -57,9 +70,9 @@ static const struct hf_param *param(const struct hf_manifest *m, size_t change,
 	size_t i;
 
 	assert_true(change < m->nchanges);
-	for (i = 0; i < m->changes[change].nparams; i++)
-		if (!strcmp(m->changes[change].params[i].name, name))
-			return &m->changes[change].params[i];
+	for (i = 0; i < CONFIG(m, change)->nparams; i++)
+		if (!strcmp(CONFIG(m, change)->params[i].name, name))
+			return &CONFIG(m, change)->params[i];
 	fail_msg("no parameter '%s' in change %zu", name, change);
 	return NULL;
 }
@@ -90,16 +103,16 @@ static void test_design_example(void **state)
 			    "Idle clients are dropped after 30 s during batch jobs.");
 
 	assert_int_equal(m->nchanges, 1);
-	assert_int_equal(m->changes[0].kind, HF_KIND_CONFIG);
+	assert_string_equal(m->changes[0].kind->name, "config");
 	assert_int_equal(m->changes[0].pos.line, 10);
 	assert_int_equal(m->changes[0].pos.col, 7);
-	assert_int_equal(m->changes[0].nparams, 2);
-	assert_string_equal(m->changes[0].params[0].name, "timeout");
-	assert_string_equal(m->changes[0].params[0].value, "300");
-	assert_int_equal(m->changes[0].params[0].pos.line, 11);
-	assert_int_equal(m->changes[0].params[0].pos.col, 9);
-	assert_string_equal(m->changes[0].params[1].name, "maxmemory-policy");
-	assert_string_equal(m->changes[0].params[1].value, "allkeys-lru");
+	assert_int_equal(CONFIG(m, 0)->nparams, 2);
+	assert_string_equal(CONFIG(m, 0)->params[0].name, "timeout");
+	assert_string_equal(CONFIG(m, 0)->params[0].value, "300");
+	assert_int_equal(CONFIG(m, 0)->params[0].pos.line, 11);
+	assert_int_equal(CONFIG(m, 0)->params[0].pos.col, 9);
+	assert_string_equal(CONFIG(m, 0)->params[1].name, "maxmemory-policy");
+	assert_string_equal(CONFIG(m, 0)->params[1].value, "allkeys-lru");
 
 	assert_int_equal(m->order, HF_ORDER_REPLICAS_FIRST);
 	assert_int_equal(m->nwaves, 3);
@@ -288,7 +301,7 @@ static void test_values(void **state)
 	assert_string_equal(m->problem, "Two lines\nof problem.\n");
 
 	assert_int_equal(m->nchanges, 2);
-	assert_int_equal(m->changes[0].nparams, 5);
+	assert_int_equal(CONFIG(m, 0)->nparams, 5);
 	assert_string_equal(param(m, 0, "appendonly")->value, "yes");
 	assert_string_equal(param(m, 0, "lazyfree-lazy-eviction")->value, "no");
 	/* Only plain booleans are translated; a quoted one is a string. */
@@ -333,7 +346,7 @@ static void test_values(void **state)
 	/* Comments before the first key move positions, not meaning; an
 	 * explicit document start and "checks:" left empty are fine too. */
 	m = parse_ok("# a comment\n---\n" HEAD SPEC "  guard:\n    checks:\n");
-	assert_int_equal(m->changes[0].params[0].pos.line, 13);
+	assert_int_equal(CONFIG(m, 0)->params[0].pos.line, 13);
 	assert_true(m->guard.present);
 	assert_int_equal(m->guard.nchecks, 0);
 	hf_manifest_free(m);
@@ -435,10 +448,10 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown change kind",
 	  HEAD "spec:\n  changes:\n    - xyz:\n        a: 1\n",
 	  "t.yaml:10:7: ", "unknown change kind 'xyz' (expected config, function, "
-	  "acl, data, binary, flag or exec)" },
-	{ "unsupported change kind 'flag'",
+	  "acl, binary, data or example)" },
+	{ "a kind this build does not have",
 	  HEAD "spec:\n  changes:\n    - flag:\n        key: v\n",
-	  "t.yaml:10:7: ", "change kind 'flag' is not supported by this build yet" },
+	  "t.yaml:10:7: ", "unknown change kind 'flag'" },
 	{ "change with two kinds", HEAD SPEC "      acl:\n        x: y\n",
 	  "t.yaml:12:7: ", "more than one key" },
 	{ "empty config", HEAD "spec:\n  changes:\n    - config: {}\n",
@@ -718,15 +731,15 @@ static void test_acl_change(void **state)
 
 	(void)state;
 	assert_int_equal(hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err), 0);
-	assert_int_equal(m->changes[0].kind, HF_KIND_ACL);
-	assert_string_equal(m->changes[0].acl_user, "app");
+	assert_string_equal(m->changes[0].kind->name, "acl");
+	assert_string_equal(ACL(m, 0)->user, "app");
 	/* sha256sum of "new-secret" and of "gone" */
-	assert_string_equal(m->changes[0].acl_rules,
+	assert_string_equal(ACL(m, 0)->rules,
 			    "on #fc97bb52861fcf328d0a7abe201f9632b8703e436656348f6d1b398f42e92c39 !283bb9deef02e6843abfb538efa1eca70801bd8a701c3f98191e123496339247 ~app:* (~x* +get) +@read");
 	assert_null(strstr(m->journal_text, "new-secret"));
 	assert_non_null(strstr(m->journal_text, "#fc97bb52861fcf328d0a7abe201f9632b8703e436656348f6d1b398f42e92c39"));
 	assert_non_null(strstr(m->text, ">new-secret"));
-	assert_int_equal(m->changes[0].confirm, 0);
+	assert_int_equal(ACL(m, 0)->confirm, 0);
 	hf_manifest_free(m);
 	m = NULL;
 
@@ -792,21 +805,21 @@ static void test_binary_change(void **state)
 		 " {path: /opt/redis/redis-server, restart: \"ssh {host} restart {port} {binary} {id}\","
 		 " build: ae4d7c971a948f0}");
 	assert_int_equal(hf_manifest_parse("t.yaml", yaml, strlen(yaml), &m, &err), 0);
-	assert_int_equal(m->changes[0].kind, HF_KIND_BINARY);
-	assert_string_equal(m->changes[0].bin_path, "/opt/redis/redis-server");
-	assert_string_equal(m->changes[0].bin_build, "ae4d7c971a948f0");
-	assert_int_equal(m->changes[0].bin_timeout_ms, 60000);
-	assert_int_equal(m->changes[0].confirm, 0);
+	assert_string_equal(m->changes[0].kind->name, "binary");
+	assert_string_equal(BINARY(m, 0)->path, "/opt/redis/redis-server");
+	assert_string_equal(BINARY(m, 0)->build, "ae4d7c971a948f0");
+	assert_int_equal(BINARY(m, 0)->timeout_ms, 60000);
+	assert_int_equal(BINARY(m, 0)->confirm, 0);
 	hf_manifest_free(m);
 	m = NULL;
 
 	/* A relative path is relative to the manifest. */
 	snprintf(yaml, sizeof(yaml), "%s%s\n", head, " {path: sh, timeout: 2m, confirm: true}");
 	assert_int_equal(hf_manifest_parse("/bin/t.yaml", yaml, strlen(yaml), &m, &err), 0);
-	assert_string_equal(m->changes[0].bin_path, "/bin/sh");
-	assert_null(m->changes[0].bin_restart);
-	assert_int_equal(m->changes[0].bin_timeout_ms, 120000);
-	assert_int_equal(m->changes[0].confirm, 1);
+	assert_string_equal(BINARY(m, 0)->path, "/bin/sh");
+	assert_null(BINARY(m, 0)->restart);
+	assert_int_equal(BINARY(m, 0)->timeout_ms, 120000);
+	assert_int_equal(BINARY(m, 0)->confirm, 1);
 	hf_manifest_free(m);
 }
 
@@ -830,12 +843,12 @@ static void test_function_change(void **state)
 #define FN_HEAD "apiVersion: hotfix/v1\nkind: Hotfix\nmetadata: {name: f, version: 1, owner: o, problem: p}\nspec:\n  changes:\n"
 	snprintf(yaml, sizeof(yaml), FN_HEAD "    - function:\n        library: billing\n        file: billing.lua\n");
 	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
-	assert_int_equal(m->changes[0].kind, HF_KIND_FUNCTION);
-	assert_string_equal(m->changes[0].library, "billing");
-	assert_string_equal(m->changes[0].file, "billing.lua");
-	assert_int_equal(m->changes[0].codelen, 73);
+	assert_string_equal(m->changes[0].kind->name, "function");
+	assert_string_equal(FUNCTION(m, 0)->library, "billing");
+	assert_string_equal(FUNCTION(m, 0)->file, "billing.lua");
+	assert_int_equal(FUNCTION(m, 0)->codelen, 73);
 	/* sha256sum of the same 73 bytes */
-	assert_string_equal(m->changes[0].code_sha256,
+	assert_string_equal(FUNCTION(m, 0)->code_sha256,
 			    "58a9010c531ab0bdcf80617e559f2283a8198b1f55e24d01023319ab49eb51e9");
 	hf_manifest_free(m);
 	m = NULL;
@@ -1036,37 +1049,37 @@ static void test_data_change(void **state)
 	free(yaml);
 	assert_int_equal(m->nchanges, 1);
 	ch = &m->changes[0];
-	assert_int_equal(ch->kind, HF_KIND_DATA);
+	assert_string_equal(ch->kind->name, "data");
 	assert_int_equal(ch->pos.line, 6);
 	assert_int_equal(ch->pos.col, 7);
-	assert_string_equal(ch->data_match, "user:*");
-	assert_null(ch->keys_file);
-	assert_null(ch->keys);
-	assert_int_equal(ch->nkeys, 0);
-	assert_string_equal(ch->data_type, "hash");
-	assert_string_equal(ch->where_field, "plan");
-	assert_string_equal(ch->where_equals, "legacy");
-	assert_int_equal(ch->ndata_set, 3);
-	assert_string_equal(ch->data_set[0].name, "plan");
-	assert_string_equal(ch->data_set[0].value, "basic");
-	assert_int_equal(ch->data_set[0].pos.line, 9);
-	assert_int_equal(ch->data_set[0].pos.col, 16);
-	assert_string_equal(ch->data_set[1].name, "active");
-	assert_string_equal(ch->data_set[1].value, "true");
-	assert_string_equal(ch->data_set[2].name, "note");
-	assert_string_equal(ch->data_set[2].value, "");
-	assert_null(ch->data_value);
-	assert_int_equal(ch->ndata_unset, 2);
-	assert_string_equal(ch->data_unset[0], "legacy_flag");
-	assert_string_equal(ch->data_unset[1], "old");
-	assert_string_equal(ch->rename_from, "nm");
-	assert_string_equal(ch->rename_to, "name");
-	assert_int_equal(ch->data_ttl_ms, 30000);
-	assert_int_equal(ch->data_persist, 0);
-	assert_int_equal(ch->data_delete, 0);
-	assert_null(ch->lua_file);
-	assert_null(ch->lua_code);
-	assert_int_equal(ch->batch, 200);
+	assert_string_equal(DATA(ch)->match, "user:*");
+	assert_null(DATA(ch)->keys_file);
+	assert_null(DATA(ch)->keys);
+	assert_int_equal(DATA(ch)->nkeys, 0);
+	assert_string_equal(DATA(ch)->type, "hash");
+	assert_string_equal(DATA(ch)->where_field, "plan");
+	assert_string_equal(DATA(ch)->where_equals, "legacy");
+	assert_int_equal(DATA(ch)->nset, 3);
+	assert_string_equal(DATA(ch)->set[0].name, "plan");
+	assert_string_equal(DATA(ch)->set[0].value, "basic");
+	assert_int_equal(DATA(ch)->set[0].pos.line, 9);
+	assert_int_equal(DATA(ch)->set[0].pos.col, 16);
+	assert_string_equal(DATA(ch)->set[1].name, "active");
+	assert_string_equal(DATA(ch)->set[1].value, "true");
+	assert_string_equal(DATA(ch)->set[2].name, "note");
+	assert_string_equal(DATA(ch)->set[2].value, "");
+	assert_null(DATA(ch)->value);
+	assert_int_equal(DATA(ch)->nunset, 2);
+	assert_string_equal(DATA(ch)->unset[0], "legacy_flag");
+	assert_string_equal(DATA(ch)->unset[1], "old");
+	assert_string_equal(DATA(ch)->rename_from, "nm");
+	assert_string_equal(DATA(ch)->rename_to, "name");
+	assert_int_equal(DATA(ch)->ttl_ms, 30000);
+	assert_int_equal(DATA(ch)->persist, 0);
+	assert_int_equal(DATA(ch)->del, 0);
+	assert_null(DATA(ch)->lua_file);
+	assert_null(DATA(ch)->lua_code);
+	assert_int_equal(DATA(ch)->batch, 200);
 	/* Without waves: 1% of the keys, a bake, then all of them. */
 	assert_int_equal(m->order, HF_ORDER_REPLICAS_FIRST);
 	assert_int_equal(m->nwaves, 2);
@@ -1091,21 +1104,21 @@ static void test_data_change(void **state)
 	free(yaml);
 	assert_int_equal(m->nchanges, 2);
 	ch = &m->changes[0];
-	assert_string_equal(ch->data_type, "string");
-	assert_null(ch->where_field);
-	assert_string_equal(ch->where_equals, "old");
-	assert_string_equal(ch->data_value, "new");
-	assert_int_equal(ch->ndata_set, 0);
-	assert_int_equal(ch->ndata_unset, 0);
-	assert_null(ch->rename_from);
-	assert_int_equal(ch->data_ttl_ms, 0);
-	assert_int_equal(ch->data_persist, 1);
-	assert_int_equal(ch->batch, 500);
+	assert_string_equal(DATA(ch)->type, "string");
+	assert_null(DATA(ch)->where_field);
+	assert_string_equal(DATA(ch)->where_equals, "old");
+	assert_string_equal(DATA(ch)->value, "new");
+	assert_int_equal(DATA(ch)->nset, 0);
+	assert_int_equal(DATA(ch)->nunset, 0);
+	assert_null(DATA(ch)->rename_from);
+	assert_int_equal(DATA(ch)->ttl_ms, 0);
+	assert_int_equal(DATA(ch)->persist, 1);
+	assert_int_equal(DATA(ch)->batch, 500);
 	ch = &m->changes[1];
-	assert_int_equal(ch->kind, HF_KIND_DATA);
-	assert_string_equal(ch->data_type, "string");
-	assert_string_equal(ch->where_equals, "");
-	assert_int_equal(ch->data_delete, 1);
+	assert_string_equal(ch->kind->name, "data");
+	assert_string_equal(DATA(ch)->type, "string");
+	assert_string_equal(DATA(ch)->where_equals, "");
+	assert_int_equal(DATA(ch)->del, 1);
 	assert_int_equal(m->nwaves, 3);
 	assert_true(m->waves[0].keys && m->waves[0].is_percent && m->waves[0].percent == 0.5);
 	assert_int_equal(m->waves[0].bake_ms, 1000);
@@ -1122,16 +1135,16 @@ static void test_data_change(void **state)
 	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
 	free(yaml);
 	ch = &m->changes[0];
-	assert_null(ch->data_match);
-	assert_string_equal(ch->keys_file, "keys.txt");
-	assert_int_equal(ch->nkeys, 3);
-	assert_string_equal(ch->keys[0], "user:1");
-	assert_string_equal(ch->keys[1], "user:2");
-	assert_string_equal(ch->keys[2], "user:3");
-	assert_null(ch->data_type);
-	assert_null(ch->where_equals);
-	assert_int_equal(ch->data_delete, 1);
-	assert_int_equal(ch->batch, 200);
+	assert_null(DATA(ch)->match);
+	assert_string_equal(DATA(ch)->keys_file, "keys.txt");
+	assert_int_equal(DATA(ch)->nkeys, 3);
+	assert_string_equal(DATA(ch)->keys[0], "user:1");
+	assert_string_equal(DATA(ch)->keys[1], "user:2");
+	assert_string_equal(DATA(ch)->keys[2], "user:3");
+	assert_null(DATA(ch)->type);
+	assert_null(DATA(ch)->where_equals);
+	assert_int_equal(DATA(ch)->del, 1);
+	assert_int_equal(DATA(ch)->batch, 200);
 	hf_manifest_free(m);
 	m = NULL;
 
@@ -1140,12 +1153,12 @@ static void test_data_change(void **state)
 	assert_int_equal(hf_manifest_parse(path, yaml, strlen(yaml), &m, &err), 0);
 	free(yaml);
 	ch = &m->changes[0];
-	assert_string_equal(ch->lua_file, "fix.lua");
-	assert_string_equal(ch->lua_code, lua_txt);
+	assert_string_equal(DATA(ch)->lua_file, "fix.lua");
+	assert_string_equal(DATA(ch)->lua_code, lua_txt);
 	hf_sha256_hex(lua_txt, strlen(lua_txt), sha);
-	assert_string_equal(ch->lua_sha256, sha);
-	assert_string_equal(ch->data_type, "zset");
-	assert_int_equal(ch->batch, 10000);
+	assert_string_equal(DATA(ch)->lua_sha256, sha);
+	assert_string_equal(DATA(ch)->type, "zset");
+	assert_int_equal(DATA(ch)->batch, 10000);
 	assert_int_equal(m->nwaves, 2);
 	assert_true(m->waves[0].keys);
 	hf_manifest_free(m);
