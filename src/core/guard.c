@@ -46,6 +46,8 @@ struct hf_guard_run {
 	size_t nchecks;
 	double baseline[HF_METRIC_COUNT];
 	unsigned long long baseline_calls;
+	unsigned long long *base_calls;     /* per node over the baseline window */
+	long base_intervals;                /* intervals in that window */
 	int probing;                        /* a check needs the synthetic probes */
 	unsigned long long probe_seq;
 	struct hf_probe_result *probe;      /* worst since the last verdict, per node */
@@ -90,6 +92,7 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->prev = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->prev));
 	g->cur = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->cur));
 	g->first = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->first));
+	g->base_calls = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->base_calls));
 	g->probe = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe));
 	g->tick = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->tick));
 	g->probe_w = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_w));
@@ -136,6 +139,7 @@ void hf_guard_free(struct hf_guard_run *g)
 	free(g->prev);
 	free(g->cur);
 	free(g->first);
+	free(g->base_calls);
 	free(g->checks);
 	free(g);
 }
@@ -358,7 +362,19 @@ static unsigned long long delta(unsigned long long now, unsigned long long then)
 	return now >= then ? now - then : now;   /* a restart resets counters */
 }
 
-/* The metrics over the nodes in 'in' between samples 'a' and 'b'. */
+/* The calls node 'i' served between samples 'a' and 'b'; 0 when either
+ * went unanswered. */
+static unsigned long long node_calls(const struct hf_node_sample *a,
+				     const struct hf_node_sample *b, size_t i)
+{
+	if (!a[i].ok || !b[i].ok)
+		return 0;
+	/* A restart or CONFIG RESETSTAT resets every counter at once. */
+	return b[i].calls < a[i].calls ? b[i].calls : b[i].calls - a[i].calls;
+}
+
+/* The metrics over the nodes in 'in' between samples 'a' and 'b'. Traffic
+ * metrics are NAN without a call: 0 errors out of 0 is no error rate. */
 static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 		    const struct hf_node_sample *b, const int *in, double *v,
 		    unsigned long long *calls_out)
@@ -430,7 +446,7 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 			}
 		}
 	}
-	v[HF_METRIC_ERROR_RATE] = hf_rate_error(errors, calls);
+	v[HF_METRIC_ERROR_RATE] = calls ? hf_rate_error(errors, calls) : NAN;
 	hf_rh_init(&h, HF_RH_POW2);
 	/* lat[k] is already cumulative: the interval's calls at or below
 	 * bound k, summed over the nodes. */
@@ -457,8 +473,11 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 		free(all);
 		return;
 	}
-	for (i = 0; i < g->n; i++)
+	for (i = 0; i < g->n; i++) {
 		all[i] = 1;
+		g->base_calls[i] = node_calls(g->first, g->cur, i);
+	}
+	g->base_intervals++;
 	/* The baseline is the whole window: from the first sample to now. */
 	compute(g, g->first, g->cur, all, g->baseline, &g->baseline_calls);
 	if (g->probing) {
@@ -567,6 +586,7 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 	struct hf_judge_input in = {0};
 	struct hf_judge_node *nodes = hf_xcalloc(g->n ? g->n : 1, sizeof(*nodes));
 	struct hf_judge_sample *hist = NULL;
+	double expected = 0;
 	size_t i;
 	int k;
 
@@ -576,6 +596,10 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 			.answered = g->cur[i].ok && g->prev[i].ok,
 			.cluster_state = g->c->cluster_mode ? g->cur[i].cluster_state : "",
 			.slots_fail = g->cur[i].slots_fail };
+		if (changed[i])
+			expected += (double)g->base_calls[i];
+		else
+			in.other_calls += node_calls(g->prev, g->cur, i);
 	}
 	in.nodes = nodes;
 	in.nnodes = g->n;
@@ -588,6 +612,7 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		if (g->probing)
 			probe_metrics(g, changed, in.value);
 		in.probe_error = probe_error(g, changed);
+		in.expected_calls = g->base_intervals ? expected / (double)g->base_intervals : 0;
 		in.baseline = g->baseline_taken ? g->baseline : NULL;
 		record_history(g, changed);
 		hist = hf_xcalloc(g->n * HF_JUDGE_WINDOW + 1, sizeof(*hist));

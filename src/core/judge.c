@@ -71,6 +71,13 @@ void hf_judge_format(int m, double v, char *out, size_t len)
 		snprintf(out, len, "%.3f%s", v, metrics[m].unit);
 }
 
+/* A traffic metric means nothing over no call: what 0/0 printed as is not
+ * a measurement, and must neither pass nor fail a check. */
+static double value_of(int m, double v, unsigned long long calls)
+{
+	return (metrics[m].flags & HF_METRIC_TRAFFIC) && !calls ? NAN : v;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -107,7 +114,7 @@ static int canary_worse(const struct hf_judge_input *in, int m, char *why, size_
 
 				if (s->interval != iv || !s->primary != !role)
 					continue;
-				x = s->v[m];
+				x = value_of(m, s->v[m], s->calls);
 				if (isnan(x))
 					continue;
 				if (s->changed)
@@ -186,6 +193,7 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 {
 	struct hf_buf fails = {0}, seen = {0}, blind = {0};
 	size_t i, nchanged = 0;
+	int starved, unjudged = 0;
 
 	for (i = 0; i < in->nnodes; i++) {
 		const struct hf_judge_node *nd = &in->nodes[i];
@@ -219,6 +227,11 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 				      "by %s", fails.len ? "; " : "", nd->cluster_state, nd->slots_fail,
 				      nd->name);
 	}
+	/* No call where the baseline had plenty, while the rest of the cluster
+	 * is still served: the traffic left the changed nodes, and what it
+	 * would have shown cannot be seen. A workload that stopped everywhere,
+	 * or nodes nobody calls, are not that. */
+	starved = !in->calls && in->other_calls && in->expected_calls >= HF_JUDGE_EXPECT_CALLS;
 	for (i = 0; i < in->nchecks; i++) {
 		const struct hf_check *k = &in->checks[i];
 		int m = hf_judge_metric_of(k->metric);
@@ -227,11 +240,19 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 
 		if (m < 0)
 			continue;
-		x = in->value[m];
+		x = value_of(m, in->value[m], in->calls);
 		hf_judge_format(m, x, a, sizeof(a));
 		hf_buf_printf(&seen, "%s%s %s", seen.len ? ", " : "", metrics[m].name, a);
-		if (isnan(x))
-			continue;   /* no traffic on the changed nodes: nothing to judge */
+		/* A ratio without a baseline is not judged: say so, lest a pass
+		 * read as if it had been. */
+		if (k->has_ratio && !isnan(x) && (!in->baseline || isnan(in->baseline[m])))
+			hf_buf_puts(&seen, " (no baseline)");
+		if (isnan(x)) {
+			/* No evidence: this check neither passes nor fails. */
+			if (starved && (metrics[m].flags & HF_METRIC_TRAFFIC))
+				unjudged = 1;
+			continue;
+		}
 		if (check_fails(in, k, m, x, why, sizeof(why)))
 			hf_buf_printf(&fails, "%s%s %s %s", fails.len ? "; " : "", metrics[m].name, a,
 				      why);
@@ -240,6 +261,11 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 		v->kind = HF_VERDICT_FAIL;
 		snprintf(v->explain, sizeof(v->explain), "fail on %zu changed node(s), %llu calls: %s",
 			 nchanged, in->calls, fails.s);
+	} else if (unjudged) {
+		v->kind = HF_VERDICT_UNOBSERVABLE;
+		snprintf(v->explain, sizeof(v->explain), "unobservable: no calls on %zu changed "
+			 "node(s), where the baseline had %.1f per interval and the other nodes had "
+			 "%llu: %s", nchanged, in->expected_calls, in->other_calls, seen.s);
 	} else {
 		v->kind = HF_VERDICT_PASS;
 		snprintf(v->explain, sizeof(v->explain), "pass on %zu changed node(s), %llu calls: %s",

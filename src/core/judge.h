@@ -13,7 +13,8 @@ enum hf_metric_flags {
 	/* A share in [0, 1]: a manifest may give its thresholds as a
 	 * percentage ("1%"). */
 	HF_METRIC_FRACTION = 1 << 0,
-	/* Measured on the calls of an interval. */
+	/* Measured on the calls of an interval: without a call there is no
+	 * value, whatever 0/0 would print as. */
 	HF_METRIC_TRAFFIC = 1 << 1,
 	/* Measured by the synthetic probes: the guard probes only when a
 	 * check needs one of these. */
@@ -101,6 +102,12 @@ struct hf_verdict {
 #define HF_JUDGE_MW_ALPHA 0.01
 #define HF_JUDGE_MW_EFFECT 0.8   /* P(a canary value > a control one) at least */
 
+/* The changed nodes had no call in an interval, while the other nodes had
+ * some and the baseline gave the changed ones at least this many calls per
+ * interval: their traffic went away, which a Poisson count this large
+ * does by chance less than once in 20000 intervals (e^-10). */
+#define HF_JUDGE_EXPECT_CALLS 10.0
+
 /* One node as the interval's two samples found it. */
 struct hf_judge_node {
 	const char *name;            /* "host:port", for explanations */
@@ -133,6 +140,9 @@ struct hf_judge_input {
 	 * is why the group comes whole. */
 	double value[HF_METRIC_COUNT];       /* NAN: no value */
 	unsigned long long calls;            /* the changed nodes' calls */
+	unsigned long long other_calls;      /* the unchanged nodes' calls */
+	double expected_calls;               /* the changed nodes' calls per
+					      * interval in the baseline */
 	const char *probe_error;             /* why a probe write on their
 					      * shards failed, NULL or "" */
 
@@ -161,7 +171,14 @@ struct hf_judge_input {
  * U, one sided, with HF_JUDGE_MW_* and the floor). A changed node that
  * sees the cluster down or slots on failed nodes fails whatever the checks.
  *
- * A metric without a value in the interval (NAN) is not judged.
+ * A metric without a value in the interval gives no evidence: its check
+ * neither passes nor fails. In particular a traffic metric has no value
+ * when the changed nodes had no call, even if 'value' says 0 (0/0 errors).
+ * Then the verdict is FAIL if another check fails; UNOBSERVABLE if their
+ * traffic went away (see HF_JUDGE_EXPECT_CALLS); and PASS otherwise, the
+ * explanation showing each such metric as "n/a": nodes that had no
+ * traffic in the baseline either (replicas nobody reads from, an idle
+ * cluster) have nothing a traffic check could see.
  *
  * Fills 'v' in every case; never fails. */
 void hf_judge_verdict(const struct hf_judge_input *in,

@@ -56,6 +56,8 @@ static void fx_init(struct fx *f)
 	f->in.topology = "";
 	f->in.timeout_ms = 500;
 	f->in.calls = 1000;
+	f->in.other_calls = 2000;
+	f->in.expected_calls = 500;
 	f->in.baseline = f->baseline;
 	f->in.history = f->hist;
 	f->in.interval = 1;
@@ -361,6 +363,31 @@ static void test_every_floor(void **state)
 	}
 }
 
+static void test_no_baseline(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	add_ratio(&f, "latency_p99_ms", 2);
+	add_max(&f, "error_rate", 0.01);
+	/* Before a baseline, or where it had no value, the ratio is not
+	 * judged, and the explanation does not pretend it was. */
+	f.in.value[HF_METRIC_LATENCY_P99] = 50;
+	f.in.baseline = NULL;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 1000 calls: "
+		       "latency_p99_ms 50.000 ms (no baseline), error_rate 0.0020");
+	f.in.baseline = f.baseline;
+	f.baseline[HF_METRIC_LATENCY_P99] = NAN;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 1000 calls: "
+		       "latency_p99_ms 50.000 ms (no baseline), error_rate 0.0020");
+	/* A max still applies without one. */
+	f.checks[0].has_max = 1;
+	f.checks[0].max = 20;
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s), 1000 calls: "
+		       "latency_p99_ms 50.000 ms above max 20");
+}
+
 static void test_probe_error(void **state)
 {
 	struct fx f;
@@ -444,6 +471,96 @@ static void test_cluster_state(void **state)
 	assert_int_equal(judge(&f)->kind, HF_VERDICT_PASS);
 	f.nodes[0].cluster_state = NULL;
 	assert_int_equal(judge(&f)->kind, HF_VERDICT_PASS);
+}
+
+/* ------------------------------------------------------------------------
+ * Zero traffic: no calls is no evidence
+ * ------------------------------------------------------------------------ */
+
+static void test_zero_traffic_idle(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	/* A canary nobody calls, in the baseline either (a replica clients do
+	 * not read from): the sampler's 0/0 error rate is 0 and no latency
+	 * was measured. Neither metric is evidence; the interval passes on
+	 * nothing, and says so. */
+	fx_init(&f);
+	add_max(&f, "error_rate", 0.01);
+	add_ratio(&f, "latency_p99_ms", 2);
+	f.in.calls = 0;
+	f.in.expected_calls = 0;
+	f.in.value[HF_METRIC_ERROR_RATE] = 0;
+	f.in.value[HF_METRIC_LATENCY_P99] = NAN;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 0 calls: "
+		       "error_rate n/a (no traffic), latency_p99_ms n/a (no traffic)");
+
+	/* Nor does 0/0 fail by accident: a min on error_rate, or on a latency
+	 * the sampler left at 0, sees nothing below it. */
+	fx_init(&f);
+	add_min(&f, "error_rate", 0.0001);
+	add_min(&f, "latency_p50_ms", 0.01);
+	f.in.calls = 0;
+	f.in.expected_calls = 0;
+	f.in.value[HF_METRIC_ERROR_RATE] = 0;
+	f.in.value[HF_METRIC_LATENCY_P50] = 0;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 0 calls: "
+		       "error_rate n/a (no traffic), latency_p50_ms n/a (no traffic)");
+	/* The same numbers over one call are evidence, and fail. */
+	f.in.calls = 1;
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s), 1 calls: "
+		       "error_rate 0.0000 below min 0.0001; latency_p50_ms 0.000 ms below min 0.01");
+}
+
+static void test_zero_traffic_starved(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	/* The baseline gave the canary 40 calls per interval, the other nodes
+	 * still have theirs, and the canary had none: its traffic went away,
+	 * and what the traffic would have shown cannot be seen. */
+	fx_init(&f);
+	add_max(&f, "error_rate", 0.01);
+	add_ratio(&f, "latency_p99_ms", 2);
+	f.in.calls = 0;
+	f.in.expected_calls = 40;
+	f.in.other_calls = 2000;
+	f.in.value[HF_METRIC_ERROR_RATE] = 0;
+	f.in.value[HF_METRIC_LATENCY_P99] = NAN;
+	assert_verdict(&f, HF_VERDICT_UNOBSERVABLE, "unobservable: no calls on 1 changed "
+		       "node(s), where the baseline had 40.0 per interval and the other nodes had "
+		       "2000: error_rate n/a (no traffic), latency_p99_ms n/a (no traffic)");
+
+	/* The workload stopped everywhere: an idle cluster, not a starved
+	 * canary. */
+	f.in.other_calls = 0;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 0 calls: "
+		       "error_rate n/a (no traffic), latency_p99_ms n/a (no traffic)");
+
+	/* Sparse traffic: below HF_JUDGE_EXPECT_CALLS (10) calls per interval
+	 * an empty interval is left to chance, and passes on what there is. */
+	f.in.other_calls = 2000;
+	f.in.expected_calls = 9.9;
+	assert_int_equal(judge(&f)->kind, HF_VERDICT_PASS);
+	f.in.expected_calls = 10;
+	assert_int_equal(judge(&f)->kind, HF_VERDICT_UNOBSERVABLE);
+
+	/* Evidence that fails still fails: replication lag needs no call. */
+	add_max(&f, "replication_lag_ms", 1000);
+	f.in.value[HF_METRIC_REPLICATION_LAG_MS] = 5000;
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s), 0 calls: "
+		       "replication_lag_ms 5000.000 ms above max 1000");
+
+	/* Checks that need no traffic are judged as usual. */
+	fx_init(&f);
+	add_max(&f, "heartbeat_ms", 100);
+	f.in.calls = 0;
+	f.in.expected_calls = 40;
+	f.in.value[HF_METRIC_HEARTBEAT] = 0.4;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 0 calls: "
+		       "heartbeat_ms 0.400 ms");
 }
 
 /* ------------------------------------------------------------------------
@@ -692,6 +809,40 @@ static void test_canary_effect_and_p(void **state)
 			"P(canary > control) 0.89");
 }
 
+/* error_rate over intervals without a call is 0/0: what the sampler says
+ * (hf_rate_error(0, 0) is 0) must not enter the comparison as a 0. */
+static void test_canary_zero_heavy_error_rate(void **state)
+{
+	struct fx f;
+	long i;
+
+	(void)state;
+	/* The canary runs at its usual 0.4% errors; the control primaries
+	 * had no call at all. Taking their 0/0 as 0 made every canary value
+	 * "worse" (U 200, medians 0.004 vs 0 > the 0.001 floor): a rollback
+	 * for nothing. */
+	fx_init(&f);
+	add_ratio(&f, "error_rate", 2);
+	f.baseline[HF_METRIC_ERROR_RATE] = 0.004;
+	f.in.value[HF_METRIC_ERROR_RATE] = 0.004;
+	for (i = 1; i <= 10; i++) {
+		add_sample(&f, i, 1, 1, 1000, HF_METRIC_ERROR_RATE, 0.004 + 0.0001 * i);
+		add_sample(&f, i, 0, 1, 0, HF_METRIC_ERROR_RATE, 0);
+		add_sample(&f, i, 0, 1, 0, HF_METRIC_ERROR_RATE, 0);
+	}
+	f.in.interval = 10;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 1000 calls: "
+		       "error_rate 0.0040");
+	/* Controls that did serve calls, without an error, are evidence:
+	 * then the canary is worse. Medians: the 6th of 0.0041 .. 0.0050,
+	 * 0.0046, printed 0.005, against 0. */
+	for (i = 0; i < (long)f.in.nhistory; i++)
+		f.hist[i].calls = 1000;
+	assert_int_equal(judge(&f)->kind, HF_VERDICT_FAIL);
+	assert_contains(f.v.explain, "error_rate 0.0040 canary primaries worse than control in "
+			"the same intervals: median 0.005 vs 0.000 over 10/20 samples");
+}
+
 /* Counters that are 0 most of the time are evidence all the same (no
  * eviction is a fact), and ties do not fool the test. */
 static void test_canary_zero_heavy_counter(void **state)
@@ -747,14 +898,18 @@ int main(void)
 		cmocka_unit_test(test_fail_min),
 		cmocka_unit_test(test_ratio_floors),
 		cmocka_unit_test(test_every_floor),
+		cmocka_unit_test(test_no_baseline),
 		cmocka_unit_test(test_probe_error),
 		cmocka_unit_test(test_unobservable_vs_fail),
 		cmocka_unit_test(test_cluster_state),
+		cmocka_unit_test(test_zero_traffic_idle),
+		cmocka_unit_test(test_zero_traffic_starved),
 		cmocka_unit_test(test_canary_worse),
 		cmocka_unit_test(test_canary_equal),
 		cmocka_unit_test(test_canary_floor),
 		cmocka_unit_test(test_canary_roles_and_sparse),
 		cmocka_unit_test(test_canary_effect_and_p),
+		cmocka_unit_test(test_canary_zero_heavy_error_rate),
 		cmocka_unit_test(test_canary_zero_heavy_counter),
 	};
 
