@@ -321,14 +321,16 @@ static double probe_median(struct hf_guard_run *g, const int *in)
 
 /* The probes' worst and median write latency and convergence over the
  * shards of the nodes in 'in'. A failed write, or a replica that did not
- * converge, counts as the deadline. */
+ * converge, counts as the deadline; a shard not probed since the last
+ * verdict (or whose probe key moved away) tells nothing, and a metric no
+ * shard told anything about is NAN rather than a reassuring 0. */
 static void probe_metrics(struct hf_guard_run *g, const int *in, double *v)
 {
 	double *lat = &v[HF_METRIC_PROBE_LATENCY], *conv = &v[HF_METRIC_PROBE_CONVERGENCE];
 	size_t i, k;
 
 	v[HF_METRIC_PROBE_LATENCY_P50] = probe_median(g, in);
-	*lat = *conv = 0;
+	*lat = *conv = NAN;
 	for (i = 0; i < g->n; i++) {
 		const struct hf_node *node = g->nodes[i];
 
@@ -343,14 +345,14 @@ static void probe_metrics(struct hf_guard_run *g, const int *in, double *v)
 				double w = g->probe[k].write_ms < 0 ? (double)g->timeout_ms :
 					   g->probe[k].write_ms;
 
-				if (w > *lat)
+				if (isnan(*lat) || w > *lat)
 					*lat = w;
 			}
 			if (o->role == HF_ROLE_REPLICA && shard_written(g, o->shard)) {
 				double c = g->probe[k].converge_ms < 0 ? (double)g->timeout_ms :
 					   g->probe[k].converge_ms;
 
-				if (c > *conv)
+				if (isnan(*conv) || c > *conv)
 					*conv = c;
 			}
 		}
@@ -487,7 +489,8 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 
 		probe_metrics(g, all, pv);
 		/* The mean over the intervals that had a value: one where no
-		 * probe write landed has no median. */
+		 * probe landed has no median, and one without a probe at all
+		 * tells nothing. */
 		for (i = 0; i < 3; i++) {
 			if (!isnan(pv[pm[i]])) {
 				g->probe_sum[i] += pv[pm[i]];
