@@ -47,6 +47,7 @@ struct hf_guard_run {
 	double baseline[HF_METRIC_COUNT];
 	unsigned long long baseline_calls;
 	unsigned long long *base_calls;     /* per node over the baseline window */
+	int *base_primary;                  /* each node's role then */
 	long base_intervals;                /* intervals in that window */
 	int probing;                        /* a check needs the synthetic probes */
 	unsigned long long probe_seq;
@@ -93,6 +94,7 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->cur = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->cur));
 	g->first = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->first));
 	g->base_calls = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->base_calls));
+	g->base_primary = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->base_primary));
 	g->probe = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe));
 	g->tick = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->tick));
 	g->probe_w = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_w));
@@ -140,6 +142,7 @@ void hf_guard_free(struct hf_guard_run *g)
 	free(g->cur);
 	free(g->first);
 	free(g->base_calls);
+	free(g->base_primary);
 	free(g->checks);
 	free(g);
 }
@@ -478,6 +481,7 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 	for (i = 0; i < g->n; i++) {
 		all[i] = 1;
 		g->base_calls[i] = node_calls(g->first, g->cur, i);
+		g->base_primary[i] = g->cur[i].is_primary;
 	}
 	g->base_intervals++;
 	/* The baseline is the whole window: from the first sample to now. */
@@ -599,9 +603,12 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 			.answered = g->cur[i].ok && g->prev[i].ok,
 			.cluster_state = g->c->cluster_mode ? g->cur[i].cluster_state : "",
 			.slots_fail = g->cur[i].slots_fail };
-		if (changed[i])
+		/* A node whose role changed since the baseline (a primary
+		 * that handed its slots over, as a binary hotfix does) lost
+		 * its clients for a reason: its old traffic is not expected. */
+		if (changed[i] && g->cur[i].is_primary == g->base_primary[i])
 			expected += (double)g->base_calls[i];
-		else
+		else if (!changed[i])
 			in.other_calls += node_calls(g->prev, g->cur, i);
 	}
 	in.nodes = nodes;

@@ -142,7 +142,8 @@ struct hf_judge_input {
 	unsigned long long calls;            /* the changed nodes' calls */
 	unsigned long long other_calls;      /* the unchanged nodes' calls */
 	double expected_calls;               /* the changed nodes' calls per
-					      * interval in the baseline */
+					      * interval in the baseline, of
+					      * those in the same role now */
 	const char *probe_error;             /* why a probe write on their
 					      * shards failed, NULL or "" */
 
