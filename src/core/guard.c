@@ -1,6 +1,7 @@
-/* The guard's judgement: deltas between two samples of every node, metrics
- * over the nodes the hotfix changed, checks against thresholds and the
- * baseline, and a verdict that explains itself. */
+/* The guard's sampling: deltas between two samples of every node, metrics
+ * over the nodes the hotfix changed, the probes, and the per-node history
+ * that canary versus control needs. The judgement itself is core/judge.c,
+ * which this file feeds plain numbers. */
 #include "core/guard.h"
 
 #include <math.h>
@@ -11,74 +12,25 @@
 #include "core/stats.h"
 #include "util/buf.h"
 
-enum metric {
-	M_ERROR_RATE, M_P50, M_P90, M_P99, M_P999, M_LAG_MS, M_LAG_BYTES, M_HEARTBEAT,
-	M_MEMORY, M_REJECTED, M_EVICTIONS, M_PROBE_LAT, M_PROBE_P50, M_PROBE_CONV, M_COUNT
-};
-
-static const struct {
-	const char *name;
-	double floor;    /* ratios compare max(value, floor) / max(baseline, floor) */
-	const char *unit;
-} metrics[M_COUNT] = {
-	[M_ERROR_RATE] = { "error_rate", 0.001, "" },
-	[M_P50] = { "latency_p50_ms", 1.0, " ms" },
-	[M_P90] = { "latency_p90_ms", 1.0, " ms" },
-	[M_P99] = { "latency_p99_ms", 1.0, " ms" },
-	[M_P999] = { "latency_p999_ms", 1.0, " ms" },
-	[M_LAG_MS] = { "replication_lag_ms", 1000.0, " ms" },
-	[M_LAG_BYTES] = { "replication_lag_bytes", 1048576.0, " bytes" },
-	[M_HEARTBEAT] = { "heartbeat_ms", 10.0, " ms" },
-	[M_MEMORY] = { "memory_used_ratio", 0.01, "" },
-	[M_REJECTED] = { "rejected_connections", 1.0, "" },
-	[M_EVICTIONS] = { "evictions", 1.0, "" },
-	[M_PROBE_LAT] = { "probe_latency_ms", 1.0, " ms" },
-	/* The median is steady enough to judge below a millisecond: a write
-	 * path that became slower (an fsync per write) shows at loopback
-	 * speeds, where the worst probe of an interval is mostly noise. */
-	[M_PROBE_P50] = { "probe_latency_p50_ms", 0.05, " ms" },
-	[M_PROBE_CONV] = { "probe_convergence_ms", 10.0, " ms" },
-};
-
-static int is_probe_metric(int m)
-{
-	return m == M_PROBE_LAT || m == M_PROBE_P50 || m == M_PROBE_CONV;
-}
-
-static int metric_of(const char *name)
-{
-	int m;
-
-	for (m = 0; m < M_COUNT; m++)
-		if (!strcmp(metrics[m].name, name))
-			return m;
-	return -1;
-}
-
 int hf_guard_supports(const char *metric)
 {
-	return metric_of(metric) >= 0;
+	return hf_judge_metric_of(metric) >= 0;
 }
 
-struct check {
-	int metric;
-	int has_max, has_min, has_ratio;
-	double max, min, ratio;
+#define PROBE_KEEP 32       /* probe writes kept per node between verdicts */
+
+/* Without a guard section these watch the rollout (hf_guard_describe()
+ * says so in words). */
+static const struct hf_check default_checks[] = {
+	{ .metric = (char *)"error_rate", .has_max = 1, .max = 0.01 },
+	{ .metric = (char *)"latency_p99_ms", .has_ratio = 1, .ratio = 2.0 },
 };
 
-/* Per-node history for canary versus control: the last HIST intervals'
- * values of each metric, and whether the node held the hotfix then. */
-#define HIST 20
-#define MW_MIN 5            /* samples per group before the test speaks */
-#define MW_ALPHA 0.01
-#define PROBE_KEEP 32       /* probe writes kept per node between verdicts */
-#define MW_EFFECT 0.8       /* probability that a canary value exceeds a control one */
-
+/* Per-node history for canary versus control: the values of the last
+ * HF_JUDGE_WINDOW intervals the node was seen in, in no order (the judge
+ * goes by their interval numbers); entries 0 .. len - 1 are filled. */
 struct series {
-	double v[HIST][M_COUNT];
-	int changed[HIST];
-	int primary[HIST];          /* the node's role in that interval */
-	long interval[HIST];        /* which verdict interval */
+	struct hf_judge_sample s[HF_JUDGE_WINDOW];
 	int len, next;
 };
 
@@ -86,13 +38,17 @@ struct hf_guard_run {
 	struct hf_cluster *c;
 	long timeout_ms;
 	struct hf_node **nodes;
+	char **names;                       /* "host:port" per node */
 	size_t n;
 	struct hf_node_sample *prev, *cur, *first;
 	int primed, baseline_taken;
-	struct check *checks;
+	struct hf_check *checks;            /* metric names our own */
 	size_t nchecks;
-	double baseline[M_COUNT];
+	double baseline[HF_METRIC_COUNT];
 	unsigned long long baseline_calls;
+	unsigned long long *base_calls;     /* per node over the baseline window */
+	int *base_primary;                  /* each node's role then */
+	long base_intervals;                /* intervals in that window */
 	int probing;                        /* a check needs the synthetic probes */
 	unsigned long long probe_seq;
 	struct hf_probe_result *probe;      /* worst since the last verdict, per node */
@@ -103,7 +59,7 @@ struct hf_guard_run {
 	long *probe_wseen;                  /* writes landed since then */
 	unsigned long long rnd;             /* for that sample */
 	double probe_sum[3];                /* baseline: sums of per-interval values */
-	int probe_ticks, probe_p50_ticks;
+	int probe_n[3];                     /* and how many intervals had one */
 	struct series *hist;                /* per node */
 	long intervals;                     /* verdicts so far */
 	long long interval_ms;
@@ -117,30 +73,28 @@ int hf_guard_node_seen(const struct hf_guard_run *g, size_t i)
 	return g->cur[i].ok;
 }
 
-static void default_checks(struct hf_guard_run *g)
-{
-	g->nchecks = 2;
-	g->checks = hf_xcalloc(2, sizeof(*g->checks));
-	g->checks[0] = (struct check){ .metric = M_ERROR_RATE, .has_max = 1, .max = 0.01 };
-	g->checks[1] = (struct check){ .metric = M_P99, .has_ratio = 1, .ratio = 2.0 };
-}
-
 struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster *c,
 				  long timeout_ms)
 {
 	struct hf_guard_run *g = hf_xcalloc(1, sizeof(*g));
-	size_t i;
+	const struct hf_check *checks = spec->nchecks ? spec->checks : default_checks;
+	size_t i, n = spec->nchecks ? spec->nchecks : sizeof(default_checks) / sizeof(*default_checks);
 
 	g->c = c;
 	g->timeout_ms = timeout_ms;
 	g->interval_ms = spec->present && spec->interval_ms ? spec->interval_ms : 1000;
 	g->n = c->nnodes;
 	g->nodes = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->nodes));
-	for (i = 0; i < g->n; i++)
+	g->names = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->names));
+	for (i = 0; i < g->n; i++) {
 		g->nodes[i] = &c->nodes[i];
+		g->names[i] = hf_xasprintf("%s:%d", c->nodes[i].host, c->nodes[i].port);
+	}
 	g->prev = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->prev));
 	g->cur = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->cur));
 	g->first = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->first));
+	g->base_calls = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->base_calls));
+	g->base_primary = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->base_primary));
 	g->probe = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe));
 	g->tick = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->tick));
 	g->probe_w = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_w));
@@ -148,19 +102,17 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->probe_wseen = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_wseen));
 	g->rnd = 0x9e3779b97f4a7c15ULL;
 	g->hist = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->hist));
-	if (!spec->nchecks) {
-		default_checks(g);
-		return g;
-	}
-	g->nchecks = spec->nchecks;
-	g->checks = hf_xcalloc(spec->nchecks, sizeof(*g->checks));
-	for (i = 0; i < spec->nchecks; i++) {
-		const struct hf_check *k = &spec->checks[i];
+	/* A check on a metric this build cannot compute judges nothing (plan
+	 * says so); it is not kept. */
+	g->checks = hf_xcalloc(n, sizeof(*g->checks));
+	for (i = 0; i < n; i++) {
+		int m = hf_judge_metric_of(checks[i].metric);
 
-		g->checks[i] = (struct check){ .metric = metric_of(k->metric), .has_max = k->has_max,
-			.has_min = k->has_min, .has_ratio = k->has_ratio, .max = k->max,
-			.min = k->min, .ratio = k->ratio };
-		if (is_probe_metric(g->checks[i].metric))
+		if (m < 0)
+			continue;
+		g->checks[g->nchecks] = checks[i];
+		g->checks[g->nchecks++].metric = hf_xstrdup(checks[i].metric);
+		if (hf_judge_metric_flags(m) & HF_METRIC_PROBE)
 			g->probing = 1;
 	}
 	return g;
@@ -168,10 +120,17 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 
 void hf_guard_free(struct hf_guard_run *g)
 {
+	size_t i;
+
 	if (!g)
 		return;
 	if (g->probing)
 		hf_probe_cleanup(g->c, g->timeout_ms);   /* leave no probe key behind */
+	for (i = 0; i < g->nchecks; i++)
+		free(g->checks[i].metric);
+	for (i = 0; i < g->n; i++)
+		free(g->names[i]);
+	free(g->names);
 	free(g->probe);
 	free(g->tick);
 	free(g->probe_w);
@@ -182,6 +141,8 @@ void hf_guard_free(struct hf_guard_run *g)
 	free(g->prev);
 	free(g->cur);
 	free(g->first);
+	free(g->base_calls);
+	free(g->base_primary);
 	free(g->checks);
 	free(g);
 }
@@ -363,13 +324,16 @@ static double probe_median(struct hf_guard_run *g, const int *in)
 
 /* The probes' worst and median write latency and convergence over the
  * shards of the nodes in 'in'. A failed write, or a replica that did not
- * converge, counts as the deadline. */
+ * converge, counts as the deadline; a shard not probed since the last
+ * verdict (or whose probe key moved away) tells nothing, and a metric no
+ * shard told anything about is NAN rather than a reassuring 0. */
 static void probe_metrics(struct hf_guard_run *g, const int *in, double *v)
 {
+	double *lat = &v[HF_METRIC_PROBE_LATENCY], *conv = &v[HF_METRIC_PROBE_CONVERGENCE];
 	size_t i, k;
 
-	v[M_PROBE_P50] = probe_median(g, in);
-
+	v[HF_METRIC_PROBE_LATENCY_P50] = probe_median(g, in);
+	*lat = *conv = NAN;
 	for (i = 0; i < g->n; i++) {
 		const struct hf_node *node = g->nodes[i];
 
@@ -384,15 +348,15 @@ static void probe_metrics(struct hf_guard_run *g, const int *in, double *v)
 				double w = g->probe[k].write_ms < 0 ? (double)g->timeout_ms :
 					   g->probe[k].write_ms;
 
-				if (w > v[M_PROBE_LAT])
-					v[M_PROBE_LAT] = w;
+				if (isnan(*lat) || w > *lat)
+					*lat = w;
 			}
 			if (o->role == HF_ROLE_REPLICA && shard_written(g, o->shard)) {
 				double c = g->probe[k].converge_ms < 0 ? (double)g->timeout_ms :
 					   g->probe[k].converge_ms;
 
-				if (c > v[M_PROBE_CONV])
-					v[M_PROBE_CONV] = c;
+				if (isnan(*conv) || c > *conv)
+					*conv = c;
 			}
 		}
 	}
@@ -403,17 +367,31 @@ static unsigned long long delta(unsigned long long now, unsigned long long then)
 	return now >= then ? now - then : now;   /* a restart resets counters */
 }
 
-/* The metrics over the nodes in 'in' between samples 'a' and 'b'. */
+/* The calls node 'i' served between samples 'a' and 'b'; 0 when either
+ * went unanswered. */
+static unsigned long long node_calls(const struct hf_node_sample *a,
+				     const struct hf_node_sample *b, size_t i)
+{
+	if (!a[i].ok || !b[i].ok)
+		return 0;
+	/* A restart or CONFIG RESETSTAT resets every counter at once. */
+	return b[i].calls < a[i].calls ? b[i].calls : b[i].calls - a[i].calls;
+}
+
+/* The metrics over the nodes in 'in' between samples 'a' and 'b'. Traffic
+ * metrics are NAN without a call: 0 errors out of 0 is no error rate. */
 static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 		    const struct hf_node_sample *b, const int *in, double *v,
 		    unsigned long long *calls_out)
 {
 	unsigned long long calls = 0, errors = 0, lat[HF_LAT_BUCKETS] = {0}, bound[HF_LAT_BUCKETS] = {0};
+	double *mem = &v[HF_METRIC_MEMORY_USED_RATIO], *hb = &v[HF_METRIC_HEARTBEAT];
+	double *lag_ms = &v[HF_METRIC_REPLICATION_LAG_MS], *lag_b = &v[HF_METRIC_REPLICATION_LAG_BYTES];
 	struct hf_rh h;
 	size_t i, k;
 
-	memset(v, 0, sizeof(double) * M_COUNT);
-	v[M_MEMORY] = NAN;
+	memset(v, 0, sizeof(double) * HF_METRIC_COUNT);
+	*mem = NAN;
 	for (i = 0; i < g->n; i++) {
 		const struct hf_node *node = g->nodes[i];
 		static const struct hf_node_sample zero;
@@ -432,17 +410,18 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 			if (b[i].lat_bound[k] > bound[k])
 				bound[k] = b[i].lat_bound[k];
 		}
-		v[M_REJECTED] += (double)delta(b[i].rejected_conns, from->rejected_conns);
-		v[M_EVICTIONS] += (double)delta(b[i].evicted_keys, from->evicted_keys);
+		v[HF_METRIC_REJECTED_CONNECTIONS] +=
+			(double)delta(b[i].rejected_conns, from->rejected_conns);
+		v[HF_METRIC_EVICTIONS] += (double)delta(b[i].evicted_keys, from->evicted_keys);
 		/* Nodes without a memory limit have no ratio to judge. */
 		if (b[i].maxmemory) {
 			double r = (double)b[i].used_memory / (double)b[i].maxmemory;
 
-			if (isnan(v[M_MEMORY]) || r > v[M_MEMORY])
-				v[M_MEMORY] = r;
+			if (isnan(*mem) || r > *mem)
+				*mem = r;
 		}
-		if ((double)b[i].rtt_us / 1000.0 > v[M_HEARTBEAT])
-			v[M_HEARTBEAT] = (double)b[i].rtt_us / 1000.0;
+		if ((double)b[i].rtt_us / 1000.0 > *hb)
+			*hb = (double)b[i].rtt_us / 1000.0;
 		/* Lag of each replica concerned: the replica itself, or the
 		 * replicas of a changed primary, as its primary sees them. An
 		 * acknowledgement age counts only while bytes are missing. */
@@ -464,25 +443,25 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 
 					if (rs->port != rep->port || strcmp(rs->ip, rep->host))
 						continue;
-					if (behind > v[M_LAG_BYTES])
-						v[M_LAG_BYTES] = (double)behind;
-					if (behind > 0 && rs->lag_s * 1000.0 > v[M_LAG_MS])
-						v[M_LAG_MS] = rs->lag_s * 1000.0;
+					if (behind > *lag_b)
+						*lag_b = (double)behind;
+					if (behind > 0 && rs->lag_s * 1000.0 > *lag_ms)
+						*lag_ms = rs->lag_s * 1000.0;
 				}
 			}
 		}
 	}
-	v[M_ERROR_RATE] = hf_rate_error(errors, calls);
+	v[HF_METRIC_ERROR_RATE] = calls ? hf_rate_error(errors, calls) : NAN;
 	hf_rh_init(&h, HF_RH_POW2);
 	/* lat[k] is already cumulative: the interval's calls at or below
 	 * bound k, summed over the nodes. */
 	for (k = 0; k < HF_LAT_BUCKETS; k++)
 		if (lat[k] && bound[k] && hf_rh_add(&h, bound[k], lat[k], NULL))
 			break;   /* cannot happen with consistent samples; never guess */
-	v[M_P50] = hf_rh_count(&h) ? hf_rh_percentile(&h, 50) / 1000.0 : NAN;
-	v[M_P90] = hf_rh_count(&h) ? hf_rh_percentile(&h, 90) / 1000.0 : NAN;
-	v[M_P99] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99) / 1000.0 : NAN;
-	v[M_P999] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99.9) / 1000.0 : NAN;
+	v[HF_METRIC_LATENCY_P50] = hf_rh_count(&h) ? hf_rh_percentile(&h, 50) / 1000.0 : NAN;
+	v[HF_METRIC_LATENCY_P90] = hf_rh_count(&h) ? hf_rh_percentile(&h, 90) / 1000.0 : NAN;
+	v[HF_METRIC_LATENCY_P99] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99) / 1000.0 : NAN;
+	v[HF_METRIC_LATENCY_P999] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99.9) / 1000.0 : NAN;
 	if (calls_out)
 		*calls_out = calls;
 }
@@ -499,40 +478,34 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 		free(all);
 		return;
 	}
-	for (i = 0; i < g->n; i++)
+	for (i = 0; i < g->n; i++) {
 		all[i] = 1;
+		g->base_calls[i] = node_calls(g->first, g->cur, i);
+		g->base_primary[i] = g->cur[i].is_primary;
+	}
+	g->base_intervals++;
 	/* The baseline is the whole window: from the first sample to now. */
 	compute(g, g->first, g->cur, all, g->baseline, &g->baseline_calls);
 	if (g->probing) {
-		double pv[M_COUNT] = {0};
+		static const int pm[3] = { HF_METRIC_PROBE_LATENCY, HF_METRIC_PROBE_CONVERGENCE,
+					   HF_METRIC_PROBE_LATENCY_P50 };
+		double pv[HF_METRIC_COUNT] = {0};
 
 		probe_metrics(g, all, pv);
-		g->probe_sum[0] += pv[M_PROBE_LAT];
-		g->probe_sum[1] += pv[M_PROBE_CONV];
-		g->probe_ticks++;
-		if (!isnan(pv[M_PROBE_P50])) {
-			/* an interval where no write landed has no median */
-			g->probe_sum[2] += pv[M_PROBE_P50];
-			g->probe_p50_ticks++;
+		/* The mean over the intervals that had a value: one where no
+		 * probe landed has no median, and one without a probe at all
+		 * tells nothing. */
+		for (i = 0; i < 3; i++) {
+			if (!isnan(pv[pm[i]])) {
+				g->probe_sum[i] += pv[pm[i]];
+				g->probe_n[i]++;
+			}
+			g->baseline[pm[i]] = g->probe_n[i] ? g->probe_sum[i] / g->probe_n[i] : NAN;
 		}
-		g->baseline[M_PROBE_LAT] = g->probe_sum[0] / g->probe_ticks;
-		g->baseline[M_PROBE_CONV] = g->probe_sum[1] / g->probe_ticks;
-		g->baseline[M_PROBE_P50] = g->probe_p50_ticks ? g->probe_sum[2] / g->probe_p50_ticks :
-					   NAN;
 	}
 	g->probed = 0;
 	g->baseline_taken = 1;
 	free(all);
-}
-
-static void fmt_value(int m, double v, char *out, size_t len)
-{
-	if (isnan(v))
-		snprintf(out, len, "n/a (no traffic)");
-	else if (m == M_ERROR_RATE || m == M_MEMORY)
-		snprintf(out, len, "%.4f", v);
-	else
-		snprintf(out, len, "%.3f%s", v, metrics[m].unit);
 }
 
 void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len)
@@ -543,10 +516,10 @@ void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len)
 
 	hf_buf_printf(&b, "%llu calls", g->baseline_calls);
 	for (i = 0; i < g->nchecks; i++) {
-		int m = g->checks[i].metric;
+		int m = hf_judge_metric_of(g->checks[i].metric);
 
-		fmt_value(m, g->baseline[m], val, sizeof(val));
-		hf_buf_printf(&b, ", %s %s", metrics[m].name, val);
+		hf_judge_format(m, g->baseline[m], val, sizeof(val));
+		hf_buf_printf(&b, ", %s %s", g->checks[i].metric, val);
 	}
 	snprintf(out, len, "%s", b.s);
 	hf_buf_release(&b);
@@ -585,174 +558,82 @@ static void record_history(struct hf_guard_run *g, const int *changed)
 	g->intervals++;
 	for (i = 0; i < g->n; i++) {
 		struct series *h = &g->hist[i];
-		double val[M_COUNT];
+		struct hf_judge_sample *s = &h->s[h->next];
 
 		if (!g->prev[i].ok || !g->cur[i].ok)
 			continue;
 		one[i] = 1;
-		compute(g, g->prev, g->cur, one, val, NULL);
+		compute(g, g->prev, g->cur, one, s->v, &s->calls);
 		one[i] = 0;
-		memcpy(h->v[h->next], val, sizeof(val));
-		h->changed[h->next] = changed[i];
-		h->primary[h->next] = g->cur[i].is_primary;
-		h->interval[h->next] = g->intervals;
-		h->next = (h->next + 1) % HIST;
-		if (h->len < HIST)
+		s->changed = changed[i];
+		s->primary = g->cur[i].is_primary;
+		s->interval = g->intervals;
+		h->next = (h->next + 1) % HF_JUDGE_WINDOW;
+		if (h->len < HF_JUDGE_WINDOW)
 			h->len++;
 	}
 	free(one);
 }
 
-/* Canary versus control for metric 'm', per role: are the changed nodes'
- * values stochastically greater than those of the nodes not yet changed,
- * in the same intervals? Only intervals where both groups have a value
- * count, so that load drifting between waves cannot pass for an effect.
- * Mann-Whitney U, one sided, with an effect size; and the medians must
- * differ by more than the metric's floor, so that a significant but tiny
- * shift does not roll back. Fills 'why' and returns 1 when the canary is
- * worse. */
-static int canary_worse(struct hf_guard_run *g, int m, char *why, size_t len)
+/* Is the interval one the judge will look into: did every changed node
+ * answer both samples, and did the roles hold? Only such an interval
+ * leaves history for canary versus control. */
+static int judgeable(const struct hf_guard_run *g, const int *changed)
 {
-	int role;
+	size_t i;
 
-	for (role = 0; role < 2; role++) {
-		double can[HIST * 64], ctl[HIST * 64];
-		size_t nc = 0, nt = 0, i;
-		long iv;
-		struct hf_mw mw;
-
-		for (iv = g->intervals - HIST + 1; iv <= g->intervals; iv++) {
-			size_t c0 = nc, t0 = nt;
-
-			for (i = 0; i < g->n; i++) {
-				const struct series *h = &g->hist[i];
-				int k;
-
-				for (k = 0; k < h->len; k++) {
-					double x = h->v[k][m];
-
-					if (h->interval[k] != iv || h->primary[k] != role || isnan(x))
-						continue;
-					if (h->changed[k] && nc < sizeof(can) / sizeof(can[0]))
-						can[nc++] = x;
-					else if (!h->changed[k] && nt < sizeof(ctl) / sizeof(ctl[0]))
-						ctl[nt++] = x;
-				}
-			}
-			if (nc == c0 || nt == t0) {
-				nc = c0;   /* one group is missing: drop the interval */
-				nt = t0;
-			}
-		}
-		if (nc < MW_MIN || nt < MW_MIN)
-			continue;
-		if (hf_mw_test(can, nc, ctl, nt, HF_MW_GREATER, &mw, NULL))
-			continue;
-		if (mw.p < MW_ALPHA && mw.effect >= MW_EFFECT) {
-			double mc, mt;
-
-			qsort(can, nc, sizeof(double), cmp_double);
-			qsort(ctl, nt, sizeof(double), cmp_double);
-			mc = can[nc / 2];
-			mt = ctl[nt / 2];
-			if (mc - mt <= metrics[m].floor)
-				continue;
-			snprintf(why, len, "canary %s worse than control in the same "
-					     "intervals: median %.3f vs %.3f over %zu/%zu samples, "
-					     "Mann-Whitney U %.0f, p %.4f, P(canary > control) %.2f",
-					     role ? "primaries" : "replicas", mc, mt, nc, nt, mw.u1, mw.p,
-					     mw.effect);
-			return 1;
-		}
-	}
-	return 0;
+	for (i = 0; i < g->n; i++)
+		if (changed[i] && (!g->cur[i].ok || !g->prev[i].ok))
+			return 0;
+	return !g->topology[0];
 }
 
 void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v)
 {
-	struct hf_buf fails = {0}, seen = {0}, blind = {0};
-	double val[M_COUNT];
-	unsigned long long calls = 0;
-	size_t i, nchanged = 0;
-	char a[64], b[64];
+	struct hf_judge_input in = {0};
+	struct hf_judge_node *nodes = hf_xcalloc(g->n ? g->n : 1, sizeof(*nodes));
+	struct hf_judge_sample *hist = NULL;
+	double expected = 0;
+	size_t i;
+	int k;
 
 	sample(g);
 	for (i = 0; i < g->n; i++) {
-		if (!changed[i])
-			continue;
-		nchanged++;
-		if (!g->cur[i].ok || !g->prev[i].ok)
-			hf_buf_printf(&blind, "%s%s:%d", blind.len ? ", " : "", g->nodes[i]->host,
-				      g->nodes[i]->port);
+		nodes[i] = (struct hf_judge_node){ .name = g->names[i], .changed = !!changed[i],
+			.answered = g->cur[i].ok && g->prev[i].ok,
+			.cluster_state = g->c->cluster_mode ? g->cur[i].cluster_state : "",
+			.slots_fail = g->cur[i].slots_fail };
+		/* A node whose role changed since the baseline (a primary
+		 * that handed its slots over, as a binary hotfix does) lost
+		 * its clients for a reason: its old traffic is not expected. */
+		if (changed[i] && g->cur[i].is_primary == g->base_primary[i])
+			expected += (double)g->base_calls[i];
+		else if (!changed[i])
+			in.other_calls += node_calls(g->prev, g->cur, i);
 	}
-	if (blind.len || g->topology[0]) {
-		v->kind = HF_VERDICT_UNOBSERVABLE;
-		if (blind.len)
-			snprintf(v->explain, sizeof(v->explain), "unobservable: %s did not answer "
-				 "within %ldms", blind.s, g->timeout_ms);
-		else
-			snprintf(v->explain, sizeof(v->explain), "unobservable: the topology changed "
-				 "(%s); this interval is not judged", g->topology);
-		g->probed = 0;
-		goto out;
+	in.nodes = nodes;
+	in.nnodes = g->n;
+	in.topology = g->topology;
+	in.timeout_ms = g->timeout_ms;
+	in.checks = g->checks;
+	in.nchecks = g->nchecks;
+	if (judgeable(g, changed)) {
+		compute(g, g->prev, g->cur, changed, in.value, &in.calls);
+		if (g->probing)
+			probe_metrics(g, changed, in.value);
+		in.probe_error = probe_error(g, changed);
+		in.expected_calls = g->base_intervals ? expected / (double)g->base_intervals : 0;
+		in.baseline = g->baseline_taken ? g->baseline : NULL;
+		record_history(g, changed);
+		hist = hf_xcalloc(g->n * HF_JUDGE_WINDOW + 1, sizeof(*hist));
+		for (i = 0; i < g->n; i++)
+			for (k = 0; k < g->hist[i].len; k++)
+				hist[in.nhistory++] = g->hist[i].s[k];
+		in.history = hist;
+		in.interval = g->intervals;
 	}
-	compute(g, g->prev, g->cur, changed, val, &calls);
-	if (g->probing)
-		probe_metrics(g, changed, val);
 	g->probed = 0;
-	record_history(g, changed);
-	/* Always checked, whatever the manifest says: a changed node that
-	 * sees the cluster down or slots unserved. */
-	for (i = 0; g->c->cluster_mode && i < g->n; i++)
-		if (changed[i] && g->cur[i].cluster_state[0] &&
-		    (strcmp(g->cur[i].cluster_state, "ok") || g->cur[i].slots_fail))
-			hf_buf_printf(&fails, "%scluster_state %s with %d slot(s) on failed nodes, seen "
-				      "by %s:%d", fails.len ? "; " : "", g->cur[i].cluster_state,
-				      g->cur[i].slots_fail, g->nodes[i]->host, g->nodes[i]->port);
-	for (i = 0; i < g->nchecks; i++) {
-		const struct check *k = &g->checks[i];
-		int m = k->metric, bad = 0;
-		double x = val[m], base = g->baseline[m];
-		char why[256] = "";
-
-		if (m < 0)
-			continue;
-		fmt_value(m, x, a, sizeof(a));
-		hf_buf_printf(&seen, "%s%s %s", seen.len ? ", " : "", metrics[m].name, a);
-		if (isnan(x))
-			continue;   /* no traffic on the changed nodes: nothing to judge */
-		if (k->has_max && x > k->max) {
-			bad = 1;
-			snprintf(why, sizeof(why), "above max %g", k->max);
-		} else if (k->has_min && x < k->min) {
-			bad = 1;
-			snprintf(why, sizeof(why), "below min %g", k->min);
-		} else if (k->has_ratio && g->baseline_taken && !isnan(base)) {
-			double fl = metrics[m].floor;
-			double r = (x > fl ? x : fl) / (base > fl ? base : fl);
-
-			if (r > k->ratio) {
-				bad = 1;
-				fmt_value(m, base, b, sizeof(b));
-				snprintf(why, sizeof(why), "%.2fx the baseline %s, limit %gx", r, b, k->ratio);
-			}
-		}
-		/* Relative checks also compare the canary with its control,
-		 * which a drifting baseline cannot fool. */
-		if (!bad && k->has_ratio && !is_probe_metric(m) && m != M_LAG_MS &&
-		    m != M_LAG_BYTES && canary_worse(g, m, why, sizeof(why)))
-			bad = 1;
-		if (bad && m == M_PROBE_LAT && *probe_error(g, changed))
-			snprintf(why + strlen(why), sizeof(why) - strlen(why), " (a probe write failed: %s)",
-				 probe_error(g, changed));
-		if (bad)
-			hf_buf_printf(&fails, "%s%s %s %s", fails.len ? "; " : "", metrics[m].name, a, why);
-	}
-	v->kind = fails.len ? HF_VERDICT_FAIL : HF_VERDICT_PASS;
-	snprintf(v->explain, sizeof(v->explain), "%s on %zu changed node(s), %llu calls: %s",
-		 fails.len ? "fail" : "pass", nchanged, calls, fails.len ? fails.s : seen.s ? seen.s : "");
-out:
-	hf_buf_release(&fails);
-	hf_buf_release(&seen);
-	hf_buf_release(&blind);
+	hf_judge_verdict(&in, v);
+	free(hist);
+	free(nodes);
 }

@@ -1,23 +1,17 @@
-/* The guard: samples every node each interval, compares what the hotfix's
- * nodes do against the manifest's thresholds and the baseline, and gives a
- * verdict: pass, fail, or unobservable (a node did not answer: "cannot
- * see" is kept apart from "bad"). No I/O of its own beyond the engine's
- * sampler; the rollout decides what a verdict means for the run. */
+/* The guard: samples every node each interval, works out what the
+ * hotfix's nodes did, and asks the judge (core/judge.h) for a verdict:
+ * pass, fail, or unobservable (a node did not answer: "cannot see" is
+ * kept apart from "bad"). No I/O of its own beyond the engine's sampler;
+ * the rollout decides what a verdict means for the run. */
 #ifndef HF_CORE_GUARD_H
 #define HF_CORE_GUARD_H
 
 #include <stddef.h>
 
+#include "core/judge.h"
 #include "core/manifest.h"
 #include "engine/redis/metrics.h"
 #include "engine/redis/redis.h"
-
-enum hf_verdict_kind { HF_VERDICT_PASS, HF_VERDICT_FAIL, HF_VERDICT_UNOBSERVABLE };
-
-struct hf_verdict {
-	enum hf_verdict_kind kind;
-	char explain[1536];   /* metric, nodes, value, threshold, baseline */
-};
 
 struct hf_guard_run;
 
@@ -36,7 +30,8 @@ void hf_guard_baseline_tick(struct hf_guard_run *g);
 void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len);
 
 /* Take a sample and judge the interval since the previous one over the
- * nodes flagged in 'changed' (indexed like the cluster's nodes). */
+ * nodes flagged in 'changed' (indexed like the cluster's nodes): the
+ * interval's numbers go to hf_judge_verdict(), which says what they mean. */
 void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v);
 
 /* Probe every shard once now (a no-op unless a check needs the probes);

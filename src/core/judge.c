@@ -1,0 +1,278 @@
+/* The guard's judgement over plain data: the metric table, checks against
+ * thresholds and the baseline, canary versus control, and the verdict's
+ * explanation. Nothing here samples a node or reads a clock. */
+#include "core/judge.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stats.h"
+#include "util/buf.h"
+
+static const struct {
+	const char *name;
+	unsigned flags;
+	double floor;
+	const char *unit;
+	const char *none;
+} metrics[HF_METRIC_COUNT] = {
+#define HF_METRIC_ROW(id, name, flags, floor, unit, none) \
+	[HF_METRIC_##id] = { name, flags, floor, unit, none },
+	HF_METRICS(HF_METRIC_ROW)
+#undef HF_METRIC_ROW
+};
+
+static int is_metric(int m)
+{
+	return m >= 0 && m < HF_METRIC_COUNT;
+}
+
+int hf_judge_metric_of(const char *name)
+{
+	int m;
+
+	for (m = 0; name && m < HF_METRIC_COUNT; m++)
+		if (!strcmp(metrics[m].name, name))
+			return m;
+	return -1;
+}
+
+const char *hf_judge_metric_name(int m)
+{
+	return is_metric(m) ? metrics[m].name : "";
+}
+
+unsigned hf_judge_metric_flags(int m)
+{
+	return is_metric(m) ? metrics[m].flags : 0;
+}
+
+int hf_judge_metric_is_fraction(int m)
+{
+	return !!(hf_judge_metric_flags(m) & HF_METRIC_FRACTION);
+}
+
+double hf_judge_metric_floor(int m)
+{
+	return is_metric(m) ? metrics[m].floor : 0;
+}
+
+void hf_judge_format(int m, double v, char *out, size_t len)
+{
+	if (!is_metric(m))
+		snprintf(out, len, "%g", v);
+	else if (isnan(v))
+		snprintf(out, len, "n/a (%s)", metrics[m].none);
+	else if (metrics[m].flags & HF_METRIC_FRACTION)
+		snprintf(out, len, "%.4f", v);
+	else
+		snprintf(out, len, "%.3f%s", v, metrics[m].unit);
+}
+
+/* A traffic metric means nothing over no call: what 0/0 printed as is not
+ * a measurement, and must neither pass nor fail a check. */
+static double value_of(int m, double v, unsigned long long calls)
+{
+	return (metrics[m].flags & HF_METRIC_TRAFFIC) && !calls ? NAN : v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Canary versus control for metric 'm', per role: are the changed nodes'
+ * values stochastically greater than those of the nodes not yet changed,
+ * in the same intervals? Only intervals where both groups have a value
+ * count, so that load drifting between waves cannot pass for an effect.
+ * Mann-Whitney U, one sided, with an effect size; and the medians must
+ * differ by more than the metric's floor, so that a significant but tiny
+ * shift does not roll back. Fills 'why' and returns 1 when the canary is
+ * worse, 0 when it is not or the test has too few values to speak. */
+static int canary_worse(const struct hf_judge_input *in, int m, char *why, size_t len)
+{
+	size_t cap = in->nhistory ? in->nhistory : 1;
+	double *can = hf_xcalloc(cap, sizeof(*can)), *ctl = hf_xcalloc(cap, sizeof(*ctl));
+	int role, worse = 0;
+
+	for (role = 0; role < 2 && !worse; role++) {
+		size_t nc = 0, nt = 0, i;
+		long iv;
+		struct hf_mw mw;
+		double mc, mt;
+
+		for (iv = in->interval - HF_JUDGE_WINDOW + 1; iv <= in->interval; iv++) {
+			size_t c0 = nc, t0 = nt;
+
+			for (i = 0; i < in->nhistory; i++) {
+				const struct hf_judge_sample *s = &in->history[i];
+				double x;
+
+				if (s->interval != iv || !s->primary != !role)
+					continue;
+				x = value_of(m, s->v[m], s->calls);
+				if (isnan(x))
+					continue;
+				if (s->changed)
+					can[nc++] = x;
+				else
+					ctl[nt++] = x;
+			}
+			if (nc == c0 || nt == t0) {
+				nc = c0;   /* one group is missing: drop the interval */
+				nt = t0;
+			}
+		}
+		if (nc < HF_JUDGE_MW_MIN || nt < HF_JUDGE_MW_MIN)
+			continue;
+		if (hf_mw_test(can, nc, ctl, nt, HF_MW_GREATER, &mw, NULL))
+			continue;
+		if (mw.p >= HF_JUDGE_MW_ALPHA || mw.effect < HF_JUDGE_MW_EFFECT)
+			continue;
+		qsort(can, nc, sizeof(double), cmp_double);
+		qsort(ctl, nt, sizeof(double), cmp_double);
+		mc = can[nc / 2];
+		mt = ctl[nt / 2];
+		if (mc - mt <= metrics[m].floor)
+			continue;
+		snprintf(why, len, "canary %s worse than control in the same intervals: median "
+			 "%.3f vs %.3f over %zu/%zu samples, Mann-Whitney U %.0f, p %.4f, "
+			 "P(canary > control) %.2f", role ? "primaries" : "replicas", mc, mt, nc, nt,
+			 mw.u1, mw.p, mw.effect);
+		worse = 1;
+	}
+	free(can);
+	free(ctl);
+	return worse;
+}
+
+/* Judge check 'k' on the interval: returns 1 and fills 'why' when it
+ * fails. 'x' is the group's value, never NAN here. */
+static int check_fails(const struct hf_judge_input *in, const struct hf_check *k, int m,
+		       double x, char *why, size_t len)
+{
+	double base = in->baseline ? in->baseline[m] : NAN;
+	int bad = 0;
+
+	if (k->has_max && x > k->max) {
+		bad = 1;
+		snprintf(why, len, "above max %g", k->max);
+	} else if (k->has_min && x < k->min) {
+		bad = 1;
+		snprintf(why, len, "below min %g", k->min);
+	} else if (k->has_ratio && !isnan(base)) {
+		double fl = metrics[m].floor;
+		double r = (x > fl ? x : fl) / (base > fl ? base : fl);
+
+		if (r > k->ratio) {
+			char b[64];
+
+			bad = 1;
+			hf_judge_format(m, base, b, sizeof(b));
+			snprintf(why, len, "%.2fx the baseline %s, limit %gx", r, b, k->ratio);
+		}
+	}
+	/* Relative checks also compare the canary with its control, which a
+	 * drifting baseline cannot fool. */
+	if (!bad && k->has_ratio && !(metrics[m].flags & HF_METRIC_SHARED) &&
+	    canary_worse(in, m, why, len))
+		bad = 1;
+	if (bad && m == HF_METRIC_PROBE_LATENCY && in->probe_error && in->probe_error[0]) {
+		size_t used = strlen(why);
+
+		snprintf(why + used, len - used, " (a probe write failed: %s)", in->probe_error);
+	}
+	return bad;
+}
+
+void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
+{
+	struct hf_buf fails = {0}, seen = {0}, blind = {0};
+	size_t i, nchanged = 0;
+	int starved, unjudged = 0;
+
+	for (i = 0; i < in->nnodes; i++) {
+		const struct hf_judge_node *nd = &in->nodes[i];
+
+		if (!nd->changed)
+			continue;
+		nchanged++;
+		if (!nd->answered)
+			hf_buf_printf(&blind, "%s%s", blind.len ? ", " : "", nd->name);
+	}
+	if (blind.len) {
+		v->kind = HF_VERDICT_UNOBSERVABLE;
+		snprintf(v->explain, sizeof(v->explain), "unobservable: %s did not answer within %ldms",
+			 blind.s, in->timeout_ms);
+		goto out;
+	}
+	if (in->topology && in->topology[0]) {
+		v->kind = HF_VERDICT_UNOBSERVABLE;
+		snprintf(v->explain, sizeof(v->explain), "unobservable: the topology changed (%s); "
+			 "this interval is not judged", in->topology);
+		goto out;
+	}
+	/* Always checked, whatever the manifest says: a changed node that sees
+	 * the cluster down or slots unserved. */
+	for (i = 0; i < in->nnodes; i++) {
+		const struct hf_judge_node *nd = &in->nodes[i];
+
+		if (nd->changed && nd->cluster_state && nd->cluster_state[0] &&
+		    (strcmp(nd->cluster_state, "ok") || nd->slots_fail))
+			hf_buf_printf(&fails, "%scluster_state %s with %d slot(s) on failed nodes, seen "
+				      "by %s", fails.len ? "; " : "", nd->cluster_state, nd->slots_fail,
+				      nd->name);
+	}
+	/* No call where the baseline had plenty, while the rest of the cluster
+	 * is still served: the traffic left the changed nodes, and what it
+	 * would have shown cannot be seen. A workload that stopped everywhere,
+	 * or nodes nobody calls, are not that. */
+	starved = !in->calls && in->other_calls && in->expected_calls >= HF_JUDGE_EXPECT_CALLS;
+	for (i = 0; i < in->nchecks; i++) {
+		const struct hf_check *k = &in->checks[i];
+		int m = hf_judge_metric_of(k->metric);
+		char a[64], why[384] = "";
+		double x;
+
+		if (m < 0)
+			continue;
+		x = value_of(m, in->value[m], in->calls);
+		hf_judge_format(m, x, a, sizeof(a));
+		hf_buf_printf(&seen, "%s%s %s", seen.len ? ", " : "", metrics[m].name, a);
+		/* A ratio without a baseline is not judged: say so, lest a pass
+		 * read as if it had been. */
+		if (k->has_ratio && !isnan(x) && (!in->baseline || isnan(in->baseline[m])))
+			hf_buf_puts(&seen, " (no baseline)");
+		if (isnan(x)) {
+			/* No evidence: this check neither passes nor fails. */
+			if (starved && (metrics[m].flags & HF_METRIC_TRAFFIC))
+				unjudged = 1;
+			continue;
+		}
+		if (check_fails(in, k, m, x, why, sizeof(why)))
+			hf_buf_printf(&fails, "%s%s %s %s", fails.len ? "; " : "", metrics[m].name, a,
+				      why);
+	}
+	if (fails.len) {
+		v->kind = HF_VERDICT_FAIL;
+		snprintf(v->explain, sizeof(v->explain), "fail on %zu changed node(s), %llu calls: %s",
+			 nchanged, in->calls, fails.s);
+	} else if (unjudged) {
+		v->kind = HF_VERDICT_UNOBSERVABLE;
+		snprintf(v->explain, sizeof(v->explain), "unobservable: no calls on %zu changed "
+			 "node(s), where the baseline had %.1f per interval and the other nodes had "
+			 "%llu: %s", nchanged, in->expected_calls, in->other_calls, seen.s);
+	} else {
+		v->kind = HF_VERDICT_PASS;
+		snprintf(v->explain, sizeof(v->explain), "pass on %zu changed node(s), %llu calls: %s",
+			 nchanged, in->calls, seen.s ? seen.s : "");
+	}
+out:
+	hf_buf_release(&fails);
+	hf_buf_release(&seen);
+	hf_buf_release(&blind);
+}
