@@ -5,12 +5,11 @@
 #include "core/manifest.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/judge.h"
 #include "core/kind.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -20,14 +19,6 @@
 #define MANIFEST_MAX_BYTES	(4 * 1024 * 1024)
 #define NAME_MAX_LEN		63
 
-static const char *const metrics[] = {
-	"error_rate", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
-	"latency_p999_ms", "replication_lag_ms", "replication_lag_bytes",
-	"heartbeat_ms", "probe_latency_ms", "probe_latency_p50_ms", "probe_convergence_ms",
-	"memory_used_ratio", "rejected_connections", "evictions",
-};
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static int valid_name(const char *s)
 {
@@ -280,9 +271,10 @@ static int parse_rollout(struct hf_yaml *y, struct hf_field *parent, struct hf_m
 	return rc;
 }
 
-static int is_ratio_metric(const char *metric)
+/* Fractions (error_rate, memory_used_ratio) also take a percentage. */
+static int is_fraction(const char *metric)
 {
-	return !strcmp(metric, "error_rate") || !strcmp(metric, "memory_used_ratio");
+	return hf_judge_metric_is_fraction(hf_judge_metric_of(metric));
 }
 
 /* One threshold of a check: 'max', 'min' or 'max_ratio_to_baseline'.
@@ -301,7 +293,7 @@ static int parse_threshold(struct hf_yaml *y, struct hf_field *f, const char *me
 	if (!s)
 		return HF_EINVAL;
 	if (!hf_parse_percent(s, &v)) {
-		if (is_ratio || !is_ratio_metric(metric))
+		if (is_ratio || !is_fraction(metric))
 			return hf_yaml_fail(y, pos, "'%s' of metric '%s' cannot be a percentage",
 				    f->name, metric);
 		if (v > 100)
@@ -315,7 +307,7 @@ static int parse_threshold(struct hf_yaml *y, struct hf_field *f, const char *me
 			    "(expected a non-negative number)", f->name, s, metric);
 	if (is_ratio && v <= 0)
 		return hf_yaml_fail(y, pos, "'%s' must be greater than 0", f->name);
-	if (!is_ratio && is_ratio_metric(metric) && v > 1)
+	if (!is_ratio && is_fraction(metric) && v > 1)
 		return hf_yaml_fail(y, pos, "%s '%s' for metric '%s' is out of range "
 			    "(expected 0 to 1, or a percentage like 1%%)", f->name, s,
 			    metric);
@@ -335,8 +327,7 @@ static int parse_check(struct hf_yaml *y, struct fy_node *item, struct hf_pos at
 	};
 	char where[32];
 	const char *s;
-	size_t i;
-	int rc;
+	int rc, i;
 
 	snprintf(where, sizeof(where), "check %zu", idx);
 	rc = hf_yaml_walk(y, item, at, where, f, F_N);
@@ -347,14 +338,11 @@ static int parse_check(struct hf_yaml *y, struct fy_node *item, struct hf_pos at
 	s = hf_yaml_scalar(y, f[F_METRIC].val, f[F_METRIC].pos, "metric", "a metric name");
 	if (!s)
 		return HF_EINVAL;
-	for (i = 0; i < ARRAY_SIZE(metrics); i++)
-		if (!strcmp(s, metrics[i]))
-			break;
-	if (i == ARRAY_SIZE(metrics)) {
+	if (hf_judge_metric_of(s) < 0) {
 		struct hf_buf list = { 0 };
 
-		for (i = 0; i < ARRAY_SIZE(metrics); i++)
-			hf_buf_printf(&list, "%s%s", i ? ", " : "", metrics[i]);
+		for (i = 0; i < HF_METRIC_COUNT; i++)
+			hf_buf_printf(&list, "%s%s", i ? ", " : "", hf_judge_metric_name(i));
 		rc = hf_yaml_fail(y, hf_yaml_pos(y, f[F_METRIC].val, f[F_METRIC].pos),
 			  "unknown metric '%s' (expected one of %s)", s, list.s);
 		hf_buf_release(&list);
@@ -365,24 +353,17 @@ static int parse_check(struct hf_yaml *y, struct fy_node *item, struct hf_pos at
 	if (!f[F_MAX].seen && !f[F_MIN].seen && !f[F_RATIO].seen)
 		return hf_yaml_fail(y, ck->pos, "check %zu ('%s') has no threshold "
 			    "(set max, min or max_ratio_to_baseline)", idx, ck->metric);
-	if (f[F_MAX].seen) {
+	ck->has_max = f[F_MAX].seen;
+	ck->has_min = f[F_MIN].seen;
+	ck->has_ratio = f[F_RATIO].seen;
+	if (ck->has_max)
 		rc = parse_threshold(y, &f[F_MAX], ck->metric, &ck->max);
-		if (rc)
-			return rc;
-		ck->has_max = 1;
-	}
-	if (f[F_MIN].seen) {
+	if (!rc && ck->has_min)
 		rc = parse_threshold(y, &f[F_MIN], ck->metric, &ck->min);
-		if (rc)
-			return rc;
-		ck->has_min = 1;
-	}
-	if (f[F_RATIO].seen) {
+	if (!rc && ck->has_ratio)
 		rc = parse_threshold(y, &f[F_RATIO], ck->metric, &ck->ratio);
-		if (rc)
-			return rc;
-		ck->has_ratio = 1;
-	}
+	if (rc)
+		return rc;
 	if (ck->has_max && ck->has_min && ck->min > ck->max)
 		return hf_yaml_fail(y, f[F_MIN].pos, "'min' is greater than 'max' in check %zu "
 			    "('%s')", idx, ck->metric);
@@ -442,25 +423,21 @@ static int parse_guard(struct hf_yaml *y, struct hf_field *parent,
 		return rc;
 	g->present = 1;
 
-	if (f[F_INTERVAL].seen) {
+	if (f[F_INTERVAL].seen)
 		rc = hf_yaml_duration(y, &f[F_INTERVAL], 1, &g->interval_ms);
-		if (rc)
-			return rc;
-	}
-	if (f[F_BASELINE].seen) {
+	if (!rc && f[F_BASELINE].seen)
 		rc = hf_yaml_duration(y, &f[F_BASELINE], 0, &g->baseline_ms);
-		if (rc)
-			return rc;
-	}
+	if (rc)
+		return rc;
 	if (f[F_LIMIT].seen) {
 		s = hf_yaml_scalar(y, f[F_LIMIT].val, f[F_LIMIT].pos, "failure_limit",
-			   "an integer of at least 1");
+				   "an integer of at least 1");
 		if (!s)
 			return HF_EINVAL;
 		if (hf_parse_positive(s, &g->failure_limit))
 			return hf_yaml_fail(y, hf_yaml_pos(y, f[F_LIMIT].val, f[F_LIMIT].pos),
-				    "invalid failure_limit '%s' (expected an integer "
-				    "of at least 1)", s);
+					    "invalid failure_limit '%s' (expected an integer of at "
+					    "least 1)", s);
 	}
 	if (f[F_UNOBS].seen) {
 		static const char *const modes[] = { "hold", "rollback", NULL };
@@ -471,11 +448,8 @@ static int parse_guard(struct hf_yaml *y, struct hf_field *parent,
 			return rc;
 		g->on_unobservable = mode ? HF_UNOBS_ROLLBACK : HF_UNOBS_HOLD;
 	}
-	if (f[F_CHECKS].seen) {
-		rc = parse_checks(y, &f[F_CHECKS], g);
-		if (rc)
-			return rc;
-	}
+	if (f[F_CHECKS].seen && (rc = parse_checks(y, &f[F_CHECKS], g)))
+		return rc;
 
 	/* A ratio to a baseline of zero length would compare against nothing. */
 	for (i = 0; i < g->nchecks; i++)
@@ -625,46 +599,31 @@ int hf_manifest_parse(const char *path, const char *text, size_t len,
 	return parse_owned(path, copy, len, out, err);
 }
 
-int hf_manifest_load(const char *path, struct hf_manifest **out,
-		     struct hf_err *err)
+/* A manifest that is not there, or cannot be read, is bad input: exit 2. */
+int hf_manifest_load(const char *path, struct hf_manifest **out, struct hf_err *err)
 {
-	struct hf_buf buf = { 0 };
+	FILE *f = fopen(path, "rb");
+	struct hf_buf buf = {0};
 	char chunk[8192];
-	size_t len;
-	ssize_t n;
-	int fd, rc = 0;
+	size_t n, len;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)   /* a manifest that is not there is bad input: exit 2 */
-		return hf_err_set(err, HF_EINVAL, "cannot read '%s': %s", path,
-				  strerror(errno));
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = hf_err_set(err, HF_EINVAL, "cannot read '%s': %s", path,
-					strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (buf.len + (size_t)n > MANIFEST_MAX_BYTES) {
-			rc = hf_err_set(err, HF_EINVAL, "cannot read '%s': larger "
-					"than %d bytes", path, MANIFEST_MAX_BYTES);
-			goto out;
-		}
-		hf_buf_append(&buf, chunk, (size_t)n);
-	}
-out:
-	close(fd);
-	if (rc) {
+	if (!f)
+		return hf_err_set(err, HF_EINVAL, "cannot read '%s': %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && buf.len + n <= MANIFEST_MAX_BYTES)
+		hf_buf_append(&buf, chunk, n);
+	if (n || ferror(f)) {
+		int e = errno;
+
+		fclose(f);
 		hf_buf_release(&buf);
-		return rc;
+		if (n)
+			return hf_err_set(err, HF_EINVAL, "cannot read '%s': larger than %d bytes",
+					  path, MANIFEST_MAX_BYTES);
+		return hf_err_set(err, HF_EINVAL, "cannot read '%s': %s", path, strerror(e));
 	}
+	fclose(f);
 	len = buf.len;
-	return parse_owned(path, buf.s ? hf_buf_detach(&buf) : hf_xstrdup(""),
-			   len, out, err);
+	return parse_owned(path, buf.s ? hf_buf_detach(&buf) : hf_xstrdup(""), len, out, err);
 }
 
 void hf_manifest_free(struct hf_manifest *m)
