@@ -52,6 +52,13 @@ struct hf_target {
 	long long looked, changed;
 };
 
+/* What a node holds of a step, as a kind's 'classify' reads it. */
+enum hf_held {
+	HF_HELD_BEFORE,   /* the before-state: nothing to restore */
+	HF_HELD_AFTER,    /* what the hotfix left: restore */
+	HF_HELD_OTHER,    /* someone changed it since: a conflict */
+};
+
 enum hf_kind_flags {
 	/* Rolls out over shares of its keys ("keys: N%" waves, every primary
 	 * at once), not over nodes; cannot share a manifest with node kinds. */
@@ -100,9 +107,28 @@ struct hf_change_kind {
 	void (*verify)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		       size_t n, enum hf_side side);
 	/* Restore the before-state where the node still holds the after-state;
-	 * status HF_ECONFLICT where it holds neither (unless 'force'). */
+	 * status HF_ECONFLICT where it holds neither (unless 'force'). Kinds
+	 * that restore a node in one round of commands set it to
+	 * hf_kind_revert and give the three callbacks below. The core never
+	 * calls it for a step that was never captured (nor verify(BEFORE)):
+	 * such a step was never applied. */
 	void (*revert)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		       size_t n, int force);
+	/* For hf_kind_revert: queue on 'call' the commands whose replies show
+	 * the live state. */
+	void (*read)(const struct hf_change *ch, struct hf_call *call);
+	/* For hf_kind_revert: what the replies of 'read' ('live') show of
+	 * step 's'; for HF_HELD_OTHER, 'why' says what changed. */
+	enum hf_held (*classify)(const struct hf_change *ch, const struct hf_step *s,
+				 const struct hf_call *live, char *why, size_t len);
+	/* For hf_kind_revert: queue on 'call' the commands that bring back
+	 * the before-state of what still holds the hotfix's state, for a
+	 * node found 'held' (a conflict may leave parts to restore: the
+	 * parameters no one else changed), and of everything when 'force'.
+	 * Returns 0, or -1 with 'why' (a before-state that cannot be read). */
+	int (*restore)(const struct hf_change *ch, const struct hf_step *s,
+		       const struct hf_call *live, enum hf_held held, int force,
+		       struct hf_call *call, char *why, size_t len);
 	/* Does this applied step still need 'persist' to survive a restart
 	 * (the node has a config file)? May be NULL: nothing to persist. */
 	int (*needs_persist)(const struct hf_change *ch, const struct hf_step *s);
@@ -134,6 +160,14 @@ void hf_kind_calls_free(struct hf_call *calls, size_t n);
  * targets' status. */
 void hf_kind_send_all(struct hf_cluster *c, struct hf_target *t, size_t n, const char *cmd,
 		      const char *sub);
+
+/* The revert of kinds with 'read', 'classify' and 'restore': read every
+ * target's live state in one fan-out, classify it, restore in one fan-out
+ * where the node holds what the hotfix left (or, forced, something else),
+ * persist again where the change had been persisted (a failure there is a
+ * warning: the runtime is restored), then verify(BEFORE). */
+void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
+		    size_t n, int force);
 
 typedef void (*hf_kind_verify_fn)(const struct hf_change *ch, struct hf_kind_ctx *x,
 				  struct hf_target *t, size_t n, enum hf_side side);

@@ -337,6 +337,14 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 		for (i = 0; i < n; i++) {
 			if (r->steps[idx[i]].change != (int)k)
 				continue;
+			if ((op == OP_REVERT || op == OP_VERIFY_BEFORE) && !r->steps[idx[i]].before) {
+				/* Never captured, so never applied: the node holds
+				 * its before-state by definition. */
+				out[i].node = r->node_of[idx[i]];
+				out[i].step = &r->steps[idx[i]];
+				out[i].match = 1;
+				continue;
+			}
 			memset(&t[m], 0, sizeof(t[m]));
 			t[m].node = r->node_of[idx[i]];
 			t[m].step = &r->steps[idx[i]];

@@ -390,96 +390,78 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	hf_kind_calls_free(calls, n);
 }
 
-static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		   size_t n, int force)
+static void read_live(const struct hf_change *ch, struct hf_call *call)
 {
-	struct hf_cluster *c = x->c;
+	(void)ch;
+	queue_list(call);
+}
+
+/* The user's live line against the lines recorded before and after; a
+ * missing after-state (a crash before its line was read) is "the user
+ * exists". */
+static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s,
+			     const struct hf_call *live, char *why, size_t len)
+{
 	const struct hf_acl_spec *as = ch->spec;
-	struct hf_call *calls = hf_kind_calls_new(t, n);
-	struct hf_call *sets = hf_kind_calls_new(t, n);
-	size_t i, m = 0;
-	size_t *who = hf_xcalloc(n ? n : 1, sizeof(*who));
+	const char *now = user_rules(live->replies[0], as->user);
+	char *before = NULL, *after = NULL;
+	int babsent = 1, aabsent = 1;
+	enum hf_held held;
 
-	for (i = 0; i < n; i++)
-		queue_list(&calls[i]);
-	hf_kind_calls_run(c, t, n, calls);
-	for (i = 0; i < n; i++) {
-		char *before = NULL, *after = NULL;
-		int babsent = 1, aabsent = 1, hold_after;
-		const char *live;
+	blob_rules(s->before, &before, &babsent);
+	blob_rules(s->after, &after, &aabsent);
+	if (babsent ? !now : now && !strcmp(now, before))
+		held = HF_HELD_BEFORE;
+	else if (s->after ? (aabsent ? !now : now && !strcmp(now, after)) : now != NULL)
+		held = HF_HELD_AFTER;
+	else
+		held = HF_HELD_OTHER;
+	if (held == HF_HELD_OTHER)
+		snprintf(why, len, "acl user '%s' changed since the hotfix, left as it is", as->user);
+	free(before);
+	free(after);
+	return held;
+}
 
-		if (t[i].status)
-			continue;
-		if (blob_rules(t[i].step->before, &before, &babsent)) {
-			t[i].match = 1;   /* never captured, never applied */
-			continue;
-		}
-		blob_rules(t[i].step->after, &after, &aabsent);
-		live = user_rules(calls[i].replies[0], as->user);
-		if (babsent ? !live : live && !strcmp(live, before)) {
-			t[i].match = 1;
+/* The user as it was: deleted when it did not exist; set from its rules
+ * otherwise, on a fresh user when the hotfix added a sanitize flag, which
+ * no rule clears once set. */
+static int restore(const struct hf_change *ch, const struct hf_step *s, const struct hf_call *live,
+		   enum hf_held held, int force, struct hf_call *call, char *why, size_t len)
+{
+	const struct hf_acl_spec *as = ch->spec;
+	const char *now = user_rules(live->replies[0], as->user);
+	char *before = NULL;
+	int babsent = 1;
+
+	(void)why, (void)len;
+	if (held == HF_HELD_OTHER && !force)
+		return 0;   /* one user: nothing of it is the hotfix's alone */
+	blob_rules(s->before, &before, &babsent);
+	if (babsent || (!strstr(before, "sanitize-payload") && now &&
+			strstr(now, "sanitize-payload"))) {
+		struct hf_argv *a = &call->cmds[call->ncmds++];
+
+		hf_argv_push(a, "ACL");
+		hf_argv_push(a, "DELUSER");
+		hf_argv_push(a, as->user);
+	}
+	if (!babsent) {
+		struct hf_argv *a = &call->cmds[call->ncmds];
+
+		if (call->ncmds) {
+			/* A fresh user: its rules alone, nothing to clear. */
+			call->ncmds++;
+			hf_argv_push(a, "ACL");
+			hf_argv_push(a, "SETUSER");
+			hf_argv_push(a, as->user);
+			push_rules(a, before);
 		} else {
-			hold_after = t[i].step->after ? (aabsent ? !live : live && !strcmp(live, after))
-						       : live != NULL;
-			if (!hold_after && !force) {
-				hf_target_set(&t[i], HF_ECONFLICT, "acl user '%s' changed since the hotfix, "
-					      "left as it is", as->user);
-			} else {
-				sets[m].node = t[i].node;
-				if (babsent) {
-					hf_argv_push(&sets[m].cmds[0], "ACL");
-					hf_argv_push(&sets[m].cmds[0], "DELUSER");
-					hf_argv_push(&sets[m].cmds[0], as->user);
-					sets[m].ncmds = 1;
-				} else if (!strstr(before, "sanitize-payload") && live &&
-					   strstr(live, "sanitize-payload")) {
-					/* No rule clears a sanitize flag once set: only a
-					 * fresh user gives the before-state back exactly. */
-					hf_argv_push(&sets[m].cmds[0], "ACL");
-					hf_argv_push(&sets[m].cmds[0], "DELUSER");
-					hf_argv_push(&sets[m].cmds[0], as->user);
-					sets[m].ncmds = 1;
-					{
-						struct hf_argv *a = &sets[m].cmds[sets[m].ncmds++];
-
-						hf_argv_push(a, "ACL");
-						hf_argv_push(a, "SETUSER");
-						hf_argv_push(a, as->user);
-						push_rules(a, before);
-					}
-				} else {
-					queue_setuser(&sets[m], as->user, before);
-				}
-				if (t[i].step->persisted && has_file(t[i].step->before)) {
-					hf_argv_push(&sets[m].cmds[sets[m].ncmds], "ACL");
-					hf_argv_push(&sets[m].cmds[sets[m].ncmds++], "SAVE");
-				}
-				who[m++] = i;
-			}
+			queue_setuser(call, as->user, before);
 		}
-		free(before);
-		free(after);
 	}
-	hf_fanout(c, sets, m, c->timeout_ms);
-	for (i = 0; i < m; i++) {
-		struct hf_target *x = &t[who[i]];
-		size_t k;
-
-		if (sets[i].status) {
-			hf_target_set(x, sets[i].status, "%s", sets[i].error);
-			continue;
-		}
-		for (k = 0; k < sets[i].ncmds; k++)
-			if (sets[i].replies[k] && sets[i].replies[k]->type == HF_REPLY_ERROR)
-				hf_target_set(x, HF_ERR, "%s:%d: %s", x->node->host, x->node->port,
-					      sets[i].replies[k]->str);
-	}
-	hf_kind_calls_free(sets, n);
-	hf_kind_calls_free(calls, n);
-	free(who);
-
-	/* Check what was restored; a conflicting target keeps its status. */
-	hf_kind_check_restored(ch, x, t, n, verify);
+	free(before);
+	return 0;
 }
 
 static void persist(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
@@ -497,7 +479,10 @@ const struct hf_change_kind hf_kind_acl = {
 	.capture = capture,
 	.apply = apply,
 	.verify = verify,
-	.revert = revert,
+	.revert = hf_kind_revert,
+	.read = read_live,
+	.classify = classify,
+	.restore = restore,
 	.needs_persist = needs_persist,
 	.persist = persist,
 };

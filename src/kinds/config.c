@@ -408,12 +408,6 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 
 		if (t[i].status)
 			continue;
-		if (side == HF_SIDE_BEFORE && !t[i].step->before) {
-			/* Never captured, so never applied: the node holds its
-			 * before-state by definition. */
-			t[i].match = 1;
-			continue;
-		}
 		before = load_blob(t[i].step->before);
 		after = load_blob(t[i].step->after);
 		seen = json_object();
@@ -446,112 +440,76 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	hf_kind_calls_free(calls, n);
 }
 
-/* Read, then restore the parameters that still hold the after-state, then
- * rewrite the config file when the change had been persisted, then check
- * the before-state: three fan-outs for the whole batch. */
-static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		   size_t n, int force)
+static void read_live(const struct hf_change *ch, struct hf_call *call)
 {
-	struct hf_cluster *c = x->c;
+	queue_get(ch, call);
+}
+
+/* Parameter by parameter: the before value, the hotfix's, or another. */
+static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s,
+			     const struct hf_call *live, char *why, size_t len)
+{
 	const struct hf_config_spec *cs = ch->spec;
-	struct hf_call *calls = hf_kind_calls_new(t, n);
-	struct hf_call *sets = hf_kind_calls_new(t, n);
-	struct hf_target **who = hf_xcalloc(n, sizeof(*who));
-	size_t i, k, nsets = 0;
+	json_t *before = load_blob(s->before), *after = load_blob(s->after);
+	enum hf_held held = HF_HELD_BEFORE;
+	struct hf_buf conflicts = {0};
+	size_t k;
 
-	for (i = 0; i < n; i++)
-		queue_get(ch, &calls[i]);
-	hf_kind_calls_run(c, t, n, calls);
-	for (i = 0; i < n; i++) {
-		json_t *before, *after;
-		struct hf_argv set = {0};
-		struct hf_buf conflicts = {0};
+	for (k = 0; k < cs->nparams; k++) {
+		const struct hf_param *p = &cs->params[k];
+		const char *cur = reply_value(live->replies[0], p->name);
+		const char *want = blob_value(before, p->name);
 
-		if (t[i].status)
+		if (!cur || !want || !strcmp(cur, want))
 			continue;
-		if (!t[i].step->before) {
-			/* Never captured, so never applied: nothing to restore. */
-			t[i].match = 1;
+		if (holds_after(p, after, cur)) {
+			if (held == HF_HELD_BEFORE)
+				held = HF_HELD_AFTER;
 			continue;
 		}
-		before = load_blob(t[i].step->before);
-		after = load_blob(t[i].step->after);
-		hf_argv_push(&set, "CONFIG");
-		hf_argv_push(&set, "SET");
-		for (k = 0; k < cs->nparams; k++) {
-			const struct hf_param *p = &cs->params[k];
-			const char *cur = reply_value(calls[i].replies[0], p->name);
-			const char *want = blob_value(before, p->name);
-
-			if (!cur || !want || !strcmp(cur, want))
-				continue;
-			if (!holds_after(p, after, cur)) {
-				hf_buf_printf(&conflicts, "%s%s is \"%s\" (before \"%s\", hotfix set \"%s\")",
-					      conflicts.len ? "; " : "", p->name, cur, want,
-					      blob_value(after, p->name) ? blob_value(after, p->name) : p->value);
-				if (!force)
-					continue;
-			}
-			hf_argv_push(&set, p->name);
-			hf_argv_push(&set, want);
-		}
-		if (conflicts.len && !force)
-			hf_target_set(&t[i], HF_ECONFLICT, "changed since the hotfix, left as it is: %s",
-				      conflicts.s);
-		if (set.argc > 2 || t[i].step->persisted) {
-			struct hf_call *s = &sets[nsets];
-
-			s->node = t[i].node;
-			if (set.argc > 2)
-				s->cmds[s->ncmds++] = set;
-			else
-				hf_argv_release(&set);
-			if (t[i].step->persisted && json_is_true(json_object_get(before, "config_file")))
-				hf_argv_push(&s->cmds[s->ncmds++], "CONFIG"),
-				hf_argv_push(&s->cmds[s->ncmds - 1], "REWRITE");
-			if (s->ncmds)
-				who[nsets++] = &t[i];
-		} else {
-			hf_argv_release(&set);
-		}
-		hf_buf_release(&conflicts);
-		json_decref(before);
-		json_decref(after);
+		held = HF_HELD_OTHER;
+		hf_buf_printf(&conflicts, "%s%s is \"%s\" (before \"%s\", hotfix set \"%s\")",
+			      conflicts.len ? "; " : "", p->name, cur, want,
+			      blob_value(after, p->name) ? blob_value(after, p->name) : p->value);
 	}
-	if (nsets) {
-		hf_fanout(c, sets, nsets, c->timeout_ms);
-		for (i = 0; i < nsets; i++) {
-			struct hf_call *s = &sets[i];
-			const struct hf_reply *set = NULL, *rewrite = NULL;
-			size_t k;
+	if (held == HF_HELD_OTHER)
+		snprintf(why, len, "changed since the hotfix, left as it is: %s", conflicts.s);
+	hf_buf_release(&conflicts);
+	json_decref(before);
+	json_decref(after);
+	return held;
+}
 
-			if (s->status) {
-				hf_target_set(who[i], s->status, "%s", s->error);
-				continue;
-			}
-			for (k = 0; k < s->ncmds; k++) {
-				if (!strcasecmp(s->cmds[k].argv[1], "SET"))
-					set = s->replies[k];
-				else
-					rewrite = s->replies[k];
-			}
-			if (set && set->type == HF_REPLY_ERROR)
-				hf_target_set(who[i], HF_ERR, "%s:%d: %s", who[i]->node->host,
-					      who[i]->node->port, set->str);
-			else if (rewrite && rewrite->type == HF_REPLY_ERROR)
-				/* The runtime is restored; the file may still hold
-				 * the hotfix, which a restart would bring back. */
-				snprintf(who[i]->warning, sizeof(who[i]->warning),
-					 "runtime restored, but CONFIG REWRITE failed (the config file may "
-					 "still hold the hotfix): %s", rewrite->str);
-		}
+/* One CONFIG SET of every parameter that is not at its before value; a
+ * parameter someone else changed only when forced. */
+static int restore(const struct hf_change *ch, const struct hf_step *s, const struct hf_call *live,
+		   enum hf_held held, int force, struct hf_call *call, char *why, size_t len)
+{
+	const struct hf_config_spec *cs = ch->spec;
+	json_t *before = load_blob(s->before), *after = load_blob(s->after);
+	struct hf_argv *a = &call->cmds[call->ncmds++];
+	size_t k;
+
+	(void)held, (void)why, (void)len;
+	hf_argv_push(a, "CONFIG");
+	hf_argv_push(a, "SET");
+	for (k = 0; k < cs->nparams; k++) {
+		const struct hf_param *p = &cs->params[k];
+		const char *cur = reply_value(live->replies[0], p->name);
+		const char *want = blob_value(before, p->name);
+
+		if (!cur || !want || !strcmp(cur, want) || (!holds_after(p, after, cur) && !force))
+			continue;
+		hf_argv_push(a, p->name);
+		hf_argv_push(a, want);
 	}
-	hf_kind_calls_free(sets, n);
-	hf_kind_calls_free(calls, n);
-	free(who);
-
-	/* Check what was restored; a conflicting target keeps its status. */
-	hf_kind_check_restored(ch, x, t, n, verify);
+	if (a->argc == 2) {
+		hf_argv_release(a);
+		call->ncmds--;
+	}
+	json_decref(before);
+	json_decref(after);
+	return 0;
 }
 
 static void persist(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n)
@@ -581,7 +539,10 @@ const struct hf_change_kind hf_kind_config = {
 	.capture = capture,
 	.apply = apply,
 	.verify = verify,
-	.revert = revert,
+	.revert = hf_kind_revert,
+	.read = read_live,
+	.classify = classify,
+	.restore = restore,
 	.needs_persist = needs_persist,
 	.persist = persist,
 };

@@ -313,8 +313,6 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 		if (side == HF_SIDE_AFTER) {
 			code_sha(library_code(calls[i].replies[0], fs->library), live);
 			t[i].match = !strcmp(live, fs->code_sha256);
-		} else if (!t[i].step->before) {
-			t[i].match = 1;   /* never captured, never applied */
 		} else {
 			dump_sha(calls[i].replies[1], live);
 			t[i].match = !strcmp(live, blob_str(t[i].step->before, "dump_sha256", want,
@@ -324,109 +322,71 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	hf_kind_calls_free(calls, n);
 }
 
-/* Restore the dump where the node still holds exactly what this change
- * left (the after dump); leave it where it holds the before dump; call it
- * a conflict where libraries changed since (someone loaded or deleted one),
- * unless forced. */
-static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		   size_t n, int force)
+static void read_live(const struct hf_change *ch, struct hf_call *call)
 {
-	struct hf_cluster *c = x->c;
+	queue_dump(call);
+	queue_list(ch, call);
+}
+
+/* The whole FUNCTION DUMP against the dumps recorded before and after.
+ * Without a recorded after-state (a crash between the load and its
+ * record), the node holds what this change left when the library's code
+ * is this change's code. */
+static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s,
+			     const struct hf_call *live, char *why, size_t len)
+{
 	const struct hf_function_spec *fs = ch->spec;
-	struct hf_call *calls = hf_kind_calls_new(t, n);
-	struct hf_call *sets = hf_kind_calls_new(t, n);
-	size_t i;
+	char now[65], before[80], after[80];
 
-	for (i = 0; i < n; i++) {
-		queue_dump(&calls[i]);
-		queue_list(ch, &calls[i]);
+	dump_sha(live->replies[0], now);
+	blob_str(s->before, "dump_sha256", before, sizeof(before));
+	blob_str(s->after, "dump_sha256", after, sizeof(after));
+	if (!strcmp(now, before))
+		return HF_HELD_BEFORE;
+	if (!after[0]) {
+		char code[65];
+
+		code_sha(library_code(live->replies[1], fs->library), code);
+		if (!strcmp(code, fs->code_sha256))
+			snprintf(after, sizeof(after), "%s", now);
 	}
-	hf_kind_calls_run(c, t, n, calls);
-	for (i = 0; i < n; i++) {
-		char live[65], before[80], after[80];
-		unsigned char *payload = NULL;
-		size_t len = 0;
-		json_t *blob;
-		const char *b64;
+	if (!strcmp(now, after))
+		return HF_HELD_AFTER;
+	snprintf(why, len, "function libraries changed since the hotfix (dump %.12s; before %.12s, "
+		 "hotfix left %.12s), left as they are", now, before, after[0] ? after : "unknown");
+	return HF_HELD_OTHER;
+}
 
-		if (t[i].status)
-			continue;
-		if (!t[i].step->before) {
-			t[i].match = 1;
-			continue;
-		}
-		dump_sha(calls[i].replies[0], live);
-		blob_str(t[i].step->before, "dump_sha256", before, sizeof(before));
-		blob_str(t[i].step->after, "dump_sha256", after, sizeof(after));
-		if (!strcmp(live, before)) {
-			t[i].match = 1;
-			continue;
-		}
-		/* Without a recorded after-state (a crash between the load and
-		 * its record), the node holds what this change left when the
-		 * library's code is this change's code. */
-		if (!after[0]) {
-			char code[65];
+/* FUNCTION RESTORE of the recorded dump, FLUSH: exactly the libraries of
+ * before, whatever is there now. */
+static int restore(const struct hf_change *ch, const struct hf_step *s, const struct hf_call *live,
+		   enum hf_held held, int force, struct hf_call *call, char *why, size_t len)
+{
+	json_t *blob = json_loads(s->before, 0, NULL);
+	const char *b64 = blob ? json_string_value(json_object_get(blob, "dump")) : NULL;
+	unsigned char *payload = NULL;
+	struct hf_argv *a;
+	size_t plen = 0;
+	int rc = 0;
 
-			code_sha(library_code(calls[i].replies[1], fs->library), code);
-			if (!strcmp(code, fs->code_sha256))
-				snprintf(after, sizeof(after), "%s", live);
-		}
-		if (strcmp(live, after) && !force) {
-			hf_target_set(&t[i], HF_ECONFLICT, "function libraries changed since the hotfix "
-				      "(dump %.12s; before %.12s, hotfix left %.12s), left as they are",
-				      live, before, after[0] ? after : "unknown");
-			continue;
-		}
-		blob = json_loads(t[i].step->before, 0, NULL);
-		b64 = blob ? json_string_value(json_object_get(blob, "dump")) : NULL;
-		if (!b64 || hf_base64_decode(b64, &payload, &len)) {
-			hf_target_set(&t[i], HF_ERR, "the journal's FUNCTION DUMP of %s:%d is unreadable",
-				      t[i].node->host, t[i].node->port);
-			json_decref(blob);
-			continue;
-		}
-		hf_argv_push(&sets[i].cmds[0], "FUNCTION");
-		hf_argv_push(&sets[i].cmds[0], "RESTORE");
-		hf_argv_push(&sets[i].cmds[0], "");
-		free(sets[i].cmds[0].argv[2]);
-		sets[i].cmds[0].argv[2] = (char *)payload;
-		sets[i].cmds[0].len[2] = len;
-		hf_argv_push(&sets[i].cmds[0], "FLUSH");
-		sets[i].ncmds = 1;
-		json_decref(blob);
+	(void)ch, (void)live;
+	if (held == HF_HELD_OTHER && !force)
+		goto out;   /* one dump: nothing of it is the hotfix's alone */
+	if (!b64 || hf_base64_decode(b64, &payload, &plen)) {
+		snprintf(why, len, "the journal's FUNCTION DUMP of %s:%d is unreadable", call->node->host,
+			 call->node->port);
+		rc = -1;
+		goto out;
 	}
-	{
-		/* Only the targets that need a restore take part. */
-		struct hf_call *only = hf_xcalloc(n ? n : 1, sizeof(*only));
-		size_t *who = hf_xcalloc(n ? n : 1, sizeof(*who)), m = 0;
-
-		for (i = 0; i < n; i++)
-			if (sets[i].ncmds) {
-				only[m] = sets[i];
-				memset(&sets[i], 0, sizeof(sets[i]));
-				who[m++] = i;
-			}
-		hf_fanout(c, only, m, c->timeout_ms);
-		for (i = 0; i < m; i++) {
-			struct hf_target *x = &t[who[i]];
-
-			if (only[i].status)
-				hf_target_set(x, only[i].status, "%s", only[i].error);
-			else if (!only[i].replies[0] || only[i].replies[0]->type == HF_REPLY_ERROR)
-				hf_target_set(x, HF_ERR, "%s:%d: FUNCTION RESTORE: %s", x->node->host,
-					      x->node->port, only[i].replies[0] && only[i].replies[0]->str ?
-					      only[i].replies[0]->str : "no reply");
-		}
-		hf_calls_release(only, m);
-		free(only);
-		free(who);
-	}
-	hf_kind_calls_free(sets, n);
-	hf_kind_calls_free(calls, n);
-
-	/* Check what was restored; a conflicting target keeps its status. */
-	hf_kind_check_restored(ch, x, t, n, verify);
+	a = &call->cmds[call->ncmds++];
+	hf_argv_push(a, "FUNCTION");
+	hf_argv_push(a, "RESTORE");
+	hf_argv_pushb(a, (const char *)payload, plen);
+	hf_argv_push(a, "FLUSH");
+out:
+	free(payload);
+	json_decref(blob);
+	return rc;
 }
 
 const struct hf_change_kind hf_kind_function = {
@@ -437,5 +397,8 @@ const struct hf_change_kind hf_kind_function = {
 	.capture = capture,
 	.apply = apply,
 	.verify = verify,
-	.revert = revert,
+	.revert = hf_kind_revert,
+	.read = read_live,
+	.classify = classify,
+	.restore = restore,
 };

@@ -171,3 +171,83 @@ void hf_kind_send_all(struct hf_cluster *c, struct hf_target *t, size_t n, const
 	hf_kind_calls_run(c, t, n, calls);
 	hf_kind_calls_free(calls, n);
 }
+
+/* Persist again on the restored targets whose change had been persisted:
+ * the file would otherwise bring the hotfix back on a restart. */
+static void persist_restored(const struct hf_change *ch, struct hf_kind_ctx *x,
+			     struct hf_target *t, size_t n)
+{
+	struct hf_target *sub = hf_xcalloc(n ? n : 1, sizeof(*sub));
+	size_t *who = hf_xcalloc(n ? n : 1, sizeof(*who));
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if ((!t[i].status || t[i].status == HF_ECONFLICT) && t[i].step->persisted &&
+		    ch->kind->needs_persist &&
+		    ch->kind->needs_persist(ch, t[i].step)) {
+			sub[m] = t[i];
+			sub[m].diff = NULL;
+			sub[m].ndiff = 0;
+			who[m++] = i;
+		}
+	if (m && ch->kind->persist)
+		ch->kind->persist(ch, x, sub, m);
+	for (i = 0; i < m; i++)
+		if (sub[i].status)
+			snprintf(t[who[i]].warning, sizeof(t[who[i]].warning), "runtime restored, but "
+				 "persisting it failed (the config file may still hold the hotfix): %s",
+				 sub[i].error);
+	free(sub);
+	free(who);
+}
+
+void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
+		    size_t n, int force)
+{
+	const struct hf_change_kind *k = ch->kind;
+	struct hf_call *live = hf_kind_calls_new(t, n);
+	struct hf_call *sets = hf_xcalloc(n ? n : 1, sizeof(*sets));
+	struct hf_target *who = hf_xcalloc(n ? n : 1, sizeof(*who));
+	size_t *idx = hf_xcalloc(n ? n : 1, sizeof(*idx));
+	size_t i, m = 0;
+	char why[512];
+
+	for (i = 0; i < n; i++)
+		k->read(ch, &live[i]);
+	hf_kind_calls_run(x->c, t, n, live);
+	for (i = 0; i < n; i++) {
+		enum hf_held held;
+
+		if (t[i].status)
+			continue;
+		why[0] = '\0';
+		held = k->classify(ch, t[i].step, &live[i], why, sizeof(why));
+		if (held == HF_HELD_BEFORE) {
+			t[i].match = 1;
+			continue;
+		}
+		/* A conflict may still leave parts of the node to restore. */
+		if (held == HF_HELD_OTHER && !force)
+			hf_target_set(&t[i], HF_ECONFLICT, "%s", why);
+		sets[m].node = t[i].node;
+		if (k->restore(ch, t[i].step, &live[i], held, force, &sets[m], why, sizeof(why))) {
+			hf_target_set(&t[i], HF_ERR, "%s", why);
+		} else if (sets[m].ncmds) {
+			who[m] = t[i];
+			idx[m++] = i;
+			continue;
+		}
+		hf_calls_release(&sets[m], 1);
+		memset(&sets[m], 0, sizeof(sets[m]));
+	}
+	hf_kind_calls_run(x->c, who, m, sets);
+	for (i = 0; i < m; i++)
+		if (who[i].status)
+			hf_target_set(&t[idx[i]], who[i].status, "%s", who[i].error);
+	persist_restored(ch, x, t, n);
+	hf_kind_calls_free(sets, m);
+	hf_kind_calls_free(live, n);
+	free(who);
+	free(idx);
+	hf_kind_check_restored(ch, x, t, n, k->verify);
+}
