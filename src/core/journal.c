@@ -25,39 +25,63 @@ struct hf_journal {
 	int drive_fd;        /* flock held on the run this process drives, or -1 */
 };
 
-static const char *run_states[] = {
-	"planned", "baseline", "running", "paused", "promoted",
-	"rolling_back", "rolled_back", "failed",
-};
+#define RUN_NAME(id, name, active) [id] = name,
+#define RUN_ACTIVE(id, name, active) [id] = active,
+#define STEP_NAME(id, name) [id] = name,
 
-static const char *step_states[] = {
-	"planned", "capturing", "captured", "applying", "applied",
-	"verified", "reverting", "reverted", "conflict",
-};
+static const char *const run_names[] = { HF_RUN_STATES(RUN_NAME) };
+static const int run_active[] = { HF_RUN_STATES(RUN_ACTIVE) };
+static const char *const step_names[] = { HF_STEP_STATES(STEP_NAME) };
+
+#define NRUN_STATES (sizeof(run_names) / sizeof(run_names[0]))
+#define NSTEP_STATES (sizeof(step_names) / sizeof(step_names[0]))
+
+/* The index of 's' in 'names', or -1. */
+static int find_name(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && i < n; i++)
+		if (!strcmp(names[i], s))
+			return (int)i;
+	return -1;
+}
 
 const char *hf_run_state_name(enum hf_run_state s)
 {
-	return run_states[s];
+	return (size_t)s < NRUN_STATES ? run_names[s] : "unknown";
 }
 
 const char *hf_step_state_name(enum hf_step_state s)
 {
-	return step_states[s];
+	return (size_t)s < NSTEP_STATES ? step_names[s] : "unknown";
+}
+
+int hf_run_state_parse(const char *name, enum hf_run_state *out)
+{
+	int i = find_name(run_names, NRUN_STATES, name);
+
+	if (i < 0)
+		return -1;
+	*out = (enum hf_run_state)i;
+	return 0;
+}
+
+int hf_step_state_parse(const char *name, enum hf_step_state *out)
+{
+	int i = find_name(step_names, NSTEP_STATES, name);
+
+	if (i < 0)
+		return -1;
+	*out = (enum hf_step_state)i;
+	return 0;
 }
 
 int hf_run_state_active(enum hf_run_state s)
 {
-	return s != HF_RUN_PROMOTED && s != HF_RUN_ROLLED_BACK && s != HF_RUN_FAILED;
-}
-
-static int lookup(const char **names, int n, const char *s)
-{
-	int i;
-
-	for (i = 0; s && i < n; i++)
-		if (!strcmp(names[i], s))
-			return i;
-	return 0;
+	/* Outside the enum: treated as unfinished, the side that keeps a
+	 * cluster locked rather than letting a second run onto it. */
+	return (size_t)s < NRUN_STATES ? run_active[s] : 1;
 }
 
 static const char schema[] =
@@ -434,7 +458,10 @@ static struct hf_run *run_from_row(sqlite3_stmt *st)
 	r->manifest_path = col_text(st, 5);
 	r->manifest_sha256 = col_text(st, 6);
 	r->manifest_text = col_text(st, 7);
-	r->state = (enum hf_run_state)lookup(run_states, 8, (const char *)sqlite3_column_text(st, 8));
+	/* A name this build does not know reads as planned, as it always
+	 * has: the run is then unfinished and keeps its nodes locked. */
+	r->state = HF_RUN_PLANNED;
+	hf_run_state_parse((const char *)sqlite3_column_text(st, 8), &r->state);
 	r->created_ms = sqlite3_column_int64(st, 9);
 	r->updated_ms = sqlite3_column_int64(st, 10);
 	r->pid = sqlite3_column_int(st, 11);
@@ -488,8 +515,8 @@ int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **ru
 		x->addr = col_text(st, 4);
 		x->role = col_text(st, 5);
 		x->shard = sqlite3_column_int(st, 6);
-		x->state = (enum hf_step_state)lookup(step_states, 9,
-						      (const char *)sqlite3_column_text(st, 7));
+		x->state = HF_STEP_PLANNED;   /* for an unknown name, as always */
+		hf_step_state_parse((const char *)sqlite3_column_text(st, 7), &x->state);
 		x->before = col_text(st, 8);
 		x->after = col_text(st, 9);
 		x->persisted = sqlite3_column_int(st, 10);

@@ -312,12 +312,48 @@ static void test_key_records_old_schema(void **state)
 
 static void test_state_names(void **state)
 {
+	/* The names journals on disk and --json output hold, in enum order. */
+	static const char *runs[] = { "planned", "baseline", "running", "paused", "promoted",
+				      "rolling_back", "rolled_back", "failed" };
+	static const char *steps[] = { "planned", "capturing", "captured", "applying", "applied",
+				       "verified", "reverting", "reverted", "conflict" };
+	enum hf_run_state r = HF_RUN_RUNNING;
+	enum hf_step_state s = HF_STEP_APPLIED;
+	size_t i;
+
 	(void)state;
-	assert_string_equal(hf_run_state_name(HF_RUN_ROLLING_BACK), "rolling_back");
-	assert_string_equal(hf_step_state_name(HF_STEP_CONFLICT), "conflict");
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		assert_string_equal(hf_run_state_name((enum hf_run_state)i), runs[i]);
+		assert_int_equal(hf_run_state_parse(runs[i], &r), 0);
+		assert_int_equal(r, i);
+	}
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		assert_string_equal(hf_step_state_name((enum hf_step_state)i), steps[i]);
+		assert_int_equal(hf_step_state_parse(steps[i], &s), 0);
+		assert_int_equal(s, i);
+	}
+	assert_int_equal(HF_RUN_ROLLING_BACK, 5);
+	assert_int_equal(HF_STEP_CONFLICT, 8);
+	assert_string_equal(hf_run_state_name((enum hf_run_state)8), "unknown");
+	assert_string_equal(hf_step_state_name((enum hf_step_state)9), "unknown");
+
+	/* A name that is not a state leaves the output alone. */
+	r = HF_RUN_PAUSED;
+	assert_int_equal(hf_run_state_parse("rolling-back", &r), -1);
+	assert_int_equal(hf_run_state_parse(NULL, &r), -1);
+	assert_int_equal(r, HF_RUN_PAUSED);
+	s = HF_STEP_REVERTED;
+	assert_int_equal(hf_step_state_parse("Applied", &s), -1);
+	assert_int_equal(hf_step_state_parse("", &s), -1);
+	assert_int_equal(s, HF_STEP_REVERTED);
+
+	assert_true(hf_run_state_active(HF_RUN_PLANNED));
+	assert_true(hf_run_state_active(HF_RUN_BASELINE));
+	assert_true(hf_run_state_active(HF_RUN_RUNNING));
 	assert_true(hf_run_state_active(HF_RUN_PAUSED));
 	assert_true(hf_run_state_active(HF_RUN_ROLLING_BACK));
 	assert_false(hf_run_state_active(HF_RUN_PROMOTED));
+	assert_false(hf_run_state_active(HF_RUN_ROLLED_BACK));
 	assert_false(hf_run_state_active(HF_RUN_FAILED));
 }
 
