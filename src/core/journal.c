@@ -84,6 +84,18 @@ int hf_run_state_active(enum hf_run_state s)
 	return (size_t)s < NRUN_STATES ? run_active[s] : 1;
 }
 
+/* The SQL function run_active(state): whether a run in the state named
+ * 'state' is unfinished, so that queries ask hf_run_state_active() rather
+ * than list the finished states a second time. */
+static void sql_run_active(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	enum hf_run_state s = HF_RUN_PLANNED;   /* an unknown name, as on load */
+
+	(void)argc;
+	hf_run_state_parse((const char *)sqlite3_value_text(argv[0]), &s);
+	sqlite3_result_int(ctx, hf_run_state_active(s));
+}
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS runs ("
 	"  id TEXT PRIMARY KEY, hotfix TEXT NOT NULL, version INTEGER NOT NULL,"
@@ -197,6 +209,11 @@ int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_er
 		goto out;
 	}
 	sqlite3_busy_timeout(j->db, 10000);
+	if (sqlite3_create_function(j->db, "run_active", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+				    NULL, sql_run_active, NULL, NULL) != SQLITE_OK) {
+		rc = db_err(j, err, "register run_active");
+		goto out;
+	}
 	rc = exec(j, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
 	if (!rc)
 		rc = exec(j, schema, err);
@@ -255,7 +272,7 @@ static int find_holder(struct hf_journal *j, const char *const *nodes, size_t n,
 {
 	sqlite3_stmt *st = prepare(j,
 		"SELECT r.id, r.state FROM run_nodes n JOIN runs r ON r.id = n.run "
-		"WHERE n.node_id = ? AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1",
+		"WHERE n.node_id = ? AND run_active(r.state) LIMIT 1",
 		err);
 	size_t i;
 	int found = 0;
@@ -330,7 +347,7 @@ int hf_journal_holder(struct hf_journal *j, const char *run_id, char *holder, si
 	sqlite3_stmt *st = prepare(j,
 		"SELECT r.id, r.state FROM run_nodes a JOIN run_nodes b ON b.node_id = a.node_id "
 		"JOIN runs r ON r.id = b.run WHERE a.run = ?1 AND b.run != ?1 "
-		"AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1", err);
+		"AND run_active(r.state) LIMIT 1", err);
 	int found = 0;
 
 	if (!st)

@@ -64,6 +64,7 @@ static void test_runs_and_lock(void **state)
 	struct hf_err err = {0};
 	struct hf_run r1 = run_named("run-1"), r2 = run_named("run-2"), *back = NULL;
 	struct hf_step s[2], *loaded = NULL, *p;
+	char holder[128];
 	size_t n = 0;
 
 	(void)state;
@@ -106,6 +107,22 @@ static void test_runs_and_lock(void **state)
 
 	/* A promoted run holds nothing any more. */
 	assert_int_equal(hf_journal_run_create(j, &r2, s, 1, cluster2, 2, &err), 0);
+	/* Run 1's cluster shares node-b with run 2, unfinished until it is
+	 * rolled back or failed. */
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 1);
+	assert_string_equal(holder, "run-2 (running)");
+	assert_int_equal(hf_journal_run_load(j, "run-2", &back, NULL, NULL, &err), 0);
+	back->state = HF_RUN_ROLLED_BACK;
+	assert_int_equal(hf_journal_run_update(j, back, &err), 0);
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 0);
+	back->state = HF_RUN_PAUSED;
+	assert_int_equal(hf_journal_run_update(j, back, &err), 0);
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 1);
+	assert_string_equal(holder, "run-2 (paused)");
+	back->state = HF_RUN_FAILED;
+	assert_int_equal(hf_journal_run_update(j, back, &err), 0);
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 0);
+	hf_run_free(back);
 	assert_int_equal(hf_journal_run_load(j, "no-such-run", &back, NULL, NULL, &err), HF_EINVAL);
 	hf_journal_close(j);
 }
