@@ -170,6 +170,25 @@ static int exec(struct hf_journal *j, const char *sql, struct hf_err *err)
 	return 0;
 }
 
+/* Open a write transaction. IMMEDIATE takes the write lock at once, so
+ * nothing it reads (a free cluster, the last event) can change under it
+ * before it writes. */
+static int begin(struct hf_journal *j, struct hf_err *err)
+{
+	return exec(j, "BEGIN IMMEDIATE", err);
+}
+
+/* Close the transaction begin() opened: commit it when 'rc' is 0, else roll
+ * it back and return 'rc' (the failure that 'err' already describes). */
+static int end(struct hf_journal *j, int rc, struct hf_err *err)
+{
+	if (rc) {
+		exec(j, "ROLLBACK", NULL);
+		return rc;
+	}
+	return exec(j, "COMMIT", err);
+}
+
 static int mkdir_p(const char *path)
 {
 	char *p = hf_xstrdup(path), *s;
@@ -371,9 +390,9 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 	size_t i;
 	int rc, held;
 
-	/* IMMEDIATE takes the write lock first, so two applies cannot both
-	 * see the cluster free. */
-	rc = exec(j, "BEGIN IMMEDIATE", err);
+	/* The write lock comes first, so two applies cannot both see the
+	 * cluster free. */
+	rc = begin(j, err);
 	if (rc)
 		return rc;
 	held = find_holder(j, nodes, nnodes, holder, sizeof(holder), err);
@@ -456,11 +475,7 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 	}
 out:
 	sqlite3_finalize(st);
-	if (rc) {
-		exec(j, "ROLLBACK", NULL);
-		return rc;
-	}
-	return exec(j, "COMMIT", err);
+	return end(j, rc, err);
 }
 
 static struct hf_run *run_from_row(sqlite3_stmt *st)
@@ -580,16 +595,14 @@ int hf_journal_steps_update(struct hf_journal *j, const char *run_id,
 
 	if (!n)
 		return 0;
-	rc = exec(j, "BEGIN IMMEDIATE", err);
+	rc = begin(j, err);
 	if (rc)
 		return rc;
 	st = prepare(j, "UPDATE steps SET state = ?, before = ?, after = ?, persisted = ?,"
 		     " error = ?, updated_ms = ? WHERE run = ? AND seq = ?", err);
-	if (!st) {
-		exec(j, "ROLLBACK", NULL);
-		return HF_ERR;
-	}
-	for (i = 0; i < n; i++) {
+	if (!st)
+		rc = HF_ERR;
+	for (i = 0; !rc && i < n; i++) {
 		sqlite3_reset(st);
 		bind_text(st, 1, hf_step_state_name(steps[i]->state));
 		bind_text(st, 2, steps[i]->before);
@@ -599,18 +612,13 @@ int hf_journal_steps_update(struct hf_journal *j, const char *run_id,
 		sqlite3_bind_int64(st, 6, now);
 		bind_text(st, 7, run_id);
 		sqlite3_bind_int64(st, 8, steps[i]->seq);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = db_err(j, err, "update step");
-			break;
-		}
-		steps[i]->updated_ms = now;
+		else
+			steps[i]->updated_ms = now;
 	}
 	sqlite3_finalize(st);
-	if (rc) {
-		exec(j, "ROLLBACK", NULL);
-		return rc;
-	}
-	return exec(j, "COMMIT", err);
+	return end(j, rc, err);
 }
 
 static void event_hash(const char *prev, long long n, long long ts, const char *kind,
@@ -636,11 +644,11 @@ int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	if (!msg || exec(j, "BEGIN IMMEDIATE", NULL))
+	if (!msg || begin(j, NULL))
 		goto out;
 	st = prepare(j, "SELECT n, hash FROM events WHERE run = ? ORDER BY n DESC LIMIT 1", NULL);
 	if (!st)
-		goto rollback;
+		goto done;
 	bind_text(st, 1, run_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		n = sqlite3_column_int64(st, 0);
@@ -651,7 +659,7 @@ int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
 	event_hash(prev, n, ts, kind, msg, hash);
 	st = prepare(j, "INSERT INTO events (run, n, ts_ms, kind, message, hash) VALUES (?,?,?,?,?,?)", NULL);
 	if (!st)
-		goto rollback;
+		goto done;
 	bind_text(st, 1, run_id);
 	sqlite3_bind_int64(st, 2, n);
 	sqlite3_bind_int64(st, 3, ts);
@@ -661,11 +669,8 @@ int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
 	if (sqlite3_step(st) == SQLITE_DONE)
 		rc = 0;
 	sqlite3_finalize(st);
-rollback:
-	if (rc)
-		exec(j, "ROLLBACK", NULL);
-	else
-		rc = exec(j, "COMMIT", NULL);
+done:
+	rc = end(j, rc, NULL);
 out:
 	free(msg);
 	return rc;
@@ -738,14 +743,12 @@ int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **req
 	int rc;
 
 	*request = NULL;
-	rc = exec(j, "BEGIN IMMEDIATE", err);
+	rc = begin(j, err);
 	if (rc)
 		return rc;
 	st = prepare(j, "SELECT request FROM runs WHERE id = ?", err);
-	if (!st) {
-		exec(j, "ROLLBACK", NULL);
-		return HF_ERR;
-	}
+	if (!st)
+		return end(j, HF_ERR, err);
 	bind_text(st, 1, run_id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*request = col_text(st, 0);
@@ -761,13 +764,12 @@ int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **req
 			rc = HF_ERR;
 		}
 	}
+	rc = end(j, rc, err);
 	if (rc) {
-		exec(j, "ROLLBACK", NULL);
 		free(*request);
 		*request = NULL;
-		return rc;
 	}
-	return exec(j, "COMMIT", err);
+	return rc;
 }
 
 int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, struct hf_err *err)
@@ -849,7 +851,7 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 	sqlite3_stmt *st = NULL, *cnt = NULL;
 	long long base = 0;
 	size_t i;
-	int rc = exec(j, "BEGIN IMMEDIATE", err);
+	int rc = begin(j, err);
 
 	if (rc)
 		return rc;
@@ -904,11 +906,10 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(j, "COMMIT", err);
+	return end(j, 0, err);
 fail:
 	sqlite3_finalize(st);
-	exec(j, "ROLLBACK", NULL);
-	return rc ? rc : HF_ERR;
+	return end(j, rc ? rc : HF_ERR, err);
 }
 
 int hf_journal_scan_get(struct hf_journal *j, const char *run_id, long long seq, char **cursor,
@@ -993,34 +994,26 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 {
 	sqlite3_stmt *st;
 	size_t i;
-	int rc = exec(j, "BEGIN IMMEDIATE", err);
+	int rc = begin(j, err);
 
 	if (rc)
 		return rc;
 	st = prepare(j, "UPDATE data_keys SET state = ?, note = ? WHERE run = ? AND step = ? AND n = ?",
 		     err);
-	if (!st) {
-		exec(j, "ROLLBACK", NULL);
-		return HF_ERR;
-	}
-	for (i = 0; i < n; i++) {
+	if (!st)
+		rc = HF_ERR;
+	for (i = 0; !rc && i < n; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int(st, 1, (int)recs[idx[i]].state);
 		bind_text(st, 2, recs[idx[i]].note);
 		bind_text(st, 3, run_id);
 		sqlite3_bind_int64(st, 4, seq);
 		sqlite3_bind_int64(st, 5, recs[idx[i]].n);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = db_err(j, err, "update key record");
-			break;
-		}
 	}
 	sqlite3_finalize(st);
-	if (rc) {
-		exec(j, "ROLLBACK", NULL);
-		return rc;
-	}
-	return exec(j, "COMMIT", err);
+	return end(j, rc, err);
 }
 
 int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,
