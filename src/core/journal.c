@@ -12,7 +12,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -189,37 +188,18 @@ static int end(struct hf_journal *j, int rc, struct hf_err *err)
 	return exec(j, "COMMIT", err);
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = hf_xstrdup(path), *s;
-	int rc = 0;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (mkdir(p, 0700) && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
-}
-
 int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_err *err)
 {
 	struct hf_journal *j = hf_xcalloc(1, sizeof(*j));
 	char *path = hf_xasprintf("%s/journal.db", state_dir);
+	struct hf_err why;
 	int rc = 0;
 
 	j->dir = hf_xstrdup(state_dir);
 	j->drive_fd = -1;
 
-	if (mkdir_p(state_dir)) {
-		rc = hf_err_set(err, HF_ERR, "cannot create state directory '%s': %s", state_dir,
-				strerror(errno));
+	if (hf_mkdir_p(state_dir, 0700, &why)) {
+		rc = hf_err_set(err, HF_ERR, "state directory: %s", why.msg);
 		goto out;
 	}
 	if (sqlite3_open(path, &j->db) != SQLITE_OK) {
@@ -318,7 +298,7 @@ static int open_lock(struct hf_journal *j, const char *run_id)
 	char *path = hf_xasprintf("%s/%s.lock", dir, run_id);
 	int fd;
 
-	mkdir_p(dir);
+	hf_mkdir_p(dir, 0700, NULL);   /* if it failed, so does open() */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(dir);
 	free(path);

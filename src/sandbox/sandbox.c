@@ -88,29 +88,6 @@ static void sandbox_release(struct sandbox *sb)
 
 /* ---- files --------------------------------------------------------- */
 
-static int mkdir_p(const char *path, struct hf_err *err)
-{
-	char *p = hf_xstrdup(path);
-	char *s = p;
-	int rc = 0;
-
-	do {
-		char c;
-
-		s += strspn(s, "/");
-		s += strcspn(s, "/");
-		c = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST) {
-			rc = hf_err_set(err, HF_ERR, "cannot create '%s': %s", p, strerror(errno));
-			break;
-		}
-		*s = c;
-	} while (*s);
-	free(p);
-	return rc;
-}
-
 /* Write 'data' to 'path' through a temporary file and rename(), so a
  * reader never sees half a file. */
 static int write_file(const char *path, const char *data, mode_t mode, struct hf_err *err)
@@ -1356,7 +1333,7 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 		rc = err->code;
 		goto out;
 	}
-	if ((rc = mkdir_p(o->dir, err)))
+	if ((rc = hf_mkdir_p(o->dir, 0700, err)))
 		goto out;
 	if (!(sb.dir = realpath(o->dir, NULL))) {
 		rc = hf_err_set(err, HF_ERR, "cannot use '%s': %s", o->dir, strerror(errno));

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -182,6 +184,59 @@ static void test_keyset(void **state)
 	assert_false(hf_keyset_has(&s, "user:1", 6));
 }
 
+/* A scratch directory for one test; 'rm_tree' removes it. */
+static void scratch(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/hf-util-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+static void rm_tree(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_mkdir_p(void **state)
+{
+	struct hf_err err = {0};
+	char dir[64], path[160], want[256];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	scratch(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0077, 0);
+	/* Again, and spelled with doubled and trailing slashes: all there. */
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), 0);
+	snprintf(path, sizeof(path), "%s//a///b/c/d/", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), 0);
+	snprintf(path, sizeof(path), "%s/a/b/c/d", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+
+	/* A file in the way is named, whether it is the end or a parent. */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(want, sizeof(want), "cannot create '%s/file': Not a directory", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), HF_ERR);
+	assert_string_equal(err.msg, want);
+	snprintf(path, sizeof(path), "%s/file/x/y", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), HF_ERR);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(hf_mkdir_p(path, 0700, NULL), HF_ERR);
+	assert_int_equal(hf_mkdir_p("", 0700, &err), HF_ERR);
+	rm_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_uri),
 		cmocka_unit_test(test_info_field),
 		cmocka_unit_test(test_keyset),
+		cmocka_unit_test(test_mkdir_p),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
