@@ -15,6 +15,7 @@
 #include "util/err.h"
 #include "util/keyset.h"
 #include "util/misc.h"
+#include "util/proc.h"
 
 static void test_duration(void **state)
 {
@@ -237,6 +238,134 @@ static void test_mkdir_p(void **state)
 	rm_tree(dir);
 }
 
+/* Poll until child 'pid' has ended (at most 5 s); its 'why'. */
+static void wait_ended(int pid, char *why, size_t len)
+{
+	long long deadline = hf_mono_ms() + 5000;
+
+	while (!hf_proc_ended(pid, why, len)) {
+		assert_true(hf_mono_ms() < deadline);
+		hf_sleep_ms(5);
+	}
+}
+
+static char *read_all(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_proc_start(void **state)
+{
+	char *fails[] = { "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	char *quiet[] = { "/bin/sh", "-c", "exit 0", NULL };
+	char *killed[] = { "/bin/sh", "-c", "kill -9 $$", NULL };
+	char *sleeper[] = { "/bin/sleep", "30", NULL };
+	char *missing[] = { "/nonexistent/prog", NULL };
+	char dir[64], log[96], why[256], cmd[256];
+	long long deadline;
+	int pid;
+
+	(void)state;
+	scratch(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/start.log", dir);
+
+	/* stdout and stderr both go to the log; the exit status is told. */
+	pid = hf_proc_start(fails, log, why, sizeof(why));
+	assert_true(pid > 0);
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "exit status 3");
+	assert_string_equal(read_all(log), "out\nerr\n");
+	/* The log starts afresh; exit status 0 says nothing. */
+	pid = hf_proc_start(quiet, log, why, sizeof(why));
+	assert_true(pid > 0);
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "");
+	assert_string_equal(read_all(log), "");
+	pid = hf_proc_start(killed, NULL, why, sizeof(why));
+	assert_true(pid > 0);
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "signal 9");
+
+	/* A running child: alive, its command line readable, then killed and
+	 * reaped at once (gone, not a zombie). */
+	pid = hf_proc_start(sleeper, NULL, why, sizeof(why));
+	assert_true(pid > 0);
+	assert_int_equal(hf_proc_ended(pid, why, sizeof(why)), 0);
+	assert_true(hf_proc_alive(pid));
+	assert_int_equal(hf_proc_cmdline(pid, cmd, sizeof(cmd)), (int)strlen("/bin/sleep 30 "));
+	assert_string_equal(cmd, "/bin/sleep 30 ");
+	assert_true(hf_proc_cmdline_has(pid, "sleep 30"));
+	assert_false(hf_proc_cmdline_has(pid, "sleep 31"));
+	hf_proc_kill(pid);
+	assert_false(hf_proc_alive(pid));
+	assert_int_equal(hf_proc_cmdline(pid, cmd, sizeof(cmd)), -1);
+	/* Nothing left to wait for counts as ended. */
+	assert_int_equal(hf_proc_ended(pid, why, sizeof(why)), 1);
+	assert_string_equal(why, "");
+
+	/* A zombie (ended, not reaped yet) is not alive. */
+	pid = hf_proc_start(quiet, NULL, why, sizeof(why));
+	assert_true(pid > 0);
+	deadline = hf_mono_ms() + 5000;
+	while (hf_proc_alive(pid)) {
+		assert_true(hf_mono_ms() < deadline);
+		hf_sleep_ms(5);
+	}
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "");
+
+	/* What could not be started is said, and nothing is left to reap. */
+	assert_int_equal(hf_proc_start(missing, log, why, sizeof(why)), -1);
+	assert_string_equal(why, "cannot run /nonexistent/prog: No such file or directory");
+	snprintf(cmd, sizeof(cmd), "%s/no/such.log", dir);
+	assert_int_equal(hf_proc_start(quiet, cmd, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "cannot write '"));
+	assert_non_null(strstr(why, "no/such.log': No such file or directory"));
+	rm_tree(dir);
+}
+
+static void test_proc_run_spawn(void **state)
+{
+	char *talk[] = { "/bin/sh", "-c", "echo hi; echo there >&2; exit 2", NULL };
+	char *slow[] = { "/bin/sleep", "5", NULL };
+	char *missing[] = { "/nonexistent/prog", NULL };
+	char *mark[] = { "/bin/sh", "-c", "echo $$ > mark", NULL };
+	char *stay[] = { "/bin/true", NULL };
+	char dir[64], out[256], path[96];
+	long long deadline;
+
+	(void)state;
+	assert_int_equal(hf_proc_run(talk, 5000, out, sizeof(out)), 2);
+	assert_string_equal(out, "hi\nthere\n");
+	assert_int_equal(hf_proc_run(slow, 100, out, sizeof(out)), -1);
+	assert_string_equal(out, "/bin/sleep did not finish within 100 ms");
+	assert_int_equal(hf_proc_run(missing, 5000, out, sizeof(out)), 127);
+	assert_string_equal(out, "cannot run /nonexistent/prog: No such file or directory");
+
+	/* Detached, in 'cwd': the program runs there. */
+	scratch(dir, sizeof(dir));
+	assert_int_equal(hf_proc_spawn(mark, dir, NULL, out, sizeof(out)), 0);
+	snprintf(path, sizeof(path), "%s/mark", dir);
+	deadline = hf_mono_ms() + 5000;
+	while (access(path, F_OK)) {
+		assert_true(hf_mono_ms() < deadline);
+		hf_sleep_ms(5);
+	}
+	assert_int_equal(hf_proc_spawn(missing, NULL, NULL, out, sizeof(out)), -1);
+	assert_string_equal(out, "cannot run /nonexistent/prog: No such file or directory");
+	assert_int_equal(hf_proc_spawn(stay, "/nonexistent", NULL, out, sizeof(out)), -1);
+	assert_string_equal(out, "cannot run /bin/true in /nonexistent: No such file or directory");
+	rm_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +377,8 @@ int main(void)
 		cmocka_unit_test(test_info_field),
 		cmocka_unit_test(test_keyset),
 		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_proc_start),
+		cmocka_unit_test(test_proc_run_spawn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
