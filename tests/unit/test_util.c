@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -366,6 +368,56 @@ static void test_proc_run_spawn(void **state)
 	rm_tree(dir);
 }
 
+static void test_call_cmds(void **state)
+{
+	struct hf_node node = { .host = "127.0.0.1", .port = 7001 };
+	struct hf_call call = { .node = &node };
+	struct hf_argv *a;
+	char msg[256] = "", want[128];
+	int fds[2], status, k;
+	ssize_t got;
+	pid_t pid;
+
+	(void)state;
+	hf_call_push(&call, "CLUSTER", "INFO", NULL);
+	a = hf_call_cmd(&call);
+	assert_ptr_equal(a, &call.cmds[1]);
+	hf_argv_push(a, "GET");
+	hf_argv_pushb(a, "k\0ey", 4);
+	assert_int_equal(call.ncmds, 2);
+	assert_int_equal(call.cmds[0].argc, 2);
+	assert_string_equal(call.cmds[0].argv[1], "INFO");
+	assert_int_equal(call.cmds[1].len[1], 4);
+	for (k = 2; k < HF_CALL_MAX; k++)
+		hf_call_push(&call, "PING", NULL);
+	assert_int_equal(call.ncmds, HF_CALL_MAX);
+	hf_calls_release(&call, 1);
+	assert_int_equal(call.ncmds, 0);
+	assert_ptr_equal(hf_call_cmd(&call), &call.cmds[0]);
+	hf_calls_release(&call, 1);
+
+	/* One command too many aborts, saying where, instead of writing past
+	 * the array. */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(fds[1], 2);
+		for (k = 0; k <= HF_CALL_MAX; k++)
+			hf_call_push(&call, "PING", NULL);
+		_exit(0);
+	}
+	close(fds[1]);
+	got = read(fds[0], msg, sizeof(msg) - 1);
+	close(fds[0]);
+	assert_true(got > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	snprintf(want, sizeof(want), "a call to 127.0.0.1:7001 has more than %d commands", HF_CALL_MAX);
+	assert_non_null(strstr(msg, want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_mkdir_p),
 		cmocka_unit_test(test_proc_start),
 		cmocka_unit_test(test_proc_run_spawn),
+		cmocka_unit_test(test_call_cmds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
