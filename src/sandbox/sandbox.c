@@ -12,7 +12,6 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,20 +357,6 @@ static struct hf_call *add_call(struct sandbox *sb, struct hf_call *calls, size_
 	memset(call, 0, sizeof(*call));
 	call->node = &fan_of(sb)->nodes[i];
 	return call;
-}
-
-/* Add one command, given as NULL-terminated words, to 'call'. */
-static void add_cmd(struct hf_call *call, ...) __attribute__((sentinel));
-static void add_cmd(struct hf_call *call, ...)
-{
-	struct hf_argv *argv = &call->cmds[call->ncmds++];
-	const char *w;
-	va_list ap;
-
-	va_start(ap, call);
-	while ((w = va_arg(ap, const char *)))
-		hf_argv_push(argv, w);
-	va_end(ap);
 }
 
 static size_t node_of(const struct sandbox *sb, const struct hf_call *call)
@@ -752,7 +737,7 @@ static int wait_started(struct sandbox *sb, long long deadline, struct hf_err *e
 				goto out;
 			}
 			if (rc)
-				add_cmd(add_call(sb, calls, &n, i), "PING", NULL);
+				hf_call_push(add_call(sb, calls, &n, i), "PING", NULL);
 		}
 		rc = 0;
 		if (n) {
@@ -799,11 +784,11 @@ static int prepare_nodes(struct sandbox *sb, struct hf_err *err)
 			snprintf(lo, sizeof(lo), "%ld", (long)i * SLOTS / sb->shards);
 			snprintf(hi, sizeof(hi), "%ld", (long)(i + 1) * SLOTS / sb->shards - 1);
 			snprintf(epoch, sizeof(epoch), "%d", (int)i + 1);
-			add_cmd(call, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL);
+			hf_call_push(call, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL);
 			/* Distinct epochs up front: no epoch collisions to settle. */
-			add_cmd(call, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL);
+			hf_call_push(call, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL);
 		}
-		add_cmd(call, "CLUSTER", "MYID", NULL);
+		hf_call_push(call, "CLUSTER", "MYID", NULL);
 	}
 	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
 	for (i = 0; i < n && !rc; i++) {
@@ -831,7 +816,7 @@ static int meet_all(struct sandbox *sb, struct hf_err *err)
 
 	snprintf(port, sizeof(port), "%d", sb->nodes[0].port);
 	for (i = 1; i < sb->n; i++)
-		add_cmd(add_call(sb, calls, &n, i), "CLUSTER", "MEET", HOST, port, NULL);
+		hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "MEET", HOST, port, NULL);
 	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
 	for (i = 0; i < n && !rc; i++)
 		rc = call_failed(&calls[i], err);
@@ -947,7 +932,7 @@ static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err
 		n = 0;
 		for (i = 0; i < sb->n; i++)
 			if (!sb->nodes[i].ready)
-				add_cmd(add_call(sb, calls, &n, i), "CLUSTER", "REPLICATE",
+				hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "REPLICATE",
 					sb->nodes[sb->nodes[i].primary].id, NULL);
 		if (n) {
 			/* Refused until the replica has heard of its primary. */
@@ -970,10 +955,10 @@ static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err
 			for (i = 0; i < sb->n; i++) {
 				struct hf_call *call = add_call(sb, calls, &n, i);
 
-				add_cmd(call, "INFO", "replication", NULL);
+				hf_call_push(call, "INFO", "replication", NULL);
 				if (sb->cluster) {
-					add_cmd(call, "CLUSTER", "NODES", NULL);
-					add_cmd(call, "CLUSTER", "INFO", NULL);
+					hf_call_push(call, "CLUSTER", "NODES", NULL);
+					hf_call_push(call, "CLUSTER", "INFO", NULL);
 				}
 			}
 			hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
@@ -1411,7 +1396,7 @@ static void survey(struct sandbox *sb, struct hf_sandbox_node *out)
 		if (!out[i].pid)
 			out[i].pid = nd->pid;
 		else
-			add_cmd(add_call(sb, calls, &n, i), "INFO", "replication", NULL);
+			hf_call_push(add_call(sb, calls, &n, i), "INFO", "replication", NULL);
 	}
 	if (n)
 		hf_fanout(fan_of(sb), calls, n, PROBE_TIMEOUT_MS);
