@@ -60,10 +60,11 @@ static pid_t fork_piped(int fds[2], char *why, size_t whylen)
 
 /* In a child that could not get to exec: hand 'e' (an errno) to the parent
  * through the report pipe 'report', and end. */
-static void child_fail(int report, int e)
+static _Noreturn void child_fail(int report, int e)
 {
-	if (write(report, &e, sizeof(e)) < 0)
-		_exit(127);
+	ssize_t k = write(report, &e, sizeof(e));
+
+	(void)k;   /* if even that fails, the parent sees a start that did not run */
 	_exit(127);
 }
 
@@ -72,7 +73,8 @@ static void child_fail(int report, int e)
  * 'argv' in 'cwd' (NULL: stay). If that fails, the errno goes to 'report',
  * a close-on-exec pipe whose end of file tells the parent that exec
  * succeeded; without one (-1), a message goes to stderr. Never returns. */
-static void exec_child(char *const argv[], const char *cwd, int out, int errfd, int report)
+static _Noreturn void exec_child(char *const argv[], const char *cwd, int out, int errfd,
+				  int report)
 {
 	int null = open("/dev/null", O_RDWR);
 	int e;
