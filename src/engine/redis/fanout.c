@@ -108,7 +108,7 @@ struct pending {
 
 /* A call given more commands than it has room for: a programming error
  * (see hf_call_cmd()), never a state to run on from. */
-static void too_many(const struct hf_call *call)
+static _Noreturn void too_many(const struct hf_call *call)
 {
 	if (call->node)
 		fprintf(stderr, "hotfix: a call to %s:%d has more than %d commands\n",
