@@ -48,8 +48,6 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_history(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 
-#endif
-
 /* ---- shared by the subcommands (src/cmd/common.c) ---------------------- */
 
 struct hf_uri;
@@ -103,3 +101,5 @@ int hf_cmd_print_progress(FILE *f, struct hf_rollout *r, const char *verdict, in
 void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *err);
 #include <signal.h>
 void hf_cmd_catch_signals(volatile sig_atomic_t **flag);
+
+#endif

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -25,39 +24,75 @@ struct hf_journal {
 	int drive_fd;        /* flock held on the run this process drives, or -1 */
 };
 
-static const char *run_states[] = {
-	"planned", "baseline", "running", "paused", "promoted",
-	"rolling_back", "rolled_back", "failed",
-};
+#define RUN_NAME(id, name, active) [id] = name,
+#define RUN_ACTIVE(id, name, active) [id] = active,
+#define STEP_NAME(id, name) [id] = name,
 
-static const char *step_states[] = {
-	"planned", "capturing", "captured", "applying", "applied",
-	"verified", "reverting", "reverted", "conflict",
-};
+static const char *const run_names[] = { HF_RUN_STATES(RUN_NAME) };
+static const int run_active[] = { HF_RUN_STATES(RUN_ACTIVE) };
+static const char *const step_names[] = { HF_STEP_STATES(STEP_NAME) };
+
+#define NRUN_STATES (sizeof(run_names) / sizeof(run_names[0]))
+#define NSTEP_STATES (sizeof(step_names) / sizeof(step_names[0]))
+
+/* The index of 's' in 'names', or -1. */
+static int find_name(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && i < n; i++)
+		if (!strcmp(names[i], s))
+			return (int)i;
+	return -1;
+}
 
 const char *hf_run_state_name(enum hf_run_state s)
 {
-	return run_states[s];
+	return (size_t)s < NRUN_STATES ? run_names[s] : "unknown";
 }
 
 const char *hf_step_state_name(enum hf_step_state s)
 {
-	return step_states[s];
+	return (size_t)s < NSTEP_STATES ? step_names[s] : "unknown";
+}
+
+int hf_run_state_parse(const char *name, enum hf_run_state *out)
+{
+	int i = find_name(run_names, NRUN_STATES, name);
+
+	if (i < 0)
+		return -1;
+	*out = (enum hf_run_state)i;
+	return 0;
+}
+
+int hf_step_state_parse(const char *name, enum hf_step_state *out)
+{
+	int i = find_name(step_names, NSTEP_STATES, name);
+
+	if (i < 0)
+		return -1;
+	*out = (enum hf_step_state)i;
+	return 0;
 }
 
 int hf_run_state_active(enum hf_run_state s)
 {
-	return s != HF_RUN_PROMOTED && s != HF_RUN_ROLLED_BACK && s != HF_RUN_FAILED;
+	/* Outside the enum: treated as unfinished, the side that keeps a
+	 * cluster locked rather than letting a second run onto it. */
+	return (size_t)s < NRUN_STATES ? run_active[s] : 1;
 }
 
-static int lookup(const char **names, int n, const char *s)
+/* The SQL function run_active(state): whether a run in the state named
+ * 'state' is unfinished, so that queries ask hf_run_state_active() rather
+ * than list the finished states a second time. */
+static void sql_run_active(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	int i;
+	enum hf_run_state s = HF_RUN_PLANNED;   /* an unknown name, as on load */
 
-	for (i = 0; s && i < n; i++)
-		if (!strcmp(names[i], s))
-			return i;
-	return 0;
+	(void)argc;
+	hf_run_state_parse((const char *)sqlite3_value_text(argv[0]), &s);
+	sqlite3_result_int(ctx, hf_run_state_active(s));
 }
 
 static const char schema[] =
@@ -134,37 +169,37 @@ static int exec(struct hf_journal *j, const char *sql, struct hf_err *err)
 	return 0;
 }
 
-static int mkdir_p(const char *path)
+/* Open a write transaction. IMMEDIATE takes the write lock at once, so
+ * nothing it reads (a free cluster, the last event) can change under it
+ * before it writes. */
+static int begin(struct hf_journal *j, struct hf_err *err)
 {
-	char *p = hf_xstrdup(path), *s;
-	int rc = 0;
+	return exec(j, "BEGIN IMMEDIATE", err);
+}
 
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST)
-			rc = -1;
-		*s = '/';
+/* Close the transaction begin() opened: commit it when 'rc' is 0, else roll
+ * it back and return 'rc' (the failure that 'err' already describes). */
+static int end(struct hf_journal *j, int rc, struct hf_err *err)
+{
+	if (rc) {
+		exec(j, "ROLLBACK", NULL);
+		return rc;
 	}
-	if (mkdir(p, 0700) && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
+	return exec(j, "COMMIT", err);
 }
 
 int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_err *err)
 {
 	struct hf_journal *j = hf_xcalloc(1, sizeof(*j));
 	char *path = hf_xasprintf("%s/journal.db", state_dir);
+	struct hf_err why;
 	int rc = 0;
 
 	j->dir = hf_xstrdup(state_dir);
 	j->drive_fd = -1;
 
-	if (mkdir_p(state_dir)) {
-		rc = hf_err_set(err, HF_ERR, "cannot create state directory '%s': %s", state_dir,
-				strerror(errno));
+	if (hf_mkdir_p(state_dir, 0700, &why)) {
+		rc = hf_err_set(err, HF_ERR, "state directory: %s", why.msg);
 		goto out;
 	}
 	if (sqlite3_open(path, &j->db) != SQLITE_OK) {
@@ -173,6 +208,11 @@ int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_er
 		goto out;
 	}
 	sqlite3_busy_timeout(j->db, 10000);
+	if (sqlite3_create_function(j->db, "run_active", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+				    NULL, sql_run_active, NULL, NULL) != SQLITE_OK) {
+		rc = db_err(j, err, "register run_active");
+		goto out;
+	}
 	rc = exec(j, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
 	if (!rc)
 		rc = exec(j, schema, err);
@@ -231,7 +271,7 @@ static int find_holder(struct hf_journal *j, const char *const *nodes, size_t n,
 {
 	sqlite3_stmt *st = prepare(j,
 		"SELECT r.id, r.state FROM run_nodes n JOIN runs r ON r.id = n.run "
-		"WHERE n.node_id = ? AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1",
+		"WHERE n.node_id = ? AND run_active(r.state) LIMIT 1",
 		err);
 	size_t i;
 	int found = 0;
@@ -258,7 +298,7 @@ static int open_lock(struct hf_journal *j, const char *run_id)
 	char *path = hf_xasprintf("%s/%s.lock", dir, run_id);
 	int fd;
 
-	mkdir_p(dir);
+	hf_mkdir_p(dir, 0700, NULL);   /* if it failed, so does open() */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(dir);
 	free(path);
@@ -306,7 +346,7 @@ int hf_journal_holder(struct hf_journal *j, const char *run_id, char *holder, si
 	sqlite3_stmt *st = prepare(j,
 		"SELECT r.id, r.state FROM run_nodes a JOIN run_nodes b ON b.node_id = a.node_id "
 		"JOIN runs r ON r.id = b.run WHERE a.run = ?1 AND b.run != ?1 "
-		"AND r.state NOT IN ('promoted','rolled_back','failed') LIMIT 1", err);
+		"AND run_active(r.state) LIMIT 1", err);
 	int found = 0;
 
 	if (!st)
@@ -330,9 +370,9 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 	size_t i;
 	int rc, held;
 
-	/* IMMEDIATE takes the write lock first, so two applies cannot both
-	 * see the cluster free. */
-	rc = exec(j, "BEGIN IMMEDIATE", err);
+	/* The write lock comes first, so two applies cannot both see the
+	 * cluster free. */
+	rc = begin(j, err);
 	if (rc)
 		return rc;
 	held = find_holder(j, nodes, nnodes, holder, sizeof(holder), err);
@@ -415,11 +455,7 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 	}
 out:
 	sqlite3_finalize(st);
-	if (rc) {
-		exec(j, "ROLLBACK", NULL);
-		return rc;
-	}
-	return exec(j, "COMMIT", err);
+	return end(j, rc, err);
 }
 
 static struct hf_run *run_from_row(sqlite3_stmt *st)
@@ -434,7 +470,10 @@ static struct hf_run *run_from_row(sqlite3_stmt *st)
 	r->manifest_path = col_text(st, 5);
 	r->manifest_sha256 = col_text(st, 6);
 	r->manifest_text = col_text(st, 7);
-	r->state = (enum hf_run_state)lookup(run_states, 8, (const char *)sqlite3_column_text(st, 8));
+	/* A name this build does not know reads as planned, as it always
+	 * has: the run is then unfinished and keeps its nodes locked. */
+	r->state = HF_RUN_PLANNED;
+	hf_run_state_parse((const char *)sqlite3_column_text(st, 8), &r->state);
 	r->created_ms = sqlite3_column_int64(st, 9);
 	r->updated_ms = sqlite3_column_int64(st, 10);
 	r->pid = sqlite3_column_int(st, 11);
@@ -488,8 +527,8 @@ int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **ru
 		x->addr = col_text(st, 4);
 		x->role = col_text(st, 5);
 		x->shard = sqlite3_column_int(st, 6);
-		x->state = (enum hf_step_state)lookup(step_states, 9,
-						      (const char *)sqlite3_column_text(st, 7));
+		x->state = HF_STEP_PLANNED;   /* for an unknown name, as always */
+		hf_step_state_parse((const char *)sqlite3_column_text(st, 7), &x->state);
 		x->before = col_text(st, 8);
 		x->after = col_text(st, 9);
 		x->persisted = sqlite3_column_int(st, 10);
@@ -536,16 +575,14 @@ int hf_journal_steps_update(struct hf_journal *j, const char *run_id,
 
 	if (!n)
 		return 0;
-	rc = exec(j, "BEGIN IMMEDIATE", err);
+	rc = begin(j, err);
 	if (rc)
 		return rc;
 	st = prepare(j, "UPDATE steps SET state = ?, before = ?, after = ?, persisted = ?,"
 		     " error = ?, updated_ms = ? WHERE run = ? AND seq = ?", err);
-	if (!st) {
-		exec(j, "ROLLBACK", NULL);
-		return HF_ERR;
-	}
-	for (i = 0; i < n; i++) {
+	if (!st)
+		rc = HF_ERR;
+	for (i = 0; !rc && i < n; i++) {
 		sqlite3_reset(st);
 		bind_text(st, 1, hf_step_state_name(steps[i]->state));
 		bind_text(st, 2, steps[i]->before);
@@ -555,18 +592,13 @@ int hf_journal_steps_update(struct hf_journal *j, const char *run_id,
 		sqlite3_bind_int64(st, 6, now);
 		bind_text(st, 7, run_id);
 		sqlite3_bind_int64(st, 8, steps[i]->seq);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = db_err(j, err, "update step");
-			break;
-		}
-		steps[i]->updated_ms = now;
+		else
+			steps[i]->updated_ms = now;
 	}
 	sqlite3_finalize(st);
-	if (rc) {
-		exec(j, "ROLLBACK", NULL);
-		return rc;
-	}
-	return exec(j, "COMMIT", err);
+	return end(j, rc, err);
 }
 
 static void event_hash(const char *prev, long long n, long long ts, const char *kind,
@@ -592,11 +624,11 @@ int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	if (!msg || exec(j, "BEGIN IMMEDIATE", NULL))
+	if (!msg || begin(j, NULL))
 		goto out;
 	st = prepare(j, "SELECT n, hash FROM events WHERE run = ? ORDER BY n DESC LIMIT 1", NULL);
 	if (!st)
-		goto rollback;
+		goto done;
 	bind_text(st, 1, run_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		n = sqlite3_column_int64(st, 0);
@@ -607,7 +639,7 @@ int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
 	event_hash(prev, n, ts, kind, msg, hash);
 	st = prepare(j, "INSERT INTO events (run, n, ts_ms, kind, message, hash) VALUES (?,?,?,?,?,?)", NULL);
 	if (!st)
-		goto rollback;
+		goto done;
 	bind_text(st, 1, run_id);
 	sqlite3_bind_int64(st, 2, n);
 	sqlite3_bind_int64(st, 3, ts);
@@ -617,11 +649,8 @@ int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
 	if (sqlite3_step(st) == SQLITE_DONE)
 		rc = 0;
 	sqlite3_finalize(st);
-rollback:
-	if (rc)
-		exec(j, "ROLLBACK", NULL);
-	else
-		rc = exec(j, "COMMIT", NULL);
+done:
+	rc = end(j, rc, NULL);
 out:
 	free(msg);
 	return rc;
@@ -694,14 +723,12 @@ int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **req
 	int rc;
 
 	*request = NULL;
-	rc = exec(j, "BEGIN IMMEDIATE", err);
+	rc = begin(j, err);
 	if (rc)
 		return rc;
 	st = prepare(j, "SELECT request FROM runs WHERE id = ?", err);
-	if (!st) {
-		exec(j, "ROLLBACK", NULL);
-		return HF_ERR;
-	}
+	if (!st)
+		return end(j, HF_ERR, err);
 	bind_text(st, 1, run_id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*request = col_text(st, 0);
@@ -717,13 +744,12 @@ int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **req
 			rc = HF_ERR;
 		}
 	}
+	rc = end(j, rc, err);
 	if (rc) {
-		exec(j, "ROLLBACK", NULL);
 		free(*request);
 		*request = NULL;
-		return rc;
 	}
-	return exec(j, "COMMIT", err);
+	return rc;
 }
 
 int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, struct hf_err *err)
@@ -805,7 +831,7 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 	sqlite3_stmt *st = NULL, *cnt = NULL;
 	long long base = 0;
 	size_t i;
-	int rc = exec(j, "BEGIN IMMEDIATE", err);
+	int rc = begin(j, err);
 
 	if (rc)
 		return rc;
@@ -860,11 +886,10 @@ int hf_journal_keys_add(struct hf_journal *j, const char *run_id, long long seq,
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	return exec(j, "COMMIT", err);
+	return end(j, 0, err);
 fail:
 	sqlite3_finalize(st);
-	exec(j, "ROLLBACK", NULL);
-	return rc ? rc : HF_ERR;
+	return end(j, rc ? rc : HF_ERR, err);
 }
 
 int hf_journal_scan_get(struct hf_journal *j, const char *run_id, long long seq, char **cursor,
@@ -949,34 +974,26 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 {
 	sqlite3_stmt *st;
 	size_t i;
-	int rc = exec(j, "BEGIN IMMEDIATE", err);
+	int rc = begin(j, err);
 
 	if (rc)
 		return rc;
 	st = prepare(j, "UPDATE data_keys SET state = ?, note = ? WHERE run = ? AND step = ? AND n = ?",
 		     err);
-	if (!st) {
-		exec(j, "ROLLBACK", NULL);
-		return HF_ERR;
-	}
-	for (i = 0; i < n; i++) {
+	if (!st)
+		rc = HF_ERR;
+	for (i = 0; !rc && i < n; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int(st, 1, (int)recs[idx[i]].state);
 		bind_text(st, 2, recs[idx[i]].note);
 		bind_text(st, 3, run_id);
 		sqlite3_bind_int64(st, 4, seq);
 		sqlite3_bind_int64(st, 5, recs[idx[i]].n);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = db_err(j, err, "update key record");
-			break;
-		}
 	}
 	sqlite3_finalize(st);
-	if (rc) {
-		exec(j, "ROLLBACK", NULL);
-		return rc;
-	}
-	return exec(j, "COMMIT", err);
+	return end(j, rc, err);
 }
 
 int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,

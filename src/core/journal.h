@@ -9,28 +9,47 @@
 
 #include "util/err.h"
 
+/* Every run state and step state, written once: each list gives the enum
+ * constant and the name it has in the journal and in --json output, and the
+ * enum, hf_*_state_name() and hf_*_state_parse() are all made from it.
+ * Journals on disk hold these names: never change one, only add.
+ *
+ * A run state's third column says whether a run in it is unfinished, so
+ * still holds the nodes of its cluster (hf_run_state_active()). */
+#define HF_RUN_STATES(X)                              \
+	X(HF_RUN_PLANNED,      "planned",      1)     \
+	X(HF_RUN_BASELINE,     "baseline",     1)     \
+	X(HF_RUN_RUNNING,      "running",      1)     \
+	X(HF_RUN_PAUSED,       "paused",       1)     \
+	X(HF_RUN_PROMOTED,     "promoted",     0)     \
+	X(HF_RUN_ROLLING_BACK, "rolling_back", 1)     \
+	X(HF_RUN_ROLLED_BACK,  "rolled_back",  0)     \
+	X(HF_RUN_FAILED,       "failed",       0)
+
+#define HF_STEP_STATES(X)                             \
+	X(HF_STEP_PLANNED,   "planned")               \
+	X(HF_STEP_CAPTURING, "capturing")             \
+	X(HF_STEP_CAPTURED,  "captured")              \
+	X(HF_STEP_APPLYING,  "applying")              \
+	X(HF_STEP_APPLIED,   "applied")               \
+	X(HF_STEP_VERIFIED,  "verified")              \
+	X(HF_STEP_REVERTING, "reverting")             \
+	X(HF_STEP_REVERTED,  "reverted")              \
+	X(HF_STEP_CONFLICT,  "conflict")
+
+#define HF_RUN_STATE_ENUM(id, name, active) id,
+#define HF_STEP_STATE_ENUM(id, name) id,
+
 enum hf_run_state {
-	HF_RUN_PLANNED,
-	HF_RUN_BASELINE,
-	HF_RUN_RUNNING,
-	HF_RUN_PAUSED,
-	HF_RUN_PROMOTED,
-	HF_RUN_ROLLING_BACK,
-	HF_RUN_ROLLED_BACK,
-	HF_RUN_FAILED,
+	HF_RUN_STATES(HF_RUN_STATE_ENUM)
 };
 
 enum hf_step_state {
-	HF_STEP_PLANNED,
-	HF_STEP_CAPTURING,
-	HF_STEP_CAPTURED,
-	HF_STEP_APPLYING,
-	HF_STEP_APPLIED,
-	HF_STEP_VERIFIED,
-	HF_STEP_REVERTING,
-	HF_STEP_REVERTED,
-	HF_STEP_CONFLICT,
+	HF_STEP_STATES(HF_STEP_STATE_ENUM)
 };
+
+#undef HF_RUN_STATE_ENUM
+#undef HF_STEP_STATE_ENUM
 
 struct hf_run {
 	char *id;
@@ -187,8 +206,14 @@ void hf_key_records_free(struct hf_key_record *recs, size_t n);
 void hf_run_free(struct hf_run *run);
 void hf_steps_free(struct hf_step *steps, size_t n);
 
+/* The name of a state, as the journal and --json spell it ("rolling_back");
+ * "unknown" for a value outside the enum. */
 const char *hf_run_state_name(enum hf_run_state s);
 const char *hf_step_state_name(enum hf_step_state s);
+/* The state named 'name' into '*out'. Returns 0, or -1 (and '*out'
+ * untouched) when 'name' is NULL or names no state. */
+int hf_run_state_parse(const char *name, enum hf_run_state *out);
+int hf_step_state_parse(const char *name, enum hf_step_state *out);
 /* Is the run unfinished (holding its nodes)? */
 int hf_run_state_active(enum hf_run_state s);
 

@@ -12,21 +12,17 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/redis/redis.h"
 #include "util/buf.h"
 #include "util/misc.h"
-
-extern char **environ;
+#include "util/proc.h"
 
 #define HOST "127.0.0.1"
 #define BUS_OFFSET 10000
@@ -48,7 +44,7 @@ struct node {
 	int replica;       /* started as a replica */
 	size_t primary;    /* replicas: index of their primary in 'nodes' */
 	int pid;           /* the daemon's pid, 0 until known */
-	pid_t starter;     /* the daemonizing parent until reaped, else 0 */
+	int starter;       /* the daemonizing parent until reaped, else 0 */
 	int spawned;
 	int failed;        /* its start failed: no daemon to wait for */
 	int ready;
@@ -87,29 +83,6 @@ static void sandbox_release(struct sandbox *sb)
 }
 
 /* ---- files --------------------------------------------------------- */
-
-static int mkdir_p(const char *path, struct hf_err *err)
-{
-	char *p = hf_xstrdup(path);
-	char *s = p;
-	int rc = 0;
-
-	do {
-		char c;
-
-		s += strspn(s, "/");
-		s += strcspn(s, "/");
-		c = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST) {
-			rc = hf_err_set(err, HF_ERR, "cannot create '%s': %s", p, strerror(errno));
-			break;
-		}
-		*s = c;
-	} while (*s);
-	free(p);
-	return rc;
-}
 
 /* Write 'data' to 'path' through a temporary file and rename(), so a
  * reader never sees half a file. */
@@ -236,34 +209,11 @@ static int mentions_port(const char *cmd, int port)
  * count as gone: where init does not reap orphans they linger. */
 static int pid_is_ours(const struct sandbox *sb, int pid, int port)
 {
-	char path[64], cmd[8192];
-	char *stat, *p;
+	char cmd[8192];
 	const char *base;
-	ssize_t got;
-	int fd, zombie;
 
-	if (pid <= 0)
+	if (!hf_proc_alive(pid) || hf_proc_cmdline(pid, cmd, sizeof(cmd)) <= 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (!(stat = slurp(path)))
-		return 0;
-	p = strrchr(stat, ')');
-	zombie = !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
-	free(stat);
-	if (zombie)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	got = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (got <= 0)
-		return 0;
-	cmd[got] = '\0';
-	/* The arguments are NUL-separated, unless redis set its title. */
-	for (p = cmd; p < cmd + got; p++)
-		if (!*p)
-			*p = ' ';
 	base = sb->server ? strrchr(sb->server, '/') : NULL;
 	base = base ? base + 1 : (sb->server ? sb->server : "redis-server");
 	return (strstr(cmd, base) || strstr(cmd, "redis-server")) && mentions_port(cmd, port);
@@ -407,20 +357,6 @@ static struct hf_call *add_call(struct sandbox *sb, struct hf_call *calls, size_
 	memset(call, 0, sizeof(*call));
 	call->node = &fan_of(sb)->nodes[i];
 	return call;
-}
-
-/* Add one command, given as NULL-terminated words, to 'call'. */
-static void add_cmd(struct hf_call *call, ...) __attribute__((sentinel));
-static void add_cmd(struct hf_call *call, ...)
-{
-	struct hf_argv *argv = &call->cmds[call->ncmds++];
-	const char *w;
-	va_list ap;
-
-	va_start(ap, call);
-	while ((w = va_arg(ap, const char *)))
-		hf_argv_push(argv, w);
-	va_end(ap);
 }
 
 static size_t node_of(const struct sandbox *sb, const struct hf_call *call)
@@ -695,25 +631,17 @@ static char *seed_of(const struct sandbox *sb, int port)
 
 static int spawn(const struct sandbox *sb, struct node *nd, struct hf_err *err)
 {
-	posix_spawn_file_actions_t fa;
 	char *conf = hf_xasprintf("%s/redis.conf", nd->dir);
 	char *log = hf_xasprintf("%s/start.log", nd->dir);
 	char *argv[] = { sb->server, conf, NULL };
-	pid_t pid;
-	int rc;
+	char why[512];
+	int pid, rc = 0;
 
-	/* Only the redis.conf path is passed; stdio goes to start.log (where
-	 * redis reports a bad config before it daemonizes), and no other
-	 * descriptor of ours (a caller's pipe, say) leaks into the daemon. */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	rc = posix_spawn(&pid, sb->server, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc) {
-		rc = hf_err_set(err, HF_ERR, "cannot start '%s': %s", sb->server, strerror(rc));
+	/* Only the redis.conf path is passed; stdout and stderr go to
+	 * start.log, where redis reports a bad config before it daemonizes. */
+	pid = hf_proc_start(argv, log, why, sizeof(why));
+	if (pid < 0) {
+		rc = hf_err_set(err, HF_ERR, "node %d: %s", nd->port, why);
 	} else {
 		nd->starter = pid;
 		nd->spawned = 1;
@@ -762,24 +690,16 @@ static int log_says_aborted(const struct node *nd)
  * 0 when not yet, or a negative code when it failed for good. */
 static int poll_process(const struct sandbox *sb, struct node *nd, struct hf_err *err)
 {
-	int st;
+	char how[64];
 
-	if (nd->starter) {
-		pid_t w = waitpid(nd->starter, &st, WNOHANG);
+	if (nd->starter && hf_proc_ended(nd->starter, how, sizeof(how))) {
+		nd->starter = 0;
+		if (*how) {
+			char what[96];
 
-		if (w == nd->starter) {
-			nd->starter = 0;
-			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-				char what[64];
-
-				if (WIFEXITED(st))
-					snprintf(what, sizeof(what), "did not start (exit status %d)",
-						 WEXITSTATUS(st));
-				else
-					snprintf(what, sizeof(what), "did not start (signal %d)", WTERMSIG(st));
-				nd->failed = 1;
-				return start_failed(nd, what, err);
-			}
+			snprintf(what, sizeof(what), "did not start (%s)", how);
+			nd->failed = 1;
+			return start_failed(nd, what, err);
 		}
 	}
 	if (!nd->pid) {
@@ -817,7 +737,7 @@ static int wait_started(struct sandbox *sb, long long deadline, struct hf_err *e
 				goto out;
 			}
 			if (rc)
-				add_cmd(add_call(sb, calls, &n, i), "PING", NULL);
+				hf_call_push(add_call(sb, calls, &n, i), "PING", NULL);
 		}
 		rc = 0;
 		if (n) {
@@ -864,11 +784,11 @@ static int prepare_nodes(struct sandbox *sb, struct hf_err *err)
 			snprintf(lo, sizeof(lo), "%ld", (long)i * SLOTS / sb->shards);
 			snprintf(hi, sizeof(hi), "%ld", (long)(i + 1) * SLOTS / sb->shards - 1);
 			snprintf(epoch, sizeof(epoch), "%d", (int)i + 1);
-			add_cmd(call, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL);
+			hf_call_push(call, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL);
 			/* Distinct epochs up front: no epoch collisions to settle. */
-			add_cmd(call, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL);
+			hf_call_push(call, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL);
 		}
-		add_cmd(call, "CLUSTER", "MYID", NULL);
+		hf_call_push(call, "CLUSTER", "MYID", NULL);
 	}
 	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
 	for (i = 0; i < n && !rc; i++) {
@@ -896,7 +816,7 @@ static int meet_all(struct sandbox *sb, struct hf_err *err)
 
 	snprintf(port, sizeof(port), "%d", sb->nodes[0].port);
 	for (i = 1; i < sb->n; i++)
-		add_cmd(add_call(sb, calls, &n, i), "CLUSTER", "MEET", HOST, port, NULL);
+		hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "MEET", HOST, port, NULL);
 	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
 	for (i = 0; i < n && !rc; i++)
 		rc = call_failed(&calls[i], err);
@@ -1012,7 +932,7 @@ static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err
 		n = 0;
 		for (i = 0; i < sb->n; i++)
 			if (!sb->nodes[i].ready)
-				add_cmd(add_call(sb, calls, &n, i), "CLUSTER", "REPLICATE",
+				hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "REPLICATE",
 					sb->nodes[sb->nodes[i].primary].id, NULL);
 		if (n) {
 			/* Refused until the replica has heard of its primary. */
@@ -1035,10 +955,10 @@ static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err
 			for (i = 0; i < sb->n; i++) {
 				struct hf_call *call = add_call(sb, calls, &n, i);
 
-				add_cmd(call, "INFO", "replication", NULL);
+				hf_call_push(call, "INFO", "replication", NULL);
 				if (sb->cluster) {
-					add_cmd(call, "CLUSTER", "NODES", NULL);
-					add_cmd(call, "CLUSTER", "INFO", NULL);
+					hf_call_push(call, "CLUSTER", "NODES", NULL);
+					hf_call_push(call, "CLUSTER", "INFO", NULL);
 				}
 			}
 			hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
@@ -1108,8 +1028,7 @@ static int stop_nodes(struct sandbox *sb, struct hf_sandbox_down_result *res, st
 
 		if (nd->starter) {
 			/* Our own child still daemonizing: it has nothing to keep. */
-			kill(nd->starter, SIGKILL);
-			waitpid(nd->starter, NULL, 0);
+			hf_proc_kill(nd->starter);
 			nd->starter = 0;
 		}
 		pids[i] = live_pid(sb, nd);
@@ -1356,7 +1275,7 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 		rc = err->code;
 		goto out;
 	}
-	if ((rc = mkdir_p(o->dir, err)))
+	if ((rc = hf_mkdir_p(o->dir, 0700, err)))
 		goto out;
 	if (!(sb.dir = realpath(o->dir, NULL))) {
 		rc = hf_err_set(err, HF_ERR, "cannot use '%s': %s", o->dir, strerror(errno));
@@ -1477,7 +1396,7 @@ static void survey(struct sandbox *sb, struct hf_sandbox_node *out)
 		if (!out[i].pid)
 			out[i].pid = nd->pid;
 		else
-			add_cmd(add_call(sb, calls, &n, i), "INFO", "replication", NULL);
+			hf_call_push(add_call(sb, calls, &n, i), "INFO", "replication", NULL);
 	}
 	if (n)
 		hf_fanout(fan_of(sb), calls, n, PROBE_TIMEOUT_MS);

@@ -1,4 +1,4 @@
-/* Clocks, durations, hashing and crash points. */
+/* Clocks, durations, hashing, directories and crash points. */
 #include "util/misc.h"
 
 #include <errno.h>
@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/buf.h"
 
 long long hf_mono_ms(void)
 {
@@ -154,6 +157,45 @@ int hf_base64_decode(const char *s, unsigned char **out, size_t *len)
 	*out = buf;
 	*len = (size_t)got - pad;
 	return 0;
+}
+
+/* mkdir() that counts a directory already there as made. */
+static int make_dir(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (!mkdir(path, mode))
+		return 0;
+	if (errno != EEXIST || stat(path, &st))
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+int hf_mkdir_p(const char *path, mode_t mode, struct hf_err *err)
+{
+	char *p = hf_xstrdup(path), *s = p;
+	int rc = 0;
+
+	/* Each prefix that ends a name, shortest first: "/a", "/a/b", ... */
+	do {
+		char c;
+
+		s += strspn(s, "/");
+		s += strcspn(s, "/");
+		c = *s;
+		*s = '\0';
+		if (make_dir(p, mode)) {
+			rc = hf_err_set(err, HF_ERR, "cannot create '%s': %s", p, strerror(errno));
+			break;
+		}
+		*s = c;
+	} while (*s);
+	free(p);
+	return rc;
 }
 
 void hf_sleep_ms(long ms)

@@ -1,9 +1,13 @@
-/* Small helpers with no better home: clocks, durations, hashing, the
- * crash points that tests use to kill hotfix at a named place. */
+/* Small helpers with no better home: clocks, durations, hashing,
+ * directories, the crash points that tests use to kill hotfix at a named
+ * place. */
 #ifndef HF_UTIL_MISC_H
 #define HF_UTIL_MISC_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+#include "util/err.h"
 
 /* Monotonic milliseconds, for deadlines and measuring. */
 long long hf_mono_ms(void);
@@ -35,6 +39,12 @@ char *hf_base64_encode(const void *data, size_t len);
 /* The bytes of base64 text 's' into '*out' (caller frees) and '*len';
  * -1 when 's' is not base64. */
 int hf_base64_decode(const char *s, unsigned char **out, size_t *len);
+
+/* Create directory 'path' and each missing parent with 'mode', as mkdir -p
+ * does; one that exists already must be a directory (or a link to one).
+ * Returns 0, or HF_ERR with 'err' naming the directory that could not be
+ * created and why. */
+int hf_mkdir_p(const char *path, mode_t mode, struct hf_err *err);
 
 /* Sleep for 'ms' milliseconds (only for poll loops with a deadline). */
 void hf_sleep_ms(long ms);

@@ -37,6 +37,81 @@ static void close_inherited(int keep)
 	closedir(d);
 }
 
+/* Fork with a close-on-exec pipe in 'fds' for the child to report
+ * through (dup2() clears the flag on a copy the child keeps as stdout).
+ * Returns the child's pid, 0 in the child, or -1 with 'why' filled and
+ * nothing left open. */
+static pid_t fork_piped(int fds[2], char *why, size_t whylen)
+{
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC)) {
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+	}
+	return pid;
+}
+
+/* In a child that could not get to exec: hand 'e' (an errno) to the parent
+ * through the report pipe 'report', and end. */
+static _Noreturn void child_fail(int report, int e)
+{
+	ssize_t k = write(report, &e, sizeof(e));
+
+	(void)k;   /* if even that fails, the parent sees a start that did not run */
+	_exit(127);
+}
+
+/* In a child: stdin on /dev/null, stdout to 'out' and stderr to 'errfd'
+ * (-1: /dev/null), no descriptor of hotfix's but 'report' left, then exec
+ * 'argv' in 'cwd' (NULL: stay). If that fails, the errno goes to 'report',
+ * a close-on-exec pipe whose end of file tells the parent that exec
+ * succeeded; without one (-1), a message goes to stderr. Never returns. */
+static _Noreturn void exec_child(char *const argv[], const char *cwd, int out, int errfd,
+				  int report)
+{
+	int null = open("/dev/null", O_RDWR);
+	int e;
+
+	if (null >= 0)
+		dup2(null, 0);
+	dup2(out >= 0 ? out : null, 1);
+	dup2(errfd >= 0 ? errfd : null, 2);
+	close_inherited(report);
+	signal(SIGPIPE, SIG_DFL);
+	if (cwd && chdir(cwd)) {
+		e = errno;
+	} else {
+		execv(argv[0], argv);
+		e = errno;
+	}
+	if (report >= 0)
+		child_fail(report, e);
+	dprintf(2, "cannot run %s: %s", argv[0], strerror(e));
+	_exit(127);
+}
+
+/* In the parent: what the child of exec_child() reported on the read end
+ * 'fd' of its pipe, which is closed. Returns 0 once the program executes,
+ * else the errno of the failure. */
+static int exec_result(int fd)
+{
+	ssize_t k;
+	int e = 0;
+
+	do
+		k = read(fd, &e, sizeof(e));
+	while (k < 0 && errno == EINTR);
+	close(fd);
+	return k == (ssize_t)sizeof(e) ? e : 0;
+}
+
 int hf_proc_run(char *const argv[], long timeout_ms, char *out, size_t outlen)
 {
 	long long deadline = hf_mono_ms() + timeout_ms;
@@ -46,30 +121,11 @@ int hf_proc_run(char *const argv[], long timeout_ms, char *out, size_t outlen)
 
 	if (outlen)
 		out[0] = '\0';
-	if (pipe(fds)) {
-		snprintf(out, outlen, "pipe: %s", strerror(errno));
+	pid = fork_piped(fds, out, outlen);
+	if (pid < 0)
 		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(out, outlen, "fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (!pid) {
-		int null = open("/dev/null", O_RDONLY);
-
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		close_inherited(-1);
-		signal(SIGPIPE, SIG_DFL);
-		execv(argv[0], argv);
-		dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
-		_exit(127);
-	}
+	if (!pid)
+		exec_child(argv, NULL, fds[1], fds[1], -1);
 	close(fds[1]);
 	for (;;) {
 		struct pollfd p = { .fd = fds[0], .events = POLLIN };
@@ -78,8 +134,7 @@ int hf_proc_run(char *const argv[], long timeout_ms, char *out, size_t outlen)
 		ssize_t k;
 
 		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
+			hf_proc_kill(pid);
 			close(fds[0]);
 			snprintf(out, outlen, "%s did not finish within %ld ms", argv[0], timeout_ms);
 			return -1;
@@ -110,61 +165,90 @@ int hf_proc_run(char *const argv[], long timeout_ms, char *out, size_t outlen)
 
 int hf_proc_spawn(char *const argv[], const char *cwd, const char *log, char *why, size_t whylen)
 {
-	int fds[2], err = 0, status;
-	pid_t pid;
-	ssize_t k;
+	int fds[2], e, status;
+	pid_t pid = fork_piped(fds, why, whylen);
 
-	/* The grandchild reports a failed exec through a close-on-exec pipe:
-	 * end of file without a word means the program is running. */
-	if (pipe2(fds, O_CLOEXEC)) {
-		snprintf(why, whylen, "pipe: %s", strerror(errno));
+	if (pid < 0)
 		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(why, whylen, "fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
 	if (!pid) {
-		int null, logfd;
+		pid_t server;
 
 		close(fds[0]);
-		if (setsid() < 0 || fork() != 0)
+		server = setsid() < 0 ? -1 : fork();
+		if (server < 0)
+			child_fail(fds[1], errno);
+		if (server > 0)
 			_exit(0);   /* the intermediate child ends: the server is nobody's child */
-		null = open("/dev/null", O_RDWR);
-		logfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-		}
-		dup2(logfd >= 0 ? logfd : null, 2);
-		close_inherited(fds[1]);
-		signal(SIGPIPE, SIG_DFL);
-		if (cwd && chdir(cwd))
-			err = errno;
-		else
-			execv(argv[0], argv);
-		if (!err)
-			err = errno;
-		if (write(fds[1], &err, sizeof(err)) < 0)
-			_exit(127);
-		_exit(127);
+		exec_child(argv, cwd, -1, log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1,
+			   fds[1]);
 	}
 	close(fds[1]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	do
-		k = read(fds[0], &err, sizeof(err));
-	while (k < 0 && errno == EINTR);
-	close(fds[0]);
-	if (k == (ssize_t)sizeof(err)) {
+	e = exec_result(fds[0]);
+	if (e) {
 		snprintf(why, whylen, "cannot run %s%s%s: %s", argv[0], cwd ? " in " : "",
-			 cwd ? cwd : "", strerror(err));
+			 cwd ? cwd : "", strerror(e));
 		return -1;
 	}
 	return 0;
+}
+
+int hf_proc_start(char *const argv[], const char *log, char *why, size_t whylen)
+{
+	int fds[2], e, logfd = -1;
+	pid_t pid;
+
+	/* Opened here, so that a log that cannot be written is told apart
+	 * from a program that cannot be run. */
+	if (log && (logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		snprintf(why, whylen, "cannot write '%s': %s", log, strerror(errno));
+		return -1;
+	}
+	pid = fork_piped(fds, why, whylen);
+	if (!pid) {
+		close(fds[0]);
+		exec_child(argv, NULL, logfd, logfd, fds[1]);
+	}
+	if (logfd >= 0)
+		close(logfd);
+	if (pid < 0)
+		return -1;
+	close(fds[1]);
+	e = exec_result(fds[0]);
+	if (e) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		snprintf(why, whylen, "cannot run %s: %s", argv[0], strerror(e));
+		return -1;
+	}
+	return (int)pid;
+}
+
+int hf_proc_ended(int pid, char *why, size_t whylen)
+{
+	pid_t w;
+	int status;
+
+	if (whylen)
+		why[0] = '\0';
+	do
+		w = waitpid(pid, &status, WNOHANG);
+	while (w < 0 && errno == EINTR);
+	if (w == 0)
+		return 0;
+	if (w == pid && WIFSIGNALED(status))
+		snprintf(why, whylen, "signal %d", WTERMSIG(status));
+	else if (w == pid && WEXITSTATUS(status))
+		snprintf(why, whylen, "exit status %d", WEXITSTATUS(status));
+	return 1;
+}
+
+void hf_proc_kill(int pid)
+{
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 int hf_proc_alive(int pid)
@@ -185,21 +269,31 @@ int hf_proc_alive(int pid)
 	return alive;
 }
 
-int hf_proc_cmdline_has(int pid, const char *needle)
+int hf_proc_cmdline(int pid, char *buf, size_t len)
 {
-	char path[64], buf[4096];
+	char path[64];
 	size_t n, i;
 	FILE *f;
 
+	if (!len)
+		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
 	f = fopen(path, "r");
 	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return -1;
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
+	/* The arguments are NUL-separated, unless the program set its title. */
 	for (i = 0; i < n; i++)
 		if (!buf[i])
 			buf[i] = ' ';
 	buf[n] = '\0';
-	return strstr(buf, needle) != NULL;
+	return (int)n;
+}
+
+int hf_proc_cmdline_has(int pid, const char *needle)
+{
+	char buf[4096];
+
+	return hf_proc_cmdline(pid, buf, sizeof(buf)) >= 0 && strstr(buf, needle) != NULL;
 }

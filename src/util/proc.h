@@ -1,6 +1,7 @@
-/* Child processes: running a program for its output, and starting a server
- * that outlives hotfix. No child inherits a descriptor of hotfix's own (the
- * journal, its lock): each closes everything above stderr before exec. */
+/* Child processes: running a program for its output, starting one that
+ * outlives hotfix or one that hotfix reaps, and looking at processes by
+ * pid. No child inherits a descriptor of hotfix's own (the journal, its
+ * lock): each closes everything above stderr before exec. */
 #ifndef HF_UTIL_PROC_H
 #define HF_UTIL_PROC_H
 
@@ -19,10 +20,31 @@ int hf_proc_run(char *const argv[], long timeout_ms, char *out, size_t outlen);
  * executing, or -1 with 'why' filled when it could not be. */
 int hf_proc_spawn(char *const argv[], const char *cwd, const char *log, char *why, size_t whylen);
 
+/* Start 'argv' as a child of hotfix: stdin on /dev/null, stdout and stderr
+ * into 'log' (created or truncated, mode 0600; NULL: /dev/null). Returns its
+ * pid once the program is executing, or -1 with 'why' filled when it could
+ * not be. The caller reaps it: hf_proc_ended() or hf_proc_kill(). */
+int hf_proc_start(char *const argv[], const char *log, char *why, size_t whylen);
+
+/* Has child 'pid' (from hf_proc_start()) ended? Never waits. Returns 0 while
+ * it runs; 1 once it has ended, reaped now, with 'why' empty after exit
+ * status 0 and otherwise saying how it ended ("exit status 1", "signal 9");
+ * 1 with 'why' empty too when 'pid' is no child to wait for (reaped
+ * already), as nothing of it is left to wait for either. */
+int hf_proc_ended(int pid, char *why, size_t whylen);
+
+/* Kill child 'pid' (SIGKILL) and reap it. */
+void hf_proc_kill(int pid);
+
 /* Whether process 'pid' exists and is not a zombie. */
 int hf_proc_alive(int pid);
 
-/* Whether '/proc/PID/cmdline' contains 'needle'. */
+/* The command line of process 'pid' into 'buf' (its arguments joined by
+ * spaces, at most 'len' - 1 bytes). Returns its length, or -1 when it
+ * cannot be read (no such process). */
+int hf_proc_cmdline(int pid, char *buf, size_t len);
+
+/* Whether process 'pid''s command line contains 'needle'. */
 int hf_proc_cmdline_has(int pid, const char *needle);
 
 #endif

@@ -64,6 +64,7 @@ static void test_runs_and_lock(void **state)
 	struct hf_err err = {0};
 	struct hf_run r1 = run_named("run-1"), r2 = run_named("run-2"), *back = NULL;
 	struct hf_step s[2], *loaded = NULL, *p;
+	char holder[128];
 	size_t n = 0;
 
 	(void)state;
@@ -106,6 +107,22 @@ static void test_runs_and_lock(void **state)
 
 	/* A promoted run holds nothing any more. */
 	assert_int_equal(hf_journal_run_create(j, &r2, s, 1, cluster2, 2, &err), 0);
+	/* Run 1's cluster shares node-b with run 2, unfinished until it is
+	 * rolled back or failed. */
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 1);
+	assert_string_equal(holder, "run-2 (running)");
+	assert_int_equal(hf_journal_run_load(j, "run-2", &back, NULL, NULL, &err), 0);
+	back->state = HF_RUN_ROLLED_BACK;
+	assert_int_equal(hf_journal_run_update(j, back, &err), 0);
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 0);
+	back->state = HF_RUN_PAUSED;
+	assert_int_equal(hf_journal_run_update(j, back, &err), 0);
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 1);
+	assert_string_equal(holder, "run-2 (paused)");
+	back->state = HF_RUN_FAILED;
+	assert_int_equal(hf_journal_run_update(j, back, &err), 0);
+	assert_int_equal(hf_journal_holder(j, "run-1", holder, sizeof(holder), &err), 0);
+	hf_run_free(back);
 	assert_int_equal(hf_journal_run_load(j, "no-such-run", &back, NULL, NULL, &err), HF_EINVAL);
 	hf_journal_close(j);
 }
@@ -312,12 +329,48 @@ static void test_key_records_old_schema(void **state)
 
 static void test_state_names(void **state)
 {
+	/* The names journals on disk and --json output hold, in enum order. */
+	static const char *runs[] = { "planned", "baseline", "running", "paused", "promoted",
+				      "rolling_back", "rolled_back", "failed" };
+	static const char *steps[] = { "planned", "capturing", "captured", "applying", "applied",
+				       "verified", "reverting", "reverted", "conflict" };
+	enum hf_run_state r = HF_RUN_RUNNING;
+	enum hf_step_state s = HF_STEP_APPLIED;
+	size_t i;
+
 	(void)state;
-	assert_string_equal(hf_run_state_name(HF_RUN_ROLLING_BACK), "rolling_back");
-	assert_string_equal(hf_step_state_name(HF_STEP_CONFLICT), "conflict");
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		assert_string_equal(hf_run_state_name((enum hf_run_state)i), runs[i]);
+		assert_int_equal(hf_run_state_parse(runs[i], &r), 0);
+		assert_int_equal(r, i);
+	}
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		assert_string_equal(hf_step_state_name((enum hf_step_state)i), steps[i]);
+		assert_int_equal(hf_step_state_parse(steps[i], &s), 0);
+		assert_int_equal(s, i);
+	}
+	assert_int_equal(HF_RUN_ROLLING_BACK, 5);
+	assert_int_equal(HF_STEP_CONFLICT, 8);
+	assert_string_equal(hf_run_state_name((enum hf_run_state)8), "unknown");
+	assert_string_equal(hf_step_state_name((enum hf_step_state)9), "unknown");
+
+	/* A name that is not a state leaves the output alone. */
+	r = HF_RUN_PAUSED;
+	assert_int_equal(hf_run_state_parse("rolling-back", &r), -1);
+	assert_int_equal(hf_run_state_parse(NULL, &r), -1);
+	assert_int_equal(r, HF_RUN_PAUSED);
+	s = HF_STEP_REVERTED;
+	assert_int_equal(hf_step_state_parse("Applied", &s), -1);
+	assert_int_equal(hf_step_state_parse("", &s), -1);
+	assert_int_equal(s, HF_STEP_REVERTED);
+
+	assert_true(hf_run_state_active(HF_RUN_PLANNED));
+	assert_true(hf_run_state_active(HF_RUN_BASELINE));
+	assert_true(hf_run_state_active(HF_RUN_RUNNING));
 	assert_true(hf_run_state_active(HF_RUN_PAUSED));
 	assert_true(hf_run_state_active(HF_RUN_ROLLING_BACK));
 	assert_false(hf_run_state_active(HF_RUN_PROMOTED));
+	assert_false(hf_run_state_active(HF_RUN_ROLLED_BACK));
 	assert_false(hf_run_state_active(HF_RUN_FAILED));
 }
 

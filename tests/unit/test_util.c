@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -13,6 +17,7 @@
 #include "util/err.h"
 #include "util/keyset.h"
 #include "util/misc.h"
+#include "util/proc.h"
 
 static void test_duration(void **state)
 {
@@ -182,6 +187,237 @@ static void test_keyset(void **state)
 	assert_false(hf_keyset_has(&s, "user:1", 6));
 }
 
+/* A scratch directory for one test; 'rm_tree' removes it. */
+static void scratch(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/hf-util-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+static void rm_tree(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_mkdir_p(void **state)
+{
+	struct hf_err err = {0};
+	char dir[64], path[160], want[256];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	scratch(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0077, 0);
+	/* Again, and spelled with doubled and trailing slashes: all there. */
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), 0);
+	snprintf(path, sizeof(path), "%s//a///b/c/d/", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), 0);
+	snprintf(path, sizeof(path), "%s/a/b/c/d", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+
+	/* A file in the way is named, whether it is the end or a parent. */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(want, sizeof(want), "cannot create '%s/file': Not a directory", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), HF_ERR);
+	assert_string_equal(err.msg, want);
+	snprintf(path, sizeof(path), "%s/file/x/y", dir);
+	assert_int_equal(hf_mkdir_p(path, 0700, &err), HF_ERR);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(hf_mkdir_p(path, 0700, NULL), HF_ERR);
+	assert_int_equal(hf_mkdir_p("", 0700, &err), HF_ERR);
+	rm_tree(dir);
+}
+
+/* Poll until child 'pid' has ended (at most 5 s); its 'why'. */
+static void wait_ended(int pid, char *why, size_t len)
+{
+	long long deadline = hf_mono_ms() + 5000;
+
+	while (!hf_proc_ended(pid, why, len)) {
+		assert_true(hf_mono_ms() < deadline);
+		hf_sleep_ms(5);
+	}
+}
+
+static char *read_all(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_proc_start(void **state)
+{
+	char *fails[] = { "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	char *quiet[] = { "/bin/sh", "-c", "exit 0", NULL };
+	char *killed[] = { "/bin/sh", "-c", "kill -9 $$", NULL };
+	char *sleeper[] = { "/bin/sleep", "30", NULL };
+	char *missing[] = { "/nonexistent/prog", NULL };
+	char dir[64], log[96], why[256], cmd[256];
+	long long deadline;
+	int pid;
+
+	(void)state;
+	scratch(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/start.log", dir);
+
+	/* stdout and stderr both go to the log; the exit status is told. */
+	pid = hf_proc_start(fails, log, why, sizeof(why));
+	assert_true(pid > 0);
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "exit status 3");
+	assert_string_equal(read_all(log), "out\nerr\n");
+	/* The log starts afresh; exit status 0 says nothing. */
+	pid = hf_proc_start(quiet, log, why, sizeof(why));
+	assert_true(pid > 0);
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "");
+	assert_string_equal(read_all(log), "");
+	pid = hf_proc_start(killed, NULL, why, sizeof(why));
+	assert_true(pid > 0);
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "signal 9");
+
+	/* A running child: alive, its command line readable, then killed and
+	 * reaped at once (gone, not a zombie). */
+	pid = hf_proc_start(sleeper, NULL, why, sizeof(why));
+	assert_true(pid > 0);
+	assert_int_equal(hf_proc_ended(pid, why, sizeof(why)), 0);
+	assert_true(hf_proc_alive(pid));
+	assert_int_equal(hf_proc_cmdline(pid, cmd, sizeof(cmd)), (int)strlen("/bin/sleep 30 "));
+	assert_string_equal(cmd, "/bin/sleep 30 ");
+	assert_true(hf_proc_cmdline_has(pid, "sleep 30"));
+	assert_false(hf_proc_cmdline_has(pid, "sleep 31"));
+	hf_proc_kill(pid);
+	assert_false(hf_proc_alive(pid));
+	assert_int_equal(hf_proc_cmdline(pid, cmd, sizeof(cmd)), -1);
+	/* Nothing left to wait for counts as ended. */
+	assert_int_equal(hf_proc_ended(pid, why, sizeof(why)), 1);
+	assert_string_equal(why, "");
+
+	/* A zombie (ended, not reaped yet) is not alive. */
+	pid = hf_proc_start(quiet, NULL, why, sizeof(why));
+	assert_true(pid > 0);
+	deadline = hf_mono_ms() + 5000;
+	while (hf_proc_alive(pid)) {
+		assert_true(hf_mono_ms() < deadline);
+		hf_sleep_ms(5);
+	}
+	wait_ended(pid, why, sizeof(why));
+	assert_string_equal(why, "");
+
+	/* What could not be started is said, and nothing is left to reap. */
+	assert_int_equal(hf_proc_start(missing, log, why, sizeof(why)), -1);
+	assert_string_equal(why, "cannot run /nonexistent/prog: No such file or directory");
+	snprintf(cmd, sizeof(cmd), "%s/no/such.log", dir);
+	assert_int_equal(hf_proc_start(quiet, cmd, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "cannot write '"));
+	assert_non_null(strstr(why, "no/such.log': No such file or directory"));
+	rm_tree(dir);
+}
+
+static void test_proc_run_spawn(void **state)
+{
+	char *talk[] = { "/bin/sh", "-c", "echo hi; echo there >&2; exit 2", NULL };
+	char *slow[] = { "/bin/sleep", "5", NULL };
+	char *missing[] = { "/nonexistent/prog", NULL };
+	char *mark[] = { "/bin/sh", "-c", "echo $$ > mark", NULL };
+	char *stay[] = { "/bin/true", NULL };
+	char dir[64], out[256], path[96];
+	long long deadline;
+
+	(void)state;
+	assert_int_equal(hf_proc_run(talk, 5000, out, sizeof(out)), 2);
+	assert_string_equal(out, "hi\nthere\n");
+	assert_int_equal(hf_proc_run(slow, 100, out, sizeof(out)), -1);
+	assert_string_equal(out, "/bin/sleep did not finish within 100 ms");
+	assert_int_equal(hf_proc_run(missing, 5000, out, sizeof(out)), 127);
+	assert_string_equal(out, "cannot run /nonexistent/prog: No such file or directory");
+
+	/* Detached, in 'cwd': the program runs there. */
+	scratch(dir, sizeof(dir));
+	assert_int_equal(hf_proc_spawn(mark, dir, NULL, out, sizeof(out)), 0);
+	snprintf(path, sizeof(path), "%s/mark", dir);
+	deadline = hf_mono_ms() + 5000;
+	while (access(path, F_OK)) {
+		assert_true(hf_mono_ms() < deadline);
+		hf_sleep_ms(5);
+	}
+	assert_int_equal(hf_proc_spawn(missing, NULL, NULL, out, sizeof(out)), -1);
+	assert_string_equal(out, "cannot run /nonexistent/prog: No such file or directory");
+	assert_int_equal(hf_proc_spawn(stay, "/nonexistent", NULL, out, sizeof(out)), -1);
+	assert_string_equal(out, "cannot run /bin/true in /nonexistent: No such file or directory");
+	rm_tree(dir);
+}
+
+static void test_call_cmds(void **state)
+{
+	struct hf_node node = { .host = "127.0.0.1", .port = 7001 };
+	struct hf_call call = { .node = &node };
+	struct hf_argv *a;
+	char msg[256] = "", want[128];
+	int fds[2], status, k;
+	ssize_t got;
+	pid_t pid;
+
+	(void)state;
+	hf_call_push(&call, "CLUSTER", "INFO", NULL);
+	a = hf_call_cmd(&call);
+	assert_ptr_equal(a, &call.cmds[1]);
+	hf_argv_push(a, "GET");
+	hf_argv_pushb(a, "k\0ey", 4);
+	assert_int_equal(call.ncmds, 2);
+	assert_int_equal(call.cmds[0].argc, 2);
+	assert_string_equal(call.cmds[0].argv[1], "INFO");
+	assert_int_equal(call.cmds[1].len[1], 4);
+	for (k = 2; k < HF_CALL_MAX; k++)
+		hf_call_push(&call, "PING", NULL);
+	assert_int_equal(call.ncmds, HF_CALL_MAX);
+	hf_calls_release(&call, 1);
+	assert_int_equal(call.ncmds, 0);
+	assert_ptr_equal(hf_call_cmd(&call), &call.cmds[0]);
+	hf_calls_release(&call, 1);
+
+	/* One command too many aborts, saying where, instead of writing past
+	 * the array. */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(fds[1], 2);
+		for (k = 0; k <= HF_CALL_MAX; k++)
+			hf_call_push(&call, "PING", NULL);
+		_exit(0);
+	}
+	close(fds[1]);
+	got = read(fds[0], msg, sizeof(msg) - 1);
+	close(fds[0]);
+	assert_true(got > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	snprintf(want, sizeof(want), "a call to 127.0.0.1:7001 has more than %d commands", HF_CALL_MAX);
+	assert_non_null(strstr(msg, want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +428,10 @@ int main(void)
 		cmocka_unit_test(test_uri),
 		cmocka_unit_test(test_info_field),
 		cmocka_unit_test(test_keyset),
+		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_proc_start),
+		cmocka_unit_test(test_proc_run_spawn),
+		cmocka_unit_test(test_call_cmds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

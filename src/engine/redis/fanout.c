@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,9 +106,25 @@ struct pending {
 	int reported;         /* handed to the caller's 'next' */
 };
 
+/* A call given more commands than it has room for: a programming error
+ * (see hf_call_cmd()), never a state to run on from. */
+static _Noreturn void too_many(const struct hf_call *call)
+{
+	if (call->node)
+		fprintf(stderr, "hotfix: a call to %s:%d has more than %d commands\n",
+			call->node->host, call->node->port, HF_CALL_MAX);
+	else
+		fprintf(stderr, "hotfix: a call has more than %d commands\n", HF_CALL_MAX);
+	abort();
+}
+
 /* (Re)send a call: its answers cleared, its deadline from now. */
 static void arm(struct hf_cluster *c, struct hf_call *call, struct pending *p, long timeout_ms)
 {
+	/* Callers that still fill 'cmds' by hand are caught here at least,
+	 * before replies are read into slots that do not exist. */
+	if (call->ncmds > HF_CALL_MAX)
+		too_many(call);
 	call->status = 0;
 	call->done_us = 0;
 	call->error[0] = '\0';
@@ -242,4 +259,23 @@ void hf_calls_release(struct hf_call *calls, size_t n)
 		}
 		calls[i].ncmds = 0;
 	}
+}
+
+struct hf_argv *hf_call_cmd(struct hf_call *call)
+{
+	if (call->ncmds >= HF_CALL_MAX)
+		too_many(call);
+	return &call->cmds[call->ncmds++];
+}
+
+void hf_call_push(struct hf_call *call, const char *word, ...)
+{
+	struct hf_argv *a = hf_call_cmd(call);
+	const char *w;
+	va_list ap;
+
+	va_start(ap, word);
+	for (w = word; w; w = va_arg(ap, const char *))
+		hf_argv_push(a, w);
+	va_end(ap);
 }

@@ -1,6 +1,6 @@
 /* The load generator behind 'hotfix load': one poll() loop over non-blocking
  * hiredis connections, a slot map kept current from MOVED replies and
- * CLUSTER SLOTS, a token bucket, a log-linear latency histogram, per-shard
+ * CLUSTER SLOTS, a token bucket, a latency histogram (core/stats.h), per-shard
  * outage windows, and the write check (a bitmap of acknowledged SETs, read
  * back and deleted at the end through the same loop).
  * It counts what happens; it never prints (src/cmd/load.c does). */
@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/stats.h"
 #include "engine/redis/internal.h"
 #include "util/buf.h"
 
@@ -83,75 +85,16 @@ unsigned hf_load_key_slot(const char *key, size_t len)
 	return crc16(key, len) & (NSLOTS - 1);
 }
 
-/* ---- latency histogram ------------------------------------------------- */
+/* ---- latency ---------------------------------------------------------- */
 
-/* Log-linear in microseconds: exact below 64 us, then 32 buckets per power
- * of two (at most 3% wide), up to 2^45 us. */
-#define H_SUB 32
-#define H_BUCKETS (2 * H_SUB + H_SUB * 40)
-
-struct hist {
-	unsigned long long n[H_BUCKETS];
-	unsigned long long count;
-	double sum;
-	uint64_t max;
-};
-
-static unsigned h_index(uint64_t v)
+/* The latency at percentile 'p' of 'h' (core/stats.h: within 0.4 % of the
+ * true order statistic) in milliseconds; 0 when no request succeeded, as
+ * the report has always said then (a JSON number cannot be NaN). */
+static double latency_ms(const struct hf_hist *h, double p)
 {
-	unsigned msb, shift, idx;
+	double us = hf_hist_percentile(h, p);
 
-	if (v < 2 * H_SUB)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - 5;
-	idx = 2 * H_SUB + (shift - 1) * H_SUB + (unsigned)((v >> shift) - H_SUB);
-	return idx < H_BUCKETS ? idx : H_BUCKETS - 1;
-}
-
-static uint64_t h_upper(unsigned idx)
-{
-	unsigned shift, top;
-
-	if (idx < 2 * H_SUB)
-		return idx;
-	shift = (idx - 2 * H_SUB) / H_SUB + 1;
-	top = (idx - 2 * H_SUB) % H_SUB + H_SUB;
-	return (((uint64_t)top + 1) << shift) - 1;
-}
-
-static void h_record(struct hist *h, int64_t us)
-{
-	uint64_t v = us > 0 ? (uint64_t)us : 0;
-
-	h->n[h_index(v)]++;
-	h->count++;
-	h->sum += (double)v;
-	if (v > h->max)
-		h->max = v;
-}
-
-/* The value at quantile 'q' in milliseconds: the upper edge of the bucket
- * holding the rank, never above the largest value seen. */
-static double h_quantile_ms(const struct hist *h, double q)
-{
-	unsigned long long rank, seen = 0;
-	unsigned i;
-
-	if (!h->count)
-		return 0;
-	rank = (unsigned long long)(q * (double)h->count + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	for (i = 0; i < H_BUCKETS; i++) {
-		seen += h->n[i];
-		if (seen >= rank) {
-			uint64_t v = h_upper(i);
-
-			return (double)(v < h->max ? v : h->max) / 1000.0;
-		}
-	}
-	return (double)h->max / 1000.0;
+	return isnan(us) ? 0 : us / 1000.0;
 }
 
 /* ---- state ------------------------------------------------------------- */
@@ -280,7 +223,7 @@ struct load {
 	int64_t last_progress;    /* last answer to a VGET or DEL */
 	char *cmd;                /* scratch for one formatted command */
 	uint64_t rng;
-	struct hist hist;
+	struct hf_hist hist;      /* latency of ok requests, us */
 	double tokens, burst;
 	int64_t tok_last;
 	long long issued, finished;
@@ -608,7 +551,7 @@ static void finish(struct load *L, const struct req *r, const char *errtype, siz
 		if (L->o->check_writes)
 			seq_ack(L, (uint64_t)r->key);
 	}
-	h_record(&L->hist, L->now - r->t0);
+	hf_hist_record(&L->hist, L->now > r->t0 ? (uint64_t)(L->now - r->t0) : 0, 1);
 	shard_up(L, r);
 }
 
@@ -1531,6 +1474,7 @@ int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
 		return rc;
 	stop_all = 0;
 	L = hf_xcalloc(1, sizeof(*L));
+	hf_hist_init(&L->hist);
 	L->uri = uri;
 	L->o = o;
 	L->rep = &rep;
@@ -1564,12 +1508,12 @@ int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
 	rep.cluster_mode = L->cluster_mode;
 	rep.seconds = (double)(L->now - start) / 1e6;
 	rep.throughput = rep.seconds > 0 ? (double)rep.ok / rep.seconds : 0;
-	rep.p50_ms = h_quantile_ms(&L->hist, 0.50);
-	rep.p90_ms = h_quantile_ms(&L->hist, 0.90);
-	rep.p99_ms = h_quantile_ms(&L->hist, 0.99);
-	rep.p999_ms = h_quantile_ms(&L->hist, 0.999);
-	rep.max_ms = (double)L->hist.max / 1000.0;
-	rep.mean_ms = L->hist.count ? L->hist.sum / (double)L->hist.count / 1000.0 : 0;
+	rep.p50_ms = latency_ms(&L->hist, 50);
+	rep.p90_ms = latency_ms(&L->hist, 90);
+	rep.p99_ms = latency_ms(&L->hist, 99);
+	rep.p999_ms = latency_ms(&L->hist, 99.9);
+	rep.max_ms = (double)hf_hist_max(&L->hist) / 1000.0;   /* exact; 0 when empty */
+	rep.mean_ms = hf_hist_count(&L->hist) ? hf_hist_mean(&L->hist) / 1000.0 : 0;
 	for (s = 0; s < rep.nshards; s++) {
 		struct shard_state *st = &L->sh[s];
 

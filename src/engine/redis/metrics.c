@@ -126,13 +126,9 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 
 	for (i = 0; i < n; i++) {
 		calls[i].node = nodes[i];
-		for (k = 0; k < 5; k++) {
-			hf_argv_push(&calls[i].cmds[k], "INFO");
-			hf_argv_push(&calls[i].cmds[k], sections[k]);
-		}
-		hf_argv_push(&calls[i].cmds[5], "LATENCY");
-		hf_argv_push(&calls[i].cmds[5], "HISTOGRAM");
-		calls[i].ncmds = 6;
+		for (k = 0; k < 5; k++)
+			hf_call_push(&calls[i], "INFO", sections[k], NULL);
+		hf_call_push(&calls[i], "LATENCY", "HISTOGRAM", NULL);
 	}
 	hf_fanout(c, calls, n, timeout_ms);
 	for (i = 0; i < n; i++) {
@@ -204,9 +200,7 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 			if (!out[i].ok)
 				continue;   /* a node that did not answer costs no second wait */
 			calls[m].node = nodes[i];
-			hf_argv_push(&calls[m].cmds[0], "CLUSTER");
-			hf_argv_push(&calls[m].cmds[0], "INFO");
-			calls[m].ncmds = 1;
+			hf_call_push(&calls[m], "CLUSTER", "INFO", NULL);
 			m++;
 		}
 		hf_fanout(c, calls, m, timeout_ms);
@@ -262,11 +256,12 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 	struct hf_call *calls = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*calls));
 	long long *sent = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*sent));
 	size_t *who = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*who));
-	char key[64], val[32];
+	char key[64], val[32], ttl[24];
 	long long deadline;
 	size_t i, n = 0;
 
 	snprintf(val, sizeof(val), "%llu", seq);
+	snprintf(ttl, sizeof(ttl), "%ld", ttl_ms > 0 ? ttl_ms : 60000);
 	for (i = 0; i < c->nnodes; i++) {
 		out[i].write_ms = -2;   /* not probed */
 		out[i].converge_ms = -1;
@@ -277,12 +272,7 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 		out[i].write_ms = -1;
 		probe_key(&c->nodes[i], key, sizeof(key));
 		calls[n].node = &c->nodes[i];
-		hf_argv_push(&calls[n].cmds[0], "SET");
-		hf_argv_push(&calls[n].cmds[0], key);
-		hf_argv_push(&calls[n].cmds[0], val);
-		hf_argv_push(&calls[n].cmds[0], "PX");
-		hf_argv_pushf(&calls[n].cmds[0], "%ld", ttl_ms > 0 ? ttl_ms : 60000);
-		calls[n].ncmds = 1;
+		hf_call_push(&calls[n], "SET", key, val, "PX", ttl, NULL);
 		who[n++] = i;
 	}
 	{
@@ -320,11 +310,9 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 				continue;   /* nothing was written to converge to */
 			probe_key(&c->nodes[p], key, sizeof(key));
 			calls[n].node = &c->nodes[i];
-			if (c->cluster_mode) {
-				hf_argv_push(&calls[n].cmds[calls[n].ncmds++], "READONLY");
-			}
-			hf_argv_push(&calls[n].cmds[calls[n].ncmds], "GET");
-			hf_argv_push(&calls[n].cmds[calls[n].ncmds++], key);
+			if (c->cluster_mode)
+				hf_call_push(&calls[n], "READONLY", NULL);
+			hf_call_push(&calls[n], "GET", key, NULL);
 			who[n++] = i;
 		}
 		if (!n || hf_mono_ms() >= deadline)
@@ -358,9 +346,7 @@ void hf_probe_cleanup(struct hf_cluster *c, long timeout_ms)
 			continue;
 		probe_key(&c->nodes[i], key, sizeof(key));
 		calls[n].node = &c->nodes[i];
-		hf_argv_push(&calls[n].cmds[0], "DEL");
-		hf_argv_push(&calls[n].cmds[0], key);
-		calls[n++].ncmds = 1;
+		hf_call_push(&calls[n++], "DEL", key, NULL);
 	}
 	hf_fanout(c, calls, n, timeout_ms);
 	hf_calls_release(calls, n);

@@ -33,9 +33,7 @@ void hf_persistence_read(struct hf_cluster *c, struct hf_persistence *out)
 		if (c->nodes[i].role != HF_ROLE_PRIMARY)
 			continue;
 		calls[n].node = &c->nodes[i];
-		hf_argv_push(&calls[n].cmds[0], "INFO");
-		hf_argv_push(&calls[n].cmds[0], "persistence");
-		calls[n].ncmds = 1;
+		hf_call_push(&calls[n], "INFO", "persistence", NULL);
 		who[n++] = i;
 	}
 	hf_fanout(c, calls, n, c->timeout_ms);
@@ -75,9 +73,7 @@ int hf_snapshot(struct hf_cluster *c, long timeout_ms, struct hf_err *err)
 			continue;
 		since[i] = p[i].rdb_saves;
 		calls[n].node = &c->nodes[i];
-		hf_argv_push(&calls[n].cmds[0], "BGSAVE");
-		hf_argv_push(&calls[n].cmds[0], "SCHEDULE");
-		calls[n++].ncmds = 1;
+		hf_call_push(&calls[n++], "BGSAVE", "SCHEDULE", NULL);
 	}
 	hf_fanout(c, calls, n, c->timeout_ms);
 	for (i = 0; i < n; i++) {

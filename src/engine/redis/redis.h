@@ -168,6 +168,18 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 /* Free the replies and commands of 'n' calls, keeping the node pointers. */
 void hf_calls_release(struct hf_call *calls, size_t n);
 
+/* The next free command of 'call' (its 'ncmds' counts it), for the caller
+ * to fill with hf_argv_push() and the like. How many commands a call gets
+ * is fixed by the code that builds it, never by data (a handful, within
+ * HF_CALL_MAX), so a call with no command left is a programming error: it
+ * aborts with a message, as hf_xmalloc() does on out-of-memory, instead of
+ * writing past the array, and callers have no failure to handle that a
+ * correct build never sees. */
+struct hf_argv *hf_call_cmd(struct hf_call *call);
+/* Add one command, given as its words up to a NULL, to 'call' (through
+ * hf_call_cmd(), so with the same limit). */
+void hf_call_push(struct hf_call *call, const char *word, ...) __attribute__((sentinel));
+
 /* One command to one address, on a connection of its own; for the sandbox
  * and for tools. 'password' may be NULL. Caller frees '*out' with
  * hf_reply_free(). Returns 0, or HF_EUNREACH / HF_ERR with 'err' filled.
