@@ -142,7 +142,7 @@ static void push_rules(struct hf_argv *a, const char *rules)
 
 static void queue_setuser(struct hf_call *call, const char *user, const char *rules)
 {
-	struct hf_argv *a = &call->cmds[call->ncmds++];
+	struct hf_argv *a = hf_call_cmd(call);
 	size_t k;
 
 	hf_argv_push(a, "ACL");
@@ -155,7 +155,7 @@ static void queue_setuser(struct hf_call *call, const char *user, const char *ru
 
 static void queue_list(struct hf_call *call)
 {
-	struct hf_argv *a = &call->cmds[call->ncmds++];
+	struct hf_argv *a = hf_call_cmd(call);
 
 	hf_argv_push(a, "ACL");
 	hf_argv_push(a, "LIST");
@@ -322,10 +322,7 @@ static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 
 	for (i = 0; i < n; i++) {
 		queue_list(&calls[i]);
-		hf_argv_push(&calls[i].cmds[1], "CONFIG");
-		hf_argv_push(&calls[i].cmds[1], "GET");
-		hf_argv_push(&calls[i].cmds[1], "aclfile");
-		calls[i].ncmds = 2;
+		hf_call_push(&calls[i], "CONFIG", "GET", "aclfile", NULL);
 	}
 	hf_kind_calls_run(c, t, n, calls);
 	for (i = 0; i < n; i++) {
@@ -440,18 +437,13 @@ static int restore(const struct hf_change *ch, const struct hf_step *s, const st
 	blob_rules(s->before, &before, &babsent);
 	if (babsent || (!strstr(before, "sanitize-payload") && now &&
 			strstr(now, "sanitize-payload"))) {
-		struct hf_argv *a = &call->cmds[call->ncmds++];
-
-		hf_argv_push(a, "ACL");
-		hf_argv_push(a, "DELUSER");
-		hf_argv_push(a, as->user);
+		hf_call_push(call, "ACL", "DELUSER", as->user, NULL);
 	}
 	if (!babsent) {
-		struct hf_argv *a = &call->cmds[call->ncmds];
-
 		if (call->ncmds) {
 			/* A fresh user: its rules alone, nothing to clear. */
-			call->ncmds++;
+			struct hf_argv *a = hf_call_cmd(call);
+
 			hf_argv_push(a, "ACL");
 			hf_argv_push(a, "SETUSER");
 			hf_argv_push(a, as->user);

@@ -229,7 +229,7 @@ static int same(const char *live, const char *wanted)
 static void queue_get(const struct hf_change *ch, struct hf_call *call)
 {
 	const struct hf_config_spec *cs = ch->spec;
-	struct hf_argv *a = &call->cmds[call->ncmds++];
+	struct hf_argv *a = hf_call_cmd(call);
 	size_t i;
 
 	hf_argv_push(a, "CONFIG");
@@ -344,7 +344,7 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
-		struct hf_argv *a = &calls[i].cmds[calls[i].ncmds++];
+		struct hf_argv *a = hf_call_cmd(&calls[i]);
 
 		hf_argv_push(a, "CONFIG");
 		hf_argv_push(a, "SET");
@@ -487,7 +487,7 @@ static int restore(const struct hf_change *ch, const struct hf_step *s, const st
 {
 	const struct hf_config_spec *cs = ch->spec;
 	json_t *before = load_blob(s->before), *after = load_blob(s->after);
-	struct hf_argv *a = &call->cmds[call->ncmds++];
+	struct hf_argv *a = hf_call_cmd(call);
 	size_t k;
 
 	(void)held, (void)why, (void)len;

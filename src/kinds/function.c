@@ -42,7 +42,7 @@ static const struct hf_reply *library_code(const struct hf_reply *r, const char 
 static void queue_list(const struct hf_change *ch, struct hf_call *call)
 {
 	const struct hf_function_spec *fs = ch->spec;
-	struct hf_argv *a = &call->cmds[call->ncmds++];
+	struct hf_argv *a = hf_call_cmd(call);
 
 	hf_argv_push(a, "FUNCTION");
 	hf_argv_push(a, "LIST");
@@ -53,7 +53,7 @@ static void queue_list(const struct hf_change *ch, struct hf_call *call)
 
 static void queue_dump(struct hf_call *call)
 {
-	struct hf_argv *a = &call->cmds[call->ncmds++];
+	struct hf_argv *a = hf_call_cmd(call);
 
 	hf_argv_push(a, "FUNCTION");
 	hf_argv_push(a, "DUMP");
@@ -258,12 +258,8 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 				      fs->code_sha256, rec);
 			continue;
 		}
-		hf_argv_push(&calls[i].cmds[0], "FUNCTION");
-		hf_argv_push(&calls[i].cmds[0], "LOAD");
-		hf_argv_push(&calls[i].cmds[0], "REPLACE");
-		hf_argv_push(&calls[i].cmds[0], fs->code);
-		calls[i].cmds[0].len[3] = fs->codelen;
-		calls[i].ncmds = 1;
+		hf_call_push(&calls[i], "FUNCTION", "LOAD", "REPLACE", NULL);
+		hf_argv_pushb(&calls[i].cmds[0], fs->code, fs->codelen);
 		queue_dump(&calls[i]);
 	}
 	hf_fanout(c, calls, n, c->timeout_ms);
@@ -378,7 +374,7 @@ static int restore(const struct hf_change *ch, const struct hf_step *s, const st
 		rc = -1;
 		goto out;
 	}
-	a = &call->cmds[call->ncmds++];
+	a = hf_call_cmd(call);
 	hf_argv_push(a, "FUNCTION");
 	hf_argv_push(a, "RESTORE");
 	hf_argv_pushb(a, (const char *)payload, plen);

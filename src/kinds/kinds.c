@@ -164,9 +164,7 @@ void hf_kind_send_all(struct hf_cluster *c, struct hf_target *t, size_t n, const
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		hf_argv_push(&calls[i].cmds[0], cmd);
-		hf_argv_push(&calls[i].cmds[0], sub);
-		calls[i].ncmds = 1;
+		hf_call_push(&calls[i], cmd, sub, NULL);
 	}
 	hf_kind_calls_run(c, t, n, calls);
 	hf_kind_calls_free(calls, n);
