@@ -95,16 +95,6 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	}
 	if (!yes && (rc = confirm(p, m, err)))
 		goto out;
-	if (m->snapshot_required) {
-		/* Before anything changes: a fresh snapshot on every primary. */
-		if (!ctx->json && !ctx->quiet)
-			printf("\nsnapshot: BGSAVE on every primary...\n");
-		rc = hf_snapshot(c, 300000, err);
-		if (rc)
-			goto out;
-		if (!ctx->json && !ctx->quiet)
-			printf("snapshot: every primary has a fresh snapshot\n");
-	}
 	rc = hf_cmd_journal(ctx, &j, err);
 	if (rc)
 		goto out;

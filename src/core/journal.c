@@ -100,7 +100,8 @@ static const char schema[] =
 	"  id TEXT PRIMARY KEY, hotfix TEXT NOT NULL, version INTEGER NOT NULL,"
 	"  owner TEXT, cluster TEXT NOT NULL, manifest_path TEXT, manifest_sha256 TEXT NOT NULL,"
 	"  manifest_text TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,"
-	"  updated_ms INTEGER NOT NULL, pid INTEGER, request TEXT, note TEXT, operator TEXT);"
+	"  updated_ms INTEGER NOT NULL, pid INTEGER, request TEXT, note TEXT, operator TEXT,"
+	"  snapshot_ms INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS steps ("
 	"  run TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, wave INTEGER NOT NULL,"
 	"  change INTEGER NOT NULL, node_id TEXT NOT NULL, addr TEXT NOT NULL, role TEXT,"
@@ -155,6 +156,22 @@ static int migrate_data_keys(struct hf_journal *j, struct hf_err *err)
 		    "INSERT INTO data_keys SELECT * FROM data_keys_by_key;"
 		    "DROP TABLE data_keys_by_key;"
 		    "COMMIT;", err);
+}
+
+/* Journals written before the snapshot was a journaled phase of the run
+ * lack its column. */
+static int migrate_runs(struct hf_journal *j, struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	int has = 0;
+
+	if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM pragma_table_info('runs')"
+			       " WHERE name = 'snapshot_ms'", -1, &st, NULL) != SQLITE_OK)
+		return db_err(j, err, "read the schema");
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return has ? 0 : exec(j, "ALTER TABLE runs ADD COLUMN snapshot_ms INTEGER NOT NULL DEFAULT 0",
+			      err);
 }
 
 static int exec(struct hf_journal *j, const char *sql, struct hf_err *err)
@@ -218,6 +235,8 @@ int hf_journal_open(const char *state_dir, struct hf_journal **out, struct hf_er
 		rc = exec(j, schema, err);
 	if (!rc)
 		rc = migrate_data_keys(j, err);
+	if (!rc)
+		rc = migrate_runs(j, err);
 out:
 	free(path);
 	if (rc) {
@@ -480,11 +499,12 @@ static struct hf_run *run_from_row(sqlite3_stmt *st)
 	r->request = col_text(st, 12);
 	r->note = col_text(st, 13);
 	r->operator = col_text(st, 14);
+	r->snapshot_ms = sqlite3_column_int64(st, 15);
 	return r;
 }
 
 #define RUN_COLUMNS "id, hotfix, version, owner, cluster, manifest_path, manifest_sha256," \
-	" manifest_text, state, created_ms, updated_ms, pid, request, note, operator"
+	" manifest_text, state, created_ms, updated_ms, pid, request, note, operator, snapshot_ms"
 
 int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **run,
 			struct hf_step **steps, size_t *nsteps, struct hf_err *err)
@@ -548,8 +568,8 @@ int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **ru
 
 int hf_journal_run_update(struct hf_journal *j, const struct hf_run *run, struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "UPDATE runs SET state = ?, note = ?, pid = ?, updated_ms = ?"
-				   " WHERE id = ?", err);
+	sqlite3_stmt *st = prepare(j, "UPDATE runs SET state = ?, note = ?, pid = ?, updated_ms = ?,"
+				   " snapshot_ms = ? WHERE id = ?", err);
 	int rc = 0;
 
 	if (!st)
@@ -558,7 +578,8 @@ int hf_journal_run_update(struct hf_journal *j, const struct hf_run *run, struct
 	bind_text(st, 2, run->note);
 	sqlite3_bind_int(st, 3, run->pid);
 	sqlite3_bind_int64(st, 4, hf_wall_ms());
-	bind_text(st, 5, run->id);
+	sqlite3_bind_int64(st, 5, run->snapshot_ms);
+	bind_text(st, 6, run->id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(j, err, "update run");
 	sqlite3_finalize(st);

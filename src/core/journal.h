@@ -66,6 +66,8 @@ struct hf_run {
 	char *request;           /* pending "pause", "continue" or "abort", or NULL */
 	char *note;              /* why the run is in its state, or NULL */
 	char *operator;          /* $USER of who started it */
+	long long snapshot_ms;   /* when 'snapshot: required' had every primary
+				  * saved (wall clock), 0 when not (yet) */
 };
 
 struct hf_step {

@@ -859,6 +859,32 @@ static int promotion_started(struct hf_rollout *r)
 	return 0;
 }
 
+/* 'snapshot: required': a fresh BGSAVE on every primary before the first
+ * step, journaled, so a resumed run neither takes it twice nor goes on
+ * without it. A run whose steps started before (a journal of an older
+ * release, which took it before the run existed) has had it. */
+static int take_snapshot(struct hf_rollout *r, struct hf_err *err)
+{
+	size_t i;
+	int rc;
+
+	if (!r->m->snapshot_required || r->run->snapshot_ms)
+		return 0;
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].state != HF_STEP_PLANNED)
+			return 0;
+	emit(r, "snapshot", "BGSAVE on every primary before the first wave");
+	rc = hf_snapshot(r->c, 300000, err);
+	if (rc)
+		return rc;
+	r->run->snapshot_ms = hf_wall_ms();
+	rc = hf_journal_run_update(r->j, r->run, err);
+	if (!rc)
+		emit(r, "snapshot", "every primary has a fresh snapshot");
+	hf_crashpoint("snapshot");
+	return rc;
+}
+
 int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 {
 	int *round = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*round));
@@ -873,6 +899,13 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 	}
 	r->run->pid = getpid();
 	rc = set_run_state(r, HF_RUN_RUNNING, NULL, err);
+	if (!rc && (rc = take_snapshot(r, err)) == HF_EREFUSED) {
+		/* Nothing changed: the run ends here, refused. */
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_FAILED, err->msg, NULL);
+		emit(r, "run", "%s; no node was changed", err->msg);
+		goto out;
+	}
 	if (!rc)
 		rc = settle(r, err);
 	if (!rc && !r->m->guard.none) {

@@ -22,14 +22,28 @@ check "every primary saved once more" test "$fresh" = 3
 for p in $PRIMARIES; do check "a dump exists for $p" test -s "$T/snap/$p/dump.rdb"; done
 expect_exit 0 "rollback" hf rollback last
 
+# The snapshot is a journaled phase of the run: killed right after it, the
+# run resumes without taking it again.
+for p in $PRIMARIES; do echo "$p $(saves "$p")"; done >"$T/saves.before"
+expect_exit 137 "apply killed right after its snapshot" env HOTFIX_CRASH_AT=snapshot:1 "$HOTFIX" --state "$STATE" apply "$T/m.yaml" --cluster "$SEED" --yes
+expect_exit 0 "resume" hf resume last
+check "resume took no second snapshot" sh -c 'while read -r p n; do [ "$(redis-cli -p "$p" INFO persistence | sed -n "s/^rdb_saves:\([0-9]*\).*/\1/p")" = $((n + 1)) ] || exit 1; done <"$0"' "$T/saves.before"
+check "the resumed run went on to every node" test "$(cfg "$((BASE + 1))" timeout)" = 300
+expect_exit 0 "rollback" hf rollback last
+
 # A primary that cannot write its snapshot: refused before anything changes.
 rm -f "$T/snap/$BASE/dump.rdb"
 mkdir "$T/snap/$BASE/dump.rdb"   # the final rename onto it fails
 expect_exit 5 "apply refuses when a snapshot fails" hf apply "$T/m.yaml" --cluster "$SEED" --yes
 check "the refusal names the node and the reason" grep -q "127.0.0.1:$BASE: the snapshot failed" "$T/err"
 check "no node changed" test "$(cfg "$((BASE + 1))" timeout)" = 0
-expect_exit 0 "no run was recorded for the refused apply" hf --json history
-check "the only run is the first one" test "$(grep -c '"run"' "$T/out")" = 1
+expect_exit 0 "history after the refused apply" hf --json history
+check "the refused run is journaled as failed" test "$(jq -r '.[0].state' "$T/out")" = failed
+check "the first run is still rolled back" test "$(jq -r '.[1].state' "$T/out")" = rolled_back
+expect_exit 0 "status of the refused run" hf status last
+check "its status says it was refused" grep -q "^state  *failed (refused: snapshot: required" "$T/out"
+check "and names the node whose snapshot failed" grep -q "127.0.0.1:$BASE: the snapshot failed" "$T/out"
+check "its steps never started" test "$(hf --json status last | jq '[.steps[] | select(.state != "planned")] | length')" = 0
 rmdir "$T/snap/$BASE/dump.rdb"
 
 # An invalid value is bad input.
