@@ -68,8 +68,9 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
 	if (!rc) {
 		hf_cmd_catch_signals(&r->interrupted);
-		rc = hf_rollout_rollback(r, force, force ? "rollback --force by operator" :
-					 "rollback by operator", err);
+		rc = hf_rollout_rollback(r, force ? HF_ROLLBACK_FORCE : 0,
+					 force ? "rollback --force by operator" : "rollback by operator",
+					 err);
 		finish(ctx, r, rc, err);
 	}
 	hf_rollout_free(r);

@@ -667,15 +667,37 @@ static const char *unit_of(const struct hf_rollout *r)
 	return u ? u : "unit";
 }
 
+/* The event of a round applied and verified on the nodes of 'idx'. */
+static void report_round(struct hf_rollout *r, const size_t *idx, size_t n, long long t0,
+			 long long looked, long long changed)
+{
+	long long ms = hf_mono_ms() - t0 > 0 ? hf_mono_ms() - t0 : 1;
+	struct hf_buf done = {0};
+	char label[160];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i && r->node_of[idx[i]] == r->node_of[idx[i - 1]])
+			continue;
+		hf_buf_printf(&done, "%s%s", done.len ? ", " : "",
+			      node_label(r, idx[i], label, sizeof(label)));
+	}
+	if (looked)
+		emit(r, "step", "applied and verified on %s; %lld %s(s) changed of %lld looked at, "
+		     "%.0f %ss/s", done.len ? done.s : "no node", changed, unit_of(r), looked,
+		     (double)changed * 1000.0 / (double)ms, unit_of(r));
+	else
+		emit(r, "step", "applied and verified on %s", done.len ? done.s : "no node");
+	hf_buf_release(&done);
+}
+
 /* Capture, apply and verify one round: at most one node per shard. */
 static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
 {
-	long long scanned = 0, changed = 0, t0;
+	long long looked = 0, changed = 0, t0;
 	struct hf_target *t;
-	struct hf_buf done = {0};
-	char label[160];
 	char *why;
-	size_t i, k;
+	size_t i;
 	int rc;
 
 	if ((rc = commit_steps(r, idx, n, HF_STEP_CAPTURING, err)))
@@ -699,7 +721,7 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 	t = run_op(r, idx, n, OP_APPLY, 0);
 	hf_crashpoint("applied");
 	for (i = 0; i < n; i++) {
-		scanned += t[i].looked;
+		looked += t[i].looked;
 		changed += t[i].changed;
 	}
 	why = failures(r, idx, t, n, NULL);
@@ -734,21 +756,7 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 	}
 	if ((rc = commit_steps(r, idx, n, HF_STEP_VERIFIED, err)))
 		return rc;
-	for (i = 0; i < n; i++) {
-		if (i && r->node_of[idx[i]] == r->node_of[idx[i - 1]])
-			continue;
-		hf_buf_printf(&done, "%s%s", done.len ? ", " : "",
-			      node_label(r, idx[i], label, sizeof(label)));
-	}
-	k = done.len;
-	if (scanned)
-		emit(r, "step", "applied and verified on %s; %lld %s(s) changed of %lld looked at, "
-		     "%.0f %ss/s", k ? done.s : "no node", changed, unit_of(r), scanned,
-		     (double)changed * 1000.0 / (double)(hf_mono_ms() - t0 > 0 ? hf_mono_ms() - t0 : 1),
-		     unit_of(r));
-	else
-		emit(r, "step", "applied and verified on %s", k ? done.s : "no node");
-	hf_buf_release(&done);
+	report_round(r, idx, n, t0, looked, changed);
 	return 0;
 }
 
@@ -885,17 +893,114 @@ static int take_snapshot(struct hf_rollout *r, struct hf_err *err)
 	return rc;
 }
 
+/* How long wave 'w' of 'nwaves' bakes: as the manifest says, and the last
+ * one long enough for the guard to fail 'failure_limit' times before the
+ * promotion. */
+static long long wave_bake_ms(const struct hf_rollout *r, int w, int nwaves)
+{
+	const struct hf_guard *g = &r->m->guard;
+	long long ms = w <= (int)r->m->nwaves ? r->m->waves[w - 1].bake_ms : 0;
+	long long fin = g->present ? g->interval_ms * g->failure_limit : 2000;
+
+	if (w == nwaves && r->guard && ms < fin)
+		ms = fin;
+	return ms;
+}
+
+/* Wave 'w': its rounds of at most one node per shard, then its bake.
+ * 'round' and 'idx' are scratch arrays of r->nsteps. Returns 0 or the
+ * failure; '*rq' gets a request or the guard's verdict that stopped it. */
+static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t *idx, int *rq,
+		    struct hf_err *err)
+{
+	int nrounds = plan_rounds(r, w, round), rd, rc = 0;
+	size_t i, nodes = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].wave == w && (!i || r->node_of[i] != r->node_of[i - 1]))
+			nodes++;
+	if (nrounds)
+		emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
+		     w, nwaves, nodes, nrounds);
+	for (rd = 1; !rc && rd <= nrounds; rd++) {
+		size_t n = 0;
+
+		*rq = check_requests(r, err);
+		if (*rq)
+			return 0;
+		for (i = 0; i < r->nsteps; i++)
+			if (round[i] == rd)
+				idx[n++] = i;
+		rc = do_round(r, idx, n, err);
+	}
+	/* After a crash, a wave whose successor (or the promotion) started
+	 * has baked. */
+	if (rc || !nodes || (w < nwaves ? wave_started(r, w + 1) : promotion_started(r)))
+		return rc;
+	*rq = bake(r, w, nwaves, wave_bake_ms(r, w, nwaves), err);
+	return 0;
+}
+
+/* Roll back after what stopped the run ('why'); 'ok_code' and 'ok_fmt'
+ * say how the run ends when the rollback restores every node. */
+static int roll_back_after(struct hf_rollout *r, const char *why, int ok_code, const char *ok_fmt,
+			   struct hf_err *err)
+{
+	struct hf_err rerr = {0};
+	int rc = hf_rollout_rollback(r, 0, why, &rerr);
+
+	if (rc)
+		return hf_err_set(err, rc, "%s; then the rollback did not finish: %s", why, rerr.msg);
+	return hf_err_set(err, ok_code, ok_fmt, why);
+}
+
+/* The end of a run that went forward as far as it could: promoted,
+ * paused, or rolled back for the guard, an abort or a failure ('rc'). */
+static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err)
+{
+	char why[sizeof(err->msg)];
+
+	if (!rc && !rq)
+		rc = promote(r, err);
+	if (!rc && !rq) {
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_PROMOTED, NULL, NULL);
+		emit(r, "run", "promoted: every target verified");
+		return 0;
+	}
+	if (rq == INTERRUPT) {
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_PAUSED, "interrupted", NULL);
+		emit(r, "run", "interrupted: run %s is paused", r->run->id);
+		return hf_err_set(err, HF_ERR, "interrupted: run %s is paused; 'hotfix resume %s' goes "
+				  "on, 'hotfix rollback %s' undoes it", r->run->id, r->run->id, r->run->id);
+	}
+	if (rq == GUARD) {
+		snprintf(why, sizeof(why), "rolled back by the guard: %s", r->guard_reason);
+		emit(r, "guard", "%s", why);
+		return roll_back_after(r, why, HF_EGUARD, "%s; every node restored and verified", err);
+	}
+	if (rq == ABORT) {
+		rc = hf_rollout_rollback(r, 0, "aborted by request", err);
+		return rc ? rc : hf_err_set(err, HF_ERR, "run %s aborted by request; rolled back, "
+					    "every node restored and verified", r->run->id);
+	}
+	/* A failure: undo what was applied. */
+	emit(r, "error", "%s", err->msg);
+	snprintf(why, sizeof(why), "%s", err->msg);
+	return roll_back_after(r, why, HF_ERR, "%s; rolled back, every node restored and verified",
+			       err);
+}
+
 int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 {
 	int *round = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*round));
 	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
 	int nwaves = max_wave(r), w, rc = 0, rq = GO;
-	struct hf_err rerr = {0};
 
 	if (r->run->state == HF_RUN_ROLLING_BACK) {
-		free(round);
-		free(idx);
-		return hf_rollout_rollback(r, 0, "resuming an unfinished rollback", err);
+		rc = hf_rollout_rollback(r, 0, "resuming an unfinished rollback", err);
+		goto out;
 	}
 	r->run->pid = getpid();
 	rc = set_run_state(r, HF_RUN_RUNNING, NULL, err);
@@ -914,96 +1019,9 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 		 * included: the journal keeps the first one's description. */
 		rq = take_baseline(r, err);
 	}
-	for (w = 1; !rc && !rq && w <= nwaves; w++) {
-		int nrounds = plan_rounds(r, w, round), rd;
-		long long bake_ms = 0;
-		size_t i, nodes = 0;
-
-		for (i = 0; i < r->nsteps; i++)
-			if (r->steps[i].wave == w && (!i || r->node_of[i] != r->node_of[i - 1]))
-				nodes++;
-		if (w <= (int)r->m->nwaves)
-			bake_ms = r->m->waves[w - 1].bake_ms;
-		if (w == nwaves && r->guard) {
-			/* A final bake before promotion, long enough for the
-			 * guard to fail 'failure_limit' times. */
-			const struct hf_guard *g = &r->m->guard;
-			long long fin = (g->present ? g->interval_ms * g->failure_limit : 2000);
-
-			if (bake_ms < fin)
-				bake_ms = fin;
-		}
-		if (nrounds)
-			emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
-			     w, nwaves, nodes, nrounds);
-		for (rd = 1; !rc && !rq && rd <= nrounds; rd++) {
-			size_t n = 0;
-
-			rq = check_requests(r, err);
-			if (rq)
-				break;
-			for (i = 0; i < r->nsteps; i++)
-				if (round[i] == rd)
-					idx[n++] = i;
-			rc = do_round(r, idx, n, err);
-		}
-		if (rc || rq || !nodes)
-			continue;
-		/* After a crash, a wave whose successor (or the promotion)
-		 * started has baked. */
-		if (w < nwaves ? wave_started(r, w + 1) : promotion_started(r))
-			continue;
-		rq = bake(r, w, nwaves, bake_ms, err);
-	}
-	if (!rc && !rq)
-		rc = promote(r, err);
-	if (!rc && !rq) {
-		r->run->pid = 0;
-		set_run_state(r, HF_RUN_PROMOTED, NULL, NULL);
-		emit(r, "run", "promoted: every target verified");
-		goto out;
-	}
-	if (rq == INTERRUPT) {
-		r->run->pid = 0;
-		set_run_state(r, HF_RUN_PAUSED, "interrupted", NULL);
-		emit(r, "run", "interrupted: run %s is paused", r->run->id);
-		rc = hf_err_set(err, HF_ERR, "interrupted: run %s is paused; 'hotfix resume %s' goes on, "
-				"'hotfix rollback %s' undoes it", r->run->id, r->run->id, r->run->id);
-		goto out;
-	}
-	if (rq == GUARD) {
-		char why[sizeof(err->msg)];
-
-		snprintf(why, sizeof(why), "rolled back by the guard: %s", r->guard_reason);
-		emit(r, "guard", "%s", why);
-		rc = hf_rollout_rollback(r, 0, why, &rerr);
-		if (rc)
-			hf_err_set(err, rc, "%s; then the rollback did not finish: %s", why, rerr.msg);
-		else
-			rc = hf_err_set(err, HF_EGUARD, "%s; every node restored and verified", why);
-		goto out;
-	}
-	if (rq == ABORT) {
-		rc = hf_rollout_rollback(r, 0, "aborted by request", &rerr);
-		if (rc)
-			*err = rerr;
-		else
-			rc = hf_err_set(err, HF_ERR, "run %s aborted by request; rolled back, every node "
-					"restored and verified", r->run->id);
-		goto out;
-	}
-	/* A failure: undo what was applied. */
-	emit(r, "error", "%s", err->msg);
-	{
-		char why[sizeof(err->msg)];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
-		rc = hf_rollout_rollback(r, 0, why, &rerr);
-		if (rc)
-			hf_err_set(err, rc, "%s; then the rollback did not finish: %s", why, rerr.msg);
-		else
-			rc = hf_err_set(err, HF_ERR, "%s; rolled back, every node restored and verified", why);
-	}
+	for (w = 1; !rc && !rq && w <= nwaves; w++)
+		rc = run_wave(r, w, nwaves, round, idx, &rq, err);
+	rc = conclude_run(r, rc, rq, err);
 out:
 	free(round);
 	free(idx);
@@ -1107,8 +1125,9 @@ static int verify_reverted(struct hf_rollout *r, struct hf_err *err)
 	return rc;
 }
 
-int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct hf_err *err)
+int hf_rollout_rollback(struct hf_rollout *r, unsigned flags, const char *why, struct hf_err *err)
 {
+	int force = !!(flags & HF_ROLLBACK_FORCE);
 	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
 	size_t i, any = 0, restored = 0, untouched = 0;
 	long long t0 = hf_mono_ms();

@@ -55,10 +55,16 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
  * failure (HF_EHUMAN when the revert could not finish). */
 int hf_rollout_run(struct hf_rollout *r, struct hf_err *err);
 
+enum hf_rollback_flags {
+	/* Restore over conflicts too: values someone changed since the hotfix. */
+	HF_ROLLBACK_FORCE = 1 << 0,
+};
+
 /* Revert every applied step, newest wave first, and verify the
- * before-state. 0 when every node is restored (or nothing was left to do),
+ * before-state; 'flags' are enum hf_rollback_flags, 'why' goes into the
+ * run's note. 0 when every node is restored (or nothing was left to do),
  * HF_EHUMAN when conflicts or unreachable nodes remain ('err' names them). */
-int hf_rollout_rollback(struct hf_rollout *r, int force, const char *why, struct hf_err *err);
+int hf_rollout_rollback(struct hf_rollout *r, unsigned flags, const char *why, struct hf_err *err);
 
 void hf_rollout_free(struct hf_rollout *r);
 
