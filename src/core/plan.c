@@ -180,26 +180,19 @@ static int data_steps(const struct hf_manifest *m, struct hf_cluster *c, struct 
 	return 0;
 }
 
-int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
-		  struct hf_plan **out, struct hf_err *err)
+/* Ask each change's kind which nodes differ: per[k][i] is change k's
+ * target for node i. */
+static int ask_kinds(const struct hf_manifest *m, struct hf_cluster *c, struct hf_target **per,
+		     struct hf_err *err)
 {
-	struct hf_plan *p = hf_xcalloc(1, sizeof(*p));
-	struct hf_target **per = hf_xcalloc(m->nchanges, sizeof(*per));
-	struct ordered *ord = NULL;
-	size_t *wave_of = NULL;
-	size_t i, k, nord = 0;
+	size_t i, k;
 	int rc;
 
-	rc = hf_plan_precheck(m, err);
-	if (rc)
-		goto out;
-	p->persistence = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*p->persistence));
-	hf_persistence_read(c, p->persistence);
 	for (k = 0; k < m->nchanges; k++) {
 		const struct hf_change_kind *kind = m->changes[k].kind;
 		struct hf_kind_ctx x = { .c = c, .m = m };
 
-		per[k] = hf_xcalloc(c->nnodes, sizeof(**per));
+		per[k] = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(**per));
 		for (i = 0; i < c->nnodes; i++)
 			per[k][i].node = &c->nodes[i];
 		rc = kind->plan(&m->changes[k], &x, per[k], c->nnodes, err);
@@ -207,41 +200,39 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 			char msg[sizeof(err->msg)];
 
 			snprintf(msg, sizeof(msg), "%s", err->msg);
-			if (rc == HF_EINVAL)
-				hf_err_set(err, rc, "%s:%s", m->path, msg);
-			goto out;
+			return rc == HF_EINVAL ? hf_err_set(err, rc, "%s:%s", m->path, msg) : rc;
 		}
 		for (i = 0; i < c->nnodes; i++)
-			if (per[k][i].status) {
-				rc = hf_err_set(err, HF_ERR, "cannot plan: node %s (%s:%d): %s",
-						c->nodes[i].id, c->nodes[i].host, c->nodes[i].port,
-						per[k][i].error);
-				goto out;
-			}
+			if (per[k][i].status)
+				return hf_err_set(err, HF_ERR, "cannot plan: node %s (%s:%d): %s",
+						  c->nodes[i].id, c->nodes[i].host, c->nodes[i].port,
+						  per[k][i].error);
 	}
+	return 0;
+}
 
-	if (hf_manifest_over_keys(m)) {
-		rc = data_steps(m, c, per, p);
-		describe_guard(m, p);
-		goto out;
-	}
+/* Changes to nodes: the nodes that differ, in rollout order (replicas or
+ * primaries first, spread over the shards), cut into waves; a step per
+ * differing change, wave by wave. The diffs move from 'per' to the steps. */
+static void node_steps(const struct hf_manifest *m, struct hf_cluster *c, struct hf_target **per,
+		       struct hf_plan *p)
+{
+	struct ordered *ord = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*ord));
+	size_t *wave_of = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*wave_of));
+	size_t i, j, k, nord = 0;
 
-	/* The targets: nodes where at least one change differs. */
 	for (i = 0; i < c->nnodes; i++) {
 		struct hf_node *n = &c->nodes[i];
 		int differs = 0;
-		size_t j;
 
 		for (k = 0; k < m->nchanges; k++)
 			differs |= per[k][i].ndiff > 0;
 		if (!differs)
 			continue;
-		ord = hf_xrealloc(ord, sizeof(*ord) * (nord + 1));
 		ord[nord].node = n;
 		ord[nord].pos = i;
 		ord[nord].group = (n->role == HF_ROLE_REPLICA) ==
 				  (m->order == HF_ORDER_REPLICAS_FIRST) ? 0 : 1;
-		ord[nord].rank = 0;
 		for (j = 0; j < i; j++)
 			if (c->nodes[j].shard == n->shard && c->nodes[j].role == n->role)
 				ord[nord].rank++;
@@ -250,11 +241,7 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	if (nord)
 		qsort(ord, nord, sizeof(*ord), cmp_ordered);
 	p->ntargets = nord;
-
-	wave_of = hf_xcalloc(nord ? nord : 1, sizeof(*wave_of));
 	hf_plan_waves(m->waves, m->nwaves, nord, wave_of, &p->waves, &p->nwaves);
-
-	/* Steps: wave by wave, in rollout order, one per differing change. */
 	for (i = 0; i < nord; i++) {
 		size_t ni = ord[i].pos;
 
@@ -277,6 +264,30 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	p->rollback_possible = 1;
 	snprintf(p->rollback_note, sizeof(p->rollback_note),
 		 "yes: each node's before-state is captured into the journal before it changes, and restored exactly");
+	free(ord);
+	free(wave_of);
+}
+
+int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
+		  struct hf_plan **out, struct hf_err *err)
+{
+	struct hf_plan *p = hf_xcalloc(1, sizeof(*p));
+	struct hf_target **per = hf_xcalloc(m->nchanges ? m->nchanges : 1, sizeof(*per));
+	size_t k;
+	int rc;
+
+	rc = hf_plan_precheck(m, err);
+	if (rc)
+		goto out;
+	p->persistence = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*p->persistence));
+	hf_persistence_read(c, p->persistence);
+	rc = ask_kinds(m, c, per, err);
+	if (rc)
+		goto out;
+	if (hf_manifest_over_keys(m))
+		rc = data_steps(m, c, per, p);
+	else
+		node_steps(m, c, per, p);
 	describe_guard(m, p);
 out:
 	for (k = 0; k < m->nchanges; k++) {
@@ -285,8 +296,6 @@ out:
 		free(per[k]);
 	}
 	free(per);
-	free(ord);
-	free(wave_of);
 	if (rc) {
 		hf_plan_free(p);
 		return rc;
