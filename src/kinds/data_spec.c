@@ -308,6 +308,162 @@ static int parse_lua(struct hf_yaml *y, struct hf_field *f, struct hf_data_spec 
 	return 0;
 }
 
+/* The fields of a data change's body, and what parsing them found. */
+enum {
+	F_MATCH, F_KEYS_FILE, F_TYPE, F_WHERE, F_BATCH,
+	F_SET, F_VALUE, F_UNSET, F_RENAME, F_TTL, F_PERSIST, F_DELETE, F_LUA,   /* operations */
+	F_N
+};
+
+struct body {
+	struct hf_field f[F_N];
+	const char *type;                /* as given, or NULL */
+	struct hf_pos where_field_pos;   /* of 'where: {field: ...}' */
+	int on[F_N];                     /* which operations there are */
+	const struct hf_field *hash_op;  /* the first hash operation, or NULL */
+};
+
+/* Which keys: 'match' or 'keys_file', 'type', 'where', 'batch'. */
+static int parse_selection(struct hf_yaml *y, struct body *b, struct hf_data_spec *ds,
+			   struct hf_pos at)
+{
+	struct hf_field *f = b->f;
+	const char *s;
+	int rc = 0, t;
+
+	if (f[F_MATCH].seen && f[F_KEYS_FILE].seen)
+		return hf_yaml_fail(y, hf_yaml_later(&f[F_MATCH], &f[F_KEYS_FILE])->pos,
+				    "'match' and 'keys_file' exclude each other (a data change "
+				    "selects its keys by one of them)");
+	if (!f[F_MATCH].seen && !f[F_KEYS_FILE].seen)
+		return hf_yaml_fail(y, at, "a data change needs 'match' (a SCAN pattern) or "
+				    "'keys_file' (a file of keys, one per line)");
+	if (f[F_MATCH].seen)
+		rc = hf_yaml_text(y, &f[F_MATCH], &ds->match);
+	if (!rc && f[F_KEYS_FILE].seen)
+		rc = parse_keys_file(y, &f[F_KEYS_FILE], ds);
+	if (!rc && f[F_TYPE].seen && !(rc = hf_yaml_enum(y, &f[F_TYPE], data_types, &t)))
+		b->type = data_types[t];
+	if (!rc && f[F_WHERE].seen)
+		rc = parse_where(y, &f[F_WHERE], ds, &b->where_field_pos);
+	if (rc || !f[F_BATCH].seen)
+		return rc;
+	s = hf_yaml_scalar(y, f[F_BATCH].val, f[F_BATCH].pos, "batch", "an integer from 1 to 10000");
+	if (!s)
+		return HF_EINVAL;
+	if (hf_parse_positive(s, &ds->batch) || ds->batch > DATA_BATCH_MAX)
+		return hf_yaml_fail(y, hf_yaml_pos(y, f[F_BATCH].val, f[F_BATCH].pos),
+				    "invalid batch '%s' (expected an integer from 1 to %d)", s,
+				    DATA_BATCH_MAX);
+	return 0;
+}
+
+/* What to do: the operations, each read; 'unset' and 'rename' are checked
+ * against what comes before them. */
+static int parse_operations(struct hf_yaml *y, struct body *b, struct hf_data_spec *ds)
+{
+	struct hf_field *f = b->f;
+	const char *s;
+	int rc = 0;
+
+	if (f[F_SET].seen)
+		rc = parse_data_set(y, &f[F_SET], ds);
+	if (!rc && f[F_UNSET].seen)
+		rc = parse_data_unset(y, &f[F_UNSET], ds);
+	if (!rc && f[F_RENAME].seen)
+		rc = parse_rename(y, &f[F_RENAME], ds);
+	if (!rc && f[F_VALUE].seen) {
+		s = hf_yaml_scalar(y, f[F_VALUE].val, f[F_VALUE].pos, "value",
+				   "a string (\"\" for an empty one)");
+		if (!s)
+			return HF_EINVAL;
+		ds->value = hf_xstrdup(s);
+	}
+	if (!rc && f[F_TTL].seen)
+		rc = hf_yaml_duration(y, &f[F_TTL], 1, &ds->ttl_ms);
+	if (!rc && f[F_PERSIST].seen)
+		rc = hf_yaml_bool(y, &f[F_PERSIST], &ds->persist);
+	if (!rc && f[F_DELETE].seen)
+		rc = hf_yaml_bool(y, &f[F_DELETE], &ds->del);
+	if (!rc && f[F_LUA].seen)
+		rc = parse_lua(y, &f[F_LUA], ds);
+	return rc;
+}
+
+/* The operations that cannot go together. "persist: false" and "delete:
+ * false" say what is not done, as if absent. */
+static int check_operations(struct hf_yaml *y, struct body *b, const struct hf_data_spec *ds,
+			    struct hf_pos at)
+{
+	struct hf_field *f = b->f;
+	int k, nops = 0;
+
+	for (k = F_SET; k <= F_LUA; k++) {
+		b->on[k] = k == F_PERSIST ? ds->persist : k == F_DELETE ? ds->del : f[k].seen;
+		nops += b->on[k];
+	}
+	if (!nops)
+		return hf_yaml_fail(y, at, "a data change needs an operation (set, value, unset, "
+				    "rename, ttl, persist: true, delete: true or lua)");
+	for (k = F_SET; k <= F_LUA; k++)
+		if (k != F_DELETE && b->on[k] && b->on[F_DELETE])
+			return hf_yaml_fail(y, hf_yaml_later(&f[k], &f[F_DELETE])->pos, "'delete: "
+					    "true' excludes every other operation (found '%s')",
+					    f[k].name);
+	for (k = F_SET; k <= F_LUA; k++)
+		if (k != F_LUA && b->on[k] && b->on[F_LUA])
+			return hf_yaml_fail(y, hf_yaml_later(&f[k], &f[F_LUA])->pos, "'lua' excludes "
+					    "every other operation: the script does the whole repair "
+					    "(found '%s')", f[k].name);
+	if (b->on[F_TTL] && b->on[F_PERSIST])
+		return hf_yaml_fail(y, hf_yaml_later(&f[F_TTL], &f[F_PERSIST])->pos,
+				    "'ttl' and 'persist: true' exclude each other");
+	for (k = F_SET; k <= F_RENAME && !b->hash_op; k++)
+		if (k != F_VALUE && b->on[k])
+			b->hash_op = &f[k];
+	if (b->hash_op && b->on[F_VALUE])
+		return hf_yaml_fail(y, hf_yaml_later(b->hash_op, &f[F_VALUE])->pos, "'value' sets a "
+				    "string and '%s' edits a hash: they cannot be combined",
+				    b->hash_op->name);
+	return 0;
+}
+
+/* The type: given, or implied by the operations, or by 'where'. */
+static int settle_type(struct hf_yaml *y, struct body *b, struct hf_data_spec *ds)
+{
+	const struct hf_field *why = b->hash_op ? b->hash_op : &b->f[F_VALUE];
+	const char *implied = b->hash_op ? "hash" : b->on[F_VALUE] ? "string" : NULL;
+	const char *type = b->type;
+
+	if (type && implied && strcmp(type, implied))
+		return hf_yaml_fail(y, hf_yaml_pos(y, b->f[F_TYPE].val, b->f[F_TYPE].pos),
+				    "type '%s' does not fit '%s', which %s (expected type %s, "
+				    "or no type)", type, why->name,
+				    b->hash_op ? "edits a hash" : "sets a string", implied);
+	if (type || implied)
+		ds->type = hf_xstrdup(type ? type : implied);
+	if (ds->where_field && (!ds->type || strcmp(ds->type, "hash"))) {
+		if (!ds->type)
+			return hf_yaml_fail(y, b->where_field_pos, "'where' tests hash field '%s': "
+					    "add 'type: hash'", ds->where_field);
+		return hf_yaml_fail(y, b->where_field_pos, "'where' tests hash field '%s', but the "
+				    "keys are of type %s%s%s%s", ds->where_field, ds->type,
+				    type ? "" : " (implied by '", type ? "" : why->name,
+				    type ? "" : "')");
+	}
+	if (b->f[F_WHERE].seen && !ds->where_field) {
+		if (!ds->type)
+			ds->type = hf_xstrdup("string");
+		else if (strcmp(ds->type, "string"))
+			return hf_yaml_fail(y, b->f[F_WHERE].pos, "'where' without 'field' tests a "
+					    "string's value, but the keys are of type %s%s%s%s (add "
+					    "'field' to test a hash field)", ds->type,
+					    type ? "" : " (implied by '", type ? "" : why->name,
+					    type ? "" : "')");
+	}
+	return 0;
+}
+
 /* The body of a "data" change: a repair of the keys that 'match' (a SCAN
  * pattern) or 'keys_file' selects, optionally only those of one 'type' and
  * those 'where' a hash field or a string's value equals a value.
@@ -319,159 +475,29 @@ static int parse_lua(struct hf_yaml *y, struct hf_field *f, struct hf_data_spec 
 int hf_data_parse(struct hf_yaml *y, const struct hf_field *body, struct hf_change *ch,
 		  struct hf_manifest *m)
 {
-	enum {
-		F_MATCH, F_KEYS_FILE, F_TYPE, F_WHERE, F_BATCH,
-		F_SET, F_VALUE, F_UNSET, F_RENAME, F_TTL, F_PERSIST, F_DELETE, F_LUA,
-		F_N
+	static const char *const names[F_N] = {
+		"match", "keys_file", "type", "where", "batch", "set", "value", "unset", "rename",
+		"ttl", "persist", "delete", "lua",
 	};
-	struct hf_field f[F_N] = {
-		[F_MATCH] = { .name = "match" },
-		[F_KEYS_FILE] = { .name = "keys_file" },
-		[F_TYPE] = { .name = "type" },
-		[F_WHERE] = { .name = "where" },
-		[F_BATCH] = { .name = "batch" },
-		[F_SET] = { .name = "set" },
-		[F_VALUE] = { .name = "value" },
-		[F_UNSET] = { .name = "unset" },
-		[F_RENAME] = { .name = "rename" },
-		[F_TTL] = { .name = "ttl" },
-		[F_PERSIST] = { .name = "persist" },
-		[F_DELETE] = { .name = "delete" },
-		[F_LUA] = { .name = "lua" },
-	};
-	const struct hf_field *hash_op = NULL, *why = NULL;
-	const char *type = NULL, *implied = NULL, *s;
-	struct hf_pos where_field_pos = { 0, 0 };
-	int on[F_N] = { 0 };
 	struct hf_data_spec *ds = hf_xcalloc(1, sizeof(*ds));
-	struct hf_pos at = body->pos;
-	int rc, k, t, nops = 0;
+	struct body b = {0};
+	int rc, k;
 
 	(void)m;
 	ch->spec = ds;
 	ds->batch = DATA_BATCH_DEFAULT;
-	rc = hf_yaml_walk(y, body->val, at, "'data'", f, F_N);
-	if (rc)
-		return rc;
-
-	if (f[F_MATCH].seen && f[F_KEYS_FILE].seen)
-		return hf_yaml_fail(y, hf_yaml_later(&f[F_MATCH], &f[F_KEYS_FILE])->pos,
-			    "'match' and 'keys_file' exclude each other (a data change "
-			    "selects its keys by one of them)");
-	if (!f[F_MATCH].seen && !f[F_KEYS_FILE].seen)
-		return hf_yaml_fail(y, at, "a data change needs 'match' (a SCAN pattern) or "
-			    "'keys_file' (a file of keys, one per line)");
-	if (f[F_MATCH].seen && (rc = hf_yaml_text(y, &f[F_MATCH], &ds->match)))
-		return rc;
-	if (f[F_KEYS_FILE].seen && (rc = parse_keys_file(y, &f[F_KEYS_FILE], ds)))
-		return rc;
-
-	if (f[F_TYPE].seen) {
-		rc = hf_yaml_enum(y, &f[F_TYPE], data_types, &t);
-		if (rc)
-			return rc;
-		type = data_types[t];
-	}
-	if (f[F_WHERE].seen && (rc = parse_where(y, &f[F_WHERE], ds, &where_field_pos)))
-		return rc;
-	if (f[F_BATCH].seen) {
-		s = hf_yaml_scalar(y, f[F_BATCH].val, f[F_BATCH].pos, "batch",
-			   "an integer from 1 to 10000");
-		if (!s)
-			return HF_EINVAL;
-		if (hf_parse_positive(s, &ds->batch) || ds->batch > DATA_BATCH_MAX)
-			return hf_yaml_fail(y, hf_yaml_pos(y, f[F_BATCH].val, f[F_BATCH].pos),
-				    "invalid batch '%s' (expected an integer from 1 to %d)",
-				    s, DATA_BATCH_MAX);
-	}
-
-	/* 'unset' and 'rename' are checked against what comes before them. */
-	if (f[F_SET].seen && (rc = parse_data_set(y, &f[F_SET], ds)))
-		return rc;
-	if (f[F_UNSET].seen && (rc = parse_data_unset(y, &f[F_UNSET], ds)))
-		return rc;
-	if (f[F_RENAME].seen && (rc = parse_rename(y, &f[F_RENAME], ds)))
-		return rc;
-	if (f[F_VALUE].seen) {
-		s = hf_yaml_scalar(y, f[F_VALUE].val, f[F_VALUE].pos, "value",
-			   "a string (\"\" for an empty one)");
-		if (!s)
-			return HF_EINVAL;
-		ds->value = hf_xstrdup(s);
-	}
-	if (f[F_TTL].seen && (rc = hf_yaml_duration(y, &f[F_TTL], 1, &ds->ttl_ms)))
-		return rc;
-	if (f[F_PERSIST].seen && (rc = hf_yaml_bool(y, &f[F_PERSIST], &ds->persist)))
-		return rc;
-	if (f[F_DELETE].seen && (rc = hf_yaml_bool(y, &f[F_DELETE], &ds->del)))
-		return rc;
-	if (f[F_LUA].seen && (rc = parse_lua(y, &f[F_LUA], ds)))
-		return rc;
-
-	/* Which operations there are: "persist: false" and "delete: false"
-	 * say what is not done, as if absent. */
-	for (k = F_SET; k <= F_LUA; k++) {
-		on[k] = k == F_PERSIST ? ds->persist :
-			k == F_DELETE ? ds->del : f[k].seen;
-		nops += on[k];
-	}
-	if (!nops)
-		return hf_yaml_fail(y, at, "a data change needs an operation (set, value, unset, "
-			    "rename, ttl, persist: true, delete: true or lua)");
-	for (k = F_SET; k <= F_LUA; k++)
-		if (k != F_DELETE && on[k] && on[F_DELETE])
-			return hf_yaml_fail(y, hf_yaml_later(&f[k], &f[F_DELETE])->pos, "'delete: true' "
-				    "excludes every other operation (found '%s')", f[k].name);
-	for (k = F_SET; k <= F_LUA; k++)
-		if (k != F_LUA && on[k] && on[F_LUA])
-			return hf_yaml_fail(y, hf_yaml_later(&f[k], &f[F_LUA])->pos, "'lua' excludes every "
-				    "other operation: the script does the whole repair "
-				    "(found '%s')", f[k].name);
-	if (on[F_TTL] && on[F_PERSIST])
-		return hf_yaml_fail(y, hf_yaml_later(&f[F_TTL], &f[F_PERSIST])->pos,
-			    "'ttl' and 'persist: true' exclude each other");
-	for (k = F_SET; k <= F_RENAME && !hash_op; k++)
-		if (k != F_VALUE && on[k])
-			hash_op = &f[k];
-	if (hash_op && on[F_VALUE])
-		return hf_yaml_fail(y, hf_yaml_later(hash_op, &f[F_VALUE])->pos, "'value' sets a string "
-			    "and '%s' edits a hash: they cannot be combined", hash_op->name);
-
-	/* The type: given, or implied by the operations, or by 'where'. */
-	if (hash_op) {
-		implied = "hash";
-		why = hash_op;
-	} else if (on[F_VALUE]) {
-		implied = "string";
-		why = &f[F_VALUE];
-	}
-	if (type && implied && strcmp(type, implied))
-		return hf_yaml_fail(y, hf_yaml_pos(y, f[F_TYPE].val, f[F_TYPE].pos),
-			    "type '%s' does not fit '%s', which %s (expected type %s, "
-			    "or no type)", type, why->name,
-			    hash_op ? "edits a hash" : "sets a string", implied);
-	if (type || implied)
-		ds->type = hf_xstrdup(type ? type : implied);
-	if (ds->where_field && (!ds->type || strcmp(ds->type, "hash"))) {
-		if (!ds->type)
-			return hf_yaml_fail(y, where_field_pos, "'where' tests hash field '%s': add "
-				    "'type: hash'", ds->where_field);
-		return hf_yaml_fail(y, where_field_pos, "'where' tests hash field '%s', but the "
-			    "keys are of type %s%s%s%s", ds->where_field, ds->type,
-			    type ? "" : " (implied by '", type ? "" : why->name,
-			    type ? "" : "')");
-	}
-	if (f[F_WHERE].seen && !ds->where_field) {
-		if (!ds->type)
-			ds->type = hf_xstrdup("string");
-		else if (strcmp(ds->type, "string"))
-			return hf_yaml_fail(y, f[F_WHERE].pos, "'where' without 'field' tests a "
-				    "string's value, but the keys are of type %s%s%s%s (add "
-				    "'field' to test a hash field)", ds->type,
-				    type ? "" : " (implied by '", type ? "" : why->name,
-				    type ? "" : "')");
-	}
-	return 0;
+	for (k = 0; k < F_N; k++)
+		b.f[k].name = names[k];
+	rc = hf_yaml_walk(y, body->val, body->pos, "'data'", b.f, F_N);
+	if (!rc)
+		rc = parse_selection(y, &b, ds, body->pos);
+	if (!rc)
+		rc = parse_operations(y, &b, ds);
+	if (!rc)
+		rc = check_operations(y, &b, ds, body->pos);
+	if (!rc)
+		rc = settle_type(y, &b, ds);
+	return rc;
 }
 
 
