@@ -5,9 +5,11 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all setup build build-asan test test-fast demo bench clean
+.PHONY: all setup build build-asan build-fuzz fuzz test test-fast demo bench clean
 
 all: build
 
@@ -22,13 +24,33 @@ build-asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHF_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Every test twice: once on the normal build, once under ASan+UBSan.
+# The parsers of outside input under libFuzzer (clang), each for a bounded
+# time from its seed corpus; a crash, a leak or an abort fails.
+build-fuzz: setup
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHF_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: build-fuzz
+	@for f in $(FUZZ_BUILD)/fuzz_*; do \
+		name=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		echo "== $$name ($(FUZZ_SECONDS) s) =="; \
+		if ! ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/$$name \
+			tests/fuzz/corpus/$${name#fuzz_} >$(FUZZ_BUILD)/$$name.log 2>&1; then \
+			tail -n 40 $(FUZZ_BUILD)/$$name.log; exit 1; \
+		fi; \
+		tail -n 1 $(FUZZ_BUILD)/$$name.log; \
+	done
+
+# Every test twice: once on the normal build, once under ASan+UBSan; then
+# the fuzzers.
 test: build build-asan
 	@echo "== tests (RelWithDebInfo) =="
 	@cd $(BUILD) && ctest --output-on-failure
 	@echo "== tests (ASan+UBSan) =="
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+	@$(MAKE) --no-print-directory fuzz
 
 test-fast: build
 	@cd $(BUILD) && ctest --output-on-failure
@@ -45,4 +67,4 @@ bench: build
 	@bash bench/data_repair.sh $(BUILD)/hotfix
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

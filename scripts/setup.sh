@@ -10,6 +10,7 @@ pkgs=(
 	libhiredis-dev libuv1-dev libsqlite3-dev libfyaml-dev libjansson-dev
 	libssl-dev libcmocka-dev
 	sqlite3 jq
+	clang libclang-rt-14-dev
 )
 
 missing=()

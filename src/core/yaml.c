@@ -429,6 +429,54 @@ static int yaml_error(struct hf_yaml *y, struct fy_diag *diag)
 	return hf_yaml_fail(y, pos, "invalid yaml: %s", e->msg ? e->msg : "syntax error");
 }
 
+/* The length of the UTF-8 sequence at 'p' (at most 'n' bytes), or 0 when
+ * it is not one: overlong forms, surrogates and code points above
+ * U+10FFFF are not. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
+	if (!len || len > n || p[0] > 0xf4)
+		return 0;
+	cp = p[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* YAML is UTF-8 text here. libfyaml 0.7 loops for ever on some invalid
+ * bytes (a '%' directive followed by one), so they never reach it. */
+static int check_utf8(struct hf_yaml *y)
+{
+	const unsigned char *p = (const unsigned char *)y->text, *end = p + y->len;
+	struct hf_pos pos = { 1, 1 };
+	size_t n;
+
+	while (p < end) {
+		n = utf8_len(p, (size_t)(end - p));
+		if (!n)
+			return hf_yaml_fail(y, pos, "invalid yaml: the text is not UTF-8 (byte 0x%02x)",
+					    *p);
+		if (*p == '\n') {
+			pos.line++;
+			pos.col = 0;
+		}
+		pos.col++;
+		p += n;
+	}
+	return 0;
+}
+
 /* libfyaml must never write to stderr: everything it says is either
  * collected as an error or dropped here. */
 static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
@@ -447,8 +495,11 @@ int hf_yaml_parse(struct hf_yaml *y, int (*walk)(struct hf_yaml *y, struct fy_no
 	struct fy_diag *diag = NULL;
 	struct fy_diag_cfg dcfg;
 	struct fy_parse_cfg pcfg;
-	int rc = 0;
+	int rc;
 
+	rc = check_utf8(y);
+	if (rc)
+		return rc;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
 	dcfg.output_fn = diag_discard;
