@@ -32,14 +32,15 @@ build-fuzz: setup
 
 fuzz: build-fuzz
 	@for f in $(FUZZ_BUILD)/fuzz_*; do \
-		name=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		[ -x $$f ] || continue; \
+		name=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$name $(FUZZ_BUILD)/logs; \
 		echo "== $$name ($(FUZZ_SECONDS) s) =="; \
-		if ! ASAN_OPTIONS=detect_leaks=1 $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		if ! ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/$$name \
-			tests/fuzz/corpus/$${name#fuzz_} >$(FUZZ_BUILD)/$$name.log 2>&1; then \
-			tail -n 40 $(FUZZ_BUILD)/$$name.log; exit 1; \
+			tests/fuzz/corpus/$${name#fuzz_} >$(FUZZ_BUILD)/logs/$$name 2>&1; then \
+			tail -n 40 $(FUZZ_BUILD)/logs/$$name; exit 1; \
 		fi; \
-		tail -n 1 $(FUZZ_BUILD)/$$name.log; \
+		grep "^Done" $(FUZZ_BUILD)/logs/$$name; \
 	done
 
 # Every test twice: once on the normal build, once under ASan+UBSan; then

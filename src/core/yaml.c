@@ -429,14 +429,15 @@ static int yaml_error(struct hf_yaml *y, struct fy_diag *diag)
 	return hf_yaml_fail(y, pos, "invalid yaml: %s", e->msg ? e->msg : "syntax error");
 }
 
-/* The length of the UTF-8 sequence at 'p' (at most 'n' bytes), or 0 when
- * it is not one: overlong forms, surrogates and code points above
- * U+10FFFF are not. */
-static size_t utf8_len(const unsigned char *p, size_t n)
+/* The length of the UTF-8 sequence at 'p' (at most 'n' bytes), and its
+ * code point in '*cp'; 0 when it is not one: overlong forms, surrogates
+ * and code points above U+10FFFF are not. */
+static size_t utf8_len(const unsigned char *p, size_t n, unsigned *out)
 {
 	size_t len, i;
 	unsigned cp;
 
+	*out = p[0];
 	if (p[0] < 0x80)
 		return 1;
 	len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
@@ -451,22 +452,38 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
+	*out = cp;
 	return len;
 }
 
-/* YAML is UTF-8 text here. libfyaml 0.7 loops for ever on some invalid
- * bytes (a '%' directive followed by one), so they never reach it. */
-static int check_utf8(struct hf_yaml *y)
+/* YAML 1.2's printable characters (c-printable): anything else, a NUL or
+ * another control character, is not YAML text. */
+static int printable(unsigned cp)
+{
+	return cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) || cp == 0x85 ||
+	       (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) ||
+	       (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/* YAML is UTF-8 text of printable characters here. libfyaml 0.7 loops for
+ * ever on some bytes that are not UTF-8 (a '%' directive followed by one)
+ * and crashes on some control characters (NULs and tabs in a plain
+ * scalar), so neither ever reaches it; the fuzzer found both. */
+static int check_text(struct hf_yaml *y)
 {
 	const unsigned char *p = (const unsigned char *)y->text, *end = p + y->len;
 	struct hf_pos pos = { 1, 1 };
+	unsigned cp = 0;
 	size_t n;
 
 	while (p < end) {
-		n = utf8_len(p, (size_t)(end - p));
+		n = utf8_len(p, (size_t)(end - p), &cp);
 		if (!n)
 			return hf_yaml_fail(y, pos, "invalid yaml: the text is not UTF-8 (byte 0x%02x)",
 					    *p);
+		if (!printable(cp))
+			return hf_yaml_fail(y, pos, "invalid yaml: character U+%04X is not allowed "
+					    "in yaml", cp);
 		if (*p == '\n') {
 			pos.line++;
 			pos.col = 0;
@@ -497,7 +514,7 @@ int hf_yaml_parse(struct hf_yaml *y, int (*walk)(struct hf_yaml *y, struct fy_no
 	struct fy_parse_cfg pcfg;
 	int rc;
 
-	rc = check_utf8(y);
+	rc = check_text(y);
 	if (rc)
 		return rc;
 	fy_diag_cfg_default(&dcfg);
