@@ -81,6 +81,9 @@ test_block_failures=0
 test_finished=
 
 hf() { "$HOTFIX" --state "$STATE" "$@"; }
+# hf_crash_at POINT ARGS...: hf, killing itself with SIGKILL at the named
+# crash point (HOTFIX_CRASH_AT=NAME[:N]); expect exit 137 from it.
+hf_crash_at() { HOTFIX_CRASH_AT=$1 "$HOTFIX" --state "$STATE" "${@:2}"; }
 
 # test_show FILE [LABEL]: the last lines of a command's output, indented
 # under the assertion that failed.
