@@ -241,6 +241,8 @@ test_cmp() {
 }
 
 contains() { grep -q -- "$2" "$1"; }
+# not COMMAND...: succeed when the command fails (for check: check "..." not grep ...).
+not() { ! "$@"; }
 
 # json_get FILE FILTER [JQ-OPTION...]: print what the jq FILTER gives on the
 # JSON document FILE ('-' for standard input), strings without quotes. Fails
