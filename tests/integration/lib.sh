@@ -243,6 +243,9 @@ test_cmp() {
 contains() { grep -q -- "$2" "$1"; }
 # not COMMAND...: succeed when the command fails (for check: check "..." not grep ...).
 not() { ! "$@"; }
+# journal_lacks PATTERN: the journal exists, and none of its files (the
+# database, its WAL) holds PATTERN; for secrets that must never be stored.
+journal_lacks() { [ -f "$STATE/journal.db" ] && ! grep -a -q -- "$1" "$STATE"/journal.db*; }
 
 # json_get FILE FILTER [JQ-OPTION...]: print what the jq FILTER gives on the
 # JSON document FILE ('-' for standard input), strings without quotes. Fails
