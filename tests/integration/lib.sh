@@ -241,6 +241,9 @@ test_cmp() {
 }
 
 contains() { grep -q -- "$2" "$1"; }
+# lacks FILE PATTERN: FILE exists and holds no line matching PATTERN (a
+# missing file would pass a plain '! grep').
+lacks() { [ -e "$1" ] || { echo "no file $1"; return 1; }; ! grep -q -- "$2" "$1"; }
 # not COMMAND...: succeed when the command fails (for check: check "..." not grep ...).
 not() { ! "$@"; }
 # journal_lacks PATTERN: the journal exists, and none of its files (the

@@ -43,7 +43,7 @@ YAML
 test_begin 'plan an ACL change: every node, no secret printed'
 expect_exit 0 "plan an ACL change" hf plan "$T/rotate.yaml" --cluster "$SEED"
 check "plan lists all 6 nodes (ACLs are per node)" test "$(grep -c "acl user 'app'" "$T/out")" = 6
-check "plan never prints a secret" not grep -q 'new-secret-123\|report-pw-456' "$T/out"
+check "plan never prints a secret" lacks "$T/out" 'new-secret-123\|report-pw-456'
 test_end
 
 test_begin 'apply rotates the password on every node and keeps the secrets out of the journal'
@@ -53,7 +53,7 @@ check "the old password works nowhere" auth_nowhere app old-secret
 check "the created user exists on every node" auth_ok reporting report-pw-456
 check "no secret in the journal" journal_lacks 'new-secret-123\|report-pw-456'
 expect_exit 0 "status" hf --json status last
-check "no secret in status" not grep -q 'new-secret-123\|report-pw-456' "$T/out"
+check "no secret in status" lacks "$T/out" 'new-secret-123\|report-pw-456'
 test_end
 
 test_begin 'rollback gives back the exact ACL LIST; a second one does nothing'

@@ -56,7 +56,7 @@ run_on() {
 	check "$name: rollback restored the exact prior values" \
 		test_cmp "$T/$name.before" "$T/$name.after-rollback"
 	check "$name: the config file no longer holds the hotfix" \
-		not grep -q '^timeout 300' "$T/$name/$BASE/redis.conf"
+		lacks "$T/$name/$BASE/redis.conf" '^timeout 300'
 	expect_exit 0 "$name: second rollback" hf rollback "$run"
 	check "$name: second rollback finds nothing to do" contains "$T/out" 'nothing to do'
 	snapshot "$T/$name.after-rollback2" "$ports" $PARAMS

@@ -38,7 +38,7 @@ expect_exit 0 "status shows the same progress" hf status last
 check "status has the progress line" contains "$T/out" 'wave 3/3 \[####################\] 6/6 node(s) promoted'
 expect_exit 0 "rollback before the next case" hf rollback last
 expect_exit 0 "apply off a terminal" hf apply "$T/m.yaml" --cluster "$SEED" --yes
-check "off a terminal, no progress block is drawn" not grep -q 'NODE  *ROLE  *SHARD STEP' "$T/out"
+check "off a terminal, no progress block is drawn" lacks "$T/out" 'NODE  *ROLE  *SHARD STEP'
 check "off a terminal, one line per event" grep -q '^\[ *[0-9.]*s\] run  *promoted' "$T/out"
 expect_exit 0 "rollback" hf rollback last
 expect_exit 0 "history --json" hf --json history

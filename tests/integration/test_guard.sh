@@ -124,7 +124,7 @@ start_load 60
 for i in 1 2 3; do
 	expect_exit 0 "a harmless hotfix under load is promoted (run $i of 3)" \
 		hf apply "$T/ok.yaml" --cluster "$SEED" --yes
-	check "run $i: every verdict passed" not grep -q 'verdict  fail' "$T/out"
+	check "run $i: every verdict passed" lacks "$T/out" 'verdict  fail'
 	check "run $i: the guard judged real traffic" grep -q "verdict  pass on 1 changed node(s), [1-9][0-9]* calls" "$T/out"
 	expect_exit 0 "and rolled back (run $i)" hf rollback last
 done
@@ -148,7 +148,7 @@ wait "$pid"
 code=$?
 check "a failover during the bake does not roll the hotfix back (exit $code)" test "$code" = 0
 check "the guard said it saw the topology change" grep -q "the topology changed (127.0.0.1:$replica is now a primary" "$T/fo.out"
-check "no failing verdict" not grep -q 'verdict  fail' "$T/fo.out"
+check "no failing verdict" lacks "$T/fo.out" 'verdict  fail'
 expect_exit 0 "rollback after the failover" hf rollback last
 snapshot "$T/now" "$PORTS" timeout
 check "every node is at its before-state" test_cmp "$T/before" "$T/now"
@@ -169,7 +169,7 @@ wait_for "the bake" 30 grep -q 'the guard watching' "$T/hold.out"
 kill -STOP "$(cat "$T/guard/$canary/redis.pid")"
 wait_for "an unobservable verdict" 30 grep -q 'verdict  unobservable: 127.0.0.1:'"$canary" "$T/hold.out"
 wait_for "the hold" 30 grep -q 'holding' "$T/hold.out"
-check "under hold, an unobservable canary does not roll back" not grep -q 'rolling back' "$T/hold.out"
+check "under hold, an unobservable canary does not roll back" lacks "$T/hold.out" 'rolling back'
 kill -CONT "$(cat "$T/guard/$canary/redis.pid")"
 wait "$pid"
 code=$?

@@ -170,7 +170,7 @@ check "redis-cli without the password gets NOAUTH" \
 	grep -q NOAUTH <<<"$(redis-cli -p "$PBASE" ping 2>&1)"
 check "redis-cli with the password gets PONG" \
 	[ "$(redis-cli -p "$PBASE" -a secret --no-auth-warning ping)" = PONG ]
-check "the state file does not hold the password" not grep -q secret "$T/secret/sandbox.json"
+check "the state file does not hold the password" lacks "$T/secret/sandbox.json" secret
 expect_exit 0 "status works on a password sandbox" hf sandbox status --dir "$T/secret"
 pids_of "$T/secret"
 hf sandbox down --dir "$T/secret" >/dev/null 2>&1
