@@ -36,6 +36,7 @@
 set -u
 
 HOTFIX=${HOTFIX:?set HOTFIX to the hotfix binary}
+case $HOTFIX in /*) ;; */*) HOTFIX=$PWD/$HOTFIX ;; esac
 test_verbose=${HF_TEST_VERBOSE:-}
 test_keep=${HF_TEST_KEEP:-}
 test_immediate=${HF_TEST_IMMEDIATE:-}
