@@ -6,14 +6,15 @@
 # roll back; the restart template; refusals before anything is touched.
 . "$(dirname "$0")/lib.sh"
 
+test_begin 'the two Debian builds of redis-server 7.0.15'
 U7=$("$HF_SOURCE_DIR/scripts/redis-builds.sh" u7) && U10=$("$HF_SOURCE_DIR/scripts/redis-builds.sh" u10)
 check "the two Debian builds are fetched" test -x "${U7:-/nonexistent}" -a -x "${U10:-/nonexistent}"
 [ -x "${U7:-}" ] && [ -x "${U10:-}" ] || finish
 B7=$("$U7" --version | sed -n 's/.*build=\([0-9a-f]*\).*/\1/p')
 B10=$("$U10" --version | sed -n 's/.*build=\([0-9a-f]*\).*/\1/p')
 check "the two builds differ" test -n "$B7" -a -n "$B10" -a "$B7" != "$B10"
+test_end
 
-last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -1; }
 build_of() { rcli -p "$1" INFO server 2>/dev/null | tr -d '\r' | sed -n 's/^redis_build_id://p'; }
 role_of() { rcli -p "$1" ROLE 2>/dev/null | head -n 1; }
 # all_on BUILD PORTS...: every node answers with BUILD.
@@ -32,8 +33,6 @@ synced() {
 		rcli -p "$p" INFO replication | tr -d '\r' | grep -q '^master_link_status:up' || return 1
 	done
 }
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
-jtrue() { [ "$(jget "$1" "$2" 2>/dev/null)" = True ]; }
 
 bin_manifest() {   # bin_manifest FILE PATH [EXTRA-LINES] [GUARD]
 	cat >"$1" <<YAML
@@ -55,6 +54,7 @@ YAML
 
 sandbox_up c3 --shards 3 --replicas 1 --redis-server "$U7" || finish
 NODES=$(ports_of "$BASE" 6)
+test_begin 'a sandbox on the u7 build; plan lists both builds for every node and touches nothing'
 # shellcheck disable=SC2086
 check "the sandbox runs the deb12u7 build" all_on "$B7" $NODES
 mkdir -p "$T/m"
@@ -66,8 +66,10 @@ check "plan lists every node with both builds" test "$(grep -c "build $B7) -> .*
 check "plan says primaries fail over first" test "$(grep -c "fails over to a replica first" "$T/out")" = 3
 # shellcheck disable=SC2086
 check "plan changed nothing" all_on "$B7" $NODES
+test_end
 
 # ---- forward under load, the default guard watching, a write checker ----
+test_begin 'the u10 build rolled out under load, the guard watching'
 bin_manifest "$T/m/u10-guarded.yaml" "$U10" "" "  guard:
     baseline: 2s
     interval: 500ms"
@@ -85,11 +87,14 @@ wait_for "replicas to be in sync" 30 synced $NODES
 RUN1=$(last_run)
 expect_exit 0 "status of the promoted run" hf status "$RUN1"
 check "status says promoted" contains "$T/out" "promoted"
-hf --json status "$RUN1" >"$T/status.json"
-check "every step verified its node on the u10 build (journaled per step)" \
-	jtrue "$T/status.json" "len(d['steps']) == 6 and all(s['state'] == 'verified' and s['after']['build'] == '$B10' and s['before']['build'] == '$B7' for s in d['steps'])"
+expect_exit 0 "status --json of the promoted run" hf --json status "$RUN1"
+check "every step verified its node on the u10 build (journaled per step)" json_true "$T/out" \
+	'(.steps | length) == 6 and all(.steps[]; .state == "verified" and .after.build == $b10 and .before.build == $b7)' \
+	--arg b7 "$B7" --arg b10 "$B10"
+test_end
 
 # ---- back under the same load -------------------------------------------
+test_begin 'rolled back to u7 under the same load, no acknowledged write lost'
 expect_exit 0 "roll back to the u7 build under load" hf rollback "$RUN1"
 # shellcheck disable=SC2086
 check "every node reports the u7 build again" all_on "$B7" $NODES
@@ -99,18 +104,21 @@ expect_exit 0 "second rollback" hf rollback "$RUN1"
 check "second rollback is a verified no-op" contains "$T/out" "nothing to do"
 kill -INT "$LOAD" 2>/dev/null
 wait "$LOAD"
-check "the checker ran (its report parses)" jget "$T/load1.json" 'd["acked_writes"]'
+check "the checker ran (its report parses)" json_get "$T/load1.json" .acked_writes
 check "the checker acknowledged writes on every shard" \
-	jtrue "$T/load1.json" 'd["acked_writes"] > 0 and len(d["shards"]) == 3'
+	json_true "$T/load1.json" '.acked_writes > 0 and (.shards | length) == 3'
 check "every acknowledged write is found (0 lost, 0 unverifiable)" \
-	jtrue "$T/load1.json" 'd["lost"] == 0 and d["unverifiable"] == 0'
+	json_true "$T/load1.json" '.lost == 0 and .unverifiable == 0'
 check "every acknowledged write was verified" \
-	jtrue "$T/load1.json" 'd["verified"] == d["acked_writes"]'
-echo "    load during upgrade and rollback: $(jget "$T/load1.json" '"%d acked, %d errors, longest outage %.0f ms" % (d["acked_writes"], d["errors"], d["unavailable_ms"])')"
+	json_true "$T/load1.json" '.verified == .acked_writes'
+echo "# load during upgrade and rollback: $(json_get "$T/load1.json" \
+	'"\(.acked_writes) acked, \(.errors) errors, longest outage \(.unavailable_ms | round) ms"')"
+test_end
 
 # ---- kill -9 with a node stopped, then resume ---------------------------
-HOTFIX_CRASH_AT=stopped:2 hf apply "$T/m/u10.yaml" --cluster "$SEED" --yes >"$T/out" 2>&1
-check "hotfix was killed during the rolling restart" test $? = 137
+test_begin 'kill -9 with a node stopped, then resume'
+expect_exit 137 "hotfix was killed during the rolling restart" \
+	hf_crash_at stopped:2 apply "$T/m/u10.yaml" --cluster "$SEED" --yes
 RUN2=$(last_run)
 down=0
 for p in $NODES; do port_in_use "$p" || down=$((down + 1)); done
@@ -118,25 +126,30 @@ check "the crash left a node down" test "$down" -ge 1
 expect_exit 0 "resume after kill -9" hf resume "$RUN2"
 # shellcheck disable=SC2086
 check "after resume every node is up on the u10 build" all_on "$B10" $NODES
+test_end
 
 # ---- kill -9 during the rollback, then roll back again ------------------
-HOTFIX_CRASH_AT=stopped:3 hf rollback "$RUN2" >"$T/out" 2>&1
-check "hotfix was killed during the rolling rollback" test $? = 137
+test_begin 'kill -9 during the rolling rollback, then roll back again'
+expect_exit 137 "hotfix was killed during the rolling rollback" hf_crash_at stopped:3 rollback "$RUN2"
 expect_exit 0 "rollback again after kill -9" hf rollback "$RUN2"
 # shellcheck disable=SC2086
 check "after the second rollback every node is up on the u7 build" all_on "$B7" $NODES
+test_end
 
 # ---- kill -9 right after a failover, then resume --rollback -------------
-HOTFIX_CRASH_AT=failover hf apply "$T/m/u10.yaml" --cluster "$SEED" --yes >"$T/out" 2>&1
-check "hotfix was killed right after a failover" test $? = 137
+test_begin 'kill -9 right after a failover, then resume --rollback'
+expect_exit 137 "hotfix was killed right after a failover" \
+	hf_crash_at failover apply "$T/m/u10.yaml" --cluster "$SEED" --yes
 RUN3=$(last_run)
 expect_exit 0 "resume --rollback after kill -9" hf resume "$RUN3" --rollback
 # shellcheck disable=SC2086
 check "every node is up on the u7 build" all_on "$B7" $NODES
 # shellcheck disable=SC2086
 wait_for "replicas to be in sync" 30 synced $NODES
+test_end
 
 # ---- the restart template -----------------------------------------------
+test_begin 'the restart template, forward and back'
 cat >"$T/m/restart.sh" <<'SH'
 #!/bin/sh
 # restart.sh HOST PORT BINARY: what an operator's restart script does.
@@ -156,8 +169,10 @@ expect_exit 0 "rollback through the template" hf rollback "$(last_run)"
 # shellcheck disable=SC2086
 check "every node reports the u7 build" all_on "$B7" $NODES
 check "the template ran back to u7 on every node" test "$(grep -c "$U7" "$T/m/restarts.log")" = 6
+test_end
 
 # ---- refusals: exit 2, nothing touched ----------------------------------
+test_begin 'refusals: exit 2, nothing touched'
 bin_manifest "$T/m/missing.yaml" /nonexistent/redis-server
 expect_exit 2 "a binary that does not exist" hf apply "$T/m/missing.yaml" --cluster "$SEED" --yes
 check "names the file, line and column" contains "$T/err" "missing.yaml:7:15: cannot run server binary"
@@ -182,9 +197,11 @@ expect_exit 2 "primaries-first" hf plan "$T/m/order.yaml" --cluster "$SEED"
 check "says replicas go first" contains "$T/err" "rolls out replicas first"
 # shellcheck disable=SC2086
 check "nothing was restarted by the refusals" all_on "$B7" $NODES
+test_end
 
 # ---- a shard without replica needs confirm ------------------------------
 sandbox_up solo --shards 3 --replicas 0 --redis-server "$U7" || finish
+test_begin 'a shard without replica needs confirm: true, then restarts in place'
 SOLO=$(ports_of "$BASE" 3)
 bin_manifest "$T/m/solo.yaml" "$U10"
 expect_exit 2 "a shard without replica is refused" hf plan "$T/m/solo.yaml" --cluster "$SEED"
@@ -195,5 +212,6 @@ expect_exit 0 "with confirm: true the primaries restart in place" hf apply "$T/m
 # shellcheck disable=SC2086
 check "every primary reports the u10 build" all_on "$B10" $SOLO
 check "a key written before survives the restart (SHUTDOWN SAVE)" test "$(rcli -c -p "$BASE" GET "{solo}kept")" = 1
+test_end
 
 finish

@@ -9,7 +9,6 @@
 # missing key list change nothing.
 . "$(dirname "$0")/lib.sh"
 
-last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -1; }
 rc_() { redis-cli -c -h 127.0.0.1 -p "$BASE" "$@"; }
 TYPES="string hash list set zset stream"
 N=40   # keys per type
@@ -52,9 +51,11 @@ state() {
 }
 
 sandbox_up c3 --shards 3 --replicas 1 || finish
+test_begin 'seed every type'
 seed
 state "$T/before"
 check "seeded every type" test "$(grep -c -v ' -2$' "$T/before")" = $((N * 6))
+test_end
 
 mkdir -p "$T/m"
 echo "redis.call('RPUSH', key, 'new')" >"$T/m/list.lua"
@@ -98,6 +99,7 @@ WRITER=$!
 EXTRA_PIDS+=("$WRITER")
 
 # ---- plan ----------------------------------------------------------------
+test_begin 'plan counts the keys of each change, shows an example, changes nothing'
 data_manifest "$T/m/fix.yaml" 200
 expect_exit 0 "plan a data hotfix" hf plan "$T/m/fix.yaml" --cluster "$SEED"
 check "plan counts the selected keys of each change" \
@@ -105,9 +107,11 @@ check "plan counts the selected keys of each change" \
 check "plan shows a before -> after example" contains "$T/out" "{f: old-[0-9]*, g: keep-[0-9]*} -> {f: new, g: (none)}"
 check "plan shows the key waves" contains "$T/out" "keys: 10%"
 state "$T/s"
-check "plan changed nothing" cmp -s "$T/before" "$T/s"
+check "plan changed nothing" test_cmp "$T/before" "$T/s"
+test_end
 
 # ---- apply and rollback: every type exact --------------------------------
+test_begin 'apply and rollback: every type exact, a second rollback changes nothing'
 expect_exit 0 "apply" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
 check "every key of every type is patched exactly once" patched_once
 RUN=$(last_run)
@@ -116,13 +120,15 @@ check "status counts the keys" contains "$T/out" "$((N * 6)) recorded: $((N * 6)
 check "status gives the journal bytes per key" contains "$T/out" "bytes per key"
 expect_exit 0 "rollback" hf rollback "$RUN"
 state "$T/after"
-check "every key DUMP- and expiry-identical to before" cmp -s "$T/before" "$T/after"
+check "every key DUMP- and expiry-identical to before" test_cmp "$T/before" "$T/after"
 expect_exit 0 "second rollback" hf rollback "$RUN"
 check "second rollback is a verified no-op" contains "$T/out" "nothing to do"
 state "$T/after2"
-check "and changed nothing" cmp -s "$T/before" "$T/after2"
+check "and changed nothing" test_cmp "$T/before" "$T/after2"
+test_end
 
 # ---- clients write since the hotfix: conflicts, kept as written ----------
+test_begin 'keys clients wrote since the hotfix are conflicts, kept as written'
 expect_exit 0 "apply again" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
 rc_ SET t:string:5 client >/dev/null
 rc_ HSET t:hash:7 f client >/dev/null
@@ -134,36 +140,39 @@ check "the client's string is kept" test "$(rc_ GET t:string:5)" = client
 check "the client's hash field is kept" test "$(rc_ HGET t:hash:7 f)" = client
 check "the client's delete is kept" test "$(rc_ EXISTS t:list:9)" = 0
 state "$T/s"
-check "every other key is back exactly" \
-	cmp -s <(grep -v -e '^t:string:5 ' -e '^t:hash:7 ' -e '^t:list:9 ' "$T/before") \
-	<(grep -v -e '^t:string:5 ' -e '^t:hash:7 ' -e '^t:list:9 ' "$T/s")
+grep -v -e '^t:string:5 ' -e '^t:hash:7 ' -e '^t:list:9 ' "$T/before" >"$T/before.others"
+grep -v -e '^t:string:5 ' -e '^t:hash:7 ' -e '^t:list:9 ' "$T/s" >"$T/s.others"
+check "every other key is back exactly" test_cmp "$T/before.others" "$T/s.others"
 expect_exit 4 "a second rollback still reports the conflicts" hf rollback "$(last_run)"
 check "and still keeps the client's value" test "$(rc_ GET t:string:5)" = client
 expect_exit 0 "rollback --force-conflicts restores them" hf rollback "$(last_run)" --force-conflicts
 state "$T/s"
-check "now every key is back exactly" cmp -s "$T/before" "$T/s"
+check "now every key is back exactly" test_cmp "$T/before" "$T/s"
+test_end
 
 # ---- kill -9 mid-apply, then resume; mid-rollback, then rollback ---------
 data_manifest "$T/m/small.yaml" 5
 for point in data-script:4 data-batch:7; do
-	HOTFIX_CRASH_AT=$point hf apply "$T/m/small.yaml" --cluster "$SEED" --yes >"$T/out" 2>&1
-	check "killed at $point" test $? = 137
+	test_begin "kill -9 at $point, resume; kill -9 in the rollback, roll back again"
+	expect_exit 137 "killed at $point" hf_crash_at "$point" apply "$T/m/small.yaml" --cluster "$SEED" --yes
 	RUN=$(last_run)
 	expect_exit 0 "resume after kill -9 at $point" hf resume "$RUN"
 	check "after resume every key is patched exactly once ($point)" patched_once
-	HOTFIX_CRASH_AT=data-revert:9 hf rollback "$RUN" >"$T/out" 2>&1
-	check "killed in the rollback" test $? = 137
+	expect_exit 137 "killed in the rollback" hf_crash_at data-revert:9 rollback "$RUN"
 	expect_exit 0 "rollback again" hf rollback "$RUN"
 	state "$T/s"
-	check "every key restored exactly ($point)" cmp -s "$T/before" "$T/s"
+	check "every key restored exactly ($point)" test_cmp "$T/before" "$T/s"
+	test_end
 done
 
 # ---- a failover between the waves -----------------------------------------
+test_begin 'a failover between the waves'
 data_manifest "$T/m/failover.yaml" 20 "      - keys: 30%
         bake: 3s
       - keys: 100%"
-hf apply "$T/m/failover.yaml" --cluster "$SEED" --yes >"$T/fo.out" 2>&1 &
+"$HOTFIX" --state "$STATE" apply "$T/m/failover.yaml" --cluster "$SEED" --yes >"$T/fo.out" 2>&1 &
 APPLY=$!
+EXTRA_PIDS+=("$APPLY")
 wait_for "the first wave to bake" 30 grep -q "bake" "$T/fo.out"
 REPLICA=$((BASE + 3))
 rcli -p "$REPLICA" CLUSTER FAILOVER >/dev/null
@@ -173,7 +182,8 @@ check "apply went on through the failover" test $? = 0
 check "every key is patched exactly once after the failover" patched_once
 expect_exit 0 "rollback after the failover" hf rollback "$(last_run)"
 state "$T/s"
-check "every key restored exactly after the failover" cmp -s "$T/before" "$T/s"
+check "every key restored exactly after the failover" test_cmp "$T/before" "$T/s"
+test_end
 
 # ---- a failover in the middle of a wave -----------------------------------
 # A slow transform (a busy loop per key, one key per call) keeps the wave
@@ -196,8 +206,10 @@ lists_once() {
 	local i
 	for i in $(seq 1 $N); do [ "$(rc_ LRANGE "t:list:$i" 0 -1 | grep -c '^new$')" = 1 ] || return 1; done
 }
-hf apply "$T/m/slow.yaml" --cluster "$SEED" --yes >"$T/slow.out" 2>&1 &
+test_begin 'a failover in the middle of a wave: no key changed twice'
+"$HOTFIX" --state "$STATE" apply "$T/m/slow.yaml" --cluster "$SEED" --yes >"$T/slow.out" 2>&1 &
 APPLY=$!
+EXTRA_PIDS+=("$APPLY")
 wait_for "the wave to start" 30 grep -q "wave 1/1" "$T/slow.out"
 for p in $(ports_of "$BASE" 6); do
 	if [ "$(rcli -p "$p" ROLE | head -n 1)" = slave ]; then REPLICA=$p; break; fi
@@ -205,11 +217,12 @@ done
 rcli -p "$REPLICA" CLUSTER FAILOVER >/dev/null
 wait "$APPLY"
 check "apply went on through a failover in the middle of the wave" test $? = 0
-echo "    the wave ended at $(grep "applied and verified" "$T/slow.out" | cut -c2-10 | tr -d ' ')"
+echo "# the wave ended at $(grep "applied and verified" "$T/slow.out" | cut -c2-10 | tr -d ' ')"
 check "every list got its element exactly once" lists_once
 expect_exit 0 "rollback" hf rollback "$(last_run)"
 state "$T/s"
-check "every key restored exactly" cmp -s "$T/before" "$T/s"
+check "every key restored exactly" test_cmp "$T/before" "$T/s"
+test_end
 
 # ---- refusals and failures change nothing ---------------------------------
 echo "if key == 't:list:7' then error('boom on purpose') end
@@ -223,10 +236,11 @@ spec:
     - data: {match: "t:list:*", lua: boom.lua, batch: 5}
   guard: none
 YAML
+test_begin 'refusals and failures change nothing'
 expect_exit 1 "a transform that fails on one key" hf apply "$T/m/boom.yaml" --cluster "$SEED" --yes
 check "says which key and why" contains "$T/err" "lua transform failed on key 't:list:7'.*boom on purpose"
 state "$T/s"
-check "nothing changed (the keys done before it are rolled back)" cmp -s "$T/before" "$T/s"
+check "nothing changed (the keys done before it are rolled back)" test_cmp "$T/before" "$T/s"
 echo "redis.call('RPUSH', key, " >"$T/m/syntax.lua"
 sed 's/boom.lua/syntax.lua/' "$T/m/boom.yaml" >"$T/m/syntax.yaml"
 expect_exit 2 "a transform that does not compile" hf apply "$T/m/syntax.yaml" --cluster "$SEED" --yes
@@ -238,7 +252,8 @@ sed 's/match: "t:list:\*", lua: boom.lua/keys_file: nope.txt, delete: true/' "$T
 expect_exit 2 "a key list that does not exist" hf apply "$T/m/nofile.yaml" --cluster "$SEED" --yes
 check "says so" contains "$T/err" "nope.txt"
 state "$T/s"
-check "nothing changed" cmp -s "$T/before" "$T/s"
+check "nothing changed" test_cmp "$T/before" "$T/s"
+test_end
 
 # ---- a key list and a cache invalidation ---------------------------------
 printf '# keys to invalidate\nt:string:1\n\nt:hash:2\nt:zset:3\nno:such:key\n' >"$T/m/keys.txt"
@@ -251,13 +266,15 @@ spec:
     - data: {keys_file: keys.txt, delete: true}
   guard: none
 YAML
+test_begin 'a key list: its keys deleted, and recreated exactly by the rollback'
 expect_exit 0 "delete the keys of a list" hf apply "$T/m/invalidate.yaml" --cluster "$SEED" --yes
 exists() { local k n=0; for k in "$@"; do n=$((n + $(rc_ EXISTS "$k"))); done; echo $n; }
 check "the listed keys are gone" test "$(exists t:string:1 t:hash:2 t:zset:3)" = 0
 check "no other key is touched" test "$(exists t:string:2 t:hash:1 t:zset:2)" = 3
 expect_exit 0 "rollback recreates them" hf rollback "$(last_run)"
 state "$T/s"
-check "every key back exactly, TTL included" cmp -s "$T/before" "$T/s"
+check "every key back exactly, TTL included" test_cmp "$T/before" "$T/s"
+test_end
 
 # ---- binary key names, read back from the stash after kill -9 ------------
 # Key names with a NUL and ':' in them (given on stdin: redis-cli -x makes
@@ -280,17 +297,19 @@ spec:
   guard: none
 YAML
 bins() { local i; for i in 1 2 3 4 5 6; do bin_ $i EVAL "return redis.call('GET', KEYS[1])" 1; done | sort | uniq -c | tr -s ' '; }
-HOTFIX_CRASH_AT=data-script:1 hf apply "$T/m/bin.yaml" --cluster "$SEED" --yes >"$T/out" 2>&1
-check "killed with the first batch of binary keys only in the stash" test $? = 137
+test_begin 'binary key names, read back from the stash after kill -9'
+expect_exit 137 "killed with the first batch of binary keys only in the stash" \
+	hf_crash_at data-script:1 apply "$T/m/bin.yaml" --cluster "$SEED" --yes
 expect_exit 0 "resume reads the binary keys back from the stash" hf resume "$(last_run)"
 check "every binary key is changed" test "$(bins)" = " 6 new"
 expect_exit 0 "rollback of the binary keys" hf rollback "$(last_run)"
 check "every binary key is back" test "$(bins)" = " 6 old"
 expect_exit 0 "plan over binary keys" hf plan "$T/m/bin.yaml" --cluster "$SEED"
 check "plan counts them all" test "$(grep -o '[0-9]* key(s) selected' "$T/out" | awk '{s += $1} END {print s}')" = 6
-hf --json status "$(last_run)" >"$T/out"
-check "six records" grep -q '"recorded": 6,' "$T/out"
-check "six restored" grep -q '"restored": 6,' "$T/out"
+expect_exit 0 "status --json of the binary keys' run" hf --json status "$(last_run)"
+check "six records" json_true "$T/out" '.keys.recorded == 6'
+check "six restored" json_true "$T/out" '.keys.restored == 6'
+test_end
 
 # ---- a run journaled with SHA-1 digests (an older hotfix) rolls back -----
 # Its records are rewritten to the digests the previous release computed,
@@ -299,6 +318,7 @@ legacy_digest() {
 	rc_ EVAL "return redis.sha1hex('string:' .. redis.call('PEXPIRETIME', KEYS[1]) .. ':' ..
 		redis.call('DUMP', KEYS[1]))" 1 "$1"
 }
+test_begin 'a run journaled with SHA-1 digests rolls back, conflicts still seen'
 declare -A was
 for i in 1 2 3; do
 	rc_ SET "t:leg:$i" old >/dev/null
@@ -316,10 +336,11 @@ check "its records hold SHA-1 digests" test "$(sqlite3 "$STATE/journal.db" \
 	"SELECT COUNT(*) FROM data_keys WHERE run = '$run' AND after_digest NOT LIKE '%.%'")" = 3
 rc_ SET t:leg:3 client >/dev/null
 expect_exit 4 "its rollback finds the one key a client wrote since" hf rollback "$run"
-hf --json status "$run" >"$T/out"
-check "and only that one" grep -q '"conflicts": 1,' "$T/out"
+expect_exit 0 "status --json of that run" hf --json status "$run"
+check "and only that one" json_true "$T/out" '.keys.conflicts == 1'
 check "the keys the hotfix left are restored" test "$(rc_ GET t:leg:1) $(rc_ GET t:leg:2)" = "old old"
 check "the client's write is kept" test "$(rc_ GET t:leg:3)" = client
+test_end
 
 kill "$WRITER" 2>/dev/null
 finish

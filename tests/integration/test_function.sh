@@ -5,7 +5,6 @@
 # invalid function changes refused before anything is touched.
 . "$(dirname "$0")/lib.sh"
 
-last_run() { hf --json history | sed -n 's/.*"run": "\([^"]*\)".*/\1/p' | head -1; }
 sandbox_up fn --shards 3 --replicas 1 || finish
 PRIMARIES=$(ports_of "$BASE" 3)
 REPLICAS=$(ports_of "$((BASE + 3))" 3)
@@ -42,6 +41,8 @@ all_say() {   # all_say VALUE: FCALL price on every primary and replica
 
 dumps >"$T/before"
 fn_manifest "$T/m/fix.yaml" billing billing_v2.lua
+
+test_begin 'v1 -> v2 -> rollback: the same FUNCTION DUMP on every primary'
 expect_exit 0 "plan a function library change" hf plan "$T/m/fix.yaml" --cluster "$SEED"
 check "plan targets the primaries only" test "$(grep -c "function library 'billing': code" "$T/out")" = 3
 expect_exit 0 "apply v2" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
@@ -49,33 +50,34 @@ wait_for "every primary and replica to run v2" 10 all_say v2
 check "every primary and replica runs v2" all_say v2
 expect_exit 0 "rollback to v1" hf rollback "$(last_run)"
 dumps >"$T/after"
-check "FUNCTION DUMP identical to before on every primary" cmp -s "$T/before" "$T/after"
+check "FUNCTION DUMP identical to before on every primary" test_cmp "$T/before" "$T/after"
 wait_for "every node to be back at v1" 10 all_say v1
 check "every primary and replica runs v1 again" all_say v1
 expect_exit 0 "second rollback" hf rollback "$(last_run)"
 check "second rollback finds nothing to do" contains "$T/out" "nothing to do"
+test_end
 
-# kill -9 in the middle of the rollout, then resume forward and roll back.
-HOTFIX_CRASH_AT=apply:2 hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes >/dev/null 2>&1
-code=$?
-check "apply killed at the second wave (exit $code)" test "$code" = 137
+test_begin 'kill -9 in the middle of the rollout, then resume forward and roll back'
+expect_exit 137 "apply killed at the second wave" hf_crash_at apply:2 apply "$T/m/fix.yaml" --cluster "$SEED" --yes
 run=$(last_run)
 expect_exit 0 "resume after kill -9" hf resume "$run"
 wait_for "every node at v2 after resume" 10 all_say v2
 expect_exit 0 "rollback after resume" hf rollback "$run"
 dumps >"$T/after"
-check "FUNCTION DUMP identical after kill, resume and rollback" cmp -s "$T/before" "$T/after"
+check "FUNCTION DUMP identical after kill, resume and rollback" test_cmp "$T/before" "$T/after"
+test_end
 
 # kill -9 between the load and its record, then roll back: the library's
 # code says the node holds this change, so it is restored, not a conflict.
-HOTFIX_CRASH_AT=applied:1 hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes >/dev/null 2>&1
-code=$?
-check "apply killed right after the canary's load (exit $code)" test "$code" = 137
+test_begin 'kill -9 between the load and its record, then resume --rollback'
+expect_exit 137 "apply killed right after the canary's load" \
+	hf_crash_at applied:1 apply "$T/m/fix.yaml" --cluster "$SEED" --yes
 expect_exit 0 "resume --rollback after that kill" hf resume "$(last_run)" --rollback
 dumps >"$T/after"
-check "FUNCTION DUMP identical after that kill and rollback" cmp -s "$T/before" "$T/after"
+check "FUNCTION DUMP identical after that kill and rollback" test_cmp "$T/before" "$T/after"
+test_end
 
-# A library loaded by someone else since the hotfix is a conflict.
+test_begin 'a library loaded by someone else since the hotfix is a conflict'
 expect_exit 0 "apply v2 again" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
 run=$(last_run)
 rcli -p "$BASE" FUNCTION LOAD "$(cat "$T/m/other.lua")" >/dev/null
@@ -85,9 +87,10 @@ check "the library loaded since is still there" test "$(rcli -p "$BASE" FUNCTION
 check "the other primaries are restored" test "$(rcli -p "$((BASE + 1))" FCALL price 0)" = v1
 expect_exit 0 "rollback --force restores the dump anyway" hf rollback "$run" --force
 dumps >"$T/after"
-check "after --force every primary's dump is identical to before" cmp -s "$T/before" "$T/after"
+check "after --force every primary's dump is identical to before" test_cmp "$T/before" "$T/after"
+test_end
 
-# Invalid function changes: refused with a position, nothing touched.
+test_begin 'invalid function changes: refused with a position, nothing touched'
 fn_manifest "$T/m/missing.yaml" billing no_such_file.lua
 expect_exit 2 "a function file that does not exist" hf plan "$T/m/missing.yaml" --cluster "$SEED"
 check "the error names the file with its position" grep -q "missing.yaml:8:15: cannot read function file" "$T/err"
@@ -100,6 +103,7 @@ expect_exit 1 "code that does not compile fails on the canary and is rolled back
 	hf apply "$T/m/broken.yaml" --cluster "$SEED" --yes
 check "the error carries the server's message" grep -q "FUNCTION LOAD: ERR" "$T/err"
 dumps >"$T/after"
-check "no primary changed" cmp -s "$T/before" "$T/after"
+check "no primary changed" test_cmp "$T/before" "$T/after"
+test_end
 
 finish

@@ -16,13 +16,15 @@ metadata:
   owner: test@example.com
   problem: testing refusals.'
 
-# case NAME EXPECTED-POSITION-PREFIX YAML
+# case_ NAME EXPECTED-POSITION-PREFIX YAML: a block where plan and apply
+# both refuse the manifest and name the position.
 n=0
 case_() {
-	local name=$1 where=$2 body=$3 f
+	local name=$1 where=$2 body=$3 f cmd
 	n=$((n + 1))
 	f="$T/bad$n.yaml"
 	printf '%s\n' "$body" >"$f"
+	test_begin "$name: refused at ${where%:}"
 	for cmd in plan apply; do
 		if [ $cmd = apply ]; then
 			expect_exit 2 "$name: $cmd exits 2" hf apply "$f" --cluster "$SEED" --yes
@@ -31,6 +33,7 @@ case_() {
 		fi
 		check "$name: $cmd names $where" grep -q "^hotfix: $f:$where" "$T/err"
 	done
+	test_end
 }
 
 case_ "yaml syntax error" "9:1:" "$head_ok
@@ -119,15 +122,20 @@ spec:
       - metric: latency_p42_ms
         max: 10"
 
+test_begin 'the refusals touched no node and recorded no run'
 snapshot "$T/after" "$PORTS" $PARAMS
-check "no node changed after $n invalid manifests" cmp -s "$T/before" "$T/after"
+check "no node changed after $n invalid manifests" test_cmp "$T/before" "$T/after"
 expect_exit 0 "no run was recorded" hf --json history
-check "the journal holds no run" sh -c "! grep -q '\"run\"' '$T/out'"
+check "the journal holds no run" json_true "$T/out" 'length == 0'
+test_end
+
+test_begin 'a missing manifest is invalid input; the design example is valid'
 expect_exit 2 "a missing manifest file is invalid input" hf plan "$T/nope.yaml" --cluster "$SEED"
 expect_exit 0 "validate accepts the design example" hf validate "$HF_SOURCE_DIR/examples/design-example.yaml"
 expect_exit 0 "plan accepts the design example, guard included" \
 	hf plan "$HF_SOURCE_DIR/examples/design-example.yaml" --cluster "$SEED"
 check "plan lists the design example's guard checks" \
 	contains "$T/out" "error_rate max 0.01; latency_p99_ms max 2x baseline; replication_lag_ms max 1000"
+test_end
 
 finish

@@ -3,78 +3,8 @@
 # cluster 3x1, standalone 1+2, a password, port conflicts, a SIGSTOPped
 # node, and a redis-server of our own that 'down' must leave alone.
 #
-# Needs HOTFIX (the binary), redis-server, redis-cli and python3.
-set -u
-
-HOTFIX=${HOTFIX:?set HOTFIX to the hotfix binary}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/hf-sandbox.XXXXXX")
-STATE=$TMP/state
-PASSED=0
-FAILED=0
-FOREIGN_PID=
-
-hf() { "$HOTFIX" --state "$STATE" "$@"; }
-
-cleanup() {
-	local d pidfile pid
-
-	for d in "$STATE/sandbox" "$TMP"/other "$TMP"/standalone "$TMP"/secret; do
-		[ -f "$d/sandbox.json" ] && "$HOTFIX" --state "$STATE" sandbox down --dir "$d" >/dev/null 2>&1
-	done
-	# Last resort, should 'down' itself be broken: our pids, by pidfile.
-	for pidfile in "$TMP"/*/*/redis.pid "$TMP"/*/*/*/redis.pid; do
-		[ -f "$pidfile" ] || continue
-		pid=$(cat "$pidfile")
-		grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null && kill -CONT "$pid" && kill -KILL "$pid"
-	done
-	if [ -n "$FOREIGN_PID" ]; then
-		kill "$FOREIGN_PID" 2>/dev/null
-		wait "$FOREIGN_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { PASSED=$((PASSED + 1)); echo "ok   - $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
-}
-not() { ! "$@"; }
-
-# A base port from which 'count' ports, and with 'bus' set their cluster
-# bus ports (+10000), can all be bound on 127.0.0.1; the scan starts at a
-# random offset so parallel runs rarely collide. With bus ports the range
-# stays below 32768, where Linux's ephemeral ports (and the TIME_WAIT
-# sockets of every closed client connection) begin.
-free_base() { # free_base COUNT [bus]
-	python3 - "$1" "${2:-}" <<'EOF'
-import random, socket, sys
-count, bus = int(sys.argv[1]), sys.argv[2] == "bus"
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-low, high = 20000, (32768 - 10000 - count) if bus else 29000
-start = random.randrange(low, high)
-for base in list(range(start, high)) + list(range(low, start)):
-    ports = list(range(base, base + count))
-    if bus:
-        ports += [p + 10000 for p in ports]
-    if all(free(p) for p in ports):
-        print(base)
-        sys.exit(0)
-sys.exit(1)
-EOF
-}
+# Needs HOTFIX (the binary), redis-server, redis-cli and jq.
+. "$(dirname "$0")/lib.sh"
 
 # 'kill -0' is not enough: where init does not reap orphans promptly, a
 # daemon that exited lingers as a zombie for a while.
@@ -89,55 +19,52 @@ pid_gone() {
 all_gone() {
 	local pid
 
-	[ $# -gt 0 ] || { echo "  no pids recorded" >&2; return 1; }
+	[ $# -gt 0 ] || { echo "no pids recorded"; return 1; }
 	for pid in "$@"; do
-		pid_gone "$pid" || return 1
+		pid_gone "$pid" || { echo "pid $pid is still there"; return 1; }
 	done
 }
 
 # The pids recorded in a sandbox's state file, into the array PIDS.
-pids_of() {
-	PIDS=()
-	read -ra PIDS <<<"$(python3 -c 'import json,sys; print(" ".join(str(n["pid"]) for n in json.load(open(sys.argv[1]))["nodes"]))' "$1/sandbox.json" 2>/dev/null)"
-}
+pids_of() { mapfile -t PIDS < <(json_get "$1/sandbox.json" '.nodes[].pid' 2>/dev/null); }
 
 field() { # field PORT SECTION NAME [PASSWORD]
 	redis-cli -h 127.0.0.1 -p "$1" ${4:+-a "$4" --no-auth-warning} info "$2" 2>/dev/null | tr -d '\r' |
 		sed -n "s/^$3://p"
 }
 
-# Every replica linked and at its primary's offset; retried briefly, as the
-# primary's periodic PING to its replicas can land between the two reads.
-replicas_caught_up() { # replicas_caught_up PRIMARY_PORT REPLICA_PORT... [via PASSWORD=...]
-	local primary=$1 port tries
+# caught_up PRIMARY_PORT REPLICA_PORT: the replica is linked to the primary
+# and at its offset.
+caught_up() {
+	[ "$(field "$2" replication master_link_status)" = up ] &&
+		[ "$(field "$2" replication master_port)" = "$1" ] &&
+		[ "$(field "$2" replication slave_repl_offset)" = "$(field "$1" replication master_repl_offset)" ]
+}
+# replicas_caught_up PRIMARY_PORT REPLICA_PORT...: every replica caught up;
+# polled, as the primary's periodic PING to its replicas can land between
+# the two reads of the offsets.
+replicas_caught_up() {
+	local primary=$1 port
 	shift
 	for port in "$@"; do
-		for tries in 1 2 3 4 5 6 7 8 9 10; do
-			[ "$(field "$port" replication master_link_status "${PW:-}")" = up ] &&
-				[ "$(field "$port" replication master_port "${PW:-}")" = "$primary" ] &&
-				[ "$(field "$port" replication slave_repl_offset "${PW:-}")" = \
-				  "$(field "$primary" replication master_repl_offset "${PW:-}")" ] && break
-			[ $tries = 10 ] && { echo "  replica $port is not caught up with $primary" >&2; return 1; }
-			sleep 0.2
-		done
+		eventually 10 caught_up "$primary" "$port" ||
+			{ echo "replica $port is not caught up with $primary"; return 1; }
 	done
 }
 
-command -v redis-server >/dev/null || { echo "redis-server not found"; exit 1; }
+command -v redis-server >/dev/null || { bad "redis-server not found"; finish; }
 
 # ---- cluster 3 x 1 --------------------------------------------------------
-BASE=$(free_base 6 bus) || { echo "no free ports"; exit 1; }
+BASE=$(free_base 6) || { bad "no free ports"; finish; }
 echo "# cluster 3x1 on ports $BASE-$((BASE + 5)), state in $STATE"
+test_begin 'up 3x1: every node ok, every slot assigned, every replica caught up'
+SANDBOXES+=("$STATE/sandbox")
 T0=$(date +%s%N)
-OUT=$(hf sandbox up --base-port "$BASE" 2>"$TMP/err")
-RC=$?
-echo "  (up took $(( ($(date +%s%N) - T0) / 1000000 )) ms)"
-check "up 3x1 exits 0" [ $RC -eq 0 ]
-[ $RC -eq 0 ] || sed 's/^/  /' "$TMP/err"
+expect_exit 0 "up 3x1" hf sandbox up --base-port "$BASE"
+echo "# up took $(( ($(date +%s%N) - T0) / 1000000 )) ms"
 check "up prints the seed URI on its last line" \
-	[ "$(printf '%s\n' "$OUT" | tail -n 1)" = "redis://127.0.0.1:$BASE" ]
+	[ "$(tail -n 1 "$T/out")" = "redis://127.0.0.1:$BASE" ]
 check "state file records the sandbox" [ -f "$STATE/sandbox/sandbox.json" ]
-
 STATE_OK=1
 for p in $(seq "$BASE" $((BASE + 5))); do
 	[ "$(redis-cli -p "$p" cluster info | tr -d '\r' | sed -n 's/^cluster_state://p')" = ok ] || STATE_OK=0
@@ -153,99 +80,101 @@ check "replica of shard 1 is caught up" replicas_caught_up $((BASE + 1)) $((BASE
 check "replica of shard 2 is caught up" replicas_caught_up $((BASE + 2)) $((BASE + 5))
 check "node config has a config file for CONFIG REWRITE" \
 	[ "$(redis-cli -p "$BASE" config rewrite | tr -d '\r')" = OK ]
+test_end
 
-STATUS=$(hf sandbox status 2>&1)
-check "status exits 0 when every node is up" [ $? -eq 0 ]
-check "status lists 6 nodes up" [ "$(grep -c ' up ' <<<"$STATUS")" -eq 6 ]
-JSON=$(hf --json sandbox status)
-check "status --json lists 6 nodes with roles" \
-	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["up"] and [n["role"] for n in d["nodes"]].count("primary")==3 and len(d["nodes"])==6' "$JSON"
+test_begin 'status lists every node, with --json too'
+expect_exit 0 "status exits 0 when every node is up" hf sandbox status
+check "status lists 6 nodes up" [ "$(grep -c ' up ' "$T/out")" -eq 6 ]
+expect_exit 0 "status --json" hf --json sandbox status
+check "status --json lists 6 nodes with roles" json_true "$T/out" \
+	'.up and ([.nodes[] | select(.role == "primary")] | length) == 3 and (.nodes | length) == 6'
+test_end
 
-hf sandbox up --base-port $((BASE + 2)) --dir "$TMP/other" >/dev/null 2>"$TMP/err"
-RC=$?
-check "up on an overlapping port fails" [ $RC -ne 0 ]
-check "  ... saying the port is in use" grep -q "in use" "$TMP/err"
-check "  ... and records nothing" [ ! -e "$TMP/other/sandbox.json" ]
+test_begin 'up refuses overlapping ports, or a second sandbox, and starts nothing'
+SANDBOXES+=("$T/other")
+expect_exit 2 "up on an overlapping port fails" hf sandbox up --base-port $((BASE + 2)) --dir "$T/other"
+check "  ... saying the port is in use" grep -q "in use" "$T/err"
+check "  ... and records nothing" [ ! -e "$T/other/sandbox.json" ]
 check "  ... and starts nothing" [ -z "$(redis-cli -p $((BASE + 6)) ping 2>/dev/null)" ]
-hf sandbox up --base-port "$BASE" >/dev/null 2>"$TMP/err"
-check "up where a sandbox is up fails" [ $? -ne 0 ]
-check "  ... saying it is already up" grep -q "already up" "$TMP/err"
+expect_exit 2 "up where a sandbox is up fails" hf sandbox up --base-port "$BASE"
+check "  ... saying it is already up" grep -q "already up" "$T/err"
+test_end
 
 # A redis-server that is not part of the sandbox must survive 'down'.
-FPORT=$(free_base 1) || { echo "no free port"; exit 1; }
+test_begin 'down stops every pid, a SIGSTOPped one too, and leaves a foreign redis-server alone'
+FPORT=$(free_base 1) || { bad "no free port"; finish; }
 redis-server --port "$FPORT" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$TMP" --logfile "$TMP/foreign.log" >/dev/null 2>&1 &
+	--dir "$T" --logfile "$T/foreign.log" >/dev/null 2>&1 &
 FOREIGN_PID=$!
-for _ in $(seq 50); do redis-cli -p "$FPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+EXTRA_PIDS+=("$FOREIGN_PID")
+wait_for "the foreign redis-server" 10 redis-cli -p "$FPORT" ping
 check "a foreign redis-server runs on port $FPORT" [ "$(redis-cli -p "$FPORT" ping)" = PONG ]
 
 pids_of "$STATE/sandbox"
 STOPPED=$(cat "$STATE/sandbox/$((BASE + 4))/redis.pid")
 [ -n "$STOPPED" ] && kill -STOP "$STOPPED"
-hf sandbox status >"$TMP/out" 2>"$TMP/err"
-check "status exits 1 with a node SIGSTOPped" [ $? -eq 1 ]
-check "  ... naming the node" grep -q "$((BASE + 4)) (not answering)" "$TMP/err"
+expect_exit 1 "status exits 1 with a node SIGSTOPped" hf sandbox status
+check "  ... naming the node" grep -q "$((BASE + 4)) (not answering)" "$T/err"
 
-OUT=$(hf sandbox down 2>&1)
-check "down exits 0" [ $? -eq 0 ]
-echo "  $OUT"
+expect_exit 0 "down exits 0" hf sandbox down
+sed 's/^/# /' "$T/out" "$T/err"
 check "every sandbox pid is gone after down (the SIGSTOPped one too)" all_gone "${PIDS[@]}"
 check "the sandbox directory is removed" [ ! -e "$STATE/sandbox/sandbox.json" ]
 check "the foreign redis-server is still alive" kill -0 "$FOREIGN_PID"
 check "  ... and answering" [ "$(redis-cli -p "$FPORT" ping)" = PONG ]
 kill "$FOREIGN_PID"
 wait "$FOREIGN_PID" 2>/dev/null
-FOREIGN_PID=
+test_end
 
-OUT=$(hf sandbox down 2>&1)
-check "down with no sandbox exits 0" [ $? -eq 0 ]
-check "  ... and says there is none" grep -q "no sandbox" <<<"$OUT"
-hf sandbox status >/dev/null 2>&1
-check "status with no sandbox exits 1" [ $? -eq 1 ]
+test_begin 'down and status with no sandbox'
+expect_exit 0 "down with no sandbox exits 0" hf sandbox down
+check "  ... and says there is none" grep -q "no sandbox" "$T/out" "$T/err"
+expect_exit 1 "status with no sandbox exits 1" hf sandbox status
+test_end
 
 # The ports just released hold sockets in TIME_WAIT; they must not count.
-OUT=$(hf -q sandbox up --base-port "$BASE" 2>"$TMP/err")
-check "up again on the same ports right after down" [ $? -eq 0 ]
-[ -s "$TMP/err" ] && sed 's/^/  /' "$TMP/err"
+test_begin 'up again on the same ports right after down'
+expect_exit 0 "up again on the same ports right after down" hf -q sandbox up --base-port "$BASE"
+sed 's/^/# /' "$T/err"
 pids_of "$STATE/sandbox"
 hf sandbox down >/dev/null 2>&1
 check "  ... and down again" all_gone "${PIDS[@]}"
+test_end
 
 # ---- standalone 1 + 2 -----------------------------------------------------
-SBASE=$(free_base 3) || { echo "no free ports"; exit 1; }
+SBASE=$(free_base 3) || { bad "no free ports"; finish; }
 echo "# standalone 1+2 on ports $SBASE-$((SBASE + 2))"
-OUT=$(hf sandbox up --standalone --replicas 2 --base-port "$SBASE" --dir "$TMP/standalone" 2>"$TMP/err")
-RC=$?
-check "up --standalone exits 0" [ $RC -eq 0 ]
-[ $RC -eq 0 ] || sed 's/^/  /' "$TMP/err"
-check "the seed is the primary" [ "$(printf '%s\n' "$OUT" | tail -n 1)" = "redis://127.0.0.1:$SBASE" ]
+test_begin 'standalone 1+2: a primary and two caught-up replicas, no cluster mode'
+SANDBOXES+=("$T/standalone")
+expect_exit 0 "up --standalone" hf sandbox up --standalone --replicas 2 --base-port "$SBASE" --dir "$T/standalone"
+check "the seed is the primary" [ "$(tail -n 1 "$T/out")" = "redis://127.0.0.1:$SBASE" ]
 check "the primary is a master" [ "$(field "$SBASE" replication role)" = master ]
 check "  ... with 2 replicas" [ "$(field "$SBASE" replication connected_slaves)" = 2 ]
 check "cluster mode is off" [ "$(field "$SBASE" cluster cluster_enabled)" = 0 ]
 check "both replicas are caught up" replicas_caught_up "$SBASE" $((SBASE + 1)) $((SBASE + 2))
-pids_of "$TMP/standalone"
-hf sandbox down --dir "$TMP/standalone" >/dev/null 2>&1
+pids_of "$T/standalone"
+hf sandbox down --dir "$T/standalone" >/dev/null 2>&1
 check "standalone down stops every pid" all_gone "${PIDS[@]}"
+test_end
 
 # ---- password -------------------------------------------------------------
-PBASE=$(free_base 2 bus) || { echo "no free ports"; exit 1; }
+PBASE=$(free_base 2) || { bad "no free ports"; finish; }
 echo "# cluster 2x0 with a password on ports $PBASE-$((PBASE + 1))"
-OUT=$(hf sandbox up --shards 2 --replicas 0 --password secret --base-port "$PBASE" --dir "$TMP/secret" 2>"$TMP/err")
-RC=$?
-check "up --password exits 0" [ $RC -eq 0 ]
-[ $RC -eq 0 ] || sed 's/^/  /' "$TMP/err"
+test_begin 'a password: required by every node, kept out of the state file'
+SANDBOXES+=("$T/secret")
+expect_exit 0 "up --password" \
+	hf sandbox up --shards 2 --replicas 0 --password secret --base-port "$PBASE" --dir "$T/secret"
 check "the seed URI carries the password" \
-	[ "$(printf '%s\n' "$OUT" | tail -n 1)" = "redis://:secret@127.0.0.1:$PBASE" ]
+	[ "$(tail -n 1 "$T/out")" = "redis://:secret@127.0.0.1:$PBASE" ]
 check "redis-cli without the password gets NOAUTH" \
 	grep -q NOAUTH <<<"$(redis-cli -p "$PBASE" ping 2>&1)"
 check "redis-cli with the password gets PONG" \
 	[ "$(redis-cli -p "$PBASE" -a secret --no-auth-warning ping)" = PONG ]
-check "the state file does not hold the password" not grep -q secret "$TMP/secret/sandbox.json"
-hf sandbox status --dir "$TMP/secret" >/dev/null 2>&1
-check "status works on a password sandbox" [ $? -eq 0 ]
-pids_of "$TMP/secret"
-hf sandbox down --dir "$TMP/secret" >/dev/null 2>&1
+check "the state file does not hold the password" lacks "$T/secret/sandbox.json" secret
+expect_exit 0 "status works on a password sandbox" hf sandbox status --dir "$T/secret"
+pids_of "$T/secret"
+hf sandbox down --dir "$T/secret" >/dev/null 2>&1
 check "password sandbox down stops every pid" all_gone "${PIDS[@]}"
+test_end
 
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish
