@@ -53,6 +53,23 @@ void hf_reply_free(struct hf_reply *r);
  * found, -1 otherwise. */
 int hf_info_field(const char *info, const char *field, char *out, size_t outlen);
 
+/* One replica as its primary's INFO replication lists it:
+ * "slave0:ip=127.0.0.1,port=30004,state=online,offset=1234,lag=0". */
+struct hf_info_replica {
+	char ip[64];
+	int port;
+	char state[16];      /* "online", "wait_bgsave", "send_bulk", ... */
+	long long offset;    /* the offset it acknowledged */
+	long long lag_s;     /* seconds since its last acknowledgement */
+};
+
+/* The replicas listed by the "slaveN:" lines of INFO replication 'info',
+ * from slave0 up to the first number missing; a line without an ip or a
+ * port is skipped. Stores at most 'max' in 'out' (which may be NULL when
+ * 'max' is 0) and returns how many the reply lists, so a caller can size
+ * its array from a first call. */
+size_t hf_info_replicas(const char *info, struct hf_info_replica *out, size_t max);
+
 /* ---- Commands ------------------------------------------------------ */
 
 struct hf_argv {

@@ -242,8 +242,10 @@ static int discover_plain(struct hf_cluster *c, const char *info, long timeout_m
 {
 	char role[16] = "", host[256], buf[512];
 	struct hf_reply *r = NULL;
+	struct hf_info_replica *reps;
 	struct hf_node *n;
-	int port = c->uri.port, i, rc = 0;
+	int port = c->uri.port, rc = 0;
+	size_t nrep, i;
 
 	snprintf(host, sizeof(host), "%s", c->uri.host);
 	hf_info_field(info, "role", role, sizeof(role));
@@ -263,25 +265,19 @@ static int discover_plain(struct hf_cluster *c, const char *info, long timeout_m
 	n->port = port;
 	n->id = hf_xasprintf("%s:%d", host, port);
 	n->role = HF_ROLE_PRIMARY;
-	for (i = 0;; i++) {
-		char field[32], *ip, *p;
-
-		snprintf(field, sizeof(field), "slave%d", i);
-		if (hf_info_field(info, field, buf, sizeof(buf)))
-			break;
-		/* ip=127.0.0.1,port=30002,state=online,offset=...,lag=0 */
-		ip = strstr(buf, "ip=");
-		p = strstr(buf, "port=");
-		if (!ip || !p)
-			continue;
+	nrep = hf_info_replicas(info, NULL, 0);
+	reps = hf_xcalloc(nrep ? nrep : 1, sizeof(*reps));
+	nrep = hf_info_replicas(info, reps, nrep);
+	for (i = 0; i < nrep; i++) {
 		n = add_node(c);
-		n->host = hf_xstrndup(ip + 3, strcspn(ip + 3, ","));
-		n->port = atoi(p + 5);
+		n->host = hf_xstrdup(reps[i].ip);
+		n->port = reps[i].port;
 		n->id = hf_xasprintf("%s:%d", n->host, n->port);
 		n->role = HF_ROLE_REPLICA;
 		n->primary_id = hf_xstrdup(c->nodes[0].id);
 	}
 	c->nshards = 1;
+	free(reps);
 	hf_reply_free(r);
 	return 0;
 }
