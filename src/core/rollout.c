@@ -209,7 +209,7 @@ static void map_nodes(struct hf_rollout *r)
 }
 
 int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *uri,
-		    long timeout_ms, struct hf_rollout **out, struct hf_err *err)
+		    long timeout_ms, long converge_ms, struct hf_rollout **out, struct hf_err *err)
 {
 	struct hf_rollout *r = hf_xcalloc(1, sizeof(*r));
 	struct hf_uri own = {0};
@@ -248,7 +248,9 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 			goto fail;
 		uri = &own;
 	}
-	rc = hf_cluster_discover(uri, timeout_ms, &r->c, err);
+	rc = hf_cluster_discover(uri, timeout_ms, converge_ms, &r->c, err);
+	if (rc == HF_EREFUSED)   /* the nodes disagree: the seed's view; waves and restarts ask again */
+		rc = hf_cluster_discover(uri, timeout_ms, HF_CONVERGE_SEED_ONLY, &r->c, err);
 	if (rc && rc != HF_EUNREACH)
 		goto fail;   /* refused credentials are not an unreachable node */
 	if (rc) {
@@ -262,7 +264,7 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 			free(u.host);
 			u.host = hf_xstrndup(r->steps[i].addr, strcspn(r->steps[i].addr, ":"));
 			u.port = atoi(r->steps[i].addr + strcspn(r->steps[i].addr, ":") + 1);
-			rc = hf_cluster_discover(&u, timeout_ms, &r->c, NULL);
+			rc = hf_cluster_discover(&u, timeout_ms, HF_CONVERGE_SEED_ONLY, &r->c, NULL);
 			hf_uri_release(&u);
 		}
 		if (rc) {
@@ -274,6 +276,7 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 			rc = 0;
 		}
 	}
+	r->c->converge_ms = converge_ms;
 	hf_cluster_probe(r->c);
 	map_nodes(r);
 	hf_uri_release(&own);

@@ -1,6 +1,7 @@
 /* Topology: which nodes make up the cluster, their roles and shards.
  * Read from CLUSTER NODES in cluster mode, from INFO replication for a
- * plain primary with replicas. */
+ * plain primary with replicas. Whether the nodes agree with what the seed
+ * says is consensus.c's question. */
 #include "engine/redis/internal.h"
 
 #include <stdio.h>
@@ -282,8 +283,47 @@ static int discover_plain(struct hf_cluster *c, const char *info, long timeout_m
 	return 0;
 }
 
-int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms,
+int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char *nodes,
+			   const char *info, struct hf_cluster **out, struct hf_err *err)
+{
+	struct hf_cluster *c = hf_xcalloc(1, sizeof(*c));
+	int rc;
+
+	hf_uri_copy(&c->uri, uri);
+	c->timeout_ms = timeout_ms;
+	c->cluster_mode = 1;
+	rc = parse_cluster_nodes(c, nodes, err);
+	if (rc) {
+		hf_cluster_free(c);
+		return rc;
+	}
+	if (info)
+		hf_info_field(info, "cluster_state", c->cluster_state, sizeof(c->cluster_state));
+	*out = c;
+	return 0;
+}
+
+int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
 			struct hf_cluster **out, struct hf_err *err)
+{
+	struct hf_cluster *c = NULL;
+	int rc = hf_topology_read_seed(uri, timeout_ms, &c, err);
+
+	if (rc)
+		return rc;
+	c->converge_ms = converge_ms;
+	if (converge_ms >= 0)
+		rc = hf_topology_confirm(&c, converge_ms, err);
+	if (rc) {
+		hf_cluster_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_cluster **out,
+			  struct hf_err *err)
 {
 	struct hf_cluster *c = hf_xcalloc(1, sizeof(*c));
 	struct hf_reply *info = NULL, *nodes = NULL;
