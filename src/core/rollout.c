@@ -895,6 +895,19 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 			if (bake_ms < fin)
 				bake_ms = fin;
 		}
+		/* Never a wave on a topology its nodes disagree about: the run
+		 * pauses before it, to be resumed or rolled back. */
+		if (nrounds && (rc = hf_cluster_converge(r->c, err))) {
+			size_t l = strlen(err->msg);
+
+			snprintf(err->msg + l, sizeof(err->msg) - l, "\nrun %s paused before wave %d: "
+				 "'hotfix resume %s' goes on once they agree, 'hotfix rollback %s' undoes it",
+				 r->run->id, w, r->run->id, r->run->id);
+			r->run->pid = 0;
+			set_run_state(r, HF_RUN_PAUSED, "the nodes disagree about the topology", NULL);
+			emit(r, "error", "%s", err->msg);
+			goto out;
+		}
 		if (nrounds)
 			emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
 			     w, nwaves, nodes, nrounds);
