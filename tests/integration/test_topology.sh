@@ -241,6 +241,43 @@ if cluster_up fo; then
 	cluster_down
 fi
 
+# ---- a binary restart the nodes disagree about --------------------------
+# Wave 1 restarts one replica on the other build and hotfix is killed at
+# its bake; then a node forgets another. The rollback opens (on the seed's
+# view) but restarts nothing: exit 4, the node left on the new build.
+U7=$("$HF_SOURCE_DIR/scripts/redis-builds.sh" u7) && U10=$("$HF_SOURCE_DIR/scripts/redis-builds.sh" u10)
+check "the two Debian builds are fetched" test -x "${U7:-/nonexistent}" -a -x "${U10:-/nonexistent}"
+if [ -x "${U7:-}" ] && [ -x "${U10:-}" ] && sandbox_up bin --shards 3 --replicas 1 --redis-server "$U7"; then
+	B10=$("$U10" --version | sed -n 's/.*build=\([0-9a-f]*\).*/\1/p')
+	cat >"$T/bin.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: topology-binary, version: 1, owner: test@example.com, problem: Topology test.}
+spec:
+  changes:
+    - binary: {path: $U10}
+  rollout:
+    waves:
+      - nodes: 1
+      - nodes: 100%
+  guard: none
+YAML
+	HOTFIX_CRASH_AT=bake hf --json apply "$T/bin.yaml" --cluster "$SEED" --yes >"$T/out" 2>"$T/err"
+	check "binary: apply killed at its first bake" test $? = 137
+	RUN=$(hf --json history | jq -r '.[0].run')
+	build_of() { rcli -p "$1" INFO server | tr -d '\r' | sed -n 's/^redis_build_id://p'; }
+	NEW=$(for p in $(ports_of "$BASE" 6); do [ "$(build_of "$p")" = "$B10" ] && echo "$p"; done)
+	check "binary: wave 1 restarted one node on the new build" test "$(echo "$NEW" | wc -w)" = 1
+	X=$(rcli -p "$BASE" CLUSTER NODES | awk '$3 ~ /slave/ { split($2, a, "[:@]"); print a[2]; exit }')
+	XP=$(rcli -p "$X" CLUSTER NODES | awk '$3 ~ /myself/ { print $4 }')
+	YID=$(rcli -p "$X" CLUSTER NODES | awk -v p="$XP" '$3 !~ /myself/ && $1 != p { print $1; exit }')
+	check "binary: replica $X forgets a node" test "$(rcli -p "$X" CLUSTER FORGET "$YID")" = OK
+	expect_exit 4 "binary: the rollback restarts nothing while the nodes disagree" \
+		hf --converge-timeout 300ms rollback "$RUN"
+	check "binary: ... and says why" contains "$T/err" "not restarted: refused: the nodes do not agree"
+	check "binary: the node is left on the new build" test "$(build_of "$NEW")" = "$B10"
+fi
+
 # ---- without cluster mode ----------------------------------------------
 if sandbox_up plain --standalone --shards 1 --replicas 2; then
 	P=$BASE

@@ -138,6 +138,14 @@ static void test_cluster_unlisted_and_slots(void **state)
 	assert_int_equal(hf_topology_compare(f.v, 4, 1, -1, NULL, &why), 2);
 	assert_non_null(strstr(why.s, "127.0.0.1:30002 does not list it"));
 	assert_non_null(strstr(why.s, "127.0.0.1:30002 says it is a primary of slots 0-4095"));
+	hf_buf_release(&why);
+	/* A replica whose primary the view does not list: "-" in CLUSTER NODES. */
+	free(f.text[1]);
+	f.text[1] = hf_xstrdup(LINE(P2, "30002", "myself,master", "-", " 8192-16383")
+			       LINE(R2, "30004", "slave", "-", ""));
+	f.v[1].nodes = f.text[1];
+	assert_int_equal(hf_topology_compare(f.v, 4, 1, -1, NULL, &why), 3);
+	assert_non_null(strstr(why.s, "127.0.0.1:30002 says it is a replica of a node it does not list"));
 	assert_non_null(strstr(why.s, "say it is a primary of slots 0-8191"));
 	assert_null(strstr(why.s, "(seed)"));
 	hf_buf_release(&why);

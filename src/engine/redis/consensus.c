@@ -364,7 +364,9 @@ static void describe_claim(struct hf_buf *b, const struct claims *cl, const stru
 	}
 	hf_buf_puts(b, plural ? " say it is " : " says it is ");
 	if (c->role == HF_ROLE_REPLICA) {
-		if ((pa = addr_of(cl, c->primary)))
+		if (c->primary && !strcmp(c->primary, "-"))   /* CLUSTER NODES' "no primary" */
+			hf_buf_puts(b, "a replica of a node it does not list");
+		else if ((pa = addr_of(cl, c->primary)))
 			hf_buf_printf(b, "a replica of %s", pa);
 		else if (c->primary)   /* an address, or an id no one gave an address for */
 			hf_buf_printf(b, "a replica of %.*s", strchr(c->primary, ':') ? 300 : 8,
