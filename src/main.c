@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "engine/redis/redis.h"
+#include "util/misc.h"
 
 static const struct {
 	const char *name;
@@ -31,7 +33,8 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: hotfix [--state DIR] [--json] [-q] [-v] [--timeout MS] COMMAND [ARGS]\n\n");
+	fprintf(f, "usage: hotfix [--state DIR] [--json] [-q] [-v] [--timeout MS]\n"
+		   "              [--converge-timeout DURATION] COMMAND [ARGS]\n\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nexit codes: 0 done, 1 runtime error, 2 invalid input (nothing changed),\n"
@@ -56,6 +59,18 @@ static char *default_state_dir(void)
 	return buf;
 }
 
+/* --converge-timeout: a duration ("10s", "500ms", "0"). */
+static int converge_option(const char *s, struct hf_ctx *ctx, struct hf_err *err)
+{
+	long long ms;
+
+	if (hf_duration_parse(s, &ms) || ms < 0)
+		return hf_err_set(err, HF_EINVAL, "option '--converge-timeout': '%s' is not a duration "
+				  "(e.g. 10s, 500ms, 0)", s);
+	ctx->converge_ms = (long)ms;
+	return 0;
+}
+
 /* Take the global options out of argv, wherever they stand. */
 static int global_options(int *argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
@@ -64,7 +79,15 @@ static int global_options(int *argc, char **argv, struct hf_ctx *ctx, struct hf_
 	for (i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--json")) {
+		if (!strcmp(a, "--converge-timeout")) {
+			if (i + 1 >= *argc)
+				return hf_err_set(err, HF_EINVAL, "option '%s' needs a value", a);
+			if (converge_option(argv[++i], ctx, err))
+				return HF_EINVAL;
+		} else if (!strncmp(a, "--converge-timeout=", 19)) {
+			if (converge_option(a + 19, ctx, err))
+				return HF_EINVAL;
+		} else if (!strcmp(a, "--json")) {
 			ctx->json = 1;
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			ctx->quiet = 1;
@@ -101,7 +124,7 @@ static int global_options(int *argc, char **argv, struct hf_ctx *ctx, struct hf_
 
 int main(int argc, char **argv)
 {
-	struct hf_ctx ctx = { .timeout_ms = 2000 };
+	struct hf_ctx ctx = { .timeout_ms = 2000, .converge_ms = HF_CONVERGE_DEFAULT_MS };
 	struct hf_err err = {0};
 	size_t i;
 	int rc;

@@ -43,7 +43,7 @@ int cmd_cluster(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
 	if (rc)
 		return rc;
-	rc = hf_cluster_discover(&uri, ctx->timeout_ms, &c, err);
+	rc = hf_cluster_discover(&uri, ctx->timeout_ms, ctx->converge_ms, &c, err);
 	if (rc)
 		goto out;
 	hf_cluster_probe(c);

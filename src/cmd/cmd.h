@@ -13,6 +13,7 @@ struct hf_ctx {
 	int quiet;               /* -q */
 	int verbose;             /* -v */
 	long timeout_ms;         /* --timeout, per fan-out to the nodes */
+	long converge_ms;        /* --converge-timeout, for the nodes to agree on the topology */
 };
 
 struct hf_opt {

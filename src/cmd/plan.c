@@ -91,7 +91,7 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (!rc)
 		rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
 	if (!rc)
-		rc = hf_cluster_discover(&uri, ctx->timeout_ms, &c, err);
+		rc = hf_cluster_discover(&uri, ctx->timeout_ms, ctx->converge_ms, &c, err);
 	if (rc)
 		goto out;
 	hf_cluster_probe(c);

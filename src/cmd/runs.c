@@ -25,7 +25,8 @@ static int open_run(struct hf_ctx *ctx, const char *id, const char *cluster,
 		return rc;
 	if (cluster && (rc = hf_uri_parse(cluster, &uri, err)))
 		return rc;
-	rc = hf_rollout_open(*j, id, cluster ? &uri : NULL, ctx->timeout_ms, r, err);
+	rc = hf_rollout_open(*j, id, cluster ? &uri : NULL, ctx->timeout_ms, ctx->converge_ms, r,
+			     err);
 	hf_uri_release(&uri);
 	if (!rc) {
 		(*r)->event = hf_cmd_print_event;

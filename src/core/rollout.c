@@ -209,7 +209,7 @@ static void map_nodes(struct hf_rollout *r)
 }
 
 int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *uri,
-		    long timeout_ms, struct hf_rollout **out, struct hf_err *err)
+		    long timeout_ms, long converge_ms, struct hf_rollout **out, struct hf_err *err)
 {
 	struct hf_rollout *r = hf_xcalloc(1, sizeof(*r));
 	struct hf_uri own = {0};
@@ -248,7 +248,9 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 			goto fail;
 		uri = &own;
 	}
-	rc = hf_cluster_discover(uri, timeout_ms, &r->c, err);
+	rc = hf_cluster_discover(uri, timeout_ms, converge_ms, &r->c, err);
+	if (rc == HF_EREFUSED)   /* the nodes disagree: the seed's view; waves and restarts ask again */
+		rc = hf_cluster_discover(uri, timeout_ms, HF_CONVERGE_SEED_ONLY, &r->c, err);
 	if (rc && rc != HF_EUNREACH)
 		goto fail;   /* refused credentials are not an unreachable node */
 	if (rc) {
@@ -262,7 +264,7 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 			free(u.host);
 			u.host = hf_xstrndup(r->steps[i].addr, strcspn(r->steps[i].addr, ":"));
 			u.port = atoi(r->steps[i].addr + strcspn(r->steps[i].addr, ":") + 1);
-			rc = hf_cluster_discover(&u, timeout_ms, &r->c, NULL);
+			rc = hf_cluster_discover(&u, timeout_ms, HF_CONVERGE_SEED_ONLY, &r->c, NULL);
 			hf_uri_release(&u);
 		}
 		if (rc) {
@@ -274,6 +276,7 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 			rc = 0;
 		}
 	}
+	r->c->converge_ms = converge_ms;
 	hf_cluster_probe(r->c);
 	map_nodes(r);
 	hf_uri_release(&own);
@@ -401,7 +404,9 @@ static char *failures(struct hf_rollout *r, const size_t *idx, const struct hf_t
 
 /* ---- requests: pause, continue, abort ------------------------------ */
 
-enum { GO = 0, ABORT = 1, INTERRUPT = 2, GUARD = 3 };
+/* What stops a run going forward, besides a failure: a request, the
+ * guard, or nodes that disagree about the topology before a wave. */
+enum { GO = 0, ABORT = 1, INTERRUPT = 2, GUARD = 3, DISAGREE = 4 };
 
 /* Between steps and on every tick of a bake: obey a pending request. */
 static int check_requests(struct hf_rollout *r, struct hf_err *err)
@@ -919,6 +924,17 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 	for (i = 0; i < r->nsteps; i++)
 		if (r->steps[i].wave == w && (!i || r->node_of[i] != r->node_of[i - 1]))
 			nodes++;
+	/* Never a wave on a topology its nodes disagree about: the run pauses
+	 * before it, to be resumed or rolled back. */
+	if (nrounds && hf_cluster_converge(r->c, err)) {
+		size_t l = strlen(err->msg);
+
+		snprintf(err->msg + l, sizeof(err->msg) - l, "\nrun %s paused before wave %d: 'hotfix "
+			 "resume %s' goes on once they agree, 'hotfix rollback %s' undoes it",
+			 r->run->id, w, r->run->id, r->run->id);
+		*rq = DISAGREE;
+		return 0;
+	}
 	if (nrounds)
 		emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
 		     w, nwaves, nodes, nrounds);
@@ -967,6 +983,12 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 		set_run_state(r, HF_RUN_PROMOTED, NULL, NULL);
 		emit(r, "run", "promoted: every target verified");
 		return 0;
+	}
+	if (rq == DISAGREE) {
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_PAUSED, "the nodes disagree about the topology", NULL);
+		emit(r, "error", "%s", err->msg);
+		return err->code;
 	}
 	if (rq == INTERRUPT) {
 		r->run->pid = 0;

@@ -46,9 +46,12 @@ int hf_rollout_create(struct hf_journal *j, struct hf_manifest *m, struct hf_clu
 
 /* Load run 'id' from the journal and become its driver (HF_EREFUSED when
  * another process drives it), re-read its manifest from the journal and the
- * cluster's topology through 'uri' (which brings the credentials). */
+ * cluster's topology through 'uri' (which brings the credentials), waiting
+ * up to 'converge_ms' for the nodes to agree on it; if they do not, from
+ * the seed's view, so that a rollback can start (each wave and restart
+ * asks the nodes again). */
 int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *uri,
-		    long timeout_ms, struct hf_rollout **out, struct hf_err *err);
+		    long timeout_ms, long converge_ms, struct hf_rollout **out, struct hf_err *err);
 
 /* Drive the run forward to promotion, first settling in-flight steps by
  * asking the nodes. On a failure, reverts what was applied and returns the

@@ -656,7 +656,8 @@ static void run_jobs(struct hf_cluster *c, const struct hf_change *ch, struct jo
 {
 	const struct hf_binary_spec *bs = ch->spec;
 	size_t i, k;
-	int busy, fo_busy = 0;
+	int busy, fo_busy = 0, asked, refused = 0;
+	struct hf_err topo = {0};
 
 	/* Order: shard, then live replicas first. */
 	for (i = 0; i < n; i++) {
@@ -679,6 +680,7 @@ static void run_jobs(struct hf_cluster *c, const struct hf_change *ch, struct jo
 		}
 	do {
 		busy = 0;
+		asked = 0;
 		for (i = 0; i < n; i++) {
 			struct job *jb = &jobs[i];
 
@@ -697,6 +699,14 @@ static void run_jobs(struct hf_cluster *c, const struct hf_change *ch, struct jo
 			    jobs[i - 1].ph != PH_DONE && jobs[i - 1].ph != PH_FAILED)
 				continue;   /* one node per shard at a time */
 			if (!jb->deadline) {
+				/* No restart on a topology the nodes disagree about: it
+				 * could take a primary and its replica down together. */
+				if (!asked++ && !refused)
+					refused = hf_cluster_converge(c, &topo) != 0;
+				if (refused) {
+					fail(jb, HF_EREFUSED, "not restarted: %s", topo.msg);
+					continue;
+				}
 				jb->deadline = hf_mono_ms() + bs->timeout_ms;
 				jb->sync_to = -1;
 			}

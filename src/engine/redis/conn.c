@@ -241,6 +241,58 @@ int hf_info_field(const char *info, const char *field, char *out, size_t outlen)
 	return -1;
 }
 
+/* The value of 'key=' in a "k=v,k=v" list, copied into 'out'; 0 when found. */
+static int list_field(const char *line, const char *key, char *out, size_t outlen)
+{
+	size_t n = strlen(key);
+	const char *p = line;
+
+	while (p && *p) {
+		if (!strncmp(p, key, n) && p[n] == '=') {
+			size_t len = strcspn(p + n + 1, ",\r\n");
+
+			if (len >= outlen)
+				len = outlen - 1;
+			memcpy(out, p + n + 1, len);
+			out[len] = '\0';
+			return 0;
+		}
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return -1;
+}
+
+size_t hf_info_replicas(const char *info, struct hf_info_replica *out, size_t max)
+{
+	size_t found = 0;
+	int i;
+
+	for (i = 0;; i++) {
+		char field[32], line[512], v[64];
+		struct hf_info_replica r;
+
+		snprintf(field, sizeof(field), "slave%d", i);
+		if (hf_info_field(info, field, line, sizeof(line)))
+			break;
+		memset(&r, 0, sizeof(r));
+		/* Keys matched whole, so "ip=" is never found inside another key. */
+		if (list_field(line, "ip", r.ip, sizeof(r.ip)) || list_field(line, "port", v, sizeof(v)))
+			continue;
+		r.port = atoi(v);
+		list_field(line, "state", r.state, sizeof(r.state));
+		if (!list_field(line, "offset", v, sizeof(v)))
+			r.offset = atoll(v);
+		if (!list_field(line, "lag", v, sizeof(v)))
+			r.lag_s = atoll(v);
+		if (found < max)
+			out[found] = r;
+		found++;
+	}
+	return found;
+}
+
 /* ---- connections --------------------------------------------------- */
 
 static struct timeval tv_of(long ms)

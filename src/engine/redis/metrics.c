@@ -170,22 +170,18 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 			hf_info_field(r[2]->str, "master_host", s->master_host, sizeof(s->master_host));
 			s->master_port = (int)info_ull(r[2]->str, "master_port");
 		}
-		for (k = 0; s->is_primary && k < 8; k++) {
-			struct hf_replica_seen *rs = &s->replicas[s->nreplicas];
-			char field[32], line[256];
-			const char *f;
+		if (s->is_primary) {
+			struct hf_info_replica reps[8];
+			size_t nr = hf_info_replicas(r[2]->str, reps, 8);
 
-			snprintf(field, sizeof(field), "slave%zu", k);
-			if (hf_info_field(r[2]->str, field, line, sizeof(line)))
-				break;
-			/* ip=127.0.0.1,port=30004,state=online,offset=123,lag=0 */
-			if (!(f = strstr(line, "ip=")))
-				continue;
-			snprintf(rs->ip, sizeof(rs->ip), "%.*s", (int)strcspn(f + 3, ","), f + 3);
-			rs->port = (f = strstr(line, "port=")) ? atoi(f + 5) : 0;
-			rs->offset = (f = strstr(line, "offset=")) ? atoll(f + 7) : 0;
-			rs->lag_s = (f = strstr(line, "lag=")) ? atoll(f + 4) : 0;
-			s->nreplicas++;
+			for (k = 0; k < nr && k < 8; k++) {
+				struct hf_replica_seen *rs = &s->replicas[s->nreplicas++];
+
+				snprintf(rs->ip, sizeof(rs->ip), "%.63s", reps[k].ip);
+				rs->port = reps[k].port;
+				rs->offset = reps[k].offset;
+				rs->lag_s = reps[k].lag_s;
+			}
 		}
 		s->used_memory = info_ull(r[3]->str, "used_memory");
 		s->maxmemory = info_ull(r[3]->str, "maxmemory");

@@ -10,6 +10,8 @@
 
 #include "util/err.h"
 
+struct hf_buf;
+
 /* ---- URIs ---------------------------------------------------------- */
 
 struct hf_uri {
@@ -52,6 +54,23 @@ void hf_reply_free(struct hf_reply *r);
 /* The value of "field:" in an INFO reply, copied into 'out'. Returns 0 when
  * found, -1 otherwise. */
 int hf_info_field(const char *info, const char *field, char *out, size_t outlen);
+
+/* One replica as its primary's INFO replication lists it:
+ * "slave0:ip=127.0.0.1,port=30004,state=online,offset=1234,lag=0". */
+struct hf_info_replica {
+	char ip[64];
+	int port;
+	char state[16];      /* "online", "wait_bgsave", "send_bulk", ... */
+	long long offset;    /* the offset it acknowledged */
+	long long lag_s;     /* seconds since its last acknowledgement */
+};
+
+/* The replicas listed by the "slaveN:" lines of INFO replication 'info',
+ * from slave0 up to the first number missing; a line without an ip or a
+ * port is skipped. Stores at most 'max' in 'out' (which may be NULL when
+ * 'max' is 0) and returns how many the reply lists, so a caller can size
+ * its array from a first call. */
+size_t hf_info_replicas(const char *info, struct hf_info_replica *out, size_t max);
 
 /* ---- Commands ------------------------------------------------------ */
 
@@ -100,13 +119,35 @@ struct hf_cluster {
 	int nshards;
 	char cluster_state[16];  /* "ok", "fail", or "" without cluster mode */
 	long timeout_ms;         /* per fan-out deadline */
+	long converge_ms;        /* how long hf_cluster_converge() waits for the
+				  * nodes to agree; < 0: it does not ask them */
 };
 
-/* Read the topology from the seed in 'uri': CLUSTER NODES in cluster mode,
- * INFO replication otherwise. Nodes are ordered by shard, primary first.
- * Caller frees with hf_cluster_free(). */
-int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms,
+/* The default of --converge-timeout. Gossip spreads a change through a
+ * small cluster in about a second. */
+#define HF_CONVERGE_DEFAULT_MS 10000L
+/* For hf_cluster_discover(): the seed's view, not confirmed by the nodes. */
+#define HF_CONVERGE_SEED_ONLY (-1L)
+
+/* Read the topology from the seed in 'uri' (CLUSTER NODES in cluster mode,
+ * INFO replication otherwise), then confirm it with every node in one
+ * fan-out: each says who it is and whom it replicates (CLUSTER MYID, ROLE,
+ * its CLUSTER NODES). Right after a cluster is created, or in a failover,
+ * the seed can list a replica as a primary of its own until gossip
+ * reaches it. While the nodes disagree the topology is read again, every
+ * 100 ms, for up to 'converge_ms'; then HF_EREFUSED, naming each node they
+ * disagree about and who says what. 'converge_ms' is kept for
+ * hf_cluster_converge(); HF_CONVERGE_SEED_ONLY skips the confirmation.
+ * Nodes are ordered by shard, primary first. Caller frees with
+ * hf_cluster_free(). */
+int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
 			struct hf_cluster **out, struct hf_err *err);
+/* Before a wave or a restart: ask every node of 'c' how it sees the
+ * cluster and wait, up to c->converge_ms, until they agree on primaries,
+ * replicas and slot owners, and (cluster mode) on shards made of the same
+ * nodes as in 'c'. A node that does not answer says nothing. Returns 0, or
+ * HF_EREFUSED with 'err' naming the disagreement. 'c' is not changed. */
+int hf_cluster_converge(struct hf_cluster *c, struct hf_err *err);
 /* Ask every node for INFO (server, replication) and fill the probe fields. */
 void hf_cluster_probe(struct hf_cluster *c);
 struct hf_node *hf_cluster_find(struct hf_cluster *c, const char *id);
@@ -114,6 +155,38 @@ void hf_cluster_free(struct hf_cluster *c);
 /* Close the node's connection, if it has one. */
 void hf_node_disconnect(struct hf_node *n);
 const char *hf_role_name(enum hf_role r);
+
+/* ---- Topology consensus (the pure part, for tests) ---------------- */
+
+/* What one node answered about itself and the cluster. Strings are
+ * borrowed. A view without 'role' (or, in cluster mode, without 'nodes')
+ * is a node that did not answer: it says nothing. */
+struct hf_view {
+	const char *addr;                  /* "host:port" it was asked at */
+	const char *myid;                  /* CLUSTER MYID, or NULL (then 'myself' marks its line) */
+	const char *nodes;                 /* CLUSTER NODES; cluster mode only */
+	const char *role;                  /* ROLE: "master" or "slave" */
+	const char *role_primary;          /* a replica's ROLE: "host:port" of its primary */
+	const char *const *role_replicas;  /* a primary's ROLE: "host:port" of each replica */
+	size_t nrole_replicas;
+};
+
+/* Compare what 'n' views say about every node: its role, its primary and
+ * (cluster mode) its slots. A node's own ROLE counts as one more voice
+ * when it contradicts its own CLUSTER NODES line; in cluster mode a view
+ * that does not list a node others list disagrees too; without cluster
+ * mode a replica names its primary and a primary its replicas, and
+ * 'expect' (may be NULL), the topology read from the seed, is one more
+ * voice. For each node they disagree about, appends to 'why' a line
+ * naming it and every group of views with what they say, the largest
+ * first; 'seed' (an index into 'v', or -1) is marked. Returns the number
+ * of nodes they disagree about: 0 when they agree. */
+size_t hf_topology_compare(const struct hf_view *v, size_t n, int cluster_mode, int seed,
+			   const struct hf_cluster *expect, struct hf_buf *why);
+/* The pairs of nodes, found by id in both, that 'was' puts in one shard
+ * and 'now' in two, or the other way round; described in 'why'. */
+size_t hf_topology_compare_shards(const struct hf_cluster *was, const struct hf_cluster *now,
+				  struct hf_buf *why);
 
 /* ---- Persistence (snapshot readiness) ------------------------------ */
 

@@ -1,6 +1,7 @@
 /* Topology: which nodes make up the cluster, their roles and shards.
  * Read from CLUSTER NODES in cluster mode, from INFO replication for a
- * plain primary with replicas. */
+ * plain primary with replicas. Whether the nodes agree with what the seed
+ * says is consensus.c's question. */
 #include "engine/redis/internal.h"
 
 #include <stdio.h>
@@ -242,8 +243,10 @@ static int discover_plain(struct hf_cluster *c, const char *info, long timeout_m
 {
 	char role[16] = "", host[256], buf[512];
 	struct hf_reply *r = NULL;
+	struct hf_info_replica *reps;
 	struct hf_node *n;
-	int port = c->uri.port, i, rc = 0;
+	int port = c->uri.port, rc = 0;
+	size_t nrep, i;
 
 	snprintf(host, sizeof(host), "%s", c->uri.host);
 	hf_info_field(info, "role", role, sizeof(role));
@@ -263,31 +266,64 @@ static int discover_plain(struct hf_cluster *c, const char *info, long timeout_m
 	n->port = port;
 	n->id = hf_xasprintf("%s:%d", host, port);
 	n->role = HF_ROLE_PRIMARY;
-	for (i = 0;; i++) {
-		char field[32], *ip, *p;
-
-		snprintf(field, sizeof(field), "slave%d", i);
-		if (hf_info_field(info, field, buf, sizeof(buf)))
-			break;
-		/* ip=127.0.0.1,port=30002,state=online,offset=...,lag=0 */
-		ip = strstr(buf, "ip=");
-		p = strstr(buf, "port=");
-		if (!ip || !p)
-			continue;
+	nrep = hf_info_replicas(info, NULL, 0);
+	reps = hf_xcalloc(nrep ? nrep : 1, sizeof(*reps));
+	nrep = hf_info_replicas(info, reps, nrep);
+	for (i = 0; i < nrep; i++) {
 		n = add_node(c);
-		n->host = hf_xstrndup(ip + 3, strcspn(ip + 3, ","));
-		n->port = atoi(p + 5);
+		n->host = hf_xstrdup(reps[i].ip);
+		n->port = reps[i].port;
 		n->id = hf_xasprintf("%s:%d", n->host, n->port);
 		n->role = HF_ROLE_REPLICA;
 		n->primary_id = hf_xstrdup(c->nodes[0].id);
 	}
 	c->nshards = 1;
+	free(reps);
 	hf_reply_free(r);
 	return 0;
 }
 
-int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms,
+int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char *nodes,
+			   const char *info, struct hf_cluster **out, struct hf_err *err)
+{
+	struct hf_cluster *c = hf_xcalloc(1, sizeof(*c));
+	int rc;
+
+	hf_uri_copy(&c->uri, uri);
+	c->timeout_ms = timeout_ms;
+	c->cluster_mode = 1;
+	rc = parse_cluster_nodes(c, nodes, err);
+	if (rc) {
+		hf_cluster_free(c);
+		return rc;
+	}
+	if (info)
+		hf_info_field(info, "cluster_state", c->cluster_state, sizeof(c->cluster_state));
+	*out = c;
+	return 0;
+}
+
+int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
 			struct hf_cluster **out, struct hf_err *err)
+{
+	struct hf_cluster *c = NULL;
+	int rc = hf_topology_read_seed(uri, timeout_ms, &c, err);
+
+	if (rc)
+		return rc;
+	c->converge_ms = converge_ms;
+	if (converge_ms >= 0)
+		rc = hf_topology_confirm(&c, converge_ms, err);
+	if (rc) {
+		hf_cluster_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_cluster **out,
+			  struct hf_err *err)
 {
 	struct hf_cluster *c = hf_xcalloc(1, sizeof(*c));
 	struct hf_reply *info = NULL, *nodes = NULL;
