@@ -25,6 +25,7 @@
 
 #include "core/kind.h"
 #include "kinds/data.h"
+#include "kinds/data_lua.h"
 #include "core/stats.h"
 #include "engine/redis/load.h"
 #include "util/buf.h"
@@ -40,254 +41,9 @@
 
 /* ---- the server-side scripts ---------------------------------------- */
 
-/* Shared by the scripts: a key's digest, of its type, PEXPIRETIME and
- * contents. Strings, streams and compact encodings (listpack, intset) dump
- * their contents in order, and DUMP ends with a CRC-64 of its payload: the
- * digest is that CRC, the type and the expiry ("<crc>.<type>.<expiry>",
- * computed by Redis anyway; a second hash of the payload cost as much as
- * the DUMP). A set, hash or sorted set in hash table encoding, and a list,
- * dump their elements in table or node order, which a RESTORE of the same
- * payload need not reproduce: their digest is the SHA-1 of a canonical
- * form. No digest has a ':', which separates a record's parts. */
-static const char lua_common[] =
-	"local function canon(k, t)\n"
-	"  local a, parts = nil, {}\n"
-	"  if t == 'hash' then\n"
-	"    a = redis.call('HGETALL', k)\n"
-	"    local f = {}\n"
-	"    for i = 1, #a, 2 do f[#f + 1] = {a[i], a[i + 1]} end\n"
-	"    table.sort(f, function(x, y) return x[1] < y[1] end)\n"
-	"    for _, p in ipairs(f) do\n"
-	"      parts[#parts + 1] = #p[1] .. ':' .. p[1] .. #p[2] .. ':' .. p[2]\n"
-	"    end\n"
-	"    return table.concat(parts)\n"
-	"  elseif t == 'set' then\n"
-	"    a = redis.call('SMEMBERS', k)\n"
-	"    table.sort(a)\n"
-	"  elseif t == 'zset' then\n"
-	"    a = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')\n"
-	"  elseif t == 'list' then\n"
-	"    a = redis.call('LRANGE', k, 0, -1)\n"
-	"  else\n"
-	"    return nil\n"
-	"  end\n"
-	"  for _, m in ipairs(a) do parts[#parts + 1] = #m .. ':' .. m end\n"
-	"  return table.concat(parts)\n"
-	"end\n"
-	"-- DUMP's first byte is the RDB object type, which names both the type\n"
-	"-- and the encoding; DUMP is canonical for strings, streams and compact\n"
-	"-- encodings (listpack, intset), and 'canon' is used for the others.\n"
-	"local rdb = {[0] = {'string'}, [16] = {'hash'}, [11] = {'set'}, [20] = {'set'},\n"
-	"  [17] = {'zset'}, [15] = {'stream'}, [19] = {'stream'}, [21] = {'stream'},\n"
-	"  [4] = {'hash', true}, [2] = {'set', true}, [3] = {'zset', true},\n"
-	"  [5] = {'zset', true}, [1] = {'list', true}, [10] = {'list', true},\n"
-	"  [14] = {'list', true}, [18] = {'list', true}}\n"
-	"-- The digest, the DUMP payload and PEXPIRETIME of key k ('e' when the\n"
-	"-- caller knows it).\n"
-	"-- 'legacy': a SHA-1 for every value, as hotfix computed digests before\n"
-	"-- the CRC (a rollback of a run it journaled compares like with like).\n"
-	"local function digest(k, e, legacy)\n"
-	"  local d = redis.call('DUMP', k)\n"
-	"  if not d then return 'absent', false, -1 end\n"
-	"  local r, c = rdb[string.byte(d, 1)], nil\n"
-	"  local t = r and r[1] or redis.call('TYPE', k)['ok']\n"
-	"  if r and r[2] then c = canon(k, t) end\n"
-	"  e = e or redis.call('PEXPIRETIME', k)\n"
-	"  if c or not r or legacy then\n"
-	"    return redis.sha1hex(string.format('%s:%d:', t, e) .. (c or d)), d, e\n"
-	"  end\n"
-	"  -- the payload ends with its own CRC-64: the digest of the contents\n"
-	"  local c1, c2, c3, c4, c5, c6, c7, c8 = string.byte(d, -8, -1)\n"
-	"  return string.format('%02x%02x%02x%02x%02x%02x%02x%02x.%s.%d', c1, c2, c3, c4,\n"
-	"                       c5, c6, c7, c8, t, e), d, e\n"
-	"end\n"
-	"-- Digests without a '.' on both sides (SHA-1 or 'absent') may come from\n"
-	"-- an older hotfix; a canonical form's digest is the same either way.\n"
-	"local function legacy(bd, ad)\n"
-	"  return not string.find(bd, '.', 1, true) and not string.find(ad, '.', 1, true)\n"
-	"end\n";
-
-/* Redis Cluster routes a script by its declared keys, which must share a
- * slot; so the keys a script works on are passed in ARGV (the node serves
- * their slots: they come from its own SCAN), and only the stash, whose slot
- * the node serves, is declared.
- *
- * KEYS[1] is the stash; ARGV[1] the change as JSON, ARGV[2] the batch's
- * field in the stash, ARGV[3..] the keys. Returns per key "" (not
- * selected), "R<expire>:<before>:<after>:<dump>" or, for a transform that
- * failed, "E<message>" (the key is put back and nothing after it is
- * touched). The batch's records go to the stash as one field, so that
- * keeping them costs one write per batch, not one per key. */
-static const char lua_apply[] =
-	"local spec = cjson.decode(ARGV[1])\n"
-	"local stash, field = KEYS[1], ARGV[2]\n"
-	"local out, blob = {}, {}\n"
-	"-- Resumed: the records of a batch that ran but whose answer was lost\n"
-	"-- wait in the stash, one field per batch of '<len>:<key><len>:<record>'\n"
-	"-- (or, left by an older hotfix, one field per key holding its record).\n"
-	"local prev = nil\n"
-	"if spec.resumed then\n"
-	"  prev = {}\n"
-	"  local all = redis.call('HGETALL', stash)\n"
-	"  for i = 1, #all, 2 do\n"
-	"    local b, p = all[i + 1], 1\n"
-	"    if string.sub(b, 1, 1) == 'R' then\n"
-	"      prev[all[i]] = {b, all[i]}\n"
-	"      p = #b + 1\n"
-	"    end\n"
-	"    while p <= #b do\n"
-	"      local c = string.find(b, ':', p, true)\n"
-	"      local kl = tonumber(string.sub(b, p, c - 1))\n"
-	"      local key = string.sub(b, c + 1, c + kl)\n"
-	"      local c2 = string.find(b, ':', c + kl + 1, true)\n"
-	"      local rl = tonumber(string.sub(b, c + kl + 1, c2 - 1))\n"
-	"      prev[key] = {string.sub(b, c2 + 1, c2 + rl), all[i]}\n"
-	"      p = c2 + rl + 1\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"local used = {}\n"
-	"-- keys are binary: only numbers go through string.format\n"
-	"local function record(k, rec)\n"
-	"  blob[#blob + 1] = string.format('%d:', #k)\n"
-	"  blob[#blob + 1] = k\n"
-	"  blob[#blob + 1] = string.format('%d:', #rec)\n"
-	"  blob[#blob + 1] = rec\n"
-	"  out[#out + 1] = rec\n"
-	"end\n"
-	"-- The fields answered from now hold records of this batch only: they\n"
-	"-- go, unless the batch stops at a failed transform before answering\n"
-	"-- them all (the rest of their records stay for the journal).\n"
-	"local function finish(complete)\n"
-	"  if complete then\n"
-	"    for f in pairs(used) do redis.call('HDEL', stash, f) end\n"
-	"  end\n"
-	"  if #blob > 0 then redis.call('HSET', stash, field, table.concat(blob)) end\n"
-	"  return out\n"
-	"end\n"
-	"local pure = spec.set or spec.unset or spec.rename or spec.value\n"
-	"for i = 3, #ARGV do\n"
-	"  local k = ARGV[i]\n"
-	"  local p = prev and prev[k]\n"
-	"  if p then\n"
-	"    used[p[2]] = true\n"
-	"    record(k, p[1])\n"
-	"  else\n"
-	"    local ok\n"
-	"    if spec.where ~= nil then\n"
-	"      -- a key of another type answers an error, which equals no\n"
-	"      -- string: a match is a hash (HGET) or a string (GET), the\n"
-	"      -- type the manifest implies with 'where'\n"
-	"      if spec.where_field ~= nil then\n"
-	"        ok = redis.pcall('HGET', k, spec.where_field) == spec.where\n"
-	"      else\n"
-	"        ok = redis.pcall('GET', k) == spec.where\n"
-	"      end\n"
-	"    else\n"
-	"      local t = redis.call('TYPE', k)['ok']\n"
-	"      ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
-	"    end\n"
-	"    if not ok then\n"
-	"      out[#out + 1] = ''\n"
-	"    else\n"
-	"      local bd, d, e = digest(k)\n"
-	"      local err = nil\n"
-	"      if spec.delete then\n"
-	"        redis.call('DEL', k)\n"
-	"      elseif spec.lua then\n"
-	"        local good, msg = pcall(transform, k)\n"
-	"        if not good then\n"
-	"          if type(msg) == 'table' then msg = msg.err or msg.ok end\n"
-	"          err = tostring(msg)\n"
-	"        end\n"
-	"      else\n"
-	"        if spec.value ~= nil then redis.call('SET', k, spec.value, 'KEEPTTL') end\n"
-	"        if spec.rename ~= nil then\n"
-	"          local v = redis.call('HGET', k, spec.rename[1])\n"
-	"          if v then\n"
-	"            redis.call('HSET', k, spec.rename[2], v)\n"
-	"            redis.call('HDEL', k, spec.rename[1])\n"
-	"          end\n"
-	"        end\n"
-	"        if spec.set ~= nil then redis.call('HSET', k, unpack(spec.set)) end\n"
-	"        if spec.unset ~= nil then redis.call('HDEL', k, unpack(spec.unset)) end\n"
-	"        if spec.ttl ~= nil then redis.call('PEXPIRE', k, spec.ttl) end\n"
-	"        if spec.persist then redis.call('PERSIST', k) end\n"
-	"      end\n"
-	"      if err then\n"
-	"        redis.call('DEL', k)\n"
-	"        redis.call('RESTORE', k, e > 0 and e or 0, d, 'ABSTTL')\n"
-	"        out[#out + 1] = 'E' .. err\n"
-	"        return finish(false)\n"
-	"      end\n"
-	"      -- field changes keep the expiry: no need to ask for it again\n"
-	"      local ad = digest(k, pure and not spec.ttl and not spec.persist and e or nil)\n"
-	"      record(k, string.format('R%d:%s:%s:', e, bd, ad) .. d)\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"return finish(true)\n";
-
-/* ARGV[1] "1" to force; then pairs: a key and its record "<expire>:
- * <before>:<after>:<dump>". Returns per key "same", "restored",
- * "forced", "expired" or "conflict:<digest now>". */
-static const char lua_revert[] =
-	"local force = ARGV[1] == '1'\n"
-	"local now = redis.call('TIME')\n"
-	"local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)\n"
-	"local out = {}\n"
-	"for i = 1, (#ARGV - 1) / 2 do\n"
-	"  local k, rec = ARGV[2 * i], ARGV[2 * i + 1]\n"
-	"  local c1 = string.find(rec, ':', 1, true)\n"
-	"  local c2 = string.find(rec, ':', c1 + 1, true)\n"
-	"  local c3 = string.find(rec, ':', c2 + 1, true)\n"
-	"  local e = tonumber(string.sub(rec, 1, c1 - 1))\n"
-	"  local bd = string.sub(rec, c1 + 1, c2 - 1)\n"
-	"  local ad = string.sub(rec, c2 + 1, c3 - 1)\n"
-	"  local d = string.sub(rec, c3 + 1)\n"
-	"  local cd = digest(k, nil, legacy(bd, ad))\n"
-	"  local expired = e ~= -1 and e <= nowms\n"
-	"  if cd == bd then\n"
-	"    out[i] = 'same'\n"
-	"  elseif cd == ad or force or (expired and cd == 'absent') then\n"
-	"    redis.call('DEL', k)\n"
-	"    if expired then\n"
-	"      out[i] = 'expired'\n"
-	"    else\n"
-	"      redis.call('RESTORE', k, e == -1 and 0 or e, d, 'ABSTTL')\n"
-	"      out[i] = cd == ad and 'restored' or 'forced'\n"
-	"    end\n"
-	"  else\n"
-	"    out[i] = 'conflict:' .. cd\n"
-	"  end\n"
-	"end\n"
-	"return out\n";
-
-/* ARGV pairs of a key and "L" for a legacy digest (see legacy()) or "N":
- * their digests now. */
-static const char lua_digests[] =
-	"local out = {}\n"
-	"for i = 1, #ARGV / 2 do out[i] = digest(ARGV[2 * i - 1], nil, ARGV[2 * i] == 'L') end\n"
-	"return out\n";
-
-/* ARGV[1] the change, ARGV[2..] the keys: 1 where a key is selected. */
-static const char lua_match[] =
-	"local spec = cjson.decode(ARGV[1])\n"
-	"local out = {}\n"
-	"for i = 2, #ARGV do\n"
-	"  local k = ARGV[i]\n"
-	"  local t = redis.call('TYPE', k)['ok']\n"
-	"  local ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
-	"  if ok and spec.where ~= nil then\n"
-	"    if spec.where_field ~= nil then\n"
-	"      ok = redis.call('HGET', k, spec.where_field) == spec.where\n"
-	"    else\n"
-	"      ok = redis.call('GET', k) == spec.where\n"
-	"    end\n"
-	"  end\n"
-	"  out[i - 1] = ok and 1 or 0\n"
-	"end\n"
-	"return out\n";
+/* The scripts are the .lua files of src/kinds/lua, embedded by the build
+ * (kinds/data_lua.h). One sent to a node is common.lua, then the
+ * transform for a script that changes keys, then the script's own body. */
 
 /* Lines of the apply script before the transform's first line. */
 static int lines_before_transform(void)
@@ -295,7 +51,7 @@ static int lines_before_transform(void)
 	const char *p;
 	int n = 2;   /* the flags line, and "local function transform(key)" */
 
-	for (p = lua_common; *p; p++)
+	for (p = hf_data_lua_common; *p; p++)
 		n += *p == '\n';
 	return n;
 }
@@ -308,7 +64,7 @@ static char *script(const struct hf_change *ch, const char *body, int writes)
 	/* A read-only script may run on a replica too. */
 	hf_buf_puts(&b, writes ? "#!lua flags=allow-cross-slot-keys\n" :
 		    "#!lua flags=no-writes,allow-cross-slot-keys\n");
-	hf_buf_puts(&b, lua_common);
+	hf_buf_puts(&b, hf_data_lua_common);
 	if (ds->lua_code && writes) {
 		hf_buf_puts(&b, "local function transform(key)\n");
 		hf_buf_puts(&b, ds->lua_code);
@@ -1115,7 +871,7 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 
 	ar.s = hf_xcalloc(n ? n : 1, sizeof(*ar.s));
 	ar.calls = hf_xcalloc(n ? n : 1, sizeof(*ar.calls));
-	ar.code = script(ch, lua_apply, 1);
+	ar.code = script(ch, hf_data_lua_apply, 1);
 	ar.spec = spec_json(ch, 0);
 	ar.spec_r = spec_json(ch, 1);
 	for (i = 0; i < n; i++) {
@@ -1378,7 +1134,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	struct revert_run rr = { .x = x, .c = c, .t = t, .force = force };
 	size_t i;
 
-	rr.code = script(ch, lua_revert, 1);
+	rr.code = script(ch, hf_data_lua_revert, 1);
 	rr.u = hf_xcalloc(n ? n : 1, sizeof(*rr.u));
 	rr.calls = hf_xcalloc(n ? n : 1, sizeof(*rr.calls));
 	rr.limit = ds->batch < BATCH_MAX ? (size_t)ds->batch : BATCH_MAX;
@@ -1414,7 +1170,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 {
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
-	char *code = script(ch, lua_digests, 0);
+	char *code = script(ch, hf_data_lua_digests, 0);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -1656,13 +1412,13 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 {
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
-	char *match = script(ch, lua_match, 0), *spec = spec_json(ch, 0);
+	char *match = script(ch, hf_data_lua_match, 0), *spec = spec_json(ch, 0);
 	size_t i;
 	int rc = 0;
 
 	if (ds->lua_code) {
 		/* Compile the transform on a primary: no key, nothing runs. */
-		char *code = script(ch, lua_apply, 1);
+		char *code = script(ch, hf_data_lua_apply, 1);
 
 		for (i = 0; i < n; i++) {
 			struct hf_call call = { .node = t[i].node };
