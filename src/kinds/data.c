@@ -25,6 +25,7 @@
 
 #include "core/kind.h"
 #include "kinds/data.h"
+#include "kinds/data_codec.h"
 #include "kinds/data_lua.h"
 #include "core/stats.h"
 #include "engine/redis/load.h"
@@ -42,35 +43,57 @@
 /* ---- the server-side scripts ---------------------------------------- */
 
 /* The scripts are the .lua files of src/kinds/lua, embedded by the build
- * (kinds/data_lua.h). One sent to a node is common.lua, then the
- * transform for a script that changes keys, then the script's own body. */
+ * (kinds/data_lua.h). A script is sent to a node put together: the flags
+ * line, common.lua, then, for a script that changes keys, codec.lua and
+ * the transform, then the script's own body. */
 
-/* Lines of the apply script before the transform's first line. */
-static int lines_before_transform(void)
+/* Append a piece of a script to 'b' (when not NULL), ended by a newline so
+ * that the next piece starts on a line of its own; returns the lines it
+ * takes. */
+static int piece(struct hf_buf *b, const char *s)
 {
-	const char *p;
-	int n = 2;   /* the flags line, and "local function transform(key)" */
+	size_t len = strlen(s), i;
+	int lines = !len || s[len - 1] != '\n';
 
-	for (p = hf_data_lua_common; *p; p++)
-		n += *p == '\n';
-	return n;
+	for (i = 0; i < len; i++)
+		lines += s[i] == '\n';
+	if (b) {
+		hf_buf_append(b, s, len);
+		if (!len || s[len - 1] != '\n')
+			hf_buf_puts(b, "\n");
+	}
+	return lines;
+}
+
+/* Put the script of 'body' together into 'b' (NULL: only count). Returns
+ * the lines before the transform's first one, by which the line numbers of
+ * Redis' errors in it are shifted from those of the user's file. */
+static int assemble(struct hf_buf *b, const struct hf_change *ch, const char *body, int writes)
+{
+	const struct hf_data_spec *ds = ch->spec;
+	int lines = 0;
+
+	/* A read-only script may run on a replica too. */
+	lines += piece(b, writes ? "#!lua flags=allow-cross-slot-keys" :
+		       "#!lua flags=no-writes,allow-cross-slot-keys");
+	lines += piece(b, hf_data_lua_common);
+	if (writes) {
+		lines += piece(b, hf_data_lua_codec);
+		if (ds->lua_code) {
+			lines += piece(b, "local function transform(key)");
+			piece(b, ds->lua_code);
+			piece(b, "end");
+		}
+	}
+	piece(b, body);
+	return lines;
 }
 
 static char *script(const struct hf_change *ch, const char *body, int writes)
 {
-	const struct hf_data_spec *ds = ch->spec;
 	struct hf_buf b = {0};
 
-	/* A read-only script may run on a replica too. */
-	hf_buf_puts(&b, writes ? "#!lua flags=allow-cross-slot-keys\n" :
-		    "#!lua flags=no-writes,allow-cross-slot-keys\n");
-	hf_buf_puts(&b, hf_data_lua_common);
-	if (ds->lua_code && writes) {
-		hf_buf_puts(&b, "local function transform(key)\n");
-		hf_buf_puts(&b, ds->lua_code);
-		hf_buf_puts(&b, "\nend\n");
-	}
-	hf_buf_puts(&b, body);
+	assemble(&b, ch, body, writes);
 	return hf_buf_detach(&b);
 }
 
@@ -210,34 +233,11 @@ static int owns(const struct hf_cluster *c, const struct hf_node *n, const char 
 	return lo >= 0 && (int)slot >= lo && (int)slot <= hi;
 }
 
-/* Parse "R<expire>:<before>:<after>:<dump>" (or without the leading R). */
-static int parse_record(const char *s, size_t len, struct hf_key_record *r)
-{
-	const char *p = s, *end = s + len, *c1, *c2, *c3;
-
-	if (p < end && *p == 'R')
-		p++;
-	c1 = memchr(p, ':', (size_t)(end - p));
-	c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
-	c3 = c2 ? memchr(c2 + 1, ':', (size_t)(end - c2 - 1)) : NULL;
-	if (!c3 || c2 - c1 - 1 > 40 || c3 - c2 - 1 > 40)
-		return -1;
-	r->expire_at = strtoll(p, NULL, 10);
-	snprintf(r->before, sizeof(r->before), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-	snprintf(r->after, sizeof(r->after), "%.*s", (int)(c3 - c2 - 1), c2 + 1);
-	r->dumplen = (size_t)(end - c3 - 1);
-	r->dump = hf_xmalloc(r->dumplen + 1);
-	memcpy(r->dump, c3 + 1, r->dumplen);
-	r->dump[r->dumplen] = '\0';
-	return 0;
-}
-
 static void push_record(struct hf_argv *a, const struct hf_key_record *r)
 {
 	struct hf_buf b = {0};
 
-	hf_buf_printf(&b, "%lld:%s:%s:", r->expire_at, r->before, r->after);
-	hf_buf_append(&b, r->dump ? r->dump : "", r->dumplen);
+	hf_data_record_encode(r, &b);
 	hf_argv_pushb(a, b.s, b.len);
 	hf_buf_release(&b);
 }
@@ -417,9 +417,10 @@ static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_ca
 
 /* Record the script's answers; returns -1 (with the target failed) when a
  * transform failed or an answer cannot be read. */
-static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_key_record **recs,
-			  size_t *nrecs, const char *ch_lua_file)
+static int record_answers(const struct hf_change *ch, struct scan *s, const struct hf_reply *r,
+			  struct hf_key_record **recs, size_t *nrecs)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	size_t i;
 
 	*recs = hf_xcalloc(s->nkeys ? s->nkeys : 1, sizeof(**recs));
@@ -439,20 +440,20 @@ static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_ke
 			/* The records before it ('*nrecs') are good. Lines of the
 			 * script are the file's, shifted by what precedes it. */
 			const char *msg = e->str + 1, *at = strstr(msg, "user_script:");
-			int line = at ? atoi(at + 12) - lines_before_transform() : 0;
+			int line = at ? atoi(at + 12) - assemble(NULL, ch, "", 1) : 0;
 			const char *rest = at ? strchr(at + 12, ':') : NULL;
 
 			if (at && line > 0 && rest)
 				hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key "
 					      "is left as it was): %s:%d:%.300s", (int)(s->lens[i] > 200 ? 200 :
-					      s->lens[i]), s->keys[i], ch_lua_file, line, rest + 1);
+					      s->lens[i]), s->keys[i], ds->lua_file, line, rest + 1);
 			else
 				hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key "
 					      "is left as it was): %.300s", (int)(s->lens[i] > 200 ? 200 :
 					      s->lens[i]), s->keys[i], msg);
 			return -1;
 		}
-		if (parse_record(e->str, e->len, k)) {
+		if (hf_data_record_decode(e->str, e->len, k)) {
 			hf_target_set(s->t, HF_ERR, "unreadable answer for key '%s'", s->keys[i]);
 			return -1;
 		}
@@ -477,43 +478,15 @@ static void drop_acks(struct scan *s)
 	s->nack = 0;
 }
 
-/* One entry of a stash field, '<len>:<key><len>:<record>', from '*p'
- * (moved past it); -1 when 'end' comes first or it cannot be read. A field
- * left by an older hotfix is one key ('field') whose value is its record
- * ("R..."). */
-static int stash_entry(const struct hf_reply *field, const char **p, const char *end,
-		       const char **key, size_t *keylen, const char **rec, size_t *reclen)
-{
-	char *e;
-	unsigned long long n;
-
-	if (**p == 'R' && field->str) {   /* entries of a batch start with a digit */
-		*key = field->str;
-		*keylen = field->len;
-		*rec = *p;
-		*reclen = (size_t)(end - *p);
-		*p = end;
-		return 0;
-	}
-	n = strtoull(*p, &e, 10);
-	if (e >= end || *e != ':' || n > (unsigned long long)(end - e - 1))
-		return -1;
-	*key = e + 1;
-	*keylen = (size_t)n;
-	n = strtoull(*key + *keylen, &e, 10);
-	if (e >= end || *e != ':' || n > (unsigned long long)(end - e - 1))
-		return -1;
-	*rec = e + 1;
-	*reclen = (size_t)n;
-	*p = *rec + *reclen;
-	return 0;
-}
-
 /* After a crash or a failover: journal what the stash holds (changed,
  * not journaled). Its fields are added to 's->ack', to be dropped, except
  * that of the batch waiting to be sent again ('s->keys'): the script
  * answers that batch from the stash. Nothing is marked journaled or
- * dropped unless the journal took the records. */
+ * dropped unless the journal took the records.
+ *
+ * Returns 0; HF_EUNREACH when the node did not answer (ask again, on the
+ * shard's primary); HF_ERR, with the target failed, when the stash holds
+ * what cannot be read or the journal refused its records. */
 static int recover_stash(struct hf_cluster *c, struct scan *s)
 {
 	struct hf_call call = { .node = s->node };
@@ -530,7 +503,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	r = call.replies[0];
 	if (call.status || !r || r->type != HF_REPLY_ARRAY) {
 		hf_calls_release(&call, 1);
-		return -1;
+		return HF_EUNREACH;
 	}
 	if (r->nelem)
 		s->resumed = 1;
@@ -539,26 +512,29 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	acks = hf_xcalloc(r->nelem / 2 + 1, sizeof(*acks));
 	for (i = 0; i + 1 < r->nelem && !rc; i += 2) {
 		const struct hf_reply *f = r->elem[i], *v = r->elem[i + 1];
-		const char *p, *end, *key, *rec;
+		struct hf_data_stash_iter it;
+		const char *key, *rec;
 		size_t keylen, reclen;
-		int mine = 0;
+		int mine = 0, more = 0;
 
 		if (!f->str || !v->str)
 			continue;
-		end = v->str + v->len;
-		for (p = v->str; p < end && !mine;) {
-			if (stash_entry(f, &p, end, &key, &keylen, &rec, &reclen)) {
-				rc = -1;
-				break;
-			}
-			mine = hf_keyset_has(&pending, key, keylen);
+		if (hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len)) {
+			hf_target_set(s->t, HF_ERR, "stash field '%.60s' in %s is in a format this "
+				      "hotfix does not read (version %d)", f->str, s->stash, it.version);
+			rc = HF_ERR;
+			break;
 		}
+		while (!mine && (more = hf_data_stash_iter_next(&it, &key, &keylen, &rec, &reclen)) > 0)
+			mine = hf_keyset_has(&pending, key, keylen);
+		if (more < 0)
+			rc = HF_ERR;
 		if (mine || rc)
 			continue;
-		for (p = v->str; p < end && !rc;) {
+		hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len);
+		while (!rc && hf_data_stash_iter_next(&it, &key, &keylen, &rec, &reclen) > 0) {
 			struct hf_key_record *k;
 
-			stash_entry(f, &p, end, &key, &keylen, &rec, &reclen);
 			/* A key journaled already, or met twice here, has its record. */
 			if (hf_keyset_has(&s->taken, key, keylen) || !hf_keyset_add(&adding, key, keylen))
 				continue;
@@ -568,8 +544,8 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 			}
 			k = &recs[n];
 			memset(k, 0, sizeof(*k));
-			if (parse_record(rec, reclen, k)) {
-				rc = -1;
+			if (hf_data_record_decode(rec, reclen, k)) {
+				rc = HF_ERR;
 				break;
 			}
 			k->key = (char *)key;
@@ -581,7 +557,8 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 			acks[nacks++] = i;
 	}
 	if (rc) {
-		hf_target_set(s->t, HF_ERR, "unreadable stash field in %s", s->stash);
+		if (!s->t->status)
+			hf_target_set(s->t, HF_ERR, "unreadable stash field in %s", s->stash);
 	} else if (n) {
 		char *cursor = NULL;
 		int done = 0;
@@ -590,8 +567,10 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		if (hf_journal_scan_get(s->x->journal, s->x->run_id, s->t->step->seq, &cursor, &done,
 					&err) ||
 		    hf_journal_keys_add(s->x->journal, s->x->run_id, s->t->step->seq, recs, n,
-					cursor ? cursor : "0", 0, &err))
-			rc = -1;
+					cursor ? cursor : "0", 0, &err)) {
+			hf_target_set(s->t, HF_ERR, "%s", err.msg);
+			rc = HF_ERR;
+		}
 		free(cursor);
 	}
 	if (!rc) {
@@ -608,7 +587,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	hf_keyset_free(&pending);
 	hf_keyset_free(&adding);
 	hf_calls_release(&call, 1);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 /* What apply's steps share while their primaries answer one by one. */
@@ -642,10 +621,16 @@ static int apply_next(struct apply_run *ar, size_t i)
 		return 0;
 	while (!sc->recovered) {
 		/* First look at the stash: a crashed run may have left records. */
-		if (!recover_stash(ar->c, sc)) {
+		int rc = recover_stash(ar->c, sc);
+
+		if (!rc) {
 			sc->recovered = 1;
 			call->node = sc->node;
 			break;
+		}
+		if (rc != HF_EUNREACH) {
+			sc->finished = 1;
+			return 0;
 		}
 		{
 			struct hf_node *now = serving(ar->c, sc->node);
@@ -771,7 +756,7 @@ static void apply_answer(struct apply_run *ar, size_t i)
 	}
 	sc->idle = 0;
 	drop_acks(sc);
-	if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ds->lua_file)) {
+	if (sc->nkeys && record_answers(ch, sc, eval, &recs, &nrecs)) {
 		/* The keys changed before the failure are journaled, so that
 		 * the rollback restores them. */
 		if (nrecs)
@@ -960,11 +945,11 @@ static int undo_load(const struct hf_kind_ctx *x, struct hf_target *t, struct un
 	rc = recover_stash(c, &sc);
 	drop_acks(&sc);
 	hf_keyset_free(&sc.taken);
-	if (rc) {
+	if (rc == HF_EUNREACH)
 		hf_target_set(t, HF_EUNREACH, "cannot read the stash on %s:%d", u->node->host,
 			      u->node->port);
+	if (rc)
 		return -1;
-	}
 	if (hf_journal_keys_load(x->journal, x->run_id, t->step->seq, &u->recs, &u->nrecs, &err)) {
 		hf_target_set(t, HF_ERR, "%s", err.msg);
 		return -1;
@@ -1217,7 +1202,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 				const struct hf_key_record *rec = &recs[idx[k]];
 
 				hf_argv_pushb(a, rec->key, rec->keylen);
-				hf_argv_push(a, strchr(rec->before, '.') || strchr(rec->after, '.') ? "N" : "L");
+				hf_argv_push(a, hf_data_digests_legacy(rec->before, rec->after) ? "L" : "N");
 			}
 			call.ncmds = 1;
 			hf_fanout(c, &call, 1, c->timeout_ms * 5);

@@ -2,7 +2,8 @@
 # The data kind's server-side scripts (src/kinds/lua/*.lua, which the build
 # embeds) compile on a real redis-server: each file alone, and each script
 # put together the way src/kinds/data.c sends it (the flags line,
-# common.lua, a transform for the scripts that change keys, the body).
+# common.lua, then for the scripts that change keys codec.lua and a
+# transform, then the body).
 # SCRIPT LOAD compiles a script without running it and refuses one that
 # does not compile; the test first shows that it does refuse one.
 . "$(dirname "$0")/lib.sh"
@@ -27,10 +28,13 @@ compiles() {
 assemble() {
 	echo "$1"
 	cat "$LUA/common.lua"
-	if [ -n "${3:-}" ]; then
-		echo "local function transform(key)"
-		echo "$3"
-		echo "end"
+	if [ "$1" = "$WRITES" ]; then
+		cat "$LUA/codec.lua"
+		if [ -n "${3:-}" ]; then
+			echo "local function transform(key)"
+			echo "$3"
+			echo "end"
+		fi
 	fi
 	cat "$LUA/$2.lua"
 }
@@ -46,7 +50,7 @@ for f in "$LUA"/*.lua; do
 	check "$(basename "$f") ends with a newline" test "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n'
 	check "$(basename "$f") compiles" compiles "$f"
 done
-check "there are scripts to check" test "$n" -ge 5
+check "there are scripts to check" test "$n" -ge 6
 
 for s in apply revert; do
 	assemble "$WRITES" "$s" >"$T/$s.lua"

@@ -9,44 +9,28 @@
 --
 -- KEYS[1] is the stash; ARGV[1] the change as JSON, ARGV[2] the batch's
 -- field in the stash, ARGV[3..] the keys. Returns per key "" (not
--- selected), "R<expire>:<before>:<after>:<dump>" or, for a transform that
--- failed, "E<message>" (the key is put back and nothing after it is
--- touched). The batch's records go to the stash as one field, so that
--- keeping them costs one write per batch, not one per key.
+-- selected), its record (codec.lua) or, for a transform that failed,
+-- "E<message>" (the key is put back and nothing after it is touched).
+-- The batch's records go to the stash as one field, so that keeping them
+-- costs one write per batch, not one per key.
 local spec = cjson.decode(ARGV[1])
 local stash, field = KEYS[1], ARGV[2]
 local out, blob = {}, {}
 -- Resumed: the records of a batch that ran but whose answer was lost
--- wait in the stash, one field per batch of '<len>:<key><len>:<record>'
--- (or, left by an older hotfix, one field per key holding its record).
+-- wait in the stash (see codec.lua).
 local prev = nil
 if spec.resumed then
   prev = {}
   local all = redis.call('HGETALL', stash)
   for i = 1, #all, 2 do
-    local b, p = all[i + 1], 1
-    if string.sub(b, 1, 1) == 'R' then
-      prev[all[i]] = {b, all[i]}
-      p = #b + 1
-    end
-    while p <= #b do
-      local c = string.find(b, ':', p, true)
-      local kl = tonumber(string.sub(b, p, c - 1))
-      local key = string.sub(b, c + 1, c + kl)
-      local c2 = string.find(b, ':', c + kl + 1, true)
-      local rl = tonumber(string.sub(b, c + kl + 1, c2 - 1))
-      prev[key] = {string.sub(b, c2 + 1, c2 + rl), all[i]}
-      p = c2 + rl + 1
+    if not stash_read(all[i], all[i + 1], prev) then
+      return redis.error_reply('unreadable stash field in ' .. stash)
     end
   end
 end
 local used = {}
--- keys are binary: only numbers go through string.format
 local function record(k, rec)
-  blob[#blob + 1] = string.format('%d:', #k)
-  blob[#blob + 1] = k
-  blob[#blob + 1] = string.format('%d:', #rec)
-  blob[#blob + 1] = rec
+  stash_add(blob, k, rec)
   out[#out + 1] = rec
 end
 -- The fields answered from now hold records of this batch only: they
@@ -116,7 +100,7 @@ for i = 3, #ARGV do
       end
       -- field changes keep the expiry: no need to ask for it again
       local ad = digest(k, pure and not spec.ttl and not spec.persist and e or nil)
-      record(k, string.format('R%d:%s:%s:', e, bd, ad) .. d)
+      record(k, encode_record(e, bd, ad, d))
     end
   end
 end

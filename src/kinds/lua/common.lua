@@ -59,8 +59,3 @@ local function digest(k, e, legacy)
   return string.format('%02x%02x%02x%02x%02x%02x%02x%02x.%s.%d', c1, c2, c3, c4,
                        c5, c6, c7, c8, t, e), d, e
 end
--- Digests without a '.' on both sides (SHA-1 or 'absent') may come from
--- an older hotfix; a canonical form's digest is the same either way.
-local function legacy(bd, ad)
-  return not string.find(bd, '.', 1, true) and not string.find(ad, '.', 1, true)
-end
