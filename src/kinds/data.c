@@ -35,6 +35,9 @@
 
 #define BUCKETS 10000
 #define MAX_ROUNDS_WITHOUT_PROGRESS 20
+/* After a failover, or a node that did not answer: how long a primary
+ * waits before it is asked again (the others go on meanwhile). */
+#define SETTLE_MS 100
 #define PLAN_SCAN_CALLS 20
 #define PLAN_SCAN_COUNT 1000
 #define PLAN_EXAMPLES 3
@@ -302,6 +305,7 @@ struct scan {
 	struct hf_keyset taken;      /* keys with a record in this step */
 	long long dbsize;            /* keys on the node at the start, for the share done */
 	int idle;                    /* rounds without an answer */
+	long long not_before;        /* hf_mono_ms() before which it is not asked again */
 	int finished;
 };
 
@@ -606,7 +610,9 @@ struct apply_run {
 
 /* Fill 'call' with the primary's next commands: drop the stash fields
  * journaled, run the script on the keys fetched, fetch the next keys.
- * Returns 1 with commands to send, 0 when the step is over. */
+ * Returns 1 with commands to send, or with none and a 'not_before' (a
+ * primary that did not answer is asked again then, never slept on: the
+ * others go on meanwhile); 0 when the step is over. */
 static int apply_next(struct apply_run *ar, size_t i)
 {
 	const struct hf_change *ch = ar->ch;
@@ -619,32 +625,36 @@ static int apply_next(struct apply_run *ar, size_t i)
 	call->node = sc->node;
 	if (sc->finished)
 		return 0;
-	while (!sc->recovered) {
+	if (hf_mono_ms() < sc->not_before) {
+		/* Handed back when it is time, with nothing sent. */
+		call->not_before = sc->not_before;
+		return 1;
+	}
+	if (!sc->recovered) {
 		/* First look at the stash: a crashed run may have left records. */
 		int rc = recover_stash(ar->c, sc);
 
-		if (!rc) {
-			sc->recovered = 1;
-			call->node = sc->node;
-			break;
-		}
-		if (rc != HF_EUNREACH) {
+		if (rc && rc != HF_EUNREACH) {
 			sc->finished = 1;
 			return 0;
 		}
-		{
+		if (rc) {
 			struct hf_node *now = serving(ar->c, sc->node);
 
 			if (now)
 				sc->node = now;
+			if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+				hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
+					      sc->node->host, sc->node->port);
+				sc->finished = 1;
+				return 0;
+			}
+			call->node = sc->node;
+			call->not_before = sc->not_before = hf_mono_ms() + SETTLE_MS;
+			return 1;
 		}
-		if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
-			hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
-				      sc->node->host, sc->node->port);
-			sc->finished = 1;
-			return 0;
-		}
-		hf_sleep_ms(100);
+		sc->recovered = 1;
+		call->node = sc->node;
 	}
 	if (sc->nack) {
 		struct hf_argv *a = &call->cmds[call->ncmds++];
@@ -751,7 +761,7 @@ static void apply_answer(struct apply_run *ar, size_t i)
 				      (fetch && fetch->str) ? fetch->str : "no answer");
 			sc->finished = 1;
 		}
-		hf_sleep_ms(100);
+		sc->not_before = hf_mono_ms() + SETTLE_MS;
 		return;
 	}
 	sc->idle = 0;
@@ -1093,8 +1103,11 @@ static int revert_step(void *ud, size_t i)
 		u->node = now;
 		u->at = u->from;
 		hf_calls_release(call, 1);
-		hf_sleep_ms(100);   /* let the failover settle */
-		return revert_next(rr, i);
+		if (!revert_next(rr, i))
+			return 0;
+		/* Sent once the failover has settled; the others go on. */
+		call->not_before = hf_mono_ms() + SETTLE_MS;
+		return 1;
 	}
 	u->tries = 0;
 	undo_answers(&rr->t[i], u, r);
