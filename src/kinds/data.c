@@ -16,7 +16,12 @@
  * key, restores the before-image where the key still digests to what the
  * hotfix left, skips a key already back at its before-image, and reports a
  * key written by someone else since as a conflict (restored only when
- * forced). */
+ * forced).
+ *
+ * This file holds the kind's operations and the order of their calls. The
+ * scripts are in src/kinds/lua (embedded by the build), the formats of
+ * their records and stash fields in data_codec.c, the manifest entry in
+ * data_spec.c. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1158,7 +1163,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	free(rr.code);
 }
 
-/* ---- verify, capture, plan ------------------------------------------- */
+/* ---- verify, capture ------------------------------------------------ */
 
 /* AFTER: the step's scan is complete (every selected key was changed by
  * the script, which digested it on the node). BEFORE: every record that was
@@ -1261,6 +1266,8 @@ static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 	}
 }
 
+/* ---- plan ----------------------------------------------------------- */
+
 /* The hash fields a change reads or writes, each once. */
 static size_t touched_fields(const struct hf_change *ch, const char **out, size_t max)
 {
@@ -1311,38 +1318,72 @@ static const char *field_after(const struct hf_change *ch, const char *f, const 
 	return v;
 }
 
-/* One example for the plan: "'user:7' {plan: legacy} -> {plan: basic}". */
-static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf_node *n,
+/* What an example shows of a key besides its TTL. */
+enum example { EX_NOTHING, EX_FIELDS, EX_VALUE };
+
+/* EX_FIELDS: the hash fields the change touches (into 'fields', '*nf' of
+ * them); EX_VALUE: a string's value; nothing for a transform or a key of
+ * any type. */
+static enum example example_of(const struct hf_change *ch, const char **fields, size_t *nf)
+{
+	const struct hf_data_spec *ds = ch->spec;
+
+	*nf = 0;
+	if (!ds->type || ds->lua_code)
+		return EX_NOTHING;
+	if (!strcmp(ds->type, "hash") && (*nf = touched_fields(ch, fields, 16)))
+		return EX_FIELDS;
+	return !strcmp(ds->type, "string") ? EX_VALUE : EX_NOTHING;
+}
+
+/* Add to 'call' the commands that show key 'key' for an example (two at
+ * most: its fields or value, and its TTL). */
+static void describe_push(const struct hf_change *ch, struct hf_call *call, const char *key,
+			  size_t len)
+{
+	const char *fields[16];
+	size_t nf, i;
+	struct hf_argv *a;
+
+	switch (example_of(ch, fields, &nf)) {
+	case EX_FIELDS:
+		a = &call->cmds[call->ncmds++];
+		hf_argv_push(a, "HMGET");
+		hf_argv_pushb(a, key, len);
+		for (i = 0; i < nf; i++)
+			hf_argv_push(a, fields[i]);
+		break;
+	case EX_VALUE:
+		a = &call->cmds[call->ncmds++];
+		hf_argv_push(a, "GET");
+		hf_argv_pushb(a, key, len);
+		break;
+	case EX_NOTHING:
+		break;
+	}
+	a = &call->cmds[call->ncmds++];
+	hf_argv_push(a, "PTTL");
+	hf_argv_pushb(a, key, len);
+}
+
+/* One example for the plan, from the answers to describe_push()'s
+ * commands from call->replies[*at] on ('*at' moves past them): "'user:7'
+ * {plan: legacy} -> {plan: basic}". */
+static void describe(const struct hf_change *ch, const struct hf_call *call, size_t *at,
 		     const char *key, size_t len, struct hf_buf *out)
 {
 	const struct hf_data_spec *ds = ch->spec;
-	struct hf_call call = { .node = n };
-	const struct hf_reply *r, *ttl;
+	const struct hf_reply *r = NULL, *ttl;
 	const char *fields[16];
-	size_t nf = 0, i;
-	int hash = ds->type && !strcmp(ds->type, "hash") && !ds->lua_code;
-	int str = ds->type && !strcmp(ds->type, "string") && !ds->lua_code;
+	size_t nf, i;
+	enum example ex = example_of(ch, fields, &nf);
 
 	hf_buf_printf(out, "'%.*s' ", (int)(len > 60 ? 60 : len), key);
-	if (hash && (nf = touched_fields(ch, fields, 16))) {
-		hf_argv_push(&call.cmds[call.ncmds], "HMGET");
-		hf_argv_pushb(&call.cmds[call.ncmds], key, len);
-		for (i = 0; i < nf; i++)
-			hf_argv_push(&call.cmds[call.ncmds], fields[i]);
-		call.ncmds++;
-	} else if (str) {
-		hf_argv_push(&call.cmds[call.ncmds], "GET");
-		hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
-	}
-	hf_argv_push(&call.cmds[call.ncmds], "PTTL");
-	hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
-	hf_fanout(c, &call, 1, c->timeout_ms);
-	if (call.status) {
-		hf_calls_release(&call, 1);
+	if (call->status)
 		return;
-	}
-	r = call.ncmds == 2 ? call.replies[0] : NULL;
-	ttl = call.replies[call.ncmds - 1];
+	if (ex != EX_NOTHING)
+		r = call->replies[(*at)++];
+	ttl = call->replies[(*at)++];
 	if (r && r->type == HF_REPLY_ARRAY && r->nelem == nf) {
 		hf_buf_puts(out, "{");
 		for (i = 0; i < nf; i++)
@@ -1364,7 +1405,6 @@ static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf
 	if (ttl && ttl->type == HF_REPLY_INTEGER && (ds->ttl_ms || ds->persist))
 		hf_buf_printf(out, " ttl %s -> %s", ttl->integer >= 0 ? "set" : "none",
 			      ds->persist ? "none" : "set");
-	hf_calls_release(&call, 1);
 }
 
 static void describe_change(const struct hf_change *ch, struct hf_buf *out)
@@ -1401,188 +1441,295 @@ static void describe_change(const struct hf_change *ch, struct hf_buf *out)
 		out->s[--out->len] = '\0';
 }
 
+/* One primary's count while the plan asks it. */
+struct tally {
+	struct hf_target *t;
+	char cursor[32];             /* SCAN's */
+	size_t li;                   /* a key list: the next key to look at */
+	long long found, dbsize;
+	int calls_made;              /* batches of keys fetched: SCAN calls, or list batches */
+	int complete;                /* every key was looked at */
+	char **keys;                 /* fetched, sent to the match script next */
+	size_t *lens, nkeys;
+	int matching, scanning;      /* what the call in flight asks */
+	char *ex[PLAN_EXAMPLES];     /* the first keys selected, to show */
+	size_t exlen[PLAN_EXAMPLES], nex;
+};
+
+/* What the plan's primaries share while they answer one by one. */
+struct plan_run {
+	const struct hf_change *ch;
+	struct hf_cluster *c;
+	struct tally *tl;
+	struct hf_call *calls;
+	char *match, *spec;
+};
+
+/* Keep a copy of key 'key' for the match script. */
+static void tally_key(struct tally *tl, const char *key, size_t len)
+{
+	tl->keys[tl->nkeys] = hf_xmalloc(len + 1);
+	memcpy(tl->keys[tl->nkeys], key, len);
+	tl->keys[tl->nkeys][len] = '\0';
+	tl->lens[tl->nkeys++] = len;
+}
+
+/* Fill calls[i] with the primary's next questions: the match script on
+ * the keys fetched last (a key list's next batch is known here), and the
+ * next SCAN, in one call. 0 when the primary is done. */
+static int plan_next(struct plan_run *pr, size_t i)
+{
+	const struct hf_change *ch = pr->ch;
+	const struct hf_data_spec *ds = ch->spec;
+	struct tally *tl = &pr->tl[i];
+	struct hf_call *call = &pr->calls[i];
+	struct hf_node *nd = tl->t->node;
+	int more = !tl->complete && tl->calls_made < PLAN_SCAN_CALLS;
+	size_t k;
+
+	memset(call, 0, sizeof(*call));
+	call->node = nd;
+	tl->matching = tl->scanning = 0;
+	if (nd->role != HF_ROLE_PRIMARY || tl->t->status)
+		return 0;
+	if (ds->keys && more) {
+		tl->keys = hf_xcalloc(PLAN_SCAN_COUNT, sizeof(*tl->keys));
+		tl->lens = hf_xcalloc(PLAN_SCAN_COUNT, sizeof(*tl->lens));
+		for (; tl->li < ds->nkeys && tl->nkeys < PLAN_SCAN_COUNT; tl->li++)
+			if (owns(pr->c, nd, ds->keys[tl->li], strlen(ds->keys[tl->li])))
+				tally_key(tl, ds->keys[tl->li], strlen(ds->keys[tl->li]));
+		tl->complete = tl->li >= ds->nkeys;
+		tl->calls_made += tl->nkeys > 0;
+	}
+	if (tl->nkeys) {
+		struct hf_argv *a = &call->cmds[call->ncmds++];
+
+		hf_argv_push(a, "EVAL");
+		hf_argv_push(a, pr->match);
+		hf_argv_push(a, "0");
+		hf_argv_push(a, pr->spec);
+		for (k = 0; k < tl->nkeys; k++)
+			hf_argv_pushb(a, tl->keys[k], tl->lens[k]);
+		tl->matching = 1;
+	}
+	if (!ds->keys && more) {
+		push_scan(&call->cmds[call->ncmds++], ch, tl->cursor, PLAN_SCAN_COUNT);
+		hf_argv_push(&call->cmds[call->ncmds++], "DBSIZE");
+		tl->scanning = 1;
+	}
+	return call->ncmds > 0;
+}
+
+/* Count the keys the match script selected, keeping the first few as
+ * examples, and take the keys SCAN fetched. */
+static void plan_answer(struct plan_run *pr, size_t i)
+{
+	struct tally *tl = &pr->tl[i];
+	const struct hf_call *call = &pr->calls[i];
+	const struct hf_reply *mr = NULL, *sr = NULL, *dr = NULL;
+	size_t r = 0, k;
+
+	if (!call->ncmds)
+		return;
+	if (call->status) {
+		hf_target_set(tl->t, call->status, "%s%s", tl->scanning ? "SCAN: " : "", call->error);
+		return;
+	}
+	if (tl->matching)
+		mr = call->replies[r++];
+	if (tl->scanning) {
+		sr = call->replies[r++];
+		dr = call->replies[r++];
+	}
+	if (mr && mr->type != HF_REPLY_ARRAY) {
+		hf_target_set(tl->t, HF_ERR, "%s", mr->str ? mr->str : "?");
+		return;
+	}
+	for (k = 0; mr && k < mr->nelem && k < tl->nkeys; k++) {
+		if (mr->elem[k]->integer != 1)
+			continue;
+		tl->found++;
+		if (tl->nex < PLAN_EXAMPLES) {
+			/* the key is kept: 'keys' gives it up */
+			tl->ex[tl->nex] = tl->keys[k];
+			tl->exlen[tl->nex++] = tl->lens[k];
+			tl->keys[k] = NULL;
+		}
+	}
+	free_keys(tl->keys, tl->lens, tl->nkeys);
+	tl->keys = NULL;
+	tl->lens = NULL;
+	tl->nkeys = 0;
+	if (!sr)
+		return;
+	if (sr->type != HF_REPLY_ARRAY || sr->nelem != 2 || !sr->elem[0]->str ||
+	    sr->elem[1]->type != HF_REPLY_ARRAY) {
+		hf_target_set(tl->t, HF_ERR, "SCAN: %s", sr->str ? sr->str : "?");
+		return;
+	}
+	if (dr && dr->type == HF_REPLY_INTEGER)
+		tl->dbsize = dr->integer;
+	snprintf(tl->cursor, sizeof(tl->cursor), "%s", sr->elem[0]->str);
+	tl->complete = !strcmp(tl->cursor, "0");
+	tl->calls_made++;
+	sr = sr->elem[1];
+	tl->keys = hf_xcalloc(sr->nelem ? sr->nelem : 1, sizeof(*tl->keys));
+	tl->lens = hf_xcalloc(sr->nelem ? sr->nelem : 1, sizeof(*tl->lens));
+	for (k = 0; k < sr->nelem; k++)
+		if (sr->elem[k]->str && !own_key(sr->elem[k]->str, sr->elem[k]->len))
+			tally_key(tl, sr->elem[k]->str, sr->elem[k]->len);
+}
+
+/* hf_fanout_each's 'next': each primary at its own pace. */
+static int plan_step(void *ud, size_t i)
+{
+	struct plan_run *pr = ud;
+
+	plan_answer(pr, i);
+	hf_calls_release(&pr->calls[i], 1);
+	return plan_next(pr, i);
+}
+
+/* The primary's lines of the plan: its count (or estimate), the change,
+ * and its examples ('ex'). */
+static void plan_report(const struct hf_change *ch, struct tally *tl, const struct hf_buf *ex)
+{
+	const struct hf_data_spec *ds = ch->spec;
+	struct hf_buf what = {0}, where = {0};
+	long long est = tl->found;
+	double lo = 0, hi = 0, share = 1;
+
+	if (!tl->found && tl->complete)
+		return;
+	describe_change(ch, &what);
+	/* The share of the hash table's buckets the scan visited (from its
+	 * cursor): a sample of the keyspace. */
+	if (!tl->complete && (tl->dbsize > 0 || ds->keys)) {
+		struct scan at = { .cursor = tl->cursor, .dbsize = tl->dbsize };
+
+		share = ds->keys ? (double)tl->li / (double)ds->nkeys : scan_share(ch, &at);
+		if (!(share > 0 && share < 1) && tl->dbsize > 0)
+			/* SCAN visits about COUNT keys per call */
+			share = (double)tl->calls_made * PLAN_SCAN_COUNT / (double)tl->dbsize;
+		if (share > 1)
+			share = 1;
+		if (share > 0)
+			est = (long long)(hf_estimate_total((uint64_t)tl->found, share, &lo, &hi) + 0.5);
+	}
+	if (ds->where_equals)
+		hf_buf_printf(&where, " where %s%s= %s", ds->where_field ? ds->where_field : "value",
+			      ds->where_field ? " " : " ", ds->where_equals);
+	hf_target_add_diff(tl->t, "data: %s%lld key(s) selected by %s%s%s%s%s: %s",
+			   tl->complete ? "" : "~", est,
+			   ds->keys ? "the key list " : "MATCH ",
+			   ds->keys ? ds->keys_file : ds->match,
+			   ds->type ? ", type " : "", ds->type ? ds->type : "",
+			   where.s ? where.s : "", what.s ? what.s : "");
+	if (!tl->complete && ds->keys)
+		hf_target_add_diff(tl->t, "  (estimate from the first %zu of the %zu keys "
+				   "listed; 95%% interval %.0f-%.0f)", tl->li, ds->nkeys, lo, hi);
+	else if (!tl->complete)
+		hf_target_add_diff(tl->t, "  (estimate from %.1f%% of the %lld keys, by SCAN; "
+				   "95%% interval %.0f-%.0f)", share * 100, tl->dbsize, lo, hi);
+	if (tl->nex)
+		hf_target_add_diff(tl->t, "  e.g. %s", ex->s);
+	hf_buf_release(&what);
+	hf_buf_release(&where);
+}
+
+/* Compile the transform on a primary (no key: nothing runs), so that one
+ * that does not compile is refused before anything is applied. */
+static int plan_compile(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+			size_t n, const char *spec, struct hf_err *err)
+{
+	const struct hf_data_spec *ds = ch->spec;
+	char *code = script(ch, hf_data_lua_apply, 1);
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct hf_call call = { .node = t[i].node };
+		const struct hf_reply *r;
+
+		if (t[i].node->role != HF_ROLE_PRIMARY)
+			continue;
+		hf_argv_push(&call.cmds[0], "EVAL");
+		hf_argv_push(&call.cmds[0], code);
+		hf_argv_push(&call.cmds[0], "0");
+		hf_argv_push(&call.cmds[0], spec);
+		call.ncmds = 1;
+		hf_fanout(c, &call, 1, c->timeout_ms);
+		r = call.replies[0];
+		if (!call.status && r && r->type == HF_REPLY_ERROR)
+			rc = hf_err_set(err, HF_EINVAL, "%d:%d: lua file '%s' does not compile: %s",
+					ch->pos.line, ch->pos.col, ds->lua_file, r->str);
+		hf_calls_release(&call, 1);
+		break;
+	}
+	free(code);
+	return rc;
+}
+
 /* Primaries are the targets. Count the selected keys: exactly when the
  * scan ends within PLAN_SCAN_CALLS calls per primary, else an estimate from
- * the share of the keyspace scanned; show a few examples. A transform that
- * does not compile is refused here. */
+ * the share of the keyspace scanned; show a few examples. Every primary is
+ * asked at once (one fan-out, each at its own pace), and the examples of
+ * all in one more. A transform that does not compile is refused here. */
 static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n,
 		struct hf_err *err)
 {
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
-	char *match = script(ch, hf_data_lua_match, 0), *spec = spec_json(ch, 0);
-	size_t i;
+	struct plan_run pr = { .ch = ch, .c = c };
+	size_t i, k;
 	int rc = 0;
 
+	pr.match = script(ch, hf_data_lua_match, 0);
+	pr.spec = spec_json(ch, 0);
 	if (ds->lua_code) {
-		/* Compile the transform on a primary: no key, nothing runs. */
-		char *code = script(ch, hf_data_lua_apply, 1);
-
-		for (i = 0; i < n; i++) {
-			struct hf_call call = { .node = t[i].node };
-			const struct hf_reply *r;
-
-			if (t[i].node->role != HF_ROLE_PRIMARY)
-				continue;
-			hf_argv_push(&call.cmds[0], "EVAL");
-			hf_argv_push(&call.cmds[0], code);
-			hf_argv_push(&call.cmds[0], "0");
-			hf_argv_push(&call.cmds[0], spec);
-			call.ncmds = 1;
-			hf_fanout(c, &call, 1, c->timeout_ms);
-			r = call.replies[0];
-			if (!call.status && r && r->type == HF_REPLY_ERROR)
-				rc = hf_err_set(err, HF_EINVAL, "%d:%d: lua file '%s' does not compile: %s",
-						ch->pos.line, ch->pos.col, ds->lua_file, r->str);
-			hf_calls_release(&call, 1);
-			break;
-		}
-		free(code);
+		rc = plan_compile(ch, c, t, n, pr.spec, err);
 		if (rc)
 			goto out;
 	}
+	pr.tl = hf_xcalloc(n ? n : 1, sizeof(*pr.tl));
+	pr.calls = hf_xcalloc(n ? n : 1, sizeof(*pr.calls));
 	for (i = 0; i < n; i++) {
-		struct hf_node *nd = t[i].node;
-		char cursor[32] = "0";
-		long long found = 0, dbsize = 0;
-		int calls_made = 0, complete = 0;
-		struct hf_buf ex = {0}, what = {0}, where = {0};
-		size_t nex = 0, li = 0;
+		pr.tl[i].t = &t[i];
+		snprintf(pr.tl[i].cursor, sizeof(pr.tl[i].cursor), "0");
+		plan_next(&pr, i);
+	}
+	hf_fanout_each(c, pr.calls, n, c->timeout_ms * 5, plan_step, &pr);
+	/* The examples of every primary, in one fan-out. */
+	for (i = 0; i < n; i++) {
+		memset(&pr.calls[i], 0, sizeof(pr.calls[i]));
+		pr.calls[i].node = t[i].node;
+		for (k = 0; k < pr.tl[i].nex && !t[i].status; k++)
+			describe_push(ch, &pr.calls[i], pr.tl[i].ex[k], pr.tl[i].exlen[k]);
+	}
+	hf_fanout(c, pr.calls, n, c->timeout_ms);
+	for (i = 0; i < n; i++) {
+		struct tally *tl = &pr.tl[i];
+		struct hf_buf ex = {0};
+		size_t at = 0;
 
-		if (nd->role != HF_ROLE_PRIMARY)
-			continue;
-		while (!complete && calls_made < PLAN_SCAN_CALLS) {
-			struct hf_call call = { .node = nd };
-			const struct hf_reply *r, *keys;
-			struct hf_argv *a = &call.cmds[0];
-			size_t k, nkeys = 0, m = 0, *lens = NULL;
-			const char **list = NULL;
-
-			if (ds->keys) {
-				for (; li < ds->nkeys && nkeys < 1000; li++)
-					if (owns(c, nd, ds->keys[li], strlen(ds->keys[li]))) {
-						list = hf_xrealloc(list, (nkeys + 1) * sizeof(*list));
-						lens = hf_xrealloc(lens, (nkeys + 1) * sizeof(*lens));
-						lens[nkeys] = strlen(ds->keys[li]);
-						list[nkeys++] = ds->keys[li];
-					}
-				complete = li >= ds->nkeys;
-				if (!nkeys) {
-					free(list);
-					free(lens);
-					break;
-				}
-			} else {
-				push_scan(a, ch, cursor, PLAN_SCAN_COUNT);
-				hf_argv_push(&call.cmds[1], "DBSIZE");
-				call.ncmds = 2;
-				hf_fanout(c, &call, 1, c->timeout_ms);
-				r = call.replies[0];
-				if (call.status || !r || r->type != HF_REPLY_ARRAY || r->nelem != 2) {
-					hf_target_set(&t[i], call.status ? call.status : HF_ERR, "SCAN: %s",
-						      call.status ? call.error : r && r->str ? r->str : "?");
-					hf_calls_release(&call, 1);
-					break;
-				}
-				if (call.replies[1] && call.replies[1]->type == HF_REPLY_INTEGER)
-					dbsize = call.replies[1]->integer;
-				snprintf(cursor, sizeof(cursor), "%s", r->elem[0]->str);
-				complete = !strcmp(cursor, "0");
-				keys = r->elem[1];
-				nkeys = keys->nelem;
-				list = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*list));
-				lens = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*lens));
-				for (k = 0; k < nkeys; k++)
-					if (!own_key(keys->elem[k]->str, keys->elem[k]->len)) {
-						lens[m] = keys->elem[k]->len;   /* binary-safe */
-						list[m++] = keys->elem[k]->str;
-					}
-				nkeys = m;
-				/* 'list' points into the reply: keep the call alive. */
+		if (!t[i].status && t[i].node->role == HF_ROLE_PRIMARY) {
+			for (k = 0; k < tl->nex; k++) {
+				hf_buf_puts(&ex, k ? "; " : "");
+				describe(ch, &pr.calls[i], &at, tl->ex[k], tl->exlen[k], &ex);
 			}
-			calls_made++;
-			if (nkeys) {
-				struct hf_call mc = { .node = nd };
-				const struct hf_reply *mr;
-
-				hf_argv_push(&mc.cmds[0], "EVAL");
-				hf_argv_push(&mc.cmds[0], match);
-				hf_argv_push(&mc.cmds[0], "0");
-				hf_argv_push(&mc.cmds[0], spec);
-				for (k = 0; k < nkeys; k++)
-					hf_argv_pushb(&mc.cmds[0], list[k], lens[k]);
-				mc.ncmds = 1;
-				hf_fanout(c, &mc, 1, c->timeout_ms * 5);
-				mr = mc.replies[0];
-				if (mc.status || !mr || mr->type != HF_REPLY_ARRAY) {
-					hf_target_set(&t[i], mc.status ? mc.status : HF_ERR, "%s",
-						      mc.status ? mc.error : mr && mr->str ? mr->str : "?");
-					complete = 1;
-				} else {
-					for (k = 0; k < mr->nelem && k < nkeys; k++) {
-						if (mr->elem[k]->integer != 1)
-							continue;
-						found++;
-						if (nex < PLAN_EXAMPLES) {
-							hf_buf_puts(&ex, nex++ ? "; " : "");
-							describe(ch, c, nd, list[k], lens[k], &ex);
-						}
-					}
-				}
-				hf_calls_release(&mc, 1);
-			}
-			free(list);
-			free(lens);
-			hf_calls_release(&call, 1);
-		}
-		if (t[i].status) {
-			hf_buf_release(&ex);
-			continue;
-		}
-		describe_change(ch, &what);
-		if (found || !complete) {
-			long long est = found;
-			double lo = 0, hi = 0, share = 1;
-
-			/* The share of the hash table's buckets the scan visited
-			 * (from its cursor): a sample of the keyspace. */
-			if (!complete && (dbsize > 0 || ds->keys)) {
-				struct scan at = { .cursor = cursor, .dbsize = dbsize };
-
-				share = ds->keys ? (double)li / (double)ds->nkeys : scan_share(ch, &at);
-				if (!(share > 0 && share < 1) && dbsize > 0)
-					/* SCAN visits about COUNT keys per call */
-					share = (double)calls_made * PLAN_SCAN_COUNT / (double)dbsize;
-				if (share > 1)
-					share = 1;
-				if (share > 0)
-					est = (long long)(hf_estimate_total((uint64_t)found, share, &lo, &hi) + 0.5);
-			}
-			if (ds->where_equals)
-				hf_buf_printf(&where, " where %s%s= %s", ds->where_field ? ds->where_field : "value",
-					      ds->where_field ? " " : " ", ds->where_equals);
-			hf_target_add_diff(&t[i], "data: %s%lld key(s) selected by %s%s%s%s%s: %s",
-					   complete ? "" : "~", est,
-					   ds->keys ? "the key list " : "MATCH ",
-					   ds->keys ? ds->keys_file : ds->match,
-					   ds->type ? ", type " : "", ds->type ? ds->type : "",
-					   where.s ? where.s : "", what.s ? what.s : "");
-			if (!complete && ds->keys)
-				hf_target_add_diff(&t[i], "  (estimate from the first %zu of the %zu keys "
-						   "listed; 95%% interval %.0f-%.0f)", li, ds->nkeys, lo, hi);
-			else if (!complete)
-				hf_target_add_diff(&t[i], "  (estimate from %.1f%% of the %lld keys, by SCAN; "
-						   "95%% interval %.0f-%.0f)", share * 100, dbsize, lo, hi);
-			if (nex)
-				hf_target_add_diff(&t[i], "  e.g. %s", ex.s);
+			plan_report(ch, tl, &ex);
 		}
 		hf_buf_release(&ex);
-		hf_buf_release(&what);
-		hf_buf_release(&where);
+		free_keys(tl->keys, tl->lens, tl->nkeys);
+		for (k = 0; k < tl->nex; k++)
+			free(tl->ex[k]);
 	}
+	hf_calls_release(pr.calls, n);
+	free(pr.calls);
+	free(pr.tl);
 out:
-	free(match);
-	free(spec);
+	free(pr.match);
+	free(pr.spec);
 	return rc;
 }
 
