@@ -16,7 +16,12 @@
  * key, restores the before-image where the key still digests to what the
  * hotfix left, skips a key already back at its before-image, and reports a
  * key written by someone else since as a conflict (restored only when
- * forced). */
+ * forced).
+ *
+ * This file holds the kind's operations and the order of their calls. The
+ * scripts are in src/kinds/lua (embedded by the build), the formats of
+ * their records and stash fields in data_codec.c, the manifest entry in
+ * data_spec.c. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +30,8 @@
 
 #include "core/kind.h"
 #include "kinds/data.h"
+#include "kinds/data_codec.h"
+#include "kinds/data_lua.h"
 #include "core/stats.h"
 #include "engine/redis/load.h"
 #include "util/buf.h"
@@ -33,6 +40,9 @@
 
 #define BUCKETS 10000
 #define MAX_ROUNDS_WITHOUT_PROGRESS 20
+/* After a failover, or a node that did not answer: how long a primary
+ * waits before it is asked again (the others go on meanwhile). */
+#define SETTLE_MS 100
 #define PLAN_SCAN_CALLS 20
 #define PLAN_SCAN_COUNT 1000
 #define PLAN_EXAMPLES 3
@@ -40,281 +50,58 @@
 
 /* ---- the server-side scripts ---------------------------------------- */
 
-/* Shared by the scripts: a key's digest, of its type, PEXPIRETIME and
- * contents. Strings, streams and compact encodings (listpack, intset) dump
- * their contents in order, and DUMP ends with a CRC-64 of its payload: the
- * digest is that CRC, the type and the expiry ("<crc>.<type>.<expiry>",
- * computed by Redis anyway; a second hash of the payload cost as much as
- * the DUMP). A set, hash or sorted set in hash table encoding, and a list,
- * dump their elements in table or node order, which a RESTORE of the same
- * payload need not reproduce: their digest is the SHA-1 of a canonical
- * form. No digest has a ':', which separates a record's parts. */
-static const char lua_common[] =
-	"local function canon(k, t)\n"
-	"  local a, parts = nil, {}\n"
-	"  if t == 'hash' then\n"
-	"    a = redis.call('HGETALL', k)\n"
-	"    local f = {}\n"
-	"    for i = 1, #a, 2 do f[#f + 1] = {a[i], a[i + 1]} end\n"
-	"    table.sort(f, function(x, y) return x[1] < y[1] end)\n"
-	"    for _, p in ipairs(f) do\n"
-	"      parts[#parts + 1] = #p[1] .. ':' .. p[1] .. #p[2] .. ':' .. p[2]\n"
-	"    end\n"
-	"    return table.concat(parts)\n"
-	"  elseif t == 'set' then\n"
-	"    a = redis.call('SMEMBERS', k)\n"
-	"    table.sort(a)\n"
-	"  elseif t == 'zset' then\n"
-	"    a = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')\n"
-	"  elseif t == 'list' then\n"
-	"    a = redis.call('LRANGE', k, 0, -1)\n"
-	"  else\n"
-	"    return nil\n"
-	"  end\n"
-	"  for _, m in ipairs(a) do parts[#parts + 1] = #m .. ':' .. m end\n"
-	"  return table.concat(parts)\n"
-	"end\n"
-	"-- DUMP's first byte is the RDB object type, which names both the type\n"
-	"-- and the encoding; DUMP is canonical for strings, streams and compact\n"
-	"-- encodings (listpack, intset), and 'canon' is used for the others.\n"
-	"local rdb = {[0] = {'string'}, [16] = {'hash'}, [11] = {'set'}, [20] = {'set'},\n"
-	"  [17] = {'zset'}, [15] = {'stream'}, [19] = {'stream'}, [21] = {'stream'},\n"
-	"  [4] = {'hash', true}, [2] = {'set', true}, [3] = {'zset', true},\n"
-	"  [5] = {'zset', true}, [1] = {'list', true}, [10] = {'list', true},\n"
-	"  [14] = {'list', true}, [18] = {'list', true}}\n"
-	"-- The digest, the DUMP payload and PEXPIRETIME of key k ('e' when the\n"
-	"-- caller knows it).\n"
-	"-- 'legacy': a SHA-1 for every value, as hotfix computed digests before\n"
-	"-- the CRC (a rollback of a run it journaled compares like with like).\n"
-	"local function digest(k, e, legacy)\n"
-	"  local d = redis.call('DUMP', k)\n"
-	"  if not d then return 'absent', false, -1 end\n"
-	"  local r, c = rdb[string.byte(d, 1)], nil\n"
-	"  local t = r and r[1] or redis.call('TYPE', k)['ok']\n"
-	"  if r and r[2] then c = canon(k, t) end\n"
-	"  e = e or redis.call('PEXPIRETIME', k)\n"
-	"  if c or not r or legacy then\n"
-	"    return redis.sha1hex(string.format('%s:%d:', t, e) .. (c or d)), d, e\n"
-	"  end\n"
-	"  -- the payload ends with its own CRC-64: the digest of the contents\n"
-	"  local c1, c2, c3, c4, c5, c6, c7, c8 = string.byte(d, -8, -1)\n"
-	"  return string.format('%02x%02x%02x%02x%02x%02x%02x%02x.%s.%d', c1, c2, c3, c4,\n"
-	"                       c5, c6, c7, c8, t, e), d, e\n"
-	"end\n"
-	"-- Digests without a '.' on both sides (SHA-1 or 'absent') may come from\n"
-	"-- an older hotfix; a canonical form's digest is the same either way.\n"
-	"local function legacy(bd, ad)\n"
-	"  return not string.find(bd, '.', 1, true) and not string.find(ad, '.', 1, true)\n"
-	"end\n";
+/* The scripts are the .lua files of src/kinds/lua, embedded by the build
+ * (kinds/data_lua.h). A script is sent to a node put together: the flags
+ * line, common.lua, then, for a script that changes keys, codec.lua and
+ * the transform, then the script's own body. */
 
-/* Redis Cluster routes a script by its declared keys, which must share a
- * slot; so the keys a script works on are passed in ARGV (the node serves
- * their slots: they come from its own SCAN), and only the stash, whose slot
- * the node serves, is declared.
- *
- * KEYS[1] is the stash; ARGV[1] the change as JSON, ARGV[2] the batch's
- * field in the stash, ARGV[3..] the keys. Returns per key "" (not
- * selected), "R<expire>:<before>:<after>:<dump>" or, for a transform that
- * failed, "E<message>" (the key is put back and nothing after it is
- * touched). The batch's records go to the stash as one field, so that
- * keeping them costs one write per batch, not one per key. */
-static const char lua_apply[] =
-	"local spec = cjson.decode(ARGV[1])\n"
-	"local stash, field = KEYS[1], ARGV[2]\n"
-	"local out, blob = {}, {}\n"
-	"-- Resumed: the records of a batch that ran but whose answer was lost\n"
-	"-- wait in the stash, one field per batch of '<len>:<key><len>:<record>'\n"
-	"-- (or, left by an older hotfix, one field per key holding its record).\n"
-	"local prev = nil\n"
-	"if spec.resumed then\n"
-	"  prev = {}\n"
-	"  local all = redis.call('HGETALL', stash)\n"
-	"  for i = 1, #all, 2 do\n"
-	"    local b, p = all[i + 1], 1\n"
-	"    if string.sub(b, 1, 1) == 'R' then\n"
-	"      prev[all[i]] = {b, all[i]}\n"
-	"      p = #b + 1\n"
-	"    end\n"
-	"    while p <= #b do\n"
-	"      local c = string.find(b, ':', p, true)\n"
-	"      local kl = tonumber(string.sub(b, p, c - 1))\n"
-	"      local key = string.sub(b, c + 1, c + kl)\n"
-	"      local c2 = string.find(b, ':', c + kl + 1, true)\n"
-	"      local rl = tonumber(string.sub(b, c + kl + 1, c2 - 1))\n"
-	"      prev[key] = {string.sub(b, c2 + 1, c2 + rl), all[i]}\n"
-	"      p = c2 + rl + 1\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"local used = {}\n"
-	"-- keys are binary: only numbers go through string.format\n"
-	"local function record(k, rec)\n"
-	"  blob[#blob + 1] = string.format('%d:', #k)\n"
-	"  blob[#blob + 1] = k\n"
-	"  blob[#blob + 1] = string.format('%d:', #rec)\n"
-	"  blob[#blob + 1] = rec\n"
-	"  out[#out + 1] = rec\n"
-	"end\n"
-	"-- The fields answered from now hold records of this batch only: they\n"
-	"-- go, unless the batch stops at a failed transform before answering\n"
-	"-- them all (the rest of their records stay for the journal).\n"
-	"local function finish(complete)\n"
-	"  if complete then\n"
-	"    for f in pairs(used) do redis.call('HDEL', stash, f) end\n"
-	"  end\n"
-	"  if #blob > 0 then redis.call('HSET', stash, field, table.concat(blob)) end\n"
-	"  return out\n"
-	"end\n"
-	"local pure = spec.set or spec.unset or spec.rename or spec.value\n"
-	"for i = 3, #ARGV do\n"
-	"  local k = ARGV[i]\n"
-	"  local p = prev and prev[k]\n"
-	"  if p then\n"
-	"    used[p[2]] = true\n"
-	"    record(k, p[1])\n"
-	"  else\n"
-	"    local ok\n"
-	"    if spec.where ~= nil then\n"
-	"      -- a key of another type answers an error, which equals no\n"
-	"      -- string: a match is a hash (HGET) or a string (GET), the\n"
-	"      -- type the manifest implies with 'where'\n"
-	"      if spec.where_field ~= nil then\n"
-	"        ok = redis.pcall('HGET', k, spec.where_field) == spec.where\n"
-	"      else\n"
-	"        ok = redis.pcall('GET', k) == spec.where\n"
-	"      end\n"
-	"    else\n"
-	"      local t = redis.call('TYPE', k)['ok']\n"
-	"      ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
-	"    end\n"
-	"    if not ok then\n"
-	"      out[#out + 1] = ''\n"
-	"    else\n"
-	"      local bd, d, e = digest(k)\n"
-	"      local err = nil\n"
-	"      if spec.delete then\n"
-	"        redis.call('DEL', k)\n"
-	"      elseif spec.lua then\n"
-	"        local good, msg = pcall(transform, k)\n"
-	"        if not good then\n"
-	"          if type(msg) == 'table' then msg = msg.err or msg.ok end\n"
-	"          err = tostring(msg)\n"
-	"        end\n"
-	"      else\n"
-	"        if spec.value ~= nil then redis.call('SET', k, spec.value, 'KEEPTTL') end\n"
-	"        if spec.rename ~= nil then\n"
-	"          local v = redis.call('HGET', k, spec.rename[1])\n"
-	"          if v then\n"
-	"            redis.call('HSET', k, spec.rename[2], v)\n"
-	"            redis.call('HDEL', k, spec.rename[1])\n"
-	"          end\n"
-	"        end\n"
-	"        if spec.set ~= nil then redis.call('HSET', k, unpack(spec.set)) end\n"
-	"        if spec.unset ~= nil then redis.call('HDEL', k, unpack(spec.unset)) end\n"
-	"        if spec.ttl ~= nil then redis.call('PEXPIRE', k, spec.ttl) end\n"
-	"        if spec.persist then redis.call('PERSIST', k) end\n"
-	"      end\n"
-	"      if err then\n"
-	"        redis.call('DEL', k)\n"
-	"        redis.call('RESTORE', k, e > 0 and e or 0, d, 'ABSTTL')\n"
-	"        out[#out + 1] = 'E' .. err\n"
-	"        return finish(false)\n"
-	"      end\n"
-	"      -- field changes keep the expiry: no need to ask for it again\n"
-	"      local ad = digest(k, pure and not spec.ttl and not spec.persist and e or nil)\n"
-	"      record(k, string.format('R%d:%s:%s:', e, bd, ad) .. d)\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"return finish(true)\n";
-
-/* ARGV[1] "1" to force; then pairs: a key and its record "<expire>:
- * <before>:<after>:<dump>". Returns per key "same", "restored",
- * "forced", "expired" or "conflict:<digest now>". */
-static const char lua_revert[] =
-	"local force = ARGV[1] == '1'\n"
-	"local now = redis.call('TIME')\n"
-	"local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)\n"
-	"local out = {}\n"
-	"for i = 1, (#ARGV - 1) / 2 do\n"
-	"  local k, rec = ARGV[2 * i], ARGV[2 * i + 1]\n"
-	"  local c1 = string.find(rec, ':', 1, true)\n"
-	"  local c2 = string.find(rec, ':', c1 + 1, true)\n"
-	"  local c3 = string.find(rec, ':', c2 + 1, true)\n"
-	"  local e = tonumber(string.sub(rec, 1, c1 - 1))\n"
-	"  local bd = string.sub(rec, c1 + 1, c2 - 1)\n"
-	"  local ad = string.sub(rec, c2 + 1, c3 - 1)\n"
-	"  local d = string.sub(rec, c3 + 1)\n"
-	"  local cd = digest(k, nil, legacy(bd, ad))\n"
-	"  local expired = e ~= -1 and e <= nowms\n"
-	"  if cd == bd then\n"
-	"    out[i] = 'same'\n"
-	"  elseif cd == ad or force or (expired and cd == 'absent') then\n"
-	"    redis.call('DEL', k)\n"
-	"    if expired then\n"
-	"      out[i] = 'expired'\n"
-	"    else\n"
-	"      redis.call('RESTORE', k, e == -1 and 0 or e, d, 'ABSTTL')\n"
-	"      out[i] = cd == ad and 'restored' or 'forced'\n"
-	"    end\n"
-	"  else\n"
-	"    out[i] = 'conflict:' .. cd\n"
-	"  end\n"
-	"end\n"
-	"return out\n";
-
-/* ARGV pairs of a key and "L" for a legacy digest (see legacy()) or "N":
- * their digests now. */
-static const char lua_digests[] =
-	"local out = {}\n"
-	"for i = 1, #ARGV / 2 do out[i] = digest(ARGV[2 * i - 1], nil, ARGV[2 * i] == 'L') end\n"
-	"return out\n";
-
-/* ARGV[1] the change, ARGV[2..] the keys: 1 where a key is selected. */
-static const char lua_match[] =
-	"local spec = cjson.decode(ARGV[1])\n"
-	"local out = {}\n"
-	"for i = 2, #ARGV do\n"
-	"  local k = ARGV[i]\n"
-	"  local t = redis.call('TYPE', k)['ok']\n"
-	"  local ok = t ~= 'none' and (spec.type == nil or spec.type == t)\n"
-	"  if ok and spec.where ~= nil then\n"
-	"    if spec.where_field ~= nil then\n"
-	"      ok = redis.call('HGET', k, spec.where_field) == spec.where\n"
-	"    else\n"
-	"      ok = redis.call('GET', k) == spec.where\n"
-	"    end\n"
-	"  end\n"
-	"  out[i - 1] = ok and 1 or 0\n"
-	"end\n"
-	"return out\n";
-
-/* Lines of the apply script before the transform's first line. */
-static int lines_before_transform(void)
+/* Append a piece of a script to 'b' (when not NULL), ended by a newline so
+ * that the next piece starts on a line of its own; returns the lines it
+ * takes. */
+static int piece(struct hf_buf *b, const char *s)
 {
-	const char *p;
-	int n = 2;   /* the flags line, and "local function transform(key)" */
+	size_t len = strlen(s), i;
+	int lines = !len || s[len - 1] != '\n';
 
-	for (p = lua_common; *p; p++)
-		n += *p == '\n';
-	return n;
+	for (i = 0; i < len; i++)
+		lines += s[i] == '\n';
+	if (b) {
+		hf_buf_append(b, s, len);
+		if (!len || s[len - 1] != '\n')
+			hf_buf_puts(b, "\n");
+	}
+	return lines;
+}
+
+/* Put the script of 'body' together into 'b' (NULL: only count). Returns
+ * the lines before the transform's first one, by which the line numbers of
+ * Redis' errors in it are shifted from those of the user's file. */
+static int assemble(struct hf_buf *b, const struct hf_change *ch, const char *body, int writes)
+{
+	const struct hf_data_spec *ds = ch->spec;
+	int lines = 0;
+
+	/* A read-only script may run on a replica too. */
+	lines += piece(b, writes ? "#!lua flags=allow-cross-slot-keys" :
+		       "#!lua flags=no-writes,allow-cross-slot-keys");
+	lines += piece(b, hf_data_lua_common);
+	if (writes) {
+		lines += piece(b, hf_data_lua_codec);
+		if (ds->lua_code) {
+			lines += piece(b, "local function transform(key)");
+			piece(b, ds->lua_code);
+			piece(b, "end");
+		}
+	}
+	piece(b, body);
+	return lines;
 }
 
 static char *script(const struct hf_change *ch, const char *body, int writes)
 {
-	const struct hf_data_spec *ds = ch->spec;
 	struct hf_buf b = {0};
 
-	/* A read-only script may run on a replica too. */
-	hf_buf_puts(&b, writes ? "#!lua flags=allow-cross-slot-keys\n" :
-		    "#!lua flags=no-writes,allow-cross-slot-keys\n");
-	hf_buf_puts(&b, lua_common);
-	if (ds->lua_code && writes) {
-		hf_buf_puts(&b, "local function transform(key)\n");
-		hf_buf_puts(&b, ds->lua_code);
-		hf_buf_puts(&b, "\nend\n");
-	}
-	hf_buf_puts(&b, body);
+	assemble(&b, ch, body, writes);
 	return hf_buf_detach(&b);
 }
 
@@ -454,34 +241,11 @@ static int owns(const struct hf_cluster *c, const struct hf_node *n, const char 
 	return lo >= 0 && (int)slot >= lo && (int)slot <= hi;
 }
 
-/* Parse "R<expire>:<before>:<after>:<dump>" (or without the leading R). */
-static int parse_record(const char *s, size_t len, struct hf_key_record *r)
-{
-	const char *p = s, *end = s + len, *c1, *c2, *c3;
-
-	if (p < end && *p == 'R')
-		p++;
-	c1 = memchr(p, ':', (size_t)(end - p));
-	c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
-	c3 = c2 ? memchr(c2 + 1, ':', (size_t)(end - c2 - 1)) : NULL;
-	if (!c3 || c2 - c1 - 1 > 40 || c3 - c2 - 1 > 40)
-		return -1;
-	r->expire_at = strtoll(p, NULL, 10);
-	snprintf(r->before, sizeof(r->before), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-	snprintf(r->after, sizeof(r->after), "%.*s", (int)(c3 - c2 - 1), c2 + 1);
-	r->dumplen = (size_t)(end - c3 - 1);
-	r->dump = hf_xmalloc(r->dumplen + 1);
-	memcpy(r->dump, c3 + 1, r->dumplen);
-	r->dump[r->dumplen] = '\0';
-	return 0;
-}
-
 static void push_record(struct hf_argv *a, const struct hf_key_record *r)
 {
 	struct hf_buf b = {0};
 
-	hf_buf_printf(&b, "%lld:%s:%s:", r->expire_at, r->before, r->after);
-	hf_buf_append(&b, r->dump ? r->dump : "", r->dumplen);
+	hf_data_record_encode(r, &b);
 	hf_argv_pushb(a, b.s, b.len);
 	hf_buf_release(&b);
 }
@@ -546,6 +310,7 @@ struct scan {
 	struct hf_keyset taken;      /* keys with a record in this step */
 	long long dbsize;            /* keys on the node at the start, for the share done */
 	int idle;                    /* rounds without an answer */
+	long long not_before;        /* hf_mono_ms() before which it is not asked again */
 	int finished;
 };
 
@@ -661,9 +426,10 @@ static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_ca
 
 /* Record the script's answers; returns -1 (with the target failed) when a
  * transform failed or an answer cannot be read. */
-static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_key_record **recs,
-			  size_t *nrecs, const char *ch_lua_file)
+static int record_answers(const struct hf_change *ch, struct scan *s, const struct hf_reply *r,
+			  struct hf_key_record **recs, size_t *nrecs)
 {
+	const struct hf_data_spec *ds = ch->spec;
 	size_t i;
 
 	*recs = hf_xcalloc(s->nkeys ? s->nkeys : 1, sizeof(**recs));
@@ -683,20 +449,20 @@ static int record_answers(struct scan *s, const struct hf_reply *r, struct hf_ke
 			/* The records before it ('*nrecs') are good. Lines of the
 			 * script are the file's, shifted by what precedes it. */
 			const char *msg = e->str + 1, *at = strstr(msg, "user_script:");
-			int line = at ? atoi(at + 12) - lines_before_transform() : 0;
+			int line = at ? atoi(at + 12) - assemble(NULL, ch, "", 1) : 0;
 			const char *rest = at ? strchr(at + 12, ':') : NULL;
 
 			if (at && line > 0 && rest)
 				hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key "
 					      "is left as it was): %s:%d:%.300s", (int)(s->lens[i] > 200 ? 200 :
-					      s->lens[i]), s->keys[i], ch_lua_file, line, rest + 1);
+					      s->lens[i]), s->keys[i], ds->lua_file, line, rest + 1);
 			else
 				hf_target_set(s->t, HF_ERR, "the lua transform failed on key '%.*s' (the key "
 					      "is left as it was): %.300s", (int)(s->lens[i] > 200 ? 200 :
 					      s->lens[i]), s->keys[i], msg);
 			return -1;
 		}
-		if (parse_record(e->str, e->len, k)) {
+		if (hf_data_record_decode(e->str, e->len, k)) {
 			hf_target_set(s->t, HF_ERR, "unreadable answer for key '%s'", s->keys[i]);
 			return -1;
 		}
@@ -721,43 +487,15 @@ static void drop_acks(struct scan *s)
 	s->nack = 0;
 }
 
-/* One entry of a stash field, '<len>:<key><len>:<record>', from '*p'
- * (moved past it); -1 when 'end' comes first or it cannot be read. A field
- * left by an older hotfix is one key ('field') whose value is its record
- * ("R..."). */
-static int stash_entry(const struct hf_reply *field, const char **p, const char *end,
-		       const char **key, size_t *keylen, const char **rec, size_t *reclen)
-{
-	char *e;
-	unsigned long long n;
-
-	if (**p == 'R' && field->str) {   /* entries of a batch start with a digit */
-		*key = field->str;
-		*keylen = field->len;
-		*rec = *p;
-		*reclen = (size_t)(end - *p);
-		*p = end;
-		return 0;
-	}
-	n = strtoull(*p, &e, 10);
-	if (e >= end || *e != ':' || n > (unsigned long long)(end - e - 1))
-		return -1;
-	*key = e + 1;
-	*keylen = (size_t)n;
-	n = strtoull(*key + *keylen, &e, 10);
-	if (e >= end || *e != ':' || n > (unsigned long long)(end - e - 1))
-		return -1;
-	*rec = e + 1;
-	*reclen = (size_t)n;
-	*p = *rec + *reclen;
-	return 0;
-}
-
 /* After a crash or a failover: journal what the stash holds (changed,
  * not journaled). Its fields are added to 's->ack', to be dropped, except
  * that of the batch waiting to be sent again ('s->keys'): the script
  * answers that batch from the stash. Nothing is marked journaled or
- * dropped unless the journal took the records. */
+ * dropped unless the journal took the records.
+ *
+ * Returns 0; HF_EUNREACH when the node did not answer (ask again, on the
+ * shard's primary); HF_ERR, with the target failed, when the stash holds
+ * what cannot be read or the journal refused its records. */
 static int recover_stash(struct hf_cluster *c, struct scan *s)
 {
 	struct hf_call call = { .node = s->node };
@@ -774,7 +512,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	r = call.replies[0];
 	if (call.status || !r || r->type != HF_REPLY_ARRAY) {
 		hf_calls_release(&call, 1);
-		return -1;
+		return HF_EUNREACH;
 	}
 	if (r->nelem)
 		s->resumed = 1;
@@ -783,26 +521,29 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	acks = hf_xcalloc(r->nelem / 2 + 1, sizeof(*acks));
 	for (i = 0; i + 1 < r->nelem && !rc; i += 2) {
 		const struct hf_reply *f = r->elem[i], *v = r->elem[i + 1];
-		const char *p, *end, *key, *rec;
+		struct hf_data_stash_iter it;
+		const char *key, *rec;
 		size_t keylen, reclen;
-		int mine = 0;
+		int mine = 0, more = 0;
 
 		if (!f->str || !v->str)
 			continue;
-		end = v->str + v->len;
-		for (p = v->str; p < end && !mine;) {
-			if (stash_entry(f, &p, end, &key, &keylen, &rec, &reclen)) {
-				rc = -1;
-				break;
-			}
-			mine = hf_keyset_has(&pending, key, keylen);
+		if (hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len)) {
+			hf_target_set(s->t, HF_ERR, "stash field '%.60s' in %s is in a format this "
+				      "hotfix does not read (version %d)", f->str, s->stash, it.version);
+			rc = HF_ERR;
+			break;
 		}
+		while (!mine && (more = hf_data_stash_iter_next(&it, &key, &keylen, &rec, &reclen)) > 0)
+			mine = hf_keyset_has(&pending, key, keylen);
+		if (more < 0)
+			rc = HF_ERR;
 		if (mine || rc)
 			continue;
-		for (p = v->str; p < end && !rc;) {
+		hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len);
+		while (!rc && hf_data_stash_iter_next(&it, &key, &keylen, &rec, &reclen) > 0) {
 			struct hf_key_record *k;
 
-			stash_entry(f, &p, end, &key, &keylen, &rec, &reclen);
 			/* A key journaled already, or met twice here, has its record. */
 			if (hf_keyset_has(&s->taken, key, keylen) || !hf_keyset_add(&adding, key, keylen))
 				continue;
@@ -812,8 +553,8 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 			}
 			k = &recs[n];
 			memset(k, 0, sizeof(*k));
-			if (parse_record(rec, reclen, k)) {
-				rc = -1;
+			if (hf_data_record_decode(rec, reclen, k)) {
+				rc = HF_ERR;
 				break;
 			}
 			k->key = (char *)key;
@@ -825,7 +566,8 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 			acks[nacks++] = i;
 	}
 	if (rc) {
-		hf_target_set(s->t, HF_ERR, "unreadable stash field in %s", s->stash);
+		if (!s->t->status)
+			hf_target_set(s->t, HF_ERR, "unreadable stash field in %s", s->stash);
 	} else if (n) {
 		char *cursor = NULL;
 		int done = 0;
@@ -834,8 +576,10 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 		if (hf_journal_scan_get(s->x->journal, s->x->run_id, s->t->step->seq, &cursor, &done,
 					&err) ||
 		    hf_journal_keys_add(s->x->journal, s->x->run_id, s->t->step->seq, recs, n,
-					cursor ? cursor : "0", 0, &err))
-			rc = -1;
+					cursor ? cursor : "0", 0, &err)) {
+			hf_target_set(s->t, HF_ERR, "%s", err.msg);
+			rc = HF_ERR;
+		}
 		free(cursor);
 	}
 	if (!rc) {
@@ -852,7 +596,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	hf_keyset_free(&pending);
 	hf_keyset_free(&adding);
 	hf_calls_release(&call, 1);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 /* What apply's steps share while their primaries answer one by one. */
@@ -871,7 +615,9 @@ struct apply_run {
 
 /* Fill 'call' with the primary's next commands: drop the stash fields
  * journaled, run the script on the keys fetched, fetch the next keys.
- * Returns 1 with commands to send, 0 when the step is over. */
+ * Returns 1 with commands to send, or with none and a 'not_before' (a
+ * primary that did not answer is asked again then, never slept on: the
+ * others go on meanwhile); 0 when the step is over. */
 static int apply_next(struct apply_run *ar, size_t i)
 {
 	const struct hf_change *ch = ar->ch;
@@ -884,26 +630,36 @@ static int apply_next(struct apply_run *ar, size_t i)
 	call->node = sc->node;
 	if (sc->finished)
 		return 0;
-	while (!sc->recovered) {
+	if (hf_mono_ms() < sc->not_before) {
+		/* Handed back when it is time, with nothing sent. */
+		call->not_before = sc->not_before;
+		return 1;
+	}
+	if (!sc->recovered) {
 		/* First look at the stash: a crashed run may have left records. */
-		if (!recover_stash(ar->c, sc)) {
-			sc->recovered = 1;
-			call->node = sc->node;
-			break;
+		int rc = recover_stash(ar->c, sc);
+
+		if (rc && rc != HF_EUNREACH) {
+			sc->finished = 1;
+			return 0;
 		}
-		{
+		if (rc) {
 			struct hf_node *now = serving(ar->c, sc->node);
 
 			if (now)
 				sc->node = now;
+			if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+				hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
+					      sc->node->host, sc->node->port);
+				sc->finished = 1;
+				return 0;
+			}
+			call->node = sc->node;
+			call->not_before = sc->not_before = hf_mono_ms() + SETTLE_MS;
+			return 1;
 		}
-		if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
-			hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
-				      sc->node->host, sc->node->port);
-			sc->finished = 1;
-			return 0;
-		}
-		hf_sleep_ms(100);
+		sc->recovered = 1;
+		call->node = sc->node;
 	}
 	if (sc->nack) {
 		struct hf_argv *a = &call->cmds[call->ncmds++];
@@ -1010,12 +766,12 @@ static void apply_answer(struct apply_run *ar, size_t i)
 				      (fetch && fetch->str) ? fetch->str : "no answer");
 			sc->finished = 1;
 		}
-		hf_sleep_ms(100);
+		sc->not_before = hf_mono_ms() + SETTLE_MS;
 		return;
 	}
 	sc->idle = 0;
 	drop_acks(sc);
-	if (sc->nkeys && record_answers(sc, eval, &recs, &nrecs, ds->lua_file)) {
+	if (sc->nkeys && record_answers(ch, sc, eval, &recs, &nrecs)) {
 		/* The keys changed before the failure are journaled, so that
 		 * the rollback restores them. */
 		if (nrecs)
@@ -1115,7 +871,7 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 
 	ar.s = hf_xcalloc(n ? n : 1, sizeof(*ar.s));
 	ar.calls = hf_xcalloc(n ? n : 1, sizeof(*ar.calls));
-	ar.code = script(ch, lua_apply, 1);
+	ar.code = script(ch, hf_data_lua_apply, 1);
 	ar.spec = spec_json(ch, 0);
 	ar.spec_r = spec_json(ch, 1);
 	for (i = 0; i < n; i++) {
@@ -1204,11 +960,11 @@ static int undo_load(const struct hf_kind_ctx *x, struct hf_target *t, struct un
 	rc = recover_stash(c, &sc);
 	drop_acks(&sc);
 	hf_keyset_free(&sc.taken);
-	if (rc) {
+	if (rc == HF_EUNREACH)
 		hf_target_set(t, HF_EUNREACH, "cannot read the stash on %s:%d", u->node->host,
 			      u->node->port);
+	if (rc)
 		return -1;
-	}
 	if (hf_journal_keys_load(x->journal, x->run_id, t->step->seq, &u->recs, &u->nrecs, &err)) {
 		hf_target_set(t, HF_ERR, "%s", err.msg);
 		return -1;
@@ -1352,8 +1108,11 @@ static int revert_step(void *ud, size_t i)
 		u->node = now;
 		u->at = u->from;
 		hf_calls_release(call, 1);
-		hf_sleep_ms(100);   /* let the failover settle */
-		return revert_next(rr, i);
+		if (!revert_next(rr, i))
+			return 0;
+		/* Sent once the failover has settled; the others go on. */
+		call->not_before = hf_mono_ms() + SETTLE_MS;
+		return 1;
 	}
 	u->tries = 0;
 	undo_answers(&rr->t[i], u, r);
@@ -1378,7 +1137,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	struct revert_run rr = { .x = x, .c = c, .t = t, .force = force };
 	size_t i;
 
-	rr.code = script(ch, lua_revert, 1);
+	rr.code = script(ch, hf_data_lua_revert, 1);
 	rr.u = hf_xcalloc(n ? n : 1, sizeof(*rr.u));
 	rr.calls = hf_xcalloc(n ? n : 1, sizeof(*rr.calls));
 	rr.limit = ds->batch < BATCH_MAX ? (size_t)ds->batch : BATCH_MAX;
@@ -1404,7 +1163,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	free(rr.code);
 }
 
-/* ---- verify, capture, plan ------------------------------------------- */
+/* ---- verify, capture ------------------------------------------------ */
 
 /* AFTER: the step's scan is complete (every selected key was changed by
  * the script, which digested it on the node). BEFORE: every record that was
@@ -1414,7 +1173,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 {
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
-	char *code = script(ch, lua_digests, 0);
+	char *code = script(ch, hf_data_lua_digests, 0);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -1461,7 +1220,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 				const struct hf_key_record *rec = &recs[idx[k]];
 
 				hf_argv_pushb(a, rec->key, rec->keylen);
-				hf_argv_push(a, strchr(rec->before, '.') || strchr(rec->after, '.') ? "N" : "L");
+				hf_argv_push(a, hf_data_digests_legacy(rec->before, rec->after) ? "L" : "N");
 			}
 			call.ncmds = 1;
 			hf_fanout(c, &call, 1, c->timeout_ms * 5);
@@ -1506,6 +1265,8 @@ static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 			t[i].step->before = hf_xstrdup("{\"keys\":\"journal\"}");
 	}
 }
+
+/* ---- plan ----------------------------------------------------------- */
 
 /* The hash fields a change reads or writes, each once. */
 static size_t touched_fields(const struct hf_change *ch, const char **out, size_t max)
@@ -1557,38 +1318,72 @@ static const char *field_after(const struct hf_change *ch, const char *f, const 
 	return v;
 }
 
-/* One example for the plan: "'user:7' {plan: legacy} -> {plan: basic}". */
-static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf_node *n,
+/* What an example shows of a key besides its TTL. */
+enum example { EX_NOTHING, EX_FIELDS, EX_VALUE };
+
+/* EX_FIELDS: the hash fields the change touches (into 'fields', '*nf' of
+ * them); EX_VALUE: a string's value; nothing for a transform or a key of
+ * any type. */
+static enum example example_of(const struct hf_change *ch, const char **fields, size_t *nf)
+{
+	const struct hf_data_spec *ds = ch->spec;
+
+	*nf = 0;
+	if (!ds->type || ds->lua_code)
+		return EX_NOTHING;
+	if (!strcmp(ds->type, "hash") && (*nf = touched_fields(ch, fields, 16)))
+		return EX_FIELDS;
+	return !strcmp(ds->type, "string") ? EX_VALUE : EX_NOTHING;
+}
+
+/* Add to 'call' the commands that show key 'key' for an example (two at
+ * most: its fields or value, and its TTL). */
+static void describe_push(const struct hf_change *ch, struct hf_call *call, const char *key,
+			  size_t len)
+{
+	const char *fields[16];
+	size_t nf, i;
+	struct hf_argv *a;
+
+	switch (example_of(ch, fields, &nf)) {
+	case EX_FIELDS:
+		a = &call->cmds[call->ncmds++];
+		hf_argv_push(a, "HMGET");
+		hf_argv_pushb(a, key, len);
+		for (i = 0; i < nf; i++)
+			hf_argv_push(a, fields[i]);
+		break;
+	case EX_VALUE:
+		a = &call->cmds[call->ncmds++];
+		hf_argv_push(a, "GET");
+		hf_argv_pushb(a, key, len);
+		break;
+	case EX_NOTHING:
+		break;
+	}
+	a = &call->cmds[call->ncmds++];
+	hf_argv_push(a, "PTTL");
+	hf_argv_pushb(a, key, len);
+}
+
+/* One example for the plan, from the answers to describe_push()'s
+ * commands from call->replies[*at] on ('*at' moves past them): "'user:7'
+ * {plan: legacy} -> {plan: basic}". */
+static void describe(const struct hf_change *ch, const struct hf_call *call, size_t *at,
 		     const char *key, size_t len, struct hf_buf *out)
 {
 	const struct hf_data_spec *ds = ch->spec;
-	struct hf_call call = { .node = n };
-	const struct hf_reply *r, *ttl;
+	const struct hf_reply *r = NULL, *ttl;
 	const char *fields[16];
-	size_t nf = 0, i;
-	int hash = ds->type && !strcmp(ds->type, "hash") && !ds->lua_code;
-	int str = ds->type && !strcmp(ds->type, "string") && !ds->lua_code;
+	size_t nf, i;
+	enum example ex = example_of(ch, fields, &nf);
 
 	hf_buf_printf(out, "'%.*s' ", (int)(len > 60 ? 60 : len), key);
-	if (hash && (nf = touched_fields(ch, fields, 16))) {
-		hf_argv_push(&call.cmds[call.ncmds], "HMGET");
-		hf_argv_pushb(&call.cmds[call.ncmds], key, len);
-		for (i = 0; i < nf; i++)
-			hf_argv_push(&call.cmds[call.ncmds], fields[i]);
-		call.ncmds++;
-	} else if (str) {
-		hf_argv_push(&call.cmds[call.ncmds], "GET");
-		hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
-	}
-	hf_argv_push(&call.cmds[call.ncmds], "PTTL");
-	hf_argv_pushb(&call.cmds[call.ncmds++], key, len);
-	hf_fanout(c, &call, 1, c->timeout_ms);
-	if (call.status) {
-		hf_calls_release(&call, 1);
+	if (call->status)
 		return;
-	}
-	r = call.ncmds == 2 ? call.replies[0] : NULL;
-	ttl = call.replies[call.ncmds - 1];
+	if (ex != EX_NOTHING)
+		r = call->replies[(*at)++];
+	ttl = call->replies[(*at)++];
 	if (r && r->type == HF_REPLY_ARRAY && r->nelem == nf) {
 		hf_buf_puts(out, "{");
 		for (i = 0; i < nf; i++)
@@ -1610,7 +1405,6 @@ static void describe(const struct hf_change *ch, struct hf_cluster *c, struct hf
 	if (ttl && ttl->type == HF_REPLY_INTEGER && (ds->ttl_ms || ds->persist))
 		hf_buf_printf(out, " ttl %s -> %s", ttl->integer >= 0 ? "set" : "none",
 			      ds->persist ? "none" : "set");
-	hf_calls_release(&call, 1);
 }
 
 static void describe_change(const struct hf_change *ch, struct hf_buf *out)
@@ -1647,188 +1441,295 @@ static void describe_change(const struct hf_change *ch, struct hf_buf *out)
 		out->s[--out->len] = '\0';
 }
 
+/* One primary's count while the plan asks it. */
+struct tally {
+	struct hf_target *t;
+	char cursor[32];             /* SCAN's */
+	size_t li;                   /* a key list: the next key to look at */
+	long long found, dbsize;
+	int calls_made;              /* batches of keys fetched: SCAN calls, or list batches */
+	int complete;                /* every key was looked at */
+	char **keys;                 /* fetched, sent to the match script next */
+	size_t *lens, nkeys;
+	int matching, scanning;      /* what the call in flight asks */
+	char *ex[PLAN_EXAMPLES];     /* the first keys selected, to show */
+	size_t exlen[PLAN_EXAMPLES], nex;
+};
+
+/* What the plan's primaries share while they answer one by one. */
+struct plan_run {
+	const struct hf_change *ch;
+	struct hf_cluster *c;
+	struct tally *tl;
+	struct hf_call *calls;
+	char *match, *spec;
+};
+
+/* Keep a copy of key 'key' for the match script. */
+static void tally_key(struct tally *tl, const char *key, size_t len)
+{
+	tl->keys[tl->nkeys] = hf_xmalloc(len + 1);
+	memcpy(tl->keys[tl->nkeys], key, len);
+	tl->keys[tl->nkeys][len] = '\0';
+	tl->lens[tl->nkeys++] = len;
+}
+
+/* Fill calls[i] with the primary's next questions: the match script on
+ * the keys fetched last (a key list's next batch is known here), and the
+ * next SCAN, in one call. 0 when the primary is done. */
+static int plan_next(struct plan_run *pr, size_t i)
+{
+	const struct hf_change *ch = pr->ch;
+	const struct hf_data_spec *ds = ch->spec;
+	struct tally *tl = &pr->tl[i];
+	struct hf_call *call = &pr->calls[i];
+	struct hf_node *nd = tl->t->node;
+	int more = !tl->complete && tl->calls_made < PLAN_SCAN_CALLS;
+	size_t k;
+
+	memset(call, 0, sizeof(*call));
+	call->node = nd;
+	tl->matching = tl->scanning = 0;
+	if (nd->role != HF_ROLE_PRIMARY || tl->t->status)
+		return 0;
+	if (ds->keys && more) {
+		tl->keys = hf_xcalloc(PLAN_SCAN_COUNT, sizeof(*tl->keys));
+		tl->lens = hf_xcalloc(PLAN_SCAN_COUNT, sizeof(*tl->lens));
+		for (; tl->li < ds->nkeys && tl->nkeys < PLAN_SCAN_COUNT; tl->li++)
+			if (owns(pr->c, nd, ds->keys[tl->li], strlen(ds->keys[tl->li])))
+				tally_key(tl, ds->keys[tl->li], strlen(ds->keys[tl->li]));
+		tl->complete = tl->li >= ds->nkeys;
+		tl->calls_made += tl->nkeys > 0;
+	}
+	if (tl->nkeys) {
+		struct hf_argv *a = &call->cmds[call->ncmds++];
+
+		hf_argv_push(a, "EVAL");
+		hf_argv_push(a, pr->match);
+		hf_argv_push(a, "0");
+		hf_argv_push(a, pr->spec);
+		for (k = 0; k < tl->nkeys; k++)
+			hf_argv_pushb(a, tl->keys[k], tl->lens[k]);
+		tl->matching = 1;
+	}
+	if (!ds->keys && more) {
+		push_scan(&call->cmds[call->ncmds++], ch, tl->cursor, PLAN_SCAN_COUNT);
+		hf_argv_push(&call->cmds[call->ncmds++], "DBSIZE");
+		tl->scanning = 1;
+	}
+	return call->ncmds > 0;
+}
+
+/* Count the keys the match script selected, keeping the first few as
+ * examples, and take the keys SCAN fetched. */
+static void plan_answer(struct plan_run *pr, size_t i)
+{
+	struct tally *tl = &pr->tl[i];
+	const struct hf_call *call = &pr->calls[i];
+	const struct hf_reply *mr = NULL, *sr = NULL, *dr = NULL;
+	size_t r = 0, k;
+
+	if (!call->ncmds)
+		return;
+	if (call->status) {
+		hf_target_set(tl->t, call->status, "%s%s", tl->scanning ? "SCAN: " : "", call->error);
+		return;
+	}
+	if (tl->matching)
+		mr = call->replies[r++];
+	if (tl->scanning) {
+		sr = call->replies[r++];
+		dr = call->replies[r++];
+	}
+	if (mr && mr->type != HF_REPLY_ARRAY) {
+		hf_target_set(tl->t, HF_ERR, "%s", mr->str ? mr->str : "?");
+		return;
+	}
+	for (k = 0; mr && k < mr->nelem && k < tl->nkeys; k++) {
+		if (mr->elem[k]->integer != 1)
+			continue;
+		tl->found++;
+		if (tl->nex < PLAN_EXAMPLES) {
+			/* the key is kept: 'keys' gives it up */
+			tl->ex[tl->nex] = tl->keys[k];
+			tl->exlen[tl->nex++] = tl->lens[k];
+			tl->keys[k] = NULL;
+		}
+	}
+	free_keys(tl->keys, tl->lens, tl->nkeys);
+	tl->keys = NULL;
+	tl->lens = NULL;
+	tl->nkeys = 0;
+	if (!sr)
+		return;
+	if (sr->type != HF_REPLY_ARRAY || sr->nelem != 2 || !sr->elem[0]->str ||
+	    sr->elem[1]->type != HF_REPLY_ARRAY) {
+		hf_target_set(tl->t, HF_ERR, "SCAN: %s", sr->str ? sr->str : "?");
+		return;
+	}
+	if (dr && dr->type == HF_REPLY_INTEGER)
+		tl->dbsize = dr->integer;
+	snprintf(tl->cursor, sizeof(tl->cursor), "%s", sr->elem[0]->str);
+	tl->complete = !strcmp(tl->cursor, "0");
+	tl->calls_made++;
+	sr = sr->elem[1];
+	tl->keys = hf_xcalloc(sr->nelem ? sr->nelem : 1, sizeof(*tl->keys));
+	tl->lens = hf_xcalloc(sr->nelem ? sr->nelem : 1, sizeof(*tl->lens));
+	for (k = 0; k < sr->nelem; k++)
+		if (sr->elem[k]->str && !own_key(sr->elem[k]->str, sr->elem[k]->len))
+			tally_key(tl, sr->elem[k]->str, sr->elem[k]->len);
+}
+
+/* hf_fanout_each's 'next': each primary at its own pace. */
+static int plan_step(void *ud, size_t i)
+{
+	struct plan_run *pr = ud;
+
+	plan_answer(pr, i);
+	hf_calls_release(&pr->calls[i], 1);
+	return plan_next(pr, i);
+}
+
+/* The primary's lines of the plan: its count (or estimate), the change,
+ * and its examples ('ex'). */
+static void plan_report(const struct hf_change *ch, struct tally *tl, const struct hf_buf *ex)
+{
+	const struct hf_data_spec *ds = ch->spec;
+	struct hf_buf what = {0}, where = {0};
+	long long est = tl->found;
+	double lo = 0, hi = 0, share = 1;
+
+	if (!tl->found && tl->complete)
+		return;
+	describe_change(ch, &what);
+	/* The share of the hash table's buckets the scan visited (from its
+	 * cursor): a sample of the keyspace. */
+	if (!tl->complete && (tl->dbsize > 0 || ds->keys)) {
+		struct scan at = { .cursor = tl->cursor, .dbsize = tl->dbsize };
+
+		share = ds->keys ? (double)tl->li / (double)ds->nkeys : scan_share(ch, &at);
+		if (!(share > 0 && share < 1) && tl->dbsize > 0)
+			/* SCAN visits about COUNT keys per call */
+			share = (double)tl->calls_made * PLAN_SCAN_COUNT / (double)tl->dbsize;
+		if (share > 1)
+			share = 1;
+		if (share > 0)
+			est = (long long)(hf_estimate_total((uint64_t)tl->found, share, &lo, &hi) + 0.5);
+	}
+	if (ds->where_equals)
+		hf_buf_printf(&where, " where %s%s= %s", ds->where_field ? ds->where_field : "value",
+			      ds->where_field ? " " : " ", ds->where_equals);
+	hf_target_add_diff(tl->t, "data: %s%lld key(s) selected by %s%s%s%s%s: %s",
+			   tl->complete ? "" : "~", est,
+			   ds->keys ? "the key list " : "MATCH ",
+			   ds->keys ? ds->keys_file : ds->match,
+			   ds->type ? ", type " : "", ds->type ? ds->type : "",
+			   where.s ? where.s : "", what.s ? what.s : "");
+	if (!tl->complete && ds->keys)
+		hf_target_add_diff(tl->t, "  (estimate from the first %zu of the %zu keys "
+				   "listed; 95%% interval %.0f-%.0f)", tl->li, ds->nkeys, lo, hi);
+	else if (!tl->complete)
+		hf_target_add_diff(tl->t, "  (estimate from %.1f%% of the %lld keys, by SCAN; "
+				   "95%% interval %.0f-%.0f)", share * 100, tl->dbsize, lo, hi);
+	if (tl->nex)
+		hf_target_add_diff(tl->t, "  e.g. %s", ex->s);
+	hf_buf_release(&what);
+	hf_buf_release(&where);
+}
+
+/* Compile the transform on a primary (no key: nothing runs), so that one
+ * that does not compile is refused before anything is applied. */
+static int plan_compile(const struct hf_change *ch, struct hf_cluster *c, struct hf_target *t,
+			size_t n, const char *spec, struct hf_err *err)
+{
+	const struct hf_data_spec *ds = ch->spec;
+	char *code = script(ch, hf_data_lua_apply, 1);
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct hf_call call = { .node = t[i].node };
+		const struct hf_reply *r;
+
+		if (t[i].node->role != HF_ROLE_PRIMARY)
+			continue;
+		hf_argv_push(&call.cmds[0], "EVAL");
+		hf_argv_push(&call.cmds[0], code);
+		hf_argv_push(&call.cmds[0], "0");
+		hf_argv_push(&call.cmds[0], spec);
+		call.ncmds = 1;
+		hf_fanout(c, &call, 1, c->timeout_ms);
+		r = call.replies[0];
+		if (!call.status && r && r->type == HF_REPLY_ERROR)
+			rc = hf_err_set(err, HF_EINVAL, "%d:%d: lua file '%s' does not compile: %s",
+					ch->pos.line, ch->pos.col, ds->lua_file, r->str);
+		hf_calls_release(&call, 1);
+		break;
+	}
+	free(code);
+	return rc;
+}
+
 /* Primaries are the targets. Count the selected keys: exactly when the
  * scan ends within PLAN_SCAN_CALLS calls per primary, else an estimate from
- * the share of the keyspace scanned; show a few examples. A transform that
- * does not compile is refused here. */
+ * the share of the keyspace scanned; show a few examples. Every primary is
+ * asked at once (one fan-out, each at its own pace), and the examples of
+ * all in one more. A transform that does not compile is refused here. */
 static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n,
 		struct hf_err *err)
 {
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
-	char *match = script(ch, lua_match, 0), *spec = spec_json(ch, 0);
-	size_t i;
+	struct plan_run pr = { .ch = ch, .c = c };
+	size_t i, k;
 	int rc = 0;
 
+	pr.match = script(ch, hf_data_lua_match, 0);
+	pr.spec = spec_json(ch, 0);
 	if (ds->lua_code) {
-		/* Compile the transform on a primary: no key, nothing runs. */
-		char *code = script(ch, lua_apply, 1);
-
-		for (i = 0; i < n; i++) {
-			struct hf_call call = { .node = t[i].node };
-			const struct hf_reply *r;
-
-			if (t[i].node->role != HF_ROLE_PRIMARY)
-				continue;
-			hf_argv_push(&call.cmds[0], "EVAL");
-			hf_argv_push(&call.cmds[0], code);
-			hf_argv_push(&call.cmds[0], "0");
-			hf_argv_push(&call.cmds[0], spec);
-			call.ncmds = 1;
-			hf_fanout(c, &call, 1, c->timeout_ms);
-			r = call.replies[0];
-			if (!call.status && r && r->type == HF_REPLY_ERROR)
-				rc = hf_err_set(err, HF_EINVAL, "%d:%d: lua file '%s' does not compile: %s",
-						ch->pos.line, ch->pos.col, ds->lua_file, r->str);
-			hf_calls_release(&call, 1);
-			break;
-		}
-		free(code);
+		rc = plan_compile(ch, c, t, n, pr.spec, err);
 		if (rc)
 			goto out;
 	}
+	pr.tl = hf_xcalloc(n ? n : 1, sizeof(*pr.tl));
+	pr.calls = hf_xcalloc(n ? n : 1, sizeof(*pr.calls));
 	for (i = 0; i < n; i++) {
-		struct hf_node *nd = t[i].node;
-		char cursor[32] = "0";
-		long long found = 0, dbsize = 0;
-		int calls_made = 0, complete = 0;
-		struct hf_buf ex = {0}, what = {0}, where = {0};
-		size_t nex = 0, li = 0;
+		pr.tl[i].t = &t[i];
+		snprintf(pr.tl[i].cursor, sizeof(pr.tl[i].cursor), "0");
+		plan_next(&pr, i);
+	}
+	hf_fanout_each(c, pr.calls, n, c->timeout_ms * 5, plan_step, &pr);
+	/* The examples of every primary, in one fan-out. */
+	for (i = 0; i < n; i++) {
+		memset(&pr.calls[i], 0, sizeof(pr.calls[i]));
+		pr.calls[i].node = t[i].node;
+		for (k = 0; k < pr.tl[i].nex && !t[i].status; k++)
+			describe_push(ch, &pr.calls[i], pr.tl[i].ex[k], pr.tl[i].exlen[k]);
+	}
+	hf_fanout(c, pr.calls, n, c->timeout_ms);
+	for (i = 0; i < n; i++) {
+		struct tally *tl = &pr.tl[i];
+		struct hf_buf ex = {0};
+		size_t at = 0;
 
-		if (nd->role != HF_ROLE_PRIMARY)
-			continue;
-		while (!complete && calls_made < PLAN_SCAN_CALLS) {
-			struct hf_call call = { .node = nd };
-			const struct hf_reply *r, *keys;
-			struct hf_argv *a = &call.cmds[0];
-			size_t k, nkeys = 0, m = 0, *lens = NULL;
-			const char **list = NULL;
-
-			if (ds->keys) {
-				for (; li < ds->nkeys && nkeys < 1000; li++)
-					if (owns(c, nd, ds->keys[li], strlen(ds->keys[li]))) {
-						list = hf_xrealloc(list, (nkeys + 1) * sizeof(*list));
-						lens = hf_xrealloc(lens, (nkeys + 1) * sizeof(*lens));
-						lens[nkeys] = strlen(ds->keys[li]);
-						list[nkeys++] = ds->keys[li];
-					}
-				complete = li >= ds->nkeys;
-				if (!nkeys) {
-					free(list);
-					free(lens);
-					break;
-				}
-			} else {
-				push_scan(a, ch, cursor, PLAN_SCAN_COUNT);
-				hf_argv_push(&call.cmds[1], "DBSIZE");
-				call.ncmds = 2;
-				hf_fanout(c, &call, 1, c->timeout_ms);
-				r = call.replies[0];
-				if (call.status || !r || r->type != HF_REPLY_ARRAY || r->nelem != 2) {
-					hf_target_set(&t[i], call.status ? call.status : HF_ERR, "SCAN: %s",
-						      call.status ? call.error : r && r->str ? r->str : "?");
-					hf_calls_release(&call, 1);
-					break;
-				}
-				if (call.replies[1] && call.replies[1]->type == HF_REPLY_INTEGER)
-					dbsize = call.replies[1]->integer;
-				snprintf(cursor, sizeof(cursor), "%s", r->elem[0]->str);
-				complete = !strcmp(cursor, "0");
-				keys = r->elem[1];
-				nkeys = keys->nelem;
-				list = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*list));
-				lens = hf_xcalloc(nkeys ? nkeys : 1, sizeof(*lens));
-				for (k = 0; k < nkeys; k++)
-					if (!own_key(keys->elem[k]->str, keys->elem[k]->len)) {
-						lens[m] = keys->elem[k]->len;   /* binary-safe */
-						list[m++] = keys->elem[k]->str;
-					}
-				nkeys = m;
-				/* 'list' points into the reply: keep the call alive. */
+		if (!t[i].status && t[i].node->role == HF_ROLE_PRIMARY) {
+			for (k = 0; k < tl->nex; k++) {
+				hf_buf_puts(&ex, k ? "; " : "");
+				describe(ch, &pr.calls[i], &at, tl->ex[k], tl->exlen[k], &ex);
 			}
-			calls_made++;
-			if (nkeys) {
-				struct hf_call mc = { .node = nd };
-				const struct hf_reply *mr;
-
-				hf_argv_push(&mc.cmds[0], "EVAL");
-				hf_argv_push(&mc.cmds[0], match);
-				hf_argv_push(&mc.cmds[0], "0");
-				hf_argv_push(&mc.cmds[0], spec);
-				for (k = 0; k < nkeys; k++)
-					hf_argv_pushb(&mc.cmds[0], list[k], lens[k]);
-				mc.ncmds = 1;
-				hf_fanout(c, &mc, 1, c->timeout_ms * 5);
-				mr = mc.replies[0];
-				if (mc.status || !mr || mr->type != HF_REPLY_ARRAY) {
-					hf_target_set(&t[i], mc.status ? mc.status : HF_ERR, "%s",
-						      mc.status ? mc.error : mr && mr->str ? mr->str : "?");
-					complete = 1;
-				} else {
-					for (k = 0; k < mr->nelem && k < nkeys; k++) {
-						if (mr->elem[k]->integer != 1)
-							continue;
-						found++;
-						if (nex < PLAN_EXAMPLES) {
-							hf_buf_puts(&ex, nex++ ? "; " : "");
-							describe(ch, c, nd, list[k], lens[k], &ex);
-						}
-					}
-				}
-				hf_calls_release(&mc, 1);
-			}
-			free(list);
-			free(lens);
-			hf_calls_release(&call, 1);
-		}
-		if (t[i].status) {
-			hf_buf_release(&ex);
-			continue;
-		}
-		describe_change(ch, &what);
-		if (found || !complete) {
-			long long est = found;
-			double lo = 0, hi = 0, share = 1;
-
-			/* The share of the hash table's buckets the scan visited
-			 * (from its cursor): a sample of the keyspace. */
-			if (!complete && (dbsize > 0 || ds->keys)) {
-				struct scan at = { .cursor = cursor, .dbsize = dbsize };
-
-				share = ds->keys ? (double)li / (double)ds->nkeys : scan_share(ch, &at);
-				if (!(share > 0 && share < 1) && dbsize > 0)
-					/* SCAN visits about COUNT keys per call */
-					share = (double)calls_made * PLAN_SCAN_COUNT / (double)dbsize;
-				if (share > 1)
-					share = 1;
-				if (share > 0)
-					est = (long long)(hf_estimate_total((uint64_t)found, share, &lo, &hi) + 0.5);
-			}
-			if (ds->where_equals)
-				hf_buf_printf(&where, " where %s%s= %s", ds->where_field ? ds->where_field : "value",
-					      ds->where_field ? " " : " ", ds->where_equals);
-			hf_target_add_diff(&t[i], "data: %s%lld key(s) selected by %s%s%s%s%s: %s",
-					   complete ? "" : "~", est,
-					   ds->keys ? "the key list " : "MATCH ",
-					   ds->keys ? ds->keys_file : ds->match,
-					   ds->type ? ", type " : "", ds->type ? ds->type : "",
-					   where.s ? where.s : "", what.s ? what.s : "");
-			if (!complete && ds->keys)
-				hf_target_add_diff(&t[i], "  (estimate from the first %zu of the %zu keys "
-						   "listed; 95%% interval %.0f-%.0f)", li, ds->nkeys, lo, hi);
-			else if (!complete)
-				hf_target_add_diff(&t[i], "  (estimate from %.1f%% of the %lld keys, by SCAN; "
-						   "95%% interval %.0f-%.0f)", share * 100, dbsize, lo, hi);
-			if (nex)
-				hf_target_add_diff(&t[i], "  e.g. %s", ex.s);
+			plan_report(ch, tl, &ex);
 		}
 		hf_buf_release(&ex);
-		hf_buf_release(&what);
-		hf_buf_release(&where);
+		free_keys(tl->keys, tl->lens, tl->nkeys);
+		for (k = 0; k < tl->nex; k++)
+			free(tl->ex[k]);
 	}
+	hf_calls_release(pr.calls, n);
+	free(pr.calls);
+	free(pr.tl);
 out:
-	free(match);
-	free(spec);
+	free(pr.match);
+	free(pr.spec);
 	return rc;
 }
 

@@ -6,7 +6,8 @@
 # the middle of apply (before and after the journal has a batch) and of
 # rollback, then resume: every key patched exactly once or restored exactly;
 # a failover between waves; a transform that fails, a bad selector and a
-# missing key list change nothing.
+# missing key list change nothing; a stash of the previous release's forms
+# and a run journaled with its SHA-1 digests are read.
 . "$(dirname "$0")/lib.sh"
 
 rc_() { redis-cli -c -h 127.0.0.1 -p "$BASE" "$@"; }
@@ -239,6 +240,7 @@ YAML
 test_begin 'refusals and failures change nothing'
 expect_exit 1 "a transform that fails on one key" hf apply "$T/m/boom.yaml" --cluster "$SEED" --yes
 check "says which key and why" contains "$T/err" "lua transform failed on key 't:list:7'.*boom on purpose"
+check "at the line of the transform's file" contains "$T/err" "boom.lua:1: boom on purpose"
 state "$T/s"
 check "nothing changed (the keys done before it are rolled back)" test_cmp "$T/before" "$T/s"
 echo "redis.call('RPUSH', key, " >"$T/m/syntax.lua"
@@ -310,6 +312,78 @@ expect_exit 0 "status --json of the binary keys' run" hf --json status "$(last_r
 check "six records" json_true "$T/out" '.keys.recorded == 6'
 check "six restored" json_true "$T/out" '.keys.restored == 6'
 test_end
+
+# ---- the stash: tagged now, and the previous release's forms still read --
+# A run killed with records only in the stash (a key list: the first
+# call to each primary runs the script); the stash is rewritten to
+# the untagged forms the previous release wrote (a batch's entries alone,
+# or one key's record in a field named after the key), then the run is
+# resumed and rolled back: the scripts write, and hotfix reads, both.
+printf "redis.call('APPEND', key, '+')\n" >"$T/m/append.lua"
+cat >"$T/m/old.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: old-stash, version: 1, owner: test@example.com, problem: a stash of the previous release}
+spec:
+  changes:
+    - data: {keys_file: old.txt, lua: append.lua, batch: 2}
+  rollout:
+    waves:
+      - keys: 100%
+  guard: none
+YAML
+for i in $(seq 1 12); do rc_ SET "t:old:$i" old >/dev/null; echo "t:old:$i"; done >"$T/m/old.txt"
+olds() { local i; for i in $(seq 1 12); do rc_ GET "t:old:$i"; done | sort | uniq -c | tr -s ' '; }
+# on_stashes SCRIPT: run SCRIPT on every primary's stash; the sum of its answers.
+on_stashes() {
+	local p k sum=0
+	for p in $(ports_of "$BASE" 6); do
+		[ "$(rcli -p "$p" ROLE | head -n 1)" = master ] || continue
+		for k in $(rcli -p "$p" --scan --pattern 'hotfix:stash:*'); do
+			sum=$((sum + $(rcli -p "$p" EVAL "$1" 1 "$k")))
+		done
+	done
+	echo "$sum"
+}
+TAGGED="local n = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+  if string.sub(v, 1, 3) == '@2:' then n = n + 1 else return -1000 end
+end
+return n"
+UNTAG="local all, n = redis.call('HGETALL', KEYS[1]), 0
+for i = 1, #all, 2 do
+  local v, p, out = all[i + 1], 4, {}
+  while p <= #v do
+    local c = string.find(v, ':', p, true)
+    local kl = tonumber(string.sub(v, p, c - 1))
+    local k = string.sub(v, c + 1, c + kl)
+    local c2 = string.find(v, ':', c + kl + 1, true)
+    local rl = tonumber(string.sub(v, c + kl + 1, c2 - 1))
+    local rec = 'R' .. string.sub(v, c2 + 4, c2 + rl)
+    p = c2 + rl + 1
+    if n % 2 == 0 then
+      redis.call('HSET', KEYS[1], k, rec)
+    else
+      out[#out + 1] = #k .. ':' .. k .. #rec .. ':' .. rec
+    end
+    n = n + 1
+  end
+  redis.call('HDEL', KEYS[1], all[i])
+  if #out > 0 then redis.call('HSET', KEYS[1], all[i], table.concat(out)) end
+end
+return n"
+HOTFIX_CRASH_AT=data-script:1 hf apply "$T/m/old.yaml" --cluster "$SEED" --yes >"$T/out" 2>&1
+check "killed with records only in the stash" test $? = 137
+check "the stash's fields carry the version tag" test "$(on_stashes "$TAGGED")" -gt 0
+check "rewritten to the previous release's forms" test "$(on_stashes "$UNTAG")" -gt 0
+check "which carry no tag" test "$(on_stashes "$TAGGED")" -lt 0
+expect_exit 0 "resume reads the previous release's stash" hf resume "$(last_run)"
+check "every key changed exactly once" test "$(olds)" = " 12 old+"
+expect_exit 0 "rollback" hf rollback "$(last_run)"
+check "every key is back" test "$(olds)" = " 12 old"
+hf --json status "$(last_run)" >"$T/out"
+check "twelve records" grep -q '"recorded": 12,' "$T/out"
+check "twelve restored" grep -q '"restored": 12,' "$T/out"
 
 # ---- a run journaled with SHA-1 digests (an older hotfix) rolls back -----
 # Its records are rewritten to the digests the previous release computed,

@@ -104,6 +104,7 @@ struct pending {
 	int reused;
 	int retried;
 	int reported;         /* handed to the caller's 'next' */
+	int waiting;          /* not sent before its 'not_before' */
 };
 
 /* A call given more commands than it has room for: a programming error
@@ -118,7 +119,8 @@ static _Noreturn void too_many(const struct hf_call *call)
 	abort();
 }
 
-/* (Re)send a call: its answers cleared, its deadline from now. */
+/* (Re)send a call: its answers cleared, its deadline from now; or, when
+ * its 'not_before' is still to come, hold it until then. */
 static void arm(struct hf_cluster *c, struct hf_call *call, struct pending *p, long timeout_ms)
 {
 	/* Callers that still fill 'cmds' by hand are caught here at least,
@@ -130,11 +132,21 @@ static void arm(struct hf_cluster *c, struct hf_call *call, struct pending *p, l
 	call->error[0] = '\0';
 	memset(call->replies, 0, sizeof(call->replies));
 	memset(p, 0, sizeof(*p));
+	if (call->not_before > hf_mono_ms()) {
+		p->waiting = 1;
+		return;
+	}
 	if (!call->ncmds)
 		return;   /* nothing to send: complete, without a connection */
 	if (send_call(c, call, timeout_ms, &p->reused))
 		p->got = call->ncmds;   /* nothing more to wait for */
 	p->deadline = hf_mono_ms() + timeout_ms;
+}
+
+/* Answered, or failed: the caller may have it back. */
+static int complete(const struct hf_call *call, const struct pending *p)
+{
+	return !p->waiting && (call->status || p->got >= call->ncmds);
 }
 
 size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms)
@@ -156,14 +168,18 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 		arm(c, &calls[i], &st[i], timeout_ms);
 	for (;;) {
 		long long now, first = 0;
-		size_t np = 0;
+		size_t np = 0, waiting = 0;
 		int rc;
 
+		/* A call held back is sent when its time comes. */
+		now = hf_mono_ms();
+		for (i = 0; i < n; i++)
+			if (st[i].waiting && calls[i].not_before <= now)
+				arm(c, &calls[i], &st[i], timeout_ms);
 		/* A call that is complete (answered, or failed) goes back to
 		 * the caller, who may send the node its next one at once. */
-		now = hf_mono_ms();
 		for (i = 0; next && i < n; i++)
-			while (!st[i].reported && (calls[i].status || st[i].got >= calls[i].ncmds)) {
+			while (!st[i].reported && complete(&calls[i], &st[i])) {
 				st[i].reported = 1;
 				if (next(ud, i))
 					arm(c, &calls[i], &st[i], timeout_ms);
@@ -179,7 +195,13 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 			now = hf_mono_ms();
 		}
 		for (i = 0; i < n; i++) {
-			if (calls[i].status || st[i].got >= calls[i].ncmds)
+			if (st[i].waiting) {
+				waiting++;
+				if (!first || calls[i].not_before < first)
+					first = calls[i].not_before;
+				continue;
+			}
+			if (complete(&calls[i], &st[i]))
 				continue;
 			if (st[i].deadline <= now) {
 				fail(&calls[i], "%s:%d: no answer within %s", "the deadline");
@@ -192,7 +214,7 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 			pfd[np].revents = 0;
 			idx[np++] = i;
 		}
-		if (!np) {
+		if (!np && !waiting) {
 			for (i = 0; next && i < n; i++)
 				if (!st[i].reported)
 					break;
@@ -200,7 +222,8 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 				continue;   /* a deadline just passed: report it */
 			break;
 		}
-		rc = poll(pfd, np, (int)(first - now));
+		/* With only calls held back, this waits for the first of them. */
+		rc = poll(pfd, np, first > now ? (int)(first - now) : 0);
 		if (rc < 0 && errno != EINTR) {
 			for (i = 0; i < np; i++)
 				fail(&calls[idx[i]], "%s:%d: poll failed: %s", strerror(errno));

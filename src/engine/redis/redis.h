@@ -219,6 +219,9 @@ struct hf_call {
 	size_t ncmds;
 	int once;                               /* never sent twice: a lost connection
 						 * fails the call instead of retrying */
+	long long not_before;                   /* hf_mono_ms() before which it is not
+						 * sent (0: at once); one without
+						 * commands is then handed back: a timer */
 	struct hf_reply *replies[HF_CALL_MAX];  /* OUT: NULL when unanswered */
 	int status;                             /* OUT: 0, or HF_EUNREACH */
 	long long done_us;                      /* OUT: monotonic µs of the last reply */
@@ -233,9 +236,11 @@ struct hf_call {
 size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms);
 /* The same, handing each call back as soon as it is complete (answered,
  * or failed): 'next(ud, i)' reads calls[i], and may release it and fill it
- * with the node's next commands, returning 1 to send them at once (with a
- * deadline of their own), or 0 when the node is done. Returns when every
- * call is done. */
+ * with the node's next commands, returning 1 to send them (at once, or at
+ * the call's 'not_before', with a deadline of their own from then), or 0
+ * when the node is done. A node that must wait is given a 'not_before',
+ * never a sleep in 'next': the other nodes go on meanwhile. Returns when
+ * every call is done. */
 size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms,
 		      int (*next)(void *ud, size_t i), void *ud);
 /* Free the replies and commands of 'n' calls, keeping the node pointers. */
