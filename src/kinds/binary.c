@@ -90,8 +90,9 @@ static int command(struct hf_cluster *c, const char *host, int port, struct hf_a
 
 static void parse_info(const char *info, struct live *l)
 {
+	struct hf_info_replica reps[MAX_REPLICAS];
 	char v[1024];
-	int i;
+	size_t i, n;
 
 	hf_info_field(info, "redis_build_id", l->build, sizeof(l->build));
 	hf_info_field(info, "redis_version", l->version, sizeof(l->version));
@@ -111,24 +112,14 @@ static void parse_info(const char *info, struct live *l)
 	if (!hf_info_field(info, l->primary ? "master_repl_offset" : "slave_repl_offset", v,
 			   sizeof(v)))
 		l->offset = atoll(v);
-	for (i = 0; i < MAX_REPLICAS; i++) {
-		char field[16], *ip, *port, *state;
-
-		snprintf(field, sizeof(field), "slave%d", i);
-		if (hf_info_field(info, field, v, sizeof(v)))
-			break;
-		/* "ip=127.0.0.1,port=30004,state=online,offset=1234,lag=0" */
-		ip = strstr(v, "ip=");
-		port = strstr(v, "port=");
-		state = strstr(v, "state=");
-		if (!ip || !port)
-			continue;
-		snprintf(l->rep[l->nrep].host, sizeof(l->rep[0].host), "%.*s",
-			 (int)(strcspn(ip + 3, ",") < 63 ? strcspn(ip + 3, ",") : 63), ip + 3);
-		l->rep[l->nrep].port = atoi(port + 5);
-		l->rep[l->nrep].online = state && !strncmp(state + 6, "online", 6);
-		l->nrep++;
+	n = hf_info_replicas(info, reps, MAX_REPLICAS);
+	for (i = 0; i < n && i < MAX_REPLICAS; i++) {
+		_Static_assert(sizeof(l->rep[i].host) == sizeof(reps[i].ip), "host sizes");
+		memcpy(l->rep[i].host, reps[i].ip, sizeof(l->rep[i].host));
+		l->rep[i].port = reps[i].port;
+		l->rep[i].online = !strcmp(reps[i].state, "online");
 	}
+	l->nrep = (int)i;
 }
 
 /* Ask 'host:port' about itself on a connection of its own. */

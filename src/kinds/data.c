@@ -209,9 +209,7 @@ static struct hf_node *serving(struct hf_cluster *c, struct hf_node *n)
 	struct hf_node *found = NULL;
 	size_t i;
 
-	hf_argv_push(&call.cmds[0], "INFO");
-	hf_argv_push(&call.cmds[0], "replication");
-	call.ncmds = 1;
+	hf_call_push(&call, "INFO", "replication", NULL);
 	hf_fanout(c, &call, 1, c->timeout_ms);
 	if (!call.status && call.replies[0] && call.replies[0]->type == HF_REPLY_STRING) {
 		hf_info_field(call.replies[0]->str, "role", role, sizeof(role));
@@ -421,7 +419,7 @@ static void queue_fetch(const struct hf_change *ch, struct scan *s, struct hf_ca
 {
 	const struct hf_data_spec *ds = ch->spec;
 	if (!s->scan_done && !ds->keys)
-		push_scan(&call->cmds[call->ncmds++], ch, s->cursor, ds->batch);
+		push_scan(hf_call_cmd(call), ch, s->cursor, ds->batch);
 }
 
 /* Record the script's answers; returns -1 (with the target failed) when a
@@ -505,9 +503,7 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 	size_t i, n = 0, cap = 0, *acks = NULL, nacks = 0;
 	int rc = 0;
 
-	hf_argv_push(&call.cmds[0], "HGETALL");
-	hf_argv_push(&call.cmds[0], s->stash);
-	call.ncmds = 1;
+	hf_call_push(&call, "HGETALL", s->stash, NULL);
 	hf_fanout(c, &call, 1, c->timeout_ms);
 	r = call.replies[0];
 	if (call.status || !r || r->type != HF_REPLY_ARRAY) {
@@ -662,7 +658,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 		call->node = sc->node;
 	}
 	if (sc->nack) {
-		struct hf_argv *a = &call->cmds[call->ncmds++];
+		struct hf_argv *a = hf_call_cmd(call);
 
 		hf_argv_push(a, "HDEL");
 		hf_argv_push(a, sc->stash);
@@ -682,7 +678,7 @@ static int apply_next(struct apply_run *ar, size_t i)
 			sc->scan_done = 1;
 	}
 	if (sc->nkeys) {
-		struct hf_argv *a = &call->cmds[call->ncmds++];
+		struct hf_argv *a = hf_call_cmd(call);
 
 		hf_argv_push(a, "EVAL");
 		hf_argv_push(a, ar->code);
@@ -900,8 +896,7 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 		if (!done && x->progress) {
 			struct hf_call call = { .node = t[i].node };
 
-			hf_argv_push(&call.cmds[0], "DBSIZE");
-			call.ncmds = 1;
+			hf_call_push(&call, "DBSIZE", NULL);
 			hf_fanout(c, &call, 1, c->timeout_ms);
 			if (!call.status && call.replies[0] && call.replies[0]->type == HF_REPLY_INTEGER)
 				sc->dbsize = call.replies[0]->integer;
@@ -1020,9 +1015,7 @@ static void undo_finish(struct hf_cluster *c, struct hf_target *t, struct undo *
 		/* Every record is journaled and reverted: the stash can go. */
 		struct hf_call call = { .node = u->node };
 
-		hf_argv_push(&call.cmds[0], "DEL");
-		hf_argv_push(&call.cmds[0], u->stash);
-		call.ncmds = 1;
+		hf_call_push(&call, "DEL", u->stash, NULL);
 		hf_fanout(c, &call, 1, c->timeout_ms);
 		hf_calls_release(&call, 1);
 	}
@@ -1066,17 +1059,13 @@ static int revert_next(struct revert_run *rr, size_t i)
 		u->active = 0;   /* every record looked at */
 		return 0;
 	}
-	hf_argv_push(&call->cmds[0], "EVAL");
-	hf_argv_push(&call->cmds[0], rr->code);
-	hf_argv_push(&call->cmds[0], "0");
-	hf_argv_push(&call->cmds[0], rr->force ? "1" : "0");
+	hf_call_push(call, "EVAL", rr->code, "0", rr->force ? "1" : "0", NULL);
 	for (k = 0; k < u->m; k++) {
 		const struct hf_key_record *rec = &u->recs[u->idx[k]];
 
 		hf_argv_pushb(&call->cmds[0], rec->key, rec->keylen);
 		push_record(&call->cmds[0], rec);
 	}
-	call->ncmds = 1;
 	return 1;
 }
 
@@ -1205,7 +1194,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 		hf_journal_keys_load(x->journal, x->run_id, t[i].step->seq, &recs, &nrecs, NULL);
 		while (at < nrecs && !t[i].status) {
 			struct hf_call call = { .node = node };
-			struct hf_argv *a = &call.cmds[0];
+			struct hf_argv *a;
 			size_t idx[BATCH_MAX], m, k;
 			const struct hf_reply *r;
 
@@ -1213,6 +1202,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 					 ds->batch < BATCH_MAX ? (size_t)ds->batch : BATCH_MAX, idx);
 			if (!m)
 				continue;
+			a = hf_call_cmd(&call);
 			hf_argv_push(a, "EVAL");
 			hf_argv_push(a, code);
 			hf_argv_push(a, "0");
@@ -1222,7 +1212,6 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 				hf_argv_pushb(a, rec->key, rec->keylen);
 				hf_argv_push(a, hf_data_digests_legacy(rec->before, rec->after) ? "L" : "N");
 			}
-			call.ncmds = 1;
 			hf_fanout(c, &call, 1, c->timeout_ms * 5);
 			r = call.replies[0];
 			if (call.status || !r || r->type != HF_REPLY_ARRAY || r->nelem != m) {
@@ -1347,21 +1336,21 @@ static void describe_push(const struct hf_change *ch, struct hf_call *call, cons
 
 	switch (example_of(ch, fields, &nf)) {
 	case EX_FIELDS:
-		a = &call->cmds[call->ncmds++];
+		a = hf_call_cmd(call);
 		hf_argv_push(a, "HMGET");
 		hf_argv_pushb(a, key, len);
 		for (i = 0; i < nf; i++)
 			hf_argv_push(a, fields[i]);
 		break;
 	case EX_VALUE:
-		a = &call->cmds[call->ncmds++];
+		a = hf_call_cmd(call);
 		hf_argv_push(a, "GET");
 		hf_argv_pushb(a, key, len);
 		break;
 	case EX_NOTHING:
 		break;
 	}
-	a = &call->cmds[call->ncmds++];
+	a = hf_call_cmd(call);
 	hf_argv_push(a, "PTTL");
 	hf_argv_pushb(a, key, len);
 }
@@ -1502,7 +1491,7 @@ static int plan_next(struct plan_run *pr, size_t i)
 		tl->calls_made += tl->nkeys > 0;
 	}
 	if (tl->nkeys) {
-		struct hf_argv *a = &call->cmds[call->ncmds++];
+		struct hf_argv *a = hf_call_cmd(call);
 
 		hf_argv_push(a, "EVAL");
 		hf_argv_push(a, pr->match);
@@ -1513,8 +1502,8 @@ static int plan_next(struct plan_run *pr, size_t i)
 		tl->matching = 1;
 	}
 	if (!ds->keys && more) {
-		push_scan(&call->cmds[call->ncmds++], ch, tl->cursor, PLAN_SCAN_COUNT);
-		hf_argv_push(&call->cmds[call->ncmds++], "DBSIZE");
+		push_scan(hf_call_cmd(call), ch, tl->cursor, PLAN_SCAN_COUNT);
+		hf_argv_push(hf_call_cmd(call), "DBSIZE");
 		tl->scanning = 1;
 	}
 	return call->ncmds > 0;
@@ -1653,11 +1642,7 @@ static int plan_compile(const struct hf_change *ch, struct hf_cluster *c, struct
 
 		if (t[i].node->role != HF_ROLE_PRIMARY)
 			continue;
-		hf_argv_push(&call.cmds[0], "EVAL");
-		hf_argv_push(&call.cmds[0], code);
-		hf_argv_push(&call.cmds[0], "0");
-		hf_argv_push(&call.cmds[0], spec);
-		call.ncmds = 1;
+		hf_call_push(&call, "EVAL", code, "0", spec, NULL);
 		hf_fanout(c, &call, 1, c->timeout_ms);
 		r = call.replies[0];
 		if (!call.status && r && r->type == HF_REPLY_ERROR)

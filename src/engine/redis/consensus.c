@@ -623,16 +623,12 @@ static void ask(struct hf_cluster *c, struct hf_node *extra, struct asked *a)
 		struct hf_call *call = &a->calls[i];
 
 		call->node = i < c->nnodes ? &c->nodes[i] : extra;
+		if (c->cluster_mode)
+			hf_call_push(call, "CLUSTER", "MYID", NULL);
+		hf_call_push(call, "ROLE", NULL);
 		if (c->cluster_mode) {
-			hf_argv_push(&call->cmds[call->ncmds], "CLUSTER");
-			hf_argv_push(&call->cmds[call->ncmds++], "MYID");
-		}
-		hf_argv_push(&call->cmds[call->ncmds++], "ROLE");
-		if (c->cluster_mode) {
-			hf_argv_push(&call->cmds[call->ncmds], "CLUSTER");
-			hf_argv_push(&call->cmds[call->ncmds++], "NODES");
-			hf_argv_push(&call->cmds[call->ncmds], "CLUSTER");
-			hf_argv_push(&call->cmds[call->ncmds++], "INFO");
+			hf_call_push(call, "CLUSTER", "NODES", NULL);
+			hf_call_push(call, "CLUSTER", "INFO", NULL);
 		}
 	}
 	hf_fanout(c, a->calls, a->n, c->timeout_ms);

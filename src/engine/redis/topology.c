@@ -371,11 +371,8 @@ void hf_cluster_probe(struct hf_cluster *c)
 
 	for (i = 0; i < c->nnodes; i++) {
 		calls[i].node = &c->nodes[i];
-		hf_argv_push(&calls[i].cmds[0], "INFO");
-		hf_argv_push(&calls[i].cmds[0], "server");
-		hf_argv_push(&calls[i].cmds[1], "INFO");
-		hf_argv_push(&calls[i].cmds[1], "replication");
-		calls[i].ncmds = 2;
+		hf_call_push(&calls[i], "INFO", "server", NULL);
+		hf_call_push(&calls[i], "INFO", "replication", NULL);
 	}
 	hf_fanout(c, calls, c->nnodes, c->timeout_ms);
 	for (i = 0; i < c->nnodes; i++) {
