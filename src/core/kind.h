@@ -52,6 +52,11 @@ struct hf_target {
 	long long looked, changed;
 };
 
+enum hf_revert_flags {
+	/* Restore over conflicts too: values someone changed since the hotfix. */
+	HF_REVERT_FORCE = 1 << 0,
+};
+
 /* What a node holds of a step, as a kind's 'classify' reads it. */
 enum hf_held {
 	HF_HELD_BEFORE,   /* the before-state: nothing to restore */
@@ -107,13 +112,14 @@ struct hf_change_kind {
 	void (*verify)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		       size_t n, enum hf_side side);
 	/* Restore the before-state where the node still holds the after-state;
-	 * status HF_ECONFLICT where it holds neither (unless 'force'). Kinds
+	 * status HF_ECONFLICT where it holds neither (unless HF_REVERT_FORCE
+	 * is among 'flags', enum hf_revert_flags). Kinds
 	 * that restore a node in one round of commands set it to
 	 * hf_kind_revert and give the three callbacks below. The core never
 	 * calls it for a step that was never captured (nor verify(BEFORE)):
 	 * such a step was never applied. */
 	void (*revert)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		       size_t n, int force);
+		       size_t n, unsigned flags);
 	/* For hf_kind_revert: queue on 'call' the commands whose replies show
 	 * the live state. */
 	void (*read)(const struct hf_change *ch, struct hf_call *call);
@@ -124,10 +130,11 @@ struct hf_change_kind {
 	/* For hf_kind_revert: queue on 'call' the commands that bring back
 	 * the before-state of what still holds the hotfix's state, for a
 	 * node found 'held' (a conflict may leave parts to restore: the
-	 * parameters no one else changed), and of everything when 'force'.
+	 * parameters no one else changed), and of everything with
+	 * HF_REVERT_FORCE in 'flags'.
 	 * Returns 0, or -1 with 'why' (a before-state that cannot be read). */
 	int (*restore)(const struct hf_change *ch, const struct hf_step *s,
-		       const struct hf_call *live, enum hf_held held, int force,
+		       const struct hf_call *live, enum hf_held held, unsigned flags,
 		       struct hf_call *call, char *why, size_t len);
 	/* Does this applied step still need 'persist' to survive a restart
 	 * (the node has a config file)? May be NULL: nothing to persist. */
@@ -167,7 +174,7 @@ void hf_kind_send_all(struct hf_cluster *c, struct hf_target *t, size_t n, const
  * persist again where the change had been persisted (a failure there is a
  * warning: the runtime is restored), then verify(BEFORE). */
 void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		    size_t n, int force);
+		    size_t n, unsigned flags);
 
 typedef void (*hf_kind_verify_fn)(const struct hf_change *ch, struct hf_kind_ctx *x,
 				  struct hf_target *t, size_t n, enum hf_side side);

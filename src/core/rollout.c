@@ -369,7 +369,7 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 			kind->verify(ch, &x, t, m, HF_SIDE_BEFORE);
 			break;
 		case OP_REVERT:
-			kind->revert(ch, &x, t, m, force);
+			kind->revert(ch, &x, t, m, force ? HF_REVERT_FORCE : 0);
 			break;
 		case OP_PERSIST:
 			if (kind->persist)

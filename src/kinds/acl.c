@@ -424,8 +424,9 @@ static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s
  * otherwise, on a fresh user when the hotfix added a sanitize flag, which
  * no rule clears once set. */
 static int restore(const struct hf_change *ch, const struct hf_step *s, const struct hf_call *live,
-		   enum hf_held held, int force, struct hf_call *call, char *why, size_t len)
+		   enum hf_held held, unsigned flags, struct hf_call *call, char *why, size_t len)
 {
+	int force = !!(flags & HF_REVERT_FORCE);
 	const struct hf_acl_spec *as = ch->spec;
 	const char *now = user_rules(live->replies[0], as->user);
 	char *before = NULL;

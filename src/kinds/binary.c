@@ -962,8 +962,9 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 }
 
 static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		   size_t n, int force)
+		   size_t n, unsigned flags)
 {
+	int force = !!(flags & HF_REVERT_FORCE);
 	struct hf_cluster *c = x->c;
 	struct job *jobs = hf_xcalloc(n ? n : 1, sizeof(*jobs));
 	struct want after;

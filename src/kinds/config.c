@@ -483,8 +483,9 @@ static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s
 /* One CONFIG SET of every parameter that is not at its before value; a
  * parameter someone else changed only when forced. */
 static int restore(const struct hf_change *ch, const struct hf_step *s, const struct hf_call *live,
-		   enum hf_held held, int force, struct hf_call *call, char *why, size_t len)
+		   enum hf_held held, unsigned flags, struct hf_call *call, char *why, size_t len)
 {
+	int force = !!(flags & HF_REVERT_FORCE);
 	const struct hf_config_spec *cs = ch->spec;
 	json_t *before = load_blob(s->before), *after = load_blob(s->after);
 	struct hf_argv *a = hf_call_cmd(call);

@@ -1119,8 +1119,9 @@ static int revert_step(void *ud, size_t i)
 /* Every step at once, each primary at its own pace: a batch's answers are
  * journaled before the primary gets its next batch. */
 static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		   size_t n, int force)
+		   size_t n, unsigned flags)
 {
+	int force = !!(flags & HF_REVERT_FORCE);
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
 	struct revert_run rr = { .x = x, .c = c, .t = t, .force = force };

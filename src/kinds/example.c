@@ -87,9 +87,9 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 }
 
 static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		   size_t n, int force)
+		   size_t n, unsigned flags)
 {
-	(void)force;
+	(void)flags;
 	verify(ch, x, t, n, HF_SIDE_BEFORE);
 }
 

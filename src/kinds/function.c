@@ -356,8 +356,9 @@ static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s
 /* FUNCTION RESTORE of the recorded dump, FLUSH: exactly the libraries of
  * before, whatever is there now. */
 static int restore(const struct hf_change *ch, const struct hf_step *s, const struct hf_call *live,
-		   enum hf_held held, int force, struct hf_call *call, char *why, size_t len)
+		   enum hf_held held, unsigned flags, struct hf_call *call, char *why, size_t len)
 {
+	int force = !!(flags & HF_REVERT_FORCE);
 	json_t *blob = json_loads(s->before, 0, NULL);
 	const char *b64 = blob ? json_string_value(json_object_get(blob, "dump")) : NULL;
 	unsigned char *payload = NULL;

@@ -193,15 +193,16 @@ static void persist_restored(const struct hf_change *ch, struct hf_kind_ctx *x,
 	for (i = 0; i < m; i++)
 		if (sub[i].status)
 			snprintf(t[who[i]].warning, sizeof(t[who[i]].warning), "runtime restored, but "
-				 "persisting it failed (the config file may still hold the hotfix): %s",
+				 "persisting it failed (the config file may still hold the hotfix): %.150s",
 				 sub[i].error);
 	free(sub);
 	free(who);
 }
 
 void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
-		    size_t n, int force)
+		    size_t n, unsigned flags)
 {
+	int force = !!(flags & HF_REVERT_FORCE);
 	const struct hf_change_kind *k = ch->kind;
 	struct hf_call *live = hf_kind_calls_new(t, n);
 	struct hf_call *sets = hf_xcalloc(n ? n : 1, sizeof(*sets));
@@ -228,7 +229,7 @@ void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 		if (held == HF_HELD_OTHER && !force)
 			hf_target_set(&t[i], HF_ECONFLICT, "%s", why);
 		sets[m].node = t[i].node;
-		if (k->restore(ch, t[i].step, &live[i], held, force, &sets[m], why, sizeof(why))) {
+		if (k->restore(ch, t[i].step, &live[i], held, flags, &sets[m], why, sizeof(why))) {
 			hf_target_set(&t[i], HF_ERR, "%s", why);
 		} else if (sets[m].ncmds) {
 			who[m] = t[i];
