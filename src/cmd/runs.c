@@ -121,6 +121,28 @@ out:
 	return rc;
 }
 
+/* After an abort request: wait for the process driving run 'name' to
+ * finish the rollback (or to end), for 10 minutes at most. '*run' is read
+ * again from the journal each time; it is the last one read. */
+static int wait_abort(struct hf_journal *j, const char *name, struct hf_run **run,
+		      struct hf_err *err)
+{
+	long long deadline = hf_mono_ms() + 600000;
+	int rc;
+
+	for (;;) {
+		hf_run_free(*run);
+		*run = NULL;
+		rc = hf_journal_run_load(j, name, run, NULL, NULL, err);
+		if (rc)
+			return rc;
+		if (!hf_run_state_active((*run)->state) || !hf_journal_driven(j, (*run)->id) ||
+		    hf_mono_ms() > deadline)
+			return 0;
+		hf_sleep_ms(100);
+	}
+}
+
 /* pause, continue and abort leave a request for the driving process. */
 static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 		   struct hf_err *err)
@@ -174,20 +196,9 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 	hf_journal_event(j, run->id, "request", "%s requested by %s", what,
 			 hf_operator());
 	if (!strcmp(what, "abort")) {
-		/* Wait for the driving process to finish the rollback. */
-		long long deadline = hf_mono_ms() + 600000;
-
-		for (;;) {
-			hf_run_free(run);
-			run = NULL;
-			rc = hf_journal_run_load(j, pos[0], &run, NULL, NULL, err);
-			if (rc)
-				goto out;
-			if (!hf_run_state_active(run->state) || !hf_journal_driven(j, run->id) ||
-			    hf_mono_ms() > deadline)
-				break;
-			hf_sleep_ms(100);
-		}
+		rc = wait_abort(j, pos[0], &run, err);
+		if (rc)
+			goto out;
 		if (!ctx->quiet)
 			printf("run %s: %s%s%s\n", run->id, hf_run_state_name(run->state),
 			       run->note ? " (" : "", run->note ? run->note : "");
