@@ -56,24 +56,14 @@ static const char *wave_nodes_label(const struct hf_manifest *m, size_t w, char 
 	return buf;
 }
 
-void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_cluster *c,
-		       const struct hf_plan *p)
+/* The plan's changes: each node that differs, with its differences. A
+ * data hotfix ('data') lists each step of a primary with keys to change,
+ * a node per step; other kinds each node once over its steps. */
+static void print_plan_changes(FILE *f, const struct hf_cluster *c, const struct hf_plan *p,
+			       int data)
 {
-	char *uri = hf_uri_redacted(&c->uri);
-	char lbl[32], d[32];
-	size_t i, k, w;
-	int data = hf_manifest_over_keys(m);
+	size_t i, k;
 
-	fprintf(f, "hotfix   %s v%ld  (sha256 %.12s)\n", m->name, m->version, m->sha256);
-	fprintf(f, "owner    %s\n", m->owner);
-	fprintf(f, "problem  %s\n", m->problem);
-	fprintf(f, "cluster  %s  (%s, %d shard(s), %zu node(s))\n\n", uri,
-		c->cluster_mode ? "cluster mode" : "primary with replicas", c->nshards, c->nnodes);
-	free(uri);
-	if (!p->nsteps) {
-		fprintf(f, "nothing to do: every node already holds the target values\n");
-		return;
-	}
 	fprintf(f, "changes (only nodes that differ: %zu of %zu):\n", p->ntargets, c->nnodes);
 	for (i = 0; i < p->nsteps; i++) {
 		const struct hf_plan_step *s = &p->steps[i];
@@ -89,6 +79,16 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 		for (k = 0; k < s->ndiff; k++)
 			fprintf(f, "      %s\n", s->diff[k]);
 	}
+}
+
+/* The plan's waves: a share of the keys of every primary for a data
+ * hotfix ('data'), else how many nodes, and which. */
+static void print_plan_waves(FILE *f, const struct hf_manifest *m, const struct hf_plan *p,
+			     int data)
+{
+	char lbl[32], d[32];
+	size_t i, w;
+
 	if (data)
 		fprintf(f, "\nwaves (a share of the selected keys on every primary at once):\n");
 	else
@@ -120,31 +120,56 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 				hf_role_name(s->node->role), s->node->shard + 1);
 		}
 	}
-	{
-		/* Snapshot readiness (S19): can each primary be restored from disk? */
-		const struct hf_persistence *ps = p->persistence;
-		size_t n;
+}
 
-		fprintf(f, "\npersistence (snapshot: %s):\n", m->snapshot_required ?
-			"required, a fresh BGSAVE on every primary before the first wave" : "check");
-		for (n = 0; n < c->nnodes; n++) {
-			char addr[300], age[32];
+/* Snapshot readiness (S19): can each primary be restored from disk? From
+ * what the plan read, 'p->persistence'. */
+static void print_plan_persistence(FILE *f, const struct hf_manifest *m,
+				   const struct hf_cluster *c, const struct hf_plan *p)
+{
+	const struct hf_persistence *ps = p->persistence;
+	size_t n;
 
-			if (c->nodes[n].role != HF_ROLE_PRIMARY)
-				continue;
-			snprintf(addr, sizeof(addr), "%s:%d", c->nodes[n].host, c->nodes[n].port);
-			hf_fmt_duration(ps[n].rdb_age_s * 1000, age, sizeof(age));
-			if (!ps[n].ok)
-				fprintf(f, "  %-21s did not answer\n", addr);
-			else if (ps[n].rdb_saves)
-				fprintf(f, "  %-21s last snapshot %s, %s ago; AOF %s\n", addr,
-					ps[n].rdb_ok ? "ok" : "FAILED", age,
-					!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
-			else
-				fprintf(f, "  %-21s no snapshot since the node started; AOF %s\n", addr,
-					!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
-		}
+	fprintf(f, "\npersistence (snapshot: %s):\n", m->snapshot_required ?
+		"required, a fresh BGSAVE on every primary before the first wave" : "check");
+	for (n = 0; n < c->nnodes; n++) {
+		char addr[300], age[32];
+
+		if (c->nodes[n].role != HF_ROLE_PRIMARY)
+			continue;
+		snprintf(addr, sizeof(addr), "%s:%d", c->nodes[n].host, c->nodes[n].port);
+		hf_fmt_duration(ps[n].rdb_age_s * 1000, age, sizeof(age));
+		if (!ps[n].ok)
+			fprintf(f, "  %-21s did not answer\n", addr);
+		else if (ps[n].rdb_saves)
+			fprintf(f, "  %-21s last snapshot %s, %s ago; AOF %s\n", addr,
+				ps[n].rdb_ok ? "ok" : "FAILED", age,
+				!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
+		else
+			fprintf(f, "  %-21s no snapshot since the node started; AOF %s\n", addr,
+				!ps[n].aof_enabled ? "off" : ps[n].aof_ok ? "on, ok" : "on, FAILING");
 	}
+}
+
+void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_cluster *c,
+		       const struct hf_plan *p)
+{
+	char *uri = hf_uri_redacted(&c->uri);
+	int data = hf_manifest_over_keys(m);
+
+	fprintf(f, "hotfix   %s v%ld  (sha256 %.12s)\n", m->name, m->version, m->sha256);
+	fprintf(f, "owner    %s\n", m->owner);
+	fprintf(f, "problem  %s\n", m->problem);
+	fprintf(f, "cluster  %s  (%s, %d shard(s), %zu node(s))\n\n", uri,
+		c->cluster_mode ? "cluster mode" : "primary with replicas", c->nshards, c->nnodes);
+	free(uri);
+	if (!p->nsteps) {
+		fprintf(f, "nothing to do: every node already holds the target values\n");
+		return;
+	}
+	print_plan_changes(f, c, p, data);
+	print_plan_waves(f, m, p, data);
+	print_plan_persistence(f, m, c, p);
 	fprintf(f, "\nrollback possible: %s\n", p->rollback_note);
 	fprintf(f, "guard: %s\n", p->guard_note);
 }

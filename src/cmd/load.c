@@ -165,19 +165,72 @@ static void print_json(const struct hf_load_report *r, const struct hf_load_opts
 	json_decref(doc);
 }
 
+/* The options of 'hotfix load' as given, before they are read. */
+struct load_args {
+	const char *cluster, *rate, *seconds, *requests, *clients, *pipeline, *keys,
+		   *value_size, *read_ratio, *check_pause;
+	int check_writes;
+};
+
+/* An option read into an int: past 10000 it reads as 10001, which
+ * hf_load_opts_check() refuses with its range, rather than wrap. */
+static int opt_count(const char *name, const char *s, int *out, struct hf_err *err)
+{
+	long v;
+	int rc = hf_opt_int(name, s, &v, err);
+
+	if (!rc)
+		*out = v > 10000 ? 10001 : (int)v;
+	return rc;
+}
+
+/* Read the options given, 'a', into 'o' over the defaults, and check
+ * them together. */
+static int read_opts(const struct load_args *a, const struct hf_ctx *ctx,
+		     struct hf_load_opts *o, struct hf_err *err)
+{
+	long v;
+	int rc;
+
+	hf_load_opts_init(o);
+	o->timeout_ms = ctx->timeout_ms;
+	if (a->rate && (rc = hf_opt_int("rate", a->rate, &o->rate, err)))
+		return rc;
+	if (a->seconds && (rc = opt_double("seconds", a->seconds, &o->seconds, err)))
+		return rc;
+	if (a->requests) {
+		if ((rc = hf_opt_int("requests", a->requests, &v, err)))
+			return rc;
+		o->requests = v;
+	}
+	if (a->clients && (rc = opt_count("clients", a->clients, &o->clients, err)))
+		return rc;
+	if (a->pipeline && (rc = opt_count("pipeline", a->pipeline, &o->pipeline, err)))
+		return rc;
+	if (a->keys && (rc = hf_opt_int("keys", a->keys, &o->keys, err)))
+		return rc;
+	if (a->value_size && (rc = hf_opt_int("value-size", a->value_size, &o->value_size, err)))
+		return rc;
+	if (a->read_ratio && (rc = opt_double("read-ratio", a->read_ratio, &o->read_ratio, err)))
+		return rc;
+	o->check_writes = a->check_writes;
+	if (a->check_pause &&
+	    (rc = hf_opt_int("check-pause-ms", a->check_pause, &o->check_pause_ms, err)))
+		return rc;
+	return hf_load_opts_check(o, err);
+}
+
 int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	const char *cluster = NULL, *rate = NULL, *seconds = NULL, *requests = NULL,
-		   *clients = NULL, *pipeline = NULL, *keys = NULL, *value_size = NULL,
-		   *read_ratio = NULL, *check_pause = NULL, *pos[1];
-	int check_writes = 0;
+	struct load_args a = {0};
+	const char *pos[1];
 	const struct hf_opt opts[] = {
-		{ "cluster", &cluster, NULL },   { "rate", &rate, NULL },
-		{ "seconds", &seconds, NULL },   { "requests", &requests, NULL },
-		{ "clients", &clients, NULL },   { "pipeline", &pipeline, NULL },
-		{ "keys", &keys, NULL },         { "value-size", &value_size, NULL },
-		{ "read-ratio", &read_ratio, NULL }, { "check-writes", NULL, &check_writes },
-		{ "check-pause-ms", &check_pause, NULL }, { 0 },
+		{ "cluster", &a.cluster, NULL },   { "rate", &a.rate, NULL },
+		{ "seconds", &a.seconds, NULL },   { "requests", &a.requests, NULL },
+		{ "clients", &a.clients, NULL },   { "pipeline", &a.pipeline, NULL },
+		{ "keys", &a.keys, NULL },         { "value-size", &a.value_size, NULL },
+		{ "read-ratio", &a.read_ratio, NULL }, { "check-writes", NULL, &a.check_writes },
+		{ "check-pause-ms", &a.check_pause, NULL }, { 0 },
 	};
 	struct hf_load_opts o;
 	struct hf_load_report r;
@@ -185,7 +238,6 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	volatile sig_atomic_t *interrupted = NULL;
 	char *redacted = NULL;
 	int npos, help, rc;
-	long v;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 0, &npos, &help, err);
 	if (rc)
@@ -194,40 +246,10 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		fputs(usage, stdout);
 		return 0;
 	}
-	hf_load_opts_init(&o);
-	o.timeout_ms = ctx->timeout_ms;
-	if (rate && (rc = hf_opt_int("rate", rate, &o.rate, err)))
-		return rc;
-	if (seconds && (rc = opt_double("seconds", seconds, &o.seconds, err)))
-		return rc;
-	if (requests) {
-		if ((rc = hf_opt_int("requests", requests, &v, err)))
-			return rc;
-		o.requests = v;
-	}
-	if (clients) {
-		if ((rc = hf_opt_int("clients", clients, &v, err)))
-			return rc;
-		o.clients = v > 10000 ? 10001 : (int)v;
-	}
-	if (pipeline) {
-		if ((rc = hf_opt_int("pipeline", pipeline, &v, err)))
-			return rc;
-		o.pipeline = v > 10000 ? 10001 : (int)v;
-	}
-	if (keys && (rc = hf_opt_int("keys", keys, &o.keys, err)))
-		return rc;
-	if (value_size && (rc = hf_opt_int("value-size", value_size, &o.value_size, err)))
-		return rc;
-	if (read_ratio && (rc = opt_double("read-ratio", read_ratio, &o.read_ratio, err)))
-		return rc;
-	o.check_writes = check_writes;
-	if (check_pause && (rc = hf_opt_int("check-pause-ms", check_pause, &o.check_pause_ms, err)))
-		return rc;
-	rc = hf_load_opts_check(&o, err);
+	rc = read_opts(&a, ctx, &o, err);
 	if (rc)
 		return rc;
-	rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
+	rc = hf_cmd_cluster_uri(ctx, a.cluster, &uri, err);
 	if (rc)
 		return rc;
 

@@ -122,6 +122,28 @@ out:
 	return rc;
 }
 
+/* After an abort request: wait for the process driving run 'name' to
+ * finish the rollback (or to end), for 10 minutes at most. '*run' is read
+ * again from the journal each time; it is the last one read. */
+static int wait_abort(struct hf_journal *j, const char *name, struct hf_run **run,
+		      struct hf_err *err)
+{
+	long long deadline = hf_mono_ms() + 600000;
+	int rc;
+
+	for (;;) {
+		hf_run_free(*run);
+		*run = NULL;
+		rc = hf_journal_run_load(j, name, run, NULL, NULL, err);
+		if (rc)
+			return rc;
+		if (!hf_run_state_active((*run)->state) || !hf_journal_driven(j, (*run)->id) ||
+		    hf_mono_ms() > deadline)
+			return 0;
+		hf_sleep_ms(100);
+	}
+}
+
 /* pause, continue and abort leave a request for the driving process. */
 static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 		   struct hf_err *err)
@@ -175,20 +197,9 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 	hf_journal_event(j, run->id, "request", "%s requested by %s", what,
 			 hf_operator());
 	if (!strcmp(what, "abort")) {
-		/* Wait for the driving process to finish the rollback. */
-		long long deadline = hf_mono_ms() + 600000;
-
-		for (;;) {
-			hf_run_free(run);
-			run = NULL;
-			rc = hf_journal_run_load(j, pos[0], &run, NULL, NULL, err);
-			if (rc)
-				goto out;
-			if (!hf_run_state_active(run->state) || !hf_journal_driven(j, run->id) ||
-			    hf_mono_ms() > deadline)
-				break;
-			hf_sleep_ms(100);
-		}
+		rc = wait_abort(j, pos[0], &run, err);
+		if (rc)
+			goto out;
 		if (!ctx->quiet)
 			printf("run %s: %s%s%s\n", run->id, hf_run_state_name(run->state),
 			       run->note ? " (" : "", run->note ? run->note : "");
@@ -229,17 +240,165 @@ static void print_time(FILE *f, long long ms)
 	fputs(buf, f);
 }
 
+/* What 'hotfix status' shows of a run, read from the journal at once. */
+struct status {
+	struct hf_journal *j;
+	struct hf_run *run;
+	struct hf_step *steps;
+	size_t nsteps;
+	struct hf_event *ev;
+	size_t nev;
+	long long nkeys, key_bytes, by_state[5];   /* by_state: by enum hf_key_state */
+	int chain_ok;                              /* the audit hash chain verifies */
+};
+
+/* Open the journal and read run 'name' ('last' = the newest) into 'st':
+ * its steps, its events and its key records' totals. 'st' is released
+ * with status_release() whether or not this succeeds. */
+static int status_load(struct hf_ctx *ctx, const char *name, struct status *st,
+		       struct hf_err *err)
+{
+	int rc;
+
+	st->chain_ok = 1;
+	rc = hf_cmd_journal(ctx, &st->j, err);
+	if (!rc)
+		rc = hf_journal_run_load(st->j, name, &st->run, &st->steps, &st->nsteps, err);
+	if (!rc)
+		rc = hf_journal_events(st->j, st->run->id, &st->ev, &st->nev, &st->chain_ok, err);
+	if (!rc)
+		rc = hf_journal_keys_stats(st->j, st->run->id, &st->nkeys, &st->key_bytes,
+					   st->by_state, err);
+	return rc;
+}
+
+static void status_release(struct status *st)
+{
+	hf_events_free(st->ev, st->nev);
+	hf_steps_free(st->steps, st->nsteps);
+	hf_run_free(st->run);
+	hf_journal_close(st->j);
+}
+
+/* One step of 'hotfix status --json'. */
+static json_t *step_json(const struct hf_step *s)
+{
+	json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s,s:b}", "seq", (json_int_t)s->seq,
+			      "wave", s->wave, "node", s->node_id, "address", s->addr, "role",
+			      s->role, "shard", s->shard + 1, "state",
+			      hf_step_state_name(s->state), "persisted", s->persisted);
+
+	json_object_set_new(o, "before", s->before ? json_loads(s->before, 0, NULL) : json_null());
+	json_object_set_new(o, "after", s->after ? json_loads(s->after, 0, NULL) : json_null());
+	if (s->error)
+		json_object_set_new(o, "error", json_string(s->error));
+	return o;
+}
+
+/* 'hotfix status --json': the run, its steps and its events as one
+ * document on stdout. */
+static void status_json(const struct status *st)
+{
+	const struct hf_run *run = st->run;
+	json_t *doc = json_object(), *js = json_array(), *je = json_array();
+	char *s;
+	size_t i;
+
+	json_object_set_new(doc, "run", json_string(run->id));
+	json_object_set_new(doc, "hotfix", json_string(run->hotfix));
+	json_object_set_new(doc, "version", json_integer(run->version));
+	json_object_set_new(doc, "state", json_string(hf_run_state_name(run->state)));
+	json_object_set_new(doc, "note", run->note ? json_string(run->note) : json_null());
+	json_object_set_new(doc, "cluster", json_string(run->cluster));
+	json_object_set_new(doc, "sha256", json_string(run->manifest_sha256));
+	json_object_set_new(doc, "operator", json_string(run->operator ? run->operator : ""));
+	json_object_set_new(doc, "driven_by", json_integer(hf_journal_driven(st->j, run->id) ? run->pid : 0));
+	json_object_set_new(doc, "audit_chain_ok", json_boolean(st->chain_ok));
+	if (st->nkeys)
+		json_object_set_new(doc, "keys", hf_cmd_keys_json(st->j, run->id));
+	for (i = 0; i < st->nsteps; i++)
+		json_array_append_new(js, step_json(&st->steps[i]));
+	for (i = 0; i < st->nev; i++)
+		json_array_append_new(je, json_pack("{s:I,s:s,s:s}", "ts_ms", (json_int_t)st->ev[i].ts_ms,
+						    "kind", st->ev[i].kind, "message", st->ev[i].message));
+	json_object_set_new(doc, "steps", js);
+	json_object_set_new(doc, "events", je);
+	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	puts(s);
+	free(s);
+	json_decref(doc);
+}
+
+/* The head of 'hotfix status': which run, of what, on which cluster, in
+ * which state, who drives it, and the progress block of apply's live
+ * view. */
+static void print_status_head(const struct status *st)
+{
+	struct hf_run *run = st->run;
+	/* The same progress block as apply's live view. */
+	struct hf_rollout view = { .run = run, .steps = st->steps, .nsteps = st->nsteps };
+	const char *verdict = NULL;
+	size_t i;
+
+	printf("run       %s\n", run->id);
+	printf("hotfix    %s v%ld  (sha256 %.12s)  owner %s\n", run->hotfix, run->version,
+	       run->manifest_sha256, run->owner ? run->owner : "-");
+	printf("cluster   %s\n", run->cluster);
+	printf("state     %s%s%s%s\n", hf_run_state_name(run->state), run->note ? " (" : "",
+	       run->note ? run->note : "", run->note ? ")" : "");
+	if (hf_journal_driven(st->j, run->id))
+		printf("driver    process %d\n", run->pid);
+	else if (hf_run_state_active(run->state))
+		printf("driver    none: 'hotfix resume %s' takes over, 'hotfix rollback %s' undoes\n",
+		       run->id, run->id);
+	printf("started   ");
+	print_time(stdout, run->created_ms);
+	printf(" UTC by %s\n\n", run->operator ? run->operator : "unknown");
+	for (i = 0; i < st->nev; i++)
+		if (!strcmp(st->ev[i].kind, "verdict"))
+			verdict = st->ev[i].message;
+	hf_cmd_print_progress(stdout, &view, verdict, -1);
+	printf("\n");
+}
+
+/* 'hotfix status' for people: the head, the key records' totals of a
+ * data hotfix, a line a step and the journal's events. */
+static void print_status(const struct status *st)
+{
+	const struct hf_step *steps = st->steps;
+	const long long *by_state = st->by_state;
+	size_t i;
+
+	print_status_head(st);
+	if (st->nkeys) {
+		printf("keys      %lld recorded: %lld changed, %lld restored, %lld conflict(s), %lld forced, "
+		       "%lld expired\n", st->nkeys, by_state[HF_KEY_APPLIED], by_state[HF_KEY_REVERTED],
+		       by_state[HF_KEY_CONFLICT], by_state[HF_KEY_FORCED], by_state[HF_KEY_EXPIRED]);
+		printf("journal   %lld bytes of before-images and digests, %.0f bytes per key\n\n",
+		       st->key_bytes, (double)st->key_bytes / (double)st->nkeys);
+	}
+	printf("%-4s  %-21s  %-7s  %-5s  %-10s  %s\n", "WAVE", "ADDRESS", "ROLE", "SHARD", "STATE", "NODE ID");
+	for (i = 0; i < st->nsteps; i++) {
+		printf("%-4d  %-21s  %-7s  %-5d  %-10s  %.16s\n", steps[i].wave, steps[i].addr,
+		       steps[i].role, steps[i].shard + 1, hf_step_state_name(steps[i].state),
+		       steps[i].node_id);
+		if (steps[i].error)
+			printf("      ! %s\n", steps[i].error);
+	}
+	printf("\nevents%s:\n", st->chain_ok ? "" : " (WARNING: the audit hash chain does not verify)");
+	for (i = 0; i < st->nev; i++) {
+		printf("  ");
+		print_time(stdout, st->ev[i].ts_ms);
+		printf("  %-8s %s\n", st->ev[i].kind, st->ev[i].message);
+	}
+}
+
 int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
 	const struct hf_opt opts[] = { { 0 } };
 	const char *pos[1];
-	struct hf_journal *j = NULL;
-	struct hf_run *run = NULL;
-	struct hf_step *steps = NULL;
-	struct hf_event *ev = NULL;
-	size_t nsteps = 0, nev = 0, i;
-	long long nkeys = 0, key_bytes = 0, by_state[5] = {0};
-	int npos, help, rc, chain_ok = 1;
+	struct status st = {0};
+	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
 	if (rc)
@@ -249,107 +408,15 @@ int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		     "(default: the newest run).");
 		return 0;
 	}
-	rc = hf_cmd_journal(ctx, &j, err);
-	if (!rc)
-		rc = hf_journal_run_load(j, npos ? pos[0] : "last", &run, &steps, &nsteps, err);
-	if (!rc)
-		rc = hf_journal_events(j, run->id, &ev, &nev, &chain_ok, err);
-	if (!rc)
-		rc = hf_journal_keys_stats(j, run->id, &nkeys, &key_bytes, by_state, err);
+	rc = status_load(ctx, npos ? pos[0] : "last", &st, err);
 	if (rc)
 		goto out;
-	if (ctx->json) {
-		json_t *doc = json_object(), *js = json_array(), *je = json_array();
-		char *s;
-
-		json_object_set_new(doc, "run", json_string(run->id));
-		json_object_set_new(doc, "hotfix", json_string(run->hotfix));
-		json_object_set_new(doc, "version", json_integer(run->version));
-		json_object_set_new(doc, "state", json_string(hf_run_state_name(run->state)));
-		json_object_set_new(doc, "note", run->note ? json_string(run->note) : json_null());
-		json_object_set_new(doc, "cluster", json_string(run->cluster));
-		json_object_set_new(doc, "sha256", json_string(run->manifest_sha256));
-		json_object_set_new(doc, "operator", json_string(run->operator ? run->operator : ""));
-		json_object_set_new(doc, "driven_by", json_integer(hf_journal_driven(j, run->id) ? run->pid : 0));
-		json_object_set_new(doc, "audit_chain_ok", json_boolean(chain_ok));
-		if (nkeys)
-			json_object_set_new(doc, "keys", hf_cmd_keys_json(j, run->id));
-		for (i = 0; i < nsteps; i++) {
-			json_t *o = json_pack("{s:I,s:i,s:s,s:s,s:s,s:i,s:s,s:b}", "seq",
-					      (json_int_t)steps[i].seq, "wave", steps[i].wave, "node",
-					      steps[i].node_id, "address", steps[i].addr, "role",
-					      steps[i].role, "shard", steps[i].shard + 1, "state",
-					      hf_step_state_name(steps[i].state), "persisted",
-					      steps[i].persisted);
-
-			json_object_set_new(o, "before", steps[i].before ? json_loads(steps[i].before, 0, NULL) : json_null());
-			json_object_set_new(o, "after", steps[i].after ? json_loads(steps[i].after, 0, NULL) : json_null());
-			if (steps[i].error)
-				json_object_set_new(o, "error", json_string(steps[i].error));
-			json_array_append_new(js, o);
-		}
-		for (i = 0; i < nev; i++)
-			json_array_append_new(je, json_pack("{s:I,s:s,s:s}", "ts_ms", (json_int_t)ev[i].ts_ms,
-							    "kind", ev[i].kind, "message", ev[i].message));
-		json_object_set_new(doc, "steps", js);
-		json_object_set_new(doc, "events", je);
-		s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		puts(s);
-		free(s);
-		json_decref(doc);
-		goto out;
-	}
-	printf("run       %s\n", run->id);
-	printf("hotfix    %s v%ld  (sha256 %.12s)  owner %s\n", run->hotfix, run->version,
-	       run->manifest_sha256, run->owner ? run->owner : "-");
-	printf("cluster   %s\n", run->cluster);
-	printf("state     %s%s%s%s\n", hf_run_state_name(run->state), run->note ? " (" : "",
-	       run->note ? run->note : "", run->note ? ")" : "");
-	if (hf_journal_driven(j, run->id))
-		printf("driver    process %d\n", run->pid);
-	else if (hf_run_state_active(run->state))
-		printf("driver    none: 'hotfix resume %s' takes over, 'hotfix rollback %s' undoes\n",
-		       run->id, run->id);
-	printf("started   ");
-	print_time(stdout, run->created_ms);
-	printf(" UTC by %s\n\n", run->operator ? run->operator : "unknown");
-	{
-		/* The same progress block as apply's live view. */
-		struct hf_rollout view = { .run = run, .steps = steps, .nsteps = nsteps };
-		const char *verdict = NULL;
-
-		for (i = 0; i < nev; i++)
-			if (!strcmp(ev[i].kind, "verdict"))
-				verdict = ev[i].message;
-		hf_cmd_print_progress(stdout, &view, verdict, -1);
-		printf("\n");
-	}
-	if (nkeys) {
-		printf("keys      %lld recorded: %lld changed, %lld restored, %lld conflict(s), %lld forced, "
-		       "%lld expired\n", nkeys, by_state[HF_KEY_APPLIED], by_state[HF_KEY_REVERTED],
-		       by_state[HF_KEY_CONFLICT], by_state[HF_KEY_FORCED], by_state[HF_KEY_EXPIRED]);
-		printf("journal   %lld bytes of before-images and digests, %.0f bytes per key\n\n",
-		       key_bytes, (double)key_bytes / (double)nkeys);
-	}
-	printf("%-4s  %-21s  %-7s  %-5s  %-10s  %s\n", "WAVE", "ADDRESS", "ROLE", "SHARD", "STATE", "NODE ID");
-	for (i = 0; i < nsteps; i++) {
-		printf("%-4d  %-21s  %-7s  %-5d  %-10s  %.16s\n", steps[i].wave, steps[i].addr,
-		       steps[i].role, steps[i].shard + 1, hf_step_state_name(steps[i].state),
-		       steps[i].node_id);
-		if (steps[i].error)
-			printf("      ! %s\n", steps[i].error);
-	}
-	printf("\nevents%s:\n", chain_ok ? "" : " (WARNING: the audit hash chain does not verify)");
-	for (i = 0; i < nev; i++) {
-		printf("  ");
-		print_time(stdout, ev[i].ts_ms);
-		printf("  %-8s %s\n", ev[i].kind, ev[i].message);
-	}
+	if (ctx->json)
+		status_json(&st);
+	else
+		print_status(&st);
 out:
-	hf_events_free(ev, nev);
-	hf_steps_free(steps, nsteps);
-	hf_run_free(run);
-	hf_journal_close(j);
+	status_release(&st);
 	return rc;
 }
 

@@ -378,6 +378,63 @@ static unsigned long long node_calls(const struct hf_node_sample *a,
 	return b[i].calls < a[i].calls ? b[i].calls : b[i].calls - a[i].calls;
 }
 
+/* The replication lag of node 'i' into 'v' (the worst so far): of the
+ * node itself if it is a replica, or of the replicas of a changed primary,
+ * as their primary sees them in sample 'b'. An acknowledgement age counts
+ * only while bytes are missing. */
+static void replication_lag(struct hf_guard_run *g, const struct hf_node_sample *b, size_t i,
+			    double *v)
+{
+	double *lag_ms = &v[HF_METRIC_REPLICATION_LAG_MS], *lag_b = &v[HF_METRIC_REPLICATION_LAG_BYTES];
+	const struct hf_node *node = g->nodes[i];
+	size_t k;
+
+	for (k = 0; k < g->n; k++) {
+		const struct hf_node *rep = g->nodes[k], *pri;
+		size_t p, e;
+
+		if (rep->role != HF_ROLE_REPLICA || !rep->primary_id)
+			continue;
+		if (k != i && !(node->role == HF_ROLE_PRIMARY && !strcmp(rep->primary_id, node->id)))
+			continue;
+		for (p = 0; p < g->n; p++) {
+			pri = g->nodes[p];
+			if (strcmp(pri->id, rep->primary_id) || !b[p].ok)
+				continue;
+			for (e = 0; e < (size_t)b[p].nreplicas; e++) {
+				const struct hf_replica_seen *rs = &b[p].replicas[e];
+				long long behind = b[p].repl_offset - rs->offset;
+
+				if (rs->port != rep->port || strcmp(rs->ip, rep->host))
+					continue;
+				if (behind > *lag_b)
+					*lag_b = (double)behind;
+				if (behind > 0 && rs->lag_s * 1000.0 > *lag_ms)
+					*lag_ms = rs->lag_s * 1000.0;
+			}
+		}
+	}
+}
+
+/* The latency percentiles into 'v' from the interval's histogram:
+ * 'lat[k]', already cumulative, is the calls at or below bound 'bound[k]'
+ * summed over the nodes. NAN without a call. */
+static void latency_metrics(const unsigned long long *lat, const unsigned long long *bound,
+			    double *v)
+{
+	struct hf_rh h;
+	size_t k;
+
+	hf_rh_init(&h, HF_RH_POW2);
+	for (k = 0; k < HF_LAT_BUCKETS; k++)
+		if (lat[k] && bound[k] && hf_rh_add(&h, bound[k], lat[k], NULL))
+			break;   /* cannot happen with consistent samples; never guess */
+	v[HF_METRIC_LATENCY_P50] = hf_rh_count(&h) ? hf_rh_percentile(&h, 50) / 1000.0 : NAN;
+	v[HF_METRIC_LATENCY_P90] = hf_rh_count(&h) ? hf_rh_percentile(&h, 90) / 1000.0 : NAN;
+	v[HF_METRIC_LATENCY_P99] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99) / 1000.0 : NAN;
+	v[HF_METRIC_LATENCY_P999] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99.9) / 1000.0 : NAN;
+}
+
 /* The metrics over the nodes in 'in' between samples 'a' and 'b'. Traffic
  * metrics are NAN without a call: 0 errors out of 0 is no error rate. */
 static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
@@ -386,14 +443,11 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 {
 	unsigned long long calls = 0, errors = 0, lat[HF_LAT_BUCKETS] = {0}, bound[HF_LAT_BUCKETS] = {0};
 	double *mem = &v[HF_METRIC_MEMORY_USED_RATIO], *hb = &v[HF_METRIC_HEARTBEAT];
-	double *lag_ms = &v[HF_METRIC_REPLICATION_LAG_MS], *lag_b = &v[HF_METRIC_REPLICATION_LAG_BYTES];
-	struct hf_rh h;
 	size_t i, k;
 
 	memset(v, 0, sizeof(double) * HF_METRIC_COUNT);
 	*mem = NAN;
 	for (i = 0; i < g->n; i++) {
-		const struct hf_node *node = g->nodes[i];
 		static const struct hf_node_sample zero;
 		const struct hf_node_sample *from = &a[i];
 
@@ -422,46 +476,10 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 		}
 		if ((double)b[i].rtt_us / 1000.0 > *hb)
 			*hb = (double)b[i].rtt_us / 1000.0;
-		/* Lag of each replica concerned: the replica itself, or the
-		 * replicas of a changed primary, as its primary sees them. An
-		 * acknowledgement age counts only while bytes are missing. */
-		for (k = 0; k < g->n; k++) {
-			const struct hf_node *rep = g->nodes[k], *pri;
-			size_t p, e;
-
-			if (rep->role != HF_ROLE_REPLICA || !rep->primary_id)
-				continue;
-			if (k != i && !(node->role == HF_ROLE_PRIMARY && !strcmp(rep->primary_id, node->id)))
-				continue;
-			for (p = 0; p < g->n; p++) {
-				pri = g->nodes[p];
-				if (strcmp(pri->id, rep->primary_id) || !b[p].ok)
-					continue;
-				for (e = 0; e < (size_t)b[p].nreplicas; e++) {
-					const struct hf_replica_seen *rs = &b[p].replicas[e];
-					long long behind = b[p].repl_offset - rs->offset;
-
-					if (rs->port != rep->port || strcmp(rs->ip, rep->host))
-						continue;
-					if (behind > *lag_b)
-						*lag_b = (double)behind;
-					if (behind > 0 && rs->lag_s * 1000.0 > *lag_ms)
-						*lag_ms = rs->lag_s * 1000.0;
-				}
-			}
-		}
+		replication_lag(g, b, i, v);
 	}
 	v[HF_METRIC_ERROR_RATE] = calls ? hf_rate_error(errors, calls) : NAN;
-	hf_rh_init(&h, HF_RH_POW2);
-	/* lat[k] is already cumulative: the interval's calls at or below
-	 * bound k, summed over the nodes. */
-	for (k = 0; k < HF_LAT_BUCKETS; k++)
-		if (lat[k] && bound[k] && hf_rh_add(&h, bound[k], lat[k], NULL))
-			break;   /* cannot happen with consistent samples; never guess */
-	v[HF_METRIC_LATENCY_P50] = hf_rh_count(&h) ? hf_rh_percentile(&h, 50) / 1000.0 : NAN;
-	v[HF_METRIC_LATENCY_P90] = hf_rh_count(&h) ? hf_rh_percentile(&h, 90) / 1000.0 : NAN;
-	v[HF_METRIC_LATENCY_P99] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99) / 1000.0 : NAN;
-	v[HF_METRIC_LATENCY_P999] = hf_rh_count(&h) ? hf_rh_percentile(&h, 99.9) / 1000.0 : NAN;
+	latency_metrics(lat, bound, v);
 	if (calls_out)
 		*calls_out = calls;
 }

@@ -379,14 +379,102 @@ int hf_journal_holder(struct hf_journal *j, const char *run_id, char *holder, si
 	return found;
 }
 
+/* The row of 'run' in 'runs', created and updated at 'now'. */
+static int insert_run(struct hf_journal *j, const struct hf_run *run, long long now,
+		      struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	st = prepare(j, "INSERT INTO runs (id, hotfix, version, owner, cluster, manifest_path,"
+		     " manifest_sha256, manifest_text, state, created_ms, updated_ms, pid, operator)"
+		     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", err);
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run->id);
+	bind_text(st, 2, run->hotfix);
+	sqlite3_bind_int64(st, 3, run->version);
+	bind_text(st, 4, run->owner);
+	bind_text(st, 5, run->cluster);
+	bind_text(st, 6, run->manifest_path);
+	bind_text(st, 7, run->manifest_sha256);
+	bind_text(st, 8, run->manifest_text);
+	bind_text(st, 9, hf_run_state_name(run->state));
+	sqlite3_bind_int64(st, 10, now);
+	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_int(st, 12, run->pid);
+	bind_text(st, 13, run->operator);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(j, err, "insert run");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The rows of run 'run_id's planned 'steps[0..n-1]' in 'steps', updated
+ * at 'now'. */
+static int insert_steps(struct hf_journal *j, const char *run_id, const struct hf_step *steps,
+			size_t n, long long now, struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = 0;
+
+	st = prepare(j, "INSERT INTO steps (run, seq, wave, change, node_id, addr, role, shard,"
+		     " state, before, after, persisted, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		     err);
+	if (!st)
+		return HF_ERR;
+	for (i = 0; i < n && !rc; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, run_id);
+		sqlite3_bind_int64(st, 2, steps[i].seq);
+		sqlite3_bind_int(st, 3, steps[i].wave);
+		sqlite3_bind_int(st, 4, steps[i].change);
+		bind_text(st, 5, steps[i].node_id);
+		bind_text(st, 6, steps[i].addr);
+		bind_text(st, 7, steps[i].role);
+		sqlite3_bind_int(st, 8, steps[i].shard);
+		bind_text(st, 9, hf_step_state_name(steps[i].state));
+		bind_text(st, 10, steps[i].before);
+		bind_text(st, 11, steps[i].after);
+		sqlite3_bind_int(st, 12, steps[i].persisted);
+		sqlite3_bind_int64(st, 13, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_err(j, err, "insert step");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The nodes run 'run_id' holds until it is finished: every node of its
+ * cluster, 'nodes[0..n-1]', by id. */
+static int insert_run_nodes(struct hf_journal *j, const char *run_id, const char *const *nodes,
+			    size_t n, struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = 0;
+
+	st = prepare(j, "INSERT OR IGNORE INTO run_nodes (run, node_id) VALUES (?, ?)", err);
+	if (!st)
+		return HF_ERR;
+	for (i = 0; i < n && !rc; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, run_id);
+		bind_text(st, 2, nodes[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_err(j, err, "insert run node");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 			  const struct hf_step *steps, size_t n,
 			  const char *const *nodes, size_t nnodes, struct hf_err *err)
 {
-	sqlite3_stmt *st = NULL;
 	char holder[128];
 	long long now = hf_wall_ms();
-	size_t i;
 	int rc, held;
 
 	/* The write lock comes first, so two applies cannot both see the
@@ -405,75 +493,12 @@ int hf_journal_run_create(struct hf_journal *j, const struct hf_run *run,
 				"(hotfix resume, rollback or abort)", holder);
 		goto out;
 	}
-	st = prepare(j, "INSERT INTO runs (id, hotfix, version, owner, cluster, manifest_path,"
-		     " manifest_sha256, manifest_text, state, created_ms, updated_ms, pid, operator)"
-		     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", err);
-	if (!st) {
-		rc = HF_ERR;
-		goto out;
-	}
-	bind_text(st, 1, run->id);
-	bind_text(st, 2, run->hotfix);
-	sqlite3_bind_int64(st, 3, run->version);
-	bind_text(st, 4, run->owner);
-	bind_text(st, 5, run->cluster);
-	bind_text(st, 6, run->manifest_path);
-	bind_text(st, 7, run->manifest_sha256);
-	bind_text(st, 8, run->manifest_text);
-	bind_text(st, 9, hf_run_state_name(run->state));
-	sqlite3_bind_int64(st, 10, now);
-	sqlite3_bind_int64(st, 11, now);
-	sqlite3_bind_int(st, 12, run->pid);
-	bind_text(st, 13, run->operator);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_err(j, err, "insert run");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = prepare(j, "INSERT INTO steps (run, seq, wave, change, node_id, addr, role, shard,"
-		     " state, before, after, persisted, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		     err);
-	if (!st) {
-		rc = HF_ERR;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		sqlite3_reset(st);
-		bind_text(st, 1, run->id);
-		sqlite3_bind_int64(st, 2, steps[i].seq);
-		sqlite3_bind_int(st, 3, steps[i].wave);
-		sqlite3_bind_int(st, 4, steps[i].change);
-		bind_text(st, 5, steps[i].node_id);
-		bind_text(st, 6, steps[i].addr);
-		bind_text(st, 7, steps[i].role);
-		sqlite3_bind_int(st, 8, steps[i].shard);
-		bind_text(st, 9, hf_step_state_name(steps[i].state));
-		bind_text(st, 10, steps[i].before);
-		bind_text(st, 11, steps[i].after);
-		sqlite3_bind_int(st, 12, steps[i].persisted);
-		sqlite3_bind_int64(st, 13, now);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = db_err(j, err, "insert step");
-			goto out;
-		}
-	}
-	sqlite3_finalize(st);
-	st = prepare(j, "INSERT OR IGNORE INTO run_nodes (run, node_id) VALUES (?, ?)", err);
-	if (!st) {
-		rc = HF_ERR;
-		goto out;
-	}
-	for (i = 0; i < nnodes; i++) {
-		sqlite3_reset(st);
-		bind_text(st, 1, run->id);
-		bind_text(st, 2, nodes[i]);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = db_err(j, err, "insert run node");
-			goto out;
-		}
-	}
+	rc = insert_run(j, run, now, err);
+	if (!rc)
+		rc = insert_steps(j, run->id, steps, n, now, err);
+	if (!rc)
+		rc = insert_run_nodes(j, run->id, nodes, nnodes, err);
 out:
-	sqlite3_finalize(st);
 	return end(j, rc, err);
 }
 

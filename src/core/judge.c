@@ -189,44 +189,68 @@ static int check_fails(const struct hf_judge_input *in, const struct hf_check *k
 	return bad;
 }
 
-void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
+/* An interval that cannot be judged at all: a changed node did not answer
+ * both samples, or the topology changed. Fills 'v' and returns 1 then, 0
+ * otherwise. */
+static int unobservable(const struct hf_judge_input *in, struct hf_verdict *v)
 {
-	struct hf_buf fails = {0}, seen = {0}, blind = {0};
-	size_t i, nchanged = 0;
-	int starved, unjudged = 0;
+	struct hf_buf blind = {0};
+	int found = 1;
+	size_t i;
 
 	for (i = 0; i < in->nnodes; i++) {
 		const struct hf_judge_node *nd = &in->nodes[i];
 
-		if (!nd->changed)
-			continue;
-		nchanged++;
-		if (!nd->answered)
+		if (nd->changed && !nd->answered)
 			hf_buf_printf(&blind, "%s%s", blind.len ? ", " : "", nd->name);
 	}
 	if (blind.len) {
 		v->kind = HF_VERDICT_UNOBSERVABLE;
 		snprintf(v->explain, sizeof(v->explain), "unobservable: %s did not answer within %ldms",
 			 blind.s, in->timeout_ms);
-		goto out;
-	}
-	if (in->topology && in->topology[0]) {
+	} else if (in->topology && in->topology[0]) {
 		v->kind = HF_VERDICT_UNOBSERVABLE;
 		snprintf(v->explain, sizeof(v->explain), "unobservable: the topology changed (%s); "
 			 "this interval is not judged", in->topology);
-		goto out;
+	} else {
+		found = 0;
 	}
-	/* Always checked, whatever the manifest says: a changed node that sees
-	 * the cluster down or slots unserved. */
+	hf_buf_release(&blind);
+	return found;
+}
+
+/* What the checks of an interval found, for its verdict. */
+struct findings {
+	struct hf_buf fails;   /* "; " between failures */
+	struct hf_buf seen;    /* ", " between the checked metrics' values */
+	int unjudged;          /* a traffic check had no value where calls were due */
+};
+
+/* Always checked, whatever the manifest says: a changed node that sees
+ * the cluster down or slots unserved fails the interval. */
+static void check_cluster_state(const struct hf_judge_input *in, struct findings *f)
+{
+	size_t i;
+
 	for (i = 0; i < in->nnodes; i++) {
 		const struct hf_judge_node *nd = &in->nodes[i];
 
 		if (nd->changed && nd->cluster_state && nd->cluster_state[0] &&
 		    (strcmp(nd->cluster_state, "ok") || nd->slots_fail))
-			hf_buf_printf(&fails, "%scluster_state %s with %d slot(s) on failed nodes, seen "
-				      "by %s", fails.len ? "; " : "", nd->cluster_state, nd->slots_fail,
-				      nd->name);
+			hf_buf_printf(&f->fails, "%scluster_state %s with %d slot(s) on failed nodes, "
+				      "seen by %s", f->fails.len ? "; " : "", nd->cluster_state,
+				      nd->slots_fail, nd->name);
 	}
+}
+
+/* The manifest's checks over the interval's values: each value into
+ * 'f->seen', each failure into 'f->fails'; a traffic check without a
+ * value where the traffic went away sets 'f->unjudged'. */
+static void check_metrics(const struct hf_judge_input *in, struct findings *f)
+{
+	size_t i;
+	int starved;
+
 	/* No call where the baseline had plenty, while the rest of the cluster
 	 * is still served: the traffic left the changed nodes, and what it
 	 * would have shown cannot be seen. A workload that stopped everywhere,
@@ -242,37 +266,49 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 			continue;
 		x = value_of(m, in->value[m], in->calls);
 		hf_judge_format(m, x, a, sizeof(a));
-		hf_buf_printf(&seen, "%s%s %s", seen.len ? ", " : "", metrics[m].name, a);
+		hf_buf_printf(&f->seen, "%s%s %s", f->seen.len ? ", " : "", metrics[m].name, a);
 		/* A ratio without a baseline is not judged: say so, lest a pass
 		 * read as if it had been. */
 		if (k->has_ratio && !isnan(x) && (!in->baseline || isnan(in->baseline[m])))
-			hf_buf_puts(&seen, " (no baseline)");
+			hf_buf_puts(&f->seen, " (no baseline)");
 		if (isnan(x)) {
 			/* No evidence: this check neither passes nor fails. */
 			if (starved && (metrics[m].flags & HF_METRIC_TRAFFIC))
-				unjudged = 1;
+				f->unjudged = 1;
 			continue;
 		}
 		if (check_fails(in, k, m, x, why, sizeof(why)))
-			hf_buf_printf(&fails, "%s%s %s %s", fails.len ? "; " : "", metrics[m].name, a,
-				      why);
+			hf_buf_printf(&f->fails, "%s%s %s %s", f->fails.len ? "; " : "",
+				      metrics[m].name, a, why);
 	}
-	if (fails.len) {
+}
+
+void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
+{
+	struct findings f = {0};
+	size_t i, nchanged = 0;
+
+	if (unobservable(in, v))
+		return;
+	for (i = 0; i < in->nnodes; i++)
+		if (in->nodes[i].changed)
+			nchanged++;
+	check_cluster_state(in, &f);
+	check_metrics(in, &f);
+	if (f.fails.len) {
 		v->kind = HF_VERDICT_FAIL;
 		snprintf(v->explain, sizeof(v->explain), "fail on %zu changed node(s), %llu calls: %s",
-			 nchanged, in->calls, fails.s);
-	} else if (unjudged) {
+			 nchanged, in->calls, f.fails.s);
+	} else if (f.unjudged) {
 		v->kind = HF_VERDICT_UNOBSERVABLE;
 		snprintf(v->explain, sizeof(v->explain), "unobservable: no calls on %zu changed "
 			 "node(s), where the baseline had %.1f per interval and the other nodes had "
-			 "%llu: %s", nchanged, in->expected_calls, in->other_calls, seen.s);
+			 "%llu: %s", nchanged, in->expected_calls, in->other_calls, f.seen.s);
 	} else {
 		v->kind = HF_VERDICT_PASS;
 		snprintf(v->explain, sizeof(v->explain), "pass on %zu changed node(s), %llu calls: %s",
-			 nchanged, in->calls, seen.s ? seen.s : "");
+			 nchanged, in->calls, f.seen.s ? f.seen.s : "");
 	}
-out:
-	hf_buf_release(&fails);
-	hf_buf_release(&seen);
-	hf_buf_release(&blind);
+	hf_buf_release(&f.fails);
+	hf_buf_release(&f.seen);
 }

@@ -282,6 +282,39 @@ static int obs_cmp(const void *a, const void *b)
 	return (va > vb) - (va < vb);
 }
 
+/* The sum of the ranks of 'x' in 'x' and 'y' pooled, tied values sharing
+ * their average rank; '*ties' = the sum of t^3 - t over the groups of t
+ * tied values, for the variance's tie correction. */
+static double rank_sum(const double *x, size_t n1, const double *y, size_t n2, double *ties)
+{
+	struct obs *o;
+	size_t n = n1 + n2, i, j;
+	double r1 = 0.0;
+
+	*ties = 0.0;
+	o = hf_xmalloc(n * sizeof(*o));
+	for (i = 0; i < n1; i++)
+		o[i] = (struct obs){ x[i], 1 };
+	for (i = 0; i < n2; i++)
+		o[n1 + i] = (struct obs){ y[i], 0 };
+	qsort(o, n, sizeof(*o), obs_cmp);
+	for (i = 0; i < n; i = j) {
+		double t, avg;
+		size_t k;
+
+		for (j = i + 1; j < n && o[j].v == o[i].v; j++)
+			;
+		t = (double)(j - i);
+		avg = ((double)(i + 1) + (double)j) / 2.0;   /* ranks i+1 .. j */
+		for (k = i; k < j; k++)
+			if (o[k].in_x)
+				r1 += avg;
+		*ties += t * t * t - t;
+	}
+	free(o);
+	return r1;
+}
+
 /* Probability under the null hypothesis that U <= 'u' (lower tail) and that
  * U >= 'u' (upper tail), for samples of 'n1' and 'n2' values without ties.
  *
@@ -332,10 +365,9 @@ static double norm_upper(double z)   /* P(Z >= z) */
 int hf_mw_test(const double *x, size_t n1, const double *y, size_t n2,
 	       enum hf_mw_alt alt, struct hf_mw *out, struct hf_err *err)
 {
-	struct obs *o;
 	struct hf_mw r = {0};
-	size_t n = n1 + n2, i, j;
-	double r1 = 0.0, ties = 0.0, nn = (double)n1 * (double)n2, mean, var, diff, corr;
+	size_t n = n1 + n2, i;
+	double ties, nn = (double)n1 * (double)n2, mean, var, diff, corr;
 
 	if (n1 == 0 || n2 == 0)
 		return hf_err_set(err, HF_EINVAL, "mann-whitney: empty sample (%zu and %zu values)", n1, n2);
@@ -346,28 +378,7 @@ int hf_mw_test(const double *x, size_t n1, const double *y, size_t n2,
 		if (isnan(y[i]))
 			return hf_err_set(err, HF_EINVAL, "mann-whitney: value %zu of 'y' is not a number", i);
 
-	o = hf_xmalloc(n * sizeof(*o));
-	for (i = 0; i < n1; i++)
-		o[i] = (struct obs){ x[i], 1 };
-	for (i = 0; i < n2; i++)
-		o[n1 + i] = (struct obs){ y[i], 0 };
-	qsort(o, n, sizeof(*o), obs_cmp);
-	for (i = 0; i < n; i = j) {
-		double t, avg;
-		size_t k;
-
-		for (j = i + 1; j < n && o[j].v == o[i].v; j++)
-			;
-		t = (double)(j - i);
-		avg = ((double)(i + 1) + (double)j) / 2.0;   /* ranks i+1 .. j */
-		for (k = i; k < j; k++)
-			if (o[k].in_x)
-				r1 += avg;
-		ties += t * t * t - t;
-	}
-	free(o);
-
-	r.u1 = r1 - (double)n1 * ((double)n1 + 1.0) / 2.0;
+	r.u1 = rank_sum(x, n1, y, n2, &ties) - (double)n1 * ((double)n1 + 1.0) / 2.0;
 	r.u2 = nn - r.u1;
 	r.effect = r.u1 / nn;
 	r.rank_biserial = 2.0 * r.effect - 1.0;

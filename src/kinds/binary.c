@@ -502,12 +502,179 @@ static void failover(struct hf_cluster *c, const struct hf_change *ch, struct jo
 	hf_argv_release(&a);
 }
 
-/* Advance one job by one look at its node; never blocks for long. */
+/* PH_CHECK, 'jb's node does not answer. Down, not slow: a run killed
+ * between stop and start left it so. Start it again on the wanted binary
+ * if nothing listens on its port; otherwise it is unreachable. */
+static void start_down_node(struct hf_cluster *c, const struct hf_change *ch, struct job *jb,
+			    const struct live *l)
+{
+	struct hf_node *n = jb->t->node;
+
+	/* It was a replica unless it is alone in its shard. */
+	for (size_t k = 0; k < c->nnodes; k++)
+		if (&c->nodes[k] != n && c->nodes[k].shard == n->shard)
+			jb->expect_replica = 1;
+	if (jb->want.native && jb->want.config_file[0] && is_loopback(n->host) &&
+	    port_closed(n->host, n->port)) {
+		snprintf(jb->config_file, sizeof(jb->config_file), "%s", jb->want.config_file);
+		start_native(jb);
+	} else if (!jb->want.native && port_closed(n->host, n->port)) {
+		run_template(ch, jb);
+	} else {
+		fail(jb, HF_EUNREACH, "%s", l->why);
+	}
+	snprintf(jb->what, sizeof(jb->what), "the node to start");
+}
+
+/* PH_CHECK: the first look at the node. One already on the wanted binary
+ * only has to sync; a replica is stopped, a primary first fails over,
+ * when no other failover in the cluster is under way ('*fo_busy'). */
+static void step_check(struct hf_cluster *c, const struct hf_change *ch, struct job *jb,
+		       int *fo_busy)
+{
+	struct hf_node *n = jb->t->node;
+	struct live l;
+
+	read_live(c, n->host, n->port, &l);
+	if (!l.answered) {
+		start_down_node(c, ch, jb, &l);
+		return;
+	}
+	if (l.loading)
+		return;
+	if (runs(&l, &jb->want)) {
+		jb->ph = PH_SYNCING;
+		snprintf(jb->what, sizeof(jb->what), "the node to sync");
+		return;
+	}
+	if (l.primary) {
+		/* One election at a time in the whole cluster: primaries
+		 * grant one vote per epoch, so two replicas of different
+		 * shards asking at once can both lose. */
+		if (*fo_busy)
+			return;
+		failover(c, ch, jb, &l);
+		*fo_busy = jb->ph == PH_FAILOVER;
+	} else {
+		stop(c, ch, jb, &l);
+	}
+	if (jb->ph == PH_STOPPING)
+		snprintf(jb->what, sizeof(jb->what), "process %d to stop", jb->pid);
+}
+
+/* PH_FAILOVER: wait for the roles to flip, then for clients to drain,
+ * and stop the old primary. A failover Redis gave up on is asked again,
+ * up to FAILOVER_TRIES times; '*fo_busy' is cleared once it is settled. */
+static void step_failover(struct hf_cluster *c, const struct hf_change *ch, struct job *jb,
+			  int *fo_busy)
+{
+	struct hf_node *n = jb->t->node;
+	struct live l, peer;
+
+	read_live(c, n->host, n->port, &l);
+	read_live(c, jb->peer_host, jb->peer_port, &peer);
+	if (l.answered && !l.primary && peer.answered && peer.primary) {
+		*fo_busy = 0;
+		/* Clients learn the new primary from their next reply
+		 * (MOVED, READONLY): give them that long before the
+		 * old one closes their connections. */
+		if (!jb->drain_until) {
+			jb->drain_until = hf_mono_ms() + DRAIN_MS;
+			snprintf(jb->what, sizeof(jb->what), "clients to leave the old primary");
+		}
+		if (hf_mono_ms() < jb->drain_until)
+			return;
+		stop(c, ch, jb, &l);
+		if (jb->ph == PH_STOPPING)
+			snprintf(jb->what, sizeof(jb->what), "process %d to stop", jb->pid);
+	} else if (hf_mono_ms() > jb->phase_deadline && l.answered && l.primary &&
+		   jb->failovers < FAILOVER_TRIES) {
+		failover(c, ch, jb, &l);   /* Redis gave up on it: ask again */
+		*fo_busy = jb->ph == PH_FAILOVER;
+	} else if (hf_mono_ms() > jb->phase_deadline) {
+		*fo_busy = 0;
+		fail(jb, HF_ERR, "failover to %s:%d did not complete (%d attempts of %d ms); the "
+		     "node is still %s", jb->peer_host, jb->peer_port, jb->failovers, FAILOVER_MS,
+		     l.answered && !l.primary ? "a replica" : "the primary");
+	}
+}
+
+/* PH_STOPPING: once the process is gone and its port closed, start the
+ * node natively on the wanted binary. */
+static void step_stopping(struct job *jb)
+{
+	struct hf_node *n = jb->t->node;
+
+	if (!hf_proc_alive(jb->pid) && port_closed(n->host, n->port)) {
+		hf_crashpoint("stopped");   /* the node is down until a resume */
+		start_native(jb);
+		snprintf(jb->what, sizeof(jb->what), "the node to answer on build %s", jb->want.build);
+	}
+}
+
+/* Read what 'jb's node says into 'l'; whether it answered and is done
+ * loading its data, so that its build and role mean something. */
+static int read_ready(struct hf_cluster *c, const struct job *jb, struct live *l)
+{
+	read_live(c, jb->t->node->host, jb->t->node->port, l);
+	return l->answered && !l->loading;
+}
+
+/* PH_STARTING: wait for the node to answer, done loading, and check it
+ * came back on the wanted binary. */
+static void step_starting(struct hf_cluster *c, struct job *jb)
+{
+	struct live l;
+
+	if (!read_ready(c, jb, &l))
+		return;
+	if (!runs(&l, &jb->want)) {
+		fail(jb, HF_ERR, "came back on build %s (%s), not %s (%s)", l.build, l.exe,
+		     jb->want.build, jb->want.exe);
+		return;
+	}
+	jb->ph = PH_SYNCING;
+	jb->sync_to = -1;
+	snprintf(jb->what, sizeof(jb->what), "the replica to sync with its primary");
+}
+
+/* PH_SYNCING: the job is done when the node is a primary it may be, or a
+ * replica with its link up that reached its primary's offset (read once,
+ * into 'jb->sync_to'). */
+static void step_syncing(struct hf_cluster *c, struct job *jb)
+{
+	struct live l;
+
+	if (!read_ready(c, jb, &l))
+		return;
+	if (c->cluster_mode && strcmp(l.cluster_state, "ok"))
+		return;
+	/* A node starting in cluster mode says "master" for a moment,
+	 * until it reads its role from its nodes.conf. */
+	if (l.primary) {
+		if (!jb->expect_replica)
+			jb->ph = PH_DONE;
+		return;
+	}
+	if (!l.link_up)
+		return;
+	if (jb->sync_to < 0) {
+		struct live p;
+
+		read_live(c, l.master_host, l.master_port, &p);
+		if (!p.answered)
+			return;
+		jb->sync_to = p.offset;
+	}
+	if (l.offset >= jb->sync_to)
+		jb->ph = PH_DONE;
+}
+
+/* Advance one job by one look at its node; never blocks for long.
+ * '*fo_busy' says whether a failover is under way in the cluster. */
 static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *jb, int *fo_busy)
 {
 	const struct hf_binary_spec *bs = ch->spec;
-	struct hf_node *n = jb->t->node;
-	struct live l;
 
 	if (hf_mono_ms() > jb->deadline) {
 		fail(jb, HF_ERR, "gave up after %lld ms waiting for %s", bs->timeout_ms,
@@ -516,123 +683,19 @@ static void step(struct hf_cluster *c, const struct hf_change *ch, struct job *j
 	}
 	switch (jb->ph) {
 	case PH_CHECK:
-		read_live(c, n->host, n->port, &l);
-		if (!l.answered) {
-			/* Down, not slow: a run killed between stop and start.
-			 * It was a replica unless it is alone in its shard. */
-			for (size_t k = 0; k < c->nnodes; k++)
-				if (&c->nodes[k] != n && c->nodes[k].shard == n->shard)
-					jb->expect_replica = 1;
-			if (jb->want.native && jb->want.config_file[0] && is_loopback(n->host) &&
-			    port_closed(n->host, n->port)) {
-				snprintf(jb->config_file, sizeof(jb->config_file), "%s",
-					 jb->want.config_file);
-				start_native(jb);
-			} else if (!jb->want.native && port_closed(n->host, n->port)) {
-				run_template(ch, jb);
-			} else {
-				fail(jb, HF_EUNREACH, "%s", l.why);
-			}
-			snprintf(jb->what, sizeof(jb->what), "the node to start");
-			return;
-		}
-		if (l.loading)
-			return;
-		if (runs(&l, &jb->want)) {
-			jb->ph = PH_SYNCING;
-			snprintf(jb->what, sizeof(jb->what), "the node to sync");
-			return;
-		}
-		if (l.primary) {
-			/* One election at a time in the whole cluster: primaries
-			 * grant one vote per epoch, so two replicas of different
-			 * shards asking at once can both lose. */
-			if (*fo_busy)
-				return;
-			failover(c, ch, jb, &l);
-			*fo_busy = jb->ph == PH_FAILOVER;
-		} else {
-			stop(c, ch, jb, &l);
-		}
-		if (jb->ph == PH_STOPPING)
-			snprintf(jb->what, sizeof(jb->what), "process %d to stop", jb->pid);
+		step_check(c, ch, jb, fo_busy);
 		return;
-	case PH_FAILOVER: {
-		struct live peer;
-
-		read_live(c, n->host, n->port, &l);
-		read_live(c, jb->peer_host, jb->peer_port, &peer);
-		if (l.answered && !l.primary && peer.answered && peer.primary) {
-			*fo_busy = 0;
-			/* Clients learn the new primary from their next reply
-			 * (MOVED, READONLY): give them that long before the
-			 * old one closes their connections. */
-			if (!jb->drain_until) {
-				jb->drain_until = hf_mono_ms() + DRAIN_MS;
-				snprintf(jb->what, sizeof(jb->what), "clients to leave the old primary");
-			}
-			if (hf_mono_ms() < jb->drain_until)
-				return;
-			stop(c, ch, jb, &l);
-			if (jb->ph == PH_STOPPING)
-				snprintf(jb->what, sizeof(jb->what), "process %d to stop", jb->pid);
-		} else if (hf_mono_ms() > jb->phase_deadline && l.answered && l.primary &&
-			   jb->failovers < FAILOVER_TRIES) {
-			failover(c, ch, jb, &l);   /* Redis gave up on it: ask again */
-			*fo_busy = jb->ph == PH_FAILOVER;
-		} else if (hf_mono_ms() > jb->phase_deadline) {
-			*fo_busy = 0;
-			fail(jb, HF_ERR, "failover to %s:%d did not complete (%d attempts of %d ms); the "
-			     "node is still %s", jb->peer_host, jb->peer_port, jb->failovers, FAILOVER_MS,
-			     l.answered && !l.primary ? "a replica" : "the primary");
-		}
+	case PH_FAILOVER:
+		step_failover(c, ch, jb, fo_busy);
 		return;
-	}
 	case PH_STOPPING:
-		if (!hf_proc_alive(jb->pid) && port_closed(n->host, n->port)) {
-			hf_crashpoint("stopped");   /* the node is down until a resume */
-			start_native(jb);
-			snprintf(jb->what, sizeof(jb->what), "the node to answer on build %s", jb->want.build);
-		}
+		step_stopping(jb);
 		return;
 	case PH_STARTING:
-		read_live(c, n->host, n->port, &l);
-		if (!l.answered || l.loading)
-			return;
-		if (!runs(&l, &jb->want)) {
-			fail(jb, HF_ERR, "came back on build %s (%s), not %s (%s)", l.build, l.exe,
-			     jb->want.build, jb->want.exe);
-			return;
-		}
-		jb->ph = PH_SYNCING;
-		jb->sync_to = -1;
-		snprintf(jb->what, sizeof(jb->what), "the replica to sync with its primary");
+		step_starting(c, jb);
 		return;
 	case PH_SYNCING:
-		read_live(c, n->host, n->port, &l);
-		if (!l.answered || l.loading)
-			return;
-		if (c->cluster_mode && strcmp(l.cluster_state, "ok"))
-			return;
-		/* A node starting in cluster mode says "master" for a moment,
-		 * until it reads its role from its nodes.conf. */
-		if (l.primary) {
-			if (!jb->expect_replica)
-				jb->ph = PH_DONE;
-			return;
-		}
-		if (!l.link_up)
-			return;
-		if (jb->sync_to < 0) {
-			struct live p;
-
-			read_live(c, l.master_host, l.master_port, &p);
-			if (!p.answered)
-				return;
-			jb->sync_to = p.offset;
-		}
-		if (l.offset >= jb->sync_to)
-			jb->ph = PH_DONE;
+		step_syncing(c, jb);
 		return;
 	case PH_DONE:
 	case PH_FAILED:

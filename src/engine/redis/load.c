@@ -1459,30 +1459,14 @@ static void check_pause(struct load *L)
 		poll(NULL, 0, POLL_MAX_MS);
 }
 
-int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
-		struct hf_load_report *report, struct hf_err *err)
+/* What the traffic needs once the cluster is known: the tail of every SET
+ * (the value, with its RESP length header), room for the largest command,
+ * the random generator, the token bucket's burst, the checks' budget and,
+ * with check_writes, the run's id in the check keys. */
+static void prepare_traffic(struct load *L)
 {
-	struct hf_load_report rep = {0};
-	struct load *L;
-	int64_t start;
+	const struct hf_load_opts *o = L->o;
 	long i;
-	size_t s;
-	int rc;
-
-	rc = hf_load_opts_check(o, err);
-	if (rc)
-		return rc;
-	stop_all = 0;
-	L = hf_xcalloc(1, sizeof(*L));
-	hf_hist_init(&L->hist);
-	L->uri = uri;
-	L->o = o;
-	L->rep = &rep;
-	L->phase = PH_LOAD;
-	L->depth = o->pipeline;
-	rc = discover(L, err);
-	if (rc)
-		goto out;
 
 	L->value_tail = hf_xmalloc((size_t)o->value_size + 32);
 	L->value_tail_len = (size_t)sprintf(L->value_tail, "$%ld\r\n", o->value_size);
@@ -1501,29 +1485,63 @@ int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
 	L->budget = (int64_t)HF_LOAD_CHECK_TIMEOUTS * o->timeout_ms * 1000;
 	if (o->check_writes)
 		make_run_id(L);
+}
 
-	start = L->now = now_us();
-	traffic(L, start);
+/* The traffic's numbers in the report, once it ended: its duration from
+ * 'start', throughput, latencies and each shard's longest outage. */
+static void report_traffic(struct load *L, int64_t start)
+{
+	struct hf_load_report *rep = L->rep;
+	size_t s;
 
-	rep.cluster_mode = L->cluster_mode;
-	rep.seconds = (double)(L->now - start) / 1e6;
-	rep.throughput = rep.seconds > 0 ? (double)rep.ok / rep.seconds : 0;
-	rep.p50_ms = latency_ms(&L->hist, 50);
-	rep.p90_ms = latency_ms(&L->hist, 90);
-	rep.p99_ms = latency_ms(&L->hist, 99);
-	rep.p999_ms = latency_ms(&L->hist, 99.9);
-	rep.max_ms = (double)hf_hist_max(&L->hist) / 1000.0;   /* exact; 0 when empty */
-	rep.mean_ms = hf_hist_count(&L->hist) ? hf_hist_mean(&L->hist) / 1000.0 : 0;
-	for (s = 0; s < rep.nshards; s++) {
+	rep->cluster_mode = L->cluster_mode;
+	rep->seconds = (double)(L->now - start) / 1e6;
+	rep->throughput = rep->seconds > 0 ? (double)rep->ok / rep->seconds : 0;
+	rep->p50_ms = latency_ms(&L->hist, 50);
+	rep->p90_ms = latency_ms(&L->hist, 90);
+	rep->p99_ms = latency_ms(&L->hist, 99);
+	rep->p999_ms = latency_ms(&L->hist, 99.9);
+	rep->max_ms = (double)hf_hist_max(&L->hist) / 1000.0;   /* exact; 0 when empty */
+	rep->mean_ms = hf_hist_count(&L->hist) ? hf_hist_mean(&L->hist) / 1000.0 : 0;
+	for (s = 0; s < rep->nshards; s++) {
 		struct shard_state *st = &L->sh[s];
 
 		/* A failure that no success followed lasts to the end. */
 		if (st->busy_since >= 0 && L->now - st->busy_since > st->window)
 			st->window = L->now - st->busy_since;
-		rep.shards[s].window_ms = (double)st->window / 1000.0;
-		if (rep.shards[s].window_ms > rep.unavailable_ms)
-			rep.unavailable_ms = rep.shards[s].window_ms;
+		rep->shards[s].window_ms = (double)st->window / 1000.0;
+		if (rep->shards[s].window_ms > rep->unavailable_ms)
+			rep->unavailable_ms = rep->shards[s].window_ms;
 	}
+}
+
+int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
+		struct hf_load_report *report, struct hf_err *err)
+{
+	struct hf_load_report rep = {0};
+	struct load *L;
+	int64_t start;
+	int rc;
+
+	rc = hf_load_opts_check(o, err);
+	if (rc)
+		return rc;
+	stop_all = 0;
+	L = hf_xcalloc(1, sizeof(*L));
+	hf_hist_init(&L->hist);
+	L->uri = uri;
+	L->o = o;
+	L->rep = &rep;
+	L->phase = PH_LOAD;
+	L->depth = o->pipeline;
+	rc = discover(L, err);
+	if (rc)
+		goto out;
+	prepare_traffic(L);
+
+	start = L->now = now_us();
+	traffic(L, start);
+	report_traffic(L, start);
 
 	if (o->check_writes) {
 		rep.check_writes = 1;
