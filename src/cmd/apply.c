@@ -57,7 +57,6 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_plan *p = NULL;
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
-	struct hf_uri uri = {0};
 	struct hf_live live = {0};
 	int npos, help, rc;
 
@@ -73,17 +72,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		      help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "apply: no manifest given");
 	}
-	rc = hf_manifest_load(pos[0], &m, err);
-	if (!rc)
-		rc = hf_plan_precheck(m, err);
-	if (!rc)
-		rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
-	if (!rc)
-		rc = hf_cluster_discover(&uri, ctx->timeout_ms, ctx->converge_ms, &c, err);
-	if (rc)
-		goto out;
-	hf_cluster_probe(c);
-	rc = hf_plan_build(m, c, &p, err);
+	rc = hf_cmd_plan_load(ctx, pos[0], cluster, &m, &c, &p, err);
 	if (rc)
 		goto out;
 	if (!ctx->json && !ctx->quiet)
@@ -122,6 +111,5 @@ out:
 	hf_plan_free(p);
 	hf_cluster_free(c);
 	hf_manifest_free(m);
-	hf_uri_release(&uri);
 	return rc;
 }

@@ -61,6 +61,13 @@ struct hf_cluster;
  * the sandbox in the state directory when it is up. */
 int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out,
 		       struct hf_err *err);
+/* Load manifest 'file', refuse what needs no cluster to refuse, find the
+ * cluster ('cluster', $HOTFIX_CLUSTER or the sandbox) and build the plan.
+ * On failure the caller still frees what was set: hf_plan_free(*p),
+ * hf_cluster_free(*c), hf_manifest_free(*m). */
+int hf_cmd_plan_load(struct hf_ctx *ctx, const char *file, const char *cluster,
+		     struct hf_manifest **m, struct hf_cluster **c, struct hf_plan **p,
+		     struct hf_err *err);
 int hf_cmd_journal(struct hf_ctx *ctx, struct hf_journal **out, struct hf_err *err);
 /* Print a plan for people. */
 void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_cluster *c,

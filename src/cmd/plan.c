@@ -71,7 +71,6 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_manifest *m = NULL;
 	struct hf_cluster *c = NULL;
 	struct hf_plan *p = NULL;
-	struct hf_uri uri = {0};
 	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -84,18 +83,7 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		      help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "plan: no manifest given");
 	}
-	/* Everything that can be refused without the cluster is refused first. */
-	rc = hf_manifest_load(pos[0], &m, err);
-	if (!rc)
-		rc = hf_plan_precheck(m, err);
-	if (!rc)
-		rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
-	if (!rc)
-		rc = hf_cluster_discover(&uri, ctx->timeout_ms, ctx->converge_ms, &c, err);
-	if (rc)
-		goto out;
-	hf_cluster_probe(c);
-	rc = hf_plan_build(m, c, &p, err);
+	rc = hf_cmd_plan_load(ctx, pos[0], cluster, &m, &c, &p, err);
 	if (rc)
 		goto out;
 	if (ctx->json) {
@@ -110,6 +98,5 @@ out:
 	hf_plan_free(p);
 	hf_cluster_free(c);
 	hf_manifest_free(m);
-	hf_uri_release(&uri);
 	return rc;
 }

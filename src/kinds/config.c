@@ -445,6 +445,19 @@ static void read_live(const struct hf_change *ch, struct hf_call *call)
 	queue_get(ch, call);
 }
 
+/* What parameter 'p' holds on the node: its before value (or nothing to
+ * compare), the hotfix's, or another; '*cur' and '*want' get the live and
+ * the before value. */
+static enum hf_held param_held(const struct hf_param *p, const struct hf_call *live, json_t *before,
+			       json_t *after, const char **cur, const char **want)
+{
+	*cur = reply_value(live->replies[0], p->name);
+	*want = blob_value(before, p->name);
+	if (!*cur || !*want || !strcmp(*cur, *want))
+		return HF_HELD_BEFORE;
+	return holds_after(p, after, *cur) ? HF_HELD_AFTER : HF_HELD_OTHER;
+}
+
 /* Parameter by parameter: the before value, the hotfix's, or another. */
 static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s,
 			     const struct hf_call *live, char *why, size_t len)
@@ -457,12 +470,12 @@ static enum hf_held classify(const struct hf_change *ch, const struct hf_step *s
 
 	for (k = 0; k < cs->nparams; k++) {
 		const struct hf_param *p = &cs->params[k];
-		const char *cur = reply_value(live->replies[0], p->name);
-		const char *want = blob_value(before, p->name);
+		const char *cur, *want;
+		enum hf_held h = param_held(p, live, before, after, &cur, &want);
 
-		if (!cur || !want || !strcmp(cur, want))
+		if (h == HF_HELD_BEFORE)
 			continue;
-		if (holds_after(p, after, cur)) {
+		if (h == HF_HELD_AFTER) {
 			if (held == HF_HELD_BEFORE)
 				held = HF_HELD_AFTER;
 			continue;
@@ -495,14 +508,13 @@ static int restore(const struct hf_change *ch, const struct hf_step *s, const st
 	hf_argv_push(a, "CONFIG");
 	hf_argv_push(a, "SET");
 	for (k = 0; k < cs->nparams; k++) {
-		const struct hf_param *p = &cs->params[k];
-		const char *cur = reply_value(live->replies[0], p->name);
-		const char *want = blob_value(before, p->name);
+		const char *cur, *want;
+		enum hf_held h = param_held(&cs->params[k], live, before, after, &cur, &want);
 
-		if (!cur || !want || !strcmp(cur, want) || (!holds_after(p, after, cur) && !force))
-			continue;
-		hf_argv_push(a, p->name);
-		hf_argv_push(a, want);
+		if (h == HF_HELD_AFTER || (h == HF_HELD_OTHER && force)) {
+			hf_argv_push(a, cs->params[k].name);
+			hf_argv_push(a, want);
+		}
 	}
 	if (a->argc == 2) {
 		hf_argv_release(a);
