@@ -49,11 +49,12 @@ static int read_number(const char **p, const char *end, int sign, long long *out
 	return 0;
 }
 
-/* A digest from '*p' up to its ':': not empty, and short enough for a
- * record's field of 'size' bytes. */
+/* A digest from '*p' up to its ':': not empty, short enough for a
+ * record's field of 'size' bytes, and printable (digests are hex, dots and
+ * words; a NUL in one would cut it short where it is compared). */
 static int read_digest(const char **p, const char *end, char *out, size_t size)
 {
-	const char *c = memchr(*p, ':', (size_t)(end - *p));
+	const char *c = memchr(*p, ':', (size_t)(end - *p)), *q;
 	size_t n;
 
 	if (!c)
@@ -61,6 +62,9 @@ static int read_digest(const char **p, const char *end, char *out, size_t size)
 	n = (size_t)(c - *p);
 	if (!n || n >= size)
 		return -1;
+	for (q = *p; q < c; q++)
+		if (*q < '!' || *q > '~')
+			return -1;
 	memcpy(out, *p, n);
 	out[n] = '\0';
 	*p = c + 1;
