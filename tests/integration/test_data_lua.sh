@@ -41,8 +41,12 @@ assemble() {
 
 refused() { ! compiles "$1" >/dev/null; }
 
+test_begin 'SCRIPT LOAD refuses a script that does not compile'
 printf 'local x = \n' >"$T/broken.lua"
 check "a script that does not compile is refused" refused "$T/broken.lua"
+test_end
+
+test_begin 'every embedded file compiles on its own'
 
 n=0
 for f in "$LUA"/*.lua; do
@@ -51,7 +55,9 @@ for f in "$LUA"/*.lua; do
 	check "$(basename "$f") compiles" compiles "$f"
 done
 check "there are scripts to check" test "$n" -ge 6
+test_end
 
+test_begin 'every script compiles as the data kind puts it together'
 for s in apply revert; do
 	assemble "$WRITES" "$s" >"$T/$s.lua"
 	check "the $s script compiles" compiles "$T/$s.lua"
@@ -62,4 +68,6 @@ for s in digests match; do
 	assemble "$READS" "$s" >"$T/$s.lua"
 	check "the $s script compiles" compiles "$T/$s.lua"
 done
+test_end
+
 finish

@@ -126,6 +126,7 @@ rounds_ok() {
 config_manifest "$T/plan.yaml" 301
 
 # ---- plans the moment a cluster is created ----------------------------
+test_begin '3x2 clusters planned the moment they are created: their real shards, or refused'
 agreed=0
 refused=0
 for k in 1 2 3 4 5; do
@@ -164,10 +165,13 @@ done
 echo "# plans at creation: $agreed agreed on 3x3, $refused refused (exit 5)"
 check "every plan at creation either agreed or was refused" test $((agreed + refused)) = 10
 
+test_end
+
 # ---- a node that forgot another: refused, named; a run paused -----------
 # The last cluster, settled. A run is killed at its first bake (wave 1
 # applied); then a replica forgets another node (CLUSTER FORGET keeps it
 # out of the replica's table for 60 s, longer than this part needs).
+test_begin 'a node that forgot another: refused and named; a run paused before its wave rolls back'
 ports=$(ports_of "$BASE" 9)
 # shellcheck disable=SC2086
 wait_for "the cluster to converge" 30 converged $ports
@@ -209,10 +213,13 @@ snapshot "$T/pause.after" "$ports" timeout
 check "every node is restored" cmp -s "$T/pause.before" "$T/pause.after"
 cluster_down
 
+test_end
+
 # ---- a failover started just before apply ------------------------------
 # The rounds come from the shards at plan time: with the seed's view in
 # the middle of a failover, a shard could be split in two and a round hold
 # a primary and its own replica.
+test_begin 'a failover started just before apply: no round holds two nodes of one shard'
 if cluster_up fo; then
 	ports=$(ports_of "$BASE" 9)
 	# shellcheck disable=SC2086
@@ -241,10 +248,13 @@ if cluster_up fo; then
 	cluster_down
 fi
 
+test_end
+
 # ---- a binary restart the nodes disagree about --------------------------
 # Wave 1 restarts one replica on the other build and hotfix is killed at
 # its bake; then a node forgets another. The rollback opens (on the seed's
 # view) but restarts nothing: exit 4, the node left on the new build.
+test_begin 'a binary rollback restarts nothing while the nodes disagree'
 U7=$("$HF_SOURCE_DIR/scripts/redis-builds.sh" u7) && U10=$("$HF_SOURCE_DIR/scripts/redis-builds.sh" u10)
 check "the two Debian builds are fetched" test -x "${U7:-/nonexistent}" -a -x "${U10:-/nonexistent}"
 if [ -x "${U7:-}" ] && [ -x "${U10:-}" ] && sandbox_up bin --shards 3 --replicas 1 --redis-server "$U7"; then
@@ -278,7 +288,10 @@ YAML
 	check "binary: the node is left on the new build" test "$(build_of "$NEW")" = "$B10"
 fi
 
+test_end
+
 # ---- without cluster mode ----------------------------------------------
+test_begin 'without cluster mode: one shard of three, a seed its primary does not list is named'
 if sandbox_up plain --standalone --shards 1 --replicas 2; then
 	P=$BASE
 	expect_exit 0 "plain: plan from a replica" \
@@ -302,5 +315,7 @@ if sandbox_up plain --standalone --shards 1 --replicas 2; then
 	check "plain: ... and that its primary does not list it" \
 		contains "$T/err" "127.0.0.1:$P, the seed's INFO replication do not list it"
 fi
+
+test_end
 
 finish
