@@ -699,6 +699,7 @@ static void report_round(struct hf_rollout *r, const size_t *idx, size_t n, long
 /* Capture, apply and verify one round: at most one node per shard. */
 static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
 {
+	int refused_only = 1;
 	long long looked = 0, changed = 0, t0;
 	struct hf_target *t;
 	char *why;
@@ -730,9 +731,12 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 		changed += t[i].changed;
 	}
 	why = failures(r, idx, t, n, NULL);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (t[i].status)
 			set_step_error(&r->steps[idx[i]], t[i].error);
+		if (t[i].status && t[i].status != HF_EREFUSED)
+			refused_only = 0;
+	}
 	free(t);
 	if (why) {
 		/* Steps that failed stay APPLYING: their outcome is unknown
@@ -745,7 +749,11 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 		commit_steps(r, ok, nok, HF_STEP_APPLIED, NULL);
 		save_steps(r, idx, n, NULL);
 		free(ok);
-		rc = hf_err_set(err, HF_ERR, "apply failed: %s", why);
+		/* A kind that refused to act (nodes that disagree about the
+		 * topology) changed nothing there: the run pauses, as before
+		 * a wave, rather than rolling back on that topology. */
+		rc = refused_only ? hf_err_set(err, HF_EREFUSED, "not applied: %s", why)
+				  : hf_err_set(err, HF_ERR, "apply failed: %s", why);
 		free(why);
 		return rc;
 	}
@@ -912,6 +920,17 @@ static long long wave_bake_ms(const struct hf_rollout *r, int w, int nwaves)
 	return ms;
 }
 
+/* Tell how to go on from a run that pauses ('where': "before", "in")
+ * wave 'w' because its nodes disagree about the topology. */
+static void pause_note(const struct hf_rollout *r, const char *where, int w, struct hf_err *err)
+{
+	size_t l = strlen(err->msg);
+
+	snprintf(err->msg + l, sizeof(err->msg) - l, "\nrun %s paused %s wave %d: 'hotfix resume "
+		 "%s' goes on once they agree, 'hotfix rollback %s' undoes it", r->run->id, where, w,
+		 r->run->id, r->run->id);
+}
+
 /* Wave 'w': its rounds of at most one node per shard, then its bake.
  * 'round' and 'idx' are scratch arrays of r->nsteps. Returns 0 or the
  * failure; '*rq' gets a request or the guard's verdict that stopped it. */
@@ -927,11 +946,7 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 	/* Never a wave on a topology its nodes disagree about: the run pauses
 	 * before it, to be resumed or rolled back. */
 	if (nrounds && hf_cluster_converge(r->c, err)) {
-		size_t l = strlen(err->msg);
-
-		snprintf(err->msg + l, sizeof(err->msg) - l, "\nrun %s paused before wave %d: 'hotfix "
-			 "resume %s' goes on once they agree, 'hotfix rollback %s' undoes it",
-			 r->run->id, w, r->run->id, r->run->id);
+		pause_note(r, "before", w, err);
 		*rq = DISAGREE;
 		return 0;
 	}
@@ -948,6 +963,11 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 			if (round[i] == rd)
 				idx[n++] = i;
 		rc = do_round(r, idx, n, err);
+	}
+	if (rc == HF_EREFUSED) {
+		pause_note(r, "in", w, err);
+		*rq = DISAGREE;
+		return 0;
 	}
 	/* After a crash, a wave whose successor (or the promotion) started
 	 * has baked. */
