@@ -40,7 +40,9 @@ struct hf_kind_ctx {
 struct hf_target {
 	struct hf_node *node;   /* the live node */
 	struct hf_step *step;   /* its journal step (NULL during plan) */
-	int status;             /* OUT: 0, HF_EUNREACH, HF_ERR, HF_ECONFLICT */
+	int status;             /* OUT: 0, HF_EUNREACH, HF_ERR, HF_ECONFLICT, or
+				 * HF_EREFUSED (the kind would not act: the nodes
+				 * disagree about the topology) */
 	char error[512];        /* OUT: why, when status != 0 */
 	int match;              /* OUT of verify: the asked side holds */
 	char warning[256];      /* OUT: done, but something needs a human */
