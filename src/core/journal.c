@@ -561,8 +561,22 @@ int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **ru
 	}
 	bind_text(st, 1, r->id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 7);
+		enum hf_step_state known;
 		struct hf_step *x;
 
+		/* A step in a state this build does not know (a journal of a
+		 * newer hotfix) could be one that changed its node: never read
+		 * it as planned, which a rollback would skip. */
+		if (hf_step_state_parse(state, &known)) {
+			hf_err_set(err, HF_EINVAL, "run %s: step %lld is in state '%s', which this "
+				   "hotfix does not know; use the hotfix that wrote the journal", r->id,
+				   (long long)sqlite3_column_int64(st, 0), state ? state : "");
+			sqlite3_finalize(st);
+			hf_steps_free(s, n);
+			hf_run_free(r);
+			return HF_EINVAL;
+		}
 		s = hf_xrealloc(s, sizeof(*s) * (n + 1));
 		x = &s[n++];
 		x->seq = sqlite3_column_int64(st, 0);
@@ -572,8 +586,7 @@ int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **ru
 		x->addr = col_text(st, 4);
 		x->role = col_text(st, 5);
 		x->shard = sqlite3_column_int(st, 6);
-		x->state = HF_STEP_PLANNED;   /* for an unknown name, as always */
-		hf_step_state_parse((const char *)sqlite3_column_text(st, 7), &x->state);
+		x->state = known;
 		x->before = col_text(st, 8);
 		x->after = col_text(st, 9);
 		x->persisted = sqlite3_column_int(st, 10);

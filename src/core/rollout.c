@@ -696,6 +696,23 @@ static void report_round(struct hf_rollout *r, const size_t *idx, size_t n, long
 	hf_buf_release(&done);
 }
 
+/* A round whose only failures are refusals: every refused step says the
+ * same reason, so it is told once. */
+static int refused_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
+{
+	const char *first = NULL;
+	size_t i, refused = 0;
+
+	for (i = 0; i < n; i++)
+		if (r->steps[idx[i]].error) {
+			refused++;
+			if (!first)
+				first = r->steps[idx[i]].error;
+		}
+	return hf_err_set(err, HF_EREFUSED, "%zu node(s) not changed: %s", refused,
+			  first ? first : "refused");
+}
+
 /* Capture, apply and verify one round: at most one node per shard. */
 static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
 {
@@ -752,7 +769,7 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 		/* A kind that refused to act (nodes that disagree about the
 		 * topology) changed nothing there: the run pauses, as before
 		 * a wave, rather than rolling back on that topology. */
-		rc = refused_only ? hf_err_set(err, HF_EREFUSED, "not applied: %s", why)
+		rc = refused_only ? refused_round(r, idx, n, err)
 				  : hf_err_set(err, HF_ERR, "apply failed: %s", why);
 		free(why);
 		return rc;
@@ -920,15 +937,17 @@ static long long wave_bake_ms(const struct hf_rollout *r, int w, int nwaves)
 	return ms;
 }
 
-/* Tell how to go on from a run that pauses ('where': "before", "in")
- * wave 'w' because its nodes disagree about the topology. */
+/* Put in front of 'err' how to go on from a run that pauses ('where':
+ * "before", "in") wave 'w' because its nodes disagree about the topology:
+ * the reason that follows can be long, and this must not be cut off. */
 static void pause_note(const struct hf_rollout *r, const char *where, int w, struct hf_err *err)
 {
-	size_t l = strlen(err->msg);
+	char why[sizeof(err->msg)];
 
-	snprintf(err->msg + l, sizeof(err->msg) - l, "\nrun %s paused %s wave %d: 'hotfix resume "
-		 "%s' goes on once they agree, 'hotfix rollback %s' undoes it", r->run->id, where, w,
-		 r->run->id, r->run->id);
+	snprintf(why, sizeof(why), "%s", err->msg);
+	hf_err_set(err, err->code, "run %s paused %s wave %d: 'hotfix resume %s' goes on once the "
+		   "nodes agree, 'hotfix rollback %s' undoes it\n%.1700s", r->run->id, where, w,
+		   r->run->id, r->run->id, why);
 }
 
 /* Wave 'w': its rounds of at most one node per shard, then its bake.
@@ -990,6 +1009,23 @@ static int roll_back_after(struct hf_rollout *r, const char *why, int ok_code, c
 	return hf_err_set(err, ok_code, ok_fmt, why);
 }
 
+/* An abort asked while the run waited for its nodes to agree is obeyed
+ * rather than left for a pause to swallow. Any other request is dropped:
+ * the run pauses anyway. */
+static int abort_pending(struct hf_rollout *r)
+{
+	char *req = NULL;
+	int yes;
+
+	if (hf_journal_request_take(r->j, r->run->id, &req, NULL))
+		return 0;
+	yes = req && !strcmp(req, "abort");
+	if (yes)
+		emit(r, "request", "abort requested: rolling back");
+	free(req);
+	return yes;
+}
+
 /* The end of a run that went forward as far as it could: promoted,
  * paused, or rolled back for the guard, an abort or a failure ('rc'). */
 static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err)
@@ -1004,6 +1040,8 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 		emit(r, "run", "promoted: every target verified");
 		return 0;
 	}
+	if (rq == DISAGREE && abort_pending(r))
+		rq = ABORT;
 	if (rq == DISAGREE) {
 		r->run->pid = 0;
 		set_run_state(r, HF_RUN_PAUSED, "the nodes disagree about the topology", NULL);

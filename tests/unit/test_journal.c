@@ -327,6 +327,38 @@ static void test_key_records_old_schema(void **state)
 	hf_journal_close(j);
 }
 
+/* A step in a state this build does not know is refused, not read as
+ * planned (which a rollback would skip). */
+static void test_unknown_step_state(void **state)
+{
+	char path[128];
+	sqlite3 *db;
+	struct hf_journal *j;
+	struct hf_err err = {0};
+	struct hf_run r = run_named("run-u"), *got = NULL;
+	struct hf_step s[2], *st = NULL;
+	size_t n = 0;
+
+	(void)state;
+	steps_on(s, "node-u1", "node-u2");
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	assert_int_equal(hf_journal_run_create(j, &r, s, 2, cluster3, 0, &err), 0);
+	assert_int_equal(hf_journal_run_load(j, "run-u", &got, &st, &n, &err), 0);
+	assert_int_equal(got->snapshot_ms, 0);
+	hf_run_free(got);
+	hf_steps_free(st, n);
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE steps SET state = 'frozen' WHERE run = 'run-u'"
+				      " AND seq = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	got = NULL;
+	assert_int_equal(hf_journal_run_load(j, "run-u", &got, &st, &n, &err), HF_EINVAL);
+	assert_null(got);
+	assert_non_null(strstr(err.msg, "step 2 is in state 'frozen', which this hotfix does not know"));
+	hf_journal_close(j);
+}
+
 static void test_state_names(void **state)
 {
 	/* The names journals on disk and --json output hold, in enum order. */
@@ -384,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_key_records),
 		cmocka_unit_test(test_key_records_old_schema),
 		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_unknown_step_state),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
