@@ -556,10 +556,9 @@ static void wave_tables(struct doc *d, const struct hf_report_input *in)
 		hf_buf_printf(&title, "Wave %d", w);
 		heading(d, 3, title.s);
 		hf_buf_release(&title);
-		if (scope)
-			field(d, "Changed nodes", scope);
-		if (d->f == HF_REPORT_MD)
-			hf_buf_puts(d->b, "\n");
+		fields_begin(d);
+		field(d, "Changed nodes", scope);
+		fields_end(d);
 		table_begin(d, cols, 8);
 		for (i = 0; i < in->nsamples; i++) {
 			const struct hf_guard_sample *s = &in->samples[i];
