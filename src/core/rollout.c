@@ -4,6 +4,7 @@
 #include "core/rollout.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <time.h>
 #include <stdarg.h>
@@ -477,6 +478,48 @@ static void changed_nodes(struct hf_rollout *r, int *changed)
 	}
 }
 
+/* Journal the numbers behind a verdict ('v'), or behind the baseline
+ * when 'v' is NULL, as guard samples: one per check, one for a verdict
+ * that judged none. A failure to journal them costs the report its
+ * charts, never the run: it is an event, not an error. */
+static void record_samples(struct hf_rollout *r, const struct hf_verdict *v)
+{
+	struct hf_verdict_check base[HF_VERDICT_CHECKS];
+	const struct hf_verdict_check *vc = v ? v->checks : base;
+	size_t i, n = v ? v->nchecks : hf_guard_baseline_checks(r->guard, base, HF_VERDICT_CHECKS);
+	struct hf_guard_sample *s = hf_xcalloc(n ? n : 1, sizeof(*s));
+	static const char *const outcome[] = { "pass", "fail", "n/a" };
+	long long now = hf_wall_ms();
+	struct hf_err err = {0};
+	int wave = 0;
+
+	for (i = 0; v && i < r->nsteps; i++)
+		if (r->steps[i].state >= HF_STEP_APPLYING && r->steps[i].state <= HF_STEP_VERIFIED &&
+		    r->steps[i].wave > wave)
+			wave = r->steps[i].wave;
+	for (i = 0; i < n || (!n && i < 1); i++) {
+		s[i] = (struct hf_guard_sample){ .ts_ms = now, .verdict = v ? 1 : 0, .wave = wave,
+			.metric = (char *)"", .scope = (char *)(v ? v->nodes : "baseline"),
+			.value = NAN, .baseline = NAN, .threshold = NAN, .u = NAN, .p = NAN,
+			.outcome = (char *)(v ? "unobservable" : "baseline"),
+			.detail = (char *)(v ? v->explain : "") };
+		if (!n)
+			break;
+		s[i].metric = (char *)vc[i].metric;
+		s[i].value = vc[i].value;
+		s[i].baseline = vc[i].baseline;
+		s[i].threshold = vc[i].threshold;
+		s[i].rule = (char *)vc[i].rule;
+		s[i].u = vc[i].u;
+		s[i].p = vc[i].p;
+		s[i].outcome = (char *)(v ? outcome[vc[i].outcome] : "baseline");
+		s[i].detail = (char *)vc[i].why;
+	}
+	if (hf_journal_samples_add(r->j, r->run->id, s, n ? n : 1, &err))
+		emit(r, "error", "guard samples not journaled: %s", err.msg);
+	free(s);
+}
+
 /* Bake with the guard watching: one verdict per interval, journaled with
  * its explanation. 'failure_limit' consecutive fails (and, under
  * on_unobservable: rollback, unobservable intervals) end the bake with
@@ -501,6 +544,7 @@ static int guarded_bake(struct hf_rollout *r, long long ms, struct hf_err *err)
 		changed_nodes(r, changed);
 		hf_guard_evaluate(r->guard, changed, &v);
 		emit(r, "verdict", "%s", v.explain);
+		record_samples(r, &v);
 		if (v.kind == HF_VERDICT_PASS) {
 			bad = 0;
 			held = 0;
@@ -565,6 +609,7 @@ static int take_baseline(struct hf_rollout *r, struct hf_err *err)
 	} while (hf_mono_ms() < end);
 	hf_guard_baseline_describe(r->guard, desc, sizeof(desc));
 	emit(r, "guard", "baseline: %s", desc);
+	record_samples(r, NULL);
 	set_run_state(r, HF_RUN_RUNNING, NULL, NULL);
 	return GO;
 }
