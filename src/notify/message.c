@@ -121,7 +121,8 @@ static json_t *section(const char *label, const char *body)
 	if (label)
 		hf_buf_printf(&b, "*%s*\n", label);
 	put_text(&b, body, 1, SECTION_MAX);
-	s = json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "type", "mrkdwn", "text", b.s);
+	s = json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text", "type", "mrkdwn", "text",
+		      b.s);
 	hf_buf_release(&b);
 	return s;
 }
@@ -155,6 +156,10 @@ char *hf_notify_message(const struct hf_notify_msg *m)
 		json_array_append_new(blocks, section("wave", m->wave));
 	if (m->evidence)
 		json_array_append_new(blocks, section("evidence", m->evidence));
+	if (m->evidence && m->nodes)
+		json_array_append_new(blocks, section("changed nodes", m->nodes));
+	if (m->evidence && m->baseline)
+		json_array_append_new(blocks, section("baseline", m->baseline));
 	if (m->verdict && !m->evidence)
 		json_array_append_new(blocks, section("latest verdict", m->verdict));
 	doc = json_pack("{s:s, s:o}", "text", text.s, "blocks", blocks);

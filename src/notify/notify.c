@@ -49,7 +49,8 @@ struct hf_notifier {
 	long version;
 	long long t0;
 	/* What the periodic status says. */
-	char *phase, *wave, *verdict, *evidence;
+	char *phase, *wave, *verdict, *evidence, *baseline;
+	struct hf_buf nodes;       /* every node a step was applied on */
 };
 
 struct hf_notifier *hf_notify_new(const char *run_id, const char *hotfix, long version)
@@ -283,7 +284,8 @@ static void queue_locked(struct hf_notifier *n, const char *phase, const char *t
 {
 	struct hf_notify_msg m = {
 		.phase = phase, .hotfix = n->hotfix, .version = n->version, .run_id = n->run_id,
-		.text = text, .wave = n->wave, .verdict = n->verdict,
+		.text = text, .wave = n->wave, .verdict = n->verdict, .nodes = n->nodes.s,
+		.baseline = n->baseline,
 	};
 	char *body;
 	size_t i;
@@ -325,9 +327,28 @@ void hf_notify_phase_msg(struct hf_notifier *n, const char *phase, const char *t
 	pthread_mutex_unlock(&n->mu);
 }
 
+/* Remember the nodes of a step event "applied and verified on A, B; ...".
+ * Called with the lock held. */
+static void add_nodes(struct hf_notifier *n, const char *msg)
+{
+	static const char prefix[] = "applied and verified on ";
+	size_t len;
+
+	if (strncmp(msg, prefix, sizeof(prefix) - 1))
+		return;
+	msg += sizeof(prefix) - 1;
+	len = strcspn(msg, ";");
+	if (!len || !strncmp(msg, "no node", len))
+		return;
+	if (n->nodes.len)
+		hf_buf_puts(&n->nodes, ", ");
+	hf_buf_append(&n->nodes, msg, len);
+}
+
 void hf_notify_event(struct hf_notifier *n, const char *kind, const char *msg)
 {
 	static const char guard_prefix[] = "rolled back by the guard: ";
+	static const char base_prefix[] = "baseline: ";
 	const char *phase;
 
 	if (!n || !kind || !msg)
@@ -339,6 +360,10 @@ void hf_notify_event(struct hf_notifier *n, const char *kind, const char *msg)
 		replace(&n->wave, msg);
 	else if (!strcmp(kind, "guard") && !strncmp(msg, guard_prefix, sizeof(guard_prefix) - 1))
 		replace(&n->evidence, msg + sizeof(guard_prefix) - 1);
+	else if (!strcmp(kind, "guard") && !strncmp(msg, base_prefix, sizeof(base_prefix) - 1))
+		replace(&n->baseline, msg + sizeof(base_prefix) - 1);
+	else if (!strcmp(kind, "step"))
+		add_nodes(n, msg);
 	else if (!strcmp(kind, "error") && !n->evidence)
 		replace(&n->evidence, msg);
 	phase = hf_notify_phase(kind, msg);
@@ -392,6 +417,8 @@ long hf_notify_finish(struct hf_notifier *n, long long wait_ms)
 	free(n->wave);
 	free(n->verdict);
 	free(n->evidence);
+	free(n->baseline);
+	hf_buf_release(&n->nodes);
 	pthread_cond_destroy(&n->cv);
 	pthread_mutex_destroy(&n->mu);
 	free(n);

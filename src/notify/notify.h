@@ -17,6 +17,8 @@ struct hf_notify_msg {
 	const char *wave;       /* the latest wave event, e.g. "wave 2/3: 4 node(s) ..." */
 	const char *evidence;   /* why the run is being rolled back: the failing verdict */
 	const char *verdict;    /* the guard's latest verdict, the key metrics */
+	const char *nodes;      /* the nodes the hotfix was applied to, ", " between */
+	const char *baseline;   /* the guard's baseline, as its event said it */
 };
 
 /* The phase a rollout event ('kind' and 'msg' as hf_event_fn gets them)
