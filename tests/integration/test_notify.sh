@@ -163,6 +163,27 @@ check "... and was still on its first message when the run was promoted" \
 check "nothing was accepted by it" not test -s "$T/hang.log"
 test_end
 
+# ---- resume and rollback notify too --------------------------------------
+test_begin "resume and rollback notify the manifest's webhooks"
+receiver_up again ok
+manifest "$T/again.yaml" resume-notify "      - nodes: 1
+        bake: 1s
+      - nodes: 100%"
+sed -i "s|timeout: \"300\"|timeout: \"302\"|; s|  guard: none|  guard: none\n  notify: {webhook: \"$URL\"}|" "$T/again.yaml"
+expect_exit 137 "apply killed in the first bake" hf_crash_at bake:1 apply "$T/again.yaml" --cluster "$SEED" --yes
+run=$(last_run)
+expect_exit 0 "resume goes on to the promotion" hf resume "$run"
+expect_exit 0 "rollback of the promoted run" hf rollback "$run"
+# What the killed process had not sent yet died with it; from the resume
+# on, every phase is there.
+phases "$T/again.log" | sed -n '/^resumed$/,$p' >"$T/again.phases"
+printf '%s\n' resumed wave promoted 'rolling back' 'rolled back' >"$T/want.phases"
+check "the resume and the rollback were announced in order" \
+	test_cmp "$T/want.phases" "$T/again.phases"
+check "the resume names its operator" grep -q ": resumed: run $run resumed by " "$T/again.log"
+check "every message is Slack JSON" all_slack "$T/again.log"
+test_end
+
 # ---- the contract's errors ---------------------------------------------
 test_begin 'a bad webhook is refused before anything runs'
 expect_exit 2 "apply --notify with a URL that is not http(s)" \
