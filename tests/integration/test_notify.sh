@@ -163,6 +163,31 @@ check "... and was still on its first message when the run was promoted" \
 check "nothing was accepted by it" not test -s "$T/hang.log"
 test_end
 
+# ---- pause, continue and abort are phase changes -----------------------
+test_begin 'pause, continue and abort are announced'
+receiver_up req ok
+manifest "$T/req.yaml" requested "      - nodes: 1
+        bake: 30s
+      - nodes: 100%"
+sed -i "s|timeout: \"300\"|timeout: \"303\"|" "$T/req.yaml"
+hf apply "$T/req.yaml" --cluster "$SEED" --yes --notify "$URL" >"$T/req.out" 2>&1 &
+APPLY=$!
+EXTRA_PIDS+=("$APPLY")
+wait_for "the bake" 30 grep -q 'baking for' "$T/req.out"
+run=$(last_run)
+expect_exit 0 "pause the run" hf pause "$run"
+wait_for "the paused message" 10 grep -q ': paused: ' "$T/req.log"
+expect_exit 0 "continue the run" hf continue "$run"
+wait_for "the continued message" 10 grep -q ': continued: ' "$T/req.log"
+expect_exit 0 "abort the run" hf abort "$run"
+wait "$APPLY"
+check "the aborted apply exits non-zero" test $? != 0
+phases "$T/req.log" >"$T/req.phases"
+printf '%s\n' started wave paused continued aborted 'rolling back' 'rolled back' >"$T/want.phases"
+check "started, wave, paused, continued, aborted, rolling back, rolled back" \
+	test_cmp "$T/want.phases" "$T/req.phases"
+test_end
+
 # ---- resume and rollback notify too --------------------------------------
 test_begin "resume and rollback notify the manifest's webhooks"
 receiver_up again ok
