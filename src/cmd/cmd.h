@@ -123,7 +123,8 @@ struct hf_cmd_notify {
 /* Notify the webhooks of 'r's manifest and 'url' (--notify, may be NULL)
  * about 'r', first with 'phase' and 'text' when 'phase' is not NULL; the
  * callbacks of 'r' are chained behind the notifier, so set them first.
- * A run without webhooks is left as it is. HF_EINVAL for a bad 'url'. */
+ * A run without webhooks is left as it is. HF_EINVAL for a bad 'url';
+ * when the notifier cannot start, a warning and the run goes on without. */
 int hf_cmd_notify_start(struct hf_cmd_notify *cn, struct hf_rollout *r, const char *url,
 			const char *phase, const char *text, struct hf_err *err);
 /* Send what is left (a bounded wait) and stop; warns on stderr about

@@ -33,8 +33,8 @@ int hf_cmd_notify_start(struct hf_cmd_notify *cn, struct hf_rollout *r, const ch
 			const char *phase, const char *text, struct hf_err *err)
 {
 	const struct hf_manifest *m = r->m;
+	struct hf_err nerr = {0};
 	size_t i;
-	int rc = 0;
 
 	cn->n = NULL;
 	if (url && !hf_notify_url_ok(url))
@@ -47,11 +47,13 @@ int hf_cmd_notify_start(struct hf_cmd_notify *cn, struct hf_rollout *r, const ch
 		hf_notify_add(cn->n, m->notify[i].webhook, m->notify[i].every_ms);
 	if (url)
 		hf_notify_add(cn->n, url, 0);
-	rc = hf_notify_start(cn->n, err);
-	if (rc) {
+	/* The run is recorded by now: without a thread to send from, it goes
+	 * on without notifications rather than not at all. */
+	if (hf_notify_start(cn->n, &nerr)) {
+		fprintf(stderr, "warning: no notifications for this run: %s\n", nerr.msg);
 		hf_notify_finish(cn->n, 0);
 		cn->n = NULL;
-		return rc;
+		return 0;
 	}
 	if (phase)
 		hf_notify_phase_msg(cn->n, phase, text);

@@ -6,6 +6,7 @@ LOG.attempts, and each body it accepted (200) as one line of LOG.
 MODE is 'ok' (200 to everything), 'fail-first' (500 to the first request,
 then 200) or 'hang' (accepts, records the attempt, never answers)."""
 import http.server
+import os
 import sys
 import threading
 
@@ -44,6 +45,5 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
-import os
 os.rename(port_file + ".tmp", port_file)
 server.serve_forever()
