@@ -230,6 +230,7 @@ static void *worker(void *arg)
 				send_with_retries(h, body);
 				h->busy = 0;
 				free(body);
+				pthread_cond_broadcast(&n->cv);
 			}
 			continue;
 		}
