@@ -48,6 +48,15 @@ static int confirm(const struct hf_plan *p, const struct hf_manifest *m, struct 
 	return 0;
 }
 
+static const char usage[] =
+	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--json] [-q]\n"
+	"Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
+	"out wave by wave: capture, apply and verify on each node, bake between waves.\n"
+	"A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
+	"and leaves the run paused ('hotfix resume RUN' or 'hotfix rollback RUN').\n"
+	"--notify URL posts each phase change to a Slack-compatible webhook, as\n"
+	"the manifest's notify: does (both when both are given).\n";
+
 int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
 	const char *cluster = NULL, *notify = NULL, *pos[1];
@@ -68,14 +77,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (rc)
 		return rc;
 	if (help || !npos) {
-		fputs("usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--json] [-q]\n"
-		      "Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
-		      "out wave by wave: capture, apply and verify on each node, bake between waves.\n"
-		      "A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
-		      "and leaves the run paused ('hotfix resume RUN' or 'hotfix rollback RUN').\n"
-		      "--notify URL posts each phase change to a Slack-compatible webhook, as\n"
-		      "the manifest's notify: does (both when both are given).\n",
-		      help ? stdout : stderr);
+		fputs(usage, help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "apply: no manifest given");
 	}
 	if (notify && !hf_notify_url_ok(notify))
