@@ -395,6 +395,23 @@ eventually() {
 	return 0
 }
 
+# start_load SECONDS [RATE]: 'hotfix load' on $SEED in the background (RATE
+# requests/s, 2000 by default) until SECONDS pass or stop_load; returns once
+# its writes reach the first primary ($BASE). Its output is in $T/load.out.
+start_load() {
+	"$HOTFIX" --state "$STATE" load --cluster "$SEED" --rate "${2:-2000}" --seconds "$1" \
+		>"$T/load.out" 2>&1 &
+	LOAD=$!
+	EXTRA_PIDS+=("$LOAD")
+	wait_for "the load to start" 10 sh -c "[ \$(redis-cli -p $BASE INFO commandstats | grep -c cmdstat_set) = 1 ]"
+}
+
+stop_load() {
+	kill "$LOAD" 2>/dev/null
+	wait "$LOAD" 2>/dev/null
+	return 0
+}
+
 # wait_for DESCRIPTION SECONDS COMMAND...: poll until the command succeeds;
 # a timeout is a failed assertion.
 wait_for() {

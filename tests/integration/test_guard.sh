@@ -6,14 +6,6 @@
 # the journal and in status.
 . "$(dirname "$0")/lib.sh"
 
-start_load() {   # start_load SECONDS: a rate-limited workload in the background
-	"$HOTFIX" --state "$STATE" load --cluster "$SEED" --rate 2000 --seconds "$1" \
-		>"$T/load.out" 2>&1 &
-	LOAD=$!
-	EXTRA_PIDS+=("$LOAD")
-	wait_for "the load to start" 10 sh -c "[ \$(redis-cli -p $BASE INFO commandstats | grep -c cmdstat_set) = 1 ]"
-}
-
 guarded() {   # guarded FILE NAME CONFIG-FLOW [ON_UNOBSERVABLE]
 	cat >"$1" <<YAML
 apiVersion: hotfix/v1
@@ -60,8 +52,7 @@ expect_exit 0 "status of the run rolled back by the guard" hf status "$run"
 check "status shows each verdict with its explanation" grep -q "verdict  fail on 1 changed node(s)" "$T/out"
 check "status shows the baseline" grep -q "guard    baseline: [0-9]* calls, error_rate" "$T/out"
 check "the run is rolled back, with the guard's reason" grep -q "state     rolled_back (rolled back by the guard" "$T/out"
-kill "$LOAD" 2>/dev/null
-wait "$LOAD" 2>/dev/null
+stop_load
 check "the client saw the errors the guard acted on" grep -q "OOM" "$T/load.out"
 test_end
 
@@ -112,8 +103,7 @@ check "the reason names the probe latency against its baseline" \
 	grep -q "probe_latency_p50_ms [0-9.]* ms [0-9.]*x the baseline" "$T/err"
 snapshot "$T/now" "$PORTS" appendonly appendfsync
 check "every node is restored (appendonly, appendfsync)" test_cmp "$T/before" "$T/now"
-kill "$LOAD" 2>/dev/null
-wait "$LOAD" 2>/dev/null
+stop_load
 test_end
 
 # ---- a harmless hotfix is promoted, with no false rollback -------------

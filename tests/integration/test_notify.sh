@@ -40,14 +40,6 @@ message() {
 		| [.blocks[].text.text] | join("\n")' "$1" | tail -n 40
 }
 
-start_load() {   # start_load SECONDS: a rate-limited workload in the background
-	"$HOTFIX" --state "$STATE" load --cluster "$SEED" --rate 500 --seconds "$1" \
-		>"$T/load.out" 2>&1 &
-	LOAD=$!
-	EXTRA_PIDS+=("$LOAD")
-	wait_for "the load to start" 10 sh -c "[ \$(redis-cli -p $BASE INFO commandstats | grep -c cmdstat_set) = 1 ]"
-}
-
 # notified FILE NAME CONFIG-FLOW NOTIFY-YAML: a guarded config hotfix in
 # two waves, the first baking 2s, notifying as NOTIFY-YAML says.
 notified() {
@@ -87,7 +79,7 @@ OK_URL=$URL
 receiver_up flag ok
 FLAG_URL=$URL
 notified "$T/ok.yaml" harmless-timeout '{timeout: "300"}' "{webhook: \"$OK_URL\", every: 1s}"
-start_load 30
+start_load 30 500
 expect_exit 0 "a harmless hotfix is promoted" \
 	hf apply "$T/ok.yaml" --cluster "$SEED" --yes --notify "$FLAG_URL"
 phases "$T/ok.log" >"$T/ok.phases"
@@ -111,7 +103,7 @@ test_begin 'a run the guard rolls back notifies the evidence'
 receiver_up rb ok
 notified "$T/oom.yaml" oom-maxmemory '{maxmemory: "1", maxmemory-policy: noeviction}' \
 	"[{webhook: \"$URL\"}]"
-start_load 30
+start_load 30 500
 expect_exit 3 "a hotfix that makes writes fail is rolled back by the guard" \
 	hf apply "$T/oom.yaml" --cluster "$SEED" --yes
 phases "$T/rb.log" >"$T/rb.phases"

@@ -5,20 +5,6 @@
 # charts; unknown runs and formats are invalid input.
 . "$(dirname "$0")/lib.sh"
 
-start_load() {   # start_load SECONDS: a rate-limited workload in the background
-	"$HOTFIX" --state "$STATE" load --cluster "$SEED" --rate 2000 --seconds "$1" \
-		>"$T/load.out" 2>&1 &
-	LOAD=$!
-	EXTRA_PIDS+=("$LOAD")
-	wait_for "the load to start" 10 sh -c "[ \$(redis-cli -p $BASE INFO commandstats | grep -c cmdstat_set) = 1 ]"
-}
-
-stop_load() {
-	kill "$LOAD" 2>/dev/null
-	wait "$LOAD" 2>/dev/null
-	return 0
-}
-
 guarded() {   # guarded FILE NAME CONFIG-FLOW
 	cat >"$1" <<YAML
 apiVersion: hotfix/v1
