@@ -1,0 +1,271 @@
+/* The JSON API of 'hotfix serve', without HTTP: each call reads (or, for a
+ * mutation, writes a request to) the journal through a connection of its
+ * own and answers with an HTTP status and a JSON document. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/journal.h"
+#include "core/request.h"
+#include "serve/serve.h"
+#include "util/proc.h"
+
+json_t *hf_api_error(const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:s}", "error", msg);
+}
+
+/* The HTTP status for a failed journal call: no such run is 404, a
+ * refusal 409, anything else 500. */
+static int status_of(int rc)
+{
+	if (rc == HF_EINVAL)
+		return 404;
+	if (rc == HF_EREFUSED)
+		return 409;
+	return 500;
+}
+
+/* What every view of a run shows of it. */
+static json_t *run_json(struct hf_journal *j, const struct hf_run *r)
+{
+	int driven = hf_journal_driven(j, r->id);
+
+	return json_pack("{s:s,s:s,s:I,s:s,s:s?,s:s,s:s?,s:I,s:I,s:s?,s:s?,s:I,s:b}",
+			 "run", r->id, "hotfix", r->hotfix, "version", (json_int_t)r->version,
+			 "state", hf_run_state_name(r->state), "owner", r->owner,
+			 "cluster", r->cluster, "operator", r->operator,
+			 "created_ms", (json_int_t)r->created_ms, "updated_ms", (json_int_t)r->updated_ms,
+			 "note", r->note, "request", r->request,
+			 "driven_by", (json_int_t)(driven ? r->pid : 0), "driven", driven);
+}
+
+int hf_api_runs(const struct hf_serve_opts *o, const char *state, json_t **body)
+{
+	struct hf_journal *j = NULL;
+	struct hf_run **runs = NULL;
+	struct hf_err err = {0};
+	enum hf_run_state s;
+	json_t *arr;
+	size_t n = 0, i;
+	int status = 200;
+
+	if (state && hf_run_state_parse(state, &s)) {
+		*body = hf_api_error("unknown run state '%s'", state);
+		return 400;
+	}
+	if (hf_journal_open(o->state_dir, &j, &err) ||
+	    hf_journal_runs_in(j, state, &runs, &n, &err)) {
+		*body = hf_api_error("%s", err.msg);
+		status = 500;
+		goto out;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, run_json(j, runs[i]));
+	*body = json_pack("{s:o}", "runs", arr);
+out:
+	for (i = 0; i < n; i++)
+		hf_run_free(runs[i]);
+	free(runs);
+	hf_journal_close(j);
+	return status;
+}
+
+static json_t *step_json(const struct hf_step *s)
+{
+	json_t *o = json_pack("{s:I,s:i,s:i,s:s,s:s,s:s?,s:i,s:s,s:b,s:s?,s:I}",
+			      "seq", (json_int_t)s->seq, "wave", s->wave, "change", s->change,
+			      "node", s->node_id, "address", s->addr, "role", s->role,
+			      "shard", s->shard + 1, "state", hf_step_state_name(s->state),
+			      "persisted", s->persisted, "error", s->error,
+			      "updated_ms", (json_int_t)s->updated_ms);
+	json_t *b = s->before ? json_loads(s->before, 0, NULL) : NULL;
+	json_t *a = s->after ? json_loads(s->after, 0, NULL) : NULL;
+
+	json_object_set_new(o, "before", b ? b : json_null());
+	json_object_set_new(o, "after", a ? a : json_null());
+	return o;
+}
+
+/* The waves of a run: per wave, its steps counted by state. */
+static json_t *waves_json(const struct hf_step *steps, size_t n)
+{
+	json_t *arr = json_array(), *w = NULL;
+	int cur = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *st = hf_step_state_name(steps[i].state);
+		json_t *by;
+
+		if (!w || steps[i].wave != cur) {
+			cur = steps[i].wave;
+			w = json_pack("{s:i,s:i,s:{}}", "wave", cur, "steps", 0, "by_state");
+			json_array_append_new(arr, w);
+		}
+		json_object_set_new(w, "steps",
+				    json_integer(json_integer_value(json_object_get(w, "steps")) + 1));
+		by = json_object_get(w, "by_state");
+		json_object_set_new(by, st, json_integer(json_integer_value(json_object_get(by, st)) + 1));
+	}
+	return arr;
+}
+
+/* A verdict's outcome, the first word of its explanation. */
+static const char *outcome(const char *explain)
+{
+	static const char *const words[] = { "pass", "fail", "unobservable" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strncmp(explain, words[i], strlen(words[i])))
+			return words[i];
+	return "other";
+}
+
+static json_t *event_json(const struct hf_event *e, const char *run)
+{
+	return json_pack("{s:I,s:s,s:I,s:s,s:s}", "seq", (json_int_t)e->seq, "run", run,
+			 "ts_ms", (json_int_t)e->ts_ms, "kind", e->kind, "message", e->message);
+}
+
+int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
+{
+	struct hf_journal *j = NULL;
+	struct hf_run *r = NULL;
+	struct hf_step *steps = NULL;
+	struct hf_event *ev = NULL;
+	size_t nsteps = 0, nev = 0, i;
+	struct hf_err err = {0};
+	json_t *doc, *arr, *verdicts, *guard;
+	int chain_ok = 1, rc, status = 200;
+
+	rc = hf_journal_open(o->state_dir, &j, &err);
+	if (rc) {
+		status = 500;
+		goto fail;
+	}
+	rc = hf_journal_run_load(j, id, &r, &steps, &nsteps, &err);
+	if (rc) {
+		status = status_of(rc);
+		goto fail;
+	}
+	rc = hf_journal_events(j, r->id, &ev, &nev, &chain_ok, &err);
+	if (rc) {
+		status = 500;
+		goto fail;
+	}
+	doc = run_json(j, r);
+	json_object_set_new(doc, "sha256", json_string(r->manifest_sha256));
+	json_object_set_new(doc, "manifest", json_string(r->manifest_text));
+	json_object_set_new(doc, "audit_chain_ok", json_boolean(chain_ok));
+	arr = json_array();
+	for (i = 0; i < nsteps; i++)
+		json_array_append_new(arr, step_json(&steps[i]));
+	json_object_set_new(doc, "steps", arr);
+	json_object_set_new(doc, "waves", waves_json(steps, nsteps));
+	/* The guard's word over time is in the journal as its events: each
+	 * verdict with its explanation (the values it judged), and the
+	 * baseline and holds as 'guard' events. */
+	arr = json_array();
+	verdicts = json_array();
+	guard = json_array();
+	for (i = 0; i < nev; i++) {
+		json_array_append_new(arr, event_json(&ev[i], r->id));
+		if (!strcmp(ev[i].kind, "verdict"))
+			json_array_append_new(verdicts, json_pack("{s:I,s:I,s:s,s:s}", "seq",
+				(json_int_t)ev[i].seq, "ts_ms", (json_int_t)ev[i].ts_ms, "outcome",
+				outcome(ev[i].message), "explanation", ev[i].message));
+		else if (!strcmp(ev[i].kind, "guard"))
+			json_array_append_new(guard, json_pack("{s:I,s:I,s:s}", "seq",
+				(json_int_t)ev[i].seq, "ts_ms", (json_int_t)ev[i].ts_ms, "message",
+				ev[i].message));
+	}
+	json_object_set_new(doc, "events", arr);
+	json_object_set_new(doc, "verdicts", verdicts);
+	json_object_set_new(doc, "guard", guard);
+	*body = doc;
+	goto out;
+fail:
+	*body = hf_api_error("%s", err.msg);
+out:
+	hf_events_free(ev, nev);
+	hf_steps_free(steps, nsteps);
+	hf_run_free(r);
+	hf_journal_close(j);
+	return status;
+}
+
+/* Start 'hotfix --state DIR ACTION RUN' detached, to drive run 'id' back.
+ * Its output goes to DIR/serve-ACTION-RUN.log. */
+static int spawn_driver(const struct hf_serve_opts *o, const char *action, const char *id,
+			json_t **body)
+{
+	char *argv[] = { (char *)o->exe, "--state", (char *)o->state_dir, (char *)action,
+			 (char *)id, NULL };
+	char log[4096], why[256];
+
+	snprintf(log, sizeof(log), "%s/serve-%s-%s.log", o->state_dir, action, id);
+	if (hf_proc_spawn(argv, NULL, log, why, sizeof(why))) {
+		*body = hf_api_error("cannot start a driver for run %s: %s", id, why);
+		return 500;
+	}
+	*body = json_pack("{s:s,s:s,s:s,s:s}", "run", id, "action", action, "result",
+			  "driver started", "log", log);
+	return 202;
+}
+
+int hf_api_mutate(const struct hf_serve_opts *o, const char *id, const char *action,
+		  const char *who, json_t **body)
+{
+	/* A rollback of a driven run is its driver's abort. */
+	const char *what = strcmp(action, "rollback") ? action : "abort";
+	struct hf_journal *j = NULL;
+	struct hf_run *r = NULL;
+	struct hf_err err = {0};
+	int rc, status;
+
+	rc = hf_journal_open(o->state_dir, &j, &err);
+	if (rc) {
+		status = 500;
+		*body = hf_api_error("%s", err.msg);
+		goto out;
+	}
+	rc = hf_request_run(j, id, what, who, &r, &err);
+	if (rc == HF_EREFUSED && r && !strcmp(action, "rollback") && !hf_journal_driven(j, r->id)) {
+		/* A finished run (promoted) can still be rolled back, as on
+		 * the command line, which refuses what must be refused. */
+		status = spawn_driver(o, "rollback", r->id, body);
+		goto out;
+	}
+	if (rc < 0) {
+		status = status_of(rc);
+		*body = hf_api_error("%s", err.msg);
+		goto out;
+	}
+	if (rc == 1) {
+		if (!strcmp(what, "abort")) {
+			status = spawn_driver(o, action, r->id, body);
+			goto out;
+		}
+		status = 409;
+		*body = hf_api_error("no process drives run %s (state %s); a rollback starts one",
+				     r->id, hf_run_state_name(r->state));
+		goto out;
+	}
+	status = 202;
+	*body = json_pack("{s:s,s:s,s:s,s:I}", "run", r->id, "action", action, "result",
+			  "requested", "driven_by", (json_int_t)r->pid);
+out:
+	hf_run_free(r);
+	hf_journal_close(j);
+	return status;
+}
