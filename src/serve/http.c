@@ -260,7 +260,8 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 		if (!slash) {
 			if (!get)
 				return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-			return reply(c, hf_api_run(s->o, id, &body), body);
+			status = hf_api_run(s->o, id, &body);
+			return reply(c, status, body);
 		}
 		if ((size_t)(slash - id) >= sizeof(run) || slash == id)
 			return reply(c, 404, hf_api_error("no such path '%s'", url));
