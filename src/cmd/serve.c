@@ -15,10 +15,11 @@
 #include "util/misc.h"
 
 static const char usage[] =
-	"usage: hotfix serve [--listen HOST:PORT] [--tokens FILE] [--state DIR]\n"
+	"usage: hotfix serve [--listen HOST:PORT] [--tokens FILE] [--cluster URI] [--state DIR]\n"
 	"Serves the journal over HTTP on --listen (default 127.0.0.1:7878; port 0:\n"
 	"any free one): GET /api/v1/runs[?state=S], /api/v1/runs/RUN, the event\n"
-	"stream /api/v1/events[?run=RUN], and POST /api/v1/runs/RUN/pause|continue|\n"
+	"stream /api/v1/events[?run=RUN], /api/v1/cluster (--cluster, $HOTFIX_CLUSTER\n"
+	"or the newest run's cluster), and POST /api/v1/runs/RUN/pause|continue|\n"
 	"abort|rollback, which leave the same journal requests as the commands.\n"
 	"--tokens FILE (mode 0600): one 'viewer TOKEN' or 'operator TOKEN' a line;\n"
 	"every request then needs 'Authorization: Bearer TOKEN', and only an\n"
@@ -27,9 +28,10 @@ static const char usage[] =
 
 int cmd_serve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	const char *listen = "127.0.0.1:7878", *tokens = NULL, *pos[1];
+	const char *listen = "127.0.0.1:7878", *tokens = NULL, *cluster = NULL, *pos[1];
 	const struct hf_opt opts[] = {
-		{ "listen", &listen, NULL }, { "tokens", &tokens, NULL }, { 0 }
+		{ "listen", &listen, NULL }, { "tokens", &tokens, NULL },
+		{ "cluster", &cluster, NULL }, { 0 }
 	};
 	struct hf_serve_opts o = {0};
 	struct hf_tokens *t = NULL;
@@ -59,6 +61,8 @@ int cmd_serve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	o.listen = listen;
 	o.tokens = t;
 	o.exe = exe;
+	o.cluster = cluster ? cluster : getenv("HOTFIX_CLUSTER");
+	o.timeout_ms = ctx->timeout_ms;
 	hf_cmd_catch_signals(&stop);
 	/* The server's threads inherit a mask without SIGTERM and SIGINT, so
 	 * the signals reach this thread, which waits for them. */

@@ -8,6 +8,7 @@
 
 #include "core/journal.h"
 #include "core/request.h"
+#include "engine/redis/redis.h"
 #include "serve/serve.h"
 #include "util/proc.h"
 
@@ -266,6 +267,106 @@ int hf_api_mutate(const struct hf_serve_opts *o, const char *id, const char *act
 			  "requested", "driven_by", (json_int_t)r->pid);
 out:
 	hf_run_free(r);
+	hf_journal_close(j);
+	return status;
+}
+
+/* How many of the newest runs are looked at for what a node holds. */
+#define HOLDS_RUNS 50
+
+/* The hotfix node 'id' holds: the newest run, not rolled back, with a
+ * step on it applied or verified; NULL when none. */
+static json_t *holds(struct hf_journal *j, struct hf_run **runs, size_t n, const char *id)
+{
+	size_t i, k;
+
+	for (i = 0; i < n && i < HOLDS_RUNS; i++) {
+		struct hf_step *steps = NULL;
+		struct hf_run *r = NULL;
+		size_t ns = 0;
+		json_t *h = NULL;
+
+		if (runs[i]->state == HF_RUN_ROLLED_BACK)
+			continue;
+		if (hf_journal_run_load(j, runs[i]->id, &r, &steps, &ns, NULL))
+			continue;
+		for (k = 0; k < ns && !h; k++)
+			if (!strcmp(steps[k].node_id, id) && (steps[k].state == HF_STEP_APPLIED ||
+							       steps[k].state == HF_STEP_VERIFIED))
+				h = json_pack("{s:s,s:s,s:I,s:s}", "run", r->id, "hotfix", r->hotfix,
+					      "version", (json_int_t)r->version, "state",
+					      hf_run_state_name(r->state));
+		hf_steps_free(steps, ns);
+		hf_run_free(r);
+		if (h)
+			return h;
+	}
+	return NULL;
+}
+
+static const char *health(const struct hf_node *n)
+{
+	if (!n->reachable)
+		return "unreachable";
+	if (n->failed)
+		return "failed";
+	if (n->role == HF_ROLE_REPLICA && strcmp(n->link_status, "up"))
+		return "link down";
+	return "ok";
+}
+
+int hf_api_cluster(const struct hf_serve_opts *o, json_t **body)
+{
+	struct hf_journal *j = NULL;
+	struct hf_run **runs = NULL;
+	struct hf_cluster *c = NULL;
+	struct hf_uri uri = {0};
+	struct hf_err err = {0};
+	size_t n = 0, i;
+	json_t *nodes;
+	char *red;
+	int status = 200;
+
+	if (hf_journal_open(o->state_dir, &j, &err) || hf_journal_runs(j, &runs, &n, &err)) {
+		status = 500;
+		goto fail;
+	}
+	if (!o->cluster && !n) {
+		status = 404;
+		hf_err_set(&err, HF_EINVAL, "no cluster known: no run in the journal and no --cluster");
+		goto fail;
+	}
+	if (hf_uri_parse(o->cluster ? o->cluster : runs[0]->cluster, &uri, &err) ||
+	    hf_cluster_discover(&uri, o->timeout_ms, HF_CONVERGE_SEED_ONLY, &c, &err)) {
+		status = 502;
+		goto fail;
+	}
+	hf_cluster_probe(c);
+	nodes = json_array();
+	for (i = 0; i < c->nnodes; i++) {
+		const struct hf_node *nd = &c->nodes[i];
+		json_t *h = holds(j, runs, n, nd->id);
+
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:b,s:s,s:I,s:s,s:o}",
+			"id", nd->id, "host", nd->host, "port", nd->port, "role", hf_role_name(nd->role),
+			"shard", nd->shard + 1, "health", health(nd), "reachable", nd->reachable,
+			"build", nd->version, "repl_offset", (json_int_t)nd->repl_offset,
+			"flags", nd->flags ? nd->flags : "", "hotfix", h ? h : json_null()));
+	}
+	red = hf_uri_redacted(&c->uri);
+	*body = json_pack("{s:s,s:s,s:s,s:i,s:o}", "cluster", red, "mode",
+			  c->cluster_mode ? "cluster" : "replication", "state",
+			  c->cluster_mode ? c->cluster_state : "n/a", "shards", c->nshards, "nodes", nodes);
+	free(red);
+	goto out;
+fail:
+	*body = hf_api_error("%s", err.msg);
+out:
+	hf_cluster_free(c);
+	hf_uri_release(&uri);
+	for (i = 0; i < n; i++)
+		hf_run_free(runs[i]);
+	free(runs);
 	hf_journal_close(j);
 	return status;
 }

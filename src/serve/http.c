@@ -247,6 +247,12 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 				     &body);
 		return reply(c, status, body);
 	}
+	if (!strcmp(url, "/api/v1/cluster")) {
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		status = hf_api_cluster(s->o, &body);
+		return reply(c, status, body);
+	}
 	if (!strcmp(url, "/api/v1/events")) {
 		if (!get)
 			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));

@@ -43,6 +43,9 @@ struct hf_serve_opts {
 	const char *listen;             /* "HOST:PORT" ("[::1]:PORT"); port 0: any free one */
 	const struct hf_tokens *tokens; /* NULL: no authentication (loopback only) */
 	const char *exe;                /* the hotfix binary, for rollback drivers */
+	const char *cluster;            /* seed URI for /api/v1/cluster, or NULL: the
+					 * newest run's cluster */
+	long timeout_ms;                /* per fan-out to the nodes */
 };
 
 /* Each API call returns an HTTP status and sets '*body' to the JSON
@@ -59,6 +62,10 @@ int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body);
  * ('abort') driver: 202. */
 int hf_api_mutate(const struct hf_serve_opts *o, const char *id, const char *action,
 		  const char *who, json_t **body);
+/* GET /api/v1/cluster: the topology now, each node's health, build and
+ * the hotfix it holds (the newest unfinished or promoted run with a step
+ * applied on it). 404 when no cluster is known. */
+int hf_api_cluster(const struct hf_serve_opts *o, json_t **body);
 /* An {"error": msg} body, for the HTTP layer's own refusals. */
 json_t *hf_api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -133,6 +133,15 @@ check "'last' names the newest run" api_ok "$VIEW" GET /api/v1/runs/last '/api/v
 check "an unknown run: 404" api_ok "$VIEW" GET /api/v1/runs/no-such-run '/api/v1/runs/{run}' 404
 test_end
 
+test_begin 'the cluster now: topology, health, build, the hotfix each node holds'
+check "GET /api/v1/cluster" api_ok "$VIEW" GET /api/v1/cluster /api/v1/cluster 200
+check "six nodes in three shards, all healthy" json_true "$T/body" \
+	'.shards == 3 and (.nodes | length) == 6 and all(.nodes[]; .health == "ok" and .build != "")'
+check "exactly the canary holds the running hotfix" json_true "$T/body" \
+	"[.nodes[] | select(.hotfix != null) | .hotfix.run] == [\"$RUN\"]"
+check "without a token: 401" status_is 401 - GET /api/v1/cluster
+test_end
+
 test_begin 'pause and continue through the API are the journal requests of the CLI'
 check "an operator pauses: 202" api_ok "$OPER" POST "/api/v1/runs/$RUN/pause" '/api/v1/runs/{run}/pause' 202
 check "the answer is a request" json_true "$T/body" '.result == "requested" and .action == "pause"'
