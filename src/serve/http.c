@@ -247,6 +247,21 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 				     &body);
 		return reply(c, status, body);
 	}
+	if (!strcmp(url, "/metrics")) {
+		struct MHD_Response *resp;
+		enum MHD_Result r;
+		char *text = NULL;
+
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		status = hf_api_metrics(s->o, &text);
+		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; version=0.0.4; charset=utf-8");
+		r = MHD_queue_response(c, (unsigned)status, resp);
+		MHD_destroy_response(resp);
+		return r;
+	}
 	if (!strcmp(url, "/api/v1/cluster")) {
 		if (!get)
 			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));

@@ -66,6 +66,11 @@ int hf_api_mutate(const struct hf_serve_opts *o, const char *id, const char *act
  * the hotfix it holds (the newest unfinished or promoted run with a step
  * applied on it). 404 when no cluster is known. */
 int hf_api_cluster(const struct hf_serve_opts *o, json_t **body);
+/* GET /metrics: Prometheus text exposition (0.0.4) of the newest runs:
+ * info, state, current wave, steps by state, verdicts by outcome,
+ * rollback duration. Sets '*text' (caller frees) and returns 200, or 500
+ * with '*text' the error. */
+int hf_api_metrics(const struct hf_serve_opts *o, char **text);
 /* An {"error": msg} body, for the HTTP layer's own refusals. */
 json_t *hf_api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -142,6 +142,39 @@ check "exactly the canary holds the running hotfix" json_true "$T/body" \
 check "without a token: 401" status_is 401 - GET /api/v1/cluster
 test_end
 
+test_begin '/metrics: promtool accepts it, and a real prometheus scrapes the live run'
+check "a viewer reads /metrics" status_is 200 "$VIEW" GET /metrics
+check "in the text exposition format" grep -qi '^Content-Type: text/plain; version=0.0.4' "$T/headers"
+check "promtool check metrics accepts it" sh -c "promtool check metrics <'$T/body'"
+check "the running run's state" grep -q "^hotfix_run_state{run=\"$RUN\",state=\"running\"} 1$" "$T/body"
+check "its current wave" grep -q "^hotfix_run_current_wave{run=\"$RUN\"} 1$" "$T/body"
+check "its verified step" grep -q "^hotfix_run_steps{run=\"$RUN\",state=\"verified\"} 1$" "$T/body"
+check "without a token: 401" status_is 401 - GET /metrics
+PROM_PORT=$(free_base 1)
+printf '%s' "$VIEW" >"$T/prom-token"
+cat >"$T/prometheus.yml" <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: hotfix
+    authorization: {type: Bearer, credentials_file: $T/prom-token}
+    static_configs: [{targets: ["${URL#http://}"]}]
+YAML
+prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom" \
+	--web.listen-address="127.0.0.1:$PROM_PORT" >"$T/prom.log" 2>&1 &
+PROM=$!
+EXTRA_PIDS+=("$PROM")
+# prom_running: prometheus answers that the run is running, from a scrape.
+prom_running() {
+	curl -s "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+		--data-urlencode "query=hotfix_run_state{state=\"running\",run=\"$RUN\"} == 1" >"$T/prom.json" &&
+		json_true "$T/prom.json" '.status == "success" and (.data.result | length) == 1'
+}
+check "prometheus answers a PromQL query about the live run" eventually 60 prom_running
+check "the scrape target is up" sh -c "curl -s 'http://127.0.0.1:$PROM_PORT/api/v1/query' --data-urlencode 'query=up{job=\"hotfix\"}' | jq -e '.data.result[0].value[1] == \"1\"'"
+kill "$PROM"
+wait "$PROM" 2>/dev/null
+test_end
+
 test_begin 'pause and continue through the API are the journal requests of the CLI'
 check "an operator pauses: 202" api_ok "$OPER" POST "/api/v1/runs/$RUN/pause" '/api/v1/runs/{run}/pause' 202
 check "the answer is a request" json_true "$T/body" '.result == "requested" and .action == "pause"'
