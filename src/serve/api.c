@@ -11,6 +11,7 @@
 #include "engine/redis/redis.h"
 #include "serve/serve.h"
 #include "util/buf.h"
+#include "util/misc.h"
 #include "util/proc.h"
 
 json_t *hf_api_error(const char *fmt, ...)
@@ -324,6 +325,7 @@ int hf_api_cluster(const struct hf_serve_opts *o, json_t **body)
 	struct hf_uri uri = {0};
 	struct hf_err err = {0};
 	size_t n = 0, i;
+	long long now;
 	json_t *nodes;
 	char *red;
 	int status = 200;
@@ -343,15 +345,24 @@ int hf_api_cluster(const struct hf_serve_opts *o, json_t **body)
 		goto fail;
 	}
 	hf_cluster_probe(c);
+	now = hf_wall_ms();
 	nodes = json_array();
 	for (i = 0; i < c->nnodes; i++) {
 		const struct hf_node *nd = &c->nodes[i];
 		json_t *h = holds(j, runs, n, nd->id);
+		json_t *age = json_null();
 
-		json_array_append_new(nodes, json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:b,s:s,s:I,s:s,s:o}",
+		/* The heartbeat is the cluster bus's: how long since the seed
+		 * had a pong from the node; the seed itself answered just now. */
+		if (nd->pong_ms > 0)
+			age = json_integer(now > nd->pong_ms ? now - nd->pong_ms : 0);
+		else if (c->cluster_mode && strstr(nd->flags ? nd->flags : "", "myself"))
+			age = json_integer(0);
+
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:b,s:o,s:s,s:I,s:s,s:o}",
 			"id", nd->id, "host", nd->host, "port", nd->port, "role", hf_role_name(nd->role),
 			"shard", nd->shard + 1, "health", health(nd), "reachable", nd->reachable,
-			"build", nd->version, "repl_offset", (json_int_t)nd->repl_offset,
+			"heartbeat_age_ms", age, "build", nd->version, "repl_offset", (json_int_t)nd->repl_offset,
 			"flags", nd->flags ? nd->flags : "", "hotfix", h ? h : json_null()));
 	}
 	red = hf_uri_redacted(&c->uri);

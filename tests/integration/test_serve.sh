@@ -137,6 +137,7 @@ test_begin 'the cluster now: topology, health, build, the hotfix each node holds
 check "GET /api/v1/cluster" api_ok "$VIEW" GET /api/v1/cluster /api/v1/cluster 200
 check "six nodes in three shards, all healthy" json_true "$T/body" \
 	'.shards == 3 and (.nodes | length) == 6 and all(.nodes[]; .health == "ok" and .build != "")'
+check "every node has a heartbeat age" json_true "$T/body" 'all(.nodes[]; (.heartbeat_age_ms | type) == "number" and .heartbeat_age_ms >= 0)'
 check "exactly the canary holds the running hotfix" json_true "$T/body" \
 	"[.nodes[] | select(.hotfix != null) | .hotfix.run] == [\"$RUN\"]"
 check "without a token: 401" status_is 401 - GET /api/v1/cluster
