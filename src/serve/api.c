@@ -317,6 +317,24 @@ static const char *health(const struct hf_node *n)
 	return "ok";
 }
 
+/* Discover and probe the cluster of --cluster, else of the newest of
+ * 'runs'. Returns 0, or the HTTP status of the failure (404: no cluster
+ * known, 502: it did not answer) with 'err' filled. The caller releases
+ * 'uri' and frees '*c' either way. */
+static int load_cluster(const struct hf_serve_opts *o, struct hf_run **runs, size_t n,
+			struct hf_uri *uri, struct hf_cluster **c, struct hf_err *err)
+{
+	if (!o->cluster && !n) {
+		hf_err_set(err, HF_EINVAL, "no cluster known: no run in the journal and no --cluster");
+		return 404;
+	}
+	if (hf_uri_parse(o->cluster ? o->cluster : runs[0]->cluster, uri, err) ||
+	    hf_cluster_discover(uri, o->timeout_ms, HF_CONVERGE_SEED_ONLY, c, err))
+		return 502;
+	hf_cluster_probe(*c);
+	return 0;
+}
+
 int hf_api_cluster(const struct hf_serve_opts *o, json_t **body)
 {
 	struct hf_journal *j = NULL;
@@ -334,17 +352,10 @@ int hf_api_cluster(const struct hf_serve_opts *o, json_t **body)
 		status = 500;
 		goto fail;
 	}
-	if (!o->cluster && !n) {
-		status = 404;
-		hf_err_set(&err, HF_EINVAL, "no cluster known: no run in the journal and no --cluster");
+	status = load_cluster(o, runs, n, &uri, &c, &err);
+	if (status)
 		goto fail;
-	}
-	if (hf_uri_parse(o->cluster ? o->cluster : runs[0]->cluster, &uri, &err) ||
-	    hf_cluster_discover(&uri, o->timeout_ms, HF_CONVERGE_SEED_ONLY, &c, &err)) {
-		status = 502;
-		goto fail;
-	}
-	hf_cluster_probe(c);
+	status = 200;
 	now = hf_wall_ms();
 	nodes = json_array();
 	for (i = 0; i < c->nnodes; i++) {
@@ -425,6 +436,57 @@ struct run_view {
 	struct hf_event *ev;
 	size_t nev;
 };
+
+/* The nodes of the cluster (as /api/v1/cluster finds it) into 'b': up,
+ * and the age of their cluster-bus heartbeat. Nothing when no cluster is
+ * known; hotfix_cluster_up 0 when it does not answer. */
+static void node_metrics(const struct hf_serve_opts *o, struct hf_run **runs, size_t n,
+			 struct hf_buf *b)
+{
+	struct hf_cluster *c = NULL;
+	struct hf_uri uri = {0};
+	struct hf_err err = {0};
+	long long now = hf_wall_ms();
+	int status;
+	size_t i;
+
+	status = load_cluster(o, runs, n, &uri, &c, &err);
+	if (status == 404)
+		goto out;
+	family(b, "hotfix_cluster_up", "gauge", "Whether the cluster's seed answered this scrape.");
+	hf_buf_printf(b, "hotfix_cluster_up %d\n", !status);
+	if (status)
+		goto out;
+	family(b, "hotfix_node_up", "gauge", "Whether a node answered this scrape.");
+	for (i = 0; i < c->nnodes; i++) {
+		hf_buf_puts(b, "hotfix_node_up{node=\"");
+		label(b, c->nodes[i].id);
+		hf_buf_puts(b, "\",address=\"");
+		label(b, c->nodes[i].host);
+		hf_buf_printf(b, ":%d\"} %d\n", c->nodes[i].port, c->nodes[i].reachable);
+	}
+	family(b, "hotfix_node_heartbeat_age_seconds", "gauge",
+	       "Since the seed last had a pong from a node on the cluster bus (cluster mode).");
+	for (i = 0; i < c->nnodes; i++) {
+		const struct hf_node *nd = &c->nodes[i];
+		double age;
+
+		if (nd->pong_ms > 0)
+			age = now > nd->pong_ms ? (double)(now - nd->pong_ms) / 1000.0 : 0;
+		else if (c->cluster_mode && strstr(nd->flags ? nd->flags : "", "myself"))
+			age = 0;
+		else
+			continue;
+		hf_buf_puts(b, "hotfix_node_heartbeat_age_seconds{node=\"");
+		label(b, nd->id);
+		hf_buf_puts(b, "\",address=\"");
+		label(b, nd->host);
+		hf_buf_printf(b, ":%d\"} %.17g\n", nd->port, age);
+	}
+out:
+	hf_cluster_free(c);
+	hf_uri_release(&uri);
+}
 
 int hf_api_metrics(const struct hf_serve_opts *o, char **text)
 {
@@ -518,6 +580,7 @@ int hf_api_metrics(const struct hf_serve_opts *o, char **text)
 			sample(&b, "hotfix_run_rollback_duration_seconds", v[i].r->id, NULL, NULL,
 			       (double)(last - first) / 1000.0);
 	}
+	node_metrics(o, runs, n, &b);
 	family(&b, "hotfix_run_updated_seconds", "gauge",
 	       "When a run's state was last committed (unix time).");
 	for (i = 0; i < nv; i++)

@@ -150,6 +150,8 @@ check "promtool check metrics accepts it" sh -c "promtool check metrics <'$T/bod
 check "the running run's state" grep -q "^hotfix_run_state{run=\"$RUN\",state=\"running\"} 1$" "$T/body"
 check "its current wave" grep -q "^hotfix_run_current_wave{run=\"$RUN\"} 1$" "$T/body"
 check "its verified step" grep -q "^hotfix_run_steps{run=\"$RUN\",state=\"verified\"} 1$" "$T/body"
+check "every node is up" test "$(grep -c '^hotfix_node_up{.*} 1$' "$T/body")" = 6
+check "every node has a heartbeat age" test "$(grep -c '^hotfix_node_heartbeat_age_seconds{' "$T/body")" = 6
 check "without a token: 401" status_is 401 - GET /metrics
 PROM_PORT=$(free_base 1)
 printf '%s' "$VIEW" >"$T/prom-token"
