@@ -9,7 +9,7 @@ pkgs=(
 	redis-server redis-tools
 	libhiredis-dev libuv1-dev libsqlite3-dev libfyaml-dev libjansson-dev
 	libssl-dev libcmocka-dev libmicrohttpd-dev
-	sqlite3 jq yq curl prometheus
+	sqlite3 jq yq curl prometheus libxml2-utils
 	clang libclang-rt-14-dev
 )
 

@@ -543,6 +543,28 @@ void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len)
 	hf_buf_release(&b);
 }
 
+size_t hf_guard_baseline_checks(const struct hf_guard_run *g, struct hf_verdict_check *out,
+				size_t cap)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < g->nchecks && n < cap; i++) {
+		const struct hf_check *k = &g->checks[i];
+		int m = hf_judge_metric_of(k->metric);
+		struct hf_verdict_check *vc = &out[n++];
+
+		memset(vc, 0, sizeof(*vc));
+		vc->metric = hf_judge_metric_name(m);
+		vc->u = vc->p = NAN;
+		hf_judge_limit(k, m, g->baseline_taken ? g->baseline : NULL, vc);
+		vc->value = vc->baseline;
+		vc->outcome = HF_CHECK_PASS;
+		if (isnan(vc->baseline))
+			vc->outcome = HF_CHECK_NA;
+	}
+	return n;
+}
+
 void hf_guard_describe(const struct hf_guard *spec, char *out, size_t len)
 {
 	struct hf_buf b = {0};

@@ -29,6 +29,13 @@ void hf_guard_baseline_tick(struct hf_guard_run *g);
 /* Describe the baseline ("error_rate 0.0000 over 1234 calls, ..."). */
 void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len);
 
+/* The baseline of each check's metric, as hf_verdict_check entries
+ * ('value' and 'baseline' the baseline's value, outcome PASS, 'rule' and
+ * 'threshold' what the check will hold the changed nodes to) into 'out',
+ * at most 'cap' of them. Returns how many. */
+size_t hf_guard_baseline_checks(const struct hf_guard_run *g, struct hf_verdict_check *out,
+				size_t cap);
+
 /* Take a sample and judge the interval since the previous one over the
  * nodes flagged in 'changed' (indexed like the cluster's nodes): the
  * interval's numbers go to hf_judge_verdict(), which says what they mean. */

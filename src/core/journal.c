@@ -5,6 +5,7 @@
 #include "core/journal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,7 +122,12 @@ static const char schema[] =
 	"  PRIMARY KEY (run, step, n));"
 	"CREATE TABLE IF NOT EXISTS data_scan ("
 	"  run TEXT NOT NULL, step INTEGER NOT NULL, cursor TEXT NOT NULL, done INTEGER NOT NULL,"
-	"  records INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run, step));";
+	"  records INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run, step));"
+	"CREATE TABLE IF NOT EXISTS guard_samples ("
+	"  run TEXT NOT NULL, n INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+	"  verdict INTEGER NOT NULL, wave INTEGER NOT NULL, metric TEXT NOT NULL,"
+	"  scope TEXT NOT NULL, value REAL, baseline REAL, threshold REAL, rule TEXT,"
+	"  outcome TEXT NOT NULL, u REAL, p REAL, detail TEXT, PRIMARY KEY (run, n));";
 
 static int db_err(struct hf_journal *j, struct hf_err *err, const char *what)
 {
@@ -561,8 +567,22 @@ int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **ru
 	}
 	bind_text(st, 1, r->id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 7);
+		enum hf_step_state known;
 		struct hf_step *x;
 
+		/* A step in a state this build does not know (a journal of a
+		 * newer hotfix) could be one that changed its node: never read
+		 * it as planned, which a rollback would skip. */
+		if (hf_step_state_parse(state, &known)) {
+			hf_err_set(err, HF_EINVAL, "run %s: step %lld is in state '%s', which this "
+				   "hotfix does not know; use the hotfix that wrote the journal", r->id,
+				   (long long)sqlite3_column_int64(st, 0), state ? state : "");
+			sqlite3_finalize(st);
+			hf_steps_free(s, n);
+			hf_run_free(r);
+			return HF_EINVAL;
+		}
 		s = hf_xrealloc(s, sizeof(*s) * (n + 1));
 		x = &s[n++];
 		x->seq = sqlite3_column_int64(st, 0);
@@ -572,8 +592,7 @@ int hf_journal_run_load(struct hf_journal *j, const char *id, struct hf_run **ru
 		x->addr = col_text(st, 4);
 		x->role = col_text(st, 5);
 		x->shard = sqlite3_column_int(st, 6);
-		x->state = HF_STEP_PLANNED;   /* for an unknown name, as always */
-		hf_step_state_parse((const char *)sqlite3_column_text(st, 7), &x->state);
+		x->state = known;
 		x->before = col_text(st, 8);
 		x->after = col_text(st, 9);
 		x->persisted = sqlite3_column_int(st, 10);
@@ -1139,4 +1158,139 @@ void hf_key_records_free(struct hf_key_record *recs, size_t n)
 		free(recs[i].note);
 	}
 	free(recs);
+}
+
+/* ---- the guard's samples ------------------------------------------- */
+
+/* SQLite keeps no NaN: "no number" is NULL. */
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+	if (isnan(v))
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, v);
+}
+
+static double col_real(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+int hf_journal_samples_add(struct hf_journal *j, const char *run_id,
+			   const struct hf_guard_sample *s, size_t n, struct hf_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	long long base = 1, verdict = 1;
+	size_t i;
+	int rc = begin(j, err);
+
+	if (rc)
+		return rc;
+	st = prepare(j, "SELECT IFNULL(MAX(n) + 1, 1), IFNULL(MAX(verdict) + 1, 1)"
+		     " FROM guard_samples WHERE run = ?", err);
+	if (!st) {
+		rc = HF_ERR;
+		goto out;
+	}
+	bind_text(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		base = sqlite3_column_int64(st, 0);
+		verdict = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	st = prepare(j, "INSERT INTO guard_samples (run, n, ts_ms, verdict, wave, metric, scope,"
+		     " value, baseline, threshold, rule, outcome, u, p, detail)"
+		     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
+	if (!st) {
+		rc = HF_ERR;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, run_id);
+		sqlite3_bind_int64(st, 2, base + (long long)i);
+		sqlite3_bind_int64(st, 3, s[i].ts_ms);
+		sqlite3_bind_int64(st, 4, s[i].verdict ? verdict : 0);
+		sqlite3_bind_int(st, 5, s[i].wave);
+		bind_text(st, 6, s[i].metric ? s[i].metric : "");
+		bind_text(st, 7, s[i].scope ? s[i].scope : "");
+		bind_real(st, 8, s[i].value);
+		bind_real(st, 9, s[i].baseline);
+		bind_real(st, 10, s[i].threshold);
+		bind_text(st, 11, s[i].rule);
+		bind_text(st, 12, s[i].outcome ? s[i].outcome : "");
+		bind_real(st, 13, s[i].u);
+		bind_real(st, 14, s[i].p);
+		bind_text(st, 15, s[i].detail);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			rc = db_err(j, err, "add guard sample");
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	return end(j, rc, err);
+}
+
+int hf_journal_samples(struct hf_journal *j, const char *run_id, long long after,
+		       const char *metric, int wave, struct hf_guard_sample **out, size_t *n,
+		       struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT n, ts_ms, verdict, wave, metric, scope, value,"
+				   " baseline, threshold, rule, outcome, u, p, detail"
+				   " FROM guard_samples WHERE run = ? AND n > ?"
+				   " AND (?3 IS NULL OR metric = ?3) AND (?4 < 0 OR wave = ?4)"
+				   " ORDER BY n", err);
+	struct hf_guard_sample *s = NULL;
+	size_t k = 0;
+	int rc;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, after);
+	bind_text(st, 3, metric);
+	sqlite3_bind_int(st, 4, wave);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct hf_guard_sample *x;
+
+		s = hf_xrealloc(s, sizeof(*s) * (k + 1));
+		x = &s[k++];
+		x->n = sqlite3_column_int64(st, 0);
+		x->ts_ms = sqlite3_column_int64(st, 1);
+		x->verdict = (long)sqlite3_column_int64(st, 2);
+		x->wave = sqlite3_column_int(st, 3);
+		x->metric = col_text(st, 4);
+		x->scope = col_text(st, 5);
+		x->value = col_real(st, 6);
+		x->baseline = col_real(st, 7);
+		x->threshold = col_real(st, 8);
+		x->rule = col_text(st, 9);
+		x->outcome = col_text(st, 10);
+		x->u = col_real(st, 11);
+		x->p = col_real(st, 12);
+		x->detail = col_text(st, 13);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		hf_guard_samples_free(s, k);
+		return db_err(j, err, "read guard samples");
+	}
+	*out = s;
+	*n = k;
+	return 0;
+}
+
+void hf_guard_samples_free(struct hf_guard_sample *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(s[i].metric);
+		free(s[i].scope);
+		free(s[i].rule);
+		free(s[i].outcome);
+		free(s[i].detail);
+	}
+	free(s);
 }

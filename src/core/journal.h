@@ -219,6 +219,42 @@ int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *k
 			  long long *bytes, long long by_state[5], struct hf_err *err);
 void hf_key_records_free(struct hf_key_record *recs, size_t n);
 
+/* ---- the guard's samples ------------------------------------------ */
+
+/* What the guard measured for one check at one verdict (or the baseline):
+ * the numbers behind the verdict event's text, for reports and the API.
+ * Numbers are NAN where there is none. */
+struct hf_guard_sample {
+	long long n;          /* its number in the run, from 1 (set by the journal) */
+	long long ts_ms;      /* wall clock */
+	long verdict;         /* the verdict it belongs to, from 1; 0: the baseline */
+	int wave;             /* the highest wave holding the hotfix then; 0: baseline */
+	char *metric;         /* "error_rate", "cluster_state"; "" for a verdict
+			       * that judged no check (unobservable) */
+	char *scope;          /* "baseline", or the changed nodes "h:p, h:p" */
+	double value;         /* the changed nodes' value (the baseline's for one) */
+	double baseline;
+	double threshold;     /* the limit the value was held to */
+	char *rule;           /* "max 0.01", "max 2x baseline", or "" */
+	char *outcome;        /* "pass", "fail", "n/a", "unobservable", "baseline" */
+	double u, p;          /* canary versus control (Mann-Whitney), when computed */
+	char *detail;         /* why it failed, or the verdict's explanation */
+};
+
+/* Append the 'n' samples of one verdict to run 'run_id' in one
+ * transaction, numbered after the run's last one ('s[i].n' is ignored).
+ * A 'verdict' of 0 marks the baseline; any other is replaced by the run's
+ * next verdict number, the same for all 'n'. */
+int hf_journal_samples_add(struct hf_journal *j, const char *run_id,
+			   const struct hf_guard_sample *s, size_t n, struct hf_err *err);
+/* The samples of run 'run_id' with a number above 'after' (0: all), on
+ * 'metric' only unless it is NULL, in wave 'wave' only unless it is -1,
+ * in order. Caller frees with hf_guard_samples_free(). */
+int hf_journal_samples(struct hf_journal *j, const char *run_id, long long after,
+		       const char *metric, int wave, struct hf_guard_sample **out, size_t *n,
+		       struct hf_err *err);
+void hf_guard_samples_free(struct hf_guard_sample *s, size_t n);
+
 void hf_run_free(struct hf_run *run);
 void hf_steps_free(struct hf_step *steps, size_t n);
 

@@ -92,8 +92,10 @@ static int cmp_double(const void *a, const void *b)
  * Mann-Whitney U, one sided, with an effect size; and the medians must
  * differ by more than the metric's floor, so that a significant but tiny
  * shift does not roll back. Fills 'why' and returns 1 when the canary is
- * worse, 0 when it is not or the test has too few values to speak. */
-static int canary_worse(const struct hf_judge_input *in, int m, char *why, size_t len)
+ * worse, 0 when it is not or the test has too few values to speak. The
+ * test's U and p go to 'vc' (the role with the smallest p) when it spoke. */
+static int canary_worse(const struct hf_judge_input *in, int m, char *why, size_t len,
+			struct hf_verdict_check *vc)
 {
 	size_t cap = in->nhistory ? in->nhistory : 1;
 	double *can = hf_xcalloc(cap, sizeof(*can)), *ctl = hf_xcalloc(cap, sizeof(*ctl));
@@ -131,6 +133,10 @@ static int canary_worse(const struct hf_judge_input *in, int m, char *why, size_
 			continue;
 		if (hf_mw_test(can, nc, ctl, nt, HF_MW_GREATER, &mw, NULL))
 			continue;
+		if (isnan(vc->p) || mw.p < vc->p) {
+			vc->u = mw.u1;
+			vc->p = mw.p;
+		}
 		if (mw.p >= HF_JUDGE_MW_ALPHA || mw.effect < HF_JUDGE_MW_EFFECT)
 			continue;
 		qsort(can, nc, sizeof(double), cmp_double);
@@ -150,10 +156,33 @@ static int canary_worse(const struct hf_judge_input *in, int m, char *why, size_
 	return worse;
 }
 
+void hf_judge_limit(const struct hf_check *k, int m, const double *baseline,
+		    struct hf_verdict_check *vc)
+{
+	double base = baseline && is_metric(m) ? baseline[m] : NAN;
+	double fl = is_metric(m) ? metrics[m].floor : 0;
+
+	vc->baseline = base;
+	vc->threshold = NAN;
+	vc->rule[0] = '\0';
+	if (k->has_max) {
+		vc->threshold = k->max;
+		snprintf(vc->rule, sizeof(vc->rule), "max %g", k->max);
+	} else if (k->has_min) {
+		vc->threshold = k->min;
+		snprintf(vc->rule, sizeof(vc->rule), "min %g", k->min);
+	} else if (k->has_ratio) {
+		if (!isnan(base))
+			vc->threshold = k->ratio * (base > fl ? base : fl);
+		snprintf(vc->rule, sizeof(vc->rule), "max %gx baseline", k->ratio);
+	}
+}
+
 /* Judge check 'k' on the interval: returns 1 and fills 'why' when it
- * fails. 'x' is the group's value, never NAN here. */
+ * fails. 'x' is the group's value, never NAN here; canary versus control
+ * leaves its U and p in 'vc'. */
 static int check_fails(const struct hf_judge_input *in, const struct hf_check *k, int m,
-		       double x, char *why, size_t len)
+		       double x, char *why, size_t len, struct hf_verdict_check *vc)
 {
 	double base = in->baseline ? in->baseline[m] : NAN;
 	int bad = 0;
@@ -179,7 +208,7 @@ static int check_fails(const struct hf_judge_input *in, const struct hf_check *k
 	/* Relative checks also compare the canary with its control, which a
 	 * drifting baseline cannot fool. */
 	if (!bad && k->has_ratio && !(metrics[m].flags & HF_METRIC_SHARED) &&
-	    canary_worse(in, m, why, len))
+	    canary_worse(in, m, why, len, vc))
 		bad = 1;
 	if (bad && m == HF_METRIC_PROBE_LATENCY && in->probe_error && in->probe_error[0]) {
 		size_t used = strlen(why);
@@ -226,27 +255,54 @@ struct findings {
 	int unjudged;          /* a traffic check had no value where calls were due */
 };
 
+/* The next itemised check of 'v' for 'metric', or NULL when the verdict
+ * holds HF_VERDICT_CHECKS already. */
+static struct hf_verdict_check *next_check(struct hf_verdict *v, const char *metric)
+{
+	struct hf_verdict_check *vc;
+
+	if (v->nchecks >= HF_VERDICT_CHECKS)
+		return NULL;
+	vc = &v->checks[v->nchecks++];
+	memset(vc, 0, sizeof(*vc));
+	vc->metric = metric;
+	vc->value = vc->baseline = vc->threshold = vc->u = vc->p = NAN;
+	return vc;
+}
+
 /* Always checked, whatever the manifest says: a changed node that sees
  * the cluster down or slots unserved fails the interval. */
-static void check_cluster_state(const struct hf_judge_input *in, struct findings *f)
+static void check_cluster_state(const struct hf_judge_input *in, struct findings *f,
+				struct hf_verdict *v)
 {
 	size_t i;
 
 	for (i = 0; i < in->nnodes; i++) {
 		const struct hf_judge_node *nd = &in->nodes[i];
+		struct hf_verdict_check *vc;
 
-		if (nd->changed && nd->cluster_state && nd->cluster_state[0] &&
-		    (strcmp(nd->cluster_state, "ok") || nd->slots_fail))
-			hf_buf_printf(&f->fails, "%scluster_state %s with %d slot(s) on failed nodes, "
-				      "seen by %s", f->fails.len ? "; " : "", nd->cluster_state,
-				      nd->slots_fail, nd->name);
+		if (!nd->changed || !nd->cluster_state || !nd->cluster_state[0] ||
+		    (!strcmp(nd->cluster_state, "ok") && !nd->slots_fail))
+			continue;
+		hf_buf_printf(&f->fails, "%scluster_state %s with %d slot(s) on failed nodes, "
+			      "seen by %s", f->fails.len ? "; " : "", nd->cluster_state,
+			      nd->slots_fail, nd->name);
+		vc = next_check(v, "cluster_state");
+		if (vc) {
+			vc->outcome = HF_CHECK_FAIL;
+			vc->value = nd->slots_fail;
+			snprintf(vc->rule, sizeof(vc->rule), "ok, no slot on failed nodes");
+			snprintf(vc->why, sizeof(vc->why), "%s with %d slot(s) on failed nodes, "
+				 "seen by %s", nd->cluster_state, nd->slots_fail, nd->name);
+		}
 	}
 }
 
 /* The manifest's checks over the interval's values: each value into
  * 'f->seen', each failure into 'f->fails'; a traffic check without a
  * value where the traffic went away sets 'f->unjudged'. */
-static void check_metrics(const struct hf_judge_input *in, struct findings *f)
+static void check_metrics(const struct hf_judge_input *in, struct findings *f,
+			  struct hf_verdict *v)
 {
 	size_t i;
 	int starved;
@@ -260,11 +316,18 @@ static void check_metrics(const struct hf_judge_input *in, struct findings *f)
 		const struct hf_check *k = &in->checks[i];
 		int m = hf_judge_metric_of(k->metric);
 		char a[64], why[384] = "";
+		struct hf_verdict_check spare, *vc;
 		double x;
 
 		if (m < 0)
 			continue;
+		vc = next_check(v, metrics[m].name);
+		if (!vc)
+			vc = &spare;
 		x = value_of(m, in->value[m], in->calls);
+		vc->value = x;
+		vc->u = vc->p = NAN;
+		hf_judge_limit(k, m, in->baseline, vc);
 		hf_judge_format(m, x, a, sizeof(a));
 		hf_buf_printf(&f->seen, "%s%s %s", f->seen.len ? ", " : "", metrics[m].name, a);
 		/* A ratio without a baseline is not judged: say so, lest a pass
@@ -275,26 +338,40 @@ static void check_metrics(const struct hf_judge_input *in, struct findings *f)
 			/* No evidence: this check neither passes nor fails. */
 			if (starved && (metrics[m].flags & HF_METRIC_TRAFFIC))
 				f->unjudged = 1;
+			vc->outcome = HF_CHECK_NA;
 			continue;
 		}
-		if (check_fails(in, k, m, x, why, sizeof(why)))
+		vc->outcome = HF_CHECK_PASS;
+		if (check_fails(in, k, m, x, why, sizeof(why), vc)) {
+			vc->outcome = HF_CHECK_FAIL;
+			snprintf(vc->why, sizeof(vc->why), "%s", why);
 			hf_buf_printf(&f->fails, "%s%s %s %s", f->fails.len ? "; " : "",
 				      metrics[m].name, a, why);
+		}
 	}
 }
 
 void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 {
 	struct findings f = {0};
+	struct hf_buf names = {0};
 	size_t i, nchanged = 0;
 
+	v->nchecks = 0;
+	for (i = 0; i < in->nnodes; i++)
+		if (in->nodes[i].changed)
+			hf_buf_printf(&names, "%s%s", names.len ? ", " : "", in->nodes[i].name);
+	snprintf(v->nodes, sizeof(v->nodes), "%s", names.s ? names.s : "");
+	if (names.len >= sizeof(v->nodes))
+		memcpy(v->nodes + sizeof(v->nodes) - 4, "...", 4);
+	hf_buf_release(&names);
 	if (unobservable(in, v))
 		return;
 	for (i = 0; i < in->nnodes; i++)
 		if (in->nodes[i].changed)
 			nchanged++;
-	check_cluster_state(in, &f);
-	check_metrics(in, &f);
+	check_cluster_state(in, &f, v);
+	check_metrics(in, &f, v);
 	if (f.fails.len) {
 		v->kind = HF_VERDICT_FAIL;
 		snprintf(v->explain, sizeof(v->explain), "fail on %zu changed node(s), %llu calls: %s",

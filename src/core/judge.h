@@ -90,9 +90,38 @@ void hf_judge_format(int m, double v, char *out, size_t len);
 
 enum hf_verdict_kind { HF_VERDICT_PASS, HF_VERDICT_FAIL, HF_VERDICT_UNOBSERVABLE };
 
+/* What one check of a verdict saw, as numbers for the journal's guard
+ * samples (a report draws them). NAN where there is no such number. */
+enum hf_check_outcome {
+	HF_CHECK_PASS,
+	HF_CHECK_FAIL,
+	HF_CHECK_NA,          /* no value in the interval: no evidence */
+};
+
+#define HF_VERDICT_CHECKS 32   /* checks kept per verdict; more are judged
+				* but not itemised */
+
+struct hf_verdict_check {
+	const char *metric;   /* the manifest's name, or "cluster_state"
+			       * (static strings) */
+	enum hf_check_outcome outcome;
+	double value;         /* the changed nodes' value */
+	double baseline;      /* the baseline's value of the metric */
+	double threshold;     /* the limit the value was held to: max, min, or
+			       * ratio x the baseline (raised to the floor) */
+	char rule[48];        /* "max 0.01", "min 5", "max 2x baseline" */
+	double u, p;          /* canary versus control, when it was computed */
+	char why[384];        /* why it failed, "" when it did not */
+};
+
 struct hf_verdict {
 	enum hf_verdict_kind kind;
 	char explain[1536];   /* metric, nodes, value, threshold, baseline */
+	char nodes[512];      /* the changed nodes judged, "h:p, h:p" ("..."
+			       * when cut short) */
+	size_t nchecks;       /* each check's numbers (none when UNOBSERVABLE
+			       * for a blind interval) */
+	struct hf_verdict_check checks[HF_VERDICT_CHECKS];
 };
 
 /* Canary versus control looks at the last HF_JUDGE_WINDOW intervals, and
@@ -160,6 +189,13 @@ struct hf_judge_input {
 					      * skipped */
 	size_t nchecks;
 };
+
+/* The rule of check 'k' on metric 'm' and the limit it puts on the value
+ * into 'vc' ('rule', 'threshold' and 'baseline', from 'baseline' indexed
+ * by metric, NULL when none): its max, else its min, else its ratio times
+ * the baseline raised to the metric's floor, as the check compares them. */
+void hf_judge_limit(const struct hf_check *k, int m, const double *baseline,
+		    struct hf_verdict_check *vc /* OUT: rule, threshold, baseline */);
 
 /* Judge one interval of the changed nodes.
  *

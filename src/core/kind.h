@@ -76,6 +76,9 @@ enum hf_kind_flags {
 	/* Apply picks up where it stopped (it keeps its own progress): a step
 	 * found in flight after a crash is applied again, not settled. */
 	HF_KIND_RESUMABLE_APPLY = 1 << 2,
+	/* Left out of the kinds messages name (the example kind of
+	 * docs/ADDING-A-KIND.md, which changes nothing). */
+	HF_KIND_HIDDEN = 1 << 3,
 };
 
 struct hf_change_kind {

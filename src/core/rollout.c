@@ -4,6 +4,7 @@
 #include "core/rollout.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <time.h>
 #include <stdarg.h>
@@ -477,6 +478,48 @@ static void changed_nodes(struct hf_rollout *r, int *changed)
 	}
 }
 
+/* Journal the numbers behind a verdict ('v'), or behind the baseline
+ * when 'v' is NULL, as guard samples: one per check, one for a verdict
+ * that judged none. A failure to journal them costs the report its
+ * charts, never the run: it is an event, not an error. */
+static void record_samples(struct hf_rollout *r, const struct hf_verdict *v)
+{
+	struct hf_verdict_check base[HF_VERDICT_CHECKS];
+	const struct hf_verdict_check *vc = v ? v->checks : base;
+	size_t i, n = v ? v->nchecks : hf_guard_baseline_checks(r->guard, base, HF_VERDICT_CHECKS);
+	struct hf_guard_sample *s = hf_xcalloc(n ? n : 1, sizeof(*s));
+	static const char *const outcome[] = { "pass", "fail", "n/a" };
+	long long now = hf_wall_ms();
+	struct hf_err err = {0};
+	int wave = 0;
+
+	for (i = 0; v && i < r->nsteps; i++)
+		if (r->steps[i].state >= HF_STEP_APPLYING && r->steps[i].state <= HF_STEP_VERIFIED &&
+		    r->steps[i].wave > wave)
+			wave = r->steps[i].wave;
+	for (i = 0; i < n || (!n && i < 1); i++) {
+		s[i] = (struct hf_guard_sample){ .ts_ms = now, .verdict = v ? 1 : 0, .wave = wave,
+			.metric = (char *)"", .scope = (char *)(v ? v->nodes : "baseline"),
+			.value = NAN, .baseline = NAN, .threshold = NAN, .u = NAN, .p = NAN,
+			.outcome = (char *)(v ? "unobservable" : "baseline"),
+			.detail = (char *)(v ? v->explain : "") };
+		if (!n)
+			break;
+		s[i].metric = (char *)vc[i].metric;
+		s[i].value = vc[i].value;
+		s[i].baseline = vc[i].baseline;
+		s[i].threshold = vc[i].threshold;
+		s[i].rule = (char *)vc[i].rule;
+		s[i].u = vc[i].u;
+		s[i].p = vc[i].p;
+		s[i].outcome = (char *)(v ? outcome[vc[i].outcome] : "baseline");
+		s[i].detail = (char *)vc[i].why;
+	}
+	if (hf_journal_samples_add(r->j, r->run->id, s, n ? n : 1, &err))
+		emit(r, "error", "guard samples not journaled: %s", err.msg);
+	free(s);
+}
+
 /* Bake with the guard watching: one verdict per interval, journaled with
  * its explanation. 'failure_limit' consecutive fails (and, under
  * on_unobservable: rollback, unobservable intervals) end the bake with
@@ -501,6 +544,7 @@ static int guarded_bake(struct hf_rollout *r, long long ms, struct hf_err *err)
 		changed_nodes(r, changed);
 		hf_guard_evaluate(r->guard, changed, &v);
 		emit(r, "verdict", "%s", v.explain);
+		record_samples(r, &v);
 		if (v.kind == HF_VERDICT_PASS) {
 			bad = 0;
 			held = 0;
@@ -565,6 +609,7 @@ static int take_baseline(struct hf_rollout *r, struct hf_err *err)
 	} while (hf_mono_ms() < end);
 	hf_guard_baseline_describe(r->guard, desc, sizeof(desc));
 	emit(r, "guard", "baseline: %s", desc);
+	record_samples(r, NULL);
 	set_run_state(r, HF_RUN_RUNNING, NULL, NULL);
 	return GO;
 }
@@ -696,6 +741,23 @@ static void report_round(struct hf_rollout *r, const size_t *idx, size_t n, long
 	hf_buf_release(&done);
 }
 
+/* A round whose only failures are refusals: every refused step says the
+ * same reason, so it is told once. */
+static int refused_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
+{
+	const char *first = NULL;
+	size_t i, refused = 0;
+
+	for (i = 0; i < n; i++)
+		if (r->steps[idx[i]].error) {
+			refused++;
+			if (!first)
+				first = r->steps[idx[i]].error;
+		}
+	return hf_err_set(err, HF_EREFUSED, "%zu node(s) not changed: %s", refused,
+			  first ? first : "refused");
+}
+
 /* Capture, apply and verify one round: at most one node per shard. */
 static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf_err *err)
 {
@@ -752,7 +814,7 @@ static int do_round(struct hf_rollout *r, const size_t *idx, size_t n, struct hf
 		/* A kind that refused to act (nodes that disagree about the
 		 * topology) changed nothing there: the run pauses, as before
 		 * a wave, rather than rolling back on that topology. */
-		rc = refused_only ? hf_err_set(err, HF_EREFUSED, "not applied: %s", why)
+		rc = refused_only ? refused_round(r, idx, n, err)
 				  : hf_err_set(err, HF_ERR, "apply failed: %s", why);
 		free(why);
 		return rc;
@@ -920,15 +982,17 @@ static long long wave_bake_ms(const struct hf_rollout *r, int w, int nwaves)
 	return ms;
 }
 
-/* Tell how to go on from a run that pauses ('where': "before", "in")
- * wave 'w' because its nodes disagree about the topology. */
+/* Put in front of 'err' how to go on from a run that pauses ('where':
+ * "before", "in") wave 'w' because its nodes disagree about the topology:
+ * the reason that follows can be long, and this must not be cut off. */
 static void pause_note(const struct hf_rollout *r, const char *where, int w, struct hf_err *err)
 {
-	size_t l = strlen(err->msg);
+	char why[sizeof(err->msg)];
 
-	snprintf(err->msg + l, sizeof(err->msg) - l, "\nrun %s paused %s wave %d: 'hotfix resume "
-		 "%s' goes on once they agree, 'hotfix rollback %s' undoes it", r->run->id, where, w,
-		 r->run->id, r->run->id);
+	snprintf(why, sizeof(why), "%s", err->msg);
+	hf_err_set(err, err->code, "run %s paused %s wave %d: 'hotfix resume %s' goes on once the "
+		   "nodes agree, 'hotfix rollback %s' undoes it\n%.1700s", r->run->id, where, w,
+		   r->run->id, r->run->id, why);
 }
 
 /* Wave 'w': its rounds of at most one node per shard, then its bake.
@@ -990,6 +1054,23 @@ static int roll_back_after(struct hf_rollout *r, const char *why, int ok_code, c
 	return hf_err_set(err, ok_code, ok_fmt, why);
 }
 
+/* An abort asked while the run waited for its nodes to agree is obeyed
+ * rather than left for a pause to swallow. Any other request is dropped:
+ * the run pauses anyway. */
+static int abort_pending(struct hf_rollout *r)
+{
+	char *req = NULL;
+	int yes;
+
+	if (hf_journal_request_take(r->j, r->run->id, &req, NULL))
+		return 0;
+	yes = req && !strcmp(req, "abort");
+	if (yes)
+		emit(r, "request", "abort requested: rolling back");
+	free(req);
+	return yes;
+}
+
 /* The end of a run that went forward as far as it could: promoted,
  * paused, or rolled back for the guard, an abort or a failure ('rc'). */
 static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err)
@@ -1004,6 +1085,8 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 		emit(r, "run", "promoted: every target verified");
 		return 0;
 	}
+	if (rq == DISAGREE && abort_pending(r))
+		rq = ABORT;
 	if (rq == DISAGREE) {
 		r->run->pid = 0;
 		set_run_state(r, HF_RUN_PAUSED, "the nodes disagree about the topology", NULL);

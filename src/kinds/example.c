@@ -2,8 +2,9 @@
  * docs/ADDING-A-KIND.md walks through. A change "example: {note: TEXT}"
  * touches no node: its plan finds nothing to change anywhere, so a run
  * never reaches its other operations, which still keep the rules (capture
- * reads, verify answers for both sides, revert is idempotent). Only its
- * unit test uses it. */
+ * reads, verify answers for both sides, revert is idempotent). Its unit
+ * test is its only user; it is hidden from the kinds messages name, and a
+ * manifest that names it changes nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 
 const struct hf_change_kind hf_kind_example = {
 	.name = "example",
+	.flags = HF_KIND_HIDDEN,
 	.parse = parse,
 	.free = spec_free,
 	.summary = summary,

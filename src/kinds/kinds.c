@@ -41,10 +41,14 @@ const struct hf_change_kind *hf_kind_find(const char *name)
 
 void hf_kind_names(struct hf_buf *out)
 {
-	size_t i;
+	const struct hf_change_kind *shown[NKINDS];
+	size_t i, n = 0;
 
 	for (i = 0; i < NKINDS; i++)
-		hf_buf_printf(out, "%s%s", !i ? "" : i + 1 < NKINDS ? ", " : " or ", kinds[i]->name);
+		if (!(kinds[i]->flags & HF_KIND_HIDDEN))
+			shown[n++] = kinds[i];
+	for (i = 0; i < n; i++)
+		hf_buf_printf(out, "%s%s", !i ? "" : i + 1 < n ? ", " : " or ", shown[i]->name);
 }
 
 void hf_target_set(struct hf_target *t, int status, const char *fmt, ...)
@@ -170,18 +174,22 @@ void hf_kind_send_all(struct hf_cluster *c, struct hf_target *t, size_t n, const
 	hf_kind_calls_free(calls, n);
 }
 
-/* Persist again on the restored targets whose change had been persisted:
- * the file would otherwise bring the hotfix back on a restart. */
+/* Persist again on the targets in 'restored' whose change had been
+ * persisted: the file would otherwise bring the hotfix back on a restart.
+ * 'restored' marks where a restore was sent (a conflict's parts too) and
+ * where the node already held the before-state (a rollback that died
+ * between the restore and the persist); a node left entirely as someone
+ * else made it is not persisted for them. */
 static void persist_restored(const struct hf_change *ch, struct hf_kind_ctx *x,
-			     struct hf_target *t, size_t n)
+			     struct hf_target *t, size_t n, const unsigned char *restored)
 {
 	struct hf_target *sub = hf_xcalloc(n ? n : 1, sizeof(*sub));
 	size_t *who = hf_xcalloc(n ? n : 1, sizeof(*who));
 	size_t i, m = 0;
 
 	for (i = 0; i < n; i++)
-		if ((!t[i].status || t[i].status == HF_ECONFLICT) && t[i].step->persisted &&
-		    ch->kind->needs_persist &&
+		if (restored[i] && (!t[i].status || t[i].status == HF_ECONFLICT) &&
+		    t[i].step->persisted && ch->kind->needs_persist &&
 		    ch->kind->needs_persist(ch, t[i].step)) {
 			sub[m] = t[i];
 			sub[m].diff = NULL;
@@ -208,6 +216,7 @@ void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 	struct hf_call *sets = hf_xcalloc(n ? n : 1, sizeof(*sets));
 	struct hf_target *who = hf_xcalloc(n ? n : 1, sizeof(*who));
 	size_t *idx = hf_xcalloc(n ? n : 1, sizeof(*idx));
+	unsigned char *restored = hf_xcalloc(n ? n : 1, 1);
 	size_t i, m = 0;
 	char why[512];
 
@@ -223,6 +232,7 @@ void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 		held = k->classify(ch, t[i].step, &live[i], why, sizeof(why));
 		if (held == HF_HELD_BEFORE) {
 			t[i].match = 1;
+			restored[i] = 1;
 			continue;
 		}
 		/* A conflict may still leave parts of the node to restore. */
@@ -234,6 +244,7 @@ void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 		} else if (sets[m].ncmds) {
 			who[m] = t[i];
 			idx[m++] = i;
+			restored[i] = 1;
 			continue;
 		}
 		hf_calls_release(&sets[m], 1);
@@ -243,10 +254,11 @@ void hf_kind_revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 	for (i = 0; i < m; i++)
 		if (who[i].status)
 			hf_target_set(&t[idx[i]], who[i].status, "%s", who[i].error);
-	persist_restored(ch, x, t, n);
+	persist_restored(ch, x, t, n, restored);
 	hf_kind_calls_free(sets, m);
 	hf_kind_calls_free(live, n);
 	free(who);
 	free(idx);
+	free(restored);
 	hf_kind_check_restored(ch, x, t, n, k->verify);
 }

@@ -185,6 +185,8 @@ test_expect_success() {
 	{ [ -n "$test_trace" ] && set +x; } 2>/dev/null
 	if [ "$test_rc" = 0 ]; then
 		ok "the block's commands succeed"
+		# A check inside the body that failed printed into its output.
+		[ "$test_block_failures" = 0 ] || [ -n "$test_verbose" ] || test_show "$T/.block.out"
 	else
 		bad "the block's commands fail (exit $test_rc):"
 		printf '%s\n' "$2" | sed '/^[[:space:]]*$/d; s/^[[:space:]]*/      > /'

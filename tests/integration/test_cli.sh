@@ -73,7 +73,7 @@ check "history --json has run, hotfix, version, state per run" json_true "$T/out
 test_end
 
 test_begin '--help on every command, unknown commands and options refused'
-for c in sandbox cluster validate plan apply rollback resume abort pause continue status history; do
+for c in sandbox cluster validate plan apply rollback resume abort pause continue status history report; do
 	expect_exit 0 "$c --help" hf "$c" --help
 done
 expect_exit 2 "an unknown command is invalid input" hf frobnicate

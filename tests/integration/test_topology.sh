@@ -129,6 +129,7 @@ config_manifest "$T/plan.yaml" 301
 test_begin '3x2 clusters planned the moment they are created: their real shards, or refused'
 agreed=0
 refused=0
+waited=0
 for k in 1 2 3 4 5; do
 	cluster_up "c$k" || break
 	ports=$(ports_of "$BASE" 9)
@@ -140,6 +141,7 @@ for k in 1 2 3 4 5; do
 		rc=$?
 		if [ "$rc" = 0 ]; then
 			agreed=$((agreed + 1))
+			[ -z "$how" ] && waited=$((waited + 1))
 			plan_shards "$T/plan$k.json" >"$T/plan$k.shards"
 		elif [ "$rc" = 5 ]; then
 			refused=$((refused + 1))
@@ -164,6 +166,9 @@ for k in 1 2 3 4 5; do
 done
 echo "# plans at creation: $agreed agreed on 3x3, $refused refused (exit 5)"
 check "every plan at creation either agreed or was refused" test $((agreed + refused)) = 10
+# These clusters gossip with a 3 s node timeout: the default wait (10 s)
+# sees every one agree. A check that always refuses fails here.
+check "with the default wait every plan agreed ($waited of 5)" test "$waited" = 5
 
 test_end
 

@@ -1,5 +1,6 @@
 /* Unit tests of the journal: runs and steps survive a reopen, the
  * one-run-per-node lock, requests, and the audit hash chain. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -327,6 +328,38 @@ static void test_key_records_old_schema(void **state)
 	hf_journal_close(j);
 }
 
+/* A step in a state this build does not know is refused, not read as
+ * planned (which a rollback would skip). */
+static void test_unknown_step_state(void **state)
+{
+	char path[128];
+	sqlite3 *db;
+	struct hf_journal *j;
+	struct hf_err err = {0};
+	struct hf_run r = run_named("run-u"), *got = NULL;
+	struct hf_step s[2], *st = NULL;
+	size_t n = 0;
+
+	(void)state;
+	steps_on(s, "node-u1", "node-u2");
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	assert_int_equal(hf_journal_run_create(j, &r, s, 2, cluster3, 0, &err), 0);
+	assert_int_equal(hf_journal_run_load(j, "run-u", &got, &st, &n, &err), 0);
+	assert_int_equal(got->snapshot_ms, 0);
+	hf_run_free(got);
+	hf_steps_free(st, n);
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE steps SET state = 'frozen' WHERE run = 'run-u'"
+				      " AND seq = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	got = NULL;
+	assert_int_equal(hf_journal_run_load(j, "run-u", &got, &st, &n, &err), HF_EINVAL);
+	assert_null(got);
+	assert_non_null(strstr(err.msg, "step 2 is in state 'frozen', which this hotfix does not know"));
+	hf_journal_close(j);
+}
+
 static void test_state_names(void **state)
 {
 	/* The names journals on disk and --json output hold, in enum order. */
@@ -422,6 +455,76 @@ static void test_events_after(void **state)
 	hf_journal_close(j);
 }
 
+/* Guard samples come back as they went in, NAN as NAN, numbered in order,
+ * one verdict number per call and 0 for the baseline; the filters select
+ * by number, metric and wave. */
+static void test_guard_samples(void **state)
+{
+	struct hf_journal *j = NULL;
+	struct hf_err err = {0};
+	struct hf_guard_sample in[2], base, *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	base = (struct hf_guard_sample){ .ts_ms = 5, .verdict = 0, .wave = 0,
+		.metric = "error_rate", .scope = "baseline", .value = 0.001, .baseline = 0.001,
+		.threshold = 0.01, .rule = "max 0.01", .outcome = "baseline", .u = NAN, .p = NAN,
+		.detail = "" };
+	in[0] = (struct hf_guard_sample){ .ts_ms = 10, .verdict = 1, .wave = 1,
+		.metric = "error_rate", .scope = "127.0.0.1:7001, 127.0.0.1:7002", .value = 0.5,
+		.baseline = 0.001, .threshold = 0.01, .rule = "max 0.01", .outcome = "fail",
+		.u = NAN, .p = NAN, .detail = "above max 0.01" };
+	in[1] = (struct hf_guard_sample){ .ts_ms = 10, .verdict = 1, .wave = 1,
+		.metric = "latency_p99_ms", .scope = "127.0.0.1:7001", .value = NAN,
+		.baseline = 1.5, .threshold = 3.0, .rule = "max 2x baseline", .outcome = "n/a",
+		.u = 42, .p = 0.003, .detail = NULL };
+	assert_int_equal(hf_journal_samples_add(j, "run-s", &base, 1, &err), 0);
+	assert_int_equal(hf_journal_samples_add(j, "run-s", in, 2, &err), 0);
+	assert_int_equal(hf_journal_samples_add(j, "run-s", in, 2, &err), 0);
+	assert_int_equal(hf_journal_samples_add(j, "run-other", in, 1, &err), 0);
+
+	assert_int_equal(hf_journal_samples(j, "run-s", 0, NULL, -1, &out, &n, &err), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(out[0].n, 1);
+	assert_int_equal(out[0].verdict, 0);
+	assert_string_equal(out[0].outcome, "baseline");
+	assert_int_equal(out[1].n, 2);
+	assert_int_equal(out[1].verdict, 1);
+	assert_int_equal(out[1].wave, 1);
+	assert_string_equal(out[1].metric, "error_rate");
+	assert_string_equal(out[1].scope, "127.0.0.1:7001, 127.0.0.1:7002");
+	assert_true(out[1].value == 0.5 && out[1].baseline == 0.001 && out[1].threshold == 0.01);
+	assert_string_equal(out[1].rule, "max 0.01");
+	assert_string_equal(out[1].outcome, "fail");
+	assert_string_equal(out[1].detail, "above max 0.01");
+	assert_true(isnan(out[1].u) && isnan(out[1].p));
+	assert_true(isnan(out[2].value));
+	assert_true(out[2].u == 42 && out[2].p == 0.003);
+	assert_null(out[2].detail);
+	assert_int_equal(out[2].verdict, 1);
+	assert_int_equal(out[3].verdict, 2);
+	assert_int_equal(out[4].n, 5);
+	hf_guard_samples_free(out, n);
+
+	/* The filters: after a number, one metric, one wave. */
+	assert_int_equal(hf_journal_samples(j, "run-s", 3, NULL, -1, &out, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].n, 4);
+	hf_guard_samples_free(out, n);
+	assert_int_equal(hf_journal_samples(j, "run-s", 0, "latency_p99_ms", -1, &out, &n, &err), 0);
+	assert_int_equal(n, 2);
+	hf_guard_samples_free(out, n);
+	assert_int_equal(hf_journal_samples(j, "run-s", 0, NULL, 0, &out, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].scope, "baseline");
+	hf_guard_samples_free(out, n);
+	assert_int_equal(hf_journal_samples(j, "nope", 0, NULL, -1, &out, &n, &err), 0);
+	assert_int_equal(n, 0);
+	hf_guard_samples_free(out, n);
+	hf_journal_close(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +536,8 @@ int main(void)
 		cmocka_unit_test(test_key_records),
 		cmocka_unit_test(test_key_records_old_schema),
 		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_unknown_step_state),
+		cmocka_unit_test(test_guard_samples),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

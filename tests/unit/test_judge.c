@@ -623,6 +623,63 @@ static void test_canary_worse(void **state)
 	assert_int_equal(judge(&f)->kind, HF_VERDICT_PASS);
 }
 
+/* The verdict itemises each check for the journal's guard samples: the
+ * value, the baseline, the limit (a ratio's is ratio x the baseline raised
+ * to the floor), the outcome, and canary versus control's U and p. */
+static void test_verdict_checks(void **state)
+{
+	const struct hf_verdict *v;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	add_max(&f, "error_rate", 0.001);       /* 0.002 > 0.001: fail */
+	add_ratio(&f, "latency_p99_ms", 2);     /* 1.5 vs 2 x max(1.2, 1) = 2.4: pass */
+	v = judge(&f);
+	assert_int_equal(v->kind, HF_VERDICT_FAIL);
+	assert_string_equal(v->nodes, "127.0.0.1:7000");
+	assert_int_equal(v->nchecks, 2);
+	assert_string_equal(v->checks[0].metric, "error_rate");
+	assert_int_equal(v->checks[0].outcome, HF_CHECK_FAIL);
+	assert_true(v->checks[0].value == 0.002 && v->checks[0].baseline == 0.001);
+	assert_true(v->checks[0].threshold == 0.001);
+	assert_string_equal(v->checks[0].rule, "max 0.001");
+	assert_string_equal(v->checks[0].why, "above max 0.001");
+	assert_true(isnan(v->checks[0].u) && isnan(v->checks[0].p));
+	assert_string_equal(v->checks[1].metric, "latency_p99_ms");
+	assert_int_equal(v->checks[1].outcome, HF_CHECK_PASS);
+	assert_true(fabs(v->checks[1].threshold - 2.4) < 1e-9);
+	assert_string_equal(v->checks[1].rule, "max 2x baseline");
+	assert_string_equal(v->checks[1].why, "");
+
+	/* No call: a traffic metric has no value, its check is n/a. */
+	f.in.calls = 0;
+	f.in.other_calls = 0;
+	v = judge(&f);
+	assert_int_equal(v->checks[0].outcome, HF_CHECK_NA);
+	assert_true(isnan(v->checks[0].value));
+
+	/* Canary versus control: U 200 over 10 and 20 values (see
+	 * test_canary_worse), p below 0.01. */
+	fx_init(&f);
+	add_ratio(&f, "latency_p99_ms", 2);
+	f.baseline[HF_METRIC_LATENCY_P99] = 10;
+	f.in.value[HF_METRIC_LATENCY_P99] = 12.9;
+	ten_intervals(&f, 12, 5, 0.1);
+	v = judge(&f);
+	assert_int_equal(v->checks[0].outcome, HF_CHECK_FAIL);
+	assert_true(v->checks[0].u == 200 && v->checks[0].p < 0.01);
+
+	/* A blind interval itemises nothing, but still names the nodes. */
+	fx_init(&f);
+	add_max(&f, "error_rate", 0.01);
+	f.nodes[0].answered = 0;
+	v = judge(&f);
+	assert_int_equal(v->kind, HF_VERDICT_UNOBSERVABLE);
+	assert_int_equal(v->nchecks, 0);
+	assert_string_equal(v->nodes, "127.0.0.1:7000");
+}
+
 static void test_canary_equal(void **state)
 {
 	struct fx f;
@@ -905,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_zero_traffic_idle),
 		cmocka_unit_test(test_zero_traffic_starved),
 		cmocka_unit_test(test_canary_worse),
+		cmocka_unit_test(test_verdict_checks),
 		cmocka_unit_test(test_canary_equal),
 		cmocka_unit_test(test_canary_floor),
 		cmocka_unit_test(test_canary_roles_and_sparse),

@@ -456,7 +456,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown change kind",
 	  HEAD "spec:\n  changes:\n    - xyz:\n        a: 1\n",
 	  "t.yaml:10:7: ", "unknown change kind 'xyz' (expected config, function, "
-	  "acl, binary, data or example)" },
+	  "acl, binary or data)" },
 	{ "a kind this build does not have",
 	  HEAD "spec:\n  changes:\n    - flag:\n        key: v\n",
 	  "t.yaml:10:7: ", "unknown change kind 'flag'" },

@@ -241,6 +241,29 @@ static void test_plain_agree(void **state)
 	hf_buf_release(&why);
 }
 
+/* A replica names its primary as its 'replicaof' spells it, a host name
+ * here, while the primary lists it by the address it connects from: the
+ * same primary, and no disagreement (the review found plan refusing such
+ * a healthy pair for ever). */
+static void test_plain_primary_by_name(void **state)
+{
+	static const char *reps[] = { "127.0.0.1:23452" };
+	struct hf_view v[2];
+	struct hf_buf why = {0};
+
+	(void)state;
+	memset(v, 0, sizeof(v));
+	v[0].addr = "127.0.0.1:23451";
+	v[0].role = "master";
+	v[0].role_replicas = reps;
+	v[0].nrole_replicas = 1;
+	v[1].addr = "127.0.0.1:23452";
+	v[1].role = "slave";
+	v[1].role_primary = "db-primary.internal:23451";
+	assert_int_equal(hf_topology_compare(v, 2, 0, 0, NULL, &why), 0);
+	hf_buf_release(&why);
+}
+
 /* The seed replicates a primary that does not list it (its sync fails),
  * and the primary's INFO replication, the topology, does not either. */
 static void test_plain_seed_unlisted(void **state)
@@ -375,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_many_disagreements_bounded),
 		cmocka_unit_test(test_plain_agree),
 		cmocka_unit_test(test_plain_seed_unlisted),
+		cmocka_unit_test(test_plain_primary_by_name),
 		cmocka_unit_test(test_shards_moved),
 		cmocka_unit_test(test_info_replicas),
 	};

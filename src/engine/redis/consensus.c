@@ -246,9 +246,36 @@ static void cluster_claims(struct claims *cl, const struct hf_view *v, int seed)
 	}
 }
 
+/* The primary that replica view 'r' names, as the others know it: a
+ * replica names its primary as its 'replicaof' spells it (a host name, say),
+ * while a primary lists its replicas by the address they connect from.
+ * When a primary among 'v' lists 'r', that primary is the one 'r' means,
+ * whatever its name (its link is up: the primary sees the connection).
+ * Otherwise the name as written. Caller frees. */
+static char *named_primary(const struct hf_view *v, size_t n, const struct hf_view *r)
+{
+	char *self = norm_addr(r->addr), *found = NULL;
+	size_t i, k;
+
+	for (i = 0; i < n && !found; i++) {
+		if (!v[i].addr || !v[i].role || strcmp(v[i].role, "master"))
+			continue;
+		for (k = 0; k < v[i].nrole_replicas && !found; k++) {
+			char *listed = norm_addr(v[i].role_replicas[k]);
+
+			if (!strcmp(listed, self))
+				found = norm_addr(v[i].addr);
+			free(listed);
+		}
+	}
+	free(self);
+	return found ? found : norm_addr(r->role_primary);
+}
+
 /* Without cluster mode: a node's ROLE says what it is, and what its
- * primary or its replicas are. */
-static void plain_claims(struct claims *cl, const struct hf_view *v, int seed)
+ * primary or its replicas are. 'all' (n views) name the primaries. */
+static void plain_claims(struct claims *cl, const struct hf_view *all, size_t n,
+			 const struct hf_view *v, int seed)
 {
 	char *self = norm_addr(v->addr);
 	int primary = !strcmp(v->role, "master");
@@ -264,7 +291,7 @@ static void plain_claims(struct claims *cl, const struct hf_view *v, int seed)
 			free(r);
 		}
 	} else if (v->role_primary) {
-		char *p = norm_addr(v->role_primary);
+		char *p = named_primary(all, n, v);
 
 		add_claim(cl, by, self, v->addr, HF_ROLE_REPLICA, p, NULL);
 		/* Replicating a node says that node is a primary. */
@@ -506,7 +533,7 @@ size_t hf_topology_compare(const struct hf_view *v, size_t n, int cluster_mode, 
 		if (cluster_mode)
 			cluster_claims(&cl, &v[i], (int)i == seed);
 		else
-			plain_claims(&cl, &v[i], (int)i == seed);
+			plain_claims(&cl, v, n, &v[i], (int)i == seed);
 	}
 	if (expect)
 		expect_claims(&cl, expect);

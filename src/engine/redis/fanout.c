@@ -123,8 +123,8 @@ static _Noreturn void too_many(const struct hf_call *call)
  * its 'not_before' is still to come, hold it until then. */
 static void arm(struct hf_cluster *c, struct hf_call *call, struct pending *p, long timeout_ms)
 {
-	/* Callers that still fill 'cmds' by hand are caught here at least,
-	 * before replies are read into slots that do not exist. */
+	/* A call built without hf_call_cmd() is caught here at least, before
+	 * replies are read into slots that do not exist. */
 	if (call->ncmds > HF_CALL_MAX)
 		too_many(call);
 	call->status = 0;
