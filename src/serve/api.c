@@ -1,6 +1,7 @@
 /* The JSON API of 'hotfix serve', without HTTP: each call reads (or, for a
  * mutation, writes a request to) the journal through a connection of its
  * own and answers with an HTTP status and a JSON document. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,28 @@ static json_t *waves_json(const struct hf_step *steps, size_t n)
 	return arr;
 }
 
+/* A journaled number: NAN (none) is null. */
+static json_t *num(double d)
+{
+	return isnan(d) ? json_null() : json_real(d);
+}
+
+/* One guard sample: the numbers behind a verdict (or the baseline). */
+static json_t *sample_json(const struct hf_guard_sample *g)
+{
+	json_t *o = json_pack("{s:I,s:I,s:I,s:i,s:s,s:s}", "n", (json_int_t)g->n, "ts_ms",
+			      (json_int_t)g->ts_ms, "verdict", (json_int_t)g->verdict, "wave", g->wave,
+			      "metric", g->metric ? g->metric : "", "scope", g->scope ? g->scope : "");
+
+	json_object_set_new(o, "value", num(g->value));
+	json_object_set_new(o, "baseline", num(g->baseline));
+	json_object_set_new(o, "threshold", num(g->threshold));
+	json_object_set_new(o, "rule", json_string(g->rule ? g->rule : ""));
+	json_object_set_new(o, "outcome", json_string(g->outcome ? g->outcome : ""));
+	json_object_set_new(o, "detail", g->detail ? json_string(g->detail) : json_null());
+	return o;
+}
+
 /* A verdict's outcome, the first word of its explanation. */
 static const char *outcome(const char *explain)
 {
@@ -146,7 +169,8 @@ int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
 	struct hf_run *r = NULL;
 	struct hf_step *steps = NULL;
 	struct hf_event *ev = NULL;
-	size_t nsteps = 0, nev = 0, i;
+	struct hf_guard_sample *gs = NULL;
+	size_t nsteps = 0, nev = 0, ngs = 0, i;
 	struct hf_err err = {0};
 	json_t *doc, *arr, *verdicts, *guard;
 	int chain_ok = 1, rc, status = 200;
@@ -162,6 +186,8 @@ int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
 		goto fail;
 	}
 	rc = hf_journal_events(j, r->id, &ev, &nev, &chain_ok, &err);
+	if (!rc)
+		rc = hf_journal_samples(j, r->id, 0, NULL, -1, &gs, &ngs, &err);
 	if (rc) {
 		status = 500;
 		goto fail;
@@ -175,9 +201,9 @@ int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
 		json_array_append_new(arr, step_json(&steps[i]));
 	json_object_set_new(doc, "steps", arr);
 	json_object_set_new(doc, "waves", waves_json(steps, nsteps));
-	/* The guard's word over time is in the journal as its events: each
-	 * verdict with its explanation (the values it judged), and the
-	 * baseline and holds as 'guard' events. */
+	/* The guard's word over time: each verdict with its explanation,
+	 * the baseline and holds as 'guard' events, and the journaled
+	 * samples, the numbers behind each verdict and the baseline. */
 	arr = json_array();
 	verdicts = json_array();
 	guard = json_array();
@@ -195,11 +221,16 @@ int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
 	json_object_set_new(doc, "events", arr);
 	json_object_set_new(doc, "verdicts", verdicts);
 	json_object_set_new(doc, "guard", guard);
+	arr = json_array();
+	for (i = 0; i < ngs; i++)
+		json_array_append_new(arr, sample_json(&gs[i]));
+	json_object_set_new(doc, "samples", arr);
 	*body = doc;
 	goto out;
 fail:
 	*body = hf_api_error("%s", err.msg);
 out:
+	hf_guard_samples_free(gs, ngs);
 	hf_events_free(ev, nev);
 	hf_steps_free(steps, nsteps);
 	hf_run_free(r);
@@ -437,6 +468,32 @@ struct run_view {
 	size_t nev;
 };
 
+/* How many of the newest runs have their guard's latest samples in
+ * /metrics: each costs a read of all its samples. */
+#define GUARD_RUNS 5
+
+/* Append 's' (a metric and the changed nodes it was taken on) as a guard
+ * series of run 'run' with value 'd' to 'b'; nothing for NAN. */
+static void guard_sample(struct hf_buf *b, const char *name, const char *run,
+			 const struct hf_guard_sample *g, double d)
+{
+	if (isnan(d))
+		return;
+	hf_buf_printf(b, "%s{run=\"", name);
+	label(b, run);
+	hf_buf_puts(b, "\",metric=\"");
+	label(b, g->metric);
+	hf_buf_puts(b, "\",nodes=\"");
+	label(b, g->scope);
+	hf_buf_printf(b, "\"} %.17g\n", d);
+}
+
+/* The guard's latest value and baseline of each metric, per run and per
+ * set of changed nodes, from the journaled samples of the first 'nv' runs
+ * of 'v'. */
+static void guard_metrics(struct hf_journal *j, const struct run_view *v, size_t nv,
+			  struct hf_buf *b);
+
 /* The nodes of the cluster (as /api/v1/cluster finds it) into 'b': up,
  * and the age of their cluster-bus heartbeat. Nothing when no cluster is
  * known; hotfix_cluster_up 0 when it does not answer. */
@@ -486,6 +543,46 @@ static void node_metrics(const struct hf_serve_opts *o, struct hf_run **runs, si
 out:
 	hf_cluster_free(c);
 	hf_uri_release(&uri);
+}
+
+static void guard_metrics(struct hf_journal *j, const struct run_view *v, size_t nv,
+			  struct hf_buf *b)
+{
+	static const char *const names[] = { "hotfix_guard_value", "hotfix_guard_baseline" };
+	const struct hf_guard_sample **seen = NULL;
+	size_t i, k, x, ns, nseen;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		family(b, names[pass], "gauge", pass ? "The guard's baseline of a metric, in its "
+		       "latest sample." : "The guard's latest value of a metric on the changed nodes.");
+		for (i = 0; i < nv; i++) {
+			struct hf_guard_sample *s = NULL;
+
+			ns = 0;
+			if (hf_journal_samples(j, v[i].r->id, 0, NULL, -1, &s, &ns, NULL))
+				continue;
+			/* The last sample of each (metric, nodes): walk back from the
+			 * newest, keeping the pairs already seen (a handful). */
+			nseen = 0;
+			for (k = ns; k-- > 0;) {
+				if (!s[k].metric || !*s[k].metric || !s[k].scope)
+					continue;
+				for (x = 0; x < nseen; x++)
+					if (!strcmp(seen[x]->metric, s[k].metric) &&
+					    !strcmp(seen[x]->scope, s[k].scope))
+						break;
+				if (x < nseen)
+					continue;
+				seen = hf_xrealloc(seen, sizeof(*seen) * (nseen + 1));
+				seen[nseen++] = &s[k];
+				guard_sample(b, names[pass], v[i].r->id, &s[k],
+					     pass ? s[k].baseline : s[k].value);
+			}
+			hf_guard_samples_free(s, ns);
+		}
+	}
+	free(seen);
 }
 
 int hf_api_metrics(const struct hf_serve_opts *o, char **text)
@@ -580,6 +677,7 @@ int hf_api_metrics(const struct hf_serve_opts *o, char **text)
 			sample(&b, "hotfix_run_rollback_duration_seconds", v[i].r->id, NULL, NULL,
 			       (double)(last - first) / 1000.0);
 	}
+	guard_metrics(j, v, nv < GUARD_RUNS ? nv : GUARD_RUNS, &b);
 	node_metrics(o, runs, n, &b);
 	family(&b, "hotfix_run_updated_seconds", "gauge",
 	       "When a run's state was last committed (unix time).");

@@ -268,6 +268,43 @@ check "the stream is still alive and got the driver's events" eventually 10 grep
 check "every node is back at its before-state" back_to_before
 test_end
 
+test_begin 'a guarded run: the guard samples over time, verdicts, guard metrics'
+cat >"$T/guarded.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: guarded-serve, version: 1, owner: o, problem: p}
+spec:
+  changes:
+    - config: {timeout: "300"}
+  rollout:
+    order: primaries-first
+    waves: [{nodes: 1, bake: 2s}, {nodes: 100%}]
+  guard:
+    interval: 500ms
+    baseline: 1s
+    failure_limit: 2
+    checks:
+      - {metric: error_rate, max: 0.5}
+YAML
+"$HOTFIX" --state "$STATE" load --cluster "$SEED" --rate 1000 --seconds 60 >"$T/load.out" 2>&1 &
+LOAD=$!
+EXTRA_PIDS+=("$LOAD")
+expect_exit 0 "a guarded apply under load is promoted" hf apply "$T/guarded.yaml" --cluster "$SEED" --yes
+kill "$LOAD" 2>/dev/null
+wait "$LOAD" 2>/dev/null
+grun=$(last_run)
+check "GET the guarded run" api_ok "$VIEW" GET "/api/v1/runs/$grun" '/api/v1/runs/{run}' 200
+check "its samples hold the baseline and the verdicts' numbers" json_true "$T/body" \
+	'any(.samples[]; .verdict == 0) and any(.samples[]; .verdict >= 1 and .metric == "error_rate" and (.value | type) == "number")'
+check "its verdicts passed, with explanations" json_true "$T/body" \
+	'(.verdicts | length) > 0 and all(.verdicts[]; .outcome == "pass" and (.explanation | startswith("pass")))'
+check "/metrics" status_is 200 "$VIEW" GET /metrics
+check "promtool still accepts it" sh -c "promtool check metrics <'$T/body'"
+check "the guard's latest error_rate on the changed nodes" grep -q "^hotfix_guard_value{run=\"$grun\",metric=\"error_rate\",nodes=" "$T/body"
+check "and its baseline" grep -q "^hotfix_guard_baseline{run=\"$grun\",metric=\"error_rate\"," "$T/body"
+check "its verdicts by outcome" grep -q "^hotfix_run_verdicts_total{run=\"$grun\",outcome=\"pass\"} [1-9]" "$T/body"
+test_end
+
 test_begin 'SIGTERM stops the server gracefully (exit 0)'
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"
