@@ -11,6 +11,7 @@
 #include "core/plan.h"
 #include "core/rollout.h"
 #include "engine/redis/redis.h"
+#include "util/buf.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -47,11 +48,23 @@ static int confirm(const struct hf_plan *p, const struct hf_manifest *m, struct 
 	return 0;
 }
 
+static const char usage[] =
+	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--json] [-q]\n"
+	"Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
+	"out wave by wave: capture, apply and verify on each node, bake between waves.\n"
+	"A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
+	"and leaves the run paused ('hotfix resume RUN' or 'hotfix rollback RUN').\n"
+	"--notify URL posts each phase change to a Slack-compatible webhook, as\n"
+	"the manifest's notify: does (both when both are given).\n";
+
 int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	const char *cluster = NULL, *pos[1];
+	const char *cluster = NULL, *notify = NULL, *pos[1];
 	int yes = 0;
-	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "yes", NULL, &yes }, { 0 } };
+	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "yes", NULL, &yes },
+				       { "notify", &notify, NULL }, { 0 } };
+	struct hf_cmd_notify cn = {0};
+	char *started = NULL;
 	struct hf_manifest *m = NULL;
 	struct hf_cluster *c = NULL;
 	struct hf_plan *p = NULL;
@@ -64,14 +77,12 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (rc)
 		return rc;
 	if (help || !npos) {
-		fputs("usage: hotfix apply FILE [--cluster URI] [--yes] [--json] [-q]\n"
-		      "Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
-		      "out wave by wave: capture, apply and verify on each node, bake between waves.\n"
-		      "A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
-		      "and leaves the run paused ('hotfix resume RUN' or 'hotfix rollback RUN').\n",
-		      help ? stdout : stderr);
+		fputs(usage, help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "apply: no manifest given");
 	}
+	if (notify && !hf_notify_url_ok(notify))
+		return hf_err_set(err, HF_EINVAL, "invalid --notify '%s' (expected an http:// or "
+				  "https:// URL)", notify);
 	rc = hf_cmd_plan_load(ctx, pos[0], cluster, &m, &c, &p, err);
 	if (rc)
 		goto out;
@@ -99,6 +110,12 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	r->event = hf_cmd_live_event;
 	r->progress = hf_cmd_live_progress;
 	r->ud = &live;
+	/* The run's own "started" event was emitted before any callback. */
+	started = hf_xasprintf("run %s started by %s: %zu node(s) in %zu wave(s) on %s", r->run->id,
+			       r->run->operator, p->ntargets, p->nwaves, r->run->cluster);
+	rc = hf_cmd_notify_start(&cn, r, notify, "started", started, err);
+	if (rc)
+		goto out;
 	hf_cmd_catch_signals(&r->interrupted);
 	rc = hf_rollout_run(r, err);
 	if (ctx->json)
@@ -106,6 +123,8 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	else if (!rc && !ctx->quiet)
 		printf("\nrun %s promoted: %zu step(s) applied and verified\n", r->run->id, r->nsteps);
 out:
+	hf_cmd_notify_finish(&cn, ctx);
+	free(started);
 	hf_rollout_free(r);
 	hf_journal_close(j);
 	hf_plan_free(p);

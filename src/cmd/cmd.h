@@ -112,4 +112,24 @@ void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *er
 #include <signal.h>
 void hf_cmd_catch_signals(volatile sig_atomic_t **flag);
 
+/* Notifications of a run (src/cmd/notify.c): the notifier and the
+ * callbacks it is chained in front of. */
+struct hf_notifier;
+struct hf_cmd_notify {
+	struct hf_notifier *n;  /* NULL when nothing is notified */
+	void (*event)(void *ud, const char *kind, const char *msg);
+	void (*progress)(void *ud, long long scanned, long long changed, double done);
+	void *ud;
+};
+/* Notify the webhooks of 'r's manifest and 'url' (--notify, may be NULL)
+ * about 'r', first with 'phase' and 'text' when 'phase' is not NULL; the
+ * callbacks of 'r' are chained behind the notifier, so set them first.
+ * A run without webhooks is left as it is. HF_EINVAL for a bad 'url';
+ * when the notifier cannot start, a warning and the run goes on without. */
+int hf_cmd_notify_start(struct hf_cmd_notify *cn, struct hf_rollout *r, const char *url,
+			const char *phase, const char *text, struct hf_err *err);
+/* Send what is left (a bounded wait) and stop; warns on stderr about
+ * messages that were not delivered. */
+void hf_cmd_notify_finish(struct hf_cmd_notify *cn, struct hf_ctx *ctx);
+
 #endif

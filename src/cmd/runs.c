@@ -52,6 +52,7 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	};
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
+	struct hf_cmd_notify cn = {0};
 	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -68,6 +69,8 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "rollback: no run given");
 	}
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
+	if (!rc)
+		rc = hf_cmd_notify_start(&cn, r, NULL, NULL, NULL, err);
 	if (!rc) {
 		hf_cmd_catch_signals(&r->interrupted);
 		rc = hf_rollout_rollback(r, force ? HF_ROLLBACK_FORCE : 0,
@@ -75,6 +78,7 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 					 err);
 		finish(ctx, r, rc, err);
 	}
+	hf_cmd_notify_finish(&cn, ctx);
 	hf_rollout_free(r);
 	hf_journal_close(j);
 	return rc;
@@ -89,6 +93,8 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	};
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
+	struct hf_cmd_notify cn = {0};
+	char *text = NULL;
 	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -111,6 +117,11 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		finish(ctx, r, 0, err);
 		goto out;
 	}
+	text = hf_xasprintf("run %s resumed by %s%s", r->run->id, hf_operator(),
+			    back ? " to roll it back" : "");
+	rc = hf_cmd_notify_start(&cn, r, NULL, "resumed", text, err);
+	if (rc)
+		goto out;
 	hf_cmd_catch_signals(&r->interrupted);
 	if (back)
 		rc = hf_rollout_rollback(r, 0, "resume --rollback by operator", err);
@@ -118,6 +129,8 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		rc = hf_rollout_run(r, err);
 	finish(ctx, r, rc, err);
 out:
+	hf_cmd_notify_finish(&cn, ctx);
+	free(text);
 	hf_rollout_free(r);
 	hf_journal_close(j);
 	return rc;

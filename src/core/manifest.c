@@ -1,7 +1,8 @@
 /* The hotfix manifest: YAML text in, a validated struct hf_manifest out.
- * This file knows the manifest's own fields (metadata, rollout, guard);
- * each change's body is parsed by its kind (src/kinds/), through the
- * walker of core/yaml.c. Nothing here talks to a cluster. */
+ * This file knows the manifest's own fields (metadata, rollout, guard;
+ * notify is read by core/notify_spec.c); each change's body is parsed by
+ * its kind (src/kinds/), through the walker of core/yaml.c. Nothing here
+ * talks to a cluster. */
 #include "core/manifest.h"
 
 #include <errno.h>
@@ -489,12 +490,12 @@ static int check_rollout_unit(struct hf_yaml *y, const struct hf_manifest *m,
 static int parse_spec(struct hf_yaml *y, struct hf_field *parent, struct hf_manifest *m)
 {
 	static const char *const snapshot[] = { "check", "required", NULL };
-	enum { F_CHANGES, F_ROLLOUT, F_GUARD, F_SNAPSHOT, F_N };
+	enum { F_CHANGES, F_ROLLOUT, F_GUARD, F_SNAPSHOT, F_NOTIFY, F_N };
 	struct hf_field f[F_N] = {
 		[F_CHANGES] = { .name = "changes", .required = 1 },
 		[F_ROLLOUT] = { .name = "rollout" },
 		[F_GUARD] = { .name = "guard" },
-		[F_SNAPSHOT] = { .name = "snapshot" },
+		[F_SNAPSHOT] = { .name = "snapshot" }, [F_NOTIFY] = { .name = "notify" },
 	};
 	struct hf_pos order_pos = { 0, 0 };
 	size_t i;
@@ -509,6 +510,8 @@ static int parse_spec(struct hf_yaml *y, struct hf_field *parent, struct hf_mani
 		rc = parse_rollout(y, &f[F_ROLLOUT], m, &order_pos);
 	if (!rc && f[F_GUARD].seen)
 		rc = parse_guard(y, &f[F_GUARD], m);
+	if (!rc && f[F_NOTIFY].seen)
+		rc = hf_notify_spec_parse(y, &f[F_NOTIFY], m);
 	for (i = 0; !rc && i < m->nchanges; i++)
 		if (m->changes[i].kind->validate)
 			rc = m->changes[i].kind->validate(y, &m->changes[i], m);
@@ -639,6 +642,7 @@ void hf_manifest_free(struct hf_manifest *m)
 	for (i = 0; i < m->guard.nchecks; i++)
 		free(m->guard.checks[i].metric);
 	free(m->guard.checks);
+	hf_notify_spec_free(m);
 	free(m->waves);
 	free(m->name);
 	free(m->owner);

@@ -57,6 +57,13 @@ struct hf_guard {
 	struct hf_pos pos;
 };
 
+/* One entry of spec.notify: a Slack-compatible incoming webhook. */
+struct hf_notify_spec {
+	char *webhook;            /* an http:// or https:// URL */
+	long long every_ms;       /* a status this often while the run lasts; 0: none */
+	struct hf_pos pos;
+};
+
 struct hf_manifest {
 	char *path;               /* as given */
 	char *text;               /* the file's bytes, NUL-terminated */
@@ -75,6 +82,8 @@ struct hf_manifest {
 	size_t nwaves;
 	struct hf_guard guard;
 	int snapshot_required;    /* spec.snapshot: required (default: check) */
+	struct hf_notify_spec *notify;  /* spec.notify, in order; NULL when absent */
+	size_t nnotify;
 };
 
 /* Read and validate the manifest at 'path'. On error returns HF_EINVAL with
@@ -99,5 +108,12 @@ int hf_manifest_redact(struct hf_manifest *m, const char *secret, const char *ha
 
 /* Does 'm' roll out over shares of keys (a data change) rather than nodes? */
 int hf_manifest_over_keys(const struct hf_manifest *m);
+
+/* spec.notify (core/notify_spec.c): parse the value of field 'f' into
+ * 'm->notify'; free it. */
+int hf_notify_spec_parse(struct hf_yaml *y, struct hf_field *f, struct hf_manifest *m);
+void hf_notify_spec_free(struct hf_manifest *m);
+/* Is 'url' an http:// or https:// URL with a host (what a webhook must be)? */
+int hf_notify_url_ok(const char *url);
 
 #endif

@@ -497,11 +497,106 @@ static void timeline(struct doc *d, const struct hf_report_input *in)
 	table_end(d);
 }
 
-static void wave_tables(struct doc *d, const struct hf_report_input *in)
+/* The baseline's table: each metric once, with its threshold. */
+static void baseline_table(struct doc *d, const struct hf_report_input *in)
+{
+	static const char *const cols[] = { "metric", "baseline", "threshold" };
+	size_t i;
+
+	heading(d, 3, "Baseline");
+	table_begin(d, cols, 3);
+	for (i = 0; i < in->nsamples; i++) {
+		const struct hf_guard_sample *s = &in->samples[i];
+		char v[64], th[96], tv[64];
+		const char *cells[3];
+
+		if (s->wave || s->verdict || !*s->metric || seen_before(in, i, s->metric, 0))
+			continue;
+		fmt_value(s->metric, s->value, v, sizeof(v));
+		fmt_value(s->metric, s->threshold, tv, sizeof(tv));
+		snprintf(th, sizeof(th), "%s (%s)", s->rule ? s->rule : "", tv);
+		cells[0] = s->metric;
+		cells[1] = v;
+		cells[2] = th;
+		table_row(d, cells, 3);
+	}
+	table_end(d);
+}
+
+/* One metric's row of wave 'w': expected, actual (median and worst of its
+ * intervals), the intervals' outcomes, canary versus control, verdict. */
+static void wave_row(struct doc *d, const struct hf_report_input *in, int w, const char *metric)
+{
+	char base[64], th[128], tv[64], med[64], worst[64], counts[64], mw[96];
+	struct hf_buf verdict = {0};
+	const char *cells[8];
+	struct agg a;
+
+	aggregate(in, w, metric, &a);
+	fmt_value(metric, a.baseline, base, sizeof(base));
+	fmt_value(metric, a.threshold, tv, sizeof(tv));
+	snprintf(th, sizeof(th), "%s (%s)", a.rule ? a.rule : "", tv);
+	fmt_value(metric, a.nv ? a.v[(a.nv - 1) / 2] : NAN, med, sizeof(med));
+	fmt_value(metric, a.nv ? (a.rule && !strncmp(a.rule, "min", 3) ? a.v[0] : a.v[a.nv - 1]) :
+		  NAN, worst, sizeof(worst));
+	snprintf(counts, sizeof(counts), "%d/%d/%d", a.pass, a.fail, a.na);
+	if (isnan(a.p))
+		snprintf(mw, sizeof(mw), "-");
+	else
+		snprintf(mw, sizeof(mw), "U %.0f, p %.4f", a.u, a.p);
+	if (a.fail)
+		hf_buf_printf(&verdict, "fail: %s", a.why ? a.why : "");
+	else
+		hf_buf_puts(&verdict, a.pass ? "pass" : "n/a (no value)");
+	cells[0] = metric;
+	cells[1] = base;
+	cells[2] = th;
+	cells[3] = med;
+	cells[4] = worst;
+	cells[5] = counts;
+	cells[6] = mw;
+	cells[7] = verdict.s;
+	table_row(d, cells, 8);
+	hf_buf_release(&verdict);
+	free(a.v);
+}
+
+/* Wave 'w' (from 1): its changed nodes, a row per metric, and how many of
+ * its intervals could not be judged. */
+static void wave_table(struct doc *d, const struct hf_report_input *in, int w, const char *scope,
+		       size_t unobs)
 {
 	static const char *const cols[] = { "metric", "expected (baseline)", "threshold",
 					    "canary median", "canary worst", "intervals pass/fail/n-a",
 					    "canary vs control", "verdict" };
+	struct hf_buf title = {0};
+	size_t i;
+
+	hf_buf_printf(&title, "Wave %d", w);
+	heading(d, 3, title.s);
+	hf_buf_release(&title);
+	fields_begin(d);
+	field(d, "Changed nodes", scope);
+	fields_end(d);
+	table_begin(d, cols, 8);
+	for (i = 0; i < in->nsamples; i++) {
+		const struct hf_guard_sample *s = &in->samples[i];
+
+		if (s->wave == w && s->verdict && *s->metric && !seen_before(in, i, s->metric, w))
+			wave_row(d, in, w, s->metric);
+	}
+	table_end(d);
+	if (unobs) {
+		char line[96];
+
+		snprintf(line, sizeof(line), "%zu interval(s) could not be judged (unobservable).",
+			 unobs);
+		para(d, line);
+	}
+}
+
+static void wave_tables(struct doc *d, const struct hf_report_input *in)
+{
 	int nw = max_wave(in), w;
 	size_t i;
 
@@ -514,7 +609,6 @@ static void wave_tables(struct doc *d, const struct hf_report_input *in)
 	para(d, "Expected is the baseline of the whole cluster before the first wave; actual "
 	     "is the changed nodes together over each interval of the wave's bake.");
 	for (w = 0; w <= nw; w++) {
-		struct hf_buf title = {0};
 		const char *scope = NULL;
 		size_t unobs = 0, rows = 0;
 
@@ -527,84 +621,10 @@ static void wave_tables(struct doc *d, const struct hf_report_input *in)
 			if (!strcmp(in->samples[i].outcome, "unobservable"))
 				unobs++;
 		}
-		if (!rows)
-			continue;
-		if (w == 0) {
-			static const char *const bcols[] = { "metric", "baseline", "threshold" };
-
-			heading(d, 3, "Baseline");
-			table_begin(d, bcols, 3);
-			for (i = 0; i < in->nsamples; i++) {
-				const struct hf_guard_sample *s = &in->samples[i];
-				char v[64], th[96], tv[64];
-				const char *cells[3];
-
-				if (s->wave || s->verdict || !*s->metric ||
-				    seen_before(in, i, s->metric, 0))
-					continue;
-				fmt_value(s->metric, s->value, v, sizeof(v));
-				fmt_value(s->metric, s->threshold, tv, sizeof(tv));
-				snprintf(th, sizeof(th), "%s (%s)", s->rule ? s->rule : "", tv);
-				cells[0] = s->metric;
-				cells[1] = v;
-				cells[2] = th;
-				table_row(d, cells, 3);
-			}
-			table_end(d);
-			continue;
-		}
-		hf_buf_printf(&title, "Wave %d", w);
-		heading(d, 3, title.s);
-		hf_buf_release(&title);
-		fields_begin(d);
-		field(d, "Changed nodes", scope);
-		fields_end(d);
-		table_begin(d, cols, 8);
-		for (i = 0; i < in->nsamples; i++) {
-			const struct hf_guard_sample *s = &in->samples[i];
-			char base[64], th[128], tv[64], med[64], worst[64], counts[64], mw[96];
-			struct hf_buf verdict = {0};
-			const char *cells[8];
-			struct agg a;
-
-			if (s->wave != w || !s->verdict || !*s->metric || seen_before(in, i, s->metric, w))
-				continue;
-			aggregate(in, w, s->metric, &a);
-			fmt_value(s->metric, a.baseline, base, sizeof(base));
-			fmt_value(s->metric, a.threshold, tv, sizeof(tv));
-			snprintf(th, sizeof(th), "%s (%s)", a.rule ? a.rule : "", tv);
-			fmt_value(s->metric, a.nv ? a.v[(a.nv - 1) / 2] : NAN, med, sizeof(med));
-			fmt_value(s->metric, a.nv ? (a.rule && !strncmp(a.rule, "min", 3) ? a.v[0] :
-				  a.v[a.nv - 1]) : NAN, worst, sizeof(worst));
-			snprintf(counts, sizeof(counts), "%d/%d/%d", a.pass, a.fail, a.na);
-			if (isnan(a.p))
-				snprintf(mw, sizeof(mw), "-");
-			else
-				snprintf(mw, sizeof(mw), "U %.0f, p %.4f", a.u, a.p);
-			if (a.fail)
-				hf_buf_printf(&verdict, "fail: %s", a.why ? a.why : "");
-			else
-				hf_buf_puts(&verdict, a.pass ? "pass" : "n/a (no value)");
-			cells[0] = s->metric;
-			cells[1] = base;
-			cells[2] = th;
-			cells[3] = med;
-			cells[4] = worst;
-			cells[5] = counts;
-			cells[6] = mw;
-			cells[7] = verdict.s;
-			table_row(d, cells, 8);
-			hf_buf_release(&verdict);
-			free(a.v);
-		}
-		table_end(d);
-		if (unobs) {
-			char line[96];
-
-			snprintf(line, sizeof(line), "%zu interval(s) could not be judged (unobservable).",
-				 unobs);
-			para(d, line);
-		}
+		if (rows && w == 0)
+			baseline_table(d, in);
+		else if (rows)
+			wave_table(d, in, w, scope, unobs);
 	}
 }
 
@@ -617,18 +637,31 @@ static void wave_tables(struct doc *d, const struct hf_report_input *in)
 #define CT 12.0
 #define CB 24.0
 
-/* One metric's line chart over every verdict of the run: its values, its
- * baseline and threshold as lines, each verdict a dot coloured by its
- * outcome, a mark where a wave starts. */
-static void chart(struct doc *d, const struct hf_report_input *in, const char *metric)
-{
-	size_t i, n = 0, k;
-	double ymax = 0, base = NAN, x, y;
-	const struct hf_guard_sample **p = hf_xcalloc(in->nsamples + 1, sizeof(*p));
-	struct hf_buf path = {0};
-	char lab[64];
-	int pen = 0;
+/* A chart being drawn. */
+struct plot {
+	const struct hf_guard_sample **p;   /* the metric's verdicts, in order */
+	size_t n;
+	double ymax, base;                  /* the top of the y axis; the baseline (NAN) */
+};
 
+static double plot_x(const struct plot *pl, size_t k)
+{
+	return CL + (pl->n > 1 ? (double)k * (CW - CL - CR) / (double)(pl->n - 1)
+			       : (CW - CL - CR) / 2);
+}
+
+static double plot_y(const struct plot *pl, double v)
+{
+	return CT + (CH - CT - CB) * (1.0 - v / pl->ymax);
+}
+
+/* The metric's verdicts and the scale they need; 0 when it has none. */
+static size_t plot_collect(struct plot *pl, const struct hf_report_input *in, const char *metric)
+{
+	size_t i;
+
+	pl->p = hf_xcalloc(in->nsamples + 1, sizeof(*pl->p));
+	pl->base = NAN;
 	for (i = 0; i < in->nsamples; i++) {
 		const struct hf_guard_sample *s = &in->samples[i];
 
@@ -636,94 +669,120 @@ static void chart(struct doc *d, const struct hf_report_input *in, const char *m
 			continue;
 		if (!s->verdict) {
 			if (!isnan(s->value))
-				base = s->value;
+				pl->base = s->value;
 			continue;
 		}
-		p[n++] = s;
-		if (!isnan(s->value) && s->value > ymax)
-			ymax = s->value;
-		if (!isnan(s->threshold) && s->threshold > ymax)
-			ymax = s->threshold;
+		pl->p[pl->n++] = s;
+		if (!isnan(s->value) && s->value > pl->ymax)
+			pl->ymax = s->value;
+		if (!isnan(s->threshold) && s->threshold > pl->ymax)
+			pl->ymax = s->threshold;
 		if (!isnan(s->baseline))
-			base = s->baseline;
+			pl->base = s->baseline;
 	}
-	if (!n)
-		goto out;
-	if (!isnan(base) && base > ymax)
-		ymax = base;
-	ymax = ymax > 0 ? ymax * 1.1 : 1;
-#define XOF(i) (CL + (n > 1 ? (double)(i) * (CW - CL - CR) / (double)(n - 1) : (CW - CL - CR) / 2))
-#define YOF(v) (CT + (CH - CT - CB) * (1.0 - (v) / ymax))
+	if (!isnan(pl->base) && pl->base > pl->ymax)
+		pl->ymax = pl->base;
+	pl->ymax = pl->ymax > 0 ? pl->ymax * 1.1 : 1;
+	return pl->n;
+}
+
+/* The frame: caption, plot area, the y axis' ends, where each wave
+ * starts, the baseline. */
+static void plot_frame(struct doc *d, const struct plot *pl, const char *metric)
+{
+	char lab[64];
+	size_t k;
+
 	hf_buf_puts(d->b, "<figure><figcaption>");
 	text(d, metric);
-	hf_buf_printf(d->b, "</figcaption>\n<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" role=\"img\">\n",
-		      CW, CH, CW, CH);
+	hf_buf_printf(d->b, "</figcaption>\n<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
+		      "height=\"%.0f\" role=\"img\">\n", CW, CH, CW, CH);
 	hf_buf_printf(d->b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
 		      "class=\"plot\"/>\n", CL, CT, CW - CL - CR, CH - CT - CB);
-	fmt_value(metric, ymax, lab, sizeof(lab));
+	fmt_value(metric, pl->ymax, lab, sizeof(lab));
 	hf_buf_printf(d->b, "<text x=\"%.0f\" y=\"%.0f\" class=\"axis\">", CL - 4, CT + 8);
 	text(d, lab);
 	hf_buf_printf(d->b, "</text><text x=\"%.0f\" y=\"%.0f\" class=\"axis\">0</text>\n", CL - 4,
 		      CH - CB);
-	/* Where each wave starts. */
-	for (k = 0; k < n; k++) {
-		if (k && p[k]->wave == p[k - 1]->wave)
+	for (k = 0; k < pl->n; k++) {
+		double x = plot_x(pl, k);
+
+		if (k && pl->p[k]->wave == pl->p[k - 1]->wave)
 			continue;
-		x = XOF(k);
 		hf_buf_printf(d->b, "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" "
 			      "class=\"wave\"/><text x=\"%.1f\" y=\"%.0f\" class=\"wavelabel\">"
-			      "wave %d</text>\n", x, CT, x, CH - CB, x + 3, CH - 8, p[k]->wave);
+			      "wave %d</text>\n", x, CT, x, CH - CB, x + 3, CH - 8, pl->p[k]->wave);
 	}
-	if (!isnan(base)) {
-		y = YOF(base);
+	if (!isnan(pl->base))
 		hf_buf_printf(d->b, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" "
-			      "class=\"baseline\"><title>baseline</title></line>\n", CL, y, CW - CR, y);
-	}
-	/* The threshold may move with the baseline (a ratio): a line through
-	 * each verdict's. */
-	for (k = 0; k < n; k++) {
-		if (isnan(p[k]->threshold)) {
+			      "class=\"baseline\"><title>baseline</title></line>\n", CL,
+			      plot_y(pl, pl->base), CW - CR, plot_y(pl, pl->base));
+}
+
+/* A line through each verdict's value ('threshold' 0) or threshold (1;
+ * it may move with the baseline, for a ratio), broken where there is none. */
+static void plot_line(struct doc *d, const struct plot *pl, int threshold)
+{
+	struct hf_buf path = {0};
+	int pen = 0;
+	size_t k;
+
+	for (k = 0; k < pl->n; k++) {
+		double v = threshold ? pl->p[k]->threshold : pl->p[k]->value;
+
+		if (isnan(v)) {
 			pen = 0;
 			continue;
 		}
-		hf_buf_printf(&path, "%s%.1f,%.1f", pen ? " L" : " M", XOF(k), YOF(p[k]->threshold));
+		hf_buf_printf(&path, "%s%.1f,%.1f", pen ? " L" : " M", plot_x(pl, k), plot_y(pl, v));
 		pen = 1;
 	}
-	if (path.len)
+	if (path.len && threshold)
 		hf_buf_printf(d->b, "<path d=\"%s\" class=\"threshold\"><title>threshold</title>"
 			      "</path>\n", path.s);
-	hf_buf_release(&path);
-	pen = 0;
-	for (k = 0; k < n; k++) {
-		if (isnan(p[k]->value)) {
-			pen = 0;
-			continue;
-		}
-		hf_buf_printf(&path, "%s%.1f,%.1f", pen ? " L" : " M", XOF(k), YOF(p[k]->value));
-		pen = 1;
-	}
-	if (path.len)
+	else if (path.len)
 		hf_buf_printf(d->b, "<path d=\"%s\" class=\"value\"/>\n", path.s);
 	hf_buf_release(&path);
-	for (k = 0; k < n; k++) {
+}
+
+/* A point per verdict, coloured by its outcome, its value in its title. */
+static void plot_points(struct doc *d, const struct plot *pl, const char *metric)
+{
+	struct hf_buf title = {0};
+	size_t k;
+
+	for (k = 0; k < pl->n; k++) {
+		const struct hf_guard_sample *s = pl->p[k];
 		char v[64];
 
-		fmt_value(metric, p[k]->value, v, sizeof(v));
-		y = isnan(p[k]->value) ? CH - CB : YOF(p[k]->value);
+		fmt_value(metric, s->value, v, sizeof(v));
 		hf_buf_printf(d->b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" class=\"%s\"><title>",
-			      XOF(k), y, !strcmp(p[k]->outcome, "fail") ? "fail" :
-			      !strcmp(p[k]->outcome, "pass") ? "pass" : "na");
-		hf_buf_printf(&path, "wave %d, verdict %ld: %s %s", p[k]->wave, p[k]->verdict,
-			      p[k]->outcome, v);
-		text(d, path.s);
-		hf_buf_release(&path);
+			      plot_x(pl, k), isnan(s->value) ? CH - CB : plot_y(pl, s->value),
+			      !strcmp(s->outcome, "fail") ? "fail" :
+			      !strcmp(s->outcome, "pass") ? "pass" : "na");
+		hf_buf_printf(&title, "wave %d, verdict %ld: %s %s", s->wave, s->verdict, s->outcome,
+			      v);
+		text(d, title.s);
+		hf_buf_release(&title);
 		hf_buf_puts(d->b, "</title></circle>\n");
 	}
-	hf_buf_puts(d->b, "</svg></figure>\n");
-#undef XOF
-#undef YOF
-out:
-	free(p);
+}
+
+/* One metric's line chart over every verdict of the run: its values, its
+ * baseline and threshold as lines, each verdict a dot coloured by its
+ * outcome, a mark where a wave starts. */
+static void chart(struct doc *d, const struct hf_report_input *in, const char *metric)
+{
+	struct plot pl = {0};
+
+	if (plot_collect(&pl, in, metric)) {
+		plot_frame(d, &pl, metric);
+		plot_line(d, &pl, 1);
+		plot_line(d, &pl, 0);
+		plot_points(d, &pl, metric);
+		hf_buf_puts(d->b, "</svg></figure>\n");
+	}
+	free(pl.p);
 }
 
 static void charts(struct doc *d, const struct hf_report_input *in)
