@@ -8,8 +8,8 @@ pkgs=(
 	build-essential cmake pkg-config
 	redis-server redis-tools
 	libhiredis-dev libuv1-dev libsqlite3-dev libfyaml-dev libjansson-dev
-	libssl-dev libcmocka-dev libcurl4-openssl-dev
-	sqlite3 jq libxml2-utils
+	libssl-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev
+	sqlite3 jq yq curl prometheus libxml2-utils
 	clang libclang-rt-14-dev
 )
 

@@ -26,6 +26,7 @@ static const struct {
 	{ "continue", cmd_continue, "RUN              let a paused rollout go on" },
 	{ "status", cmd_status, "[RUN]            a run's state, steps and events" },
 	{ "history", cmd_history, "                 every run in the journal" },
+	{ "serve", cmd_serve, "[--listen H:P]   the journal over HTTP: JSON API, events, pause/abort/rollback" },
 	{ "report", cmd_report, "RUN              a run's report: Markdown, or one HTML file (--format html)" },
 	{ "load", cmd_load, "--cluster URI    GET/SET load with latency and errors as the client sees them" },
 };

@@ -7,6 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "core/journal.h"
+#include "core/request.h"
 #include "core/rollout.h"
 #include "engine/redis/redis.h"
 #include "util/buf.h"
@@ -176,15 +177,10 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 	}
 	rc = hf_cmd_journal(ctx, &j, err);
 	if (!rc)
-		rc = hf_journal_run_load(j, pos[0], &run, NULL, NULL, err);
-	if (rc)
+		rc = hf_request_run(j, pos[0], what, hf_operator(), &run, err);
+	if (rc < 0)
 		goto out;
-	if (!hf_run_state_active(run->state)) {
-		rc = hf_err_set(err, HF_EREFUSED, "run %s is %s: nothing to %s", run->id,
-				hf_run_state_name(run->state), what);
-		goto out;
-	}
-	if (!hf_journal_driven(j, run->id)) {
+	if (rc == 1) {
 		if (!strcmp(what, "abort")) {
 			struct hf_rollout *r = NULL;
 
@@ -204,11 +200,6 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 				hf_run_state_name(run->state), run->id, run->id);
 		goto out;
 	}
-	rc = hf_journal_request_set(j, run->id, what, err);
-	if (rc)
-		goto out;
-	hf_journal_event(j, run->id, "request", "%s requested by %s", what,
-			 hf_operator());
 	if (!strcmp(what, "abort")) {
 		rc = wait_abort(j, pos[0], &run, err);
 		if (rc)

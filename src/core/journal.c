@@ -724,7 +724,7 @@ out:
 int hf_journal_events(struct hf_journal *j, const char *run_id, struct hf_event **ev,
 		      size_t *n, int *chain_ok, struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "SELECT n, ts_ms, kind, message, hash FROM events"
+	sqlite3_stmt *st = prepare(j, "SELECT n, ts_ms, kind, message, hash, rowid FROM events"
 				   " WHERE run = ? ORDER BY n", err);
 	struct hf_event *e = NULL;
 	char prev[65] = "", want[65];
@@ -739,6 +739,8 @@ int hf_journal_events(struct hf_journal *j, const char *run_id, struct hf_event 
 		e[k].ts_ms = sqlite3_column_int64(st, 1);
 		e[k].kind = col_text(st, 2);
 		e[k].message = col_text(st, 3);
+		e[k].seq = sqlite3_column_int64(st, 5);
+		e[k].run = NULL;
 		event_hash(prev, sqlite3_column_int64(st, 0), e[k].ts_ms, e[k].kind, e[k].message, want);
 		if (strcmp(want, (const char *)sqlite3_column_text(st, 4)) ||
 		    sqlite3_column_int64(st, 0) != (long long)k + 1)
@@ -759,8 +761,62 @@ void hf_events_free(struct hf_event *ev, size_t n)
 	for (i = 0; i < n; i++) {
 		free(ev[i].kind);
 		free(ev[i].message);
+		free(ev[i].run);
 	}
 	free(ev);
+}
+
+int hf_journal_events_after(struct hf_journal *j, const char *run_id, long long after,
+			    size_t max, struct hf_event **ev, size_t *n, struct hf_err *err)
+{
+	/* Events are only ever appended, so their rowid orders them as they
+	 * were committed, across runs. */
+	sqlite3_stmt *st = prepare(j, "SELECT rowid, run, ts_ms, kind, message FROM events"
+				   " WHERE rowid > ?1 AND (?2 IS NULL OR run = ?2)"
+				   " ORDER BY rowid LIMIT ?3", err);
+	struct hf_event *e = NULL;
+	size_t k = 0;
+	int rc = 0, s;
+
+	if (!st)
+		return HF_ERR;
+	sqlite3_bind_int64(st, 1, after);
+	bind_text(st, 2, run_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		e = hf_xrealloc(e, sizeof(*e) * (k + 1));
+		e[k].seq = sqlite3_column_int64(st, 0);
+		e[k].run = col_text(st, 1);
+		e[k].ts_ms = sqlite3_column_int64(st, 2);
+		e[k].kind = col_text(st, 3);
+		e[k].message = col_text(st, 4);
+		k++;
+	}
+	if (s != SQLITE_DONE)
+		rc = db_err(j, err, "read events");
+	sqlite3_finalize(st);
+	if (rc) {
+		hf_events_free(e, k);
+		return rc;
+	}
+	*ev = e;
+	*n = k;
+	return 0;
+}
+
+int hf_journal_events_last(struct hf_journal *j, long long *seq, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT COALESCE(MAX(rowid), 0) FROM events", err);
+	int rc = 0;
+
+	if (!st)
+		return HF_ERR;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	else
+		rc = db_err(j, err, "read events");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int hf_journal_request_set(struct hf_journal *j, const char *run_id, const char *request,
@@ -819,12 +875,20 @@ int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **req
 
 int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "SELECT " RUN_COLUMNS " FROM runs ORDER BY created_ms DESC, rowid DESC", err);
+	return hf_journal_runs_in(j, NULL, runs, n, err);
+}
+
+int hf_journal_runs_in(struct hf_journal *j, const char *state, struct hf_run ***runs,
+		       size_t *n, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT " RUN_COLUMNS " FROM runs WHERE ?1 IS NULL OR state = ?1"
+				   " ORDER BY created_ms DESC, rowid DESC", err);
 	struct hf_run **r = NULL;
 	size_t k = 0;
 
 	if (!st)
 		return HF_ERR;
+	bind_text(st, 1, state);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		r = hf_xrealloc(r, sizeof(*r) * (k + 1));
 		r[k++] = run_from_row(st);

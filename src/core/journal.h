@@ -115,6 +115,8 @@ struct hf_event {
 	long long ts_ms;
 	char *kind;
 	char *message;
+	long long seq;           /* its place among the events of every run (rowid) */
+	char *run;               /* its run; set by hf_journal_events_after() only */
 };
 
 struct hf_journal;
@@ -162,6 +164,14 @@ int hf_journal_event(struct hf_journal *j, const char *run_id, const char *kind,
 int hf_journal_events(struct hf_journal *j, const char *run_id, struct hf_event **ev,
 		      size_t *n, int *chain_ok, struct hf_err *err);
 void hf_events_free(struct hf_event *ev, size_t n);
+/* At most 'max' events of every run ('run_id' NULL) or of one run, whose
+ * 'seq' is above 'after', in the order they were committed, each with its
+ * run and seq: what a reader that follows the journal has not seen yet.
+ * Caller frees with hf_events_free(). */
+int hf_journal_events_after(struct hf_journal *j, const char *run_id, long long after,
+			    size_t max, struct hf_event **ev, size_t *n, struct hf_err *err);
+/* The 'seq' of the newest event of every run, 0 when there is none. */
+int hf_journal_events_last(struct hf_journal *j, long long *seq, struct hf_err *err);
 
 /* Leave a request ("pause", "continue", "abort") for the driving process;
  * a pending abort is not replaced by anything but NULL (cleared). */
@@ -174,6 +184,10 @@ int hf_journal_request_take(struct hf_journal *j, const char *run_id, char **req
 
 /* All runs, newest first. Caller frees each with hf_run_free(), then the array. */
 int hf_journal_runs(struct hf_journal *j, struct hf_run ***runs, size_t *n, struct hf_err *err);
+/* The runs in state 'state' (NULL: every run), newest first; freed as with
+ * hf_journal_runs(). */
+int hf_journal_runs_in(struct hf_journal *j, const char *state, struct hf_run ***runs,
+		       size_t *n, struct hf_err *err);
 
 /* ---- data changes: key records and scan positions ---------------- */
 

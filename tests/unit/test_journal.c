@@ -407,6 +407,54 @@ static void test_state_names(void **state)
 	assert_false(hf_run_state_active(HF_RUN_FAILED));
 }
 
+/* A reader that follows the journal: events of every run in commit order
+ * after a seq, or of one run; runs filtered by state. */
+static void test_events_after(void **state)
+{
+	struct hf_journal *j = NULL;
+	struct hf_err err = {0};
+	struct hf_event *ev = NULL;
+	struct hf_run **runs = NULL;
+	size_t n = 0, i;
+	long long last = -1;
+
+	(void)state;
+	assert_int_equal(hf_journal_open(dir, &j, &err), 0);
+	assert_int_equal(hf_journal_events_last(j, &last, &err), 0);
+	assert_int_equal(hf_journal_event(j, "run-f", "run", "f1"), 0);
+	assert_int_equal(hf_journal_event(j, "run-g", "run", "g1"), 0);
+	assert_int_equal(hf_journal_event(j, "run-f", "wave", "f2"), 0);
+	assert_int_equal(hf_journal_events_after(j, NULL, last, 10, &ev, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(ev[0].run, "run-f");
+	assert_string_equal(ev[1].message, "g1");
+	assert_string_equal(ev[2].kind, "wave");
+	assert_true(ev[0].seq > last && ev[1].seq > ev[0].seq && ev[2].seq > ev[1].seq);
+	hf_events_free(ev, n);
+	assert_int_equal(hf_journal_events_after(j, "run-f", last, 10, &ev, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ev[1].message, "f2");
+	hf_events_free(ev, n);
+	assert_int_equal(hf_journal_events_after(j, NULL, last, 1, &ev, &n, &err), 0);
+	assert_int_equal(n, 1);
+	hf_events_free(ev, n);
+	assert_int_equal(hf_journal_events_last(j, &last, &err), 0);
+	assert_int_equal(hf_journal_events_after(j, NULL, last, 10, &ev, &n, &err), 0);
+	assert_int_equal(n, 0);
+	hf_events_free(ev, n);
+
+	assert_int_equal(hf_journal_runs_in(j, "running", &runs, &n, &err), 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(runs[i]->state, HF_RUN_RUNNING);
+		hf_run_free(runs[i]);
+	}
+	free(runs);
+	assert_int_equal(hf_journal_runs_in(j, "rolled_back", &runs, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(runs);
+	hf_journal_close(j);
+}
+
 /* Guard samples come back as they went in, NAN as NAN, numbered in order,
  * one verdict number per call and 0 for the baseline; the filters select
  * by number, metric and wave. */
@@ -484,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_drive_lock),
 		cmocka_unit_test(test_event_chain),
+		cmocka_unit_test(test_events_after),
 		cmocka_unit_test(test_key_records),
 		cmocka_unit_test(test_key_records_old_schema),
 		cmocka_unit_test(test_state_names),

@@ -101,6 +101,9 @@ struct hf_node {
 	int failed;          /* flagged fail/fail? by the cluster, or not answering */
 	char *flags;         /* cluster flags as reported, or "" */
 	int slot_lo, slot_hi;  /* primaries in cluster mode: lowest slot range; -1 otherwise */
+	long long pong_ms;   /* cluster mode: when the seed last had a pong from it on the
+			      * cluster bus (unix ms); 0 for the seed itself or without
+			      * cluster mode */
 	/* Filled by hf_cluster_probe(): */
 	int probed;
 	int reachable;

@@ -154,6 +154,7 @@ static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf
 		p.node.host = hf_xstrdup(colon == fields[1] ? c->uri.host : fields[1]);
 		p.node.port = atoi(colon + 1);
 		p.node.flags = hf_xstrdup(fields[2]);
+		p.node.pong_ms = strtoll(fields[5], NULL, 10);
 		p.node.failed = strstr(fields[2], "fail") != NULL;
 		if (strstr(fields[2], "master")) {
 			p.node.role = HF_ROLE_PRIMARY;

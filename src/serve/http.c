@@ -1,0 +1,401 @@
+/* The HTTP side of 'hotfix serve' on libmicrohttpd (the only file that
+ * includes it): one thread per connection, so a Server-Sent Events stream
+ * can wait on the journal in its own thread; routing, the bearer-token
+ * check, and the event stream. What the API answers is in api.c. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/journal.h"
+#include "serve/serve.h"
+#include "util/buf.h"
+#include "util/misc.h"
+
+/* How often an event stream looks for new journal events, and how long it
+ * stays silent before it sends a comment to keep the connection open. */
+#define SSE_POLL_MS 50
+#define SSE_KEEPALIVE_MS 15000
+/* How long a stop waits for the requests in flight. */
+#define STOP_GRACE_MS 10000
+
+struct hf_serve {
+	const struct hf_serve_opts *o;
+	struct MHD_Daemon *d;
+	volatile int stopping;   /* set by hf_serve_stop(): streams end */
+	int port;
+};
+
+int hf_serve_listen_parse(const char *listen, struct sockaddr_storage *addr, socklen_t *len,
+			  int *loopback, struct hf_err *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char host[256];
+	const char *colon = strrchr(listen, ':'), *h = listen;
+	size_t hl;
+	int g;
+
+	if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return hf_err_set(err, HF_EINVAL, "--listen '%s': expected HOST:PORT", listen);
+	hl = (size_t)(colon - listen);
+	if (hl >= 2 && listen[0] == '[' && listen[hl - 1] == ']') {
+		h = listen + 1;
+		hl -= 2;
+	}
+	if (!hl || hl >= sizeof(host))
+		return hf_err_set(err, HF_EINVAL, "--listen '%s': expected HOST:PORT", listen);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	g = getaddrinfo(host, colon + 1, &hints, &res);
+	if (g || !res)
+		return hf_err_set(err, HF_EINVAL, "--listen '%s': %s", listen, gai_strerror(g));
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	if (res->ai_family == AF_INET)
+		*loopback = (ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+	else
+		*loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Queue 'body' (stolen) as JSON with 'status'. */
+static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+
+	json_decref(body);
+	if (!s)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"hotfix\"");
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+					"GET, POST");
+	r = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* ---- Server-Sent Events --------------------------------------------------- */
+
+struct stream {
+	struct hf_serve *s;
+	struct hf_journal *j;    /* a reader connection of the stream's own */
+	char *run;               /* only this run's events, or NULL */
+	long long last;          /* seq of the last event sent */
+	struct hf_buf out;       /* what is yet to be sent, from 'off' */
+	size_t off;
+	long long quiet_since;   /* when something was last sent (monotonic ms) */
+};
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+
+	hf_journal_close(st->j);
+	free(st->run);
+	hf_buf_release(&st->out);
+	free(st);
+}
+
+/* Append the events committed since 'st->last' to 'st->out'. */
+static void stream_fill(struct stream *st)
+{
+	struct hf_event *ev = NULL;
+	size_t n = 0, i;
+
+	if (hf_journal_events_after(st->j, st->run, st->last, 64, &ev, &n, NULL))
+		return;   /* a busy journal is tried again at the next poll */
+	for (i = 0; i < n; i++) {
+		json_t *d = json_pack("{s:I,s:s,s:I,s:s,s:s}", "seq", (json_int_t)ev[i].seq,
+				      "run", ev[i].run, "ts_ms", (json_int_t)ev[i].ts_ms, "kind",
+				      ev[i].kind, "message", ev[i].message);
+		char *s = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		/* JSON_COMPACT escapes newlines, so 'data' is one line. */
+		hf_buf_printf(&st->out, "id: %lld\nevent: %s\ndata: %s\n\n", ev[i].seq, ev[i].kind, s);
+		free(s);
+		json_decref(d);
+		st->last = ev[i].seq;
+	}
+	hf_events_free(ev, n);
+}
+
+/* libmicrohttpd asks for the next bytes of the stream; in this thread of
+ * its own we wait for them, polling the journal, until the server stops. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	size_t n;
+
+	(void)pos;
+	while (st->off == st->out.len) {
+		st->off = 0;
+		st->out.len = 0;
+		if (st->s->stopping)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		stream_fill(st);
+		if (st->out.len)
+			break;
+		if (hf_mono_ms() - st->quiet_since > SSE_KEEPALIVE_MS) {
+			hf_buf_printf(&st->out, ": keepalive\n\n");
+			break;
+		}
+		hf_sleep_ms(SSE_POLL_MS);
+	}
+	n = st->out.len - st->off;
+	if (n > max)
+		n = max;
+	memcpy(buf, st->out.s + st->off, n);
+	st->off += n;
+	st->quiet_since = hf_mono_ms();
+	return (ssize_t)n;
+}
+
+static enum MHD_Result events(struct hf_serve *s, struct MHD_Connection *c)
+{
+	const char *run = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "run");
+	const char *since = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	struct stream *st = hf_xcalloc(1, sizeof(*st));
+	struct MHD_Response *resp;
+	struct hf_err err = {0};
+	enum MHD_Result r;
+	char *end = NULL;
+
+	st->s = s;
+	st->run = run ? hf_xstrdup(run) : NULL;
+	if (hf_journal_open(s->o->state_dir, &st->j, &err) ||
+	    hf_journal_events_last(st->j, &st->last, &err)) {
+		stream_free(st);
+		return reply(c, 500, hf_api_error("%s", err.msg));
+	}
+	/* A client coming back says where it was; a new one gets what is
+	 * committed from now on. */
+	if (since && *since) {
+		long long v = strtoll(since, &end, 10);
+
+		if (*end || v < 0) {
+			stream_free(st);
+			return reply(c, 400, hf_api_error("Last-Event-ID '%s' is not an event id", since));
+		}
+		st->last = v;
+	}
+	hf_buf_printf(&st->out, ": hotfix journal events\nretry: 1000\n\n");
+	st->quiet_since = hf_mono_ms();
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
+	if (!resp) {
+		stream_free(st);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	r = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* ---- routing -------------------------------------------------------------- */
+
+static const char *const actions[] = { "pause", "continue", "abort", "rollback" };
+
+/* The audit name of who asks: the role and the client's address. */
+static void who_of(struct MHD_Connection *c, enum hf_serve_role role, int tokens, char *out,
+		   size_t len)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+	}
+	snprintf(out, len, "hotfix serve (%s) for %s",
+		 !tokens ? "no token" : role == HF_SERVE_OPERATOR ? "operator token" : "viewer token",
+		 host);
+}
+
+static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const char *url,
+			     const char *method, enum hf_serve_role role)
+{
+	const char *runs = "/api/v1/runs";
+	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	int post = !strcmp(method, "POST");
+	json_t *body = NULL;
+	int status;
+
+	if (!strcmp(url, runs) || !strcmp(url, "/api/v1/runs/")) {
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		status = hf_api_runs(s->o, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),
+				     &body);
+		return reply(c, status, body);
+	}
+	if (!strcmp(url, "/metrics")) {
+		struct MHD_Response *resp;
+		enum MHD_Result r;
+		char *text = NULL;
+
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		status = hf_api_metrics(s->o, &text);
+		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; version=0.0.4; charset=utf-8");
+		r = MHD_queue_response(c, (unsigned)status, resp);
+		MHD_destroy_response(resp);
+		return r;
+	}
+	if (!strcmp(url, "/api/v1/cluster")) {
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		status = hf_api_cluster(s->o, &body);
+		return reply(c, status, body);
+	}
+	if (!strcmp(url, "/api/v1/events")) {
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		return events(s, c);
+	}
+	if (!strncmp(url, runs, strlen(runs)) && url[strlen(runs)] == '/') {
+		const char *id = url + strlen(runs) + 1, *slash = strchr(id, '/');
+		char run[256];
+		size_t i;
+
+		if (!slash) {
+			if (!get)
+				return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+			status = hf_api_run(s->o, id, &body);
+			return reply(c, status, body);
+		}
+		if ((size_t)(slash - id) >= sizeof(run) || slash == id)
+			return reply(c, 404, hf_api_error("no such path '%s'", url));
+		memcpy(run, id, (size_t)(slash - id));
+		run[slash - id] = '\0';
+		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+			char who[128];
+
+			if (strcmp(slash + 1, actions[i]))
+				continue;
+			if (!post)
+				return reply(c, 405, hf_api_error("%s %s: use POST", method, url));
+			/* Refused before anything is read or written. */
+			if (role < HF_SERVE_OPERATOR)
+				return reply(c, 403, hf_api_error("%s needs an operator token", actions[i]));
+			who_of(c, role, s->o->tokens != NULL, who, sizeof(who));
+			status = hf_api_mutate(s->o, run, actions[i], who, &body);
+			return reply(c, status, body);
+		}
+	}
+	return reply(c, 404, hf_api_error("no such path '%s'", url));
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	static int seen;
+	struct hf_serve *s = cls;
+	enum hf_serve_role role = HF_SERVE_OPERATOR;
+
+	(void)version;
+	(void)upload;
+	/* The first call only announces the request; bodies are not used by
+	 * any path and are read and dropped. */
+	if (!*con_cls) {
+		*con_cls = &seen;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (s->stopping)
+		return reply(c, 503, hf_api_error("the server is stopping"));
+	if (s->o->tokens) {
+		role = hf_tokens_check(s->o->tokens, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							MHD_HTTP_HEADER_AUTHORIZATION));
+		if (role == HF_SERVE_NONE)
+			return reply(c, 401, hf_api_error("a bearer token is needed "
+							  "(Authorization: Bearer TOKEN)"));
+	}
+	return route(s, c, url, method, role);
+}
+
+int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct hf_err *err)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+	struct hf_serve *s;
+	const union MHD_DaemonInfo *di;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_ITC;
+	int loopback = 0, rc;
+
+	rc = hf_serve_listen_parse(o->listen, &addr, &len, &loopback, err);
+	if (rc)
+		return rc;
+	if (!loopback && !o->tokens)
+		return hf_err_set(err, HF_EINVAL, "--listen '%s' is not a loopback address: "
+				  "serving beyond this machine needs --tokens FILE", o->listen);
+	if (addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s = hf_xcalloc(1, sizeof(*s));
+	s->o = o;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_END);
+	if (!s->d) {
+		free(s);
+		return hf_err_set(err, HF_ERR, "cannot listen on '%s' (address in use?)", o->listen);
+	}
+	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di ? di->port : 0;
+	*out = s;
+	return 0;
+}
+
+int hf_serve_port(const struct hf_serve *s)
+{
+	return s->port;
+}
+
+void hf_serve_stop(struct hf_serve *s)
+{
+	long long deadline = hf_mono_ms() + STOP_GRACE_MS;
+	MHD_socket fd;
+
+	if (!s)
+		return;
+	s->stopping = 1;
+	fd = MHD_quiesce_daemon(s->d);
+	for (;;) {
+		const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (!di || !di->num_connections || hf_mono_ms() > deadline)
+			break;
+		hf_sleep_ms(20);
+	}
+	MHD_stop_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	free(s);
+}
