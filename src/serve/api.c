@@ -585,15 +585,101 @@ static void guard_metrics(struct hf_journal *j, const struct run_view *v, size_t
 	free(seen);
 }
 
-int hf_api_metrics(const struct hf_serve_opts *o, char **text)
+/* What each run is and where it stands: info, state, current wave, steps
+ * by state. */
+static void run_families(struct hf_buf *b, const struct run_view *v, size_t nv)
+{
+	size_t i, k, x;
+
+	family(b, "hotfix_run_info", "gauge", "A run of a hotfix (always 1).");
+	for (i = 0; i < nv; i++) {
+		hf_buf_puts(b, "hotfix_run_info{run=\"");
+		label(b, v[i].r->id);
+		hf_buf_puts(b, "\",hotfix=\"");
+		label(b, v[i].r->hotfix);
+		hf_buf_printf(b, "\",version=\"%ld\",cluster=\"", v[i].r->version);
+		label(b, v[i].r->cluster);
+		hf_buf_puts(b, "\"} 1\n");
+	}
+	family(b, "hotfix_run_state", "gauge", "1 for the state a run is in, 0 for the others.");
+	for (i = 0; i < nv; i++)
+		for (k = 0; k <= HF_RUN_FAILED; k++)
+			sample(b, "hotfix_run_state", v[i].r->id, "state",
+			       hf_run_state_name((enum hf_run_state)k), v[i].r->state == (enum hf_run_state)k);
+	family(b, "hotfix_run_current_wave", "gauge",
+	       "The highest wave with a step past planned (0 before the first).");
+	for (i = 0; i < nv; i++) {
+		int w = 0;
+
+		for (k = 0; k < v[i].nsteps; k++)
+			if (v[i].steps[k].state != HF_STEP_PLANNED && v[i].steps[k].wave > w)
+				w = v[i].steps[k].wave;
+		sample(b, "hotfix_run_current_wave", v[i].r->id, NULL, NULL, w);
+	}
+	family(b, "hotfix_run_steps", "gauge", "A run's steps in each state.");
+	for (i = 0; i < nv; i++)
+		for (k = 0; k <= HF_STEP_CONFLICT; k++) {
+			size_t c = 0;
+
+			for (x = 0; x < v[i].nsteps; x++)
+				c += v[i].steps[x].state == (enum hf_step_state)k;
+			sample(b, "hotfix_run_steps", v[i].r->id, "state",
+			       hf_step_state_name((enum hf_step_state)k), (double)c);
+		}
+}
+
+/* How each run went: the guard's verdicts by outcome, how long a finished
+ * rollback took, when the run was last committed. */
+static void outcome_families(struct hf_buf *b, const struct run_view *v, size_t nv)
 {
 	static const char *const outcomes[] = { "pass", "fail", "unobservable", "other" };
+	size_t i, k, x;
+
+	family(b, "hotfix_run_verdicts_total", "counter", "The guard's verdicts on a run, by outcome.");
+	for (i = 0; i < nv; i++)
+		for (k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++) {
+			size_t c = 0;
+
+			for (x = 0; x < v[i].nev; x++)
+				c += !strcmp(v[i].ev[x].kind, "verdict") &&
+				     !strcmp(outcome(v[i].ev[x].message), outcomes[k]);
+			sample(b, "hotfix_run_verdicts_total", v[i].r->id, "outcome", outcomes[k],
+			       (double)c);
+		}
+	/* From the first rollback event to the last one of a rolled-back run:
+	 * the journal holds no other record of when a rollback began. */
+	family(b, "hotfix_run_rollback_duration_seconds", "gauge",
+	       "How long a finished rollback took, from its first journal event to its last.");
+	for (i = 0; i < nv; i++) {
+		long long first = -1, last = -1;
+
+		if (v[i].r->state != HF_RUN_ROLLED_BACK)
+			continue;
+		for (x = 0; x < v[i].nev; x++)
+			if (!strcmp(v[i].ev[x].kind, "rollback")) {
+				if (first < 0)
+					first = v[i].ev[x].ts_ms;
+				last = v[i].ev[x].ts_ms;
+			}
+		if (first >= 0)
+			sample(b, "hotfix_run_rollback_duration_seconds", v[i].r->id, NULL, NULL,
+			       (double)(last - first) / 1000.0);
+	}
+	family(b, "hotfix_run_updated_seconds", "gauge",
+	       "When a run's state was last committed (unix time).");
+	for (i = 0; i < nv; i++)
+		sample(b, "hotfix_run_updated_seconds", v[i].r->id, NULL, NULL,
+		       (double)v[i].r->updated_ms / 1000.0);
+}
+
+int hf_api_metrics(const struct hf_serve_opts *o, char **text)
+{
 	struct hf_journal *j = NULL;
 	struct hf_run **runs = NULL;
 	struct run_view *v = NULL;
 	struct hf_err err = {0};
 	struct hf_buf b = {0};
-	size_t n = 0, nv = 0, i, k, x;
+	size_t n = 0, nv = 0, i;
 	int ok, status = 200;
 
 	if (hf_journal_open(o->state_dir, &j, &err) || hf_journal_runs(j, &runs, &n, &err)) {
@@ -612,78 +698,10 @@ int hf_api_metrics(const struct hf_serve_opts *o, char **text)
 			goto out;
 		}
 	}
-	family(&b, "hotfix_run_info", "gauge", "A run of a hotfix (always 1).");
-	for (i = 0; i < nv; i++) {
-		hf_buf_puts(&b, "hotfix_run_info{run=\"");
-		label(&b, v[i].r->id);
-		hf_buf_puts(&b, "\",hotfix=\"");
-		label(&b, v[i].r->hotfix);
-		hf_buf_printf(&b, "\",version=\"%ld\",cluster=\"", v[i].r->version);
-		label(&b, v[i].r->cluster);
-		hf_buf_puts(&b, "\"} 1\n");
-	}
-	family(&b, "hotfix_run_state", "gauge", "1 for the state a run is in, 0 for the others.");
-	for (i = 0; i < nv; i++)
-		for (k = 0; k <= HF_RUN_FAILED; k++)
-			sample(&b, "hotfix_run_state", v[i].r->id, "state",
-			       hf_run_state_name((enum hf_run_state)k), v[i].r->state == (enum hf_run_state)k);
-	family(&b, "hotfix_run_current_wave", "gauge",
-	       "The highest wave with a step past planned (0 before the first).");
-	for (i = 0; i < nv; i++) {
-		int w = 0;
-
-		for (k = 0; k < v[i].nsteps; k++)
-			if (v[i].steps[k].state != HF_STEP_PLANNED && v[i].steps[k].wave > w)
-				w = v[i].steps[k].wave;
-		sample(&b, "hotfix_run_current_wave", v[i].r->id, NULL, NULL, w);
-	}
-	family(&b, "hotfix_run_steps", "gauge", "A run's steps in each state.");
-	for (i = 0; i < nv; i++)
-		for (k = 0; k <= HF_STEP_CONFLICT; k++) {
-			size_t c = 0;
-
-			for (x = 0; x < v[i].nsteps; x++)
-				c += v[i].steps[x].state == (enum hf_step_state)k;
-			sample(&b, "hotfix_run_steps", v[i].r->id, "state",
-			       hf_step_state_name((enum hf_step_state)k), (double)c);
-		}
-	family(&b, "hotfix_run_verdicts_total", "counter", "The guard's verdicts on a run, by outcome.");
-	for (i = 0; i < nv; i++)
-		for (k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++) {
-			size_t c = 0;
-
-			for (x = 0; x < v[i].nev; x++)
-				c += !strcmp(v[i].ev[x].kind, "verdict") &&
-				     !strcmp(outcome(v[i].ev[x].message), outcomes[k]);
-			sample(&b, "hotfix_run_verdicts_total", v[i].r->id, "outcome", outcomes[k],
-			       (double)c);
-		}
-	/* From the first rollback event to the last one of a rolled-back run:
-	 * the journal holds no other record of when a rollback began. */
-	family(&b, "hotfix_run_rollback_duration_seconds", "gauge",
-	       "How long a finished rollback took, from its first journal event to its last.");
-	for (i = 0; i < nv; i++) {
-		long long first = -1, last = -1;
-
-		if (v[i].r->state != HF_RUN_ROLLED_BACK)
-			continue;
-		for (x = 0; x < v[i].nev; x++)
-			if (!strcmp(v[i].ev[x].kind, "rollback")) {
-				if (first < 0)
-					first = v[i].ev[x].ts_ms;
-				last = v[i].ev[x].ts_ms;
-			}
-		if (first >= 0)
-			sample(&b, "hotfix_run_rollback_duration_seconds", v[i].r->id, NULL, NULL,
-			       (double)(last - first) / 1000.0);
-	}
+	run_families(&b, v, nv);
+	outcome_families(&b, v, nv);
 	guard_metrics(j, v, nv < GUARD_RUNS ? nv : GUARD_RUNS, &b);
 	node_metrics(o, runs, n, &b);
-	family(&b, "hotfix_run_updated_seconds", "gauge",
-	       "When a run's state was last committed (unix time).");
-	for (i = 0; i < nv; i++)
-		sample(&b, "hotfix_run_updated_seconds", v[i].r->id, NULL, NULL,
-		       (double)v[i].r->updated_ms / 1000.0);
 out:
 	for (i = 0; i < nv && v; i++) {
 		hf_run_free(v[i].r);
