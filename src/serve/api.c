@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/journal.h"
+#include "core/report.h"
 #include "core/request.h"
 #include "engine/redis/redis.h"
 #include "serve/serve.h"
@@ -35,6 +36,37 @@ static int status_of(int rc)
 	if (rc == HF_EREFUSED)
 		return 409;
 	return 500;
+}
+
+int hf_api_report(const struct hf_serve_opts *o, const char *id, const char *format,
+		  char **text, const char **ctype)
+{
+	enum hf_report_format f = HF_REPORT_HTML;
+	struct hf_journal *j = NULL;
+	struct hf_buf b = {0};
+	struct hf_err err = {0};
+	int rc, status = 200;
+
+	*ctype = NULL;
+	if (format && hf_report_format_parse(format, &f)) {
+		*text = hf_xasprintf("unknown format '%s' (expected md or html)", format);
+		return 400;
+	}
+	rc = hf_journal_open(o->state_dir, &j, &err);
+	if (!rc)
+		rc = hf_report_render(j, id, f, &b, &err);
+	if (rc) {
+		status = status_of(rc);
+		*text = hf_xstrdup(err.msg);
+		goto out;
+	}
+	*ctype = f == HF_REPORT_HTML ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8";
+	*text = b.s ? b.s : hf_xstrdup("");
+	b.s = NULL;
+out:
+	hf_buf_release(&b);
+	hf_journal_close(j);
+	return status;
 }
 
 /* What every view of a run shows of it. */

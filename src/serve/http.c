@@ -231,6 +231,31 @@ static void who_of(struct MHD_Connection *c, enum hf_serve_role role, int tokens
 		 host);
 }
 
+/* GET /api/v1/runs/{run}/report: the report as a document, or a JSON
+ * error like every other route. */
+static enum MHD_Result report(struct hf_serve *s, struct MHD_Connection *c, const char *run)
+{
+	const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	const char *ctype = NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+	char *text = NULL;
+	int status;
+
+	status = hf_api_report(s->o, run, fmt, &text, &ctype);
+	if (status != 200) {
+		r = reply(c, status, hf_api_error("%s", text));
+		free(text);
+		return r;
+	}
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	r = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
 static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const char *url,
 			     const char *method, enum hf_serve_role role)
 {
@@ -288,6 +313,9 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 			return reply(c, 404, hf_api_error("no such path '%s'", url));
 		memcpy(run, id, (size_t)(slash - id));
 		run[slash - id] = '\0';
+		if (!strcmp(slash + 1, "report"))
+			return get ? report(s, c, run)
+				   : reply(c, 405, hf_api_error("%s %s: use GET", method, url));
 		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 			char who[128];
 

@@ -56,6 +56,13 @@ struct hf_serve_opts {
 int hf_api_runs(const struct hf_serve_opts *o, const char *state, json_t **body);
 /* GET /api/v1/runs/{run}: the run, its steps, waves, events and verdicts. */
 int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body);
+/* GET /api/v1/runs/{run}/report[?format=md|html]: the run's report
+ * (hf_report_render()), HTML unless 'format' says otherwise. Sets '*text'
+ * (caller frees) and returns 200 with '*ctype' its media type (static);
+ * 400 for an unknown format, 404 for an unknown run, 500 otherwise, with
+ * '*text' the error message and '*ctype' NULL. */
+int hf_api_report(const struct hf_serve_opts *o, const char *id, const char *format,
+		  char **text, const char **ctype);
 /* POST /api/v1/runs/{run}/{action}: 'action' is pause, continue, abort or
  * rollback, asked by 'who' (for the audit event). A rollback (or abort)
  * of a run no live process drives starts a detached 'hotfix rollback'

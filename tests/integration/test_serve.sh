@@ -2,7 +2,7 @@
 # hotfix serve: the tokens file and the loopback rule, the API's auth
 # (no token, viewer, operator), runs and a run as docs/openapi.yaml
 # describes them, pause/continue/abort over HTTP as journal requests, the
-# event stream, a rollback of a run nobody drives, clients polling while a
+# event stream, a run's report, a rollback of a run nobody drives, clients polling while a
 # driver writes the journal, and a graceful SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
@@ -131,6 +131,22 @@ check "driven by the apply process" json_true "$T/body" ".driven == true and .dr
 check "its events include the bake" json_true "$T/body" '[.events[].kind] | index("bake") != null'
 check "'last' names the newest run" api_ok "$VIEW" GET /api/v1/runs/last '/api/v1/runs/{run}' 200
 check "an unknown run: 404" api_ok "$VIEW" GET /api/v1/runs/no-such-run '/api/v1/runs/{run}' 404
+test_end
+
+test_begin 'the report of a run: HTML, or Markdown with format=md; viewer reads, 404 for an unknown run'
+check "no token: 401" status_is 401 - GET "/api/v1/runs/$RUN/report"
+check "GET /api/v1/runs/RUN/report as viewer" status_is 200 "$VIEW" GET "/api/v1/runs/$RUN/report"
+check "served as HTML" grep -qi '^content-type: text/html' "$T/headers"
+check "one HTML page" contains "$T/body" '<!DOCTYPE html>'
+check "that names the run" contains "$T/body" "$RUN"
+check "format=md" status_is 200 "$VIEW" GET "/api/v1/runs/$RUN/report?format=md"
+check "served as Markdown" grep -qi '^content-type: text/markdown' "$T/headers"
+check "a Markdown title" grep -q '^# ' "$T/body"
+check "the Markdown names the run" contains "$T/body" "$RUN"
+check "'last' is the newest run" status_is 200 "$VIEW" GET "/api/v1/runs/last/report?format=md"
+check "an unknown format: 400" api_ok "$VIEW" GET "/api/v1/runs/$RUN/report?format=pdf" '/api/v1/runs/{run}/report' 400
+check "an unknown run: 404" api_ok "$VIEW" GET /api/v1/runs/no-such-run/report '/api/v1/runs/{run}/report' 404
+check "POST is refused: 405" status_is 405 "$OPER" POST "/api/v1/runs/$RUN/report"
 test_end
 
 test_begin 'the cluster now: topology, health, build, the hotfix each node holds'
