@@ -29,6 +29,7 @@ struct hook {
 	struct hf_notifier *n;
 	char *url;
 	long long every_ms;
+	int raw;                   /* gets only hf_notify_post() bodies, no phases */
 	long long next_status;     /* hf_mono_ms() of the next periodic status */
 	struct item *head, *tail;
 	size_t len;
@@ -81,6 +82,13 @@ void hf_notify_add(struct hf_notifier *n, const char *url, long long every_ms)
 	memset(h, 0, sizeof(*h));
 	h->url = hf_xstrdup(url);
 	h->every_ms = every_ms;
+}
+
+int hf_notify_add_raw(struct hf_notifier *n, const char *url)
+{
+	hf_notify_add(n, url, 0);
+	n->hooks[n->nhooks - 1].raw = 1;
+	return (int)n->nhooks - 1;
 }
 
 /* Wait on the condition until hf_mono_ms() reaches 'until' (or a signal).
@@ -280,6 +288,27 @@ static void replace(char **slot, const char *s)
 	*slot = s ? hf_xstrdup(s) : NULL;
 }
 
+/* Append 'body' (stolen) to the queue of 'h', or drop it when the queue
+ * is full. Called with the lock held. */
+static void push(struct hook *h, char *body)
+{
+	struct item *it;
+
+	if (h->len >= QUEUE_MAX) {
+		h->lost++;
+		free(body);
+		return;
+	}
+	it = hf_xcalloc(1, sizeof(*it));
+	it->body = body;
+	if (h->tail)
+		h->tail->next = it;
+	else
+		h->head = it;
+	h->tail = it;
+	h->len++;
+}
+
 /* Queue 'phase' with 'text' for every webhook. Called with the lock held. */
 static void queue_locked(struct hf_notifier *n, const char *phase, const char *text)
 {
@@ -298,25 +327,23 @@ static void queue_locked(struct hf_notifier *n, const char *phase, const char *t
 	body = hf_notify_message(&m);
 	if (!body)
 		return;
-	for (i = 0; i < n->nhooks; i++) {
-		struct hook *h = &n->hooks[i];
-		struct item *it;
-
-		if (h->len >= QUEUE_MAX) {
-			h->lost++;
-			continue;
-		}
-		it = hf_xcalloc(1, sizeof(*it));
-		it->body = hf_xstrdup(body);
-		if (h->tail)
-			h->tail->next = it;
-		else
-			h->head = it;
-		h->tail = it;
-		h->len++;
-	}
+	for (i = 0; i < n->nhooks; i++)
+		if (!n->hooks[i].raw)
+			push(&n->hooks[i], hf_xstrdup(body));
 	free(body);
 	pthread_cond_broadcast(&n->cv);
+}
+
+void hf_notify_post(struct hf_notifier *n, int hook, char *body)
+{
+	if (!n || hook < 0 || (size_t)hook >= n->nhooks) {
+		free(body);
+		return;
+	}
+	pthread_mutex_lock(&n->mu);
+	push(&n->hooks[hook], body);
+	pthread_cond_broadcast(&n->cv);
+	pthread_mutex_unlock(&n->mu);
 }
 
 void hf_notify_phase_msg(struct hf_notifier *n, const char *phase, const char *text)

@@ -1,7 +1,9 @@
 /* Notifications about a run to Slack-compatible incoming webhooks: which
  * events are phase changes, the JSON of a message (message.c), and a
  * notifier that sends them from worker threads (notify.c) so that the
- * rollout never waits for a webhook. Nothing here prints. */
+ * rollout never waits for a webhook; the same notifier sends other
+ * bodies (OTLP spans, otlp.h) to destinations of their own. Nothing here
+ * prints. */
 #ifndef HF_NOTIFY_NOTIFY_H
 #define HF_NOTIFY_NOTIFY_H
 
@@ -42,6 +44,17 @@ struct hf_notifier *hf_notify_new(const char *run_id, const char *hotfix, long v
 /* Add webhook 'url' with a status every 'every_ms' (0: none). Before
  * hf_notify_start() only. */
 void hf_notify_add(struct hf_notifier *n, const char *url, long long every_ms);
+
+/* Add 'url' as a destination of its own bodies only (hf_notify_post()),
+ * e.g. an OTLP collector: no phase message nor status goes to it, but it
+ * has its own queue, worker, retries and the final flush. Returns its
+ * number for hf_notify_post(). Before hf_notify_start() only. */
+int hf_notify_add_raw(struct hf_notifier *n, const char *url);
+
+/* Queue 'body' (stolen: freed when sent or given up) for destination
+ * 'hook' from hf_notify_add_raw(). Never blocks on the network; a full
+ * queue drops it. NULL 'n' frees 'body'. */
+void hf_notify_post(struct hf_notifier *n, int hook, char *body);
 
 /* Start one worker thread per webhook. HF_ERR with 'err' filled when a
  * thread cannot be started (then no thread runs). */
