@@ -49,20 +49,22 @@ static int confirm(const struct hf_plan *p, const struct hf_manifest *m, struct 
 }
 
 static const char usage[] =
-	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--json] [-q]\n"
+	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--otlp URL] [--json] [-q]\n"
 	"Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
 	"out wave by wave: capture, apply and verify on each node, bake between waves.\n"
 	"A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
 	"and leaves the run paused ('hotfix resume RUN' or 'hotfix rollback RUN').\n"
 	"--notify URL posts each phase change to a Slack-compatible webhook, as\n"
-	"the manifest's notify: does (both when both are given).\n";
+	"the manifest's notify: does (both when both are given).\n"
+	"--otlp URL exports the run, its waves, steps and verdicts as OpenTelemetry\n"
+	"spans to the OTLP/HTTP collector at URL (POST URL/v1/traces).\n";
 
 int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	const char *cluster = NULL, *notify = NULL, *pos[1];
+	const char *cluster = NULL, *notify = NULL, *otlp = NULL, *pos[1];
 	int yes = 0;
 	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "yes", NULL, &yes },
-				       { "notify", &notify, NULL }, { 0 } };
+				       { "notify", &notify, NULL }, { "otlp", &otlp, NULL }, { 0 } };
 	struct hf_cmd_notify cn = {0};
 	char *started = NULL;
 	struct hf_manifest *m = NULL;
@@ -83,6 +85,8 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (notify && !hf_notify_url_ok(notify))
 		return hf_err_set(err, HF_EINVAL, "invalid --notify '%s' (expected an http:// or "
 				  "https:// URL)", notify);
+	if ((rc = hf_cmd_otlp_check(otlp, err)))
+		return rc;
 	rc = hf_cmd_plan_load(ctx, pos[0], cluster, &m, &c, &p, err);
 	if (rc)
 		goto out;
@@ -113,7 +117,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	/* The run's own "started" event was emitted before any callback. */
 	started = hf_xasprintf("run %s started by %s: %zu node(s) in %zu wave(s) on %s", r->run->id,
 			       r->run->operator, p->ntargets, p->nwaves, r->run->cluster);
-	rc = hf_cmd_notify_start(&cn, r, notify, "started", started, err);
+	rc = hf_cmd_notify_start(&cn, r, notify, otlp, "started", started, err);
 	if (rc)
 		goto out;
 	hf_cmd_catch_signals(&r->interrupted);

@@ -113,22 +113,33 @@ void hf_cmd_print_run_json(struct hf_rollout *r, int rc, const struct hf_err *er
 void hf_cmd_catch_signals(volatile sig_atomic_t **flag);
 
 /* Notifications of a run (src/cmd/notify.c): the notifier and the
- * callbacks it is chained in front of. */
+ * callbacks it is chained in front of; with --otlp, the spans of the run
+ * sent through the same notifier. */
 struct hf_notifier;
+struct hf_rollout;
 struct hf_cmd_notify {
 	struct hf_notifier *n;  /* NULL when nothing is notified */
 	void (*event)(void *ud, const char *kind, const char *msg);
 	void (*progress)(void *ud, long long scanned, long long changed, double done);
 	void *ud;
+	struct hf_rollout *r;
+	int otlp;               /* the collector's destination, -1: none */
+	int waves_sent;         /* the waves whose spans are queued, 1 to this */
 };
 /* Notify the webhooks of 'r's manifest and 'url' (--notify, may be NULL)
- * about 'r', first with 'phase' and 'text' when 'phase' is not NULL; the
- * callbacks of 'r' are chained behind the notifier, so set them first.
- * A run without webhooks is left as it is. HF_EINVAL for a bad 'url';
- * when the notifier cannot start, a warning and the run goes on without. */
+ * about 'r', first with 'phase' and 'text' when 'phase' is not NULL, and
+ * export its spans to the OTLP collector at 'otlp' (--otlp, may be NULL)
+ * at each wave's end and at the end; the callbacks of 'r' are chained
+ * behind the notifier, so set them first. A run without webhooks nor
+ * collector is left as it is. HF_EINVAL for a bad 'url' or 'otlp'; when
+ * the notifier cannot start, a warning and the run goes on without. */
 int hf_cmd_notify_start(struct hf_cmd_notify *cn, struct hf_rollout *r, const char *url,
-			const char *phase, const char *text, struct hf_err *err);
-/* Send what is left (a bounded wait) and stop; warns on stderr about
+			const char *otlp, const char *phase, const char *text, struct hf_err *err);
+/* HF_EINVAL with 'err' filled when 'otlp' (--otlp, may be NULL) is no
+ * http:// or https:// URL, else 0. */
+int hf_cmd_otlp_check(const char *otlp, struct hf_err *err);
+/* Queue the spans not sent yet (the run's with it once the run is over),
+ * send what is left (a bounded wait) and stop; warns on stderr about
  * messages that were not delivered. */
 void hf_cmd_notify_finish(struct hf_cmd_notify *cn, struct hf_ctx *ctx);
 

@@ -44,11 +44,11 @@ static void finish(struct hf_ctx *ctx, struct hf_rollout *r, int rc, struct hf_e
 
 int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	const char *cluster = NULL, *pos[1];
+	const char *cluster = NULL, *otlp = NULL, *pos[1];
 	int force = 0;
 	const struct hf_opt opts[] = {
 		{ "cluster", &cluster, NULL }, { "force", NULL, &force },
-		{ "force-conflicts", NULL, &force }, { 0 }
+		{ "force-conflicts", NULL, &force }, { "otlp", &otlp, NULL }, { 0 }
 	};
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
@@ -59,18 +59,22 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (rc)
 		return rc;
 	if (help || !npos) {
-		fputs("usage: hotfix rollback RUN [--cluster URI] [--force | --force-conflicts] [--json]\n"
+		fputs("usage: hotfix rollback RUN [--cluster URI] [--force | --force-conflicts] [--otlp URL]\n"
+		      "                       [--json]\n"
 		      "Reverts every applied step of RUN ('last' = the newest run), newest wave\n"
 		      "first, and verifies the before-state on every node. Nodes are found by id,\n"
 		      "so a failover since apply changes nothing. A value (or a key) someone else\n"
 		      "changed since the hotfix is a conflict: left as it is (exit 4) unless\n"
 		      "--force (--force-conflicts, the same) restores it anyway.\n"
-		      "Running it again is a no-op that checks every node.\n", help ? stdout : stderr);
+		      "Running it again is a no-op that checks every node. --otlp URL exports\n"
+		      "the run's spans to an OTLP/HTTP collector, as apply does.\n", help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "rollback: no run given");
 	}
+	if ((rc = hf_cmd_otlp_check(otlp, err)))
+		return rc;
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
 	if (!rc)
-		rc = hf_cmd_notify_start(&cn, r, NULL, NULL, NULL, err);
+		rc = hf_cmd_notify_start(&cn, r, NULL, otlp, NULL, NULL, err);
 	if (!rc) {
 		hf_cmd_catch_signals(&r->interrupted);
 		rc = hf_rollout_rollback(r, force ? HF_ROLLBACK_FORCE : 0,
@@ -86,10 +90,11 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 
 int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	const char *cluster = NULL, *pos[1];
+	const char *cluster = NULL, *otlp = NULL, *pos[1];
 	int back = 0;
 	const struct hf_opt opts[] = {
-		{ "cluster", &cluster, NULL }, { "rollback", NULL, &back }, { 0 }
+		{ "cluster", &cluster, NULL }, { "rollback", NULL, &back }, { "otlp", &otlp, NULL },
+		{ 0 }
 	};
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
@@ -101,12 +106,15 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (rc)
 		return rc;
 	if (help || !npos) {
-		fputs("usage: hotfix resume RUN [--rollback] [--cluster URI] [--json]\n"
+		fputs("usage: hotfix resume RUN [--rollback] [--cluster URI] [--otlp URL] [--json]\n"
 		      "Takes over a run whose process died or was interrupted: settles every\n"
 		      "in-flight step by asking its node, then goes on (or, with --rollback,\n"
-		      "reverts instead).\n", help ? stdout : stderr);
+		      "reverts instead). --otlp URL goes on exporting the run's trace to an\n"
+		      "OTLP/HTTP collector, as apply does.\n", help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "resume: no run given");
 	}
+	if ((rc = hf_cmd_otlp_check(otlp, err)))
+		return rc;
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
 	if (rc)
 		goto out;
@@ -119,7 +127,7 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	}
 	text = hf_xasprintf("run %s resumed by %s%s", r->run->id, hf_operator(),
 			    back ? " to roll it back" : "");
-	rc = hf_cmd_notify_start(&cn, r, NULL, "resumed", text, err);
+	rc = hf_cmd_notify_start(&cn, r, NULL, otlp, "resumed", text, err);
 	if (rc)
 		goto out;
 	hf_cmd_catch_signals(&r->interrupted);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A webhook for test_notify.sh to post to: writes its port to PORT_FILE
 and records what it gets, in order: every attempt as "N STATUS BODY" in
-LOG.attempts, and each body it accepted (200) as one line of LOG.
+LOG.attempts, and each body it accepted (200) as one line of LOG, the
+path of every request in LOG.paths.
 
 MODE is 'ok' (200 to everything), 'fail-first' (500 to the first request,
 then 200) or 'hang' (accepts, records the attempt, never answers)."""
@@ -25,6 +26,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = 500 if mode == "fail-first" and count == 1 else 200
             if mode == "hang":
                 status = 0
+            with open(log + ".paths", "a") as f:
+                f.write(self.path + "\n")
             with open(log + ".attempts", "a") as f:
                 f.write(f"{count} {status} {line}\n")
             if status == 200:
