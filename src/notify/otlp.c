@@ -187,7 +187,7 @@ static json_t *verdict_span(const struct hf_otlp_input *in, size_t e, const char
  * Nothing when no step of the wave was started. */
 static void wave_spans(const struct hf_otlp_input *in, int w, json_t *spans)
 {
-	long long start, end, prev;
+	long long start, end;
 	char what[32];
 	size_t i, n = 0;
 	int started = 0;
@@ -206,17 +206,11 @@ static void wave_spans(const struct hf_otlp_input *in, int w, json_t *spans)
 	json_array_append_new(a, attr_int("hotfix.wave", w));
 	json_array_append_new(a, attr_int("hotfix.steps", (long long)n));
 	json_array_append_new(spans, span(in->run, what, "run", "wave", start, end, a, STATUS_UNSET));
-	/* A step lasts from the end of the one before it in its wave. */
-	prev = start;
-	for (i = 0; i < in->nsteps; i++) {
-		if (in->steps[i].wave != w)
-			continue;
-		json_array_append_new(spans, step_span(in, i, what,
-						       prev < in->steps[i].updated_ms ? prev
-						       : in->steps[i].updated_ms));
-		if (in->steps[i].updated_ms > prev)
-			prev = in->steps[i].updated_ms;
-	}
+	/* The journal keeps the time of a step's latest state only, and the
+	 * steps of a wave run side by side: each lasts from its wave's start. */
+	for (i = 0; i < in->nsteps; i++)
+		if (in->steps[i].wave == w)
+			json_array_append_new(spans, step_span(in, i, what, start));
 	for (i = 0; i < in->nevents; i++)
 		if (!strcmp(in->events[i].kind, "verdict") && wave_of_event(in, i) == w)
 			json_array_append_new(spans, verdict_span(in, i, what));
