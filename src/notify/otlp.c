@@ -40,10 +40,10 @@ char *hf_otlp_url(const char *base)
 	size_t n = strlen(base), k = sizeof(suffix) - 1;
 
 	if (n >= k && !strcmp(base + n - k, suffix))
-		return hf_xstrdup(base);
-	if (n && base[n - 1] == '/')
+		k = 0;          /* posted to as it is */
+	else if (n && base[n - 1] == '/')
 		n--;
-	return hf_xasprintf("%.*s%s", (int)n, base, suffix);
+	return hf_xasprintf("%.*s%s", (int)n, base, k ? suffix : "");
 }
 
 static json_t *attr_str(const char *key, const char *v)
@@ -98,30 +98,33 @@ static json_t *span(const struct hf_run *run, const char *what, const char *pare
 			 "status", "code", code);
 }
 
-/* The wave a journal event 'e' belongs to: the latest wave started at or
- * before it (0: before the first wave). */
-static int wave_of_event(const struct hf_otlp_input *in, size_t e)
+/* The wave each journal event belongs to, into 'ew[i]' for event i: the
+ * latest wave started at or before it (0: before the first wave). One
+ * pass, so that a long bake's many verdicts cost no more than they are. */
+static void event_waves(const struct hf_otlp_input *in, int *ew /* OUT */)
 {
 	size_t i;
 	int w = 0, k;
 
-	for (i = 0; i <= e && i < in->nevents; i++)
+	for (i = 0; i < in->nevents; i++) {
 		if (!strcmp(in->events[i].kind, "wave") &&
 		    sscanf(in->events[i].message, "wave %d/", &k) == 1)
 			w = k;
-	return w;
+		ew[i] = w;
+	}
 }
 
 /* When wave 'w' started and ended: its "wave" event (else its first
  * step), to the latest of its steps and of its events. */
-static void wave_times(const struct hf_otlp_input *in, int w, long long *start, long long *end)
+static void wave_times(const struct hf_otlp_input *in, const int *ew, int w, long long *start,
+		       long long *end)
 {
 	size_t i;
 
 	*start = 0;
 	*end = 0;
 	for (i = 0; i < in->nevents; i++) {
-		if (wave_of_event(in, i) != w)
+		if (ew[i] != w)
 			continue;
 		if (!*start)
 			*start = in->events[i].ts_ms;
@@ -185,7 +188,7 @@ static json_t *verdict_span(const struct hf_otlp_input *in, size_t e, const char
 
 /* Wave 'w''s span, its steps' and its verdicts', appended to 'spans'.
  * Nothing when no step of the wave was started. */
-static void wave_spans(const struct hf_otlp_input *in, int w, json_t *spans)
+static void wave_spans(const struct hf_otlp_input *in, const int *ew, int w, json_t *spans)
 {
 	long long start, end;
 	char what[32];
@@ -200,7 +203,7 @@ static void wave_spans(const struct hf_otlp_input *in, int w, json_t *spans)
 		}
 	if (!started)
 		return;
-	wave_times(in, w, &start, &end);
+	wave_times(in, ew, w, &start, &end);
 	snprintf(what, sizeof(what), "wave/%d", w);
 	a = run_attrs(in->run);
 	json_array_append_new(a, attr_int("hotfix.wave", w));
@@ -212,7 +215,7 @@ static void wave_spans(const struct hf_otlp_input *in, int w, json_t *spans)
 		if (in->steps[i].wave == w)
 			json_array_append_new(spans, step_span(in, i, what, start));
 	for (i = 0; i < in->nevents; i++)
-		if (!strcmp(in->events[i].kind, "verdict") && wave_of_event(in, i) == w)
+		if (!strcmp(in->events[i].kind, "verdict") && ew[i] == w)
 			json_array_append_new(spans, verdict_span(in, i, what));
 }
 
@@ -242,21 +245,23 @@ static json_t *root_span(const struct hf_otlp_input *in)
 
 char *hf_otlp_export(const struct hf_otlp_input *in, int from, int to, int root)
 {
-	json_t *spans = json_array(), *doc;
+	json_t *spans = json_array(), *doc = NULL;
+	int *ew = hf_xcalloc(in->nevents + 1, sizeof(*ew));
 	char *s = NULL;
 	int w;
 
+	event_waves(in, ew);
 	if (root)
 		json_array_append_new(spans, root_span(in));
 	for (w = from; w <= to; w++)
-		wave_spans(in, w, spans);
-	if (!json_array_size(spans)) {
+		wave_spans(in, ew, w, spans);
+	free(ew);
+	if (!json_array_size(spans))
 		json_decref(spans);
-		return NULL;
-	}
-	doc = json_pack("{s:[{s:{s:[o]},s:[{s:{s:s,s:s},s:o}]}]}", "resourceSpans", "resource",
-			"attributes", attr_str("service.name", "hotfix"), "scopeSpans", "scope",
-			"name", "hotfix", "version", HF_VERSION, "spans", spans);
+	else
+		doc = json_pack("{s:[{s:{s:[o]},s:[{s:{s:s,s:s},s:o}]}]}", "resourceSpans", "resource",
+				"attributes", attr_str("service.name", "hotfix"), "scopeSpans",
+				"scope", "name", "hotfix", "version", HF_VERSION, "spans", spans);
 	if (doc)
 		s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
