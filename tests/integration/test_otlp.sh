@@ -5,7 +5,8 @@
 # at the run span (waves under it, steps and verdicts under their wave),
 # with the hotfix, node, shard, kind and outcome as attributes; a rolled
 # back run's root span has an error status; a resumed run continues its
-# trace; a dead collector stops nothing.
+# trace (an interrupted one without sending a span twice); a dead
+# collector stops nothing.
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -172,6 +173,35 @@ check "both waves are there, and the root is promoted" jq -e "$ATTR"'
 	(.[] | select(.parentSpanId == "") | attr("hotfix.outcome") == "promoted")' "$T/again.spans"
 check "in the trace of the run" jq -e --arg t "$(printf %s "$run" | sha256sum | cut -c1-32)" \
 	'all(.[]; .traceId == $t)' "$T/again.spans"
+test_end
+
+test_begin 'a run interrupted and resumed sends each span once'
+collector_up paused ok
+manifest "$T/paused.yaml" traced-paused "      - nodes: 1
+        bake: 20s
+      - nodes: 100%"
+sed -i 's|timeout: "300"|timeout: "304"|' "$T/paused.yaml"
+"$HOTFIX" --state "$STATE" apply "$T/paused.yaml" --cluster "$SEED" --yes --otlp "$URL" \
+	>"$T/paused.out" 2>&1 &
+APPLY=$!
+EXTRA_PIDS+=("$APPLY")
+wait_for "the bake" 30 grep -q 'baking' "$T/paused.out"
+kill -TERM "$APPLY"
+wait "$APPLY"
+run=$(last_run)
+expect_exit 0 "status of the interrupted run" hf --json status "$run"
+check "the run is paused" sh -c "jq -e '.state == \"paused\"' '$T/out' >/dev/null"
+spans "$T/paused.log" >"$T/paused.first"
+check "the interrupted apply sent the first wave, without a run span" jq -e '
+	([.[] | select(.name == "wave")] | length == 1) and ([.[] | select(.name == "run")] | length == 0)' \
+	"$T/paused.first"
+expect_exit 0 "resume goes on to the promotion" hf resume "$run" --otlp "$URL"
+check "every span has the required fields and formats" well_formed "$T/paused.log"
+check "one tree, each span id once" a_tree "$T/paused.log"
+spans "$T/paused.log" >"$T/paused.spans"
+check "two waves and the promoted run" jq -e "$ATTR"'
+	([.[] | select(.name == "wave")] | length == 2) and
+	(.[] | select(.parentSpanId == "") | attr("hotfix.outcome") == "promoted")' "$T/paused.spans"
 test_end
 
 # ---- dead collectors -------------------------------------------------------
