@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian package: cpack builds it from the build tree that holds
-# $HOTFIX (into a scratch directory, so the build tree is left as it was);
+# $HOTFIX (into a scratch directory; the build tree only gains the unit it
+# renders for the install);
 # it is extracted with dpkg -x into a scratch root, and its binary, man
 # page, unit and metadata are checked there. No server is started.
 . "$(dirname "$0")/lib.sh"
@@ -66,6 +67,20 @@ check "usr/lib/systemd/system/hotfix-serve.service" test -f "$unit"
 check "ExecStart is /usr/bin/hotfix serve" contains "$unit" '^ExecStart=/usr/bin/hotfix serve '
 check "it is the unit of dist/ otherwise" test_cmp <(grep -v '^ExecStart=' "$SRC/dist/hotfix-serve.service") \
 	<(grep -v '^ExecStart=' "$unit")
+check "its user comes from usr/lib/sysusers.d/hotfix.conf" \
+	grep -q '^u hotfix ' "$ROOT/usr/lib/sysusers.d/hotfix.conf"
+check "the unit runs as that user" contains "$unit" '^User=hotfix$'
+if command -v systemd-sysusers >/dev/null; then
+	mkdir -p "$ROOT/etc"
+	check "systemd-sysusers creates it in the scratch root" \
+		systemd-sysusers --root="$ROOT" hotfix.conf
+	check "a system user with no login, at home in /var/lib/hotfix" \
+		grep -q '^hotfix:x:[0-9]*:[0-9]*:[^:]*:/var/lib/hotfix:/usr/sbin/nologin$' "$ROOT/etc/passwd"
+fi
+expect_exit 0 "dpkg-deb -e" dpkg-deb -e "$(deb)" "$T/control"
+check "a postinst that runs systemd-sysusers" contains "$T/control/postinst" 'systemd-sysusers hotfix.conf'
+check "the postinst is executable" test -x "$T/control/postinst"
+check "the postinst is valid sh" sh -n "$T/control/postinst"
 test_end
 
 test_begin 'the docs are in usr/share/doc/hotfix'
