@@ -84,7 +84,7 @@ t0=$(now_ms)
 "$EV" "$STATE" "$RUN" $((EVENTS - have))
 append_ms=$(($(now_ms) - t0))
 
-hf serve --listen "127.0.0.1:$PORT" >"$T/serve.log" 2>&1 &
+"$HOTFIX" --state "$STATE" serve --listen "127.0.0.1:$PORT" >"$T/serve.log" 2>&1 &
 SERVE=$!
 PIDS+=("$SERVE")
 wait_for 10 curl -sf -o /dev/null "$URL/api/v1/runs" || { cat "$T/serve.log"; exit 1; }
@@ -135,17 +135,18 @@ arrived() { [ "$(grep -c 'bench event' "$1")" -ge "$SSE_EVENTS" ]; }
 sse() {
 	local name=$1 log=$T/sse.$1 commits=$T/commits.$1 curlpid
 	: >"$log"
-	curl -sN "$URL/api/v1/events?run=$RUN" | while IFS= read -r line; do
+	# $! is curl's own pid: the stamping loop ends when curl does.
+	curl -sN "$URL/api/v1/events?run=$RUN" > >(while IFS= read -r line; do
 		echo "${EPOCHREALTIME/./} $line"
-	done >"$log" &
+	done >"$log") &
 	curlpid=$!
 	PIDS+=("$curlpid")
 	wait_for 10 grep -q 'hotfix journal events' "$log"
 	"$EV" "$STATE" "$RUN" "$SSE_EVENTS" 20 >"$commits"
 	wait_for 10 arrived "$log" ||
 		echo "($name: only $(grep -c 'bench event' "$log") of $SSE_EVENTS events arrived)"
-	pkill -P "$curlpid" curl 2>/dev/null || true
 	kill "$curlpid" 2>/dev/null || true
+	wait "$curlpid" 2>/dev/null || true
 	# Receive time minus commit time, matched by the event's number.
 	awk 'NR == FNR { c[$1] = $2; next }
 	     match($0, /bench event [0-9]+ of/) { i = substr($0, RSTART + 12, RLENGTH - 15) + 0;
@@ -168,11 +169,10 @@ kill "$WRK" 2>/dev/null || true
 wait "$WRK" 2>/dev/null || true
 echo
 
-# poller: what a dashboard watching the rollout does, every 50 ms, with an
-# event stream open.
+# poller: what a dashboard watching the rollout does, every 50 ms (its
+# event stream is opened next to it).
 poller() {
 	local newest
-	curl -sN "$URL/api/v1/events" >/dev/null &
 	while :; do
 		newest=$(curl -sf "$URL/api/v1/runs" | grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4)
 		curl -sf -o /dev/null "$URL/metrics"
@@ -197,14 +197,15 @@ for rep in $(seq 1 "$REPS"); do
 	[ $((rep % 2)) = 0 ] && order="B A"
 	for side in $order; do
 		if [ "$side" = B ]; then
+			curl -sN "$URL/api/v1/events" >/dev/null 2>&1 &
+			STREAM=$!
 			poller >/dev/null 2>&1 &
 			POLL=$!
-			PIDS+=("$POLL")
-			sleep 0.3
+			PIDS+=("$STREAM" "$POLL")
+			sleep 0.3   # the poller under way
 			apply_once "$T/B"
-			pkill -P "$POLL" 2>/dev/null || true
-			kill "$POLL" 2>/dev/null || true
-			wait "$POLL" 2>/dev/null || true
+			kill "$POLL" "$STREAM" 2>/dev/null || true
+			wait "$POLL" "$STREAM" 2>/dev/null || true
 		else
 			apply_once "$T/A"
 		fi
