@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all setup build build-asan build-fuzz fuzz test test-fast demo bench clean
+.PHONY: all setup build build-asan build-fuzz fuzz test test-fast demo bench package clean
 
 all: build
 
@@ -66,6 +66,12 @@ bench: build
 	@bash bench/guard_overhead.sh $(BUILD)/hotfix
 	@bash bench/binary_rollout.sh $(BUILD)/hotfix
 	@bash bench/data_repair.sh $(BUILD)/hotfix
+	@bash bench/serve_api.sh $(BUILD)/hotfix
+
+# The Debian package of the build: binary, man page (from the --help
+# texts), systemd unit and docs, its Depends from the libraries linked.
+package: build
+	@cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,6 +11,7 @@ pkgs=(
 	libssl-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev
 	sqlite3 jq yq curl prometheus libxml2-utils
 	clang libclang-rt-14-dev
+	dpkg-dev file groff-base gzip wrk
 )
 
 missing=()
