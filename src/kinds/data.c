@@ -485,6 +485,116 @@ static void drop_acks(struct scan *s)
 	s->nack = 0;
 }
 
+/* Free records whose keys are borrowed (from a batch, or a reply). */
+static void free_records(struct hf_key_record *recs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(recs[i].dump);
+	free(recs);
+}
+
+/* What recover_stash() gathers from the stash's fields. */
+struct stash_take {
+	struct hf_keyset pending;     /* the keys of the batch waiting to be sent again */
+	struct hf_keyset adding;      /* keys met in the stash so far */
+	struct hf_key_record *recs;   /* changed, not journaled; keys point into the reply */
+	size_t n, cap;
+	size_t *acks, nacks;          /* the reply's elements naming fields that can go */
+};
+
+/* Whether the stash field read by 'it' holds a key of 'pending' (the
+ * batch waiting to be sent again, which the script answers from it): 1 or
+ * 0, or HF_ERR when the field cannot be read. */
+static int field_pending(struct hf_data_stash_iter *it, const struct hf_keyset *pending)
+{
+	const char *key, *rec;
+	size_t keylen, reclen;
+	int mine = 0, more = 0;
+
+	while (!mine && (more = hf_data_stash_iter_next(it, &key, &keylen, &rec, &reclen)) > 0)
+		mine = hf_keyset_has(pending, key, keylen);
+	return more < 0 ? HF_ERR : mine;
+}
+
+/* Add the records of stash field 'f' (value 'v') to 'st'. Returns 0, or
+ * HF_ERR when a record cannot be read. */
+static int take_field(struct stash_take *st, const struct scan *s, const struct hf_reply *f,
+		      const struct hf_reply *v)
+{
+	struct hf_data_stash_iter it;
+	const char *key, *rec;
+	size_t keylen, reclen;
+
+	hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len);
+	while (hf_data_stash_iter_next(&it, &key, &keylen, &rec, &reclen) > 0) {
+		struct hf_key_record *k;
+
+		/* A key journaled already, or met twice here, has its record. */
+		if (hf_keyset_has(&s->taken, key, keylen) || !hf_keyset_add(&st->adding, key, keylen))
+			continue;
+		if (st->n == st->cap) {
+			st->cap = st->cap ? st->cap * 2 : 64;
+			st->recs = hf_xrealloc(st->recs, st->cap * sizeof(*st->recs));
+		}
+		k = &st->recs[st->n];
+		memset(k, 0, sizeof(*k));
+		if (hf_data_record_decode(rec, reclen, k))
+			return HF_ERR;
+		k->key = (char *)key;
+		k->keylen = keylen;
+		k->state = HF_KEY_APPLIED;
+		st->n++;
+	}
+	return 0;
+}
+
+/* Read the stash field at element 'i' of the HGETALL reply 'r' into 'st':
+ * its records, and the field to drop once they are journaled; a field of
+ * the batch waiting to be sent again is left as it is. Returns 0, or
+ * HF_ERR when the field cannot be read (the target failed when it is in a
+ * format this hotfix does not know). */
+static int read_field(struct scan *s, struct stash_take *st, const struct hf_reply *r, size_t i)
+{
+	const struct hf_reply *f = r->elem[i], *v = r->elem[i + 1];
+	struct hf_data_stash_iter it;
+	int mine;
+
+	if (!f->str || !v->str)
+		return 0;
+	if (hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len)) {
+		hf_target_set(s->t, HF_ERR, "stash field '%.60s' in %s is in a format this "
+			      "hotfix does not read (version %d)", f->str, s->stash, it.version);
+		return HF_ERR;
+	}
+	mine = field_pending(&it, &st->pending);
+	if (mine)
+		return mine < 0 ? HF_ERR : 0;
+	if (take_field(st, s, f, v))
+		return HF_ERR;
+	st->acks[st->nacks++] = i;
+	return 0;
+}
+
+/* Journal the records found in the stash, with the step's scan position
+ * as it is. Returns 0, or HF_ERR with the target failed. */
+static int journal_stash(struct scan *s, struct hf_key_record *recs, size_t n)
+{
+	char *cursor = NULL;
+	int done = 0, rc = 0;
+	struct hf_err err = {0};
+
+	if (hf_journal_scan_get(s->x->journal, s->x->run_id, s->t->step->seq, &cursor, &done, &err) ||
+	    hf_journal_keys_add(s->x->journal, s->x->run_id, s->t->step->seq, recs, n,
+				cursor ? cursor : "0", 0, &err)) {
+		hf_target_set(s->t, HF_ERR, "%s", err.msg);
+		rc = HF_ERR;
+	}
+	free(cursor);
+	return rc;
+}
+
 /* After a crash or a failover: journal what the stash holds (changed,
  * not journaled). Its fields are added to 's->ack', to be dropped, except
  * that of the batch waiting to be sent again ('s->keys'): the script
@@ -498,99 +608,42 @@ static int recover_stash(struct hf_cluster *c, struct scan *s)
 {
 	struct hf_call call = { .node = s->node };
 	const struct hf_reply *r;
-	struct hf_key_record *recs = NULL;
-	struct hf_keyset pending = {0}, adding = {0};
-	size_t i, n = 0, cap = 0, *acks = NULL, nacks = 0;
+	struct stash_take st = {0};
+	size_t i;
 	int rc = 0;
 
 	hf_call_push(&call, "HGETALL", s->stash, NULL);
 	hf_fanout(c, &call, 1, c->timeout_ms);
 	r = call.replies[0];
 	if (call.status || !r || r->type != HF_REPLY_ARRAY) {
-		hf_calls_release(&call, 1);
-		return HF_EUNREACH;
+		rc = HF_EUNREACH;
+		goto out;
 	}
 	if (r->nelem)
 		s->resumed = 1;
 	for (i = 0; i < s->nkeys; i++)
-		hf_keyset_add(&pending, s->keys[i], s->lens[i]);
-	acks = hf_xcalloc(r->nelem / 2 + 1, sizeof(*acks));
-	for (i = 0; i + 1 < r->nelem && !rc; i += 2) {
-		const struct hf_reply *f = r->elem[i], *v = r->elem[i + 1];
-		struct hf_data_stash_iter it;
-		const char *key, *rec;
-		size_t keylen, reclen;
-		int mine = 0, more = 0;
-
-		if (!f->str || !v->str)
-			continue;
-		if (hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len)) {
-			hf_target_set(s->t, HF_ERR, "stash field '%.60s' in %s is in a format this "
-				      "hotfix does not read (version %d)", f->str, s->stash, it.version);
-			rc = HF_ERR;
-			break;
-		}
-		while (!mine && (more = hf_data_stash_iter_next(&it, &key, &keylen, &rec, &reclen)) > 0)
-			mine = hf_keyset_has(&pending, key, keylen);
-		if (more < 0)
-			rc = HF_ERR;
-		if (mine || rc)
-			continue;
-		hf_data_stash_iter_init(&it, f->str, f->len, v->str, v->len);
-		while (!rc && hf_data_stash_iter_next(&it, &key, &keylen, &rec, &reclen) > 0) {
-			struct hf_key_record *k;
-
-			/* A key journaled already, or met twice here, has its record. */
-			if (hf_keyset_has(&s->taken, key, keylen) || !hf_keyset_add(&adding, key, keylen))
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				recs = hf_xrealloc(recs, cap * sizeof(*recs));
-			}
-			k = &recs[n];
-			memset(k, 0, sizeof(*k));
-			if (hf_data_record_decode(rec, reclen, k)) {
-				rc = HF_ERR;
-				break;
-			}
-			k->key = (char *)key;
-			k->keylen = keylen;
-			k->state = HF_KEY_APPLIED;
-			n++;
-		}
-		if (!rc)
-			acks[nacks++] = i;
-	}
+		hf_keyset_add(&st.pending, s->keys[i], s->lens[i]);
+	st.acks = hf_xcalloc(r->nelem / 2 + 1, sizeof(*st.acks));
+	for (i = 0; i + 1 < r->nelem && !rc; i += 2)
+		rc = read_field(s, &st, r, i);
 	if (rc) {
 		if (!s->t->status)
 			hf_target_set(s->t, HF_ERR, "unreadable stash field in %s", s->stash);
-	} else if (n) {
-		char *cursor = NULL;
-		int done = 0;
-		struct hf_err err = {0};
-
-		if (hf_journal_scan_get(s->x->journal, s->x->run_id, s->t->step->seq, &cursor, &done,
-					&err) ||
-		    hf_journal_keys_add(s->x->journal, s->x->run_id, s->t->step->seq, recs, n,
-					cursor ? cursor : "0", 0, &err)) {
-			hf_target_set(s->t, HF_ERR, "%s", err.msg);
-			rc = HF_ERR;
-		}
-		free(cursor);
+	} else if (st.n) {
+		rc = journal_stash(s, st.recs, st.n);
 	}
 	if (!rc) {
 		/* Journaled: remembered as taken, their fields dropped next. */
-		for (i = 0; i < n; i++)
-			hf_keyset_add(&s->taken, recs[i].key, recs[i].keylen);
-		for (i = 0; i < nacks; i++)
-			ack_field(s, r->elem[acks[i]]->str);
+		for (i = 0; i < st.n; i++)
+			hf_keyset_add(&s->taken, st.recs[i].key, st.recs[i].keylen);
+		for (i = 0; i < st.nacks; i++)
+			ack_field(s, r->elem[st.acks[i]]->str);
 	}
-	for (i = 0; i < n; i++)
-		free(recs[i].dump);
-	free(recs);
-	free(acks);
-	hf_keyset_free(&pending);
-	hf_keyset_free(&adding);
+out:
+	free_records(st.recs, st.n);
+	free(st.acks);
+	hf_keyset_free(&st.pending);
+	hf_keyset_free(&st.adding);
 	hf_calls_release(&call, 1);
 	return rc;
 }
