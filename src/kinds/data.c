@@ -662,6 +662,76 @@ struct apply_run {
 	long long last_progress;
 };
 
+/* The stash could not be read: ask again on the node serving the shard
+ * now, once things have settled. Returns what apply_next() does: 1 with
+ * 'call' held until then, 0 when the node stayed silent too long. */
+static int stash_unread(struct apply_run *ar, struct scan *sc, struct hf_call *call)
+{
+	struct hf_node *now = serving(ar->c, sc->node);
+
+	if (now)
+		sc->node = now;
+	if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+		hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
+			      sc->node->host, sc->node->port);
+		sc->finished = 1;
+		return 0;
+	}
+	call->node = sc->node;
+	call->not_before = sc->not_before = hf_mono_ms() + SETTLE_MS;
+	return 1;
+}
+
+/* "HDEL stash field..." for the stash fields whose records are journaled. */
+static void queue_drop(struct scan *sc, struct hf_call *call)
+{
+	struct hf_argv *a;
+	size_t k;
+
+	if (!sc->nack)
+		return;
+	a = hf_call_cmd(call);
+	hf_argv_push(a, "HDEL");
+	hf_argv_push(a, sc->stash);
+	for (k = 0; k < sc->nack; k++)
+		hf_argv_push(a, sc->ack[k]);
+}
+
+/* A key list: the next batch is known here, taken into 'sc->keys' and
+ * the cursor (an index into the list) moved past it. */
+static void list_next(struct apply_run *ar, struct scan *sc)
+{
+	const struct hf_data_spec *ds = ar->ch->spec;
+	const char **list;
+	size_t m, next = list_batch(ar->c, ar->ch, sc, (size_t)atol(sc->cursor), &list, &m);
+
+	take_keys(sc, NULL, m, list);
+	free(list);
+	free(sc->cursor);
+	sc->cursor = hf_xasprintf("%zu", next);
+	if (next >= ds->nkeys)
+		sc->scan_done = 1;
+}
+
+/* The script on the keys fetched, its records kept in a new stash field.
+ * It is never sent twice on its own ('once'): a batch whose answer was
+ * lost is sent again only after the stash is read, and answered from it. */
+static void queue_script(struct apply_run *ar, struct scan *sc, struct hf_call *call)
+{
+	struct hf_argv *a;
+	size_t k;
+
+	if (!sc->nkeys)
+		return;
+	snprintf(sc->field, sizeof(sc->field), "%lld.%u", hf_wall_ms(), ++ar->batches);
+	hf_call_push(call, "EVAL", ar->code, "1", sc->stash, sc->resumed ? ar->spec_r : ar->spec,
+		     sc->field, NULL);
+	a = &call->cmds[call->ncmds - 1];
+	call->once = 1;
+	for (k = 0; k < sc->nkeys; k++)
+		hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
+}
+
 /* Fill 'call' with the primary's next commands: drop the stash fields
  * journaled, run the script on the keys fetched, fetch the next keys.
  * Returns 1 with commands to send, or with none and a 'not_before' (a
@@ -669,11 +739,9 @@ struct apply_run {
  * others go on meanwhile); 0 when the step is over. */
 static int apply_next(struct apply_run *ar, size_t i)
 {
-	const struct hf_change *ch = ar->ch;
-	const struct hf_data_spec *ds = ch->spec;
+	const struct hf_data_spec *ds = ar->ch->spec;
 	struct scan *sc = &ar->s[i];
 	struct hf_call *call = &ar->calls[i];
-	size_t k;
 
 	memset(call, 0, sizeof(*call));
 	call->node = sc->node;
@@ -688,63 +756,20 @@ static int apply_next(struct apply_run *ar, size_t i)
 		/* First look at the stash: a crashed run may have left records. */
 		int rc = recover_stash(ar->c, sc);
 
-		if (rc && rc != HF_EUNREACH) {
+		if (rc == HF_EUNREACH)
+			return stash_unread(ar, sc, call);
+		if (rc) {
 			sc->finished = 1;
 			return 0;
-		}
-		if (rc) {
-			struct hf_node *now = serving(ar->c, sc->node);
-
-			if (now)
-				sc->node = now;
-			if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
-				hf_target_set(sc->t, HF_EUNREACH, "cannot read the stash on %s:%d",
-					      sc->node->host, sc->node->port);
-				sc->finished = 1;
-				return 0;
-			}
-			call->node = sc->node;
-			call->not_before = sc->not_before = hf_mono_ms() + SETTLE_MS;
-			return 1;
 		}
 		sc->recovered = 1;
 		call->node = sc->node;
 	}
-	if (sc->nack) {
-		struct hf_argv *a = hf_call_cmd(call);
-
-		hf_argv_push(a, "HDEL");
-		hf_argv_push(a, sc->stash);
-		for (k = 0; k < sc->nack; k++)
-			hf_argv_push(a, sc->ack[k]);
-	}
-	if (ds->keys && !sc->nkeys && !sc->scan_done) {
-		/* A key list: the next batch is known here. */
-		const char **list;
-		size_t m, next = list_batch(ar->c, ch, sc, (size_t)atol(sc->cursor), &list, &m);
-
-		take_keys(sc, NULL, m, list);
-		free(list);
-		free(sc->cursor);
-		sc->cursor = hf_xasprintf("%zu", next);
-		if (next >= ds->nkeys)
-			sc->scan_done = 1;
-	}
-	if (sc->nkeys) {
-		struct hf_argv *a = hf_call_cmd(call);
-
-		hf_argv_push(a, "EVAL");
-		hf_argv_push(a, ar->code);
-		hf_argv_push(a, "1");
-		hf_argv_push(a, sc->stash);
-		hf_argv_push(a, sc->resumed ? ar->spec_r : ar->spec);
-		snprintf(sc->field, sizeof(sc->field), "%lld.%u", hf_wall_ms(), ++ar->batches);
-		hf_argv_push(a, sc->field);
-		call->once = 1;
-		for (k = 0; k < sc->nkeys; k++)
-			hf_argv_pushb(a, sc->keys[k], sc->lens[k]);
-	}
-	queue_fetch(ch, sc, call);
+	queue_drop(sc, call);
+	if (ds->keys && !sc->nkeys && !sc->scan_done)
+		list_next(ar, sc);
+	queue_script(ar, sc, call);
+	queue_fetch(ar->ch, sc, call);
 	if (!call->ncmds && sc->scan_done) {
 		/* Nothing left to send: the step is complete. */
 		struct hf_err err = {0};
