@@ -783,19 +783,103 @@ static int apply_next(struct apply_run *ar, size_t i)
 	return 1;
 }
 
+/* Find the script's and the SCAN's replies in 'call' ('*eval', '*fetch':
+ * NULL when not sent). Returns whether the batch must be sent again: the
+ * node did not answer, or redirected it (a failover). */
+static int batch_replies(const struct scan *sc, const struct hf_call *call,
+			 const struct hf_reply **eval, const struct hf_reply **fetch)
+{
+	size_t r = 0;
+
+	if (call->status)
+		return 1;
+	if (sc->nack)
+		r++;   /* HDEL: a failure only leaves stash entries */
+	if (sc->nkeys)
+		*eval = call->replies[r++];
+	if (call->ncmds > r)
+		*fetch = call->replies[r++];
+	return moved_or_readonly(*eval) || moved_or_readonly(*fetch);
+}
+
+/* A failover, or a node that did not answer: find the shard's primary
+ * and ask again after SETTLE_MS; a SCAN cursor is only good on the node
+ * that gave it. */
+static void retry_batch(struct apply_run *ar, struct scan *sc, const struct hf_call *call,
+			const struct hf_reply *eval, const struct hf_reply *fetch)
+{
+	const struct hf_data_spec *ds = ar->ch->spec;
+	struct hf_node *now = serving(ar->c, sc->node);
+
+	if (now && now != sc->node && !ds->keys) {
+		free(sc->cursor);
+		sc->cursor = hf_xstrdup("0");
+		sc->scan_done = 0;
+	}
+	if (now) {
+		sc->node = now;
+		stash_key(ar->c, now, sc->x->run_id, sc->stash, sizeof(sc->stash));
+	}
+	/* The script may have run: the stash is read again first, and
+	 * the batch answered from it. */
+	sc->resumed = 1;
+	sc->recovered = 0;
+	if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
+		hf_target_set(sc->t, call->status ? call->status : HF_ERR, "%s",
+			      call->status ? call->error : (eval && eval->str) ? eval->str :
+			      (fetch && fetch->str) ? fetch->str : "no answer");
+		sc->finished = 1;
+	}
+	sc->not_before = hf_mono_ms() + SETTLE_MS;
+}
+
+/* A transform failed, or an answer could not be read: the step ends. The
+ * keys changed before the failure are journaled, so that the rollback
+ * restores them. */
+static void abandon_batch(struct scan *sc, struct hf_key_record *recs, size_t nrecs)
+{
+	if (nrecs)
+		hf_journal_keys_add(sc->x->journal, sc->x->run_id, sc->t->step->seq, recs, nrecs,
+				    sc->cursor, 0, NULL);
+	free_records(recs, nrecs);
+	free_keys(sc->keys, sc->lens, sc->nkeys);
+	sc->keys = NULL;
+	sc->lens = NULL;
+	sc->nkeys = 0;
+	sc->finished = 1;
+}
+
+/* Take the keys of the SCAN reply 'fetch' as the next batch. Returns the
+ * cursor that comes after them (caller frees), or NULL, with the step
+ * failed when the SCAN did. */
+static char *take_fetched(struct scan *sc, const struct hf_reply *fetch)
+{
+	char *next = NULL;
+
+	if (fetch && fetch->type == HF_REPLY_ARRAY && fetch->nelem == 2 && fetch->elem[0]->str &&
+	    fetch->elem[1]->type == HF_REPLY_ARRAY) {
+		next = hf_xstrdup(fetch->elem[0]->str);
+		take_keys(sc, (const struct hf_reply *const *)fetch->elem[1]->elem,
+			  fetch->elem[1]->nelem, NULL);
+		if (!strcmp(next, "0"))
+			sc->scan_done = 1;
+	} else if (fetch) {
+		hf_target_set(sc->t, HF_ERR, "SCAN failed: %s", fetch->str ? fetch->str : "?");
+		sc->finished = 1;
+	}
+	return next;
+}
+
 /* The primary answered (or failed): journal the records of its batch, in
  * a transaction of their own, before its next batch is sent. */
 static void apply_answer(struct apply_run *ar, size_t i)
 {
-	const struct hf_change *ch = ar->ch;
-	const struct hf_data_spec *ds = ch->spec;
 	struct scan *sc = &ar->s[i];
 	struct hf_call *call = &ar->calls[i];
 	const struct hf_reply *eval = NULL, *fetch = NULL;
 	struct hf_key_record *recs = NULL;
-	size_t r = 0, nrecs = 0, k, *done_lens = NULL, done_n = 0;
+	size_t nrecs = 0, k, *done_lens = NULL, done_n = 0;
 	char **done_keys = NULL;
-	int bad = 0;
 	char *next = NULL;
 	struct hf_err err = {0};
 
@@ -804,61 +888,14 @@ static void apply_answer(struct apply_run *ar, size_t i)
 	/* Keys changed on the node, records not journaled yet: only the
 	 * stash holds their before-images now. */
 	hf_crashpoint("data-script");
-	if (call->status) {
-		bad = 1;
-	} else {
-		if (sc->nack)
-			r++;   /* HDEL: a failure only leaves stash entries */
-		if (sc->nkeys)
-			eval = call->replies[r++];
-		if (call->ncmds > r)
-			fetch = call->replies[r++];
-		bad = moved_or_readonly(eval) || moved_or_readonly(fetch);
-	}
-	if (bad) {
-		/* A failover, or a node that did not answer: find the shard's
-		 * primary and ask again; a SCAN cursor is only good on the node
-		 * that gave it. */
-		struct hf_node *now = serving(ar->c, sc->node);
-
-		if (now && now != sc->node && !ds->keys) {
-			free(sc->cursor);
-			sc->cursor = hf_xstrdup("0");
-			sc->scan_done = 0;
-		}
-		if (now) {
-			sc->node = now;
-			stash_key(ar->c, now, sc->x->run_id, sc->stash, sizeof(sc->stash));
-		}
-		/* The script may have run: the stash is read again first, and
-		 * the batch answered from it. */
-		sc->resumed = 1;
-		sc->recovered = 0;
-		if (++sc->idle > MAX_ROUNDS_WITHOUT_PROGRESS) {
-			hf_target_set(sc->t, call->status ? call->status : HF_ERR, "%s",
-				      call->status ? call->error : (eval && eval->str) ? eval->str :
-				      (fetch && fetch->str) ? fetch->str : "no answer");
-			sc->finished = 1;
-		}
-		sc->not_before = hf_mono_ms() + SETTLE_MS;
+	if (batch_replies(sc, call, &eval, &fetch)) {
+		retry_batch(ar, sc, call, eval, fetch);
 		return;
 	}
 	sc->idle = 0;
 	drop_acks(sc);
-	if (sc->nkeys && record_answers(ch, sc, eval, &recs, &nrecs)) {
-		/* The keys changed before the failure are journaled, so that
-		 * the rollback restores them. */
-		if (nrecs)
-			hf_journal_keys_add(sc->x->journal, sc->x->run_id, sc->t->step->seq, recs, nrecs,
-					    sc->cursor, 0, NULL);
-		for (k = 0; k < nrecs; k++)
-			free(recs[k].dump);
-		free(recs);
-		free_keys(sc->keys, sc->lens, sc->nkeys);
-		sc->keys = NULL;
-		sc->lens = NULL;
-		sc->nkeys = 0;
-		sc->finished = 1;
+	if (sc->nkeys && record_answers(ar->ch, sc, eval, &recs, &nrecs)) {
+		abandon_batch(sc, recs, nrecs);
 		return;
 	}
 	sc->t->looked += (long long)sc->nkeys;
@@ -875,17 +912,7 @@ static void apply_answer(struct apply_run *ar, size_t i)
 	sc->keys = NULL;
 	sc->lens = NULL;
 	sc->nkeys = 0;
-	if (fetch && fetch->type == HF_REPLY_ARRAY && fetch->nelem == 2 && fetch->elem[0]->str &&
-	    fetch->elem[1]->type == HF_REPLY_ARRAY) {
-		next = hf_xstrdup(fetch->elem[0]->str);
-		take_keys(sc, (const struct hf_reply *const *)fetch->elem[1]->elem,
-			  fetch->elem[1]->nelem, NULL);
-		if (!strcmp(next, "0"))
-			sc->scan_done = 1;
-	} else if (fetch) {
-		hf_target_set(sc->t, HF_ERR, "SCAN failed: %s", fetch->str ? fetch->str : "?");
-		sc->finished = 1;
-	}
+	next = take_fetched(sc, fetch);
 	/* The position to resume from regenerates the keys fetched but not
 	 * sent yet: the cursor that fetched them. */
 	if (hf_journal_keys_add(sc->x->journal, sc->x->run_id, sc->t->step->seq, recs, nrecs,
@@ -893,9 +920,7 @@ static void apply_answer(struct apply_run *ar, size_t i)
 		hf_target_set(sc->t, HF_ERR, "%s", err.msg);
 		sc->finished = 1;
 	}
-	for (k = 0; k < nrecs; k++)
-		free(recs[k].dump);
-	free(recs);
+	free_records(recs, nrecs);
 	free_keys(done_keys, done_lens, done_n);
 	if (next) {
 		free(sc->cursor);
