@@ -154,104 +154,165 @@ size_t hf_fanout(struct hf_cluster *c, struct hf_call *calls, size_t n, long tim
 	return hf_fanout_each(c, calls, n, timeout_ms, NULL, NULL);
 }
 
+/* One hf_fanout_each() under way: its calls, their state, and the sockets
+ * of one pass of its loop. */
+struct fanout {
+	struct hf_cluster *c;
+	struct hf_call *calls;
+	struct pending *st;
+	size_t n;
+	long timeout_ms;
+	int (*next)(void *ud, size_t i);
+	void *ud;
+	struct pollfd *pfd;   /* the calls waiting for replies, this pass */
+	size_t *idx;          /* each one's call */
+	size_t np;
+};
+
+/* A call held back is sent when its time comes. */
+static void send_due(struct fanout *f, long long now)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (f->st[i].waiting && f->calls[i].not_before <= now)
+			arm(f->c, &f->calls[i], &f->st[i], f->timeout_ms);
+}
+
+/* A call that is complete (answered, or failed) goes back to the caller,
+ * who may send the node its next one at once. Returns the time after. */
+static long long hand_back(struct fanout *f, long long now)
+{
+	long long spent;
+	size_t i;
+
+	if (!f->next)
+		return now;
+	for (i = 0; i < f->n; i++)
+		while (!f->st[i].reported && complete(&f->calls[i], &f->st[i])) {
+			f->st[i].reported = 1;
+			if (f->next(f->ud, i))
+				arm(f->c, &f->calls[i], &f->st[i], f->timeout_ms);
+		}
+	/* Time spent in the caller is no node's fault: a reply waiting in a
+	 * socket meanwhile is not late. */
+	spent = hf_mono_ms() - now;
+	for (i = 0; i < f->n && spent > 0; i++)
+		if (!f->st[i].reported)
+			f->st[i].deadline += spent;
+	return hf_mono_ms();
+}
+
+/* Fail the calls whose deadline passed and list the sockets of those
+ * still waiting for replies in 'f->pfd'. '*first' becomes the earliest
+ * deadline or 'not_before' to come (0: none). Returns the calls held
+ * back. */
+static size_t gather(struct fanout *f, long long now, long long *first)
+{
+	size_t i, waiting = 0;
+
+	f->np = 0;
+	for (i = 0; i < f->n; i++) {
+		struct hf_call *call = &f->calls[i];
+
+		if (f->st[i].waiting) {
+			waiting++;
+			if (!*first || call->not_before < *first)
+				*first = call->not_before;
+			continue;
+		}
+		if (complete(call, &f->st[i]))
+			continue;
+		if (f->st[i].deadline <= now) {
+			fail(call, "%s:%d: no answer within %s", "the deadline");
+			continue;
+		}
+		if (!*first || f->st[i].deadline < *first)
+			*first = f->st[i].deadline;
+		f->pfd[f->np].fd = ((redisContext *)call->node->conn)->fd;
+		f->pfd[f->np].events = POLLIN;
+		f->pfd[f->np].revents = 0;
+		f->idx[f->np++] = i;
+	}
+	return waiting;
+}
+
+/* Has every call been handed back to the caller's 'next'? */
+static int all_reported(const struct fanout *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (!f->st[i].reported)
+			return 0;
+	return 1;
+}
+
+/* Read what the nodes that poll() found readable sent. */
+static void read_ready(struct fanout *f, int rc)
+{
+	size_t i;
+
+	for (i = 0; i < f->np && rc > 0; i++) {
+		struct hf_call *call = &f->calls[f->idx[i]];
+		struct pending *p = &f->st[f->idx[i]];
+
+		if (!f->pfd[i].revents)
+			continue;
+		if (redisBufferRead(call->node->conn) == REDIS_ERR) {
+			if (p->reused && !p->retried && !p->got && !call->once) {
+				p->retried = 1;
+				drop_conn(call->node);
+				if (send_call(f->c, call, f->timeout_ms, &p->reused))
+					p->got = call->ncmds;
+				p->deadline = hf_mono_ms() + f->timeout_ms;
+				continue;
+			}
+			fail(call, "%s:%d: connection lost: %s",
+			     ((redisContext *)call->node->conn)->errstr);
+			continue;
+		}
+		p->got = take_replies(call, p->got);
+		if (p->got >= call->ncmds)
+			call->done_us = hf_mono_us();
+	}
+}
+
 size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, long timeout_ms,
 		      int (*next)(void *ud, size_t i), void *ud)
 {
-	struct pollfd *pfd = hf_xcalloc(n ? n : 1, sizeof(*pfd));
-	struct pending *st = hf_xcalloc(n ? n : 1, sizeof(*st));
-	size_t *idx = hf_xcalloc(n ? n : 1, sizeof(*idx));
+	struct fanout f = { .c = c, .calls = calls, .n = n, .timeout_ms = timeout_ms,
+			    .next = next, .ud = ud };
 	size_t i, failed = 0;
 
+	f.pfd = hf_xcalloc(n ? n : 1, sizeof(*f.pfd));
+	f.st = hf_xcalloc(n ? n : 1, sizeof(*f.st));
+	f.idx = hf_xcalloc(n ? n : 1, sizeof(*f.idx));
 	if (timeout_ms <= 0)
-		timeout_ms = c->timeout_ms;
+		f.timeout_ms = c->timeout_ms;
 	for (i = 0; i < n; i++)
-		arm(c, &calls[i], &st[i], timeout_ms);
+		arm(c, &calls[i], &f.st[i], f.timeout_ms);
 	for (;;) {
-		long long now, first = 0;
-		size_t np = 0, waiting = 0;
+		long long now = hf_mono_ms(), first = 0;
+		size_t waiting;
 		int rc;
 
-		/* A call held back is sent when its time comes. */
-		now = hf_mono_ms();
-		for (i = 0; i < n; i++)
-			if (st[i].waiting && calls[i].not_before <= now)
-				arm(c, &calls[i], &st[i], timeout_ms);
-		/* A call that is complete (answered, or failed) goes back to
-		 * the caller, who may send the node its next one at once. */
-		for (i = 0; next && i < n; i++)
-			while (!st[i].reported && complete(&calls[i], &st[i])) {
-				st[i].reported = 1;
-				if (next(ud, i))
-					arm(c, &calls[i], &st[i], timeout_ms);
-			}
-		if (next) {
-			/* Time spent in the caller is no node's fault: a reply
-			 * waiting in a socket meanwhile is not late. */
-			long long spent = hf_mono_ms() - now;
-
-			for (i = 0; i < n && spent > 0; i++)
-				if (!st[i].reported)
-					st[i].deadline += spent;
-			now = hf_mono_ms();
-		}
-		for (i = 0; i < n; i++) {
-			if (st[i].waiting) {
-				waiting++;
-				if (!first || calls[i].not_before < first)
-					first = calls[i].not_before;
-				continue;
-			}
-			if (complete(&calls[i], &st[i]))
-				continue;
-			if (st[i].deadline <= now) {
-				fail(&calls[i], "%s:%d: no answer within %s", "the deadline");
-				continue;
-			}
-			if (!first || st[i].deadline < first)
-				first = st[i].deadline;
-			pfd[np].fd = ((redisContext *)calls[i].node->conn)->fd;
-			pfd[np].events = POLLIN;
-			pfd[np].revents = 0;
-			idx[np++] = i;
-		}
-		if (!np && !waiting) {
-			for (i = 0; next && i < n; i++)
-				if (!st[i].reported)
-					break;
-			if (i < n && next)
+		send_due(&f, now);
+		now = hand_back(&f, now);
+		waiting = gather(&f, now, &first);
+		if (!f.np && !waiting) {
+			if (next && !all_reported(&f))
 				continue;   /* a deadline just passed: report it */
 			break;
 		}
 		/* With only calls held back, this waits for the first of them. */
-		rc = poll(pfd, np, first > now ? (int)(first - now) : 0);
+		rc = poll(f.pfd, f.np, first > now ? (int)(first - now) : 0);
 		if (rc < 0 && errno != EINTR) {
-			for (i = 0; i < np; i++)
-				fail(&calls[idx[i]], "%s:%d: poll failed: %s", strerror(errno));
+			for (i = 0; i < f.np; i++)
+				fail(&calls[f.idx[i]], "%s:%d: poll failed: %s", strerror(errno));
 			continue;   /* every call pending has failed: reported above */
 		}
-		for (i = 0; i < np && rc > 0; i++) {
-			struct hf_call *call = &calls[idx[i]];
-			struct pending *p = &st[idx[i]];
-
-			if (!pfd[i].revents)
-				continue;
-			if (redisBufferRead(call->node->conn) == REDIS_ERR) {
-				if (p->reused && !p->retried && !p->got && !call->once) {
-					p->retried = 1;
-					drop_conn(call->node);
-					if (send_call(c, call, timeout_ms, &p->reused))
-						p->got = call->ncmds;
-					p->deadline = hf_mono_ms() + timeout_ms;
-					continue;
-				}
-				fail(call, "%s:%d: connection lost: %s",
-				     ((redisContext *)call->node->conn)->errstr);
-				continue;
-			}
-			p->got = take_replies(call, p->got);
-			if (p->got >= call->ncmds)
-				call->done_us = hf_mono_us();
-		}
+		read_ready(&f, rc);
 	}
 	for (i = 0; i < n; i++) {
 		if (calls[i].status) {
@@ -264,9 +325,9 @@ size_t hf_fanout_each(struct hf_cluster *c, struct hf_call *calls, size_t n, lon
 			failed++;
 		}
 	}
-	free(pfd);
-	free(st);
-	free(idx);
+	free(f.pfd);
+	free(f.st);
+	free(f.idx);
 	return failed;
 }
 
