@@ -115,6 +115,111 @@ static void parse_latency(const struct hf_reply *r, struct hf_node_sample *s)
 	}
 }
 
+/* Take the cluster's redirections out of the calls and errors of 's',
+ * from its "INFO errorstats". */
+static void drop_redirects(const char *errorstats, struct hf_node_sample *s)
+{
+	/* Redirections are counted as rejected calls by Redis 7, but they
+	 * are the cluster working as designed, not failures. */
+	unsigned long long redirects = 0;
+	const char *e;
+
+	if ((e = strstr(errorstats, "errorstat_MOVED:count=")))
+		redirects += strtoull(e + 22, NULL, 10);
+	if ((e = strstr(errorstats, "errorstat_ASK:count=")))
+		redirects += strtoull(e + 20, NULL, 10);
+	s->errors -= redirects < s->errors ? redirects : s->errors;
+	s->calls -= redirects < s->calls ? redirects : s->calls;
+}
+
+/* The node's role, offset, and its primary or its replicas, from its
+ * "INFO replication". */
+static void read_replication(const char *info, struct hf_node_sample *s)
+{
+	char buf[64];
+	size_t k;
+
+	hf_info_field(info, "role", buf, sizeof(buf));
+	s->is_primary = !strcmp(buf, "master");
+	s->repl_offset = (long long)info_ull(info, s->is_primary ? "master_repl_offset" :
+					     "slave_repl_offset");
+	if (!s->is_primary) {
+		hf_info_field(info, "master_host", s->master_host, sizeof(s->master_host));
+		s->master_port = (int)info_ull(info, "master_port");
+	}
+	if (s->is_primary) {
+		struct hf_info_replica reps[8];
+		size_t nr = hf_info_replicas(info, reps, 8);
+
+		for (k = 0; k < nr && k < 8; k++) {
+			struct hf_replica_seen *rs = &s->replicas[s->nreplicas++];
+
+			snprintf(rs->ip, sizeof(rs->ip), "%.63s", reps[k].ip);
+			rs->port = reps[k].port;
+			rs->offset = reps[k].offset;
+			rs->lag_s = reps[k].lag_s;
+		}
+	}
+}
+
+/* Read the answers to hf_metrics_sample()'s commands ('call', sent at
+ * 't0' monotonic µs) into 's'. */
+static void read_sample(const struct hf_call *call, long long t0, struct hf_node_sample *s)
+{
+	const struct hf_reply *const *r = (const struct hf_reply *const *)call->replies;
+	size_t k;
+
+	memset(s, 0, sizeof(*s));
+	s->ok = !call->status;
+	s->rtt_us = call->done_us ? call->done_us - t0 : 0;
+	if (!s->ok)
+		return;
+	for (k = 0; k < 5; k++)
+		if (!r[k] || r[k]->type != HF_REPLY_STRING)
+			s->ok = 0;
+	if (!s->ok)
+		return;
+	parse_commandstats(r[0]->str, s);
+	drop_redirects(r[4]->str, s);
+	s->rejected_conns = info_ull(r[1]->str, "rejected_connections");
+	s->evicted_keys = info_ull(r[1]->str, "evicted_keys");
+	read_replication(r[2]->str, s);
+	s->used_memory = info_ull(r[3]->str, "used_memory");
+	s->maxmemory = info_ull(r[3]->str, "maxmemory");
+	parse_latency(r[5], s);
+}
+
+/* Cluster state, from the nodes that answered: 'calls' (room for 'n',
+ * released) carries one CLUSTER INFO to each. */
+static void sample_cluster_state(struct hf_cluster *c, struct hf_node **nodes, size_t n,
+				 struct hf_node_sample *out, struct hf_call *calls,
+				 long timeout_ms)
+{
+	size_t i, k, m = 0;
+
+	for (i = 0; c->cluster_mode && i < n; i++) {
+		if (!out[i].ok)
+			continue;   /* a node that did not answer costs no second wait */
+		calls[m].node = nodes[i];
+		hf_call_push(&calls[m], "CLUSTER", "INFO", NULL);
+		m++;
+	}
+	hf_fanout(c, calls, m, timeout_ms);
+	for (i = 0, k = 0; c->cluster_mode && i < n; i++) {
+		if (!out[i].ok)
+			continue;
+		if (!calls[k].status && calls[k].replies[0] &&
+		    calls[k].replies[0]->type == HF_REPLY_STRING)
+		{
+			hf_info_field(calls[k].replies[0]->str, "cluster_state", out[i].cluster_state,
+				      sizeof(out[i].cluster_state));
+			out[i].slots_fail = (int)info_ull(calls[k].replies[0]->str, "cluster_slots_fail");
+		}
+		k++;
+	}
+	hf_calls_release(calls, m);
+}
+
 void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 		       struct hf_node_sample *out, long timeout_ms)
 {
@@ -131,89 +236,10 @@ void hf_metrics_sample(struct hf_cluster *c, struct hf_node **nodes, size_t n,
 		hf_call_push(&calls[i], "LATENCY", "HISTOGRAM", NULL);
 	}
 	hf_fanout(c, calls, n, timeout_ms);
-	for (i = 0; i < n; i++) {
-		struct hf_node_sample *s = &out[i];
-		const struct hf_reply *const *r = (const struct hf_reply *const *)calls[i].replies;
-		char buf[64];
-
-		memset(s, 0, sizeof(*s));
-		s->ok = !calls[i].status;
-		s->rtt_us = calls[i].done_us ? calls[i].done_us - t0 : 0;
-		if (!s->ok)
-			continue;
-		for (k = 0; k < 5; k++)
-			if (!r[k] || r[k]->type != HF_REPLY_STRING)
-				s->ok = 0;
-		if (!s->ok)
-			continue;
-		parse_commandstats(r[0]->str, s);
-		/* Redirections are counted as rejected calls by Redis 7, but they
-		 * are the cluster working as designed, not failures. */
-		{
-			unsigned long long redirects = 0;
-			const char *e;
-
-			if ((e = strstr(r[4]->str, "errorstat_MOVED:count=")))
-				redirects += strtoull(e + 22, NULL, 10);
-			if ((e = strstr(r[4]->str, "errorstat_ASK:count=")))
-				redirects += strtoull(e + 20, NULL, 10);
-			s->errors -= redirects < s->errors ? redirects : s->errors;
-			s->calls -= redirects < s->calls ? redirects : s->calls;
-		}
-		s->rejected_conns = info_ull(r[1]->str, "rejected_connections");
-		s->evicted_keys = info_ull(r[1]->str, "evicted_keys");
-		hf_info_field(r[2]->str, "role", buf, sizeof(buf));
-		s->is_primary = !strcmp(buf, "master");
-		s->repl_offset = (long long)info_ull(r[2]->str, s->is_primary ? "master_repl_offset" :
-						     "slave_repl_offset");
-		if (!s->is_primary) {
-			hf_info_field(r[2]->str, "master_host", s->master_host, sizeof(s->master_host));
-			s->master_port = (int)info_ull(r[2]->str, "master_port");
-		}
-		if (s->is_primary) {
-			struct hf_info_replica reps[8];
-			size_t nr = hf_info_replicas(r[2]->str, reps, 8);
-
-			for (k = 0; k < nr && k < 8; k++) {
-				struct hf_replica_seen *rs = &s->replicas[s->nreplicas++];
-
-				snprintf(rs->ip, sizeof(rs->ip), "%.63s", reps[k].ip);
-				rs->port = reps[k].port;
-				rs->offset = reps[k].offset;
-				rs->lag_s = reps[k].lag_s;
-			}
-		}
-		s->used_memory = info_ull(r[3]->str, "used_memory");
-		s->maxmemory = info_ull(r[3]->str, "maxmemory");
-		parse_latency(r[5], s);
-	}
+	for (i = 0; i < n; i++)
+		read_sample(&calls[i], t0, &out[i]);
 	hf_calls_release(calls, n);
-	/* Cluster state, from the nodes that answered. */
-	{
-		size_t m = 0;
-
-		for (i = 0; c->cluster_mode && i < n; i++) {
-			if (!out[i].ok)
-				continue;   /* a node that did not answer costs no second wait */
-			calls[m].node = nodes[i];
-			hf_call_push(&calls[m], "CLUSTER", "INFO", NULL);
-			m++;
-		}
-		hf_fanout(c, calls, m, timeout_ms);
-		for (i = 0, k = 0; c->cluster_mode && i < n; i++) {
-			if (!out[i].ok)
-				continue;
-			if (!calls[k].status && calls[k].replies[0] &&
-			    calls[k].replies[0]->type == HF_REPLY_STRING)
-			{
-				hf_info_field(calls[k].replies[0]->str, "cluster_state", out[i].cluster_state,
-					      sizeof(out[i].cluster_state));
-				out[i].slots_fail = (int)info_ull(calls[k].replies[0]->str, "cluster_slots_fail");
-			}
-			k++;
-		}
-		hf_calls_release(calls, m);
-	}
+	sample_cluster_state(c, nodes, n, out, calls, timeout_ms);
 	hf_calls_release(calls, n);
 	free(calls);
 }
