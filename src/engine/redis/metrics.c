@@ -272,18 +272,28 @@ static int primary_of(struct hf_cluster *c, const struct hf_node *r)
 	return -1;
 }
 
-void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_result *out,
-		  long timeout_ms, long ttl_ms)
+/* What hf_probe_run()'s write and read-back share. */
+struct probe {
+	struct hf_cluster *c;
+	struct hf_probe_result *out;   /* per node */
+	struct hf_call *calls;         /* room for a call per node */
+	size_t *who;                   /* per call: its node */
+	long long *sent;               /* per node: monotonic µs its probe was written */
+	char val[32];                  /* the value written */
+	long timeout_ms;
+};
+
+/* Write the probe value to every primary that has slots ('ttl' ms to
+ * live), each write's round trip into its result. */
+static void probe_write(struct probe *pr, const char *ttl)
 {
-	struct hf_call *calls = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*calls));
-	long long *sent = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*sent));
-	size_t *who = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*who));
-	char key[64], val[32], ttl[24];
-	long long deadline;
+	struct hf_cluster *c = pr->c;
+	struct hf_probe_result *out = pr->out;
+	struct hf_call *calls = pr->calls;
+	long long t0;
+	char key[64];
 	size_t i, n = 0;
 
-	snprintf(val, sizeof(val), "%llu", seq);
-	snprintf(ttl, sizeof(ttl), "%ld", ttl_ms > 0 ? ttl_ms : 60000);
 	for (i = 0; i < c->nnodes; i++) {
 		out[i].write_ms = -2;   /* not probed */
 		out[i].converge_ms = -1;
@@ -294,66 +304,88 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 		out[i].write_ms = -1;
 		probe_key(&c->nodes[i], key, sizeof(key));
 		calls[n].node = &c->nodes[i];
-		hf_call_push(&calls[n], "SET", key, val, "PX", ttl, NULL);
-		who[n++] = i;
+		hf_call_push(&calls[n], "SET", key, pr->val, "PX", ttl, NULL);
+		pr->who[n++] = i;
 	}
-	{
-		long long t0 = hf_mono_us();
+	t0 = hf_mono_us();
+	hf_fanout(c, calls, n, pr->timeout_ms);
+	for (i = 0; i < n; i++) {
+		const struct hf_reply *r = calls[i].replies[0];
+		struct hf_probe_result *o = &out[pr->who[i]];
 
-		hf_fanout(c, calls, n, timeout_ms);
-		for (i = 0; i < n; i++) {
-			const struct hf_reply *r = calls[i].replies[0];
-			struct hf_probe_result *o = &out[who[i]];
-
-			sent[who[i]] = t0;
-			if (!calls[i].status && r && r->type == HF_REPLY_STATUS)
-				o->write_ms = (double)(calls[i].done_us - t0) / 1000.0;
-			else if (r && r->type == HF_REPLY_ERROR && (!strncmp(r->str, "MOVED", 5) ||
-								   !strncmp(r->str, "ASK", 3)))
-				o->write_ms = -2;   /* the key moved: a failover, not a slow write */
-			if (o->write_ms == -1)
-				snprintf(o->error, sizeof(o->error), "%.60s",
-					 r && r->str ? r->str : calls[i].error);
-		}
+		pr->sent[pr->who[i]] = t0;
+		if (!calls[i].status && r && r->type == HF_REPLY_STATUS)
+			o->write_ms = (double)(calls[i].done_us - t0) / 1000.0;
+		else if (r && r->type == HF_REPLY_ERROR && (!strncmp(r->str, "MOVED", 5) ||
+							   !strncmp(r->str, "ASK", 3)))
+			o->write_ms = -2;   /* the key moved: a failover, not a slow write */
+		if (o->write_ms == -1)
+			snprintf(o->error, sizeof(o->error), "%.60s",
+				 r && r->str ? r->str : calls[i].error);
 	}
 	hf_calls_release(calls, n);
+}
 
-	/* Read back from every replica until the value arrives. */
-	deadline = hf_mono_ms() + timeout_ms;
+/* Read back from every replica until the value arrives. */
+static void probe_converge(struct probe *pr)
+{
+	struct hf_cluster *c = pr->c;
+	struct hf_call *calls = pr->calls;
+	long long deadline = hf_mono_ms() + pr->timeout_ms;
+	char key[64];
+	size_t i, n;
+
 	for (;;) {
 		n = 0;
 		for (i = 0; i < c->nnodes; i++) {
 			int p;
 
-			if (c->nodes[i].role != HF_ROLE_REPLICA || out[i].converge_ms >= 0)
+			if (c->nodes[i].role != HF_ROLE_REPLICA || pr->out[i].converge_ms >= 0)
 				continue;
 			p = primary_of(c, &c->nodes[i]);
-			if (p < 0 || out[p].write_ms < 0)
+			if (p < 0 || pr->out[p].write_ms < 0)
 				continue;   /* nothing was written to converge to */
 			probe_key(&c->nodes[p], key, sizeof(key));
 			calls[n].node = &c->nodes[i];
 			if (c->cluster_mode)
 				hf_call_push(&calls[n], "READONLY", NULL);
 			hf_call_push(&calls[n], "GET", key, NULL);
-			who[n++] = i;
+			pr->who[n++] = i;
 		}
 		if (!n || hf_mono_ms() >= deadline)
 			break;
 		hf_fanout(c, calls, n, deadline - hf_mono_ms() > 0 ? deadline - hf_mono_ms() : 1);
 		for (i = 0; i < n; i++) {
 			const struct hf_reply *r = calls[i].replies[calls[i].ncmds - 1];
-			int p = primary_of(c, &c->nodes[who[i]]);
+			int p = primary_of(c, &c->nodes[pr->who[i]]);
 
-			if (!calls[i].status && r && r->str && !strcmp(r->str, val))
-				out[who[i]].converge_ms = (double)(calls[i].done_us - sent[p]) / 1000.0;
+			if (!calls[i].status && r && r->str && !strcmp(r->str, pr->val))
+				pr->out[pr->who[i]].converge_ms =
+					(double)(calls[i].done_us - pr->sent[p]) / 1000.0;
 		}
 		hf_calls_release(calls, n);
 		hf_sleep_ms(2);
 	}
 	hf_calls_release(calls, n);
-	free(calls);
-	free(sent);
-	free(who);
+}
+
+void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_result *out,
+		  long timeout_ms, long ttl_ms)
+{
+	size_t m = c->nnodes ? c->nnodes : 1;
+	struct probe pr = { .c = c, .out = out, .timeout_ms = timeout_ms };
+	char ttl[24];
+
+	pr.calls = hf_xcalloc(m, sizeof(*pr.calls));
+	pr.sent = hf_xcalloc(m, sizeof(*pr.sent));
+	pr.who = hf_xcalloc(m, sizeof(*pr.who));
+	snprintf(pr.val, sizeof(pr.val), "%llu", seq);
+	snprintf(ttl, sizeof(ttl), "%ld", ttl_ms > 0 ? ttl_ms : 60000);
+	probe_write(&pr, ttl);
+	probe_converge(&pr);
+	free(pr.calls);
+	free(pr.sent);
+	free(pr.who);
 }
 
 void hf_probe_cleanup(struct hf_cluster *c, long timeout_ms)
