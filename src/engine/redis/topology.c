@@ -117,6 +117,87 @@ static int cmp_replica(const void *a, const void *b)
 	return strcmp(x->node.host, y->node.host);
 }
 
+/* Read one line of CLUSTER NODES into 'p' (its strings allocated; 'line'
+ * is cut up). Returns 0, or -1 for a line that names no node to work on:
+ * too short, without an address, or a node still in its handshake. */
+static int parse_node_line(const struct hf_cluster *c, char *line, struct parsed *p)
+{
+	char *fields[16400];
+	char *fs = NULL, *f;
+	int nf = 0;
+	char *at, *colon;
+
+	for (f = strtok_r(line, " ", &fs); f && nf < 16400; f = strtok_r(NULL, " ", &fs))
+		fields[nf++] = f;
+	if (nf < 8)
+		return -1;
+	if (strstr(fields[2], "noaddr") || strstr(fields[2], "handshake"))
+		return -1;
+	memset(p, 0, sizeof(*p));
+	p->node.slot_lo = p->node.slot_hi = -1;
+	at = strchr(fields[1], '@');
+	if (at)
+		*at = '\0';
+	colon = strrchr(fields[1], ':');
+	if (!colon || (colon == fields[1] && !strstr(fields[2], "myself")))
+		return -1;
+	*colon = '\0';
+	p->node.id = hf_xstrdup(fields[0]);
+	/* A node that never met another knows no address of its own:
+	 * it is the seed. */
+	p->node.host = hf_xstrdup(colon == fields[1] ? c->uri.host : fields[1]);
+	p->node.port = atoi(colon + 1);
+	p->node.flags = hf_xstrdup(fields[2]);
+	p->node.pong_ms = strtoll(fields[5], NULL, 10);
+	p->node.failed = strstr(fields[2], "fail") != NULL;
+	if (strstr(fields[2], "master")) {
+		p->node.role = HF_ROLE_PRIMARY;
+		p->first_slot = first_slot_of(fields, nf, &p->node.slot_hi);
+		p->node.slot_lo = p->node.slot_hi >= 0 ? p->first_slot : -1;
+	} else {
+		p->node.role = HF_ROLE_REPLICA;
+		p->node.primary_id = hf_xstrdup(fields[3]);
+	}
+	return 0;
+}
+
+/* Move 'node' into 'c' as a node of shard 'shard'. */
+static void place_node(struct hf_cluster *c, const struct hf_node *node, int shard)
+{
+	struct hf_node *n = add_node(c);
+
+	free(n->flags);
+	*n = *node;
+	n->shard = shard;
+}
+
+/* Move the sorted 'prim' and 'repl' into 'c': a shard per primary, in
+ * their order, each primary followed by its replicas. The replicas moved
+ * are left without an id. */
+static void place_shards(struct hf_cluster *c, const struct parsed *prim, size_t np,
+			 struct parsed *repl, size_t nr)
+{
+	size_t i, k;
+
+	for (i = 0; i < np; i++) {
+		place_node(c, &prim[i].node, (int)i);
+		for (k = 0; k < nr; k++) {
+			if (!repl[k].node.id || strcmp(repl[k].node.primary_id, prim[i].node.id))
+				continue;
+			place_node(c, &repl[k].node, (int)i);
+			repl[k].node.id = NULL;   /* moved */
+		}
+	}
+	c->nshards = (int)np;
+	/* Replicas of a primary we could not see are kept, in a shard of their own. */
+	for (k = 0; k < nr; k++) {
+		if (!repl[k].node.id)
+			continue;
+		place_node(c, &repl[k].node, c->nshards++);
+		repl[k].node.id = NULL;
+	}
+}
+
 /* Parse CLUSTER NODES into 'c', primaries ordered by their first slot, each
  * followed by its replicas. */
 static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf_err *err)
@@ -127,44 +208,14 @@ static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf
 	int rc = 0;
 
 	for (line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-		char *fields[16400];
-		char *fs = NULL, *f;
-		int nf = 0;
 		struct parsed p;
-		char *at, *colon;
 
-		for (f = strtok_r(line, " ", &fs); f && nf < 16400; f = strtok_r(NULL, " ", &fs))
-			fields[nf++] = f;
-		if (nf < 8)
+		if (parse_node_line(c, line, &p))
 			continue;
-		if (strstr(fields[2], "noaddr") || strstr(fields[2], "handshake"))
-			continue;
-		memset(&p, 0, sizeof(p));
-		p.node.slot_lo = p.node.slot_hi = -1;
-		at = strchr(fields[1], '@');
-		if (at)
-			*at = '\0';
-		colon = strrchr(fields[1], ':');
-		if (!colon || (colon == fields[1] && !strstr(fields[2], "myself")))
-			continue;
-		*colon = '\0';
-		p.node.id = hf_xstrdup(fields[0]);
-		/* A node that never met another knows no address of its own:
-		 * it is the seed. */
-		p.node.host = hf_xstrdup(colon == fields[1] ? c->uri.host : fields[1]);
-		p.node.port = atoi(colon + 1);
-		p.node.flags = hf_xstrdup(fields[2]);
-		p.node.pong_ms = strtoll(fields[5], NULL, 10);
-		p.node.failed = strstr(fields[2], "fail") != NULL;
-		if (strstr(fields[2], "master")) {
-			p.node.role = HF_ROLE_PRIMARY;
-			p.first_slot = first_slot_of(fields, nf, &p.node.slot_hi);
-			p.node.slot_lo = p.node.slot_hi >= 0 ? p.first_slot : -1;
+		if (p.node.role == HF_ROLE_PRIMARY) {
 			prim = hf_xrealloc(prim, sizeof(*prim) * (np + 1));
 			prim[np++] = p;
 		} else {
-			p.node.role = HF_ROLE_REPLICA;
-			p.node.primary_id = hf_xstrdup(fields[3]);
 			repl = hf_xrealloc(repl, sizeof(*repl) * (nr + 1));
 			repl[nr++] = p;
 		}
@@ -176,36 +227,8 @@ static int parse_cluster_nodes(struct hf_cluster *c, const char *text, struct hf
 	qsort(prim, np, sizeof(*prim), cmp_primary);
 	if (nr)
 		qsort(repl, nr, sizeof(*repl), cmp_replica);
-	for (i = 0; i < np; i++) {
-		struct hf_node *n = add_node(c);
-
-		free(n->flags);
-		*n = prim[i].node;
-		n->shard = (int)i;
-		for (k = 0; k < nr; k++) {
-			if (!repl[k].node.id || strcmp(repl[k].node.primary_id, prim[i].node.id))
-				continue;
-			n = add_node(c);
-			free(n->flags);
-			*n = repl[k].node;
-			n->shard = (int)i;
-			repl[k].node.id = NULL;   /* moved */
-		}
-	}
-	c->nshards = (int)np;
-	np = 0;
-	/* Replicas of a primary we could not see are kept, in a shard of their own. */
-	for (k = 0; k < nr; k++) {
-		struct hf_node *n;
-
-		if (!repl[k].node.id)
-			continue;
-		n = add_node(c);
-		free(n->flags);
-		*n = repl[k].node;
-		n->shard = c->nshards++;
-		repl[k].node.id = NULL;
-	}
+	place_shards(c, prim, np, repl, nr);
+	np = 0;   /* every node is in 'c' now */
 out:
 	for (i = 0; i < np; i++)
 		node_release(&prim[i].node);
