@@ -73,8 +73,12 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
 	enum MHD_Result r;
 
 	json_decref(body);
-	if (!s)
-		return MHD_NO;
+	if (!s) {
+		/* A body jansson refused (text that is not UTF-8, from a node or
+		 * a path): an answer all the same, never a dropped connection. */
+		status = 500;
+		s = hf_xstrdup("{\"error\":\"the answer could not be encoded as JSON\"}");
+	}
 	resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -334,6 +338,41 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 	return reply(c, 404, hf_api_error("no such path '%s'", url));
 }
 
+/* Is 'host' (a Host header, or an Origin's host part) a loopback name with
+ * the port the server listens on? */
+static int loopback_host(const char *host, size_t len, int port)
+{
+	static const char *const names[] = { "127.0.0.1", "localhost", "[::1]" };
+	char want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(want, sizeof(want), "%s:%d", names[i], port);
+		if (len == strlen(want) && !strncasecmp(host, want, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* Without tokens the server listens on loopback only, which keeps other
+ * hosts out but not a web page in the operator's own browser: a page may
+ * POST to 127.0.0.1 (no preflight for a bodiless POST) or reach it through
+ * a name rebound to 127.0.0.1. So a request must name a loopback host, and
+ * one that carries an Origin must come from such a host. */
+static int same_host(struct MHD_Connection *c, int port)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *p;
+
+	if (!host || !loopback_host(host, strlen(host), port))
+		return 0;
+	if (!origin)
+		return 1;
+	p = strstr(origin, "://");
+	return p && !strncmp(origin, "http://", 7) && loopback_host(p + 3, strlen(p + 3), port);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
@@ -356,6 +395,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (s->stopping)
 		return reply(c, 503, hf_api_error("the server is stopping"));
+	if (!s->o->tokens && !same_host(c, s->port))
+		return reply(c, 403, hf_api_error("without --tokens only requests to a loopback "
+						  "host from a loopback page are served"));
 	if (s->o->tokens) {
 		role = hf_tokens_check(s->o->tokens, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							MHD_HTTP_HEADER_AUTHORIZATION));

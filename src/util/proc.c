@@ -85,6 +85,15 @@ static _Noreturn void exec_child(char *const argv[], const char *cwd, int out, i
 	dup2(errfd >= 0 ? errfd : null, 2);
 	close_inherited(report);
 	signal(SIGPIPE, SIG_DFL);
+	{
+		/* A parent that blocks signals (hotfix serve, around its
+		 * threads) must not hand that on: a driver it starts has to
+		 * stop at the next safe point on SIGTERM or Ctrl-C. */
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
 	if (cwd && chdir(cwd)) {
 		e = errno;
 	} else {

@@ -332,4 +332,20 @@ check "the event stream was ended, not cut (curl exit $code)" test "$code" = 0
 check "nothing listens any more" not curl -s -o /dev/null "$URL/api/v1/runs"
 test_end
 
+test_begin 'without --tokens: a web page in the operator'\''s browser cannot change or read a run'
+start_serve open || finish
+code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
+check "a request to the loopback host is served" test "$(code "$URL/api/v1/runs")" = 200
+check "a name rebound to 127.0.0.1 is refused (403)" \
+	test "$(code -H "Host: evil.example:${URL##*:}" "$URL/api/v1/runs")" = 403
+check "a cross-site POST is refused (403)" \
+	test "$(code -X POST -H 'Origin: http://evil.example' "$URL/api/v1/runs/$RUN/pause")" = 403
+check "... and said why" grep -q "loopback page" "$T/body"
+check "a request from a page of the server itself is served" \
+	test "$(code -H "Origin: $URL" "$URL/api/v1/runs")" = 200
+check "a path that is not UTF-8 is answered, not dropped" test "$(code "$URL/api/v1/runs/%ff")" != 000
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID"
+test_end
+
 finish
