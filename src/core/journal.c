@@ -332,7 +332,7 @@ static int open_lock(struct hf_journal *j, const char *run_id)
 
 int hf_journal_drive(struct hf_journal *j, const char *run_id, struct hf_err *err)
 {
-	int fd;
+	int fd, tries;
 
 	if (strchr(run_id, '/') || !*run_id)
 		return hf_err_set(err, HF_EINVAL, "bad run id '%s'", run_id);
@@ -340,10 +340,17 @@ int hf_journal_drive(struct hf_journal *j, const char *run_id, struct hf_err *er
 	if (fd < 0)
 		return hf_err_set(err, HF_ERR, "cannot open the lock of run %s: %s", run_id,
 				  strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
-		return hf_err_set(err, HF_EREFUSED, "run %s is driven by another hotfix process; "
-				  "'hotfix abort %s' asks it to roll back", run_id, run_id);
+	/* hf_journal_driven() (asked by 'hotfix serve' on every poll) holds
+	 * the lock for an instant: a driver starting then tries again for a
+	 * moment before it calls the run driven by someone else. */
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB); tries++) {
+		if (errno != EWOULDBLOCK || tries == 10) {
+			close(fd);
+			return hf_err_set(err, HF_EREFUSED, "run %s is driven by another hotfix "
+					  "process; 'hotfix abort %s' asks it to roll back", run_id,
+					  run_id);
+		}
+		hf_sleep_ms(20);
 	}
 	if (j->drive_fd >= 0)
 		close(j->drive_fd);

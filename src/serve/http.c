@@ -431,7 +431,9 @@ int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct 
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				/* An idle connection gives its slot back soon; a
+				 * stream stays, kept alive every 15 s. */
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 				MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
