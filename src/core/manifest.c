@@ -133,9 +133,9 @@ static int parse_changes(struct hf_yaml *y, struct hf_field *parent, struct hf_m
 	if (rc)
 		return rc;
 	m->changes = hf_xcalloc(n, sizeof(*m->changes));
+	/* Counted before the parse, so that a kind sees how many there are. */
+	m->nchanges = n;
 	while ((item = fy_node_sequence_iterate(parent->val, &it)) && i < n) {
-		/* Counted before the parse, so that a kind sees how many there are. */
-		m->nchanges = n;
 		rc = parse_change(y, item, hf_yaml_pos(y, item, spos), ++i, m);
 		if (rc) {
 			m->nchanges = i;   /* free what was parsed, and no more */

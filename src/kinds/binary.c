@@ -172,11 +172,6 @@ static int port_closed(const char *host, int port)
 	return closed;
 }
 
-static int is_loopback(const char *host)
-{
-	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1");
-}
-
 /* Whether hotfix can restart this node itself: a process of this machine,
  * serving this port, started from a config file. 'why' says what is
  * missing. */
@@ -185,7 +180,7 @@ static int native_ok(const struct hf_node *n, const struct live *l, char *why, s
 	char needle[32];
 
 	snprintf(needle, sizeof(needle), ":%d", n->port);
-	if (!is_loopback(n->host))
+	if (!hf_host_is_loopback(n->host, strlen(n->host)))
 		snprintf(why, len, "it is not on this machine; give the change a 'restart' command");
 	else if (!hf_proc_alive(l->pid) || !hf_proc_cmdline_has(l->pid, needle))
 		snprintf(why, len, "its process %d is not visible on this machine; give the change a "
@@ -514,7 +509,8 @@ static void start_down_node(struct hf_cluster *c, const struct hf_change *ch, st
 	for (size_t k = 0; k < c->nnodes; k++)
 		if (&c->nodes[k] != n && c->nodes[k].shard == n->shard)
 			jb->expect_replica = 1;
-	if (jb->want.native && jb->want.config_file[0] && is_loopback(n->host) &&
+	if (jb->want.native && jb->want.config_file[0] &&
+	    hf_host_is_loopback(n->host, strlen(n->host)) &&
 	    port_closed(n->host, n->port)) {
 		snprintf(jb->config_file, sizeof(jb->config_file), "%s", jb->want.config_file);
 		start_native(jb);

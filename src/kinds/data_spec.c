@@ -219,7 +219,6 @@ static int parse_data_unset(struct hf_yaml *y, struct hf_field *parent, struct h
 	struct fy_node *item;
 	void *it = NULL;
 	size_t n, i = 0;
-
 	int rc;
 
 	rc = hf_yaml_seq(y, parent, "a list of hash fields", 0, &n);

@@ -218,6 +218,12 @@ struct hf_reply *hf_reply_from_hiredis(const redisReply *rr)
 	return r;
 }
 
+int hf_host_is_loopback(const char *host, size_t len)
+{
+	return (len == 9 && !strncmp(host, "localhost", 9)) || (len >= 4 && !strncmp(host, "127.", 4)) ||
+	       (len == 3 && !strncmp(host, "::1", 3));
+}
+
 int hf_info_field(const char *info, const char *field, char *out, size_t outlen)
 {
 	size_t n = strlen(field);

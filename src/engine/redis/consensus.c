@@ -94,12 +94,6 @@ static void claims_release(struct claims *cl)
 	memset(cl, 0, sizeof(*cl));
 }
 
-static int is_loopback(const char *host, size_t len)
-{
-	return (len == 9 && !strncmp(host, "localhost", 9)) || (len >= 4 && !strncmp(host, "127.", 4)) ||
-	       (len == 3 && !strncmp(host, "::1", 3));
-}
-
 /* "host:port" with every loopback spelling as 127.0.0.1: without cluster
  * mode a node is known by its address, and a primary reached as localhost
  * is the one its replicas name as 127.0.0.1. Other names are compared as
@@ -108,7 +102,7 @@ static char *norm_addr(const char *addr)
 {
 	const char *colon = strrchr(addr, ':');
 
-	if (colon && is_loopback(addr, (size_t)(colon - addr)))
+	if (colon && hf_host_is_loopback(addr, (size_t)(colon - addr)))
 		return hf_xasprintf("127.0.0.1%s", colon);
 	return hf_xstrdup(addr);
 }

@@ -55,6 +55,10 @@ void hf_reply_free(struct hf_reply *r);
  * found, -1 otherwise. */
 int hf_info_field(const char *info, const char *field, char *out, size_t outlen);
 
+/* Is 'host' (its first 'len' bytes) a name of this machine's loopback:
+ * localhost, 127.x.x.x or ::1? */
+int hf_host_is_loopback(const char *host, size_t len);
+
 /* One replica as its primary's INFO replication lists it:
  * "slave0:ip=127.0.0.1,port=30004,state=online,offset=1234,lag=0". */
 struct hf_info_replica {
