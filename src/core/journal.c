@@ -811,6 +811,125 @@ int hf_journal_events_after(struct hf_journal *j, const char *run_id, long long 
 	return 0;
 }
 
+int hf_journal_events_page(struct hf_journal *j, const char *run_id, const char *kind,
+			   long long before, size_t max, struct hf_event **ev, size_t *n,
+			   int *more, struct hf_err *err)
+{
+	/* Newest first, one more than asked to learn whether older ones
+	 * remain; the page is then turned back into the order of commit. */
+	sqlite3_stmt *st = prepare(j, "SELECT rowid, ts_ms, kind, message FROM events"
+				   " WHERE run = ?1 AND (?2 IS NULL OR kind = ?2)"
+				   " AND (?3 = 0 OR rowid < ?3) ORDER BY n DESC LIMIT ?4", err);
+	struct hf_event *e = NULL, t;
+	size_t k = 0, i;
+	int rc = 0, s;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run_id);
+	bind_text(st, 2, kind);
+	sqlite3_bind_int64(st, 3, before);
+	sqlite3_bind_int64(st, 4, max ? (sqlite3_int64)max + 1 : -1);
+	*more = 0;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (max && k == max) {
+			*more = 1;
+			continue;
+		}
+		e = hf_xrealloc(e, sizeof(*e) * (k + 1));
+		e[k].seq = sqlite3_column_int64(st, 0);
+		e[k].ts_ms = sqlite3_column_int64(st, 1);
+		e[k].kind = col_text(st, 2);
+		e[k].message = col_text(st, 3);
+		e[k].run = NULL;
+		k++;
+	}
+	if (s != SQLITE_DONE)
+		rc = db_err(j, err, "read events");
+	sqlite3_finalize(st);
+	if (rc) {
+		hf_events_free(e, k);
+		return rc;
+	}
+	for (i = 0; i < k / 2; i++) {
+		t = e[i];
+		e[i] = e[k - 1 - i];
+		e[k - 1 - i] = t;
+	}
+	*ev = e;
+	*n = k;
+	return 0;
+}
+
+int hf_journal_chain_walk(struct hf_journal *j, const char *run_id, struct hf_chain *ch,
+			  struct hf_err *err)
+{
+	sqlite3_stmt *st;
+	char want[65];
+	int rc = 0, s;
+
+	/* The event the walk stopped at must still be there as it was: a
+	 * removed or rewritten tail breaks the chain too. */
+	if (ch->n > 0) {
+		st = prepare(j, "SELECT hash FROM events WHERE run = ? AND n = ?", err);
+		if (!st)
+			return HF_ERR;
+		bind_text(st, 1, run_id);
+		sqlite3_bind_int64(st, 2, ch->n);
+		s = sqlite3_step(st);
+		if (s == SQLITE_ROW)
+			ch->ok &= sqlite3_column_text(st, 0) &&
+				  !strcmp((const char *)sqlite3_column_text(st, 0), ch->hash);
+		else if (s == SQLITE_DONE)
+			ch->ok = 0;
+		else
+			rc = db_err(j, err, "read events");
+		sqlite3_finalize(st);
+		if (rc)
+			return rc;
+	} else {
+		memset(ch, 0, sizeof(*ch));
+		ch->ok = 1;
+	}
+	st = prepare(j, "SELECT n, ts_ms, kind, message, hash FROM events"
+		     " WHERE run = ? AND n > ? ORDER BY n", err);
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, ch->n);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 2);
+		const char *msg = (const char *)sqlite3_column_text(st, 3);
+		const char *hash = (const char *)sqlite3_column_text(st, 4);
+
+		event_hash(ch->hash, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+			   kind ? kind : "", msg ? msg : "", want);
+		if (!hash || strcmp(want, hash) || sqlite3_column_int64(st, 0) != ch->n + 1)
+			ch->ok = 0;
+		snprintf(ch->hash, sizeof(ch->hash), "%s", hash ? hash : "");
+		ch->n++;
+	}
+	if (s != SQLITE_DONE)
+		rc = db_err(j, err, "read events");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_journal_data_version(struct hf_journal *j, long long *version, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "PRAGMA data_version", err);
+	int rc = 0;
+
+	if (!st)
+		return HF_ERR;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*version = sqlite3_column_int64(st, 0);
+	else
+		rc = db_err(j, err, "read the data version");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int hf_journal_events_last(struct hf_journal *j, long long *seq, struct hf_err *err)
 {
 	sqlite3_stmt *st = prepare(j, "SELECT COALESCE(MAX(rowid), 0) FROM events", err);

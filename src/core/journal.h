@@ -170,6 +170,31 @@ void hf_events_free(struct hf_event *ev, size_t n);
  * Caller frees with hf_events_free(). */
 int hf_journal_events_after(struct hf_journal *j, const char *run_id, long long after,
 			    size_t max, struct hf_event **ev, size_t *n, struct hf_err *err);
+/* A page of run 'run_id''s events in the order they were committed: only
+ * those of 'kind' unless it is NULL, only those whose 'seq' is below
+ * 'before' unless it is 0, and of them the newest 'max' (0: all); '*more'
+ * says whether older ones were left out. Caller frees with
+ * hf_events_free(). */
+int hf_journal_events_page(struct hf_journal *j, const char *run_id, const char *kind,
+			   long long before, size_t max, struct hf_event **ev, size_t *n,
+			   int *more, struct hf_err *err);
+/* How far a walk of a run's hash chain has come: the events numbered up
+ * to 'n' are checked, the last of them hashed 'hash'; 'ok' is 0 once an
+ * event was found edited, removed or out of place. */
+struct hf_chain {
+	long long n;
+	char hash[65];
+	int ok;
+};
+/* Walk run 'run_id''s hash chain without keeping its events: from its
+ * first event when 'ch->n' is 0, else on from where 'ch' stopped (after
+ * checking that event is still as it was), up to its last event. */
+int hf_journal_chain_walk(struct hf_journal *j, const char *run_id, struct hf_chain *ch,
+			  struct hf_err *err);
+/* SQLite's data version of this connection: it changes whenever another
+ * connection (another process, the sqlite3 shell) has committed since it
+ * was last read, so a reader can tell that what it derived is stale. */
+int hf_journal_data_version(struct hf_journal *j, long long *version, struct hf_err *err);
 /* The 'seq' of the newest event of every run, 0 when there is none. */
 int hf_journal_events_last(struct hf_journal *j, long long *seq, struct hf_err *err);
 

@@ -195,17 +195,69 @@ static json_t *event_json(const struct hf_event *e, const char *run)
 			 "ts_ms", (json_int_t)e->ts_ms, "kind", e->kind, "message", e->message);
 }
 
-int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
+static json_t *events_json(const struct hf_event *ev, size_t n, const char *run)
 {
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, event_json(&ev[i], run));
+	return arr;
+}
+
+/* The guard's word over time: each verdict with its explanation, the
+ * baseline and holds as 'guard' events, and the journaled samples, the
+ * numbers behind each verdict and the baseline. */
+static int guard_json(struct hf_journal *j, const char *run, json_t *doc, struct hf_err *err)
+{
+	struct hf_event *ev = NULL;
+	struct hf_guard_sample *gs = NULL;
+	size_t n = 0, i;
+	json_t *arr;
+	int more, rc;
+
+	rc = hf_journal_events_page(j, run, "verdict", 0, 0, &ev, &n, &more, err);
+	if (rc)
+		return rc;
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:s,s:s}", "seq", (json_int_t)ev[i].seq,
+			"ts_ms", (json_int_t)ev[i].ts_ms, "outcome", outcome(ev[i].message),
+			"explanation", ev[i].message));
+	json_object_set_new(doc, "verdicts", arr);
+	hf_events_free(ev, n);
+	rc = hf_journal_events_page(j, run, "guard", 0, 0, &ev, &n, &more, err);
+	if (rc)
+		return rc;
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:I,s:I,s:s}", "seq", (json_int_t)ev[i].seq,
+			"ts_ms", (json_int_t)ev[i].ts_ms, "message", ev[i].message));
+	json_object_set_new(doc, "guard", arr);
+	hf_events_free(ev, n);
+	rc = hf_journal_samples(j, run, 0, NULL, -1, &gs, &n, err);
+	if (rc)
+		return rc;
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, sample_json(&gs[i]));
+	json_object_set_new(doc, "samples", arr);
+	hf_guard_samples_free(gs, n);
+	return 0;
+}
+
+int hf_api_run(const struct hf_serve_opts *o, struct hf_serve_cache *cache, const char *id,
+	       size_t nevents, json_t **body)
+{
+	struct hf_chain chain;
 	struct hf_journal *j = NULL;
 	struct hf_run *r = NULL;
 	struct hf_step *steps = NULL;
 	struct hf_event *ev = NULL;
-	struct hf_guard_sample *gs = NULL;
-	size_t nsteps = 0, nev = 0, ngs = 0, i;
+	size_t nsteps = 0, nev = 0, total = 0, i;
 	struct hf_err err = {0};
-	json_t *doc, *arr, *verdicts, *guard;
-	int chain_ok = 1, rc, status = 200;
+	json_t *doc = NULL, *arr;
+	int from_start, more = 0, rc, status = 200;
 
 	rc = hf_journal_open(o->state_dir, &j, &err);
 	if (rc) {
@@ -217,9 +269,17 @@ int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
 		status = status_of(rc);
 		goto fail;
 	}
-	rc = hf_journal_events(j, r->id, &ev, &nev, &chain_ok, &err);
+	/* The chain is walked on from where the last walk stopped (and from
+	 * its start once a second: an edit anywhere shows), but only the
+	 * newest events are sent: older ones are paged with .../events. */
+	hf_cache_chain_get(cache, r->id, &chain);
+	from_start = chain.n == 0;
+	rc = hf_journal_chain_walk(j, r->id, &chain, &err);
 	if (!rc)
-		rc = hf_journal_samples(j, r->id, 0, NULL, -1, &gs, &ngs, &err);
+		hf_cache_chain_put(cache, r->id, &chain, from_start);
+	total = (size_t)chain.n;
+	if (!rc)
+		rc = hf_journal_events_page(j, r->id, NULL, 0, nevents, &ev, &nev, &more, &err);
 	if (rc) {
 		status = 500;
 		goto fail;
@@ -227,42 +287,55 @@ int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body)
 	doc = run_json(j, r);
 	json_object_set_new(doc, "sha256", json_string(r->manifest_sha256));
 	json_object_set_new(doc, "manifest", json_string(r->manifest_text));
-	json_object_set_new(doc, "audit_chain_ok", json_boolean(chain_ok));
+	json_object_set_new(doc, "audit_chain_ok", json_boolean(chain.ok));
 	arr = json_array();
 	for (i = 0; i < nsteps; i++)
 		json_array_append_new(arr, step_json(&steps[i]));
 	json_object_set_new(doc, "steps", arr);
 	json_object_set_new(doc, "waves", waves_json(steps, nsteps));
-	/* The guard's word over time: each verdict with its explanation,
-	 * the baseline and holds as 'guard' events, and the journaled
-	 * samples, the numbers behind each verdict and the baseline. */
-	arr = json_array();
-	verdicts = json_array();
-	guard = json_array();
-	for (i = 0; i < nev; i++) {
-		json_array_append_new(arr, event_json(&ev[i], r->id));
-		if (!strcmp(ev[i].kind, "verdict"))
-			json_array_append_new(verdicts, json_pack("{s:I,s:I,s:s,s:s}", "seq",
-				(json_int_t)ev[i].seq, "ts_ms", (json_int_t)ev[i].ts_ms, "outcome",
-				outcome(ev[i].message), "explanation", ev[i].message));
-		else if (!strcmp(ev[i].kind, "guard"))
-			json_array_append_new(guard, json_pack("{s:I,s:I,s:s}", "seq",
-				(json_int_t)ev[i].seq, "ts_ms", (json_int_t)ev[i].ts_ms, "message",
-				ev[i].message));
+	json_object_set_new(doc, "events", events_json(ev, nev, r->id));
+	json_object_set_new(doc, "events_total", json_integer((json_int_t)total));
+	json_object_set_new(doc, "events_more", json_boolean(more));
+	if (guard_json(j, r->id, doc, &err)) {
+		status = 500;
+		goto fail;
 	}
-	json_object_set_new(doc, "events", arr);
-	json_object_set_new(doc, "verdicts", verdicts);
-	json_object_set_new(doc, "guard", guard);
-	arr = json_array();
-	for (i = 0; i < ngs; i++)
-		json_array_append_new(arr, sample_json(&gs[i]));
-	json_object_set_new(doc, "samples", arr);
 	*body = doc;
 	goto out;
 fail:
+	json_decref(doc);
 	*body = hf_api_error("%s", err.msg);
 out:
-	hf_guard_samples_free(gs, ngs);
+	hf_events_free(ev, nev);
+	hf_steps_free(steps, nsteps);
+	hf_run_free(r);
+	hf_journal_close(j);
+	return status;
+}
+
+int hf_api_run_events(const struct hf_serve_opts *o, const char *id, long long before,
+		      size_t limit, json_t **body)
+{
+	struct hf_journal *j = NULL;
+	struct hf_run *r = NULL;
+	struct hf_step *steps = NULL;
+	struct hf_event *ev = NULL;
+	size_t nsteps = 0, nev = 0;
+	struct hf_err err = {0};
+	int more = 0, rc, status = 200;
+
+	rc = hf_journal_open(o->state_dir, &j, &err);
+	if (!rc)
+		rc = hf_journal_run_load(j, id, &r, &steps, &nsteps, &err);
+	if (!rc)
+		rc = hf_journal_events_page(j, r->id, NULL, before, limit, &ev, &nev, &more, &err);
+	if (rc) {
+		status = status_of(rc);
+		*body = hf_api_error("%s", err.msg);
+	} else {
+		*body = json_pack("{s:s,s:o,s:b}", "run", r->id, "events", events_json(ev, nev, r->id),
+				  "more", more);
+	}
 	hf_events_free(ev, nev);
 	hf_steps_free(steps, nsteps);
 	hf_run_free(r);
@@ -496,7 +569,7 @@ struct run_view {
 	struct hf_run *r;
 	struct hf_step *steps;
 	size_t nsteps;
-	struct hf_event *ev;
+	struct hf_event *ev;     /* its verdicts and rollback events, not the others */
 	size_t nev;
 };
 
@@ -704,6 +777,27 @@ static void outcome_families(struct hf_buf *b, const struct run_view *v, size_t 
 		       (double)v[i].r->updated_ms / 1000.0);
 }
 
+/* The events /metrics counts: the verdicts and the rollback's. */
+static int run_events(struct hf_journal *j, struct run_view *v, struct hf_err *err)
+{
+	static const char *const kinds[] = { "verdict", "rollback" };
+	struct hf_event *ev = NULL;
+	size_t n = 0, k;
+	int more;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		if (hf_journal_events_page(j, v->r->id, kinds[k], 0, 0, &ev, &n, &more, err))
+			return HF_ERR;
+		if (n) {
+			v->ev = hf_xrealloc(v->ev, sizeof(*v->ev) * (v->nev + n));
+			memcpy(v->ev + v->nev, ev, sizeof(*ev) * n);
+			v->nev += n;
+		}
+		free(ev);
+	}
+	return 0;
+}
+
 int hf_api_metrics(const struct hf_serve_opts *o, char **text)
 {
 	struct hf_journal *j = NULL;
@@ -712,7 +806,7 @@ int hf_api_metrics(const struct hf_serve_opts *o, char **text)
 	struct hf_err err = {0};
 	struct hf_buf b = {0};
 	size_t n = 0, nv = 0, i;
-	int ok, status = 200;
+	int status = 200;
 
 	if (hf_journal_open(o->state_dir, &j, &err) || hf_journal_runs(j, &runs, &n, &err)) {
 		status = 500;
@@ -723,7 +817,7 @@ int hf_api_metrics(const struct hf_serve_opts *o, char **text)
 	v = hf_xcalloc(nv ? nv : 1, sizeof(*v));
 	for (i = 0; i < nv; i++) {
 		if (hf_journal_run_load(j, runs[i]->id, &v[i].r, &v[i].steps, &v[i].nsteps, &err) ||
-		    hf_journal_events(j, runs[i]->id, &v[i].ev, &v[i].nev, &ok, &err)) {
+		    run_events(j, &v[i], &err)) {
 			status = 500;
 			hf_buf_release(&b);
 			hf_buf_printf(&b, "%s\n", err.msg);

@@ -3,6 +3,7 @@
  * can wait on the journal in its own thread; routing, the bearer-token
  * check, and the event stream. What the API answers is in api.c. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -22,10 +23,16 @@
 #define SSE_KEEPALIVE_MS 15000
 /* How long a stop waits for the requests in flight. */
 #define STOP_GRACE_MS 10000
+/* How many events a run's detail holds by default, and at most; and how
+ * long an answer holding what the nodes say now is kept. */
+#define RUN_EVENTS 200
+#define RUN_EVENTS_MAX 10000
+#define LIVE_TTL_MS 1000
 
 struct hf_serve {
 	const struct hf_serve_opts *o;
 	struct MHD_Daemon *d;
+	struct hf_serve_cache *cache;
 	volatile int stopping;   /* set by hf_serve_stop(): streams end */
 	int port;
 };
@@ -65,32 +72,137 @@ int hf_serve_listen_parse(const char *listen, struct sockaddr_storage *addr, soc
 	return 0;
 }
 
+/* ---- answers over the journal, kept while it stands still ----------------- */
+
+/* A GET that api.c answers, asked through the cache. */
+struct ask {
+	const struct hf_serve_opts *o;
+	struct hf_serve_cache *cache;
+	enum { ASK_RUNS, ASK_RUN, ASK_EVENTS, ASK_METRICS, ASK_CLUSTER, ASK_REPORT } what;
+	const char *id;          /* the run */
+	const char *arg;         /* a state filter, or a report's format */
+	long long before;
+	size_t limit;
+};
+
+static void render_json(int status, json_t *body, struct hf_rendered *out)
+{
+	out->status = status;
+	out->ctype = "application/json";
+	out->text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(body);
+	if (!out->text) {
+		/* A body jansson refused (text that is not UTF-8, from a node or
+		 * a path): an answer all the same, never a dropped connection. */
+		out->status = 500;
+		out->text = hf_xstrdup("{\"error\":\"the answer could not be encoded as JSON\"}");
+	}
+	out->len = strlen(out->text);
+}
+
 /* Queue 'body' (stolen) as JSON with 'status'. */
 static enum MHD_Result reply(struct MHD_Connection *c, int status, json_t *body)
 {
-	char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct hf_rendered out = {0};
 	struct MHD_Response *resp;
 	enum MHD_Result r;
 
-	json_decref(body);
-	if (!s) {
-		/* A body jansson refused (text that is not UTF-8, from a node or
-		 * a path): an answer all the same, never a dropped connection. */
-		status = 500;
-		s = hf_xstrdup("{\"error\":\"the answer could not be encoded as JSON\"}");
-	}
-	resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	render_json(status, body, &out);
+	resp = MHD_create_response_from_buffer(out.len, out.text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out.ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (status == 401)
+	if (out.status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"hotfix\"");
-	if (status == 405)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-					"GET, POST");
-	r = MHD_queue_response(c, (unsigned)status, resp);
+	if (out.status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, POST");
+	r = MHD_queue_response(c, (unsigned)out.status, resp);
 	MHD_destroy_response(resp);
 	return r;
+}
+
+static void render(void *cls, struct hf_rendered *out)
+{
+	const struct ask *a = cls;
+	json_t *body = NULL;
+	int status = 500;
+
+	switch (a->what) {
+	case ASK_RUNS:
+		status = hf_api_runs(a->o, a->arg, &body);
+		break;
+	case ASK_RUN:
+		status = hf_api_run(a->o, a->cache, a->id, a->limit, &body);
+		break;
+	case ASK_EVENTS:
+		status = hf_api_run_events(a->o, a->id, a->before, a->limit, &body);
+		break;
+	case ASK_CLUSTER:
+		status = hf_api_cluster(a->o, &body);
+		break;
+	case ASK_METRICS:
+		out->status = hf_api_metrics(a->o, &out->text);
+		out->ctype = "text/plain; version=0.0.4; charset=utf-8";
+		out->len = strlen(out->text);
+		return;
+	case ASK_REPORT:
+		status = hf_api_report(a->o, a->id, a->arg, &out->text, &out->ctype);
+		if (status == 200) {
+			out->status = status;
+			out->len = strlen(out->text);
+			return;
+		}
+		body = hf_api_error("%s", out->text);
+		free(out->text);
+		break;
+	}
+	render_json(status, body, out);
+}
+
+/* Answer 'a' from the cache: an events page or a report, rendered from
+ * the journal alone, is kept until the journal changes; what also holds
+ * what the nodes say now (the cluster, the metrics' heartbeats) or
+ * whether a driver still lives (a run, the runs), for a second at most. */
+static enum MHD_Result ask(struct hf_serve *s, struct MHD_Connection *c, struct ask *a)
+{
+	static const char *const names[] = { "runs", "run", "events", "metrics", "cluster", "report" };
+	struct hf_rendered r = {0};
+	struct MHD_Response *resp;
+	enum MHD_Result res;
+	char *key;
+
+	a->o = s->o;
+	a->cache = s->cache;
+	/* Lengths first, so that no run id can pass for another key. */
+	key = hf_xasprintf("%s %zu:%s %zu:%s %lld %zu", names[a->what], a->id ? strlen(a->id) : 0,
+			   a->id ? a->id : "", a->arg ? strlen(a->arg) : 0, a->arg ? a->arg : "",
+			   a->before, a->limit);
+	hf_cache_get(s->cache, key, a->what == ASK_EVENTS || a->what == ASK_REPORT ? -1 : LIVE_TTL_MS,
+		     render, a, &r);
+	free(key);
+	resp = MHD_create_response_from_buffer(r.len, r.text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	res = MHD_queue_response(c, (unsigned)r.status, resp);
+	MHD_destroy_response(resp);
+	return res;
+}
+
+/* A count from the query: 'name' absent is 'dflt'; else a whole number
+ * within [lo, hi], or -1. */
+static long long query_count(struct MHD_Connection *c, const char *name, long long dflt,
+			     long long lo, long long hi)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+	char *end = NULL;
+	long long x;
+
+	if (!v)
+		return dflt;
+	x = strtoll(v, &end, 10);
+	if (!*v || *end || x < lo || x > hi)
+		return -1;
+	return x;
 }
 
 /* ---- Server-Sent Events --------------------------------------------------- */
@@ -235,107 +347,106 @@ static void who_of(struct MHD_Connection *c, enum hf_serve_role role, int tokens
 		 host);
 }
 
-/* GET /api/v1/runs/{run}/report: the report as a document, or a JSON
- * error like every other route. */
-static enum MHD_Result report(struct hf_serve *s, struct MHD_Connection *c, const char *run)
+/* GET /api/v1/runs/{run}, .../events, .../report. */
+static enum MHD_Result run_get(struct hf_serve *s, struct MHD_Connection *c, const char *url,
+			       const char *run, const char *sub)
 {
-	const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
-	const char *ctype = NULL;
-	struct MHD_Response *resp;
-	enum MHD_Result r;
-	char *text = NULL;
+	struct ask a = { .id = run };
+	long long n;
+
+	if (!sub) {
+		n = query_count(c, "events", RUN_EVENTS, 0, RUN_EVENTS_MAX);
+		if (n < 0)
+			return reply(c, 400, hf_api_error("events: a count of 0 to %d", RUN_EVENTS_MAX));
+		a.what = ASK_RUN;
+		a.limit = (size_t)n;
+		return ask(s, c, &a);
+	}
+	if (!strcmp(sub, "events")) {
+		n = query_count(c, "limit", RUN_EVENTS, 1, RUN_EVENTS_MAX);
+		a.before = query_count(c, "before", 0, 0, LLONG_MAX);
+		if (n < 0 || a.before < 0)
+			return reply(c, 400, hf_api_error("limit: a count of 1 to %d; before: an "
+							  "event's seq", RUN_EVENTS_MAX));
+		a.what = ASK_EVENTS;
+		a.limit = (size_t)n;
+		return ask(s, c, &a);
+	}
+	if (!strcmp(sub, "report")) {
+		a.what = ASK_REPORT;
+		a.arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+		return ask(s, c, &a);
+	}
+	return reply(c, 404, hf_api_error("no such path '%s'", url));
+}
+
+/* POST /api/v1/runs/{run}/ACTION. */
+static enum MHD_Result run_post(struct hf_serve *s, struct MHD_Connection *c, const char *url,
+				const char *run, const char *action, enum hf_serve_role role)
+{
+	json_t *body = NULL;
+	char who[128];
+	size_t i;
 	int status;
 
-	status = hf_api_report(s->o, run, fmt, &text, &ctype);
-	if (status != 200) {
-		r = reply(c, status, hf_api_error("%s", text));
-		free(text);
-		return r;
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(action, actions[i]))
+			continue;
+		/* Refused before anything is read or written. */
+		if (role < HF_SERVE_OPERATOR)
+			return reply(c, 403, hf_api_error("%s needs an operator token", actions[i]));
+		who_of(c, role, s->o->tokens != NULL, who, sizeof(who));
+		status = hf_api_mutate(s->o, run, actions[i], who, &body);
+		return reply(c, status, body);
 	}
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	r = MHD_queue_response(c, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	return r;
+	if (!strcmp(action, "events") || !strcmp(action, "report"))
+		return reply(c, 405, hf_api_error("POST %s: use GET", url));
+	return reply(c, 404, hf_api_error("no such path '%s'", url));
 }
 
 static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const char *url,
 			     const char *method, enum hf_serve_role role)
 {
-	const char *runs = "/api/v1/runs";
+	const char *runs = "/api/v1/runs", *id, *slash;
 	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	int post = !strcmp(method, "POST");
-	json_t *body = NULL;
-	int status;
+	struct ask a = {0};
+	char run[256];
 
-	if (!strcmp(url, runs) || !strcmp(url, "/api/v1/runs/")) {
+	if (!strcmp(url, runs) || !strcmp(url, "/api/v1/runs/") || !strcmp(url, "/metrics") ||
+	    !strcmp(url, "/api/v1/cluster") || !strcmp(url, "/api/v1/events")) {
 		if (!get)
 			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		status = hf_api_runs(s->o, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),
-				     &body);
-		return reply(c, status, body);
+		if (!strcmp(url, "/api/v1/events"))
+			return events(s, c);
+		a.what = !strcmp(url, "/metrics") ? ASK_METRICS
+			 : !strcmp(url, "/api/v1/cluster") ? ASK_CLUSTER : ASK_RUNS;
+		if (a.what == ASK_RUNS)
+			a.arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+		return ask(s, c, &a);
 	}
-	if (!strcmp(url, "/metrics")) {
-		struct MHD_Response *resp;
-		enum MHD_Result r;
-		char *text = NULL;
-
-		if (!get)
-			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		status = hf_api_metrics(s->o, &text);
-		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"text/plain; version=0.0.4; charset=utf-8");
-		r = MHD_queue_response(c, (unsigned)status, resp);
-		MHD_destroy_response(resp);
-		return r;
-	}
-	if (!strcmp(url, "/api/v1/cluster")) {
-		if (!get)
-			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		status = hf_api_cluster(s->o, &body);
-		return reply(c, status, body);
-	}
-	if (!strcmp(url, "/api/v1/events")) {
-		if (!get)
-			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		return events(s, c);
-	}
-	if (!strncmp(url, runs, strlen(runs)) && url[strlen(runs)] == '/') {
-		const char *id = url + strlen(runs) + 1, *slash = strchr(id, '/');
-		char run[256];
+	if (strncmp(url, runs, strlen(runs)) || url[strlen(runs)] != '/')
+		return reply(c, 404, hf_api_error("no such path '%s'", url));
+	id = url + strlen(runs) + 1;
+	slash = strchr(id, '/');
+	if (!slash)
+		return get ? run_get(s, c, url, id, NULL)
+			   : reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+	if ((size_t)(slash - id) >= sizeof(run) || slash == id)
+		return reply(c, 404, hf_api_error("no such path '%s'", url));
+	memcpy(run, id, (size_t)(slash - id));
+	run[slash - id] = '\0';
+	if (post)
+		return run_post(s, c, url, run, slash + 1, role);
+	if (get) {
 		size_t i;
 
-		if (!slash) {
-			if (!get)
-				return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-			status = hf_api_run(s->o, id, &body);
-			return reply(c, status, body);
-		}
-		if ((size_t)(slash - id) >= sizeof(run) || slash == id)
-			return reply(c, 404, hf_api_error("no such path '%s'", url));
-		memcpy(run, id, (size_t)(slash - id));
-		run[slash - id] = '\0';
-		if (!strcmp(slash + 1, "report"))
-			return get ? report(s, c, run)
-				   : reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-			char who[128];
-
-			if (strcmp(slash + 1, actions[i]))
-				continue;
-			if (!post)
+		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			if (!strcmp(slash + 1, actions[i]))
 				return reply(c, 405, hf_api_error("%s %s: use POST", method, url));
-			/* Refused before anything is read or written. */
-			if (role < HF_SERVE_OPERATOR)
-				return reply(c, 403, hf_api_error("%s needs an operator token", actions[i]));
-			who_of(c, role, s->o->tokens != NULL, who, sizeof(who));
-			status = hf_api_mutate(s->o, run, actions[i], who, &body);
-			return reply(c, status, body);
-		}
+		return run_get(s, c, url, run, slash + 1);
 	}
-	return reply(c, 404, hf_api_error("no such path '%s'", url));
+	return reply(c, 405, hf_api_error("%s %s: use GET or POST", method, url));
 }
 
 /* Is 'host' (a Host header, or an Origin's host part) a loopback name with
@@ -428,6 +539,11 @@ int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct 
 		flags |= MHD_USE_IPv6;
 	s = hf_xcalloc(1, sizeof(*s));
 	s->o = o;
+	rc = hf_cache_open(o->state_dir, &s->cache, err);
+	if (rc) {
+		free(s);
+		return rc;
+	}
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
@@ -436,6 +552,7 @@ int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct 
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 				MHD_OPTION_END);
 	if (!s->d) {
+		hf_cache_free(s->cache);
 		free(s);
 		return hf_err_set(err, HF_ERR, "cannot listen on '%s' (address in use?)", o->listen);
 	}
@@ -469,5 +586,6 @@ void hf_serve_stop(struct hf_serve *s)
 	MHD_stop_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
+	hf_cache_free(s->cache);
 	free(s);
 }

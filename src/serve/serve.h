@@ -38,6 +38,9 @@ void hf_tokens_free(struct hf_tokens *t);
 
 /* ---- the API, without HTTP (src/serve/api.c) --------------------------- */
 
+struct hf_serve_cache;
+struct hf_chain;
+
 struct hf_serve_opts {
 	const char *state_dir;          /* the journal's directory */
 	const char *listen;             /* "HOST:PORT" ("[::1]:PORT"); port 0: any free one */
@@ -54,8 +57,17 @@ struct hf_serve_opts {
 
 /* GET /api/v1/runs[?state=S]: {"runs": [...]}, newest first. */
 int hf_api_runs(const struct hf_serve_opts *o, const char *state, json_t **body);
-/* GET /api/v1/runs/{run}: the run, its steps, waves, events and verdicts. */
-int hf_api_run(const struct hf_serve_opts *o, const char *id, json_t **body);
+/* GET /api/v1/runs/{run}[?events=N]: the run, its steps, waves, its
+ * newest 'nevents' events (with events_total and events_more), every
+ * verdict, guard event and guard sample, and whether its hash chain
+ * holds, walked on from where 'cache' (may be NULL) remembers. */
+int hf_api_run(const struct hf_serve_opts *o, struct hf_serve_cache *cache, const char *id,
+	       size_t nevents, json_t **body);
+/* GET /api/v1/runs/{run}/events[?before=SEQ&limit=N]: the newest 'limit'
+ * events of the run whose seq is below 'before' (0: any), in order, and
+ * whether older ones remain. */
+int hf_api_run_events(const struct hf_serve_opts *o, const char *id, long long before,
+		      size_t limit, json_t **body);
 /* GET /api/v1/runs/{run}/report[?format=md|html]: the run's report
  * (hf_report_render()), HTML unless 'format' says otherwise. Sets '*text'
  * (caller frees) and returns 200 with '*ctype' its media type (static);
@@ -80,6 +92,38 @@ int hf_api_cluster(const struct hf_serve_opts *o, json_t **body);
 int hf_api_metrics(const struct hf_serve_opts *o, char **text);
 /* An {"error": msg} body, for the HTTP layer's own refusals. */
 json_t *hf_api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- answers kept while the journal stands still (src/serve/cache.c) ---- */
+
+/* An answer as sent: its HTTP status, its body ('len' bytes, then a NUL)
+ * and its media type (static). */
+struct hf_rendered {
+	int status;
+	char *text;
+	size_t len;
+	const char *ctype;
+};
+/* Renders an answer into 'out' (text malloc'd). */
+typedef void (*hf_render_fn)(void *arg, struct hf_rendered *out);
+
+/* A cache of answers over the journal of 'state_dir', with a connection
+ * of its own that only reads SQLite's data version. */
+int hf_cache_open(const char *state_dir, struct hf_serve_cache **out, struct hf_err *err);
+void hf_cache_free(struct hf_serve_cache *c);
+/* The answer for 'key' as 'render' gives it for the journal as it is
+ * now: kept from an earlier call while nothing has been committed since
+ * (and, 'ttl_ms' >= 0, for that long at most), else rendered once while
+ * other callers of the same key wait. '*out' is the caller's to free
+ * (out->text). */
+void hf_cache_get(struct hf_serve_cache *c, const char *key, long ttl_ms, hf_render_fn render,
+		  void *arg, struct hf_rendered *out);
+
+/* Where the walk of run 'run''s hash chain stopped ('ch->n' 0: walk it
+ * from its first event, as every second), and where a walk stopped now;
+ * 'from_start' says it began at the first event. */
+void hf_cache_chain_get(struct hf_serve_cache *c, const char *run, struct hf_chain *ch);
+void hf_cache_chain_put(struct hf_serve_cache *c, const char *run, const struct hf_chain *ch,
+			int from_start);
 
 /* ---- the server (src/serve/http.c) -------------------------------------- */
 
