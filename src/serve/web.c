@@ -17,6 +17,7 @@ static const struct {
 	{ "app.js", hf_web_app_js, &hf_web_app_js_len, "text/javascript; charset=utf-8" },
 	{ "login.js", hf_web_login_js, &hf_web_login_js_len, "text/javascript; charset=utf-8" },
 	{ "style.css", hf_web_style_css, &hf_web_style_css_len, "text/css; charset=utf-8" },
+	{ "favicon.svg", hf_web_favicon_svg, &hf_web_favicon_svg_len, "image/svg+xml" },
 };
 
 int hf_web_file(const char *name, const char **bytes, size_t *len, const char **ctype)
