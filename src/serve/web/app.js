@@ -19,6 +19,9 @@
 	var RUN_REFRESH_MS = 250;
 	var RUNS_REFRESH_MS = 1000;
 	var CLUSTER_REFRESH_MS = 5000;
+	var CLUSTER_EVENT_MS = 2000;
+	/* The events after which the nodes hold something else. */
+	var CLUSTER_KINDS = { step: true, rollback: true, promote: true };
 	/* Without the event stream the page polls runs at that pace too. */
 	var POLL_MS = CLUSTER_REFRESH_MS;
 	var OLDER_LIMIT = 200;
@@ -807,6 +810,7 @@
 
 	var refreshRun = throttle(loadRun, RUN_REFRESH_MS);
 	var refreshRuns = throttle(loadRuns, RUNS_REFRESH_MS);
+	var refreshCluster = throttle(loadCluster, CLUSTER_EVENT_MS);
 
 	function setLive(on) {
 		st.live = on;
@@ -826,6 +830,10 @@
 		}
 		if (d.run === st.selected)
 			refreshRun();
+		/* A step changes what a node holds: the topology shows it soon,
+		 * not at the next tick (the cluster is asked at most every 2 s). */
+		if (CLUSTER_KINDS[d.kind])
+			refreshCluster();
 		/* States change and runs appear: the list follows. */
 		refreshRuns();
 	}
