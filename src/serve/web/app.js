@@ -301,8 +301,11 @@
 				return;
 			}
 			st.run = r.body;
+			/* A server that sends only the newest events says there are
+			 * more; one that sends them all says nothing. */
 			if (st.older.length === 0)
-				st.olderMore = !!r.body.events_more;
+				st.olderMore = !!r.body.events_more ||
+					r.body.events_total > (r.body.events || []).length;
 			/* The list shows the state the run has now. */
 			st.runs.forEach(function (x) {
 				if (x.run === id && x.state !== r.body.state) {
@@ -448,8 +451,12 @@
 	function renderTimeline() {
 		var ol = $('timeline');
 		var r = st.run;
+		/* Newest at the bottom: kept in view while one reads there. */
+		var follow = !ol.firstChild || ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 8 ||
+			ol.getAttribute('data-run') !== (r ? r.run : '');
 
 		clear(ol);
+		ol.setAttribute('data-run', r ? r.run : '');
 		$('older').hidden = !(r && st.olderMore);
 		if (!r)
 			return;
@@ -472,6 +479,8 @@
 		});
 		if (!ol.firstChild)
 			ol.appendChild(el('li', { 'class': 'empty' }, ['no event yet']));
+		if (follow)
+			ol.scrollTop = ol.scrollHeight;
 	}
 
 	/* Events before the oldest one shown, from the events endpoint of the
