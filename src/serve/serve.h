@@ -34,6 +34,9 @@ int hf_tokens_load(const char *path, struct hf_tokens **out, struct hf_err *err)
  * grants: HF_SERVE_NONE when it names no token of the file. Compares in
  * constant time (SHA-256 of both sides, CRYPTO_memcmp, every entry). */
 enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *authorization);
+/* The role that the bare token 'token' (may be NULL), as a cookie holds
+ * it, grants; the same constant-time check as hf_tokens_check(). */
+enum hf_serve_role hf_tokens_role(const struct hf_tokens *t, const char *token);
 void hf_tokens_free(struct hf_tokens *t);
 
 /* ---- the API, without HTTP (src/serve/api.c) --------------------------- */
@@ -124,6 +127,13 @@ void hf_cache_get(struct hf_serve_cache *c, const char *key, long ttl_ms, hf_ren
 void hf_cache_chain_get(struct hf_serve_cache *c, const char *run, struct hf_chain *ch);
 void hf_cache_chain_put(struct hf_serve_cache *c, const char *run, const struct hf_chain *ch,
 			int from_start);
+
+/* ---- the dashboard's files (src/serve/web.c) --------------------------- */
+
+/* The embedded file 'name' of src/serve/web/ ("index.html", "app.js"...):
+ * sets '*bytes' (static, NUL-terminated), '*len' (without the NUL) and
+ * '*ctype' (its media type). Returns 0, or HF_EINVAL for no such file. */
+int hf_web_file(const char *name, const char **bytes, size_t *len, const char **ctype);
 
 /* ---- the server (src/serve/http.c) -------------------------------------- */
 
