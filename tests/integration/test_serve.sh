@@ -200,6 +200,30 @@ check "'last' names the newest run" api_ok "$VIEW" GET /api/v1/runs/last '/api/v
 check "an unknown run: 404" api_ok "$VIEW" GET /api/v1/runs/no-such-run '/api/v1/runs/{run}' 404
 test_end
 
+test_begin "a run's events in pages: the newest in its detail, older ones before a seq"
+check "events=2" api_ok "$VIEW" GET "/api/v1/runs/$RUN?events=2" '/api/v1/runs/{run}' 200
+check "... holds two events, says more remain and counts them all" json_true "$T/body" \
+	'(.events | length) == 2 and .events_more == true and .events_total > 2'
+total=$(json_get "$T/body" .events_total)
+newest=$(json_get "$T/body" '.events[1].seq')
+oldest=$(json_get "$T/body" '.events[0].seq')
+check "the same two are the newest of the whole detail" status_is 200 "$VIEW" GET "/api/v1/runs/$RUN?events=10000"
+check "... in which the run's every event is (the run goes on: maybe more now)" json_true "$T/body" \
+	"(.events | length) == .events_total and .events_total >= $total and .events_more == false and
+	 (.events | map(.seq) | index($oldest)) + 1 == (.events | map(.seq) | index($newest))"
+cp "$T/body" "$T/all"
+check "the page before them" api_ok "$VIEW" GET "/api/v1/runs/$RUN/events?before=$oldest&limit=1" '/api/v1/runs/{run}/events' 200
+check "... is the event just before, and more before it" json_true "$T/body" \
+	"[\$all[0].events[].seq | select(. < $oldest)] as \$older |
+	 (.events | map(.seq)) == \$older[-1:] and .more == (\$older | length > 1)" --slurpfile all "$T/all"
+check "the first page of all: more is false" api_ok "$VIEW" GET "/api/v1/runs/$RUN/events?limit=10000" '/api/v1/runs/{run}/events' 200
+check "... and holds them all" json_true "$T/body" "(.events | length) >= $total and .more == false"
+check "events=bogus: 400" api_ok "$VIEW" GET "/api/v1/runs/$RUN?events=bogus" '/api/v1/runs/{run}' 400
+check "limit=0: 400" api_ok "$VIEW" GET "/api/v1/runs/$RUN/events?limit=0" '/api/v1/runs/{run}/events' 400
+check "events of an unknown run: 404" api_ok "$VIEW" GET /api/v1/runs/no-such-run/events '/api/v1/runs/{run}/events' 404
+check "events cannot be posted: 405" status_is 405 "$OPER" POST "/api/v1/runs/$RUN/events"
+test_end
+
 test_begin 'the report of a run: HTML, or Markdown with format=md; viewer reads, 404 for an unknown run'
 check "no token: 401" status_is 401 - GET "/api/v1/runs/$RUN/report"
 check "GET /api/v1/runs/RUN/report as viewer" status_is 200 "$VIEW" GET "/api/v1/runs/$RUN/report"
@@ -386,6 +410,15 @@ check "promtool still accepts it" sh -c "promtool check metrics <'$T/body'"
 check "the guard's latest error_rate on the changed nodes" grep -q "^hotfix_guard_value{run=\"$grun\",metric=\"error_rate\",nodes=" "$T/body"
 check "and its baseline" grep -q "^hotfix_guard_baseline{run=\"$grun\",metric=\"error_rate\"," "$T/body"
 check "its verdicts by outcome" grep -q "^hotfix_run_verdicts_total{run=\"$grun\",outcome=\"pass\"} [1-9]" "$T/body"
+test_end
+
+test_begin "an event edited behind the journal's back shows in the run's detail"
+check "the chain holds" api_ok "$VIEW" GET "/api/v1/runs/$RUN" '/api/v1/runs/{run}' 200
+check "... says its detail" json_true "$T/body" '.audit_chain_ok == true'
+sqlite3 "$STATE/journal.db" "UPDATE events SET message = 'nothing happened' WHERE run = '$RUN' AND n = 1"
+chain_broken() { req "$VIEW" GET "/api/v1/runs/$RUN" >/dev/null && json_true "$T/body" '.audit_chain_ok == false'; }
+check "the edit of its first event shows" wait_for "the broken chain" 10 chain_broken
+check "... as in the CLI's status" json_true <(hf --json status "$RUN") '.audit_chain_ok == false'
 test_end
 
 test_begin 'SIGTERM stops the server gracefully (exit 0)'
