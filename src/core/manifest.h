@@ -113,6 +113,10 @@ int hf_manifest_over_keys(const struct hf_manifest *m);
  * 'm->notify'; free it. */
 int hf_notify_spec_parse(struct hf_yaml *y, struct hf_field *f, struct hf_manifest *m);
 void hf_notify_spec_free(struct hf_manifest *m);
+/* 'text' (a manifest's, malloc'd copy) with the path of each webhook of
+ * 'm''s spec.notify hidden: an incoming webhook's path is its secret, and
+ * the API and the report show the manifest to every viewer. */
+char *hf_notify_hide(const struct hf_manifest *m, const char *text);
 /* Is 'url' an http:// or https:// URL with a host (what a webhook must be)? */
 int hf_notify_url_ok(const char *url);
 

@@ -99,3 +99,32 @@ void hf_notify_spec_free(struct hf_manifest *m)
 	m->notify = NULL;
 	m->nnotify = 0;
 }
+
+char *hf_notify_hide(const struct hf_manifest *m, const char *text)
+{
+	struct hf_buf b = {0};
+	char *out = hf_xstrdup(text ? text : "");
+	size_t i;
+
+	for (i = 0; m && i < m->nnotify; i++) {
+		const char *url = m->notify[i].webhook, *host, *path, *p, *hit;
+
+		if (!url || !hf_notify_url_ok(url))
+			continue;
+		host = strstr(url, "://") + 3;
+		path = strchr(host, '/');
+		if (!path || !path[1])
+			continue;   /* no path: nothing secret to hide */
+		p = out;
+		while ((hit = strstr(p, url))) {
+			hf_buf_append(&b, p, (size_t)(hit - p));
+			hf_buf_append(&b, url, (size_t)(path - url));
+			hf_buf_puts(&b, "/(hidden)");
+			p = hit + strlen(url);
+		}
+		hf_buf_puts(&b, p);
+		free(out);
+		out = hf_buf_detach(&b);
+	}
+	return out;
+}

@@ -424,9 +424,13 @@ static void fix_and_criteria(struct doc *d, const struct hf_report_input *in,
 {
 	char checks[2048], num[64];
 
+	char *shown = hf_notify_hide(m, in->run->manifest_text);
+
 	heading(d, 2, "Fix (the manifest)");
-	para(d, "As the journal keeps it: ACL secrets appear only as their hashes.");
-	code(d, "yaml", in->run->manifest_text ? in->run->manifest_text : "");
+	para(d, "As the journal keeps it: ACL secrets appear only as their hashes, webhooks "
+	     "without their secret path.");
+	code(d, "yaml", shown);
+	free(shown);
 
 	heading(d, 2, "Rollback criteria");
 	if (!m) {

@@ -78,10 +78,10 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-/* Append 's' to 'b' as Slack text: '&', '<' and '>' escaped when 'mrkdwn',
- * an invalid byte as '?', and no more than 'max' bytes in 'b' ("..." then
- * ends it). */
-static void put_text(struct hf_buf *b, const char *s, int mrkdwn, size_t max)
+/* Append 's' to 'b' as Slack text: '&', '<' and '>' escaped (Slack reads
+ * "<url|label>" as a link in the fallback text too), an invalid byte as
+ * '?', and no more than 'max' bytes in 'b' ("..." then ends it). */
+static void put_text(struct hf_buf *b, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
@@ -95,13 +95,13 @@ static void put_text(struct hf_buf *b, const char *s, int mrkdwn, size_t max)
 		if (!n) {
 			hf_buf_puts(b, "?");
 			p++;
-		} else if (mrkdwn && *p == '&') {
+		} else if (*p == '&') {
 			hf_buf_puts(b, "&amp;");
 			p++;
-		} else if (mrkdwn && *p == '<') {
+		} else if (*p == '<') {
 			hf_buf_puts(b, "&lt;");
 			p++;
-		} else if (mrkdwn && *p == '>') {
+		} else if (*p == '>') {
 			hf_buf_puts(b, "&gt;");
 			p++;
 		} else {
@@ -120,7 +120,7 @@ static json_t *section(const char *label, const char *body)
 
 	if (label)
 		hf_buf_printf(&b, "*%s*\n", label);
-	put_text(&b, body, 1, SECTION_MAX);
+	put_text(&b, body, SECTION_MAX);
 	s = json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text", "type", "mrkdwn", "text",
 		      b.s);
 	hf_buf_release(&b);
@@ -135,19 +135,19 @@ char *hf_notify_message(const struct hf_notify_msg *m)
 
 	hf_buf_printf(&text, "hotfix %s v%ld, run %s: %s: ", m->hotfix ? m->hotfix : "?",
 		      m->version, m->run_id ? m->run_id : "?", m->phase);
-	put_text(&text, m->text, 0, SECTION_MAX);
+	put_text(&text, m->text, SECTION_MAX);
 	if (m->evidence) {
 		hf_buf_puts(&text, "; evidence: ");
-		put_text(&text, m->evidence, 0, 2 * SECTION_MAX);
+		put_text(&text, m->evidence, 2 * SECTION_MAX);
 	}
 	hf_buf_puts(&head, "*");
-	put_text(&head, m->phase, 1, 200);
+	put_text(&head, m->phase, 200);
 	hf_buf_puts(&head, "*: hotfix `");
-	put_text(&head, m->hotfix ? m->hotfix : "?", 1, 400);
+	put_text(&head, m->hotfix ? m->hotfix : "?", 400);
 	hf_buf_printf(&head, "` v%ld, run `", m->version);
-	put_text(&head, m->run_id ? m->run_id : "?", 1, 600);
+	put_text(&head, m->run_id ? m->run_id : "?", 600);
 	hf_buf_puts(&head, "`\n");
-	put_text(&head, m->text, 1, SECTION_MAX);
+	put_text(&head, m->text, SECTION_MAX);
 
 	blocks = json_array();
 	json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "section", "text",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/journal.h"
+#include "core/manifest.h"
 #include "core/report.h"
 #include "core/request.h"
 #include "engine/redis/redis.h"
@@ -246,6 +247,25 @@ static int guard_json(struct hf_journal *j, const char *run, json_t *doc, struct
 	return 0;
 }
 
+/* The run's manifest as the journal keeps it, its webhooks' secret paths
+ * hidden: every viewer reads it. */
+static json_t *manifest_json(const struct hf_run *r)
+{
+	struct hf_manifest *m = NULL;
+	char *shown;
+	json_t *s;
+
+	if (!r->manifest_text)
+		return json_string("");
+	if (hf_manifest_parse("manifest", r->manifest_text, strlen(r->manifest_text), &m, NULL))
+		m = NULL;   /* the journal's own text: it parsed when the run began */
+	shown = hf_notify_hide(m, r->manifest_text);
+	s = json_string(shown);
+	free(shown);
+	hf_manifest_free(m);
+	return s;
+}
+
 int hf_api_run(const struct hf_serve_opts *o, struct hf_serve_cache *cache, const char *id,
 	       size_t nevents, json_t **body)
 {
@@ -286,7 +306,7 @@ int hf_api_run(const struct hf_serve_opts *o, struct hf_serve_cache *cache, cons
 	}
 	doc = run_json(j, r);
 	json_object_set_new(doc, "sha256", json_string(r->manifest_sha256));
-	json_object_set_new(doc, "manifest", json_string(r->manifest_text));
+	json_object_set_new(doc, "manifest", manifest_json(r));
 	json_object_set_new(doc, "audit_chain_ok", json_boolean(chain.ok));
 	arr = json_array();
 	for (i = 0; i < nsteps; i++)

@@ -96,6 +96,9 @@ check "the waves are numbered" grep -q 'wave 2/2' "$T/ok.wave"
 check "statuses came while the run lasted, with the guard's latest verdict" \
 	sh -c "jq -r 'select(.text | test(\": status: running for\")) | .blocks[].text.text' '$T/ok.log' | grep -q 'latest verdict'"
 check "the --notify webhook gets no periodic status" lacks "$T/flag.log" ": status: "
+hf report "$(last_run)" >"$T/ok.report"
+check "the run's report shows the manifest's webhook by its host" contains "$T/ok.report" "${OK_URL%/hook}/(hidden)"
+check "... never its secret path" lacks "$T/ok.report" "$OK_URL"
 test_end
 
 # ---- a run the guard rolls back: the evidence --------------------------

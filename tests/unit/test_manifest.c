@@ -1193,6 +1193,32 @@ static void test_data_change(void **state)
 	free(path);
 }
 
+/* The API and the report show the manifest to every viewer: a webhook's
+ * path (its secret) is hidden, its host kept, every time it is written. */
+static void test_notify_hide(void **state)
+{
+	const char *text = HEAD SPEC "  notify:\n"
+			   "    - webhook: https://hooks.example.com/services/T0/B0/s3cret\n"
+			   "    - webhook: http://127.0.0.1:9/\n"
+			   "# again: https://hooks.example.com/services/T0/B0/s3cret\n";
+	struct hf_manifest *m = parse_ok(text);
+	char *shown = hf_notify_hide(m, text);
+
+	(void)state;
+	assert_int_equal(m->nnotify, 2);
+	assert_null(strstr(shown, "s3cret"));
+	assert_non_null(strstr(shown, "webhook: https://hooks.example.com/(hidden)\n"));
+	assert_non_null(strstr(shown, "# again: https://hooks.example.com/(hidden)\n"));
+	/* No path, no secret: left as it is. */
+	assert_non_null(strstr(shown, "webhook: http://127.0.0.1:9/\n"));
+	free(shown);
+	/* Without a manifest, the text as it is. */
+	shown = hf_notify_hide(NULL, "x");
+	assert_string_equal(shown, "x");
+	free(shown);
+	hf_manifest_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1214,6 +1240,7 @@ int main(void)
 		cmocka_unit_test(test_load_too_large),
 		cmocka_unit_test(test_load_missing_file),
 		cmocka_unit_test(test_load_directory),
+		cmocka_unit_test(test_notify_hide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -216,8 +216,8 @@ static void test_message_evidence(void **state)
 	blocks = check_slack(s, &doc);
 	assert_non_null(strstr(json_string_value(json_object_get(doc, "text")),
 				"rolled back in 4ms; evidence: fail on 1 changed node(s): "
-				"latency_p99_ms 9.1 is 4.00x the baseline 2.2, limit 2x; canary > control"));
-	/* In mrkdwn, '&', '<' and '>' are escaped; the fallback text is plain. */
+				"latency_p99_ms 9.1 is 4.00x the baseline 2.2, limit 2x; canary &gt; control"));
+	/* '&', '<' and '>' are escaped, in the fallback text as in mrkdwn. */
 	assert_non_null(strstr(blocks, "*evidence*\nfail on 1 changed node(s): latency_p99_ms 9.1 "
 			       "is 4.00x the baseline 2.2, limit 2x; canary &gt; control (U=3, "
 			       "p=0.01) &amp; worse|"));
