@@ -368,10 +368,14 @@ int hf_api_run_events(const struct hf_serve_opts *o, const char *id, long long b
 static int spawn_driver(const struct hf_serve_opts *o, const char *action, const char *id,
 			json_t **body)
 {
-	char *argv[] = { (char *)o->exe, "--state", (char *)o->state_dir, (char *)action,
-			 (char *)id, NULL };
+	char timeout[32];
+	/* The driver talks to the nodes with serve's own timeout; the run
+	 * names its cluster. */
+	char *argv[] = { (char *)o->exe, "--state", (char *)o->state_dir, "--timeout", timeout,
+			 (char *)action, (char *)id, NULL };
 	char log[4096], why[256];
 
+	snprintf(timeout, sizeof(timeout), "%ld", o->timeout_ms);
 	snprintf(log, sizeof(log), "%s/serve-%s-%s.log", o->state_dir, action, id);
 	if (hf_proc_spawn(argv, NULL, log, why, sizeof(why))) {
 		*body = hf_api_error("cannot start a driver for run %s: %s", id, why);
