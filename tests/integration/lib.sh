@@ -328,9 +328,27 @@ sandbox_kill_leftovers() {
 	return 0
 }
 
+# stop_pid PID [SECONDS]: SIGTERM, then SIGKILL if it has not ended within
+# SECONDS (10). Returns 1, saying so, when it had to be killed: a process
+# of ours that ignores SIGTERM is a finding, never a test that hangs.
+stop_pid() {
+	local pid=$1 i
+	kill -CONT "$pid" 2>/dev/null
+	kill "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < ${2:-10} * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.05
+	done
+	echo "# pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)) did not end on SIGTERM: killed"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 1
+}
+
 cleanup() {
 	local rc=$? d p
 	for p in "${EXTRA_PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+	for p in "${EXTRA_PIDS[@]}"; do stop_pid "$p" 5 >/dev/null; done
 	if [ -z "$test_finished" ] && [ "$rc" = 0 ]; then
 		echo "not ok - the script ended before finish"
 		rc=1
@@ -407,8 +425,7 @@ start_load() {
 }
 
 stop_load() {
-	kill "$LOAD" 2>/dev/null
-	wait "$LOAD" 2>/dev/null
+	stop_pid "$LOAD"
 	return 0
 }
 

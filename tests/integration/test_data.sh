@@ -416,5 +416,5 @@ check "the keys the hotfix left are restored" test "$(rc_ GET t:leg:1) $(rc_ GET
 check "the client's write is kept" test "$(rc_ GET t:leg:3)" = client
 test_end
 
-kill "$WRITER" 2>/dev/null
+stop_pid "$WRITER"
 finish
