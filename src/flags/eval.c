@@ -1,0 +1,553 @@
+/* Evaluating a compiled JSONLogic tree as flagd-core's engine
+ * (json-logic-engine 5, compiled mode) does, with flagd's operators:
+ * every operator's result, and the cases where JavaScript would throw
+ * (returned as -1: the flag then answers ERROR/GENERAL). Nothing here
+ * allocates: new strings and arrays go to the caller's arena. */
+#include <math.h>
+#include <string.h>
+
+#include "flags/internal.h"
+
+#define NUL ((struct hf_fv){ .type = HF_FV_NULL })
+
+static struct hf_fv boolean(int b)
+{
+	return (struct hf_fv){ .type = HF_FV_BOOL, .u.b = !!b };
+}
+
+/* JavaScript's falsy values (unlike hf_js_truthy, arrays are truthy). */
+static int js_falsy(const struct hf_fv *v)
+{
+	return v->type == HF_FV_NULL || (v->type == HF_FV_BOOL && !v->u.b) ||
+	       (v->type == HF_FV_NUM && (v->u.n == 0 || isnan(v->u.n))) ||
+	       (v->type == HF_FV_STR && !v->len);
+}
+
+static const struct hf_fv *obj_get(const struct hf_fkv *o, uint32_t n, const char *k, uint32_t klen)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (o[i].klen == klen && !memcmp(o[i].key, k, klen))
+			return &o[i].v;
+	return NULL;
+}
+
+/* An array index as JavaScript reads a property name: canonical digits. */
+static int index_of(const struct hf_seg *s, uint32_t *out)
+{
+	uint32_t i, v = 0;
+
+	if (!s->len || s->len > 9 || (s->len > 1 && s->s[0] == '0'))
+		return 0;
+	for (i = 0; i < s->len; i++) {
+		if (s->s[i] < '0' || s->s[i] > '9')
+			return 0;
+		v = v * 10 + (uint32_t)(s->s[i] - '0');
+	}
+	*out = v;
+	return 1;
+}
+
+/* One step of a path: an object's key, an array's item or length, a
+ * string's length. NULL where JavaScript finds undefined. */
+static int step(const struct hf_fv *cur, const struct hf_seg *s, struct hf_fv *tmp,
+		const struct hf_fv **next)
+{
+	uint32_t i;
+
+	*next = NULL;
+	if (cur->type == HF_FV_OBJ) {
+		*next = obj_get(cur->u.o, cur->len, s->s, s->len);
+	} else if (cur->type == HF_FV_ARR && index_of(s, &i)) {
+		*next = i < cur->len ? &cur->u.a[i] : NULL;
+	} else if ((cur->type == HF_FV_ARR || cur->type == HF_FV_STR) && s->len == 6 &&
+		   !memcmp(s->s, "length", 6)) {
+		tmp->type = HF_FV_NUM;
+		tmp->u.n = cur->type == HF_FV_ARR ? cur->len : hf_js_u16len(cur->u.s, cur->len);
+		*next = tmp;
+	}
+	return 0;
+}
+
+/* "$flagd.flagKey" and "$flagd.timestamp", as flagd-core puts them in
+ * the context of every evaluation. */
+static const struct hf_fv *flagd_prop(const struct hf_lnode *n, struct hf_evst *st,
+				      struct hf_fv *tmp)
+{
+	if (n->nsegs == 1)
+		return NULL;   /* the object itself: no rule of flagd's reads it whole */
+	if (n->segs[1].len == 7 && !memcmp(n->segs[1].s, "flagKey", 7)) {
+		*tmp = (struct hf_fv){ .type = HF_FV_STR, .len = st->flag_klen, .u.s = st->flag_key };
+		return n->nsegs == 2 ? tmp : NULL;
+	}
+	if (n->segs[1].len == 9 && !memcmp(n->segs[1].s, "timestamp", 9)) {
+		*tmp = (struct hf_fv){ .type = HF_FV_NUM, .u.n = (double)st->timestamp };
+		return n->nsegs == 2 ? tmp : NULL;
+	}
+	return NULL;
+}
+
+/* var: the path's value, or the default when it is undefined or null
+ * (the compiled engine reads 'a?.[b] ?? default'). */
+static int ev_var(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv root = { .type = HF_FV_OBJ, .len = (uint32_t)st->ctx->nattrs,
+			      .u.o = st->ctx->attrs }, tmp;
+	const struct hf_fv *cur = &root;
+	uint32_t i;
+
+	if (n->flagd) {
+		cur = flagd_prop(n, st, &tmp);
+	} else {
+		for (i = 0; i < n->nsegs && cur; i++)
+			step(cur, &n->segs[i], &tmp, &cur);
+	}
+	if (cur && cur->type != HF_FV_NULL) {
+		*out = *cur;
+		return 0;
+	}
+	if (n->nargs)
+		return hf_logic_eval(&n->args[0], st, out);
+	*out = NUL;
+	return 0;
+}
+
+static int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv c;
+	uint32_t i;
+
+	if (!n->nargs) {
+		*out = NUL;
+		return 0;
+	}
+	for (i = 0; i + 1 < n->nargs; i += 2) {
+		if (hf_logic_eval(&n->args[i], st, &c))
+			return -1;
+		if (hf_js_truthy(&c))
+			return hf_logic_eval(&n->args[i + 1], st, out);
+	}
+	if (i < n->nargs)
+		return hf_logic_eval(&n->args[i], st, out);
+	*out = NUL;
+	return 0;
+}
+
+/* and / or: the operand that decides, as JavaScript's && and || do. */
+static int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out, int is_or)
+{
+	uint32_t i;
+
+	*out = NUL;
+	for (i = 0; i < n->nargs; i++) {
+		if (hf_logic_eval(&n->args[i], st, out))
+			return -1;
+		if (hf_js_truthy(out) == is_or)
+			return 0;
+	}
+	return 0;
+}
+
+/* precoerceNumber() of json-logic-engine: throws for NaN and for any
+ * truthy array or object. */
+static int precoerce_ok(const struct hf_fv *v)
+{
+	if (v->type == HF_FV_NUM && isnan(v->u.n))
+		return 0;
+	return v->type != HF_FV_ARR && v->type != HF_FV_OBJ;
+}
+
+static int str_or_null(const struct hf_fv *v)
+{
+	return v->type == HF_FV_STR || v->type == HF_FV_NULL;
+}
+
+/* compareCheck(item, prev): the right operand as the compiled comparison
+ * sees it, or -1 where it throws. */
+static int compare_check(const struct hf_fv *item, const struct hf_fv *prev, int strict,
+			 struct hf_fv *out)
+{
+	*out = *item;
+	if (strict || (str_or_null(item) && str_or_null(prev)))
+		return 0;
+	if (!precoerce_ok(item) || (isnan(hf_js_tonumber(item)) && prev->type != HF_FV_NULL))
+		return -1;
+	if (!precoerce_ok(prev) || isnan(hf_js_tonumber(prev)))
+		return -1;
+	if (prev->type == HF_FV_NULL && js_falsy(item))
+		*out = NUL;
+	else if (item->type == HF_FV_NULL && js_falsy(prev))
+		*out = (struct hf_fv){ .type = HF_FV_NUM, .u.n = 0 };
+	return 0;
+}
+
+static int apply_cmp(enum hf_lop op, const struct hf_fv *a, const struct hf_fv *b)
+{
+	switch (op) {
+	case LOP_EQ:
+		return hf_js_loose_eq(a, b);
+	case LOP_NE:
+		return !hf_js_loose_eq(a, b);
+	case LOP_SEQ:
+		return hf_js_strict_eq(a, b);
+	case LOP_SNE:
+		return !hf_js_strict_eq(a, b);
+	case LOP_LT:
+		return hf_js_less(a, b, 0);
+	case LOP_LE:
+		return hf_js_less(a, b, 1);
+	case LOP_GT:
+		return hf_js_less(b, a, 0);
+	case LOP_GE:
+		return hf_js_less(b, a, 1);
+	default:
+		return 0;
+	}
+}
+
+/* ((prev = a) OP (prev = compareCheck(b, prev))) && prev OP compareCheck(c, prev) */
+static int ev_cmp(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	int strict = n->op == LOP_SEQ || n->op == LOP_SNE;
+	struct hf_fv prev, cur, chk;
+	uint32_t i;
+
+	if (hf_logic_eval(&n->args[0], st, &prev))
+		return -1;
+	for (i = 1; i < n->nargs; i++) {
+		if (hf_logic_eval(&n->args[i], st, &cur) || compare_check(&cur, &prev, strict, &chk))
+			return -1;
+		if (!apply_cmp(n->op, &prev, &chk)) {
+			*out = boolean(0);
+			return 0;
+		}
+		prev = chk;
+	}
+	*out = boolean(1);
+	return 0;
+}
+
+/* in: (b || []).includes(a): an array's item (SameValueZero) or a
+ * substring; anything else truthy has no 'includes' and throws. */
+static int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv a, b;
+	const char *s;
+	uint32_t i, len;
+
+	if (hf_logic_eval(&n->args[0], st, &a) || hf_logic_eval(&n->args[1], st, &b))
+		return -1;
+	*out = boolean(0);
+	if (js_falsy(&b))
+		return 0;
+	if (b.type == HF_FV_ARR) {
+		for (i = 0; i < b.len; i++)
+			if (hf_js_strict_eq(&b.u.a[i], &a) ||
+			    (a.type == HF_FV_NUM && b.u.a[i].type == HF_FV_NUM && isnan(a.u.n) &&
+			     isnan(b.u.a[i].u.n)))
+				*out = boolean(1);
+		return 0;
+	}
+	if (b.type != HF_FV_STR || hf_js_tostring(&a, st->arena, &s, &len))
+		return -1;
+	*out = boolean(len == 0 || (len <= b.len && memmem(b.u.s, b.len, s, len)));
+	return 0;
+}
+
+static int ev_cat(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv *parts, v;
+	const char *s;
+	uint32_t i, len, total = 0;
+	char *dst;
+
+	/* Evaluate first: a part's own text may need the arena too. */
+	parts = hf_arena_items(st->arena, n->nargs);
+	if (n->nargs && !parts)
+		return -1;
+	for (i = 0; i < n->nargs; i++) {
+		if (hf_logic_eval(&n->args[i], st, &v) || hf_js_tostring(&v, st->arena, &s, &len))
+			return -1;
+		parts[i] = (struct hf_fv){ .type = HF_FV_STR, .len = len, .u.s = s };
+		total += len;
+	}
+	dst = hf_arena_alloc(st->arena, total);
+	if (total && !dst)
+		return -1;
+	*out = (struct hf_fv){ .type = HF_FV_STR, .len = total, .u.s = dst ? dst : "" };
+	for (i = 0; i < n->nargs; i++) {
+		memcpy(dst, parts[i].u.s, parts[i].len);
+		dst += parts[i].len;
+	}
+	return 0;
+}
+
+static int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out);
+static int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out);
+int hf_logic_substr(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out);
+
+static int ev_array(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv *items = hf_arena_items(st->arena, n->nargs);
+	uint32_t i;
+
+	if (n->nargs && !items)
+		return -1;
+	for (i = 0; i < n->nargs; i++)
+		if (hf_logic_eval(&n->args[i], st, &items[i]))
+			return -1;
+	*out = (struct hf_fv){ .type = HF_FV_ARR, .len = n->nargs, .u.a = items };
+	return 0;
+}
+
+int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv v;
+
+	switch (n->op) {
+	case LOP_LIT:
+		*out = n->lit;
+		return 0;
+	case LOP_ARRAY:
+		return ev_array(n, st, out);
+	case LOP_VAR:
+		return ev_var(n, st, out);
+	case LOP_IF:
+		return ev_if(n, st, out);
+	case LOP_EQ: case LOP_NE: case LOP_SEQ: case LOP_SNE:
+	case LOP_LT: case LOP_LE: case LOP_GT: case LOP_GE:
+		return ev_cmp(n, st, out);
+	case LOP_AND:
+	case LOP_OR:
+		return ev_andor(n, st, out, n->op == LOP_OR);
+	case LOP_NOT:
+	case LOP_NOTNOT:
+		v = NUL;
+		if (n->nargs && hf_logic_eval(&n->args[0], st, &v))
+			return -1;
+		*out = boolean(hf_js_truthy(&v) == (n->op == LOP_NOTNOT));
+		return 0;
+	case LOP_IN:
+		return ev_in(n, st, out);
+	case LOP_CAT:
+		return ev_cat(n, st, out);
+	case LOP_SUBSTR:
+		return hf_logic_substr(n, st, out);
+	case LOP_STARTS:
+	case LOP_ENDS:
+	case LOP_SEMVER:
+		return ev_strfn(n, st, out);
+	case LOP_FRACTIONAL:
+		return ev_fractional(n, st, out);
+	}
+	return -1;
+}
+
+/* starts_with, ends_with, sem_ver: flagd's own operators, which answer
+ * null (never throw) for arguments they cannot use. */
+static int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv a[3];
+	const char *s[3];
+	uint32_t len[3], i;
+	int r;
+
+	*out = NUL;
+	for (i = 0; i < n->nargs; i++)
+		if (hf_logic_eval(&n->args[i], st, i < 3 ? &a[i] : &a[2]))
+			return -1;
+	if (n->op == LOP_SEMVER) {
+		if (n->nargs != 3)
+			return 0;
+		for (i = 0; i < 3; i++)
+			if (hf_js_tostring(&a[i], st->arena, &s[i], &len[i]))
+				return -1;
+		r = hf_semver_op(s[0], len[0], s[1], len[1], s[2], len[2]);
+		if (r >= 0)
+			*out = boolean(r);
+		return 0;
+	}
+	if (n->nargs != 2 || a[0].type != HF_FV_STR || a[1].type != HF_FV_STR)
+		return 0;
+	if (a[1].len > a[0].len)
+		r = 0;
+	else if (n->op == LOP_STARTS)
+		r = !memcmp(a[0].u.s, a[1].u.s, a[1].len);
+	else
+		r = !memcmp(a[0].u.s + a[0].len - a[1].len, a[1].u.s, a[1].len);
+	*out = boolean(r);
+	return 0;
+}
+
+#define MAX_WEIGHT 2147483647.0
+
+/* The bucket entries of 'fractional': the variant of the first entry whose
+ * running weight exceeds the bucket; null for entries flagd-core refuses. */
+static void pick_bucket(const struct hf_fv *e, uint32_t ne, uint32_t hash, struct hf_fv *out)
+{
+	double total = 0, w;
+	uint64_t bucket, sum = 0;
+	uint32_t i;
+
+	*out = NUL;
+	for (i = 0; i < ne; i++) {
+		if (e[i].type != HF_FV_ARR || !e[i].len || e[i].len > 2)
+			return;
+		if (e[i].u.a[0].type == HF_FV_ARR || e[i].u.a[0].type == HF_FV_OBJ)
+			return;
+		if (e[i].len == 2) {
+			const struct hf_fv *wv = &e[i].u.a[1];
+
+			if (wv->type != HF_FV_NUM || !isfinite(wv->u.n) || wv->u.n != trunc(wv->u.n))
+				return;
+			total += wv->u.n > 0 ? wv->u.n : 0;
+		} else {
+			total += 1;
+		}
+	}
+	if (total > MAX_WEIGHT)
+		return;
+	bucket = ((uint64_t)hash * (uint64_t)total) >> 32;
+	for (i = 0; i < ne; i++) {
+		w = e[i].len == 2 ? (e[i].u.a[1].u.n > 0 ? e[i].u.a[1].u.n : 0) : 1;
+		sum += (uint64_t)w;
+		if (sum > bucket) {
+			*out = e[i].u.a[0];
+			return;
+		}
+	}
+}
+
+static int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv args;
+	struct hf_murmur3 m;
+	const struct hf_fv *tk;
+	const char *s;
+	uint32_t len;
+
+	*out = NUL;
+	if (ev_array(n, st, &args))
+		return -1;
+	if (!args.len)
+		return 0;
+	if (args.u.a[0].type == HF_FV_STR) {
+		pick_bucket(args.u.a + 1, args.len - 1,
+			    hf_murmur3_32(args.u.a[0].u.s, args.u.a[0].len, 0), out);
+		return 0;
+	}
+	tk = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs, "targetingKey", 12);
+	if (!tk || js_falsy(tk))
+		return 0;
+	if (hf_js_tostring(tk, st->arena, &s, &len))
+		return -1;
+	/* The flag key was hashed once, when the rule was compiled. */
+	m = n->prefix;
+	hf_murmur3_update(&m, s, len);
+	pick_bucket(args.u.a, args.len, hf_murmur3_final(&m), out);
+	return 0;
+}
+
+/* ToIntegerOrInfinity, with undefined (a missing argument) as 0. */
+static double to_int(const struct hf_fv *v)
+{
+	double d = hf_js_tonumber(v);
+
+	return isnan(d) ? 0 : trunc(d);
+}
+
+/* The byte offset of UTF-16 unit 'u' of 's' ('*half' when it falls
+ * between the two halves of a surrogate pair). */
+static uint32_t unit_offset(const char *s, uint32_t len, double u, int *half)
+{
+	uint32_t i = 0;
+	double at = 0;
+
+	*half = 0;
+	while (i < len && at < u) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+
+		if (n == 4 && at + 1 == u) {
+			*half = 1;
+			return i;
+		}
+		at += n == 4 ? 2 : 1;
+		i += n;
+	}
+	return i < len ? i : len;
+}
+
+/* String.prototype.substr(start, length) by UTF-16 units. A cut inside a
+ * surrogate pair leaves half a character, which UTF-8 cannot hold: it
+ * becomes U+FFFD (docs/flags.md). */
+static int substr_units(const struct hf_fv *s, double start, double length, int has_len,
+			struct hf_evst *st, struct hf_fv *out)
+{
+	double size = hf_js_u16len(s->u.s, s->len), end;
+	uint32_t b0, b1;
+	int h0, h1;
+	char *dst;
+
+	start = start < 0 ? fmax(size + start, 0) : fmin(start, size);
+	end = has_len ? fmin(start + fmin(fmax(length, 0), size), size) : size;
+	if (end <= start) {
+		*out = (struct hf_fv){ .type = HF_FV_STR, .len = 0, .u.s = "" };
+		return 0;
+	}
+	b0 = unit_offset(s->u.s, s->len, start, &h0);
+	b1 = unit_offset(s->u.s, s->len, end, &h1);
+	if (!h0 && !h1) {
+		*out = (struct hf_fv){ .type = HF_FV_STR, .len = b1 - b0, .u.s = s->u.s + b0 };
+		return 0;
+	}
+	/* Replace the cut halves: the pair at b0 (its low half kept) and the
+	 * pair at b1 (its high half kept). */
+	dst = hf_arena_alloc(st->arena, (b1 - b0) + 6);
+	if (!dst)
+		return -1;
+	out->type = HF_FV_STR;
+	out->u.s = dst;
+	if (h0) {
+		memcpy(dst, "\xef\xbf\xbd", 3);
+		dst += 3;
+		b0 += 4;
+	}
+	if (b1 > b0) {
+		memcpy(dst, s->u.s + b0, b1 - b0);
+		dst += b1 - b0;
+	}
+	if (h1) {
+		memcpy(dst, "\xef\xbf\xbd", 3);
+		dst += 3;
+	}
+	out->len = (uint32_t)(dst - out->u.s);
+	return 0;
+}
+
+/* substr: a negative length counts from the end (json-logic's rule); a
+ * subject that is no string has no substr method and throws. */
+int hf_logic_substr(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv a[3] = { NUL, NUL, NUL }, tmp;
+	double from, len;
+	uint32_t i;
+
+	for (i = 0; i < n->nargs && i < 3; i++)
+		if (hf_logic_eval(&n->args[i], st, &a[i]))
+			return -1;
+	if (a[0].type != HF_FV_STR)
+		return -1;
+	from = to_int(&a[1]);
+	if (n->nargs < 3)
+		return substr_units(&a[0], from, 0, 0, st, out);
+	len = hf_js_tonumber(&a[2]);
+	if (len < 0) {
+		if (substr_units(&a[0], from, 0, 0, st, &tmp))
+			return -1;
+		return substr_units(&tmp, 0, hf_js_u16len(tmp.u.s, tmp.len) + trunc(len), 1, st,
+				    out);
+	}
+	return substr_units(&a[0], from, to_int(&a[2]), 1, st, out);
+}

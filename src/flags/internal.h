@@ -1,0 +1,134 @@
+/* Inside src/flags/: the compiled document, the JSONLogic tree and the
+ * JavaScript semantics the operators follow. Not for other modules. */
+#ifndef HF_FLAGS_INTERNAL_H
+#define HF_FLAGS_INTERNAL_H
+
+#include <jansson.h>
+
+#include "flags/flags.h"
+#include "flags/murmur3.h"
+
+/* ---- memory: a document's allocations are freed together ------------ */
+
+struct hf_pool;
+struct hf_pool *hf_pool_new(void);
+void *hf_pool_alloc(struct hf_pool *p, size_t n);       /* zeroed, 8-aligned */
+char *hf_pool_strndup(struct hf_pool *p, const char *s, size_t n);
+void hf_pool_free(struct hf_pool *p);
+
+/* Scratch allocation during evaluation; NULL when the arena is full.
+ * Bytes are not aligned (consecutive calls are contiguous); items are. */
+void *hf_arena_alloc(struct hf_flagarena *a, size_t n);
+struct hf_fv *hf_arena_items(struct hf_flagarena *a, size_t n);
+
+/* ---- JSONLogic ------------------------------------------------------ */
+
+enum hf_lop {
+	LOP_LIT, LOP_ARRAY, LOP_VAR, LOP_IF, LOP_EQ, LOP_NE, LOP_SEQ, LOP_SNE,
+	LOP_LT, LOP_LE, LOP_GT, LOP_GE, LOP_AND, LOP_OR, LOP_NOT, LOP_NOTNOT, LOP_IN,
+	LOP_CAT, LOP_SUBSTR, LOP_STARTS, LOP_ENDS, LOP_SEMVER, LOP_FRACTIONAL,
+};
+
+/* One segment of a 'var' path. */
+struct hf_seg {
+	const char *s;
+	uint32_t len;
+};
+
+struct hf_lnode {
+	enum hf_lop op;
+	uint32_t nargs;
+	struct hf_lnode *args;          /* 'nargs' nodes */
+	struct hf_fv lit;               /* LOP_LIT: the value */
+	struct hf_seg *segs;            /* LOP_VAR: the path; 'args' holds the default */
+	uint32_t nsegs;
+	int flagd;                      /* LOP_VAR: the path starts with "$flagd" */
+	int unary;                      /* LOP_NOT/NOTNOT: the argument was no array */
+	struct hf_murmur3 prefix;       /* LOP_FRACTIONAL: the flag key hashed */
+};
+
+/* What one evaluation reads. */
+struct hf_evst {
+	const struct hf_flagctx *ctx;
+	const char *flag_key;
+	uint32_t flag_klen;
+	long long timestamp;
+	struct hf_flagarena *arena;
+};
+
+/* Evaluate 'n'. Returns 0 with '*out' set, or -1 where JavaScript would
+ * throw (flagd-core then answers ERROR/GENERAL). */
+int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out);
+
+/* ---- JavaScript semantics (jsval.c) --------------------------------- */
+
+int hf_js_truthy(const struct hf_fv *v);
+double hf_js_tonumber(const struct hf_fv *v);
+/* Number::toString into 'buf' (at least 32 bytes); returns the length. */
+size_t hf_js_numstr(double d, char *buf);
+/* ToString of 'v': a borrowed pointer for strings, else text written to
+ * the arena. -1 when the arena is full. */
+int hf_js_tostring(const struct hf_fv *v, struct hf_flagarena *a, const char **s, uint32_t *len);
+int hf_js_loose_eq(const struct hf_fv *a, const struct hf_fv *b);
+int hf_js_strict_eq(const struct hf_fv *a, const struct hf_fv *b);
+/* a < b as JavaScript's abstract relational comparison: 1, 0, or 0 for
+ * an unordered pair (NaN). 'le' asks for a <= b. */
+int hf_js_less(const struct hf_fv *a, const struct hf_fv *b, int le);
+/* Compare strings by UTF-16 code units, as JavaScript does. */
+int hf_js_strcmp(const char *a, uint32_t alen, const char *b, uint32_t blen);
+/* Count of UTF-16 code units of a UTF-8 string. */
+uint32_t hf_js_u16len(const char *s, uint32_t len);
+
+/* sem_ver (semver.c): the result of comparing versions 'a' and 'b' with
+ * operator 'op'; -1 when flagd-core answers null (a version that does not
+ * parse, an unknown operator). */
+int hf_semver_op(const char *a, uint32_t alen, const char *op, uint32_t oplen, const char *b,
+		 uint32_t blen);
+
+/* ---- the document --------------------------------------------------- */
+
+struct hf_variant {
+	const char *name;
+	uint32_t nlen;
+	struct hf_fv value;
+};
+
+struct hf_flag {
+	const char *key;
+	uint32_t klen;
+	int enabled;
+	enum hf_flag_type type;
+	struct hf_variant *variants;
+	uint32_t nvariants;
+	const struct hf_variant *defvar;  /* NULL: none */
+	struct hf_lnode *targeting;       /* NULL: none (STATIC) */
+	int parse_error;                  /* lenient load: targeting did not compile */
+};
+
+struct hf_flagdoc {
+	int refs;                         /* atomic */
+	struct hf_pool *pool;
+	struct hf_flag *flags;
+	size_t nflags;
+	const struct hf_flag **table;     /* open addressing by key, 'tmask' + 1 slots */
+	size_t tmask;
+	json_t *json;                     /* the document as read, for hf_flagdoc_json */
+};
+
+uint32_t hf_flags_keyhash(const char *s, size_t n);
+
+/* Compile JSONLogic from the document (parse.c calls it). */
+struct hf_yaml;
+struct fy_node;
+struct hf_compile {
+	struct hf_yaml *y;
+	struct hf_pool *pool;
+	const char *flag_key;
+	struct fy_node *evaluators;       /* the "$evaluators" mapping, or NULL */
+	int depth;                        /* of $ref expansion */
+};
+int hf_logic_compile(struct hf_compile *c, struct fy_node *n, struct hf_lnode *out);
+/* A plain JSON value from the document into the pool. */
+int hf_flags_value(struct hf_yaml *y, struct hf_pool *pool, struct fy_node *n, struct hf_fv *out);
+
+#endif
