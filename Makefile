@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all setup build build-asan build-fuzz fuzz test test-fast demo bench package clean
+.PHONY: all setup build build-asan build-fuzz fuzz test test-fast demo bench package clean flags-deps
 
 all: build
 
@@ -45,7 +45,14 @@ fuzz: build-fuzz
 
 # Every test twice: once on the normal build, once under ASan+UBSan; then
 # the fuzzers.
-test: build build-asan
+# The peer of tests/flags (flagd-core, pinned by its package-lock.json),
+# installed again when the lock file is newer than what is installed.
+flags-deps:
+	@if [ ! -d tests/flags/node_modules ] || [ tests/flags/package-lock.json -nt tests/flags/node_modules ]; then \
+		npm ci --prefix tests/flags --no-audit --no-fund && touch tests/flags/node_modules; \
+	fi
+
+test: build build-asan flags-deps
 	@echo "== tests (RelWithDebInfo) =="
 	@cd $(BUILD) && ctest --output-on-failure
 	@echo "== tests (ASan+UBSan) =="
@@ -67,6 +74,7 @@ bench: build
 	@bash bench/binary_rollout.sh $(BUILD)/hotfix
 	@bash bench/data_repair.sh $(BUILD)/hotfix
 	@bash bench/serve_api.sh $(BUILD)/hotfix
+	@bash bench/flags_eval.sh $(BUILD)
 
 # The Debian package of the build: binary, man page (from the --help
 # texts), systemd unit and docs, its Depends from the libraries linked.

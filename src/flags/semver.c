@@ -95,14 +95,10 @@ static int parse_strict(const char *s, uint32_t len, struct ver *v, int partial)
 		k = i;
 		while (i < len && is_digit(s[i]))
 			i++;
-		if (partial) {
-			/* coerce reads up to 16 digits of each part. */
-			if (i == k || i - k > 16)
-				return -1;
-			v->num[part] = strtod(s + k, NULL);
-		} else if (!numeric(s + k, i - k, &v->num[part])) {
+		/* A bare "1" or "1.2" is completed by semver.coerce() and then
+		 * parsed strictly: the same rules for each number. */
+		if (!numeric(s + k, i - k, &v->num[part]))
 			return -1;
-		}
 		if (part < 2 && (i == len && partial))
 			return 0;
 		if (part < 2 && (i == len || s[i] != '.'))
@@ -140,7 +136,7 @@ static int normalize(const char *s, uint32_t len, struct ver *v)
 		n--;
 	}
 	/* semver.parse: at most 256 characters, blanks around, one more 'v'
-	 * or '=' allowed by its pattern. */
+	 * allowed by its pattern. */
 	if (n > 256)
 		return -1;
 	{
@@ -150,7 +146,7 @@ static int normalize(const char *s, uint32_t len, struct ver *v)
 			q++;
 		while (e > q && space(e[-1]))
 			e--;
-		if (q < e && (*q == 'v' || *q == '='))
+		if (q < e && *q == 'v')
 			q++;
 		if (!parse_strict(q, (uint32_t)(e - q), v, 0))
 			return 0;

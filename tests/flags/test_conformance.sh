@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# 'hotfix flag eval' against the real peer, @openfeature/flagd-core 4.0.1
+# (pinned in package-lock.json; 'make flags-deps' installs it): a seeded
+# set of contexts (HF_FLAGS_CONTEXTS, 100000 by default) times a document
+# with a flag for every operator, each answer compared line by line (value,
+# variant, reason, error code). Run by ctest like the integration tests.
+. "$(dirname "$0")/../integration/lib.sh"
+
+DIR=$(cd "$(dirname "$0")" && pwd)
+COUNT=${HF_FLAGS_CONTEXTS:-100000}
+
+test_begin "flagd-core is installed"
+check "node runs" node --version
+check "node_modules holds @openfeature/flagd-core (make flags-deps)" \
+	test -f "$DIR/node_modules/@openfeature/flagd-core/package.json"
+test_end
+
+test_begin "hotfix flag eval answers as flagd-core, $COUNT contexts"
+check "the set is generated with flagd-core's answers" node "$DIR/gen.mjs" "$T/set" "$COUNT"
+# The set holds a rule with an unknown operator on purpose (flagd-core
+# loads it and answers PARSE_ERROR, as eval does): validate refuses it.
+expect_exit 2 "validate refuses the rule flagd-core cannot compile" hf flag validate "$T/set/flags.json"
+check "validate names the operator" grep -q ":[0-9]*:[0-9]*: unknown operator 'no_such_op'" "$T/err"
+check "hotfix evaluates every flag for every context" \
+	sh -c "'$HOTFIX' flag eval '$T/set/flags.json' --contexts '$T/set/contexts.jsonl' >'$T/actual.jsonl'"
+check "no mismatch" node "$DIR/compare.mjs" "$T/set/expected.jsonl" "$T/actual.jsonl"
+test_end
+
+test_begin "the set covers what it claims"
+check "a line per context and flag" \
+	test "$(wc -l <"$T/actual.jsonl")" -eq "$(( COUNT * $(grep -c '"state"' "$T/set/flags.json") ))"
+for reason in STATIC TARGETING_MATCH DEFAULT DISABLED ERROR; do
+	check "some answers are $reason" grep -q "\"reason\":\"$reason\"" "$T/set/expected.jsonl"
+done
+for code in GENERAL PARSE_ERROR; do
+	check "some errors are $code" grep -q "\"error_code\":\"$code\"" "$T/set/expected.jsonl"
+done
+test_end
+
+test_begin "a malformed context line is named CONTEXTS:LINE:COL"
+printf '%s\n' '{"targetingKey": "a"}' '{"targetingKey": }' >"$T/bad.jsonl"
+expect_exit 2 "eval exits 2" hf flag eval "$T/set/flags.json" --contexts "$T/bad.jsonl"
+check "the error names line 2" grep -q "^hotfix: $T/bad.jsonl:2:[0-9]*: " "$T/err"
+test_end
+
+finish
