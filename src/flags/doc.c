@@ -146,7 +146,7 @@ static int read_targeting(struct hf_yaml *y, struct parse *p, const struct hf_fi
 {
 	struct hf_compile c = { .y = y, .pool = p->doc->pool, .flag_key = flag->key,
 				.evaluators = p->evaluators };
-	struct hf_err saved;
+	struct hf_err saved = {0};
 	int rc;
 
 	if (!f->seen || hf_yaml_is_null(f->val) ||
@@ -156,10 +156,12 @@ static int read_targeting(struct hf_yaml *y, struct parse *p, const struct hf_fi
 		return hf_yaml_fail(y, hf_yaml_pos(y, f->val, f->pos),
 				    "'targeting' must be a JSONLogic rule (an object)");
 	flag->targeting = hf_pool_alloc(p->doc->pool, sizeof(*flag->targeting));
-	saved = *y->err;
+	if (y->err)
+		saved = *y->err;
 	rc = hf_logic_compile(&c, f->val, flag->targeting);
 	if (rc && (p->flags & HF_FLAGDOC_LENIENT)) {
-		*y->err = saved;
+		if (y->err)
+			*y->err = saved;
 		flag->parse_error = 1;
 		flag->targeting = NULL;
 		return 0;

@@ -1,0 +1,420 @@
+/* Unit tests of src/flags/: MurmurHash3 on known vectors, each operator's
+ * edge cases as flagd-core answers them, fractional's shares, the
+ * positions of errors in invalid documents, contexts and canonical JSON.
+ * tests/flags/ checks the same evaluator against flagd-core itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "flags/flags.h"
+#include "flags/murmur3.h"
+
+static void test_murmur_vectors(void **state)
+{
+	static const struct { const char *s; uint32_t seed, want; } v[] = {
+		{ "", 0, 0 },
+		{ "", 1, 0x514e28b7 },
+		{ "a", 0, 0x3c2569b2 },
+		{ "ab", 0, 0x9bbfd75f },
+		{ "abc", 0, 0xb3dd93fa },
+		{ "abcd", 0, 0x43ed676a },
+		{ "hello", 0, 0x248bfa47 },
+		{ "Hello, world!", 0, 0xc0363e43 },
+		{ "The quick brown fox jumps over the lazy dog", 0, 0x2e4ff723 },
+		{ "aaaa", 0x9747b28c, 0x5a97808a },
+		{ "Hello, world!", 0x9747b28c, 0x24884cba },
+		/* UTF-8 bytes: "josé", "用户", "👍" */
+		{ "jos\xc3\xa9", 0, 0x51d029e5 },
+		{ "\xe7\x94\xa8\xe6\x88\xb7", 0, 0xdb73a310 },
+		{ "\xf0\x9f\x91\x8d", 0, 0x20f4e7c8 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_int_equal(hf_murmur3_32(v[i].s, strlen(v[i].s), v[i].seed), v[i].want);
+}
+
+/* Streamed in any split, the hash is the one-shot hash. */
+static void test_murmur_streamed(void **state)
+{
+	const char *s = "flag-keyuser-1 and some more bytes";
+	size_t n = strlen(s), a, b;
+
+	(void)state;
+	for (a = 0; a <= n; a++) {
+		for (b = a; b <= n; b += 3) {
+			struct hf_murmur3 m;
+
+			hf_murmur3_init(&m, 0);
+			hf_murmur3_update(&m, s, a);
+			hf_murmur3_update(&m, s + a, b - a);
+			hf_murmur3_update(&m, s + b, n - b);
+			assert_int_equal(hf_murmur3_final(&m), hf_murmur3_32(s, n, 0));
+		}
+	}
+	assert_int_equal(hf_murmur3_32("flag-keyuser-1", 14, 0), 0xd73f90f6);
+}
+
+/* ---- one rule, one context ------------------------------------------- */
+
+/* Variants every rule below may name; anything else is a GENERAL error. */
+#define VARIANTS "{\"true\": \"T\", \"false\": \"F\", \"a\": \"A\", \"b\": \"B\", \"c\": \"C\", " \
+		 "\"1\": \"one\", \"x-y\": \"XY\", \"dflt\": \"D\"}"
+
+static struct hf_flagdoc *rule_doc(const char *rule, unsigned flags)
+{
+	char text[4096];
+	struct hf_flagdoc *doc = NULL;
+	struct hf_err err = {0};
+
+	snprintf(text, sizeof(text), "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": "
+		 VARIANTS ", \"defaultVariant\": \"dflt\", \"targeting\": %s}}}", rule);
+	if (hf_flagdoc_parse("rule.json", text, strlen(text), flags, &doc, &err))
+		fail_msg("rule %s: %s", rule, err.msg);
+	return doc;
+}
+
+/* The variant 'rule' gives for 'ctx' (JSON), or the reason (and error
+ * code) when there is none; static storage. */
+static const char *eval_rule(const char *rule, const char *ctx)
+{
+	static char out[256];
+	struct hf_flagdoc *doc = rule_doc(rule, HF_FLAGDOC_LENIENT);
+	struct hf_flagctx_owned c;
+	struct hf_flagresult res;
+	json_t *j = json_loads(ctx, 0, NULL);
+
+	assert_non_null(j);
+	assert_int_equal(hf_flagctx_from_json(j, &c, NULL), 0);
+	c.ctx.timestamp = 1800000000;
+	hf_flagdoc_eval(doc, "f", 1, &c.ctx, HF_FLAG_STRING, NULL, &res);
+	if (res.reason == HF_REASON_ERROR)
+		snprintf(out, sizeof(out), "ERROR:%s", hf_flag_errcode_name(res.error));
+	else if (res.reason == HF_REASON_DEFAULT)
+		snprintf(out, sizeof(out), "DEFAULT:%s", res.variant);
+	else
+		snprintf(out, sizeof(out), "%s", res.variant);
+	hf_flagctx_release(&c);
+	json_decref(j);
+	hf_flagdoc_unref(doc);
+	return out;
+}
+
+#define RULE(want, rule, ctx) assert_string_equal(eval_rule(rule, ctx), want)
+
+static void test_var_and_if(void **state)
+{
+	(void)state;
+	RULE("a", "{\"var\": \"k\"}", "{\"k\": \"a\"}");
+	RULE("b", "{\"var\": \"o.p\"}", "{\"o\": {\"p\": \"b\"}}");
+	RULE("c", "{\"var\": \"l.1\"}", "{\"l\": [\"a\", \"c\"]}");
+	RULE("b", "{\"var\": [\"missing\", \"b\"]}", "{}");
+	/* The compiled engine reads 'a ?? default': null takes the default too. */
+	RULE("b", "{\"var\": [\"k\", \"b\"]}", "{\"k\": null}");
+	RULE("DEFAULT:dflt", "{\"var\": \"missing\"}", "{}");
+	RULE("a", "{\"if\": [{\"var\": \"x\"}, \"a\", \"b\"]}", "{\"x\": 1}");
+	RULE("b", "{\"if\": [{\"var\": \"x\"}, \"a\", \"b\"]}", "{\"x\": []}");
+	RULE("c", "{\"if\": [false, \"a\", 0, \"b\", \"c\"]}", "{}");
+	RULE("DEFAULT:dflt", "{\"if\": [false, \"a\"]}", "{}");
+	RULE("a", "{\"if\": [{\"var\": \"$flagd.flagKey\"}, \"a\", \"b\"]}", "{}");
+	RULE("true", "{\"==\": [{\"var\": \"$flagd.timestamp\"}, 1800000000]}", "{}");
+}
+
+static void test_equality(void **state)
+{
+	(void)state;
+	RULE("true", "{\"==\": [{\"var\": \"n\"}, \"42\"]}", "{\"n\": 42}");
+	RULE("false", "{\"===\": [{\"var\": \"n\"}, \"42\"]}", "{\"n\": 42}");
+	RULE("true", "{\"==\": [{\"var\": \"b\"}, 1]}", "{\"b\": true}");
+	RULE("true", "{\"!==\": [{\"var\": \"b\"}, 1]}", "{\"b\": true}");
+	/* json-logic-engine's compareCheck: null == 0 holds, "" == null not. */
+	RULE("true", "{\"==\": [{\"var\": \"n\"}, 0]}", "{}");
+	RULE("false", "{\"==\": [\"\", {\"var\": \"n\"}]}", "{}");
+	/* A string that is no number against a number throws: GENERAL. */
+	RULE("ERROR:GENERAL", "{\"==\": [{\"var\": \"s\"}, 1]}", "{\"s\": \"abc\"}");
+	RULE("ERROR:GENERAL", "{\"!=\": [{\"var\": \"l\"}, 1]}", "{\"l\": [1]}");
+}
+
+static void test_relational(void **state)
+{
+	(void)state;
+	RULE("true", "{\"<\": [1, {\"var\": \"n\"}, 3]}", "{\"n\": 2}");
+	RULE("false", "{\"<\": [1, {\"var\": \"n\"}, 3]}", "{\"n\": 3}");
+	RULE("true", "{\"<=\": [1, {\"var\": \"n\"}, 3]}", "{\"n\": 3}");
+	RULE("true", "{\">\": [{\"var\": \"n\"}, 2]}", "{\"n\": \"10\"}");
+	/* Two strings compare as text: "10" < "9". */
+	RULE("true", "{\"<\": [{\"var\": \"n\"}, \"9\"]}", "{\"n\": \"10\"}");
+	RULE("true", "{\">=\": [{\"var\": \"n\"}, 0]}", "{}");
+	RULE("ERROR:GENERAL", "{\"<\": [{\"var\": \"s\"}, 5]}", "{\"s\": \"FR\"}");
+	/* UTF-16 order: U+FF5E sorts after an emoji's surrogates. */
+	RULE("true", "{\"<\": [{\"var\": \"e\"}, \"\\uff5e\"]}", "{\"e\": \"\\ud83d\\udc4d\"}");
+}
+
+static void test_logic(void **state)
+{
+	(void)state;
+	/* and/or return the operand that decides. */
+	RULE("a", "{\"or\": [{\"var\": \"x\"}, \"a\"]}", "{\"x\": \"\"}");
+	RULE("b", "{\"or\": [{\"var\": \"x\"}, \"a\"]}", "{\"x\": \"b\"}");
+	RULE("false", "{\"and\": [{\"var\": \"x\"}, \"a\"]}", "{\"x\": false}");
+	RULE("1", "{\"and\": [true, {\"var\": \"x\"}]}", "{\"x\": 1}");
+	RULE("true", "{\"!\": {\"var\": \"x\"}}", "{\"x\": {}}");
+	RULE("false", "{\"!!\": [{\"var\": \"x\"}]}", "{\"x\": []}");
+	RULE("true", "{\"!!\": [{\"var\": \"x\"}]}", "{\"x\": [0]}");
+}
+
+static void test_strings(void **state)
+{
+	(void)state;
+	RULE("true", "{\"in\": [{\"var\": \"c\"}, [\"FR\", \"DE\"]]}", "{\"c\": \"DE\"}");
+	RULE("false", "{\"in\": [1, [\"1\"]]}", "{}");
+	RULE("true", "{\"in\": [1, \"a1b\"]}", "{}");
+	RULE("false", "{\"in\": [\"x\", {\"var\": \"none\"}]}", "{}");
+	RULE("ERROR:GENERAL", "{\"in\": [\"x\", {\"var\": \"n\"}]}", "{\"n\": 5}");
+	RULE("x-y", "{\"cat\": [{\"var\": \"a\"}, \"-\", {\"var\": \"b\"}]}", "{\"a\": \"x\", \"b\": \"y\"}");
+	RULE("1", "{\"cat\": [{\"var\": \"n\"}]}", "{\"n\": 1.0}");
+	RULE("ERROR:GENERAL", "{\"cat\": [{\"var\": \"a\"}, {\"var\": \"b\"}]}", "{\"a\": \"x\"}");
+	RULE("b", "{\"substr\": [{\"var\": \"s\"}, -1]}", "{\"s\": \"ab\"}");
+	RULE("b", "{\"substr\": [{\"var\": \"s\"}, 1, -1]}", "{\"s\": \"abc\"}");
+	RULE("a", "{\"substr\": [{\"var\": \"s\"}, 0, 1]}", "{\"s\": \"abc\"}");
+	/* Indices count UTF-16 units: the emoji is two. */
+	RULE("a", "{\"substr\": [{\"var\": \"s\"}, 2, 1]}", "{\"s\": \"\\ud83d\\udc4da\"}");
+	RULE("ERROR:GENERAL", "{\"substr\": [{\"var\": \"n\"}, 0]}", "{\"n\": 5}");
+	RULE("true", "{\"starts_with\": [{\"var\": \"e\"}, \"ops\"]}", "{\"e\": \"ops@x\"}");
+	RULE("false", "{\"ends_with\": [{\"var\": \"e\"}, \".org\"]}", "{\"e\": \"a@b.com\"}");
+	/* flagd's own operators answer null for what they cannot use. */
+	RULE("DEFAULT:dflt", "{\"ends_with\": [{\"var\": \"n\"}, \"1\"]}", "{\"n\": 1}");
+}
+
+static void test_sem_ver(void **state)
+{
+	static const struct { const char *v, *op, *w, *want; } c[] = {
+		{ "1.2.3", ">=", "1.2.0", "true" },
+		{ "v1.2.3", "=", "1.2.3", "true" },
+		{ "1.2", "=", "1.2.0", "true" },
+		{ "2", ">", "1.9.9", "true" },
+		{ "1.2.3-beta.1", "<", "1.2.3", "true" },
+		{ "1.2.3-alpha", "<", "1.2.3-beta", "true" },
+		{ "1.2.3-2", "<", "1.2.3-10", "true" },
+		{ "1.2.3+build.5", "=", "1.2.3", "true" },
+		{ "1.5.0", "^", "1.0.0", "true" },
+		{ "1.3.0", "~", "1.2.0", "false" },
+		{ "1.2.9", "~", "1.2.0", "true" },
+		{ "1.2.3", "!=", "1.2.4", "true" },
+		{ "1.2.3", "<=", "1.2.3", "true" },
+		{ "1.2.3.4", "=", "1.2.3", "DEFAULT:dflt" },
+		{ "01.2.3", "=", "1.2.3", "DEFAULT:dflt" },
+		{ "not-a-version", "<", "1.0.0", "DEFAULT:dflt" },
+		{ "1.2.3", "===", "1.2.3", "DEFAULT:dflt" },
+	};
+	char rule[256], ctx[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(rule, sizeof(rule), "{\"sem_ver\": [{\"var\": \"v\"}, \"%s\", \"%s\"]}", c[i].op,
+			 c[i].w);
+		snprintf(ctx, sizeof(ctx), "{\"v\": \"%s\"}", c[i].v);
+		RULE(c[i].want, rule, ctx);
+	}
+}
+
+/* How many of 'n' keys land on the first bucket of 'rule'. */
+static long first_share(const char *rule, long n)
+{
+	struct hf_flagdoc *doc = rule_doc(rule, 0);
+	struct hf_fkv attr = { .key = "targetingKey", .klen = 12 };
+	struct hf_flagctx ctx = { .attrs = &attr, .nattrs = 1, .timestamp = 1 };
+	struct hf_flagresult res;
+	char key[32];
+	long i, hits = 0;
+
+	for (i = 0; i < n; i++) {
+		attr.v.type = HF_FV_STR;
+		attr.v.len = (uint32_t)snprintf(key, sizeof(key), "user-%ld", i);
+		attr.v.u.s = key;
+		assert_int_equal(hf_flagdoc_eval(doc, "f", 1, &ctx, HF_FLAG_ANY, NULL, &res), 0);
+		hits += res.variant && !strcmp(res.variant, "a");
+	}
+	hf_flagdoc_unref(doc);
+	return hits;
+}
+
+static void test_fractional(void **state)
+{
+	long a;
+
+	(void)state;
+	/* 0.1 %: about 100 of 100,000 (a binomial's 4 sigma is 40). */
+	a = first_share("{\"fractional\": [[\"a\", 1], [\"b\", 999]]}", 100000);
+	assert_in_range(a, 60, 140);
+	a = first_share("{\"fractional\": [[\"a\", 50], [\"b\", 50]]}", 100000);
+	assert_in_range(a, 49200, 50800);
+	assert_int_equal(first_share("{\"fractional\": [[\"a\", 0], [\"b\", 1]]}", 1000), 0);
+	assert_int_equal(first_share("{\"fractional\": [[\"a\", -7], [\"b\", 1]]}", 1000), 0);
+	assert_int_equal(first_share("{\"fractional\": [[\"a\"]]}", 1000), 1000);
+	/* flagKey + targetingKey: "f" + "user-1". */
+	RULE(hf_murmur3_32("fuser-1", 7, 0) >> 31 ? "b" : "a",
+	     "{\"fractional\": [[\"a\", 1], [\"b\", 1]]}", "{\"targetingKey\": \"user-1\"}");
+	/* A first string argument is the bucketing value. */
+	RULE(hf_murmur3_32("k", 1, 0) >> 31 ? "b" : "a",
+	     "{\"fractional\": [{\"var\": \"k\"}, [\"a\", 1], [\"b\", 1]]}", "{\"k\": \"k\"}");
+	/* No targeting key, weights over 2^31 - 1, zero weights: null. */
+	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 1]]}", "{}");
+	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 2147483647], [\"b\", 1]]}",
+	     "{\"targetingKey\": \"u\"}");
+	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 0]]}", "{\"targetingKey\": \"u\"}");
+	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 1.5]]}", "{\"targetingKey\": \"u\"}");
+}
+
+static void test_results(void **state)
+{
+	struct hf_flagdoc *doc = NULL;
+	struct hf_flagctx ctx = { 0 };
+	struct hf_flagresult res;
+	struct hf_err err = {0};
+	const char *text =
+		"flags:\n"
+		"  on:\n    state: ENABLED\n    variants: {yes: true, no: false}\n    defaultVariant: yes\n"
+		"  off:\n    state: DISABLED\n    variants: {yes: true}\n    defaultVariant: yes\n"
+		"  nodef:\n    state: ENABLED\n    variants: {a: 1}\n"
+		"  bad:\n    state: ENABLED\n    variants: {a: 1}\n    targeting: {nope: []}\n";
+
+	(void)state;
+	assert_int_equal(hf_flagdoc_parse("f.yaml", text, strlen(text), HF_FLAGDOC_LENIENT, &doc,
+					  &err), 0);
+	assert_int_equal(hf_flagdoc_count(doc), 4);
+	assert_string_equal(hf_flag_key(hf_flagdoc_at(doc, 3)), "bad");
+	assert_int_equal(hf_flagdoc_eval(doc, "on", 2, &ctx, HF_FLAG_BOOL, NULL, &res), 0);
+	assert_int_equal(res.reason, HF_REASON_STATIC);
+	assert_true(res.value->u.b);
+	assert_int_equal(hf_flagdoc_eval(doc, "on", 2, &ctx, HF_FLAG_STRING, NULL, &res), -1);
+	assert_int_equal(res.error, HF_FLAGERR_TYPE_MISMATCH);
+	hf_flagdoc_eval(doc, "off", 3, &ctx, HF_FLAG_BOOL, NULL, &res);
+	assert_int_equal(res.reason, HF_REASON_DISABLED);
+	assert_null(res.value);
+	hf_flagdoc_eval(doc, "nodef", 5, &ctx, HF_FLAG_ANY, NULL, &res);
+	assert_int_equal(res.reason, HF_REASON_DEFAULT);
+	assert_null(res.value);
+	hf_flagdoc_eval(doc, "bad", 3, &ctx, HF_FLAG_ANY, NULL, &res);
+	assert_int_equal(res.error, HF_FLAGERR_PARSE_ERROR);
+	hf_flagdoc_eval(doc, "none", 4, &ctx, HF_FLAG_ANY, NULL, &res);
+	assert_int_equal(res.error, HF_FLAGERR_FLAG_NOT_FOUND);
+	hf_flagdoc_unref(doc);
+	/* Returned variants that do not exist, booleans and numbers. */
+	RULE("ERROR:GENERAL", "{\"if\": [true, \"ghost\"]}", "{}");
+	RULE("true", "{\"==\": [1, {\"var\": \"n\"}]}", "{\"n\": 1}");
+	RULE("1", "{\"if\": [true, 1]}", "{}");
+}
+
+/* A rule that needs more scratch than the arena holds fails cleanly. */
+static void test_arena_full(void **state)
+{
+	struct hf_flagdoc *doc = rule_doc("{\"cat\": [{\"var\": \"s\"}, {\"var\": \"s\"}]}", 0);
+	struct hf_fkv attr = { .key = "s", .klen = 1 };
+	struct hf_flagctx ctx = { .attrs = &attr, .nattrs = 1, .timestamp = 1 };
+	char small[16];
+	struct hf_flagarena arena = { small, sizeof(small), 0 };
+	struct hf_flagresult res;
+
+	(void)state;
+	attr.v = (struct hf_fv){ .type = HF_FV_STR, .len = 10, .u.s = "0123456789" };
+	assert_int_equal(hf_flagdoc_eval(doc, "f", 1, &ctx, HF_FLAG_ANY, &arena, &res), -1);
+	assert_int_equal(res.error, HF_FLAGERR_GENERAL);
+	attr.v.len = 1;
+	assert_int_equal(hf_flagdoc_eval(doc, "f", 1, &ctx, HF_FLAG_ANY, &arena, &res), -1);
+	assert_int_equal(res.error, HF_FLAGERR_GENERAL);   /* "00" is no variant */
+	hf_flagdoc_unref(doc);
+}
+
+static void test_error_positions(void **state)
+{
+	static const struct { const char *text, *want; } c[] = {
+		{ "{\"flags\": {\"f\": {\"state\": \"ON\", \"variants\": {\"a\": 1}}}}",
+		  "bad.json:1:27: invalid state 'ON'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\",\n \"variants\": {\"a\": 1},\n"
+		  " \"defaultVariant\": \"b\"}}}", "bad.json:3:20: unknown variant 'b'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"if\": [{\"nope\": 1}, \"a\"]}}}}",
+		  "bad.json:2:25: unknown operator 'nope'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"==\": [1]}}}}", "bad.json:2:17: '==' takes 2 arguments, found 1" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"$ref\": \"r\"}}}}", "bad.json:2:25: unknown $ref 'r'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1, \"b\": \"s\"}}}}",
+		  "bad.json:1:64: variant 'b' is a string but variant 'a' is a number" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\"}}}",
+		  "bad.json:1:18: missing required field 'variants'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variant\": {}}}}",
+		  "bad.json:1:38: unknown field 'variant'" },
+		{ "{\"flags\": {\"f\": [1,}", "bad.json:1:" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"if\": [1, 2], \"or\": []}}}}", "bad.json:2:17: a rule object holds one" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct hf_flagdoc *doc = NULL;
+		struct hf_err err = {0};
+
+		assert_int_equal(hf_flagdoc_parse("bad.json", c[i].text, strlen(c[i].text), 0, &doc,
+						  &err), HF_EINVAL);
+		assert_null(doc);
+		if (strncmp(err.msg, c[i].want, strlen(c[i].want)))
+			fail_msg("case %zu: got '%s', wanted '%s...'", i, err.msg, c[i].want);
+	}
+}
+
+static void test_canonical_json(void **state)
+{
+	const char *text = "{\"metadata\": {\"b\": 1}, \"flags\": {\"z\": {\"variants\": {\"a\": 0.5},"
+			   " \"state\": \"ENABLED\", \"targeting\": {\"$ref\": \"r\"}}},"
+			   " \"$evaluators\": {\"r\": {\"var\": \"x\"}}}";
+	struct hf_flagdoc *doc = NULL, *again = NULL;
+	char *s, *s2;
+
+	(void)state;
+	assert_int_equal(hf_flagdoc_parse("c.json", text, strlen(text), 0, &doc, NULL), 0);
+	s = hf_flagdoc_json(doc);
+	assert_string_equal(s, "{\"$evaluators\":{\"r\":{\"var\":\"x\"}},\"flags\":{\"z\":{\"state\":"
+			       "\"ENABLED\",\"targeting\":{\"$ref\":\"r\"},\"variants\":{\"a\":0.5}}},"
+			       "\"metadata\":{\"b\":1}}");
+	assert_int_equal(hf_flagdoc_parse("c.json", s, strlen(s), 0, &again, NULL), 0);
+	s2 = hf_flagdoc_json(again);
+	assert_string_equal(s, s2);
+	free(s);
+	free(s2);
+	hf_flagdoc_unref(again);
+	assert_ptr_equal(hf_flagdoc_ref(doc), doc);
+	hf_flagdoc_unref(doc);
+	hf_flagdoc_unref(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_murmur_vectors),
+		cmocka_unit_test(test_murmur_streamed),
+		cmocka_unit_test(test_var_and_if),
+		cmocka_unit_test(test_equality),
+		cmocka_unit_test(test_relational),
+		cmocka_unit_test(test_logic),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_sem_ver),
+		cmocka_unit_test(test_fractional),
+		cmocka_unit_test(test_results),
+		cmocka_unit_test(test_arena_full),
+		cmocka_unit_test(test_error_positions),
+		cmocka_unit_test(test_canonical_json),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
