@@ -74,7 +74,7 @@ bench: build
 	@bash bench/binary_rollout.sh $(BUILD)/hotfix
 	@bash bench/data_repair.sh $(BUILD)/hotfix
 	@bash bench/serve_api.sh $(BUILD)/hotfix
-	@bash bench/flags_eval.sh $(BUILD)
+	@bash bench/flags_eval.sh $(BUILD)/hotfix
 
 # The Debian package of the build: binary, man page (from the --help
 # texts), systemd unit and docs, its Depends from the libraries linked.

@@ -3,6 +3,7 @@
  * up, arguments counted, $ref replaced by its evaluator, 'var' paths
  * split, constant arrays folded, the flag key's hash state kept for
  * 'fractional'. Every refusal names FILE:LINE:COL. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,9 @@ static int json_number(const char *s, size_t n, double *out)
 	memcpy(buf, s, n);
 	buf[n] = 0;
 	*out = strtod(buf, &end);
-	return !*end;
+	/* 1e999 is out of range: a string rather than an infinity JSON
+	 * cannot write back. */
+	return !*end && isfinite(*out);
 }
 
 static int scalar_value(struct hf_yaml *y, struct hf_pool *pool, struct fy_node *n,

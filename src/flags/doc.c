@@ -3,6 +3,7 @@
  * variants typed, targeting compiled (compile.c), a hash table of keys.
  * Evaluation is in flag.c. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,8 +246,9 @@ static json_t *fv_to_json(const struct hf_fv *v)
 	case HF_FV_BOOL:
 		return json_boolean(v->u.b);
 	case HF_FV_NUM:
-		if (v->u.n == (double)(long long)v->u.n && v->u.n > -9007199254740992.0 &&
-		    v->u.n < 9007199254740992.0)
+		/* Integers JSON can hold exactly, written without a fraction;
+		 * checked before the cast, which is undefined out of range. */
+		if (fabs(v->u.n) < 9007199254740992.0 && v->u.n == trunc(v->u.n))
 			return json_integer((json_int_t)v->u.n);
 		return json_real(v->u.n);
 	case HF_FV_STR:
