@@ -220,7 +220,13 @@ static int compile_var(struct hf_compile *c, struct fy_node *v, struct hf_pos at
 	s = path && !hf_yaml_is_null(path) ? fy_node_get_scalar(path, &len) : NULL;
 	if (s && len)
 		split_path(c->pool, s, len, out);
-	out->flagd = out->nsegs && out->segs[0].len == 6 && !memcmp(out->segs[0].s, "$flagd", 6);
+	if (out->nsegs && out->segs[0].len == 6 && !memcmp(out->segs[0].s, "$flagd", 6)) {
+		out->flagd = FLAGD_OTHER;
+		if (out->nsegs == 2 && out->segs[1].len == 7 && !memcmp(out->segs[1].s, "flagKey", 7))
+			out->flagd = FLAGD_KEY;
+		if (out->nsegs == 2 && out->segs[1].len == 9 && !memcmp(out->segs[1].s, "timestamp", 9))
+			out->flagd = FLAGD_TIMESTAMP;
+	}
 	return 0;
 }
 
@@ -261,6 +267,29 @@ static void fold(struct hf_compile *c, struct hf_lnode *n)
 		a[i] = n->args[i].lit;
 	n->op = LOP_LIT;
 	n->lit = (struct hf_fv){ .type = HF_FV_ARR, .len = n->nargs, .u.a = a };
+}
+
+/* What 'fractional' can know before any context: the flag key's hash
+ * state, and the buckets when they are literals (the usual case). */
+static void fractional_prepare(struct hf_compile *c, struct hf_lnode *n)
+{
+	struct hf_fv *e = hf_pool_alloc(c->pool, sizeof(*e) * n->nargs);
+	uint32_t i, lit = 0;
+
+	hf_murmur3_init(&n->prefix, 0);
+	hf_murmur3_update(&n->prefix, c->flag_key, strlen(c->flag_key));
+	for (i = 0; i < n->nargs; i++) {
+		e[i] = n->args[i].lit;
+		lit += n->args[i].op == LOP_LIT;
+	}
+	if (lit == n->nargs) {
+		n->all = hf_pool_alloc(c->pool, sizeof(*n->all));
+		hf_buckets_build(c->pool, e, n->nargs, n->all);
+	}
+	if (lit - (n->args[0].op == LOP_LIT) == n->nargs - 1) {
+		n->rest = hf_pool_alloc(c->pool, sizeof(*n->rest));
+		hf_buckets_build(c->pool, e + 1, n->nargs - 1, n->rest);
+	}
 }
 
 static int compile_args(struct hf_compile *c, struct fy_node *v, struct hf_lnode *out, int depth)
@@ -316,10 +345,8 @@ static int compile_op(struct hf_compile *c, struct fy_node *map, struct hf_lnode
 		return hf_yaml_fail(c->y, at, "'%s' takes %d to %d arguments, found %u", ops[i].name,
 				    ops[i].min, ops[i].max, out->nargs);
 	}
-	if (out->op == LOP_FRACTIONAL) {
-		hf_murmur3_init(&out->prefix, 0);
-		hf_murmur3_update(&out->prefix, c->flag_key, strlen(c->flag_key));
-	}
+	if (out->op == LOP_FRACTIONAL)
+		fractional_prepare(c, out);
 	return 0;
 }
 

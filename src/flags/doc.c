@@ -25,9 +25,14 @@ static struct hf_pos no_pos(void)
 	return (struct hf_pos){ 0, 0 };
 }
 
+/* FNV-1a: the table's keys are short, where it beats a block hash. */
 uint32_t hf_flags_keyhash(const char *s, size_t n)
 {
-	return hf_murmur3_32(s, n, 0x9747b28c);
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
 }
 
 static const char *type_name(enum hf_flag_type t)
@@ -102,7 +107,7 @@ static const struct hf_variant *find_variant(const struct hf_flag *f, const char
 	uint32_t i;
 
 	for (i = 0; i < f->nvariants; i++)
-		if (f->variants[i].nlen == n && !memcmp(f->variants[i].name, s, n))
+		if (f->variants[i].nlen == n && hf_bytes_eq(f->variants[i].name, s, n))
 			return &f->variants[i];
 	return NULL;
 }

@@ -9,6 +9,10 @@
 #include "flags/internal.h"
 
 #define NUL ((struct hf_fv){ .type = HF_FV_NULL })
+/* The operators stay out of hf_logic_eval(), so that the dispatch every
+ * node goes through (literals and paths most of all) stays a small
+ * function with a short prologue. */
+#define NOINLINE __attribute__((noinline))
 
 static struct hf_fv boolean(int b)
 {
@@ -28,7 +32,7 @@ static const struct hf_fv *obj_get(const struct hf_fkv *o, uint32_t n, const cha
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
-		if (o[i].klen == klen && !memcmp(o[i].key, k, klen))
+		if (o[i].klen == klen && hf_bytes_eq(o[i].key, k, klen))
 			return &o[i].v;
 	return NULL;
 }
@@ -62,7 +66,7 @@ static int step(const struct hf_fv *cur, const struct hf_seg *s, struct hf_fv *t
 	} else if (cur->type == HF_FV_ARR && index_of(s, &i)) {
 		*next = i < cur->len ? &cur->u.a[i] : NULL;
 	} else if ((cur->type == HF_FV_ARR || cur->type == HF_FV_STR) && s->len == 6 &&
-		   !memcmp(s->s, "length", 6)) {
+		   hf_bytes_eq(s->s, "length", 6)) {
 		tmp->type = HF_FV_NUM;
 		tmp->u.n = cur->type == HF_FV_ARR ? cur->len : hf_js_u16len(cur->u.s, cur->len);
 		*next = tmp;
@@ -71,26 +75,24 @@ static int step(const struct hf_fv *cur, const struct hf_seg *s, struct hf_fv *t
 }
 
 /* "$flagd.flagKey" and "$flagd.timestamp", as flagd-core puts them in
- * the context of every evaluation. */
+ * the context of every evaluation (which one was decided at compile). */
 static const struct hf_fv *flagd_prop(const struct hf_lnode *n, struct hf_evst *st,
 				      struct hf_fv *tmp)
 {
-	if (n->nsegs == 1)
-		return NULL;   /* the object itself: no rule of flagd's reads it whole */
-	if (n->segs[1].len == 7 && !memcmp(n->segs[1].s, "flagKey", 7)) {
+	if (n->flagd == FLAGD_KEY) {
 		*tmp = (struct hf_fv){ .type = HF_FV_STR, .len = st->flag_klen, .u.s = st->flag_key };
-		return n->nsegs == 2 ? tmp : NULL;
+		return tmp;
 	}
-	if (n->segs[1].len == 9 && !memcmp(n->segs[1].s, "timestamp", 9)) {
+	if (n->flagd == FLAGD_TIMESTAMP) {
 		*tmp = (struct hf_fv){ .type = HF_FV_NUM, .u.n = (double)st->timestamp };
-		return n->nsegs == 2 ? tmp : NULL;
+		return tmp;
 	}
-	return NULL;
+	return NULL;   /* the object itself or another key: no rule of flagd's reads them */
 }
 
 /* var: the path's value, or the default when it is undefined or null
  * (the compiled engine reads 'a?.[b] ?? default'). */
-static int ev_var(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+static NOINLINE int ev_var(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv root = { .type = HF_FV_OBJ, .len = (uint32_t)st->ctx->nattrs,
 			      .u.o = st->ctx->attrs }, tmp;
@@ -113,7 +115,7 @@ static int ev_var(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 	return 0;
 }
 
-static int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv c;
 	uint32_t i;
@@ -135,7 +137,7 @@ static int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out
 }
 
 /* and / or: the operand that decides, as JavaScript's && and || do. */
-static int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out, int is_or)
+static NOINLINE int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out, int is_or)
 {
 	uint32_t i;
 
@@ -171,6 +173,9 @@ static int compare_check(const struct hf_fv *item, const struct hf_fv *prev, int
 	*out = *item;
 	if (strict || (str_or_null(item) && str_or_null(prev)))
 		return 0;
+	/* Two numbers, the usual case: nothing to check but NaN. */
+	if (item->type == HF_FV_NUM && prev->type == HF_FV_NUM)
+		return isnan(item->u.n) || isnan(prev->u.n) ? -1 : 0;
 	if (!precoerce_ok(item) || (isnan(hf_js_tonumber(item)) && prev->type != HF_FV_NULL))
 		return -1;
 	if (!precoerce_ok(prev) || isnan(hf_js_tonumber(prev)))
@@ -184,6 +189,11 @@ static int compare_check(const struct hf_fv *item, const struct hf_fv *prev, int
 
 static int apply_cmp(enum hf_lop op, const struct hf_fv *a, const struct hf_fv *b)
 {
+	if (a->type == HF_FV_NUM && b->type == HF_FV_NUM && op >= LOP_LT && op <= LOP_GE) {
+		double x = a->u.n, y = b->u.n;
+
+		return op == LOP_LT ? x < y : op == LOP_LE ? x <= y : op == LOP_GT ? x > y : x >= y;
+	}
 	switch (op) {
 	case LOP_EQ:
 		return hf_js_loose_eq(a, b);
@@ -207,7 +217,7 @@ static int apply_cmp(enum hf_lop op, const struct hf_fv *a, const struct hf_fv *
 }
 
 /* ((prev = a) OP (prev = compareCheck(b, prev))) && prev OP compareCheck(c, prev) */
-static int ev_cmp(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+static NOINLINE int ev_cmp(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	int strict = n->op == LOP_SEQ || n->op == LOP_SNE;
 	struct hf_fv prev, cur, chk;
@@ -230,7 +240,7 @@ static int ev_cmp(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 
 /* in: (b || []).includes(a): an array's item (SameValueZero) or a
  * substring; anything else truthy has no 'includes' and throws. */
-static int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+static NOINLINE int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv a, b;
 	const char *s;
@@ -255,7 +265,7 @@ static int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out
 	return 0;
 }
 
-static int ev_cat(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+static NOINLINE int ev_cat(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv *parts, v;
 	const char *s;
@@ -287,7 +297,7 @@ static int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *
 static int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out);
 int hf_logic_substr(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out);
 
-static int ev_array(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+static NOINLINE int ev_array(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv *items = hf_arena_items(st->arena, n->nargs);
 	uint32_t i;
@@ -346,7 +356,7 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 
 /* starts_with, ends_with, sem_ver: flagd's own operators, which answer
  * null (never throw) for arguments they cannot use. */
-static int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+static NOINLINE int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv a[3];
 	const char *s[3];
@@ -373,80 +383,116 @@ static int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *
 	if (a[1].len > a[0].len)
 		r = 0;
 	else if (n->op == LOP_STARTS)
-		r = !memcmp(a[0].u.s, a[1].u.s, a[1].len);
+		r = hf_bytes_eq(a[0].u.s, a[1].u.s, a[1].len);
 	else
-		r = !memcmp(a[0].u.s + a[0].len - a[1].len, a[1].u.s, a[1].len);
+		r = hf_bytes_eq(a[0].u.s + a[0].len - a[1].len, a[1].u.s, a[1].len);
 	*out = boolean(r);
 	return 0;
 }
 
 #define MAX_WEIGHT 2147483647.0
 
-/* The bucket entries of 'fractional': the variant of the first entry whose
- * running weight exceeds the bucket; null for entries flagd-core refuses. */
-static void pick_bucket(const struct hf_fv *e, uint32_t ne, uint32_t hash, struct hf_fv *out)
+/* Check and sum the bucket entries of 'fractional' as flagd-core's
+ * toBucketingList() does: null for entries it refuses or a total over
+ * 2^31 - 1. Done once at compile for literal entries. */
+void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne, struct hf_buckets *out)
 {
 	double total = 0, w;
-	uint64_t bucket, sum = 0;
 	uint32_t i;
 
-	*out = NUL;
+	memset(out, 0, sizeof(*out));
+	out->null = 1;
+	out->upto = pool ? hf_pool_alloc(pool, sizeof(*out->upto) * (ne + 1)) : out->upto;
+	out->variant = e;
 	for (i = 0; i < ne; i++) {
 		if (e[i].type != HF_FV_ARR || !e[i].len || e[i].len > 2)
 			return;
 		if (e[i].u.a[0].type == HF_FV_ARR || e[i].u.a[0].type == HF_FV_OBJ)
 			return;
+		w = 1;
 		if (e[i].len == 2) {
-			const struct hf_fv *wv = &e[i].u.a[1];
-
-			if (wv->type != HF_FV_NUM || !isfinite(wv->u.n) || wv->u.n != trunc(wv->u.n))
+			w = e[i].u.a[1].u.n;
+			if (e[i].u.a[1].type != HF_FV_NUM || !isfinite(w) || w != trunc(w))
 				return;
-			total += wv->u.n > 0 ? wv->u.n : 0;
-		} else {
-			total += 1;
 		}
+		total += w > 0 ? w : 0;
+		if (total > MAX_WEIGHT)
+			return;
+		if (out->upto)
+			out->upto[i] = (uint64_t)total;
 	}
-	if (total > MAX_WEIGHT)
+	out->null = 0;
+	out->total = (uint64_t)total;
+	out->n = ne;
+}
+
+/* The variant of the first entry whose running weight exceeds the hash's
+ * bucket, (hash * total) >> 32. */
+static void pick(const struct hf_buckets *b, uint32_t hash, struct hf_fv *out)
+{
+	uint64_t bucket = ((uint64_t)hash * b->total) >> 32;
+	uint32_t i;
+
+	*out = NUL;
+	if (b->null)
 		return;
-	bucket = ((uint64_t)hash * (uint64_t)total) >> 32;
-	for (i = 0; i < ne; i++) {
-		w = e[i].len == 2 ? (e[i].u.a[1].u.n > 0 ? e[i].u.a[1].u.n : 0) : 1;
-		sum += (uint64_t)w;
-		if (sum > bucket) {
-			*out = e[i].u.a[0];
+	for (i = 0; i < b->n; i++) {
+		if (b->upto[i] > bucket) {
+			*out = b->variant[i].u.a[0];
 			return;
 		}
 	}
 }
 
-static int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+/* Entries computed during evaluation: summed here, with the running sums
+ * in the arena. */
+static int pick_dynamic(const struct hf_fv *e, uint32_t ne, uint32_t hash, struct hf_evst *st,
+			struct hf_fv *out)
 {
-	struct hf_fv args;
+	struct hf_buckets b;
+	struct hf_fv *room = hf_arena_items(st->arena, ne + 1);
+
+	if (!room)
+		return -1;
+	b.upto = (uint64_t *)room;   /* an hf_fv is at least as large as a uint64_t */
+	hf_buckets_build(NULL, e, ne, &b);
+	pick(&b, hash, out);
+	return 0;
+}
+
+static NOINLINE int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv first, args;
 	struct hf_murmur3 m;
 	const struct hf_fv *tk;
 	const char *s;
-	uint32_t len;
+	uint32_t len, hash;
+	int by_string;
 
 	*out = NUL;
-	if (ev_array(n, st, &args))
+	if (hf_logic_eval(&n->args[0], st, &first))
 		return -1;
-	if (!args.len)
-		return 0;
-	if (args.u.a[0].type == HF_FV_STR) {
-		pick_bucket(args.u.a + 1, args.len - 1,
-			    hf_murmur3_32(args.u.a[0].u.s, args.u.a[0].len, 0), out);
+	by_string = first.type == HF_FV_STR;
+	if (by_string) {
+		hash = hf_murmur3_32(first.u.s, first.len, 0);
+	} else {
+		tk = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs, "targetingKey", 12);
+		if (!tk || js_falsy(tk))
+			return 0;
+		if (hf_js_tostring(tk, st->arena, &s, &len))
+			return -1;
+		/* The flag key was hashed once, when the rule was compiled. */
+		m = n->prefix;
+		hf_murmur3_update(&m, s, len);
+		hash = hf_murmur3_final(&m);
+	}
+	if (by_string ? n->rest != NULL : n->all != NULL) {
+		pick(by_string ? n->rest : n->all, hash, out);
 		return 0;
 	}
-	tk = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs, "targetingKey", 12);
-	if (!tk || js_falsy(tk))
-		return 0;
-	if (hf_js_tostring(tk, st->arena, &s, &len))
+	if (ev_array(n, st, &args))
 		return -1;
-	/* The flag key was hashed once, when the rule was compiled. */
-	m = n->prefix;
-	hf_murmur3_update(&m, s, len);
-	pick_bucket(args.u.a, args.len, hf_murmur3_final(&m), out);
-	return 0;
+	return pick_dynamic(args.u.a + by_string, args.len - by_string, hash, st, out);
 }
 
 /* ToIntegerOrInfinity, with undefined (a missing argument) as 0. */

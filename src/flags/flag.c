@@ -24,7 +24,7 @@ const struct hf_flag *hf_flagdoc_find(const struct hf_flagdoc *doc, const char *
 	const struct hf_flag *f;
 
 	while ((f = doc->table[h])) {
-		if (f->klen == klen && !memcmp(f->key, key, klen))
+		if (f->klen == klen && hf_bytes_eq(f->key, key, klen))
 			return f;
 		h = (h + 1) & doc->tmask;
 	}
@@ -56,7 +56,7 @@ const struct hf_fv *hf_flag_variant(const struct hf_flag *f, const char *name, s
 	uint32_t i;
 
 	for (i = 0; i < f->nvariants; i++)
-		if (f->variants[i].nlen == nlen && !memcmp(f->variants[i].name, name, nlen))
+		if (f->variants[i].nlen == nlen && hf_bytes_eq(f->variants[i].name, name, nlen))
 			return &f->variants[i].value;
 	return NULL;
 }
@@ -122,7 +122,7 @@ static int eval_flag(const struct hf_flag *f, const struct hf_flagctx *ctx, enum
 	}
 	if (name) {
 		for (i = 0, var = NULL; i < f->nvariants && !var; i++)
-			if (f->variants[i].nlen == nlen && !memcmp(f->variants[i].name, name, nlen))
+			if (f->variants[i].nlen == nlen && hf_bytes_eq(f->variants[i].name, name, nlen))
 				var = &f->variants[i];
 		if (!var)
 			return fail(res, HF_FLAGERR_GENERAL);
@@ -141,12 +141,21 @@ static int eval_flag(const struct hf_flag *f, const struct hf_flagctx *ctx, enum
 	return 0;
 }
 
-int hf_flag_eval(const struct hf_flag *f, const struct hf_flagctx *ctx, enum hf_flag_type type,
-		 struct hf_flagarena *arena, struct hf_flagresult *res)
+/* Without the caller's arena: one on the stack, in a frame of its own so
+ * that the usual path does not pay for a large one. */
+static __attribute__((noinline)) int eval_scratch(const struct hf_flag *f,
+						  const struct hf_flagctx *ctx,
+						  enum hf_flag_type type, struct hf_flagresult *res)
 {
 	char scratch[HF_FLAGS_SCRATCH];
 	struct hf_flagarena local = { scratch, sizeof(scratch), 0 };
 
+	return eval_flag(f, ctx, type, &local, res);
+}
+
+int hf_flag_eval(const struct hf_flag *f, const struct hf_flagctx *ctx, enum hf_flag_type type,
+		 struct hf_flagarena *arena, struct hf_flagresult *res)
+{
 	res->error = HF_FLAGERR_NONE;
 	if (!f->enabled) {
 		res->value = NULL;
@@ -154,9 +163,10 @@ int hf_flag_eval(const struct hf_flag *f, const struct hf_flagctx *ctx, enum hf_
 		res->reason = HF_REASON_DISABLED;
 		return 0;
 	}
-	if (arena)
-		arena->used = 0;
-	return eval_flag(f, ctx, type, arena ? arena : &local, res);
+	if (!arena)
+		return f->targeting ? eval_scratch(f, ctx, type, res) : eval_flag(f, ctx, type, NULL, res);
+	arena->used = 0;
+	return eval_flag(f, ctx, type, arena, res);
 }
 
 int hf_flagdoc_eval(const struct hf_flagdoc *doc, const char *key, size_t klen,

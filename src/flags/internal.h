@@ -21,6 +21,19 @@ void hf_pool_free(struct hf_pool *p);
 void *hf_arena_alloc(struct hf_flagarena *a, size_t n);
 struct hf_fv *hf_arena_items(struct hf_flagarena *a, size_t n);
 
+/* Equal bytes: the strings compared on the hot path (attribute keys,
+ * variant names, flag keys) are short, where a call to memcmp costs more
+ * than the comparison. */
+static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 /* ---- JSONLogic ------------------------------------------------------ */
 
 enum hf_lop {
@@ -42,10 +55,26 @@ struct hf_lnode {
 	struct hf_fv lit;               /* LOP_LIT: the value */
 	struct hf_seg *segs;            /* LOP_VAR: the path; 'args' holds the default */
 	uint32_t nsegs;
-	int flagd;                      /* LOP_VAR: the path starts with "$flagd" */
+	int flagd;                      /* LOP_VAR: a FLAGD_* for a path that starts with "$flagd" */
 	int unary;                      /* LOP_NOT/NOTNOT: the argument was no array */
 	struct hf_murmur3 prefix;       /* LOP_FRACTIONAL: the flag key hashed */
+	struct hf_buckets *all, *rest;  /* LOP_FRACTIONAL: the buckets of literal arguments
+					 * (all of them, or after the first), or NULL */
 };
+
+enum { FLAGD_NONE, FLAGD_KEY, FLAGD_TIMESTAMP, FLAGD_OTHER };
+
+/* The buckets of a 'fractional' whose entries are literals, checked and
+ * summed once: 'null' when flagd-core would answer null for them. */
+struct hf_buckets {
+	int null;
+	uint64_t total;
+	uint32_t n;
+	uint64_t *upto;                 /* running sums of the weights */
+	const struct hf_fv *variant;    /* each entry's variant value */
+};
+/* Check and sum 'ne' entries at 'e' into 'out' (pool memory). */
+void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne, struct hf_buckets *out);
 
 /* What one evaluation reads. */
 struct hf_evst {

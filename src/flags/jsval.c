@@ -241,7 +241,7 @@ static int is_prim(const struct hf_fv *v)
 
 static int str_eq(const struct hf_fv *a, const struct hf_fv *b)
 {
-	return a->len == b->len && !memcmp(a->u.s, b->u.s, a->len);
+	return a->len == b->len && hf_bytes_eq(a->u.s, b->u.s, a->len);
 }
 
 int hf_js_strict_eq(const struct hf_fv *a, const struct hf_fv *b)
