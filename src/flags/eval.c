@@ -115,6 +115,19 @@ static NOINLINE int ev_var(const struct hf_lnode *n, struct hf_evst *st, struct 
 	return 0;
 }
 
+/* Evaluate a node: literals inline, the rest through the dispatcher. Most
+ * arguments are literals. */
+static inline int ev(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	if (n->op == LOP_LIT) {
+		*out = n->lit;
+		return 0;
+	}
+	if (n->op == LOP_VAR)
+		return ev_var(n, st, out);
+	return hf_logic_eval(n, st, out);
+}
+
 static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv c;
@@ -125,13 +138,13 @@ static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct h
 		return 0;
 	}
 	for (i = 0; i + 1 < n->nargs; i += 2) {
-		if (hf_logic_eval(&n->args[i], st, &c))
+		if (ev(&n->args[i], st, &c))
 			return -1;
 		if (hf_js_truthy(&c))
-			return hf_logic_eval(&n->args[i + 1], st, out);
+			return ev(&n->args[i + 1], st, out);
 	}
 	if (i < n->nargs)
-		return hf_logic_eval(&n->args[i], st, out);
+		return ev(&n->args[i], st, out);
 	*out = NUL;
 	return 0;
 }
@@ -143,7 +156,7 @@ static NOINLINE int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struc
 
 	*out = NUL;
 	for (i = 0; i < n->nargs; i++) {
-		if (hf_logic_eval(&n->args[i], st, out))
+		if (ev(&n->args[i], st, out))
 			return -1;
 		if (hf_js_truthy(out) == is_or)
 			return 0;
@@ -223,10 +236,10 @@ static NOINLINE int ev_cmp(const struct hf_lnode *n, struct hf_evst *st, struct 
 	struct hf_fv prev, cur, chk;
 	uint32_t i;
 
-	if (hf_logic_eval(&n->args[0], st, &prev))
+	if (ev(&n->args[0], st, &prev))
 		return -1;
 	for (i = 1; i < n->nargs; i++) {
-		if (hf_logic_eval(&n->args[i], st, &cur) || compare_check(&cur, &prev, strict, &chk))
+		if (ev(&n->args[i], st, &cur) || compare_check(&cur, &prev, strict, &chk))
 			return -1;
 		if (!apply_cmp(n->op, &prev, &chk)) {
 			*out = boolean(0);
@@ -246,13 +259,19 @@ static NOINLINE int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct h
 	const char *s;
 	uint32_t i, len;
 
-	if (hf_logic_eval(&n->args[0], st, &a) || hf_logic_eval(&n->args[1], st, &b))
+	if (ev(&n->args[0], st, &a) || ev(&n->args[1], st, &b))
 		return -1;
 	*out = boolean(0);
 	if (js_falsy(&b))
 		return 0;
 	if (b.type == HF_FV_ARR) {
-		for (i = 0; i < b.len; i++)
+		for (i = 0; i < b.len && a.type == HF_FV_STR; i++)
+			if (b.u.a[i].type == HF_FV_STR && b.u.a[i].len == a.len &&
+			    hf_bytes_eq(b.u.a[i].u.s, a.u.s, a.len)) {
+				*out = boolean(1);
+				return 0;
+			}
+		for (i = 0; i < b.len && a.type != HF_FV_STR; i++)
 			if (hf_js_strict_eq(&b.u.a[i], &a) ||
 			    (a.type == HF_FV_NUM && b.u.a[i].type == HF_FV_NUM && isnan(a.u.n) &&
 			     isnan(b.u.a[i].u.n)))
@@ -277,7 +296,7 @@ static NOINLINE int ev_cat(const struct hf_lnode *n, struct hf_evst *st, struct 
 	if (n->nargs && !parts)
 		return -1;
 	for (i = 0; i < n->nargs; i++) {
-		if (hf_logic_eval(&n->args[i], st, &v) || hf_js_tostring(&v, st->arena, &s, &len))
+		if (ev(&n->args[i], st, &v) || hf_js_tostring(&v, st->arena, &s, &len))
 			return -1;
 		parts[i] = (struct hf_fv){ .type = HF_FV_STR, .len = len, .u.s = s };
 		total += len;
@@ -305,7 +324,7 @@ static NOINLINE int ev_array(const struct hf_lnode *n, struct hf_evst *st, struc
 	if (n->nargs && !items)
 		return -1;
 	for (i = 0; i < n->nargs; i++)
-		if (hf_logic_eval(&n->args[i], st, &items[i]))
+		if (ev(&n->args[i], st, &items[i]))
 			return -1;
 	*out = (struct hf_fv){ .type = HF_FV_ARR, .len = n->nargs, .u.a = items };
 	return 0;
@@ -334,7 +353,7 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 	case LOP_NOT:
 	case LOP_NOTNOT:
 		v = NUL;
-		if (n->nargs && hf_logic_eval(&n->args[0], st, &v))
+		if (n->nargs && ev(&n->args[0], st, &v))
 			return -1;
 		*out = boolean(hf_js_truthy(&v) == (n->op == LOP_NOTNOT));
 		return 0;
@@ -356,6 +375,25 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 
 /* starts_with, ends_with, sem_ver: flagd's own operators, which answer
  * null (never throw) for arguments they cannot use. */
+/* starts_with and ends_with: two strings, else null. */
+static int ev_affix(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv s, x;
+
+	*out = NUL;
+	if (ev(&n->args[0], st, &s) || ev(&n->args[1], st, &x))
+		return -1;
+	if (s.type != HF_FV_STR || x.type != HF_FV_STR)
+		return 0;
+	if (x.len > s.len)
+		*out = boolean(0);
+	else if (n->op == LOP_STARTS)
+		*out = boolean(hf_bytes_eq(s.u.s, x.u.s, x.len));
+	else
+		*out = boolean(hf_bytes_eq(s.u.s + s.len - x.len, x.u.s, x.len));
+	return 0;
+}
+
 static NOINLINE int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv a[3];
@@ -365,8 +403,10 @@ static NOINLINE int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struc
 
 	*out = NUL;
 	for (i = 0; i < n->nargs; i++)
-		if (hf_logic_eval(&n->args[i], st, i < 3 ? &a[i] : &a[2]))
+		if (ev(&n->args[i], st, i < 3 ? &a[i] : &a[2]))
 			return -1;
+	if (n->nargs == 2 && n->op != LOP_SEMVER)
+		return ev_affix(n, st, out);
 	if (n->op == LOP_SEMVER) {
 		if (n->nargs != 3)
 			return 0;
@@ -470,7 +510,7 @@ static NOINLINE int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, 
 	int by_string;
 
 	*out = NUL;
-	if (hf_logic_eval(&n->args[0], st, &first))
+	if (ev(&n->args[0], st, &first))
 		return -1;
 	by_string = first.type == HF_FV_STR;
 	if (by_string) {
@@ -581,7 +621,7 @@ int hf_logic_substr(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *
 	uint32_t i;
 
 	for (i = 0; i < n->nargs && i < 3; i++)
-		if (hf_logic_eval(&n->args[i], st, &a[i]))
+		if (ev(&n->args[i], st, &a[i]))
 			return -1;
 	if (a[0].type != HF_FV_STR)
 		return -1;

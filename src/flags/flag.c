@@ -102,6 +102,11 @@ static int run_targeting(const struct hf_flag *f, const struct hf_flagctx *ctx,
 	if (v.type == HF_FV_NULL)
 		return 0;
 	/* flagd-core takes String(result): true is variant "true", 3 is "3". */
+	if (v.type == HF_FV_STR) {
+		*name = v.u.s;
+		*nlen = v.len;
+		return 0;
+	}
 	return hf_js_tostring(&v, arena, name, nlen);
 }
 

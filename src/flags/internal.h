@@ -91,7 +91,23 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 
 /* ---- JavaScript semantics (jsval.c) --------------------------------- */
 
-int hf_js_truthy(const struct hf_fv *v);
+/* json-logic-engine's truthiness: JavaScript's, except that empty arrays
+ * and objects are false. Inline: every 'if', 'and' and 'or' asks it. */
+static inline int hf_js_truthy(const struct hf_fv *v)
+{
+	switch (v->type) {
+	case HF_FV_BOOL:
+		return v->u.b;
+	case HF_FV_NUM:
+		return v->u.n != 0 && v->u.n == v->u.n;   /* NaN is false */
+	case HF_FV_STR:
+	case HF_FV_ARR:
+	case HF_FV_OBJ:
+		return v->len > 0;
+	default:
+		return 0;
+	}
+}
 double hf_js_tonumber(const struct hf_fv *v);
 /* Number::toString into 'buf' (at least 32 bytes); returns the length. */
 size_t hf_js_numstr(double d, char *buf);

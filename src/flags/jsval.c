@@ -9,25 +9,6 @@
 
 #include "flags/internal.h"
 
-int hf_js_truthy(const struct hf_fv *v)
-{
-	switch (v->type) {
-	case HF_FV_NULL:
-		return 0;
-	case HF_FV_BOOL:
-		return v->u.b;
-	case HF_FV_NUM:
-		return v->u.n != 0 && !isnan(v->u.n);
-	case HF_FV_STR:
-		return v->len > 0;
-	case HF_FV_ARR:
-	case HF_FV_OBJ:
-		/* json-logic-engine: empty arrays and objects are false. */
-		return v->len > 0;
-	}
-	return 0;
-}
-
 static int js_space(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
