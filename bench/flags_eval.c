@@ -90,7 +90,7 @@ static double now_ns(void)
 }
 
 struct job {
-	const char *flag;     /* NULL: the hash table */
+	const char *flag;     /* NULL: the hash table; "NAME/handle": by a flag found once */
 	double ns;
 	long sink;
 };
@@ -101,12 +101,17 @@ static void *run(void *arg)
 	char scratch[HF_FLAGS_SCRATCH];
 	struct hf_flagarena arena = { scratch, sizeof(scratch), 0 };
 	struct hf_flagresult res;
-	size_t klen = j->flag ? strlen(j->flag) : 0;
+	size_t klen = j->flag ? strcspn(j->flag, "/") : 0;
+	const struct hf_flag *handle = j->flag && j->flag[klen] ? hf_flagdoc_find(doc, j->flag, klen)
+								 : NULL;
 	double t0 = now_ns();
 	long i, sink = 0;
 
 	for (i = 0; i < iters; i++) {
-		if (j->flag) {
+		if (handle) {
+			hf_flag_eval(handle, &ctxs[i & (NCTX - 1)], HF_FLAG_BOOL, &arena, &res);
+			sink += res.value && res.value->u.b;
+		} else if (j->flag) {
 			hf_flagdoc_eval(doc, j->flag, klen, &ctxs[i & (NCTX - 1)], HF_FLAG_BOOL, &arena,
 					&res);
 			sink += res.value && res.value->u.b;
@@ -142,7 +147,8 @@ static double measure(const char *flag, int threads)
 
 int main(int argc, char **argv)
 {
-	static const char *cases[] = { "static", "rule", "fractional", NULL };
+	static const char *cases[] = { "static", "rule", "fractional", "static/handle",
+				       "rule/handle", "fractional/handle", NULL };
 	struct hf_err err = {0};
 	int c, threads;
 
@@ -159,7 +165,7 @@ int main(int argc, char **argv)
 	measure("static", 1);   /* warm up */
 	for (threads = 1; threads <= 8; threads += 7) {
 		printf("hashtable %d %.1f\n", threads, measure(NULL, threads));
-		for (c = 0; c < 4 && cases[c]; c++)
+		for (c = 0; cases[c]; c++)
 			printf("%s %d %.1f\n", cases[c], threads, measure(cases[c], threads));
 	}
 	hf_flagdoc_unref(doc);

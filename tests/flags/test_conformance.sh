@@ -43,4 +43,32 @@ expect_exit 2 "eval exits 2" hf flag eval "$T/set/flags.json" --contexts "$T/bad
 check "the error names line 2" grep -q "^hotfix: $T/bad.jsonl:2:[0-9]*: " "$T/err"
 test_end
 
+test_begin "preview counts the flips between two documents"
+jq '.flags["frac-50-50"].targeting.fractional = [["a", 0], ["b", 100]]' "$T/set/flags.json" >"$T/new.json"
+head -n 1000 "$T/set/contexts.jsonl" >"$T/c1000.jsonl"
+check "the edited document differs" not cmp -s "$T/set/flags.json" "$T/new.json"
+expect_exit 0 "preview against itself" hf flag preview "$T/set/flags.json" --contexts "$T/c1000.jsonl" \
+	--against "$T/set/flags.json"
+check "no flip against itself" grep -q "^0 flip(s) over 1000 context(s)" "$T/out"
+expect_exit 0 "preview of 50/50 -> 0/100" hf --json flag preview "$T/new.json" --contexts "$T/c1000.jsonl" \
+	--against "$T/set/flags.json"
+# Every context that was on 'a' flips to 'b': half of those with a
+# targeting key (about 4 in 5 have a non-empty one), so about 400.
+check "only frac-50-50 flips" sh -c "! grep '\"key\"' '$T/out' | grep -vq '\"key\":\"frac-50-50\"'"
+check "about half the contexts flip" \
+	sh -c "n=\$(grep -c '\"key\":\"frac-50-50\"' '$T/out'); [ \$n -gt 300 ] && [ \$n -lt 500 ]"
+check "the summary closes the output" sh -c "tail -n 1 '$T/out' | grep -q '\"summary\"'"
+test_end
+
+test_begin "hotfix flag: help, YAML, usage errors"
+expect_exit 0 "flag --help" hf flag --help
+check "the help names the three subcommands" sh -c "grep -q validate '$T/out' && grep -q eval '$T/out' && grep -q preview '$T/out'"
+printf 'flags:\n  f:\n    state: ENABLED\n    variants: {on: true, off: false}\n    defaultVariant: on\n' >"$T/f.yaml"
+expect_exit 0 "a YAML document validates" hf flag validate "$T/f.yaml"
+check "validate counts its flag" grep -q "valid: 1 flag(s)" "$T/out"
+expect_exit 2 "an unknown subcommand" hf flag frobnicate "$T/f.yaml"
+expect_exit 2 "eval without --contexts" hf flag eval "$T/f.yaml"
+expect_exit 2 "a missing file" hf flag validate "$T/none.json"
+test_end
+
 finish
