@@ -80,6 +80,7 @@ browser() {
 		sed 's/^/      /' "$T/browser-$1.out"
 		echo "      the serve log:"
 		test_show "$T/serve.out"
+		return 1
 	fi
 	return 0
 }
@@ -154,7 +155,9 @@ start_apply long "$T/long.yaml" || finish
 wait_for "the long bake" 30 grep -q 'baking' "$T/long.out"
 browser viewer
 check "the viewer's visit changed nothing: the run still runs" run_state_is "$RUN" running
-browser abort
+# Should the page not abort, the CLI does, so that the apply does not bake
+# for a minute; the block has failed already.
+browser abort || hf abort "$RUN" >/dev/null 2>&1
 wait_apply 1 long
 check "the apply says it was aborted" grep -q 'aborted by request; rolled back' "$T/long.err"
 expect_exit 0 "hotfix --json status of the aborted run" hf --json status "$RUN"
