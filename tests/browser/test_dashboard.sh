@@ -18,6 +18,7 @@ if [ -n "$ART" ]; then
 else
 	ART=$(mktemp -d /tmp/hotfix-browser-artifacts.XXXXXX)
 fi
+echo "# screenshots go to $ART"
 
 run_state_is() { [ "$(hf --json status "$1" | json_get - .state)" = "$2" ]; }
 back_to_before() { snapshot "$T/now" "$PORTS" $PARAMS; test_cmp "$T/before" "$T/now"; }
@@ -148,13 +149,17 @@ check "the run is rolled back" run_state_is "$RUN" rolled_back
 check "every node is back at its before-state" back_to_before
 test_end
 
-# ---- (c, d) a viewer cannot abort; an operator aborts from the page ------
-test_begin 'a viewer sees the run but cannot abort; Abort from the page rolls the run back'
+# ---- (d) a viewer sees a running run but cannot abort it ----------------
+test_begin 'a viewer sees the running run but cannot abort it; the operator can'
 guarded "$T/long.yaml" dash-long-bake '{timeout: "120", maxmemory-policy: allkeys-lru}' 60s
 start_apply long "$T/long.yaml" || finish
 wait_for "the long bake" 30 grep -q 'baking' "$T/long.out"
 browser viewer
-check "the viewer's visit changed nothing: the run still runs" run_state_is "$RUN" running
+check "the visit changed nothing: the run still runs" run_state_is "$RUN" running
+test_end
+
+# ---- (c) Abort from the page rolls the run back ---------------------------
+test_begin 'Abort from the page rolls the run back'
 # Should the page not abort, the CLI does, so that the apply does not bake
 # for a minute; the block has failed already.
 browser abort || hf abort "$RUN" >/dev/null 2>&1
@@ -165,9 +170,14 @@ check "hotfix status says rolled_back" json_true "$T/out" '.state == "rolled_bac
 check "every node's config is what it was before (CONFIG GET)" back_to_before
 test_end
 
+test_begin 'hotfix serve stops on SIGTERM (exit 0; under ASan: nothing leaked)'
+kill "$SERVE"
+wait "$SERVE"
+code=$?
+check "serve exits 0 (exit $code)" test "$code" = 0
 stop_load
-kill "$SERVE" 2>/dev/null
-wait "$SERVE" 2>/dev/null
+test_end
+
 echo "# screenshots: $ART"
 ls "$ART" | sed 's/^/#   /'
 finish
