@@ -13,8 +13,9 @@
 // Any console error or uncaught exception of the page fails the phase.
 //
 // Environment: HF_URL (http://127.0.0.1:PORT), HF_OPERATOR_TOKEN,
-// HF_VIEWER_TOKEN, HF_RUN (the run of the phase), HF_ARTIFACTS (a
-// directory), HF_BROWSER_TIMEOUT_MS (each wait, default 30000).
+// HF_VIEWER_TOKEN, HF_RUN (the run of the phase), HF_CANARY (HOST:PORT of
+// the canary wave's node), HF_ARTIFACTS (a directory),
+// HF_BROWSER_TIMEOUT_MS (each wait, default 30000).
 import { chromium } from 'playwright-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ const phase = process.argv[2];
 const URL = need('HF_URL');
 const RUN = need('HF_RUN');
 const ART = need('HF_ARTIFACTS');
+const CANARY = need('HF_CANARY');
 const TOKENS = { operator: need('HF_OPERATOR_TOKEN'), viewer: need('HF_VIEWER_TOKEN') };
 const WAIT = Number(env.HF_BROWSER_TIMEOUT_MS || 30000);
 // A rollback by the guard or after an abort: the guard's failure limit,
@@ -126,18 +128,23 @@ async function canary(browser) {
 	// The journal's step goes from applied to verified within a few ms of
 	// the apply, so a page that polls or streams sees 'verified' as often:
 	// both are a canary that holds the change.
-	await step('the canary node turns applied in #topology', () =>
-		waitFor(page, '#topology .shard .node[data-step=applied], #topology .shard .node[data-step=verified]'));
+	const canaryNode = `#topology .shard .node[data-node="${CANARY}"]`;
+	await step(`the canary ${CANARY} turns applied in #topology`, () =>
+		waitFor(page, `${canaryNode}[data-step=applied], ${canaryNode}[data-step=verified]`));
+	await step('it is shown as a healthy primary', () =>
+		waitFor(page, `${canaryNode}[data-role=primary][data-health=ok]`));
 	await step('a passing verdict appears in #timeline', () =>
 		waitFor(page, '#timeline .verdict[data-outcome=pass]'));
 	await step('the verdict explains itself', () =>
 		waitFor(page, '#timeline .verdict[data-outcome=pass] .explanation'));
-	await step('a chart has points (#charts svg.chart circle.point)', async () => {
-		await waitFor(page, '#charts svg.chart circle.point');
+	await step('the error_rate chart has points (#charts svg.chart circle.point)', async () => {
+		await waitFor(page, '#charts svg.chart[data-metric=error_rate] circle.point');
 		const n = await page.locator('#charts svg.chart circle.point').count();
 		expect(n > 0, `${n} points`);
 		console.log(`# ${n} point(s) in the charts`);
 	});
+	await step('and its threshold (the manifest\'s max 0.01)', () =>
+		waitFor(page, '#charts svg.chart[data-metric=error_rate] .threshold'));
 	await shot(page, '1-canary-applied');
 }
 
@@ -154,6 +161,8 @@ async function guardRollback(browser) {
 	});
 	await step('a failing verdict appears in #timeline', () =>
 		waitFor(page, '#timeline .verdict[data-outcome=fail]'));
+	await step('the chart marks the failing verdict (.verdict-mark[data-outcome=fail])', () =>
+		waitFor(page, '#charts svg.chart .verdict-mark[data-outcome=fail]'));
 	await step('the page says why: #run-note or a failing verdict names error_rate', async () => {
 		await page.locator('#run-note, #timeline .verdict[data-outcome=fail] .explanation',
 			{ hasText: 'error_rate' }).first().waitFor({ state: 'attached', timeout: WAIT });
@@ -204,6 +213,9 @@ async function abort(browser) {
 	await step('the page reaches rolled_back (#run-state[data-state=rolled_back])', () =>
 		waitFor(page, '#run-state[data-state=rolled_back]', 'attached', WAIT_ROLLBACK));
 	await step('#btn-abort is disabled on the finished run', () => waitFor(page, '#btn-abort:disabled'));
+	await step('the timeline shows the abort request (.tl-item[data-kind=request])', () =>
+		page.locator('#timeline .tl-item[data-kind=request]', { hasText: 'abort' }).first()
+			.waitFor({ state: 'attached', timeout: WAIT }));
 	await shot(page, '5-aborted-rolled-back');
 }
 

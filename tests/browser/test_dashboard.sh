@@ -27,7 +27,8 @@ back_to_before() { snapshot "$T/now" "$PORTS" $PARAMS; test_cmp "$T/before" "$T/
 newest_is_not() { local r; r=$(last_run 2>/dev/null) && [ -n "$r" ] && [ "$r" != "$1" ]; }
 
 # guarded FILE NAME CONFIG-FLOW BAKE: a guarded config hotfix, a canary
-# wave of one node baking BAKE, then the rest.
+# wave of one node baking BAKE, then the rest. Primaries first: the canary
+# is the first primary, 127.0.0.1:$BASE.
 guarded() {
 	cat >"$1" <<YAML
 apiVersion: hotfix/v1
@@ -70,7 +71,7 @@ start_apply() {
 browser() {
 	local rc
 	HF_URL=$URL HF_OPERATOR_TOKEN=$OPER HF_VIEWER_TOKEN=$VIEW HF_RUN=$RUN \
-		HF_ARTIFACTS=$ART HF_SEED=$SEED \
+		HF_ARTIFACTS=$ART HF_CANARY=127.0.0.1:$BASE \
 		node "$SRC/tests/browser/dashboard.mjs" "$1" >"$T/browser-$1.out" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ]; then
