@@ -1,5 +1,6 @@
 /* Bearer tokens of 'hotfix serve': the tokens file and the check of a
- * request's Authorization header. Only digests of the tokens are kept. */
+ * request's Authorization header (or of the dashboard's cookie). Only
+ * digests of the tokens are kept. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -118,19 +119,13 @@ out:
 	return 0;
 }
 
-enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *authorization)
+enum hf_serve_role hf_tokens_role(const struct hf_tokens *t, const char *tok)
 {
 	unsigned char d[SHA256_DIGEST_LENGTH];
 	enum hf_serve_role role = HF_SERVE_NONE;
-	const char *tok;
 	size_t i;
 
-	if (!authorization || strncasecmp(authorization, "Bearer ", 7))
-		return HF_SERVE_NONE;
-	tok = authorization + 7;
-	while (*tok == ' ')
-		tok++;
-	if (!*tok)
+	if (!tok || !*tok)
 		return HF_SERVE_NONE;
 	SHA256((const unsigned char *)tok, strlen(tok), d);
 	/* Every entry is compared, so the time taken says nothing of which
@@ -139,4 +134,16 @@ enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *author
 		if (!CRYPTO_memcmp(d, t->t[i].digest, sizeof(d)) && t->t[i].role > role)
 			role = t->t[i].role;
 	return role;
+}
+
+enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *authorization)
+{
+	const char *tok;
+
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7))
+		return HF_SERVE_NONE;
+	tok = authorization + 7;
+	while (*tok == ' ')
+		tok++;
+	return hf_tokens_role(t, tok);
 }

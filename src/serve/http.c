@@ -1,7 +1,9 @@
 /* The HTTP side of 'hotfix serve' on libmicrohttpd (the only file that
  * includes it): one thread per connection, so a Server-Sent Events stream
  * can wait on the journal in its own thread; routing, the bearer-token
- * check, and the event stream. What the API answers is in api.c. */
+ * check (and the dashboard's cookie), the event stream, and the
+ * dashboard's files. What the API answers is in api.c, the files in
+ * web.c. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -211,6 +213,48 @@ static enum MHD_Result events(struct hf_serve *s, struct MHD_Connection *c)
 	return r;
 }
 
+/* ---- the dashboard ---------------------------------------------------------- */
+
+/* Its files are the only scripts and styles it may load: no inline script
+ * or style, nothing from elsewhere, and no page may frame it. */
+#define WEB_CSP "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+/* Queue the embedded file 'name' with 'status'; 404 for no such file. */
+static enum MHD_Result web_file(struct MHD_Connection *c, int status, const char *name)
+{
+	struct MHD_Response *resp;
+	const char *bytes, *ctype;
+	enum MHD_Result r;
+	size_t len;
+
+	if (hf_web_file(name, &bytes, &len, &ctype))
+		return reply(c, 404, hf_api_error("no such file '%s'", name));
+	resp = MHD_create_response_from_buffer(len, (void *)bytes, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	/* Always asked again, so a new binary's page is never mixed with an
+	 * old script from the cache. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy", WEB_CSP);
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"hotfix\"");
+	r = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* Is 'url' one of the dashboard's files, which need no token (they hold
+ * no journal data, and the login page needs its script)? Sets '*name'. */
+static int static_path(const char *url, const char **name)
+{
+	if (strncmp(url, "/static/", 8) || !url[8] || strchr(url + 8, '/'))
+		return 0;
+	*name = url + 8;
+	return 1;
+}
+
 /* ---- routing -------------------------------------------------------------- */
 
 static const char *const actions[] = { "pause", "continue", "abort", "rollback" };
@@ -269,6 +313,17 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 	json_t *body = NULL;
 	int status;
 
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		return web_file(c, 200, "index.html");
+	}
+	if (!strcmp(url, "/api/v1/whoami")) {
+		if (!get)
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		return reply(c, 200, json_pack("{s:s,s:b}", "role", role == HF_SERVE_OPERATOR ?
+					       "operator" : "viewer", "tokens", s->o->tokens != NULL));
+	}
 	if (!strcmp(url, runs) || !strcmp(url, "/api/v1/runs/")) {
 		if (!get)
 			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
@@ -373,6 +428,36 @@ static int same_host(struct MHD_Connection *c, int port)
 	return p && !strncmp(origin, "http://", 7) && loopback_host(p + 3, strlen(p + 3), port);
 }
 
+/* The role a request's token grants. The Authorization header counts for
+ * every method; the dashboard's cookie (a browser cannot put a header on
+ * a page it navigates to, nor on an EventSource) only for reading: a
+ * cross-site POST would carry the cookie, never the header, so it can
+ * change nothing. */
+static enum hf_serve_role request_role(const struct hf_tokens *t, struct MHD_Connection *c,
+				       const char *method)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *cookie;
+	enum hf_serve_role role;
+	char tok[512];
+	size_t len;
+
+	if (auth)
+		return hf_tokens_check(t, auth);
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return HF_SERVE_NONE;
+	cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "hotfix_token");
+	if (!cookie || (len = strlen(cookie)) >= sizeof(tok))
+		return HF_SERVE_NONE;
+	/* The page stores it URI-encoded (a token may hold ';' or ','). */
+	memcpy(tok, cookie, len + 1);
+	MHD_http_unescape(tok);
+	role = hf_tokens_role(t, tok);
+	explicit_bzero(tok, sizeof(tok));
+	return role;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
@@ -380,6 +465,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	static int seen;
 	struct hf_serve *s = cls;
 	enum hf_serve_role role = HF_SERVE_OPERATOR;
+	const char *name;
 
 	(void)version;
 	(void)upload;
@@ -398,9 +484,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!s->o->tokens && !same_host(c, s->port))
 		return reply(c, 403, hf_api_error("without --tokens only requests to a loopback "
 						  "host from a loopback page are served"));
+	if (static_path(url, &name)) {
+		if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
+		return web_file(c, 200, name);
+	}
 	if (s->o->tokens) {
-		role = hf_tokens_check(s->o->tokens, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							MHD_HTTP_HEADER_AUTHORIZATION));
+		role = request_role(s->o->tokens, c, method);
+		if (role == HF_SERVE_NONE && (!strcmp(url, "/") || !strcmp(url, "/index.html")))
+			return web_file(c, 401, "login.html");
 		if (role == HF_SERVE_NONE)
 			return reply(c, 401, hf_api_error("a bearer token is needed "
 							  "(Authorization: Bearer TOKEN)"));

@@ -34,6 +34,9 @@ int hf_tokens_load(const char *path, struct hf_tokens **out, struct hf_err *err)
  * grants: HF_SERVE_NONE when it names no token of the file. Compares in
  * constant time (SHA-256 of both sides, CRYPTO_memcmp, every entry). */
 enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *authorization);
+/* The role that the bare token 'token' (may be NULL), as a cookie holds
+ * it, grants; the same constant-time check as hf_tokens_check(). */
+enum hf_serve_role hf_tokens_role(const struct hf_tokens *t, const char *token);
 void hf_tokens_free(struct hf_tokens *t);
 
 /* ---- the API, without HTTP (src/serve/api.c) --------------------------- */
@@ -80,6 +83,13 @@ int hf_api_cluster(const struct hf_serve_opts *o, json_t **body);
 int hf_api_metrics(const struct hf_serve_opts *o, char **text);
 /* An {"error": msg} body, for the HTTP layer's own refusals. */
 json_t *hf_api_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- the dashboard's files (src/serve/web.c) --------------------------- */
+
+/* The embedded file 'name' of src/serve/web/ ("index.html", "app.js"...):
+ * sets '*bytes' (static, NUL-terminated), '*len' (without the NUL) and
+ * '*ctype' (its media type). Returns 0, or HF_EINVAL for no such file. */
+int hf_web_file(const char *name, const char **bytes, size_t *len, const char **ctype);
 
 /* ---- the server (src/serve/http.c) -------------------------------------- */
 
