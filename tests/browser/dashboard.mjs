@@ -118,7 +118,7 @@ async function login(page, role) {
 async function selectByHash(page, who) {
 	await step(`${who}: #run=${RUN} in the URL selects the run, which is in #runs`, async () => {
 		await page.evaluate((run) => { location.hash = `run=${run}`; }, RUN);
-		await waitFor(page, `#runs li[data-run="${RUN}"]`);
+		await waitFor(page, `#runs li[data-run="${RUN}"][aria-selected=true]`);
 		await waitFor(page, '#run-state[data-state]');
 	});
 }
@@ -138,9 +138,11 @@ async function canary(browser) {
 	await login(page, 'operator');
 	await step('the event stream is on (#live[data-live=on])', () => waitFor(page, '#live[data-live=on]'));
 	await step(`the run ${RUN} appears in #runs`, () => waitFor(page, `#runs li[data-run="${RUN}"]`, 'visible'));
-	await step('a click on it selects it (#run-state is set)', async () => {
+	await step('a click on it selects it (aria-selected, #run-state set, #run=ID in the URL)', async () => {
 		await page.locator(`#runs li[data-run="${RUN}"]`).click();
+		await waitFor(page, `#runs li[data-run="${RUN}"][aria-selected=true]`);
 		await waitFor(page, '#run-state[data-state]');
+		await page.waitForURL((u) => u.hash === `#run=${RUN}`, { timeout: WAIT });
 	});
 	// The journal's step goes from applied to verified within a few ms of
 	// the apply, so a page that polls or streams sees 'verified' as often:
