@@ -11,14 +11,6 @@ SRC=${HF_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 VIEW=view-$RANDOM$RANDOM$RANDOM
 OPER=oper-$RANDOM$RANDOM$RANDOM
 PARAMS="timeout maxmemory maxmemory-policy"
-# A ctest run names the artifacts directory; a run by hand keeps its own.
-ART=${HF_BROWSER_ARTIFACTS:-}
-if [ -n "$ART" ]; then
-	mkdir -p "$ART" && rm -f "$ART"/*.png "$ART"/*.html "$ART"/*.txt
-else
-	ART=$(mktemp -d /tmp/hotfix-browser-artifacts.XXXXXX)
-fi
-echo "# screenshots go to $ART"
 
 run_state_is() { [ "$(hf --json status "$1" | json_get - .state)" = "$2" ]; }
 back_to_before() { snapshot "$T/now" "$PORTS" $PARAMS; test_cmp "$T/before" "$T/now"; }
@@ -112,6 +104,15 @@ fi
 check "node runs" node --version
 check "Debian's chromium is at /usr/bin/chromium (apt-get install chromium)" test -x /usr/bin/chromium
 test_end
+
+# A ctest run names the artifacts directory; a run by hand keeps its own.
+ART=${HF_BROWSER_ARTIFACTS:-}
+if [ -n "$ART" ]; then
+	mkdir -p "$ART" && rm -f "$ART"/*.png "$ART"/*.html "$ART"/*.txt
+else
+	ART=$(mktemp -d /tmp/hotfix-browser-artifacts.XXXXXX)
+fi
+echo "# screenshots go to $ART"
 
 sandbox_up web --shards 3 --replicas 1 || finish
 PORTS=$(ports_of "$BASE" 6)
