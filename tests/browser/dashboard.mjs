@@ -220,6 +220,21 @@ async function abort(browser) {
 	await login(page, 'operator');
 	await selectByHash(page, 'operator');
 	await step('the run is running', () => waitFor(page, '#run-state[data-state=running]'));
+	await step('#btn-pause pauses it (#run-state[data-state=paused])', async () => {
+		await page.locator('#btn-pause:enabled').click({ timeout: WAIT });
+		await waitFor(page, '#run-state[data-state=paused]');
+	});
+	await step('#btn-continue lets it go on (running again)', async () => {
+		await page.locator('#btn-continue:enabled').click({ timeout: WAIT });
+		await waitFor(page, '#run-state[data-state=running]');
+	});
+	await step('#confirm-no closes the confirmation, the Abort button stays', async () => {
+		await page.locator('#btn-abort:enabled').click({ timeout: WAIT });
+		await waitFor(page, '#confirm', 'visible');
+		await page.locator('#confirm-no').click({ timeout: WAIT });
+		await waitFor(page, '#confirm', 'hidden');
+		await waitFor(page, '#btn-abort:enabled');
+	});
 	await step('a click on #btn-abort asks for a confirmation (#confirm)', async () => {
 		await page.locator('#btn-abort:enabled').click({ timeout: WAIT });
 		await waitFor(page, '#confirm', 'visible');

@@ -161,12 +161,13 @@ check "the visit changed nothing: the run still runs" run_state_is "$RUN" runnin
 test_end
 
 # ---- (c) Abort from the page rolls the run back ---------------------------
-test_begin 'Abort from the page rolls the run back'
+test_begin 'Pause and Continue from the page; Abort from the page rolls the run back'
 # Should the page not abort, the CLI does, so that the apply does not bake
 # for a minute; the block has failed already.
 browser abort || hf abort "$RUN" >/dev/null 2>&1
 wait_apply 1 long
 check "the apply says it was aborted" grep -q 'aborted by request; rolled back' "$T/long.err"
+check "it was paused and went on before" grep -q 'paused by request' "$T/long.out"
 expect_exit 0 "hotfix --json status of the aborted run" hf --json status "$RUN"
 check "hotfix status says rolled_back" json_true "$T/out" '.state == "rolled_back"'
 check "every node's config is what it was before (CONFIG GET)" back_to_before
