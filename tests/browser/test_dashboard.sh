@@ -59,12 +59,13 @@ start_apply() {
 }
 
 # browser PHASE: the page's part of a phase (dashboard.mjs), an assertion
-# of the block; on failure the serve log is shown after the page's.
+# of the block; on failure the serve log is shown after the page's. Each
+# wait of the page is bounded (30 s, a rollback 90 s), and so is the whole.
 browser() {
 	local rc
 	HF_URL=$URL HF_OPERATOR_TOKEN=$OPER HF_VIEWER_TOKEN=$VIEW HF_RUN=$RUN \
 		HF_ARTIFACTS=$ART HF_CANARY=127.0.0.1:$BASE \
-		node "$SRC/tests/browser/dashboard.mjs" "$1" >"$T/browser-$1.out" 2>&1
+		timeout -k 10 240 node "$SRC/tests/browser/dashboard.mjs" "$1" >"$T/browser-$1.out" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ]; then
 		ok "the page: $1"
