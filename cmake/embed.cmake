@@ -31,6 +31,10 @@ string(APPEND h "#ifndef ${GUARD}\n#define ${GUARD}\n\n#include <stddef.h>\n")
 
 foreach(path ${files})
   get_filename_component(base "${path}" NAME)
+  # An editor's files (hidden, backups) are not the sources'.
+  if(base MATCHES "^\\." OR base MATCHES "~$")
+    continue()
+  endif()
   if(NAMES STREQUAL "stem")
     get_filename_component(name "${path}" NAME_WE)
   elseif(NAMES STREQUAL "file")

@@ -24,6 +24,8 @@ static const char usage[] =
 	"--tokens FILE (mode 0600): one 'viewer TOKEN' or 'operator TOKEN' a line;\n"
 	"every request then needs 'Authorization: Bearer TOKEN', and only an\n"
 	"operator changes runs. Without --tokens only a loopback address is served.\n"
+	"GET / is the web dashboard; with --tokens it asks for a token, which it\n"
+	"keeps in a cookie that authorizes reading only (a change needs the header).\n"
 	"SIGTERM stops it gracefully (exit 0).\n";
 
 int cmd_serve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)

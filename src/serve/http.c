@@ -304,6 +304,34 @@ static enum MHD_Result report(struct hf_serve *s, struct MHD_Connection *c, cons
 	return r;
 }
 
+/* GET /metrics: the text exposition of Prometheus. */
+static enum MHD_Result metrics(struct hf_serve *s, struct MHD_Connection *c)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+	char *text = NULL;
+	int status;
+
+	status = hf_api_metrics(s->o, &text);
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	r = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* GET / (the dashboard) and GET /api/v1/whoami (the role the page's token
+ * grants, so that it offers only what the server would allow). */
+static enum MHD_Result page(struct hf_serve *s, struct MHD_Connection *c, const char *url,
+			    enum hf_serve_role role)
+{
+	if (strcmp(url, "/api/v1/whoami"))
+		return web_file(c, 200, "index.html");
+	return reply(c, 200, json_pack("{s:s,s:b}", "role", role == HF_SERVE_OPERATOR ? "operator" :
+				       "viewer", "tokens", s->o->tokens != NULL));
+}
+
 static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const char *url,
 			     const char *method, enum hf_serve_role role)
 {
@@ -313,17 +341,9 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 	json_t *body = NULL;
 	int status;
 
-	if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
-		if (!get)
-			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		return web_file(c, 200, "index.html");
-	}
-	if (!strcmp(url, "/api/v1/whoami")) {
-		if (!get)
-			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		return reply(c, 200, json_pack("{s:s,s:b}", "role", role == HF_SERVE_OPERATOR ?
-					       "operator" : "viewer", "tokens", s->o->tokens != NULL));
-	}
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html") || !strcmp(url, "/api/v1/whoami"))
+		return get ? page(s, c, url, role)
+			   : reply(c, 405, hf_api_error("%s %s: use GET", method, url));
 	if (!strcmp(url, runs) || !strcmp(url, "/api/v1/runs/")) {
 		if (!get)
 			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
@@ -331,21 +351,8 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 				     &body);
 		return reply(c, status, body);
 	}
-	if (!strcmp(url, "/metrics")) {
-		struct MHD_Response *resp;
-		enum MHD_Result r;
-		char *text = NULL;
-
-		if (!get)
-			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-		status = hf_api_metrics(s->o, &text);
-		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"text/plain; version=0.0.4; charset=utf-8");
-		r = MHD_queue_response(c, (unsigned)status, resp);
-		MHD_destroy_response(resp);
-		return r;
-	}
+	if (!strcmp(url, "/metrics"))
+		return get ? metrics(s, c) : reply(c, 405, hf_api_error("%s %s: use GET", method, url));
 	if (!strcmp(url, "/api/v1/cluster")) {
 		if (!get)
 			return reply(c, 405, hf_api_error("%s %s: use GET", method, url));

@@ -3,7 +3,9 @@
 # (no token, viewer, operator), runs and a run as docs/openapi.yaml
 # describes them, pause/continue/abort over HTTP as journal requests, the
 # event stream, a run's report, a rollback of a run nobody drives, clients polling while a
-# driver writes the journal, and a graceful SIGTERM.
+# driver writes the journal, the dashboard (its files and headers, the
+# login page, the token cookie that reads but never changes, whoami), and
+# a graceful SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
 PARAMS="timeout maxmemory-policy"
@@ -30,6 +32,26 @@ req() {
 	local auth=()
 	[ "$1" != - ] && auth=(-H "Authorization: Bearer $1")
 	curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$2" "${auth[@]}" "$URL$3"
+}
+# creq TOKEN METHOD PATH: like req, with the token in the dashboard's
+# cookie only, as a browser sends it.
+creq() {
+	curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$2" -b "hotfix_token=$1" "$URL$3"
+}
+# cstatus_is WANT TOKEN METHOD PATH: the request with the cookie answers WANT.
+cstatus_is() {
+	local got
+	got=$(creq "$2" "$3" "$4")
+	[ "$got" = "$1" ] && return 0
+	echo "$3 $4 (cookie): $got, wanted $1: $(cat "$T/body")"
+	return 1
+}
+# header_is NAME PATTERN: the last response had header NAME matching PATTERN.
+header_is() { grep -qi "^$1: $2" "$T/headers" || { echo "no '$1: $2' in: $(cat "$T/headers")"; return 1; }; }
+# web_headers: the headers every file of the dashboard is served with.
+web_headers() {
+	header_is Content-Security-Policy "default-src 'self'" && header_is Cache-Control no-cache &&
+		header_is X-Content-Type-Options nosniff
 }
 # status_is WANT TOKEN METHOD PATH: the request answers WANT.
 status_is() {
@@ -109,6 +131,50 @@ check "a viewer may not roll back: 403" status_is 403 "$VIEW" POST "/api/v1/runs
 check "nothing changed: the run still runs" run_state_is "$RUN" running
 check "nothing changed: no event was written" status_is 200 "$VIEW" GET "/api/v1/runs/$RUN"
 check "the run has as many events as before the refusals" json_true "$T/body" ".events | length == $nev"
+check "the run has no pending request" json_true "$T/body" '.request == null'
+test_end
+
+test_begin 'the dashboard: its files, the login page, a cookie that reads but never changes, whoami'
+check "/ without a token: 401" status_is 401 - GET /
+check "... a login page as HTML" header_is Content-Type text/html
+check "... with the token's input and its button" \
+	sh -c "grep -q 'id=\"token\"' '$T/body' && grep -q 'id=\"login-submit\"' '$T/body'"
+check "... under the dashboard's headers" web_headers
+check "the login page's script needs no token" status_is 200 - GET /static/login.js
+check "/ with a viewer token: the dashboard" status_is 200 "$VIEW" GET /
+check "... as HTML" header_is Content-Type text/html
+check "... with a CSP of 'self', no-cache and nosniff" web_headers
+check "... its script and style from files, none inline (the CSP allows none)" \
+	sh -c "grep -q 'src=\"/static/app.js\"' '$T/body' && grep -q 'href=\"/static/style.css\"' '$T/body' &&
+	       ! grep -qi '<script>' '$T/body' && ! grep -qi '<style' '$T/body' && ! grep -qi ' on[a-z]*=' '$T/body'"
+check "/static/app.js" status_is 200 - GET /static/app.js
+check "... is JavaScript" header_is Content-Type text/javascript
+check "... with the same headers" web_headers
+check "/static/style.css is CSS" sh -c "[ \"\$(curl -s -o /dev/null -w '%{content_type}' '$URL/static/style.css')\" = 'text/css; charset=utf-8' ]"
+check "an unknown file: 404" status_is 404 - GET /static/no-such.js
+check "a file cannot be posted to: 405" status_is 405 "$OPER" POST /static/app.js
+check "the cookie of a viewer opens the dashboard" cstatus_is 200 "$VIEW" GET /
+check "... and reads the runs" cstatus_is 200 "$VIEW" GET /api/v1/runs
+check "... and a run" cstatus_is 200 "$VIEW" GET "/api/v1/runs/$RUN"
+nev=$(jq '.events | length' "$T/body")
+check "a cookie with a wrong token: 401" cstatus_is 401 wrong-token GET /api/v1/runs
+check "... and / is the login page again" cstatus_is 401 wrong-token GET /
+check "the event stream takes the cookie" sh -c "curl -s -N --max-time 1 -b 'hotfix_token=$VIEW' '$URL/api/v1/events' | grep -q '^: hotfix journal events'"
+check "whoami of a viewer" api_ok "$VIEW" GET /api/v1/whoami /api/v1/whoami 200
+check "... says viewer, with tokens" json_true "$T/body" '.role == "viewer" and .tokens == true'
+check "whoami of an operator" api_ok "$OPER" GET /api/v1/whoami /api/v1/whoami 200
+check "... says operator" json_true "$T/body" '.role == "operator" and .tokens == true'
+check "whoami from an operator's cookie" cstatus_is 200 "$OPER" GET /api/v1/whoami
+check "... says operator" json_true "$T/body" '.role == "operator"'
+check "whoami without a token: 401" api_ok - GET /api/v1/whoami /api/v1/whoami 401
+check "whoami is read only: 405" status_is 405 "$OPER" POST /api/v1/whoami
+# A cross-site form or fetch carries the cookie, never the header.
+check "a pause with only an operator's cookie: 401" cstatus_is 401 "$OPER" POST "/api/v1/runs/$RUN/pause"
+check "an abort with only an operator's cookie: 401" cstatus_is 401 "$OPER" POST "/api/v1/runs/$RUN/abort"
+check "a rollback with only an operator's cookie: 401" cstatus_is 401 "$OPER" POST "/api/v1/runs/$RUN/rollback"
+check "nothing changed: the run still runs" run_state_is "$RUN" running
+check "nothing changed: no event was written" status_is 200 "$VIEW" GET "/api/v1/runs/$RUN"
+check "the run has as many events as before" json_true "$T/body" ".events | length == $nev"
 check "the run has no pending request" json_true "$T/body" '.request == null'
 test_end
 
@@ -343,6 +409,15 @@ check "a cross-site POST is refused (403)" \
 check "... and said why" grep -q "loopback page" "$T/body"
 check "a request from a page of the server itself is served" \
 	test "$(code -H "Origin: $URL" "$URL/api/v1/runs")" = 200
+check "the dashboard is served without a token" test "$(code -D "$T/headers" "$URL/")" = 200
+check "... as HTML" header_is Content-Type text/html
+check "... with the dashboard's headers" web_headers
+check "... to a loopback host only (403)" \
+	test "$(code -H "Host: evil.example:${URL##*:}" "$URL/")" = 403
+check "whoami without tokens: an operator" test "$(code "$URL/api/v1/whoami")" = 200
+check "... and says there are no tokens" json_true "$T/body" '.role == "operator" and .tokens == false'
+check "the page's own POST (Origin of the server) is served" \
+	test "$(code -X POST -H "Origin: $URL" "$URL/api/v1/runs/no-such-run/pause")" = 404
 check "a path that is not UTF-8 is answered, not dropped" test "$(code "$URL/api/v1/runs/%ff")" != 000
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID"

@@ -1,5 +1,7 @@
 /* Unit tests of src/serve without HTTP: the tokens file (mode, roles,
- * constant-time check) and the --listen address with its loopback rule. */
+ * constant-time check, the bare token of the dashboard's cookie), the
+ * --listen address with its loopback rule, and the dashboard's embedded
+ * files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +63,13 @@ static void test_tokens(void **state)
 	assert_int_equal(hf_tokens_check(t, "Basic o-secret"), HF_SERVE_NONE);
 	assert_int_equal(hf_tokens_check(t, "Bearer "), HF_SERVE_NONE);
 	assert_int_equal(hf_tokens_check(t, NULL), HF_SERVE_NONE);
+	/* The cookie holds the token alone. */
+	assert_int_equal(hf_tokens_role(t, "v-secret"), HF_SERVE_VIEWER);
+	assert_int_equal(hf_tokens_role(t, "o-secret"), HF_SERVE_OPERATOR);
+	assert_int_equal(hf_tokens_role(t, "Bearer o-secret"), HF_SERVE_NONE);
+	assert_int_equal(hf_tokens_role(t, "o-secre"), HF_SERVE_NONE);
+	assert_int_equal(hf_tokens_role(t, ""), HF_SERVE_NONE);
+	assert_int_equal(hf_tokens_role(t, NULL), HF_SERVE_NONE);
 	hf_tokens_free(t);
 	t = NULL;
 
@@ -104,11 +113,41 @@ static void test_listen(void **state)
 	assert_int_equal(hf_serve_listen_parse("127.0.0.1:8x", &a, &len, &lo, &err), HF_EINVAL);
 }
 
+/* Every file the pages name is embedded, whole, with its media type. */
+static void test_web_files(void **state)
+{
+	static const char *const want[][2] = {
+		{ "index.html", "text/html" }, { "login.html", "text/html" },
+		{ "app.js", "text/javascript" }, { "login.js", "text/javascript" },
+		{ "style.css", "text/css" }, { "favicon.svg", "image/svg+xml" },
+	};
+	const char *bytes = NULL, *ctype = NULL;
+	size_t len = 0, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(hf_web_file(want[i][0], &bytes, &len, &ctype), 0);
+		assert_true(len > 0);
+		assert_int_equal(strlen(bytes), len);
+		assert_int_equal(strncmp(ctype, want[i][1], strlen(want[i][1])), 0);
+	}
+	assert_int_equal(hf_web_file("index.html", &bytes, &len, &ctype), 0);
+	assert_non_null(strstr(bytes, "src=\"/static/app.js\""));
+	assert_non_null(strstr(bytes, "id=\"btn-abort\""));
+	/* Script only from files: the CSP refuses inline script. */
+	assert_null(strstr(bytes, "<script>"));
+	assert_int_equal(hf_web_file("login.html", &bytes, &len, &ctype), 0);
+	assert_non_null(strstr(bytes, "id=\"login-submit\""));
+	assert_int_equal(hf_web_file("../serve.h", &bytes, &len, &ctype), HF_EINVAL);
+	assert_int_equal(hf_web_file("", &bytes, &len, &ctype), HF_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_web_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -19,6 +19,9 @@
 	var RUN_REFRESH_MS = 250;
 	var RUNS_REFRESH_MS = 1000;
 	var CLUSTER_REFRESH_MS = 5000;
+	var CLUSTER_EVENT_MS = 2000;
+	/* The events after which the nodes hold something else. */
+	var CLUSTER_KINDS = { step: true, rollback: true, promote: true };
 	/* Without the event stream the page polls runs at that pace too. */
 	var POLL_MS = CLUSTER_REFRESH_MS;
 	var OLDER_LIMIT = 200;
@@ -298,8 +301,11 @@
 				return;
 			}
 			st.run = r.body;
+			/* A server that sends only the newest events says there are
+			 * more; one that sends them all says nothing. */
 			if (st.older.length === 0)
-				st.olderMore = !!r.body.events_more;
+				st.olderMore = !!r.body.events_more ||
+					r.body.events_total > (r.body.events || []).length;
 			/* The list shows the state the run has now. */
 			st.runs.forEach(function (x) {
 				if (x.run === id && x.state !== r.body.state) {
@@ -445,8 +451,12 @@
 	function renderTimeline() {
 		var ol = $('timeline');
 		var r = st.run;
+		/* Newest at the bottom: kept in view while one reads there. */
+		var follow = !ol.firstChild || ol.scrollTop + ol.clientHeight >= ol.scrollHeight - 8 ||
+			ol.getAttribute('data-run') !== (r ? r.run : '');
 
 		clear(ol);
+		ol.setAttribute('data-run', r ? r.run : '');
 		$('older').hidden = !(r && st.olderMore);
 		if (!r)
 			return;
@@ -469,6 +479,8 @@
 		});
 		if (!ol.firstChild)
 			ol.appendChild(el('li', { 'class': 'empty' }, ['no event yet']));
+		if (follow)
+			ol.scrollTop = ol.scrollHeight;
 	}
 
 	/* Events before the oldest one shown, from the events endpoint of the
@@ -807,6 +819,7 @@
 
 	var refreshRun = throttle(loadRun, RUN_REFRESH_MS);
 	var refreshRuns = throttle(loadRuns, RUNS_REFRESH_MS);
+	var refreshCluster = throttle(loadCluster, CLUSTER_EVENT_MS);
 
 	function setLive(on) {
 		st.live = on;
@@ -826,6 +839,10 @@
 		}
 		if (d.run === st.selected)
 			refreshRun();
+		/* A step changes what a node holds: the topology shows it soon,
+		 * not at the next tick (the cluster is asked at most every 2 s). */
+		if (CLUSTER_KINDS[d.kind])
+			refreshCluster();
 		/* States change and runs appear: the list follows. */
 		refreshRuns();
 	}
