@@ -71,7 +71,7 @@ async function waitFor(page, selector, state = 'attached', timeout = WAIT) {
 	await page.locator(selector).first().waitFor({ state, timeout });
 }
 
-// open ROLE LABEL: a fresh context (no storage shared with another), its
+// open BROWSER LABEL: a fresh context (no storage shared with another), its
 // page, its console watched. One message is not the page's: 'hotfix serve'
 // answers the login page with status 401 (the page for a browser without
 // a token), and Chromium logs every document answered 401 as a console
@@ -114,7 +114,7 @@ async function login(page, role) {
 	});
 }
 
-// selectByHash PAGE: the run, selected by the URL hash #run=ID.
+// selectByHash PAGE WHO: the run, selected by the URL hash #run=ID.
 async function selectByHash(page, who) {
 	await step(`${who}: #run=${RUN} in the URL selects the run, which is in #runs`, async () => {
 		await page.evaluate((run) => { location.hash = `run=${run}`; }, RUN);
