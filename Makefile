@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all setup build build-asan build-fuzz fuzz test test-fast demo bench package clean flags-deps
+.PHONY: all setup build build-asan build-fuzz browser-deps flags-deps fuzz test test-fast demo bench package clean
 
 all: build
 
@@ -43,6 +43,15 @@ fuzz: build-fuzz
 		grep "^Done" $(FUZZ_BUILD)/logs/$$name; \
 	done
 
+# The browser test's npm packages (tests/browser/package-lock.json, pinned),
+# installed again when node_modules is missing or older than the lockfile.
+# Only the npm registry is asked: the browser is Debian's chromium.
+browser-deps: setup
+	@if [ ! -d tests/browser/node_modules ] || \
+		[ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then \
+		npm ci --prefix tests/browser --no-audit --no-fund && touch tests/browser/node_modules; \
+	fi
+
 # Every test twice: once on the normal build, once under ASan+UBSan; then
 # the fuzzers.
 # The peer of tests/flags (flagd-core, pinned by its package-lock.json),
@@ -52,7 +61,7 @@ flags-deps:
 		npm ci --prefix tests/flags --no-audit --no-fund && touch tests/flags/node_modules; \
 	fi
 
-test: build build-asan flags-deps
+test: build build-asan browser-deps flags-deps
 	@echo "== tests (RelWithDebInfo) =="
 	@cd $(BUILD) && ctest --output-on-failure
 	@echo "== tests (ASan+UBSan) =="
@@ -60,7 +69,7 @@ test: build build-asan flags-deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 	@$(MAKE) --no-print-directory fuzz
 
-test-fast: build
+test-fast: build browser-deps
 	@cd $(BUILD) && ctest --output-on-failure
 
 demo: build

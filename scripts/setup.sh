@@ -12,11 +12,20 @@ pkgs=(
 	sqlite3 jq yq curl prometheus libxml2-utils
 	clang libclang-rt-14-dev
 	dpkg-dev file groff-base gzip wrk
+	chromium nodejs npm
 )
+
+# installed PACKAGE: the Debian package is installed, or, for npm, the
+# command is there: a Node.js from another archive (NodeSource's nodejs)
+# carries its own npm, provides 'npm' and conflicts with Debian's.
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' && return 0
+	[ "$1" = npm ] && command -v npm >/dev/null 2>&1
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+	if ! installed "$p"; then
 		missing+=("$p")
 	fi
 done
