@@ -56,7 +56,7 @@ browser-deps: setup
 # the fuzzers.
 # The peer of tests/flags (flagd-core, pinned by its package-lock.json),
 # installed again when the lock file is newer than what is installed.
-flags-deps:
+flags-deps: setup
 	@if [ ! -d tests/flags/node_modules ] || [ tests/flags/package-lock.json -nt tests/flags/node_modules ]; then \
 		npm ci --prefix tests/flags --no-audit --no-fund && touch tests/flags/node_modules; \
 	fi
@@ -69,7 +69,7 @@ test: build build-asan browser-deps flags-deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 	@$(MAKE) --no-print-directory fuzz
 
-test-fast: build browser-deps
+test-fast: build browser-deps flags-deps
 	@cd $(BUILD) && ctest --output-on-failure
 
 demo: build
