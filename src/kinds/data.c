@@ -193,7 +193,7 @@ static void stash_key(const struct hf_cluster *c, const struct hf_node *n, const
 		unsigned slot;
 
 		snprintf(tag, sizeof(tag), "s%d", i);
-		slot = hf_load_key_slot(tag, strlen(tag));
+		slot = hf_key_slot(tag, strlen(tag));
 		if (!c->cluster_mode || lo < 0 || ((int)slot >= lo && (int)slot <= hi) || i > 1000000)
 			break;
 	}
@@ -235,7 +235,7 @@ static int owns(const struct hf_cluster *c, const struct hf_node *n, const char 
 	if (!c->cluster_mode)
 		return 1;
 	shard_slots(c, n, &lo, &hi);
-	slot = hf_load_key_slot(key, len);
+	slot = hf_key_slot(key, len);
 	return lo >= 0 && (int)slot >= lo && (int)slot <= hi;
 }
 

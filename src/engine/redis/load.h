@@ -140,8 +140,4 @@ int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
  * report what it has. Async-signal-safe: meant for signal handlers. */
 void hf_load_stop(void);
 
-/* Redis Cluster's hash slot of a key: CRC16 (XMODEM) of its hash tag, or of
- * the whole key when it has none, modulo 16384. */
-unsigned hf_load_key_slot(const char *key, size_t len);
-
 #endif

@@ -256,7 +256,7 @@ static void probe_key(const struct hf_node *n, char *out, size_t len)
 		snprintf(out, len, "hotfix:probe:{p%d}", t);
 		if (n->slot_lo < 0)
 			return;   /* no cluster mode: any key will do */
-		slot = hf_load_key_slot(out, strlen(out));
+		slot = hf_key_slot(out, strlen(out));
 		if ((int)slot >= n->slot_lo && (int)slot <= n->slot_hi)
 			return;
 	}

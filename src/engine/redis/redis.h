@@ -30,6 +30,12 @@ char *hf_uri_redacted(const struct hf_uri *u);
 void hf_uri_release(struct hf_uri *u);
 void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src);
 
+/* ---- Keys --------------------------------------------------------- */
+
+/* Redis Cluster's hash slot of a key: CRC16 (XMODEM) of its hash tag, or of
+ * the whole key when it has none, modulo 16384 (keyslot.c). */
+unsigned hf_key_slot(const char *key, size_t len);
+
 /* ---- Replies ------------------------------------------------------- */
 
 enum hf_reply_type {
