@@ -23,4 +23,15 @@ int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char
  * always a valid topology on return (consensus.c). */
 int hf_topology_confirm(struct hf_cluster **c, long converge_ms, struct hf_err *err);
 
+/* A connection to the primary owning the flag keys (flagstore.c); the
+ * subscriber of flags_io.c connects to the same node. */
+struct hf_flagstore {
+	struct hf_uri uri;       /* the seed, with the credentials */
+	long timeout_ms;
+	char *host;              /* the node talked to */
+	int port;
+	char addr[300];          /* "host:port" */
+	redisContext *c;         /* NULL after an I/O error: reopened on the next call */
+};
+
 #endif
