@@ -329,6 +329,9 @@ int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 				       { 0 } };
 	int npos, help, rc;
 
+	/* The cluster's clients have options of their own (flag_client.c). */
+	if (argc > 1 && (!strcmp(argv[1], "watch") || !strcmp(argv[1], "status")))
+		return hf_cmd_flag_client(argc, argv, ctx, err);
 	rc = hf_opts_parse(argc, argv, opts, pos, 2, &npos, &help, err);
 	if (rc)
 		return rc;
