@@ -9,7 +9,9 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all setup build build-asan build-fuzz browser-deps flags-deps fuzz test test-fast demo bench package clean
+PREFIX     ?= /usr/local
+
+.PHONY: install all setup build build-asan build-fuzz browser-deps flags-deps fuzz test test-fast demo bench package clean
 
 all: build
 
@@ -71,6 +73,13 @@ test: build build-asan browser-deps flags-deps
 
 test-fast: build browser-deps flags-deps
 	@cd $(BUILD) && ctest --output-on-failure
+
+# hotfix and libhotfix-flags (library, header, hotfix-flags.pc) under
+# PREFIX, staged under DESTDIR when it is set.
+install: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)/hotfix
