@@ -352,7 +352,11 @@ static int compile_op(struct hf_compile *c, struct fy_node *map, struct hf_lnode
 
 static int compile_at(struct hf_compile *c, struct fy_node *n, struct hf_lnode *out, int depth)
 {
+	struct hf_pos pos = hf_yaml_pos(c->y, n, no_pos());
+
 	memset(out, 0, sizeof(*out));
+	out->line = pos.line;
+	out->col = pos.col;
 	if (depth > MAX_NESTING)
 		return hf_yaml_fail(c->y, hf_yaml_pos(c->y, n, no_pos()),
 				    "rule nested too deep (over %d levels)", MAX_NESTING);

@@ -60,6 +60,7 @@ struct hf_lnode {
 	struct hf_murmur3 prefix;       /* LOP_FRACTIONAL: the flag key hashed */
 	struct hf_buckets *all, *rest;  /* LOP_FRACTIONAL: the buckets of literal arguments
 					 * (all of them, or after the first), or NULL */
+	int line, col;                  /* where the node starts in the file */
 };
 
 enum { FLAGD_NONE, FLAGD_KEY, FLAGD_TIMESTAMP, FLAGD_OTHER };

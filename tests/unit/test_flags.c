@@ -356,6 +356,12 @@ static void test_error_positions(void **state)
 		  "bad.json:1:38: unknown field 'variant'" },
 		{ "{\"flags\": {\"f\": [1,}", "bad.json:1:" },
 		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"if\": [true, \"ghost\", \"a\"]}}}}",
+		  "bad.json:2:30: unknown variant 'ghost'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"fractional\": [[\"a\", 1], [\"zz\", 1]]}}}}",
+		  "bad.json:2:43: unknown variant 'zz'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
 		  "  \"targeting\": {\"if\": [1, 2], \"or\": []}}}}", "bad.json:2:17: a rule object holds one" },
 	};
 	size_t i;
