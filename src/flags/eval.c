@@ -123,6 +123,16 @@ static inline int ev(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv 
 		*out = n->lit;
 		return 0;
 	}
+	if (n->op == LOP_VAR && n->nsegs == 1 && !n->flagd) {
+		/* An attribute by name, the commonest path of all. */
+		const struct hf_fv *v = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs,
+						n->segs[0].s, n->segs[0].len);
+
+		if (v && v->type != HF_FV_NULL) {
+			*out = *v;
+			return 0;
+		}
+	}
 	if (n->op == LOP_VAR)
 		return ev_var(n, st, out);
 	return hf_logic_eval(n, st, out);
