@@ -160,7 +160,8 @@ static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct h
 }
 
 /* and / or: the operand that decides, as JavaScript's && and || do. */
-static NOINLINE int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out, int is_or)
+static NOINLINE int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out,
+			     int is_or)
 {
 	uint32_t i;
 
@@ -445,7 +446,8 @@ static NOINLINE int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struc
 /* Check and sum the bucket entries of 'fractional' as flagd-core's
  * toBucketingList() does: null for entries it refuses or a total over
  * 2^31 - 1. Done once at compile for literal entries. */
-void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne, struct hf_buckets *out)
+void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne,
+		      struct hf_buckets *out)
 {
 	double total = 0, w;
 	uint32_t i;

@@ -75,7 +75,8 @@ struct hf_buckets {
 	const struct hf_fv *variant;    /* each entry's variant value */
 };
 /* Check and sum 'ne' entries at 'e' into 'out' (pool memory). */
-void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne, struct hf_buckets *out);
+void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne,
+		      struct hf_buckets *out);
 
 /* What one evaluation reads. */
 struct hf_evst {

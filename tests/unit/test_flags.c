@@ -178,7 +178,8 @@ static void test_strings(void **state)
 	RULE("true", "{\"in\": [1, \"a1b\"]}", "{}");
 	RULE("false", "{\"in\": [\"x\", {\"var\": \"none\"}]}", "{}");
 	RULE("ERROR:GENERAL", "{\"in\": [\"x\", {\"var\": \"n\"}]}", "{\"n\": 5}");
-	RULE("x-y", "{\"cat\": [{\"var\": \"a\"}, \"-\", {\"var\": \"b\"}]}", "{\"a\": \"x\", \"b\": \"y\"}");
+	RULE("x-y", "{\"cat\": [{\"var\": \"a\"}, \"-\", {\"var\": \"b\"}]}",
+	     "{\"a\": \"x\", \"b\": \"y\"}");
 	RULE("1", "{\"cat\": [{\"var\": \"n\"}]}", "{\"n\": 1.0}");
 	RULE("ERROR:GENERAL", "{\"cat\": [{\"var\": \"a\"}, {\"var\": \"b\"}]}", "{\"a\": \"x\"}");
 	RULE("b", "{\"substr\": [{\"var\": \"s\"}, -1]}", "{\"s\": \"ab\"}");
