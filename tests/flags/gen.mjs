@@ -135,6 +135,12 @@ const flags = {
 		targeting: { '<': [v('country'), 5] } },
 	'object-variants': { state: 'ENABLED', variants: { red: { color: 'red', size: 1 }, blue: { color: 'blue', list: [1, 'two', null] } }, defaultVariant: 'red',
 		targeting: { if: [{ in: [v('plan'), ['pro', 'enterprise']] }, 'blue', null] } },
+	// Constant operators are run when flagd-core builds the rule (its
+	// interpreter's 'cat' skips null; one that throws: PARSE_ERROR).
+	'const-cat-null': { state: 'ENABLED', variants: { free: 'f', other: 'o' }, defaultVariant: 'other',
+		targeting: { if: [{ var: 'beta' }, { cat: ['fr', null, 'ee'] }, 'other'] } },
+	'const-throws': { state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'b',
+		targeting: { if: [{ '==': ['abc', 1] }, 'a', { var: 'plan' }] } },
 	'float-variants': { state: 'ENABLED', variants: { small: 0.1, big: 1e21, neg: -2.5 }, defaultVariant: 'small',
 		targeting: { if: [{ '>': [v('age'), 50] }, 'big', { '<': [v('age'), 10] }, 'neg', null] } },
 };

@@ -313,6 +313,13 @@ static void test_results(void **state)
 	RULE("ERROR:GENERAL", "{\"if\": [true, \"ghost\"]}", "{}");
 	RULE("true", "{\"==\": [1, {\"var\": \"n\"}]}", "{\"n\": 1}");
 	RULE("1", "{\"if\": [true, 1]}", "{}");
+	/* Constant operators run when the rule is built, by json-logic-engine's
+	 * interpreter: its 'cat' skips null, and one that throws is a rule
+	 * that does not compile. */
+	RULE("a", "{\"cat\": [\"a\", null]}", "{}");
+	RULE("ERROR:PARSE_ERROR", "{\"==\": [\"abc\", 1]}", "{}");
+	RULE("ERROR:PARSE_ERROR", "{\"if\": [{\"in\": [\"a\", 5]}, \"a\", \"b\"]}", "{}");
+	RULE("ERROR:GENERAL", "{\"in\": [\"a\", {\"var\": \"n\"}]}", "{\"n\": 5}");
 }
 
 /* A rule that needs more scratch than the arena holds fails cleanly. */
@@ -357,8 +364,8 @@ static void test_error_positions(void **state)
 		  "bad.json:1:38: unknown field 'variant'" },
 		{ "{\"flags\": {\"f\": [1,}", "bad.json:1:" },
 		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
-		  "  \"targeting\": {\"if\": [true, \"ghost\", \"a\"]}}}}",
-		  "bad.json:2:30: unknown variant 'ghost'" },
+		  "  \"targeting\": {\"if\": [{\"var\": \"x\"}, \"ghost\", \"a\"]}}}}",
+		  "bad.json:2:38: unknown variant 'ghost'" },
 		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
 		  "  \"targeting\": {\"fractional\": [[\"a\", 1], [\"zz\", 1]]}}}}",
 		  "bad.json:2:43: unknown variant 'zz'" },
