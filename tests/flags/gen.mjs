@@ -49,7 +49,7 @@ const tk = v('targetingKey');
 const flags = {
 	'static-bool': { state: 'ENABLED', variants: bool, defaultVariant: 'on' },
 	'static-empty-targeting': { state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'b', targeting: {} },
-	'disabled': { state: 'DISABLED', variants: bool, defaultVariant: 'on', targeting: { '==': [1, 1] } },
+	'disabled': { state: 'DISABLED', variants: bool, defaultVariant: 'on', targeting: { if: [{ '==': [v('plan'), 'pro'] }, 'on', 'off'] } },
 	'eq-loose': { state: 'ENABLED', variants: { yes: 'y', no: 'n' }, defaultVariant: 'no',
 		targeting: { if: [{ '==': [v('age'), '42'] }, 'yes', { '==': [v('beta'), 1] }, 'yes', 'no'] } },
 	'ne-bool-result': { state: 'ENABLED', variants: tf, defaultVariant: 'false',
