@@ -449,12 +449,14 @@ static NOINLINE int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struc
 void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne,
 		      struct hf_buckets *out)
 {
+	uint64_t *upto = pool ? hf_pool_alloc(pool, sizeof(*upto) * (ne + 1)) : out->upto;
 	double total = 0, w;
 	uint32_t i;
 
+	/* Without a pool the caller's 'upto' is kept (scratch memory). */
 	memset(out, 0, sizeof(*out));
 	out->null = 1;
-	out->upto = pool ? hf_pool_alloc(pool, sizeof(*out->upto) * (ne + 1)) : out->upto;
+	out->upto = upto;
 	out->variant = e;
 	for (i = 0; i < ne; i++) {
 		if (e[i].type != HF_FV_ARR || !e[i].len || e[i].len > 2)

@@ -107,6 +107,8 @@ const flags = {
 		targeting: { fractional: [['a'], ['b'], ['c']] } },
 	'frac-negative-weight': { hashOnly: true, state: 'ENABLED', variants: { a: 1, b: 2 }, defaultVariant: 'a',
 		targeting: { fractional: [['a', -5], ['b', 10], ['a', 3]] } },
+	'frac-dynamic-weight': { hashOnly: true, state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'b',
+		targeting: { fractional: [['a', v('w')], ['b', 50]] } },
 	'frac-custom-bucket': { state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'a',
 		targeting: { fractional: [{ cat: [v('$flagd.flagKey'), v('email')] }, ['a', 50], ['b', 50]] } },
 	'frac-bucket-by-attr': { state: 'ENABLED', variants: { a: 'A', b: 'B', c: 'C' }, defaultVariant: 'c',
@@ -192,6 +194,8 @@ function context() {
 		c.tags = pick([[], ['beta-tester'], ['a', 'b'], ['beta-tester', 'x']]);
 	if (rand() > 0.5)
 		c.org = pick([{ tier: 'gold' }, { tier: 'silver' }, { tier: null }, {}]);
+	if (rand() > 0.3)
+		c.w = pick([() => int(100), () => -int(10), () => 1.5, () => null, () => '7', () => 2147483647]) ();
 	if (rand() > 0.4)
 		c.name = pick(['user-1', 'user-12', 'zoë-3', '用户名', 'x', '']);
 	return c;

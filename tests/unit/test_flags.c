@@ -273,6 +273,13 @@ static void test_fractional(void **state)
 	     "{\"targetingKey\": \"u\"}");
 	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 0]]}", "{\"targetingKey\": \"u\"}");
 	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 1.5]]}", "{\"targetingKey\": \"u\"}");
+	/* Weights computed per context. */
+	RULE("b", "{\"fractional\": [[\"a\", {\"var\": \"w\"}], [\"b\", 1]]}",
+	     "{\"targetingKey\": \"u\", \"w\": 0}");
+	RULE("a", "{\"fractional\": [[\"a\", {\"var\": \"w\"}], [\"b\", 0]]}",
+	     "{\"targetingKey\": \"u\", \"w\": 5}");
+	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", {\"var\": \"w\"}], [\"b\", 1]]}",
+	     "{\"targetingKey\": \"u\", \"w\": \"5\"}");
 }
 
 static void test_results(void **state)
