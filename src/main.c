@@ -28,7 +28,7 @@ static const struct {
 	{ "history", cmd_history, "                 every run in the journal" },
 	{ "serve", cmd_serve, "[--listen H:P]   the journal over HTTP: JSON API, events, pause/abort/rollback" },
 	{ "report", cmd_report, "RUN              a run's report: Markdown, or one HTML file (--format html)" },
-	{ "flag", cmd_flag, "validate|eval|preview FILE  feature flags in flagd's format, evaluated as flagd does" },
+	{ "flag", cmd_flag, "SUBCMD FILE      feature flags in flagd's format: validate, eval, preview" },
 	{ "load", cmd_load, "--cluster URI    GET/SET load with latency and errors as the client sees them" },
 };
 

@@ -269,6 +269,66 @@ static void fold(struct hf_compile *c, struct hf_lnode *n)
 	n->lit = (struct hf_fv){ .type = HF_FV_ARR, .len = n->nargs, .u.a = a };
 }
 
+static struct hf_fv copy_value(struct hf_pool *pool, const struct hf_fv *v)
+{
+	struct hf_fv out = *v;
+	uint32_t i;
+
+	if (v->type == HF_FV_STR) {
+		out.u.s = hf_pool_strndup(pool, v->u.s, v->len);
+	} else if (v->type == HF_FV_ARR) {
+		struct hf_fv *a = hf_pool_alloc(pool, sizeof(*a) * (v->len + 1));
+
+		for (i = 0; i < v->len; i++)
+			a[i] = copy_value(pool, &v->u.a[i]);
+		out.u.a = a;
+	} else if (v->type == HF_FV_OBJ) {
+		struct hf_fkv *o = hf_pool_alloc(pool, sizeof(*o) * (v->len + 1));
+
+		for (i = 0; i < v->len; i++) {
+			o[i] = v->u.o[i];
+			o[i].key = hf_pool_strndup(pool, v->u.o[i].key, v->u.o[i].klen);
+			o[i].v = copy_value(pool, &v->u.o[i].v);
+		}
+		out.u.o = o;
+	}
+	return out;
+}
+
+/* json-logic-engine runs a json-logic operator whose arguments are all
+ * constants when it builds the rule, with its interpreter: such a node is
+ * a constant here too, and one that throws makes the rule fail to compile
+ * (flagd-core: PARSE_ERROR). The interpreter's 'cat' skips nulls, where
+ * the compiled one writes "null". flagd's own operators are not folded. */
+static int fold_constant(struct hf_compile *c, struct hf_lnode *n, struct hf_pos at,
+			 const char *name)
+{
+	char scratch[HF_FLAGS_SCRATCH];
+	struct hf_flagarena arena = { scratch, sizeof(scratch), 0 };
+	struct hf_flagctx none = { 0 };
+	struct hf_evst st = { .ctx = &none, .flag_key = c->flag_key, .arena = &arena };
+	struct hf_fv v;
+	uint32_t i, k = 0;
+
+	if (n->op == LOP_VAR || n->op >= LOP_STARTS)
+		return 0;
+	for (i = 0; i < n->nargs; i++)
+		if (n->args[i].op != LOP_LIT)
+			return 0;
+	if (n->op == LOP_CAT) {
+		for (i = 0; i < n->nargs; i++)
+			if (n->args[i].lit.type != HF_FV_NULL)
+				n->args[k++] = n->args[i];
+		n->nargs = k;
+	}
+	if (hf_logic_eval(n, &st, &v))
+		return hf_yaml_fail(c->y, at, "'%s' always fails on these constant arguments", name);
+	n->op = LOP_LIT;
+	n->lit = copy_value(c->pool, &v);
+	n->nargs = 0;
+	return 0;
+}
+
 /* What 'fractional' can know before any context: the flag key's hash
  * state, and the buckets when they are literals (the usual case). */
 static void fractional_prepare(struct hf_compile *c, struct hf_lnode *n)
@@ -347,12 +407,16 @@ static int compile_op(struct hf_compile *c, struct fy_node *map, struct hf_lnode
 	}
 	if (out->op == LOP_FRACTIONAL)
 		fractional_prepare(c, out);
-	return 0;
+	return fold_constant(c, out, at, ops[i].name);
 }
 
 static int compile_at(struct hf_compile *c, struct fy_node *n, struct hf_lnode *out, int depth)
 {
+	struct hf_pos pos = hf_yaml_pos(c->y, n, no_pos());
+
 	memset(out, 0, sizeof(*out));
+	out->line = pos.line;
+	out->col = pos.col;
 	if (depth > MAX_NESTING)
 		return hf_yaml_fail(c->y, hf_yaml_pos(c->y, n, no_pos()),
 				    "rule nested too deep (over %d levels)", MAX_NESTING);

@@ -144,6 +144,73 @@ static int read_default(struct hf_yaml *y, const struct hf_field *f, struct hf_f
 	return 0;
 }
 
+/* The variant a literal result names, as flagd-core reads it
+ * (String(value)); NULL for null and for values no variant is named by. */
+static const char *literal_name(const struct hf_fv *v, char *buf, uint32_t *len)
+{
+	switch (v->type) {
+	case HF_FV_STR:
+		*len = v->len;
+		return v->u.s;
+	case HF_FV_BOOL:
+		*len = v->u.b ? 4 : 5;
+		return v->u.b ? "true" : "false";
+	case HF_FV_NUM:
+		*len = (uint32_t)hf_js_numstr(v->u.n, buf);
+		return buf;
+	default:
+		return NULL;
+	}
+}
+
+static int check_literal(struct hf_yaml *y, const struct hf_flag *flag, const struct hf_fv *v,
+			 int line, int col)
+{
+	char buf[40];
+	uint32_t len;
+	const char *name = literal_name(v, buf, &len);
+
+	if (!name || find_variant(flag, name, len))
+		return 0;
+	return hf_yaml_fail(y, (struct hf_pos){ line, col }, "unknown variant '%.*s': flag '%s' "
+			    "has no such variant, the rule would fail there", (int)len, name, flag->key);
+}
+
+/* A strict load checks the literals a rule can return (the branches of
+ * 'if', the operands of 'and'/'or', the variants of 'fractional'): each
+ * must name a variant of the flag. Computed results are not known. */
+static int check_results(struct hf_yaml *y, const struct hf_flag *flag, const struct hf_lnode *n)
+{
+	uint32_t i;
+
+	switch (n->op) {
+	case LOP_LIT:
+		return check_literal(y, flag, &n->lit, n->line, n->col);
+	case LOP_IF:
+		for (i = 1; i < n->nargs; i += 2)
+			if (check_results(y, flag, &n->args[i]))
+				return HF_EINVAL;
+		return n->nargs % 2 && n->nargs > 1 ? check_results(y, flag, &n->args[n->nargs - 1]) : 0;
+	case LOP_AND:
+	case LOP_OR:
+		for (i = 0; i < n->nargs; i++)
+			if (check_results(y, flag, &n->args[i]))
+				return HF_EINVAL;
+		return 0;
+	case LOP_FRACTIONAL:
+		for (i = 0; i < n->nargs; i++) {
+			const struct hf_lnode *e = &n->args[i];
+
+			if (e->op == LOP_LIT && e->lit.type == HF_FV_ARR && e->lit.len &&
+			    check_literal(y, flag, &e->lit.u.a[0], e->line, e->col))
+				return HF_EINVAL;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* 'targeting': absent or {} is none (STATIC); anything else compiles. A
  * lenient load keeps a flag whose rule does not compile, marked as
  * flagd-core marks it (PARSE_ERROR on every evaluation). */
@@ -172,6 +239,8 @@ static int read_targeting(struct hf_yaml *y, struct parse *p, const struct hf_fi
 		flag->targeting = NULL;
 		return 0;
 	}
+	if (!rc && !(p->flags & HF_FLAGDOC_LENIENT))
+		rc = check_results(y, flag, flag->targeting);
 	return rc;
 }
 

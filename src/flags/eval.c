@@ -123,6 +123,16 @@ static inline int ev(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv 
 		*out = n->lit;
 		return 0;
 	}
+	if (n->op == LOP_VAR && n->nsegs == 1 && !n->flagd) {
+		/* An attribute by name, the commonest path of all. */
+		const struct hf_fv *v = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs,
+						n->segs[0].s, n->segs[0].len);
+
+		if (v && v->type != HF_FV_NULL) {
+			*out = *v;
+			return 0;
+		}
+	}
 	if (n->op == LOP_VAR)
 		return ev_var(n, st, out);
 	return hf_logic_eval(n, st, out);
@@ -150,7 +160,8 @@ static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct h
 }
 
 /* and / or: the operand that decides, as JavaScript's && and || do. */
-static NOINLINE int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out, int is_or)
+static NOINLINE int ev_andor(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out,
+			     int is_or)
 {
 	uint32_t i;
 
@@ -435,14 +446,17 @@ static NOINLINE int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struc
 /* Check and sum the bucket entries of 'fractional' as flagd-core's
  * toBucketingList() does: null for entries it refuses or a total over
  * 2^31 - 1. Done once at compile for literal entries. */
-void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne, struct hf_buckets *out)
+void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne,
+		      struct hf_buckets *out)
 {
+	uint64_t *upto = pool ? hf_pool_alloc(pool, sizeof(*upto) * (ne + 1)) : out->upto;
 	double total = 0, w;
 	uint32_t i;
 
+	/* Without a pool the caller's 'upto' is kept (scratch memory). */
 	memset(out, 0, sizeof(*out));
 	out->null = 1;
-	out->upto = pool ? hf_pool_alloc(pool, sizeof(*out->upto) * (ne + 1)) : out->upto;
+	out->upto = upto;
 	out->variant = e;
 	for (i = 0; i < ne; i++) {
 		if (e[i].type != HF_FV_ARR || !e[i].len || e[i].len > 2)

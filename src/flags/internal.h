@@ -60,6 +60,7 @@ struct hf_lnode {
 	struct hf_murmur3 prefix;       /* LOP_FRACTIONAL: the flag key hashed */
 	struct hf_buckets *all, *rest;  /* LOP_FRACTIONAL: the buckets of literal arguments
 					 * (all of them, or after the first), or NULL */
+	int line, col;                  /* where the node starts in the file */
 };
 
 enum { FLAGD_NONE, FLAGD_KEY, FLAGD_TIMESTAMP, FLAGD_OTHER };
@@ -74,7 +75,8 @@ struct hf_buckets {
 	const struct hf_fv *variant;    /* each entry's variant value */
 };
 /* Check and sum 'ne' entries at 'e' into 'out' (pool memory). */
-void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne, struct hf_buckets *out);
+void hf_buckets_build(struct hf_pool *pool, const struct hf_fv *e, uint32_t ne,
+		      struct hf_buckets *out);
 
 /* What one evaluation reads. */
 struct hf_evst {

@@ -49,7 +49,7 @@ const tk = v('targetingKey');
 const flags = {
 	'static-bool': { state: 'ENABLED', variants: bool, defaultVariant: 'on' },
 	'static-empty-targeting': { state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'b', targeting: {} },
-	'disabled': { state: 'DISABLED', variants: bool, defaultVariant: 'on', targeting: { '==': [1, 1] } },
+	'disabled': { state: 'DISABLED', variants: bool, defaultVariant: 'on', targeting: { if: [{ '==': [v('plan'), 'pro'] }, 'on', 'off'] } },
 	'eq-loose': { state: 'ENABLED', variants: { yes: 'y', no: 'n' }, defaultVariant: 'no',
 		targeting: { if: [{ '==': [v('age'), '42'] }, 'yes', { '==': [v('beta'), 1] }, 'yes', 'no'] } },
 	'ne-bool-result': { state: 'ENABLED', variants: tf, defaultVariant: 'false',
@@ -107,6 +107,8 @@ const flags = {
 		targeting: { fractional: [['a'], ['b'], ['c']] } },
 	'frac-negative-weight': { hashOnly: true, state: 'ENABLED', variants: { a: 1, b: 2 }, defaultVariant: 'a',
 		targeting: { fractional: [['a', -5], ['b', 10], ['a', 3]] } },
+	'frac-dynamic-weight': { hashOnly: true, state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'b',
+		targeting: { fractional: [['a', v('w')], ['b', 50]] } },
 	'frac-custom-bucket': { state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'a',
 		targeting: { fractional: [{ cat: [v('$flagd.flagKey'), v('email')] }, ['a', 50], ['b', 50]] } },
 	'frac-bucket-by-attr': { state: 'ENABLED', variants: { a: 'A', b: 'B', c: 'C' }, defaultVariant: 'c',
@@ -135,6 +137,12 @@ const flags = {
 		targeting: { '<': [v('country'), 5] } },
 	'object-variants': { state: 'ENABLED', variants: { red: { color: 'red', size: 1 }, blue: { color: 'blue', list: [1, 'two', null] } }, defaultVariant: 'red',
 		targeting: { if: [{ in: [v('plan'), ['pro', 'enterprise']] }, 'blue', null] } },
+	// Constant operators are run when flagd-core builds the rule (its
+	// interpreter's 'cat' skips null; one that throws: PARSE_ERROR).
+	'const-cat-null': { state: 'ENABLED', variants: { free: 'f', other: 'o' }, defaultVariant: 'other',
+		targeting: { if: [{ var: 'beta' }, { cat: ['fr', null, 'ee'] }, 'other'] } },
+	'const-throws': { state: 'ENABLED', variants: { a: 'A', b: 'B' }, defaultVariant: 'b',
+		targeting: { if: [{ '==': ['abc', 1] }, 'a', { var: 'plan' }] } },
 	'float-variants': { state: 'ENABLED', variants: { small: 0.1, big: 1e21, neg: -2.5 }, defaultVariant: 'small',
 		targeting: { if: [{ '>': [v('age'), 50] }, 'big', { '<': [v('age'), 10] }, 'neg', null] } },
 };
@@ -186,6 +194,8 @@ function context() {
 		c.tags = pick([[], ['beta-tester'], ['a', 'b'], ['beta-tester', 'x']]);
 	if (rand() > 0.5)
 		c.org = pick([{ tier: 'gold' }, { tier: 'silver' }, { tier: null }, {}]);
+	if (rand() > 0.3)
+		c.w = pick([() => int(100), () => -int(10), () => 1.5, () => null, () => '7', () => 2147483647]) ();
 	if (rand() > 0.4)
 		c.name = pick(['user-1', 'user-12', 'zoë-3', '用户名', 'x', '']);
 	return c;

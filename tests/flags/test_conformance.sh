@@ -17,10 +17,15 @@ test_end
 
 test_begin "hotfix flag eval answers as flagd-core, $COUNT contexts"
 check "the set is generated with flagd-core's answers" node "$DIR/gen.mjs" "$T/set" "$COUNT"
-# The set holds a rule with an unknown operator on purpose (flagd-core
-# loads it and answers PARSE_ERROR, as eval does): validate refuses it.
-expect_exit 2 "validate refuses the rule flagd-core cannot compile" hf flag validate "$T/set/flags.json"
-check "validate names the operator" grep -q ":[0-9]*:[0-9]*: unknown operator 'no_such_op'" "$T/err"
+# The set holds rules flagd-core loads but that fail (a branch naming no
+# variant, an unknown operator: GENERAL and PARSE_ERROR, as eval answers):
+# validate refuses the first of them.
+expect_exit 2 "validate refuses what would fail at evaluation" hf flag validate "$T/set/flags.json"
+check "validate names the first: a variant that does not exist" \
+	grep -q "flags.json:[0-9]*:[0-9]*: unknown variant 'ghost'" "$T/err"
+jq 'del(.flags["ghost-variant"])' "$T/set/flags.json" >"$T/noghost.json"
+expect_exit 2 "without it, validate refuses the next" hf flag validate "$T/noghost.json"
+check "the unknown operator" grep -q "noghost.json:[0-9]*:[0-9]*: unknown operator 'no_such_op'" "$T/err"
 check "hotfix evaluates every flag for every context" \
 	sh -c "'$HOTFIX' flag eval '$T/set/flags.json' --contexts '$T/set/contexts.jsonl' >'$T/actual.jsonl'"
 check "no mismatch" node "$DIR/compare.mjs" "$T/set/expected.jsonl" "$T/actual.jsonl"

@@ -15,7 +15,8 @@
 static const char *fixed_ctx =
 	"{\"targetingKey\": \"jos\\u00e9-\\ud83d\\udc4d\", \"email\": \"ops@example.com\", \"age\": 42,"
 	" \"plan\": \"pro\", \"beta\": true, \"version\": \"1.2.3-beta.1\", \"tags\": [\"a\", 1, null],"
-	" \"org\": {\"tier\": \"gold\"}, \"score\": 0.5, \"s\": \"42\"}";
+	" \"org\": {\"tier\": \"gold\"}, \"score\": 0.5, \"s\": \"42\", \"w\": 3, \"n\": -1,"
+	" \"a\": \"a\", \"b\": \"b\", \"x\": 0, \"z\": \"\"}";
 
 static void eval_all(const struct hf_flagdoc *doc, const struct hf_flagctx *ctx)
 {

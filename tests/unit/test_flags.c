@@ -178,7 +178,8 @@ static void test_strings(void **state)
 	RULE("true", "{\"in\": [1, \"a1b\"]}", "{}");
 	RULE("false", "{\"in\": [\"x\", {\"var\": \"none\"}]}", "{}");
 	RULE("ERROR:GENERAL", "{\"in\": [\"x\", {\"var\": \"n\"}]}", "{\"n\": 5}");
-	RULE("x-y", "{\"cat\": [{\"var\": \"a\"}, \"-\", {\"var\": \"b\"}]}", "{\"a\": \"x\", \"b\": \"y\"}");
+	RULE("x-y", "{\"cat\": [{\"var\": \"a\"}, \"-\", {\"var\": \"b\"}]}",
+	     "{\"a\": \"x\", \"b\": \"y\"}");
 	RULE("1", "{\"cat\": [{\"var\": \"n\"}]}", "{\"n\": 1.0}");
 	RULE("ERROR:GENERAL", "{\"cat\": [{\"var\": \"a\"}, {\"var\": \"b\"}]}", "{\"a\": \"x\"}");
 	RULE("b", "{\"substr\": [{\"var\": \"s\"}, -1]}", "{\"s\": \"ab\"}");
@@ -272,6 +273,13 @@ static void test_fractional(void **state)
 	     "{\"targetingKey\": \"u\"}");
 	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 0]]}", "{\"targetingKey\": \"u\"}");
 	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 1.5]]}", "{\"targetingKey\": \"u\"}");
+	/* Weights computed per context. */
+	RULE("b", "{\"fractional\": [[\"a\", {\"var\": \"w\"}], [\"b\", 1]]}",
+	     "{\"targetingKey\": \"u\", \"w\": 0}");
+	RULE("a", "{\"fractional\": [[\"a\", {\"var\": \"w\"}], [\"b\", 0]]}",
+	     "{\"targetingKey\": \"u\", \"w\": 5}");
+	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", {\"var\": \"w\"}], [\"b\", 1]]}",
+	     "{\"targetingKey\": \"u\", \"w\": \"5\"}");
 }
 
 static void test_results(void **state)
@@ -312,6 +320,13 @@ static void test_results(void **state)
 	RULE("ERROR:GENERAL", "{\"if\": [true, \"ghost\"]}", "{}");
 	RULE("true", "{\"==\": [1, {\"var\": \"n\"}]}", "{\"n\": 1}");
 	RULE("1", "{\"if\": [true, 1]}", "{}");
+	/* Constant operators run when the rule is built, by json-logic-engine's
+	 * interpreter: its 'cat' skips null, and one that throws is a rule
+	 * that does not compile. */
+	RULE("a", "{\"cat\": [\"a\", null]}", "{}");
+	RULE("ERROR:PARSE_ERROR", "{\"==\": [\"abc\", 1]}", "{}");
+	RULE("ERROR:PARSE_ERROR", "{\"if\": [{\"in\": [\"a\", 5]}, \"a\", \"b\"]}", "{}");
+	RULE("ERROR:GENERAL", "{\"in\": [\"a\", {\"var\": \"n\"}]}", "{\"n\": 5}");
 }
 
 /* A rule that needs more scratch than the arena holds fails cleanly. */
@@ -355,6 +370,12 @@ static void test_error_positions(void **state)
 		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variant\": {}}}}",
 		  "bad.json:1:38: unknown field 'variant'" },
 		{ "{\"flags\": {\"f\": [1,}", "bad.json:1:" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"if\": [{\"var\": \"x\"}, \"ghost\", \"a\"]}}}}",
+		  "bad.json:2:38: unknown variant 'ghost'" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"fractional\": [[\"a\", 1], [\"zz\", 1]]}}}}",
+		  "bad.json:2:43: unknown variant 'zz'" },
 		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
 		  "  \"targeting\": {\"if\": [1, 2], \"or\": []}}}}", "bad.json:2:17: a rule object holds one" },
 	};
