@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Flags in the cluster (issue 12): the flag store's versioned publish, the
+# client library (libhotfix-flags) and 'hotfix flag watch|status' on real
+# redis-server sandboxes, with 'hotfix load' running:
+# 20 watchers apply and acknowledge every version; a stopped watcher is
+# named stale and not acknowledged, and catches up when continued; a stale
+# publish is refused and changes nothing; 8 threads evaluating while 50
+# versions are published only ever see versions in order with their own
+# values; STALE and the fail policies when the cluster goes away.
+# Nothing here asserts wall-clock timings: waits are bounded, not measured.
+. "$(dirname "$0")/lib.sh"
+
+PUBLISH=${HF_FLAGS_PUBLISH:?set HF_FLAGS_PUBLISH to the tests/flags/publish.c program}
+CHECK=${HF_FLAGS_CHECK:?set HF_FLAGS_CHECK to the tests/flags/client_check.c program}
+NWATCH=20
+
+# doc FILE VALUE: one boolean flag 'ui' whose default variant is VALUE's.
+doc() {
+	printf '{"flags":{"ui":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"%s"}}}\n' "$2" >"$1"
+}
+# status FILE [ARGS...]: hotfix flag status --json into FILE.
+status() { local f=$1; shift; hf --json flag status --cluster "$SEED" "$@" >"$f"; }
+# all_print VERSION VALUE: every watcher printed that line.
+all_print() {
+	local i
+	for ((i = 1; i <= NWATCH; i++)); do
+		grep -qx "version $1 value $2" "$T/watch$i.out" || return 1
+	done
+}
+# applied_by_all FILE VERSION: status lists NWATCH clients, all acknowledging VERSION.
+applied_by_all() {
+	status "$1" && json_true "$1" "(.clients | length) == $NWATCH,
+		all(.clients[]; .applied_version == $2), .acknowledged == $NWATCH,
+		.not_acknowledged == [], .p50_ms >= 0, .p99_ms >= .p50_ms"
+}
+
+sandbox_up flags --shards 3 --replicas 0 || finish
+start_load 600 500 || finish
+
+test_begin 'publish version 1; 20 watchers print it and acknowledge it'
+doc "$T/v1.json" off
+check "version 1 is published" "$PUBLISH" "$SEED" "$T/v1.json" 0
+for ((i = 1; i <= NWATCH; i++)); do
+	# Not through hf(): $! must be the watcher's own pid.
+	"$HOTFIX" --state "$STATE" flag watch ui --cluster "$SEED" >"$T/watch$i.out" 2>"$T/watch$i.err" &
+	WATCH[i]=$!
+	EXTRA_PIDS+=("$!")
+done
+check "every watcher prints version 1" eventually 30 all_print 1 false
+check "status lists $NWATCH clients on version 1" eventually 30 applied_by_all "$T/s1.json" 1
+test_end
+
+test_begin 'version 2 reaches every watcher, which acknowledges it'
+doc "$T/v2.json" on
+check "version 2 is published" "$PUBLISH" "$SEED" "$T/v2.json" 1
+check "every watcher prints version 2" eventually 30 all_print 2 true
+check "status: $NWATCH clients with applied_version 2" eventually 30 applied_by_all "$T/s2.json" 2
+check "status without --json names the version" sh -c "'$HOTFIX' flag status ui --cluster '$SEED' | grep -q '^version 2, published'"
+test_end
+
+test_begin 'a stopped watcher is named stale and not acknowledged; continued, it catches up'
+STOPPED=${WATCH[7]}
+kill -STOP "$STOPPED"
+doc "$T/v3.json" off
+check "version 3 is published" "$PUBLISH" "$SEED" "$T/v3.json" 2
+others_on_3() {
+	status "$T/s3.json" --stale 1500 && json_true "$T/s3.json" ".acknowledged == $((NWATCH - 1)),
+		([.clients[] | select(.pid == $STOPPED) | .id] == .not_acknowledged),
+		([.clients[] | select(.pid == $STOPPED) | .id] == .stale)"
+}
+check "the others acknowledge v3, the stopped one is named stale and not acknowledged" \
+	eventually 30 others_on_3
+check "the text names it too" sh -c "'$HOTFIX' flag status --stale 1500 --cluster '$SEED' | grep -q '^not acknowledged: .*:$STOPPED:'"
+kill -CONT "$STOPPED"
+check "continued, it prints version 3" eventually 30 grep -qx "version 3 value false" "$T/watch7.out"
+check "and every client acknowledges version 3" eventually 30 applied_by_all "$T/s3b.json" 3
+test_end
+
+test_begin 'a stale publish is refused and changes nothing'
+owner_doc() { local p; for p in $(ports_of "$BASE" 3); do rcli -p "$p" HGETALL 'hotfix:flags:{hotfix}:doc' 2>/dev/null | grep -v '^MOVED'; done; }
+owner_doc >"$T/before"
+doc "$T/v4.json" on
+expect_exit 5 "publishing over version 1 when 3 is current" "$PUBLISH" "$SEED" "$T/v4.json" 1
+check "the message names both versions" sh -c "'$PUBLISH' '$SEED' '$T/v4.json' 1 2>&1 | grep -q 'expected version 1 to be current, but version 3 is'"
+owner_doc >"$T/after"
+check "the document and its version are unchanged" test_cmp "$T/before" "$T/after"
+check "the watchers still print version 3 last" sh -c "for f in $T/watch*.out; do tail -n 1 \$f | grep -qx 'version 3 value false' || exit 1; done"
+test_end
+
+test_begin 'the watchers end on SIGTERM with exit 0'
+for ((i = 1; i <= NWATCH; i++)); do
+	kill "${WATCH[i]}"
+done
+for ((i = 1; i <= NWATCH; i++)); do
+	wait "${WATCH[i]}"
+	check "watcher $i exits 0" test $? = 0
+done
+test_end
+stop_load
+
+# ---- the library alone, on a sandbox of its own -------------------------------
+sandbox_up lib --shards 3 --replicas 0 || finish
+
+# numbered FILE K: version K's document: "n" is K and "s" is "version-K".
+numbered() {
+	printf '{"flags":{"n":{"state":"ENABLED","variants":{"v":%d},"defaultVariant":"v"},"s":{"state":"ENABLED","variants":{"v":"version-%d"},"defaultVariant":"v"}}}\n' "$2" "$2" >"$1"
+}
+
+test_begin '8 threads evaluate while 50 versions are published: versions in order, values of their version'
+numbered "$T/n1.json" 1
+check "version 1 is published" "$PUBLISH" "$SEED" "$T/n1.json" 0
+"$CHECK" threads "$SEED" 50 >"$T/threads.out" 2>&1 &
+CHECKER=$!
+EXTRA_PIDS+=("$CHECKER")
+published=1
+for ((k = 2; k <= 50; k++)); do
+	numbered "$T/n$k.json" "$k"
+	"$PUBLISH" "$SEED" "$T/n$k.json" $((k - 1)) >/dev/null && published=$k
+done
+check "50 versions are published" test "$published" = 50
+wait "$CHECKER"
+check "the threads saw no version go back and no value of another version" test $? = 0
+check "they say so" grep -q '^ok threads 8 ' "$T/threads.out"
+test_show "$T/threads.out" "threads: "
+test_end
+
+test_begin 'STALE when the cluster goes away: last-known keeps the value, default takes the default variant'
+cat >"$T/policy.json" <<'JSON'
+{"flags":{
+ "lk":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off","targeting":{"if":[true,"on","off"]}},
+ "fd":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off","targeting":{"if":[true,"on","off"]},
+       "metadata":{"failPolicy":"default"}}}}
+JSON
+check "the policies are published" "$PUBLISH" "$SEED" "$T/policy.json" 50
+"$CHECK" eval "$SEED" 600 lk fd >"$T/eval.out" 2>&1 &
+EVAL=$!
+EXTRA_PIDS+=("$EVAL")
+check "both flags evaluate to on by targeting" eventually 30 sh -c "
+	grep -q '^lk version 51 value true reason TARGETING_MATCH variant on\$' '$T/eval.out' &&
+	grep -q '^fd version 51 value true reason TARGETING_MATCH variant on\$' '$T/eval.out'"
+for pidfile in "$T"/lib/*/redis.pid; do
+	stop_pid "$(cat "$pidfile")"
+done
+check "lk: STALE, the last known value" eventually 30 \
+	grep -q '^lk version 51 value true reason STALE variant on stale_ms>0$' "$T/eval.out"
+check "fd: STALE, the default variant" eventually 30 \
+	grep -q '^fd version 51 value false reason STALE variant off stale_ms>0$' "$T/eval.out"
+stop_pid "$EVAL"
+check "the client ends on SIGTERM" not kill -0 "$EVAL"
+test_end
+
+finish
