@@ -87,6 +87,7 @@ demo: build
 bench: build
 	@bash bench/config_rollout.sh $(BUILD)/hotfix
 	@bash bench/load_vs_redis_benchmark.sh $(BUILD)/hotfix
+	@bash bench/flags_propagation.sh $(BUILD)/hotfix
 	@bash bench/guard_detection.sh $(BUILD)/hotfix
 	@bash bench/guard_overhead.sh $(BUILD)/hotfix
 	@bash bench/binary_rollout.sh $(BUILD)/hotfix
