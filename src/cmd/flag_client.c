@@ -19,7 +19,7 @@
 
 static const char usage[] =
 	"usage: hotfix flag watch KEY --cluster URI [--context JSON] [--stale MS] [--poll MS]\n"
-	"       hotfix flag status [KEY] --cluster URI [--stale MS] [--json]\n"
+	"       hotfix flag status [KEY] --cluster URI [--stale MS] [--prune MS] [--json]\n"
 	"\n"
 	"  watch   a client of the cluster's flags (libhotfix-flags): prints\n"
 	"          'version N value V' (V as JSON) at start and whenever the\n"
@@ -29,7 +29,8 @@ static const char usage[] =
 	"  status  the version published, and each client: the version it\n"
 	"          applied, when, the delay from publish to apply (p50/p99 over\n"
 	"          the clients on the current version); the clients not seen for\n"
-	"          --stale MS (5000) and those that did not acknowledge it\n";
+	"          --stale MS (5000) and those that did not acknowledge it;\n"
+	"          --prune: first forget the clients not seen for MS\n";
 
 /* The URI as given, else $HOTFIX_CLUSTER. The library parses it itself. */
 static const char *cluster_of(const char *given, struct hf_err *err)
@@ -246,15 +247,19 @@ static void status_text(const struct census *s, const char *key, json_t *flag)
 	print_names(s, "not acknowledged: ", acked, 0);
 }
 
-static int census_load(struct census *s, const char *cluster, long timeout_ms, struct hf_err *err)
+/* Read the store; with 'prune' >= 0, first forget the clients not seen
+ * for that many ms. */
+static int census_load(struct census *s, const char *cluster, long timeout_ms, long prune,
+		       struct hf_err *err)
 {
 	struct hf_uri uri = {0};
 	struct hf_flagstore *st = NULL;
-	size_t i;
+	size_t i, pruned;
 	int rc;
 
 	if ((rc = hf_uri_parse(cluster, &uri, err)) ||
 	    (rc = hf_flagstore_open(&uri, timeout_ms, &st, err)) ||
+	    (prune >= 0 && (rc = hf_flagstore_prune(st, hf_wall_ms() - prune, &pruned, err))) ||
 	    (rc = hf_flagstore_read(st, &s->st, err)) ||
 	    (rc = hf_flagstore_clients(st, &s->c, &s->n, err)))
 		goto out;
@@ -271,18 +276,20 @@ out:
 }
 
 static int flag_status(struct hf_ctx *hctx, const char *key, const char *cluster,
-		       const char *stale, struct hf_err *err)
+		       const char *stale, const char *prune, struct hf_err *err)
 {
 	struct census s = { .stale_ms = STALE_DEFAULT_MS };
 	json_t *doc = NULL, *flag = NULL;
-	long n;
+	long n, prune_ms = -1;
 	int rc = 0;
 
 	if (!(cluster = cluster_of(cluster, err)))
 		return HF_EINVAL;
 	if (stale && !(rc = hf_opt_int("stale", stale, &n, err)))
 		s.stale_ms = n;
-	if (rc || (rc = census_load(&s, cluster, hctx->timeout_ms, err)))
+	if (!rc && prune && !(rc = hf_opt_int("prune", prune, &n, err)))
+		prune_ms = n;
+	if (rc || (rc = census_load(&s, cluster, hctx->timeout_ms, prune_ms, err)))
 		goto out;
 	if (key && s.st.doc) {
 		doc = json_loads(s.st.doc, 0, NULL);
@@ -302,9 +309,11 @@ out:
 
 int hf_cmd_flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	const char *cluster = NULL, *context = NULL, *stale = NULL, *poll = NULL, *pos[3];
+	const char *cluster = NULL, *context = NULL, *stale = NULL, *poll = NULL, *prune = NULL,
+		   *pos[3];
 	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "context", &context, NULL },
-				       { "stale", &stale, NULL }, { "poll", &poll, NULL }, { 0 } };
+				       { "stale", &stale, NULL }, { "poll", &poll, NULL },
+				       { "prune", &prune, NULL }, { 0 } };
 	int npos, help, rc;
 
 	if ((rc = hf_opts_parse(argc, argv, opts, pos, 3, &npos, &help, err)))
@@ -320,5 +329,5 @@ int hf_cmd_flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err 
 	}
 	if (npos > 2)
 		return hf_err_set(err, HF_EINVAL, "flag status takes at most one KEY");
-	return flag_status(ctx, npos == 2 ? pos[1] : NULL, cluster, stale, err);
+	return flag_status(ctx, npos == 2 ? pos[1] : NULL, cluster, stale, prune, err);
 }

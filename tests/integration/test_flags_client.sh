@@ -87,7 +87,7 @@ check "the document and its version are unchanged" test_cmp "$T/before" "$T/afte
 check "the watchers still print version 3 last" sh -c "for f in $T/watch*.out; do tail -n 1 \$f | grep -qx 'version 3 value false' || exit 1; done"
 test_end
 
-test_begin 'the watchers end on SIGTERM with exit 0'
+test_begin 'the watchers end on SIGTERM with exit 0; --prune forgets them'
 for ((i = 1; i <= NWATCH; i++)); do
 	kill "${WATCH[i]}"
 done
@@ -95,6 +95,9 @@ for ((i = 1; i <= NWATCH; i++)); do
 	wait "${WATCH[i]}"
 	check "watcher $i exits 0" test $? = 0
 done
+check "--prune forgets the clients gone" eventually 30 sh -c "
+	'$HOTFIX' --json flag status --prune 1 --cluster '$SEED' >'$T/pruned.json' &&
+	jq -e '.clients == [] and .version == 3' '$T/pruned.json'"
 test_end
 stop_load
 

@@ -160,6 +160,7 @@ struct link {
 	struct hf_flagstore *store;     /* NULL: not connected */
 	struct hf_flagsub *sub;
 	long long acked;                /* the last version acknowledged */
+	long long applied_ms;           /* when it was applied (wall clock) */
 	long long retry_ms;             /* the wait before the next connection attempt */
 	long long next_try;             /* monotonic ms */
 	long long next_poll;            /* monotonic ms */
@@ -188,17 +189,17 @@ static int heartbeat(struct hf_flags_client *c, struct link *l, struct hf_err *e
 	return rc;
 }
 
-/* Acknowledge the version applied, when not done yet: 'applied_ms' is
- * when it was swapped in (the ack may be retried later, the time is not). */
-static int acknowledge(struct hf_flags_client *c, struct link *l, long long applied_ms,
-		       struct hf_err *err)
+/* Acknowledge the version applied with the time it was swapped in. With
+ * 'again', also a version already acknowledged: the poll does so, so
+ * that an entry pruned while the client was away comes back whole. */
+static int acknowledge(struct hf_flags_client *c, struct link *l, int again, struct hf_err *err)
 {
 	long long v = atomic_load(&c->version);
 	int rc;
 
-	if (v <= l->acked)
+	if (!v || (v <= l->acked && !again))
 		return 0;
-	if ((rc = hf_flagstore_ack(l->store, c->id, v, applied_ms, err)))
+	if ((rc = hf_flagstore_ack(l->store, c->id, v, l->applied_ms, err)))
 		return rc;
 	l->acked = v;
 	return 0;
@@ -222,7 +223,8 @@ static int fetch(struct hf_flags_client *c, struct link *l, struct hf_err *err)
 			set_error(c, "cannot apply %s", err->msg);
 		} else {
 			swap(c, s);
-			rc = acknowledge(c, l, wall_ms(), err);
+			l->applied_ms = wall_ms();
+			rc = acknowledge(c, l, 0, err);
 		}
 	}
 	hf_flagstate_release(&st);
@@ -253,8 +255,7 @@ static int poll_version(struct hf_flags_client *c, struct link *l, struct hf_err
 	atomic_store(&c->last_ok_ms, hf_flagslib_coarse_ms());
 	if (v > atomic_load(&c->version))
 		return fetch(c, l, err);
-	/* An acknowledgement that failed earlier is sent again. */
-	return acknowledge(c, l, wall_ms(), err);
+	return acknowledge(c, l, 1, err);
 }
 
 /* One turn: (re)connect when due, wait for a message, the poll's time or
