@@ -55,8 +55,8 @@ static int index_of(const struct hf_seg *s, uint32_t *out)
 
 /* One step of a path: an object's key, an array's item or length, a
  * string's length. NULL where JavaScript finds undefined. */
-static int step(const struct hf_fv *cur, const struct hf_seg *s, struct hf_fv *tmp,
-		const struct hf_fv **next)
+static void step(const struct hf_fv *cur, const struct hf_seg *s, struct hf_fv *tmp,
+		 const struct hf_fv **next)
 {
 	uint32_t i;
 
@@ -71,7 +71,6 @@ static int step(const struct hf_fv *cur, const struct hf_seg *s, struct hf_fv *t
 		tmp->u.n = cur->type == HF_FV_ARR ? cur->len : hf_js_u16len(cur->u.s, cur->len);
 		*next = tmp;
 	}
-	return 0;
 }
 
 /* "$flagd.flagKey" and "$flagd.timestamp", as flagd-core puts them in

@@ -113,8 +113,10 @@ struct hf_flag;
 
 enum hf_flagdoc_flags {
 	/* Load a document whose targeting does not compile (an unknown
-	 * operator, a wrong number of arguments, an unknown $ref) as flagd
-	 * does: that flag evaluates to ERROR/PARSE_ERROR. Without it such a
+	 * operator, a wrong number of arguments, an unknown $ref, a constant
+	 * that throws) as flagd does: that flag evaluates to
+	 * ERROR/PARSE_ERROR; and one whose rule can return a literal that
+	 * names no variant (ERROR/GENERAL when it does). Without it such a
 	 * document is refused with FILE:LINE:COL. */
 	HF_FLAGDOC_LENIENT = 1 << 0,
 };
