@@ -7,6 +7,9 @@
  *
  * The loop stands for an application's requests: each evaluation takes no
  * lock and allocates nothing, from as many threads as it likes. */
+/* nanosleep() and sigaction() are POSIX, not ISO C. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <hotfix/flags.h>
 #include <signal.h>
 #include <stdio.h>

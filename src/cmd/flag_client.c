@@ -95,11 +95,13 @@ static int flag_watch(const char *key, const char *cluster, const char *context,
 	x = context ? hf_flags_ctx_from_json(context, why, sizeof(why)) : hf_flags_ctx_new();
 	if (!x)
 		return hf_err_set(err, HF_EINVAL, "cannot use --context: %s", why);
+	/* Caught before the client's thread starts, which inherits the
+	 * handler: a SIGTERM at any moment ends the watch with exit 0. */
+	hf_cmd_catch_signals(&stop);
 	if (hf_flags_client_new(&o, &c, why, sizeof(why))) {
 		hf_flags_ctx_free(x);
 		return hf_err_set(err, HF_EINVAL, "cannot watch: %s", why);
 	}
-	hf_cmd_catch_signals(&stop);
 	rc = watch_loop(c, key, x, stop);
 	hf_flags_client_free(c);
 	hf_flags_ctx_free(x);

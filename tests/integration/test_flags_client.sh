@@ -101,6 +101,28 @@ check "--prune forgets the clients gone" eventually 30 sh -c "
 test_end
 stop_load
 
+test_begin 'the installed library: its .pc, its header alone, the example program'
+BUILD_DIR=$(dirname "$HOTFIX")
+SRC=${HF_SOURCE_DIR:-$(dirname "$0")/../..}
+check "cmake --install into a prefix" cmake --install "$BUILD_DIR" --prefix "$T/inst"
+PCFILE=$(find "$T/inst" -name hotfix-flags.pc | head -n 1)
+LIBDIR=$(dirname "$(dirname "$PCFILE")")
+check "the .pc names the prefix installed to" grep -qx "prefix=$T/inst" "$PCFILE"
+check "the header and the soname are installed" test -f "$T/inst/include/hotfix/flags.h" -a -L "$LIBDIR/libhotfix-flags.so.0"
+# A sanitized library needs a sanitized program (its runtime first).
+SAN=
+ldd "$LIBDIR/libhotfix-flags.so.0" | grep -q libasan && SAN="-fsanitize=address,undefined"
+check "the example builds from pkg-config alone" sh -c "cc -std=c11 -Wall -Wextra -Werror $SAN \
+	'$SRC/examples/flags_client.c' -o '$T/example' \
+	\$(PKG_CONFIG_PATH='$(dirname "$PCFILE")' pkg-config --cflags --libs hotfix-flags)"
+LD_LIBRARY_PATH=$LIBDIR "$T/example" "$SEED" ui user-1 >"$T/example.out" 2>&1 &
+EXAMPLE=$!
+EXTRA_PIDS+=("$EXAMPLE")
+check "it evaluates the flag" eventually 30 grep -qx "ui is off for user-1 (version 3, STATIC)" "$T/example.out"
+stop_pid "$EXAMPLE"
+check "it ends on SIGTERM" not kill -0 "$EXAMPLE"
+test_end
+
 # ---- the library alone, on a sandbox of its own -------------------------------
 sandbox_up lib --shards 3 --replicas 0 || finish
 
