@@ -6,7 +6,8 @@
 # named stale and not acknowledged, and catches up when continued; a stale
 # publish is refused and changes nothing; 8 threads evaluating while 50
 # versions are published only ever see versions in order with their own
-# values; STALE and the fail policies when the cluster goes away.
+# values; STALE and the fail policies when the cluster goes away; the
+# installed library builds the example; a standalone primary with a password.
 # Nothing here asserts wall-clock timings: waits are bounded, not measured.
 . "$(dirname "$0")/lib.sh"
 
@@ -172,6 +173,26 @@ check "fd: STALE, the default variant" eventually 30 \
 	grep -q '^fd version 51 value false reason STALE variant off stale_ms>0$' "$T/eval.out"
 stop_pid "$EVAL"
 check "the client ends on SIGTERM" not kill -0 "$EVAL"
+test_end
+
+# ---- without cluster mode, with a password ----------------------------------
+sandbox_up pw --standalone --replicas 0 --password 's3cr:t@' || finish
+PWSEED="redis://:s3cr%3At%40@127.0.0.1:$BASE"
+
+test_begin 'a standalone primary with a password (in the URI, or HOTFIX_PASSWORD)'
+doc "$T/pw1.json" on
+check "the version is published with the password in the URI" "$PUBLISH" "$PWSEED" "$T/pw1.json" 0
+HOTFIX_PASSWORD='s3cr:t@' "$HOTFIX" --state "$STATE" flag watch ui --cluster "redis://127.0.0.1:$BASE" \
+	>"$T/pw.out" 2>&1 &
+PWW=$!
+EXTRA_PIDS+=("$PWW")
+check "a watcher with HOTFIX_PASSWORD prints it" eventually 30 grep -qx "version 1 value true" "$T/pw.out"
+check "status names its acknowledgement" eventually 30 sh -c "
+	'$HOTFIX' --json flag status --cluster '$PWSEED' >'$T/pw.json' &&
+	jq -e '.version == 1 and .acknowledged == 1 and .clients[0].pid == $PWW' '$T/pw.json'"
+expect_exit 1 "a wrong password is refused" "$PUBLISH" "redis://:nope@127.0.0.1:$BASE" "$T/pw1.json" 1
+check "the message says why" grep -q "authentication to 127.0.0.1:$BASE failed" "$T/err"
+stop_pid "$PWW"
 test_end
 
 finish
