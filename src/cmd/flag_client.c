@@ -95,8 +95,9 @@ static int flag_watch(const char *key, const char *cluster, const char *context,
 	x = context ? hf_flags_ctx_from_json(context, why, sizeof(why)) : hf_flags_ctx_new();
 	if (!x)
 		return hf_err_set(err, HF_EINVAL, "cannot use --context: %s", why);
-	/* Caught before the client's thread starts, which inherits the
-	 * handler: a SIGTERM at any moment ends the watch with exit 0. */
+	/* Caught before the client starts: a SIGTERM at any moment ends the
+	 * watch with exit 0 (the client's thread blocks signals, they come
+	 * to this one). */
 	hf_cmd_catch_signals(&stop);
 	if (hf_flags_client_new(&o, &c, why, sizeof(why))) {
 		hf_flags_ctx_free(x);

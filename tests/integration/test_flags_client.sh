@@ -150,7 +150,7 @@ check "they say so" grep -q '^ok threads 8 ' "$T/threads.out"
 test_show "$T/threads.out" "threads: "
 test_end
 
-test_begin 'STALE when the cluster goes away: last-known keeps the value, default takes the default variant'
+test_begin 'a client reconnects when its connections are killed; STALE when the cluster goes away: last-known keeps the value, default takes the default variant'
 cat >"$T/policy.json" <<'JSON'
 {"flags":{
  "lk":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off","targeting":{"if":[true,"on","off"]}},
@@ -164,13 +164,22 @@ EXTRA_PIDS+=("$EVAL")
 check "both flags evaluate to on by targeting" eventually 30 sh -c "
 	grep -q '^lk version 51 value true reason TARGETING_MATCH variant on\$' '$T/eval.out' &&
 	grep -q '^fd version 51 value true reason TARGETING_MATCH variant on\$' '$T/eval.out'"
+for p in $(ports_of "$BASE" 3); do
+	rcli -p "$p" CLIENT KILL TYPE pubsub >/dev/null
+	rcli -p "$p" CLIENT KILL TYPE normal >/dev/null
+done
+check "with its connections killed, the client reconnects and applies version 52" sh -c "
+	'$PUBLISH' '$SEED' '$T/policy.json' 51 >/dev/null"
+check "version 52 is applied" eventually 30 sh -c "
+	grep -q '^lk version 52 value true reason TARGETING_MATCH variant on\$' '$T/eval.out' &&
+	grep -q '^fd version 52 value true reason TARGETING_MATCH variant on\$' '$T/eval.out'"
 for pidfile in "$T"/lib/*/redis.pid; do
 	stop_pid "$(cat "$pidfile")"
 done
 check "lk: STALE, the last known value" eventually 30 \
-	grep -q '^lk version 51 value true reason STALE variant on stale_ms>0$' "$T/eval.out"
+	grep -q '^lk version 52 value true reason STALE variant on stale_ms>0$' "$T/eval.out"
 check "fd: STALE, the default variant" eventually 30 \
-	grep -q '^fd version 51 value false reason STALE variant off stale_ms>0$' "$T/eval.out"
+	grep -q '^fd version 52 value false reason STALE variant off stale_ms>0$' "$T/eval.out"
 stop_pid "$EVAL"
 check "the client ends on SIGTERM" not kill -0 "$EVAL"
 test_end

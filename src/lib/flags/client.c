@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +350,23 @@ static int check_options(const struct hf_flags_options *o, char *errbuf, size_t 
 	return 0;
 }
 
+/* Start the thread with every signal blocked (it inherits the mask at
+ * creation, so there is no window): the application's signals go to its
+ * own threads, and a write to a connection the server closed fails with
+ * EPIPE instead of killing the application with SIGPIPE, which hiredis'
+ * write(2) would raise and which a library cannot ask its host to ignore. */
+static int start_thread(struct hf_flags_client *c)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&c->thread, NULL, run, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 int hf_flags_client_new(const struct hf_flags_options *o, struct hf_flags_client **out,
 			char *errbuf, size_t errlen)
 {
@@ -381,7 +399,7 @@ int hf_flags_client_new(const struct hf_flags_options *o, struct hf_flags_client
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&c->thread, NULL, run, c)) {
+	if (start_thread(c)) {
 		hf_flags_client_free(c);
 		return fail(errbuf, errlen, "cannot start the client's thread");
 	}
