@@ -220,10 +220,11 @@ static const char *value_text(struct preview_run *r, const struct hf_flag *f,
 	return res.value ? cached_json(&r->p, res.value, 0) : "null";
 }
 
-/* The baseline without --against: the flag's default variant. */
+/* The baseline without --against: the flag's default variant, what it
+ * serves without its targeting; a disabled flag serves none either way. */
 static const char *default_text(struct preview_run *r, const struct hf_flag *f)
 {
-	const char *d = hf_flag_default_variant(f);
+	const char *d = hf_flag_enabled(f) ? hf_flag_default_variant(f) : NULL;
 	const struct hf_fv *v = d ? hf_flag_variant(f, d, strlen(d)) : NULL;
 
 	return v ? cached_json(&r->p, v, 0) : "null";

@@ -411,12 +411,12 @@ static NOINLINE int ev_strfn(const struct hf_lnode *n, struct hf_evst *st, struc
 	uint32_t len[3], i;
 	int r;
 
+	if (n->nargs == 2 && n->op != LOP_SEMVER)
+		return ev_affix(n, st, out);
 	*out = NUL;
 	for (i = 0; i < n->nargs; i++)
 		if (ev(&n->args[i], st, i < 3 ? &a[i] : &a[2]))
 			return -1;
-	if (n->nargs == 2 && n->op != LOP_SEMVER)
-		return ev_affix(n, st, out);
 	if (n->op == LOP_SEMVER) {
 		if (n->nargs != 3)
 			return 0;

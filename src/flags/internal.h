@@ -4,6 +4,7 @@
 #define HF_FLAGS_INTERNAL_H
 
 #include <jansson.h>
+#include <string.h>
 
 #include "flags/flags.h"
 #include "flags/murmur3.h"
@@ -28,6 +29,8 @@ static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
 {
 	size_t i;
 
+	if (n > 16)
+		return !memcmp(a, b, n);
 	for (i = 0; i < n; i++)
 		if (a[i] != b[i])
 			return 0;
