@@ -35,6 +35,17 @@ applied_by_all() {
 		.not_acknowledged == [], .p50_ms >= 0, .p99_ms >= .p50_ms"
 }
 
+test_begin 'usage errors exit 2; an unreachable cluster exits 4'
+expect_exit 2 "watch without a KEY" env -u HOTFIX_CLUSTER "$HOTFIX" --state "$STATE" flag watch --cluster redis://127.0.0.1:1
+expect_exit 2 "status with two KEYs" "$HOTFIX" --state "$STATE" flag status a b --cluster redis://127.0.0.1:1
+expect_exit 2 "a --context that is no object" "$HOTFIX" --state "$STATE" flag watch ui --cluster redis://127.0.0.1:1 --context '[1]'
+check "it says why" grep -q "cannot use --context: the context is not a JSON object" "$T/err"
+expect_exit 2 "no cluster" env -u HOTFIX_CLUSTER "$HOTFIX" --state "$STATE" flag status
+expect_exit 2 "a bad URI" "$HOTFIX" --state "$STATE" flag watch ui --cluster mongodb://x
+expect_exit 4 "status of a cluster that does not answer" "$HOTFIX" --state "$STATE" flag status --cluster redis://127.0.0.1:1
+check "help lists watch and status" sh -c "'$HOTFIX' flag --help | grep -q 'hotfix flag watch KEY --cluster URI'"
+test_end
+
 sandbox_up flags --shards 3 --replicas 0 || finish
 start_load 600 500 || finish
 
