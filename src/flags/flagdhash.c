@@ -91,26 +91,33 @@ void hf_flagdhash_init(struct hf_flagdhash *m)
 	m->len = 0;
 }
 
-void hf_flagdhash_update(struct hf_flagdhash *m, const char *s, size_t len)
+void hf_flagdhash_update(struct hf_flagdhash *out, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	/* A local copy: the input's bytes cannot alias it, so the state
+	 * stays in registers. */
+	struct hf_flagdhash st = *out, *m = &st;
 	uint32_t cp, w;
 
 	while (p < end) {
-		/* Fast path: four ASCII bytes on a block boundary are the
-		 * four code units of a block, as the general path folds them. */
-		if (m->n == 0) {
-			while (end - p >= 4) {
-				memcpy(&w, p, 4);
-				if (w & 0x80808080u)
-					break;
-				m->h = block(m->h, (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-						   (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+		/* Fast path: four ASCII bytes are four code units of one byte
+		 * each, folded as the per-unit path folds them (at bit 8*n
+		 * onwards, the rest starting the next block). */
+		if (end - p >= 4) {
+			memcpy(&w, p, 4);
+			if (!(w & 0x80808080u)) {
+				w = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				    (uint32_t)p[3] << 24;
+				if (m->n == 0) {
+					m->h = block(m->h, w);
+				} else {
+					m->h = block(m->h, m->k ^ w << (8 * m->n));
+					m->k = w >> (32 - 8 * m->n);
+				}
 				m->len += 4;
 				p += 4;
+				continue;
 			}
-			if (p == end)
-				break;
 		}
 		if (*p < 0x80) {
 			unit(m, *p++);
@@ -124,6 +131,7 @@ void hf_flagdhash_update(struct hf_flagdhash *m, const char *s, size_t len)
 			unit(m, cp);
 		}
 	}
+	*out = st;
 }
 
 uint32_t hf_flagdhash_final(const struct hf_flagdhash *m)
