@@ -31,18 +31,31 @@ static inline uint32_t block(uint32_t h, uint32_t k)
 	return h * 5 + 0xe6546b64u;
 }
 
-/* One UTF-16 code unit into the state. */
-static inline void unit(struct hf_flagdhash *m, uint32_t u)
+/* One UTF-16 code unit u into the state (h, k, n, len). */
+#define UNIT(u) do { \
+		uint32_t u_ = (u); \
+		if (n == 3) { \
+			h = block(h, k ^ (u_ & 0xff) << 24 ^ u_ >> 8); \
+			k = 0; \
+			n = 0; \
+		} else { \
+			k ^= u_ << (8 * n); \
+			n++; \
+		} \
+		len++; \
+	} while (0)
+
+/* Four bytes, little-endian. */
+static inline uint32_t load_le32(const unsigned char *p)
 {
-	if (m->n == 3) {
-		m->h = block(m->h, m->k ^ (u & 0xff) << 24 ^ u >> 8);
-		m->k = 0;
-		m->n = 0;
-	} else {
-		m->k ^= u << (8 * m->n);
-		m->n++;
-	}
-	m->len++;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t w;
+
+	memcpy(&w, p, 4);
+	return w;
+#else
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+#endif
 }
 
 /* One code point from UTF-8 at p (p < end), as the WHATWG decoder reads
@@ -91,47 +104,50 @@ void hf_flagdhash_init(struct hf_flagdhash *m)
 	m->len = 0;
 }
 
-void hf_flagdhash_update(struct hf_flagdhash *out, const char *s, size_t len)
+void hf_flagdhash_update(struct hf_flagdhash *m, const char *s, size_t nbytes)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	/* A local copy: the input's bytes cannot alias it, so the state
-	 * stays in registers. */
-	struct hf_flagdhash st = *out, *m = &st;
-	uint32_t cp, w;
+	const unsigned char *p = (const unsigned char *)s, *end = p + nbytes;
+	/* In locals: the input's bytes could alias the state otherwise. */
+	uint32_t h = m->h, k = m->k, n = m->n, len = m->len, cp, w, sh;
 
-	while (p < end) {
+	for (;;) {
 		/* Fast path: four ASCII bytes are four code units of one byte
-		 * each, folded as the per-unit path folds them (at bit 8*n
-		 * onwards, the rest starting the next block). */
-		if (end - p >= 4) {
-			memcpy(&w, p, 4);
-			if (!(w & 0x80808080u)) {
-				w = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-				    (uint32_t)p[3] << 24;
-				if (m->n == 0) {
-					m->h = block(m->h, w);
-				} else {
-					m->h = block(m->h, m->k ^ w << (8 * m->n));
-					m->k = w >> (32 - 8 * m->n);
-				}
-				m->len += 4;
+		 * each, folded as UNIT folds them: at bit 8*n onwards, the
+		 * bytes past the block starting the next. */
+		if (n == 0) {
+			while (end - p >= 4 && !((w = load_le32(p)) & 0x80808080u)) {
+				h = block(h, w);
+				len += 4;
 				p += 4;
-				continue;
+			}
+		} else {
+			sh = 8 * n;
+			while (end - p >= 4 && !((w = load_le32(p)) & 0x80808080u)) {
+				h = block(h, k ^ w << sh);
+				k = w >> (32 - sh);
+				len += 4;
+				p += 4;
 			}
 		}
+		if (p == end)
+			break;
 		if (*p < 0x80) {
-			unit(m, *p++);
+			UNIT(*p);
+			p++;
 			continue;
 		}
 		p += decode(p, end, &cp);
 		if (cp > 0xffff) {
-			unit(m, 0xd800 | (cp - 0x10000) >> 10);
-			unit(m, 0xdc00 | (cp & 0x3ff));
+			UNIT(0xd800 | (cp - 0x10000) >> 10);
+			UNIT(0xdc00 | (cp & 0x3ff));
 		} else {
-			unit(m, cp);
+			UNIT(cp);
 		}
 	}
-	*out = st;
+	m->h = h;
+	m->k = k;
+	m->n = n;
+	m->len = len;
 }
 
 uint32_t hf_flagdhash_final(const struct hf_flagdhash *m)
