@@ -131,6 +131,27 @@ void hf_flagdhash_update(struct hf_flagdhash *m, const char *s, size_t nbytes)
 		}
 		if (p == end)
 			break;
+		/* An ASCII tail of 1-3 bytes, folded at once as well. */
+		if (end - p < 4) {
+			uint32_t r = (uint32_t)(end - p), t = p[0];
+
+			if (r > 1)
+				t |= (uint32_t)p[1] << 8;
+			if (r > 2)
+				t |= (uint32_t)p[2] << 16;
+			if (!(t & 0x808080u)) {
+				if (n + r < 4) {
+					k ^= t << (8 * n);
+					n += r;
+				} else {
+					h = block(h, k ^ t << (8 * n));
+					k = t >> (32 - 8 * n);
+					n = n + r - 4;
+				}
+				len += r;
+				break;
+			}
+		}
 		if (*p < 0x80) {
 			UNIT(*p);
 			p++;
