@@ -124,7 +124,16 @@ struct census {
 	long long now_ms, stale_ms;
 	long long *delays;        /* of the clients on the current version, sorted */
 	size_t ndelays;
+	long long *published;     /* per client: when its version was published, 0: unknown */
 };
+
+/* A client's delay from publish to apply, or -1 when it is not known. */
+static long long delay_of(const struct census *s, size_t i)
+{
+	if (!s->c[i].applied_version || !s->published[i])
+		return -1;
+	return s->c[i].applied_ms - s->published[i];
+}
 
 static int by_value(const void *a, const void *b)
 {
@@ -154,8 +163,10 @@ static int acked(const struct census *s, const struct hf_flagclient *c)
 	return s->st.version && c->applied_version >= s->st.version;
 }
 
-static json_t *client_json(const struct census *s, const struct hf_flagclient *c)
+static json_t *client_json(const struct census *s, size_t i)
 {
+	const struct hf_flagclient *c = &s->c[i];
+	long long delay = delay_of(s, i);
 	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:b, s:b}", "id", c->id,
 			      "host", c->host, "pid", (json_int_t)c->pid, "lib", c->lib,
 			      "started_ms", (json_int_t)c->started_ms, "seen_ms",
@@ -164,10 +175,7 @@ static json_t *client_json(const struct census *s, const struct hf_flagclient *c
 			      (json_int_t)c->applied_ms, "stale", is_stale(s, c), "acknowledged",
 			      acked(s, c));
 
-	/* Only the current version's publish time is known here. */
-	json_object_set_new(o, "delay_ms", c->applied_version == s->st.version
-				       ? json_integer(c->applied_ms - s->st.published_ms)
-				       : json_null());
+	json_object_set_new(o, "delay_ms", delay >= 0 ? json_integer(delay) : json_null());
 	return o;
 }
 
@@ -179,7 +187,7 @@ static void status_json(const struct census *s, const char *key, json_t *flag)
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		json_array_append_new(cl, client_json(s, &s->c[i]));
+		json_array_append_new(cl, client_json(s, i));
 		if (is_stale(s, &s->c[i]))
 			json_array_append_new(stale, json_string(s->c[i].id));
 		if (!acked(s, &s->c[i]))
@@ -243,8 +251,8 @@ static void status_text(const struct census *s, const char *key, json_t *flag)
 		hf_fmt_duration(s->now_ms - c->seen_ms, seen, sizeof(seen));
 		if (c->applied_version)
 			snprintf(applied, sizeof(applied), "v%lld", c->applied_version);
-		if (c->applied_version == s->st.version && s->st.version)
-			snprintf(delay, sizeof(delay), "%lld ms", c->applied_ms - s->st.published_ms);
+		if (delay_of(s, i) >= 0)
+			snprintf(delay, sizeof(delay), "%lld ms", delay_of(s, i));
 		printf("%-36s %-6s %-8s %-10s %8s %10s\n", c->id, c->lib, seen, applied, delay,
 		       is_stale(s, c) ? "stale" : acked(s, c) ? "current" : "behind");
 	}
@@ -274,9 +282,17 @@ static int census_load(struct census *s, const char *cluster, long timeout_ms, l
 		goto out;
 	s->now_ms = hf_wall_ms();
 	s->delays = hf_xcalloc(s->n + 1, sizeof(*s->delays));
-	for (i = 0; i < s->n; i++)
-		if (s->st.version && s->c[i].applied_version == s->st.version)
+	s->published = hf_xcalloc(s->n + 1, sizeof(*s->published));
+	for (i = 0; !rc && i < s->n; i++) {
+		long long v = s->c[i].applied_version;
+
+		if (v && v == s->st.version)
+			s->published[i] = s->st.published_ms;
+		else if (v && (rc = hf_flagstore_published(st, v, &s->published[i], err)))
+			break;
+		if (v && v == s->st.version)
 			s->delays[s->ndelays++] = s->c[i].applied_ms - s->st.published_ms;
+	}
 	qsort(s->delays, s->ndelays, sizeof(*s->delays), by_value);
 out:
 	hf_flagstore_close(st);
@@ -311,6 +327,7 @@ static int flag_status(struct hf_ctx *hctx, const char *key, const char *cluster
 out:
 	json_decref(doc);
 	free(s.delays);
+	free(s.published);
 	hf_flagclients_free(s.c, s.n);
 	hf_flagstate_release(&s.st);
 	return rc;
