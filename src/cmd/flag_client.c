@@ -12,6 +12,7 @@
 
 #include "engine/redis/flagstore.h"
 #include "hotfix/flags.h"
+#include "sandbox/sandbox.h"
 #include "util/buf.h"
 #include "util/misc.h"
 
@@ -38,17 +39,24 @@ void hf_cmd_flag_client_usage(FILE *f)
 	fputs(usage, f);
 }
 
-/* The URI as given, else $HOTFIX_CLUSTER. The library parses it itself. */
-static const char *cluster_of(const char *given, struct hf_err *err)
+/* The cluster as every command finds it: --cluster, else $HOTFIX_CLUSTER,
+ * else the sandbox of the state directory when it is up. The library
+ * parses the URI itself, so it is kept as text. Caller frees. */
+static char *cluster_of(struct hf_ctx *ctx, const char *given, struct hf_err *err)
 {
 	const char *env = getenv("HOTFIX_CLUSTER");
+	char *dir, *seed = NULL;
 
 	if (given)
-		return given;
+		return hf_xstrdup(given);
 	if (env && *env)
-		return env;
-	hf_err_set(err, HF_EINVAL, "flag watch and status need --cluster URI (or $HOTFIX_CLUSTER)");
-	return NULL;
+		return hf_xstrdup(env);
+	dir = hf_sandbox_default_dir(ctx->state_dir);
+	if (!dir || hf_sandbox_seed(dir, &seed, NULL))
+		hf_err_set(err, HF_EINVAL, "no cluster given: use --cluster redis://host:port "
+			   "(or start a sandbox with 'hotfix sandbox up')");
+	free(dir);
+	return seed;
 }
 
 /* ---- watch ------------------------------------------------------------------ */
@@ -76,8 +84,9 @@ static int watch_loop(struct hf_flags_client *c, const char *key, const struct h
 	return 0;
 }
 
-static int flag_watch(const char *key, const char *cluster, const char *context,
-		      const char *stale, const char *poll, struct hf_err *err)
+/* Watch 'key' on the cluster at 'uri' until SIGINT or SIGTERM. */
+static int watch(const char *uri, const char *key, const char *context, const char *stale,
+		 const char *poll, struct hf_err *err)
 {
 	struct hf_flags_options o;
 	struct hf_flags_client *c = NULL;
@@ -88,8 +97,7 @@ static int flag_watch(const char *key, const char *cluster, const char *context,
 	int rc = 0;
 
 	hf_flags_options_init(&o);
-	if (!(o.uri = cluster_of(cluster, err)))
-		return HF_EINVAL;
+	o.uri = uri;
 	if (stale && (rc = hf_opt_int("stale", stale, &n, err)))
 		return rc;
 	if (stale)
@@ -112,6 +120,19 @@ static int flag_watch(const char *key, const char *cluster, const char *context,
 	rc = watch_loop(c, key, x, stop);
 	hf_flags_client_free(c);
 	hf_flags_ctx_free(x);
+	return rc;
+}
+
+static int flag_watch(struct hf_ctx *hctx, const char *key, const char *cluster,
+		      const char *context, const char *stale, const char *poll, struct hf_err *err)
+{
+	char *uri = cluster_of(hctx, cluster, err);
+	int rc;
+
+	if (!uri)
+		return HF_EINVAL;
+	rc = watch(uri, key, context, stale, poll, err);
+	free(uri);
 	return rc;
 }
 
@@ -306,15 +327,16 @@ static int flag_status(struct hf_ctx *hctx, const char *key, const char *cluster
 	struct census s = { .stale_ms = STALE_DEFAULT_MS };
 	json_t *doc = NULL, *flag = NULL;
 	long n, prune_ms = -1;
+	char *uri = cluster_of(hctx, cluster, err);
 	int rc = 0;
 
-	if (!(cluster = cluster_of(cluster, err)))
+	if (!uri)
 		return HF_EINVAL;
 	if (stale && !(rc = hf_opt_int("stale", stale, &n, err)))
 		s.stale_ms = n;
 	if (!rc && prune && !(rc = hf_opt_int("prune", prune, &n, err)))
 		prune_ms = n;
-	if (rc || (rc = census_load(&s, cluster, hctx->timeout_ms, prune_ms, err)))
+	if (rc || (rc = census_load(&s, uri, hctx->timeout_ms, prune_ms, err)))
 		goto out;
 	if (key && s.st.doc) {
 		doc = json_loads(s.st.doc, 0, NULL);
@@ -326,6 +348,7 @@ static int flag_status(struct hf_ctx *hctx, const char *key, const char *cluster
 		status_text(&s, key, flag);
 out:
 	json_decref(doc);
+	free(uri);
 	free(s.delays);
 	free(s.published);
 	hf_flagclients_free(s.c, s.n);
@@ -351,7 +374,7 @@ int hf_cmd_flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err 
 	if (!strcmp(pos[0], "watch")) {
 		if (npos != 2)
 			return hf_err_set(err, HF_EINVAL, "flag watch needs one KEY");
-		return flag_watch(pos[1], cluster, context, stale, poll, err);
+		return flag_watch(ctx, pos[1], cluster, context, stale, poll, err);
 	}
 	if (npos > 2)
 		return hf_err_set(err, HF_EINVAL, "flag status takes at most one KEY");
