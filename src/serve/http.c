@@ -441,13 +441,9 @@ static enum MHD_Result ofrep(struct hf_serve *s, struct MHD_Connection *c, const
 	if (s->flags)
 		snap = hf_flagfeed_get(s->flags, why, sizeof(why));
 	if (*key == '/' && key[1]) {
-		char name[1024];
-
-		/* The key is a path segment: percent-decoded, as a client
-		 * encodes it. */
-		snprintf(name, sizeof(name), "%s", key + 1);
-		MHD_http_unescape(name);
-		status = hf_ofrep_eval(snap, !s->flags, why, name, up->b.s, len, &body);
+		/* libmicrohttpd hands the path percent-decoded: the key as the
+		 * client named it. */
+		status = hf_ofrep_eval(snap, !s->flags, why, key + 1, up->b.s, len, &body);
 	} else if (!*key) {
 		status = hf_ofrep_bulk(snap, !s->flags, why, up->b.s, len,
 				       MHD_lookup_connection_value(c, MHD_HEADER_KIND,
