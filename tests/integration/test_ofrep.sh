@@ -107,6 +107,7 @@ check "every flag: 200" bulk 200 "$PRO"
 check "... none" json_true "$T/body" '.flags == []'
 check "GET is not OFREP: 405" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$URL$ALL') = 405 ]"
 check "the server stops on SIGTERM" stop_pid "$SERVE_PID"
+check "... with no sanitizer report" lacks "$T/serve-nocluster.out" Sanitizer
 test_end
 
 sandbox_up ofrep --shards 3 --replicas 0 || finish
@@ -238,6 +239,8 @@ check "the sandbox stops" hf sandbox down --dir "$T/ofrep"
 check "new-checkout is still answered, off" one 200 new-checkout "$PRO"
 check "... off" json_true "$T/body" '.value == false'
 check "serve stops on SIGTERM" stop_pid "$SERVE_PID"
+check "... with no sanitizer report (a leak is one, under ASan)" lacks "$T/serve-main.out" Sanitizer
+check "... nor undefined behaviour" lacks "$T/serve-main.out" "runtime error"
 test_end
 
 finish
