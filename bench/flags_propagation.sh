@@ -36,8 +36,10 @@ BASE=$(free_base 3)
 hf sandbox up --dir "$T/sb" --base-port "$BASE" --shards 3 --replicas 0 >"$T/up" 2>&1
 SEED=$(tail -n 1 "$T/up")
 
+# One static flag 'ui', and a 10/90 fractional 'rollout' for the
+# evaluation benchmark at the end.
 doc() {
-	printf '{"flags":{"ui":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"%s"}}}\n' "$2" >"$1"
+	printf '{"flags":{"ui":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"%s"},"rollout":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off","targeting":{"fractional":[["on",10],["off",90]]}}}}\n' "$2" >"$1"
 }
 doc "$T/on.json" on
 doc "$T/off.json" off
@@ -85,3 +87,11 @@ kill "$LOAD"
 echo
 report idle
 report load
+
+# Evaluation through the library, while its thread keeps the document
+# current (the watchers still run).
+if cmake --build "$BUILD" --target bench_flags_client >/dev/null 2>&1; then
+	echo
+	echo "== libhotfix-flags evaluation (bench/flags_client.c) =="
+	"$BUILD/bench_flags_client" "$SEED" "${EVALS:-10000000}"
+fi

@@ -338,6 +338,7 @@ int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		return rc;
 	if (help) {
 		fputs(usage, stdout);
+		hf_cmd_flag_client_usage(stdout);
 		return 0;
 	}
 	if (npos < 2) {

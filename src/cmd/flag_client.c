@@ -32,6 +32,12 @@ static const char usage[] =
 	"          --stale MS (5000) and those that did not acknowledge it;\n"
 	"          --prune: first forget the clients not seen for MS\n";
 
+void hf_cmd_flag_client_usage(FILE *f)
+{
+	fputs("\n", f);
+	fputs(usage, f);
+}
+
 /* The URI as given, else $HOTFIX_CLUSTER. The library parses it itself. */
 static const char *cluster_of(const char *given, struct hf_err *err)
 {

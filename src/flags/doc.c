@@ -25,14 +25,30 @@ static struct hf_pos no_pos(void)
 	return (struct hf_pos){ 0, 0 };
 }
 
-/* FNV-1a: the table's keys are short, where it beats a block hash. */
+/* The key table's hash. Flag keys are short: up to 16 bytes they are
+ * read as two overlapping words and mixed once (no per-byte chain of
+ * multiplications); longer ones go through MurmurHash3. */
 uint32_t hf_flags_keyhash(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t a = 0, b = 0, h;
+	uint32_t x, y;
 
-	while (n--)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	if (n > 16)
+		return hf_murmur3_32(s, n, 0);
+	if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		a = x;
+		b = y;
+	} else if (n) {
+		a = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[n / 2] << 8 |
+		    (unsigned char)s[n - 1];
+	}
+	h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static const char *type_name(enum hf_flag_type t)

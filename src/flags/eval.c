@@ -31,8 +31,10 @@ static const struct hf_fv *obj_get(const struct hf_fkv *o, uint32_t n, const cha
 {
 	uint32_t i;
 
+	/* Length and first byte first: most keys differ there. */
 	for (i = 0; i < n; i++)
-		if (o[i].klen == klen && hf_bytes_eq(o[i].key, k, klen))
+		if (o[i].klen == klen && (!klen || o[i].key[0] == k[0]) &&
+		    hf_bytes_eq(o[i].key, k, klen))
 			return &o[i].v;
 	return NULL;
 }
@@ -340,10 +342,19 @@ static NOINLINE int ev_array(const struct hf_lnode *n, struct hf_evst *st, struc
 	return 0;
 }
 
+static NOINLINE int ev_not(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv v = NUL;
+
+	if (n->nargs && ev(&n->args[0], st, &v))
+		return -1;
+	*out = boolean(hf_js_truthy(&v) == (n->op == LOP_NOTNOT));
+	return 0;
+}
+
+/* Every case is a tail call: the dispatcher keeps no frame of its own. */
 int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	struct hf_fv v;
-
 	switch (n->op) {
 	case LOP_LIT:
 		*out = n->lit;
@@ -362,11 +373,7 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 		return ev_andor(n, st, out, n->op == LOP_OR);
 	case LOP_NOT:
 	case LOP_NOTNOT:
-		v = NUL;
-		if (n->nargs && ev(&n->args[0], st, &v))
-			return -1;
-		*out = boolean(hf_js_truthy(&v) == (n->op == LOP_NOTNOT));
-		return 0;
+		return ev_not(n, st, out);
 	case LOP_IN:
 		return ev_in(n, st, out);
 	case LOP_CAT:

@@ -27,14 +27,23 @@ struct hf_fv *hf_arena_items(struct hf_flagarena *a, size_t n);
  * than the comparison. */
 static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
 {
-	size_t i;
+	uint64_t x, y, x2, y2;
+	uint32_t u, v, u2, v2;
 
 	if (n > 16)
 		return !memcmp(a, b, n);
-	for (i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return 0;
-	return 1;
+	/* Two overlapping loads cover 4 to 8 and 8 to 16 bytes. */
+	if (n >= 8) {
+		memcpy(&x, a, 8), memcpy(&y, b, 8);
+		memcpy(&x2, a + n - 8, 8), memcpy(&y2, b + n - 8, 8);
+		return x == y && x2 == y2;
+	}
+	if (n >= 4) {
+		memcpy(&u, a, 4), memcpy(&v, b, 4);
+		memcpy(&u2, a + n - 4, 4), memcpy(&v2, b + n - 4, 4);
+		return u == v && u2 == v2;
+	}
+	return (n < 1 || a[0] == b[0]) && (n < 2 || a[1] == b[1]) && (n < 3 || a[2] == b[2]);
 }
 
 /* ---- JSONLogic ------------------------------------------------------ */

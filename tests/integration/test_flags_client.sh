@@ -35,6 +35,17 @@ applied_by_all() {
 		.not_acknowledged == [], .p50_ms >= 0, .p99_ms >= .p50_ms"
 }
 
+test_begin 'usage errors exit 2; an unreachable cluster exits 4'
+expect_exit 2 "watch without a KEY" env -u HOTFIX_CLUSTER "$HOTFIX" --state "$STATE" flag watch --cluster redis://127.0.0.1:1
+expect_exit 2 "status with two KEYs" "$HOTFIX" --state "$STATE" flag status a b --cluster redis://127.0.0.1:1
+expect_exit 2 "a --context that is no object" "$HOTFIX" --state "$STATE" flag watch ui --cluster redis://127.0.0.1:1 --context '[1]'
+check "it says why" grep -q "cannot use --context: the context is not a JSON object" "$T/err"
+expect_exit 2 "no cluster" env -u HOTFIX_CLUSTER "$HOTFIX" --state "$STATE" flag status
+expect_exit 2 "a bad URI" "$HOTFIX" --state "$STATE" flag watch ui --cluster mongodb://x
+expect_exit 4 "status of a cluster that does not answer" "$HOTFIX" --state "$STATE" flag status --cluster redis://127.0.0.1:1
+check "help lists watch and status" sh -c "'$HOTFIX' flag --help | grep -q 'hotfix flag watch KEY --cluster URI'"
+test_end
+
 sandbox_up flags --shards 3 --replicas 0 || finish
 start_load 600 500 || finish
 
@@ -182,6 +193,40 @@ check "fd: STALE, the default variant" eventually 30 \
 	grep -q '^fd version 52 value false reason STALE variant off stale_ms>0$' "$T/eval.out"
 stop_pid "$EVAL"
 check "the client ends on SIGTERM" not kill -0 "$EVAL"
+test_end
+
+# ---- a failover of the keys' primary, which is the seed given ------------------
+sandbox_up fo --shards 3 --replicas 1 || finish
+
+# owner: the port of the primary that serves the flag keys (others answer MOVED).
+owner() {
+	local p
+	for p in $(ports_of "$BASE" 6); do
+		[ "$(rcli -p "$p" HGET 'hotfix:flags:{hotfix}:doc' version 2>/dev/null)" = "$1" ] &&
+			{ echo "$p"; return 0; }
+	done
+	return 1
+}
+
+test_begin 'the primary of the flag keys fails over: the client finds the new one and applies the next version'
+doc "$T/fo1.json" on
+doc "$T/fo2.json" off
+check "version 1 is published" "$PUBLISH" "$SEED" "$T/fo1.json" 0
+"$CHECK" eval "$SEED" 600000 ui >"$T/fo.out" 2>&1 &
+FOC=$!
+EXTRA_PIDS+=("$FOC")
+check "the client applies version 1" eventually 30 grep -qx "ui version 1 value true reason STATIC variant on" "$T/fo.out"
+OWNER=$(owner 1)
+# Slot 285 is in the first shard's range: the seed given is that primary,
+# so the client must reconnect through the nodes it learned.
+check "the keys' primary is the seed given" test "$OWNER" = "$BASE"
+stop_pid "$(cat "$T/fo/$OWNER/redis.pid")"
+OTHER=$BASE
+[ "$OWNER" = "$BASE" ] && OTHER=$((BASE + 1))
+check "version 2 is published once a replica took over" eventually 60 \
+	"$PUBLISH" "redis://127.0.0.1:$OTHER" "$T/fo2.json" 1
+check "the client applies version 2" eventually 60 grep -qx "ui version 2 value false reason STATIC variant off" "$T/fo.out"
+stop_pid "$FOC"
 test_end
 
 # ---- without cluster mode, with a password ----------------------------------

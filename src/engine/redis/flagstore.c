@@ -131,19 +131,60 @@ static int slot_owner(const redisReply *r, unsigned slot, struct hf_flagstore *s
 	return 0;
 }
 
-/* Connect to the seed, find the keys' primary and connect to it. Without
+/* Remember every node a CLUSTER SLOTS reply names, as seeds for when the
+ * one given is down. */
+static void learn_nodes(struct hf_flagstore *s, const redisReply *r)
+{
+	size_t i, j;
+
+	for (i = 0; i < s->nalts; i++)
+		free(s->alts[i]);
+	s->nalts = 0;
+	for (i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+
+		for (j = 2; e->type == REDIS_REPLY_ARRAY && j < e->elements; j++) {
+			const redisReply *m = e->element[j];
+
+			if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 || !m->element[0]->len)
+				continue;
+			s->alts = hf_xrealloc(s->alts, (s->nalts + 1) * sizeof(*s->alts));
+			s->alts[s->nalts++] = hf_xasprintf("%s:%lld", m->element[0]->str,
+							   m->element[1]->integer);
+		}
+	}
+}
+
+/* Connect to the seed given, or else to one of the nodes learned. */
+static int connect_seed(struct hf_flagstore *s, struct hf_err *err)
+{
+	size_t i;
+
+	set_node(s, s->uri.host, strlen(s->uri.host), s->uri.port);
+	s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password, s->timeout_ms, err);
+	for (i = 0; !s->c && i < s->nalts; i++) {
+		const char *colon = strrchr(s->alts[i], ':');
+
+		set_node(s, s->alts[i], (size_t)(colon - s->alts[i]), atoi(colon + 1));
+		s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password,
+					s->timeout_ms, err);
+	}
+	return s->c ? 0 : (err ? err->code : HF_EUNREACH);
+}
+
+/* Connect to a seed, find the keys' primary and connect to it. Without
  * cluster mode CLUSTER SLOTS is an error and the seed is the primary. */
 static int reconnect(struct hf_flagstore *s, struct hf_err *err)
 {
 	const char *key = HF_FLAGSTORE_DOC;
+	char seed[sizeof(s->addr)];
 	redisReply *r;
+	int rc;
 
-	if (s->c)
-		redisFree(s->c);
-	set_node(s, s->uri.host, strlen(s->uri.host), s->uri.port);
-	s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password, s->timeout_ms, err);
-	if (!s->c)
-		return err ? err->code : HF_EUNREACH;
+	hf_flagstore_disconnect(s);
+	if ((rc = connect_seed(s, err)))
+		return rc;
+	memcpy(seed, s->addr, sizeof(seed));
 	r = redisCommand(s->c, "CLUSTER SLOTS");
 	if (!r) {
 		hf_err_set(err, HF_EUNREACH, "%s did not answer CLUSTER SLOTS: %s", s->addr, s->c->errstr);
@@ -151,8 +192,10 @@ static int reconnect(struct hf_flagstore *s, struct hf_err *err)
 		s->c = NULL;
 		return HF_EUNREACH;
 	}
+	if (r->type == REDIS_REPLY_ARRAY)
+		learn_nodes(s, r);
 	if (r->type == REDIS_REPLY_ARRAY && slot_owner(r, hf_key_slot(key, strlen(key)), s) &&
-	    (strcmp(s->host, s->uri.host) || s->port != s->uri.port)) {
+	    strcmp(s->addr, seed)) {
 		redisFree(s->c);
 		s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password, s->timeout_ms,
 					err);
@@ -177,12 +220,28 @@ int hf_flagstore_open(const struct hf_uri *uri, long timeout_ms, struct hf_flags
 	return 0;
 }
 
-void hf_flagstore_close(struct hf_flagstore *s)
+int hf_flagstore_connect(struct hf_flagstore *s, struct hf_err *err)
 {
-	if (!s)
-		return;
+	return s->c ? 0 : reconnect(s, err);
+}
+
+void hf_flagstore_disconnect(struct hf_flagstore *s)
+{
 	if (s->c)
 		redisFree(s->c);
+	s->c = NULL;
+}
+
+void hf_flagstore_close(struct hf_flagstore *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	hf_flagstore_disconnect(s);
+	for (i = 0; i < s->nalts; i++)
+		free(s->alts[i]);
+	free(s->alts);
 	hf_uri_release(&s->uri);
 	free(s->host);
 	free(s);

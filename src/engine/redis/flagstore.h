@@ -55,6 +55,12 @@ struct hf_flagstore;
 int hf_flagstore_open(const struct hf_uri *uri, long timeout_ms, struct hf_flagstore **out,
 		      struct hf_err *err);
 void hf_flagstore_close(struct hf_flagstore *s);
+/* Connect now when not connected (the seed, else the nodes CLUSTER SLOTS
+ * named last time, then the keys' primary). Every call does so itself;
+ * this is for callers that need the node before their first command. */
+int hf_flagstore_connect(struct hf_flagstore *s, struct hf_err *err);
+/* Close the connection; the next call connects again. */
+void hf_flagstore_disconnect(struct hf_flagstore *s);
 /* "host:port" of the node it talks to. */
 const char *hf_flagstore_addr(const struct hf_flagstore *s);
 

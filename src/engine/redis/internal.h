@@ -32,6 +32,9 @@ struct hf_flagstore {
 	int port;
 	char addr[300];          /* "host:port" */
 	redisContext *c;         /* NULL after an I/O error: reopened on the next call */
+	char **alts;             /* "host:port" of every node CLUSTER SLOTS named, tried
+				  * in turn when the seed does not answer */
+	size_t nalts;
 };
 
 #endif

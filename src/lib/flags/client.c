@@ -158,8 +158,8 @@ static void swap(struct hf_flags_client *c, struct snap *n)
 /* ---- the background thread ---------------------------------------------- */
 
 struct link {
-	struct hf_flagstore *store;     /* NULL: not connected */
-	struct hf_flagsub *sub;
+	struct hf_flagstore *store;     /* kept across reconnections: it knows the nodes */
+	struct hf_flagsub *sub;         /* NULL: not connected */
 	long long acked;                /* the last version acknowledged */
 	long long applied_ms;           /* when it was applied (wall clock) */
 	long long retry_ms;             /* the wait before the next connection attempt */
@@ -170,9 +170,9 @@ struct link {
 static void link_drop(struct link *l)
 {
 	hf_flagsub_close(l->sub);
-	hf_flagstore_close(l->store);
 	l->sub = NULL;
-	l->store = NULL;
+	if (l->store)
+		hf_flagstore_disconnect(l->store);
 }
 
 /* The client's entry in the clients hash, with 'seen_ms' now: its
@@ -238,8 +238,11 @@ static int link_up(struct hf_flags_client *c, struct link *l, struct hf_err *err
 {
 	int rc;
 
-	if ((rc = hf_flagstore_open(&c->uri, c->timeout_ms, &l->store, err)) ||
-	    (rc = hf_flagsub_open(l->store, &l->sub, err)) || (rc = heartbeat(c, l, err)) ||
+	if (!l->store)
+		rc = hf_flagstore_open(&c->uri, c->timeout_ms, &l->store, err);
+	else
+		rc = hf_flagstore_connect(l->store, err);
+	if (rc || (rc = hf_flagsub_open(l->store, &l->sub, err)) || (rc = heartbeat(c, l, err)) ||
 	    (rc = fetch(c, l, err)))
 		link_drop(l);
 	return rc;
@@ -268,7 +271,7 @@ static int turn(struct hf_flags_client *c, struct link *l)
 	long long now = hf_flagslib_coarse_ms(), until;
 	int rc = 0;
 
-	if (!l->store && now >= l->next_try) {
+	if (!l->sub && now >= l->next_try) {
 		if (link_up(c, l, &err)) {
 			set_error(c, "%s", err.msg);
 			l->next_try = now + l->retry_ms;
@@ -278,7 +281,7 @@ static int turn(struct hf_flags_client *c, struct link *l)
 			l->next_poll = now + c->poll_ms;
 		}
 	}
-	until = l->store ? l->next_poll : l->next_try;
+	until = l->sub ? l->next_poll : l->next_try;
 	if (l->sub)
 		p[1].fd = hf_flagsub_fd(l->sub);
 	if (poll(p, 2, until > now ? (int)(until - now) : 0) < 0 && errno != EINTR)
@@ -291,7 +294,7 @@ static int turn(struct hf_flags_client *c, struct link *l)
 		if (!(rc = hf_flagsub_read(l->sub, &v, &err)) && v > atomic_load(&c->version))
 			rc = fetch(c, l, &err);
 	}
-	if (!rc && l->store && hf_flagslib_coarse_ms() >= l->next_poll) {
+	if (!rc && l->sub && hf_flagslib_coarse_ms() >= l->next_poll) {
 		l->next_poll = hf_flagslib_coarse_ms() + c->poll_ms;
 		rc = poll_version(c, l, &err);
 	}
@@ -299,7 +302,7 @@ static int turn(struct hf_flags_client *c, struct link *l)
 		set_error(c, "%s", err.msg);
 		link_drop(l);
 		l->next_try = hf_flagslib_coarse_ms() + l->retry_ms;
-	} else if (l->store) {
+	} else if (l->sub) {
 		clear_error(c);
 	}
 	return 0;
@@ -313,6 +316,7 @@ static void *run(void *ud)
 	while (!turn(c, &l))
 		;
 	link_drop(&l);
+	hf_flagstore_close(l.store);
 	return NULL;
 }
 
