@@ -234,10 +234,20 @@ check "after the kill: false, off, STATIC" json_true "$T/peer.json" \
 	'.after | .value == false and .variant == "off" and .reason == "STATIC" and .errorCode == null'
 test_end
 
+test_begin 'its subscription killed, serve connects again and catches up'
+killed=0
+for p in $(ports_of "$BASE" 3); do
+	killed=$((killed + $(redis-cli -h 127.0.0.1 -p "$p" CLIENT KILL TYPE pubsub)))
+done
+check "the nodes killed serve's subscription" test "$killed" -ge 1
+check "version 5 turns new-checkout on again" "$PUBLISH" "$SEED" "$T/v3.json" 4
+check "serve follows it" eventually 10 now_is new-checkout "$PRO" '.value == true'
+test_end
+
 test_begin 'the cluster gone: the last document is still served; SIGTERM stops serve'
 check "the sandbox stops" hf sandbox down --dir "$T/ofrep"
-check "new-checkout is still answered, off" one 200 new-checkout "$PRO"
-check "... off" json_true "$T/body" '.value == false'
+check "new-checkout is still answered" one 200 new-checkout "$PRO"
+check "... on, as version 5 says" json_true "$T/body" '.value == true'
 check "serve stops on SIGTERM" stop_pid "$SERVE_PID"
 check "... with no sanitizer report (a leak is one, under ASan)" lacks "$T/serve-main.out" Sanitizer
 check "... nor undefined behaviour" lacks "$T/serve-main.out" "runtime error"
