@@ -198,8 +198,10 @@ struct hf_serve;
 int hf_serve_listen_parse(const char *listen, struct sockaddr_storage *addr, socklen_t *len,
 			  int *loopback, struct hf_err *err);
 /* Start serving on 'o->listen' in threads of its own; 'o' and what it
- * points to must outlive the server. Refuses (HF_EINVAL) a non-loopback
- * address without tokens. Caller stops with hf_serve_stop(). */
+ * points to must outlive the server. With 'o->cluster' it also follows
+ * that cluster's flag document for OFREP (hf_flagfeed_start()). Refuses
+ * (HF_EINVAL) a non-loopback address without tokens. Caller stops with
+ * hf_serve_stop(). */
 int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct hf_err *err);
 /* The port it listens on (the one the kernel chose for port 0). */
 int hf_serve_port(const struct hf_serve *s);
