@@ -1,8 +1,8 @@
 /* The HTTP server of 'hotfix serve': a JSON API over the journal
  * (/api/v1/...), Server-Sent Events of journal events as they are
  * committed, and the mutations (pause, continue, abort, rollback) as the
- * same journal requests the command line writes. Bearer tokens with two
- * roles guard it. This module never prints and never exits; only
+ * same journal requests the command line writes, and OFREP over the
+ * cluster's flag document. Bearer tokens with two roles guard it. This module never prints and never exits; only
  * src/serve/http.c includes libmicrohttpd. */
 #ifndef HF_SERVE_SERVE_H
 #define HF_SERVE_SERVE_H
