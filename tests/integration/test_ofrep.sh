@@ -244,10 +244,37 @@ check "version 5 turns new-checkout on again" "$PUBLISH" "$SEED" "$T/v3.json" 4
 check "serve follows it" eventually 10 now_is new-checkout "$PRO" '.value == true'
 test_end
 
+test_begin '4 clients evaluate while 10 versions are published: every answer whole, of some version'
+for i in 1 2 3 4; do
+	(
+		for ((n = 0; n < 100; n++)); do
+			curl -s -X POST -H "Authorization: Bearer $VIEW" --data-binary "{\"context\": $PRO}" \
+				-w ' %{http_code}\n' "$URL$ALL/new-checkout"
+		done >"$T/burst$i"
+	) &
+	BURST[$i]=$!
+done
+published=5
+for k in $(seq 6 15); do
+	# Odd versions turn new-checkout on, even ones kill it.
+	if [ $((k % 2)) = 1 ]; then f=$T/v3.json; else f=$T/kill.json; fi
+	"$PUBLISH" "$SEED" "$f" $((k - 1)) >/dev/null && published=$k
+done
+for i in 1 2 3 4; do wait "${BURST[$i]}"; done
+check "versions 6 to 15 are published" test "$published" = 15
+check "400 answers, all 200" test "$(cat "$T"/burst? | grep -c ' 200$')" = 400
+check "each one on or off as a version says" sh -c "sed 's/ 200\$//' '$T'/burst? | jq -e -s 'all(.[];
+	(.value == true and .variant == \"on\" and .reason == \"TARGETING_MATCH\") or
+	(.value == false and .variant == \"off\" and .reason == \"STATIC\"))' >/dev/null"
+check "serve ends on version 15: on" eventually 10 now_is new-checkout "$PRO" '.value == true'
+check "the bulk answer is of version 15" bulk 200 "$PRO"
+check "... its tag says so" etag_of 15
+test_end
+
 test_begin 'the cluster gone: the last document is still served; SIGTERM stops serve'
 check "the sandbox stops" hf sandbox down --dir "$T/ofrep"
 check "new-checkout is still answered" one 200 new-checkout "$PRO"
-check "... on, as version 5 says" json_true "$T/body" '.value == true'
+check "... on, as version 15 says" json_true "$T/body" '.value == true'
 check "serve stops on SIGTERM" stop_pid "$SERVE_PID"
 check "... with no sanitizer report (a leak is one, under ASan)" lacks "$T/serve-main.out" Sanitizer
 check "... nor undefined behaviour" lacks "$T/serve-main.out" "runtime error"
