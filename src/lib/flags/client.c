@@ -16,7 +16,10 @@
  * whose check failed never loaded 'cur'. New readers count on the other
  * parity, so the wait ends within one evaluation. Readers never wait for
  * the writer (they retry only when an epoch changes under them) and never
- * allocate; the writer's wait is bounded by the slowest evaluation. */
+ * allocate; the writer's wait is bounded by the slowest evaluation. Each
+ * counter is in fact HF_FLAGSLIB_STRIPES counters, one per group of
+ * threads (internal.h), and "zero" is their sum: the argument holds for
+ * each stripe, and threads on different stripes share no cache line. */
 #include "lib/flags/internal.h"
 
 #include <errno.h>
@@ -144,9 +147,13 @@ static void swap(struct hf_flags_client *c, struct snap *n)
 {
 	struct snap *old = atomic_exchange(&c->cur, n);
 	unsigned e = atomic_fetch_add(&c->epoch, 1);
+	int i;
 
-	while (atomic_load(&c->readers[e & 1].n) != 0)
-		sched_yield();
+	/* A stripe seen at zero may count again, but only readers that
+	 * will find the epoch moved and give their count back. */
+	for (i = 0; i < HF_FLAGSLIB_STRIPES; i++)
+		while (atomic_load(&c->readers[e & 1][i].n) != 0)
+			sched_yield();
 	hf_flagslib_snap_free(old);
 	pthread_mutex_lock(&c->mu);
 	atomic_store(&c->version, n->version);

@@ -102,25 +102,40 @@ void hf_flags_ctx_free(struct hf_flags_ctx *x)
 
 /* ---- pinning ---------------------------------------------------------------- */
 
-static struct snap *pin(struct hf_flags_client *c, unsigned *parity)
+/* This thread's stripe of the reader counters, given on its first
+ * evaluation, round robin. initial-exec: no __tls_get_addr() call on the
+ * hot path, for one int of the static TLS. */
+static atomic_uint next_stripe;
+static __attribute__((tls_model("initial-exec"))) _Thread_local int my_stripe = -1;
+
+static atomic_long *counter(struct hf_flags_client *c, unsigned e)
+{
+	if (my_stripe < 0)
+		my_stripe = (int)(atomic_fetch_add(&next_stripe, 1) % HF_FLAGSLIB_STRIPES);
+	return &c->readers[e & 1][my_stripe].n;
+}
+
+static struct snap *pin(struct hf_flags_client *c, atomic_long **held)
 {
 	for (;;) {
 		unsigned e = atomic_load(&c->epoch);
+		atomic_long *n = counter(c, e);
 
-		atomic_fetch_add(&c->readers[e & 1].n, 1);
+		atomic_fetch_add(n, 1);
 		if (atomic_load(&c->epoch) == e) {
-			*parity = e & 1;
+			*held = n;
 			return atomic_load(&c->cur);
 		}
-		/* The writer moved on meanwhile: this count may be the one
-		 * it waits on, give it back and count on the new parity. */
-		atomic_fetch_sub(&c->readers[e & 1].n, 1);
+		/* The writer moved on meanwhile: this count may be one it
+		 * waits on, give it back and count on the new parity. */
+		atomic_fetch_sub(n, 1);
 	}
 }
 
-static void unpin(struct hf_flags_client *c, unsigned parity)
+static void unpin(struct hf_flags_client *c, atomic_long *held)
 {
-	atomic_fetch_sub(&c->readers[parity].n, 1);
+	(void)c;
+	atomic_fetch_sub(held, 1);
 }
 
 /* ---- evaluation ----------------------------------------------------------------- */
@@ -237,11 +252,11 @@ int hf_flags_bool(struct hf_flags_client *c, const char *key, const struct hf_fl
 		  int def, struct hf_flags_details *details)
 {
 	struct hf_flags_details local, *d = DETAILS(details, local);
-	unsigned parity;
-	const struct hf_fv *v = resolve(c, pin(c, &parity), key, ctx, HF_FLAG_BOOL, d);
+	atomic_long *held;
+	const struct hf_fv *v = resolve(c, pin(c, &held), key, ctx, HF_FLAG_BOOL, d);
 	int out = v && v->type == HF_FV_BOOL ? v->u.b : def;
 
-	unpin(c, parity);
+	unpin(c, held);
 	return out;
 }
 
@@ -249,11 +264,11 @@ double hf_flags_double(struct hf_flags_client *c, const char *key, const struct 
 		       double def, struct hf_flags_details *details)
 {
 	struct hf_flags_details local, *d = DETAILS(details, local);
-	unsigned parity;
-	const struct hf_fv *v = resolve(c, pin(c, &parity), key, ctx, HF_FLAG_NUMBER, d);
+	atomic_long *held;
+	const struct hf_fv *v = resolve(c, pin(c, &held), key, ctx, HF_FLAG_NUMBER, d);
 	double out = v && v->type == HF_FV_NUM ? v->u.n : def;
 
-	unpin(c, parity);
+	unpin(c, held);
 	return out;
 }
 
@@ -261,8 +276,8 @@ long long hf_flags_int(struct hf_flags_client *c, const char *key, const struct 
 		       long long def, struct hf_flags_details *details)
 {
 	struct hf_flags_details local, *d = DETAILS(details, local);
-	unsigned parity;
-	const struct hf_fv *v = resolve(c, pin(c, &parity), key, ctx, HF_FLAG_NUMBER, d);
+	atomic_long *held;
+	const struct hf_fv *v = resolve(c, pin(c, &held), key, ctx, HF_FLAG_NUMBER, d);
 	long long out = def;
 
 	/* A number with a fraction, or beyond what a long long holds, is no
@@ -276,7 +291,7 @@ long long hf_flags_int(struct hf_flags_client *c, const char *key, const struct 
 			d->error = HF_FLAGS_ERR_TYPE_MISMATCH;
 		}
 	}
-	unpin(c, parity);
+	unpin(c, held);
 	return out;
 }
 
@@ -370,14 +385,14 @@ size_t hf_flags_string(struct hf_flags_client *c, const char *key, const struct 
 {
 	struct hf_flags_details local, *d = DETAILS(details, local);
 	struct w w = { buf, buflen, 0 };
-	unsigned parity;
-	const struct hf_fv *v = resolve(c, pin(c, &parity), key, ctx, HF_FLAG_STRING, d);
+	atomic_long *held;
+	const struct hf_fv *v = resolve(c, pin(c, &held), key, ctx, HF_FLAG_STRING, d);
 
 	if (v && v->type == HF_FV_STR)
 		put(&w, v->u.s, v->len);
 	else if (def)
 		put(&w, def, strlen(def));
-	unpin(c, parity);
+	unpin(c, held);
 	return finish(&w);
 }
 
@@ -387,14 +402,14 @@ size_t hf_flags_object(struct hf_flags_client *c, const char *key, const struct 
 {
 	struct hf_flags_details local, *d = DETAILS(details, local);
 	struct w w = { buf, buflen, 0 };
-	unsigned parity;
-	const struct hf_fv *v = resolve(c, pin(c, &parity), key, ctx, HF_FLAG_OBJECT, d);
+	atomic_long *held;
+	const struct hf_fv *v = resolve(c, pin(c, &held), key, ctx, HF_FLAG_OBJECT, d);
 
 	if (v)
 		put_json(&w, v);
 	else if (def_json)
 		put(&w, def_json, strlen(def_json));
-	unpin(c, parity);
+	unpin(c, held);
 	return finish(&w);
 }
 
@@ -403,14 +418,14 @@ size_t hf_flags_json(struct hf_flags_client *c, const char *key, const struct hf
 {
 	struct hf_flags_details local, *d = DETAILS(details, local);
 	struct w w = { buf, buflen, 0 };
-	unsigned parity;
-	const struct hf_fv *v = resolve(c, pin(c, &parity), key, ctx, HF_FLAG_ANY, d);
+	atomic_long *held;
+	const struct hf_fv *v = resolve(c, pin(c, &held), key, ctx, HF_FLAG_ANY, d);
 
 	if (v)
 		put_json(&w, v);
 	else
 		put(&w, "null", 4);
-	unpin(c, parity);
+	unpin(c, held);
 	return finish(&w);
 }
 

@@ -20,8 +20,10 @@ struct snap {
 	size_t nfail_default;
 };
 
-/* A reader counter alone on its cache line, so that the two parities do
- * not share one. */
+/* Reader counters are striped: each thread counts on its own stripe (a
+ * cache line of its own), so that threads evaluating at once do not fight
+ * over one line; the writer sums a parity's stripes. */
+#define HF_FLAGSLIB_STRIPES 16
 struct readers {
 	_Alignas(64) atomic_long n;
 };
@@ -30,7 +32,7 @@ struct hf_flags_client {
 	/* ---- read by evaluations (any thread) ---- */
 	_Atomic(struct snap *) cur;     /* NULL until the first version */
 	atomic_uint epoch;
-	struct readers readers[2];
+	struct readers readers[2][HF_FLAGSLIB_STRIPES];
 	_Alignas(64) _Atomic long long last_ok_ms;  /* monotonic, coarse clock */
 	long stale_ms;
 
