@@ -671,10 +671,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	const char *name;
 
 	(void)version;
-	/* The first call only announces the request. Only OFREP's bodies are
-	 * kept (up to UPLOAD_MAX); every other path's is read and dropped. */
+	/* The first call only announces the request (its headers). Only
+	 * OFREP's bodies are kept (up to UPLOAD_MAX), and only when the token
+	 * is good: a request that is refused 401 keeps nothing. Every other
+	 * body is read and dropped. */
 	if (!*con_cls) {
-		*con_cls = ofrep_path(url) ? hf_xcalloc(1, sizeof(struct upload)) : (void *)&not_kept;
+		int keep = ofrep_path(url) &&
+			   (!s->o->tokens || request_role(s->o->tokens, c, method) != HF_SERVE_NONE);
+
+		*con_cls = keep ? hf_xcalloc(1, sizeof(struct upload)) : (void *)&not_kept;
 		return MHD_YES;
 	}
 	if (*upload_size) {

@@ -128,6 +128,9 @@ check "no token: 401" answers 401 - "$ALL/banner" "{\"context\": $PRO}"
 check "... asking for a bearer token" grep -qi '^WWW-Authenticate: Bearer' "$T/headers"
 check "... a body that fits the spec" fits "$ONE" 401
 check "no token on the bulk path: 401" answers 401 - "$ALL" "{\"context\": $PRO}"
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/huge"
+check "no token, a body over 1 MiB (not kept): 401" \
+	sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' --data-binary @'$T/huge' '$URL$ALL/banner') = 401 ]"
 check "a wrong token: 401" answers 401 wrong-token "$ALL/banner" "{\"context\": $PRO}"
 check "a viewer's token in a cookie does not do for a POST: 401" \
 	sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST -b 'hotfix_token=$VIEW' -d '{}' '$URL$ALL/banner') = 401 ]"
@@ -170,7 +173,6 @@ check "... INVALID_CONTEXT" json_true "$T/body" '.errorCode == "INVALID_CONTEXT"
 check "a fractional flag without a targeting key: 400" one 400 rollout '{"plan": "pro"}'
 check "... TARGETING_KEY_MISSING" json_true "$T/body" '.key == "rollout" and .errorCode == "TARGETING_KEY_MISSING"'
 check "a fractional flag that splits by another attribute needs none" one 200 by-email '{"email": "a@b.c"}'
-head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/huge"
 check "a body over 1 MiB: 400 PARSE_ERROR" \
 	sh -c "[ \$(curl -s -o '$T/body' -w '%{http_code}' -H 'Authorization: Bearer $VIEW' --data-binary @'$T/huge' '$URL$ALL/banner') = 400 ] &&
 	       jq -e '.errorCode == \"PARSE_ERROR\"' '$T/body' >/dev/null"
