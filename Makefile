@@ -56,12 +56,15 @@ browser-deps: setup
 
 # Every test twice: once on the normal build, once under ASan+UBSan; then
 # the fuzzers.
-# The peer of tests/flags (flagd-core, pinned by its package-lock.json),
+# The peers of tests/flags (flagd-core) and tests/ofrep (the OpenFeature SDK
+# and its OFREP provider), each pinned by its package-lock.json,
 # installed again when the lock file is newer than what is installed.
 flags-deps: setup
-	@if [ ! -d tests/flags/node_modules ] || [ tests/flags/package-lock.json -nt tests/flags/node_modules ]; then \
-		npm ci --prefix tests/flags --no-audit --no-fund && touch tests/flags/node_modules; \
-	fi
+	@for d in tests/flags tests/ofrep; do \
+		if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
+			npm ci --prefix $$d --no-audit --no-fund && touch $$d/node_modules || exit 1; \
+		fi; \
+	done
 
 test: build build-asan browser-deps flags-deps
 	@echo "== tests (RelWithDebInfo) =="

@@ -26,6 +26,9 @@ static const char usage[] =
 	"operator changes runs. Without --tokens only a loopback address is served.\n"
 	"GET / is the web dashboard; with --tokens it asks for a token, which it\n"
 	"keeps in a cookie that authorizes reading only (a change needs the header).\n"
+	"With --cluster it follows the cluster's flag document (hotfix:flags) and\n"
+	"evaluates it over OFREP: POST /ofrep/v1/evaluate/flags[/KEY] with\n"
+	"{\"context\": {...}}; a viewer token suffices (evaluation changes nothing).\n"
 	"SIGTERM stops it gracefully (exit 0).\n";
 
 int cmd_serve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)

@@ -35,6 +35,7 @@ struct hf_serve {
 	const struct hf_serve_opts *o;
 	struct MHD_Daemon *d;
 	struct hf_serve_cache *cache;
+	struct hf_flagfeed *flags;  /* the flag document OFREP evaluates; NULL: no --cluster */
 	volatile int stopping;   /* set by hf_serve_stop(): streams end */
 	int port;
 };
@@ -374,6 +375,88 @@ static int login_file(const char *name)
 	       !strcmp(name, "favicon.svg");
 }
 
+/* ---- OFREP (evaluation is ofrep.c's) ---------------------------------------- */
+
+#define OFREP_FLAGS "/ofrep/v1/evaluate/flags"
+/* The most of a request body kept: a bigger one is refused whole. */
+#define UPLOAD_MAX (1024 * 1024)
+
+/* The body of a request to an OFREP path, as it arrives. */
+struct upload {
+	struct hf_buf b;
+	int over;                /* more than UPLOAD_MAX bytes came */
+};
+/* The mark of a request whose body is not kept. */
+static int not_kept;
+
+static int ofrep_path(const char *url)
+{
+	return !strncmp(url, OFREP_FLAGS, strlen(OFREP_FLAGS)) &&
+	       (!url[strlen(OFREP_FLAGS)] || url[strlen(OFREP_FLAGS)] == '/');
+}
+
+/* Queue an OFREP answer: 'body' (stolen; NULL for a 304) with 'status',
+ * and the bulk answer's 'etag' when it has one. */
+static enum MHD_Result ofrep_reply(struct MHD_Connection *c, int status, json_t *body,
+				   const char *etag)
+{
+	struct hf_rendered out = {0};
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+
+	if (body) {
+		render_json(status, body, &out);
+		resp = MHD_create_response_from_buffer(out.len, out.text, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out.ctype);
+		status = out.status;
+	} else {
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	if (etag && *etag)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+	r = MHD_queue_response(c, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* POST /ofrep/v1/evaluate/flags[/{key}] with the body 'up'. Evaluation
+ * reads and changes nothing, so a viewer's token suffices although the
+ * method is POST (the protocol's choice, to carry a context). */
+static enum MHD_Result ofrep(struct hf_serve *s, struct MHD_Connection *c, const char *url,
+			     const char *method, const struct upload *up)
+{
+	const char *key = url + strlen(OFREP_FLAGS);
+	struct hf_ofrep_snap *snap = NULL;
+	json_t *body = NULL;
+	char why[2200] = "hotfix serve follows no cluster's flags (no --cluster)";
+	char etag[64] = "";
+	size_t len = up->over ? UPLOAD_MAX + 1 : up->b.len;
+	int status;
+
+	if (strcmp(method, "POST"))
+		return ofrep_reply(c, 405, hf_api_error("%s %s: use POST", method, url), NULL);
+	if (s->flags)
+		snap = hf_flagfeed_get(s->flags, why, sizeof(why));
+	if (*key == '/' && key[1]) {
+		/* libmicrohttpd hands the path percent-decoded: the key as the
+		 * client named it. */
+		status = hf_ofrep_eval(snap, !s->flags, why, key + 1, up->b.s, len, &body);
+	} else if (!*key) {
+		status = hf_ofrep_bulk(snap, !s->flags, why, up->b.s, len,
+				       MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								   MHD_HTTP_HEADER_IF_NONE_MATCH),
+				       etag, &body);
+	} else {
+		status = 404;
+		body = hf_api_error("no such path '%s'", url);
+	}
+	hf_ofrep_snap_unref(snap);
+	return ofrep_reply(c, status, body, etag);
+}
+
 /* ---- routing -------------------------------------------------------------- */
 
 static const char *const actions[] = { "pause", "continue", "abort", "rollback" };
@@ -583,20 +666,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
 {
-	static int seen;
 	struct hf_serve *s = cls;
 	enum hf_serve_role role = HF_SERVE_OPERATOR;
 	const char *name;
 
 	(void)version;
-	(void)upload;
-	/* The first call only announces the request; bodies are not used by
-	 * any path and are read and dropped. */
+	/* The first call only announces the request (its headers). Only
+	 * OFREP's bodies are kept (up to UPLOAD_MAX), and only when the token
+	 * is good: a request that is refused 401 keeps nothing. Every other
+	 * body is read and dropped. */
 	if (!*con_cls) {
-		*con_cls = &seen;
+		int keep = ofrep_path(url) &&
+			   (!s->o->tokens || request_role(s->o->tokens, c, method) != HF_SERVE_NONE);
+
+		*con_cls = keep ? hf_xcalloc(1, sizeof(struct upload)) : (void *)&not_kept;
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		struct upload *up = *con_cls;
+
+		if (*con_cls != &not_kept && !up->over) {
+			if (up->b.len + *upload_size > UPLOAD_MAX)
+				up->over = 1;
+			else
+				hf_buf_append(&up->b, upload, *upload_size);
+		}
 		*upload_size = 0;
 		return MHD_YES;
 	}
@@ -619,7 +713,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return reply(c, 401, hf_api_error("a bearer token is needed "
 							  "(Authorization: Bearer TOKEN)"));
 	}
+	/* Any role reaches OFREP: a viewer's token (in the header; the cookie
+	 * counts for GET only) evaluates flags although the method is POST,
+	 * since evaluation changes nothing. */
+	if (*con_cls != &not_kept)
+		return ofrep(s, c, url, method, *con_cls);
 	return route(s, c, url, method, role);
+}
+
+/* A request ended: free the body it kept. */
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode why)
+{
+	struct upload *up = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)why;
+	if (!up || *con_cls == &not_kept)
+		return;
+	hf_buf_release(&up->b);
+	free(up);
+	*con_cls = NULL;
 }
 
 int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct hf_err *err)
@@ -643,7 +758,10 @@ int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct 
 	s = hf_xcalloc(1, sizeof(*s));
 	s->o = o;
 	rc = hf_cache_open(o->state_dir, &s->cache, err);
+	if (!rc && o->cluster)
+		rc = hf_flagfeed_start(o->cluster, o->timeout_ms, &s->flags, err);
 	if (rc) {
+		hf_cache_free(s->cache);
 		free(s);
 		return rc;
 	}
@@ -653,8 +771,10 @@ int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct 
 				/* An idle connection gives its slot back soon; a
 				 * stream stays, kept alive every 15 s. */
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 				MHD_OPTION_END);
 	if (!s->d) {
+		hf_flagfeed_stop(s->flags);
 		hf_cache_free(s->cache);
 		free(s);
 		return hf_err_set(err, HF_ERR, "cannot listen on '%s' (address in use?)", o->listen);
@@ -689,6 +809,7 @@ void hf_serve_stop(struct hf_serve *s)
 	MHD_stop_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
+	hf_flagfeed_stop(s->flags);
 	hf_cache_free(s->cache);
 	free(s);
 }

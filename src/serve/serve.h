@@ -1,8 +1,8 @@
 /* The HTTP server of 'hotfix serve': a JSON API over the journal
  * (/api/v1/...), Server-Sent Events of journal events as they are
  * committed, and the mutations (pause, continue, abort, rollback) as the
- * same journal requests the command line writes. Bearer tokens with two
- * roles guard it. This module never prints and never exits; only
+ * same journal requests the command line writes, and OFREP over the
+ * cluster's flag document. Bearer tokens with two roles guard it. This module never prints and never exits; only
  * src/serve/http.c includes libmicrohttpd. */
 #ifndef HF_SERVE_SERVE_H
 #define HF_SERVE_SERVE_H
@@ -49,8 +49,9 @@ struct hf_serve_opts {
 	const char *listen;             /* "HOST:PORT" ("[::1]:PORT"); port 0: any free one */
 	const struct hf_tokens *tokens; /* NULL: no authentication (loopback only) */
 	const char *exe;                /* the hotfix binary, for rollback drivers */
-	const char *cluster;            /* seed URI for /api/v1/cluster, or NULL: the
-					 * newest run's cluster */
+	const char *cluster;            /* seed URI for /api/v1/cluster (or NULL: the
+					 * newest run's cluster) and the cluster whose
+					 * flag document OFREP evaluates (NULL: none) */
 	long timeout_ms;                /* per fan-out to the nodes */
 };
 
@@ -128,6 +129,58 @@ void hf_cache_chain_get(struct hf_serve_cache *c, const char *run, struct hf_cha
 void hf_cache_chain_put(struct hf_serve_cache *c, const char *run, const struct hf_chain *ch,
 			int from_start);
 
+/* ---- the flag document, followed (src/serve/flagfeed.c) ---------------- */
+
+/* One version of the flag document as OFREP evaluates it: the compiled
+ * document, each flag's metadata (the document's, then the flag's own) and
+ * the flags whose fractional targeting buckets by the targeting key.
+ * Immutable; shared by reference between the request threads. */
+struct hf_ofrep_snap {
+	int refs;                       /* atomic */
+	long long version;              /* 0: nothing was ever published */
+	struct hf_flagdoc *doc;         /* NULL when version is 0 */
+	json_t *meta;                   /* flag key -> its metadata object */
+	const struct hf_flag **needs_key;
+	size_t nneeds;
+};
+/* Build a snapshot of version 'version' from the document text 'text'
+ * (NULL for version 0). Returns NULL with 'err' filled when it does not
+ * load. Caller drops it with hf_ofrep_snap_unref(). */
+struct hf_ofrep_snap *hf_ofrep_snap_new(const char *text, long long version, struct hf_err *err);
+void hf_ofrep_snap_unref(struct hf_ofrep_snap *s);
+
+/* The flag document of the cluster 'cluster', kept current by a thread
+ * of its own: read at start, then re-read at each message on the
+ * 'hotfix:flags' channel and when the version polled every second moved. */
+struct hf_flagfeed;
+/* Start following; a cluster that cannot be reached now is not an error
+ * (the thread keeps trying, and hf_flagfeed_get() says why there is no
+ * document). Returns HF_EINVAL for a URI that does not parse. Caller
+ * stops with hf_flagfeed_stop(). */
+int hf_flagfeed_start(const char *cluster, long timeout_ms, struct hf_flagfeed **out,
+		      struct hf_err *err);
+/* The current snapshot, referenced (caller drops it with
+ * hf_ofrep_snap_unref()), or NULL with 'why' saying what went wrong. */
+struct hf_ofrep_snap *hf_flagfeed_get(struct hf_flagfeed *f, char *why, size_t whylen);
+void hf_flagfeed_stop(struct hf_flagfeed *f);
+
+/* ---- OFREP, without HTTP (src/serve/ofrep.c) ----------------------------- */
+
+/* POST /ofrep/v1/evaluate/flags/{key}: evaluate flag 'key' of 'snap' (NULL:
+ * no document, 'why' says why; 'none' says that no document exists, as
+ * without --cluster, rather than that it could not be read) for the
+ * request body 'body' ('len' bytes). Returns the HTTP status and sets
+ * '*out' to the body (caller decrefs). */
+int hf_ofrep_eval(const struct hf_ofrep_snap *snap, int none, const char *why, const char *key,
+		  const char *body, size_t len, json_t **out);
+/* POST /ofrep/v1/evaluate/flags: every flag. 'etag' (OUT, 64 bytes) is
+ * the answer's entity tag, the document's version and a digest of the
+ * context; when it equals 'if_none_match' (may be NULL) the answer is 304
+ * with no body ('*out' NULL). */
+int hf_ofrep_bulk(const struct hf_ofrep_snap *snap, int none, const char *why,
+		  const char *body, size_t len, const char *if_none_match, char *etag,
+		  json_t **out);
+
 /* ---- the dashboard's files (src/serve/web.c) --------------------------- */
 
 /* The embedded file 'name' of src/serve/web/ ("index.html", "app.js"...):
@@ -145,8 +198,10 @@ struct hf_serve;
 int hf_serve_listen_parse(const char *listen, struct sockaddr_storage *addr, socklen_t *len,
 			  int *loopback, struct hf_err *err);
 /* Start serving on 'o->listen' in threads of its own; 'o' and what it
- * points to must outlive the server. Refuses (HF_EINVAL) a non-loopback
- * address without tokens. Caller stops with hf_serve_stop(). */
+ * points to must outlive the server. With 'o->cluster' it also follows
+ * that cluster's flag document for OFREP (hf_flagfeed_start()). Refuses
+ * (HF_EINVAL) a non-loopback address without tokens. Caller stops with
+ * hf_serve_stop(). */
 int hf_serve_start(const struct hf_serve_opts *o, struct hf_serve **out, struct hf_err *err);
 /* The port it listens on (the one the kernel chose for port 0). */
 int hf_serve_port(const struct hf_serve *s);
