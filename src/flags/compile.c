@@ -336,8 +336,8 @@ static void fractional_prepare(struct hf_compile *c, struct hf_lnode *n)
 	struct hf_fv *e = hf_pool_alloc(c->pool, sizeof(*e) * n->nargs);
 	uint32_t i, lit = 0;
 
-	hf_murmur3_init(&n->prefix, 0);
-	hf_murmur3_update(&n->prefix, c->flag_key, strlen(c->flag_key));
+	hf_flagdhash_init(&n->prefix);
+	hf_flagdhash_update(&n->prefix, c->flag_key, strlen(c->flag_key));
 	for (i = 0; i < n->nargs; i++) {
 		e[i] = n->args[i].lit;
 		lit += n->args[i].op == LOP_LIT;

@@ -10,6 +10,7 @@
 
 #include "core/yaml.h"
 #include "flags/internal.h"
+#include "flags/murmur3.h"
 #include "util/buf.h"
 
 #define DOC_MAX_BYTES (16 * 1024 * 1024)

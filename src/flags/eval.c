@@ -523,7 +523,7 @@ static int pick_dynamic(const struct hf_fv *e, uint32_t ne, uint32_t hash, struc
 static NOINLINE int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv first, args;
-	struct hf_murmur3 m;
+	struct hf_flagdhash m;
 	const struct hf_fv *tk;
 	const char *s;
 	uint32_t len, hash;
@@ -534,7 +534,7 @@ static NOINLINE int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, 
 		return -1;
 	by_string = first.type == HF_FV_STR;
 	if (by_string) {
-		hash = hf_murmur3_32(first.u.s, first.len, 0);
+		hash = hf_flagdhash(first.u.s, first.len);
 	} else {
 		tk = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs, "targetingKey", 12);
 		if (!tk || js_falsy(tk))
@@ -543,8 +543,8 @@ static NOINLINE int ev_fractional(const struct hf_lnode *n, struct hf_evst *st, 
 			return -1;
 		/* The flag key was hashed once, when the rule was compiled. */
 		m = n->prefix;
-		hf_murmur3_update(&m, s, len);
-		hash = hf_murmur3_final(&m);
+		hf_flagdhash_update(&m, s, len);
+		hash = hf_flagdhash_final(&m);
 	}
 	if (by_string ? n->rest != NULL : n->all != NULL) {
 		pick(by_string ? n->rest : n->all, hash, out);

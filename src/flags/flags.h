@@ -5,8 +5,9 @@
  * allocating. Nothing here talks to Redis or prints.
  *
  * The results are those of flagd-core 4.x (@openfeature/flagd-core): the
- * same values, variants, reasons and error codes; docs/flags.md says
- * where and why the two differ (fractional hashes the UTF-8 bytes). */
+ * same values, variants, reasons and error codes, fractional's buckets
+ * included for any key (flagd-core's hash over UTF-16 code units,
+ * flagdhash.h; docs/flags.md). */
 #ifndef HF_FLAGS_FLAGS_H
 #define HF_FLAGS_FLAGS_H
 

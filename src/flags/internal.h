@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "flags/flags.h"
-#include "flags/murmur3.h"
+#include "flags/flagdhash.h"
 
 /* ---- memory: a document's allocations are freed together ------------ */
 
@@ -69,7 +69,7 @@ struct hf_lnode {
 	uint32_t nsegs;
 	int flagd;                      /* LOP_VAR: a FLAGD_* for a path that starts with "$flagd" */
 	int unary;                      /* LOP_NOT/NOTNOT: the argument was no array */
-	struct hf_murmur3 prefix;       /* LOP_FRACTIONAL: the flag key hashed */
+	struct hf_flagdhash prefix;     /* LOP_FRACTIONAL: the flag key hashed */
 	struct hf_buckets *all, *rest;  /* LOP_FRACTIONAL: the buckets of literal arguments
 					 * (all of them, or after the first), or NULL */
 	int line, col;                  /* where the node starts in the file */

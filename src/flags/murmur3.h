@@ -1,7 +1,7 @@
-/* MurmurHash3 x86 32-bit (Austin Appleby's public-domain algorithm), in
- * one call or streamed: the fractional operator hashes a flag key and a
- * targeting key as one string without joining them, from a state that
- * holds the flag key already (computed once per flag). */
+/* MurmurHash3 x86 32-bit (Austin Appleby's public-domain algorithm) of
+ * bytes, in one call or streamed: the flag key table's hash for keys over
+ * 16 bytes (doc.c). The fractional operator does not use it: it hashes as
+ * flagd-core does (flagdhash.h), which differs for non-ASCII strings. */
 #ifndef HF_FLAGS_MURMUR3_H
 #define HF_FLAGS_MURMUR3_H
 

@@ -1,4 +1,5 @@
-/* Unit tests of src/flags/: MurmurHash3 on known vectors, each operator's
+/* Unit tests of src/flags/: flagd-core's fractional hash and MurmurHash3
+ * on known vectors, each operator's
  * edge cases as flagd-core answers them, fractional's shares, the
  * positions of errors in invalid documents, contexts and canonical JSON.
  * tests/flags/ checks the same evaluator against flagd-core itself. */
@@ -13,6 +14,7 @@
 #include <jansson.h>
 
 #include "flags/flags.h"
+#include "flags/flagdhash.h"
 #include "flags/murmur3.h"
 
 static void test_murmur_vectors(void **state)
@@ -60,6 +62,120 @@ static void test_murmur_streamed(void **state)
 		}
 	}
 	assert_int_equal(hf_murmur3_32("flag-keyuser-1", 14, 0), 0xd73f90f6);
+}
+
+/* flagd-core's hash (flagdhash.h) over UTF-8 input. The expected values
+ * were computed in Node 20 with imurmurhash 0.1.4 (npm pack
+ * imurmurhash@0.1.4), as flagd-core 4.0.1 calls it:
+ *   new MurmurHash3(Buffer.from(bytes).toString('utf8')).result() >>> 0
+ * i.e. over the JavaScript string's UTF-16 code units: ASCII, lengths 0-9
+ * (every tail), Latin-1, CJK, emoji (surrogate pairs), mixed, and tails
+ * whose third unit is 0x8000 or above (imurmurhash does not mix them in:
+ * those strings of 3 units all hash as their length). */
+static void test_flagdhash_vectors(void **state)
+{
+	static const struct { const char *s; size_t n; uint32_t want; } v[] = {
+		{ "", 0, 0x00000000 },  /* "" */
+		{ "a", 1, 0x3c2569b2 },  /* "a" */
+		{ "ab", 2, 0x9bbfd75f },  /* "ab" */
+		{ "abc", 3, 0xb3dd93fa },  /* "abc" */
+		{ "abcd", 4, 0x43ed676a },  /* "abcd" */
+		{ "abcde", 5, 0xe89b9af6 },  /* "abcde" */
+		{ "abcdef", 6, 0x6181c085 },  /* "abcdef" */
+		{ "abcdefg", 7, 0x883c9b06 },  /* "abcdefg" */
+		{ "abcdefgh", 8, 0x49ddccc4 },  /* "abcdefgh" */
+		{ "abcdefghi", 9, 0x421406f0 },  /* "abcdefghi" */
+		{ "hello", 5, 0x248bfa47 },  /* "hello" */
+		{ "Hello, world!", 13, 0xc0363e43 },  /* "Hello, world!" */
+		{ "The quick brown fox jumps over the lazy dog", 43, 0x2e4ff723 },  /* "The quick brown fox jumps over the lazy dog" */
+		{ "\x6a\x6f\x73\xc3\xa9", 5, 0x5bc11eef },  /* "josé" */
+		{ "\x7a\x6f\xc3\xab\x2d\x33", 6, 0x789d46c3 },  /* "zoë-3" */
+		{ "\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf", 8, 0x76293b50 },  /* "ÿÿÿÿ" */
+		{ "\xc3\xa9", 2, 0x44c6d4b2 },  /* "é" */
+		{ "\xc3\xa9\xc3\xa9", 4, 0x25ef9fbd },  /* "éé" */
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9", 6, 0x3d23df51 },  /* "ééé" */
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8, 0x035aa158 },  /* "éééé" */
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 10, 0xa619eb22 },  /* "ééééé" */
+		{ "\xe7\x94\xa8\xe6\x88\xb7", 6, 0x799d1261 },  /* "用户" */
+		{ "\xe7\x94\xa8\xe6\x88\xb7\xe5\x90\x8d", 9, 0x362d8700 },  /* "用户名" */
+		{ "\xe7\x94\xa8\xe6\x88\xb7\x2d\x31", 8, 0xef0a582e },  /* "用户-1" */
+		{ "\xe7\x94\xa8\xe6\x88\xb7\xe5\x90\x8d\xe7\x94\xa8\xe6\x88\xb7\xe5\x90\x8d\xe7\x94\xa8", 21, 0x7e18279e },  /* "用户名用户名用" */
+		{ "\xe6\x95\xb0\xe6\x8d\xae\xe5\xba\x93", 9, 0x4dfacd5f },  /* "数据库" */
+		{ "\xe8\x80\x80\xe8\x80\x80\xe8\x80\x80", 9, 0x85f0b427 },  /* U+8000 x3 */
+		{ "\x61\xef\xbf\xbf\xe8\x80\x80", 7, 0x85f0b427 },  /* "a" U+FFFF U+8000 */
+		{ "\x61\x62\xe8\x80\x80", 5, 0x85f0b427 },  /* "ab" U+8000 */
+		{ "\xf0\x9f\x91\x8d", 4, 0xfd7552b1 },  /* "👍" */
+		{ "\x78\xf0\x9f\x91\x8d", 5, 0x85f0b427 },  /* "x👍" */
+		{ "\x78\x79\xf0\x9f\x91\x8d", 6, 0x439a60b6 },  /* "xy👍" */
+		{ "\xf0\x9f\x91\x8d\xf0\x9f\x91\x8d", 8, 0xe474b783 },  /* "👍👍" */
+		{ "\x61\xf0\x9f\x98\x80\x62", 6, 0x6486206f },  /* "a😀b" */
+		{ "\xf0\x9d\x84\x9e", 4, 0x06d73f85 },  /* "𝄞" */
+		{ "\x66\x6c\x61\x67\x2d\x6b\x65\x79\xe7\x94\xa8\xe6\x88\xb7\x2d\x31", 16, 0xee77eb49 },  /* "flag-key用户-1" */
+		{ "\x66\x72\x61\x63\x2d\x35\x30\x2d\x35\x30\x6a\x6f\x73\xc3\xa9\x2d\x31", 17, 0xfcf78a00 },  /* "frac-50-50josé-1" */
+		{ "fuser-1", 7, 0x5554ebe0 },  /* "fuser-1" */
+		{ "flag-keyuser-1", 14, 0xd73f90f6 },  /* "flag-keyuser-1" */
+		{ "\x6d\x69\x78\x65\x64\x3a\x20\xc3\xa9\x2c\x20\xe7\x94\xa8\x2c\x20\xf0\x9f\x98\x80\x2c\x20\x61\x6e\x64\x20\x41\x53\x43\x49\x49", 31, 0xd6133e65 },  /* "mixed: é, 用, 😀, and ASCII" */
+		{ "\x00\x00\x00", 3, 0x85f0b427 },  /* three NULs */
+		/* Invalid UTF-8, as Node decodes it (a U+FFFD per maximal
+		 * invalid subsequence, WHATWG): */
+		{ "\xff", 1, 0xf1656074 },  /* U+FFFD */
+		{ "\x80", 1, 0xf1656074 },  /* U+FFFD */
+		{ "\xc0\xaf", 2, 0xb3638d9e },  /* U+FFFD U+FFFD */
+		{ "\xc3", 1, 0xf1656074 },  /* U+FFFD */
+		{ "\xe0\xa0", 2, 0xf1656074 },  /* U+FFFD */
+		{ "\xed\xa0\x80", 3, 0x85f0b427 },  /* U+FFFD U+FFFD U+FFFD */
+		{ "\xf4\x90\x80\x80", 4, 0xd9484105 },  /* U+FFFD U+FFFD U+FFFD U+FFFD */
+		{ "\xf0\x9f\x91", 3, 0xf1656074 },  /* U+FFFD */
+		{ "\xf0\x9f\x91\x41", 4, 0x1cd10e0b },  /* U+FFFD U+0041 */
+		{ "\xe7\x94\x41\x42", 4, 0x16a8bc2c },  /* U+FFFD U+0041 U+0042 */
+		{ "\x61\x80\x62\x63\x64\x65", 6, 0x75de191b },  /* U+0061 U+FFFD U+0062 U+0063 U+0064 U+0065 */
+		{ "\xf8\x88\x80\x80\x80", 5, 0xe944d801 },  /* U+FFFD U+FFFD U+FFFD U+FFFD U+FFFD */
+		{ "\xc2\x41\xc3\xa9", 4, 0x22b63bb5 },  /* U+FFFD U+0041 U+00E9 */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (hf_flagdhash(v[i].s, v[i].n) != v[i].want)
+			print_error("vector %zu: %08x, want %08x\n", i, hf_flagdhash(v[i].s, v[i].n), v[i].want);
+		assert_int_equal(hf_flagdhash(v[i].s, v[i].n), v[i].want);
+	}
+	/* Up to 0xFF a code unit is one byte of MurmurHash3: the same hash
+	 * as MurmurHash3 for ASCII. */
+	assert_int_equal(hf_flagdhash("Hello, world!", 13), hf_murmur3_32("Hello, world!", 13, 0));
+}
+
+/* Streamed in any split between code points, the hash is the one-shot
+ * hash (the ASCII fast path and the per-unit path agree at any
+ * alignment). */
+static void test_flagdhash_streamed(void **state)
+{
+	static const char *const strs[] = {
+		"flag-keyuser-1 and some more bytes",
+		"mixed: \xc3\xa9, \xe7\x94\xa8, \xf0\x9f\x98\x80, and ASCII, abcdefgh \xe7\x94\xa8\xe6\x88\xb7-1",
+	};
+	size_t k, n, a, b;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		const char *s = strs[k];
+
+		n = strlen(s);
+		for (a = 0; a <= n; a++) {
+			for (b = a; b <= n; b++) {
+				struct hf_flagdhash m;
+
+				/* Splits at code point boundaries only. */
+				if ((s[a] & 0xc0) == 0x80 || (s[b] & 0xc0) == 0x80)
+					continue;
+				hf_flagdhash_init(&m);
+				hf_flagdhash_update(&m, s, a);
+				hf_flagdhash_update(&m, s + a, b - a);
+				hf_flagdhash_update(&m, s + b, n - b);
+				assert_int_equal(hf_flagdhash_final(&m), hf_flagdhash(s, n));
+			}
+		}
+	}
 }
 
 /* ---- one rule, one context ------------------------------------------- */
@@ -262,10 +378,10 @@ static void test_fractional(void **state)
 	assert_int_equal(first_share("{\"fractional\": [[\"a\", -7], [\"b\", 1]]}", 1000), 0);
 	assert_int_equal(first_share("{\"fractional\": [[\"a\"]]}", 1000), 1000);
 	/* flagKey + targetingKey: "f" + "user-1". */
-	RULE(hf_murmur3_32("fuser-1", 7, 0) >> 31 ? "b" : "a",
+	RULE(hf_flagdhash("fuser-1", 7) >> 31 ? "b" : "a",
 	     "{\"fractional\": [[\"a\", 1], [\"b\", 1]]}", "{\"targetingKey\": \"user-1\"}");
 	/* A first string argument is the bucketing value. */
-	RULE(hf_murmur3_32("k", 1, 0) >> 31 ? "b" : "a",
+	RULE(hf_flagdhash("k", 1) >> 31 ? "b" : "a",
 	     "{\"fractional\": [{\"var\": \"k\"}, [\"a\", 1], [\"b\", 1]]}", "{\"k\": \"k\"}");
 	/* No targeting key, weights over 2^31 - 1, zero weights: null. */
 	RULE("DEFAULT:dflt", "{\"fractional\": [[\"a\", 1]]}", "{}");
@@ -424,6 +540,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_murmur_vectors),
 		cmocka_unit_test(test_murmur_streamed),
+		cmocka_unit_test(test_flagdhash_vectors),
+		cmocka_unit_test(test_flagdhash_streamed),
 		cmocka_unit_test(test_var_and_if),
 		cmocka_unit_test(test_equality),
 		cmocka_unit_test(test_relational),
