@@ -621,7 +621,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	}
 	t[at].match = 1;
 	if (wait_acks(fs, s, v, why, sizeof(why)))
-		snprintf(t[at].warning, sizeof(t[at].warning), "restored, but %s", why);
+		snprintf(t[at].warning, sizeof(t[at].warning), "restored, but %.240s", why);
 out:
 	free(doc);
 	hf_flagstate_release(&st);
