@@ -135,6 +135,19 @@ static void print_plan_waves(FILE *f, const struct hf_manifest *m, const struct 
 				pw->implicit ? "  (added: the waves above stop short of every key)" : "");
 			continue;
 		}
+		if (hf_manifest_ramps(m)) {
+			double share = hf_manifest_ramp_share(m, (int)w + 1);
+
+			if (share < 0)
+				fprintf(f, "  wave %zu  node changes, in full (dark) -> %zu step(s)%s\n",
+					w + 1, pw->nodes, pw->skipped ? "  (none: skipped)" : "");
+			else
+				fprintf(f, "  wave %zu  percent: %g%% of the traffic%s%s%s\n", w + 1,
+					share, pw->bake_ms ? ", then bake " : "",
+					pw->bake_ms ? d : "", pw->implicit ? "  (added: the ramps "
+					"above stop short of 100%)" : "");
+			continue;
+		}
 		fprintf(f, "  wave %zu  nodes: %-6s -> %zu node(s)%s%s%s\n", w + 1,
 			wave_nodes_label(m, w, lbl, sizeof(lbl)), pw->nodes,
 			pw->bake_ms ? ", then bake " : "", pw->bake_ms ? d : "",

@@ -3,8 +3,12 @@
  * when the live clients acknowledged it, and reverted to the exact
  * document it replaced. The target is the store's primary, one node. What
  * a document means is src/flags/'s business; the store's keys are
- * engine/redis/flagstore.h's. Ramps (percent waves) are not here yet. */
+ * engine/redis/flagstore.h's. In a ramp ("percent: P" waves) each wave is
+ * a step that publishes the flag with fractional targeting between its new
+ * default variant and its old one; every ramp step's before-state is the
+ * document before the first ramp, so any of them reverts straight to it. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,8 @@
  * waited for, and named, rather than silently left out. */
 #define LIVE_MS 10000LL
 #define ACK_POLL_MS 100L
+/* The total weight of a ramp's fractional targeting: 0.001 % steps. */
+#define RAMP_WEIGHT 100000LL
 
 struct flag_spec {
 	char *key;
@@ -132,6 +138,56 @@ static char *blob_doc(const char *b, long long *version)
 		*version = j ? json_integer_value(json_object_get(j, "version")) : 0;
 	json_decref(j);
 	return s;
+}
+
+/* ---- ramps ------------------------------------------------------------------- */
+
+/* The definition step 's' publishes: the change's own, or in a ramp wave
+ * below 100 % the same flag with its targeting replaced by
+ * {"fractional": [[ON, w], [OFF, W - w]]}: ON its new default variant,
+ * OFF the default variant of the flag before the first ramp (one named
+ * 'off' when that is no variant of the new definition, or there was no
+ * flag). Returns NULL with 'why' when there is no OFF. Caller frees. */
+static char *step_def(const struct flag_spec *fs, const struct hf_kind_ctx *x,
+		      const struct hf_step *s, char *why, size_t len)
+{
+	double share = x->m && hf_manifest_ramps(x->m) ? hf_manifest_ramp_share(x->m, s->wave)
+						     : 100;
+	char *origin, *was, *out = NULL;
+	json_t *def, *old, *variants;
+	const char *on, *off;
+	long long w;
+
+	if (share >= 100 || share < 0)
+		return hf_xstrdup(fs->def);
+	origin = blob_doc(s->before, NULL);
+	was = flag_def(origin, fs->key);
+	def = json_loads(fs->def, 0, NULL);
+	old = was ? json_loads(was, 0, NULL) : NULL;
+	variants = json_object_get(def, "variants");
+	on = json_string_value(json_object_get(def, "defaultVariant"));
+	off = json_string_value(json_object_get(old, "defaultVariant"));
+	if (!off || !json_object_get(variants, off))
+		off = json_object_get(variants, "off") ? "off" : NULL;
+	if (!on || !off) {
+		snprintf(why, len, "flag '%s' cannot ramp: %s", fs->key, !on ? "its definition "
+			 "has no defaultVariant" : "the old default variant is not one of its "
+			 "variants and it has none named 'off'");
+		goto out;
+	}
+	w = llround(share * (double)RAMP_WEIGHT / 100.0);
+	json_object_set_new(def, "targeting", json_pack("{s:[[s,I],[s,I]]}", "fractional", on,
+						       (json_int_t)w, off,
+						       (json_int_t)(RAMP_WEIGHT - w)));
+	json_object_set_new(def, "defaultVariant", json_string(off));
+	json_object_set_new(def, "state", json_string("ENABLED"));
+	out = dump(def);
+out:
+	json_decref(def);
+	json_decref(old);
+	free(origin);
+	free(was);
+	return out;
 }
 
 /* ---- parse ------------------------------------------------------------------ */
@@ -370,6 +426,36 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 	return rc;
 }
 
+/* In a ramp, the before-state of the change's earliest captured step of
+ * run 'x' other than 's' (the document before the first ramp), or NULL.
+ * Caller frees. */
+static char *ramp_origin(const struct hf_kind_ctx *x, const struct hf_step *s)
+{
+	struct hf_run *run = NULL;
+	struct hf_step *steps = NULL;
+	struct hf_err err = {0};
+	size_t i, n = 0;
+	char *out = NULL;
+	int best = 0;
+
+	if (!x->journal || !x->run_id || !x->m || !hf_manifest_ramps(x->m) ||
+	    hf_journal_run_load(x->journal, x->run_id, &run, &steps, &n, &err))
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (steps[i].change == s->change && steps[i].before && steps[i].wave < s->wave &&
+		    (!best || steps[i].wave < best)) {
+			best = steps[i].wave;
+			free(out);
+			out = hf_xstrdup(steps[i].before);
+		}
+	hf_steps_free(steps, n);
+	hf_run_free(run);
+	return out;
+}
+
+/* The before-state: the store's document and version; in a ramp, that of
+ * the first ramp for every ramp step, so that any of them reverts straight
+ * to it. */
 static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		    size_t n)
 {
@@ -384,8 +470,10 @@ static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 		return;
 	}
 	for (i = 0; i < n; i++) {
+		char *origin = ramp_origin(x, t[i].step);
+
 		free(t[i].step->before);
-		t[i].step->before = blob(&st);
+		t[i].step->before = origin ? origin : blob(&st);
 	}
 	hf_flagstate_release(&st);
 	hf_flagstore_close(s);
@@ -400,7 +488,7 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 	struct hf_flagstore *s = NULL;
 	struct hf_flagstate st = {0};
 	struct hf_err err = {0};
-	char *cur = NULL, *doc = NULL, why[512];
+	char *cur = NULL, *doc = NULL, *def = NULL, why[512];
 	long long v, ms;
 	size_t at;
 
@@ -408,11 +496,16 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 		fail_all(t, n, HF_EUNREACH, err.msg);
 		return;
 	}
-	at = store_target(s, t, n);
-	cur = flag_def(st.doc, fs->key);
-	if (at == n || same(cur, fs->def))
+	if ((at = store_target(s, t, n)) == n)
 		goto out;
-	if (!(doc = doc_with(st.doc, fs->key, fs->def, fs->evaluators, why, sizeof(why)))) {
+	if (!(def = step_def(fs, x, t[at].step, why, sizeof(why)))) {
+		hf_target_set(&t[at], HF_ERR, "%s", why);
+		goto out;
+	}
+	cur = flag_def(st.doc, fs->key);
+	if (same(cur, def))
+		goto out;
+	if (!(doc = doc_with(st.doc, fs->key, def, fs->evaluators, why, sizeof(why)))) {
 		hf_target_set(&t[at], HF_ERR, "flag '%s': %s", fs->key, why);
 		goto out;
 	}
@@ -422,6 +515,7 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 			      "flag '%s': %s", fs->key, err.msg);
 	hf_crashpoint("flag-published");
 out:
+	free(def);
 	free(cur);
 	free(doc);
 	hf_flagstate_release(&st);
@@ -531,7 +625,8 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 		t[at].match = same(cur, want);
 		goto out;
 	}
-	if (!same(cur, fs->def))
+	want = step_def(fs, x, t[at].step, why, sizeof(why));
+	if (!same(cur, want))
 		goto out;
 	if (wait_acks(fs, s, st.version, why, sizeof(why))) {
 		hf_target_set(&t[at], HF_ERR, "%s", why);
@@ -555,12 +650,13 @@ out:
  * published (or the flag alone was changed by it since the capture), else
  * the current document with K put back. NULL with 'why' when nothing is to
  * be published ('*done' set: the before-state holds) or on a conflict. */
-static char *restoring_doc(const struct flag_spec *fs, const struct hf_step *step,
-			   const struct hf_flagstate *st, unsigned flags, int *done, int *conflict,
-			   char *why, size_t len)
+static char *restoring_doc(const struct flag_spec *fs, const struct hf_kind_ctx *x,
+			   const struct hf_step *step, const struct hf_flagstate *st,
+			   unsigned flags, int *done, int *conflict, char *why, size_t len)
 {
 	char *bdoc = blob_doc(step->before, NULL), *adoc = blob_doc(step->after, NULL);
 	char *cur = flag_def(st->doc, fs->key), *was = flag_def(bdoc, fs->key), *out = NULL;
+	char *mine = step_def(fs, x, step, why, len);
 
 	*done = *conflict = 0;
 	if (st->doc && adoc && !strcmp(st->doc, adoc)) {
@@ -569,7 +665,7 @@ static char *restoring_doc(const struct flag_spec *fs, const struct hf_step *ste
 		out = hf_xstrdup(bdoc ? bdoc : "{\"flags\":{}}");
 	} else if (same(cur, was)) {
 		*done = 1;
-	} else if (same(cur, fs->def) || (flags & HF_REVERT_FORCE)) {
+	} else if (same(cur, fs->def) || (mine && same(cur, mine)) || (flags & HF_REVERT_FORCE)) {
 		out = doc_with(st->doc, fs->key, was, NULL, why, len);
 	} else {
 		*conflict = 1;
@@ -581,6 +677,7 @@ static char *restoring_doc(const struct flag_spec *fs, const struct hf_step *ste
 	free(adoc);
 	free(cur);
 	free(was);
+	free(mine);
 	return out;
 }
 
@@ -605,7 +702,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	}
 	if ((at = store_target(s, t, n)) == n)
 		goto out;
-	doc = restoring_doc(fs, t[at].step, &st, flags, &done, &conflict, why, sizeof(why));
+	doc = restoring_doc(fs, x, t[at].step, &st, flags, &done, &conflict, why, sizeof(why));
 	if (done) {
 		t[at].match = 1;
 		goto out;
@@ -630,6 +727,7 @@ out:
 
 const struct hf_change_kind hf_kind_flag = {
 	.name = "flag",
+	.flags = HF_KIND_RAMPS,
 	.parse = parse,
 	.free = spec_free,
 	.summary = summary,
