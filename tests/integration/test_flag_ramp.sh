@@ -151,7 +151,8 @@ RUN=$(last_run)
 hf --json status "$RUN" >"$T/s3.json"
 check "the flag's steps were reverted before the config's" json_true "$T/s3.json" '
 	([.steps[] | select(.wave >= 2) | .updated_ms] | max) <= ([.steps[] | select(.wave == 1) | .updated_ms] | min),
-	all(.steps[]; .state == "reverted")'
+	([.steps[] | select(.before != null) | .state] | all(. == "reverted")),
+	([.steps[] | select(.wave == 4) | .state] == ["planned"])'
 check "straight back to the document before the first ramp" sh -c "test \"\$(redis-cli -p $STORE_PORT HGET '$DOCKEY' doc)\" = \"\$(cat '$T/v1.txt')\""
 check "in one version after the two ramps" test "$(store_version)" = $((V0 + 3))
 check "every watcher acknowledged it" eventually 60 acked_by_all $((V0 + 3))
