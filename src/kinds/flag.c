@@ -192,8 +192,38 @@ out:
 
 /* ---- parse ------------------------------------------------------------------ */
 
-/* A YAML node as JSON: plain scalars are null, booleans and numbers as in
- * YAML 1.2's core schema, every other scalar a string. */
+/* Is 's' a number as JSON writes one (what YAML 1.2's JSON schema reads
+ * as a number)? '*real': with a fraction or an exponent. */
+static int json_number(const char *s, int *real)
+{
+	*real = 0;
+	if (*s == '-')
+		s++;
+	if (!(*s >= '0' && *s <= '9') || (*s == '0' && s[1] >= '0' && s[1] <= '9'))
+		return 0;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s == '.') {
+		*real = 1;
+		if (!(*++s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		*real = 1;
+		if (*++s == '+' || *s == '-')
+			s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return !*s;
+}
+
+/* A YAML node as JSON: plain scalars are null, booleans and numbers as
+ * JSON writes them, every other scalar a string. */
 static json_t *to_json(struct fy_node *n)
 {
 	void *it = NULL;
@@ -223,16 +253,17 @@ static json_t *to_json(struct fy_node *n)
 	}
 	{
 		const char *s = fy_node_get_scalar(n, &len);
-		char *copy = hf_xstrndup(s ? s : "", s ? len : 0), *end;
-		double d;
+		char *copy = hf_xstrndup(s ? s : "", s ? len : 0);
+		int real;
 
 		if (hf_yaml_is_plain(n) && (!strcmp(copy, "true") || !strcmp(copy, "false")))
 			j = json_boolean(copy[0] == 't');
-		else if (hf_yaml_is_plain(n) && *copy && (d = strtod(copy, &end), !*end))
-			j = strchr(copy, '.') || strchr(copy, 'e') || strchr(copy, 'E')
-				    ? json_real(d) : json_integer(strtoll(copy, NULL, 10));
+		else if (hf_yaml_is_plain(n) && json_number(copy, &real))
+			j = real ? json_real(strtod(copy, NULL)) : json_integer(strtoll(copy, NULL, 10));
 		else
 			j = json_stringn(copy, strlen(copy));
+		if (!j)   /* a number beyond a double, or text that is no UTF-8 */
+			j = json_null();
 		free(copy);
 		return j;
 	}
@@ -254,7 +285,13 @@ static int take_flag(struct hf_yaml *y, struct flag_spec *fs, const char *label,
 	if (hf_flagdoc_parse(label, text, strlen(text), 0, &fd, &e)) {
 		if (own)
 			return hf_err_set(y->err, HF_EINVAL, "%s", e.msg);
-		return hf_yaml_fail(y, pos, "invalid flag definition: %s", e.msg);
+		/* The position in the JSON made of the YAML means nothing to
+		 * the reader: the manifest's is given instead. */
+		const char *msg = e.msg, *p = strstr(e.msg, ": ");
+
+		if (!strncmp(e.msg, label, strlen(label)) && p)
+			msg = p + 2;
+		return hf_yaml_fail(y, pos, "invalid flag definition: %s", msg);
 	}
 	canon = hf_flagdoc_json(fd);
 	j = json_loads(canon, 0, NULL);
