@@ -12,6 +12,7 @@
 
 #include "engine/redis/flagstore.h"
 #include "hotfix/flags.h"
+#include "sandbox/sandbox.h"
 #include "util/buf.h"
 #include "util/misc.h"
 
@@ -38,17 +39,24 @@ void hf_cmd_flag_client_usage(FILE *f)
 	fputs(usage, f);
 }
 
-/* The URI as given, else $HOTFIX_CLUSTER. The library parses it itself. */
-static const char *cluster_of(const char *given, struct hf_err *err)
+/* The cluster as every command finds it: --cluster, else $HOTFIX_CLUSTER,
+ * else the sandbox of the state directory when it is up. The library
+ * parses the URI itself, so it is kept as text. Caller frees. */
+static char *cluster_of(struct hf_ctx *ctx, const char *given, struct hf_err *err)
 {
 	const char *env = getenv("HOTFIX_CLUSTER");
+	char *dir, *seed = NULL;
 
 	if (given)
-		return given;
+		return hf_xstrdup(given);
 	if (env && *env)
-		return env;
-	hf_err_set(err, HF_EINVAL, "flag watch and status need --cluster URI (or $HOTFIX_CLUSTER)");
-	return NULL;
+		return hf_xstrdup(env);
+	dir = hf_sandbox_default_dir(ctx->state_dir);
+	if (!dir || hf_sandbox_seed(dir, &seed, NULL))
+		hf_err_set(err, HF_EINVAL, "no cluster given: use --cluster redis://host:port "
+			   "(or start a sandbox with 'hotfix sandbox up')");
+	free(dir);
+	return seed;
 }
 
 /* ---- watch ------------------------------------------------------------------ */
@@ -76,8 +84,9 @@ static int watch_loop(struct hf_flags_client *c, const char *key, const struct h
 	return 0;
 }
 
-static int flag_watch(const char *key, const char *cluster, const char *context,
-		      const char *stale, const char *poll, struct hf_err *err)
+/* Watch 'key' on the cluster at 'uri' until SIGINT or SIGTERM. */
+static int watch(const char *uri, const char *key, const char *context, const char *stale,
+		 const char *poll, struct hf_err *err)
 {
 	struct hf_flags_options o;
 	struct hf_flags_client *c = NULL;
@@ -88,8 +97,7 @@ static int flag_watch(const char *key, const char *cluster, const char *context,
 	int rc = 0;
 
 	hf_flags_options_init(&o);
-	if (!(o.uri = cluster_of(cluster, err)))
-		return HF_EINVAL;
+	o.uri = uri;
 	if (stale && (rc = hf_opt_int("stale", stale, &n, err)))
 		return rc;
 	if (stale)
@@ -115,6 +123,19 @@ static int flag_watch(const char *key, const char *cluster, const char *context,
 	return rc;
 }
 
+static int flag_watch(struct hf_ctx *hctx, const char *key, const char *cluster,
+		      const char *context, const char *stale, const char *poll, struct hf_err *err)
+{
+	char *uri = cluster_of(hctx, cluster, err);
+	int rc;
+
+	if (!uri)
+		return HF_EINVAL;
+	rc = watch(uri, key, context, stale, poll, err);
+	free(uri);
+	return rc;
+}
+
 /* ---- status ------------------------------------------------------------------- */
 
 struct census {
@@ -124,7 +145,16 @@ struct census {
 	long long now_ms, stale_ms;
 	long long *delays;        /* of the clients on the current version, sorted */
 	size_t ndelays;
+	long long *published;     /* per client: when its version was published, 0: unknown */
 };
+
+/* A client's delay from publish to apply, or -1 when it is not known. */
+static long long delay_of(const struct census *s, size_t i)
+{
+	if (!s->c[i].applied_version || !s->published[i])
+		return -1;
+	return s->c[i].applied_ms - s->published[i];
+}
 
 static int by_value(const void *a, const void *b)
 {
@@ -154,8 +184,10 @@ static int acked(const struct census *s, const struct hf_flagclient *c)
 	return s->st.version && c->applied_version >= s->st.version;
 }
 
-static json_t *client_json(const struct census *s, const struct hf_flagclient *c)
+static json_t *client_json(const struct census *s, size_t i)
 {
+	const struct hf_flagclient *c = &s->c[i];
+	long long delay = delay_of(s, i);
 	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:b, s:b}", "id", c->id,
 			      "host", c->host, "pid", (json_int_t)c->pid, "lib", c->lib,
 			      "started_ms", (json_int_t)c->started_ms, "seen_ms",
@@ -164,10 +196,7 @@ static json_t *client_json(const struct census *s, const struct hf_flagclient *c
 			      (json_int_t)c->applied_ms, "stale", is_stale(s, c), "acknowledged",
 			      acked(s, c));
 
-	/* Only the current version's publish time is known here. */
-	json_object_set_new(o, "delay_ms", c->applied_version == s->st.version
-				       ? json_integer(c->applied_ms - s->st.published_ms)
-				       : json_null());
+	json_object_set_new(o, "delay_ms", delay >= 0 ? json_integer(delay) : json_null());
 	return o;
 }
 
@@ -179,7 +208,7 @@ static void status_json(const struct census *s, const char *key, json_t *flag)
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		json_array_append_new(cl, client_json(s, &s->c[i]));
+		json_array_append_new(cl, client_json(s, i));
 		if (is_stale(s, &s->c[i]))
 			json_array_append_new(stale, json_string(s->c[i].id));
 		if (!acked(s, &s->c[i]))
@@ -243,8 +272,8 @@ static void status_text(const struct census *s, const char *key, json_t *flag)
 		hf_fmt_duration(s->now_ms - c->seen_ms, seen, sizeof(seen));
 		if (c->applied_version)
 			snprintf(applied, sizeof(applied), "v%lld", c->applied_version);
-		if (c->applied_version == s->st.version && s->st.version)
-			snprintf(delay, sizeof(delay), "%lld ms", c->applied_ms - s->st.published_ms);
+		if (delay_of(s, i) >= 0)
+			snprintf(delay, sizeof(delay), "%lld ms", delay_of(s, i));
 		printf("%-36s %-6s %-8s %-10s %8s %10s\n", c->id, c->lib, seen, applied, delay,
 		       is_stale(s, c) ? "stale" : acked(s, c) ? "current" : "behind");
 	}
@@ -274,9 +303,17 @@ static int census_load(struct census *s, const char *cluster, long timeout_ms, l
 		goto out;
 	s->now_ms = hf_wall_ms();
 	s->delays = hf_xcalloc(s->n + 1, sizeof(*s->delays));
-	for (i = 0; i < s->n; i++)
-		if (s->st.version && s->c[i].applied_version == s->st.version)
+	s->published = hf_xcalloc(s->n + 1, sizeof(*s->published));
+	for (i = 0; !rc && i < s->n; i++) {
+		long long v = s->c[i].applied_version;
+
+		if (v && v == s->st.version)
+			s->published[i] = s->st.published_ms;
+		else if (v && (rc = hf_flagstore_published(st, v, &s->published[i], err)))
+			break;
+		if (v && v == s->st.version)
 			s->delays[s->ndelays++] = s->c[i].applied_ms - s->st.published_ms;
+	}
 	qsort(s->delays, s->ndelays, sizeof(*s->delays), by_value);
 out:
 	hf_flagstore_close(st);
@@ -290,15 +327,16 @@ static int flag_status(struct hf_ctx *hctx, const char *key, const char *cluster
 	struct census s = { .stale_ms = STALE_DEFAULT_MS };
 	json_t *doc = NULL, *flag = NULL;
 	long n, prune_ms = -1;
+	char *uri = cluster_of(hctx, cluster, err);
 	int rc = 0;
 
-	if (!(cluster = cluster_of(cluster, err)))
+	if (!uri)
 		return HF_EINVAL;
 	if (stale && !(rc = hf_opt_int("stale", stale, &n, err)))
 		s.stale_ms = n;
 	if (!rc && prune && !(rc = hf_opt_int("prune", prune, &n, err)))
 		prune_ms = n;
-	if (rc || (rc = census_load(&s, cluster, hctx->timeout_ms, prune_ms, err)))
+	if (rc || (rc = census_load(&s, uri, hctx->timeout_ms, prune_ms, err)))
 		goto out;
 	if (key && s.st.doc) {
 		doc = json_loads(s.st.doc, 0, NULL);
@@ -310,7 +348,9 @@ static int flag_status(struct hf_ctx *hctx, const char *key, const char *cluster
 		status_text(&s, key, flag);
 out:
 	json_decref(doc);
+	free(uri);
 	free(s.delays);
+	free(s.published);
 	hf_flagclients_free(s.c, s.n);
 	hf_flagstate_release(&s.st);
 	return rc;
@@ -334,7 +374,7 @@ int hf_cmd_flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err 
 	if (!strcmp(pos[0], "watch")) {
 		if (npos != 2)
 			return hf_err_set(err, HF_EINVAL, "flag watch needs one KEY");
-		return flag_watch(pos[1], cluster, context, stale, poll, err);
+		return flag_watch(ctx, pos[1], cluster, context, stale, poll, err);
 	}
 	if (npos > 2)
 		return hf_err_set(err, HF_EINVAL, "flag status takes at most one KEY");

@@ -104,33 +104,62 @@ void hf_flagdhash_init(struct hf_flagdhash *m)
 	m->len = 0;
 }
 
+/* Whether the n bytes at p are all ASCII, eight at a time. */
+static inline int all_ascii(const unsigned char *p, size_t n)
+{
+	uint64_t w, acc = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return !(acc & 0x8080808080808080ull);
+}
+
+/* ASCII input: each byte is one code unit that UNIT would fold at bit
+ * 8*n, which is MurmurHash3's streaming over bytes on the same state
+ * (XORed into k, not ORed: a unit above 0xFF before it, from an earlier
+ * update, may have set bits there). */
+static void update_ascii(struct hf_flagdhash *m, const unsigned char *p, const unsigned char *end)
+{
+	uint32_t h = m->h, k = m->k, n = m->n;
+
+	m->len += (uint32_t)(end - p);
+	while (n && p < end) {
+		k ^= (uint32_t)*p++ << (8 * n);
+		if (++n == 4) {
+			h = block(h, k);
+			k = 0;
+			n = 0;
+		}
+	}
+	for (; end - p >= 4; p += 4)
+		h = block(h, load_le32(p));
+	while (p < end)
+		k ^= (uint32_t)*p++ << (8 * n++);
+	m->h = h;
+	m->k = k;
+	m->n = n;
+}
+
 void hf_flagdhash_update(struct hf_flagdhash *m, const char *s, size_t nbytes)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + nbytes;
-	/* In locals: the input's bytes could alias the state otherwise. */
-	uint32_t h = m->h, k = m->k, n = m->n, len = m->len, cp, w, sh;
+	uint32_t h, k, n, len, cp;
 
-	for (;;) {
-		/* Fast path: four ASCII bytes are four code units of one byte
-		 * each, folded as UNIT folds them: at bit 8*n onwards, the
-		 * bytes past the block starting the next. */
-		if (n == 0) {
-			while (end - p >= 4 && !((w = load_le32(p)) & 0x80808080u)) {
-				h = block(h, w);
-				len += 4;
-				p += 4;
-			}
-		} else {
-			sh = 8 * n;
-			while (end - p >= 4 && !((w = load_le32(p)) & 0x80808080u)) {
-				h = block(h, k ^ w << sh);
-				k = w >> (32 - sh);
-				len += 4;
-				p += 4;
-			}
-		}
-		if (p == end)
-			break;
+	if (all_ascii(p, nbytes)) {
+		update_ascii(m, p, end);
+		return;
+	}
+	/* In locals: the input's bytes could alias the state otherwise. */
+	h = m->h;
+	k = m->k;
+	n = m->n;
+	len = m->len;
+	while (p < end) {
 		if (*p < 0x80) {
 			UNIT(*p);
 			p++;

@@ -30,10 +30,10 @@ struct hf_flagdhash {
 /* The hash of the UTF-8 string of 'len' bytes at 's'. */
 uint32_t hf_flagdhash(const char *s, size_t len);
 
-/* Streaming: init, update any number of times (a split may fall inside a
- * UTF-8 sequence only if the input is invalid there anyway: each update
- * decodes its own bytes), final (which does not change 'm', so a state
- * can be copied and finished many times). */
+/* Streaming: init, update any number of times (split between code points:
+ * each update decodes its own bytes, so a sequence cut in two would hash
+ * as U+FFFDs), final (which does not change 'm', so a state can be copied
+ * and finished many times). */
 void hf_flagdhash_init(struct hf_flagdhash *m);
 void hf_flagdhash_update(struct hf_flagdhash *m, const char *s, size_t len);
 uint32_t hf_flagdhash_final(const struct hf_flagdhash *m);

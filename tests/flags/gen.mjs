@@ -15,7 +15,8 @@
 // src/flags/flagdhash.c), so no context is treated apart. The targeting keys
 // and the 'name' attribute (bucketed by 'frac-bucket-by-name') hold accents,
 // CJK and emoji (surrogate pairs), at the start and at the end of the key
-// (where imurmurhash's tail is).
+// (where imurmurhash's tail is); 'bucket' (bucketed by 'frac-bucket-random')
+// is a random string of code points from every range.
 import { FlagdCore } from '@openfeature/flagd-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -114,6 +115,8 @@ const flags = {
 		targeting: { fractional: [v('email'), ['a', 10], ['b', 90]] } },
 	'frac-bucket-by-name': { state: 'ENABLED', variants: { a: 'A', b: 'B', c: 'C' }, defaultVariant: 'c',
 		targeting: { fractional: [v('name'), ['a', 30], ['b', 30], ['c', 40]] } },
+	'frac-bucket-random': { state: 'ENABLED', variants: { a: 'A', b: 'B', c: 'C' }, defaultVariant: 'c',
+		targeting: { fractional: [v('bucket'), ['a', 1], ['b', 1], ['c', 1]] } },
 	'frac-nested-if': { hashOnly: true, state: 'ENABLED', variants: { a: 'A', b: 'B', c: 'C' }, defaultVariant: 'c',
 		targeting: { if: [{ '==': [v('plan'), 'pro'] }, { fractional: [['a', 10], ['b', 90]] },
 			{ if: [{ sem_ver: [v('version'), '>=', '1.5.0'] }, { fractional: [['b', 1], ['c', 1]] }, null] }] } },
@@ -201,7 +204,26 @@ function context() {
 		c.w = pick([() => int(100), () => -int(10), () => 1.5, () => null, () => '7', () => 2147483647]) ();
 	if (rand() > 0.4)
 		c.name = pick(['user-1', 'user-12', 'zoë-3', '用户名', 'x', '', 'Ωmega', '顧客-7', '🚀-launch', 'a🎉', '사용자9', 'müller']);
+	if (rand() > 0.2)
+		c.bucket = randomString();
 	return c;
+}
+
+// 0-23 code points drawn from ASCII, Latin-1, the BMP below the surrogates
+// (CJK, units of 0x8000 and above) and above them, and astral planes
+// (surrogate pairs): every alignment and tail of imurmurhash's blocks.
+const unitPools = [
+	() => String.fromCharCode(32 + int(95)),
+	() => String.fromCharCode(0xa0 + int(0x60)),
+	() => String.fromCharCode(0x100 + int(0xd700)),
+	() => String.fromCharCode(0xe000 + int(0x1ffe)),
+	() => String.fromCodePoint(0x10000 + int(0xfffff)),
+];
+function randomString() {
+	let s = '';
+	for (let n = int(24); n > 0; n--)
+		s += pick(unitPools)();
+	return s;
 }
 
 const typeOf = (f) => {

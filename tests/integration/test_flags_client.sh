@@ -78,7 +78,9 @@ check "version 3 is published" "$PUBLISH" "$SEED" "$T/v3.json" 2
 others_on_3() {
 	status "$T/s3.json" --stale 1500 && json_true "$T/s3.json" ".acknowledged == $((NWATCH - 1)),
 		([.clients[] | select(.pid == $STOPPED) | .id] == .not_acknowledged),
-		([.clients[] | select(.pid == $STOPPED) | .id] == .stale)"
+		([.clients[] | select(.pid == $STOPPED) | .id] == .stale),
+		([.clients[] | select(.pid == $STOPPED) | .applied_version] == [2]),
+		([.clients[] | select(.pid == $STOPPED) | .delay_ms >= 0] == [true])"
 }
 check "the others acknowledge v3, the stopped one is named stale and not acknowledged" \
 	eventually 30 others_on_3

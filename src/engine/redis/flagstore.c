@@ -392,8 +392,9 @@ int hf_flagstore_publish(struct hf_flagstore *s, long long expect, const char *d
 
 	hf_argv_pushb(&a, "EVAL", 4);
 	hf_argv_pushb(&a, hf_flags_lua_publish, hf_flags_lua_publish_len);
-	hf_argv_push(&a, "1");
+	hf_argv_push(&a, "2");
 	hf_argv_push(&a, HF_FLAGSTORE_DOC);
+	hf_argv_push(&a, HF_FLAGSTORE_VERSIONS);
 	hf_argv_pushf(&a, "%lld", expect);
 	hf_argv_push(&a, doc);
 	hf_argv_push(&a, run_id ? run_id : "");
@@ -416,6 +417,25 @@ int hf_flagstore_publish(struct hf_flagstore *s, long long expect, const char *d
 	}
 	freeReplyObject(r);
 	return rc;
+}
+
+int hf_flagstore_published(struct hf_flagstore *s, long long version, long long *ms,
+			   struct hf_err *err)
+{
+	struct hf_argv a = {0};
+	redisReply *r;
+	int rc;
+
+	hf_argv_push(&a, "HGET");
+	hf_argv_push(&a, HF_FLAGSTORE_VERSIONS);
+	hf_argv_pushf(&a, "%lld", version);
+	rc = run_ok(s, &a, &r, err);
+	hf_argv_release(&a);
+	if (rc)
+		return rc;
+	*ms = reply_ll(r);
+	freeReplyObject(r);
+	return 0;
 }
 
 /* ---- clients ------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 #define HF_FLAGSTORE_DOC     "hotfix:flags:{hotfix}:doc"     /* hash: version, doc, published_ms, run */
 #define HF_FLAGSTORE_CLIENTS "hotfix:flags:{hotfix}:clients" /* hash: id -> JSON of the client */
 #define HF_FLAGSTORE_ACKS    "hotfix:flags:{hotfix}:acks"    /* hash: id -> "VERSION APPLIED_MS" */
+#define HF_FLAGSTORE_VERSIONS "hotfix:flags:{hotfix}:versions" /* hash: version -> published_ms */
 #define HF_FLAGSTORE_CHANNEL "hotfix:flags"                  /* messages "VERSION PUBLISHED_MS" */
 
 /* The current document. 'version' 0: nothing was ever published. */
@@ -88,6 +89,10 @@ int hf_flagstore_ack(struct hf_flagstore *s, const char *id, long long version,
  * Caller frees with hf_flagclients_free(). */
 int hf_flagstore_clients(struct hf_flagstore *s, struct hf_flagclient **out, size_t *n,
 			 struct hf_err *err);
+/* When 'version' was published (the primary's clock, unix ms), from the
+ * versions hash; 0 when it does not know (published before it existed). */
+int hf_flagstore_published(struct hf_flagstore *s, long long version, long long *ms,
+			   struct hf_err *err);
 /* Forget the clients not seen since 'before_ms' (their entry and their
  * acknowledgement); '*pruned' says how many. */
 int hf_flagstore_prune(struct hf_flagstore *s, long long before_ms, size_t *pruned,
