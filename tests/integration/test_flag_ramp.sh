@@ -95,6 +95,14 @@ check "each ramp step was verified (every client acknowledged it) and recorded i
 		all(.steps[]; .state == "verified")'
 check "the 10 % ramp published fractional targeting 10000 of 100000" \
 	json_true "$T/s.json" '(.steps[] | select(.wave == 3) | .after.doc | fromjson | .flags.ui.targeting.fractional) == [["on", 10000], ["off", 90000]]'
+jq -r '.steps[] | select(.wave == 3) | .after.doc' "$T/s.json" >"$T/r10.json"
+for i in $(seq 1 2000); do echo "{\"targetingKey\":\"user-$i\"}"; done >"$T/ctx.jsonl"
+on_share() {
+	local n
+	n=$(hf flag eval "$T/r10.json" --contexts "$T/ctx.jsonl" | grep -c '"variant":"on"') &&
+		[ "$n" -ge 150 ] && [ "$n" -le 250 ]
+}
+check "the 10 % ramp gives the new variant to about 10 % of 2000 contexts" on_share
 check "the config change shipped first, in the dark wave" json_true "$T/s.json" '[.steps[] | select(.wave == 1)] | length == 3'
 check "the 100 % ramp is the new definition itself" sh -c "rcli() { redis-cli -h 127.0.0.1 \"\$@\"; }; rcli -p $STORE_PORT HGET '$DOCKEY' doc | jq -e '.flags.ui == {defaultVariant: \"on\", state: \"ENABLED\", variants: {on: true, off: false}}'"
 expect_exit 0 "rollback of the ramp" hf rollback "$RUN"
