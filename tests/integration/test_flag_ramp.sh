@@ -180,5 +180,29 @@ expect_exit 0 "rollback of the resumed run" hf rollback "$RUN"
 check "straight back to the document before the first ramp" sh -c "test \"\$(redis-cli -p $STORE_PORT HGET '$DOCKEY' doc)\" = \"\$(cat '$T/v1.txt')\""
 test_end
 
+test_begin 'abort during a ramp: the flag first, straight back; a kill meanwhile is refused'
+ramp "$T/r5.yaml" ui-ramp-abort 30s 60s
+V0=$(store_version)
+"$HOTFIX" --state "$STATE" apply "$T/r5.yaml" --cluster "$SEED" --yes >"$T/r5.out" 2>"$T/r5.err" &
+APPLY=$!
+EXTRA_PIDS+=("$APPLY")
+wait_line "$T/r5.out" "wave 2/4 baking"
+RUN=$(last_run)
+# The kill switch is a run: it waits for the ramp's lock (docs/flags.md).
+expect_exit 5 "flag kill while the ramp holds the store's primary is refused" hf flag kill ui --cluster "$SEED" --yes
+check "the refusal names the ramp's run" grep -q "$RUN" "$T/err"
+expect_exit 0 "abort the ramp" hf abort "$RUN"
+wait "$APPLY"
+code=$?
+check "the aborted apply exits 1 (exit $code)" test "$code" = 1
+hf --json status "$RUN" >"$T/s5.json"
+check "the flag step was reverted before the config's" json_true "$T/s5.json" '
+	([.steps[] | select(.wave >= 2) | .updated_ms] | max) <= ([.steps[] | select(.wave == 1) | .updated_ms] | min),
+	([.steps[] | select(.before != null) | .state] | all(. == "reverted"))'
+check "straight back to the document before the first ramp" sh -c "test \"\$(redis-cli -p $STORE_PORT HGET '$DOCKEY' doc)\" = \"\$(cat '$T/v1.txt')\""
+check "in one version after the ramp" test "$(store_version)" = $((V0 + 2))
+check "every watcher acknowledged it" eventually 60 acked_by_all $((V0 + 2))
+test_end
+
 stop_load
 finish
