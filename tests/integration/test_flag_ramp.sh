@@ -123,8 +123,10 @@ STOPPED=${WATCH[5]}
 kill -STOP "$STOPPED"
 wait "$APPLY"
 code=$?
-# 4: the stopped client acknowledged the restored version no more.
-check "the run did not finish (exit $code)" test "$code" = 4
+# 4 while the stopped client is still live (seen in the last 10 s) when the
+# rollback waits for the restored version: it acknowledges that no more;
+# 1 once it went stale by then (a slow machine, ASan): no longer waited for.
+check "the run did not finish (exit $code)" test "$code" = 4 -o "$code" = 1
 check "the 10 % ramp is blocked, the stopped watcher named with its last-seen time" \
 	grep -q "flag 'ui' version 7 acknowledged by 19 of 20 live client(s).*not by: [^ ]*:$STOPPED:[^ ]* (on version 6, last seen " "$T/r2.err"
 check "the store is back to the document before the first ramp" sh -c "test \"\$(redis-cli -p $STORE_PORT HGET '$DOCKEY' doc)\" = \"\$(cat '$T/v1.txt')\""
