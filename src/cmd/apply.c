@@ -59,35 +59,19 @@ static const char usage[] =
 	"--otlp URL exports the run, its waves, steps and verdicts as OpenTelemetry\n"
 	"spans to the OTLP/HTTP collector at URL (POST URL/v1/traces).\n";
 
-int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
+			  const struct hf_apply_opts *o, struct hf_err *err)
 {
-	const char *cluster = NULL, *notify = NULL, *otlp = NULL, *pos[1];
-	int yes = 0;
-	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "yes", NULL, &yes },
-				       { "notify", &notify, NULL }, { "otlp", &otlp, NULL }, { 0 } };
 	struct hf_cmd_notify cn = {0};
 	char *started = NULL;
-	struct hf_manifest *m = NULL;
 	struct hf_cluster *c = NULL;
 	struct hf_plan *p = NULL;
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
 	struct hf_live live = {0};
-	int npos, help, rc;
+	int rc;
 
-	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
-	if (rc)
-		return rc;
-	if (help || !npos) {
-		fputs(usage, help ? stdout : stderr);
-		return help ? 0 : hf_err_set(err, HF_EINVAL, "apply: no manifest given");
-	}
-	if (notify && !hf_notify_url_ok(notify))
-		return hf_err_set(err, HF_EINVAL, "invalid --notify '%s' (expected an http:// or "
-				  "https:// URL)", notify);
-	if ((rc = hf_cmd_otlp_check(otlp, err)))
-		return rc;
-	rc = hf_cmd_plan_load(ctx, pos[0], cluster, &m, &c, &p, err);
+	rc = hf_cmd_plan_for(ctx, m, o->cluster, &c, &p, err);
 	if (rc)
 		goto out;
 	if (!ctx->json && !ctx->quiet)
@@ -97,7 +81,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 			puts("{\"run\": null, \"state\": \"nothing_to_do\", \"exit_code\": 0}");
 		goto out;
 	}
-	if (!yes && (rc = confirm(p, m, err)))
+	if (!o->yes && (rc = confirm(p, m, err)))
 		goto out;
 	rc = hf_cmd_journal(ctx, &j, err);
 	if (rc)
@@ -117,7 +101,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	/* The run's own "started" event was emitted before any callback. */
 	started = hf_xasprintf("run %s started by %s: %zu node(s) in %zu wave(s) on %s", r->run->id,
 			       r->run->operator, p->ntargets, p->nwaves, r->run->cluster);
-	rc = hf_cmd_notify_start(&cn, r, notify, otlp, "started", started, err);
+	rc = hf_cmd_notify_start(&cn, r, o->notify, o->otlp, "started", started, err);
 	if (rc)
 		goto out;
 	hf_cmd_catch_signals(&r->interrupted);
@@ -135,4 +119,30 @@ out:
 	hf_cluster_free(c);
 	hf_manifest_free(m);
 	return rc;
+}
+
+int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	struct hf_apply_opts o = {0};
+	const char *pos[1];
+	const struct hf_opt opts[] = { { "cluster", &o.cluster, NULL }, { "yes", NULL, &o.yes },
+				       { "notify", &o.notify, NULL }, { "otlp", &o.otlp, NULL },
+				       { 0 } };
+	struct hf_manifest *m = NULL;
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help || !npos) {
+		fputs(usage, help ? stdout : stderr);
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "apply: no manifest given");
+	}
+	if (o.notify && !hf_notify_url_ok(o.notify))
+		return hf_err_set(err, HF_EINVAL, "invalid --notify '%s' (expected an http:// or "
+				  "https:// URL)", o.notify);
+	if ((rc = hf_cmd_otlp_check(o.otlp, err)))
+		return rc;
+	rc = hf_manifest_load(pos[0], &m, err);
+	return rc ? rc : hf_cmd_apply_manifest(ctx, m, &o, err);
 }

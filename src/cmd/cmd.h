@@ -55,6 +55,9 @@ int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int hf_cmd_flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 /* Their usage, which 'hotfix flag --help' prints after the evaluator's. */
 void hf_cmd_flag_client_usage(FILE *f);
+/* 'flag set|kill' (flag_publish.c): flags published as runs. */
+int hf_cmd_flag_publish(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+void hf_cmd_flag_publish_usage(FILE *f);
 
 /* ---- shared by the subcommands (src/cmd/common.c) ---------------------- */
 
@@ -75,6 +78,23 @@ int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out
 int hf_cmd_plan_load(struct hf_ctx *ctx, const char *file, const char *cluster,
 		     struct hf_manifest **m, struct hf_cluster **c, struct hf_plan **p,
 		     struct hf_err *err);
+/* The same for manifest 'm' already parsed. */
+int hf_cmd_plan_for(struct hf_ctx *ctx, const struct hf_manifest *m, const char *cluster,
+		    struct hf_cluster **c, struct hf_plan **p, struct hf_err *err);
+/* What 'hotfix apply' and the commands that run a generated manifest
+ * ('flag set', 'flag kill') are given. */
+struct hf_apply_opts {
+	const char *cluster;     /* --cluster, or NULL */
+	const char *notify;      /* --notify URL, or NULL */
+	const char *otlp;        /* --otlp URL, or NULL */
+	int yes;                 /* --yes: no confirmation asked */
+};
+/* Plan manifest 'm' (owned: freed here) on the cluster, show the plan, ask
+ * (unless o->yes; refused off a terminal), then run it to its end as
+ * 'hotfix apply' does, printing its progress. Returns what the rollout
+ * returns (main maps it to the exit code). */
+int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
+			  const struct hf_apply_opts *o, struct hf_err *err);
 int hf_cmd_journal(struct hf_ctx *ctx, struct hf_journal **out, struct hf_err *err);
 /* Print a plan for people. */
 void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_cluster *c,

@@ -40,27 +40,33 @@ int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out
 	return rc;
 }
 
-int hf_cmd_plan_load(struct hf_ctx *ctx, const char *file, const char *cluster,
-		     struct hf_manifest **m, struct hf_cluster **c, struct hf_plan **p,
-		     struct hf_err *err)
+int hf_cmd_plan_for(struct hf_ctx *ctx, const struct hf_manifest *m, const char *cluster,
+		    struct hf_cluster **c, struct hf_plan **p, struct hf_err *err)
 {
 	struct hf_uri uri = {0};
 	int rc;
 
 	/* Everything that can be refused without the cluster is refused first. */
-	rc = hf_manifest_load(file, m, err);
-	if (!rc)
-		rc = hf_plan_precheck(*m, err);
+	rc = hf_plan_precheck(m, err);
 	if (!rc)
 		rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err);
 	if (!rc)
 		rc = hf_cluster_discover(&uri, ctx->timeout_ms, ctx->converge_ms, c, err);
 	if (!rc) {
 		hf_cluster_probe(*c);
-		rc = hf_plan_build(*m, *c, p, err);
+		rc = hf_plan_build(m, *c, p, err);
 	}
 	hf_uri_release(&uri);
 	return rc;
+}
+
+int hf_cmd_plan_load(struct hf_ctx *ctx, const char *file, const char *cluster,
+		     struct hf_manifest **m, struct hf_cluster **c, struct hf_plan **p,
+		     struct hf_err *err)
+{
+	int rc = hf_manifest_load(file, m, err);
+
+	return rc ? rc : hf_cmd_plan_for(ctx, *m, cluster, c, p, err);
 }
 
 int hf_cmd_journal(struct hf_ctx *ctx, struct hf_journal **out, struct hf_err *err)
@@ -127,6 +133,19 @@ static void print_plan_waves(FILE *f, const struct hf_manifest *m, const struct 
 				pw->nodes, pw->nodes == 1 ? "y" : "ies",
 				pw->bake_ms ? ", then bake " : "", pw->bake_ms ? d : "",
 				pw->implicit ? "  (added: the waves above stop short of every key)" : "");
+			continue;
+		}
+		if (hf_manifest_ramps(m)) {
+			double share = hf_manifest_ramp_share(m, (int)w + 1);
+
+			if (share < 0)
+				fprintf(f, "  wave %zu  node changes, in full (dark) -> %zu step(s)%s\n",
+					w + 1, pw->nodes, pw->skipped ? "  (none: skipped)" : "");
+			else
+				fprintf(f, "  wave %zu  percent: %g%% of the traffic%s%s%s\n", w + 1,
+					share, pw->bake_ms ? ", then bake " : "",
+					pw->bake_ms ? d : "", pw->implicit ? "  (added: the ramps "
+					"above stop short of 100%)" : "");
 			continue;
 		}
 		fprintf(f, "  wave %zu  nodes: %-6s -> %zu node(s)%s%s%s\n", w + 1,

@@ -333,12 +333,15 @@ int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	/* The cluster's clients have options of their own (flag_client.c). */
 	if (argc > 1 && (!strcmp(argv[1], "watch") || !strcmp(argv[1], "status")))
 		return hf_cmd_flag_client(argc, argv, ctx, err);
+	if (argc > 1 && (!strcmp(argv[1], "set") || !strcmp(argv[1], "kill")))
+		return hf_cmd_flag_publish(argc, argv, ctx, err);
 	rc = hf_opts_parse(argc, argv, opts, pos, 2, &npos, &help, err);
 	if (rc)
 		return rc;
 	if (help) {
 		fputs(usage, stdout);
 		hf_cmd_flag_client_usage(stdout);
+		hf_cmd_flag_publish_usage(stdout);
 		return 0;
 	}
 	if (npos < 2) {

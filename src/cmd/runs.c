@@ -304,6 +304,8 @@ static json_t *step_json(const struct hf_step *s)
 	json_object_set_new(o, "after", s->after ? json_loads(s->after, 0, NULL) : json_null());
 	if (s->error)
 		json_object_set_new(o, "error", json_string(s->error));
+	/* When its state was last committed: the order of a rollback. */
+	json_object_set_new(o, "updated_ms", json_integer(s->updated_ms));
 	return o;
 }
 

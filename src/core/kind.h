@@ -79,6 +79,9 @@ enum hf_kind_flags {
 	/* Left out of the kinds messages name (the example kind of
 	 * docs/ADDING-A-KIND.md, which changes nothing). */
 	HF_KIND_HIDDEN = 1 << 3,
+	/* Ramps over shares of traffic ("percent: P" waves, a step per wave
+	 * on one node); the node changes of its manifest go first, in full. */
+	HF_KIND_RAMPS = 1 << 4,
 };
 
 struct hf_change_kind {

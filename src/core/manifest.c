@@ -164,6 +164,43 @@ static void default_waves(struct hf_manifest *m)
 	m->waves[1].bake_ms = 0;
 }
 
+/* A ramp's wave: "percent: P" (a share of a flag's traffic, 0 < P <= 100,
+ * with or without '%'), growing from wave to wave; 'f' is the wave's
+ * fields, the last one 'percent'. */
+static int parse_ramp(struct hf_yaml *y, struct hf_field *f, size_t nf, struct hf_wave_spec *w,
+		      size_t idx, struct hf_manifest *m, size_t prev[4])
+{
+	struct hf_field *fp = &f[nf - 1];
+	const struct hf_wave_spec *last = prev[3] ? &m->waves[prev[3] - 1] : NULL;
+	struct hf_pos pos;
+	const char *s;
+	size_t i;
+
+	for (i = 0; i + 1 < nf; i++)
+		if (f[i].seen && strcmp(f[i].name, "bake"))
+			return hf_yaml_fail(y, hf_yaml_later(&f[i], fp)->pos, "wave %zu has both "
+					    "'%s' and 'percent' (percent ramps a flag's traffic)",
+					    idx, f[i].name);
+	s = hf_yaml_scalar(y, fp->val, fp->pos, "percent", "a share of the traffic like 10");
+	if (!s)
+		return HF_EINVAL;
+	pos = hf_yaml_pos(y, fp->val, fp->pos);
+	if ((hf_parse_number(s, &w->percent) && hf_parse_percent(s, &w->percent)) ||
+	    w->percent <= 0 || w->percent > 100)
+		return hf_yaml_fail(y, pos, "invalid percent '%s' in wave %zu (a share of the "
+				    "traffic above 0 and at most 100)", s, idx);
+	if (last && w->percent <= last->percent)
+		return hf_yaml_fail(y, pos, "wave %zu (%s) must be larger than wave %zu (%g)", idx,
+				    s, prev[3], last->percent);
+	w->traffic = 1;
+	w->is_percent = 1;
+	prev[3] = idx;
+	for (i = 0; i + 1 < nf; i++)
+		if (!strcmp(f[i].name, "bake") && f[i].seen)
+			return hf_yaml_duration(y, &f[i], 0, &w->bake_ms);
+	return 0;
+}
+
 /* One item of rollout.waves, wave 'idx' (from 1). Waves only grow, but
  * counts and percentages are not comparable before a topology is known,
  * so a wave is compared with the last one of its own measure: 'prev'
@@ -171,13 +208,14 @@ static void default_waves(struct hf_manifest *m)
  * nodes and percentage of keys. Whether keys or nodes fit the changes is
  * checked by check_rollout_unit(). */
 static int parse_wave(struct hf_yaml *y, struct fy_node *item, struct hf_pos at, size_t idx,
-		      struct hf_manifest *m, size_t prev[3])
+		      struct hf_manifest *m, size_t prev[4])
 {
-	enum { F_NODES, F_KEYS, F_BAKE, F_N };
+	enum { F_NODES, F_KEYS, F_BAKE, F_PERCENT, F_N };
 	struct hf_field f[F_N] = {
 		[F_NODES] = { .name = "nodes" },
 		[F_KEYS] = { .name = "keys" },
 		[F_BAKE] = { .name = "bake" },
+		[F_PERCENT] = { .name = "percent" },
 	};
 	struct hf_wave_spec *w = &m->waves[idx - 1];
 	const struct hf_wave_spec *last;
@@ -192,6 +230,8 @@ static int parse_wave(struct hf_yaml *y, struct fy_node *item, struct hf_pos at,
 	rc = hf_yaml_walk(y, item, at, where, f, F_N);
 	if (rc)
 		return rc;
+	if (f[F_PERCENT].seen)
+		return parse_ramp(y, f, F_N, w, idx, m, prev);
 	if (f[F_NODES].seen && f[F_KEYS].seen)
 		return hf_yaml_fail(y, hf_yaml_later(&f[F_NODES], &f[F_KEYS])->pos, "wave %zu has "
 				    "both 'nodes' and 'keys' (nodes for a change to servers, keys for "
@@ -232,7 +272,7 @@ static int parse_wave(struct hf_yaml *y, struct fy_node *item, struct hf_pos at,
 static int parse_waves(struct hf_yaml *y, struct hf_field *parent, struct hf_manifest *m)
 {
 	struct hf_pos spos = hf_yaml_pos(y, parent->val, parent->pos);
-	size_t prev[3] = { 0, 0, 0 }, n, i = 0;
+	size_t prev[4] = { 0, 0, 0, 0 }, n, i = 0;
 	struct fy_node *item;
 	void *it = NULL;
 	int rc;
@@ -468,9 +508,22 @@ static int parse_guard(struct hf_yaml *y, struct hf_field *parent,
 static int check_rollout_unit(struct hf_yaml *y, const struct hf_manifest *m,
 			      struct hf_pos order_pos)
 {
-	int keys = hf_manifest_over_keys(m);
+	int keys = hf_manifest_over_keys(m), ramps = hf_manifest_ramps(m);
 	const char *kind = m->changes[0].kind->name;
 	size_t i;
+
+	for (i = 0; ramps && i < m->nchanges; i++)
+		if (m->changes[i].kind->flags & HF_KIND_RAMPS)
+			break;
+	if (ramps && i == m->nchanges)
+		return hf_yaml_fail(y, m->waves[0].pos, "'percent' waves ramp a flag change's "
+				    "traffic, and this manifest has no flag change");
+	for (i = 0; ramps && i < m->nwaves; i++)
+		if (!m->waves[i].traffic)
+			return hf_yaml_fail(y, m->waves[i].pos, "wave %zu counts %s, but the waves "
+					    "of a ramp are all 'percent: P' (its node changes are "
+					    "applied in full before the first ramp)", i + 1,
+					    m->waves[i].keys ? "keys" : "nodes");
 
 	if (keys && order_pos.line)
 		return hf_yaml_fail(y, order_pos, "'order' does not apply to a %s change (its "
@@ -656,6 +709,35 @@ void hf_manifest_free(struct hf_manifest *m)
 const char *hf_order_name(enum hf_order o)
 {
 	return o == HF_ORDER_PRIMARIES_FIRST ? "primaries-first" : "replicas-first";
+}
+
+int hf_manifest_ramps(const struct hf_manifest *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nwaves; i++)
+		if (m->waves[i].traffic)
+			return 1;
+	return 0;
+}
+
+int hf_manifest_ramp_dark(const struct hf_manifest *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nchanges; i++)
+		if (!(m->changes[i].kind->flags & HF_KIND_RAMPS))
+			return 1;
+	return 0;
+}
+
+double hf_manifest_ramp_share(const struct hf_manifest *m, int wave)
+{
+	int r = wave - hf_manifest_ramp_dark(m);
+
+	if (r < 1)
+		return -1;
+	return (size_t)r <= m->nwaves ? m->waves[r - 1].percent : 100;
 }
 
 int hf_manifest_over_keys(const struct hf_manifest *m)

@@ -29,6 +29,8 @@ enum hf_order { HF_ORDER_REPLICAS_FIRST, HF_ORDER_PRIMARIES_FIRST };
 struct hf_wave_spec {
 	int keys;             /* "keys: N%": a share of a data change's keys, not nodes
 			       * (then is_percent is 1); every wave of a data change */
+	int traffic;          /* "percent: P": a share of a flag's traffic, a ramp (then
+			       * is_percent is 1); every wave of a ramp */
 	int is_percent;
 	long count;           /* when !is_percent: number of targets, >= 1 */
 	double percent;       /* when is_percent: (0, 100] */
@@ -105,6 +107,17 @@ const char *hf_order_name(enum hf_order o);
  * never stored in clear. Returns -1 when the text holds neither, i.e. the
  * secret is not written plainly there (a YAML escape, a folded line). */
 int hf_manifest_redact(struct hf_manifest *m, const char *secret, const char *hashed);
+
+/* Does 'm' ramp flags over shares of traffic ("percent: P" waves)? */
+int hf_manifest_ramps(const struct hf_manifest *m);
+
+/* In a ramp, the share of traffic that wave 'wave' (from 1, as planned)
+ * opens: -1 for the first wave when the manifest has node changes (they
+ * go first, in full, "dark"), 100 for the wave added after a last ramp
+ * below 100. */
+double hf_manifest_ramp_share(const struct hf_manifest *m, int wave);
+/* Has 'm' a change that is not ramped (it goes in the dark wave)? */
+int hf_manifest_ramp_dark(const struct hf_manifest *m);
 
 /* Does 'm' roll out over shares of keys (a data change) rather than nodes? */
 int hf_manifest_over_keys(const struct hf_manifest *m);

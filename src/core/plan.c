@@ -180,6 +180,86 @@ static int data_steps(const struct hf_manifest *m, struct hf_cluster *c, struct 
 	return 0;
 }
 
+static void add_step(struct hf_plan *p, struct hf_target *t, struct hf_node *node, int change,
+		     int wave)
+{
+	struct hf_plan_step *s;
+
+	p->steps = hf_xrealloc(p->steps, sizeof(*p->steps) * (p->nsteps + 1));
+	s = &p->steps[p->nsteps++];
+	memset(s, 0, sizeof(*s));
+	s->node = node;
+	s->change = change;
+	s->wave = wave;
+	if (t) {
+		/* The diff is shown once, with the first step. */
+		s->diff = t->diff;
+		s->ndiff = t->ndiff;
+		t->diff = NULL;
+		t->ndiff = 0;
+	}
+}
+
+/* A ramp (hf_manifest_ramps): the node changes first, in full, in a wave
+ * of their own ("dark"; there whenever the manifest has node changes, so
+ * that a wave's number alone says its share, hf_manifest_ramp_share);
+ * then a wave per ramp, each with a step per ramped change on the node
+ * its kind names (the flag store's primary), and a last wave at 100% when
+ * the ramps stop below it. */
+static void ramp_steps(const struct hf_manifest *m, struct hf_cluster *c, struct hf_target **per,
+		       struct hf_plan *p)
+{
+	int dark = hf_manifest_ramp_dark(m), w;
+	size_t nw = m->nwaves + (m->waves[m->nwaves - 1].percent < 100), i, k;
+	char **ramped = hf_xcalloc(m->nchanges, sizeof(*ramped));
+
+	/* Which nodes a ramped change differs on: its diff moves to a step. */
+	for (k = 0; k < m->nchanges; k++) {
+		ramped[k] = hf_xcalloc(c->nnodes + 1, 1);
+		for (i = 0; i < c->nnodes; i++)
+			ramped[k][i] = per[k][i].ndiff > 0;
+	}
+
+	p->nwaves = nw + dark;
+	p->waves = hf_xcalloc(p->nwaves, sizeof(*p->waves));
+	for (i = 0; i < c->nnodes; i++) {
+		int differs = 0;
+
+		for (k = 0; k < m->nchanges; k++) {
+			if (!per[k][i].ndiff)
+				continue;
+			differs = 1;
+			if (m->changes[k].kind->flags & HF_KIND_RAMPS)
+				continue;
+			add_step(p, &per[k][i], &c->nodes[i], (int)k, 1);
+			p->waves[0].nodes++;
+		}
+		p->ntargets += differs;
+	}
+	if (dark && !p->waves[0].nodes)
+		p->waves[0].skipped = 1;
+	for (w = dark; w < (int)p->nwaves; w++) {
+		size_t r = (size_t)(w - dark);
+
+		p->waves[w].bake_ms = r < m->nwaves ? m->waves[r].bake_ms : 0;
+		p->waves[w].implicit = r >= m->nwaves;
+		for (i = 0; i < c->nnodes; i++)
+			for (k = 0; k < m->nchanges; k++)
+				if ((m->changes[k].kind->flags & HF_KIND_RAMPS) && ramped[k][i]) {
+					add_step(p, w == dark ? &per[k][i] : NULL, &c->nodes[i],
+						 (int)k, w + 1);
+					p->waves[w].nodes++;
+				}
+	}
+	for (k = 0; k < m->nchanges; k++)
+		free(ramped[k]);
+	free(ramped);
+	p->rollback_possible = 1;
+	snprintf(p->rollback_note, sizeof(p->rollback_note),
+		 "yes: a ramped flag goes straight back to the document before its first ramp, "
+		 "first; then each node's captured before-state");
+}
+
 /* Ask each change's kind which nodes differ: per[k][i] is change k's
  * target for node i. */
 static int ask_kinds(const struct hf_manifest *m, struct hf_cluster *c, struct hf_target **per,
@@ -286,6 +366,8 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		goto out;
 	if (hf_manifest_over_keys(m))
 		rc = data_steps(m, c, per, p);
+	else if (hf_manifest_ramps(m))
+		ramp_steps(m, c, per, p);
 	else
 		node_steps(m, c, per, p);
 	describe_guard(m, p);

@@ -974,7 +974,10 @@ static int take_snapshot(struct hf_rollout *r, struct hf_err *err)
 static long long wave_bake_ms(const struct hf_rollout *r, int w, int nwaves)
 {
 	const struct hf_guard *g = &r->m->guard;
-	long long ms = w <= (int)r->m->nwaves ? r->m->waves[w - 1].bake_ms : 0;
+	/* A ramp's node changes go in a wave of their own before the ramps,
+	 * which does not bake (the first ramp's does). */
+	int mw = hf_manifest_ramps(r->m) ? w - hf_manifest_ramp_dark(r->m) : w;
+	long long ms = mw >= 1 && mw <= (int)r->m->nwaves ? r->m->waves[mw - 1].bake_ms : 0;
 	long long fin = g->present ? g->interval_ms * g->failure_limit : 2000;
 
 	if (w == nwaves && r->guard && ms < fin)
@@ -1005,7 +1008,8 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 	size_t i, nodes = 0;
 
 	for (i = 0; i < r->nsteps; i++)
-		if (r->steps[i].wave == w && (!i || r->node_of[i] != r->node_of[i - 1]))
+		if (r->steps[i].wave == w && (!i || r->steps[i - 1].wave != w ||
+					      r->node_of[i] != r->node_of[i - 1]))
 			nodes++;
 	/* Never a wave on a topology its nodes disagree about: the run pauses
 	 * before it, to be resumed or rolled back. */

@@ -17,6 +17,7 @@
 	X(acl)      \
 	X(binary)   \
 	X(data)     \
+	X(flag)     \
 	X(example)
 
 #define DECLARE(name) extern const struct hf_change_kind hf_kind_##name;

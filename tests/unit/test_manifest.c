@@ -456,10 +456,22 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown change kind",
 	  HEAD "spec:\n  changes:\n    - xyz:\n        a: 1\n",
 	  "t.yaml:10:7: ", "unknown change kind 'xyz' (expected config, function, "
-	  "acl, binary or data)" },
+	  "acl, binary, data or flag)" },
 	{ "a kind this build does not have",
-	  HEAD "spec:\n  changes:\n    - flag:\n        key: v\n",
-	  "t.yaml:10:7: ", "unknown change kind 'flag'" },
+	  HEAD "spec:\n  changes:\n    - exec:\n        key: v\n",
+	  "t.yaml:10:7: ", "unknown change kind 'exec'" },
+	{ "a ramp without a flag change",
+	  HEAD "spec:\n  changes:\n    - config:\n        timeout: 1\n  rollout:\n    waves:\n"
+	  "      - percent: 10\n",
+	  "t.yaml:14:9: ", "'percent' waves ramp a flag change's traffic" },
+	{ "a ramp of 0 %",
+	  HEAD "spec:\n  changes:\n    - config:\n        timeout: 1\n  rollout:\n    waves:\n"
+	  "      - percent: 0\n",
+	  "t.yaml:14:18: ", "invalid percent '0' in wave 1" },
+	{ "a wave of nodes and percent",
+	  HEAD "spec:\n  changes:\n    - config:\n        timeout: 1\n  rollout:\n    waves:\n"
+	  "      - nodes: 1\n        percent: 10\n",
+	  "t.yaml:15:9: ", "wave 1 has both 'nodes' and 'percent'" },
 	{ "change with two kinds", HEAD SPEC "      acl:\n        x: y\n",
 	  "t.yaml:12:7: ", "more than one key" },
 	{ "empty config", HEAD "spec:\n  changes:\n    - config: {}\n",
