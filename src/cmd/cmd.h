@@ -51,13 +51,6 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_serve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_report(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
-/* 'hotfix flag watch|status' (flag_client.c); 'argv' as for cmd_flag. */
-int hf_cmd_flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
-/* Their usage, which 'hotfix flag --help' prints after the evaluator's. */
-void hf_cmd_flag_client_usage(FILE *f);
-/* 'flag set|kill' (flag_publish.c): flags published as runs. */
-int hf_cmd_flag_publish(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
-void hf_cmd_flag_publish_usage(FILE *f);
 
 /* ---- shared by the subcommands (src/cmd/common.c) ---------------------- */
 

@@ -1,16 +1,610 @@
-/* 'hotfix flag validate|eval|preview': feature flags in flagd's format
- * (issue 12). The evaluator is src/flags/; this file reads contexts,
- * runs it and prints. */
+/* 'hotfix flag': feature flags in flagd's format (issue 12), one group of
+ * commands in one file. validate, eval and preview run the evaluator
+ * (src/flags/) on files; watch and status are a client of the flags in a
+ * cluster (watch is built on libhotfix-flags' public API alone, as any
+ * application would be; status reads the flag store); set and kill
+ * publish flags as runs of a manifest of inline 'flag' changes (so a
+ * journaled run never depends on a file that may be gone at resume),
+ * journaled, verified by the clients' acknowledgements and undone by
+ * 'hotfix rollback RUN'. */
 #include "cmd/cmd.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/manifest.h"
+#include "engine/redis/flagstore.h"
+#include "engine/redis/redis.h"
 #include "flags/flags.h"
+#include "hotfix/flags.h"
+#include "sandbox/sandbox.h"
 #include "util/buf.h"
+#include "util/misc.h"
+
+/* ---- watch, status: a client of the cluster's flags ------------------- */
+
+#define STALE_DEFAULT_MS 5000L
+
+static const char usage_client[] =
+	"usage_client: hotfix flag watch KEY --cluster URI [--context JSON] [--stale MS] [--poll MS]\n"
+	"       hotfix flag status [KEY] --cluster URI [--stale MS] [--prune MS] [--json]\n"
+	"\n"
+	"  watch   a client of the cluster's flags (libhotfix-flags): prints\n"
+	"          'version N value V' (V as JSON) at start and whenever the\n"
+	"          version or the value of KEY for the context changes, and\n"
+	"          acknowledges every version like any client; ends on Ctrl-C\n"
+	"          or SIGTERM. --stale: STALE after MS without news (5000)\n"
+	"  status  the version published, and each client: the version it\n"
+	"          applied, when, the delay from publish to apply (p50/p99 over\n"
+	"          the clients on the current version); the clients not seen for\n"
+	"          --stale MS (5000) and those that did not acknowledge it;\n"
+	"          --prune: first forget the clients not seen for MS\n";
+
+static void flag_client_usage(FILE *f)
+{
+	fputs("\n", f);
+	fputs(usage_client, f);
+}
+
+/* The cluster as every command finds it: --cluster, else $HOTFIX_CLUSTER,
+ * else the sandbox of the state directory when it is up. The library
+ * parses the URI itself, so it is kept as text. Caller frees. */
+static char *cluster_of(struct hf_ctx *ctx, const char *given, struct hf_err *err)
+{
+	const char *env = getenv("HOTFIX_CLUSTER");
+	char *dir, *seed = NULL;
+
+	if (given)
+		return hf_xstrdup(given);
+	if (env && *env)
+		return hf_xstrdup(env);
+	dir = hf_sandbox_default_dir(ctx->state_dir);
+	if (!dir || hf_sandbox_seed(dir, &seed, NULL))
+		hf_err_set(err, HF_EINVAL, "no cluster given: use --cluster redis://host:port "
+			   "(or start a sandbox with 'hotfix sandbox up')");
+	free(dir);
+	return seed;
+}
+
+/* ---- watch ------------------------------------------------------------------ */
+
+static int watch_loop(struct hf_flags_client *c, const char *key, const struct hf_flags_ctx *x,
+		      volatile sig_atomic_t *stop)
+{
+	char value[4096], last[4096] = "";
+	long long shown = 0;
+
+	while (!*stop) {
+		struct hf_flags_details d;
+		long long v = hf_flags_wait(c, shown, 200);
+
+		if (v == 0)
+			continue;
+		hf_flags_json(c, key, x, value, sizeof(value), &d);
+		if (d.version != shown || strcmp(value, last)) {
+			printf("version %lld value %s\n", d.version, value);
+			fflush(stdout);
+			shown = d.version;
+			snprintf(last, sizeof(last), "%s", value);
+		}
+	}
+	return 0;
+}
+
+/* Watch 'key' on the cluster at 'uri' until SIGINT or SIGTERM. */
+static int watch(const char *uri, const char *key, const char *context, const char *stale,
+		 const char *poll, struct hf_err *err)
+{
+	struct hf_flags_options o;
+	struct hf_flags_client *c = NULL;
+	struct hf_flags_ctx *x = NULL;
+	volatile sig_atomic_t *stop;
+	char why[512];
+	long n;
+	int rc = 0;
+
+	hf_flags_options_init(&o);
+	o.uri = uri;
+	if (stale && (rc = hf_opt_int("stale", stale, &n, err)))
+		return rc;
+	if (stale)
+		o.stale_ms = n;
+	if (poll && (rc = hf_opt_int("poll", poll, &n, err)))
+		return rc;
+	if (poll)
+		o.poll_ms = n;
+	x = context ? hf_flags_ctx_from_json(context, why, sizeof(why)) : hf_flags_ctx_new();
+	if (!x)
+		return hf_err_set(err, HF_EINVAL, "cannot use --context: %s", why);
+	/* Caught before the client starts: a SIGTERM at any moment ends the
+	 * watch with exit 0 (the client's thread blocks signals, they come
+	 * to this one). */
+	hf_cmd_catch_signals(&stop);
+	if (hf_flags_client_new(&o, &c, why, sizeof(why))) {
+		hf_flags_ctx_free(x);
+		return hf_err_set(err, HF_EINVAL, "cannot watch: %s", why);
+	}
+	rc = watch_loop(c, key, x, stop);
+	hf_flags_client_free(c);
+	hf_flags_ctx_free(x);
+	return rc;
+}
+
+static int flag_watch(struct hf_ctx *hctx, const char *key, const char *cluster,
+		      const char *context, const char *stale, const char *poll, struct hf_err *err)
+{
+	char *uri = cluster_of(hctx, cluster, err);
+	int rc;
+
+	if (!uri)
+		return HF_EINVAL;
+	rc = watch(uri, key, context, stale, poll, err);
+	free(uri);
+	return rc;
+}
+
+/* ---- status ------------------------------------------------------------------- */
+
+struct census {
+	struct hf_flagstate st;
+	struct hf_flagclient *c;
+	size_t n;
+	long long now_ms, stale_ms;
+	long long *delays;        /* of the clients on the current version, sorted */
+	size_t ndelays;
+	long long *published;     /* per client: when its version was published, 0: unknown */
+};
+
+/* A client's delay from publish to apply, or -1 when it is not known. */
+static long long delay_of(const struct census *s, size_t i)
+{
+	if (!s->c[i].applied_version || !s->published[i])
+		return -1;
+	return s->c[i].applied_ms - s->published[i];
+}
+
+static int by_value(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The nearest-rank percentile 'p' of the sorted delays. */
+static long long percentile(const struct census *s, double p)
+{
+	size_t rank;
+
+	if (!s->ndelays)
+		return 0;
+	rank = (size_t)(p / 100.0 * (double)s->ndelays + 0.999999);
+	return s->delays[(rank ? rank : 1) - 1];
+}
+
+static int is_stale(const struct census *s, const struct hf_flagclient *c)
+{
+	return s->now_ms - c->seen_ms > s->stale_ms;
+}
+
+static int acked(const struct census *s, const struct hf_flagclient *c)
+{
+	return s->st.version && c->applied_version >= s->st.version;
+}
+
+static json_t *client_json(const struct census *s, size_t i)
+{
+	const struct hf_flagclient *c = &s->c[i];
+	long long delay = delay_of(s, i);
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:b, s:b}", "id", c->id,
+			      "host", c->host, "pid", (json_int_t)c->pid, "lib", c->lib,
+			      "started_ms", (json_int_t)c->started_ms, "seen_ms",
+			      (json_int_t)c->seen_ms, "applied_version",
+			      (json_int_t)c->applied_version, "applied_ms",
+			      (json_int_t)c->applied_ms, "stale", is_stale(s, c), "acknowledged",
+			      acked(s, c));
+
+	json_object_set_new(o, "delay_ms", delay >= 0 ? json_integer(delay) : json_null());
+	return o;
+}
+
+static void status_json(const struct census *s, const char *key, json_t *flag)
+{
+	json_t *root = json_object(), *cl = json_array(), *stale = json_array(),
+	       *unacked = json_array();
+	char *text;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		json_array_append_new(cl, client_json(s, i));
+		if (is_stale(s, &s->c[i]))
+			json_array_append_new(stale, json_string(s->c[i].id));
+		if (!acked(s, &s->c[i]))
+			json_array_append_new(unacked, json_string(s->c[i].id));
+	}
+	json_object_set_new(root, "version", json_integer(s->st.version));
+	json_object_set_new(root, "published_ms", json_integer(s->st.published_ms));
+	json_object_set_new(root, "run", json_string(s->st.run));
+	if (key)
+		json_object_set_new(root, "flag", flag ? json_incref(flag) : json_null());
+	json_object_set_new(root, "stale_after_ms", json_integer(s->stale_ms));
+	json_object_set_new(root, "clients", cl);
+	json_object_set_new(root, "acknowledged", json_integer((json_int_t)s->ndelays));
+	json_object_set_new(root, "p50_ms", s->ndelays ? json_integer(percentile(s, 50)) : json_null());
+	json_object_set_new(root, "p99_ms", s->ndelays ? json_integer(percentile(s, 99)) : json_null());
+	json_object_set_new(root, "stale", stale);
+	json_object_set_new(root, "not_acknowledged", unacked);
+	text = json_dumps(root, JSON_INDENT(2));
+	puts(text);
+	free(text);
+	json_decref(root);
+}
+
+/* The names of the clients for which 'pred' holds, comma-separated. */
+static void print_names(const struct census *s, const char *what,
+			int (*pred)(const struct census *, const struct hf_flagclient *), int want)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (pred(s, &s->c[i]) == want)
+			printf("%s%s", k++ ? ", " : what, s->c[i].id);
+	if (k)
+		printf("\n");
+}
+
+static void status_text(const struct census *s, const char *key, json_t *flag)
+{
+	char when[32], seen[32];
+	size_t i;
+
+	if (!s->st.version) {
+		printf("no flag document published\n");
+	} else {
+		hf_fmt_time(s->st.published_ms, when, sizeof(when));
+		printf("version %lld, published %s UTC%s%s\n", s->st.version, when,
+		       *s->st.run ? " by run " : "", s->st.run);
+	}
+	if (key) {
+		char *f = flag ? json_dumps(flag, JSON_COMPACT) : NULL;
+
+		printf("flag %s: %s\n", key, f ? f : "not in the document");
+		free(f);
+	}
+	printf("\n%-36s %-6s %-8s %-10s %8s %10s\n", "CLIENT", "LIB", "SEEN", "APPLIED",
+	       "DELAY", "STATE");
+	for (i = 0; i < s->n; i++) {
+		const struct hf_flagclient *c = &s->c[i];
+		char delay[32] = "-", applied[32] = "-";
+
+		hf_fmt_duration(s->now_ms - c->seen_ms, seen, sizeof(seen));
+		if (c->applied_version)
+			snprintf(applied, sizeof(applied), "v%lld", c->applied_version);
+		if (delay_of(s, i) >= 0)
+			snprintf(delay, sizeof(delay), "%lld ms", delay_of(s, i));
+		printf("%-36s %-6s %-8s %-10s %8s %10s\n", c->id, c->lib, seen, applied, delay,
+		       is_stale(s, c) ? "stale" : acked(s, c) ? "current" : "behind");
+	}
+	printf("\n%zu client(s), %zu on the current version", s->n, s->ndelays);
+	if (s->ndelays)
+		printf(": delay p50 %lld ms, p99 %lld ms", percentile(s, 50), percentile(s, 99));
+	printf("\n");
+	print_names(s, "stale: ", is_stale, 1);
+	print_names(s, "not acknowledged: ", acked, 0);
+}
+
+/* Read the store; with 'prune' >= 0, first forget the clients not seen
+ * for that many ms. */
+static int census_load(struct census *s, const char *cluster, long timeout_ms, long prune,
+		       struct hf_err *err)
+{
+	struct hf_uri uri = {0};
+	struct hf_flagstore *st = NULL;
+	size_t i, pruned;
+	int rc;
+
+	if ((rc = hf_uri_parse(cluster, &uri, err)) ||
+	    (rc = hf_flagstore_open(&uri, timeout_ms, &st, err)) ||
+	    (prune >= 0 && (rc = hf_flagstore_prune(st, hf_wall_ms() - prune, &pruned, err))) ||
+	    (rc = hf_flagstore_read(st, &s->st, err)) ||
+	    (rc = hf_flagstore_clients(st, &s->c, &s->n, err)))
+		goto out;
+	s->now_ms = hf_wall_ms();
+	s->delays = hf_xcalloc(s->n + 1, sizeof(*s->delays));
+	s->published = hf_xcalloc(s->n + 1, sizeof(*s->published));
+	for (i = 0; !rc && i < s->n; i++) {
+		long long v = s->c[i].applied_version;
+
+		if (v && v == s->st.version)
+			s->published[i] = s->st.published_ms;
+		else if (v && (rc = hf_flagstore_published(st, v, &s->published[i], err)))
+			break;
+		if (v && v == s->st.version)
+			s->delays[s->ndelays++] = s->c[i].applied_ms - s->st.published_ms;
+	}
+	qsort(s->delays, s->ndelays, sizeof(*s->delays), by_value);
+out:
+	hf_flagstore_close(st);
+	hf_uri_release(&uri);
+	return rc;
+}
+
+static int flag_status(struct hf_ctx *hctx, const char *key, const char *cluster,
+		       const char *stale, const char *prune, struct hf_err *err)
+{
+	struct census s = { .stale_ms = STALE_DEFAULT_MS };
+	json_t *doc = NULL, *flag = NULL;
+	long n, prune_ms = -1;
+	char *uri = cluster_of(hctx, cluster, err);
+	int rc = 0;
+
+	if (!uri)
+		return HF_EINVAL;
+	if (stale && !(rc = hf_opt_int("stale", stale, &n, err)))
+		s.stale_ms = n;
+	if (!rc && prune && !(rc = hf_opt_int("prune", prune, &n, err)))
+		prune_ms = n;
+	if (rc || (rc = census_load(&s, uri, hctx->timeout_ms, prune_ms, err)))
+		goto out;
+	if (key && s.st.doc) {
+		doc = json_loads(s.st.doc, 0, NULL);
+		flag = json_object_get(json_object_get(doc, "flags"), key);
+	}
+	if (hctx->json)
+		status_json(&s, key, flag);
+	else
+		status_text(&s, key, flag);
+out:
+	json_decref(doc);
+	free(uri);
+	free(s.delays);
+	free(s.published);
+	hf_flagclients_free(s.c, s.n);
+	hf_flagstate_release(&s.st);
+	return rc;
+}
+
+static int flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	const char *cluster = NULL, *context = NULL, *stale = NULL, *poll = NULL, *prune = NULL,
+		   *pos[3];
+	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "context", &context, NULL },
+				       { "stale", &stale, NULL }, { "poll", &poll, NULL },
+				       { "prune", &prune, NULL }, { 0 } };
+	int npos, help, rc;
+
+	if ((rc = hf_opts_parse(argc, argv, opts, pos, 3, &npos, &help, err)))
+		return rc;
+	if (help) {
+		fputs(usage_client, stdout);
+		return 0;
+	}
+	if (!strcmp(pos[0], "watch")) {
+		if (npos != 2)
+			return hf_err_set(err, HF_EINVAL, "flag watch needs one KEY");
+		return flag_watch(ctx, pos[1], cluster, context, stale, poll, err);
+	}
+	if (npos > 2)
+		return hf_err_set(err, HF_EINVAL, "flag status takes at most one KEY");
+	return flag_status(ctx, npos == 2 ? pos[1] : NULL, cluster, stale, prune, err);
+}
+
+/* ---- set, kill: flags published as runs ------------------------------- */
+
+static const char usage_publish[] =
+	"usage_publish: hotfix flag set FILE --cluster URI [--yes] [--json] [-q]\n"
+	"       hotfix flag kill KEY --cluster URI [--reason TEXT] [--yes] [--json] [-q]\n"
+	"\n"
+	"  set   publish every flag of FILE (checked strictly first: FILE:LINE:COL,\n"
+	"        exit 2, nothing published) as a run: journaled, verified when the\n"
+	"        live clients acknowledged it, undone by 'hotfix rollback RUN'\n"
+	"  kill  publish a version in which every context gets flag KEY's off variant\n"
+	"        (metadata.killVariant, else 'off', else its defaultVariant), its\n"
+	"        targeting removed; verified when every live client acknowledged it\n"
+	"Both refuse without --yes when there is no terminal to ask on.\n";
+
+static void flag_publish_usage(FILE *f)
+{
+	fputs(usage_publish, f);
+}
+
+static char *json_text(const json_t *j)
+{
+	return json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* The head of a generated manifest: one wave, no guard (a flag change is
+ * verified by its clients; a kill switch must not wait for a baseline). */
+static void manifest_head(struct hf_buf *b, const char *name, const char *problem)
+{
+	json_t *p = json_string(problem);
+	char *q = json_text(p);
+
+	hf_buf_printf(b, "apiVersion: hotfix/v1\nkind: Hotfix\nmetadata:\n  name: %s\n"
+		      "  version: 1\n  owner: %s\n  problem: %s\nspec:\n  changes:\n", name,
+		      hf_operator(), q);
+	free(q);
+	json_decref(p);
+}
+
+static void manifest_tail(struct hf_buf *b)
+{
+	hf_buf_printf(b, "  rollout:\n    waves:\n      - nodes: 100%%\n  guard: none\n");
+}
+
+/* One change: flag 'key' set to 'def' (JSON, which YAML reads as flow). */
+static void manifest_change(struct hf_buf *b, const char *key, const json_t *def,
+			    const json_t *evaluators)
+{
+	json_t *k = json_string(key);
+	char *ks = json_text(k), *ds = json_text(def), *es = NULL;
+
+	if (evaluators && json_object_size(evaluators))
+		es = json_text(evaluators);
+	hf_buf_printf(b, "    - flag: {key: %s, definition: %s%s%s}\n", ks, ds,
+		      es ? ", evaluators: " : "", es ? es : "");
+	free(ks);
+	free(ds);
+	free(es);
+	json_decref(k);
+}
+
+/* Parse the generated text as a manifest named 'label'. */
+static int generated(const char *label, const struct hf_buf *b, struct hf_manifest **m,
+		     struct hf_err *err)
+{
+	return hf_manifest_parse(label, b->s, b->len, m, err);
+}
+
+static int flag_set(struct hf_ctx *ctx, const char *file, const struct hf_apply_opts *o,
+		    struct hf_err *err)
+{
+	struct hf_flagdoc *fd = NULL;
+	struct hf_manifest *m = NULL;
+	struct hf_buf b = {0};
+	json_t *doc = NULL, *flags, *def;
+	const char *key;
+	char *canon = NULL, *problem;
+	int rc;
+
+	/* Strict, as 'flag validate': FILE:LINE:COL, exit 2, nothing published. */
+	if ((rc = hf_flagdoc_load(file, 0, &fd, err)))
+		return rc;
+	canon = hf_flagdoc_json(fd);
+	doc = json_loads(canon, 0, NULL);
+	flags = json_object_get(doc, "flags");
+	if (!json_object_size(flags)) {
+		rc = hf_err_set(err, HF_EINVAL, "%s: no flag to set", file);
+		goto out;
+	}
+	problem = hf_xasprintf("hotfix flag set %s", file);
+	manifest_head(&b, "flag-set", problem);
+	free(problem);
+	json_object_foreach(flags, key, def)
+		manifest_change(&b, key, def, json_object_get(doc, "$evaluators"));
+	manifest_tail(&b);
+	if (!(rc = generated(file, &b, &m, err)))
+		rc = hf_cmd_apply_manifest(ctx, m, o, err);
+out:
+	hf_buf_release(&b);
+	json_decref(doc);
+	free(canon);
+	hf_flagdoc_unref(fd);
+	return rc;
+}
+
+/* The variant a kill gives every context: metadata.killVariant, else one
+ * named 'off', else the default variant; NULL when the flag has none. */
+static const char *off_variant(const json_t *def)
+{
+	const json_t *variants = json_object_get(def, "variants");
+	const char *kv = json_string_value(json_object_get(json_object_get(def, "metadata"),
+							   "killVariant"));
+
+	if (kv && json_object_get(variants, kv))
+		return kv;
+	if (json_object_get(variants, "off"))
+		return "off";
+	return json_string_value(json_object_get(def, "defaultVariant"));
+}
+
+/* Flag 'key' as the store holds it now, killed: into '*out' (caller
+ * decrefs). */
+static int killed_def(struct hf_ctx *ctx, const char *cluster, const char *key, json_t **out,
+		      struct hf_err *err)
+{
+	struct hf_uri uri = {0};
+	struct hf_flagstore *s = NULL;
+	struct hf_flagstate st = {0};
+	json_t *doc = NULL, *def;
+	const char *off;
+	int rc;
+
+	if ((rc = hf_cmd_cluster_uri(ctx, cluster, &uri, err)) ||
+	    (rc = hf_flagstore_open(&uri, ctx->timeout_ms, &s, err)) ||
+	    (rc = hf_flagstore_read(s, &st, err)))
+		goto out;
+	doc = st.doc ? json_loads(st.doc, 0, NULL) : NULL;
+	def = json_object_get(json_object_get(doc, "flags"), key);
+	if (!def) {
+		rc = hf_err_set(err, HF_EINVAL, "no flag '%s' in the flag store (version %lld)", key,
+				st.version);
+		goto out;
+	}
+	if (!(off = off_variant(def))) {
+		rc = hf_err_set(err, HF_EINVAL, "flag '%s' has no off variant: no "
+				"metadata.killVariant, no variant 'off' and no defaultVariant", key);
+		goto out;
+	}
+	def = json_deep_copy(def);
+	json_object_set_new(def, "defaultVariant", json_string(off));
+	json_object_set_new(def, "state", json_string("ENABLED"));
+	json_object_del(def, "targeting");
+	*out = def;
+out:
+	json_decref(doc);
+	hf_flagstate_release(&st);
+	hf_flagstore_close(s);
+	hf_uri_release(&uri);
+	return rc;
+}
+
+static int flag_kill(struct hf_ctx *ctx, const char *key, const char *reason,
+		     const struct hf_apply_opts *o, struct hf_err *err)
+{
+	struct hf_manifest *m = NULL;
+	struct hf_buf b = {0};
+	json_t *def = NULL;
+	char *problem;
+	int rc;
+
+	if ((rc = killed_def(ctx, o->cluster, key, &def, err)))
+		return rc;
+	problem = hf_xasprintf("hotfix flag kill %s%s%s", key, reason ? ": " : "",
+			       reason ? reason : "");
+	manifest_head(&b, "flag-kill", problem);
+	free(problem);
+	manifest_change(&b, key, def, NULL);
+	manifest_tail(&b);
+	if (!(rc = generated("flag-kill", &b, &m, err)))
+		rc = hf_cmd_apply_manifest(ctx, m, o, err);
+	hf_buf_release(&b);
+	json_decref(def);
+	return rc;
+}
+
+static int flag_publish(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
+{
+	struct hf_apply_opts o = {0};
+	const char *reason = NULL, *pos[2];
+	const struct hf_opt opts[] = { { "cluster", &o.cluster, NULL }, { "yes", NULL, &o.yes },
+				       { "reason", &reason, NULL }, { 0 } };
+	int npos, help, rc;
+
+	rc = hf_opts_parse(argc, argv, opts, pos, 2, &npos, &help, err);
+	if (rc)
+		return rc;
+	if (help) {
+		fputs(usage_publish, stdout);
+		return 0;
+	}
+	if (npos < 2) {
+		fputs(usage_publish, stderr);
+		return hf_err_set(err, HF_EINVAL, "flag %s needs a %s", pos[0],
+				  !strcmp(pos[0], "set") ? "FILE" : "KEY");
+	}
+	if (!strcmp(pos[0], "set")) {
+		if (reason)
+			return hf_err_set(err, HF_EINVAL, "flag set: --reason goes with kill");
+		return flag_set(ctx, pos[1], &o, err);
+	}
+	return flag_kill(ctx, pos[1], reason, &o, err);
+}
+
+/* ---- validate, eval, preview, and the group ---------------------------- */
 
 static const char usage[] =
 	"usage: hotfix flag validate FILE\n"
@@ -330,18 +924,18 @@ int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 				       { 0 } };
 	int npos, help, rc;
 
-	/* The cluster's clients have options of their own (flag_client.c). */
+	/* The cluster's clients have options of their own (below). */
 	if (argc > 1 && (!strcmp(argv[1], "watch") || !strcmp(argv[1], "status")))
-		return hf_cmd_flag_client(argc, argv, ctx, err);
+		return flag_client(argc, argv, ctx, err);
 	if (argc > 1 && (!strcmp(argv[1], "set") || !strcmp(argv[1], "kill")))
-		return hf_cmd_flag_publish(argc, argv, ctx, err);
+		return flag_publish(argc, argv, ctx, err);
 	rc = hf_opts_parse(argc, argv, opts, pos, 2, &npos, &help, err);
 	if (rc)
 		return rc;
 	if (help) {
 		fputs(usage, stdout);
-		hf_cmd_flag_client_usage(stdout);
-		hf_cmd_flag_publish_usage(stdout);
+		flag_client_usage(stdout);
+		flag_publish_usage(stdout);
 		return 0;
 	}
 	if (npos < 2) {
