@@ -915,34 +915,31 @@ int hf_journal_chain_walk(struct hf_journal *j, const char *run_id, struct hf_ch
 	return rc;
 }
 
-int hf_journal_data_version(struct hf_journal *j, long long *version, struct hf_err *err)
+/* A query that answers one integer into '*out'. */
+static int one_int(struct hf_journal *j, const char *sql, const char *what, long long *out,
+		   struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "PRAGMA data_version", err);
+	sqlite3_stmt *st = prepare(j, sql, err);
 	int rc = 0;
 
 	if (!st)
 		return HF_ERR;
 	if (sqlite3_step(st) == SQLITE_ROW)
-		*version = sqlite3_column_int64(st, 0);
+		*out = sqlite3_column_int64(st, 0);
 	else
-		rc = db_err(j, err, "read the data version");
+		rc = db_err(j, err, what);
 	sqlite3_finalize(st);
 	return rc;
 }
 
+int hf_journal_data_version(struct hf_journal *j, long long *version, struct hf_err *err)
+{
+	return one_int(j, "PRAGMA data_version", "read the data version", version, err);
+}
+
 int hf_journal_events_last(struct hf_journal *j, long long *seq, struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "SELECT COALESCE(MAX(rowid), 0) FROM events", err);
-	int rc = 0;
-
-	if (!st)
-		return HF_ERR;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*seq = sqlite3_column_int64(st, 0);
-	else
-		rc = db_err(j, err, "read events");
-	sqlite3_finalize(st);
-	return rc;
+	return one_int(j, "SELECT COALESCE(MAX(rowid), 0) FROM events", "read events", seq, err);
 }
 
 int hf_journal_request_set(struct hf_journal *j, const char *run_id, const char *request,

@@ -424,6 +424,18 @@ start_load() {
 	wait_for "the load to start" 10 sh -c "[ \$(redis-cli -p $BASE INFO commandstats | grep -c cmdstat_set) = 1 ]"
 }
 
+# start_serve NAME ARGS...: 'hotfix serve' on a free loopback port; sets
+# SERVE_PID and URL.
+start_serve() {
+	local out=$T/serve-$1.out
+	shift
+	"$HOTFIX" --state "$STATE" serve --listen 127.0.0.1:0 "$@" >"$out" 2>&1 &
+	SERVE_PID=$!
+	EXTRA_PIDS+=("$SERVE_PID")
+	wait_for "the server to listen" 10 grep -q 'listening on' "$out" || return 1
+	URL=$(sed -n 's|.*listening on \(http://[^/]*\)/.*|\1|p' "$out")
+}
+
 stop_load() {
 	stop_pid "$LOAD"
 	return 0

@@ -15,17 +15,6 @@ PEER=$SRC/tests/ofrep
 VIEW=view-$RANDOM$RANDOM$RANDOM
 OPER=oper-$RANDOM$RANDOM$RANDOM
 
-# start_serve NAME ARGS...: 'hotfix serve' on a free loopback port; sets
-# SERVE_PID and URL.
-start_serve() {
-	local out=$T/serve-$1.out
-	shift
-	"$HOTFIX" --state "$STATE" serve --listen 127.0.0.1:0 "$@" >"$out" 2>&1 &
-	SERVE_PID=$!
-	EXTRA_PIDS+=("$SERVE_PID")
-	wait_for "the server to listen" 10 grep -q 'listening on' "$out" || return 1
-	URL=$(sed -n 's|.*listening on \(http://[^/]*\)/.*|\1|p' "$out")
-}
 # ask TOKEN PATH BODY [HEADER]: POST BODY to PATH; the status on stdout,
 # the body in $T/body, the headers in $T/headers. TOKEN '-' sends none.
 ask() {

@@ -15,17 +15,6 @@ OPER=oper-$RANDOM$RANDOM$RANDOM
 run_state_is() { [ "$(hf --json status "$1" | json_get - .state)" = "$2" ]; }
 back_to_before() { snapshot "$T/now" "$PORTS" $PARAMS; test_cmp "$T/before" "$T/now"; }
 
-# start_serve NAME ARGS...: start 'hotfix serve' on a free loopback port;
-# sets SERVE_PID and URL.
-start_serve() {
-	local out=$T/serve-$1.out
-	shift
-	"$HOTFIX" --state "$STATE" serve --listen 127.0.0.1:0 "$@" >"$out" 2>&1 &
-	SERVE_PID=$!
-	EXTRA_PIDS+=("$SERVE_PID")
-	wait_for "the server to listen" 10 grep -q 'listening on' "$out" || return 1
-	URL=$(sed -n 's|.*listening on \(http://[^/]*\)/.*|\1|p' "$out")
-}
 # req TOKEN METHOD PATH: the HTTP status on stdout, the body in $T/body,
 # the headers in $T/headers. TOKEN '-' sends none.
 req() {
