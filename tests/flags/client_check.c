@@ -7,9 +7,8 @@
  *	meanwhile; each version k makes "n" k and "s" "version-k"). Each
  *	thread checks that the versions it sees never go back, that every
  *	value belongs to the version evaluated with it, and (without ASan,
- *	whose runtime owns malloc) that its evaluations allocate nothing:
- *	malloc and friends are replaced here, which the shared library's
- *	calls resolve to, counting per thread. Exits 0 and prints
+ *	whose runtime owns malloc) that its evaluations allocate nothing
+ *	(tests/common/alloc_count.h counts per thread). Exits 0 and prints
  *	"ok ..." or prints each failure and exits 1.
  *
  *   client_check eval URI STALE_MS KEY...
@@ -26,44 +25,7 @@
 
 #define NTHREADS 8
 
-#if defined(__SANITIZE_ADDRESS__)
-#define COUNTING 0
-#else
-#define COUNTING 1
-#endif
-
-/* Allocations by this thread. */
-static _Thread_local long allocs;
-
-#if COUNTING
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-void *malloc(size_t n)
-{
-	allocs++;
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t size)
-{
-	allocs++;
-	return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t n)
-{
-	allocs++;
-	return __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-	__libc_free(p);
-}
-#endif
+#include "../common/alloc_count.h"
 
 struct worker {
 	struct hf_flags_client *c;
@@ -117,7 +79,7 @@ static void *work(void *ud)
 {
 	struct worker *w = ud;
 	long long end = mono_s() + GIVE_UP_S;
-	long before = allocs;
+	long before = alloc_count;
 
 	while (w->last_version < w->until) {
 		if (check_one(w))
@@ -128,9 +90,9 @@ static void *work(void *ud)
 			break;
 		}
 	}
-	if (COUNTING && allocs != before && !w->failure[0])
+	if (ALLOC_COUNTING && alloc_count != before && !w->failure[0])
 		snprintf(w->failure, sizeof(w->failure), "%ld allocations in %lld evaluations",
-			 allocs - before, w->evaluations);
+			 alloc_count - before, w->evaluations);
 	return NULL;
 }
 
@@ -163,7 +125,7 @@ static int threads(struct hf_flags_client *c, long long until)
 	hf_flags_ctx_free(ctx);
 	if (!failed)
 		printf("ok threads %d evaluations %lld versions seen by each at least %lld%s\n",
-		       NTHREADS, total, least, COUNTING ? " allocations 0" : "");
+		       NTHREADS, total, least, ALLOC_COUNTING ? " allocations 0" : "");
 	return failed;
 }
 

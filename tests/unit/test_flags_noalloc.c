@@ -1,7 +1,7 @@
 /* The flag evaluator's promise to the client library of issue 12: an
- * evaluation never allocates. This program replaces malloc and friends
- * (forwarding to glibc's) to count calls while every kind of rule is
- * evaluated. Under ASan, whose runtime owns malloc, the count is skipped. */
+ * evaluation never allocates. Allocations are counted
+ * (tests/common/alloc_count.h) while every kind of rule is evaluated;
+ * under ASan, whose runtime owns malloc, the count is skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,48 +13,7 @@
 
 #include "flags/flags.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define COUNTING 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COUNTING 0
-#endif
-#endif
-#ifndef COUNTING
-#define COUNTING 1
-#endif
-
-static long allocs;
-
-#if COUNTING
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-void *malloc(size_t n)
-{
-	allocs++;
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t size)
-{
-	allocs++;
-	return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t n)
-{
-	allocs++;
-	return __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-	__libc_free(p);
-}
-#endif
+#include "../common/alloc_count.h"
 
 static const char doc_text[] =
 	"{\"$evaluators\": {\"internal\": {\"ends_with\": [{\"var\": \"email\"}, \"@example.com\"]}},"
@@ -93,10 +52,10 @@ static void test_eval_allocates_nothing(void **state)
 	int round;
 
 	(void)state;
-	if (!COUNTING)
+	if (!ALLOC_COUNTING)
 		skip();
 	assert_int_equal(hf_flagdoc_parse("n.json", doc_text, strlen(doc_text), 0, &doc, &err), 0);
-	before = allocs;
+	before = alloc_count;
 	for (round = 0; round < 100; round++) {
 		attrs[3].v.u.n = round;
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -104,7 +63,7 @@ static void test_eval_allocates_nothing(void **state)
 			matched += res.reason == HF_REASON_TARGETING_MATCH;
 		}
 	}
-	assert_int_equal(allocs - before, 0);
+	assert_int_equal(alloc_count - before, 0);
 	/* The rules did run: rule, strings, frac and frac-dyn matched. */
 	assert_int_equal(matched, 400);
 	hf_flagdoc_unref(doc);
