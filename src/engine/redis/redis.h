@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "util/keyslot.h"
 
 struct hf_buf;
 
@@ -32,9 +33,7 @@ void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src);
 
 /* ---- Keys --------------------------------------------------------- */
 
-/* Redis Cluster's hash slot of a key: CRC16 (XMODEM) of its hash tag, or of
- * the whole key when it has none, modulo 16384 (keyslot.c). */
-unsigned hf_key_slot(const char *key, size_t len);
+/* hf_key_slot(), Redis Cluster's hash slot of a key, is util/keyslot.h's. */
 
 /* ---- Replies ------------------------------------------------------- */
 
