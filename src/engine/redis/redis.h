@@ -110,6 +110,9 @@ struct hf_node {
 	int failed;          /* flagged fail/fail? by the cluster, or not answering */
 	char *flags;         /* cluster flags as reported, or "" */
 	int slot_lo, slot_hi;  /* primaries in cluster mode: lowest slot range; -1 otherwise */
+	int *ranges;         /* primaries in cluster mode: every slot range it serves, as
+			      * pairs lo, hi in the order CLUSTER NODES lists them; or NULL */
+	size_t nranges;      /* pairs in 'ranges' */
 	long long pong_ms;   /* cluster mode: when the seed last had a pong from it on the
 			      * cluster bus (unix ms); 0 for the seed itself or without
 			      * cluster mode */
