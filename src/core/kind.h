@@ -107,6 +107,14 @@ struct hf_change_kind {
 	 * ("LINE:COL: why" in 'err'); may be NULL. */
 	int (*check)(const struct hf_change *ch, struct hf_err *err);
 
+	/* The nodes a step's change reaches while it holds, for the guard's
+	 * canary versus control, when that is not the step's own node (a flag
+	 * ramped by slot: the shards whose slots it turned on): mark them in
+	 * 'reach' (indexed like x->c's nodes) and return 1; 0 leaves the
+	 * step's node. May be NULL. */
+	int (*reach)(const struct hf_change *ch, struct hf_kind_ctx *x, const struct hf_step *s,
+		     int *reach);
+
 	/* Read the live state and fill each target's 'diff'. A refusal that
 	 * holds for the whole change (unknown parameter) returns HF_EINVAL. */
 	int (*plan)(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n,

@@ -61,6 +61,41 @@ static int cmp_ordered(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+/* Node 'i' of 'c' as the rollout orders it. */
+static void order_node(const struct hf_manifest *m, const struct hf_cluster *c, size_t i,
+		       struct ordered *o)
+{
+	struct hf_node *n = &c->nodes[i];
+	size_t j;
+
+	memset(o, 0, sizeof(*o));
+	o->node = n;
+	o->pos = i;
+	o->group = (n->role == HF_ROLE_REPLICA) == (m->order == HF_ORDER_REPLICAS_FIRST) ? 0 : 1;
+	for (j = 0; j < i; j++)
+		if (c->nodes[j].shard == n->shard && c->nodes[j].role == n->role)
+			o->rank++;
+}
+
+size_t hf_plan_shard_order(const struct hf_manifest *m, const struct hf_cluster *c, int *order)
+{
+	struct ordered *ord = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*ord));
+	size_t i, k, n = 0;
+
+	for (i = 0; i < c->nnodes; i++)
+		order_node(m, c, i, &ord[i]);
+	if (c->nnodes)
+		qsort(ord, c->nnodes, sizeof(*ord), cmp_ordered);
+	for (i = 0; i < c->nnodes; i++) {
+		for (k = 0; k < n && order[k] != ord[i].node->shard; k++)
+			;
+		if (k == n)
+			order[n++] = ord[i].node->shard;
+	}
+	free(ord);
+	return n;
+}
+
 static size_t wave_goal(const struct hf_wave_spec *w, size_t total)
 {
 	size_t goal;
@@ -299,24 +334,16 @@ static void node_steps(const struct hf_manifest *m, struct hf_cluster *c, struct
 {
 	struct ordered *ord = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*ord));
 	size_t *wave_of = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*wave_of));
-	size_t i, j, k, nord = 0;
+	size_t i, k, nord = 0;
 
 	for (i = 0; i < c->nnodes; i++) {
-		struct hf_node *n = &c->nodes[i];
 		int differs = 0;
 
 		for (k = 0; k < m->nchanges; k++)
 			differs |= per[k][i].ndiff > 0;
 		if (!differs)
 			continue;
-		ord[nord].node = n;
-		ord[nord].pos = i;
-		ord[nord].group = (n->role == HF_ROLE_REPLICA) ==
-				  (m->order == HF_ORDER_REPLICAS_FIRST) ? 0 : 1;
-		for (j = 0; j < i; j++)
-			if (c->nodes[j].shard == n->shard && c->nodes[j].role == n->role)
-				ord[nord].rank++;
-		nord++;
+		order_node(m, c, i, &ord[nord++]);
 	}
 	if (nord)
 		qsort(ord, nord, sizeof(*ord), cmp_ordered);

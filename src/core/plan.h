@@ -54,6 +54,12 @@ void hf_plan_free(struct hf_plan *p);
 void hf_plan_waves(const struct hf_wave_spec *spec, size_t nspec, size_t ntargets,
 		   size_t *wave_of, struct hf_plan_wave **waves, size_t *nwaves);
 
+/* The shards of 'c' in the order a rollout of 'm' over all its nodes
+ * reaches them (replicas or primaries first, then spread over the shards,
+ * as the node waves are cut): the canary shard first. Fills 'order' (room
+ * for c->nshards) and returns how many shards it holds. */
+size_t hf_plan_shard_order(const struct hf_manifest *m, const struct hf_cluster *c, int *order);
+
 /* The checks that refuse a manifest before any cluster is asked: kinds'
  * static checks and guard checks this build cannot run yet. */
 int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err);

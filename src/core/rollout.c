@@ -462,16 +462,23 @@ static int wait_ms(struct hf_rollout *r, long long ms, struct hf_err *err)
 	return check_requests(r, err);
 }
 
-/* Which cluster nodes hold the hotfix now (applied or verified steps). */
+/* Which cluster nodes hold the hotfix now (applied or verified steps):
+ * a step's node, or the nodes its kind says it reaches (a flag ramped by
+ * slot: the shards turned on). */
 static void changed_nodes(struct hf_rollout *r, int *changed)
 {
 	size_t i;
 
 	memset(changed, 0, sizeof(*changed) * (r->c->nnodes ? r->c->nnodes : 1));
 	for (i = 0; i < r->nsteps; i++) {
+		const struct hf_change *ch = &r->m->changes[r->steps[i].change];
+		struct hf_kind_ctx x = { .c = r->c, .m = r->m, .journal = r->j,
+					 .run_id = r->run->id };
 		struct hf_node *n = r->node_of[i];
 
 		if (r->steps[i].state < HF_STEP_APPLYING || r->steps[i].state > HF_STEP_VERIFIED)
+			continue;
+		if (ch->kind->reach && ch->kind->reach(ch, &x, &r->steps[i], changed))
 			continue;
 		if (n >= r->c->nodes && n < r->c->nodes + r->c->nnodes)
 			changed[n - r->c->nodes] = 1;

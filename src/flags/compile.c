@@ -40,6 +40,8 @@ static const struct {
 	{ "ends_with", LOP_ENDS, 2, 2 },
 	{ "sem_ver", LOP_SEMVER, 3, 3 },
 	{ "fractional", LOP_FRACTIONAL, 1, -1 },
+	/* hotfix's extension, unknown to flagd: a key's Redis Cluster slot. */
+	{ "slot", LOP_SLOT, 1, 1 },
 };
 
 static struct hf_pos no_pos(void)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "flags/internal.h"
+#include "util/keyslot.h"
 
 #define NUL ((struct hf_fv){ .type = HF_FV_NULL })
 /* The operators stay out of hf_logic_eval(), so that the dispatch every
@@ -342,6 +343,20 @@ static NOINLINE int ev_array(const struct hf_lnode *n, struct hf_evst *st, struc
 	return 0;
 }
 
+/* slot (hotfix's extension): the Redis Cluster hash slot of a string,
+ * {hash tags} as Redis reads them; null for anything else. */
+static NOINLINE int ev_slot(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	struct hf_fv v;
+
+	if (ev(&n->args[0], st, &v))
+		return -1;
+	*out = NUL;
+	if (v.type == HF_FV_STR)
+		*out = (struct hf_fv){ .type = HF_FV_NUM, .u.n = (double)hf_key_slot(v.u.s, v.len) };
+	return 0;
+}
+
 static NOINLINE int ev_not(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv v = NUL;
@@ -386,6 +401,8 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 		return ev_strfn(n, st, out);
 	case LOP_FRACTIONAL:
 		return ev_fractional(n, st, out);
+	case LOP_SLOT:
+		return ev_slot(n, st, out);
 	}
 	return -1;
 }

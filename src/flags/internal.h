@@ -52,6 +52,7 @@ enum hf_lop {
 	LOP_LIT, LOP_ARRAY, LOP_VAR, LOP_IF, LOP_EQ, LOP_NE, LOP_SEQ, LOP_SNE,
 	LOP_LT, LOP_LE, LOP_GT, LOP_GE, LOP_AND, LOP_OR, LOP_NOT, LOP_NOTNOT, LOP_IN,
 	LOP_CAT, LOP_SUBSTR, LOP_STARTS, LOP_ENDS, LOP_SEMVER, LOP_FRACTIONAL,
+	LOP_SLOT,   /* hotfix's own: the Redis Cluster hash slot of a string */
 };
 
 /* One segment of a 'var' path. */

@@ -6,7 +6,10 @@
  * engine/redis/flagstore.h's. In a ramp ("percent: P" waves) each wave is
  * a step that publishes the flag with fractional targeting between its new
  * default variant and its old one; every ramp step's before-state is the
- * document before the first ramp, so any of them reverts straight to it. */
+ * document before the first ramp, so any of them reverts straight to it.
+ * With 'bucket_by: slot' a wave turns the flag on for whole Redis Cluster
+ * hash slots of a key in the context, the canary shard's first, with the
+ * 'slot' operator of src/flags/ (hotfix's extension of JSONLogic). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,9 +17,11 @@
 #include <string.h>
 
 #include "core/kind.h"
+#include "core/plan.h"
 #include "engine/redis/flagstore.h"
 #include "flags/flags.h"
 #include "util/buf.h"
+#include "util/keyslot.h"
 #include "util/misc.h"
 
 /* A client seen this recently is live: ten heartbeats of the library's
@@ -33,6 +38,9 @@ struct flag_spec {
 	char *evaluators;        /* JSON object of $evaluators brought along, or NULL */
 	double require_ack;      /* percent of the live clients, default 100 */
 	long long ack_timeout_ms;   /* default 30 s */
+	int by_slot;             /* bucket_by: slot */
+	char *slot_key;          /* by_slot: the context attribute holding the key */
+	struct hf_pos by_pos;    /* where bucket_by is */
 };
 
 static void spec_free(void *spec)
@@ -44,6 +52,7 @@ static void spec_free(void *spec)
 	free(fs->key);
 	free(fs->def);
 	free(fs->evaluators);
+	free(fs->slot_key);
 	free(fs);
 }
 
@@ -116,12 +125,18 @@ out:
 	return out;
 }
 
-/* A step's blob: {"version": N, "doc": "<the document's text>" or null}. */
-static char *blob(const struct hf_flagstate *st)
+/* A step's blob: {"version": N, "doc": "<the document's text>" or null},
+ * and for the first ramp bucketed by slot "slots", the order in which the
+ * ramps turn slots on (slot_order; a reference is taken). */
+static char *blob(const struct hf_flagstate *st, json_t *slots)
 {
 	json_t *j = json_pack("{s:I, s:o}", "version", (json_int_t)st->version, "doc",
 			      st->doc ? json_string(st->doc) : json_null());
-	char *s = dump(j);
+	char *s;
+
+	if (slots)
+		json_object_set(j, "slots", slots);
+	s = dump(j);
 
 	json_decref(j);
 	return s;
@@ -142,9 +157,142 @@ static char *blob_doc(const char *b, long long *version)
 
 /* ---- ramps ------------------------------------------------------------------- */
 
+/* The slots in the order a ramp bucketed by slot turns them on: those of
+ * the canary shard (the one a node rollout would take first,
+ * hf_plan_shard_order), then of each next shard, as
+ * [{"primary": ID, "addr": "HOST:PORT", "ranges": [[LO, HI], ...]}, ...].
+ * NULL with 'why' when no primary serves a slot (no cluster mode). */
+static json_t *slot_order(const struct hf_kind_ctx *x, char *why, size_t len)
+{
+	int *order = hf_xcalloc((size_t)x->c->nshards + 1, sizeof(*order));
+	size_t n = hf_plan_shard_order(x->m, x->c, order), i, k, r;
+	json_t *out = json_array();
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < x->c->nnodes; k++) {
+			const struct hf_node *nd = &x->c->nodes[k];
+			json_t *ranges = json_array();
+			char addr[300];
+
+			if (nd->shard != order[i] || nd->role != HF_ROLE_PRIMARY || !nd->nranges) {
+				json_decref(ranges);
+				continue;
+			}
+			for (r = 0; r < nd->nranges; r++)
+				json_array_append_new(ranges, json_pack("[i,i]", nd->ranges[2 * r],
+									nd->ranges[2 * r + 1]));
+			snprintf(addr, sizeof(addr), "%s:%d", nd->host, nd->port);
+			json_array_append_new(out, json_pack("{s:s, s:s, s:o}", "primary", nd->id,
+							     "addr", addr, "ranges", ranges));
+		}
+	free(order);
+	if (!json_array_size(out)) {
+		snprintf(why, len, "'bucket_by: slot' needs a Redis Cluster whose primaries serve "
+			 "slots; %s has none", x->c->cluster_mode ? "this cluster" : "a server "
+			 "without cluster mode");
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The first round(share % of 16384) slots of 'order' (slot_order) as
+ * ranges, sorted and merged: [[LO, HI], ...]. '*count' gets the number of
+ * slots, '*shards' that of the shards of 'order' that got any (its first
+ * ones). */
+static json_t *slots_on(const json_t *order, double share, long long *count, size_t *shards)
+{
+	long long want = llround(share * (double)HF_NSLOTS / 100.0), lo, hi, sl;
+	static _Thread_local char on[HF_NSLOTS];
+	json_t *out = json_array(), *shard, *range;
+	size_t i, r;
+
+	memset(on, 0, sizeof(on));
+	*count = 0;
+	*shards = 0;
+	json_array_foreach(order, i, shard) {
+		if (*count >= want)
+			break;
+		++*shards;
+		json_array_foreach(json_object_get(shard, "ranges"), r, range) {
+			lo = json_integer_value(json_array_get(range, 0));
+			hi = json_integer_value(json_array_get(range, 1));
+			for (sl = lo; sl <= hi && sl < HF_NSLOTS && *count < want; sl++, ++*count)
+				on[sl] = 1;
+		}
+	}
+	for (sl = 0; sl < HF_NSLOTS; sl++) {
+		if (!on[sl])
+			continue;
+		for (lo = sl; sl + 1 < HF_NSLOTS && on[sl + 1]; sl++)
+			;
+		json_array_append_new(out, json_pack("[I,I]", (json_int_t)lo, (json_int_t)sl));
+	}
+	return out;
+}
+
+/* The "slots" a step's before-state journaled (slot_order), or NULL. */
+static json_t *blob_slots(const char *b)
+{
+	json_t *j = b ? json_loads(b, 0, NULL) : NULL, *s = json_object_get(j, "slots");
+
+	if (s)
+		json_incref(s);
+	json_decref(j);
+	return s;
+}
+
+/* {"if": [{"===": [SLOT, null]}, null, {"or": [{"<=": [LO, SLOT, HI]}, ...]},
+ *  ON, OFF]} with SLOT = {"slot": {"var": ATTR}}: a context without the key
+ * gets the default variant (OFF), as 'fractional' gives it without a
+ * targeting key; null goes first, since '<=' reads null as 0. */
+static json_t *slot_targeting(const char *attr, json_t *ranges, const char *on, const char *off)
+{
+	json_t *any = json_array(), *range, *cond;
+	size_t i;
+
+	json_array_foreach(ranges, i, range)
+		json_array_append_new(any, json_pack("{s:[O,{s:{s:s}},O]}", "<=",
+						     json_array_get(range, 0), "slot", "var", attr,
+						     json_array_get(range, 1)));
+	if (json_array_size(any)) {
+		cond = json_pack("{s:o}", "or", any);
+	} else {
+		json_decref(any);
+		cond = json_false();
+	}
+	return json_pack("{s:[{s:[{s:{s:s}},n]},n,o,s,s]}", "if", "===", "slot", "var", attr, cond,
+			 on, off);
+}
+
+/* The targeting of a ramp wave of 'share' % between 'on' and 'off' (see
+ * step_def); NULL with 'why' when a ramp by slot journaled no slot order. */
+static json_t *ramp_targeting(const struct flag_spec *fs, const char *before, double share,
+			      const char *on, const char *off, char *why, size_t len)
+{
+	long long w = llround(share * (double)RAMP_WEIGHT / 100.0), count;
+	json_t *order, *ranges, *out;
+	size_t shards;
+
+	if (!fs->by_slot)
+		return json_pack("{s:[[s,I],[s,I]]}", "fractional", on, (json_int_t)w, off,
+				 (json_int_t)(RAMP_WEIGHT - w));
+	if (!(order = blob_slots(before))) {
+		snprintf(why, len, "flag '%s': the ramp's before-state holds no slot order",
+			 fs->key);
+		return NULL;
+	}
+	ranges = slots_on(order, share, &count, &shards);
+	out = slot_targeting(fs->slot_key, ranges, on, off);
+	json_decref(ranges);
+	json_decref(order);
+	return out;
+}
+
 /* The definition step 's' publishes: the change's own, or in a ramp wave
  * below 100 % the same flag with its targeting replaced by
- * {"fractional": [[ON, w], [OFF, W - w]]}: ON its new default variant,
+ * {"fractional": [[ON, w], [OFF, W - w]]} (bucketed by slot: ON for the
+ * wave's slots, ramp_targeting): ON its new default variant,
  * OFF the default variant of the flag before the first ramp (one named
  * 'off' when that is no variant of the new definition, or there was no
  * flag). Returns NULL with 'why' when there is no OFF. Caller frees. */
@@ -154,9 +302,8 @@ static char *step_def(const struct flag_spec *fs, const struct hf_kind_ctx *x,
 	double share = x->m && hf_manifest_ramps(x->m) ? hf_manifest_ramp_share(x->m, s->wave)
 						     : 100;
 	char *origin, *was, *out = NULL;
-	json_t *def, *old, *variants;
+	json_t *def, *old, *variants, *targeting = NULL;
 	const char *on, *off;
-	long long w;
 
 	if (share >= 100 || share < 0)
 		return hf_xstrdup(fs->def);
@@ -175,10 +322,9 @@ static char *step_def(const struct flag_spec *fs, const struct hf_kind_ctx *x,
 			 "variants and it has none named 'off'");
 		goto out;
 	}
-	w = llround(share * (double)RAMP_WEIGHT / 100.0);
-	json_object_set_new(def, "targeting", json_pack("{s:[[s,I],[s,I]]}", "fractional", on,
-						       (json_int_t)w, off,
-						       (json_int_t)(RAMP_WEIGHT - w)));
+	if (!(targeting = ramp_targeting(fs, s->before, share, on, off, why, len)))
+		goto out;
+	json_object_set_new(def, "targeting", targeting);
 	json_object_set_new(def, "defaultVariant", json_string(off));
 	json_object_set_new(def, "state", json_string("ENABLED"));
 	out = dump(def);
@@ -340,14 +486,38 @@ static int parse_source(struct hf_yaml *y, struct hf_field *f, struct flag_spec 
 	return rc;
 }
 
+/* bucket_by: fractional (the default: flagd's hash of the targeting key)
+ * or slot (the Redis Cluster hash slot of the key in attribute slot_key,
+ * targetingKey unless said). */
+static int parse_bucket(struct hf_yaml *y, const struct hf_field *by, const struct hf_field *key,
+			struct flag_spec *fs)
+{
+	static const char *const names[] = { "fractional", "slot", NULL };
+	int which = 0, rc;
+
+	if (by->seen && (rc = hf_yaml_enum(y, by, names, &which)))
+		return rc;
+	fs->by_slot = which == 1;
+	fs->by_pos = hf_yaml_pos(y, by->val, by->pos);
+	if (key->seen && !fs->by_slot)
+		return hf_yaml_fail(y, key->pos, "'slot_key' goes with 'bucket_by: slot' only");
+	if (key->seen)
+		return hf_yaml_text(y, key, &fs->slot_key);
+	if (fs->by_slot)
+		fs->slot_key = hf_xstrdup("targetingKey");
+	return 0;
+}
+
 /* flag: {key: K, file: F} or {key: K, definition: {...}, evaluators: {...}},
- * with require_ack (a percentage) and ack_timeout (a duration). */
+ * with require_ack (a percentage), ack_timeout (a duration), bucket_by and
+ * slot_key (parse_bucket). */
 static int parse(struct hf_yaml *y, const struct hf_field *body, struct hf_change *ch,
 		 struct hf_manifest *m)
 {
 	struct hf_field f[] = { { .name = "key", .required = 1 }, { .name = "file" },
 				{ .name = "definition" }, { .name = "evaluators" },
-				{ .name = "require_ack" }, { .name = "ack_timeout" } };
+				{ .name = "require_ack" }, { .name = "ack_timeout" },
+				{ .name = "bucket_by" }, { .name = "slot_key" } };
 	struct flag_spec *fs = hf_xcalloc(1, sizeof(*fs));
 	const char *s;
 	int rc;
@@ -356,7 +526,7 @@ static int parse(struct hf_yaml *y, const struct hf_field *body, struct hf_chang
 	ch->spec = fs;
 	fs->require_ack = 100;
 	fs->ack_timeout_ms = 30000;
-	rc = hf_yaml_walk(y, body->val, body->pos, "'flag'", f, 6);
+	rc = hf_yaml_walk(y, body->val, body->pos, "'flag'", f, 8);
 	if (!rc)
 		rc = hf_yaml_text(y, &f[0], &fs->key);
 	if (!rc && f[1].seen == f[2].seen)
@@ -375,8 +545,22 @@ static int parse(struct hf_yaml *y, const struct hf_field *body, struct hf_chang
 	if (!rc && f[5].seen)
 		rc = hf_yaml_duration(y, &f[5], 0, &fs->ack_timeout_ms);
 	if (!rc)
+		rc = parse_bucket(y, &f[6], &f[7], fs);
+	if (!rc)
 		rc = parse_source(y, f, fs);
 	return rc;
+}
+
+/* 'bucket_by: slot' buckets a ramp's waves: without 'percent: P' waves
+ * the flag goes to 100 % at once and the bucketing would mean nothing. */
+static int validate(struct hf_yaml *y, const struct hf_change *ch, const struct hf_manifest *m)
+{
+	const struct flag_spec *fs = ch->spec;
+
+	if (fs->by_slot && !hf_manifest_ramps(m))
+		return hf_yaml_fail(y, fs->by_pos, "'bucket_by: slot' buckets the waves of a ramp, "
+				    "but the rollout has no 'percent: P' wave");
+	return 0;
 }
 
 static void summary(const struct hf_change *ch, struct hf_buf *out)
@@ -385,6 +569,9 @@ static void summary(const struct hf_change *ch, struct hf_buf *out)
 
 	hf_buf_printf(out, "flag '%s', acknowledged by %g%% of the live clients within %llds",
 		      fs->key, fs->require_ack, fs->ack_timeout_ms / 1000);
+	if (fs->by_slot)
+		hf_buf_printf(out, ", ramped by the Redis Cluster slot of context attribute '%s'",
+			      fs->slot_key);
 }
 
 /* ---- the store -------------------------------------------------------------- */
@@ -433,6 +620,44 @@ static void fail_all(struct hf_target *t, size_t n, int status, const char *why)
 		hf_target_set(&t[i], status, "%s", why);
 }
 
+/* The slots and shards each ramp wave turns the flag on for, as diff
+ * lines of 't'. */
+static int describe_slots(const struct flag_spec *fs, struct hf_kind_ctx *x, struct hf_target *t,
+			  struct hf_err *err)
+{
+	json_t *order, *ranges, *range;
+	long long count;
+	size_t shards, i, k;
+	double share;
+	char why[512];
+	int w;
+
+	if (!(order = slot_order(x, why, sizeof(why))))
+		return hf_err_set(err, HF_EINVAL, "%d:%d: %s", fs->by_pos.line, fs->by_pos.col, why);
+	for (w = 1; (share = hf_manifest_ramp_share(x->m, w)) < 100; w++) {
+		struct hf_buf b = {0};
+
+		if (share < 0)
+			continue;
+		ranges = slots_on(order, share, &count, &shards);
+		json_array_foreach(ranges, i, range)
+			hf_buf_printf(&b, "%s%lld-%lld", i ? "," : "",
+				      (long long)json_integer_value(json_array_get(range, 0)),
+				      (long long)json_integer_value(json_array_get(range, 1)));
+		hf_buf_printf(&b, " (%lld slot(s)) of shard(s)", count);
+		for (k = 0; k < shards; k++)
+			hf_buf_printf(&b, " %s", json_string_value(json_object_get(
+				json_array_get(order, k), "addr")));
+		hf_target_add_diff(t, "wave %d (%g%%): flag '%s' on for '%s' in slots %s%s", w,
+				   share, fs->key, fs->slot_key, b.s, k ? "" : " none");
+		json_decref(ranges);
+		hf_buf_release(&b);
+	}
+	hf_target_add_diff(t, "wave %d (100%%): flag '%s' on for every slot", w, fs->key);
+	json_decref(order);
+	return 0;
+}
+
 static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t, size_t n,
 		struct hf_err *err)
 {
@@ -450,11 +675,15 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 		if (!is_store_node(s, t[i].node))
 			continue;
 		found = 1;
-		if (!same(cur, fs->def))
-			hf_target_add_diff(&t[i], "flag '%s' (store version %lld): %s -> %s", fs->key,
-					   st.version, cur ? cur : "absent", fs->def);
+		if (same(cur, fs->def))
+			continue;
+		hf_target_add_diff(&t[i], "flag '%s' (store version %lld): %s -> %s", fs->key,
+				   st.version, cur ? cur : "absent", fs->def);
+		if (fs->by_slot && x->m && hf_manifest_ramps(x->m) &&
+		    (rc = describe_slots(fs, x, &t[i], err)))
+			break;
 	}
-	if (!found)
+	if (!found && !rc)
 		rc = hf_err_set(err, HF_ERR, "the flag store's primary %s is not among the "
 				"cluster's nodes", hf_flagstore_addr(s));
 	free(cur);
@@ -496,12 +725,14 @@ static char *ramp_origin(const struct hf_kind_ctx *x, const struct hf_step *s)
 static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		    size_t n)
 {
+	const struct flag_spec *fs = ch->spec;
 	struct hf_flagstore *s = NULL;
 	struct hf_flagstate st = {0};
 	struct hf_err err = {0};
+	json_t *slots = NULL;
+	char why[512];
 	size_t i;
 
-	(void)ch;
 	if (open_store(x, &s, &st, &err)) {
 		fail_all(t, n, HF_EUNREACH, err.msg);
 		return;
@@ -509,9 +740,16 @@ static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 	for (i = 0; i < n; i++) {
 		char *origin = ramp_origin(x, t[i].step);
 
+		/* The first ramp by slot journals the order of the slots, so
+		 * that every ramp, a resume's too, turns on the same ones. */
+		if (!origin && fs->by_slot && !slots && !(slots = slot_order(x, why, sizeof(why)))) {
+			hf_target_set(&t[i], HF_ERR, "%s", why);
+			continue;
+		}
 		free(t[i].step->before);
-		t[i].step->before = origin ? origin : blob(&st);
+		t[i].step->before = origin ? origin : blob(&st, slots);
 	}
+	json_decref(slots);
 	hf_flagstate_release(&st);
 	hf_flagstore_close(s);
 }
@@ -671,13 +909,53 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	}
 	t[at].match = 1;
 	free(t[at].step->after);
-	t[at].step->after = blob(&st);
+	t[at].step->after = blob(&st, NULL);
 out:
 	free(cur);
 	free(want);
 	free(bdoc);
 	hf_flagstate_release(&st);
 	hf_flagstore_close(s);
+}
+
+/* ---- the guard --------------------------------------------------------------- */
+
+/* Ramped by slot, a step reaches the nodes of the shards whose slots it
+ * turned on (every node at 100 %), not the store's primary: the guard
+ * then compares those shards with the others, like with like. */
+static int reach(const struct hf_change *ch, struct hf_kind_ctx *x, const struct hf_step *s,
+		 int *on)
+{
+	const struct flag_spec *fs = ch->spec;
+	double share = x->m ? hf_manifest_ramp_share(x->m, s->wave) : 100;
+	json_t *order, *ranges;
+	long long count;
+	size_t shards, i, k;
+
+	if (!fs->by_slot || share < 0)
+		return 0;
+	if (share >= 100) {
+		for (k = 0; k < x->c->nnodes; k++)
+			on[k] = 1;
+		return 1;
+	}
+	if (!(order = blob_slots(s->before)))
+		return 0;
+	ranges = slots_on(order, share, &count, &shards);
+	for (i = 0; i < shards; i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(order, i),
+								   "primary"));
+
+		for (k = 0; id && k < x->c->nnodes; k++) {
+			const struct hf_node *nd = &x->c->nodes[k];
+
+			if (!strcmp(nd->id, id) || (nd->primary_id && !strcmp(nd->primary_id, id)))
+				on[k] = 1;
+		}
+	}
+	json_decref(ranges);
+	json_decref(order);
+	return 1;
 }
 
 /* ---- revert ------------------------------------------------------------------ */
@@ -773,4 +1051,6 @@ const struct hf_change_kind hf_kind_flag = {
 	.apply = apply,
 	.verify = verify,
 	.revert = revert,
+	.validate = validate,
+	.reach = reach,
 };

@@ -465,6 +465,46 @@ static void test_arena_full(void **state)
 	hf_flagdoc_unref(doc);
 }
 
+/* 'slot' (hotfix's extension): Redis's own CLUSTER KEYSLOT of each key,
+ * read from a redis-server 7.0 (hash tags, an empty tag, an unclosed one,
+ * non-ASCII, empty); null for anything that is not a string. */
+static void test_slot(void **state)
+{
+	static const struct { const char *key; int slot; } c[] = {
+		{ "foo", 12182 }, { "{user1}.a", 8106 }, { "{}x", 10595 }, { "a{b", 13340 },
+		{ "a{b}c", 3300 }, { "{b}", 3300 }, { "x{}{y}", 14166 }, { "{{a}}", 10276 },
+		{ "a}b{c}", 7365 }, { "", 0 }, { "h\\u00e9llo", 11061 },
+		{ "\\u65e5\\u672c\\u8a9e", 12788 }, { "\\ud83d\\ude00key", 11611 },
+		{ "user:1000", 1649 }, { "{user:1000}.following", 1649 }, { "key:{}:x", 1382 },
+	};
+	char rule[256], ctx[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(rule, sizeof(rule), "{\"===\": [{\"slot\": {\"var\": \"k\"}}, %d]}",
+			 c[i].slot);
+		snprintf(ctx, sizeof(ctx), "{\"k\": \"%s\"}", c[i].key);
+		if (strcmp(eval_rule(rule, ctx), "true"))
+			fail_msg("slot of '%s' is not %d", c[i].key, c[i].slot);
+		/* The one-argument list form is the same operator. */
+		snprintf(rule, sizeof(rule), "{\"===\": [{\"slot\": [{\"var\": \"k\"}]}, %d]}",
+			 c[i].slot);
+		assert_string_equal(eval_rule(rule, ctx), "true");
+	}
+	RULE("true", "{\"===\": [{\"slot\": {\"var\": \"n\"}}, null]}", "{\"n\": 5}");
+	RULE("true", "{\"===\": [{\"slot\": {\"var\": \"none\"}}, null]}", "{}");
+	RULE("true", "{\"===\": [{\"slot\": \"foo\"}, 12182]}", "{}");
+	RULE("a", "{\"if\": [{\"<=\": [0, {\"slot\": {\"var\": \"k\"}}, 5460]}, \"a\", \"b\"]}",
+	     "{\"k\": \"user:1000\"}");
+	RULE("b", "{\"if\": [{\"<=\": [0, {\"slot\": {\"var\": \"k\"}}, 5460]}, \"a\", \"b\"]}",
+	     "{\"k\": \"foo\"}");
+	/* A missing key's slot is null, which json-logic's '<=' reads as 0:
+	 * a ramp's targeting tests for null first (src/kinds/flag.c). */
+	RULE("a", "{\"if\": [{\"<=\": [0, {\"slot\": {\"var\": \"k\"}}, 5460]}, \"a\", \"b\"]}",
+	     "{}");
+}
+
 static void test_error_positions(void **state)
 {
 	static const struct { const char *text, *want; } c[] = {
@@ -494,6 +534,11 @@ static void test_error_positions(void **state)
 		  "bad.json:2:43: unknown variant 'zz'" },
 		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
 		  "  \"targeting\": {\"if\": [1, 2], \"or\": []}}}}", "bad.json:2:17: a rule object holds one" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"slot\": []}}}}", "bad.json:2:17: 'slot' takes 1 argument, found 0" },
+		{ "{\"flags\": {\"f\": {\"state\": \"ENABLED\", \"variants\": {\"a\": 1},\n"
+		  "  \"targeting\": {\"if\": [{\"slot\": [\"a\", \"b\"]}, \"a\"]}}}}",
+		  "bad.json:2:25: 'slot' takes 1 argument, found 2" },
 	};
 	size_t i;
 
@@ -551,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_fractional),
 		cmocka_unit_test(test_results),
 		cmocka_unit_test(test_arena_full),
+		cmocka_unit_test(test_slot),
 		cmocka_unit_test(test_error_positions),
 		cmocka_unit_test(test_canonical_json),
 	};

@@ -148,6 +148,33 @@ static void test_precheck_accepts(void **state)
 	hf_manifest_free(m);
 }
 
+/* The canary shard is the one the node waves take first: replicas first
+ * (a shard without a replica comes after those with one), then by shard. */
+static void test_shard_order(void **state)
+{
+	struct hf_node nodes[5] = {
+		{ .id = "p0", .role = HF_ROLE_PRIMARY, .shard = 0 },
+		{ .id = "p1", .role = HF_ROLE_PRIMARY, .shard = 1 },
+		{ .id = "r1", .role = HF_ROLE_REPLICA, .shard = 1 },
+		{ .id = "p2", .role = HF_ROLE_PRIMARY, .shard = 2 },
+		{ .id = "r2", .role = HF_ROLE_REPLICA, .shard = 2 },
+	};
+	struct hf_cluster c = { .nodes = nodes, .nnodes = 5, .nshards = 3 };
+	struct hf_manifest m = { .order = HF_ORDER_REPLICAS_FIRST };
+	int order[3];
+
+	(void)state;
+	assert_int_equal(hf_plan_shard_order(&m, &c, order), 3);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 2);
+	assert_int_equal(order[2], 0);
+	m.order = HF_ORDER_PRIMARIES_FIRST;
+	assert_int_equal(hf_plan_shard_order(&m, &c, order), 3);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 1);
+	assert_int_equal(order[2], 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_waves_more_than_targets),
 		cmocka_unit_test(test_precheck_refuses),
 		cmocka_unit_test(test_precheck_accepts),
+		cmocka_unit_test(test_shard_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

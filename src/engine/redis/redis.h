@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "util/keyslot.h"
 
 struct hf_buf;
 
@@ -32,9 +33,7 @@ void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src);
 
 /* ---- Keys --------------------------------------------------------- */
 
-/* Redis Cluster's hash slot of a key: CRC16 (XMODEM) of its hash tag, or of
- * the whole key when it has none, modulo 16384 (keyslot.c). */
-unsigned hf_key_slot(const char *key, size_t len);
+/* hf_key_slot(), Redis Cluster's hash slot of a key, is util/keyslot.h's. */
 
 /* ---- Replies ------------------------------------------------------- */
 
@@ -111,6 +110,9 @@ struct hf_node {
 	int failed;          /* flagged fail/fail? by the cluster, or not answering */
 	char *flags;         /* cluster flags as reported, or "" */
 	int slot_lo, slot_hi;  /* primaries in cluster mode: lowest slot range; -1 otherwise */
+	int *ranges;         /* primaries in cluster mode: every slot range it serves, as
+			      * pairs lo, hi in the order CLUSTER NODES lists them; or NULL */
+	size_t nranges;      /* pairs in 'ranges' */
 	long long pong_ms;   /* cluster mode: when the seed last had a pong from it on the
 			      * cluster bus (unix ms); 0 for the seed itself or without
 			      * cluster mode */

@@ -41,6 +41,7 @@ static void node_release(struct hf_node *n)
 	free(n->host);
 	free(n->primary_id);
 	free(n->flags);
+	free(n->ranges);
 }
 
 void hf_cluster_free(struct hf_cluster *c)
@@ -94,6 +95,23 @@ static int first_slot_of(char **fields, int nf, int *hi)
 		*hi = dash ? atoi(dash + 1) : s;
 	}
 	return best;
+}
+
+/* Every slot range of a primary's line, as pairs lo, hi into 'n'. */
+static void ranges_of(char **fields, int nf, struct hf_node *n)
+{
+	int i;
+
+	for (i = 8; i < nf; i++) {
+		char *dash = strchr(fields[i], '-');
+
+		if (fields[i][0] == '[')
+			continue;
+		n->ranges = hf_xrealloc(n->ranges, sizeof(*n->ranges) * 2 * (n->nranges + 1));
+		n->ranges[2 * n->nranges] = atoi(fields[i]);
+		n->ranges[2 * n->nranges + 1] = dash ? atoi(dash + 1) : atoi(fields[i]);
+		n->nranges++;
+	}
 }
 
 static int cmp_primary(const void *a, const void *b)
@@ -154,6 +172,7 @@ static int parse_node_line(const struct hf_cluster *c, char *line, struct parsed
 		p->node.role = HF_ROLE_PRIMARY;
 		p->first_slot = first_slot_of(fields, nf, &p->node.slot_hi);
 		p->node.slot_lo = p->node.slot_hi >= 0 ? p->first_slot : -1;
+		ranges_of(fields, nf, &p->node);
 	} else {
 		p->node.role = HF_ROLE_REPLICA;
 		p->node.primary_id = hf_xstrdup(fields[3]);

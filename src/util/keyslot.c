@@ -1,11 +1,12 @@
-/* Redis Cluster's key hashing, shared by the load generator, the data kind
- * and the flag store. Pure: no connection, no allocation. */
+/* Redis Cluster's key hashing, shared by the load generator, the data kind,
+ * the flag store and the flag evaluator's 'slot' operator (which is why it
+ * lives in util/, not in the engine: src/flags/ does not depend on it).
+ * Pure: no connection, no allocation. */
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/redis/redis.h"
+#include "util/keyslot.h"
 
-#define NSLOTS 16384
 
 /* CRC16-CCITT as XMODEM computes it (polynomial 0x1021, initial value 0,
  * no reflection): the variant Redis Cluster hashes keys with. The table is
@@ -45,7 +46,7 @@ unsigned hf_key_slot(const char *key, size_t len)
 
 		close = memchr(open + 1, '}', rest);
 		if (close && close > open + 1)
-			return crc16(open + 1, (size_t)(close - open - 1)) & (NSLOTS - 1);
+			return crc16(open + 1, (size_t)(close - open - 1)) & (HF_NSLOTS - 1);
 	}
-	return crc16(key, len) & (NSLOTS - 1);
+	return crc16(key, len) & (HF_NSLOTS - 1);
 }
