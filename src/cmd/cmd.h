@@ -219,6 +219,14 @@ int hf_cmd_govern_apply(struct hf_cmd_govern *g, const struct hf_manifest *m,
  * and hand the windows to its driver (not for an emergency). */
 void hf_cmd_govern_run(struct hf_cmd_govern *g, struct hf_rollout *r, const char *what,
 		       const char *reason);
+/* For a command on recorded run 'r' (rollback, resume): hf_cmd_govern()
+ * on the run's cluster, then hf_cmd_govern_run() with 'what'. */
+int hf_cmd_govern_open(struct hf_ctx *ctx, struct hf_rollout *r, enum hf_policy_action a,
+		       const char *what, struct hf_cmd_govern *g, struct hf_err *err);
+/* pause, continue, abort of run 'name': the role of an operator, recorded
+ * in the run's events, before the request is written. 0 without policy. */
+int hf_cmd_govern_request(struct hf_ctx *ctx, struct hf_journal *j, const char *name,
+			  struct hf_err *err);
 /* What the policy asks of an apply on 'c', for 'hotfix plan' (people). */
 void hf_cmd_print_policy(FILE *f, struct hf_ctx *ctx, const struct hf_cluster *c,
 			 const struct hf_plan *p, const struct hf_manifest *m);

@@ -325,3 +325,35 @@ void hf_cmd_policy_json(struct json_t *doc, struct hf_ctx *ctx, const struct hf_
 	json_object_set_new(doc, "policy", pj);
 	free(uri);
 }
+
+/* ---- commands on a recorded run -------------------------------------- */
+
+int hf_cmd_govern_open(struct hf_ctx *ctx, struct hf_rollout *r, enum hf_policy_action a,
+		       const char *what, struct hf_cmd_govern *g, struct hf_err *err)
+{
+	int rc = hf_cmd_govern(ctx, a, r->run->cluster, g, err);
+
+	if (!rc)
+		hf_cmd_govern_run(g, r, what, NULL);
+	return rc;
+}
+
+int hf_cmd_govern_request(struct hf_ctx *ctx, struct hf_journal *j, const char *name,
+			  struct hf_err *err)
+{
+	struct hf_cmd_govern g = {0};
+	struct hf_run *run = NULL;
+	int rc;
+
+	if (!ctx->policy)
+		return 0;
+	rc = hf_journal_run_load(j, name, &run, NULL, NULL, err);
+	if (!rc)
+		rc = hf_cmd_govern(ctx, HF_ACT_APPLY, run->cluster, &g, err);
+	if (!rc)
+		hf_journal_event(j, run->id, "policy", "request by %s",
+				 hf_policy_actor_text(&g.actor, (char[256]){0}, 256));
+	hf_cmd_govern_release(&g);
+	hf_run_free(run);
+	return rc;
+}
