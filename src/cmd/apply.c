@@ -165,6 +165,8 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 				  "https:// URL)", o.notify);
 	if ((rc = hf_cmd_otlp_check(o.otlp, err)))
 		return rc;
+	if (o.emergency && (!o.reason || !*o.reason))
+		return hf_err_set(err, HF_EINVAL, "apply: --emergency needs --reason TEXT");
 	rc = hf_manifest_load(pos[0], &m, err);
 	return rc ? rc : hf_cmd_apply_manifest(ctx, m, &o, err);
 }

@@ -148,7 +148,7 @@ int hf_cmd_govern_apply(struct hf_cmd_govern *g, const struct hf_manifest *m,
 	struct hf_approval_subject now;
 	struct hf_buf b = {0};
 	size_t count, i;
-	char roles[64];
+	char roles[64], allowed[64];
 
 	if (o->emergency && (!o->reason || !*o->reason))
 		return hf_err_set(err, HF_EINVAL, "apply: --emergency needs --reason TEXT");
@@ -158,8 +158,8 @@ int hf_cmd_govern_apply(struct hf_cmd_govern *g, const struct hf_manifest *m,
 		return hf_err_set(err, HF_EREFUSED, "%s (role %s) may not use --emergency on cluster "
 				  "'%s' (allowed: %s)", g->id->name,
 				  hf_policy_roles_text(g->id->roles, roles, sizeof(roles)), g->pc->match,
-				  g->pc->emergency ? hf_policy_roles_text(g->pc->emergency, roles,
-									  sizeof(roles)) : "nobody");
+				  g->pc->emergency ? hf_policy_roles_text(g->pc->emergency, allowed,
+									  sizeof(allowed)) : "nobody");
 	if (o->emergency) {
 		g->emergency = 1;
 		return 0;

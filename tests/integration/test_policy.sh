@@ -155,6 +155,7 @@ test_end
 test_begin '--emergency by an allowed role overrides window and approvals, recorded'
 expect_exit 5 "alice (operator) may not use --emergency" \
 	as alice apply "$T/m.yaml" --cluster "$SEED" --yes --emergency --reason INC-1
+check "it names the roles that may" contains "$T/err" "may not use --emergency on cluster 'redis://127.0.0.1:\*' (allowed: admin)"
 expect_exit 2 "--emergency needs --reason" as dave apply "$T/m.yaml" --cluster "$SEED" --yes --emergency
 expect_exit 0 "dave (admin) applies outside the window without approvals" \
 	as dave apply "$T/m.yaml" --cluster "$SEED" --yes --emergency --reason "INC-1 sessions dropped"
