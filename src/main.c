@@ -28,6 +28,8 @@ static const struct {
 	{ "history", cmd_history, "                 every run in the journal" },
 	{ "serve", cmd_serve, "[--listen H:P]   the journal over HTTP: JSON API, events, pause/abort/rollback" },
 	{ "report", cmd_report, "RUN              a run's report: Markdown, or one HTML file (--format html)" },
+	{ "approve", cmd_approve, "FILE             sign an approval of a plan (policy: two-person rule)" },
+	{ "policy", cmd_policy, "check FILE       validate a governance policy" },
 	{ "flag", cmd_flag, "SUBCMD FILE      feature flags in flagd's format: validate, eval, preview" },
 	{ "load", cmd_load, "--cluster URI    GET/SET load with latency and errors as the client sees them" },
 };
@@ -37,12 +39,13 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: hotfix [--state DIR] [--json] [-q] [-v] [--timeout MS]\n"
-		   "              [--converge-timeout DURATION] COMMAND [ARGS]\n\n");
+		   "              [--converge-timeout DURATION] [--policy FILE] [--sign-key KEY]\n"
+		   "              COMMAND [ARGS]\n\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nexit codes: 0 done, 1 runtime error, 2 invalid input (nothing changed),\n"
 		   "3 rolled back by the guard, 4 needs a human (conflicts, unreachable nodes),\n"
-		   "5 refused (lock held, no confirmation)\n"
+		   "5 refused (lock held, no confirmation, policy: role, approvals)\n"
 		   "'hotfix COMMAND --help' tells more.\n");
 }
 
@@ -108,6 +111,15 @@ static int global_options(int *argc, char **argv, struct hf_ctx *ctx, struct hf_
 					return HF_EINVAL;
 				ctx->timeout_ms = v > 0 ? v : 1;
 			}
+		} else if (!strcmp(a, "--policy") || !strcmp(a, "--sign-key")) {
+			/* Governance (src/cmd/govern.c). */
+			if (i + 1 >= *argc)
+				return hf_err_set(err, HF_EINVAL, "option '%s' needs a value", a);
+			*(a[2] == 'p' ? &ctx->policy_file : &ctx->sign_key_file) = argv[++i];
+		} else if (!strncmp(a, "--policy=", 9)) {
+			ctx->policy_file = a + 9;
+		} else if (!strncmp(a, "--sign-key=", 11)) {
+			ctx->sign_key_file = a + 11;
 		} else if (!strncmp(a, "--state=", 8)) {
 			ctx->state_dir = a + 8;
 		} else if (!strncmp(a, "--timeout=", 10)) {
@@ -149,6 +161,11 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("hotfix %s\n", HF_VERSION);
 		return 0;
+	}
+	/* A policy is validated before any command runs (exit 2). */
+	if (hf_cmd_policy_init(&ctx, &err)) {
+		fprintf(stderr, "hotfix: %s\n", err.msg);
+		return 2;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name))

@@ -50,6 +50,7 @@ static int confirm(const struct hf_plan *p, const struct hf_manifest *m, struct 
 
 static const char usage[] =
 	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--otlp URL] [--json] [-q]\n"
+	"                         [--approval FILE]... [--emergency --reason TEXT]\n"
 	"Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
 	"out wave by wave: capture, apply and verify on each node, bake between waves.\n"
 	"A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
@@ -57,7 +58,11 @@ static const char usage[] =
 	"--notify URL posts each phase change to a Slack-compatible webhook, as\n"
 	"the manifest's notify: does (both when both are given).\n"
 	"--otlp URL exports the run, its waves, steps and verdicts as OpenTelemetry\n"
-	"spans to the OTLP/HTTP collector at URL (POST URL/v1/traces).\n";
+	"spans to the OTLP/HTTP collector at URL (POST URL/v1/traces).\n"
+	"Under a policy (--policy, $HOTFIX_POLICY): --sign-key KEY says who applies;\n"
+	"--approval FILE (repeatable) brings approvals made by 'hotfix approve';\n"
+	"--emergency --reason TEXT overrides windows and approvals (allowed roles only).\n"
+	"Outside a maintenance window the run pauses and goes on when it opens.\n";
 
 int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 			  const struct hf_apply_opts *o, struct hf_err *err)
@@ -69,18 +74,29 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
 	struct hf_live live = {0};
+	struct hf_cmd_govern g = {0};
+	char *uri = NULL;
 	int rc;
 
 	rc = hf_cmd_plan_for(ctx, m, o->cluster, &c, &p, err);
 	if (rc)
 		goto out;
-	if (!ctx->json && !ctx->quiet)
+	if (!ctx->json && !ctx->quiet) {
 		hf_cmd_print_plan(stdout, m, c, p);
+		hf_cmd_print_policy(stdout, ctx, c, p, m);
+	}
 	if (!p->nsteps) {
 		if (ctx->json)
 			puts("{\"run\": null, \"state\": \"nothing_to_do\", \"exit_code\": 0}");
 		goto out;
 	}
+	/* Policy: role, emergency, approvals; refused before any journal. */
+	uri = hf_uri_redacted(&c->uri);
+	rc = hf_cmd_govern(ctx, HF_ACT_APPLY, uri, &g, err);
+	if (!rc)
+		rc = hf_cmd_govern_apply(&g, m, c, p, o, err);
+	if (rc)
+		goto out;
 	if (!o->yes && (rc = confirm(p, m, err)))
 		goto out;
 	rc = hf_cmd_journal(ctx, &j, err);
@@ -101,6 +117,7 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	/* The run's own "started" event was emitted before any callback. */
 	started = hf_xasprintf("run %s started by %s: %zu node(s) in %zu wave(s) on %s", r->run->id,
 			       r->run->operator, p->ntargets, p->nwaves, r->run->cluster);
+	hf_cmd_govern_run(&g, r, "apply", o->reason);
 	rc = hf_cmd_notify_start(&cn, r, o->notify, o->otlp, "started", started, err);
 	if (rc)
 		goto out;
@@ -112,6 +129,8 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 		printf("\nrun %s promoted: %zu step(s) applied and verified\n", r->run->id, r->nsteps);
 out:
 	hf_cmd_notify_finish(&cn, ctx);
+	hf_cmd_govern_release(&g);
+	free(uri);
 	free(started);
 	hf_rollout_free(r);
 	hf_journal_close(j);
@@ -127,11 +146,14 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	const char *pos[1];
 	const struct hf_opt opts[] = { { "cluster", &o.cluster, NULL }, { "yes", NULL, &o.yes },
 				       { "notify", &o.notify, NULL }, { "otlp", &o.otlp, NULL },
+				       { "emergency", NULL, &o.emergency }, { "reason", &o.reason, NULL },
 				       { 0 } };
 	struct hf_manifest *m = NULL;
 	int npos, help, rc;
 
-	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
+	rc = hf_opts_take_list(&argc, argv, "approval", &o.approvals, err);
+	if (!rc)
+		rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
 	if (rc)
 		return rc;
 	if (help || !npos) {
@@ -143,6 +165,8 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 				  "https:// URL)", o.notify);
 	if ((rc = hf_cmd_otlp_check(o.otlp, err)))
 		return rc;
+	if (o.emergency && (!o.reason || !*o.reason))
+		return hf_err_set(err, HF_EINVAL, "apply: --emergency needs --reason TEXT");
 	rc = hf_manifest_load(pos[0], &m, err);
 	return rc ? rc : hf_cmd_apply_manifest(ctx, m, &o, err);
 }

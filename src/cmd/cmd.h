@@ -14,6 +14,10 @@ struct hf_ctx {
 	int verbose;             /* -v */
 	long timeout_ms;         /* --timeout, per fan-out to the nodes */
 	long converge_ms;        /* --converge-timeout, for the nodes to agree on the topology */
+	/* Governance (src/cmd/govern.c): */
+	const char *policy_file;   /* --policy, else $HOTFIX_POLICY */
+	const char *sign_key_file; /* --sign-key, else $HOTFIX_SIGN_KEY */
+	struct hf_policy *policy;  /* loaded and validated by main; NULL: no policy */
 };
 
 struct hf_opt {
@@ -51,8 +55,22 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_serve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_report(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_approve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_policy(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 
 /* ---- shared by the subcommands (src/cmd/common.c) ---------------------- */
+
+/* The values of a repeatable option, in the order given. */
+#define HF_OPTLIST_MAX 16
+struct hf_optlist {
+	const char *v[HF_OPTLIST_MAX];
+	int n;
+};
+/* Take every "--name VALUE" and "--name=VALUE" out of 'argv' (argv[0] is
+ * the subcommand) into 'list', before hf_opts_parse() sees the rest.
+ * HF_EINVAL for a missing value or more than HF_OPTLIST_MAX. */
+int hf_opts_take_list(int *argc, char **argv, const char *name, struct hf_optlist *list,
+		      struct hf_err *err);
 
 struct hf_uri;
 struct hf_journal;
@@ -81,6 +99,9 @@ struct hf_apply_opts {
 	const char *notify;      /* --notify URL, or NULL */
 	const char *otlp;        /* --otlp URL, or NULL */
 	int yes;                 /* --yes: no confirmation asked */
+	struct hf_optlist approvals;  /* --approval FILE, repeatable */
+	int emergency;           /* --emergency: windows and approvals overridden */
+	const char *reason;      /* --reason TEXT (required with --emergency) */
 };
 /* Plan manifest 'm' (owned: freed here) on the cluster, show the plan, ask
  * (unless o->yes; refused off a terminal), then run it to its end as
@@ -160,5 +181,58 @@ int hf_cmd_otlp_check(const char *otlp, struct hf_err *err);
  * send what is left (a bounded wait) and stop; warns on stderr about
  * messages that were not delivered. */
 void hf_cmd_notify_finish(struct hf_cmd_notify *cn, struct hf_ctx *ctx);
+
+/* ---- governance: policy, actor, approvals, windows (src/cmd/govern.c) -- */
+
+#include "core/policy.h"
+struct hf_plan;
+struct hf_rollout;
+
+/* Load and validate the policy of --policy or $HOTFIX_POLICY into
+ * ctx->policy (HF_EINVAL with FILE:LINE:COL); nothing without one. */
+int hf_cmd_policy_init(struct hf_ctx *ctx, struct hf_err *err);
+/* Who acts and what the policy says about it on one cluster. */
+struct hf_cmd_govern {
+	struct hf_ctx *ctx;
+	const struct hf_policy_cluster *pc;   /* the cluster's entry, or NULL */
+	const struct hf_policy_identity *id;  /* who signs, or NULL */
+	struct hf_policy_actor actor;
+	struct hf_key *key;                   /* the signing key (private), or NULL */
+	int emergency;                        /* an allowed --emergency */
+	char approvers[256];                  /* who approved, "bob, carol" */
+};
+/* Identify the actor (--sign-key, $HOTFIX_SIGN_KEY) and check that they
+ * may do 'a' on the cluster 'uri' (redacted). Without a policy, 0 and the
+ * OS user only. HF_EREFUSED saying why, HF_EINVAL for a bad key file.
+ * Release with hf_cmd_govern_release(). */
+int hf_cmd_govern(struct hf_ctx *ctx, enum hf_policy_action a, const char *uri,
+		  struct hf_cmd_govern *g, struct hf_err *err);
+void hf_cmd_govern_release(struct hf_cmd_govern *g);
+/* Everything an apply of plan 'p' needs beyond the role: --emergency by a
+ * role the cluster allows (with --reason), else the approvals required,
+ * each verified against the plan recomputed now. HF_EREFUSED listing each
+ * approval and why it does not count; nothing is journaled or changed. */
+int hf_cmd_govern_apply(struct hf_cmd_govern *g, const struct hf_manifest *m,
+			const struct hf_cluster *c, const struct hf_plan *p,
+			const struct hf_apply_opts *o, struct hf_err *err);
+/* Record the actor (and the emergency, the approvals) in run 'r''s events
+ * and hand the windows to its driver (not for an emergency). */
+void hf_cmd_govern_run(struct hf_cmd_govern *g, struct hf_rollout *r, const char *what,
+		       const char *reason);
+/* For a command on recorded run 'r' (rollback, resume): hf_cmd_govern()
+ * on the run's cluster, then hf_cmd_govern_run() with 'what'. */
+int hf_cmd_govern_open(struct hf_ctx *ctx, struct hf_rollout *r, enum hf_policy_action a,
+		       const char *what, struct hf_cmd_govern *g, struct hf_err *err);
+/* pause, continue, abort of run 'name': the role of an operator, recorded
+ * in the run's events, before the request is written. 0 without policy. */
+int hf_cmd_govern_request(struct hf_ctx *ctx, struct hf_journal *j, const char *name,
+			  struct hf_err *err);
+/* What the policy asks of an apply on 'c', for 'hotfix plan' (people). */
+void hf_cmd_print_policy(FILE *f, struct hf_ctx *ctx, const struct hf_cluster *c,
+			 const struct hf_plan *p, const struct hf_manifest *m);
+/* The same, with the plan digest and topology hash, as JSON members of 'doc'. */
+struct json_t;
+void hf_cmd_policy_json(struct json_t *doc, struct hf_ctx *ctx, const struct hf_cluster *c,
+			const struct hf_plan *p);
 
 #endif

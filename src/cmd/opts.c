@@ -71,3 +71,33 @@ int hf_opt_int(const char *name, const char *s, long *out, struct hf_err *err)
 	*out = v;
 	return 0;
 }
+
+int hf_opts_take_list(int *argc, char **argv, const char *name, struct hf_optlist *list,
+		      struct hf_err *err)
+{
+	size_t n = strlen(name);
+	int i, o = 1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (!strncmp(a, "--", 2) && !strncmp(a + 2, name, n) && a[2 + n] == '=') {
+			v = a + 3 + n;
+		} else if (!strncmp(a, "--", 2) && !strcmp(a + 2, name)) {
+			if (i + 1 >= *argc)
+				return hf_err_set(err, HF_EINVAL, "%s: option '--%s' needs a value",
+						  argv[0], name);
+			v = argv[++i];
+		} else {
+			argv[o++] = argv[i];
+			continue;
+		}
+		if (list->n >= HF_OPTLIST_MAX)
+			return hf_err_set(err, HF_EINVAL, "%s: option '--%s' given more than %d times",
+					  argv[0], name, HF_OPTLIST_MAX);
+		list->v[list->n++] = v;
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return 0;
+}

@@ -1,5 +1,6 @@
 /* hotfix validate and hotfix plan: check a manifest, and show what it would
  * change on the live cluster. Neither writes anything. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +89,18 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		goto out;
 	if (ctx->json) {
 		char *s = hf_cmd_plan_json(m, c, p);
+		json_t *doc = json_loads(s, 0, NULL);
 
+		free(s);
+		/* What an approval signs, and what the policy asks. */
+		hf_cmd_policy_json(doc, ctx, c, p);
+		s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(doc);
 		puts(s);
 		free(s);
 	} else {
 		hf_cmd_print_plan(stdout, m, c, p);
+		hf_cmd_print_policy(stdout, ctx, c, p, m);
 	}
 out:
 	hf_plan_free(p);

@@ -53,6 +53,7 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
 	struct hf_cmd_notify cn = {0};
+	struct hf_cmd_govern g = {0};
 	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -73,6 +74,8 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if ((rc = hf_cmd_otlp_check(otlp, err)))
 		return rc;
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
+	if (!rc)   /* policy: any role on the cluster; no window, no approval */
+		rc = hf_cmd_govern_open(ctx, r, HF_ACT_ROLLBACK, "rollback", &g, err);
 	if (!rc)
 		rc = hf_cmd_notify_start(&cn, r, NULL, otlp, NULL, NULL, err);
 	if (!rc) {
@@ -83,6 +86,7 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		finish(ctx, r, rc, err);
 	}
 	hf_cmd_notify_finish(&cn, ctx);
+	hf_cmd_govern_release(&g);
 	hf_rollout_free(r);
 	hf_journal_close(j);
 	return rc;
@@ -99,6 +103,7 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_journal *j = NULL;
 	struct hf_rollout *r = NULL;
 	struct hf_cmd_notify cn = {0};
+	struct hf_cmd_govern g = {0};
 	char *text = NULL;
 	int npos, help, rc;
 
@@ -125,6 +130,11 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		finish(ctx, r, 0, err);
 		goto out;
 	}
+	/* Policy: the role, and the windows for a run that goes on. */
+	rc = hf_cmd_govern_open(ctx, r, back ? HF_ACT_ROLLBACK : HF_ACT_APPLY,
+				back ? "resume --rollback" : "resume", &g, err);
+	if (rc)
+		goto out;
 	text = hf_xasprintf("run %s resumed by %s%s", r->run->id, hf_operator(),
 			    back ? " to roll it back" : "");
 	rc = hf_cmd_notify_start(&cn, r, NULL, otlp, "resumed", text, err);
@@ -138,6 +148,7 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	finish(ctx, r, rc, err);
 out:
 	hf_cmd_notify_finish(&cn, ctx);
+	hf_cmd_govern_release(&g);
 	free(text);
 	hf_rollout_free(r);
 	hf_journal_close(j);
@@ -184,6 +195,8 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "%s: no run given", what);
 	}
 	rc = hf_cmd_journal(ctx, &j, err);
+	if (!rc)
+		rc = hf_cmd_govern_request(ctx, j, pos[0], err);
 	if (!rc)
 		rc = hf_request_run(j, pos[0], what, hf_operator(), &run, err);
 	if (rc < 0)

@@ -64,4 +64,18 @@ size_t hf_plan_shard_order(const struct hf_manifest *m, const struct hf_cluster 
  * static checks and guard checks this build cannot run yet. */
 int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err);
 
+/* ---- what an approval is signed over (src/core/plan_digest.c) ------- */
+
+/* The plan as lines, one per changed node and change, in plan order:
+ * "ADDR (ID) change N wave W: DIFF; DIFF" with the values read when the
+ * plan was built. Caller frees each line, then the array. */
+char **hf_plan_lines(const struct hf_plan *p, size_t *n);
+/* SHA-256 (hex) over the canonical plan: those lines, then each wave's
+ * node count and bake. Equal digests: the same nodes change from the
+ * same values to the same values in the same waves. */
+void hf_plan_digest(const struct hf_plan *p, char out[65]);
+/* SHA-256 (hex) over the sorted nodes of 'c': id, address, role, primary,
+ * slots. */
+void hf_topology_hash(const struct hf_cluster *c, char out[65]);
+
 #endif

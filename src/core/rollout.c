@@ -443,6 +443,44 @@ static int check_requests(struct hf_rollout *r, struct hf_err *err)
 	}
 }
 
+/* ---- maintenance windows (policy) --------------------------------- */
+
+/* Before the baseline and each wave: while r->window says the window is
+ * closed, the run is paused with its note, asked again every second, and
+ * goes on by itself when it opens. An abort or Ctrl-C is obeyed meanwhile;
+ * pause and continue requests are dropped (the window decides). */
+static int window_wait(struct hf_rollout *r)
+{
+	char why[512], *req = NULL;
+	int waiting = 0, rq = GO;
+
+	while (r->window && !r->window(r->window_ud, why, sizeof(why))) {
+		if (!waiting) {
+			waiting = 1;
+			set_run_state(r, HF_RUN_PAUSED, why, NULL);
+			emit(r, "window", "paused: %s; the run goes on by itself then ('hotfix abort %s' "
+			     "rolls back)", why, r->run->id);
+		}
+		if (r->interrupted && *r->interrupted)
+			return INTERRUPT;
+		if (!hf_journal_request_take(r->j, r->run->id, &req, NULL) && req &&
+		    !strcmp(req, "abort"))
+			rq = ABORT;
+		free(req);
+		req = NULL;
+		if (rq) {
+			emit(r, "request", "abort requested: rolling back");
+			return rq;
+		}
+		hf_sleep_ms(1000);
+	}
+	if (waiting) {
+		set_run_state(r, HF_RUN_RUNNING, NULL, NULL);
+		emit(r, "window", "the maintenance window is open: going on");
+	}
+	return GO;
+}
+
 /* Wait 'ms' while obeying requests; returns GO when it passed. */
 static int wait_ms(struct hf_rollout *r, long long ms, struct hf_err *err)
 {
@@ -1025,6 +1063,8 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 		*rq = DISAGREE;
 		return 0;
 	}
+	if (nrounds && (*rq = window_wait(r)))
+		return 0;
 	if (nrounds)
 		emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
 		     w, nwaves, nodes, nrounds);
@@ -1149,7 +1189,9 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 	}
 	if (!rc)
 		rc = settle(r, err);
-	if (!rc && !r->m->guard.none) {
+	if (!rc)
+		rq = window_wait(r);
+	if (!rc && !rq && !r->m->guard.none) {
 		r->guard = hf_guard_new(&r->m->guard, r->c, r->c->timeout_ms);
 		/* After a resume the baseline is taken again, changed nodes
 		 * included: the journal keeps the first one's description. */

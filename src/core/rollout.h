@@ -36,6 +36,13 @@ struct hf_rollout {
 	/* Progress of long kind operations (data), for a live view; may be NULL. */
 	void (*progress)(void *ud, long long scanned, long long changed, double done);
 	char *guard_reason;                  /* why the guard failed the run */
+	/* Maintenance windows (policy): asked before the baseline and before
+	 * each wave. Returns 1 when the run may go on; 0 when it must wait,
+	 * with 'why' saying until when. NULL: always. While it says no the
+	 * run is paused and asked again every second (abort and Ctrl-C are
+	 * obeyed meanwhile); it goes on by itself once it says yes. */
+	int (*window)(void *window_ud, char *why, size_t len);
+	void *window_ud;
 };
 
 /* Record a new run for 'plan' and become its driver (refused with
