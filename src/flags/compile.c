@@ -352,6 +352,66 @@ static void fractional_prepare(struct hf_compile *c, struct hf_lnode *n)
 	}
 }
 
+/* A list of strings long enough for a hash to beat a scan of it. */
+#define STRSET_SCAN 8
+
+/* The set of the strings of 'arr' for 'in' (all of them strings): their
+ * lengths, and past a few, an open-addressing table of their hashes. */
+static struct hf_strset *strset_build(struct hf_pool *pool, const struct hf_fv *arr)
+{
+	struct hf_strset *set = hf_pool_alloc(pool, sizeof(*set));
+	uint32_t i, h, size = 16;
+
+	for (i = 0; i < arr->len; i++)
+		set->lens |= 1ull << (arr->u.a[i].len < 63 ? arr->u.a[i].len : 63);
+	if (arr->len <= STRSET_SCAN)
+		return set;
+	while (size < arr->len * 2)
+		size *= 2;
+	set->slots = hf_pool_alloc(pool, sizeof(*set->slots) * size);
+	set->mask = size - 1;
+	for (i = 0; i < arr->len; i++) {
+		h = hf_flags_keyhash(arr->u.a[i].u.s, arr->u.a[i].len) & set->mask;
+		while (set->slots[h])
+			h = (h + 1) & set->mask;
+		set->slots[h] = i + 1;
+	}
+	return set;
+}
+
+static int all_strings(const struct hf_fv *v)
+{
+	uint32_t i;
+
+	if (v->type != HF_FV_ARR)
+		return 0;
+	for (i = 0; i < v->len; i++)
+		if (v->u.a[i].type != HF_FV_STR)
+			return 0;
+	return 1;
+}
+
+/* Operators whose last argument is a literal of the type they usually
+ * meet get a node of their own (eval.c), with the same results: each
+ * takes the general path when the other argument is of another type. */
+static void specialise(struct hf_compile *c, struct hf_lnode *n)
+{
+	const struct hf_fv *lit = n->nargs == 2 && n->args[1].op == LOP_LIT ? &n->args[1].lit : NULL;
+
+	if (!lit)
+		return;
+	if ((n->op == LOP_STARTS || n->op == LOP_ENDS) && lit->type == HF_FV_STR) {
+		n->op = n->op == LOP_STARTS ? LOP_STARTS_LIT : LOP_ENDS_LIT;
+	} else if (n->op == LOP_IN && all_strings(lit)) {
+		n->set = strset_build(c->pool, lit);
+		n->op = LOP_IN_STRS;
+	} else if (n->op >= LOP_EQ && n->op <= LOP_GE &&
+		   ((lit->type == HF_FV_NUM && lit->u.n == lit->u.n) || lit->type == HF_FV_STR)) {
+		n->cmp = n->op;
+		n->op = LOP_CMP_LIT;
+	}
+}
+
 static int compile_args(struct hf_compile *c, struct fy_node *v, struct hf_lnode *out, int depth)
 {
 	struct fy_node *item;
@@ -407,7 +467,10 @@ static int compile_op(struct hf_compile *c, struct fy_node *map, struct hf_lnode
 	}
 	if (out->op == LOP_FRACTIONAL)
 		fractional_prepare(c, out);
-	return fold_constant(c, out, at, ops[i].name);
+	if (fold_constant(c, out, at, ops[i].name))
+		return HF_EINVAL;
+	specialise(c, out);
+	return 0;
 }
 
 static int compile_at(struct hf_compile *c, struct fy_node *n, struct hf_lnode *out, int depth)

@@ -5,6 +5,7 @@
  * allocates: new strings and arrays go to the caller's arena. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "flags/internal.h"
 
@@ -85,6 +86,9 @@ static const struct hf_fv *flagd_prop(const struct hf_lnode *n, struct hf_evst *
 		return tmp;
 	}
 	if (n->flagd == FLAGD_TIMESTAMP) {
+		/* Read once per evaluation, and only by rules that ask. */
+		if (!st->timestamp)
+			st->timestamp = (long long)time(NULL);
 		*tmp = (struct hf_fv){ .type = HF_FV_NUM, .u.n = (double)st->timestamp };
 		return tmp;
 	}
@@ -139,9 +143,10 @@ static inline int ev(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv 
 	return hf_logic_eval(n, st, out);
 }
 
+static int test(const struct hf_lnode *n, struct hf_evst *st);
+
 static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	struct hf_fv c;
 	uint32_t i;
 
 	if (!n->nargs) {
@@ -149,9 +154,11 @@ static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct h
 		return 0;
 	}
 	for (i = 0; i + 1 < n->nargs; i += 2) {
-		if (ev(&n->args[i], st, &c))
+		int r = test(&n->args[i], st);
+
+		if (r < 0)
 			return -1;
-		if (hf_js_truthy(&c))
+		if (r)
 			return ev(&n->args[i + 1], st, out);
 	}
 	if (i < n->nargs)
@@ -241,19 +248,28 @@ static int apply_cmp(enum hf_lop op, const struct hf_fv *a, const struct hf_fv *
 	}
 }
 
+/* prev OP (prev = compareCheck(cur, prev)): 1, 0, or -1 where it throws. */
+static int cmp_step(enum hf_lop op, const struct hf_fv *prev, const struct hf_fv *cur,
+		    struct hf_fv *chk)
+{
+	if (compare_check(cur, prev, op == LOP_SEQ || op == LOP_SNE, chk))
+		return -1;
+	return apply_cmp(op, prev, chk);
+}
+
 /* ((prev = a) OP (prev = compareCheck(b, prev))) && prev OP compareCheck(c, prev) */
 static NOINLINE int ev_cmp(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	int strict = n->op == LOP_SEQ || n->op == LOP_SNE;
 	struct hf_fv prev, cur, chk;
 	uint32_t i;
+	int r;
 
 	if (ev(&n->args[0], st, &prev))
 		return -1;
 	for (i = 1; i < n->nargs; i++) {
-		if (ev(&n->args[i], st, &cur) || compare_check(&cur, &prev, strict, &chk))
+		if (ev(&n->args[i], st, &cur) || (r = cmp_step(n->op, &prev, &cur, &chk)) < 0)
 			return -1;
-		if (!apply_cmp(n->op, &prev, &chk)) {
+		if (!r) {
 			*out = boolean(0);
 			return 0;
 		}
@@ -294,6 +310,135 @@ static NOINLINE int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct h
 		return -1;
 	*out = boolean(len == 0 || (len <= b.len && memmem(b.u.s, b.len, s, len)));
 	return 0;
+}
+
+/* ---- specialised nodes (compile.c, specialise()) --------------------- */
+
+/* A comparison with a literal number or string: two numbers (no NaN) or
+ * two strings for equality compared at once, any other pair as ev_cmp
+ * does. 1, 0, or -1 where it throws. */
+static int cmp_lit(const struct hf_lnode *n, struct hf_evst *st)
+{
+	const struct hf_fv *b = &n->args[1].lit;
+	struct hf_fv a, chk;
+	int eq;
+
+	if (ev(&n->args[0], st, &a))
+		return -1;
+	if (a.type == HF_FV_NUM && b->type == HF_FV_NUM && a.u.n == a.u.n) {
+		double x = a.u.n, y = b->u.n;
+
+		switch (n->cmp) {
+		case LOP_EQ: case LOP_SEQ:
+			return x == y;
+		case LOP_NE: case LOP_SNE:
+			return x != y;
+		case LOP_LT:
+			return x < y;
+		case LOP_LE:
+			return x <= y;
+		case LOP_GT:
+			return x > y;
+		default:
+			return x >= y;
+		}
+	}
+	if (a.type == HF_FV_STR && b->type == HF_FV_STR && n->cmp <= LOP_SNE) {
+		eq = a.len == b->len && hf_bytes_eq(a.u.s, b->u.s, a.len);
+		return n->cmp == LOP_EQ || n->cmp == LOP_SEQ ? eq : !eq;
+	}
+	return cmp_step(n->cmp, &a, b, &chk);
+}
+
+/* 'in' a literal array of strings: nothing but a string is among them
+ * (SameValueZero), and a string only where one has its length and bytes. */
+static int in_strs(const struct hf_lnode *n, struct hf_evst *st)
+{
+	const struct hf_fv *b = n->args[1].lit.u.a;
+	const struct hf_strset *set = n->set;
+	struct hf_fv a;
+	uint32_t i, h;
+
+	if (ev(&n->args[0], st, &a))
+		return -1;
+	if (a.type != HF_FV_STR || !((set->lens >> (a.len < 63 ? a.len : 63)) & 1))
+		return 0;
+	if (set->slots) {
+		h = hf_flags_keyhash(a.u.s, a.len) & set->mask;
+		for (; (i = set->slots[h]); h = (h + 1) & set->mask)
+			if (b[i - 1].len == a.len && hf_bytes_eq(b[i - 1].u.s, a.u.s, a.len))
+				return 1;
+		return 0;
+	}
+	for (i = 0; i < n->args[1].lit.len; i++)
+		if (b[i].len == a.len && hf_bytes_eq(b[i].u.s, a.u.s, a.len))
+			return 1;
+	return 0;
+}
+
+/* starts_with / ends_with a literal string: 1, 0, 2 for null (the
+ * subject is no string), or -1 where the subject throws. */
+static int affix_lit(const struct hf_lnode *n, struct hf_evst *st)
+{
+	const struct hf_fv *x = &n->args[1].lit;
+	struct hf_fv s;
+
+	if (ev(&n->args[0], st, &s))
+		return -1;
+	if (s.type != HF_FV_STR)
+		return 2;
+	if (x->len > s.len)
+		return 0;
+	return hf_bytes_eq(n->op == LOP_STARTS_LIT ? s.u.s : s.u.s + s.len - x->len, x->u.s,
+			   x->len);
+}
+
+static NOINLINE int ev_special(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	int r;
+
+	if (n->op == LOP_IN_STRS)
+		r = in_strs(n, st);
+	else if (n->op == LOP_CMP_LIT)
+		r = cmp_lit(n, st);
+	else
+		r = affix_lit(n, st);
+	if (r < 0)
+		return -1;
+	*out = r == 2 ? NUL : boolean(r);
+	return 0;
+}
+
+/* The truthiness of a node's value, all that 'if' and '!' ask: the
+ * boolean operators answer without making a value. 1, 0, or -1 where
+ * JavaScript throws. */
+static int test(const struct hf_lnode *n, struct hf_evst *st)
+{
+	struct hf_fv v;
+	uint32_t i;
+	int r;
+
+	switch (n->op) {
+	case LOP_AND:
+	case LOP_OR:
+		/* The operand that decides has the truthiness of the whole. */
+		for (i = 0; i < n->nargs; i++)
+			if ((r = test(&n->args[i], st)) < 0 || r == (n->op == LOP_OR))
+				return r;
+		return n->nargs && n->op == LOP_AND;
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+		r = affix_lit(n, st);
+		return r == 2 ? 0 : r;
+	case LOP_IN_STRS:
+		return in_strs(n, st);
+	case LOP_CMP_LIT:
+		return cmp_lit(n, st);
+	default:
+		if (ev(n, st, &v))
+			return -1;
+		return hf_js_truthy(&v);
+	}
 }
 
 static NOINLINE int ev_cat(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
@@ -344,11 +489,11 @@ static NOINLINE int ev_array(const struct hf_lnode *n, struct hf_evst *st, struc
 
 static NOINLINE int ev_not(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	struct hf_fv v = NUL;
+	int r = n->nargs ? test(&n->args[0], st) : 0;
 
-	if (n->nargs && ev(&n->args[0], st, &v))
+	if (r < 0)
 		return -1;
-	*out = boolean(hf_js_truthy(&v) == (n->op == LOP_NOTNOT));
+	*out = boolean(r == (n->op == LOP_NOTNOT));
 	return 0;
 }
 
@@ -386,6 +531,11 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 		return ev_strfn(n, st, out);
 	case LOP_FRACTIONAL:
 		return ev_fractional(n, st, out);
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+	case LOP_IN_STRS:
+	case LOP_CMP_LIT:
+		return ev_special(n, st, out);
 	}
 	return -1;
 }

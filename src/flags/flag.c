@@ -3,7 +3,6 @@
  * error codes; the accessors of a compiled document; contexts from JSON.
  * No allocation on the evaluation path. */
 #include <string.h>
-#include <time.h>
 
 #include "flags/internal.h"
 #include "util/buf.h"
@@ -92,7 +91,7 @@ static int run_targeting(const struct hf_flag *f, const struct hf_flagctx *ctx,
 			 struct hf_flagarena *arena, const char **name, uint32_t *nlen)
 {
 	struct hf_evst st = { .ctx = ctx, .flag_key = f->key, .flag_klen = f->klen,
-			      .timestamp = ctx->timestamp ? ctx->timestamp : (long long)time(NULL),
+			      .timestamp = ctx->timestamp,
 			      .arena = arena };
 	struct hf_fv v;
 

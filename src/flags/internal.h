@@ -52,6 +52,20 @@ enum hf_lop {
 	LOP_LIT, LOP_ARRAY, LOP_VAR, LOP_IF, LOP_EQ, LOP_NE, LOP_SEQ, LOP_SNE,
 	LOP_LT, LOP_LE, LOP_GT, LOP_GE, LOP_AND, LOP_OR, LOP_NOT, LOP_NOTNOT, LOP_IN,
 	LOP_CAT, LOP_SUBSTR, LOP_STARTS, LOP_ENDS, LOP_SEMVER, LOP_FRACTIONAL,
+	/* Specialised at compile (compile.c, specialise()): the same
+	 * operators where an argument is a literal of the usual type. */
+	LOP_STARTS_LIT, LOP_ENDS_LIT,   /* the affix a literal string */
+	LOP_IN_STRS,                    /* 'in' a literal array of strings only */
+	LOP_CMP_LIT,                    /* a two-argument comparison with a literal
+					 * number or string on the right */
+};
+
+/* LOP_IN_STRS: the strings of the literal array, as a filter on their
+ * lengths and, for a long list, a hash table. */
+struct hf_strset {
+	uint64_t lens;                  /* bit min(length, 63) of each string */
+	uint32_t *slots;                /* NULL (few strings), or index + 1 per slot, 0: empty */
+	uint32_t mask;                  /* slots - 1 */
 };
 
 /* One segment of a 'var' path. */
@@ -72,6 +86,8 @@ struct hf_lnode {
 	struct hf_flagdhash prefix;     /* LOP_FRACTIONAL: the flag key hashed */
 	struct hf_buckets *all, *rest;  /* LOP_FRACTIONAL: the buckets of literal arguments
 					 * (all of them, or after the first), or NULL */
+	enum hf_lop cmp;                /* LOP_CMP_LIT: the comparison (LOP_EQ...LOP_GE) */
+	struct hf_strset *set;          /* LOP_IN_STRS */
 	int line, col;                  /* where the node starts in the file */
 };
 
@@ -95,7 +111,7 @@ struct hf_evst {
 	const struct hf_flagctx *ctx;
 	const char *flag_key;
 	uint32_t flag_klen;
-	long long timestamp;
+	long long timestamp;            /* 0: now, read when a rule asks */
 	struct hf_flagarena *arena;
 };
 
