@@ -412,6 +412,87 @@ static void specialise(struct hf_compile *c, struct hf_lnode *n)
 	}
 }
 
+/* The instructions an operand of a condition, or a result, takes. */
+static uint32_t prog_size(const struct hf_lnode *n, int cond)
+{
+	uint32_t i, size = 0;
+
+	if (!cond && n->op == LOP_IF) {
+		for (i = 0; i < n->nargs; i++)
+			size += prog_size(&n->args[i], i % 2 == 0 && i + 1 < n->nargs);
+		return size + 1;   /* the null of a missing 'else' */
+	}
+	if (cond && (n->op == LOP_AND || n->op == LOP_OR) && n->nargs) {
+		for (i = 0; i < n->nargs; i++)
+			size += prog_size(&n->args[i], 1);
+		return size;
+	}
+	if (cond && (n->op == LOP_NOT || n->op == LOP_NOTNOT) && n->nargs == 1)
+		return prog_size(&n->args[0], 1);
+	return 1;
+}
+
+struct prog {
+	struct hf_insn *insn;
+	uint32_t n;
+};
+
+static uint32_t emit(struct prog *p, const struct hf_lnode *n, uint32_t t, uint32_t f, int result)
+{
+	p->insn[p->n] = (struct hf_insn){ .n = n, .t = t, .f = f, .result = result };
+	return p->n++;
+}
+
+/* Code that goes to 't' when 'n' is truthy, to 'f' when falsy: and/or
+ * short-circuit as JavaScript's && and || (the operand that decides has
+ * the truthiness of the whole), '!' swaps the targets. Built from the
+ * end, so that each operand's code knows where it goes; returns where
+ * the code starts. */
+static uint32_t prog_cond(struct prog *p, const struct hf_lnode *n, uint32_t t, uint32_t f)
+{
+	uint32_t i, at;
+
+	if ((n->op == LOP_AND || n->op == LOP_OR) && n->nargs) {
+		at = prog_cond(p, &n->args[n->nargs - 1], t, f);
+		for (i = n->nargs - 1; i-- > 0;)
+			at = n->op == LOP_AND ? prog_cond(p, &n->args[i], at, f)
+					      : prog_cond(p, &n->args[i], t, at);
+		return at;
+	}
+	if ((n->op == LOP_NOT || n->op == LOP_NOTNOT) && n->nargs == 1)
+		return n->op == LOP_NOT ? prog_cond(p, &n->args[0], f, t)
+					: prog_cond(p, &n->args[0], t, f);
+	return emit(p, n, t, f, 0);
+}
+
+/* A result: a nested 'if' joins the program, anything else is evaluated. */
+static uint32_t prog_value(struct prog *p, const struct hf_lnode *n)
+{
+	uint32_t at, i = n->nargs;
+
+	if (n->op != LOP_IF)
+		return emit(p, n, 0, 0, 1);
+	if (i % 2) {
+		at = prog_value(p, &n->args[--i]);
+	} else {
+		at = emit(p, NULL, 0, 0, 1);
+	}
+	while (i >= 2) {
+		i -= 2;
+		at = prog_cond(p, &n->args[i], prog_value(p, &n->args[i + 1]), at);
+	}
+	return at;
+}
+
+static void prog_build(struct hf_compile *c, struct hf_lnode *n)
+{
+	struct prog p = { hf_pool_alloc(c->pool, sizeof(*p.insn) * prog_size(n, 0)), 0 };
+
+	n->prog = hf_pool_alloc(c->pool, sizeof(*n->prog));
+	n->prog->entry = prog_value(&p, n);
+	n->prog->insn = p.insn;
+}
+
 static int compile_args(struct hf_compile *c, struct fy_node *v, struct hf_lnode *out, int depth)
 {
 	struct fy_node *item;
@@ -470,6 +551,8 @@ static int compile_op(struct hf_compile *c, struct fy_node *map, struct hf_lnode
 	if (fold_constant(c, out, at, ops[i].name))
 		return HF_EINVAL;
 	specialise(c, out);
+	if (out->op == LOP_IF)
+		prog_build(c, out);
 	return 0;
 }
 

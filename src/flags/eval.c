@@ -441,6 +441,25 @@ static int test(const struct hf_lnode *n, struct hf_evst *st)
 	}
 }
 
+/* An 'if' by its program: the tests, then the result. */
+static NOINLINE int ev_prog(const struct hf_prog *p, struct hf_evst *st, struct hf_fv *out)
+{
+	const struct hf_insn *i = &p->insn[p->entry];
+	int r;
+
+	while (!i->result) {
+		r = test(i->n, st);
+		if (r < 0)
+			return -1;
+		i = &p->insn[r ? i->t : i->f];
+	}
+	if (!i->n) {
+		*out = NUL;
+		return 0;
+	}
+	return ev(i->n, st, out);
+}
+
 static NOINLINE int ev_cat(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
 	struct hf_fv *parts, v;
@@ -509,7 +528,7 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 	case LOP_VAR:
 		return ev_var(n, st, out);
 	case LOP_IF:
-		return ev_if(n, st, out);
+		return n->prog ? ev_prog(n->prog, st, out) : ev_if(n, st, out);
 	case LOP_EQ: case LOP_NE: case LOP_SEQ: case LOP_SNE:
 	case LOP_LT: case LOP_LE: case LOP_GT: case LOP_GE:
 		return ev_cmp(n, st, out);

@@ -68,6 +68,21 @@ struct hf_strset {
 	uint32_t mask;                  /* slots - 1 */
 };
 
+/* An 'if' as a flat program (compile.c, prog_build()): its conditions,
+ * through 'and', 'or', '!' and '!!', become jumps between the tests of
+ * their operands, and its branches (nested 'if' included) results, so
+ * that evaluation is a loop rather than a call per operator. */
+struct hf_insn {
+	const struct hf_lnode *n;       /* the operand to test, or the result (NULL: null) */
+	uint32_t t, f;                  /* the next instruction when 'n' is truthy, falsy */
+	int result;                     /* 'n' is the result: evaluate it and stop */
+};
+
+struct hf_prog {
+	struct hf_insn *insn;
+	uint32_t entry;
+};
+
 /* One segment of a 'var' path. */
 struct hf_seg {
 	const char *s;
@@ -88,6 +103,7 @@ struct hf_lnode {
 					 * (all of them, or after the first), or NULL */
 	enum hf_lop cmp;                /* LOP_CMP_LIT: the comparison (LOP_EQ...LOP_GE) */
 	struct hf_strset *set;          /* LOP_IN_STRS */
+	struct hf_prog *prog;           /* LOP_IF: its program (not for a constant one) */
 	int line, col;                  /* where the node starts in the file */
 };
 
