@@ -28,14 +28,29 @@ static int js_falsy(const struct hf_fv *v)
 	       (v->type == HF_FV_STR && !v->len);
 }
 
+static NOINLINE const struct hf_fv *obj_get_long(const struct hf_fkv *o, uint32_t n,
+						  const char *k, uint32_t klen)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (o[i].klen == klen && o[i].key[0] == k[0] && !memcmp(o[i].key, k, klen))
+			return &o[i].v;
+	return NULL;
+}
+
 static const struct hf_fv *obj_get(const struct hf_fkv *o, uint32_t n, const char *k, uint32_t klen)
 {
 	uint32_t i;
 
+	/* A key over 16 bytes is compared by memcmp, in a function of its
+	 * own: this loop over the usual short ones calls nothing. */
+	if (klen > 16)
+		return obj_get_long(o, n, k, klen);
 	/* Length and first byte first: most keys differ there. */
 	for (i = 0; i < n; i++)
 		if (o[i].klen == klen && (!klen || o[i].key[0] == k[0]) &&
-		    hf_bytes_eq(o[i].key, k, klen))
+		    hf_bytes_eq16(o[i].key, k, klen))
 			return &o[i].v;
 	return NULL;
 }
@@ -448,7 +463,22 @@ static NOINLINE int ev_prog(const struct hf_prog *p, struct hf_evst *st, struct 
 	int r;
 
 	while (!i->result) {
-		r = test(i->n, st);
+		/* The specialised tests here, the rest through test(). */
+		switch (i->n->op) {
+		case LOP_STARTS_LIT:
+		case LOP_ENDS_LIT:
+			r = affix_lit(i->n, st);
+			r = r == 2 ? 0 : r;
+			break;
+		case LOP_IN_STRS:
+			r = in_strs(i->n, st);
+			break;
+		case LOP_CMP_LIT:
+			r = cmp_lit(i->n, st);
+			break;
+		default:
+			r = test(i->n, st);
+		}
 		if (r < 0)
 			return -1;
 		i = &p->insn[r ? i->t : i->f];

@@ -22,16 +22,13 @@ void hf_pool_free(struct hf_pool *p);
 void *hf_arena_alloc(struct hf_flagarena *a, size_t n);
 struct hf_fv *hf_arena_items(struct hf_flagarena *a, size_t n);
 
-/* Equal bytes: the strings compared on the hot path (attribute keys,
- * variant names, flag keys) are short, where a call to memcmp costs more
- * than the comparison. */
-static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
+/* Equal bytes, at most 16 of them: no call, so that a loop over short
+ * keys needs no registers saved. */
+static inline int hf_bytes_eq16(const char *a, const char *b, size_t n)
 {
 	uint64_t x, y, x2, y2;
 	uint32_t u, v, u2, v2;
 
-	if (n > 16)
-		return !memcmp(a, b, n);
 	/* Two overlapping loads cover 4 to 8 and 8 to 16 bytes. */
 	if (n >= 8) {
 		memcpy(&x, a, 8), memcpy(&y, b, 8);
@@ -44,6 +41,14 @@ static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
 		return u == v && u2 == v2;
 	}
 	return (n < 1 || a[0] == b[0]) && (n < 2 || a[1] == b[1]) && (n < 3 || a[2] == b[2]);
+}
+
+/* Equal bytes: the strings compared on the hot path (attribute keys,
+ * variant names, flag keys) are short, where a call to memcmp costs more
+ * than the comparison. */
+static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
+{
+	return n > 16 ? !memcmp(a, b, n) : hf_bytes_eq16(a, b, n);
 }
 
 /* ---- JSONLogic ------------------------------------------------------ */
