@@ -491,6 +491,7 @@ static void prog_build(struct hf_compile *c, struct hf_lnode *n)
 	n->prog = hf_pool_alloc(c->pool, sizeof(*n->prog));
 	n->prog->entry = prog_value(&p, n);
 	n->prog->insn = p.insn;
+	n->prog->n = p.n;
 }
 
 static int compile_args(struct hf_compile *c, struct fy_node *v, struct hf_lnode *out, int depth)

@@ -483,6 +483,7 @@ static NOINLINE int ev_prog(const struct hf_prog *p, struct hf_evst *st, struct 
 			return -1;
 		i = &p->insn[r ? i->t : i->f];
 	}
+	st->variant = i->variant;
 	if (!i->n) {
 		*out = NUL;
 		return 0;

@@ -86,9 +86,11 @@ static int type_ok(const struct hf_fv *v, enum hf_flag_type t)
 }
 
 /* Run the rule: the variant's name it gives ('*name' NULL for a null
- * result), or -1 where flagd-core's engine throws. */
+ * result) and '*var' when the rule's program knew the variant, or -1
+ * where flagd-core's engine throws. */
 static int run_targeting(const struct hf_flag *f, const struct hf_flagctx *ctx,
-			 struct hf_flagarena *arena, const char **name, uint32_t *nlen)
+			 struct hf_flagarena *arena, const char **name, uint32_t *nlen,
+			 const struct hf_variant **var)
 {
 	struct hf_evst st = { .ctx = ctx, .flag_key = f->key, .flag_klen = f->klen,
 			      .timestamp = ctx->timestamp,
@@ -98,6 +100,7 @@ static int run_targeting(const struct hf_flag *f, const struct hf_flagctx *ctx,
 	*name = NULL;
 	if (hf_logic_eval(f->targeting, &st, &v))
 		return -1;
+	*var = st.variant;
 	if (v.type == HF_FV_NULL)
 		return 0;
 	/* flagd-core takes String(result): true is variant "true", 3 is "3". */
@@ -112,7 +115,7 @@ static int run_targeting(const struct hf_flag *f, const struct hf_flagctx *ctx,
 static int eval_flag(const struct hf_flag *f, const struct hf_flagctx *ctx, enum hf_flag_type type,
 		     struct hf_flagarena *arena, struct hf_flagresult *res)
 {
-	const struct hf_variant *var = f->defvar;
+	const struct hf_variant *var = f->defvar, *bound = NULL;
 	const char *name = NULL;
 	uint32_t nlen = 0, i;
 
@@ -120,11 +123,13 @@ static int eval_flag(const struct hf_flag *f, const struct hf_flagctx *ctx, enum
 	if (f->parse_error)
 		return fail(res, HF_FLAGERR_PARSE_ERROR);
 	if (f->targeting) {
-		if (run_targeting(f, ctx, arena, &name, &nlen))
+		if (run_targeting(f, ctx, arena, &name, &nlen, &bound))
 			return fail(res, HF_FLAGERR_GENERAL);
 		res->reason = name ? HF_REASON_TARGETING_MATCH : HF_REASON_DEFAULT;
 	}
-	if (name) {
+	if (bound) {
+		var = bound;
+	} else if (name) {
 		for (i = 0, var = NULL; i < f->nvariants && !var; i++)
 			if (f->variants[i].nlen == nlen && hf_bytes_eq(f->variants[i].name, name, nlen))
 				var = &f->variants[i];

@@ -8,6 +8,7 @@
 
 #include "flags/flags.h"
 #include "flags/flagdhash.h"
+#include "flags/murmur3.h"
 
 /* ---- memory: a document's allocations are freed together ------------ */
 
@@ -81,11 +82,13 @@ struct hf_insn {
 	const struct hf_lnode *n;       /* the operand to test, or the result (NULL: null) */
 	uint32_t t, f;                  /* the next instruction when 'n' is truthy, falsy */
 	int result;                     /* 'n' is the result: evaluate it and stop */
+	const struct hf_variant *variant; /* the flag's variant a literal result names
+					   * (doc.c, for the rule's own program), or NULL */
 };
 
 struct hf_prog {
 	struct hf_insn *insn;
-	uint32_t entry;
+	uint32_t n, entry;
 };
 
 /* One segment of a 'var' path. */
@@ -134,6 +137,7 @@ struct hf_evst {
 	uint32_t flag_klen;
 	long long timestamp;            /* 0: now, read when a rule asks */
 	struct hf_flagarena *arena;
+	const struct hf_variant *variant; /* set by a program's result: its variant */
 };
 
 /* Evaluate 'n'. Returns 0 with '*out' set, or -1 where JavaScript would
@@ -211,7 +215,32 @@ struct hf_flagdoc {
 	json_t *json;                     /* the document as read, for hf_flagdoc_json */
 };
 
-uint32_t hf_flags_keyhash(const char *s, size_t n);
+/* The key table's hash. Flag keys are short: up to 16 bytes they are
+ * read as two overlapping words and mixed once (no per-byte chain of
+ * multiplications); longer ones go through MurmurHash3. Inline: every
+ * evaluation by key starts with it. */
+static inline uint32_t hf_flags_keyhash(const char *s, size_t n)
+{
+	uint64_t a = 0, b = 0, h;
+	uint32_t x, y;
+
+	if (n > 16)
+		return hf_murmur3_32(s, n, 0);
+	if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		a = x;
+		b = y;
+	} else if (n) {
+		a = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[n / 2] << 8 |
+		    (unsigned char)s[n - 1];
+	}
+	h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
+	return (uint32_t)(h ^ (h >> 32));
+}
 
 /* Compile JSONLogic from the document (parse.c calls it). */
 struct hf_yaml;
