@@ -17,13 +17,32 @@ const struct hf_flag *hf_flagdoc_at(const struct hf_flagdoc *doc, size_t i)
 	return i < doc->nflags ? &doc->flags[i] : NULL;
 }
 
-const struct hf_flag *hf_flagdoc_find(const struct hf_flagdoc *doc, const char *key, size_t klen)
+static __attribute__((noinline)) const struct hf_flag *find_long(const struct hf_flagdoc *doc,
+								 const char *key, size_t klen)
 {
 	size_t h = hf_flags_keyhash(key, klen) & doc->tmask;
 	const struct hf_flag *f;
 
 	while ((f = doc->table[h])) {
-		if (f->klen == klen && hf_bytes_eq(f->key, key, klen))
+		if (f->klen == klen && !memcmp(f->key, key, klen))
+			return f;
+		h = (h + 1) & doc->tmask;
+	}
+	return NULL;
+}
+
+const struct hf_flag *hf_flagdoc_find(const struct hf_flagdoc *doc, const char *key, size_t klen)
+{
+	size_t h;
+	const struct hf_flag *f;
+
+	/* Keys over 16 bytes (MurmurHash3, memcmp) apart: the usual short
+	 * key's lookup calls nothing and saves no registers. */
+	if (klen > 16)
+		return find_long(doc, key, klen);
+	h = hf_flags_keyhash(key, klen) & doc->tmask;
+	while ((f = doc->table[h])) {
+		if (f->klen == klen && hf_bytes_eq16(f->key, key, klen))
 			return f;
 		h = (h + 1) & doc->tmask;
 	}
