@@ -439,7 +439,20 @@ struct prog {
 
 static uint32_t emit(struct prog *p, const struct hf_lnode *n, uint32_t t, uint32_t f, int result)
 {
-	p->insn[p->n] = (struct hf_insn){ .n = n, .t = t, .f = f, .result = result };
+	struct hf_insn *i = &p->insn[p->n];
+	const struct hf_lnode *a;
+
+	*i = (struct hf_insn){ .op = n ? n->op : LOP_LIT, .n = n, .t = t, .f = f, .result = result };
+	if (!result && n->op >= LOP_STARTS_LIT) {
+		a = &n->args[0];
+		i->lit = n->args[1].lit;
+		i->cmp = n->cmp;
+		i->set = n->set;
+		if (a->op == LOP_VAR && a->nsegs == 1 && !a->flagd) {
+			i->key = a->segs[0].s;
+			i->klen = a->segs[0].len;
+		}
+	}
 	return p->n++;
 }
 

@@ -14,6 +14,9 @@
  * node goes through (literals and paths most of all) stays a small
  * function with a short prologue. */
 #define NOINLINE __attribute__((noinline))
+/* The tests of the specialised nodes, each a few instructions, inline
+ * where the node's and the program's tests run them. */
+#define INLINE inline __attribute__((always_inline))
 
 static struct hf_fv boolean(int b)
 {
@@ -329,21 +332,18 @@ static NOINLINE int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct h
 
 /* ---- specialised nodes (compile.c, specialise()) --------------------- */
 
-/* A comparison with a literal number or string: two numbers (no NaN) or
- * two strings for equality compared at once, any other pair as ev_cmp
- * does. 1, 0, or -1 where it throws. */
-static int cmp_lit(const struct hf_lnode *n, struct hf_evst *st)
+/* A comparison of 'a' with the literal number or string 'b': two numbers
+ * (no NaN) or two strings for equality compared at once, any other pair
+ * as ev_cmp does. 1, 0, or -1 where it throws. */
+static INLINE int cmp_with(enum hf_lop cmp, const struct hf_fv *a, const struct hf_fv *b)
 {
-	const struct hf_fv *b = &n->args[1].lit;
-	struct hf_fv a, chk;
+	struct hf_fv chk;
 	int eq;
 
-	if (ev(&n->args[0], st, &a))
-		return -1;
-	if (a.type == HF_FV_NUM && b->type == HF_FV_NUM && a.u.n == a.u.n) {
-		double x = a.u.n, y = b->u.n;
+	if (a->type == HF_FV_NUM && b->type == HF_FV_NUM && a->u.n == a->u.n) {
+		double x = a->u.n, y = b->u.n;
 
-		switch (n->cmp) {
+		switch (cmp) {
 		case LOP_EQ: case LOP_SEQ:
 			return x == y;
 		case LOP_NE: case LOP_SNE:
@@ -358,66 +358,70 @@ static int cmp_lit(const struct hf_lnode *n, struct hf_evst *st)
 			return x >= y;
 		}
 	}
-	if (a.type == HF_FV_STR && b->type == HF_FV_STR && n->cmp <= LOP_SNE) {
-		eq = a.len == b->len && hf_bytes_eq(a.u.s, b->u.s, a.len);
-		return n->cmp == LOP_EQ || n->cmp == LOP_SEQ ? eq : !eq;
+	if (a->type == HF_FV_STR && b->type == HF_FV_STR && cmp <= LOP_SNE) {
+		eq = a->len == b->len && hf_bytes_eq(a->u.s, b->u.s, a->len);
+		return cmp == LOP_EQ || cmp == LOP_SEQ ? eq : !eq;
 	}
-	return cmp_step(n->cmp, &a, b, &chk);
+	return cmp_step(cmp, a, b, &chk);
 }
 
-/* 'in' a literal array of strings: nothing but a string is among them
- * (SameValueZero), and a string only where one has its length and bytes. */
-static int in_strs(const struct hf_lnode *n, struct hf_evst *st)
+/* 'a' in the literal array of strings 'b': nothing but a string is
+ * among them (SameValueZero), and a string only where one has its length
+ * and bytes. */
+static INLINE int in_set(const struct hf_fv *a, const struct hf_fv *b, const struct hf_strset *set)
 {
-	const struct hf_fv *b = n->args[1].lit.u.a;
-	const struct hf_strset *set = n->set;
-	struct hf_fv a;
+	const struct hf_fv *item = b->u.a;
 	uint32_t i, h;
 
-	if (ev(&n->args[0], st, &a))
-		return -1;
-	if (a.type != HF_FV_STR || !((set->lens >> (a.len < 63 ? a.len : 63)) & 1))
+	if (a->type != HF_FV_STR || !((set->lens >> (a->len < 63 ? a->len : 63)) & 1))
 		return 0;
 	if (set->slots) {
-		h = hf_flags_keyhash(a.u.s, a.len) & set->mask;
+		h = hf_flags_keyhash(a->u.s, a->len) & set->mask;
 		for (; (i = set->slots[h]); h = (h + 1) & set->mask)
-			if (b[i - 1].len == a.len && hf_bytes_eq(b[i - 1].u.s, a.u.s, a.len))
+			if (item[i - 1].len == a->len && hf_bytes_eq(item[i - 1].u.s, a->u.s, a->len))
 				return 1;
 		return 0;
 	}
-	for (i = 0; i < n->args[1].lit.len; i++)
-		if (b[i].len == a.len && hf_bytes_eq(b[i].u.s, a.u.s, a.len))
+	for (i = 0; i < b->len; i++)
+		if (item[i].len == a->len && hf_bytes_eq(item[i].u.s, a->u.s, a->len))
 			return 1;
 	return 0;
 }
 
-/* starts_with / ends_with a literal string: 1, 0, 2 for null (the
- * subject is no string), or -1 where the subject throws. */
-static int affix_lit(const struct hf_lnode *n, struct hf_evst *st)
+/* 's' starts or ends with the literal string 'x': 1, 0, or 2 for null
+ * (no string). */
+static INLINE int affix_with(int starts, const struct hf_fv *s, const struct hf_fv *x)
 {
-	const struct hf_fv *x = &n->args[1].lit;
-	struct hf_fv s;
-
-	if (ev(&n->args[0], st, &s))
-		return -1;
-	if (s.type != HF_FV_STR)
+	if (s->type != HF_FV_STR)
 		return 2;
-	if (x->len > s.len)
+	if (x->len > s->len)
 		return 0;
-	return hf_bytes_eq(n->op == LOP_STARTS_LIT ? s.u.s : s.u.s + s.len - x->len, x->u.s,
-			   x->len);
+	return hf_bytes_eq(starts ? s->u.s : s->u.s + s->len - x->len, x->u.s, x->len);
+}
+
+/* A specialised node: its first operand evaluated, then the test with its
+ * literal. 1, 0, 2 for null, or -1 where JavaScript throws. */
+static int special(const struct hf_lnode *n, struct hf_evst *st)
+{
+	struct hf_fv a;
+
+	if (ev(&n->args[0], st, &a))
+		return -1;
+	switch (n->op) {
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+		return affix_with(n->op == LOP_STARTS_LIT, &a, &n->args[1].lit);
+	case LOP_IN_STRS:
+		return in_set(&a, &n->args[1].lit, n->set);
+	default:
+		return cmp_with(n->cmp, &a, &n->args[1].lit);
+	}
 }
 
 static NOINLINE int ev_special(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	int r;
+	int r = special(n, st);
 
-	if (n->op == LOP_IN_STRS)
-		r = in_strs(n, st);
-	else if (n->op == LOP_CMP_LIT)
-		r = cmp_lit(n, st);
-	else
-		r = affix_lit(n, st);
 	if (r < 0)
 		return -1;
 	*out = r == 2 ? NUL : boolean(r);
@@ -443,16 +447,45 @@ static int test(const struct hf_lnode *n, struct hf_evst *st)
 		return n->nargs && n->op == LOP_AND;
 	case LOP_STARTS_LIT:
 	case LOP_ENDS_LIT:
-		r = affix_lit(n, st);
-		return r == 2 ? 0 : r;
 	case LOP_IN_STRS:
-		return in_strs(n, st);
 	case LOP_CMP_LIT:
-		return cmp_lit(n, st);
+		r = special(n, st);
+		return r == 2 ? 0 : r;
 	default:
 		if (ev(n, st, &v))
 			return -1;
 		return hf_js_truthy(&v);
+	}
+}
+
+/* One test of a program. A specialised one has its operator, literal and
+ * attribute in the instruction, not behind the node's pointers: the
+ * attribute read in place, the node's operand evaluated only when the
+ * attribute is missing or null (a default, a path, anything else). */
+static INLINE int test_insn(const struct hf_insn *i, struct hf_evst *st)
+{
+	const struct hf_fv *a = NULL;
+	struct hf_fv tmp;
+	int r;
+
+	if (i->op < LOP_STARTS_LIT)
+		return test(i->n, st);
+	if (i->key)
+		a = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs, i->key, i->klen);
+	if (!a || a->type == HF_FV_NULL) {
+		if (ev(&i->n->args[0], st, &tmp))
+			return -1;
+		a = &tmp;
+	}
+	switch (i->op) {
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+		r = affix_with(i->op == LOP_STARTS_LIT, a, &i->lit);
+		return r == 2 ? 0 : r;
+	case LOP_IN_STRS:
+		return in_set(a, &i->lit, i->set);
+	default:
+		return cmp_with(i->cmp, a, &i->lit);
 	}
 }
 
@@ -463,22 +496,7 @@ static NOINLINE int ev_prog(const struct hf_prog *p, struct hf_evst *st, struct 
 	int r;
 
 	while (!i->result) {
-		/* The specialised tests here, the rest through test(). */
-		switch (i->n->op) {
-		case LOP_STARTS_LIT:
-		case LOP_ENDS_LIT:
-			r = affix_lit(i->n, st);
-			r = r == 2 ? 0 : r;
-			break;
-		case LOP_IN_STRS:
-			r = in_strs(i->n, st);
-			break;
-		case LOP_CMP_LIT:
-			r = cmp_lit(i->n, st);
-			break;
-		default:
-			r = test(i->n, st);
-		}
+		r = test_insn(i, st);
 		if (r < 0)
 			return -1;
 		i = &p->insn[r ? i->t : i->f];

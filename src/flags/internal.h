@@ -79,9 +79,17 @@ struct hf_strset {
  * their operands, and its branches (nested 'if' included) results, so
  * that evaluation is a loop rather than a call per operator. */
 struct hf_insn {
-	const struct hf_lnode *n;       /* the operand to test, or the result (NULL: null) */
-	uint32_t t, f;                  /* the next instruction when 'n' is truthy, falsy */
+	enum hf_lop op;                 /* n->op (LOP_LIT for a null result) */
 	int result;                     /* 'n' is the result: evaluate it and stop */
+	uint32_t t, f;                  /* the next instruction when 'n' is truthy, falsy */
+	const struct hf_lnode *n;       /* the operand to test, or the result (NULL: null) */
+	/* A specialised 'n' (LOP_STARTS_LIT...) copied here, where the test
+	 * reads it without going through the node: */
+	const char *key;                /* its operand's attribute (a one-segment 'var'), or NULL */
+	uint32_t klen;
+	enum hf_lop cmp;                /* n->cmp */
+	struct hf_fv lit;               /* its literal */
+	const struct hf_strset *set;    /* n->set */
 	const struct hf_variant *variant; /* the flag's variant a literal result names
 					   * (doc.c, for the rule's own program), or NULL */
 };
