@@ -443,7 +443,7 @@ static uint32_t emit(struct prog *p, const struct hf_lnode *n, uint32_t t, uint3
 	const struct hf_lnode *a;
 
 	*i = (struct hf_insn){ .op = n ? n->op : LOP_LIT, .n = n, .t = t, .f = f, .result = result };
-	if (!result && n->op >= LOP_STARTS_LIT) {
+	if (!result && hf_lop_special(n->op)) {
 		a = &n->args[0];
 		i->lit = n->args[1].lit;
 		i->cmp = n->cmp;

@@ -468,7 +468,7 @@ static INLINE int test_insn(const struct hf_insn *i, struct hf_evst *st)
 	struct hf_fv tmp;
 	int r;
 
-	if (i->op < LOP_STARTS_LIT)
+	if (!hf_lop_special(i->op))
 		return test(i->n, st);
 	if (i->key)
 		a = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs, i->key, i->klen);

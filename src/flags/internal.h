@@ -66,6 +66,13 @@ enum hf_lop {
 					 * number or string on the right */
 };
 
+/* One of the specialised operators (by name, not by a range of the
+ * enum, which may grow). */
+static inline int hf_lop_special(enum hf_lop op)
+{
+	return op == LOP_STARTS_LIT || op == LOP_ENDS_LIT || op == LOP_IN_STRS || op == LOP_CMP_LIT;
+}
+
 /* LOP_IN_STRS: the strings of the literal array, as a filter on their
  * lengths and, for a long list, a hash table. */
 struct hf_strset {
