@@ -448,7 +448,8 @@ static uint32_t emit(struct prog *p, const struct hf_lnode *n, uint32_t t, uint3
 		i->lit = n->args[1].lit;
 		i->cmp = n->cmp;
 		i->set = n->set;
-		if (a->op == LOP_VAR && a->nsegs == 1 && !a->flagd) {
+		if (a->op == LOP_VAR && a->nsegs == 1 && !a->flagd && a->segs[0].len &&
+		    a->segs[0].len <= 16) {
 			i->key = a->segs[0].s;
 			i->klen = a->segs[0].len;
 		}

@@ -458,6 +458,20 @@ static int test(const struct hf_lnode *n, struct hf_evst *st)
 	}
 }
 
+/* The attribute named by 'k' (1 to 16 bytes), or NULL: obj_get's loop,
+ * inline in the program's tests. */
+static INLINE const struct hf_fv *attr16(const struct hf_flagctx *ctx, const char *k,
+					 uint32_t klen)
+{
+	const struct hf_fkv *o = ctx->attrs;
+	size_t i;
+
+	for (i = 0; i < ctx->nattrs; i++)
+		if (o[i].klen == klen && o[i].key[0] == k[0] && hf_bytes_eq16(o[i].key, k, klen))
+			return &o[i].v;
+	return NULL;
+}
+
 /* One test of a program. A specialised one has its operator, literal and
  * attribute in the instruction, not behind the node's pointers: the
  * attribute read in place, the node's operand evaluated only when the
@@ -471,7 +485,7 @@ static INLINE int test_insn(const struct hf_insn *i, struct hf_evst *st)
 	if (!hf_lop_special(i->op))
 		return test(i->n, st);
 	if (i->key)
-		a = obj_get(st->ctx->attrs, (uint32_t)st->ctx->nattrs, i->key, i->klen);
+		a = attr16(st->ctx, i->key, i->klen);
 	if (!a || a->type == HF_FV_NULL) {
 		if (ev(&i->n->args[0], st, &tmp))
 			return -1;

@@ -92,7 +92,8 @@ struct hf_insn {
 	const struct hf_lnode *n;       /* the operand to test, or the result (NULL: null) */
 	/* A specialised 'n' (LOP_STARTS_LIT...) copied here, where the test
 	 * reads it without going through the node: */
-	const char *key;                /* its operand's attribute (a one-segment 'var'), or NULL */
+	const char *key;                /* its operand's attribute (a one-segment 'var', a
+					 * name of up to 16 bytes), or NULL */
 	uint32_t klen;
 	enum hf_lop cmp;                /* n->cmp */
 	struct hf_fv lit;               /* its literal */
