@@ -452,6 +452,18 @@ static void test_if_program(void **state)
 	/* An 'if' inside a condition gives a value, not the flag's variant. */
 	RULE("c", "{\"if\": [{\"if\": [{\"var\": \"x\"}, \"a\", \"\"]}, \"c\", \"b\"]}", "{\"x\": 1}");
 	RULE("b", "{\"if\": [{\"if\": [{\"var\": \"x\"}, \"a\", \"\"]}, \"c\", \"b\"]}", "{}");
+	/* The operand of a specialised test: a long name, a default, a path,
+	 * the flag's key. */
+	RULE("a", "{\"if\": [{\"==\": [{\"var\": \"a-rather-long-attribute\"}, \"x\"]}, \"a\", \"b\"]}",
+	     "{\"a-rather-long-attribute\": \"x\", \"a-rather-long-attributf\": \"y\"}");
+	RULE("a", "{\"if\": [{\">=\": [{\"var\": [\"n\", 20]}, 18]}, \"a\", \"b\"]}", "{}");
+	RULE("a", "{\"if\": [{\">=\": [{\"var\": [\"n\", 20]}, 18]}, \"a\", \"b\"]}", "{\"n\": null}");
+	RULE("b", "{\"if\": [{\">=\": [{\"var\": [\"n\", 20]}, 18]}, \"a\", \"b\"]}", "{\"n\": 1}");
+	RULE("a", "{\"if\": [{\"in\": [{\"var\": \"o.p\"}, [\"x\"]]}, \"a\", \"b\"]}",
+	     "{\"o\": {\"p\": \"x\"}}");
+	RULE("a", "{\"if\": [{\"starts_with\": [{\"var\": \"$flagd.flagKey\"}, \"f\"]}, \"a\", \"b\"]}",
+	     "{}");
+	RULE("b", "{\"if\": [{\"ends_with\": [{\"var\": \"\"}, \"x\"]}, \"a\", \"b\"]}", "{\"\": \"x\"}");
 	/* A literal result that names no variant; one that is no string. */
 	RULE("ERROR:GENERAL", "{\"if\": [{\"var\": \"x\"}, \"ghost\", \"a\"]}", "{\"x\": 1}");
 	RULE("a", "{\"if\": [{\"var\": \"x\"}, \"ghost\", \"a\"]}", "{}");
