@@ -2,7 +2,8 @@
  * positions) into a tree of hf_lnode, once per flag: operators looked
  * up, arguments counted, $ref replaced by its evaluator, 'var' paths
  * split, constant arrays folded, the flag key's hash state kept for
- * 'fractional'. Every refusal names FILE:LINE:COL. */
+ * 'fractional', operators with a literal of the usual type specialised,
+ * each 'if' made a flat program. Every refusal names FILE:LINE:COL. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
