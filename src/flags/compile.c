@@ -2,7 +2,8 @@
  * positions) into a tree of hf_lnode, once per flag: operators looked
  * up, arguments counted, $ref replaced by its evaluator, 'var' paths
  * split, constant arrays folded, the flag key's hash state kept for
- * 'fractional'. Every refusal names FILE:LINE:COL. */
+ * 'fractional', operators with a literal of the usual type specialised,
+ * each 'if' made a flat program. Every refusal names FILE:LINE:COL. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,162 @@ static void fractional_prepare(struct hf_compile *c, struct hf_lnode *n)
 	}
 }
 
+/* A list of strings long enough for a hash to beat a scan of it. */
+#define STRSET_SCAN 8
+
+/* The set of the strings of 'arr' for 'in' (all of them strings): their
+ * lengths, and past a few, an open-addressing table of their hashes. */
+static struct hf_strset *strset_build(struct hf_pool *pool, const struct hf_fv *arr)
+{
+	struct hf_strset *set = hf_pool_alloc(pool, sizeof(*set));
+	uint32_t i, h, size = 16;
+
+	for (i = 0; i < arr->len; i++)
+		set->lens |= 1ull << (arr->u.a[i].len < 63 ? arr->u.a[i].len : 63);
+	if (arr->len <= STRSET_SCAN)
+		return set;
+	while (size < arr->len * 2)
+		size *= 2;
+	set->slots = hf_pool_alloc(pool, sizeof(*set->slots) * size);
+	set->mask = size - 1;
+	for (i = 0; i < arr->len; i++) {
+		h = hf_flags_keyhash(arr->u.a[i].u.s, arr->u.a[i].len) & set->mask;
+		while (set->slots[h])
+			h = (h + 1) & set->mask;
+		set->slots[h] = i + 1;
+	}
+	return set;
+}
+
+static int all_strings(const struct hf_fv *v)
+{
+	uint32_t i;
+
+	if (v->type != HF_FV_ARR)
+		return 0;
+	for (i = 0; i < v->len; i++)
+		if (v->u.a[i].type != HF_FV_STR)
+			return 0;
+	return 1;
+}
+
+/* Operators whose last argument is a literal of the type they usually
+ * meet get a node of their own (eval.c), with the same results: each
+ * takes the general path when the other argument is of another type. */
+static void specialise(struct hf_compile *c, struct hf_lnode *n)
+{
+	const struct hf_fv *lit = n->nargs == 2 && n->args[1].op == LOP_LIT ? &n->args[1].lit : NULL;
+
+	if (!lit)
+		return;
+	if ((n->op == LOP_STARTS || n->op == LOP_ENDS) && lit->type == HF_FV_STR) {
+		n->op = n->op == LOP_STARTS ? LOP_STARTS_LIT : LOP_ENDS_LIT;
+	} else if (n->op == LOP_IN && all_strings(lit)) {
+		n->set = strset_build(c->pool, lit);
+		n->op = LOP_IN_STRS;
+	} else if (n->op >= LOP_EQ && n->op <= LOP_GE &&
+		   ((lit->type == HF_FV_NUM && lit->u.n == lit->u.n) || lit->type == HF_FV_STR)) {
+		n->cmp = n->op;
+		n->op = LOP_CMP_LIT;
+	}
+}
+
+/* The instructions an operand of a condition, or a result, takes. */
+static uint32_t prog_size(const struct hf_lnode *n, int cond)
+{
+	uint32_t i, size = 0;
+
+	if (!cond && n->op == LOP_IF) {
+		for (i = 0; i < n->nargs; i++)
+			size += prog_size(&n->args[i], i % 2 == 0 && i + 1 < n->nargs);
+		return size + 1;   /* the null of a missing 'else' */
+	}
+	if (cond && (n->op == LOP_AND || n->op == LOP_OR) && n->nargs) {
+		for (i = 0; i < n->nargs; i++)
+			size += prog_size(&n->args[i], 1);
+		return size;
+	}
+	if (cond && (n->op == LOP_NOT || n->op == LOP_NOTNOT) && n->nargs == 1)
+		return prog_size(&n->args[0], 1);
+	return 1;
+}
+
+struct prog {
+	struct hf_insn *insn;
+	uint32_t n;
+};
+
+static uint32_t emit(struct prog *p, const struct hf_lnode *n, uint32_t t, uint32_t f, int result)
+{
+	struct hf_insn *i = &p->insn[p->n];
+	const struct hf_lnode *a;
+
+	*i = (struct hf_insn){ .op = n ? n->op : LOP_LIT, .n = n, .t = t, .f = f, .result = result };
+	if (!result && hf_lop_special(n->op)) {
+		a = &n->args[0];
+		i->lit = n->args[1].lit;
+		i->cmp = n->cmp;
+		i->set = n->set;
+		if (a->op == LOP_VAR && a->nsegs == 1 && !a->flagd && a->segs[0].len &&
+		    a->segs[0].len <= 16) {
+			i->key = a->segs[0].s;
+			i->klen = a->segs[0].len;
+		}
+	}
+	return p->n++;
+}
+
+/* Code that goes to 't' when 'n' is truthy, to 'f' when falsy: and/or
+ * short-circuit as JavaScript's && and || (the operand that decides has
+ * the truthiness of the whole), '!' swaps the targets. Built from the
+ * end, so that each operand's code knows where it goes; returns where
+ * the code starts. */
+static uint32_t prog_cond(struct prog *p, const struct hf_lnode *n, uint32_t t, uint32_t f)
+{
+	uint32_t i, at;
+
+	if ((n->op == LOP_AND || n->op == LOP_OR) && n->nargs) {
+		at = prog_cond(p, &n->args[n->nargs - 1], t, f);
+		for (i = n->nargs - 1; i-- > 0;)
+			at = n->op == LOP_AND ? prog_cond(p, &n->args[i], at, f)
+					      : prog_cond(p, &n->args[i], t, at);
+		return at;
+	}
+	if ((n->op == LOP_NOT || n->op == LOP_NOTNOT) && n->nargs == 1)
+		return n->op == LOP_NOT ? prog_cond(p, &n->args[0], f, t)
+					: prog_cond(p, &n->args[0], t, f);
+	return emit(p, n, t, f, 0);
+}
+
+/* A result: a nested 'if' joins the program, anything else is evaluated. */
+static uint32_t prog_value(struct prog *p, const struct hf_lnode *n)
+{
+	uint32_t at, i = n->nargs;
+
+	if (n->op != LOP_IF)
+		return emit(p, n, 0, 0, 1);
+	if (i % 2) {
+		at = prog_value(p, &n->args[--i]);
+	} else {
+		at = emit(p, NULL, 0, 0, 1);
+	}
+	while (i >= 2) {
+		i -= 2;
+		at = prog_cond(p, &n->args[i], prog_value(p, &n->args[i + 1]), at);
+	}
+	return at;
+}
+
+static void prog_build(struct hf_compile *c, struct hf_lnode *n)
+{
+	struct prog p = { hf_pool_alloc(c->pool, sizeof(*p.insn) * prog_size(n, 0)), 0 };
+
+	n->prog = hf_pool_alloc(c->pool, sizeof(*n->prog));
+	n->prog->entry = prog_value(&p, n);
+	n->prog->insn = p.insn;
+	n->prog->n = p.n;
+}
+
 static int compile_args(struct hf_compile *c, struct fy_node *v, struct hf_lnode *out, int depth)
 {
 	struct fy_node *item;
@@ -409,7 +566,12 @@ static int compile_op(struct hf_compile *c, struct fy_node *map, struct hf_lnode
 	}
 	if (out->op == LOP_FRACTIONAL)
 		fractional_prepare(c, out);
-	return fold_constant(c, out, at, ops[i].name);
+	if (fold_constant(c, out, at, ops[i].name))
+		return HF_EINVAL;
+	specialise(c, out);
+	if (out->op == LOP_IF)
+		prog_build(c, out);
+	return 0;
 }
 
 static int compile_at(struct hf_compile *c, struct fy_node *n, struct hf_lnode *out, int depth)

@@ -10,7 +10,6 @@
 
 #include "core/yaml.h"
 #include "flags/internal.h"
-#include "flags/murmur3.h"
 #include "util/buf.h"
 
 #define DOC_MAX_BYTES (16 * 1024 * 1024)
@@ -24,32 +23,6 @@ struct parse {
 static struct hf_pos no_pos(void)
 {
 	return (struct hf_pos){ 0, 0 };
-}
-
-/* The key table's hash. Flag keys are short: up to 16 bytes they are
- * read as two overlapping words and mixed once (no per-byte chain of
- * multiplications); longer ones go through MurmurHash3. */
-uint32_t hf_flags_keyhash(const char *s, size_t n)
-{
-	uint64_t a = 0, b = 0, h;
-	uint32_t x, y;
-
-	if (n > 16)
-		return hf_murmur3_32(s, n, 0);
-	if (n >= 8) {
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(&x, s, 4);
-		memcpy(&y, s + n - 4, 4);
-		a = x;
-		b = y;
-	} else if (n) {
-		a = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[n / 2] << 8 |
-		    (unsigned char)s[n - 1];
-	}
-	h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
-	return (uint32_t)(h ^ (h >> 32));
 }
 
 static const char *type_name(enum hf_flag_type t)
@@ -228,6 +201,21 @@ static int check_results(struct hf_yaml *y, const struct hf_flag *flag, const st
 	}
 }
 
+/* The literal results of the rule's program that name a variant: found
+ * here once, not by name at each evaluation. */
+static void bind_results(struct hf_flag *flag)
+{
+	const struct hf_prog *prog = flag->targeting->prog;
+	const struct hf_lnode *n;
+	uint32_t i;
+
+	for (i = 0; prog && i < prog->n; i++) {
+		n = prog->insn[i].n;
+		if (prog->insn[i].result && n && n->op == LOP_LIT && n->lit.type == HF_FV_STR)
+			prog->insn[i].variant = find_variant(flag, n->lit.u.s, n->lit.len);
+	}
+}
+
 /* 'targeting': absent or {} is none (STATIC); anything else compiles. A
  * lenient load keeps a flag whose rule does not compile, marked as
  * flagd-core marks it (PARSE_ERROR on every evaluation). */
@@ -258,6 +246,8 @@ static int read_targeting(struct hf_yaml *y, struct parse *p, const struct hf_fi
 	}
 	if (!rc && !(p->flags & HF_FLAGDOC_LENIENT))
 		rc = check_results(y, flag, flag->targeting);
+	if (!rc)
+		bind_results(flag);
 	return rc;
 }
 

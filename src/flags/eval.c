@@ -5,6 +5,7 @@
  * allocates: new strings and arrays go to the caller's arena. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "flags/internal.h"
 #include "util/keyslot.h"
@@ -14,6 +15,9 @@
  * node goes through (literals and paths most of all) stays a small
  * function with a short prologue. */
 #define NOINLINE __attribute__((noinline))
+/* The tests of the specialised nodes, each a few instructions, inline
+ * where the node's and the program's tests run them. */
+#define INLINE inline __attribute__((always_inline))
 
 static struct hf_fv boolean(int b)
 {
@@ -28,14 +32,29 @@ static int js_falsy(const struct hf_fv *v)
 	       (v->type == HF_FV_STR && !v->len);
 }
 
+static NOINLINE const struct hf_fv *obj_get_long(const struct hf_fkv *o, uint32_t n,
+						  const char *k, uint32_t klen)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (o[i].klen == klen && o[i].key[0] == k[0] && !memcmp(o[i].key, k, klen))
+			return &o[i].v;
+	return NULL;
+}
+
 static const struct hf_fv *obj_get(const struct hf_fkv *o, uint32_t n, const char *k, uint32_t klen)
 {
 	uint32_t i;
 
+	/* A key over 16 bytes is compared by memcmp, in a function of its
+	 * own: this loop over the usual short ones calls nothing. */
+	if (klen > 16)
+		return obj_get_long(o, n, k, klen);
 	/* Length and first byte first: most keys differ there. */
 	for (i = 0; i < n; i++)
 		if (o[i].klen == klen && (!klen || o[i].key[0] == k[0]) &&
-		    hf_bytes_eq(o[i].key, k, klen))
+		    hf_bytes_eq16(o[i].key, k, klen))
 			return &o[i].v;
 	return NULL;
 }
@@ -86,6 +105,9 @@ static const struct hf_fv *flagd_prop(const struct hf_lnode *n, struct hf_evst *
 		return tmp;
 	}
 	if (n->flagd == FLAGD_TIMESTAMP) {
+		/* Read once per evaluation, and only by rules that ask. */
+		if (!st->timestamp)
+			st->timestamp = (long long)time(NULL);
 		*tmp = (struct hf_fv){ .type = HF_FV_NUM, .u.n = (double)st->timestamp };
 		return tmp;
 	}
@@ -140,9 +162,10 @@ static inline int ev(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv 
 	return hf_logic_eval(n, st, out);
 }
 
+static int test(const struct hf_lnode *n, struct hf_evst *st);
+
 static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	struct hf_fv c;
 	uint32_t i;
 
 	if (!n->nargs) {
@@ -150,9 +173,11 @@ static NOINLINE int ev_if(const struct hf_lnode *n, struct hf_evst *st, struct h
 		return 0;
 	}
 	for (i = 0; i + 1 < n->nargs; i += 2) {
-		if (ev(&n->args[i], st, &c))
+		int r = test(&n->args[i], st);
+
+		if (r < 0)
 			return -1;
-		if (hf_js_truthy(&c))
+		if (r)
 			return ev(&n->args[i + 1], st, out);
 	}
 	if (i < n->nargs)
@@ -242,19 +267,28 @@ static int apply_cmp(enum hf_lop op, const struct hf_fv *a, const struct hf_fv *
 	}
 }
 
+/* prev OP (prev = compareCheck(cur, prev)): 1, 0, or -1 where it throws. */
+static int cmp_step(enum hf_lop op, const struct hf_fv *prev, const struct hf_fv *cur,
+		    struct hf_fv *chk)
+{
+	if (compare_check(cur, prev, op == LOP_SEQ || op == LOP_SNE, chk))
+		return -1;
+	return apply_cmp(op, prev, chk);
+}
+
 /* ((prev = a) OP (prev = compareCheck(b, prev))) && prev OP compareCheck(c, prev) */
 static NOINLINE int ev_cmp(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	int strict = n->op == LOP_SEQ || n->op == LOP_SNE;
 	struct hf_fv prev, cur, chk;
 	uint32_t i;
+	int r;
 
 	if (ev(&n->args[0], st, &prev))
 		return -1;
 	for (i = 1; i < n->nargs; i++) {
-		if (ev(&n->args[i], st, &cur) || compare_check(&cur, &prev, strict, &chk))
+		if (ev(&n->args[i], st, &cur) || (r = cmp_step(n->op, &prev, &cur, &chk)) < 0)
 			return -1;
-		if (!apply_cmp(n->op, &prev, &chk)) {
+		if (!r) {
 			*out = boolean(0);
 			return 0;
 		}
@@ -295,6 +329,199 @@ static NOINLINE int ev_in(const struct hf_lnode *n, struct hf_evst *st, struct h
 		return -1;
 	*out = boolean(len == 0 || (len <= b.len && memmem(b.u.s, b.len, s, len)));
 	return 0;
+}
+
+/* ---- specialised nodes (compile.c, specialise()) --------------------- */
+
+/* A comparison of 'a' with the literal number or string 'b': two numbers
+ * (no NaN) or two strings for equality compared at once, any other pair
+ * as ev_cmp does. 1, 0, or -1 where it throws. */
+static INLINE int cmp_with(enum hf_lop cmp, const struct hf_fv *a, const struct hf_fv *b)
+{
+	struct hf_fv chk;
+	int eq;
+
+	if (a->type == HF_FV_NUM && b->type == HF_FV_NUM && a->u.n == a->u.n) {
+		double x = a->u.n, y = b->u.n;
+
+		switch (cmp) {
+		case LOP_EQ: case LOP_SEQ:
+			return x == y;
+		case LOP_NE: case LOP_SNE:
+			return x != y;
+		case LOP_LT:
+			return x < y;
+		case LOP_LE:
+			return x <= y;
+		case LOP_GT:
+			return x > y;
+		default:
+			return x >= y;
+		}
+	}
+	if (a->type == HF_FV_STR && b->type == HF_FV_STR && cmp <= LOP_SNE) {
+		eq = a->len == b->len && hf_bytes_eq(a->u.s, b->u.s, a->len);
+		return cmp == LOP_EQ || cmp == LOP_SEQ ? eq : !eq;
+	}
+	return cmp_step(cmp, a, b, &chk);
+}
+
+/* 'a' in the literal array of strings 'b': nothing but a string is
+ * among them (SameValueZero), and a string only where one has its length
+ * and bytes. */
+static INLINE int in_set(const struct hf_fv *a, const struct hf_fv *b, const struct hf_strset *set)
+{
+	const struct hf_fv *item = b->u.a;
+	uint32_t i, h;
+
+	if (a->type != HF_FV_STR || !((set->lens >> (a->len < 63 ? a->len : 63)) & 1))
+		return 0;
+	if (set->slots) {
+		h = hf_flags_keyhash(a->u.s, a->len) & set->mask;
+		for (; (i = set->slots[h]); h = (h + 1) & set->mask)
+			if (item[i - 1].len == a->len && hf_bytes_eq(item[i - 1].u.s, a->u.s, a->len))
+				return 1;
+		return 0;
+	}
+	for (i = 0; i < b->len; i++)
+		if (item[i].len == a->len && hf_bytes_eq(item[i].u.s, a->u.s, a->len))
+			return 1;
+	return 0;
+}
+
+/* 's' starts or ends with the literal string 'x': 1, 0, or 2 for null
+ * (no string). */
+static INLINE int affix_with(int starts, const struct hf_fv *s, const struct hf_fv *x)
+{
+	if (s->type != HF_FV_STR)
+		return 2;
+	if (x->len > s->len)
+		return 0;
+	return hf_bytes_eq(starts ? s->u.s : s->u.s + s->len - x->len, x->u.s, x->len);
+}
+
+/* A specialised node: its first operand evaluated, then the test with its
+ * literal. 1, 0, 2 for null, or -1 where JavaScript throws. */
+static int special(const struct hf_lnode *n, struct hf_evst *st)
+{
+	struct hf_fv a;
+
+	if (ev(&n->args[0], st, &a))
+		return -1;
+	switch (n->op) {
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+		return affix_with(n->op == LOP_STARTS_LIT, &a, &n->args[1].lit);
+	case LOP_IN_STRS:
+		return in_set(&a, &n->args[1].lit, n->set);
+	default:
+		return cmp_with(n->cmp, &a, &n->args[1].lit);
+	}
+}
+
+static NOINLINE int ev_special(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
+{
+	int r = special(n, st);
+
+	if (r < 0)
+		return -1;
+	*out = r == 2 ? NUL : boolean(r);
+	return 0;
+}
+
+/* The truthiness of a node's value, all that 'if' and '!' ask: the
+ * boolean operators answer without making a value. 1, 0, or -1 where
+ * JavaScript throws. */
+static int test(const struct hf_lnode *n, struct hf_evst *st)
+{
+	struct hf_fv v;
+	uint32_t i;
+	int r;
+
+	switch (n->op) {
+	case LOP_AND:
+	case LOP_OR:
+		/* The operand that decides has the truthiness of the whole. */
+		for (i = 0; i < n->nargs; i++)
+			if ((r = test(&n->args[i], st)) < 0 || r == (n->op == LOP_OR))
+				return r;
+		return n->nargs && n->op == LOP_AND;
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+	case LOP_IN_STRS:
+	case LOP_CMP_LIT:
+		r = special(n, st);
+		return r == 2 ? 0 : r;
+	default:
+		if (ev(n, st, &v))
+			return -1;
+		return hf_js_truthy(&v);
+	}
+}
+
+/* The attribute named by 'k' (1 to 16 bytes), or NULL: obj_get's loop,
+ * inline in the program's tests. */
+static INLINE const struct hf_fv *attr16(const struct hf_flagctx *ctx, const char *k,
+					 uint32_t klen)
+{
+	const struct hf_fkv *o = ctx->attrs;
+	size_t i;
+
+	for (i = 0; i < ctx->nattrs; i++)
+		if (o[i].klen == klen && o[i].key[0] == k[0] && hf_bytes_eq16(o[i].key, k, klen))
+			return &o[i].v;
+	return NULL;
+}
+
+/* One test of a program. A specialised one has its operator, literal and
+ * attribute in the instruction, not behind the node's pointers: the
+ * attribute read in place, the node's operand evaluated only when the
+ * attribute is missing or null (a default, a path, anything else). */
+static INLINE int test_insn(const struct hf_insn *i, struct hf_evst *st)
+{
+	const struct hf_fv *a = NULL;
+	struct hf_fv tmp;
+	int r;
+
+	if (!hf_lop_special(i->op))
+		return test(i->n, st);
+	if (i->key)
+		a = attr16(st->ctx, i->key, i->klen);
+	if (!a || a->type == HF_FV_NULL) {
+		if (ev(&i->n->args[0], st, &tmp))
+			return -1;
+		a = &tmp;
+	}
+	switch (i->op) {
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+		r = affix_with(i->op == LOP_STARTS_LIT, a, &i->lit);
+		return r == 2 ? 0 : r;
+	case LOP_IN_STRS:
+		return in_set(a, &i->lit, i->set);
+	default:
+		return cmp_with(i->cmp, a, &i->lit);
+	}
+}
+
+/* An 'if' by its program: the tests, then the result. */
+static NOINLINE int ev_prog(const struct hf_prog *p, struct hf_evst *st, struct hf_fv *out)
+{
+	const struct hf_insn *i = &p->insn[p->entry];
+	int r;
+
+	while (!i->result) {
+		r = test_insn(i, st);
+		if (r < 0)
+			return -1;
+		i = &p->insn[r ? i->t : i->f];
+	}
+	st->variant = i->variant;
+	if (!i->n) {
+		*out = NUL;
+		return 0;
+	}
+	return ev(i->n, st, out);
 }
 
 static NOINLINE int ev_cat(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
@@ -359,11 +586,11 @@ static NOINLINE int ev_slot(const struct hf_lnode *n, struct hf_evst *st, struct
 
 static NOINLINE int ev_not(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *out)
 {
-	struct hf_fv v = NUL;
+	int r = n->nargs ? test(&n->args[0], st) : 0;
 
-	if (n->nargs && ev(&n->args[0], st, &v))
+	if (r < 0)
 		return -1;
-	*out = boolean(hf_js_truthy(&v) == (n->op == LOP_NOTNOT));
+	*out = boolean(r == (n->op == LOP_NOTNOT));
 	return 0;
 }
 
@@ -379,7 +606,7 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 	case LOP_VAR:
 		return ev_var(n, st, out);
 	case LOP_IF:
-		return ev_if(n, st, out);
+		return n->prog ? ev_prog(n->prog, st, out) : ev_if(n, st, out);
 	case LOP_EQ: case LOP_NE: case LOP_SEQ: case LOP_SNE:
 	case LOP_LT: case LOP_LE: case LOP_GT: case LOP_GE:
 		return ev_cmp(n, st, out);
@@ -403,6 +630,11 @@ int hf_logic_eval(const struct hf_lnode *n, struct hf_evst *st, struct hf_fv *ou
 		return ev_fractional(n, st, out);
 	case LOP_SLOT:
 		return ev_slot(n, st, out);
+	case LOP_STARTS_LIT:
+	case LOP_ENDS_LIT:
+	case LOP_IN_STRS:
+	case LOP_CMP_LIT:
+		return ev_special(n, st, out);
 	}
 	return -1;
 }

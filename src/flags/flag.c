@@ -3,7 +3,6 @@
  * error codes; the accessors of a compiled document; contexts from JSON.
  * No allocation on the evaluation path. */
 #include <string.h>
-#include <time.h>
 
 #include "flags/internal.h"
 #include "util/buf.h"
@@ -18,13 +17,32 @@ const struct hf_flag *hf_flagdoc_at(const struct hf_flagdoc *doc, size_t i)
 	return i < doc->nflags ? &doc->flags[i] : NULL;
 }
 
-const struct hf_flag *hf_flagdoc_find(const struct hf_flagdoc *doc, const char *key, size_t klen)
+static __attribute__((noinline)) const struct hf_flag *find_long(const struct hf_flagdoc *doc,
+								 const char *key, size_t klen)
 {
 	size_t h = hf_flags_keyhash(key, klen) & doc->tmask;
 	const struct hf_flag *f;
 
 	while ((f = doc->table[h])) {
-		if (f->klen == klen && hf_bytes_eq(f->key, key, klen))
+		if (f->klen == klen && !memcmp(f->key, key, klen))
+			return f;
+		h = (h + 1) & doc->tmask;
+	}
+	return NULL;
+}
+
+const struct hf_flag *hf_flagdoc_find(const struct hf_flagdoc *doc, const char *key, size_t klen)
+{
+	size_t h;
+	const struct hf_flag *f;
+
+	/* Keys over 16 bytes (MurmurHash3, memcmp) apart: the usual short
+	 * key's lookup calls nothing and saves no registers. */
+	if (klen > 16)
+		return find_long(doc, key, klen);
+	h = hf_flags_keyhash(key, klen) & doc->tmask;
+	while ((f = doc->table[h])) {
+		if (f->klen == klen && hf_bytes_eq16(f->key, key, klen))
 			return f;
 		h = (h + 1) & doc->tmask;
 	}
@@ -87,18 +105,21 @@ static int type_ok(const struct hf_fv *v, enum hf_flag_type t)
 }
 
 /* Run the rule: the variant's name it gives ('*name' NULL for a null
- * result), or -1 where flagd-core's engine throws. */
+ * result) and '*var' when the rule's program knew the variant, or -1
+ * where flagd-core's engine throws. */
 static int run_targeting(const struct hf_flag *f, const struct hf_flagctx *ctx,
-			 struct hf_flagarena *arena, const char **name, uint32_t *nlen)
+			 struct hf_flagarena *arena, const char **name, uint32_t *nlen,
+			 const struct hf_variant **var)
 {
 	struct hf_evst st = { .ctx = ctx, .flag_key = f->key, .flag_klen = f->klen,
-			      .timestamp = ctx->timestamp ? ctx->timestamp : (long long)time(NULL),
+			      .timestamp = ctx->timestamp,
 			      .arena = arena };
 	struct hf_fv v;
 
 	*name = NULL;
 	if (hf_logic_eval(f->targeting, &st, &v))
 		return -1;
+	*var = st.variant;
 	if (v.type == HF_FV_NULL)
 		return 0;
 	/* flagd-core takes String(result): true is variant "true", 3 is "3". */
@@ -113,7 +134,7 @@ static int run_targeting(const struct hf_flag *f, const struct hf_flagctx *ctx,
 static int eval_flag(const struct hf_flag *f, const struct hf_flagctx *ctx, enum hf_flag_type type,
 		     struct hf_flagarena *arena, struct hf_flagresult *res)
 {
-	const struct hf_variant *var = f->defvar;
+	const struct hf_variant *var = f->defvar, *bound = NULL;
 	const char *name = NULL;
 	uint32_t nlen = 0, i;
 
@@ -121,11 +142,13 @@ static int eval_flag(const struct hf_flag *f, const struct hf_flagctx *ctx, enum
 	if (f->parse_error)
 		return fail(res, HF_FLAGERR_PARSE_ERROR);
 	if (f->targeting) {
-		if (run_targeting(f, ctx, arena, &name, &nlen))
+		if (run_targeting(f, ctx, arena, &name, &nlen, &bound))
 			return fail(res, HF_FLAGERR_GENERAL);
 		res->reason = name ? HF_REASON_TARGETING_MATCH : HF_REASON_DEFAULT;
 	}
-	if (name) {
+	if (bound) {
+		var = bound;
+	} else if (name) {
 		for (i = 0, var = NULL; i < f->nvariants && !var; i++)
 			if (f->variants[i].nlen == nlen && hf_bytes_eq(f->variants[i].name, name, nlen))
 				var = &f->variants[i];

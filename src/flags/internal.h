@@ -8,6 +8,7 @@
 
 #include "flags/flags.h"
 #include "flags/flagdhash.h"
+#include "flags/murmur3.h"
 
 /* ---- memory: a document's allocations are freed together ------------ */
 
@@ -22,16 +23,13 @@ void hf_pool_free(struct hf_pool *p);
 void *hf_arena_alloc(struct hf_flagarena *a, size_t n);
 struct hf_fv *hf_arena_items(struct hf_flagarena *a, size_t n);
 
-/* Equal bytes: the strings compared on the hot path (attribute keys,
- * variant names, flag keys) are short, where a call to memcmp costs more
- * than the comparison. */
-static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
+/* Equal bytes, at most 16 of them: no call, so that a loop over short
+ * keys needs no registers saved. */
+static inline int hf_bytes_eq16(const char *a, const char *b, size_t n)
 {
 	uint64_t x, y, x2, y2;
 	uint32_t u, v, u2, v2;
 
-	if (n > 16)
-		return !memcmp(a, b, n);
 	/* Two overlapping loads cover 4 to 8 and 8 to 16 bytes. */
 	if (n >= 8) {
 		memcpy(&x, a, 8), memcpy(&y, b, 8);
@@ -46,6 +44,14 @@ static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
 	return (n < 1 || a[0] == b[0]) && (n < 2 || a[1] == b[1]) && (n < 3 || a[2] == b[2]);
 }
 
+/* Equal bytes: the strings compared on the hot path (attribute keys,
+ * variant names, flag keys) are short, where a call to memcmp costs more
+ * than the comparison. */
+static inline int hf_bytes_eq(const char *a, const char *b, size_t n)
+{
+	return n > 16 ? !memcmp(a, b, n) : hf_bytes_eq16(a, b, n);
+}
+
 /* ---- JSONLogic ------------------------------------------------------ */
 
 enum hf_lop {
@@ -53,6 +59,53 @@ enum hf_lop {
 	LOP_LT, LOP_LE, LOP_GT, LOP_GE, LOP_AND, LOP_OR, LOP_NOT, LOP_NOTNOT, LOP_IN,
 	LOP_CAT, LOP_SUBSTR, LOP_STARTS, LOP_ENDS, LOP_SEMVER, LOP_FRACTIONAL,
 	LOP_SLOT,   /* hotfix's own: the Redis Cluster hash slot of a string */
+	/* Specialised at compile (compile.c, specialise()): the same
+	 * operators where an argument is a literal of the usual type. */
+	LOP_STARTS_LIT, LOP_ENDS_LIT,   /* the affix a literal string */
+	LOP_IN_STRS,                    /* 'in' a literal array of strings only */
+	LOP_CMP_LIT,                    /* a two-argument comparison with a literal
+					 * number or string on the right */
+};
+
+/* One of the specialised operators (by name, not by a range of the
+ * enum, which may grow). */
+static inline int hf_lop_special(enum hf_lop op)
+{
+	return op == LOP_STARTS_LIT || op == LOP_ENDS_LIT || op == LOP_IN_STRS || op == LOP_CMP_LIT;
+}
+
+/* LOP_IN_STRS: the strings of the literal array, as a filter on their
+ * lengths and, for a long list, a hash table. */
+struct hf_strset {
+	uint64_t lens;                  /* bit min(length, 63) of each string */
+	uint32_t *slots;                /* NULL (few strings), or index + 1 per slot, 0: empty */
+	uint32_t mask;                  /* slots - 1 */
+};
+
+/* An 'if' as a flat program (compile.c, prog_build()): its conditions,
+ * through 'and', 'or', '!' and '!!', become jumps between the tests of
+ * their operands, and its branches (nested 'if' included) results, so
+ * that evaluation is a loop rather than a call per operator. */
+struct hf_insn {
+	enum hf_lop op;                 /* n->op (LOP_LIT for a null result) */
+	int result;                     /* 'n' is the result: evaluate it and stop */
+	uint32_t t, f;                  /* the next instruction when 'n' is truthy, falsy */
+	const struct hf_lnode *n;       /* the operand to test, or the result (NULL: null) */
+	/* A specialised 'n' (LOP_STARTS_LIT...) copied here, where the test
+	 * reads it without going through the node: */
+	const char *key;                /* its operand's attribute (a one-segment 'var', a
+					 * name of up to 16 bytes), or NULL */
+	uint32_t klen;
+	enum hf_lop cmp;                /* n->cmp */
+	struct hf_fv lit;               /* its literal */
+	const struct hf_strset *set;    /* n->set */
+	const struct hf_variant *variant; /* the flag's variant a literal result names
+					   * (doc.c, for the rule's own program), or NULL */
+};
+
+struct hf_prog {
+	struct hf_insn *insn;
+	uint32_t n, entry;
 };
 
 /* One segment of a 'var' path. */
@@ -73,6 +126,9 @@ struct hf_lnode {
 	struct hf_flagdhash prefix;     /* LOP_FRACTIONAL: the flag key hashed */
 	struct hf_buckets *all, *rest;  /* LOP_FRACTIONAL: the buckets of literal arguments
 					 * (all of them, or after the first), or NULL */
+	enum hf_lop cmp;                /* LOP_CMP_LIT: the comparison (LOP_EQ...LOP_GE) */
+	struct hf_strset *set;          /* LOP_IN_STRS */
+	struct hf_prog *prog;           /* LOP_IF: its program (not for a constant one) */
 	int line, col;                  /* where the node starts in the file */
 };
 
@@ -96,8 +152,9 @@ struct hf_evst {
 	const struct hf_flagctx *ctx;
 	const char *flag_key;
 	uint32_t flag_klen;
-	long long timestamp;
+	long long timestamp;            /* 0: now, read when a rule asks */
 	struct hf_flagarena *arena;
+	const struct hf_variant *variant; /* set by a program's result: its variant */
 };
 
 /* Evaluate 'n'. Returns 0 with '*out' set, or -1 where JavaScript would
@@ -175,7 +232,32 @@ struct hf_flagdoc {
 	json_t *json;                     /* the document as read, for hf_flagdoc_json */
 };
 
-uint32_t hf_flags_keyhash(const char *s, size_t n);
+/* The key table's hash. Flag keys are short: up to 16 bytes they are
+ * read as two overlapping words and mixed once (no per-byte chain of
+ * multiplications); longer ones go through MurmurHash3. Inline: every
+ * evaluation by key starts with it. */
+static inline uint32_t hf_flags_keyhash(const char *s, size_t n)
+{
+	uint64_t a = 0, b = 0, h;
+	uint32_t x, y;
+
+	if (n > 16)
+		return hf_murmur3_32(s, n, 0);
+	if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		a = x;
+		b = y;
+	} else if (n) {
+		a = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[n / 2] << 8 |
+		    (unsigned char)s[n - 1];
+	}
+	h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
+	return (uint32_t)(h ^ (h >> 32));
+}
 
 /* Compile JSONLogic from the document (parse.c calls it). */
 struct hf_yaml;

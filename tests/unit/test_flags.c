@@ -310,6 +310,184 @@ static void test_strings(void **state)
 	RULE("DEFAULT:dflt", "{\"ends_with\": [{\"var\": \"n\"}, \"1\"]}", "{\"n\": 1}");
 }
 
+/* ---- specialised nodes: the fast case and each fallback -------------- */
+
+/* A comparison with a literal number or string on the right. */
+static void test_cmp_literal(void **state)
+{
+	(void)state;
+	/* Two numbers. */
+	RULE("true", "{\">=\": [{\"var\": \"n\"}, 18]}", "{\"n\": 18}");
+	RULE("false", "{\">\": [{\"var\": \"n\"}, 18]}", "{\"n\": 18}");
+	RULE("true", "{\"<\": [{\"var\": \"n\"}, 18]}", "{\"n\": -0.5}");
+	RULE("true", "{\"<=\": [{\"var\": \"n\"}, 18]}", "{\"n\": 18}");
+	RULE("true", "{\"==\": [{\"var\": \"n\"}, 0]}", "{\"n\": -0}");
+	RULE("true", "{\"===\": [{\"var\": \"n\"}, 1.5]}", "{\"n\": 1.5}");
+	RULE("true", "{\"!=\": [{\"var\": \"n\"}, 1]}", "{\"n\": 2}");
+	RULE("false", "{\"!==\": [{\"var\": \"n\"}, 2]}", "{\"n\": 2}");
+	/* Other types take the general path: "20" >= 18 as numbers, "1" == 1
+	 * loosely but not strictly, a missing attribute as null. */
+	RULE("true", "{\">=\": [{\"var\": \"n\"}, 18]}", "{\"n\": \"20\"}");
+	RULE("true", "{\"==\": [{\"var\": \"n\"}, 1]}", "{\"n\": \"1\"}");
+	RULE("false", "{\"===\": [{\"var\": \"n\"}, 1]}", "{\"n\": \"1\"}");
+	RULE("true", "{\"!==\": [{\"var\": \"n\"}, 1]}", "{\"n\": \"1\"}");
+	RULE("true", "{\"==\": [{\"var\": \"n\"}, 1]}", "{\"n\": true}");
+	RULE("false", "{\">=\": [{\"var\": \"n\"}, 18]}", "{}");
+	RULE("true", "{\"<\": [{\"var\": \"n\"}, 18]}", "{\"n\": null}");
+	RULE("ERROR:GENERAL", "{\">=\": [{\"var\": \"n\"}, 18]}", "{\"n\": \"old\"}");
+	RULE("ERROR:GENERAL", "{\"<\": [{\"var\": \"n\"}, 18]}", "{\"n\": [1, 2]}");
+	RULE("ERROR:GENERAL", "{\"<\": [{\"var\": \"n\"}, 18]}", "{\"n\": [1]}");
+	/* Two strings: equality by bytes, order by UTF-16 units. */
+	RULE("true", "{\"==\": [{\"var\": \"s\"}, \"pro\"]}", "{\"s\": \"pro\"}");
+	RULE("false", "{\"==\": [{\"var\": \"s\"}, \"pro\"]}", "{\"s\": \"pr\"}");
+	RULE("true", "{\"!=\": [{\"var\": \"s\"}, \"pro\"]}", "{\"s\": \"free\"}");
+	RULE("false", "{\"!==\": [{\"var\": \"s\"}, \"pro\"]}", "{\"s\": \"pro\"}");
+	RULE("true", "{\"<\": [{\"var\": \"s\"}, \"b\"]}", "{\"s\": \"abc\"}");
+	RULE("false", "{\">\": [{\"var\": \"s\"}, \"\\uff5e\"]}", "{\"s\": \"\\ud83d\\udc4d\"}");
+	/* A string literal against a number, null, a boolean. */
+	RULE("true", "{\"==\": [{\"var\": \"s\"}, \"1\"]}", "{\"s\": 1}");
+	RULE("false", "{\"===\": [{\"var\": \"s\"}, \"1\"]}", "{\"s\": 1}");
+	RULE("false", "{\"==\": [{\"var\": \"s\"}, \"x\"]}", "{}");
+	RULE("true", "{\"!=\": [{\"var\": \"s\"}, \"x\"]}", "{\"s\": null}");
+	RULE("true", "{\"==\": [{\"var\": \"s\"}, \"1\"]}", "{\"s\": true}");
+	RULE("ERROR:GENERAL", "{\"<\": [{\"var\": \"s\"}, \"x\"]}", "{\"s\": 1}");
+}
+
+/* 'in' a literal array of strings, short (scanned) and long (hashed). */
+static void test_in_literal(void **state)
+{
+	const char *many = "{\"in\": [{\"var\": \"c\"}, [\"FR\", \"DE\", \"IT\", \"ES\", \"PT\", \"NL\", "
+			   "\"BE\", \"LU\", \"AT\", \"PL\", \"a-longer-one\", \"\"]]}";
+
+	(void)state;
+	RULE("true", "{\"in\": [{\"var\": \"p\"}, [\"pro\", \"enterprise\"]]}", "{\"p\": \"enterprise\"}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"pro\", \"enterprise\"]]}", "{\"p\": \"pr\"}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"pro\", \"enterprise\"]]}", "{\"p\": \"ent\"}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"pro\", \"enterprise\"]]}", "{}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"1\"]]}", "{\"p\": 1}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"true\"]]}", "{\"p\": true}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"null\"]]}", "{\"p\": null}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"a\"]]}", "{\"p\": [\"a\"]}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, []]}", "{\"p\": \"\"}");
+	RULE("true", "{\"in\": [{\"var\": \"p\"}, [\"x\", \"\"]]}", "{\"p\": \"\"}");
+	/* Strings of 63 bytes and more share one length bit. */
+	RULE("true", "{\"in\": [{\"var\": \"p\"}, [\"" "0123456789012345678901234567890123456789"
+	     "0123456789012345678901234\"]]}",
+	     "{\"p\": \"01234567890123456789012345678901234567890123456789012345678901234\"}");
+	RULE("false", "{\"in\": [{\"var\": \"p\"}, [\"" "0123456789012345678901234567890123456789"
+	     "0123456789012345678901234\"]]}",
+	     "{\"p\": \"0123456789012345678901234567890123456789012345678901234567890123\"}");
+	RULE("true", many, "{\"c\": \"PL\"}");
+	RULE("true", many, "{\"c\": \"FR\"}");
+	RULE("true", many, "{\"c\": \"a-longer-one\"}");
+	RULE("true", many, "{\"c\": \"\"}");
+	RULE("false", many, "{\"c\": \"GB\"}");
+	RULE("false", many, "{\"c\": \"a-longer-two\"}");
+	RULE("false", many, "{\"c\": 5}");
+	RULE("false", many, "{}");
+	/* A list that holds another type is no string set: as before. */
+	RULE("true", "{\"in\": [{\"var\": \"p\"}, [\"a\", 1]]}", "{\"p\": 1}");
+	/* What throws still throws. */
+	RULE("ERROR:GENERAL", "{\"in\": [{\"substr\": [{\"var\": \"n\"}, 0]}, [\"x\"]]}",
+	     "{\"n\": 5}");
+}
+
+/* starts_with / ends_with a literal string: null for a subject that is
+ * no string (the flag's default), never an error. */
+static void test_affix_literal(void **state)
+{
+	(void)state;
+	RULE("true", "{\"ends_with\": [{\"var\": \"e\"}, \"@example.com\"]}", "{\"e\": \"u1@example.com\"}");
+	RULE("false", "{\"ends_with\": [{\"var\": \"e\"}, \"@example.com\"]}", "{\"e\": \"u1@mail.org\"}");
+	RULE("false", "{\"ends_with\": [{\"var\": \"e\"}, \"@example.com\"]}", "{\"e\": \"example.com\"}");
+	RULE("true", "{\"ends_with\": [{\"var\": \"e\"}, \"@example.com\"]}", "{\"e\": \"@example.com\"}");
+	RULE("true", "{\"starts_with\": [{\"var\": \"e\"}, \"\"]}", "{\"e\": \"\"}");
+	RULE("true", "{\"starts_with\": [{\"var\": \"e\"}, \"a-prefix-of-over-16\"]}",
+	     "{\"e\": \"a-prefix-of-over-16 bytes\"}");
+	RULE("false", "{\"starts_with\": [{\"var\": \"e\"}, \"ab\"]}", "{\"e\": \"ba\"}");
+	RULE("DEFAULT:dflt", "{\"starts_with\": [{\"var\": \"e\"}, \"1\"]}", "{\"e\": 1}");
+	RULE("DEFAULT:dflt", "{\"ends_with\": [{\"var\": \"e\"}, \"x\"]}", "{}");
+	RULE("DEFAULT:dflt", "{\"ends_with\": [{\"var\": \"e\"}, \"x\"]}", "{\"e\": null}");
+	RULE("DEFAULT:dflt", "{\"ends_with\": [{\"var\": \"e\"}, \"x\"]}", "{\"e\": [\"x\"]}");
+	/* In a condition, null is false. */
+	RULE("b", "{\"if\": [{\"ends_with\": [{\"var\": \"e\"}, \"x\"]}, \"a\", \"b\"]}", "{\"e\": 5}");
+	RULE("a", "{\"if\": [{\"!\": {\"ends_with\": [{\"var\": \"e\"}, \"x\"]}}, \"a\", \"b\"]}", "{}");
+}
+
+/* 'if' as a program: and/or/!/!! as jumps, nested 'if' as results, the
+ * variants of literal results bound at load. */
+static void test_if_program(void **state)
+{
+	const char *rule = "{\"if\": [{\"and\": [{\"ends_with\": [{\"var\": \"e\"}, \"@x.com\"]}, "
+			   "{\"in\": [{\"var\": \"p\"}, [\"pro\", \"ent\"]]}]}, \"a\", "
+			   "{\">=\": [{\"var\": \"n\"}, 18]}, \"b\", \"c\"]}";
+	const char *nested = "{\"if\": [{\"var\": \"x\"}, {\"if\": [{\"var\": \"y\"}, \"a\", \"b\"]}, "
+			     "{\"var\": \"z\"}]}";
+
+	(void)state;
+	RULE("a", rule, "{\"e\": \"u@x.com\", \"p\": \"pro\", \"n\": 1}");
+	RULE("b", rule, "{\"e\": \"u@x.com\", \"p\": \"free\", \"n\": 20}");
+	RULE("c", rule, "{\"e\": \"u@y.com\", \"p\": \"pro\", \"n\": 2}");
+	RULE("c", rule, "{}");
+	RULE("ERROR:GENERAL", rule, "{\"n\": \"old\"}");
+	RULE("a", nested, "{\"x\": 1, \"y\": 1}");
+	RULE("b", nested, "{\"x\": 1}");
+	RULE("x-y", nested, "{\"z\": \"x-y\"}");
+	RULE("DEFAULT:dflt", nested, "{\"z\": null}");
+	RULE("DEFAULT:dflt", "{\"if\": [{\"var\": \"x\"}, \"a\"]}", "{}");
+	RULE("a", "{\"if\": [{\"var\": \"x\"}]}", "{\"x\": \"a\"}");
+	/* or/and stop at the operand that decides: what follows never throws. */
+	RULE("a", "{\"if\": [{\"or\": [{\"var\": \"x\"}, {\"<\": [{\"var\": \"s\"}, 5]}]}, \"a\", \"b\"]}",
+	     "{\"x\": 1, \"s\": \"FR\"}");
+	RULE("ERROR:GENERAL",
+	     "{\"if\": [{\"or\": [{\"var\": \"x\"}, {\"<\": [{\"var\": \"s\"}, 5]}]}, \"a\", \"b\"]}",
+	     "{\"x\": 0, \"s\": \"FR\"}");
+	RULE("b", "{\"if\": [{\"and\": [{\"var\": \"x\"}, {\"<\": [{\"var\": \"s\"}, 5]}]}, \"a\", \"b\"]}",
+	     "{\"x\": [], \"s\": \"FR\"}");
+	RULE("b", "{\"if\": [{\"!!\": [{\"var\": \"x\"}]}, \"a\", \"b\"]}", "{\"x\": {}}");
+	RULE("a", "{\"if\": [{\"!\": [{\"or\": [{\"var\": \"x\"}, {\"var\": \"y\"}]}]}, \"a\", \"b\"]}",
+	     "{\"x\": 0, \"y\": \"\"}");
+	RULE("b", "{\"if\": [{\"!\": [{\"or\": [{\"var\": \"x\"}, {\"var\": \"y\"}]}]}, \"a\", \"b\"]}",
+	     "{\"x\": 0, \"y\": \"y\"}");
+	/* An 'if' inside a condition gives a value, not the flag's variant. */
+	RULE("c", "{\"if\": [{\"if\": [{\"var\": \"x\"}, \"a\", \"\"]}, \"c\", \"b\"]}", "{\"x\": 1}");
+	RULE("b", "{\"if\": [{\"if\": [{\"var\": \"x\"}, \"a\", \"\"]}, \"c\", \"b\"]}", "{}");
+	/* The operand of a specialised test: a long name, a default, a path,
+	 * the flag's key. */
+	RULE("a", "{\"if\": [{\"==\": [{\"var\": \"a-rather-long-attribute\"}, \"x\"]}, \"a\", \"b\"]}",
+	     "{\"a-rather-long-attribute\": \"x\", \"a-rather-long-attributf\": \"y\"}");
+	RULE("a", "{\"if\": [{\">=\": [{\"var\": [\"n\", 20]}, 18]}, \"a\", \"b\"]}", "{}");
+	RULE("a", "{\"if\": [{\">=\": [{\"var\": [\"n\", 20]}, 18]}, \"a\", \"b\"]}", "{\"n\": null}");
+	RULE("b", "{\"if\": [{\">=\": [{\"var\": [\"n\", 20]}, 18]}, \"a\", \"b\"]}", "{\"n\": 1}");
+	RULE("a", "{\"if\": [{\"in\": [{\"var\": \"o.p\"}, [\"x\"]]}, \"a\", \"b\"]}",
+	     "{\"o\": {\"p\": \"x\"}}");
+	RULE("a", "{\"if\": [{\"starts_with\": [{\"var\": \"$flagd.flagKey\"}, \"f\"]}, \"a\", \"b\"]}",
+	     "{}");
+	RULE("b", "{\"if\": [{\"ends_with\": [{\"var\": \"\"}, \"x\"]}, \"a\", \"b\"]}", "{\"\": \"x\"}");
+	/* A literal result that names no variant; one that is no string. */
+	RULE("ERROR:GENERAL", "{\"if\": [{\"var\": \"x\"}, \"ghost\", \"a\"]}", "{\"x\": 1}");
+	RULE("a", "{\"if\": [{\"var\": \"x\"}, \"ghost\", \"a\"]}", "{}");
+	RULE("1", "{\"if\": [{\"var\": \"x\"}, 1, \"a\"]}", "{\"x\": 1}");
+	RULE("true", "{\"if\": [{\"var\": \"x\"}, true, \"a\"]}", "{\"x\": 1}");
+}
+
+/* A context without a time: "$flagd.timestamp" reads the clock. */
+static void test_timestamp_now(void **state)
+{
+	struct hf_flagdoc *doc = rule_doc("{\"if\": [{\">\": [{\"var\": \"$flagd.timestamp\"}, "
+					  "1700000000]}, \"a\", \"b\"]}", 0);
+	struct hf_flagctx ctx = { 0 };
+	struct hf_flagresult res;
+
+	(void)state;
+	assert_int_equal(hf_flagdoc_eval(doc, "f", 1, &ctx, HF_FLAG_STRING, NULL, &res), 0);
+	assert_string_equal(res.variant, "a");
+	ctx.timestamp = 1600000000;
+	assert_int_equal(hf_flagdoc_eval(doc, "f", 1, &ctx, HF_FLAG_STRING, NULL, &res), 0);
+	assert_string_equal(res.variant, "b");
+	hf_flagdoc_unref(doc);
+}
+
 static void test_sem_ver(void **state)
 {
 	static const struct { const char *v, *op, *w, *want; } c[] = {
@@ -592,6 +770,11 @@ int main(void)
 		cmocka_unit_test(test_relational),
 		cmocka_unit_test(test_logic),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_cmp_literal),
+		cmocka_unit_test(test_in_literal),
+		cmocka_unit_test(test_affix_literal),
+		cmocka_unit_test(test_if_program),
+		cmocka_unit_test(test_timestamp_now),
 		cmocka_unit_test(test_sem_ver),
 		cmocka_unit_test(test_fractional),
 		cmocka_unit_test(test_results),
