@@ -29,6 +29,7 @@ static const struct {
 	{ "serve", cmd_serve, "[--listen H:P]   the journal over HTTP: JSON API, events, pause/abort/rollback" },
 	{ "report", cmd_report, "RUN              a run's report: Markdown, or one HTML file (--format html)" },
 	{ "flag", cmd_flag, "SUBCMD FILE      feature flags in flagd's format: validate, eval, preview" },
+	{ "audit", cmd_audit, "verify|export    the tamper-evident audit trail of every action" },
 	{ "load", cmd_load, "--cluster URI    GET/SET load with latency and errors as the client sees them" },
 };
 

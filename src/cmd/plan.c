@@ -1,5 +1,6 @@
 /* hotfix validate and hotfix plan: check a manifest, and show what it would
  * change on the live cluster. Neither writes anything. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +89,20 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		goto out;
 	if (ctx->json) {
 		char *s = hf_cmd_plan_json(m, c, p);
+		json_t *doc = json_loads(s, JSON_DECODE_ANY, NULL);
 
+		/* Who holds the cluster's lease (issue 13). */
+		if (json_is_object(doc)) {
+			json_object_set_new(doc, "lease", hf_cmd_lease_json(ctx, &c->uri));
+			free(s);
+			s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		}
+		json_decref(doc);
 		puts(s);
 		free(s);
 	} else {
 		hf_cmd_print_plan(stdout, m, c, p);
+		hf_cmd_print_lease(stdout, ctx, &c->uri);
 	}
 out:
 	hf_plan_free(p);

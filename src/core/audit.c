@@ -292,3 +292,14 @@ int hf_audit_verify(struct hf_journal *j, struct hf_audit_report *rep, struct hf
 		    "record %lld)", rep->head + 1, rep->sealed, rep->sealed);
 	return 0;
 }
+
+int hf_audit_key_id(struct hf_journal *j, char id[17])
+{
+	struct hf_key *k = state_public_key(j);
+
+	if (!k)
+		return 0;
+	hf_key_id(k, id);
+	hf_key_free(k);
+	return 1;
+}

@@ -100,4 +100,8 @@ int hf_audit_verify_witness(struct hf_journal *j, long long seq, const char *has
 int hf_audit_last_checkpoint(struct hf_journal *j, struct hf_audit_checkpoint *out,
 			     struct hf_err *err);
 
+/* The id of the state directory's key into 'id': 1, or 0 when it has
+ * none yet. */
+int hf_audit_key_id(struct hf_journal *j, char id[17]);
+
 #endif

@@ -36,6 +36,13 @@ struct hf_rollout {
 	/* Progress of long kind operations (data), for a live view; may be NULL. */
 	void (*progress)(void *ud, long long scanned, long long changed, double done);
 	char *guard_reason;                  /* why the guard failed the run */
+	/* Governance (issue 13): the cluster's lease this driver holds, checked
+	 * right before every round that changes nodes and renewed on the ticks
+	 * of a bake (NULL: no lease, nothing fenced); and the audit record of
+	 * the action that drives the run: run and rollback refuse to change
+	 * anything while it is 0 (fail closed). */
+	struct hf_lease *lease;
+	long long audit_seq;
 };
 
 /* Record a new run for 'plan' and become its driver (refused with
