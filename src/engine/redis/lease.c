@@ -2,6 +2,8 @@
  * the primary of the {hotfix} slot, over the flag store's connection. */
 #include "engine/redis/lease.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,17 +122,39 @@ static int eval(struct hf_lease *l, const char *script, size_t len, const char *
 	return 0;
 }
 
+/* Is 'holder' ("user@host pid N") a process of this host that is gone? */
+static int dead_here(const char *holder)
+{
+	char host[128] = "", *at = strchr(holder, '@'), *sp;
+	size_t hl;
+	long pid;
+
+	gethostname(host, sizeof(host) - 1);
+	hl = strlen(host);
+	if (!at || strncmp(at + 1, host, hl) || strncmp(at + 1 + hl, " pid ", 5))
+		return 0;
+	pid = strtol(at + 1 + hl + 5, &sp, 10);
+	return pid > 0 && !*sp && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 int hf_lease_acquire(struct hf_lease *l, const char *run, struct hf_lease_info *other,
 		     struct hf_err *err)
 {
 	char ttl[32];
-	const char *args[3] = { l->holder, run ? run : "", ttl };
+	const char *args[4] = { l->holder, run ? run : "", ttl, "" };
 	struct hf_lease_info o;
 	int ok = 0, rc;
 
 	snprintf(ttl, sizeof(ttl), "%lld", l->ttl_ms);
-	rc = eval(l, hf_flags_lua_lease_acquire, hf_flags_lua_lease_acquire_len, args, 3, &ok,
+	rc = eval(l, hf_flags_lua_lease_acquire, hf_flags_lua_lease_acquire_len, args, 4, &ok,
 		  &o, err);
+	/* The driver of this very run, killed on this host (its journal lock
+	 * is ours now): its lease is taken over rather than waited out. */
+	if (!rc && !ok && run && *run && !strcmp(o.run, run) && dead_here(o.holder)) {
+		args[3] = o.holder;
+		rc = eval(l, hf_flags_lua_lease_acquire, hf_flags_lua_lease_acquire_len, args, 4,
+			  &ok, &o, err);
+	}
 	if (rc)
 		return rc;
 	if (!ok) {

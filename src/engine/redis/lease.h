@@ -36,8 +36,9 @@ int hf_lease_open(const struct hf_uri *uri, long timeout_ms, struct hf_lease **o
 void hf_lease_close(struct hf_lease *l);
 
 /* Take the lease for run 'run' ("" when it has no id yet). HF_EREFUSED
- * with 'other' filled when another holder has it; a lease that names the
- * same run is taken over. */
+ * with 'other' filled when another holder has it; a lease of the same
+ * run whose holder was a process of this host that is gone (a driver
+ * killed, then resumed) is taken over. */
 int hf_lease_acquire(struct hf_lease *l, const char *run, struct hf_lease_info *other,
 		     struct hf_err *err);
 /* Check the token and extend the lease ('run' recorded unless NULL).

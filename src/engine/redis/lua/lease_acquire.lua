@@ -7,15 +7,17 @@
 -- KEYS[1]  the lease hash (holder, run, token, since_ms, expires_ms)
 -- KEYS[2]  the token counter
 -- ARGV[1]  the holder: "user@host pid N"
--- ARGV[2]  the run it drives ("" when not created yet); a lease naming the
---          same run is taken over (a resume after a crash of its driver:
---          the old token is fenced off by the new one)
+-- ARGV[2]  the run it drives ("" when not created yet)
 -- ARGV[3]  time to live, ms
+-- ARGV[4]  a holder whose lease may be taken over ("" for none): the
+--          caller saw it dead (a resume after its driver was killed on
+--          this host); taken only if it is still that holder's, and the
+--          old token is fenced off by the new one
 --
 -- Returns {1, token} when taken, or {0, holder, run, token, pttl_ms,
 -- since_ms} of the lease held by another.
 local cur = redis.call('HMGET', KEYS[1], 'holder', 'run', 'token', 'since_ms')
-if cur[1] and (ARGV[2] == '' or cur[2] ~= ARGV[2]) then
+if cur[1] and (ARGV[4] == '' or cur[1] ~= ARGV[4]) then
   return {0, cur[1], cur[2] or '', cur[3] or '0', redis.call('PTTL', KEYS[1]), cur[4] or '0'}
 end
 local token = redis.call('INCR', KEYS[2])
