@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	}
 	t_rec = hf_mono_us() - t0;
 	t0 = hf_mono_us();
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 100; i++) {
 		struct hf_audit_rec rec = { .action = "pause", .outcome = "requested" };
 
 		hf_audit_record(j, &rec, NULL, &err);
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	hf_audit_verify(j, &rep, &err);
 	t_ver = hf_mono_us() - t0;
 	printf("records %ld  us/record %.0f  us/(record+checkpoint) %.0f  us/verified record %.1f  intact %s\n",
-	       n, (double)t_rec / n, (double)t_cp / 20, (double)t_ver / (double)rep.records,
+	       n, (double)t_rec / n, (double)t_cp / 100, (double)t_ver / (double)rep.records,
 	       rep.why[0] ? "no" : "yes");
 	hf_journal_close(j);
 	return 0;

@@ -146,14 +146,15 @@ int hf_audit_record(struct hf_journal *j, const struct hf_audit_rec *rec, long l
 		    struct hf_err *err)
 {
 	struct hf_audit_rec r = *rec;
+	struct hf_err why = {0};
 	int rc;
 
 	if (!r.os_user)
 		r.os_user = hf_operator();
 	r.ts_ms = 0;
-	rc = hf_journal_audit_append(j, &r, err);
+	rc = hf_journal_audit_append(j, &r, &why);
 	if (rc)
-		return hf_err_set(err, rc, "audit record not committed, nothing done: %s", err->msg);
+		return hf_err_set(err, rc, "audit record not committed, nothing done: %s", why.msg);
 	if (seq)
 		*seq = r.seq;
 	if (r.seq % HF_AUDIT_CHECKPOINT_EVERY == 0)

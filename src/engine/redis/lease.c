@@ -28,13 +28,14 @@ int hf_lease_open(const struct hf_uri *uri, long timeout_ms, struct hf_lease **o
 {
 	struct hf_lease *l = hf_xcalloc(1, sizeof(*l));
 	const char *ttl = getenv("HOTFIX_LEASE_TTL_MS");
+	struct hf_err why = {0};
 	char host[128] = "";
 	int rc;
 
-	rc = hf_flagstore_open(uri, timeout_ms, &l->s, err);
+	rc = hf_flagstore_open(uri, timeout_ms, &l->s, &why);
 	if (rc) {
 		free(l);
-		return hf_err_set(err, rc, "lease: %s", err->msg);
+		return hf_err_set(err, rc, "lease: %s", why.msg);
 	}
 	gethostname(host, sizeof(host) - 1);
 	snprintf(l->holder, sizeof(l->holder), "%s@%s pid %d", hf_operator(), host, (int)getpid());
@@ -94,6 +95,7 @@ static int eval(struct hf_lease *l, const char *script, size_t len, const char *
 		int nargs, int *ok, struct hf_lease_info *other, struct hf_err *err)
 {
 	struct hf_argv a = {0};
+	struct hf_err why = {0};
 	redisReply *r = NULL;
 	int i, rc;
 
@@ -104,10 +106,10 @@ static int eval(struct hf_lease *l, const char *script, size_t len, const char *
 	hf_argv_push(&a, HF_LEASE_TOKEN_KEY);
 	for (i = 0; i < nargs; i++)
 		hf_argv_push(&a, args[i]);
-	rc = hf_flagstore_call(l->s, &a, &r, err);
+	rc = hf_flagstore_call(l->s, &a, &r, &why);
 	hf_argv_release(&a);
 	if (rc)
-		return hf_err_set(err, rc, "lease: %s", err->msg);
+		return hf_err_set(err, rc, "lease: %s", why.msg);
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
 		freeReplyObject(r);
 		return hf_err_set(err, HF_ERR, "lease: unexpected reply from %s",
