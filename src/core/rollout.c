@@ -335,7 +335,7 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 		const struct hf_change_kind *kind = ch->kind;
 		struct hf_kind_ctx x = {
 			.c = r->c, .m = r->m, .journal = r->j, .run_id = r->run->id,
-			.progress = r->progress, .progress_ud = r->ud,
+			.progress = r->progress, .progress_ud = r->ud, .fence = hf_lease_token(r->lease),
 		};
 		size_t m = 0;
 

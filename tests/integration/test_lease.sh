@@ -2,8 +2,9 @@
 # The cluster's lease: two state directories cannot change one cluster at
 # once (the second is refused, exit 5, naming the holder); a driver whose
 # lease is taken from it stops before its next change and the run stays
-# resumable and rollbackable; plan shows who holds the lease; standalone
-# Redis works the same.
+# resumable and rollbackable; a data script refuses a stale fencing token
+# on the node itself; plan shows who holds the lease; standalone Redis
+# works the same.
 . "$(dirname "$0")/lib.sh"
 
 PARAMS="timeout maxmemory-policy"
@@ -97,6 +98,37 @@ check "names the holder" contains "$T/err" "cluster is being changed by .*pid $P
 expect_exit 0 "abort from the first" "$HOTFIX" --state "$S1" abort "$RUN2"
 wait "$P1"
 check "every node back to before" all_before
+test_end
+
+test_begin 'data: a node that saw a newer fencing token refuses the older driver atomically'
+for i in $(seq 1 40); do rcli -p "$BASE" -c SET "d:$i" old >/dev/null; done
+cat >"$T/data.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: data-fenced, version: 1, owner: test@example.com, problem: keys need a fix}
+spec:
+  changes:
+    - data: {match: "d:*", value: new, batch: 10}
+  rollout:
+    waves:
+      - keys: 100%
+  guard: none
+YAML
+# A newer holder's token, as its data scripts leave it on every primary
+# (the tags hotfix picks are the first of s0, s1, ... in a primary's slots).
+for i in $(seq 0 60); do rcli -p "$BASE" -c SET "hotfix:fence:{s$i}" 999999 >/dev/null; done
+expect_exit 1 "apply with an older token (the run fails before any key changed)" "$HOTFIX" --state "$S1" apply "$T/data.yaml" --cluster "$SEED" --yes
+check "the node refused it as fenced" contains "$T/err" "FENCED lease token"
+check "no key changed" test "$(for i in $(seq 1 40); do rcli -p "$BASE" -c GET "d:$i"; done | sort -u)" = old
+for i in $(seq 0 60); do rcli -p "$BASE" -c DEL "hotfix:fence:{s$i}" >/dev/null; done
+expect_exit 0 "a second rollback has nothing to do" \
+	"$HOTFIX" --state "$S1" rollback last
+expect_exit 0 "apply with the fence cleared" "$HOTFIX" --state "$S1" apply "$T/data.yaml" --cluster "$SEED" --yes
+check "every key changed" test "$(for i in $(seq 1 40); do rcli -p "$BASE" -c GET "d:$i"; done | sort -u)" = new
+check "the primaries keep the driver's token" test \
+	"$(for p in $PORTS; do rcli -p "$p" --scan --pattern 'hotfix:fence:*'; done | wc -l)" -ge 2
+expect_exit 0 "rollback" "$HOTFIX" --state "$S1" rollback last
+check "every key back" test "$(for i in $(seq 1 40); do rcli -p "$BASE" -c GET "d:$i"; done | sort -u)" = old
 test_end
 
 if sandbox_up plain --standalone --shards 1 --replicas 1; then
