@@ -43,8 +43,10 @@ int hf_lease_acquire(struct hf_lease *l, const char *run, struct hf_lease_info *
 		     struct hf_err *err);
 /* Check the token and extend the lease ('run' recorded unless NULL).
  * HF_EREFUSED with 'other' filled when the lease is no longer ours: the
- * caller must not change anything more. A node that does not answer is
- * HF_EUNREACH: the lease may still be ours, but it cannot be told. */
+ * caller must not change anything more. When its node does not answer,
+ * the lease is still ours (0) while our own clock says so: two thirds of
+ * the time to live from the start of the last renewal that answered;
+ * after that, the node's error (the lease cannot be told). */
 int hf_lease_renew(struct hf_lease *l, const char *run, struct hf_lease_info *other,
 		   struct hf_err *err);
 /* hf_lease_renew() when a third of the time to live passed since the last

@@ -4,7 +4,8 @@
 -- grows, so a driver that lost its lease holds a token that is stale for
 -- ever. Runs on the primary owning the {hotfix} slot.
 --
--- KEYS[1]  the lease hash (holder, run, token, since_ms, expires_ms)
+-- KEYS[1]  the lease hash (holder, run, token, since_ms); its TTL is the
+--          lease's
 -- KEYS[2]  the token counter
 -- ARGV[1]  the holder: "user@host pid N"
 -- ARGV[2]  the run it drives ("" when not created yet)
@@ -25,6 +26,6 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'run', ARGV[2], 'token', token,
-           'since_ms', now, 'expires_ms', now + tonumber(ARGV[3]))
+           'since_ms', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, token}

@@ -3,6 +3,10 @@
 -- while nobody took another token is taken back (the counter still
 -- stands at this token, so nothing was fenced in between).
 --
+-- Renewing writes nothing but the expiry (PEXPIRE is allowed when the
+-- node is out of memory, which a hotfix under rollback may have caused;
+-- HSET is not): the expiry is the key's TTL, read with PTTL.
+--
 -- KEYS[1]  the lease hash, KEYS[2] the token counter
 -- ARGV[1]  the caller's token
 -- ARGV[2]  time to live, ms
@@ -13,9 +17,9 @@
 -- whoever holds it now (holder "" when nobody does: it expired and a
 -- newer token was drawn since).
 local cur = redis.call('HMGET', KEYS[1], 'holder', 'run', 'token', 'since_ms')
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if not cur[1] and redis.call('GET', KEYS[2]) == ARGV[1] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('HSET', KEYS[1], 'holder', ARGV[4], 'run', ARGV[3], 'token', ARGV[1],
              'since_ms', now)
   cur = {ARGV[4], ARGV[3], ARGV[1], now}
@@ -23,9 +27,8 @@ end
 if cur[3] ~= ARGV[1] then
   return {0, cur[1] or '', cur[2] or '', cur[3] or '0', redis.call('PTTL', KEYS[1]), cur[4] or '0'}
 end
-if ARGV[3] ~= '' then
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[3] ~= '' and cur[2] ~= ARGV[3] then
   redis.call('HSET', KEYS[1], 'run', ARGV[3])
 end
-redis.call('HSET', KEYS[1], 'expires_ms', now + tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, tonumber(ARGV[1])}
