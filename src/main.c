@@ -31,6 +31,7 @@ static const struct {
 	{ "approve", cmd_approve, "FILE             sign an approval of a plan (policy: two-person rule)" },
 	{ "policy", cmd_policy, "check FILE       validate a governance policy" },
 	{ "flag", cmd_flag, "SUBCMD FILE      feature flags in flagd's format: validate, eval, preview" },
+	{ "audit", cmd_audit, "verify|export    the tamper-evident audit trail of every action" },
 	{ "load", cmd_load, "--cluster URI    GET/SET load with latency and errors as the client sees them" },
 };
 

@@ -12,6 +12,7 @@
 #include "core/rollout.h"
 #include "engine/redis/redis.h"
 #include "util/buf.h"
+#include "util/misc.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -48,6 +49,16 @@ static int confirm(const struct hf_plan *p, const struct hf_manifest *m, struct 
 	return 0;
 }
 
+/* The plan's digest for the audit record: SHA-256 of its JSON. */
+/* The plan digest an approval signs, for the audit record. */
+static char *plan_digest(const struct hf_plan *p)
+{
+	char hex[65];
+
+	hf_plan_digest(p, hex);
+	return hf_xstrdup(hex);
+}
+
 static const char usage[] =
 	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--otlp URL] [--json] [-q]\n"
 	"                         [--approval FILE]... [--emergency --reason TEXT]\n"
@@ -68,6 +79,7 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 			  const struct hf_apply_opts *o, struct hf_err *err)
 {
 	struct hf_cmd_notify cn = {0};
+	struct hf_cmd_gov gov = { .action = "apply" };
 	char *started = NULL;
 	struct hf_cluster *c = NULL;
 	struct hf_plan *p = NULL;
@@ -75,7 +87,7 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	struct hf_rollout *r = NULL;
 	struct hf_live live = {0};
 	struct hf_cmd_govern g = {0};
-	char *uri = NULL;
+	char *uri = NULL, *why = NULL;
 	int rc;
 
 	rc = hf_cmd_plan_for(ctx, m, o->cluster, &c, &p, err);
@@ -102,11 +114,30 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	rc = hf_cmd_journal(ctx, &j, err);
 	if (rc)
 		goto out;
+	/* Governance (issue 13): the cluster's lease before the run is
+	 * journaled; the audit record before its first change. */
+	gov.j = j;
+	gov.manifest_sha256 = m->sha256;
+	gov.plan_digest = plan_digest(p);
+	gov.who = &g;
+	rc = hf_cmd_gov_lease(ctx, &gov, &c->uri, "", err);
+	if (rc)
+		goto out;
 	rc = hf_rollout_create(j, m, c, p, &r, err);
 	if (rc)
 		goto out;
 	m = NULL;   /* owned by the rollout now */
 	c = NULL;
+	if (g.emergency)
+		why = hf_xasprintf("emergency override: %s", o->reason);
+	rc = hf_cmd_gov_start(ctx, &gov, r, why ? why : r->m->problem, err);
+	if (rc) {
+		r->run->state = HF_RUN_FAILED;
+		free(r->run->note);
+		r->run->note = hf_xasprintf("not started: %s", err->msg);
+		hf_journal_run_update(j, r->run, NULL);
+		goto out;
+	}
 	if (!ctx->json && !ctx->quiet)
 		printf("\nrun %s\n", r->run->id);
 	live.ctx = ctx;
@@ -128,9 +159,12 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	else if (!rc && !ctx->quiet)
 		printf("\nrun %s promoted: %zu step(s) applied and verified\n", r->run->id, r->nsteps);
 out:
+	if (gov.j)
+		hf_cmd_gov_end(&gov, r, rc, err);
 	hf_cmd_notify_finish(&cn, ctx);
 	hf_cmd_govern_release(&g);
 	free(uri);
+	free(why);
 	free(started);
 	hf_rollout_free(r);
 	hf_journal_close(j);

@@ -57,6 +57,7 @@ int cmd_report(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_approve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_policy(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_audit(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 
 /* ---- shared by the subcommands (src/cmd/common.c) ---------------------- */
 
@@ -234,5 +235,35 @@ void hf_cmd_print_policy(FILE *f, struct hf_ctx *ctx, const struct hf_cluster *c
 struct json_t;
 void hf_cmd_policy_json(struct json_t *doc, struct hf_ctx *ctx, const struct hf_cluster *c,
 			const struct hf_plan *p);
+/* ---- governance (src/cmd/audit.c): the cluster's lease and the audit
+ * record of every command that changes a cluster ------------------------ */
+struct hf_lease;
+struct hf_cmd_gov {
+	struct hf_journal *j;       /* borrowed */
+	const char *action;         /* "apply", "rollback", "resume", "abort" */
+	const char *manifest_sha256; /* before the run exists (a refusal) */
+	char *plan_digest;          /* owned; NULL when there is no plan */
+	struct hf_lease *lease;
+	long long seq;              /* the action's audit record, 0 before */
+	const struct hf_cmd_govern *who; /* the policy's actor and approvals, or NULL */
+};
+/* Take the cluster's lease through 'uri' for run 'run_id' ("" before the
+ * run exists). Refused (HF_EREFUSED, exit 5) naming the holder when
+ * another holds it; a refusal is audited too. */
+int hf_cmd_gov_lease(struct hf_ctx *ctx, struct hf_cmd_gov *g, const struct hf_uri *uri,
+		     const char *run_id, struct hf_err *err);
+/* Before the first change of run 'r': the lease (taken now unless it is
+ * held already, then bound to the run) and the audit record "started";
+ * both handed to the rollout. Nothing may change when this fails. */
+int hf_cmd_gov_start(struct hf_ctx *ctx, struct hf_cmd_gov *g, struct hf_rollout *r,
+		     const char *why, struct hf_err *err);
+/* At the command's end: the outcome record (from 'rc' and the run's
+ * state), a signed checkpoint, its witness in the cluster, and the lease
+ * given up. 'r' may be NULL. */
+void hf_cmd_gov_end(struct hf_cmd_gov *g, struct hf_rollout *r, int rc, const struct hf_err *err);
+/* Who holds the cluster's lease: JSON (state free|held|unknown), or a
+ * line for people. */
+struct json_t *hf_cmd_lease_json(struct hf_ctx *ctx, const struct hf_uri *uri);
+void hf_cmd_print_lease(FILE *f, struct hf_ctx *ctx, const struct hf_uri *uri);
 
 #endif

@@ -92,8 +92,10 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		json_t *doc = json_loads(s, 0, NULL);
 
 		free(s);
-		/* What an approval signs, and what the policy asks. */
+		/* What an approval signs, and what the policy asks; who holds
+		 * the cluster's lease. */
 		hf_cmd_policy_json(doc, ctx, c, p);
+		json_object_set_new(doc, "lease", hf_cmd_lease_json(ctx, &c->uri));
 		s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		json_decref(doc);
 		puts(s);
@@ -101,6 +103,7 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	} else {
 		hf_cmd_print_plan(stdout, m, c, p);
 		hf_cmd_print_policy(stdout, ctx, c, p, m);
+		hf_cmd_print_lease(stdout, ctx, &c->uri);
 	}
 out:
 	hf_plan_free(p);

@@ -36,6 +36,15 @@ static int open_run(struct hf_ctx *ctx, const char *id, const char *cluster,
 	return rc;
 }
 
+/* Governance (issue 13): the lease and the audit record of 'g->action'
+ * on run 'r', before anything changes. */
+static int governed(struct hf_ctx *ctx, struct hf_journal *j, struct hf_rollout *r,
+		    struct hf_cmd_gov *g, const char *why, struct hf_err *err)
+{
+	g->j = j;
+	return hf_cmd_gov_start(ctx, g, r, why, err);
+}
+
 static void finish(struct hf_ctx *ctx, struct hf_rollout *r, int rc, struct hf_err *err)
 {
 	if (ctx->json)
@@ -54,6 +63,8 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_rollout *r = NULL;
 	struct hf_cmd_notify cn = {0};
 	struct hf_cmd_govern g = {0};
+	struct hf_cmd_gov gov = { .action = "rollback" };
+	const char *why;
 	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -73,18 +84,22 @@ int cmd_rollback(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	}
 	if ((rc = hf_cmd_otlp_check(otlp, err)))
 		return rc;
+	why = force ? "rollback --force by operator" : "rollback by operator";
 	rc = open_run(ctx, pos[0], cluster, &j, &r, err);
 	if (!rc)   /* policy: any role on the cluster; no window, no approval */
 		rc = hf_cmd_govern_open(ctx, r, HF_ACT_ROLLBACK, "rollback", &g, err);
+	gov.who = &g;
+	if (!rc)
+		rc = governed(ctx, j, r, &gov, why, err);
 	if (!rc)
 		rc = hf_cmd_notify_start(&cn, r, NULL, otlp, NULL, NULL, err);
 	if (!rc) {
 		hf_cmd_catch_signals(&r->interrupted);
-		rc = hf_rollout_rollback(r, force ? HF_ROLLBACK_FORCE : 0,
-					 force ? "rollback --force by operator" : "rollback by operator",
-					 err);
+		rc = hf_rollout_rollback(r, force ? HF_ROLLBACK_FORCE : 0, why, err);
 		finish(ctx, r, rc, err);
 	}
+	if (gov.j)
+		hf_cmd_gov_end(&gov, r, rc, err);
 	hf_cmd_notify_finish(&cn, ctx);
 	hf_cmd_govern_release(&g);
 	hf_rollout_free(r);
@@ -104,6 +119,7 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	struct hf_rollout *r = NULL;
 	struct hf_cmd_notify cn = {0};
 	struct hf_cmd_govern g = {0};
+	struct hf_cmd_gov gov = { .action = "resume" };
 	char *text = NULL;
 	int npos, help, rc;
 
@@ -137,6 +153,11 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		goto out;
 	text = hf_xasprintf("run %s resumed by %s%s", r->run->id, hf_operator(),
 			    back ? " to roll it back" : "");
+	gov.who = &g;
+	rc = governed(ctx, j, r, &gov, back ? "resume --rollback by operator" : "resume by operator",
+		      err);
+	if (rc)
+		goto out;
 	rc = hf_cmd_notify_start(&cn, r, NULL, otlp, "resumed", text, err);
 	if (rc)
 		goto out;
@@ -147,6 +168,8 @@ int cmd_resume(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		rc = hf_rollout_run(r, err);
 	finish(ctx, r, rc, err);
 out:
+	if (gov.j)
+		hf_cmd_gov_end(&gov, r, rc, err);
 	hf_cmd_notify_finish(&cn, ctx);
 	hf_cmd_govern_release(&g);
 	free(text);
@@ -208,11 +231,17 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 			/* Nobody drives it: roll it back here and now. */
 			hf_journal_close(j);
 			j = NULL;
+			struct hf_cmd_gov gov = { .action = "abort" };
+
 			rc = open_run(ctx, run->id, cluster, &j, &r, err);
+			if (!rc)
+				rc = governed(ctx, j, r, &gov, "aborted by operator", err);
 			if (!rc) {
 				rc = hf_rollout_rollback(r, 0, "aborted by operator", err);
 				finish(ctx, r, rc, err);
 			}
+			if (gov.j)
+				hf_cmd_gov_end(&gov, r, rc, err);
 			hf_rollout_free(r);
 			goto out;
 		}

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "core/audit.h"
 #include "util/buf.h"
 #include "util/keyset.h"
 #include "util/misc.h"
@@ -127,7 +128,16 @@ static const char schema[] =
 	"  run TEXT NOT NULL, n INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
 	"  verdict INTEGER NOT NULL, wave INTEGER NOT NULL, metric TEXT NOT NULL,"
 	"  scope TEXT NOT NULL, value REAL, baseline REAL, threshold REAL, rule TEXT,"
-	"  outcome TEXT NOT NULL, u REAL, p REAL, detail TEXT, PRIMARY KEY (run, n));";
+	"  outcome TEXT NOT NULL, u REAL, p REAL, detail TEXT, PRIMARY KEY (run, n));"
+	"CREATE TABLE IF NOT EXISTS audit ("
+	"  seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, actor TEXT, os_user TEXT, role TEXT,"
+	"  action TEXT, why TEXT, cluster TEXT, run_id TEXT, manifest_sha256 TEXT,"
+	"  plan_digest TEXT, approvals TEXT, outcome TEXT, prev_hash TEXT NOT NULL,"
+	"  hash TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS audit_run ON audit(run_id);"
+	"CREATE TABLE IF NOT EXISTS audit_checkpoints ("
+	"  n INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
+	"  key_id TEXT NOT NULL, public_key TEXT NOT NULL, sig TEXT NOT NULL);";
 
 static int db_err(struct hf_journal *j, struct hf_err *err, const char *what)
 {
@@ -1416,4 +1426,188 @@ void hf_guard_samples_free(struct hf_guard_sample *s, size_t n)
 		free(s[i].detail);
 	}
 	free(s);
+}
+
+/* ---- the audit trail ---------------------------------------------- */
+
+const char *hf_journal_dir(const struct hf_journal *j)
+{
+	return j->dir;
+}
+
+static const char audit_cols[] =
+	"seq, ts_ms, actor, os_user, role, action, why, cluster, run_id, manifest_sha256,"
+	" plan_digest, approvals, outcome, prev_hash, hash";
+
+/* The newest record's seq and hash ("" and 0 when there is none). */
+static int audit_head(struct hf_journal *j, long long *seq, char hash[65], struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", err);
+	int s;
+
+	if (!st)
+		return HF_ERR;
+	*seq = 0;
+	hash[0] = '\0';
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		snprintf(hash, 65, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
+	}
+	sqlite3_finalize(st);
+	return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : db_err(j, err, "read the audit trail");
+}
+
+int hf_journal_audit_head(struct hf_journal *j, long long *seq, char hash[65], struct hf_err *err)
+{
+	return audit_head(j, seq, hash, err);
+}
+
+int hf_journal_audit_append(struct hf_journal *j, struct hf_audit_rec *rec, struct hf_err *err)
+{
+	const char *v[] = { rec->actor, rec->os_user, rec->role, rec->action, rec->why,
+			    rec->cluster, rec->run_id, rec->manifest_sha256, rec->plan_digest,
+			    rec->approvals, rec->outcome };
+	sqlite3_stmt *st = NULL;
+	long long head;
+	size_t i;
+	int rc;
+
+	if ((rc = begin(j, err)))
+		return rc;
+	rc = audit_head(j, &head, rec->prev_hash, err);
+	if (rc)
+		return end(j, rc, err);
+	rec->seq = head + 1;
+	if (!rec->ts_ms)
+		rec->ts_ms = hf_wall_ms();
+	hf_audit_rec_hash(rec->prev_hash, rec, rec->hash);
+	st = prepare(j, "INSERT INTO audit (seq, ts_ms, actor, os_user, role, action, why, cluster,"
+		     " run_id, manifest_sha256, plan_digest, approvals, outcome, prev_hash, hash)"
+		     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err);
+	if (!st)
+		return end(j, HF_ERR, err);
+	sqlite3_bind_int64(st, 1, rec->seq);
+	sqlite3_bind_int64(st, 2, rec->ts_ms);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		bind_text(st, (int)i + 3, v[i]);
+	bind_text(st, 14, rec->prev_hash);
+	bind_text(st, 15, rec->hash);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(j, err, "append an audit record");
+	sqlite3_finalize(st);
+	return end(j, rc, err);
+}
+
+/* The text of column 'i', NULL for SQL NULL. */
+static const char *col_cstr(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int hf_journal_audit_each(struct hf_journal *j, long long after, hf_audit_rec_fn fn, void *ud,
+			  struct hf_err *err)
+{
+	char *sql = hf_xasprintf("SELECT %s FROM audit WHERE seq > ? ORDER BY seq", audit_cols);
+	sqlite3_stmt *st = prepare(j, sql, err);
+	struct hf_audit_rec rec;
+	int rc = 0, s;
+
+	free(sql);
+	if (!st)
+		return HF_ERR;
+	sqlite3_bind_int64(st, 1, after);
+	while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&rec, 0, sizeof(rec));
+		rec.seq = sqlite3_column_int64(st, 0);
+		rec.ts_ms = sqlite3_column_int64(st, 1);
+		rec.actor = col_cstr(st, 2);
+		rec.os_user = col_cstr(st, 3);
+		rec.role = col_cstr(st, 4);
+		rec.action = col_cstr(st, 5);
+		rec.why = col_cstr(st, 6);
+		rec.cluster = col_cstr(st, 7);
+		rec.run_id = col_cstr(st, 8);
+		rec.manifest_sha256 = col_cstr(st, 9);
+		rec.plan_digest = col_cstr(st, 10);
+		rec.approvals = col_cstr(st, 11);
+		rec.outcome = col_cstr(st, 12);
+		snprintf(rec.prev_hash, sizeof(rec.prev_hash), "%s", col_cstr(st, 13) ? col_cstr(st, 13) : "");
+		snprintf(rec.hash, sizeof(rec.hash), "%s", col_cstr(st, 14) ? col_cstr(st, 14) : "");
+		rc = fn(ud, &rec);
+	}
+	if (!rc && s != SQLITE_DONE)
+		rc = db_err(j, err, "read the audit trail");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_journal_audit_run_records(struct hf_journal *j, const char *run_id, long long *n,
+				 struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT count(*) FROM audit WHERE run_id = ?", err);
+	int rc = 0;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = db_err(j, err, "read the audit trail");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_journal_audit_checkpoint_add(struct hf_journal *j, struct hf_audit_checkpoint *cp,
+				    struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "INSERT INTO audit_checkpoints (seq, hash, ts_ms, key_id,"
+				   " public_key, sig) VALUES (?,?,?,?,?,?)", err);
+	int rc = 0;
+
+	if (!st)
+		return HF_ERR;
+	sqlite3_bind_int64(st, 1, cp->seq);
+	bind_text(st, 2, cp->hash);
+	sqlite3_bind_int64(st, 3, cp->ts_ms);
+	bind_text(st, 4, cp->key_id);
+	bind_text(st, 5, cp->public_pem);
+	bind_text(st, 6, cp->sig);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(j, err, "commit an audit checkpoint");
+	else
+		cp->n = sqlite3_last_insert_rowid(j->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_journal_audit_checkpoints(struct hf_journal *j, int newest_only, hf_audit_cp_fn fn,
+				 void *ud, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, newest_only ?
+		"SELECT n, seq, hash, ts_ms, key_id, public_key, sig FROM audit_checkpoints"
+		" ORDER BY n DESC LIMIT 1" :
+		"SELECT n, seq, hash, ts_ms, key_id, public_key, sig FROM audit_checkpoints"
+		" ORDER BY n", err);
+	struct hf_audit_checkpoint cp;
+	int rc = 0, s;
+
+	if (!st)
+		return HF_ERR;
+	while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&cp, 0, sizeof(cp));
+		cp.n = sqlite3_column_int64(st, 0);
+		cp.seq = sqlite3_column_int64(st, 1);
+		snprintf(cp.hash, sizeof(cp.hash), "%s", col_cstr(st, 2) ? col_cstr(st, 2) : "");
+		cp.ts_ms = sqlite3_column_int64(st, 3);
+		snprintf(cp.key_id, sizeof(cp.key_id), "%s", col_cstr(st, 4) ? col_cstr(st, 4) : "");
+		cp.public_pem = col_cstr(st, 5);
+		snprintf(cp.sig, sizeof(cp.sig), "%s", col_cstr(st, 6) ? col_cstr(st, 6) : "");
+		rc = fn(ud, &cp);
+	}
+	if (!rc && s != SQLITE_DONE)
+		rc = db_err(j, err, "read the audit checkpoints");
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -280,6 +280,36 @@ int hf_journal_samples(struct hf_journal *j, const char *run_id, long long after
 		       struct hf_err *err);
 void hf_guard_samples_free(struct hf_guard_sample *s, size_t n);
 
+/* ---- the audit trail (core/audit.h says what a record is) ----------- */
+
+struct hf_audit_rec;
+struct hf_audit_checkpoint;
+
+/* The state directory the journal is in. */
+const char *hf_journal_dir(const struct hf_journal *j);
+/* Append 'rec' to the audit chain in one transaction: its seq, time (when
+ * 0), prev_hash and hash are set here, under the write lock, so two
+ * processes never chain to the same head. */
+int hf_journal_audit_append(struct hf_journal *j, struct hf_audit_rec *rec, struct hf_err *err);
+/* The newest record's seq and hash (0 and "" when there is none). */
+int hf_journal_audit_head(struct hf_journal *j, long long *seq, char hash[65], struct hf_err *err);
+/* Call 'fn' on each record with a seq above 'after', in seq order; a
+ * non-zero return of 'fn' stops the walk and is returned. */
+typedef int (*hf_audit_rec_fn)(void *ud, const struct hf_audit_rec *rec);
+int hf_journal_audit_each(struct hf_journal *j, long long after, hf_audit_rec_fn fn, void *ud,
+			  struct hf_err *err);
+/* How many records name run 'run_id'. */
+int hf_journal_audit_run_records(struct hf_journal *j, const char *run_id, long long *n,
+				 struct hf_err *err);
+/* Commit a checkpoint (its 'n' is set). */
+int hf_journal_audit_checkpoint_add(struct hf_journal *j, struct hf_audit_checkpoint *cp,
+				    struct hf_err *err);
+/* Call 'fn' on each checkpoint in order, or on the newest only; a
+ * non-zero return of 'fn' stops and is returned. */
+typedef int (*hf_audit_cp_fn)(void *ud, const struct hf_audit_checkpoint *cp);
+int hf_journal_audit_checkpoints(struct hf_journal *j, int newest_only, hf_audit_cp_fn fn,
+				 void *ud, struct hf_err *err);
+
 void hf_run_free(struct hf_run *run);
 void hf_steps_free(struct hf_step *steps, size_t n);
 

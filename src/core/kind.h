@@ -30,6 +30,9 @@ struct hf_kind_ctx {
 	const struct hf_manifest *m;
 	struct hf_journal *journal;   /* NULL during plan */
 	const char *run_id;           /* NULL during plan */
+	long long fence;              /* the cluster lease's fencing token of the
+				       * driver, for kinds that can check it on
+				       * the node atomically (data); 0: none */
 	/* Called now and then during a long apply with the totals of the
 	 * whole batch so far and the share of the work done (0..1, or -1
 	 * when not known); may be NULL. */

@@ -2,8 +2,11 @@
 #include "core/request.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 
+#include "core/audit.h"
 #include "core/journal.h"
+#include "util/buf.h"
 
 int hf_request_run(struct hf_journal *j, const char *run_id, const char *what, const char *who,
 		   struct hf_run **run, struct hf_err *err)
@@ -20,7 +23,21 @@ int hf_request_run(struct hf_journal *j, const char *run_id, const char *what, c
 				  hf_run_state_name(r->state), what);
 	if (!hf_journal_driven(j, r->id))
 		return 1;
+	/* Fail closed: the request stands only once its audit record does. */
+	{
+		char *why = hf_xasprintf("requested by %s", who);
+		struct hf_audit_rec rec = { .action = what, .why = why, .cluster = r->cluster,
+					    .run_id = r->id, .manifest_sha256 = r->manifest_sha256,
+					    .outcome = "requested" };
+
+		rc = hf_audit_record(j, &rec, NULL, err);
+		free(why);
+		if (rc)
+			return rc;
+	}
 	rc = hf_journal_request_set(j, r->id, what, err);
+	if (!rc)
+		hf_audit_checkpoint(j, NULL, NULL, NULL);
 	if (rc)
 		return rc;
 	/* The audit trail is best effort, as everywhere: the request stands. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/guard.h"
+#include "engine/redis/lease.h"
 #include "core/kind.h"
 #include "util/buf.h"
 #include "util/misc.h"
@@ -334,7 +335,7 @@ static struct hf_target *run_op(struct hf_rollout *r, const size_t *idx, size_t 
 		const struct hf_change_kind *kind = ch->kind;
 		struct hf_kind_ctx x = {
 			.c = r->c, .m = r->m, .journal = r->j, .run_id = r->run->id,
-			.progress = r->progress, .progress_ud = r->ud,
+			.progress = r->progress, .progress_ud = r->ud, .fence = hf_lease_token(r->lease),
 		};
 		size_t m = 0;
 
@@ -407,7 +408,46 @@ static char *failures(struct hf_rollout *r, const size_t *idx, const struct hf_t
 
 /* What stops a run going forward, besides a failure: a request, the
  * guard, or nodes that disagree about the topology before a wave. */
-enum { GO = 0, ABORT = 1, INTERRUPT = 2, GUARD = 3, DISAGREE = 4 };
+enum { GO = 0, ABORT = 1, INTERRUPT = 2, GUARD = 3, DISAGREE = 4, LEASE = 5 };
+
+/* ---- governance: the lease and the audit record (issue 13) ---------- */
+
+/* Right before a round that changes nodes: is the lease still ours? Any
+ * doubt (lost, or its node not answering) stops the run here, at a safe
+ * point, with 'err' saying why. */
+static int fence(struct hf_rollout *r, struct hf_err *err)
+{
+	struct hf_lease_info other;
+
+	if (!r->lease || !hf_lease_renew(r->lease, NULL, &other, err))
+		return 0;
+	emit(r, "error", "%s: stopping before the next change", err->msg);
+	return LEASE;
+}
+
+/* On the ticks of a bake: renew the lease when due. A lease lost stops
+ * the run; a node that does not answer is left to fence(), which the next
+ * round meets. */
+static int lease_tick(struct hf_rollout *r, struct hf_err *err)
+{
+	struct hf_lease_info other;
+	struct hf_err e = {0};
+
+	if (!r->lease || hf_lease_tick(r->lease, &other, &e) != HF_EREFUSED)
+		return GO;
+	hf_err_set(err, HF_EREFUSED, "%s", e.msg);
+	emit(r, "error", "%s: stopping before the next change", e.msg);
+	return LEASE;
+}
+
+/* Fail closed: no change without the audit record of the action. */
+static int audited(struct hf_rollout *r, struct hf_err *err)
+{
+	if (r->audit_seq > 0)
+		return 0;
+	return hf_err_set(err, HF_EREFUSED, "run %s: no audit record committed for this action; "
+			  "nothing done", r->run->id);
+}
 
 /* Between steps and on every tick of a bake: obey a pending request. */
 static int check_requests(struct hf_rollout *r, struct hf_err *err)
@@ -418,6 +458,8 @@ static int check_requests(struct hf_rollout *r, struct hf_err *err)
 	for (;;) {
 		if (r->interrupted && *r->interrupted)
 			return INTERRUPT;
+		if (lease_tick(r, err))
+			return LEASE;
 		if (hf_journal_request_take(r->j, r->run->id, &req, err))
 			return GO;   /* a busy journal must not stop a rollout */
 		if (req && !strcmp(req, "abort")) {
@@ -1072,6 +1114,8 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 		size_t n = 0;
 
 		*rq = check_requests(r, err);
+		if (!*rq)
+			*rq = fence(r, err);
 		if (*rq)
 			return 0;
 		for (i = 0; i < r->nsteps; i++)
@@ -1129,6 +1173,8 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 	char why[sizeof(err->msg)];
 
 	if (!rc && !rq)
+		rq = fence(r, err);
+	if (!rc && !rq)
 		rc = promote(r, err);
 	if (!rc && !rq) {
 		r->run->pid = 0;
@@ -1143,6 +1189,14 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 		set_run_state(r, HF_RUN_PAUSED, "the nodes disagree about the topology", NULL);
 		emit(r, "error", "%s", err->msg);
 		return err->code;
+	}
+	if (rq == LEASE) {
+		snprintf(why, sizeof(why), "%s", err->msg);
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_PAUSED, why, NULL);
+		return hf_err_set(err, HF_EREFUSED, "run %s stopped before its next change: %s; "
+				  "'hotfix resume %s' or 'hotfix rollback %s' takes it over once the "
+				  "lease is free", r->run->id, why, r->run->id, r->run->id);
 	}
 	if (rq == INTERRUPT) {
 		r->run->pid = 0;
@@ -1174,6 +1228,8 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
 	int nwaves = max_wave(r), w, rc = 0, rq = GO;
 
+	if ((rc = audited(r, err)))
+		goto out;
 	if (r->run->state == HF_RUN_ROLLING_BACK) {
 		rc = hf_rollout_rollback(r, 0, "resuming an unfinished rollback", err);
 		goto out;
@@ -1188,8 +1244,10 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 		goto out;
 	}
 	if (!rc)
+		rq = fence(r, err);   /* settling may apply a step again */
+	if (!rc && !rq)
 		rc = settle(r, err);
-	if (!rc)
+	if (!rc && !rq)
 		rq = window_wait(r);
 	if (!rc && !rq && !r->m->guard.none) {
 		r->guard = hf_guard_new(&r->m->guard, r->c, r->c->timeout_ms);
@@ -1303,6 +1361,60 @@ static int verify_reverted(struct hf_rollout *r, struct hf_err *err)
 	return rc;
 }
 
+/* Revert the 'n' steps 'idx' of wave 'w' in one round and commit what
+ * became of them; '*restored' counts the steps restored. */
+static int revert_wave(struct hf_rollout *r, int w, const size_t *idx, size_t n, int force,
+		       size_t *restored, struct hf_err *err)
+{
+	struct hf_target *t;
+	long long units = 0;
+	size_t i;
+	int rc;
+
+	rc = commit_steps(r, idx, n, HF_STEP_REVERTING, err);
+	if (rc)
+		return rc;
+	hf_crashpoint("revert");
+	t = run_op(r, idx, n, OP_REVERT, force);
+	hf_crashpoint("reverted");
+	for (i = 0; i < n; i++)
+		units += t[i].changed;
+	if (units)
+		emit(r, "rollback", "wave %d: %lld %s(s) restored", w, units, unit_of(r));
+	for (i = 0; i < n; i++) {
+		struct hf_step *s = &r->steps[idx[i]];
+
+		if (!t[i].status) {
+			s->state = HF_STEP_REVERTED;
+			set_step_error(s, t[i].warning[0] ? t[i].warning : NULL);
+			if (s->persisted && !t[i].warning[0])
+				s->persisted = 0;   /* the file holds the before-state again */
+			(*restored)++;
+		} else if (t[i].status == HF_ECONFLICT) {
+			s->state = HF_STEP_CONFLICT;
+			set_step_error(s, t[i].error);
+		} else {
+			set_step_error(s, t[i].error);
+		}
+	}
+	free(t);
+	return save_steps(r, idx, n, err);
+}
+
+/* A rollback that lost its lease: the run stays rolling back, for the
+ * next holder to finish. */
+static int lease_stop(struct hf_rollout *r, struct hf_err *err)
+{
+	char why[sizeof(err->msg)];
+
+	snprintf(why, sizeof(why), "%s", err->msg);
+	r->run->pid = 0;
+	set_run_state(r, HF_RUN_ROLLING_BACK, why, NULL);
+	return hf_err_set(err, HF_EREFUSED, "rollback of run %s stopped before its next change: %s; "
+			  "'hotfix rollback %s' finishes it once the lease is free", r->run->id, why,
+			  r->run->id);
+}
+
 int hf_rollout_rollback(struct hf_rollout *r, unsigned flags, const char *why, struct hf_err *err)
 {
 	int force = !!(flags & HF_ROLLBACK_FORCE);
@@ -1311,6 +1423,10 @@ int hf_rollout_rollback(struct hf_rollout *r, unsigned flags, const char *why, s
 	long long t0 = hf_mono_ms();
 	int w, rc = 0;
 
+	if ((rc = audited(r, err))) {
+		free(idx);
+		return rc;
+	}
 	for (i = 0; i < r->nsteps; i++)
 		any += revertible(&r->steps[i], force);
 	if (!any) {
@@ -1336,7 +1452,6 @@ int hf_rollout_rollback(struct hf_rollout *r, unsigned flags, const char *why, s
 	if (untouched && (rc = save_steps(r, idx, untouched, err)))
 		goto out;
 	for (w = max_wave(r); w >= 1; w--) {
-		struct hf_target *t;
 		size_t n = 0;
 
 		for (i = 0; i < r->nsteps; i++)
@@ -1344,38 +1459,11 @@ int hf_rollout_rollback(struct hf_rollout *r, unsigned flags, const char *why, s
 				idx[n++] = i;
 		if (!n)
 			continue;
-		rc = commit_steps(r, idx, n, HF_STEP_REVERTING, err);
-		if (rc)
+		if (fence(r, err)) {
+			rc = lease_stop(r, err);
 			goto out;
-		hf_crashpoint("revert");
-		t = run_op(r, idx, n, OP_REVERT, force);
-		hf_crashpoint("reverted");
-		{
-			long long units = 0;
-
-			for (i = 0; i < n; i++)
-				units += t[i].changed;
-			if (units)
-				emit(r, "rollback", "wave %d: %lld %s(s) restored", w, units, unit_of(r));
 		}
-		for (i = 0; i < n; i++) {
-			struct hf_step *s = &r->steps[idx[i]];
-
-			if (!t[i].status) {
-				s->state = HF_STEP_REVERTED;
-				set_step_error(s, t[i].warning[0] ? t[i].warning : NULL);
-				if (s->persisted && !t[i].warning[0])
-					s->persisted = 0;   /* the file holds the before-state again */
-				restored++;
-			} else if (t[i].status == HF_ECONFLICT) {
-				s->state = HF_STEP_CONFLICT;
-				set_step_error(s, t[i].error);
-			} else {
-				set_step_error(s, t[i].error);
-			}
-		}
-		free(t);
-		rc = save_steps(r, idx, n, err);
+		rc = revert_wave(r, w, idx, n, force, &restored, err);
 		if (rc)
 			goto out;
 	}

@@ -43,6 +43,13 @@ struct hf_rollout {
 	 * obeyed meanwhile); it goes on by itself once it says yes. */
 	int (*window)(void *window_ud, char *why, size_t len);
 	void *window_ud;
+	/* Governance (issue 13): the cluster's lease this driver holds, checked
+	 * right before every round that changes nodes and renewed on the ticks
+	 * of a bake (NULL: no lease, nothing fenced); and the audit record of
+	 * the action that drives the run: run and rollback refuse to change
+	 * anything while it is 0 (fail closed). */
+	struct hf_lease *lease;
+	long long audit_seq;
 };
 
 /* Record a new run for 'plan' and become its driver (refused with

@@ -76,10 +76,12 @@ static int piece(struct hf_buf *b, const char *s)
 /* Put the script of 'body' together into 'b' (NULL: only count). Returns
  * the lines before the transform's first one, by which the line numbers of
  * Redis' errors in it are shifted from those of the user's file. */
-static int assemble(struct hf_buf *b, const struct hf_change *ch, const char *body, int writes)
+static int assemble(struct hf_buf *b, const struct hf_change *ch, const char *body, int writes,
+		    long long fence)
 {
 	const struct hf_data_spec *ds = ch->spec;
 	int lines = 0;
+	char token[48];
 
 	/* A read-only script may run on a replica too. */
 	lines += piece(b, writes ? "#!lua flags=allow-cross-slot-keys" :
@@ -92,17 +94,33 @@ static int assemble(struct hf_buf *b, const struct hf_change *ch, const char *bo
 			piece(b, ds->lua_code);
 			piece(b, "end");
 		}
+		/* After the transform: its line numbers stay the file's. */
+		snprintf(token, sizeof(token), "local FENCE_TOKEN = %lld", fence);
+		piece(b, token);
+		piece(b, hf_data_lua_fence);
 	}
 	piece(b, body);
 	return lines;
 }
 
-static char *script(const struct hf_change *ch, const char *body, int writes)
+/* The script of 'body'; one that writes is fenced with token 'fence' (the
+ * cluster's lease, 0: none). */
+static char *script(const struct hf_change *ch, const char *body, int writes, long long fence)
 {
 	struct hf_buf b = {0};
 
-	assemble(&b, ch, body, writes);
+	assemble(&b, ch, body, writes, fence);
 	return hf_buf_detach(&b);
+}
+
+/* The fence key of the primary whose stash is 'stash': the same hash tag,
+ * so the same slot, one the primary serves. */
+static const char *fence_key(const char *stash, char *out, size_t len)
+{
+	const char *tag = strrchr(stash, '{');
+
+	snprintf(out, len, "hotfix:fence:%s", tag ? tag : "{}");
+	return out;
 }
 
 /* The change as the scripts read it; 'resumed': keys may have been
@@ -327,7 +345,8 @@ static void free_keys(char **keys, size_t *lens, size_t n)
 static int own_key(const char *key, size_t len)
 {
 	return (len >= 13 && !memcmp(key, "hotfix:stash:", 13)) ||
-	       (len >= 13 && !memcmp(key, "hotfix:probe:", 13));
+	       (len >= 13 && !memcmp(key, "hotfix:probe:", 13)) ||
+	       (len >= 13 && !memcmp(key, "hotfix:fence:", 13));
 }
 
 /* Keep the fetched keys that are in the step's share and have no record
@@ -447,7 +466,7 @@ static int record_answers(const struct hf_change *ch, struct scan *s, const stru
 			/* The records before it ('*nrecs') are good. Lines of the
 			 * script are the file's, shifted by what precedes it. */
 			const char *msg = e->str + 1, *at = strstr(msg, "user_script:");
-			int line = at ? atoi(at + 12) - assemble(NULL, ch, "", 1) : 0;
+			int line = at ? atoi(at + 12) - assemble(NULL, ch, "", 1, 0) : 0;
 			const char *rest = at ? strchr(at + 12, ':') : NULL;
 
 			if (at && line > 0 && rest)
@@ -718,13 +737,15 @@ static void list_next(struct apply_run *ar, struct scan *sc)
  * lost is sent again only after the stash is read, and answered from it. */
 static void queue_script(struct apply_run *ar, struct scan *sc, struct hf_call *call)
 {
+	char fence[64];
 	struct hf_argv *a;
 	size_t k;
 
 	if (!sc->nkeys)
 		return;
 	snprintf(sc->field, sizeof(sc->field), "%lld.%u", hf_wall_ms(), ++ar->batches);
-	hf_call_push(call, "EVAL", ar->code, "1", sc->stash, sc->resumed ? ar->spec_r : ar->spec,
+	hf_call_push(call, "EVAL", ar->code, "2", sc->stash,
+		     fence_key(sc->stash, fence, sizeof(fence)), sc->resumed ? ar->spec_r : ar->spec,
 		     sc->field, NULL);
 	a = &call->cmds[call->ncmds - 1];
 	call->once = 1;
@@ -970,7 +991,7 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 
 	ar.s = hf_xcalloc(n ? n : 1, sizeof(*ar.s));
 	ar.calls = hf_xcalloc(n ? n : 1, sizeof(*ar.calls));
-	ar.code = script(ch, hf_data_lua_apply, 1);
+	ar.code = script(ch, hf_data_lua_apply, 1, x->fence);
 	ar.spec = spec_json(ch, 0);
 	ar.spec_r = spec_json(ch, 1);
 	for (i = 0; i < n; i++) {
@@ -1150,6 +1171,7 @@ static int revert_next(struct revert_run *rr, size_t i)
 {
 	struct undo *u = &rr->u[i];
 	struct hf_call *call = &rr->calls[i];
+	char fence[64];
 	size_t k;
 
 	memset(call, 0, sizeof(*call));
@@ -1162,7 +1184,8 @@ static int revert_next(struct revert_run *rr, size_t i)
 		u->active = 0;   /* every record looked at */
 		return 0;
 	}
-	hf_call_push(call, "EVAL", rr->code, "0", rr->force ? "1" : "0", NULL);
+	hf_call_push(call, "EVAL", rr->code, "1", fence_key(u->stash, fence, sizeof(fence)),
+		     rr->force ? "1" : "0", NULL);
 	for (k = 0; k < u->m; k++) {
 		const struct hf_key_record *rec = &u->recs[u->idx[k]];
 
@@ -1230,7 +1253,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	struct revert_run rr = { .x = x, .c = c, .t = t, .force = force };
 	size_t i;
 
-	rr.code = script(ch, hf_data_lua_revert, 1);
+	rr.code = script(ch, hf_data_lua_revert, 1, x->fence);
 	rr.u = hf_xcalloc(n ? n : 1, sizeof(*rr.u));
 	rr.calls = hf_xcalloc(n ? n : 1, sizeof(*rr.calls));
 	rr.limit = ds->batch < BATCH_MAX ? (size_t)ds->batch : BATCH_MAX;
@@ -1266,7 +1289,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 {
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
-	char *code = script(ch, hf_data_lua_digests, 0);
+	char *code = script(ch, hf_data_lua_digests, 0, 0);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -1736,7 +1759,7 @@ static int plan_compile(const struct hf_change *ch, struct hf_cluster *c, struct
 			size_t n, const char *spec, struct hf_err *err)
 {
 	const struct hf_data_spec *ds = ch->spec;
-	char *code = script(ch, hf_data_lua_apply, 1);
+	char *code = script(ch, hf_data_lua_apply, 1, 0);
 	size_t i;
 	int rc = 0;
 
@@ -1773,7 +1796,7 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 	size_t i, k;
 	int rc = 0;
 
-	pr.match = script(ch, hf_data_lua_match, 0);
+	pr.match = script(ch, hf_data_lua_match, 0, 0);
 	pr.spec = spec_json(ch, 0);
 	if (ds->lua_code) {
 		rc = plan_compile(ch, c, t, n, pr.spec, err);

@@ -167,4 +167,16 @@ expect_exit 0 "rollback by dave" as dave rollback "$run"
 check "every node is back" unchanged
 test_end
 
+test_begin 'the audit trail names actor, role, approvals and the emergency'
+expect_exit 0 "audit export" hf audit export --jsonl
+check "alice's apply: her role and both approvers, the plan digest approvals sign" json_true "$T/out" \
+	'.[] | select(.action == "apply" and .outcome == "started" and .actor == "alice") |
+	 (.role | test("operator")) and .approvals == "bob, carol" and (.plan_digest | length) == 64' --slurp
+check "bob's rollback with his role" json_true "$T/out" \
+	'any(.[]; .action == "rollback" and .actor == "bob" and .role == "approver")' --slurp
+check "dave's emergency with its reason" json_true "$T/out" \
+	'any(.[]; .action == "apply" and .actor == "dave" and .why == "emergency override: INC-1 sessions dropped")' --slurp
+expect_exit 0 "audit verify" hf audit verify
+test_end
+
 finish

@@ -37,4 +37,10 @@ struct hf_flagstore {
 	size_t nalts;
 };
 
+/* One command on the primary owning the {hotfix} slot (flagstore.c):
+ * reconnects, follows MOVED; an error reply is a failure. The lease
+ * (lease.c) lives in the same slot. Caller frees '*out'. */
+int hf_flagstore_call(struct hf_flagstore *s, const struct hf_argv *a, redisReply **out,
+		      struct hf_err *err);
+
 #endif

@@ -7,7 +7,7 @@
 -- their slots: they come from its own SCAN), and only the stash, whose
 -- slot the node serves, is declared.
 --
--- KEYS[1] is the stash; ARGV[1] the change as JSON, ARGV[2] the batch's
+-- KEYS[1] is the stash, KEYS[2] the fence key (fence.lua); ARGV[1] the change as JSON, ARGV[2] the batch's
 -- field in the stash, ARGV[3..] the keys. Returns per key "" (not
 -- selected), its record (codec.lua) or, for a transform that failed,
 -- "E<message>" (the key is put back and nothing after it is touched).
@@ -15,6 +15,11 @@
 -- costs one write per batch, not one per key.
 local spec = cjson.decode(ARGV[1])
 local stash, field = KEYS[1], ARGV[2]
+-- KEYS[2], when given, is the node's fence key (fence.lua).
+local fenced = fence(KEYS[2])
+if fenced then
+  return fenced
+end
 local out, blob = {}, {}
 -- Resumed: the records of a batch that ran but whose answer was lost
 -- wait in the stash (see codec.lua).

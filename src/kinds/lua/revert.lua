@@ -5,6 +5,11 @@
 -- Returns per key "same", "restored", "forced", "expired" or
 -- "conflict:<digest now>". A record that does not read fails the batch;
 -- the keys restored before it answer "same" when it is sent again.
+-- KEYS[1], when given, is the node's fence key (fence.lua).
+local fenced = fence(KEYS[1])
+if fenced then
+  return fenced
+end
 local force = ARGV[1] == '1'
 local now = redis.call('TIME')
 local nowms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
