@@ -16,7 +16,7 @@
 static void drop_conn(struct hf_node *node)
 {
 	if (node->conn) {
-		redisFree(node->conn);
+		hf_conn_close(node->conn);
 		node->conn = NULL;
 	}
 }
@@ -28,48 +28,36 @@ static void fail(struct hf_call *call, const char *fmt, const char *detail)
 	drop_conn(call->node);
 }
 
-/* Has the server closed a kept connection since its last use (its idle
- * 'timeout', a restart, CLIENT KILL)? Nothing else is ever pending on an
- * idle connection, so anything readable means it is no longer usable. */
-static int stale(redisContext *rc)
-{
-	struct pollfd p = { .fd = rc->fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) != 0;
-}
-
 /* Send all of 'call's commands, connecting first if needed; 0 on success.
  * '*reused' says whether a kept connection carried them. */
 static int send_call(struct hf_cluster *c, struct hf_call *call, long timeout_ms, int *reused)
 {
-	redisContext *rc = call->node->conn;
+	struct hf_conn *rc = call->node->conn;
 	struct hf_err err = {0};
 	size_t i;
-	int done = 0;
 
-	if (rc && stale(rc)) {
+	/* A kept connection the server closed since its last use (its idle
+	 * 'timeout', a restart, CLIENT KILL) is not used again. */
+	if (rc && hf_conn_stale(rc)) {
 		drop_conn(call->node);
 		rc = NULL;
 	}
 	*reused = rc != NULL;
 	if (!rc) {
-		rc = hf_redis_connect(call->node->host, call->node->port, c->uri.user,
-				      c->uri.password, timeout_ms, &err);
-		if (!rc) {
-			call->status = err.code == HF_ERR ? HF_ERR : HF_EUNREACH;
+		if (hf_conn_open(&c->uri, call->node->host, call->node->port, timeout_ms, &rc,
+				 &err)) {
+			call->status = err.code == HF_ERR || err.code == HF_EREFUSED ? err.code :
+				       HF_EUNREACH;
 			snprintf(call->error, sizeof(call->error), "%.200s", err.msg);
 			return -1;
 		}
 		call->node->conn = rc;
 	}
 	for (i = 0; i < call->ncmds; i++)
-		redisAppendCommandArgv(rc, call->cmds[i].argc, (const char **)call->cmds[i].argv,
-				       call->cmds[i].len);
-	while (!done) {
-		if (redisBufferWrite(rc, &done) == REDIS_ERR) {
-			fail(call, "%s:%d: write failed: %s", rc->errstr);
-			return -1;
-		}
+		hf_conn_append(rc, &call->cmds[i]);
+	if (hf_conn_flush(rc, timeout_ms)) {
+		fail(call, "%s:%d: write failed: %s", hf_conn_error(rc));
+		return -1;
 	}
 	return 0;
 }
@@ -77,13 +65,13 @@ static int send_call(struct hf_cluster *c, struct hf_call *call, long timeout_ms
 /* Take every complete reply already buffered; returns replies still due. */
 static size_t take_replies(struct hf_call *call, size_t got)
 {
-	redisContext *rc = call->node->conn;
+	struct hf_conn *rc = call->node->conn;
 
 	while (got < call->ncmds) {
-		void *r = NULL;
+		redisReply *r = NULL;
 
-		if (redisGetReplyFromReader(rc, &r) == REDIS_ERR) {
-			fail(call, "%s:%d: protocol error: %s", rc->errstr);
+		if (hf_conn_get(rc, &r)) {
+			fail(call, "%s:%d: %s", hf_conn_error(rc));
 			return 0;
 		}
 		if (!r)
@@ -229,8 +217,8 @@ static size_t gather(struct fanout *f, long long now, long long *first)
 		}
 		if (!*first || f->st[i].deadline < *first)
 			*first = f->st[i].deadline;
-		f->pfd[f->np].fd = ((redisContext *)call->node->conn)->fd;
-		f->pfd[f->np].events = POLLIN;
+		f->pfd[f->np].fd = hf_conn_fd(call->node->conn);
+		f->pfd[f->np].events = hf_conn_events(call->node->conn);
 		f->pfd[f->np].revents = 0;
 		f->idx[f->np++] = i;
 	}
@@ -259,7 +247,7 @@ static void read_ready(struct fanout *f, int rc)
 
 		if (!f->pfd[i].revents)
 			continue;
-		if (redisBufferRead(call->node->conn) == REDIS_ERR) {
+		if (hf_conn_read(call->node->conn)) {
 			if (p->reused && !p->retried && !p->got && !call->once) {
 				p->retried = 1;
 				drop_conn(call->node);
@@ -268,8 +256,7 @@ static void read_ready(struct fanout *f, int rc)
 				p->deadline = hf_mono_ms() + f->timeout_ms;
 				continue;
 			}
-			fail(call, "%s:%d: connection lost: %s",
-			     ((redisContext *)call->node->conn)->errstr);
+			fail(call, "%s:%d: connection lost: %s", hf_conn_error(call->node->conn));
 			continue;
 		}
 		p->got = take_replies(call, p->got);

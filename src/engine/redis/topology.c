@@ -29,8 +29,7 @@ static struct hf_node *add_node(struct hf_cluster *c)
 
 void hf_node_disconnect(struct hf_node *n)
 {
-	if (n->conn)
-		redisFree(n->conn);
+	hf_conn_close(n->conn);
 	n->conn = NULL;
 }
 
@@ -250,7 +249,7 @@ static int command(const char *host, int port, const struct hf_uri *u, long time
 	hf_argv_push(&argv, a1);
 	if (a2)
 		hf_argv_push(&argv, a2);
-	rc = hf_redis_command(host, port, u->user, u->password, timeout_ms, &argv, out, err);
+	rc = hf_redis_command(u, host, port, timeout_ms, &argv, out, err);
 	hf_argv_release(&argv);
 	if (!rc && (*out)->type == HF_REPLY_ERROR) {
 		rc = hf_err_set(err, HF_ERR, "%s:%d answered '%s %s' with: %s", host, port, a1,
