@@ -46,7 +46,8 @@ static int send_call(struct hf_cluster *c, struct hf_call *call, long timeout_ms
 	if (!rc) {
 		if (hf_conn_open(&c->uri, call->node->host, call->node->port, timeout_ms, &rc,
 				 &err)) {
-			call->status = err.code == HF_ERR || err.code == HF_EREFUSED ? err.code :
+			/* A refused AUTH or certificate is no node being down. */
+			call->status = err.code == HF_ERR || err.code == HF_EREFUSED ? HF_ERR :
 				       HF_EUNREACH;
 			snprintf(call->error, sizeof(call->error), "%.200s", err.msg);
 			return -1;

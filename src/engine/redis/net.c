@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,39 @@ int hf_host_is_ip(const char *host)
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+/* SSL_read(), SSL_write() and SSL_connect() write with write(2): a server
+ * that closed would raise SIGPIPE, which kills a command (and which a
+ * library must not ask its host to ignore). It is held back around them,
+ * and one they raised is taken so that it is never delivered. */
+struct pipe_guard {
+	sigset_t old;
+	int was_pending;
+};
+
+static void pipe_hold(struct pipe_guard *g)
+{
+	sigset_t pipe, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+}
+
+static void pipe_release(struct pipe_guard *g)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t pipe, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigpending(&pending);
+	if (!g->was_pending && sigismember(&pending, SIGPIPE))
+		sigtimedwait(&pipe, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 /* ---- TLS handshake ------------------------------------------------- */
 
 /* Why the handshake on 'ssl' failed, for people. */
@@ -273,8 +307,16 @@ static int tls_start(struct hf_conn *c, const struct hf_tls *t, const char *host
 		return hf_err_set(err, HF_EINVAL, "TLS: cannot check the name '%s'", name);
 	ERR_clear_error();
 	errno = 0;
-	while ((ret = SSL_connect(c->ssl)) != 1) {
-		int e = SSL_get_error(c->ssl, ret), rc;
+	for (;;) {
+		struct pipe_guard g;
+		int e, rc;
+
+		pipe_hold(&g);
+		ret = SSL_connect(c->ssl);
+		pipe_release(&g);
+		if (ret == 1)
+			break;
+		e = SSL_get_error(c->ssl, ret);
 
 		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
 			handshake_error(c, ret, err);
@@ -298,10 +340,27 @@ static redisReader *reader_new(void)
 
 enum { IO_AGAIN = -2 };
 
+/* Why a TLS read or write failed with SSL_get_error() 'e', in c->errstr. */
+static void tls_failed(struct hf_conn *c, int e)
+{
+	size_t len;
+
+	ssl_reason(c->errstr, sizeof(c->errstr), e == SSL_ERROR_SYSCALL ? strerror(errno) : "TLS error");
+	if (c->answered)
+		return;
+	/* TLS 1.3 tells a client that its certificate is refused only after
+	 * the handshake, when it sends or reads. */
+	len = strlen(c->errstr);
+	snprintf(c->errstr + len, sizeof(c->errstr) - len, " (does the server want a client "
+		 "certificate? --tls-cert, --tls-key)");
+}
+
+
 /* Read up to 'n' bytes: > 0, 0 at end of stream, IO_AGAIN, or -1 with
  * c->errstr filled. */
 static ssize_t io_read(struct hf_conn *c, char *buf, size_t n)
 {
+	struct pipe_guard g;
 	ssize_t r;
 	int e;
 
@@ -316,7 +375,9 @@ static ssize_t io_read(struct hf_conn *c, char *buf, size_t n)
 	}
 	ERR_clear_error();
 	errno = 0;
+	pipe_hold(&g);
 	r = SSL_read(c->ssl, buf, (int)n);
+	pipe_release(&g);
 	if (r > 0)
 		return r;
 	e = SSL_get_error(c->ssl, (int)r);
@@ -325,14 +386,7 @@ static ssize_t io_read(struct hf_conn *c, char *buf, size_t n)
 		return IO_AGAIN;
 	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !ERR_peek_error() && !errno))
 		return 0;
-	ssl_reason(c->errstr, sizeof(c->errstr), e == SSL_ERROR_SYSCALL ? strerror(errno) : "TLS error");
-	if (!c->answered) {
-		/* TLS 1.3 tells a client its certificate is refused only now. */
-		size_t len = strlen(c->errstr);
-
-		snprintf(c->errstr + len, sizeof(c->errstr) - len, " (does the server want a client "
-			 "certificate? --tls-cert, --tls-key)");
-	}
+	tls_failed(c, e);
 	return -1;
 }
 
@@ -340,6 +394,7 @@ static ssize_t io_read(struct hf_conn *c, char *buf, size_t n)
  * TLS waits for the socket to be readable), or -1 with c->errstr. */
 static ssize_t io_write(struct hf_conn *c, const char *buf, size_t n, int *want_read)
 {
+	struct pipe_guard g;
 	ssize_t r;
 	int e;
 
@@ -353,14 +408,17 @@ static ssize_t io_write(struct hf_conn *c, const char *buf, size_t n, int *want_
 		return r;
 	}
 	ERR_clear_error();
+	errno = 0;
+	pipe_hold(&g);
 	r = SSL_write(c->ssl, buf, (int)(n > 1 << 30 ? 1 << 30 : n));
+	pipe_release(&g);
 	if (r > 0)
 		return r;
 	e = SSL_get_error(c->ssl, (int)r);
 	*want_read = e == SSL_ERROR_WANT_READ;
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return IO_AGAIN;
-	ssl_reason(c->errstr, sizeof(c->errstr), e == SSL_ERROR_SYSCALL ? strerror(errno) : "TLS error");
+	tls_failed(c, e);
 	return -1;
 }
 
