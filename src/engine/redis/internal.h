@@ -21,7 +21,24 @@ struct hf_conn;
  * hf_conn_close(). */
 int hf_conn_open(const struct hf_uri *via, const char *host, int port, long timeout_ms,
 		 struct hf_conn **out, struct hf_err *err);
+/* Open connections to 'n' nodes at once (one poll() over their connects,
+ * handshakes and AUTHs): 'out[i]' is the connection to hosts[i]:ports[i],
+ * or NULL with 'errs[i]' (an array of 'n') filled, as hf_conn_open()'s. */
+void hf_conn_open_many(const struct hf_uri *via, const char *const *hosts, const int *ports,
+		       size_t n, long timeout_ms, struct hf_conn **out, struct hf_err *errs);
 void hf_conn_close(struct hf_conn *c);
+/* Begin opening a connection to 'host':'port' without waiting: resolve
+ * it, start the connect. Then hf_conn_advance() whenever its fd has what
+ * hf_conn_events() asks for. Returns 0, or HF_EUNREACH with 'err'. */
+int hf_conn_start(const char *host, int port, struct hf_conn **out, struct hf_err *err);
+/* Take the opening of 'c' as far as it goes without waiting (connect,
+ * TLS handshake, AUTH with the settings of 'via'). Returns 0 when 'c' is
+ * open, 1 when it waits for its fd, or a negative code with 'err' filled
+ * as hf_conn_open()'s (then close 'c'). */
+int hf_conn_advance(struct hf_conn *c, const struct hf_uri *via, long timeout_ms,
+		    struct hf_err *err);
+/* Is 'c' still being opened? */
+int hf_conn_opening(const struct hf_conn *c);
 /* Send 'a' and wait for its reply, within 'timeout_ms'. Returns 0 with
  * '*out' (free with freeReplyObject()), or -1 (see hf_conn_error()): the
  * connection is then unusable. */

@@ -39,7 +39,17 @@ struct hf_conn {
 	int answered;          /* a byte came back since the connection opened */
 	char addr[300];        /* "host:port", or "[v6]:port" */
 	char errstr[512];
+	/* While it is being opened (hf_conn_start(), hf_conn_advance()): */
+	int state;             /* OPEN_* */
+	short events;          /* what the current step waits for */
+	char *host;
+	struct addrinfo *res, *ai;   /* the addresses, the one being tried */
+	int err_no;            /* the last address's connect error */
 };
+
+/* The steps of opening a connection: connect, TLS handshake, AUTH, each
+ * taken when its socket is ready, so that many open at once. */
+enum { OPEN_CONNECT, OPEN_TLS, OPEN_AUTH, OPEN_DONE };
 
 /* As hf_xmalloc() does when memory runs out. */
 static _Noreturn void oom(void)
@@ -163,66 +173,6 @@ static int wait_fd(int fd, short events, long long deadline)
 	}
 }
 
-/* Connect a non-blocking socket to one address; the fd, or -1 with
- * errno set. */
-static int connect_addr(const struct addrinfo *ai, long long deadline)
-{
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			ai->ai_protocol);
-	int one = 1, soerr = 0, rc;
-	socklen_t sl = sizeof(soerr);
-
-	if (fd < 0)
-		return -1;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)
-		goto fail;
-	rc = wait_fd(fd, POLLOUT, deadline);
-	if (rc <= 0) {
-		if (!rc)
-			errno = ETIMEDOUT;
-		goto fail;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
-		errno = soerr ? soerr : errno;
-		goto fail;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	return fd;
-fail:
-	rc = errno;
-	close(fd);
-	errno = rc;
-	return -1;
-}
-
-/* Connect to 'host':'port', trying each address it resolves to. */
-static int tcp_connect(const char *host, int port, long long deadline, const char *addr,
-		       struct hf_err *err)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res = NULL, *ai;
-	char service[16];
-	int fd = -1, rc, e = 0;
-
-	snprintf(service, sizeof(service), "%d", port);
-	rc = getaddrinfo(host, service, &hints, &res);
-	if (rc) {
-		hf_err_set(err, HF_EUNREACH, "cannot connect to %s: %s", addr, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = connect_addr(ai, deadline);
-		if (fd < 0)
-			e = errno;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		hf_err_set(err, HF_EUNREACH, "cannot connect to %s: %s", addr, strerror(e));
-	return fd;
-}
-
 int hf_host_is_ip(const char *host)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -284,15 +234,38 @@ static void handshake_error(struct hf_conn *c, int ret, struct hf_err *err)
 	ERR_clear_error();
 }
 
-/* Start TLS on 'c': SNI and the name checked are t->sni, else the host
- * (an IP literal is checked against the certificate's IP addresses). */
-static int tls_start(struct hf_conn *c, const struct hf_tls *t, const char *host,
-		     long long deadline, struct hf_err *err)
+/* One step of the handshake on 'c': 0 when it is done, POLLIN or POLLOUT
+ * to wait for, or a negative code with 'err' filled. */
+static int tls_step(struct hf_conn *c, struct hf_err *err)
+{
+	struct pipe_guard g;
+	int ret, e;
+
+	ERR_clear_error();
+	errno = 0;
+	pipe_hold(&g);
+	ret = SSL_connect(c->ssl);
+	pipe_release(&g);
+	if (ret == 1)
+		return 0;
+	e = SSL_get_error(c->ssl, ret);
+	if (e == SSL_ERROR_WANT_READ)
+		return POLLIN;
+	if (e == SSL_ERROR_WANT_WRITE)
+		return POLLOUT;
+	handshake_error(c, ret, err);
+	return err ? err->code : HF_EUNREACH;
+}
+
+/* Put TLS on 'c' (connected): SNI and the name checked are t->sni, else
+ * the host (an IP literal is checked against the certificate's IP
+ * addresses). The handshake is tls_step()'s. */
+static int tls_setup(struct hf_conn *c, const struct hf_tls *t, const char *host,
+		     struct hf_err *err)
 {
 	SSL_CTX *ctx = ctx_for(t, err);
 	const char *name = t->sni && *t->sni ? t->sni : host;
 	X509_VERIFY_PARAM *param;
-	int ret;
 
 	if (!ctx)
 		return err ? err->code : HF_ERR;
@@ -305,28 +278,6 @@ static int tls_start(struct hf_conn *c, const struct hf_tls *t, const char *host
 	if (!t->insecure && (hf_host_is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(param, name)
 						 : X509_VERIFY_PARAM_set1_host(param, name, 0)) != 1)
 		return hf_err_set(err, HF_EINVAL, "TLS: cannot check the name '%s'", name);
-	ERR_clear_error();
-	errno = 0;
-	for (;;) {
-		struct pipe_guard g;
-		int e, rc;
-
-		pipe_hold(&g);
-		ret = SSL_connect(c->ssl);
-		pipe_release(&g);
-		if (ret == 1)
-			break;
-		e = SSL_get_error(c->ssl, ret);
-
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			handshake_error(c, ret, err);
-			return err ? err->code : HF_EUNREACH;
-		}
-		rc = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-		if (rc <= 0)
-			return hf_err_set(err, HF_EUNREACH, "TLS handshake with %s: %s", c->addr,
-					  rc ? strerror(errno) : "no answer in time");
-	}
 	return 0;
 }
 
@@ -514,6 +465,8 @@ int hf_conn_flush(struct hf_conn *c, long timeout_ms)
 
 short hf_conn_events(const struct hf_conn *c)
 {
+	if (c->state != OPEN_DONE)
+		return c->events;
 	return c->want_write ? (POLLIN | POLLOUT) : POLLIN;
 }
 
@@ -566,60 +519,227 @@ void hf_conn_close(struct hf_conn *c)
 		close(c->fd);
 	if (c->reader)
 		redisReaderFree(c->reader);
+	if (c->res)
+		freeaddrinfo(c->res);
+	free(c->host);
 	free(c->out);
 	free(c);
 }
 
-/* AUTH on a new connection; the server's message never holds the password. */
-static int authenticate(struct hf_conn *c, const struct hf_uri *via, long timeout_ms,
-			struct hf_err *err)
+/* Start connecting to the next address of 'c' (the first when none was
+ * tried). Returns 0, or -1 when no address is left. */
+static int connect_next(struct hf_conn *c)
+{
+	for (c->ai = c->ai ? c->ai->ai_next : c->res; c->ai; c->ai = c->ai->ai_next) {
+		int fd = socket(c->ai->ai_family, c->ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				c->ai->ai_protocol);
+
+		if (fd < 0) {
+			c->err_no = errno;
+			continue;
+		}
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = fd;
+		if (connect(fd, c->ai->ai_addr, c->ai->ai_addrlen) && errno != EINPROGRESS) {
+			c->err_no = errno;
+			continue;
+		}
+		c->state = OPEN_CONNECT;
+		c->events = POLLOUT;
+		return 0;
+	}
+	return -1;
+}
+
+/* The connect of 'c' finished: on to TLS (or AUTH), or to the next
+ * address. Returns 0, or a negative code with 'err' filled. */
+static int connected(struct hf_conn *c, const struct hf_uri *via, struct hf_err *err)
+{
+	int one = 1, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
+		c->err_no = soerr ? soerr : errno;
+		if (!connect_next(c))
+			return 0;
+		return hf_err_set(err, HF_EUNREACH, "cannot connect to %s: %s", c->addr,
+				  strerror(c->err_no));
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	c->state = OPEN_TLS;
+	return via->tls ? tls_setup(c, &via->tlsopt, c->host, err) : 0;
+}
+
+/* Send AUTH, when 'via' has a password; its reply is awaited in OPEN_AUTH. */
+static int send_auth(struct hf_conn *c, const struct hf_uri *via, long timeout_ms,
+		     struct hf_err *err)
 {
 	struct hf_argv a = {0};
-	redisReply *r = NULL;
-	int rc = 0;
 
+	c->state = via->password ? OPEN_AUTH : OPEN_DONE;
+	c->events = POLLIN;
+	if (!via->password)
+		return 0;
 	hf_argv_push(&a, "AUTH");
 	if (via->user)
 		hf_argv_push(&a, via->user);
 	hf_argv_push(&a, via->password);
-	if (hf_conn_command(c, &a, timeout_ms, &r))
-		rc = hf_err_set(err, HF_EUNREACH, "%s did not answer AUTH: %s", c->addr, c->errstr);
-	else if (r->type == REDIS_REPLY_ERROR)
-		rc = hf_err_set(err, HF_ERR, "authentication to %s failed: %s", c->addr, r->str);
-	if (r)
-		freeReplyObject(r);
+	hf_conn_append(c, &a);
 	hf_argv_release(&a);
+	if (hf_conn_flush(c, timeout_ms))
+		return hf_err_set(err, HF_EUNREACH, "%s did not take AUTH: %s", c->addr, c->errstr);
+	return 0;
+}
+
+/* AUTH's reply, when it is there; the server's message never holds the
+ * password. */
+static int auth_reply(struct hf_conn *c, struct hf_err *err)
+{
+	redisReply *r = NULL;
+	int rc = 0, lost = hf_conn_read(c);
+
+	if (hf_conn_get(c, &r) || (!r && lost))
+		return hf_err_set(err, HF_EUNREACH, "%s did not answer AUTH: %s", c->addr, c->errstr);
+	if (!r)
+		return 0;   /* not yet */
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = hf_err_set(err, HF_ERR, "authentication to %s failed: %s", c->addr, r->str);
+	freeReplyObject(r);
+	c->state = OPEN_DONE;
 	return rc;
+}
+
+int hf_conn_advance(struct hf_conn *c, const struct hf_uri *via, long timeout_ms,
+		    struct hf_err *err)
+{
+	int rc = 0;
+
+	while (!rc && c->state != OPEN_DONE) {
+		if (c->state == OPEN_CONNECT) {
+			int was = c->fd;
+
+			rc = connected(c, via, err);
+			if (!rc && c->state == OPEN_CONNECT && c->fd != was)
+				return 1;   /* trying the next address */
+		} else if (c->state == OPEN_TLS) {
+			int step = c->ssl ? tls_step(c, err) : 0;
+
+			if (step > 0) {
+				c->events = (short)step;
+				return 1;
+			}
+			rc = step < 0 ? step : send_auth(c, via, timeout_ms, err);
+		} else {
+			rc = auth_reply(c, err);
+			if (!rc && c->state == OPEN_AUTH)
+				return 1;
+		}
+	}
+	return rc;
+}
+
+int hf_conn_opening(const struct hf_conn *c)
+{
+	return c->state != OPEN_DONE;
+}
+
+int hf_conn_start(const char *host, int port, struct hf_conn **out, struct hf_err *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct hf_conn *c = hf_xcalloc(1, sizeof(*c));
+	char service[16];
+	int rc;
+
+	c->fd = -1;
+	c->host = hf_xstrdup(host);
+	if (strchr(host, ':'))
+		snprintf(c->addr, sizeof(c->addr), "[%s]:%d", host, port);
+	else
+		snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
+	if (!(c->reader = reader_new()))
+		oom();
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(host, service, &hints, &c->res);
+	if (rc)
+		rc = hf_err_set(err, HF_EUNREACH, "cannot connect to %s: %s", c->addr, gai_strerror(rc));
+	else if (connect_next(c))
+		rc = hf_err_set(err, HF_EUNREACH, "cannot connect to %s: %s", c->addr,
+				strerror(c->err_no));
+	if (rc) {
+		hf_conn_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Wait for the connections of 'c' still opening, advancing each whose
+ * socket is ready, until none is left or 'deadline' passed; one that
+ * fails is closed and set to NULL, its error in 'errs'. */
+static void open_wait(struct hf_conn **c, size_t n, const struct hf_uri *via, long timeout_ms,
+		      long long deadline, struct hf_err *errs)
+{
+	struct pollfd *p = hf_xcalloc(n, sizeof(*p));
+	size_t *idx = hf_xcalloc(n, sizeof(*idx));
+
+	for (;;) {
+		long long left = deadline - hf_mono_ms();
+		size_t i, np = 0;
+		int rc;
+
+		for (i = 0; i < n; i++) {
+			if (!c[i] || !hf_conn_opening(c[i]))
+				continue;
+			if (left <= 0) {
+				hf_err_set(&errs[i], HF_EUNREACH, "cannot connect to %s: no answer in time",
+					   c[i]->addr);
+				hf_conn_close(c[i]);
+				c[i] = NULL;
+				continue;
+			}
+			p[np] = (struct pollfd){ .fd = c[i]->fd, .events = c[i]->events };
+			idx[np++] = i;
+		}
+		if (!np)
+			break;
+		rc = poll(p, np, (int)left);
+		for (i = 0; rc > 0 && i < np; i++) {
+			size_t k = idx[i];
+
+			if (p[i].revents && hf_conn_advance(c[k], via, timeout_ms, &errs[k]) < 0) {
+				hf_conn_close(c[k]);
+				c[k] = NULL;
+			}
+		}
+	}
+	free(p);
+	free(idx);
+}
+
+void hf_conn_open_many(const struct hf_uri *via, const char *const *hosts, const int *ports,
+		       size_t n, long timeout_ms, struct hf_conn **out, struct hf_err *errs)
+{
+	long long deadline = hf_mono_ms() + timeout_ms;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (hf_conn_start(hosts[i], ports[i], &out[i], &errs[i]))
+			out[i] = NULL;
+	open_wait(out, n, via, timeout_ms, deadline, errs);
 }
 
 int hf_conn_open(const struct hf_uri *via, const char *host, int port, long timeout_ms,
 		 struct hf_conn **out, struct hf_err *err)
 {
-	struct hf_conn *c = hf_xcalloc(1, sizeof(*c));
-	long long deadline = hf_mono_ms() + timeout_ms;
-	int rc = 0;
+	struct hf_err local = {0};
+	struct hf_conn *c = NULL;
 
-	if (strchr(host, ':'))
-		snprintf(c->addr, sizeof(c->addr), "[%s]:%d", host, port);
-	else
-		snprintf(c->addr, sizeof(c->addr), "%s:%d", host, port);
-	c->fd = tcp_connect(host, port, deadline, c->addr, err);
-	if (c->fd < 0) {
-		rc = err ? err->code : HF_EUNREACH;
-		goto out;
-	}
-	c->reader = reader_new();
-	if (!c->reader)
-		oom();
-	if (via->tls && (rc = tls_start(c, &via->tlsopt, host, deadline, err)))
-		goto out;
-	if (via->password)
-		rc = authenticate(c, via, timeout_ms, err);
-out:
-	if (rc) {
-		hf_conn_close(c);
-		return rc;
-	}
+	hf_conn_open_many(via, &host, &port, 1, timeout_ms, &c, err ? err : &local);
+	if (!c)
+		return err ? err->code : local.code;
 	*out = c;
 	return 0;
 }
