@@ -18,26 +18,7 @@ trap 'for d in "$T"/sb-*; do [ -d "$d" ] && "$HOTFIX" sandbox down --dir "$d" >/
 
 . "$(dirname "$0")/lib.sh"
 
-cat >"$T/fix.yaml" <<'YAML'
-apiVersion: hotfix/v1
-kind: Hotfix
-metadata:
-  name: bench-tls
-  version: 1
-  owner: bench@example.com
-  problem: Benchmark of a config hotfix over TLS and without.
-spec:
-  changes:
-    - config:
-        timeout: "300"
-        maxmemory-policy: allkeys-lru
-  rollout:
-    order: replicas-first
-    waves:
-      - nodes: 100%
-        bake: 0
-  guard: none
-YAML
+config_manifest "$T/fix.yaml" bench-tls
 
 # one KIND SEED: apply then roll back on one sandbox, appending the times
 # (µs) to $T/KIND.apply and $T/KIND.rollback. Each kind has a journal of
