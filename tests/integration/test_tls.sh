@@ -116,6 +116,8 @@ expect_exit 0 'apply via [::1]:PORT' hf apply "$T/v6.yaml" --cluster "[::1]:$BAS
 check 'the primary holds timeout 300' test "$(redis-cli -h ::1 -p "$BASE" CONFIG GET timeout | sed -n 2p)" = 300
 expect_exit 0 'rollback' hf rollback "$(last_run)" --cluster "redis://[::1]:$BASE"
 check 'the primary is back to timeout 0' test "$(redis-cli -h ::1 -p "$BASE" CONFIG GET timeout | sed -n 2p)" = 0
+expect_exit 4 'rediss:// on a plain port' hf --insecure cluster show --cluster "rediss://[::1]:$BASE"
+check 'the error says it is no TLS port' contains "$T/err" 'not a TLS port'
 expect_exit 2 'an IPv6 address without brackets is refused' hf cluster show --cluster "redis://::1:$BASE"
 check 'the error says to use brackets' contains "$T/err" 'in brackets'
 test_end

@@ -264,7 +264,8 @@ static size_t gather(struct fanout *f, long long now, long long *first)
 		if (complete(call, &f->st[i]))
 			continue;
 		if (f->st[i].deadline <= now) {
-			fail(call, "%s:%d: no answer within %s", "the deadline");
+			fail(call, "%s:%d: no answer within the deadline%s",
+			     f->st[i].opening ? hf_conn_stuck(call->node->conn) : "");
 			continue;
 		}
 		if (!*first || f->st[i].deadline < *first)

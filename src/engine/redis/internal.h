@@ -39,6 +39,9 @@ int hf_conn_advance(struct hf_conn *c, const struct hf_uri *via, long timeout_ms
 		    struct hf_err *err);
 /* Is 'c' still being opened? */
 int hf_conn_opening(const struct hf_conn *c);
+/* For an error message: "" or, when 'c' is stuck in a step of its
+ * opening that says something, " (why)". */
+const char *hf_conn_stuck(const struct hf_conn *c);
 /* Send 'a' and wait for its reply, within 'timeout_ms'. Returns 0 with
  * '*out' (free with freeReplyObject()), or -1 (see hf_conn_error()): the
  * connection is then unusable. */

@@ -219,6 +219,7 @@ static void pipe_release(struct pipe_guard *g)
 static void handshake_error(struct hf_conn *c, int ret, struct hf_err *err)
 {
 	long vr = SSL_get_verify_result(c->ssl);
+	int reason = ERR_GET_REASON(ERR_peek_error());
 	char why[256];
 
 	if (vr != X509_V_OK)
@@ -229,8 +230,10 @@ static void handshake_error(struct hf_conn *c, int ret, struct hf_err *err)
 		hf_err_set(err, HF_EUNREACH, "TLS handshake with %s failed: the server closed the "
 			   "connection (not a TLS port? use redis://)", c->addr);
 	else
-		hf_err_set(err, HF_EUNREACH, "TLS handshake with %s failed: %s", c->addr,
-			   ssl_reason(why, sizeof(why), "no reason given"));
+		hf_err_set(err, HF_EUNREACH, "TLS handshake with %s failed: %s%s", c->addr,
+			   ssl_reason(why, sizeof(why), "no reason given"),
+			   reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ?
+			   " (not a TLS port? use redis://)" : "");
 	ERR_clear_error();
 }
 
@@ -618,8 +621,11 @@ int hf_conn_advance(struct hf_conn *c, const struct hf_uri *via, long timeout_ms
 
 	while (!rc && c->state != OPEN_DONE) {
 		if (c->state == OPEN_CONNECT) {
+			struct pollfd p = { .fd = c->fd, .events = POLLOUT };
 			int was = c->fd;
 
+			if (poll(&p, 1, 0) == 0)
+				return 1;   /* still connecting */
 			rc = connected(c, via, err);
 			if (!rc && c->state == OPEN_CONNECT && c->fd != was)
 				return 1;   /* trying the next address */
@@ -643,6 +649,15 @@ int hf_conn_advance(struct hf_conn *c, const struct hf_uri *via, long timeout_ms
 int hf_conn_opening(const struct hf_conn *c)
 {
 	return c->state != OPEN_DONE;
+}
+
+const char *hf_conn_stuck(const struct hf_conn *c)
+{
+	/* A server that is no TLS server takes a ClientHello for the start
+	 * of an inline command and waits for its end. */
+	if (c->state == OPEN_TLS && c->ssl)
+		return " (in the TLS handshake: not a TLS port? use redis://)";
+	return "";
 }
 
 int hf_conn_start(const char *host, int port, struct hf_conn **out, struct hf_err *err)
@@ -694,8 +709,8 @@ static void open_wait(struct hf_conn **c, size_t n, const struct hf_uri *via, lo
 			if (!c[i] || !hf_conn_opening(c[i]))
 				continue;
 			if (left <= 0) {
-				hf_err_set(&errs[i], HF_EUNREACH, "cannot connect to %s: no answer in time",
-					   c[i]->addr);
+				hf_err_set(&errs[i], HF_EUNREACH, "cannot connect to %s: no answer in time%s",
+					   c[i]->addr, hf_conn_stuck(c[i]));
 				hf_conn_close(c[i]);
 				c[i] = NULL;
 				continue;
