@@ -368,6 +368,22 @@ int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge
 	return 0;
 }
 
+/* Give the seed's connection to the seed's node of 'c', when one is
+ * listed at the address it was reached at: one handshake less. */
+static void keep_seed_conn(struct hf_cluster *c, struct hf_conn **seed)
+{
+	size_t i;
+
+	for (i = 0; *seed && i < c->nnodes; i++) {
+		struct hf_node *n = &c->nodes[i];
+
+		if (!n->conn && n->port == c->uri.port && !strcmp(n->host, c->uri.host)) {
+			n->conn = *seed;
+			*seed = NULL;
+		}
+	}
+}
+
 int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_cluster **out,
 			  struct hf_err *err)
 {
@@ -401,6 +417,8 @@ int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_c
 	} else {
 		rc = discover_plain(c, info->str, timeout_ms, err);
 	}
+	if (!rc)
+		keep_seed_conn(c, &seed);
 out:
 	hf_conn_close(seed);
 	hf_reply_free(info);
