@@ -493,6 +493,8 @@ int hf_conn_stale(struct hf_conn *c)
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	redisReply *r = NULL;
 
+	if (c->state != OPEN_DONE)
+		return 0;   /* being opened: nothing to read yet */
 	if (c->eof)
 		return 1;
 	/* TLS may have sent records of its own since (session tickets):
