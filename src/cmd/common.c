@@ -30,11 +30,13 @@ void hf_cmd_tls_setup(struct hf_ctx *ctx)
 	struct hf_tls t = { .cacert = (char *)ctx->tls_cacert, .cert = (char *)ctx->tls_cert,
 			    .key = (char *)ctx->tls_key, .sni = (char *)ctx->tls_sni,
 			    .insecure = ctx->insecure };
+	const char *env_insecure = getenv("HOTFIX_TLS_INSECURE");
 	char *dir, *files[3] = { NULL, NULL, NULL };
 
-	if (ctx->insecure)
-		fprintf(stderr, "hotfix: warning: --insecure: the servers' TLS certificates are not "
-				"verified; anyone on the path can read and change what is sent\n");
+	if (ctx->insecure || (env_insecure && !strcmp(env_insecure, "1")))
+		fprintf(stderr, "hotfix: warning: %s: the servers' TLS certificates are not "
+				"verified; anyone on the path can read and change what is sent\n",
+			ctx->insecure ? "--insecure" : "HOTFIX_TLS_INSECURE=1");
 	if (!tls_given(t.cacert, "HOTFIX_TLS_CACERT") && !tls_given(t.cert, "HOTFIX_TLS_CERT") &&
 	    !tls_given(t.key, "HOTFIX_TLS_KEY")) {
 		/* The sandbox's own CA and client certificate, when it has them. */
