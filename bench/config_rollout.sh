@@ -17,26 +17,7 @@ trap 'for d in "$T"/sb-*; do [ -d "$d" ] && hf sandbox down --dir "$d" >/dev/nul
 
 . "$(dirname "$0")/lib.sh"
 
-cat >"$T/fix.yaml" <<'YAML'
-apiVersion: hotfix/v1
-kind: Hotfix
-metadata:
-  name: bench-two-params
-  version: 1
-  owner: bench@example.com
-  problem: Benchmark of a two-parameter config hotfix with zero bake.
-spec:
-  changes:
-    - config:
-        timeout: "300"
-        maxmemory-policy: allkeys-lru
-  rollout:
-    order: replicas-first
-    waves:
-      - nodes: 100%
-        bake: 0
-  guard: none
-YAML
+config_manifest "$T/fix.yaml" bench-two-params
 
 printf '%-6s %-6s %12s %12s %14s %14s %12s %12s %16s\n' size nodes apply_ms rollback_ms \
 	rollback_int_ms cli_set_ms cli_restore_ms apply/cli rollback/cli

@@ -32,3 +32,28 @@ wait_for() {
 		sleep 0.02
 	done
 }
+
+# config_manifest FILE NAME: a two-parameter config hotfix (timeout,
+# maxmemory-policy) in one wave with zero bake and no guard.
+config_manifest() {
+	cat >"$1" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata:
+  name: $2
+  version: 1
+  owner: bench@example.com
+  problem: Benchmark of a two-parameter config hotfix with zero bake.
+spec:
+  changes:
+    - config:
+        timeout: "300"
+        maxmemory-policy: allkeys-lru
+  rollout:
+    order: replicas-first
+    waves:
+      - nodes: 100%
+        bake: 0
+  guard: none
+YAML
+}

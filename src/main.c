@@ -41,7 +41,8 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: hotfix [--state DIR] [--json] [-q] [-v] [--timeout MS]\n"
 		   "              [--converge-timeout DURATION] [--policy FILE] [--sign-key KEY]\n"
-		   "              COMMAND [ARGS]\n\n");
+		   "              [--tls-cacert FILE] [--tls-cert FILE] [--tls-key FILE]\n"
+		   "              [--tls-sni NAME] [--insecure] COMMAND [ARGS]\n\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nexit codes: 0 done, 1 runtime error, 2 invalid input (nothing changed),\n"
@@ -78,15 +79,49 @@ static int converge_option(const char *s, struct hf_ctx *ctx, struct hf_err *err
 	return 0;
 }
 
+/* A TLS option at argv['*i'] ("--tls-cacert FILE", "--tls-cacert=FILE",
+ * "--insecure"): stored in 'ctx', '*i' moved past its value. Returns 1
+ * when it was one, 0 when not, HF_EINVAL without its value. */
+static int tls_option(int argc, char **argv, int *i, struct hf_ctx *ctx, struct hf_err *err)
+{
+	static const char *const names[] = { "--tls-cacert", "--tls-cert", "--tls-key", "--tls-sni" };
+	const char **dst[] = { &ctx->tls_cacert, &ctx->tls_cert, &ctx->tls_key, &ctx->tls_sni };
+	const char *a = argv[*i];
+	size_t k;
+
+	if (!strcmp(a, "--insecure")) {
+		ctx->insecure = 1;
+		return 1;
+	}
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		size_t n = strlen(names[k]);
+
+		if (strncmp(a, names[k], n) || (a[n] && a[n] != '='))
+			continue;
+		if (a[n] == '=') {
+			*dst[k] = a + n + 1;
+			return 1;
+		}
+		if (*i + 1 >= argc)
+			return hf_err_set(err, HF_EINVAL, "option '%s' needs a value", a);
+		*dst[k] = argv[++*i];
+		return 1;
+	}
+	return 0;
+}
+
 /* Take the global options out of argv, wherever they stand. */
 static int global_options(int *argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	int i, o = 1;
+	int i, o = 1, t;
 
 	for (i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--converge-timeout")) {
+		if ((t = tls_option(*argc, argv, &i, ctx, err))) {
+			if (t < 0)
+				return t;
+		} else if (!strcmp(a, "--converge-timeout")) {
 			if (i + 1 >= *argc)
 				return hf_err_set(err, HF_EINVAL, "option '%s' needs a value", a);
 			if (converge_option(argv[++i], ctx, err))
@@ -155,6 +190,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	hf_cmd_tls_setup(&ctx);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

@@ -18,6 +18,12 @@ struct hf_ctx {
 	const char *policy_file;   /* --policy, else $HOTFIX_POLICY */
 	const char *sign_key_file; /* --sign-key, else $HOTFIX_SIGN_KEY */
 	struct hf_policy *policy;  /* loaded and validated by main; NULL: no policy */
+	/* How rediss:// clusters are reached (hf_cmd_tls_setup()): */
+	const char *tls_cacert;  /* --tls-cacert FILE */
+	const char *tls_cert;    /* --tls-cert FILE */
+	const char *tls_key;     /* --tls-key FILE */
+	const char *tls_sni;     /* --tls-sni NAME */
+	int insecure;            /* --insecure: no verification of the servers */
 };
 
 struct hf_opt {
@@ -79,6 +85,11 @@ struct hf_plan;
 struct hf_manifest;
 struct hf_cluster;
 
+/* Settle the TLS settings of every rediss:// URI this process parses:
+ * the --tls-* options, else $HOTFIX_TLS_*, else (when neither names a
+ * file) the files of a TLS sandbox in the state directory. Warns on
+ * stderr about --insecure. */
+void hf_cmd_tls_setup(struct hf_ctx *ctx);
 /* The cluster to talk to: 'given' (--cluster), else $HOTFIX_CLUSTER, else
  * the sandbox in the state directory when it is up. */
 int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out,

@@ -19,6 +19,41 @@
 #include "util/buf.h"
 #include "util/misc.h"
 
+/* Is the TLS setting 'opt' given, on the command line or in 'env'? */
+static int tls_given(const char *opt, const char *env)
+{
+	return (opt && *opt) || (getenv(env) && *getenv(env));
+}
+
+void hf_cmd_tls_setup(struct hf_ctx *ctx)
+{
+	struct hf_tls t = { .cacert = (char *)ctx->tls_cacert, .cert = (char *)ctx->tls_cert,
+			    .key = (char *)ctx->tls_key, .sni = (char *)ctx->tls_sni,
+			    .insecure = ctx->insecure };
+	const char *env_insecure = getenv("HOTFIX_TLS_INSECURE");
+	char *dir, *files[3] = { NULL, NULL, NULL };
+
+	if (ctx->insecure || (env_insecure && !strcmp(env_insecure, "1")))
+		fprintf(stderr, "hotfix: warning: %s: the servers' TLS certificates are not "
+				"verified; anyone on the path can read and change what is sent\n",
+			ctx->insecure ? "--insecure" : "HOTFIX_TLS_INSECURE=1");
+	if (!tls_given(t.cacert, "HOTFIX_TLS_CACERT") && !tls_given(t.cert, "HOTFIX_TLS_CERT") &&
+	    !tls_given(t.key, "HOTFIX_TLS_KEY")) {
+		/* The sandbox's own CA and client certificate, when it has them. */
+		dir = hf_sandbox_default_dir(ctx->state_dir);
+		if (dir && !hf_sandbox_tls_files(dir, &files[0], &files[1], &files[2])) {
+			t.cacert = files[0];
+			t.cert = files[1];
+			t.key = files[2];
+		}
+		free(dir);
+	}
+	hf_uri_tls_defaults(&t);
+	free(files[0]);
+	free(files[1]);
+	free(files[2]);
+}
+
 int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out,
 		       struct hf_err *err)
 {

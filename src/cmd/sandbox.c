@@ -16,6 +16,7 @@
 static const char usage[] =
 	"usage: hotfix sandbox up [--shards N] [--replicas R] [--base-port P] [--dir D]\n"
 	"                         [--password PASS] [--standalone] [--redis-server PATH]\n"
+	"                         [--tls] [--ipv6]\n"
 	"       hotfix sandbox down [--dir D]\n"
 	"       hotfix sandbox status [--dir D]\n"
 	"\n"
@@ -29,11 +30,15 @@ static const char usage[] =
 	"  --standalone        one primary with R replicas, no cluster mode\n"
 	"  --password PASS     requirepass/masterauth for every node\n"
 	"  --redis-server PATH the server binary (default $HOTFIX_REDIS_SERVER,\n"
-	"                      else redis-server from PATH)\n";
+	"                      else redis-server from PATH)\n"
+	"  --tls               TLS only (rediss://), with a CA and certificates of the\n"
+	"                      sandbox's own in D/tls; commands that find the sandbox\n"
+	"                      in the state directory use them\n"
+	"  --ipv6              listen on ::1 as well as on 127.0.0.1\n";
 
 struct args {
 	const char *shards, *replicas, *base_port, *dir, *password, *redis_server;
-	int standalone;
+	int standalone, tls, ipv6;
 };
 
 /* The seed URI without its password, for printing. Caller frees. */
@@ -120,6 +125,8 @@ static int sandbox_up(const char *dir, const struct args *a, struct hf_ctx *ctx,
 		return rc;
 	o.password = a->password;
 	o.standalone = a->standalone;
+	o.tls = a->tls;
+	o.ipv6 = a->ipv6;
 	o.redis_server = a->redis_server;
 	if ((rc = hf_sandbox_up(&o, &seed, err)))
 		return rc;
@@ -236,6 +243,8 @@ int cmd_sandbox(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		{ "password", &a.password, NULL },
 		{ "redis-server", &a.redis_server, NULL },
 		{ "standalone", NULL, &a.standalone },
+		{ "tls", NULL, &a.tls },
+		{ "ipv6", NULL, &a.ipv6 },
 		{ NULL, NULL, NULL },
 	};
 	const char *pos[1];
@@ -253,7 +262,7 @@ int cmd_sandbox(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (strcmp(pos[0], "up") && strcmp(pos[0], "down") && strcmp(pos[0], "status"))
 		return hf_err_set(err, HF_EINVAL, "sandbox: unknown subcommand '%s' (up, down or status)", pos[0]);
 	if (strcmp(pos[0], "up") && (a.shards || a.replicas || a.base_port || a.password ||
-				     a.redis_server || a.standalone))
+				     a.redis_server || a.standalone || a.tls || a.ipv6))
 		return hf_err_set(err, HF_EINVAL, "sandbox %s: only '--dir' applies (the others are for 'up')",
 				  pos[0]);
 	dir = a.dir ? hf_xstrdup(a.dir) : hf_sandbox_default_dir(ctx->state_dir);

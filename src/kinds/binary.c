@@ -80,7 +80,7 @@ static int command(struct hf_cluster *c, const char *host, int port, struct hf_a
 		   struct hf_reply **out, char *why, size_t whylen)
 {
 	struct hf_err err = {0};
-	int rc = hf_redis_command(host, port, c->uri.user, c->uri.password, short_timeout(c), a,
+	int rc = hf_redis_command(&c->uri, host, port, short_timeout(c), a,
 				  out, &err);
 
 	if (rc)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine/redis/redis.h"
+#include "sandbox/certs.h"
 #include "util/buf.h"
 #include "util/misc.h"
 #include "util/proc.h"
@@ -30,6 +31,7 @@
 #define SLOTS 16384
 #define MARKER ".hotfix-sandbox"
 #define STATE_FILE "sandbox.json"
+#define TLS_DIR "tls"              /* the CA and certificates of a TLS sandbox */
 
 #define UP_TIMEOUT_MS 60000     /* whole of 'up', however big the sandbox */
 #define POLL_MS 50
@@ -60,6 +62,8 @@ struct sandbox {
 	int base_port;
 	int has_password;
 	char *password;    /* NULL when none (or not readable any more) */
+	int tls;           /* the nodes speak TLS only (port 0, tls-port) */
+	int ipv6;          /* the nodes listen on ::1 too */
 	char *server;      /* absolute path of redis-server */
 	struct node *nodes;
 	size_t n;
@@ -329,6 +333,12 @@ static struct hf_cluster *fan_of(struct sandbox *sb)
 	c->uri.host = hf_xstrdup(HOST);
 	c->uri.port = sb->base_port;
 	c->uri.password = sb->password ? hf_xstrdup(sb->password) : NULL;
+	c->uri.tls = sb->tls;
+	if (sb->tls) {
+		c->uri.tlsopt.cacert = hf_xasprintf("%s/" TLS_DIR "/ca.crt", sb->dir);
+		c->uri.tlsopt.cert = hf_xasprintf("%s/" TLS_DIR "/client.crt", sb->dir);
+		c->uri.tlsopt.key = hf_xasprintf("%s/" TLS_DIR "/client.key", sb->dir);
+	}
 	c->cluster_mode = sb->cluster;
 	c->cluster_state[0] = '\0';
 	c->timeout_ms = CMD_TIMEOUT_MS;
@@ -431,6 +441,7 @@ static int save_state(const struct sandbox *sb, struct hf_err *err)
 	json_object_set_new(root, "base_port", json_integer(sb->base_port));
 	/* Never the password itself: it lives only in the nodes' redis.conf. */
 	json_object_set_new(root, "password", json_boolean(sb->has_password));
+	json_object_set_new(root, "tls", json_boolean(sb->tls));
 	json_object_set_new(root, "redis_server", json_string(sb->server));
 	for (i = 0; i < sb->n; i++) {
 		const struct node *nd = &sb->nodes[i];
@@ -491,7 +502,7 @@ static int load_state(const char *dir, struct sandbox *sb, struct hf_err *err)
 	json_t *root = NULL, *nodes;
 	const char *mode = NULL, *server = NULL;
 	size_t i;
-	int rc = 0, pw = 0;
+	int rc = 0, pw = 0, tls = 0;
 
 	memset(sb, 0, sizeof(*sb));
 	if (!dir) {
@@ -508,9 +519,9 @@ static int load_state(const char *dir, struct sandbox *sb, struct hf_err *err)
 		rc = hf_err_set(err, HF_ERR, "cannot read '%s': line %d: %s", path, jerr.line, jerr.text);
 		goto out;
 	}
-	if (json_unpack_ex(root, &jerr, 0, "{s:s, s:i, s:i, s:i, s:b, s:s, s:o}",
+	if (json_unpack_ex(root, &jerr, 0, "{s:s, s:i, s:i, s:i, s:b, s?b, s:s, s:o}",
 			   "mode", &mode, "shards", &sb->shards, "replicas", &sb->replicas,
-			   "base_port", &sb->base_port, "password", &pw,
+			   "base_port", &sb->base_port, "password", &pw, "tls", &tls,
 			   "redis_server", &server, "nodes", &nodes) ||
 	    !json_is_array(nodes)) {
 		rc = hf_err_set(err, HF_ERR, "cannot read '%s': %s", path, jerr.text);
@@ -519,6 +530,7 @@ static int load_state(const char *dir, struct sandbox *sb, struct hf_err *err)
 	sb->dir = hf_xstrdup(dir);
 	sb->cluster = !strcmp(mode, "cluster");
 	sb->has_password = pw;
+	sb->tls = tls;
 	sb->server = hf_xstrdup(server);
 	if (sb->shards < 1 || sb->replicas < 0 ||
 	    (size_t)sb->shards * (size_t)(sb->replicas + 1) != json_array_size(nodes)) {
@@ -573,6 +585,20 @@ static void layout(struct sandbox *sb)
 	}
 }
 
+/* A TLS node listens on its port with TLS only, and speaks TLS on the
+ * cluster bus and to its primary, with the sandbox's server certificate
+ * both ways; clients must show a certificate of the sandbox's CA. */
+static void tls_conf(const struct sandbox *sb, const struct node *nd, struct hf_buf *b)
+{
+	hf_buf_printf(b, "port 0\ntls-port %d\n", nd->port);
+	hf_buf_printf(b, "tls-cert-file %s/" TLS_DIR "/server.crt\n", sb->dir);
+	hf_buf_printf(b, "tls-key-file %s/" TLS_DIR "/server.key\n", sb->dir);
+	hf_buf_printf(b, "tls-ca-cert-file %s/" TLS_DIR "/ca.crt\n", sb->dir);
+	hf_buf_printf(b, "tls-auth-clients yes\ntls-replication yes\n");
+	if (sb->cluster)
+		hf_buf_printf(b, "tls-cluster yes\n");
+}
+
 static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf_err *err)
 {
 	struct hf_buf b = {0};
@@ -581,7 +607,11 @@ static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf
 	int rc;
 
 	hf_buf_printf(&b, "# Written by 'hotfix sandbox up'. hotfix may CONFIG REWRITE it.\n");
-	hf_buf_printf(&b, "port %d\nbind %s\nprotected-mode no\n", nd->port, HOST);
+	if (sb->tls)
+		tls_conf(sb, nd, &b);
+	else
+		hf_buf_printf(&b, "port %d\n", nd->port);
+	hf_buf_printf(&b, "bind %s%s\nprotected-mode no\n", HOST, sb->ipv6 ? " -::1" : "");
 	hf_buf_printf(&b, "daemonize yes\npidfile %s/redis.pid\nlogfile %s/redis.log\ndir %s\n",
 		      nd->dir, nd->dir, nd->dir);
 	hf_buf_printf(&b, "save \"\"\nappendonly no\nenable-debug-command local\n");
@@ -611,7 +641,7 @@ static char *seed_of(const struct sandbox *sb, int port)
 	struct hf_buf b = {0};
 	const char *p;
 
-	hf_buf_puts(&b, "redis://");
+	hf_buf_puts(&b, sb->tls ? "rediss://" : "redis://");
 	if (sb->password) {
 		hf_buf_puts(&b, ":");
 		for (p = sb->password; *p; p++) {
@@ -1106,6 +1136,8 @@ static int check_opts(const struct hf_sandbox_opts *o, struct sandbox *sb, struc
 	sb->shards = o->shards > 0 ? o->shards : (o->standalone ? 1 : HF_SANDBOX_DEFAULT_SHARDS);
 	sb->replicas = o->replicas >= 0 ? o->replicas : HF_SANDBOX_DEFAULT_REPLICAS;
 	sb->base_port = o->base_port > 0 ? o->base_port : HF_SANDBOX_DEFAULT_BASE_PORT;
+	sb->tls = o->tls;
+	sb->ipv6 = o->ipv6;
 	if (o->standalone && sb->shards != 1)
 		return hf_err_set(err, HF_EINVAL, "a standalone sandbox has one primary ('--shards %d' given)",
 				  sb->shards);
@@ -1255,6 +1287,23 @@ static int prepare_dirs(const struct sandbox *sb, struct hf_err *err)
 	return 0;
 }
 
+/* A fresh CA and certificates in the sandbox's TLS_DIR, marked as ours
+ * so that 'down' removes them with the nodes. */
+static int prepare_certs(const struct sandbox *sb, struct hf_err *err)
+{
+	char *dir = hf_xasprintf("%s/" TLS_DIR, sb->dir);
+	char *marker = hf_xasprintf("%s/" MARKER, dir);
+	int rc;
+
+	remove_node_dir(dir);
+	rc = hf_sandbox_make_certs(dir, err);
+	if (!rc)
+		rc = write_file(marker, "made by hotfix sandbox up\n", 0600, err);
+	free(dir);
+	free(marker);
+	return rc;
+}
+
 int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_err *err)
 {
 	struct sandbox sb = {0};
@@ -1283,7 +1332,7 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 	}
 	layout(&sb);
 	if ((rc = clear_stale(sb.dir, err)) || (rc = check_ports(&sb, err)) ||
-	    (rc = prepare_dirs(&sb, err)))
+	    (sb.tls && (rc = prepare_certs(&sb, err))) || (rc = prepare_dirs(&sb, err)))
 		goto out;
 
 	/* Recorded before anything starts, so that 'down' finds the nodes
@@ -1367,6 +1416,9 @@ int hf_sandbox_down(const char *dir, struct hf_sandbox_down_result *res, struct 
 		goto out;
 	for (i = 0; i < sb.n; i++)
 		remove_node_dir(sb.nodes[i].dir);
+	state = hf_xasprintf("%s/" TLS_DIR, dir);
+	remove_node_dir(state);
+	free(state);
 	state = state_path(dir);
 	if (unlink(state) && errno != ENOENT)
 		rc = hf_err_set(err, HF_ERR, "cannot remove '%s': %s", state, strerror(errno));
@@ -1469,4 +1521,21 @@ int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err)
 	free(nodes);
 	sandbox_release(&sb);
 	return rc;
+}
+
+int hf_sandbox_tls_files(const char *dir, char **cacert, char **cert, char **key)
+{
+	char *state = state_path(dir);
+	char *ca = hf_xasprintf("%s/" TLS_DIR "/ca.crt", dir);
+	int rc = access(state, F_OK) || access(ca, R_OK) ? -1 : 0;
+
+	free(state);
+	if (rc) {
+		free(ca);
+		return rc;
+	}
+	*cacert = ca;
+	*cert = hf_xasprintf("%s/" TLS_DIR "/client.crt", dir);
+	*key = hf_xasprintf("%s/" TLS_DIR "/client.key", dir);
+	return 0;
 }

@@ -21,6 +21,8 @@ struct hf_sandbox_opts {
 	const char *password;      /* requirepass/masterauth, or NULL             */
 	int standalone;            /* one primary with replicas, no cluster mode  */
 	const char *redis_server;  /* NULL: $HOTFIX_REDIS_SERVER, else PATH       */
+	int tls;                   /* TLS only, with a CA and certificates of its own */
+	int ipv6;                  /* listen on ::1 as well as on 127.0.0.1        */
 };
 
 enum hf_sandbox_state {
@@ -46,8 +48,13 @@ struct hf_sandbox_node {
  * (HF_EINVAL). When anything fails later, every started process is stopped
  * again; the node logs are kept for diagnosis.
  *
- * On success '*seed_uri' is "redis://[:password@]127.0.0.1:<base port>",
- * with the password since the caller chose it; caller frees with free(). */
+ * On success '*seed_uri' is "redis://[:password@]127.0.0.1:<base port>"
+ * ("rediss://" with TLS), with the password since the caller chose it;
+ * caller frees with free().
+ *
+ * With o->tls the sandbox makes a CA, a server certificate and a client
+ * certificate in 'o->dir'/tls (hf_sandbox_tls_files()), and every node
+ * serves TLS only, on the cluster bus and for replication too. */
 int hf_sandbox_up(const struct hf_sandbox_opts *o,
 		  char **seed_uri, /* OUT: seed URI */
 		  struct hf_err *err);
@@ -88,6 +95,11 @@ int hf_sandbox_status(const char *dir,
  * the password if the sandbox has one. HF_EINVAL when there is no sandbox
  * in 'dir', HF_EUNREACH when none of its nodes answers. Caller frees. */
 int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err);
+
+/* The CA certificate, client certificate and client key of the TLS
+ * sandbox recorded in 'dir'; -1 when there is none, or it has no TLS.
+ * Caller frees the three. */
+int hf_sandbox_tls_files(const char *dir, char **cacert, char **cert, char **key);
 
 /* "<state_dir>/sandbox"; NULL when 'state_dir' is NULL. Caller frees. */
 char *hf_sandbox_default_dir(const char *state_dir);

@@ -103,7 +103,7 @@ static void test_options(void **state)
 	assert_string_equal(err, "no cluster URI given");
 	o.uri = "mongodb://127.0.0.1";
 	assert_int_equal(hf_flags_client_new(&o, &c, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "only redis:// URIs"));
+	assert_non_null(strstr(err, "only redis:// and rediss:// URIs"));
 	o.uri = "redis://127.0.0.1:1";
 	o.poll_ms = 0;
 	assert_int_equal(hf_flags_client_new(&o, &c, err, sizeof(err)), -1);

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "engine/redis/internal.h"
 #include "engine/redis/redis.h"
 #include "util/buf.h"
 
@@ -359,6 +360,28 @@ static void test_shards_moved(void **state)
 	assert_int_equal(hf_topology_compare_shards(&was, &now, &why), 0);
 }
 
+/* CLUSTER NODES of nodes on IPv6 addresses: "::1:30001@40001", without
+ * brackets, as Redis writes them. */
+static void test_cluster_nodes_ipv6(void **state)
+{
+	const char *nodes =
+		P1 " ::1:30001@40001 myself,master - 0 0 1 connected 0-16383\n"
+		R1 " 2001:db8::7:30002@40002 slave " P1 " 0 0 1 connected\n";
+	struct hf_uri uri = { .host = "::1", .port = 30001 };
+	struct hf_cluster *c = NULL;
+	struct hf_err err = {0};
+
+	(void)state;
+	assert_int_equal(hf_topology_from_nodes(&uri, 1000, nodes, NULL, &c, &err), 0);
+	assert_int_equal(c->nnodes, 2);
+	assert_string_equal(c->nodes[0].host, "::1");
+	assert_int_equal(c->nodes[0].port, 30001);
+	assert_string_equal(c->nodes[1].host, "2001:db8::7");
+	assert_int_equal(c->nodes[1].port, 30002);
+	assert_int_equal(c->nodes[1].role, HF_ROLE_REPLICA);
+	hf_cluster_free(c);
+}
+
 /* ---- INFO replication's "slaveN:" lines ---------------------------- */
 
 static void test_info_replicas(void **state)
@@ -401,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_plain_primary_by_name),
 		cmocka_unit_test(test_shards_moved),
 		cmocka_unit_test(test_info_replicas),
+		cmocka_unit_test(test_cluster_nodes_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,10 +130,107 @@ static void test_uri(void **state)
 	assert_int_equal(hf_uri_parse("redis://h:70000", &u, &err), HF_EINVAL);
 	assert_int_equal(hf_uri_parse("redis://h:12x", &u, &err), HF_EINVAL);
 	assert_int_equal(hf_uri_parse("http://h:1", &u, &err), HF_EINVAL);
-	assert_int_equal(hf_uri_parse("rediss://h:1", &u, &err), HF_EINVAL);
-	assert_non_null(strstr(err.msg, "TLS"));
 	assert_int_equal(hf_uri_parse("redis://:pw@:1", &u, &err), HF_EINVAL);
 	assert_int_equal(hf_uri_parse("", &u, &err), HF_EINVAL);
+}
+
+/* IPv6 literals in brackets, with or without a scheme, a port or
+ * credentials; printed back with their brackets. */
+static void test_uri_ipv6(void **state)
+{
+	struct hf_uri u = {0};
+	struct hf_err err = {0};
+	char *red;
+
+	(void)state;
+	unsetenv("HOTFIX_PASSWORD");
+	assert_int_equal(hf_uri_parse("redis://[::1]:7000", &u, &err), 0);
+	assert_string_equal(u.host, "::1");
+	assert_int_equal(u.port, 7000);
+	assert_int_equal(u.tls, 0);
+	red = hf_uri_redacted(&u);
+	assert_string_equal(red, "redis://[::1]:7000");
+	free(red);
+	hf_uri_release(&u);
+
+	assert_int_equal(hf_uri_parse("[::1]:7000", &u, &err), 0);
+	assert_string_equal(u.host, "::1");
+	assert_int_equal(u.port, 7000);
+	hf_uri_release(&u);
+
+	assert_int_equal(hf_uri_parse("redis://app:pw@[fe80::1%25lo]", &u, &err), 0);
+	assert_string_equal(u.host, "fe80::1%25lo");
+	assert_int_equal(u.port, 6379);
+	assert_string_equal(u.password, "pw");
+	red = hf_uri_redacted(&u);
+	assert_string_equal(red, "redis://app@[fe80::1%25lo]:6379");
+	free(red);
+	hf_uri_release(&u);
+
+	assert_int_equal(hf_uri_parse("rediss://[2001:db8::7]:6380", &u, &err), 0);
+	assert_string_equal(u.host, "2001:db8::7");
+	assert_int_equal(u.tls, 1);
+	red = hf_uri_redacted(&u);
+	assert_string_equal(red, "rediss://[2001:db8::7]:6380");
+	free(red);
+	hf_uri_release(&u);
+
+	assert_int_equal(hf_uri_parse("redis://::1:7000", &u, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "brackets"));
+	assert_int_equal(hf_uri_parse("redis://[::1:7000", &u, &err), HF_EINVAL);
+	assert_int_equal(hf_uri_parse("redis://[::1]x7000", &u, &err), HF_EINVAL);
+	assert_int_equal(hf_uri_parse("redis://[::1]:", &u, &err), HF_EINVAL);
+	assert_int_equal(hf_uri_parse("redis://[::1]:70000", &u, &err), HF_EINVAL);
+	assert_int_equal(hf_uri_parse("redis://[]:7000", &u, &err), HF_EINVAL);
+}
+
+/* rediss:// takes its TLS settings from the command line's defaults,
+ * then from the environment; redis:// has none. */
+static void test_uri_tls(void **state)
+{
+	struct hf_tls given = { .cacert = "/opt/ca.pem", .sni = "redis.example" };
+	struct hf_uri u = {0}, copy = {0};
+	struct hf_err err = {0};
+	char *red;
+
+	(void)state;
+	setenv("HOTFIX_TLS_CACERT", "/env/ca.pem", 1);
+	setenv("HOTFIX_TLS_CERT", "/env/client.pem", 1);
+	unsetenv("HOTFIX_TLS_KEY");
+	unsetenv("HOTFIX_TLS_SNI");
+	unsetenv("HOTFIX_TLS_INSECURE");
+	assert_int_equal(hf_uri_parse("rediss://u:pw@h.example:6380", &u, &err), 0);
+	assert_int_equal(u.tls, 1);
+	assert_string_equal(u.tlsopt.cacert, "/env/ca.pem");
+	assert_string_equal(u.tlsopt.cert, "/env/client.pem");
+	assert_null(u.tlsopt.key);
+	assert_int_equal(u.tlsopt.insecure, 0);
+	red = hf_uri_redacted(&u);
+	assert_string_equal(red, "rediss://u@h.example:6380");
+	free(red);
+	hf_uri_release(&u);
+
+	hf_uri_tls_defaults(&given);
+	setenv("HOTFIX_TLS_INSECURE", "1", 1);
+	assert_int_equal(hf_uri_parse("rediss://h:1", &u, &err), 0);
+	assert_string_equal(u.tlsopt.cacert, "/opt/ca.pem");
+	assert_string_equal(u.tlsopt.cert, "/env/client.pem");
+	assert_string_equal(u.tlsopt.sni, "redis.example");
+	assert_int_equal(u.tlsopt.insecure, 1);
+	hf_uri_copy(&copy, &u);
+	assert_int_equal(copy.tls, 1);
+	assert_string_equal(copy.tlsopt.sni, "redis.example");
+	hf_uri_release(&copy);
+	hf_uri_release(&u);
+
+	assert_int_equal(hf_uri_parse("redis://h:1", &u, &err), 0);
+	assert_int_equal(u.tls, 0);
+	assert_null(u.tlsopt.cacert);
+	hf_uri_release(&u);
+	hf_uri_tls_defaults(NULL);
+	unsetenv("HOTFIX_TLS_CACERT");
+	unsetenv("HOTFIX_TLS_CERT");
+	unsetenv("HOTFIX_TLS_INSECURE");
 }
 
 static void test_info_field(void **state)
@@ -426,6 +523,8 @@ int main(void)
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_exit_codes),
 		cmocka_unit_test(test_uri),
+		cmocka_unit_test(test_uri_ipv6),
+		cmocka_unit_test(test_uri_tls),
 		cmocka_unit_test(test_info_field),
 		cmocka_unit_test(test_keyset),
 		cmocka_unit_test(test_mkdir_p),

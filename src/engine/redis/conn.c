@@ -11,20 +11,77 @@
 
 #include "util/buf.h"
 
+void hf_tls_release(struct hf_tls *t)
+{
+	free(t->cacert);
+	free(t->cert);
+	free(t->key);
+	free(t->sni);
+	memset(t, 0, sizeof(*t));
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? hf_xstrdup(s) : NULL;
+}
+
+void hf_tls_copy(struct hf_tls *dst, const struct hf_tls *src)
+{
+	dst->cacert = dup_or_null(src->cacert);
+	dst->cert = dup_or_null(src->cert);
+	dst->key = dup_or_null(src->key);
+	dst->sni = dup_or_null(src->sni);
+	dst->insecure = src->insecure;
+}
+
 void hf_uri_release(struct hf_uri *u)
 {
 	free(u->user);
 	free(u->password);
 	free(u->host);
+	hf_tls_release(&u->tlsopt);
 	memset(u, 0, sizeof(*u));
 }
 
 void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src)
 {
-	dst->user = src->user ? hf_xstrdup(src->user) : NULL;
-	dst->password = src->password ? hf_xstrdup(src->password) : NULL;
+	dst->user = dup_or_null(src->user);
+	dst->password = dup_or_null(src->password);
 	dst->host = hf_xstrdup(src->host);
 	dst->port = src->port;
+	dst->tls = src->tls;
+	hf_tls_copy(&dst->tlsopt, &src->tlsopt);
+}
+
+/* The command line's TLS settings (hf_uri_tls_defaults()). */
+static struct hf_tls tls_defaults;
+
+void hf_uri_tls_defaults(const struct hf_tls *t)
+{
+	hf_tls_release(&tls_defaults);
+	if (t)
+		hf_tls_copy(&tls_defaults, t);
+}
+
+/* A TLS setting: the command line's, else the environment's, else NULL. */
+static char *tls_setting(const char *given, const char *env)
+{
+	const char *e = getenv(env);
+
+	if (given && *given)
+		return hf_xstrdup(given);
+	return e && *e ? hf_xstrdup(e) : NULL;
+}
+
+static void tls_settings(struct hf_tls *t)
+{
+	const char *insecure = getenv("HOTFIX_TLS_INSECURE");
+
+	t->cacert = tls_setting(tls_defaults.cacert, "HOTFIX_TLS_CACERT");
+	t->cert = tls_setting(tls_defaults.cert, "HOTFIX_TLS_CERT");
+	t->key = tls_setting(tls_defaults.key, "HOTFIX_TLS_KEY");
+	t->sni = tls_setting(tls_defaults.sni, "HOTFIX_TLS_SNI");
+	t->insecure = tls_defaults.insecure || (insecure && !strcmp(insecure, "1"));
 }
 
 /* Decode %XX escapes, so passwords with '@' or ':' can be written. */
@@ -48,65 +105,100 @@ static char *unescape(const char *s, size_t n)
 	return out;
 }
 
-int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err)
+/* Take "user:pass@" off the front of '*p', into 'u'. */
+static void parse_userinfo(const char **p, struct hf_uri *u)
 {
-	struct hf_uri u = {0};
-	const char *p = s, *at, *hostend, *colon;
+	const char *at = strrchr(*p, '@'), *sep;
+
+	if (!at)
+		return;
+	sep = memchr(*p, ':', (size_t)(at - *p));
+	if (sep) {
+		if (sep > *p)
+			u->user = unescape(*p, (size_t)(sep - *p));
+		u->password = unescape(sep + 1, (size_t)(at - sep - 1));
+	} else if (at > *p) {
+		u->user = unescape(*p, (size_t)(at - *p));
+	}
+	*p = at + 1;
+}
+
+/* Parse "host[:port]" or "[v6]:port" (up to 'hostend') into 'u'. */
+static int parse_hostport(const char *p, const char *hostend, struct hf_uri *u,
+			  struct hf_err *err)
+{
+	const char *h = p, *he, *colon;
 	char *end;
 	long port = 6379;
 
-	if (!s || !*s)
-		return hf_err_set(err, HF_EINVAL, "no cluster given (use --cluster redis://host:port)");
-	if (!strncmp(p, "rediss://", 9))
-		return hf_err_set(err, HF_EINVAL, "cannot use '%s': TLS (rediss://) is not supported by this build yet", s);
-	if (!strncmp(p, "redis://", 8))
-		p += 8;
-	else if (strstr(p, "://"))
-		return hf_err_set(err, HF_EINVAL, "cannot use '%s': only redis:// URIs are supported", s);
-
-	at = strrchr(p, '@');
-	if (at) {
-		const char *sep = memchr(p, ':', (size_t)(at - p));
-
-		if (sep) {
-			if (sep > p)
-				u.user = unescape(p, (size_t)(sep - p));
-			u.password = unescape(sep + 1, (size_t)(at - sep - 1));
-		} else if (at > p) {
-			u.user = unescape(p, (size_t)(at - p));
-		}
-		p = at + 1;
-	}
-	hostend = p + strcspn(p, "/?");
-	colon = memchr(p, ':', (size_t)(hostend - p));
-	if (colon) {
-		errno = 0;
-		port = strtol(colon + 1, &end, 10);
-		if (errno || end != hostend || port <= 0 || port > 65535) {
-			hf_uri_release(&u);
+	if (*p == '[') {
+		h = p + 1;
+		he = memchr(h, ']', (size_t)(hostend - h));
+		if (!he)
+			return hf_err_set(err, HF_EINVAL, "cannot use cluster URI: no ']' after the "
+					  "IPv6 address in '%.*s'", (int)(hostend - p), p);
+		colon = he + 1 < hostend ? he + 1 : hostend;
+		if (colon < hostend && *colon != ':')
 			return hf_err_set(err, HF_EINVAL, "cannot use cluster URI: bad port in '%.*s'",
 					  (int)(hostend - p), p);
-		}
 	} else {
-		colon = hostend;
+		colon = memchr(p, ':', (size_t)(hostend - p));
+		he = colon ? colon : hostend;
 	}
-	if (colon == p) {
-		hf_uri_release(&u);
+	if (colon && colon < hostend) {
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (errno || end != hostend || port <= 0 || port > 65535)
+			return hf_err_set(err, HF_EINVAL, "cannot use cluster URI: bad port in '%.*s'%s",
+					  (int)(hostend - p), p,
+					  *p != '[' && memchr(colon + 1, ':', (size_t)(hostend - colon - 1)) ?
+					  " (write an IPv6 address in brackets: [::1]:7000)" : "");
+	}
+	if (he == h)
 		return hf_err_set(err, HF_EINVAL, "cannot use cluster URI: no host");
+	u->host = hf_xstrndup(h, (size_t)(he - h));
+	u->port = (int)port;
+	return 0;
+}
+
+int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err)
+{
+	struct hf_uri u = {0};
+	const char *p = s;
+	int rc;
+
+	if (!s || !*s)
+		return hf_err_set(err, HF_EINVAL, "no cluster given (use --cluster redis://host:port)");
+	if (!strncmp(p, "rediss://", 9)) {
+		u.tls = 1;
+		p += 9;
+	} else if (!strncmp(p, "redis://", 8)) {
+		p += 8;
+	} else if (strstr(p, "://")) {
+		return hf_err_set(err, HF_EINVAL, "cannot use '%s': only redis:// and rediss:// URIs "
+				  "are supported", s);
 	}
-	u.host = hf_xstrndup(p, (size_t)(colon - p));
-	u.port = (int)port;
+	parse_userinfo(&p, &u);
+	rc = parse_hostport(p, p + strcspn(p, "/?"), &u, err);
+	if (rc) {
+		hf_uri_release(&u);
+		return rc;
+	}
 	if (!u.password && getenv("HOTFIX_PASSWORD") && *getenv("HOTFIX_PASSWORD"))
 		u.password = hf_xstrdup(getenv("HOTFIX_PASSWORD"));
+	if (u.tls)
+		tls_settings(&u.tlsopt);
 	*out = u;
 	return 0;
 }
 
 char *hf_uri_redacted(const struct hf_uri *u)
 {
-	if (u->user)
-		return hf_xasprintf("redis://%s@%s:%d", u->user, u->host, u->port);
-	return hf_xasprintf("redis://%s:%d", u->host, u->port);
+	const char *scheme = u->tls ? "rediss" : "redis";
+	int v6 = strchr(u->host, ':') != NULL;
+
+	return hf_xasprintf("%s://%s%s%s%s%s:%d", scheme, u->user ? u->user : "", u->user ? "@" : "",
+			    v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
 }
 
 /* ---- argv ---------------------------------------------------------- */
@@ -299,71 +391,25 @@ size_t hf_info_replicas(const char *info, struct hf_info_replica *out, size_t ma
 	return found;
 }
 
-/* ---- connections --------------------------------------------------- */
+/* ---- single commands ----------------------------------------------- */
 
-static struct timeval tv_of(long ms)
+int hf_redis_command(const struct hf_uri *via, const char *host, int port, long timeout_ms,
+		     const struct hf_argv *cmd, struct hf_reply **out, struct hf_err *err)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct hf_conn *c = NULL;
+	redisReply *r = NULL;
+	int rc = hf_conn_open(via, host, port, timeout_ms, &c, err);
 
-	return tv;
-}
-
-redisContext *hf_redis_connect(const char *host, int port, const char *user,
-			       const char *password, long timeout_ms, struct hf_err *err)
-{
-	redisContext *c = redisConnectWithTimeout(host, port, tv_of(timeout_ms));
-	redisReply *r;
-
-	if (!c || c->err) {
-		hf_err_set(err, HF_EUNREACH, "cannot connect to %s:%d: %s", host, port,
-			   c ? c->errstr : "out of memory");
-		if (c)
-			redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv_of(timeout_ms));
-	redisEnableKeepAlive(c);
-	if (!password)
-		return c;
-	if (user)
-		r = redisCommand(c, "AUTH %s %s", user, password);
-	else
-		r = redisCommand(c, "AUTH %s", password);
-	if (!r) {
-		hf_err_set(err, HF_EUNREACH, "%s:%d did not answer AUTH: %s", host, port, c->errstr);
-		redisFree(c);
-		return NULL;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		/* The server's message never contains the password. */
-		hf_err_set(err, HF_ERR, "authentication to %s:%d failed: %s", host, port, r->str);
-		freeReplyObject(r);
-		redisFree(c);
-		return NULL;
-	}
-	freeReplyObject(r);
-	return c;
-}
-
-int hf_redis_command(const char *host, int port, const char *user,
-		     const char *password, long timeout_ms,
-		     const struct hf_argv *cmd, struct hf_reply **out,
-		     struct hf_err *err)
-{
-	redisContext *c = hf_redis_connect(host, port, user, password, timeout_ms, err);
-	redisReply *r;
-
-	if (!c)
-		return err ? err->code : HF_EUNREACH;
-	r = redisCommandArgv(c, cmd->argc, (const char **)cmd->argv, cmd->len);
-	if (!r) {
-		int rc = hf_err_set(err, HF_EUNREACH, "%s:%d did not answer '%s': %s", host, port,
-				    cmd->argc ? cmd->argv[0] : "", c->errstr);
-		redisFree(c);
+	if (rc)
+		return rc;
+	if (hf_conn_command(c, cmd, timeout_ms, &r)) {
+		rc = hf_err_set(err, HF_EUNREACH, "%s did not answer '%s': %s", hf_conn_addr(c),
+				cmd->argc ? cmd->argv[0] : "", hf_conn_error(c));
+		hf_conn_close(c);
 		return rc;
 	}
 	*out = hf_reply_from_hiredis(r);
 	freeReplyObject(r);
-	redisFree(c);
+	hf_conn_close(c);
 	return 0;
 }

@@ -16,7 +16,7 @@
 static void drop_conn(struct hf_node *node)
 {
 	if (node->conn) {
-		redisFree(node->conn);
+		hf_conn_close(node->conn);
 		node->conn = NULL;
 	}
 }
@@ -28,70 +28,12 @@ static void fail(struct hf_call *call, const char *fmt, const char *detail)
 	drop_conn(call->node);
 }
 
-/* Has the server closed a kept connection since its last use (its idle
- * 'timeout', a restart, CLIENT KILL)? Nothing else is ever pending on an
- * idle connection, so anything readable means it is no longer usable. */
-static int stale(redisContext *rc)
+/* 'call' failed because its node's connection could not be opened. */
+static void open_failed(struct hf_call *call, const struct hf_err *err)
 {
-	struct pollfd p = { .fd = rc->fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) != 0;
-}
-
-/* Send all of 'call's commands, connecting first if needed; 0 on success.
- * '*reused' says whether a kept connection carried them. */
-static int send_call(struct hf_cluster *c, struct hf_call *call, long timeout_ms, int *reused)
-{
-	redisContext *rc = call->node->conn;
-	struct hf_err err = {0};
-	size_t i;
-	int done = 0;
-
-	if (rc && stale(rc)) {
-		drop_conn(call->node);
-		rc = NULL;
-	}
-	*reused = rc != NULL;
-	if (!rc) {
-		rc = hf_redis_connect(call->node->host, call->node->port, c->uri.user,
-				      c->uri.password, timeout_ms, &err);
-		if (!rc) {
-			call->status = err.code == HF_ERR ? HF_ERR : HF_EUNREACH;
-			snprintf(call->error, sizeof(call->error), "%.200s", err.msg);
-			return -1;
-		}
-		call->node->conn = rc;
-	}
-	for (i = 0; i < call->ncmds; i++)
-		redisAppendCommandArgv(rc, call->cmds[i].argc, (const char **)call->cmds[i].argv,
-				       call->cmds[i].len);
-	while (!done) {
-		if (redisBufferWrite(rc, &done) == REDIS_ERR) {
-			fail(call, "%s:%d: write failed: %s", rc->errstr);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Take every complete reply already buffered; returns replies still due. */
-static size_t take_replies(struct hf_call *call, size_t got)
-{
-	redisContext *rc = call->node->conn;
-
-	while (got < call->ncmds) {
-		void *r = NULL;
-
-		if (redisGetReplyFromReader(rc, &r) == REDIS_ERR) {
-			fail(call, "%s:%d: protocol error: %s", rc->errstr);
-			return 0;
-		}
-		if (!r)
-			break;
-		call->replies[got++] = hf_reply_from_hiredis(r);
-		freeReplyObject(r);
-	}
-	return got;
+	/* A refused AUTH or certificate is no node being down. */
+	call->status = err->code == HF_ERR || err->code == HF_EREFUSED ? HF_ERR : HF_EUNREACH;
+	snprintf(call->error, sizeof(call->error), "%.200s", err->msg);
 }
 
 /* Commands are idempotent (reads, CONFIG SET to fixed values, CONFIG
@@ -105,7 +47,105 @@ struct pending {
 	int retried;
 	int reported;         /* handed to the caller's 'next' */
 	int waiting;          /* not sent before its 'not_before' */
+	int opening;          /* its connection is being opened: commands not sent yet */
 };
+
+/* Queue and write all of 'call's commands on its node's open connection;
+ * 0, or -1 when the call failed. */
+static int write_call(struct hf_call *call, long timeout_ms)
+{
+	struct hf_conn *rc = call->node->conn;
+	size_t i;
+
+	for (i = 0; i < call->ncmds; i++)
+		hf_conn_append(rc, &call->cmds[i]);
+	if (hf_conn_flush(rc, timeout_ms)) {
+		fail(call, "%s:%d: write failed: %s", hf_conn_error(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Send all of 'call's commands; or, when its node has no connection,
+ * start opening one ('p->opening': they are sent once it is open, from
+ * the loop, so that the nodes' connects and TLS handshakes go on at
+ * once). 'p->reused' says whether a kept connection carried them.
+ * Returns 0, or -1 when the call failed. */
+static int send_call(struct hf_cluster *c, struct hf_call *call, long timeout_ms,
+		     struct pending *p)
+{
+	struct hf_conn *rc = call->node->conn;
+	struct hf_err err = {0};
+	int r;
+
+	/* A kept connection the server closed since its last use (its idle
+	 * 'timeout', a restart, CLIENT KILL) is not used again. */
+	if (rc && hf_conn_stale(rc)) {
+		drop_conn(call->node);
+		rc = NULL;
+	}
+	p->reused = rc != NULL;
+	p->opening = 0;
+	if (!rc) {
+		if (hf_conn_start(call->node->host, call->node->port, &rc, &err)) {
+			open_failed(call, &err);
+			return -1;
+		}
+		call->node->conn = rc;
+		r = hf_conn_advance(rc, &c->uri, timeout_ms, &err);
+		if (r < 0) {
+			open_failed(call, &err);
+			drop_conn(call->node);
+			return -1;
+		}
+		if (r > 0) {
+			p->opening = 1;
+			return 0;
+		}
+	}
+	return write_call(call, timeout_ms);
+}
+
+/* The node's connection of 'call' made a step of its opening: when it is
+ * open, the call's commands go. */
+static void opened(struct hf_cluster *c, struct hf_call *call, struct pending *p,
+		   long timeout_ms)
+{
+	struct hf_err err = {0};
+	int r = hf_conn_advance(call->node->conn, &c->uri, timeout_ms, &err);
+
+	if (r > 0)
+		return;
+	p->opening = 0;
+	if (r < 0) {
+		open_failed(call, &err);
+		drop_conn(call->node);
+		p->got = call->ncmds;
+	} else if (write_call(call, timeout_ms)) {
+		p->got = call->ncmds;
+	}
+}
+
+/* Take every complete reply already buffered; returns replies still due. */
+static size_t take_replies(struct hf_call *call, size_t got)
+{
+	struct hf_conn *rc = call->node->conn;
+
+	while (got < call->ncmds) {
+		redisReply *r = NULL;
+
+		if (hf_conn_get(rc, &r)) {
+			fail(call, "%s:%d: %s", hf_conn_error(rc));
+			return 0;
+		}
+		if (!r)
+			break;
+		call->replies[got++] = hf_reply_from_hiredis(r);
+		freeReplyObject(r);
+	}
+	return got;
+}
+
 
 /* A call given more commands than it has room for: a programming error
  * (see hf_call_cmd()), never a state to run on from. */
@@ -138,7 +178,7 @@ static void arm(struct hf_cluster *c, struct hf_call *call, struct pending *p, l
 	}
 	if (!call->ncmds)
 		return;   /* nothing to send: complete, without a connection */
-	if (send_call(c, call, timeout_ms, &p->reused))
+	if (send_call(c, call, timeout_ms, p))
 		p->got = call->ncmds;   /* nothing more to wait for */
 	p->deadline = hf_mono_ms() + timeout_ms;
 }
@@ -224,13 +264,14 @@ static size_t gather(struct fanout *f, long long now, long long *first)
 		if (complete(call, &f->st[i]))
 			continue;
 		if (f->st[i].deadline <= now) {
-			fail(call, "%s:%d: no answer within %s", "the deadline");
+			fail(call, "%s:%d: no answer within the deadline%s",
+			     f->st[i].opening ? hf_conn_stuck(call->node->conn) : "");
 			continue;
 		}
 		if (!*first || f->st[i].deadline < *first)
 			*first = f->st[i].deadline;
-		f->pfd[f->np].fd = ((redisContext *)call->node->conn)->fd;
-		f->pfd[f->np].events = POLLIN;
+		f->pfd[f->np].fd = hf_conn_fd(call->node->conn);
+		f->pfd[f->np].events = hf_conn_events(call->node->conn);
 		f->pfd[f->np].revents = 0;
 		f->idx[f->np++] = i;
 	}
@@ -259,17 +300,20 @@ static void read_ready(struct fanout *f, int rc)
 
 		if (!f->pfd[i].revents)
 			continue;
-		if (redisBufferRead(call->node->conn) == REDIS_ERR) {
+		if (p->opening) {
+			opened(f->c, call, p, f->timeout_ms);
+			continue;
+		}
+		if (hf_conn_read(call->node->conn)) {
 			if (p->reused && !p->retried && !p->got && !call->once) {
 				p->retried = 1;
 				drop_conn(call->node);
-				if (send_call(f->c, call, f->timeout_ms, &p->reused))
+				if (send_call(f->c, call, f->timeout_ms, p))
 					p->got = call->ncmds;
 				p->deadline = hf_mono_ms() + f->timeout_ms;
 				continue;
 			}
-			fail(call, "%s:%d: connection lost: %s",
-			     ((redisContext *)call->node->conn)->errstr);
+			fail(call, "%s:%d: connection lost: %s", hf_conn_error(call->node->conn));
 			continue;
 		}
 		p->got = take_replies(call, p->got);

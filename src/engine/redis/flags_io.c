@@ -9,26 +9,30 @@
 #include "util/buf.h"
 
 struct hf_flagsub {
-	redisContext *c;
+	struct hf_conn *c;
 	char addr[300];
 };
 
 int hf_flagsub_open(const struct hf_flagstore *s, struct hf_flagsub **out, struct hf_err *err)
 {
 	struct hf_flagsub *sub;
-	redisContext *c;
-	redisReply *r;
+	struct hf_argv a = {0};
+	struct hf_conn *c;
+	redisReply *r = NULL;
+	int rc = hf_conn_open(&s->uri, s->host, s->port, s->timeout_ms, &c, err);
 
-	c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password, s->timeout_ms, err);
-	if (!c)
-		return err ? err->code : HF_EUNREACH;
-	r = redisCommand(c, "SUBSCRIBE %s", HF_FLAGSTORE_CHANNEL);
-	if (!r || r->type != REDIS_REPLY_ARRAY) {
+	if (rc)
+		return rc;
+	hf_argv_push(&a, "SUBSCRIBE");
+	hf_argv_push(&a, HF_FLAGSTORE_CHANNEL);
+	rc = hf_conn_command(c, &a, s->timeout_ms, &r);
+	hf_argv_release(&a);
+	if (rc || r->type != REDIS_REPLY_ARRAY) {
 		hf_err_set(err, HF_EUNREACH, "%s did not take SUBSCRIBE: %s", s->addr,
-			   r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+			   r && r->type == REDIS_REPLY_ERROR ? r->str : hf_conn_error(c));
 		if (r)
 			freeReplyObject(r);
-		redisFree(c);
+		hf_conn_close(c);
 		return HF_EUNREACH;
 	}
 	freeReplyObject(r);
@@ -43,13 +47,13 @@ void hf_flagsub_close(struct hf_flagsub *sub)
 {
 	if (!sub)
 		return;
-	redisFree(sub->c);
+	hf_conn_close(sub->c);
 	free(sub);
 }
 
 int hf_flagsub_fd(const struct hf_flagsub *sub)
 {
-	return sub->c->fd;
+	return hf_conn_fd(sub->c);
 }
 
 /* A "message" push: ["message", channel, "VERSION PUBLISHED_MS"]. */
@@ -68,21 +72,22 @@ static long long version_of(const redisReply *r)
 
 int hf_flagsub_read(struct hf_flagsub *sub, long long *version, struct hf_err *err)
 {
-	void *r = NULL;
+	redisReply *r = NULL;
 
 	*version = 0;
-	/* One read(2): the caller's poll() said the socket is readable, so
-	 * this does not block; what it brings may hold several messages, or
-	 * part of one (kept in the reader for the next call). */
-	if (redisBufferRead(sub->c) != REDIS_OK)
+	/* The caller's poll() said the socket is readable: this reads what is
+	 * there without blocking (TLS included: nothing is left inside
+	 * OpenSSL for a poll() to miss); it may hold several messages, or part
+	 * of one (kept in the reader for the next call). */
+	if (hf_conn_read(sub->c))
 		return hf_err_set(err, HF_EUNREACH, "%s: the subscription was lost: %s", sub->addr,
-				  sub->c->errstr);
+				  hf_conn_error(sub->c));
 	for (;;) {
 		long long v;
 
-		if (redisGetReplyFromReader(sub->c, &r) != REDIS_OK)
+		if (hf_conn_get(sub->c, &r))
 			return hf_err_set(err, HF_EUNREACH, "%s: the subscription was lost: %s",
-					  sub->addr, sub->c->errstr);
+					  sub->addr, hf_conn_error(sub->c));
 		if (!r)
 			return 0;
 		v = version_of(r);

@@ -155,21 +155,45 @@ static void learn_nodes(struct hf_flagstore *s, const redisReply *r)
 	}
 }
 
+/* Connect to the node set by set_node(), closing any connection first. */
+static int open_node(struct hf_flagstore *s, struct hf_err *err)
+{
+	hf_conn_close(s->c);
+	s->c = NULL;
+	return hf_conn_open(&s->uri, s->host, s->port, s->timeout_ms, &s->c, err);
+}
+
+/* One command on the connection; NULL when it was lost ('err' filled,
+ * the connection closed). */
+static redisReply *command(struct hf_flagstore *s, const struct hf_argv *a, struct hf_err *err)
+{
+	redisReply *r = NULL;
+
+	if (!hf_conn_command(s->c, a, s->timeout_ms, &r))
+		return r;
+	hf_err_set(err, HF_EUNREACH, "%s did not answer '%s': %s", s->addr, a->argv[0],
+		   hf_conn_error(s->c));
+	hf_conn_close(s->c);
+	s->c = NULL;
+	return NULL;
+}
+
 /* Connect to the seed given, or else to one of the nodes learned. */
 static int connect_seed(struct hf_flagstore *s, struct hf_err *err)
 {
 	size_t i;
+	int rc;
 
 	set_node(s, s->uri.host, strlen(s->uri.host), s->uri.port);
-	s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password, s->timeout_ms, err);
-	for (i = 0; !s->c && i < s->nalts; i++) {
+	rc = open_node(s, err);
+	/* A certificate refused is refused by every node alike. */
+	for (i = 0; rc && rc != HF_EREFUSED && i < s->nalts; i++) {
 		const char *colon = strrchr(s->alts[i], ':');
 
 		set_node(s, s->alts[i], (size_t)(colon - s->alts[i]), atoi(colon + 1));
-		s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password,
-					s->timeout_ms, err);
+		rc = open_node(s, err);
 	}
-	return s->c ? 0 : (err ? err->code : HF_EUNREACH);
+	return rc;
 }
 
 /* Connect to a seed, find the keys' primary and connect to it. Without
@@ -178,6 +202,7 @@ static int reconnect(struct hf_flagstore *s, struct hf_err *err)
 {
 	const char *key = HF_FLAGSTORE_DOC;
 	char seed[sizeof(s->addr)];
+	struct hf_argv a = {0};
 	redisReply *r;
 	int rc;
 
@@ -185,23 +210,19 @@ static int reconnect(struct hf_flagstore *s, struct hf_err *err)
 	if ((rc = connect_seed(s, err)))
 		return rc;
 	memcpy(seed, s->addr, sizeof(seed));
-	r = redisCommand(s->c, "CLUSTER SLOTS");
-	if (!r) {
-		hf_err_set(err, HF_EUNREACH, "%s did not answer CLUSTER SLOTS: %s", s->addr, s->c->errstr);
-		redisFree(s->c);
-		s->c = NULL;
+	hf_argv_push(&a, "CLUSTER");
+	hf_argv_push(&a, "SLOTS");
+	r = command(s, &a, err);
+	hf_argv_release(&a);
+	if (!r)
 		return HF_EUNREACH;
-	}
 	if (r->type == REDIS_REPLY_ARRAY)
 		learn_nodes(s, r);
 	if (r->type == REDIS_REPLY_ARRAY && slot_owner(r, hf_key_slot(key, strlen(key)), s) &&
-	    strcmp(s->addr, seed)) {
-		redisFree(s->c);
-		s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password, s->timeout_ms,
-					err);
-	}
+	    strcmp(s->addr, seed))
+		rc = open_node(s, err);
 	freeReplyObject(r);
-	return s->c ? 0 : (err ? err->code : HF_EUNREACH);
+	return rc;
 }
 
 int hf_flagstore_open(const struct hf_uri *uri, long timeout_ms, struct hf_flagstore **out,
@@ -227,8 +248,7 @@ int hf_flagstore_connect(struct hf_flagstore *s, struct hf_err *err)
 
 void hf_flagstore_disconnect(struct hf_flagstore *s)
 {
-	if (s->c)
-		redisFree(s->c);
+	hf_conn_close(s->c);
 	s->c = NULL;
 }
 
@@ -260,9 +280,7 @@ static int follow_moved(struct hf_flagstore *s, const char *msg, struct hf_err *
 	if (!addr || !(colon = strrchr(addr, ':')))
 		return hf_err_set(err, HF_ERR, "%s: cannot follow '%s'", s->addr, msg);
 	set_node(s, addr + 1, (size_t)(colon - addr - 1), atoi(colon + 1));
-	redisFree(s->c);
-	s->c = hf_redis_connect(s->host, s->port, s->uri.user, s->uri.password, s->timeout_ms, err);
-	return s->c ? 0 : (err ? err->code : HF_EUNREACH);
+	return open_node(s, err);
 }
 
 /* Run one command on the keys' primary: reconnects once after a lost
@@ -278,14 +296,9 @@ static int run(struct hf_flagstore *s, const struct hf_argv *a, redisReply **out
 
 		if (!s->c && (rc = reconnect(s, err)))
 			return rc;
-		r = redisCommandArgv(s->c, a->argc, (const char **)a->argv, a->len);
-		if (!r) {
-			hf_err_set(err, HF_EUNREACH, "%s did not answer '%s': %s", s->addr, a->argv[0],
-				   s->c->errstr);
-			redisFree(s->c);
-			s->c = NULL;
+		r = command(s, a, err);
+		if (!r)
 			continue;
-		}
 		if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "MOVED ", 6)) {
 			rc = follow_moved(s, r->str, err);
 			freeReplyObject(r);

@@ -1184,24 +1184,27 @@ static int discover(struct load *L, struct hf_err *err)
 	const struct hf_uri *u = L->uri;
 	const struct hf_load_opts *o = L->o;
 	struct hf_err e = {0};
-	redisContext *c;
-	redisReply *rr;
+	struct hf_argv a = {0};
+	struct hf_conn *c = NULL;
+	redisReply *rr = NULL;
 	int i, nprim, rc = 0;
 	size_t n;
 
 	for (i = 0; i < NSLOTS; i++)
 		L->slots[i] = -1;
-	c = hf_redis_connect(u->host, u->port, u->user, u->password, o->timeout_ms, &e);
-	if (!c) {
+	if (hf_conn_open(u, u->host, u->port, o->timeout_ms, &c, &e)) {
 		/* Unreachable or refused, the run cannot start: exit 1 either way. */
 		if (e.code == HF_EUNREACH)
 			return hf_err_set(err, HF_ERR, "cannot reach the cluster: %s", e.msg);
 		return hf_err_set(err, HF_ERR, "%s", e.msg);
 	}
-	rr = redisCommand(c, "CLUSTER SLOTS");
-	if (!rr) {
-		rc = hf_err_set(err, HF_ERR, "cannot reach the cluster: %s:%d did not answer: %s",
-				u->host, u->port, c->errstr);
+	hf_argv_push(&a, "CLUSTER");
+	hf_argv_push(&a, "SLOTS");
+	rc = hf_conn_command(c, &a, o->timeout_ms, &rr);
+	hf_argv_release(&a);
+	if (rc) {
+		rc = hf_err_set(err, HF_ERR, "cannot reach the cluster: %s did not answer: %s",
+				hf_conn_addr(c), hf_conn_error(c));
 		goto out;
 	}
 	if (rr->type == REDIS_REPLY_ERROR) {
@@ -1246,7 +1249,7 @@ out:
 		shards_init(L);
 	if (rr)
 		freeReplyObject(rr);
-	redisFree(c);
+	hf_conn_close(c);
 	return rc;
 }
 
@@ -1482,6 +1485,11 @@ int hf_load_run(const struct hf_uri *uri, const struct hf_load_opts *o,
 	rc = hf_load_opts_check(o, err);
 	if (rc)
 		return rc;
+	/* Its connections are hiredis' own non-blocking contexts, which
+	 * hiredis 0.14 cannot put TLS on. */
+	if (uri->tls)
+		return hf_err_set(err, HF_EINVAL, "hotfix load does not support TLS (rediss://) yet: "
+				  "use redis:// on a plain port");
 	stop_all = 0;
 	L = hf_xcalloc(1, sizeof(*L));
 	hf_hist_init(&L->hist);

@@ -15,21 +15,44 @@ struct hf_buf;
 
 /* ---- URIs ---------------------------------------------------------- */
 
+/* How the nodes of a rediss:// cluster are reached: every node with the
+ * same settings. */
+struct hf_tls {
+	char *cacert;    /* CA certificates (PEM); NULL: the system's store */
+	char *cert;      /* client certificate for mutual TLS, or NULL */
+	char *key;       /* its private key; NULL: in 'cert' */
+	char *sni;       /* name sent and checked; NULL: the host of each node */
+	int insecure;    /* no verification of the server at all */
+};
+
 struct hf_uri {
 	char *user;      /* NULL when absent */
 	char *password;  /* NULL when absent; never printed, never journaled */
-	char *host;
+	char *host;      /* an IPv6 literal without its brackets */
 	int port;
+	int tls;         /* rediss:// */
+	struct hf_tls tlsopt;  /* with 'tls' */
 };
 
-/* Parse "redis://[user:pass@|:pass@]host[:port]". 'host:port' alone is
- * accepted too. A password may also come from the HOTFIX_PASSWORD
- * environment variable when the URI has none. */
+/* Parse "redis[s]://[user:pass@|:pass@]host[:port]", the host a name, an
+ * IPv4 literal or an IPv6 literal in brackets ("[::1]:7000");
+ * 'host:port' alone is accepted too. A password may also come from the
+ * HOTFIX_PASSWORD environment variable when the URI has none. A
+ * rediss:// URI takes its TLS settings from hf_uri_tls_defaults(), then
+ * from HOTFIX_TLS_CACERT, HOTFIX_TLS_CERT, HOTFIX_TLS_KEY, HOTFIX_TLS_SNI
+ * and HOTFIX_TLS_INSECURE=1. */
 int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err);
-/* "redis://user@host:port": the URI without its password. Caller frees. */
+/* The TLS settings of rediss:// URIs parsed from now on (the command
+ * line's), field by field before the environment's; copied. NULL forgets
+ * them. */
+void hf_uri_tls_defaults(const struct hf_tls *t);
+/* "redis[s]://user@host:port": the URI without its password. Caller
+ * frees. */
 char *hf_uri_redacted(const struct hf_uri *u);
 void hf_uri_release(struct hf_uri *u);
 void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src);
+void hf_tls_release(struct hf_tls *t);
+void hf_tls_copy(struct hf_tls *dst, const struct hf_tls *src);
 
 /* ---- Keys --------------------------------------------------------- */
 
@@ -273,13 +296,12 @@ struct hf_argv *hf_call_cmd(struct hf_call *call);
  * hf_call_cmd(), so with the same limit). */
 void hf_call_push(struct hf_call *call, const char *word, ...) __attribute__((sentinel));
 
-/* One command to one address, on a connection of its own; for the sandbox
- * and for tools. 'password' may be NULL. Caller frees '*out' with
- * hf_reply_free(). Returns 0, or HF_EUNREACH / HF_ERR with 'err' filled.
- * A Redis error reply is returned as a reply of type HF_REPLY_ERROR. */
-int hf_redis_command(const char *host, int port, const char *user,
-		     const char *password, long timeout_ms,
-		     const struct hf_argv *cmd, struct hf_reply **out,
-		     struct hf_err *err);
+/* One command to one address, on a connection of its own, with the
+ * credentials and TLS settings of 'via'; for tools. Caller frees '*out'
+ * with hf_reply_free(). Returns 0, or HF_EUNREACH / HF_ERR / HF_EREFUSED
+ * with 'err' filled. A Redis error reply is returned as a reply of type
+ * HF_REPLY_ERROR. */
+int hf_redis_command(const struct hf_uri *via, const char *host, int port, long timeout_ms,
+		     const struct hf_argv *cmd, struct hf_reply **out, struct hf_err *err);
 
 #endif

@@ -29,8 +29,7 @@ static struct hf_node *add_node(struct hf_cluster *c)
 
 void hf_node_disconnect(struct hf_node *n)
 {
-	if (n->conn)
-		redisFree(n->conn);
+	hf_conn_close(n->conn);
 	n->conn = NULL;
 }
 
@@ -260,18 +259,41 @@ out:
 	return rc;
 }
 
+/* One command ('a1', 'a2' may be NULL) to 'host':'port' with the
+ * credentials and TLS settings of 'u'. With 'keep' the connection is kept
+ * there for the next command to the same node (a TLS handshake each time
+ * would cost more than the commands), else it is closed. An error reply
+ * is an error. */
 static int command(const char *host, int port, const struct hf_uri *u, long timeout_ms,
-		   const char *a1, const char *a2, struct hf_reply **out, struct hf_err *err)
+		   struct hf_conn **keep, const char *a1, const char *a2, struct hf_reply **out,
+		   struct hf_err *err)
 {
+	struct hf_conn *conn = keep ? *keep : NULL;
 	struct hf_argv argv = {0};
-	int rc;
+	redisReply *r = NULL;
+	int rc = 0;
 
+	if (!conn && (rc = hf_conn_open(u, host, port, timeout_ms, &conn, err)))
+		return rc;
 	hf_argv_push(&argv, a1);
 	if (a2)
 		hf_argv_push(&argv, a2);
-	rc = hf_redis_command(host, port, u->user, u->password, timeout_ms, &argv, out, err);
+	if (hf_conn_command(conn, &argv, timeout_ms, &r)) {
+		rc = hf_err_set(err, HF_EUNREACH, "%s did not answer '%s': %s", hf_conn_addr(conn),
+				a1, hf_conn_error(conn));
+		hf_conn_close(conn);
+		conn = NULL;
+	}
 	hf_argv_release(&argv);
-	if (!rc && (*out)->type == HF_REPLY_ERROR) {
+	if (keep)
+		*keep = conn;
+	else
+		hf_conn_close(conn);
+	if (rc)
+		return rc;
+	*out = hf_reply_from_hiredis(r);
+	freeReplyObject(r);
+	if ((*out)->type == HF_REPLY_ERROR) {
 		rc = hf_err_set(err, HF_ERR, "%s:%d answered '%s %s' with: %s", host, port, a1,
 				a2 ? a2 : "", (*out)->str);
 		hf_reply_free(*out);
@@ -299,7 +321,7 @@ static int discover_plain(struct hf_cluster *c, const char *info, long timeout_m
 			return hf_err_set(err, HF_ERR, "%s:%d is a replica that names no primary",
 					  c->uri.host, c->uri.port);
 		port = atoi(buf);
-		rc = command(host, port, &c->uri, timeout_ms, "INFO", "replication", &r, err);
+		rc = command(host, port, &c->uri, timeout_ms, NULL, "INFO", "replication", &r, err);
 		if (rc)
 			return rc;
 		info = r->str;
@@ -365,17 +387,34 @@ int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge
 	return 0;
 }
 
+/* Give the seed's connection to the seed's node of 'c', when one is
+ * listed at the address it was reached at: one handshake less. */
+static void keep_seed_conn(struct hf_cluster *c, struct hf_conn **seed)
+{
+	size_t i;
+
+	for (i = 0; *seed && i < c->nnodes; i++) {
+		struct hf_node *n = &c->nodes[i];
+
+		if (!n->conn && n->port == c->uri.port && !strcmp(n->host, c->uri.host)) {
+			n->conn = *seed;
+			*seed = NULL;
+		}
+	}
+}
+
 int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_cluster **out,
 			  struct hf_err *err)
 {
 	struct hf_cluster *c = hf_xcalloc(1, sizeof(*c));
 	struct hf_reply *info = NULL, *nodes = NULL;
+	struct hf_conn *seed = NULL;
 	char enabled[8] = "";
 	int rc;
 
 	hf_uri_copy(&c->uri, uri);
 	c->timeout_ms = timeout_ms;
-	rc = command(uri->host, uri->port, uri, timeout_ms, "INFO", "all", &info, err);
+	rc = command(uri->host, uri->port, uri, timeout_ms, &seed, "INFO", "all", &info, err);
 	if (rc)
 		goto out;
 	hf_info_field(info->str, "cluster_enabled", enabled, sizeof(enabled));
@@ -383,20 +422,24 @@ int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_c
 	if (c->cluster_mode) {
 		struct hf_reply *ci = NULL;
 
-		rc = command(uri->host, uri->port, uri, timeout_ms, "CLUSTER", "NODES", &nodes, err);
+		rc = command(uri->host, uri->port, uri, timeout_ms, &seed, "CLUSTER", "NODES", &nodes,
+			     err);
 		if (rc)
 			goto out;
 		rc = parse_cluster_nodes(c, nodes->str, err);
 		if (rc)
 			goto out;
-		if (!command(uri->host, uri->port, uri, timeout_ms, "CLUSTER", "INFO", &ci, NULL)) {
+		if (!command(uri->host, uri->port, uri, timeout_ms, &seed, "CLUSTER", "INFO", &ci, NULL)) {
 			hf_info_field(ci->str, "cluster_state", c->cluster_state, sizeof(c->cluster_state));
 			hf_reply_free(ci);
 		}
 	} else {
 		rc = discover_plain(c, info->str, timeout_ms, err);
 	}
+	if (!rc)
+		keep_seed_conn(c, &seed);
 out:
+	hf_conn_close(seed);
 	hf_reply_free(info);
 	hf_reply_free(nodes);
 	if (rc) {
