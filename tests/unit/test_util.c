@@ -39,6 +39,11 @@ static void test_duration(void **state)
 	assert_int_equal(hf_duration_parse("10", &ms), -1);
 	assert_int_equal(hf_duration_parse("-1s", &ms), -1);
 	assert_int_equal(hf_duration_parse("10 s", &ms), -1);
+	/* strtod reads these; NaN cast to an integer was undefined. */
+	assert_int_equal(hf_duration_parse("nans", &ms), -1);
+	assert_int_equal(hf_duration_parse("NaNms", &ms), -1);
+	assert_int_equal(hf_duration_parse("infs", &ms), -1);
+	assert_int_equal(hf_duration_parse("infinityh", &ms), -1);
 	assert_int_equal(hf_duration_parse("s", &ms), -1);
 	assert_int_equal(hf_duration_parse("", &ms), -1);
 	assert_int_equal(hf_duration_parse("8d", &ms), -1);
