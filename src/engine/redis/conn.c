@@ -314,6 +314,7 @@ redisContext *hf_redis_connect(const char *host, int port, const char *user,
 	redisContext *c = redisConnectWithTimeout(host, port, tv_of(timeout_ms));
 	redisReply *r;
 
+	hf_reply_bound(c);
 	if (!c || c->err) {
 		hf_err_set(err, HF_EUNREACH, "cannot connect to %s:%d: %s", host, port,
 			   c ? c->errstr : "out of memory");

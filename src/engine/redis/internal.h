@@ -7,6 +7,9 @@
 #include "engine/redis/redis.h"
 
 struct hf_reply *hf_reply_from_hiredis(const redisReply *rr);
+/* Bound what one reply read on 'c' may allocate (reply.c): every context
+ * the engine opens gets it, right after it is created. 'c' may be NULL. */
+void hf_reply_bound(redisContext *c);
 /* Connect and authenticate; NULL with 'err' filled on failure. */
 redisContext *hf_redis_connect(const char *host, int port, const char *user,
 			       const char *password, long timeout_ms, struct hf_err *err);

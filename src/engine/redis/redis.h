@@ -57,6 +57,13 @@ struct hf_reply {
 };
 
 void hf_reply_free(struct hf_reply *r);
+/* The complete replies in 'len' bytes of 'buf' as a connection reads
+ * them, with the same bound on what one reply may allocate (reply.c);
+ * bytes of an incomplete last reply are left unread. '*out' (caller frees
+ * each with hf_reply_free(), then the array) gets '*n' replies. Returns 0,
+ * or HF_EINVAL when the bytes are not RESP or a reply is too large. */
+int hf_reply_parse(const void *buf, size_t len, struct hf_reply ***out, size_t *n,
+		   struct hf_err *err);
 /* The value of "field:" in an INFO reply, copied into 'out'. Returns 0 when
  * found, -1 otherwise. */
 int hf_info_field(const char *info, const char *field, char *out, size_t outlen);
