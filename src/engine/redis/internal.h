@@ -17,10 +17,6 @@ redisContext *hf_redis_connect(const char *host, int port, const char *user,
 /* The topology as the seed in 'uri' alone gives it (topology.c). */
 int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_cluster **out,
 			  struct hf_err *err);
-/* A cluster-mode topology from CLUSTER NODES 'nodes' and CLUSTER INFO
- * 'info' (may be NULL) of one node (topology.c). */
-int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char *nodes,
-			   const char *info, struct hf_cluster **out, struct hf_err *err);
 /* Confirm '*c' with its nodes for up to 'converge_ms', reading it again
  * while they disagree; '*c' may be replaced by a newer reading, and is
  * always a valid topology on return (consensus.c). */

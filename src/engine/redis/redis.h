@@ -203,6 +203,11 @@ struct hf_view {
  * of nodes they disagree about: 0 when they agree. */
 size_t hf_topology_compare(const struct hf_view *v, size_t n, int cluster_mode, int seed,
 			   const struct hf_cluster *expect, struct hf_buf *why);
+/* A cluster-mode topology from CLUSTER NODES 'nodes' and CLUSTER INFO
+ * 'info' (may be NULL) of one node (topology.c); it connects to nothing.
+ * Caller frees with hf_cluster_free(). */
+int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char *nodes,
+			   const char *info, struct hf_cluster **out, struct hf_err *err);
 /* The pairs of nodes, found by id in both, that 'was' puts in one shard
  * and 'now' in two, or the other way round; described in 'why'. */
 size_t hf_topology_compare_shards(const struct hf_cluster *was, const struct hf_cluster *now,
