@@ -575,6 +575,40 @@ static int check_duplicates(struct hf_yaml *y, struct fy_node *root)
 	return 0;
 }
 
+/* libfyaml 0.7.12 crashes destroying its parser after some errors that
+ * follow an explicit key ("? -:<TAB>-", six bytes, found by fuzzing:
+ * 'hotfix validate' crashed). No manifest or flag document needs the '?'
+ * indicator, so it is refused before the document is loaded: the scanner
+ * finds it, and a parser stopped there is destroyed safely. Only text
+ * holding a '?' is scanned. */
+static int check_explicit_keys(struct hf_yaml *y, const struct fy_parse_cfg *cfg)
+{
+	struct fy_parser *scan;
+	struct fy_token *tok;
+	const struct fy_mark *mk;
+	struct hf_pos pos = { 0, 0 };
+
+	if (!memchr(y->text, '?', y->len))
+		return 0;
+	scan = fy_parser_create(cfg);
+	if (!scan || fy_parser_set_string(scan, y->text, y->len)) {
+		if (scan)
+			fy_parser_destroy(scan);
+		return hf_err_set(y->err, HF_ERR, "cannot create yaml parser");
+	}
+	while (!pos.line && (tok = fy_scan(scan))) {
+		mk = fy_token_start_mark(tok);
+		if (fy_token_get_type(tok) == FYTT_KEY && mk && mk->input_pos < y->len &&
+		    y->text[mk->input_pos] == '?')
+			pos = tok_pos(y, tok);
+		fy_scan_token_free(scan, tok);
+	}
+	fy_parser_destroy(scan);
+	if (pos.line)
+		return hf_yaml_fail(y, pos, "invalid yaml: explicit keys ('? ') are not supported");
+	return 0;
+}
+
 /* libfyaml must never write to stderr: everything it says is either
  * collected as an error or dropped here. */
 static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
@@ -613,6 +647,9 @@ int hf_yaml_parse(struct hf_yaml *y, int (*walk)(struct hf_yaml *y, struct fy_no
 	pcfg.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE |
 		     FYPCF_ALLOW_DUPLICATE_KEYS;   /* found by find_duplicate() */
 	pcfg.diag = diag;
+	rc = check_explicit_keys(y, &pcfg);
+	if (rc)
+		goto out;
 	parser = fy_parser_create(&pcfg);
 	if (!parser || fy_parser_set_string(parser, y->text, y->len)) {
 		rc = hf_err_set(y->err, HF_ERR, "cannot create yaml parser");
