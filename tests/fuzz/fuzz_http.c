@@ -117,7 +117,7 @@ static void ofrep(const char *url, const char *inm, const char *body, size_t len
 	}
 	status = hf_ofrep_bulk(snap, 0, "", body, len, inm, etag, &out);
 	check_answer(status, out, status == 304);
-	if (status != 304 && status == 200 && !*etag)
+	if (status == 200 && !*etag)
 		abort();
 }
 
@@ -143,7 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ofrep(url, inm, body, len);
 	}
 	hf_serve_host_ok(host, origin, 8080);
-	if (hf_tokens_check(tokens, auth) > HF_SERVE_OPERATOR || hf_tokens_role(tokens, auth) > HF_SERVE_OPERATOR)
+	if (hf_tokens_check(tokens, auth) > HF_SERVE_OPERATOR ||
+	    hf_tokens_role(tokens, auth) > HF_SERVE_OPERATOR)
 		abort();
 	free(url);
 	free(host);
