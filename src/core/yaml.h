@@ -33,10 +33,15 @@ struct hf_field {
 	struct hf_pos pos;      /* OUT: position of the key */
 };
 
+/* The longest text hf_yaml_parse() reads: a flag document's limit. */
+#define HF_YAML_MAX_BYTES (16 * 1024 * 1024)
+
 /* Parse 'y->text' as exactly one YAML document (YAML 1.2, nothing said on
  * stderr) and hand its root, NULL for an empty document, to 'walk'.
  * Returns what 'walk' returns, or HF_EINVAL with "PATH:LINE:COL: invalid
- * yaml: ..." when the text is not one document. */
+ * yaml: ..." when the text is not one document, is not UTF-8 text of
+ * YAML's printable characters (libfyaml 0.7 loops for ever on some bytes
+ * that are not UTF-8), or is over HF_YAML_MAX_BYTES. */
 int hf_yaml_parse(struct hf_yaml *y, int (*walk)(struct hf_yaml *y, struct fy_node *root, void *ud),
 		  void *ud);
 

@@ -5,6 +5,7 @@
  * dashboard's files. What the API answers is in api.c, the files in
  * web.c. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -191,21 +192,47 @@ static enum MHD_Result ask(struct hf_serve *s, struct MHD_Connection *c, struct 
 	return res;
 }
 
-/* A count from the query: 'name' absent is 'dflt'; else a whole number
- * within [lo, hi], or -1. */
-static long long query_count(struct MHD_Connection *c, const char *name, long long dflt,
-			     long long lo, long long hi)
+/* ---- the parts of a request, without a connection (fuzzed) --------------- */
+
+long long hf_serve_count(const char *v, long long dflt, long long lo, long long hi)
 {
-	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 	char *end = NULL;
 	long long x;
 
 	if (!v)
 		return dflt;
+	errno = 0;
 	x = strtoll(v, &end, 10);
-	if (!*v || *end || x < lo || x > hi)
+	if (!*v || *end || errno || x < lo || x > hi)
 		return -1;
 	return x;
+}
+
+int hf_serve_run_path(const char *url, char *run, size_t len, const char **sub)
+{
+	static const char runs[] = "/api/v1/runs/";
+	const char *id = url + sizeof(runs) - 1, *slash;
+	size_t n;
+
+	if (strncmp(url, runs, sizeof(runs) - 1))
+		return 0;
+	slash = strchr(id, '/');
+	n = slash ? (size_t)(slash - id) : strlen(id);
+	if (!n || n >= len)
+		return 0;
+	memcpy(run, id, n);
+	run[n] = '\0';
+	*sub = slash ? slash + 1 : NULL;
+	return 1;
+}
+
+/* A count from the query: 'name' absent is 'dflt'; else a whole number
+ * within [lo, hi], or -1. */
+static long long query_count(struct MHD_Connection *c, const char *name, long long dflt,
+			     long long lo, long long hi)
+{
+	return hf_serve_count(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name), dflt,
+			      lo, hi);
 }
 
 /* ---- Server-Sent Events --------------------------------------------------- */
@@ -552,7 +579,7 @@ static enum MHD_Result page(struct hf_serve *s, struct MHD_Connection *c, const 
 static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const char *url,
 			     const char *method, enum hf_serve_role role)
 {
-	const char *runs = "/api/v1/runs", *id, *slash;
+	const char *runs = "/api/v1/runs", *sub;
 	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	int post = !strcmp(method, "POST");
 	struct ask a = {0};
@@ -573,26 +600,20 @@ static enum MHD_Result route(struct hf_serve *s, struct MHD_Connection *c, const
 			a.arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
 		return ask(s, c, &a);
 	}
-	if (strncmp(url, runs, strlen(runs)) || url[strlen(runs)] != '/')
+	if (!hf_serve_run_path(url, run, sizeof(run), &sub))
 		return reply(c, 404, hf_api_error("no such path '%s'", url));
-	id = url + strlen(runs) + 1;
-	slash = strchr(id, '/');
-	if (!slash)
-		return get ? run_get(s, c, url, id, NULL)
+	if (!sub)
+		return get ? run_get(s, c, url, run, NULL)
 			   : reply(c, 405, hf_api_error("%s %s: use GET", method, url));
-	if ((size_t)(slash - id) >= sizeof(run) || slash == id)
-		return reply(c, 404, hf_api_error("no such path '%s'", url));
-	memcpy(run, id, (size_t)(slash - id));
-	run[slash - id] = '\0';
 	if (post)
-		return run_post(s, c, url, run, slash + 1, role);
+		return run_post(s, c, url, run, sub, role);
 	if (get) {
 		size_t i;
 
 		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-			if (!strcmp(slash + 1, actions[i]))
+			if (!strcmp(sub, actions[i]))
 				return reply(c, 405, hf_api_error("%s %s: use POST", method, url));
-		return run_get(s, c, url, run, slash + 1);
+		return run_get(s, c, url, run, sub);
 	}
 	return reply(c, 405, hf_api_error("%s %s: use GET or POST", method, url));
 }
@@ -620,8 +641,12 @@ static int loopback_host(const char *host, size_t len, int port)
  * one that carries an Origin must come from such a host. */
 static int same_host(struct MHD_Connection *c, int port)
 {
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	return hf_serve_host_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+				MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"), port);
+}
+
+int hf_serve_host_ok(const char *host, const char *origin, int port)
+{
 	const char *p;
 
 	if (!host || !loopback_host(host, strlen(host), port))

@@ -197,6 +197,19 @@ struct hf_serve;
  * or HF_EINVAL. */
 int hf_serve_listen_parse(const char *listen, struct sockaddr_storage *addr, socklen_t *len,
 			  int *loopback, struct hf_err *err);
+/* The parts of a request the server reads without its connection (pure,
+ * for the fuzzer too). A count from the query string, as libmicrohttpd
+ * hands it ('v' NULL when absent: 'dflt'): a whole number within [lo, hi],
+ * else -1. */
+long long hf_serve_count(const char *v, long long dflt, long long lo, long long hi);
+/* Split "/api/v1/runs/RUN[/SUB]" into 'run' (not empty, shorter than
+ * 'len') and '*sub' (NULL without a '/' after RUN). Returns 1, or 0 for
+ * any other path. */
+int hf_serve_run_path(const char *url, char *run, size_t len, const char **sub);
+/* Without tokens: do the Host header 'host' and the Origin 'origin' (each
+ * may be NULL) name this server on loopback, port 'port'? */
+int hf_serve_host_ok(const char *host, const char *origin, int port);
+
 /* Start serving on 'o->listen' in threads of its own; 'o' and what it
  * points to must outlive the server. With 'o->cluster' it also follows
  * that cluster's flag document for OFREP (hf_flagfeed_start()). Refuses

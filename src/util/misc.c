@@ -2,6 +2,7 @@
 #include "util/misc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -67,7 +68,9 @@ int hf_duration_parse(const char *s, long long *ms)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s)
+	/* strtod reads "nan" and "inf" too: "nans" is no duration, and NaN
+	 * cast to an integer is undefined. */
+	if (errno || end == s || !isfinite(v))
 		return -1;
 	if (!strcmp(end, "ms"))
 		unit = 1;

@@ -129,6 +129,21 @@ expect_exit 0 "no run was recorded" hf --json history
 check "the journal holds no run" json_true "$T/out" 'length == 0'
 test_end
 
+# Found by fuzzing (issue 13): libfyaml 0.7.12 loops for ever on a
+# directive line with a byte that is not UTF-8, so 'timeout 20' makes a
+# hang fail here instead of hanging the suite (no timing is asserted).
+test_begin 'text that is not UTF-8 and a NaN duration are refused with their position'
+printf '%%\xff' >"$T/not-utf8.yaml"
+expect_exit 2 "'%\\xff' is refused, not parsed for ever" timeout 20 "$HOTFIX" validate "$T/not-utf8.yaml"
+check "the refusal names FILE:LINE:COL" \
+	contains "$T/err" "$T/not-utf8.yaml:1:2: invalid yaml: the text is not UTF-8 (byte 0xff)"
+printf '%s\n' "$head_ok" 'spec:' '  changes:' '    - config: {timeout: "1"}' \
+	'  rollout:' '    waves:' '      - {percent: 100, bake: nans}' >"$T/nan.yaml"
+expect_exit 2 "'bake: nans' is refused" hf validate "$T/nan.yaml"
+check "the refusal says it is no duration" \
+	contains "$T/err" "$T/nan.yaml:13:30: invalid duration 'nans' for 'bake'"
+test_end
+
 test_begin 'a missing manifest is invalid input; the design example is valid'
 expect_exit 2 "a missing manifest file is invalid input" hf plan "$T/nope.yaml" --cluster "$SEED"
 expect_exit 0 "validate accepts the design example" hf validate "$HF_SOURCE_DIR/examples/design-example.yaml"

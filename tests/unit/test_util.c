@@ -39,6 +39,11 @@ static void test_duration(void **state)
 	assert_int_equal(hf_duration_parse("10", &ms), -1);
 	assert_int_equal(hf_duration_parse("-1s", &ms), -1);
 	assert_int_equal(hf_duration_parse("10 s", &ms), -1);
+	/* strtod reads these; NaN cast to an integer was undefined. */
+	assert_int_equal(hf_duration_parse("nans", &ms), -1);
+	assert_int_equal(hf_duration_parse("NaNms", &ms), -1);
+	assert_int_equal(hf_duration_parse("infs", &ms), -1);
+	assert_int_equal(hf_duration_parse("infinityh", &ms), -1);
 	assert_int_equal(hf_duration_parse("s", &ms), -1);
 	assert_int_equal(hf_duration_parse("", &ms), -1);
 	assert_int_equal(hf_duration_parse("8d", &ms), -1);
@@ -131,6 +136,18 @@ static void test_uri(void **state)
 	assert_int_equal(hf_uri_parse("redis://h:12x", &u, &err), HF_EINVAL);
 	assert_int_equal(hf_uri_parse("http://h:1", &u, &err), HF_EINVAL);
 	assert_int_equal(hf_uri_parse("redis://:pw@:1", &u, &err), HF_EINVAL);
+	/* Brackets hold an IPv6 address, nothing else (found by fuzz_uri:
+	 * "[[]" parsed as host "[", which its redacted form could not say). */
+	assert_int_equal(hf_uri_parse("[[]", &u, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "is no IPv6 address"));
+	assert_int_equal(hf_uri_parse("redis://[host]:1", &u, &err), HF_EINVAL);
+	/* An escaped NUL would cut a user or password short, silently. */
+	assert_int_equal(hf_uri_parse("redis://u:p%00w@h:1", &u, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "escaped NUL"));
+	assert_int_equal(hf_uri_parse("redis://%00u@h:1", &u, &err), HF_EINVAL);
+	/* The error about a scheme does not repeat the URI (its password). */
+	assert_int_equal(hf_uri_parse("http://u:secret@h:1", &u, &err), HF_EINVAL);
+	assert_null(strstr(err.msg, "secret"));
 	assert_int_equal(hf_uri_parse("", &u, &err), HF_EINVAL);
 }
 

@@ -2,6 +2,7 @@
  * The fan-out lives in fanout.c, the topology in topology.c. */
 #include "engine/redis/internal.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -95,7 +96,11 @@ static char *unescape(const char *s, size_t n)
 		    isxdigit((unsigned char)s[i + 2])) {
 			char hex[3] = { s[i + 1], s[i + 2], 0 };
 
-			out[j++] = (char)strtol(hex, NULL, 16);
+			/* A NUL would cut the value short, silently. */
+			if (!(out[j++] = (char)strtol(hex, NULL, 16))) {
+				free(out);
+				return NULL;
+			}
 			i += 2;
 		} else {
 			out[j++] = s[i];
@@ -105,22 +110,49 @@ static char *unescape(const char *s, size_t n)
 	return out;
 }
 
-/* Take "user:pass@" off the front of '*p', into 'u'. */
-static void parse_userinfo(const char **p, struct hf_uri *u)
+/* Take "user:pass@" off the front of '*p', into 'u'; -1 when one holds an
+ * escaped NUL. */
+static int parse_userinfo(const char **p, struct hf_uri *u)
 {
 	const char *at = strrchr(*p, '@'), *sep;
 
 	if (!at)
-		return;
+		return 0;
 	sep = memchr(*p, ':', (size_t)(at - *p));
 	if (sep) {
-		if (sep > *p)
-			u->user = unescape(*p, (size_t)(sep - *p));
-		u->password = unescape(sep + 1, (size_t)(at - sep - 1));
-	} else if (at > *p) {
-		u->user = unescape(*p, (size_t)(at - *p));
+		if (sep > *p && !(u->user = unescape(*p, (size_t)(sep - *p))))
+			return -1;
+		if (!(u->password = unescape(sep + 1, (size_t)(at - sep - 1))))
+			return -1;
+	} else if (at > *p && !(u->user = unescape(*p, (size_t)(at - *p)))) {
+		return -1;
 	}
 	*p = at + 1;
+	return 0;
+}
+
+/* Is the 'n' bytes at 's' an IPv6 address, with a zone ("%25lo", kept as
+ * written) or not: what may stand in brackets? */
+static int v6_literal(const char *s, size_t n)
+{
+	struct in6_addr a;
+	char buf[INET6_ADDRSTRLEN];
+	const char *zone = memchr(s, '%', n);
+	size_t i;
+
+	if (zone) {
+		if (zone + 3 >= s + n || strncmp(zone, "%25", 3))
+			return 0;
+		for (i = 3; zone + i < s + n; i++)
+			if (!isalnum((unsigned char)zone[i]) && !strchr("._~-", zone[i]))
+				return 0;
+		n = (size_t)(zone - s);
+	}
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return inet_pton(AF_INET6, buf, &a) == 1;
 }
 
 /* Parse "host[:port]" or "[v6]:port" (up to 'hostend') into 'u'. */
@@ -137,6 +169,9 @@ static int parse_hostport(const char *p, const char *hostend, struct hf_uri *u,
 		if (!he)
 			return hf_err_set(err, HF_EINVAL, "cannot use cluster URI: no ']' after the "
 					  "IPv6 address in '%.*s'", (int)(hostend - p), p);
+		if (!v6_literal(h, (size_t)(he - h)))
+			return hf_err_set(err, HF_EINVAL, "cannot use cluster URI: '%.*s' in brackets "
+					  "is no IPv6 address", (int)(he - h), h);
 		colon = he + 1 < hostend ? he + 1 : hostend;
 		if (colon < hostend && *colon != ':')
 			return hf_err_set(err, HF_EINVAL, "cannot use cluster URI: bad port in '%.*s'",
@@ -175,11 +210,14 @@ int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err)
 	} else if (!strncmp(p, "redis://", 8)) {
 		p += 8;
 	} else if (strstr(p, "://")) {
-		return hf_err_set(err, HF_EINVAL, "cannot use '%s': only redis:// and rediss:// URIs "
-				  "are supported", s);
+		return hf_err_set(err, HF_EINVAL, "cannot use a '%.*s://' URI: only redis:// and "
+				  "rediss:// URIs are supported", (int)(strstr(p, "://") - p), p);
 	}
-	parse_userinfo(&p, &u);
-	rc = parse_hostport(p, p + strcspn(p, "/?"), &u, err);
+	if (parse_userinfo(&p, &u))
+		rc = hf_err_set(err, HF_EINVAL, "cannot use cluster URI: an escaped NUL (%%00) in "
+				"its user or password");
+	else
+		rc = parse_hostport(p, p + strcspn(p, "/?"), &u, err);
 	if (rc) {
 		hf_uri_release(&u);
 		return rc;

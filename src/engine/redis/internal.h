@@ -71,13 +71,17 @@ const char *hf_conn_addr(const struct hf_conn *c);
 /* Is 'host' an IPv4 or IPv6 literal? */
 int hf_host_is_ip(const char *host);
 
+/* ---- Replies (reply.c) --------------------------------------------- */
+
+/* A reply reader that bounds what one reply may allocate: every reader the
+ * engine makes is one of these (net.c), or a hiredis context's gets the
+ * same bound right after it is created (load.c; 'c' may be NULL). */
+redisReader *hf_reader_new(void);
+void hf_reply_bound(redisContext *c);
+
 /* The topology as the seed in 'uri' alone gives it (topology.c). */
 int hf_topology_read_seed(const struct hf_uri *uri, long timeout_ms, struct hf_cluster **out,
 			  struct hf_err *err);
-/* A cluster-mode topology from CLUSTER NODES 'nodes' and CLUSTER INFO
- * 'info' (may be NULL) of one node (topology.c). */
-int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char *nodes,
-			   const char *info, struct hf_cluster **out, struct hf_err *err);
 /* Confirm '*c' with its nodes for up to 'converge_ms', reading it again
  * while they disagree; '*c' may be replaced by a newer reading, and is
  * always a valid topology on return (consensus.c). */

@@ -650,6 +650,7 @@ static void conn_open(struct load *L, struct conn *k)
 		L->rep->reconnects++;
 	k->opened = 1;
 	k->c = redisConnectNonBlock(k->node->host, k->node->port);
+	hf_reply_bound(k->c);
 	if (!k->c || k->c->err) {
 		conn_fail(L, k, "conn");
 		return;

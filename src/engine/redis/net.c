@@ -286,10 +286,10 @@ static int tls_setup(struct hf_conn *c, const struct hf_tls *t, const char *host
 
 /* ---- reading and writing ------------------------------------------- */
 
-/* Every reader is made here, so whatever bounds replies applies to all. */
+/* Every reader is made here, so the bound on replies applies to all. */
 static redisReader *reader_new(void)
 {
-	return redisReaderCreate();
+	return hf_reader_new();
 }
 
 enum { IO_AGAIN = -2 };

@@ -79,6 +79,13 @@ struct hf_reply {
 };
 
 void hf_reply_free(struct hf_reply *r);
+/* The complete replies in 'len' bytes of 'buf' as a connection reads
+ * them, with the same bound on what one reply may allocate (reply.c);
+ * bytes of an incomplete last reply are left unread. '*out' (caller frees
+ * each with hf_reply_free(), then the array) gets '*n' replies. Returns 0,
+ * or HF_EINVAL when the bytes are not RESP or a reply is too large. */
+int hf_reply_parse(const void *buf, size_t len, struct hf_reply ***out, size_t *n,
+		   struct hf_err *err);
 /* The value of "field:" in an INFO reply, copied into 'out'. Returns 0 when
  * found, -1 otherwise. */
 int hf_info_field(const char *info, const char *field, char *out, size_t outlen);
@@ -221,6 +228,11 @@ struct hf_view {
  * of nodes they disagree about: 0 when they agree. */
 size_t hf_topology_compare(const struct hf_view *v, size_t n, int cluster_mode, int seed,
 			   const struct hf_cluster *expect, struct hf_buf *why);
+/* A cluster-mode topology from CLUSTER NODES 'nodes' and CLUSTER INFO
+ * 'info' (may be NULL) of one node (topology.c); it connects to nothing.
+ * Caller frees with hf_cluster_free(). */
+int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char *nodes,
+			   const char *info, struct hf_cluster **out, struct hf_err *err);
 /* The pairs of nodes, found by id in both, that 'was' puts in one shard
  * and 'now' in two, or the other way round; described in 'why'. */
 size_t hf_topology_compare_shards(const struct hf_cluster *was, const struct hf_cluster *now,
