@@ -17,23 +17,8 @@
 #include "core/audit.h"
 #include "core/journal.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/hf-audit-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
-}
+#define TMPDIR_PREFIX "hf-audit"
+#include "../common/tmpdir.h"
 
 /* A journal with 'n' records (and the checkpoints they bring). */
 static struct hf_journal *with_records(int n)
@@ -128,8 +113,8 @@ static void test_changed_byte(void **state)
 	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
 		struct hf_journal *j;
 
-		teardown(NULL);
-		setup(NULL);
+		tmpdir_teardown(NULL);
+		tmpdir_setup(NULL);
 		j = with_records(20);
 		tamper(edits[i]);
 		assert_int_equal(bad_seq(j, why, sizeof(why)), 7);
@@ -149,8 +134,8 @@ static void test_removed_inserted_reordered(void **state)
 	assert_int_equal(bad_seq(j, why, sizeof(why)), 5);
 	hf_journal_close(j);
 
-	teardown(NULL);
-	setup(NULL);
+	tmpdir_teardown(NULL);
+	tmpdir_setup(NULL);
 	j = with_records(20);
 	/* Removed and the rest renumbered: the chain breaks at the gap. */
 	tamper("DELETE FROM audit WHERE seq = 5; UPDATE audit SET seq = -(seq - 1) WHERE seq > 5;"
@@ -158,8 +143,8 @@ static void test_removed_inserted_reordered(void **state)
 	assert_int_equal(bad_seq(j, why, sizeof(why)), 5);
 	hf_journal_close(j);
 
-	teardown(NULL);
-	setup(NULL);
+	tmpdir_teardown(NULL);
+	tmpdir_setup(NULL);
 	j = with_records(20);
 	/* Two swapped (their contents, seq kept). */
 	tamper("UPDATE audit SET seq = 100 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 4;"
@@ -167,8 +152,8 @@ static void test_removed_inserted_reordered(void **state)
 	assert_int_equal(bad_seq(j, why, sizeof(why)), 3);
 	hf_journal_close(j);
 
-	teardown(NULL);
-	setup(NULL);
+	tmpdir_teardown(NULL);
+	tmpdir_setup(NULL);
 	j = with_records(20);
 	/* Inserted at the end, chained but not sealed, is undetectable from
 	 * the chain alone; inserted in the middle is not. */
@@ -225,13 +210,15 @@ static void test_witness(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_intact, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_changed_byte, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_removed_inserted_reordered, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tail_removed_after_checkpoint, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_witness, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intact, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_empty, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_changed_byte, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_removed_inserted_reordered, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_tail_removed_after_checkpoint, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_checkpoint, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_witness, tmpdir_setup, tmpdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

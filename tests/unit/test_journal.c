@@ -16,23 +16,8 @@
 #include "core/journal.h"
 #include "util/keyset.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/hf-journal-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
-}
+#define TMPDIR_PREFIX "hf-journal"
+#include "../common/tmpdir.h"
 
 static struct hf_run run_named(const char *id)
 {
@@ -540,5 +525,5 @@ int main(void)
 		cmocka_unit_test(test_guard_samples),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

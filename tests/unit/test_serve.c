@@ -15,23 +15,8 @@
 
 #include "serve/serve.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/hf-serve-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
-}
+#define TMPDIR_PREFIX "hf-serve"
+#include "../common/tmpdir.h"
 
 /* Write 'text' to DIR/'name' with 'mode'; the path into 'path'. */
 static void write_file(const char *name, const char *text, mode_t mode, char *path, size_t len)
@@ -150,5 +135,5 @@ int main(void)
 		cmocka_unit_test(test_web_files),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
