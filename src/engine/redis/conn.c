@@ -141,7 +141,16 @@ int hf_password_file_read(const char *path, char **out, int *loose, struct hf_er
 				  strerror(errno));
 	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & 077))
 		*loose = 1;
+	errno = 0;
 	n = getline(&line, &cap, f);
+	if (n < 0 && errno) {
+		int e = errno;
+
+		fclose(f);
+		free(line);
+		return hf_err_set(err, HF_EINVAL, "cannot read the password file %s: %s", path,
+				  strerror(e));
+	}
 	fclose(f);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
