@@ -67,6 +67,16 @@ EOF
 .B HOTFIX_STATE
 The state directory (the journal); \fB\-\-state\fR overrides it. Without
 either, \fI$XDG_STATE_HOME/hotfix\fR, else \fI~/.local/state/hotfix\fR.
+.TP
+.B HOTFIX_PASSWORD_FILE
+A file whose first line is the cluster's password, when the URI holds
+none and \fB\-\-password\-file\fR is not given.
+.TP
+.B HOTFIX_PASSWORD
+The cluster's password, after the URI's and a password file.
+.TP
+.B REDISCLI_AUTH
+redis\-cli's password variable, taken last.
 .SH FILES
 .TP
 .I /usr/lib/systemd/system/hotfix-serve.service

@@ -42,7 +42,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hotfix [--state DIR] [--json] [-q] [-v] [--timeout MS]\n"
 		   "              [--converge-timeout DURATION] [--policy FILE] [--sign-key KEY]\n"
 		   "              [--tls-cacert FILE] [--tls-cert FILE] [--tls-key FILE]\n"
-		   "              [--tls-sni NAME] [--insecure] COMMAND [ARGS]\n\n");
+		   "              [--tls-sni NAME] [--insecure] [--password-file FILE]\n"
+		   "              COMMAND [ARGS]\n\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nexit codes: 0 done, 1 runtime error, 2 invalid input (nothing changed),\n"
@@ -152,6 +153,12 @@ static int global_options(int *argc, char **argv, struct hf_ctx *ctx, struct hf_
 			if (i + 1 >= *argc)
 				return hf_err_set(err, HF_EINVAL, "option '%s' needs a value", a);
 			*(a[2] == 'p' ? &ctx->policy_file : &ctx->sign_key_file) = argv[++i];
+		} else if (!strcmp(a, "--password-file")) {
+			if (i + 1 >= *argc)
+				return hf_err_set(err, HF_EINVAL, "option '%s' needs a value", a);
+			ctx->password_file = argv[++i];
+		} else if (!strncmp(a, "--password-file=", 16)) {
+			ctx->password_file = a + 16;
 		} else if (!strncmp(a, "--policy=", 9)) {
 			ctx->policy_file = a + 9;
 		} else if (!strncmp(a, "--sign-key=", 11)) {
@@ -191,6 +198,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	hf_cmd_tls_setup(&ctx);
+	hf_cmd_uri_warning(argc, argv);
+	if (hf_cmd_credentials_setup(&ctx, &err)) {
+		fprintf(stderr, "hotfix: %s\n", err.msg);
+		return 2;
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

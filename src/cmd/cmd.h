@@ -24,6 +24,7 @@ struct hf_ctx {
 	const char *tls_key;     /* --tls-key FILE */
 	const char *tls_sni;     /* --tls-sni NAME */
 	int insecure;            /* --insecure: no verification of the servers */
+	const char *password_file; /* --password-file FILE (hf_cmd_credentials_setup()) */
 };
 
 struct hf_opt {
@@ -90,6 +91,14 @@ struct hf_cluster;
  * file) the files of a TLS sandbox in the state directory. Warns on
  * stderr about --insecure. */
 void hf_cmd_tls_setup(struct hf_ctx *ctx);
+/* The password of URIs without one: --password-file, else
+ * $HOTFIX_PASSWORD_FILE (then hf_uri_parse() takes HOTFIX_PASSWORD,
+ * REDISCLI_AUTH). HF_EINVAL when the file cannot be used; warns on stderr
+ * about a file its group or others may read. */
+int hf_cmd_credentials_setup(struct hf_ctx *ctx, struct hf_err *err);
+/* Warn once on stderr when a URI on the command line (--cluster's, or an
+ * argument redis[s]://...) holds a password: it shows in ps. */
+void hf_cmd_uri_warning(int argc, char **argv);
 /* The cluster to talk to: 'given' (--cluster), else $HOTFIX_CLUSTER, else
  * the sandbox in the state directory when it is up. */
 int hf_cmd_cluster_uri(struct hf_ctx *ctx, const char *given, struct hf_uri *out,

@@ -235,7 +235,7 @@ check "the journal never stores the user's password" journal_lacks 'ops-pw'
 expect_exit 0 "rollback as the ACL user ops" hf rollback last --cluster "$OPS_URI"
 check "restored as ops" back_to_before $PARAMS
 expect_exit 1 "a wrong password for ops is refused" hf cluster show --cluster "redis://ops:nope@127.0.0.1:$BASE"
-check "the refusal says authentication failed" contains "$T/err" "authentication to 127.0.0.1:$BASE failed"
+check "the refusal says the password is wrong, and where it came from" contains "$T/err" "wrong password for 127.0.0.1:$BASE (WRONGPASS, the password of the URI)"
 test_end
 hf sandbox down --dir "$T/pw" >/dev/null 2>&1
 unset PASS

@@ -247,7 +247,7 @@ check "status names its acknowledgement" eventually 30 sh -c "
 	'$HOTFIX' --json flag status --cluster '$PWSEED' >'$T/pw.json' &&
 	jq -e '.version == 1 and .acknowledged == 1 and .clients[0].pid == $PWW' '$T/pw.json'"
 expect_exit 1 "a wrong password is refused" "$PUBLISH" "redis://:nope@127.0.0.1:$BASE" "$T/pw1.json" 1
-check "the message says why" grep -q "authentication to 127.0.0.1:$BASE failed" "$T/err"
+check "the message says why" grep -q "wrong password for 127.0.0.1:$BASE (WRONGPASS" "$T/err"
 stop_pid "$PWW"
 test_end
 

@@ -103,6 +103,7 @@ static void test_uri(void **state)
 
 	(void)state;
 	unsetenv("HOTFIX_PASSWORD");
+	unsetenv("REDISCLI_AUTH");
 	assert_int_equal(hf_uri_parse("redis://app:p%40ss:w@10.0.0.1:7001", &u, &err), 0);
 	assert_string_equal(u.user, "app");
 	assert_string_equal(u.password, "p@ss:w");
@@ -130,6 +131,7 @@ static void test_uri(void **state)
 	assert_string_equal(u.password, "from-env");
 	hf_uri_release(&u);
 	unsetenv("HOTFIX_PASSWORD");
+	unsetenv("REDISCLI_AUTH");
 
 	assert_int_equal(hf_uri_parse("redis://h:0", &u, &err), HF_EINVAL);
 	assert_int_equal(hf_uri_parse("redis://h:70000", &u, &err), HF_EINVAL);
@@ -151,6 +153,127 @@ static void test_uri(void **state)
 	assert_int_equal(hf_uri_parse("", &u, &err), HF_EINVAL);
 }
 
+/* Where a URI's password comes from: the URI, else the command line's
+ * (--password-file), else HOTFIX_PASSWORD, else REDISCLI_AUTH. */
+static void test_uri_credentials(void **state)
+{
+	struct hf_uri u = {0}, c = {0};
+	struct hf_err err = {0};
+
+	(void)state;
+	setenv("HOTFIX_PASSWORD", "hp", 1);
+	setenv("REDISCLI_AUTH", "ra", 1);
+	hf_uri_password_default("file-pw", "--password-file");
+	assert_int_equal(hf_uri_parse("redis://:uri-pw@h:1", &u, &err), 0);
+	assert_string_equal(u.password, "uri-pw");
+	assert_string_equal(u.password_from, "the URI");
+	hf_uri_release(&u);
+	assert_int_equal(hf_uri_parse("redis://app@h:1", &u, &err), 0);
+	assert_string_equal(u.user, "app");
+	assert_string_equal(u.password, "file-pw");
+	assert_string_equal(u.password_from, "--password-file");
+	hf_uri_copy(&c, &u);
+	assert_string_equal(c.password_from, "--password-file");
+	hf_uri_release(&c);
+	hf_uri_release(&u);
+	hf_uri_password_default(NULL, NULL);
+	assert_int_equal(hf_uri_parse("h:1", &u, &err), 0);
+	assert_string_equal(u.password, "hp");
+	assert_string_equal(u.password_from, "HOTFIX_PASSWORD");
+	hf_uri_release(&u);
+	setenv("HOTFIX_PASSWORD", "", 1);   /* empty is none */
+	assert_int_equal(hf_uri_parse("h:1", &u, &err), 0);
+	assert_string_equal(u.password, "ra");
+	assert_string_equal(u.password_from, "REDISCLI_AUTH");
+	hf_uri_release(&u);
+	unsetenv("HOTFIX_PASSWORD");
+	unsetenv("REDISCLI_AUTH");
+	assert_int_equal(hf_uri_parse("h:1", &u, &err), 0);
+	assert_null(u.password);
+	assert_null(u.password_from);
+	hf_uri_release(&u);
+
+	assert_true(hf_uri_has_password("redis://:pw@h:1"));
+	assert_true(hf_uri_has_password("rediss://u:pw@h:1"));
+	assert_true(hf_uri_has_password(":pw@h:1"));
+	assert_false(hf_uri_has_password("redis://u@h:1"));
+	assert_false(hf_uri_has_password("redis://h:1"));
+	assert_false(hf_uri_has_password("redis://[::1]:1"));
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* A password file: its first line, without "\n" or "\r\n"; a file its
+ * group or others may read is flagged; nothing on the first line is an
+ * error that does not echo the file's contents. */
+static void test_password_file(void **state)
+{
+	char dir[] = "/tmp/hf-pwfile.XXXXXX", path[64];
+	struct hf_err err = {0};
+	char *pw = NULL;
+	int loose = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	write_file(path, "s3cr3t pw:@\nsecond line\n", 0600);
+	assert_int_equal(hf_password_file_read(path, &pw, &loose, &err), 0);
+	assert_string_equal(pw, "s3cr3t pw:@");
+	assert_int_equal(loose, 0);
+	free(pw);
+	write_file(path, "crlf\r\n", 0640);
+	assert_int_equal(hf_password_file_read(path, &pw, &loose, &err), 0);
+	assert_string_equal(pw, "crlf");
+	assert_int_equal(loose, 1);
+	free(pw);
+	write_file(path, "no-newline", 0604);
+	assert_int_equal(hf_password_file_read(path, &pw, &loose, &err), 0);
+	assert_string_equal(pw, "no-newline");
+	assert_int_equal(loose, 1);
+	free(pw);
+	write_file(path, "\nsecret-on-line-2\n", 0600);
+	assert_int_equal(hf_password_file_read(path, &pw, &loose, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "no password"));
+	assert_null(strstr(err.msg, "secret-on-line-2"));
+	write_file(path, "", 0600);
+	assert_int_equal(hf_password_file_read(path, &pw, &loose, &err), HF_EINVAL);
+	unlink(path);
+	assert_int_equal(hf_password_file_read(path, &pw, &loose, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "cannot read"));
+	rmdir(dir);
+}
+
+/* NOAUTH and WRONGPASS answers say how to give credentials. */
+static void test_auth_error(void **state)
+{
+	struct hf_uri u = { .user = "app", .password = "pw", .password_from = "HOTFIX_PASSWORD" };
+	struct hf_err err = {0};
+
+	(void)state;
+	assert_int_equal(hf_auth_error("h:1", "NOAUTH Authentication required.", NULL, &err), 1);
+	assert_int_equal(err.code, HF_ERR);
+	assert_non_null(strstr(err.msg, "h:1 needs a password (NOAUTH)"));
+	assert_non_null(strstr(err.msg, "--password-file FILE, HOTFIX_PASSWORD or REDISCLI_AUTH"));
+	assert_int_equal(hf_auth_error("h:1", "WRONGPASS invalid username-password pair or user "
+				       "is disabled.", &u, &err), 1);
+	assert_non_null(strstr(err.msg, "wrong password for h:1 (WRONGPASS, the password of "
+			       "HOTFIX_PASSWORD)"));
+	assert_non_null(strstr(err.msg, "the user in the URI"));
+	assert_null(strstr(err.msg, "pw)"));
+	assert_int_equal(hf_auth_error("h:1", "ERR invalid password", NULL, &err), 1);
+	assert_non_null(strstr(err.msg, "wrong password for h:1 (refused)"));
+	assert_int_equal(hf_auth_error("h:1", "ERR unknown command", &u, &err), 0);
+	assert_int_equal(hf_auth_error("h:1", NULL, &u, &err), 0);
+}
+
 /* IPv6 literals in brackets, with or without a scheme, a port or
  * credentials; printed back with their brackets. */
 static void test_uri_ipv6(void **state)
@@ -161,6 +284,7 @@ static void test_uri_ipv6(void **state)
 
 	(void)state;
 	unsetenv("HOTFIX_PASSWORD");
+	unsetenv("REDISCLI_AUTH");
 	assert_int_equal(hf_uri_parse("redis://[::1]:7000", &u, &err), 0);
 	assert_string_equal(u.host, "::1");
 	assert_int_equal(u.port, 7000);
@@ -542,6 +666,9 @@ int main(void)
 		cmocka_unit_test(test_uri),
 		cmocka_unit_test(test_uri_ipv6),
 		cmocka_unit_test(test_uri_tls),
+		cmocka_unit_test(test_uri_credentials),
+		cmocka_unit_test(test_password_file),
+		cmocka_unit_test(test_auth_error),
 		cmocka_unit_test(test_info_field),
 		cmocka_unit_test(test_keyset),
 		cmocka_unit_test(test_mkdir_p),

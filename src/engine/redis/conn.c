@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/buf.h"
 
@@ -51,6 +52,7 @@ void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src)
 	dst->host = hf_xstrdup(src->host);
 	dst->port = src->port;
 	dst->tls = src->tls;
+	dst->password_from = src->password_from;
 	hf_tls_copy(&dst->tlsopt, &src->tlsopt);
 }
 
@@ -83,6 +85,107 @@ static void tls_settings(struct hf_tls *t)
 	t->key = tls_setting(tls_defaults.key, "HOTFIX_TLS_KEY");
 	t->sni = tls_setting(tls_defaults.sni, "HOTFIX_TLS_SNI");
 	t->insecure = tls_defaults.insecure || (insecure && !strcmp(insecure, "1"));
+}
+
+/* The command line's password (hf_uri_password_default()). */
+static char *password_default;
+static const char *password_default_from;
+
+void hf_uri_password_default(const char *password, const char *from)
+{
+	if (password_default)
+		memset(password_default, 0, strlen(password_default));
+	free(password_default);
+	password_default = password ? hf_xstrdup(password) : NULL;
+	password_default_from = password ? from : NULL;
+}
+
+/* A URI without a password takes the command line's, else the
+ * environment's: HOTFIX_PASSWORD, then redis-cli's REDISCLI_AUTH. */
+static void password_settings(struct hf_uri *u)
+{
+	static const char *const vars[] = { "HOTFIX_PASSWORD", "REDISCLI_AUTH" };
+	size_t i;
+
+	if (u->password) {
+		u->password_from = "the URI";
+		return;
+	}
+	if (password_default) {
+		u->password = hf_xstrdup(password_default);
+		u->password_from = password_default_from;
+		return;
+	}
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *e = getenv(vars[i]);
+
+		if (e && *e) {
+			u->password = hf_xstrdup(e);
+			u->password_from = vars[i];
+			return;
+		}
+	}
+}
+
+int hf_password_file_read(const char *path, char **out, int *loose, struct hf_err *err)
+{
+	FILE *f = fopen(path, "r");
+	struct stat st;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	*loose = 0;
+	if (!f)
+		return hf_err_set(err, HF_EINVAL, "cannot read the password file %s: %s", path,
+				  strerror(errno));
+	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		*loose = 1;
+	errno = 0;
+	n = getline(&line, &cap, f);
+	if (n < 0 && errno) {
+		int e = errno;
+
+		fclose(f);
+		free(line);
+		return hf_err_set(err, HF_EINVAL, "cannot read the password file %s: %s", path,
+				  strerror(e));
+	}
+	fclose(f);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n <= 0 || memchr(line, '\0', (size_t)n)) {
+		if (line)
+			memset(line, 0, cap);
+		free(line);
+		return hf_err_set(err, HF_EINVAL, "the password file %s holds no password on its "
+				  "first line", path);
+	}
+	*out = line;
+	return 0;
+}
+
+int hf_auth_error(const char *addr, const char *reply, const struct hf_uri *u, struct hf_err *err)
+{
+	const char *from = u && u->password ? u->password_from : NULL;
+
+	if (!reply)
+		return 0;
+	if (!strncmp(reply, "NOAUTH", 6)) {
+		hf_err_set(err, HF_ERR, "%s needs a password (NOAUTH): give it with --password-file "
+			   "FILE, HOTFIX_PASSWORD or REDISCLI_AUTH", addr);
+		return 1;
+	}
+	if (!strncmp(reply, "WRONGPASS", 9) || strstr(reply, "invalid username-password pair") ||
+	    strstr(reply, "invalid password")) {
+		hf_err_set(err, HF_ERR, "wrong password for %s (%s%s%s): check --password-file / "
+			   "HOTFIX_PASSWORD / REDISCLI_AUTH%s", addr,
+			   !strncmp(reply, "WRONGPASS", 9) ? "WRONGPASS" : "refused",
+			   from ? ", the password of " : "", from ? from : "",
+			   u && u->user ? " and the user in the URI" : "");
+		return 1;
+	}
+	return 0;
 }
 
 /* Decode %XX escapes, so passwords with '@' or ':' can be written. */
@@ -196,6 +299,25 @@ static int parse_hostport(const char *p, const char *hostend, struct hf_uri *u,
 	return 0;
 }
 
+int hf_uri_has_password(const char *s)
+{
+	struct hf_uri u = {0};
+	const char *p = s;
+	int has;
+
+	if (!strncmp(p, "rediss://", 9))
+		p += 9;
+	else if (!strncmp(p, "redis://", 8))
+		p += 8;
+	if (parse_userinfo(&p, &u)) {
+		hf_uri_release(&u);
+		return 0;
+	}
+	has = u.password != NULL;
+	hf_uri_release(&u);
+	return has;
+}
+
 int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err)
 {
 	struct hf_uri u = {0};
@@ -222,8 +344,7 @@ int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err)
 		hf_uri_release(&u);
 		return rc;
 	}
-	if (!u.password && getenv("HOTFIX_PASSWORD") && *getenv("HOTFIX_PASSWORD"))
-		u.password = hf_xstrdup(getenv("HOTFIX_PASSWORD"));
+	password_settings(&u);
 	if (u.tls)
 		tls_settings(&u.tlsopt);
 	*out = u;

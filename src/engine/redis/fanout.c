@@ -126,6 +126,23 @@ static void opened(struct hf_cluster *c, struct hf_call *call, struct pending *p
 	}
 }
 
+/* A node that wants credentials it was not given (NOAUTH) fails the call
+ * with how to give them: no command of it was carried out. */
+static int no_auth(struct hf_call *call, const struct hf_reply *r)
+{
+	struct hf_err err = {0};
+	char addr[300];
+
+	if (r->type != HF_REPLY_ERROR || strncmp(r->str, "NOAUTH", 6))
+		return 0;
+	snprintf(addr, sizeof(addr), "%s:%d", call->node->host, call->node->port);
+	hf_auth_error(addr, r->str, NULL, &err);
+	call->status = HF_ERR;
+	snprintf(call->error, sizeof(call->error), "%.200s", err.msg);
+	drop_conn(call->node);
+	return 1;
+}
+
 /* Take every complete reply already buffered; returns replies still due. */
 static size_t take_replies(struct hf_call *call, size_t got)
 {
@@ -142,6 +159,8 @@ static size_t take_replies(struct hf_call *call, size_t got)
 			break;
 		call->replies[got++] = hf_reply_from_hiredis(r);
 		freeReplyObject(r);
+		if (no_auth(call, call->replies[got - 1]))
+			return 0;
 	}
 	return got;
 }

@@ -599,8 +599,8 @@ static int send_auth(struct hf_conn *c, const struct hf_uri *via, long timeout_m
 }
 
 /* AUTH's reply, when it is there; the server's message never holds the
- * password. */
-static int auth_reply(struct hf_conn *c, struct hf_err *err)
+ * password. A refusal says how to give the right one. */
+static int auth_reply(struct hf_conn *c, const struct hf_uri *via, struct hf_err *err)
 {
 	redisReply *r = NULL;
 	int rc = 0, lost = hf_conn_read(c);
@@ -609,7 +609,9 @@ static int auth_reply(struct hf_conn *c, struct hf_err *err)
 		return hf_err_set(err, HF_EUNREACH, "%s did not answer AUTH: %s", c->addr, c->errstr);
 	if (!r)
 		return 0;   /* not yet */
-	if (r->type == REDIS_REPLY_ERROR)
+	if (r->type == REDIS_REPLY_ERROR && hf_auth_error(c->addr, r->str, via, err))
+		rc = HF_ERR;
+	else if (r->type == REDIS_REPLY_ERROR)
 		rc = hf_err_set(err, HF_ERR, "authentication to %s failed: %s", c->addr, r->str);
 	freeReplyObject(r);
 	c->state = OPEN_DONE;
@@ -640,7 +642,7 @@ int hf_conn_advance(struct hf_conn *c, const struct hf_uri *via, long timeout_ms
 			}
 			rc = step < 0 ? step : send_auth(c, via, timeout_ms, err);
 		} else {
-			rc = auth_reply(c, err);
+			rc = auth_reply(c, via, err);
 			if (!rc && c->state == OPEN_AUTH)
 				return 1;
 		}

@@ -32,12 +32,15 @@ struct hf_uri {
 	int port;
 	int tls;         /* rediss:// */
 	struct hf_tls tlsopt;  /* with 'tls' */
+	const char *password_from;  /* where 'password' came from (static): "the URI",
+				     * "--password-file", "HOTFIX_PASSWORD", ...; NULL */
 };
 
 /* Parse "redis[s]://[user:pass@|:pass@]host[:port]", the host a name, an
  * IPv4 literal or an IPv6 literal in brackets ("[::1]:7000");
- * 'host:port' alone is accepted too. A password may also come from the
- * HOTFIX_PASSWORD environment variable when the URI has none. A
+ * 'host:port' alone is accepted too. When the URI has no password it is
+ * hf_uri_password_default()'s (--password-file), else $HOTFIX_PASSWORD's,
+ * else $REDISCLI_AUTH's (redis-cli's); empty variables are none. A
  * rediss:// URI takes its TLS settings from hf_uri_tls_defaults(), then
  * from HOTFIX_TLS_CACERT, HOTFIX_TLS_CERT, HOTFIX_TLS_KEY, HOTFIX_TLS_SNI
  * and HOTFIX_TLS_INSECURE=1. */
@@ -46,6 +49,22 @@ int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err);
  * line's), field by field before the environment's; copied. NULL forgets
  * them. */
 void hf_uri_tls_defaults(const struct hf_tls *t);
+/* The password of URIs parsed from now on that have none, before the
+ * environment's; 'from' names where it came from ("--password-file",
+ * static). Copied; NULL forgets it. */
+void hf_uri_password_default(const char *password, const char *from);
+/* Does the URI text 's' itself hold a password ("redis://:pw@host")? */
+int hf_uri_has_password(const char *s);
+/* Read a password file: its first line, without the line end. '*loose' is
+ * set when it is a regular file that its group or others may read. 0, or
+ * HF_EINVAL (cannot read it, empty first line, an escaped NUL...). Caller
+ * frees '*out'. */
+int hf_password_file_read(const char *path, char **out, int *loose, struct hf_err *err);
+/* 'reply', an error a node at 'addr' gave, asks for credentials (NOAUTH)
+ * or refused them (WRONGPASS, "invalid username-password pair"): fill
+ * 'err' (HF_ERR) with how to give them, naming 'u''s password's source,
+ * and return 1; else 0. */
+int hf_auth_error(const char *addr, const char *reply, const struct hf_uri *u, struct hf_err *err);
 /* "redis[s]://user@host:port": the URI without its password. Caller
  * frees. */
 char *hf_uri_redacted(const struct hf_uri *u);

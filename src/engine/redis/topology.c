@@ -294,8 +294,14 @@ static int command(const char *host, int port, const struct hf_uri *u, long time
 	*out = hf_reply_from_hiredis(r);
 	freeReplyObject(r);
 	if ((*out)->type == HF_REPLY_ERROR) {
-		rc = hf_err_set(err, HF_ERR, "%s:%d answered '%s %s' with: %s", host, port, a1,
-				a2 ? a2 : "", (*out)->str);
+		char addr[300];
+
+		snprintf(addr, sizeof(addr), "%s:%d", host, port);
+		if (hf_auth_error(addr, (*out)->str, u, err))
+			rc = HF_ERR;
+		else
+			rc = hf_err_set(err, HF_ERR, "%s:%d answered '%s %s' with: %s", host, port,
+					a1, a2 ? a2 : "", (*out)->str);
 		hf_reply_free(*out);
 		*out = NULL;
 	}
