@@ -30,7 +30,7 @@
 #define STALE_DEFAULT_MS 5000L
 
 static const char usage_client[] =
-	"usage_client: hotfix flag watch KEY --cluster URI [--context JSON] [--stale MS] [--poll MS]\n"
+	"usage: hotfix flag watch KEY --cluster URI [--context JSON] [--stale MS] [--poll MS]\n"
 	"       hotfix flag status [KEY] --cluster URI [--stale MS] [--prune MS] [--json]\n"
 	"\n"
 	"  watch   a client of the cluster's flags (libhotfix-flags): prints\n"
@@ -395,7 +395,7 @@ static int flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err 
 /* ---- set, kill: flags published as runs ------------------------------- */
 
 static const char usage_publish[] =
-	"usage_publish: hotfix flag set FILE --cluster URI [--yes] [--json] [-q]\n"
+	"usage: hotfix flag set FILE --cluster URI [--yes] [--json] [-q]\n"
 	"       hotfix flag kill KEY --cluster URI [--reason TEXT] [--yes] [--json] [-q]\n"
 	"\n"
 	"  set   publish every flag of FILE (checked strictly first: FILE:LINE:COL,\n"
