@@ -222,8 +222,10 @@ int main(int argc, char **argv)
 		rc = commands[i].fn(argc - 1, argv + 1, &ctx, &err);
 		if (rc && err.msg[0])
 			fprintf(stderr, "hotfix: %s\n", err.msg);
+		hf_policy_free(ctx.policy);
 		return hf_exit_code(rc);
 	}
 	fprintf(stderr, "hotfix: '%s' is not a hotfix command; see 'hotfix --help'\n", argv[1]);
+	hf_policy_free(ctx.policy);
 	return 2;
 }

@@ -145,7 +145,7 @@ int hf_key_same(const struct hf_key *a, const struct hf_key *b)
 int hf_sign(const struct hf_key *k, const void *msg, size_t len, char sig[HF_SIG_HEX],
 	    struct hf_err *err)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md;
 	unsigned char raw[64];
 	size_t n = sizeof(raw), i;
 	int ok;
@@ -153,6 +153,7 @@ int hf_sign(const struct hf_key *k, const void *msg, size_t len, char sig[HF_SIG
 	sig[0] = 0;
 	if (!k->private)
 		return hf_err_set(err, HF_EINVAL, "a public key cannot sign");
+	md = EVP_MD_CTX_new();
 	ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, k->pkey) == 1 &&
 	     EVP_DigestSign(md, raw, &n, msg, len) == 1 && n == 64;
 	EVP_MD_CTX_free(md);
