@@ -51,6 +51,16 @@ static void usage(FILE *f)
 		   "'hotfix COMMAND --help' tells more.\n");
 }
 
+/* -v: the TLS handshakes of the run, full and resumed. */
+static void tls_report(void)
+{
+	unsigned long full, resumed;
+
+	hf_tls_handshakes(&full, &resumed);
+	if (full || resumed)
+		fprintf(stderr, "hotfix: TLS handshakes: %lu full, %lu resumed\n", full, resumed);
+}
+
 static char *default_state_dir(void)
 {
 	const char *s = getenv("HOTFIX_STATE");
@@ -210,6 +220,8 @@ int main(int argc, char **argv)
 		rc = commands[i].fn(argc - 1, argv + 1, &ctx, &err);
 		if (rc && err.msg[0])
 			fprintf(stderr, "hotfix: %s\n", err.msg);
+		if (ctx.verbose)
+			tls_report();
 		return hf_exit_code(rc);
 	}
 	fprintf(stderr, "hotfix: '%s' is not a hotfix command; see 'hotfix --help'\n", argv[1]);
