@@ -126,7 +126,7 @@ void hf_tls_cache_offer(SSL *ssl, const struct hf_tls *t, const char *addr, cons
 	ERR_clear_error();
 }
 
-/* Write 'sess' over the file 'path' (0600, made in a 0700 directory when
+/* Write 'sess' over the file 'path' (0600, made in 0700 directories when
  * missing) under an exclusive lock, which session_read() waits for. In
  * place, not a new file renamed over the old one: on ext4 that creates an
  * inode and flushes the data at each write, a fifth of a resumed run's
@@ -142,7 +142,7 @@ static void session_write(const char *path, SSL_SESSION *sess)
 		char *dir = hf_xstrdup(path);
 
 		*strrchr(dir, '/') = '\0';
-		if (!mkdir(dir, 0700))
+		if (!hf_mkdir_p(dir, 0700, NULL))
 			fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		free(dir);
 	}
