@@ -114,6 +114,10 @@ check 'are ignored: full handshakes' test "$(handshakes | cut -d' ' -f2)" = 0
 chmod 644 "$S3"/tls-sessions/*
 expect_exit 0 'session files readable by others' "$HOTFIX" --state "$S3" -v "${TLSOPTS[@]}" cluster show --cluster "$SEED"
 check 'are not offered' test "$(handshakes | cut -d' ' -f2)" = 0
+check 'and are removed' test -z "$(find "$S3/tls-sessions" -type f -perm /077)"
+expect_exit 0 'cluster show -v after them' "$HOTFIX" --state "$S3" -v "${TLSOPTS[@]}" cluster show --cluster "$SEED"
+check 'which keeps new private ones' \
+	test "$(find "$S3/tls-sessions" -type f | wc -l)$(find "$S3/tls-sessions" -type f -perm /077 | wc -l)" = 60
 expect_exit 0 '--insecure' "$HOTFIX" --state "$T/st4" -v --insecure --tls-cert "$PKI/client.crt" \
 	--tls-key "$PKI/client.key" cluster show --cluster "$SEED"
 check 'keeps no session' test ! -e "$T/st4/tls-sessions"

@@ -130,7 +130,7 @@ void hf_tls_cache_offer(SSL *ssl, const struct hf_tls *t, const char *addr, cons
  * missing) under an exclusive lock, which session_read() waits for. In
  * place, not a new file renamed over the old one: on ext4 that creates an
  * inode and flushes the data at each write, a fifth of a resumed run's
- * CPU. */
+ * CPU. A file that is not private is removed instead. */
 static void session_write(const char *path, SSL_SESSION *sess)
 {
 	unsigned char *der = NULL;
@@ -146,10 +146,14 @@ static void session_write(const char *path, SSL_SESSION *sess)
 			fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		free(dir);
 	}
-	if (fd >= 0 && len > 0 && len <= SESSION_MAX && !flock(fd, LOCK_EX) && !fstat(fd, &st) &&
-	    st.st_uid == geteuid() && !(st.st_mode & 077) &&
-	    pwrite(fd, der, (size_t)len, 0) == len)
-		(void)!ftruncate(fd, len);
+	if (fd >= 0 && len > 0 && len <= SESSION_MAX && !flock(fd, LOCK_EX) && !fstat(fd, &st)) {
+		/* Not private: someone may hold it open, so no secret goes
+		 * into it; the next session makes a new file. */
+		if (st.st_uid != geteuid() || (st.st_mode & 077))
+			unlink(path);
+		else if (pwrite(fd, der, (size_t)len, 0) == len)
+			(void)!ftruncate(fd, len);
+	}
 	if (fd >= 0)
 		close(fd);
 	OPENSSL_free(der);
