@@ -52,6 +52,16 @@ static void usage(FILE *f)
 		   "'hotfix COMMAND --help' tells more.\n");
 }
 
+/* -v: the TLS handshakes of the run, full and resumed. */
+static void tls_report(void)
+{
+	unsigned long full, resumed;
+
+	hf_tls_handshakes(&full, &resumed);
+	if (full || resumed)
+		fprintf(stderr, "hotfix: TLS handshakes: %lu full, %lu resumed\n", full, resumed);
+}
+
 static char *default_state_dir(void)
 {
 	const char *s = getenv("HOTFIX_STATE");
@@ -223,6 +233,8 @@ int main(int argc, char **argv)
 		if (rc && err.msg[0])
 			fprintf(stderr, "hotfix: %s\n", err.msg);
 		hf_policy_free(ctx.policy);
+		if (ctx.verbose)
+			tls_report();
 		return hf_exit_code(rc);
 	}
 	fprintf(stderr, "hotfix: '%s' is not a hotfix command; see 'hotfix --help'\n", argv[1]);

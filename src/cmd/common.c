@@ -48,7 +48,10 @@ void hf_cmd_tls_setup(struct hf_ctx *ctx)
 		}
 		free(dir);
 	}
+	/* Sessions are kept per user, with the journal (tlscache.c). */
+	t.sessions = ctx->state_dir ? hf_xasprintf("%s/tls-sessions", ctx->state_dir) : NULL;
 	hf_uri_tls_defaults(&t);
+	free(t.sessions);
 	free(files[0]);
 	free(files[1]);
 	free(files[2]);

@@ -94,6 +94,35 @@ snapshot "$T/after-mistakes" "$ports" $PARAMS
 check 'nothing changed' test_cmp "$T/before" "$T/after-mistakes"
 test_end
 
+# Sessions kept across processes (tlscache.c). The tests above already ran
+# a wrong CA and a wrong name after sessions were kept: refused all the same.
+S3=$T/st3
+handshakes() { sed -n 's/^hotfix: TLS handshakes: \([0-9]*\) full, \([0-9]*\) resumed$/\1 \2/p' "$T/err"; }
+test_begin 'TLS sessions are resumed by the next command, and only good ones'
+expect_exit 0 'cluster show -v, fresh state' "$HOTFIX" --state "$S3" -v "${TLSOPTS[@]}" cluster show --cluster "$SEED"
+check 'full handshakes, none resumed' test "$(handshakes | cut -d' ' -f2)" = 0
+check 'a session file per node' test "$(find "$S3/tls-sessions" -type f | wc -l)" = 6
+check 'the files are private (0600 in 0700)' \
+	test "$(stat -c %a "$S3/tls-sessions")$(stat -c %a "$S3"/tls-sessions/* | sort -u)" = 700600
+expect_exit 0 'cluster show -v again' "$HOTFIX" --state "$S3" -v "${TLSOPTS[@]}" cluster show --cluster "$SEED"
+check 'every handshake resumed' test "$(handshakes | cut -d' ' -f1)" = 0
+check 'at least one per node' test "$(handshakes | cut -d' ' -f2)" -ge 6
+check 'the seed is shown' contains "$T/out" "rediss://127.0.0.1:$BASE"
+for f in "$S3"/tls-sessions/*; do head -c 300 /dev/urandom >"$f"; done
+expect_exit 0 'corrupted session files' "$HOTFIX" --state "$S3" -v "${TLSOPTS[@]}" cluster show --cluster "$SEED"
+check 'are ignored: full handshakes' test "$(handshakes | cut -d' ' -f2)" = 0
+chmod 644 "$S3"/tls-sessions/*
+expect_exit 0 'session files readable by others' "$HOTFIX" --state "$S3" -v "${TLSOPTS[@]}" cluster show --cluster "$SEED"
+check 'are not offered' test "$(handshakes | cut -d' ' -f2)" = 0
+check 'and are removed' test -z "$(find "$S3/tls-sessions" -type f -perm /077)"
+expect_exit 0 'cluster show -v after them' "$HOTFIX" --state "$S3" -v "${TLSOPTS[@]}" cluster show --cluster "$SEED"
+check 'which keeps new private ones' \
+	test "$(find "$S3/tls-sessions" -type f | wc -l)$(find "$S3/tls-sessions" -type f -perm /077 | wc -l)" = 60
+expect_exit 0 '--insecure' "$HOTFIX" --state "$T/st4" -v --insecure --tls-cert "$PKI/client.crt" \
+	--tls-key "$PKI/client.key" cluster show --cluster "$SEED"
+check 'keeps no session' test ! -e "$T/st4/tls-sessions"
+test_end
+
 test_begin 'commands in the state directory find the TLS sandbox and its certificates'
 mkdir -p "$T/st2" && ln -s "$T/tls" "$T/st2/sandbox"
 expect_exit 0 'cluster show, no --cluster, no TLS option' "$HOTFIX" --state "$T/st2" cluster show

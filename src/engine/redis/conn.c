@@ -19,6 +19,7 @@ void hf_tls_release(struct hf_tls *t)
 	free(t->cert);
 	free(t->key);
 	free(t->sni);
+	free(t->sessions);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -34,6 +35,7 @@ void hf_tls_copy(struct hf_tls *dst, const struct hf_tls *src)
 	dst->key = dup_or_null(src->key);
 	dst->sni = dup_or_null(src->sni);
 	dst->insecure = src->insecure;
+	dst->sessions = dup_or_null(src->sessions);
 }
 
 void hf_uri_release(struct hf_uri *u)
@@ -85,6 +87,7 @@ static void tls_settings(struct hf_tls *t)
 	t->key = tls_setting(tls_defaults.key, "HOTFIX_TLS_KEY");
 	t->sni = tls_setting(tls_defaults.sni, "HOTFIX_TLS_SNI");
 	t->insecure = tls_defaults.insecure || (insecure && !strcmp(insecure, "1"));
+	t->sessions = tls_defaults.sessions ? hf_xstrdup(tls_defaults.sessions) : NULL;
 }
 
 /* The command line's password (hf_uri_password_default()). */

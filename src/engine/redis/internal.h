@@ -71,6 +71,21 @@ const char *hf_conn_addr(const struct hf_conn *c);
 /* Is 'host' an IPv4 or IPv6 literal? */
 int hf_host_is_ip(const char *host);
 
+/* ---- TLS sessions across processes (tlscache.c) -------------------- */
+
+struct ssl_st;
+struct ssl_ctx_st;
+/* Have 'ctx' hand its client sessions to the cache. */
+void hf_tls_cache_setup(struct ssl_ctx_st *ctx);
+/* Offer 'ssl' (not yet connected) the cached session of 'addr' with 't'
+ * and the name checked 'name', if one is there and good; the session the
+ * server gives it replaces it. Nothing when 't' has no cache directory or
+ * is insecure. */
+void hf_tls_cache_offer(struct ssl_st *ssl, const struct hf_tls *t, const char *addr,
+			const char *name);
+/* Count the handshake of 'ssl', just done, as full or resumed. */
+void hf_tls_cache_done(struct ssl_st *ssl);
+
 /* ---- Replies (reply.c) --------------------------------------------- */
 
 /* A reply reader that bounds what one reply may allocate: every reader the

@@ -104,6 +104,7 @@ static SSL_CTX *ctx_new(const struct hf_tls *t, struct hf_err *err)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
 	SSL_CTX_set_verify(ctx, t->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	hf_tls_cache_setup(ctx);
 	if (t->cacert ? SSL_CTX_load_verify_locations(ctx, t->cacert, NULL) != 1 :
 			SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		hf_err_set(err, HF_EINVAL, "cannot load the TLS CA certificates '%s': %s",
@@ -249,8 +250,10 @@ static int tls_step(struct hf_conn *c, struct hf_err *err)
 	pipe_hold(&g);
 	ret = SSL_connect(c->ssl);
 	pipe_release(&g);
-	if (ret == 1)
+	if (ret == 1) {
+		hf_tls_cache_done(c->ssl);
 		return 0;
+	}
 	e = SSL_get_error(c->ssl, ret);
 	if (e == SSL_ERROR_WANT_READ)
 		return POLLIN;
@@ -281,6 +284,7 @@ static int tls_setup(struct hf_conn *c, const struct hf_tls *t, const char *host
 	if (!t->insecure && (hf_host_is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(param, name)
 						 : X509_VERIFY_PARAM_set1_host(param, name, 0)) != 1)
 		return hf_err_set(err, HF_EINVAL, "TLS: cannot check the name '%s'", name);
+	hf_tls_cache_offer(c->ssl, t, c->addr, name);
 	return 0;
 }
 

@@ -23,6 +23,8 @@ struct hf_tls {
 	char *key;       /* its private key; NULL: in 'cert' */
 	char *sni;       /* name sent and checked; NULL: the host of each node */
 	int insecure;    /* no verification of the server at all */
+	char *sessions;  /* directory of the TLS session cache (tlscache.c), or
+			  * NULL: none; its files are secrets */
 };
 
 struct hf_uri {
@@ -72,6 +74,9 @@ void hf_uri_release(struct hf_uri *u);
 void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src);
 void hf_tls_release(struct hf_tls *t);
 void hf_tls_copy(struct hf_tls *dst, const struct hf_tls *src);
+/* How many TLS handshakes this process made in full, and how many
+ * resumed a session of the cache (struct hf_tls' 'sessions'). */
+void hf_tls_handshakes(unsigned long *full, unsigned long *resumed);
 
 /* ---- Keys --------------------------------------------------------- */
 
