@@ -202,7 +202,7 @@ test_end
 test_begin 'the audit trail names actor, role, approvals and the emergency'
 expect_exit 0 "audit export" hf audit export --jsonl
 check "alice's apply: her role and both approvers, the plan digest approvals sign" json_true "$T/out" \
-	'.[] | select(.action == "apply" and .outcome == "started" and .actor == "alice") |
+	'.[] | select(.action == "apply" and .outcome == "started" and .actor == "alice" and (.why | test("config hotfix"))) |
 	 (.role | test("operator")) and .approvals == "bob, carol" and (.plan_digest | length) == 64' --slurp
 check "bob's rollback with his role" json_true "$T/out" \
 	'any(.[]; .action == "rollback" and .actor == "bob" and .role == "approver")' --slurp
@@ -211,9 +211,9 @@ check "dave's emergency with its reason" json_true "$T/out" \
 check "alice's pause request with her role" json_true "$T/out" \
 	'any(.[]; .action == "pause" and .outcome == "requested" and .actor == "alice" and (.role | test("operator")))' --slurp
 check "alice's flag set with both approvers" json_true "$T/out" \
-	'any(.[]; .action == "apply" and .actor == "alice" and (.why | test("flag set flags.json")) and .approvals == "bob, carol")' --slurp
+	'any(.[]; .action == "apply" and .actor == "alice" and (.why // "" | test("flag set flags.json")) and .approvals == "bob, carol")' --slurp
 check "alice's kill switch, named as one" json_true "$T/out" \
-	'any(.[]; .action == "apply" and .actor == "alice" and (.why | test("^kill switch .*flag kill ui: INC-2")))' --slurp
+	'any(.[]; .action == "apply" and .actor == "alice" and (.why // "" | test("^kill switch .*flag kill ui: INC-2")))' --slurp
 expect_exit 0 "audit verify" hf audit verify
 test_end
 
