@@ -59,6 +59,55 @@ static char *plan_digest(const struct hf_plan *p)
 	return hf_xstrdup(hex);
 }
 
+/* The policy's say on an apply of plan 'p' to 'c' (the actor into 'g'). */
+static int policy_check(struct hf_ctx *ctx, const struct hf_manifest *m,
+			const struct hf_cluster *c, const struct hf_plan *p,
+			const struct hf_apply_opts *o, struct hf_cmd_govern *g, struct hf_err *err)
+{
+	char *uri = hf_uri_redacted(&c->uri);
+	int rc = hf_cmd_govern(ctx, HF_ACT_APPLY, uri, g, err);
+
+	if (!rc)
+		rc = hf_cmd_govern_apply(g, m, c, p, o, err);
+	free(uri);
+	return rc;
+}
+
+/* The cluster's lease for the apply of plan 'p', before its run exists. */
+static int gov_lease(struct hf_ctx *ctx, struct hf_cmd_gov *gov, const struct hf_cmd_govern *g,
+		     struct hf_journal *j, const struct hf_manifest *m, const struct hf_cluster *c,
+		     const struct hf_plan *p, struct hf_err *err)
+{
+	gov->j = j;
+	gov->manifest_sha256 = m->sha256;
+	gov->plan_digest = plan_digest(p);
+	gov->who = g;
+	return hf_cmd_gov_lease(ctx, gov, &c->uri, "", err);
+}
+
+/* The audit record "started" of run 'r' (its why: the manifest's problem,
+ * or the override); the run is failed, "not started", when it cannot be. */
+static int gov_start(struct hf_ctx *ctx, struct hf_cmd_gov *gov, const struct hf_cmd_govern *g,
+		     const struct hf_apply_opts *o, struct hf_rollout *r, struct hf_err *err)
+{
+	char *why = NULL;
+	int rc;
+
+	if (g->emergency)
+		why = hf_xasprintf("emergency override: %s", o->reason);
+	else if (g->kill_switch)
+		why = hf_xasprintf("kill switch (no approvals, no windows): %s", r->m->problem);
+	rc = hf_cmd_gov_start(ctx, gov, r, why ? why : r->m->problem, err);
+	free(why);
+	if (!rc)
+		return 0;
+	r->run->state = HF_RUN_FAILED;
+	free(r->run->note);
+	r->run->note = hf_xasprintf("not started: %s", err->msg);
+	hf_journal_run_update(r->j, r->run, NULL);
+	return rc;
+}
+
 static const char usage[] =
 	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--otlp URL] [--json] [-q]\n"
 	"                         [--approval FILE]... [--emergency --reason TEXT]\n"
@@ -87,7 +136,6 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	struct hf_rollout *r = NULL;
 	struct hf_live live = {0};
 	struct hf_cmd_govern g = {0};
-	char *uri = NULL, *why = NULL;
 	int rc;
 
 	rc = hf_cmd_plan_for(ctx, m, o->cluster, &c, &p, err);
@@ -103,10 +151,7 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 		goto out;
 	}
 	/* Policy: role, emergency, approvals; refused before any journal. */
-	uri = hf_uri_redacted(&c->uri);
-	rc = hf_cmd_govern(ctx, HF_ACT_APPLY, uri, &g, err);
-	if (!rc)
-		rc = hf_cmd_govern_apply(&g, m, c, p, o, err);
+	rc = policy_check(ctx, m, c, p, o, &g, err);
 	if (rc)
 		goto out;
 	if (!o->yes && (rc = confirm(p, m, err)))
@@ -116,11 +161,7 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 		goto out;
 	/* Governance (issue 13): the cluster's lease before the run is
 	 * journaled; the audit record before its first change. */
-	gov.j = j;
-	gov.manifest_sha256 = m->sha256;
-	gov.plan_digest = plan_digest(p);
-	gov.who = &g;
-	rc = hf_cmd_gov_lease(ctx, &gov, &c->uri, "", err);
+	rc = gov_lease(ctx, &gov, &g, j, m, c, p, err);
 	if (rc)
 		goto out;
 	rc = hf_rollout_create(j, m, c, p, &r, err);
@@ -128,16 +169,9 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 		goto out;
 	m = NULL;   /* owned by the rollout now */
 	c = NULL;
-	if (g.emergency)
-		why = hf_xasprintf("emergency override: %s", o->reason);
-	rc = hf_cmd_gov_start(ctx, &gov, r, why ? why : r->m->problem, err);
-	if (rc) {
-		r->run->state = HF_RUN_FAILED;
-		free(r->run->note);
-		r->run->note = hf_xasprintf("not started: %s", err->msg);
-		hf_journal_run_update(j, r->run, NULL);
+	rc = gov_start(ctx, &gov, &g, o, r, err);
+	if (rc)
 		goto out;
-	}
 	if (!ctx->json && !ctx->quiet)
 		printf("\nrun %s\n", r->run->id);
 	live.ctx = ctx;
@@ -163,8 +197,6 @@ out:
 		hf_cmd_gov_end(&gov, r, rc, err);
 	hf_cmd_notify_finish(&cn, ctx);
 	hf_cmd_govern_release(&g);
-	free(uri);
-	free(why);
 	free(started);
 	hf_rollout_free(r);
 	hf_journal_close(j);

@@ -19,13 +19,16 @@
 static const char usage[] =
 	"usage: hotfix approve FILE [--cluster URI] --sign-key KEY [--reason TEXT]\n"
 	"                           [--expires DURATION] [--out APPROVAL]\n"
+	"       hotfix approve --flag-set FLAGS [--cluster URI] --sign-key KEY ...\n"
 	"Plans FILE on the live cluster and signs (Ed25519) a statement over the\n"
 	"manifest's SHA-256, the plan digest (each node's change, from which value to\n"
 	"which, and the waves) and the topology hash, valid for --expires (24h).\n"
 	"Needs a policy (--policy, $HOTFIX_POLICY) in which KEY is an approver or\n"
 	"admin. The statement goes to --out, or stdout; the author applies with\n"
 	"'hotfix apply FILE --approval APPROVAL'. Any change to the plan or the\n"
-	"topology before then voids it.\n";
+	"topology before then voids it.\n"
+	"--flag-set FLAGS signs what 'hotfix flag set FLAGS --approval APPROVAL'\n"
+	"applies (the same flag file, under the same file name).\n";
 
 static int write_out(const char *path, const char *text, struct hf_err *err)
 {
@@ -72,9 +75,10 @@ static int sign_plan(struct hf_ctx *ctx, struct hf_cmd_govern *g, const struct h
 int cmd_approve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
 	const char *cluster = NULL, *reason = NULL, *expires = "24h", *out = NULL, *pos[1];
+	const char *flags = NULL;
 	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { "reason", &reason, NULL },
 				       { "expires", &expires, NULL }, { "out", &out, NULL },
-				       { 0 } };
+				       { "flag-set", &flags, NULL }, { 0 } };
 	struct hf_cmd_govern g = {0};
 	struct hf_manifest *m = NULL;
 	struct hf_cluster *c = NULL;
@@ -86,9 +90,10 @@ int cmd_approve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
 	if (rc)
 		return rc;
-	if (help || !npos) {
+	if (help || !npos == !flags) {
 		fputs(usage, help ? stdout : stderr);
-		return help ? 0 : hf_err_set(err, HF_EINVAL, "approve: no manifest given");
+		return help ? 0 : hf_err_set(err, HF_EINVAL, "approve: %s", flags ? "a manifest or "
+					     "--flag-set, not both" : "no manifest given");
 	}
 	if (hf_duration_parse(expires, &ms) || ms < 1000)
 		return hf_err_set(err, HF_EINVAL, "approve: invalid --expires '%s' (a duration of at "
@@ -96,7 +101,13 @@ int cmd_approve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (!ctx->policy)
 		return hf_err_set(err, HF_EINVAL, "approve: there is no policy (--policy FILE or "
 				  "$HOTFIX_POLICY) to approve under");
-	rc = hf_cmd_plan_load(ctx, pos[0], cluster, &m, &c, &p, err);
+	if (flags) {
+		rc = hf_cmd_flag_set_manifest(flags, &m, err);
+		if (!rc)
+			rc = hf_cmd_plan_for(ctx, m, cluster, &c, &p, err);
+	} else {
+		rc = hf_cmd_plan_load(ctx, pos[0], cluster, &m, &c, &p, err);
+	}
 	if (!rc) {
 		uri = hf_uri_redacted(&c->uri);
 		rc = hf_cmd_govern(ctx, HF_ACT_APPROVE, uri, &g, err);

@@ -123,6 +123,8 @@ struct hf_apply_opts {
 	struct hf_optlist approvals;  /* --approval FILE, repeatable */
 	int emergency;           /* --emergency: windows and approvals overridden */
 	const char *reason;      /* --reason TEXT (required with --emergency) */
+	int kill_switch;         /* 'flag kill': an operator's, without approvals
+				  * or windows (a kill switch never waits) */
 };
 /* Plan manifest 'm' (owned: freed here) on the cluster, show the plan, ask
  * (unless o->yes; refused off a terminal), then run it to its end as
@@ -130,6 +132,10 @@ struct hf_apply_opts {
  * returns (main maps it to the exit code). */
 int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 			  const struct hf_apply_opts *o, struct hf_err *err);
+/* The manifest 'hotfix flag set FILE' applies (FILE checked strictly:
+ * FILE:LINE:COL, exit 2), the same for whoever makes it: what 'hotfix
+ * approve --flag-set FILE' signs. Caller frees '*m'. */
+int hf_cmd_flag_set_manifest(const char *file, struct hf_manifest **m, struct hf_err *err);
 int hf_cmd_journal(struct hf_ctx *ctx, struct hf_journal **out, struct hf_err *err);
 /* Print a plan for people. */
 void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_cluster *c,
@@ -220,6 +226,7 @@ struct hf_cmd_govern {
 	struct hf_policy_actor actor;
 	struct hf_key *key;                   /* the signing key (private), or NULL */
 	int emergency;                        /* an allowed --emergency */
+	int kill_switch;                      /* an operator's 'flag kill' */
 	char approvers[256];                  /* who approved, "bob, carol" */
 };
 /* Identify the actor (--sign-key, $HOTFIX_SIGN_KEY) and check that they
@@ -230,8 +237,8 @@ int hf_cmd_govern(struct hf_ctx *ctx, enum hf_policy_action a, const char *uri,
 		  struct hf_cmd_govern *g, struct hf_err *err);
 void hf_cmd_govern_release(struct hf_cmd_govern *g);
 /* Everything an apply of plan 'p' needs beyond the role: --emergency by a
- * role the cluster allows (with --reason), else the approvals required,
- * each verified against the plan recomputed now. HF_EREFUSED listing each
+ * role the cluster allows (with --reason), or the kill switch ('flag kill',
+ * with --reason), else the approvals required, each verified against the plan recomputed now. HF_EREFUSED listing each
  * approval and why it does not count; nothing is journaled or changed. */
 int hf_cmd_govern_apply(struct hf_cmd_govern *g, const struct hf_manifest *m,
 			const struct hf_cluster *c, const struct hf_plan *p,
@@ -245,9 +252,15 @@ void hf_cmd_govern_run(struct hf_cmd_govern *g, struct hf_rollout *r, const char
 int hf_cmd_govern_open(struct hf_ctx *ctx, struct hf_rollout *r, enum hf_policy_action a,
 		       const char *what, struct hf_cmd_govern *g, struct hf_err *err);
 /* pause, continue, abort of run 'name': the role of an operator, recorded
- * in the run's events, before the request is written. 0 without policy. */
+ * in the run's events, before the request is written; 'g' gets the actor
+ * (the OS user only without a policy: 0). Release with
+ * hf_cmd_govern_release(). */
 int hf_cmd_govern_request(struct hf_ctx *ctx, struct hf_journal *j, const char *name,
-			  struct hf_err *err);
+			  struct hf_cmd_govern *g, struct hf_err *err);
+/* When the window opens that run paused with 'note' waits for: 1 and
+ * 'out' ("2026-12-01T08:00:00Z"), '*ms' (unix ms); 0 when the note is no
+ * window's or says no time. */
+int hf_cmd_window_until(const char *note, char out[32], long long *ms);
 /* What the policy asks of an apply on 'c', for 'hotfix plan' (people). */
 void hf_cmd_print_policy(FILE *f, struct hf_ctx *ctx, const struct hf_cluster *c,
 			 const struct hf_plan *p, const struct hf_manifest *m);

@@ -396,6 +396,7 @@ static int flag_client(int argc, char **argv, struct hf_ctx *ctx, struct hf_err 
 
 static const char usage_publish[] =
 	"usage: hotfix flag set FILE --cluster URI [--yes] [--json] [-q]\n"
+	"                       [--approval FILE]... [--emergency --reason TEXT]\n"
 	"       hotfix flag kill KEY --cluster URI [--reason TEXT] [--yes] [--json] [-q]\n"
 	"\n"
 	"  set   publish every flag of FILE (checked strictly first: FILE:LINE:COL,\n"
@@ -404,7 +405,11 @@ static const char usage_publish[] =
 	"  kill  publish a version in which every context gets flag KEY's off variant\n"
 	"        (metadata.killVariant, else 'off', else its defaultVariant), its\n"
 	"        targeting removed; verified when every live client acknowledged it\n"
-	"Both refuse without --yes when there is no terminal to ask on.\n";
+	"Both refuse without --yes when there is no terminal to ask on.\n"
+	"Under a policy (--policy, $HOTFIX_POLICY; --sign-key KEY says who): 'set'\n"
+	"follows apply's rules (approvals: 'hotfix approve --flag-set FILE'; windows;\n"
+	"--emergency); 'kill' needs an operator and --reason, and waits for no\n"
+	"approval and no window. Both are audited.\n";
 
 static void flag_publish_usage(FILE *f)
 {
@@ -424,8 +429,8 @@ static void manifest_head(struct hf_buf *b, const char *name, const char *proble
 	char *q = json_text(p);
 
 	hf_buf_printf(b, "apiVersion: hotfix/v1\nkind: Hotfix\nmetadata:\n  name: %s\n"
-		      "  version: 1\n  owner: %s\n  problem: %s\nspec:\n  changes:\n", name,
-		      hf_operator(), q);
+		      "  version: 1\n  owner: hotfix-flag\n  problem: %s\nspec:\n  changes:\n",
+		      name, q);
 	free(q);
 	json_decref(p);
 }
@@ -459,14 +464,12 @@ static int generated(const char *label, const struct hf_buf *b, struct hf_manife
 	return hf_manifest_parse(label, b->s, b->len, m, err);
 }
 
-static int flag_set(struct hf_ctx *ctx, const char *file, const struct hf_apply_opts *o,
-		    struct hf_err *err)
+int hf_cmd_flag_set_manifest(const char *file, struct hf_manifest **m, struct hf_err *err)
 {
 	struct hf_flagdoc *fd = NULL;
-	struct hf_manifest *m = NULL;
 	struct hf_buf b = {0};
 	json_t *doc = NULL, *flags, *def;
-	const char *key;
+	const char *key, *base = strrchr(file, '/');
 	char *canon = NULL, *problem;
 	int rc;
 
@@ -480,20 +483,30 @@ static int flag_set(struct hf_ctx *ctx, const char *file, const struct hf_apply_
 		rc = hf_err_set(err, HF_EINVAL, "%s: no flag to set", file);
 		goto out;
 	}
-	problem = hf_xasprintf("hotfix flag set %s", file);
+	/* Nothing of who makes it or where the file lies: the author's and
+	 * the approver's manifests are the same bytes (issue 13). */
+	problem = hf_xasprintf("hotfix flag set %s", base ? base + 1 : file);
 	manifest_head(&b, "flag-set", problem);
 	free(problem);
 	json_object_foreach(flags, key, def)
 		manifest_change(&b, key, def, json_object_get(doc, "$evaluators"));
 	manifest_tail(&b);
-	if (!(rc = generated(file, &b, &m, err)))
-		rc = hf_cmd_apply_manifest(ctx, m, o, err);
+	rc = generated(file, &b, m, err);
 out:
 	hf_buf_release(&b);
 	json_decref(doc);
 	free(canon);
 	hf_flagdoc_unref(fd);
 	return rc;
+}
+
+static int flag_set(struct hf_ctx *ctx, const char *file, const struct hf_apply_opts *o,
+		    struct hf_err *err)
+{
+	struct hf_manifest *m = NULL;
+	int rc = hf_cmd_flag_set_manifest(file, &m, err);
+
+	return rc ? rc : hf_cmd_apply_manifest(ctx, m, o, err);
 }
 
 /* The variant a kill gives every context: metadata.killVariant, else one
@@ -579,12 +592,15 @@ static int flag_kill(struct hf_ctx *ctx, const char *key, const char *reason,
 static int flag_publish(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
 	struct hf_apply_opts o = {0};
-	const char *reason = NULL, *pos[2];
+	const char *pos[2];
 	const struct hf_opt opts[] = { { "cluster", &o.cluster, NULL }, { "yes", NULL, &o.yes },
-				       { "reason", &reason, NULL }, { 0 } };
+				       { "reason", &o.reason, NULL },
+				       { "emergency", NULL, &o.emergency }, { 0 } };
 	int npos, help, rc;
 
-	rc = hf_opts_parse(argc, argv, opts, pos, 2, &npos, &help, err);
+	rc = hf_opts_take_list(&argc, argv, "approval", &o.approvals, err);
+	if (!rc)
+		rc = hf_opts_parse(argc, argv, opts, pos, 2, &npos, &help, err);
 	if (rc)
 		return rc;
 	if (help) {
@@ -597,11 +613,20 @@ static int flag_publish(int argc, char **argv, struct hf_ctx *ctx, struct hf_err
 				  !strcmp(pos[0], "set") ? "FILE" : "KEY");
 	}
 	if (!strcmp(pos[0], "set")) {
-		if (reason)
-			return hf_err_set(err, HF_EINVAL, "flag set: --reason goes with kill");
+		if (o.reason && !o.emergency)
+			return hf_err_set(err, HF_EINVAL, "flag set: --reason goes with --emergency "
+					  "(or with kill)");
+		if (o.emergency && (!o.reason || !*o.reason))
+			return hf_err_set(err, HF_EINVAL, "flag set: --emergency needs --reason TEXT");
 		return flag_set(ctx, pos[1], &o, err);
 	}
-	return flag_kill(ctx, pos[1], reason, &o, err);
+	/* The kill switch waits for nobody: no approval, no window. */
+	if (o.approvals.n || o.emergency)
+		return hf_err_set(err, HF_EINVAL, "flag kill needs no %s: it is the kill switch, "
+				  "an operator's without approvals or windows",
+				  o.emergency ? "--emergency" : "--approval");
+	o.kill_switch = 1;
+	return flag_kill(ctx, pos[1], o.reason, &o, err);
 }
 
 /* ---- validate, eval, preview, and the group ---------------------------- */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd/cmd.h"
 #include "core/approval.h"
@@ -18,6 +19,8 @@
 #include "util/misc.h"
 
 #define APPROVAL_MAX_BYTES (1 << 20)
+/* When a closed window opens, in a paused run's note: UTC, ISO 8601. */
+#define UNTIL_FMT "%Y-%m-%dT%H:%M:%SZ"
 
 static const char *env(const char *name)
 {
@@ -164,6 +167,16 @@ int hf_cmd_govern_apply(struct hf_cmd_govern *g, const struct hf_manifest *m,
 		g->emergency = 1;
 		return 0;
 	}
+	/* The kill switch: the role of an operator (hf_cmd_govern()) and a
+	 * reason; it waits for no approval and no window. */
+	if (o->kill_switch) {
+		if (!o->reason || !*o->reason)
+			return hf_err_set(err, HF_EINVAL, "flag kill: policy '%s' governs this: say "
+					  "why with --reason TEXT (the audit trail keeps it)",
+					  g->ctx->policy->path);
+		g->kill_switch = 1;
+		return 0;
+	}
 	if (!g->pc->approvals && !o->approvals.n)
 		return 0;
 	hf_approval_subject_init(&now, m, c, p);
@@ -193,7 +206,8 @@ static int window_cb(void *ud, char *why, size_t len)
 	struct hf_cmd_govern *g = ud;
 	const struct hf_policy_window *w = NULL;
 	long long t = hf_policy_now(), next;
-	char when[96];
+	char when[96], utc[32];
+	struct tm tm;
 
 	if (hf_policy_window_open(g->pc, t, NULL))
 		return 1;
@@ -204,8 +218,25 @@ static int window_cb(void *ud, char *why, size_t len)
 		return 0;
 	}
 	hf_policy_fmt_local(next, w->tz, when, sizeof(when));
-	snprintf(why, len, "outside the maintenance window (%s), opens %s", w->text, when);
+	strftime(utc, sizeof(utc), UNTIL_FMT, gmtime_r(&(time_t){ (time_t)next }, &tm));
+	snprintf(why, len, "outside the maintenance window (%s), opens %s (%s)", w->text, when, utc);
 	return 0;
+}
+
+int hf_cmd_window_until(const char *note, char out[32], long long *ms)
+{
+	const char *p = note ? strrchr(note, '(') : NULL;
+	struct tm tm = {0};
+	const char *end;
+
+	if (!note || strncmp(note, "outside the maintenance window", 30) || !p)
+		return 0;
+	end = strptime(p + 1, UNTIL_FMT, &tm);
+	if (!end || strcmp(end, ")"))
+		return 0;
+	snprintf(out, 32, "%.*s", (int)(end - p - 1), p + 1);
+	*ms = (long long)timegm(&tm) * 1000;
+	return 1;
 }
 
 static void record(struct hf_rollout *r, const char *kind, const char *msg)
@@ -234,6 +265,11 @@ void hf_cmd_govern_run(struct hf_cmd_govern *g, struct hf_rollout *r, const char
 		msg = hf_xasprintf("emergency override by %s: %s; maintenance windows and approvals "
 				   "are skipped", g->actor.name, reason);
 		record(r, "emergency", msg);
+		free(msg);
+	} else if (g->kill_switch) {
+		msg = hf_xasprintf("kill switch by %s: %s; maintenance windows and approvals are "
+				   "skipped", g->actor.name, reason);
+		record(r, "kill", msg);
 		free(msg);
 	} else if (pol && g->pc && g->pc->nwindows) {
 		r->window = window_cb;
@@ -339,21 +375,21 @@ int hf_cmd_govern_open(struct hf_ctx *ctx, struct hf_rollout *r, enum hf_policy_
 }
 
 int hf_cmd_govern_request(struct hf_ctx *ctx, struct hf_journal *j, const char *name,
-			  struct hf_err *err)
+			  struct hf_cmd_govern *g, struct hf_err *err)
 {
-	struct hf_cmd_govern g = {0};
 	struct hf_run *run = NULL;
 	int rc;
 
+	memset(g, 0, sizeof(*g));
+	hf_policy_actor_set(&g->actor, NULL);
 	if (!ctx->policy)
 		return 0;
 	rc = hf_journal_run_load(j, name, &run, NULL, NULL, err);
 	if (!rc)
-		rc = hf_cmd_govern(ctx, HF_ACT_APPLY, run->cluster, &g, err);
+		rc = hf_cmd_govern(ctx, HF_ACT_APPLY, run->cluster, g, err);
 	if (!rc)
 		hf_journal_event(j, run->id, "policy", "request by %s",
-				 hf_policy_actor_text(&g.actor, (char[256]){0}, 256));
-	hf_cmd_govern_release(&g);
+				 hf_policy_actor_text(&g->actor, (char[256]){0}, 256));
 	hf_run_free(run);
 	return rc;
 }

@@ -206,8 +206,10 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 {
 	const char *cluster = NULL, *pos[1];
 	const struct hf_opt opts[] = { { "cluster", &cluster, NULL }, { 0 } };
+	struct hf_cmd_govern g = {0};
 	struct hf_journal *j = NULL;
 	struct hf_run *run = NULL;
+	char who[256];
 	int npos, help, rc;
 
 	rc = hf_opts_parse(argc, argv, opts, pos, 1, &npos, &help, err);
@@ -219,9 +221,19 @@ static int request(int argc, char **argv, struct hf_ctx *ctx, const char *what,
 	}
 	rc = hf_cmd_journal(ctx, &j, err);
 	if (!rc)
-		rc = hf_cmd_govern_request(ctx, j, pos[0], err);
-	if (!rc)
-		rc = hf_request_run(j, pos[0], what, hf_operator(), &run, err);
+		rc = hf_cmd_govern_request(ctx, j, pos[0], &g, err);
+	if (!rc) {
+		/* The policy's actor and role in the audit record (issue 13). */
+		struct hf_requester by = {
+			.who = g.actor.name[0] ? hf_policy_actor_text(&g.actor, who, sizeof(who)) :
+				hf_operator(),
+			.actor = g.actor.name[0] ? g.actor.name : NULL,
+			.role = g.actor.roles[0] ? g.actor.roles : NULL,
+		};
+
+		rc = hf_request_run(j, pos[0], what, &by, &run, err);
+	}
+	hf_cmd_govern_release(&g);
 	if (rc < 0)
 		goto out;
 	if (rc == 1) {
@@ -357,7 +369,8 @@ static void status_json(const struct status *st)
 {
 	const struct hf_run *run = st->run;
 	json_t *doc = json_object(), *js = json_array(), *je = json_array();
-	char *s;
+	char *s, until[32];
+	long long until_ms;
 	size_t i;
 
 	json_object_set_new(doc, "run", json_string(run->id));
@@ -365,6 +378,13 @@ static void status_json(const struct status *st)
 	json_object_set_new(doc, "version", json_integer(run->version));
 	json_object_set_new(doc, "state", json_string(hf_run_state_name(run->state)));
 	json_object_set_new(doc, "note", run->note ? json_string(run->note) : json_null());
+	/* Paused outside a maintenance window: until when, for machines. */
+	if (run->state == HF_RUN_PAUSED && hf_cmd_window_until(run->note, until, &until_ms)) {
+		json_object_set_new(doc, "paused_until", json_string(until));
+		json_object_set_new(doc, "paused_until_ms", json_integer(until_ms));
+	} else {
+		json_object_set_new(doc, "paused_until", json_null());
+	}
 	json_object_set_new(doc, "cluster", json_string(run->cluster));
 	json_object_set_new(doc, "sha256", json_string(run->manifest_sha256));
 	json_object_set_new(doc, "operator", json_string(run->operator ? run->operator : ""));

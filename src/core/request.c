@@ -8,8 +8,8 @@
 #include "core/journal.h"
 #include "util/buf.h"
 
-int hf_request_run(struct hf_journal *j, const char *run_id, const char *what, const char *who,
-		   struct hf_run **run, struct hf_err *err)
+int hf_request_run(struct hf_journal *j, const char *run_id, const char *what,
+		   const struct hf_requester *by, struct hf_run **run, struct hf_err *err)
 {
 	struct hf_run *r = NULL;
 	int rc;
@@ -25,8 +25,9 @@ int hf_request_run(struct hf_journal *j, const char *run_id, const char *what, c
 		return 1;
 	/* Fail closed: the request stands only once its audit record does. */
 	{
-		char *why = hf_xasprintf("requested by %s", who);
-		struct hf_audit_rec rec = { .action = what, .why = why, .cluster = r->cluster,
+		char *why = hf_xasprintf("requested by %s", by->who);
+		struct hf_audit_rec rec = { .actor = by->actor, .role = by->role,
+					    .action = what, .why = why, .cluster = r->cluster,
 					    .run_id = r->id, .manifest_sha256 = r->manifest_sha256,
 					    .outcome = "requested" };
 
@@ -41,6 +42,6 @@ int hf_request_run(struct hf_journal *j, const char *run_id, const char *what, c
 	if (rc)
 		return rc;
 	/* The audit trail is best effort, as everywhere: the request stands. */
-	hf_journal_event(j, r->id, "request", "%s requested by %s", what, who);
+	hf_journal_event(j, r->id, "request", "%s requested by %s", what, by->who);
 	return 0;
 }

@@ -9,9 +9,19 @@
 struct hf_journal;
 struct hf_run;
 
+/* Who asks: 'who' names them in the run's events and the audit record's
+ * why ("alice (operator; key ...; os user bob)", "hotfix serve (operator
+ * token ab12cd34) for ::1"); 'actor' and 'role' (NULL: none) are the audit
+ * record's fields: the policy's identity and role, or serve's token. */
+struct hf_requester {
+	const char *who;
+	const char *actor;
+	const char *role;
+};
+
 /* Ask the process driving run 'run_id' ('last' = the newest) to 'what'
- * ("pause", "continue" or "abort"), on behalf of 'who': the request and an
- * audit event naming 'who' are committed to the journal, and the driver
+ * ("pause", "continue" or "abort"), on behalf of 'by': the request and an
+ * audit record naming 'by' are committed to the journal, and the driver
  * acts on them at its next step or tick of a bake.
  *
  * '*run' is set to the run as loaded (caller frees with hf_run_free())
@@ -22,7 +32,7 @@ struct hf_run;
  * here, start a driver, or refuse); HF_EINVAL when there is no such run;
  * HF_EREFUSED when the run is finished (nothing to do); another negative
  * code on a journal error. */
-int hf_request_run(struct hf_journal *j, const char *run_id, const char *what, const char *who,
-		   struct hf_run **run, struct hf_err *err);
+int hf_request_run(struct hf_journal *j, const char *run_id, const char *what,
+		   const struct hf_requester *by, struct hf_run **run, struct hf_err *err);
 
 #endif

@@ -387,7 +387,7 @@ static int spawn_driver(const struct hf_serve_opts *o, const char *action, const
 }
 
 int hf_api_mutate(const struct hf_serve_opts *o, const char *id, const char *action,
-		  const char *who, json_t **body)
+		  const struct hf_requester *by, json_t **body)
 {
 	/* A rollback of a driven run is its driver's abort. */
 	const char *what = strcmp(action, "rollback") ? action : "abort";
@@ -402,7 +402,7 @@ int hf_api_mutate(const struct hf_serve_opts *o, const char *id, const char *act
 		*body = hf_api_error("%s", err.msg);
 		goto out;
 	}
-	rc = hf_request_run(j, id, what, who, &r, &err);
+	rc = hf_request_run(j, id, what, by, &r, &err);
 	if (rc == HF_EREFUSED && r && !strcmp(action, "rollback") && !hf_journal_driven(j, r->id)) {
 		/* A finished run (promoted) can still be rolled back, as on
 		 * the command line, which refuses what must be refused. */

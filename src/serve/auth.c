@@ -18,6 +18,7 @@
 
 struct token {
 	enum hf_serve_role role;
+	int line;                    /* its line in the tokens file: its name */
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 };
 
@@ -60,6 +61,7 @@ static int parse_line(const char *path, int no, char *line, struct hf_tokens *t,
 				  path, no);
 	t->t = hf_xrealloc(t->t, sizeof(*t->t) * (t->n + 1));
 	t->t[t->n].role = r;
+	t->t[t->n].line = no;
 	SHA256((const unsigned char *)token, strlen(token), t->t[t->n].digest);
 	t->n++;
 	OPENSSL_cleanse(token, strlen(token));
@@ -136,14 +138,40 @@ enum hf_serve_role hf_tokens_role(const struct hf_tokens *t, const char *tok)
 	return role;
 }
 
-enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *authorization)
+/* The bearer token of header 'authorization', or NULL. */
+static const char *bearer(const char *authorization)
 {
 	const char *tok;
 
 	if (!authorization || strncasecmp(authorization, "Bearer ", 7))
-		return HF_SERVE_NONE;
+		return NULL;
 	tok = authorization + 7;
 	while (*tok == ' ')
 		tok++;
-	return hf_tokens_role(t, tok);
+	return tok;
+}
+
+enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *authorization)
+{
+	return hf_tokens_role(t, bearer(authorization));
+}
+
+int hf_tokens_line(const struct hf_tokens *t, const char *authorization)
+{
+	const char *tok = bearer(authorization);
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	enum hf_serve_role role = HF_SERVE_NONE;
+	int line = 0;
+	size_t i;
+
+	if (!t || !tok || !*tok)
+		return 0;
+	SHA256((const unsigned char *)tok, strlen(tok), d);
+	/* As hf_tokens_role(): every entry compared, the strongest wins. */
+	for (i = 0; i < t->n; i++)
+		if (!CRYPTO_memcmp(d, t->t[i].digest, sizeof(d)) && t->t[i].role > role) {
+			role = t->t[i].role;
+			line = t->t[i].line;
+		}
+	return line;
 }

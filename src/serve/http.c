@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/journal.h"
+#include "core/request.h"
 #include "serve/serve.h"
 #include "util/buf.h"
 #include "util/misc.h"
@@ -488,12 +489,17 @@ static enum MHD_Result ofrep(struct hf_serve *s, struct MHD_Connection *c, const
 
 static const char *const actions[] = { "pause", "continue", "abort", "rollback" };
 
-/* The audit name of who asks: the role and the client's address. */
-static void who_of(struct MHD_Connection *c, enum hf_serve_role role, int tokens, char *out,
-		   size_t len)
+/* Who asks, for the audit trail: serve's token (named by its line in the
+ * tokens file; serve's tokens are its own identities, not the policy's)
+ * and its role, and the client's address. 'actor' and 'who' are filled. */
+static void who_of(struct hf_serve *s, struct MHD_Connection *c, enum hf_serve_role role,
+		   struct hf_requester *by, char *actor, size_t alen, char *who, size_t wlen)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const char *rname = role == HF_SERVE_OPERATOR ? "operator" : "viewer";
 	char host[INET6_ADDRSTRLEN] = "?";
+	int line = hf_tokens_line(s->o->tokens, MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
 
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
@@ -503,9 +509,16 @@ static void who_of(struct MHD_Connection *c, enum hf_serve_role role, int tokens
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
 	}
-	snprintf(out, len, "hotfix serve (%s) for %s",
-		 !tokens ? "no token" : role == HF_SERVE_OPERATOR ? "operator token" : "viewer token",
-		 host);
+	if (!s->o->tokens)
+		snprintf(actor, alen, "serve (no token)");
+	else
+		snprintf(actor, alen, "serve token line %d", line);
+	snprintf(who, wlen, "hotfix serve (%s%s) for %s", !s->o->tokens ? "no token" : rname,
+		 !s->o->tokens ? "" : " token", host);
+	by->who = who;
+	by->actor = actor;
+	by->role = !s->o->tokens ? NULL : role == HF_SERVE_OPERATOR ? "serve-operator" :
+		"serve-viewer";
 }
 
 /* GET /api/v1/runs/{run}, .../events, .../report. */
@@ -546,7 +559,8 @@ static enum MHD_Result run_post(struct hf_serve *s, struct MHD_Connection *c, co
 				const char *run, const char *action, enum hf_serve_role role)
 {
 	json_t *body = NULL;
-	char who[128];
+	struct hf_requester by;
+	char who[128], actor[64];
 	size_t i;
 	int status;
 
@@ -556,8 +570,8 @@ static enum MHD_Result run_post(struct hf_serve *s, struct MHD_Connection *c, co
 		/* Refused before anything is read or written. */
 		if (role < HF_SERVE_OPERATOR)
 			return reply(c, 403, hf_api_error("%s needs an operator token", actions[i]));
-		who_of(c, role, s->o->tokens != NULL, who, sizeof(who));
-		status = hf_api_mutate(s->o, run, actions[i], who, &body);
+		who_of(s, c, role, &by, actor, sizeof(actor), who, sizeof(who));
+		status = hf_api_mutate(s->o, run, actions[i], &by, &body);
 		return reply(c, status, body);
 	}
 	if (!strcmp(action, "events") || !strcmp(action, "report"))

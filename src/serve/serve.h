@@ -37,6 +37,10 @@ enum hf_serve_role hf_tokens_check(const struct hf_tokens *t, const char *author
 /* The role that the bare token 'token' (may be NULL), as a cookie holds
  * it, grants; the same constant-time check as hf_tokens_check(). */
 enum hf_serve_role hf_tokens_role(const struct hf_tokens *t, const char *token);
+/* The line of the tokens file that the bearer token of 'authorization'
+ * is on (the entry hf_tokens_check() grants by): the token's name in the
+ * audit trail, which never holds the token. 0 when none. */
+int hf_tokens_line(const struct hf_tokens *t, const char *authorization);
 void hf_tokens_free(struct hf_tokens *t);
 
 /* ---- the API, without HTTP (src/serve/api.c) --------------------------- */
@@ -80,11 +84,12 @@ int hf_api_run_events(const struct hf_serve_opts *o, const char *id, long long b
 int hf_api_report(const struct hf_serve_opts *o, const char *id, const char *format,
 		  char **text, const char **ctype);
 /* POST /api/v1/runs/{run}/{action}: 'action' is pause, continue, abort or
- * rollback, asked by 'who' (for the audit event). A rollback (or abort)
- * of a run no live process drives starts a detached 'hotfix rollback'
- * ('abort') driver: 202. */
+ * rollback, asked by 'by' (the audit record's actor and role: serve's
+ * token). A rollback (or abort) of a run no live process drives starts a
+ * detached 'hotfix rollback' ('abort') driver: 202. */
+struct hf_requester;
 int hf_api_mutate(const struct hf_serve_opts *o, const char *id, const char *action,
-		  const char *who, json_t **body);
+		  const struct hf_requester *by, json_t **body);
 /* GET /api/v1/cluster: the topology now, each node's health, build and
  * the hotfix it holds (the newest unfinished or promoted run with a step
  * applied on it). 404 when no cluster is known. */

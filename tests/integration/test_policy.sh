@@ -126,6 +126,12 @@ paused() { hf --json status "$run" >"$T/st.json" && json_true "$T/st.json" \
 wait_for "the run to pause outside the window" 30 paused
 check "the pause says until when the window is closed" json_true "$T/st.json" \
 	'.note | test("opens Tue 2026-12-01 09:00 CET")'
+check "status --json says until when, for machines" json_true "$T/st.json" \
+	'.paused_until == "2026-12-01T08:00:00Z" and .paused_until_ms == 1796112000000'
+expect_exit 0 "alice asks for a pause meanwhile (the window decides; the request is audited)" \
+	as alice pause "$run"
+# A pause not yet dropped when the window opens would be obeyed: continue.
+expect_exit 0 "and for a continue" as alice continue "$run"
 check "the apply process still drives it" kill -0 "$APPLY"
 changed=0
 for p in $PORTS; do [ "$(cfg "$p" timeout)" = 300 ] && changed=$((changed + 1)); done
@@ -167,15 +173,47 @@ expect_exit 0 "rollback by dave" as dave rollback "$run"
 check "every node is back" unchanged
 test_end
 
+test_begin 'flag set follows apply'"'"'s rules; flag kill is an operator'"'"'s, without approvals or windows'
+echo "$OPEN" >"$T/now"
+printf '{"flags":{"ui":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}}}\n' >"$T/flags.json"
+mkdir -p "$T/elsewhere" && cp "$T/flags.json" "$T/elsewhere/flags.json"
+expect_exit 5 "flag set by alice without approvals" as alice flag set "$T/flags.json" --cluster "$SEED" --yes
+check "it says 2 approvals are needed" contains "$T/err" "needs 2 approval(s)"
+expect_exit 0 "bob approves the flag set (his copy of the file)" as bob approve --flag-set \
+	"$T/elsewhere/flags.json" --cluster "$SEED" --reason ok --out "$T/fbob.approval"
+expect_exit 0 "carol approves the flag set" \
+	as carol approve --flag-set "$T/flags.json" --cluster "$SEED" --out "$T/fcarol.approval"
+expect_exit 0 "alice sets the flags with both approvals" as alice flag set "$T/flags.json" \
+	--cluster "$SEED" --yes --approval "$T/fbob.approval" --approval "$T/fcarol.approval"
+echo "$CLOSED" >"$T/now"
+expect_exit 2 "a kill switch under a policy needs --reason" \
+	as alice flag kill ui --cluster "$SEED" --yes
+expect_exit 5 "bob (approver) may not pull the kill switch" \
+	as bob flag kill ui --cluster "$SEED" --yes --reason INC-2
+expect_exit 2 "flag kill takes no approval" as alice flag kill ui --cluster "$SEED" --yes \
+	--reason INC-2 --approval "$T/fbob.approval"
+expect_exit 0 "alice (operator) kills the flag outside the window, without approvals" \
+	as alice flag kill ui --cluster "$SEED" --yes --reason "INC-2 checkout broken"
+expect_exit 0 "status" hf --json status "$(last_run)"
+check "the kill switch, its actor and reason are an event" json_true "$T/out" \
+	'.state == "promoted" and any(.events[]; .kind == "kill" and (.message | test("kill switch by alice: INC-2")))'
+test_end
+
 test_begin 'the audit trail names actor, role, approvals and the emergency'
 expect_exit 0 "audit export" hf audit export --jsonl
 check "alice's apply: her role and both approvers, the plan digest approvals sign" json_true "$T/out" \
-	'.[] | select(.action == "apply" and .outcome == "started" and .actor == "alice") |
+	'.[] | select(.action == "apply" and .outcome == "started" and .actor == "alice" and (.why | test("config hotfix"))) |
 	 (.role | test("operator")) and .approvals == "bob, carol" and (.plan_digest | length) == 64' --slurp
 check "bob's rollback with his role" json_true "$T/out" \
 	'any(.[]; .action == "rollback" and .actor == "bob" and .role == "approver")' --slurp
 check "dave's emergency with its reason" json_true "$T/out" \
 	'any(.[]; .action == "apply" and .actor == "dave" and .why == "emergency override: INC-1 sessions dropped")' --slurp
+check "alice's pause request with her role" json_true "$T/out" \
+	'any(.[]; .action == "pause" and .outcome == "requested" and .actor == "alice" and (.role | test("operator")))' --slurp
+check "alice's flag set with both approvers" json_true "$T/out" \
+	'any(.[]; .action == "apply" and .actor == "alice" and (.why // "" | test("flag set flags.json")) and .approvals == "bob, carol")' --slurp
+check "alice's kill switch, named as one" json_true "$T/out" \
+	'any(.[]; .action == "apply" and .actor == "alice" and (.why // "" | test("^kill switch .*flag kill ui: INC-2")))' --slurp
 expect_exit 0 "audit verify" hf audit verify
 test_end
 

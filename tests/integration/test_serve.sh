@@ -281,6 +281,9 @@ wait_for "the run to pause" 10 run_state_is "$RUN" paused
 expect_exit 0 "hotfix status of the run" hf status "$RUN"
 check "hotfix status shows it paused by request" contains "$T/out" 'paused by request'
 check "the audit event names the API and the role" contains "$T/out" 'pause requested by hotfix serve (operator token)'
+expect_exit 0 "audit export" hf audit export --jsonl
+check "the audit record's actor is serve's token, by its line, and its role" json_true "$T/out" \
+	'any(.[]; .action == "pause" and .outcome == "requested" and .actor == "serve token line 3" and .role == "serve-operator")' --slurp
 check "an operator continues: 202" api_ok "$OPER" POST "/api/v1/runs/$RUN/continue" '/api/v1/runs/{run}/continue' 202
 wait_for "the run to go on" 10 run_state_is "$RUN" running
 test_end
