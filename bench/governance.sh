@@ -46,26 +46,7 @@ else
 	WITHOUT=$T/base/build/hotfix
 fi
 
-cat >"$T/fix.yaml" <<'YAML'
-apiVersion: hotfix/v1
-kind: Hotfix
-metadata:
-  name: bench-governance
-  version: 1
-  owner: bench@example.com
-  problem: Benchmark of governance on a two-parameter config hotfix with zero bake.
-spec:
-  changes:
-    - config:
-        timeout: "300"
-        maxmemory-policy: allkeys-lru
-  rollout:
-    order: replicas-first
-    waves:
-      - nodes: 100%
-        bake: 0
-  guard: none
-YAML
+config_manifest "$T/fix.yaml" bench-governance
 
 # The policy of the third column: alice applies, bob approves.
 for who in alice bob; do
