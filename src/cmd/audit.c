@@ -54,15 +54,27 @@ static int record(struct hf_cmd_gov *g, const struct hf_run *run, const char *cl
 int hf_cmd_gov_lease(struct hf_ctx *ctx, struct hf_cmd_gov *g, const struct hf_uri *uri,
 		     const char *run_id, struct hf_err *err)
 {
+	/* A cluster that is down or failing over (CLUSTERDOWN, TRYAGAIN, a
+	 * node that does not answer) is given the time the nodes are given
+	 * to agree on a topology: it is what a cluster that just lost a node
+	 * needs to serve the lease's slot again. */
+	long long until = hf_mono_ms() + ctx->converge_ms;
 	struct hf_lease_info other;
 	char *cluster;
 	int rc;
 
-	rc = hf_lease_open(uri, ctx->timeout_ms, &g->lease, err);
-	if (!rc)
-		rc = hf_lease_acquire(g->lease, run_id, &other, err);
-	if (!rc)
-		return 0;
+	for (;;) {
+		rc = hf_lease_open(uri, ctx->timeout_ms, &g->lease, err);
+		if (!rc)
+			rc = hf_lease_acquire(g->lease, run_id, &other, err);
+		if (!rc)
+			return 0;
+		if (rc == HF_EREFUSED || rc == HF_EINVAL || hf_mono_ms() >= until)
+			break;
+		hf_lease_close(g->lease);
+		g->lease = NULL;
+		hf_sleep_ms(200);
+	}
 	if (rc == HF_EREFUSED)
 		held_by(&other, err);
 	/* The refusal is an action too; nothing was changed. */
