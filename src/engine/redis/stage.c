@@ -632,8 +632,10 @@ int hf_stage_setup(const struct hf_stage_source *s, const struct hf_uri *mirror,
 	return rc;
 }
 
-/* "user NAME rules..." as ACL SETUSER NAME reset rules...; a selector,
- * "(~k* +get)", stays one word. */
+/* "user NAME rules..." as ACL SETUSER NAME, what resets a user's
+ * passwords, keys, channels, selectors and commands (not 'reset', which
+ * adds 'sanitize-payload'), then the rules; a selector, "(~k* +get)",
+ * stays one word. */
 static void acl_setuser(const char *line, struct hf_argv *a)
 {
 	const char *p = line;
@@ -654,7 +656,12 @@ static void acl_setuser(const char *line, struct hf_argv *a)
 		if (p > w)
 			hf_argv_pushb(a, w, (size_t)(p - w));
 		if (p > w && first) {
-			hf_argv_push(a, "reset");
+			static const char *const clear[] = { "resetpass", "resetkeys", "resetchannels",
+							     "clearselectors", "-@all" };
+			size_t i;
+
+			for (i = 0; i < sizeof(clear) / sizeof(clear[0]); i++)
+				hf_argv_push(a, clear[i]);
 			first = 0;
 		}
 	}
