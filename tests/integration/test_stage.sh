@@ -171,4 +171,21 @@ check "100 keys per primary" test "$(redis-cli -p "$MB2" dbsize)" = 100 -a "$(re
 check "sandbox status knows the mirror" hf sandbox status --dir "$T/mirror2"
 test_end
 
+test_begin 'load --profile replays the profile on the mirror'
+PROF=$T/mirror2/profile.json
+check "the profile has a command mix" json_get "$PROF" '.commands.set.calls'
+check "the profile says every key was a write" [ "$(json_get "$PROF" '.read_share')" = 0 ]
+expect_exit 0 "load --profile" hf --json load --cluster "redis://127.0.0.1:$MB2" --profile "$PROF" \
+	--seconds 1 --rate 200
+cp "$T/out" "$T/load.json"
+check "its read ratio is the profile's" [ "$(json_get "$T/load.json" '.options.read_ratio')" = 0 ]
+check "its value size is the profile's median less DUMP's framing" \
+	[ "$(json_get "$T/load.json" '.options.value_size')" = $(( $(json_get "$PROF" '.keys.value_size.p50') - 11 )) ]
+check "its key count is the source's" [ "$(json_get "$T/load.json" '.options.keys')" = 3000 ]
+check "--rate given wins over the profile's" [ "$(json_get "$T/load.json" '.options.rate')" = 200 ]
+check "no errors" [ "$(json_get "$T/load.json" '.errors')" = 0 ]
+echo '{"format": "other"}' >"$T/bad.json"
+expect_exit 2 "a file that is no profile is refused" hf load --cluster "redis://127.0.0.1:$MB2" --profile "$T/bad.json"
+test_end
+
 finish
