@@ -191,7 +191,7 @@ static void print_report(const struct hf_stage_source *s, const struct hf_stage_
 	printf("functions   %zu librar%s\n", su->libraries, su->libraries == 1 ? "y" : "ies");
 	printf("users       %zu ACL user%s (password hashes as hashes)\n", su->users, su->users == 1 ? "" : "s");
 	snprintf(rate, sizeof(rate), "%.0f", cp->seconds > 0 ? (double)cp->copied / cp->seconds : 0.0);
-	printf("keys        %lld copied of %lld scanned (source: %lld) in %.2f s, %s keys/s",
+	printf("keys        %lld copied of %lld scanned (source: %lld) in %.3f s, %s keys/s",
 	       cp->copied, cp->scanned, s->keys, cp->seconds, rate);
 	if (cp->gone)
 		printf("; %lld gone before their DUMP", cp->gone);
