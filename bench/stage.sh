@@ -15,11 +15,11 @@
 # sandbox of the same layout filled with redis-cli --cluster import;
 # ROUNDS rounds, medians printed.
 #
-#   HOTFIX=build/hotfix KEYS=200000 ROUNDS=3 bash bench/stage.sh
+#   KEYS=200000 ROUNDS=3 bash bench/stage.sh build/hotfix
 set -u
 . "$(dirname "$0")/lib.sh"
 
-HOTFIX=${HOTFIX:?set HOTFIX to the hotfix binary}
+HOTFIX=${1:-${HOTFIX:?give the hotfix binary as $1 or HOTFIX}}
 KEYS=${KEYS:-200000}
 SHARDS=${SHARDS:-3}
 ROUNDS=${ROUNDS:-3}
