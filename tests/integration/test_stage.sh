@@ -6,7 +6,8 @@
 # expiry time equal to the source's, on the primary of the same slots;
 # the source untouched (DEBUG DIGEST, CONFIG GET *, FUNCTION LIST, ACL
 # LIST before and after). Then 'sandbox down' stops the mirror, and a
-# source without a password with '--sample N'.
+# source without a password with '--sample N' and 'load --profile'; a TLS
+# source (rediss://) into a plain mirror.
 #
 # Needs HOTFIX, redis-server, redis-cli, python3.
 . "$(dirname "$0")/lib.sh"
@@ -186,6 +187,21 @@ check "--rate given wins over the profile's" [ "$(json_get "$T/load.json" '.opti
 check "no errors" [ "$(json_get "$T/load.json" '.errors')" = 0 ]
 echo '{"format": "other"}' >"$T/bad.json"
 expect_exit 2 "a file that is no profile is refused" hf load --cluster "redis://127.0.0.1:$MB2" --profile "$T/bad.json"
+test_end
+
+test_begin 'stage from a TLS source (rediss://): a plain mirror'
+sandbox_up tls --shards 2 --replicas 0 --tls || finish
+TB=$BASE
+TD=$T/tls/tls
+for i in $(seq 1 50); do echo "SET t:$i v$i"; done |
+	redis-cli --tls --cacert "$TD/ca.crt" --cert "$TD/client.crt" --key "$TD/client.key" -c -p "$TB" >/dev/null
+MB3=$(free_base 2) || { bad "no free ports"; finish; }
+SANDBOXES+=("$T/mirror3")
+expect_exit 0 "stage" hf --tls-cacert "$TD/ca.crt" --tls-cert "$TD/client.crt" --tls-key "$TD/client.key" \
+	stage --from "rediss://127.0.0.1:$TB" --sample 100% --dir "$T/mirror3" --base-port "$MB3"
+check "the mirror is plain TCP" [ "$(tail -n 1 "$T/out")" = "redis://127.0.0.1:$MB3" ]
+check "all 50 keys copied" test \
+	$(( $(redis-cli -p "$MB3" dbsize) + $(redis-cli -p $((MB3 + 1)) dbsize) )) -eq 50
 test_end
 
 finish
