@@ -2,8 +2,9 @@
 # 'hotfix stage': a mirror of a password-protected 3x1 source with a
 # function library, ACL users, non-default config and 50,000 keys of six
 # types (a third with TTLs): the same shards, replicas, slot ranges,
-# config (as listed), libraries and users; every mirrored key's DUMP and
-# expiry time equal to the source's, on the primary of the same slots;
+# config (as listed), libraries and users; every mirrored key's value
+# (DEBUG DIGEST-VALUE) and expiry time equal to the source's, on the
+# primary of the same slots;
 # the source untouched (DEBUG DIGEST, CONFIG GET *, FUNCTION LIST, ACL
 # LIST before and after). Then 'sandbox down' stops the mirror, and a
 # source without a password with '--sample N' and 'load --profile'; a TLS
