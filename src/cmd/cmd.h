@@ -59,6 +59,7 @@ int cmd_continue(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_status(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_history(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_stage(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_serve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_report(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);

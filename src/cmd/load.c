@@ -15,7 +15,8 @@
 static const char usage[] =
 	"usage: hotfix load [--cluster URI] [--rate N] [--seconds S] [--requests N]\n"
 	"                   [--clients C] [--pipeline P] [--keys K] [--value-size B]\n"
-	"                   [--read-ratio R] [--check-writes [--check-pause-ms MS]] [--json]\n"
+	"                   [--read-ratio R] [--check-writes [--check-pause-ms MS]]\n"
+	"                   [--profile FILE] [--json]\n"
 	"Sends GET and SET to keys " HF_LOAD_KEY_PREFIX "{N} at the primaries that own\n"
 	"them (MOVED, ASK and failovers are followed) and reports requests, errors by\n"
 	"type, throughput and latency percentiles as the client saw them, and per\n"
@@ -41,6 +42,10 @@ static const char usage[] =
 	"                  Ctrl-C ends the traffic, not the read-back\n"
 	"  --check-pause-ms MS  wait MS (or until Ctrl-C) before the read-back: a\n"
 	"                  testing aid to change the data in between\n"
+	"  --profile FILE  a workload profile of 'hotfix stage' (D/profile.json): its\n"
+	"                  request rate, read share (reads among the reads and writes\n"
+	"                  of INFO commandstats), median value size and key count,\n"
+	"                  under the options given here\n"
 	"Requests unanswered after --timeout MS (default 2000) count as 'timeout'.\n"
 	"Exit 0 when it ran, even with errors; 1 when the cluster cannot be reached.\n";
 
@@ -168,9 +173,46 @@ static void print_json(const struct hf_load_report *r, const struct hf_load_opts
 /* The options of 'hotfix load' as given, before they are read. */
 struct load_args {
 	const char *cluster, *rate, *seconds, *requests, *clients, *pipeline, *keys,
-		   *value_size, *read_ratio, *check_pause;
+		   *value_size, *read_ratio, *check_pause, *profile;
 	int check_writes;
 };
+
+/* DUMP's framing around a value: its type byte, RDB version and CRC64. */
+#define DUMP_FRAMING 11
+#define PROFILE_MAX_KEYS 10000000L
+
+/* The workload of a 'hotfix stage' profile (its profile.json) into 'o':
+ * its request rate, read share, median value size and key count; the
+ * options given on the command line come after and win. */
+static int read_profile(const char *path, struct hf_load_opts *o, struct hf_err *err)
+{
+	json_error_t je;
+	json_t *doc = json_load_file(path, 0, &je), *v;
+	const char *format = NULL;
+	double rate;
+
+	if (!doc)
+		return hf_err_set(err, HF_EINVAL, "--profile: cannot read '%s': %s (line %d)", path,
+				  je.text, je.line);
+	if (json_unpack(doc, "{s:s}", "format", &format) || strcmp(format, "hotfix-profile/1")) {
+		json_decref(doc);
+		return hf_err_set(err, HF_EINVAL, "--profile: '%s' is not a hotfix-profile/1 file "
+				  "(written by 'hotfix stage')", path);
+	}
+	rate = json_number_value(json_object_get(doc, "request_rate"));
+	if (rate >= 1)
+		o->rate = (long)(rate + 0.5);
+	if (json_is_number(v = json_object_get(doc, "read_share")))
+		o->read_ratio = json_number_value(v);
+	v = json_object_get(json_object_get(json_object_get(doc, "keys"), "value_size"), "p50");
+	if (json_is_integer(v))
+		o->value_size = json_integer_value(v) > DUMP_FRAMING ? (long)json_integer_value(v) - DUMP_FRAMING : 1;
+	v = json_object_get(json_object_get(doc, "keys"), "source_total");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		o->keys = json_integer_value(v) > PROFILE_MAX_KEYS ? PROFILE_MAX_KEYS : (long)json_integer_value(v);
+	json_decref(doc);
+	return 0;
+}
 
 /* An option read into an int: past 10000 it reads as 10001, which
  * hf_load_opts_check() refuses with its range, rather than wrap. */
@@ -194,6 +236,8 @@ static int read_opts(const struct load_args *a, const struct hf_ctx *ctx,
 
 	hf_load_opts_init(o);
 	o->timeout_ms = ctx->timeout_ms;
+	if (a->profile && (rc = read_profile(a->profile, o, err)))
+		return rc;
 	if (a->rate && (rc = hf_opt_int("rate", a->rate, &o->rate, err)))
 		return rc;
 	if (a->seconds && (rc = opt_double("seconds", a->seconds, &o->seconds, err)))
@@ -230,7 +274,8 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		{ "clients", &a.clients, NULL },   { "pipeline", &a.pipeline, NULL },
 		{ "keys", &a.keys, NULL },         { "value-size", &a.value_size, NULL },
 		{ "read-ratio", &a.read_ratio, NULL }, { "check-writes", NULL, &a.check_writes },
-		{ "check-pause-ms", &a.check_pause, NULL }, { 0 },
+		{ "check-pause-ms", &a.check_pause, NULL }, { "profile", &a.profile, NULL },
+		{ 0 },
 	};
 	struct hf_load_opts o;
 	struct hf_load_report r;

@@ -68,6 +68,8 @@ struct sandbox {
 	struct node *nodes;
 	size_t n;
 	struct hf_cluster *fan;  /* the nodes' connections, once opened */
+	const int *const *ranges;  /* hf_sandbox_opts' slot ranges (borrowed), or NULL */
+	const size_t *nranges;
 };
 
 static void sandbox_release(struct sandbox *sb)
@@ -283,6 +285,35 @@ static char *resolve_server(const char *name, struct hf_err *err)
 			   "cannot find '%s' in PATH (install redis-server, or use --redis-server or HOTFIX_REDIS_SERVER)",
 			   name);
 	return found;
+}
+
+int hf_sandbox_server_version(const char *server, char *out, size_t outlen)
+{
+	struct hf_err e;
+	char *path, buf[512];
+	const char *v;
+	size_t n;
+	int rc;
+
+	if (!server || !*server)
+		server = getenv("HOTFIX_REDIS_SERVER");
+	if (!(path = resolve_server(server && *server ? server : "redis-server", &e)))
+		return -1;
+	{
+		char *const argv[] = { path, (char *)"--version", NULL };
+
+		rc = hf_proc_run(argv, 5000, buf, sizeof(buf));
+	}
+	free(path);
+	if (rc || !(v = strstr(buf, " v=")))
+		return -1;
+	v += 3;
+	n = strcspn(v, " \n");
+	if (!n || n >= outlen)
+		return -1;
+	memcpy(out, v, n);
+	out[n] = 0;
+	return 0;
 }
 
 /* ---- ports --------------------------------------------------------- */
@@ -798,6 +829,30 @@ out:
 
 /* ---- forming the cluster ------------------------------------------- */
 
+/* CLUSTER ADDSLOTSRANGE of shard 'shard': its share of an even split, or
+ * the ranges hf_sandbox_opts gave. A shard given no range gets none. */
+static void add_slots(const struct sandbox *sb, struct hf_call *call, int shard)
+{
+	struct hf_argv *a = hf_call_cmd(call);
+	size_t j;
+
+	if (sb->ranges && !sb->nranges[shard]) {
+		hf_argv_push(a, "PING");      /* nothing to add: a harmless command */
+		return;
+	}
+	hf_argv_push(a, "CLUSTER");
+	hf_argv_push(a, "ADDSLOTSRANGE");
+	if (!sb->ranges) {
+		hf_argv_pushf(a, "%ld", (long)shard * SLOTS / sb->shards);
+		hf_argv_pushf(a, "%ld", (long)(shard + 1) * SLOTS / sb->shards - 1);
+		return;
+	}
+	for (j = 0; j < sb->nranges[shard]; j++) {
+		hf_argv_pushf(a, "%d", sb->ranges[shard][2 * j]);
+		hf_argv_pushf(a, "%d", sb->ranges[shard][2 * j + 1]);
+	}
+}
+
 /* Slots, config epochs and node ids, on every node before any meets. */
 static int prepare_nodes(struct sandbox *sb, struct hf_err *err)
 {
@@ -809,12 +864,10 @@ static int prepare_nodes(struct sandbox *sb, struct hf_err *err)
 		struct hf_call *call = add_call(sb, calls, &n, i);
 
 		if (!sb->nodes[i].replica) {
-			char lo[24], hi[24], epoch[24];
+			char epoch[24];
 
-			snprintf(lo, sizeof(lo), "%ld", (long)i * SLOTS / sb->shards);
-			snprintf(hi, sizeof(hi), "%ld", (long)(i + 1) * SLOTS / sb->shards - 1);
+			add_slots(sb, call, sb->nodes[i].shard);
 			snprintf(epoch, sizeof(epoch), "%d", (int)i + 1);
-			hf_call_push(call, "CLUSTER", "ADDSLOTSRANGE", lo, hi, NULL);
 			/* Distinct epochs up front: no epoch collisions to settle. */
 			hf_call_push(call, "CLUSTER", "SET-CONFIG-EPOCH", epoch, NULL);
 		}
@@ -1138,6 +1191,10 @@ static int check_opts(const struct hf_sandbox_opts *o, struct sandbox *sb, struc
 	sb->base_port = o->base_port > 0 ? o->base_port : HF_SANDBOX_DEFAULT_BASE_PORT;
 	sb->tls = o->tls;
 	sb->ipv6 = o->ipv6;
+	if ((o->ranges != NULL) != (o->nranges != NULL) || (o->ranges && o->standalone))
+		return hf_err_set(err, HF_EINVAL, "sandbox: slot ranges need both lists, and cluster mode");
+	sb->ranges = o->ranges;
+	sb->nranges = o->nranges;
 	if (o->standalone && sb->shards != 1)
 		return hf_err_set(err, HF_EINVAL, "a standalone sandbox has one primary ('--shards %d' given)",
 				  sb->shards);

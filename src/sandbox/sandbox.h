@@ -23,6 +23,11 @@ struct hf_sandbox_opts {
 	const char *redis_server;  /* NULL: $HOTFIX_REDIS_SERVER, else PATH       */
 	int tls;                   /* TLS only, with a CA and certificates of its own */
 	int ipv6;                  /* listen on ::1 as well as on 127.0.0.1        */
+	/* Cluster mode: the slots of each shard, as pairs lo, hi ('ranges[i]'
+	 * has 'nranges[i]' pairs for shard i), instead of an even split; both
+	 * NULL for the even split. Borrowed for the call. */
+	const int *const *ranges;
+	const size_t *nranges;
 };
 
 enum hf_sandbox_state {
@@ -100,6 +105,11 @@ int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err);
  * sandbox recorded in 'dir'; -1 when there is none, or it has no TLS.
  * Caller frees the three. */
 int hf_sandbox_tls_files(const char *dir, char **cacert, char **cert, char **key);
+
+/* The version 'redis-server --version' of 'server' (NULL: as
+ * hf_sandbox_up() picks it) prints, "7.0.15", into 'out'; -1 when it
+ * cannot be run or says no version. */
+int hf_sandbox_server_version(const char *server, char *out, size_t outlen);
 
 /* "<state_dir>/sandbox"; NULL when 'state_dir' is NULL. Caller frees. */
 char *hf_sandbox_default_dir(const char *state_dir);
