@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# hotfix drill: a config hotfix rehearsed on a mirror (a 3x1 sandbox)
+# under 'hotfix load --check-writes' with faults; the fingerprint before
+# and after, the lost writes, the replicas, the guard's expectations.
+. "$(dirname "$0")/lib.sh"
+
+sandbox_up mirror --shards 3 --replicas 1 || finish
+MIRROR=$T/mirror
+manifest "$T/m.yaml" drill-test "      - nodes: 1
+        bake: 2s
+      - nodes: 50%
+        bake: 2s
+      - nodes: 100%"
+
+test_begin 'a drill with kill, failover, hang and crash-controller passes'
+expect_exit 0 "the drill passes" \
+	hf --json drill "$T/m.yaml" --mirror "$MIRROR" --faults kill,failover,hang@2500ms,crash-controller@3s
+cp "$T/out" "$T/drill.json"
+check "passed is true" json_true "$T/drill.json" '.passed'
+check "one entry per fault, in order" json_true "$T/drill.json" \
+	'[.faults[].fault] == ["kill", "failover", "hang", "crash-controller"]'
+check "every fault as expected" json_true "$T/drill.json" '.faults | all(.ok)'
+check "the fingerprint is equal" json_true "$T/drill.json" '.fingerprint.equal'
+check "writes were acknowledged, none lost" json_true "$T/drill.json" \
+	'.writes.acknowledged > 0, .writes.lost == 0'
+check "the replicas converged" json_true "$T/drill.json" '.converged'
+check "the crashed apply was rolled back by resume --rollback" json_true "$T/drill.json" \
+	'.rollback.how == "resume --rollback"'
+test_end
+
+test_begin 'a rollback that cannot be exact fails the drill, naming what differs'
+hz=$(cfg "$BASE" hz)
+expect_exit 1 "the drill fails" env HOTFIX_DRILL_TEST_FAULTS=1 \
+	"$HOTFIX" --state "$STATE" drill "$T/m.yaml" --mirror "$MIRROR" --faults tamper
+check "the verdict says FAILED" contains "$T/out" '^drill         FAILED'
+check "the table names the fault" contains "$T/out" '^tamper .* hz set to 11 on 127.0.0.1:'
+check "the difference is named: the node, the parameter, both values" \
+	contains "$T/out" "config of 127.0.0.1:[0-9]*: hz \"$hz\" -> \"11\""
+check "the rest is as before: writes, replicas" contains "$T/out" '^writes .* 0 lost'
+for p in $(ports_of "$BASE" 6); do rcli -p "$p" CONFIG SET hz "$hz" >/dev/null; done
+test_end
+
+test_begin 'fault specs that make no sense are refused (exit 2)'
+expect_exit 2 "an unknown fault" hf drill "$T/m.yaml" --mirror "$MIRROR" --faults kill,explode
+check "it is named" contains "$T/err" "unknown fault 'explode'"
+expect_exit 2 "a bad time" hf drill "$T/m.yaml" --mirror "$MIRROR" --faults kill@soon
+check "it is named" contains "$T/err" "'soon' after '@' is no duration"
+expect_exit 2 "tamper outside tests" hf drill "$T/m.yaml" --mirror "$MIRROR" --faults tamper
+test_end
+
+cat >"$T/guarded.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: drill-guarded, version: 1, owner: test@example.com, problem: drill test}
+spec:
+  changes:
+    - config: {timeout: "300"}
+  rollout:
+    order: primaries-first
+    waves:
+      - nodes: 1
+        bake: 3s
+      - nodes: 100%
+  guard:
+    interval: 500ms
+    baseline: 1s
+    failure_limit: 2
+    checks:
+      - metric: probe_latency_ms
+        max: 100
+YAML
+
+test_begin 'regression: the guard must trip, and does'
+expect_exit 0 "the drill passes" hf --json drill "$T/guarded.yaml" --mirror "$MIRROR" --faults regression@1500ms
+cp "$T/out" "$T/regression.json"
+check "passed, the guard rolled back (apply exit 3)" json_true "$T/regression.json" \
+	'.passed, .apply_exit == 3, .faults[0].fault == "regression", .faults[0].ok'
+check "the fingerprint is equal" json_true "$T/regression.json" '.fingerprint.equal'
+test_end
+
+test_begin 'null: the guard must not trip, and does not'
+expect_exit 0 "the drill passes" hf --json drill "$T/guarded.yaml" --mirror "$MIRROR" --faults null
+cp "$T/out" "$T/null.json"
+check "passed, the apply promoted (exit 0)" json_true "$T/null.json" \
+	'.passed, .apply_exit == 0, .faults[0].fault == "null", .faults[0].ok'
+test_end
+
+finish
