@@ -415,22 +415,41 @@ static void fault_regression(struct drill *d, struct fault *f)
 	hf_cluster_free(c);
 }
 
-/* Test-only (HOTFIX_DRILL_TEST_FAULTS): a change the rollback cannot know
- * of, hz 10 -> 11 on the mirror's first primary, for the fingerprint to
- * find. */
+/* SET 'key' 'value' on the mirror, following one MOVED. */
+static int set_key(struct drill *d, int port, const char *key, const char *value)
+{
+	struct hf_reply *r = NULL;
+	int rc = node_cmd(d, port, (const char *[]){ "SET", key, value, NULL }, &r), moved;
+
+	if (!rc && r && r->type == HF_REPLY_ERROR && r->str &&
+	    sscanf(r->str, "MOVED %*d %*[^:]:%d", &moved) == 1) {
+		hf_reply_free(r);
+		r = NULL;
+		rc = node_cmd(d, moved, (const char *[]){ "SET", key, value, NULL }, &r);
+	}
+	rc = rc || !r || r->type == HF_REPLY_ERROR;
+	hf_reply_free(r);
+	return rc;
+}
+
+/* Test-only (HOTFIX_DRILL_TEST_FAULTS): changes the rollback cannot know
+ * of, for the fingerprint to find: hz 10 -> 11 on the mirror's first
+ * primary, and a key "drill:tamper" written. */
 static void fault_tamper(struct drill *d, struct fault *f)
 {
 	struct hf_reply *r = NULL;
 	int port, pid;
 
 	if (pick(d, "primary", 0, &port, &pid) ||
-	    node_cmd(d, port, (const char *[]){ "CONFIG", "SET", "hz", "11", NULL }, &r) != 0) {
+	    node_cmd(d, port, (const char *[]){ "CONFIG", "SET", "hz", "11", NULL }, &r) != 0 ||
+	    set_key(d, port, "drill:tamper", "1")) {
 		hf_reply_free(r);
-		snprintf(f->outcome, sizeof(f->outcome), "no primary to tamper with");
+		snprintf(f->outcome, sizeof(f->outcome), "could not tamper with the mirror");
 		return;
 	}
 	hf_reply_free(r);
-	snprintf(f->outcome, sizeof(f->outcome), "hz set to 11 on 127.0.0.1:%d", port);
+	snprintf(f->outcome, sizeof(f->outcome), "hz set to 11 on 127.0.0.1:%d, key drill:tamper "
+		 "written", port);
 	f->ok = 1;
 }
 

@@ -36,8 +36,10 @@ check "the verdict says FAILED" contains "$T/out" '^drill         FAILED'
 check "the table names the fault" contains "$T/out" '^tamper .* hz set to 11 on 127.0.0.1:'
 check "the difference is named: the node, the parameter, both values" \
 	contains "$T/out" "config of 127.0.0.1:[0-9]*: hz \"$hz\" -> \"11\""
+check "and the key: new" contains "$T/out" 'key drill:tamper is new'
 check "the rest is as before: writes, replicas" contains "$T/out" '^writes .* 0 lost'
 for p in $(ports_of "$BASE" 6); do rcli -p "$p" CONFIG SET hz "$hz" >/dev/null; done
+rcli -c -p "$BASE" DEL drill:tamper >/dev/null
 test_end
 
 test_begin 'fault specs that make no sense are refused (exit 2)'
