@@ -87,4 +87,20 @@ check "passed, the apply promoted (exit 0)" json_true "$T/null.json" \
 	'.passed, .apply_exit == 0, .faults[0].fault == "null", .faults[0].ok'
 test_end
 
+test_begin 'apply --require-drill: only a manifest whose last drill passed within the bound'
+expect_exit 5 "the last drill of the manifest (tamper) failed: refused" \
+	hf apply "$T/m.yaml" --cluster "$SEED" --yes --require-drill 1h
+check "it says so" contains "$T/err" 'the last drill of this manifest, .* ago, failed'
+expect_exit 0 "drilled again" hf drill "$T/m.yaml" --mirror "$MIRROR" --faults null
+expect_exit 0 "now it may" hf apply "$T/m.yaml" --cluster "$SEED" --yes --require-drill 1h
+expect_exit 0 "rolled back" hf rollback last
+expect_exit 5 "a drill too old is refused" hf apply "$T/m.yaml" --cluster "$SEED" --yes --require-drill 1ms
+check "it says how old" contains "$T/err" 'the last passed drill of this manifest is .* old'
+manifest "$T/other.yaml" never-drilled
+expect_exit 5 "a manifest never drilled is refused" \
+	hf apply "$T/other.yaml" --cluster "$SEED" --yes --require-drill 24h
+check "it says so" contains "$T/err" 'was never drilled'
+expect_exit 2 "a bad bound" hf apply "$T/m.yaml" --cluster "$SEED" --yes --require-drill soon
+test_end
+
 finish
