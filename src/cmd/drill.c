@@ -36,11 +36,12 @@ static const char usage[] =
 	"guard expectation held. Exit 0 when it passed, 1 when not; the outcome is\n"
 	"journaled against the manifest's SHA-256.\n"
 	"  SPEC            FAULT[@TIME],...: TIME after the apply started (\"2s\",\n"
-	"                  \"500ms\"; default 500ms, then each 1s after the previous)\n"
+	"                  \"500ms\"; default 500ms, then each 1s after the previous),\n"
+	"                  or during the rollback: \"rollback\", \"rollback+1s\"\n"
 	"    kill          SIGKILL a replica, then start it again\n"
 	"    hang          SIGSTOP a primary for 1s, then SIGCONT\n"
 	"    failover      CLUSTER FAILOVER on a replica of the last shard\n"
-	"    crash-controller  SIGKILL the apply; then 'resume --rollback'\n"
+	"    crash-controller  SIGKILL the apply (the rollback); then 'resume --rollback'\n"
 	"    regression    DEBUG SLEEP on every node until the apply ends: the\n"
 	"                  guard must roll back (apply exit 3)\n"
 	"    null          nothing: the guard must not roll back\n"
@@ -57,7 +58,8 @@ static const char *const fault_names[] = { "kill", "hang", "failover", "crash-co
 
 struct fault {
 	enum fault_kind kind;
-	long long at_ms;       /* after the apply started */
+	int phase;             /* 0: during the apply, 1: during the rollback */
+	long long at_ms;       /* after the apply (the rollback) started */
 	long long took_ms;
 	int ok;                /* the outcome is what the drill expects */
 	char outcome[2600];
@@ -72,10 +74,14 @@ struct drill {
 	char exe[4096];
 	struct fault faults[MAX_FAULTS];
 	int nfaults;
-	int load_pid, apply_pid;
-	int apply_rc;          /* exit status of the apply, -1: killed */
-	int crashed;           /* crash-controller killed it */
-	int rollback_rc;
+	int load_pid;
+	int driver_pid;        /* the apply, then the rollback, while it runs */
+	int driver_rc;         /* its exit status once it ended, -1: killed */
+	int driver_killed;     /* crash-controller killed it */
+	int phase;             /* 0: the apply, 1: the rollback */
+	int apply_rc;          /* exit status of the apply */
+	int crashed;           /* crash-controller killed the apply */
+	int rollback_rc;       /* of the last rollback command */
 	char rollback_why[256];
 	struct hf_fingerprint *before, *after;
 	struct hf_buf diffs, roles;
@@ -92,7 +98,22 @@ struct drill {
 
 /* ---- the fault schedule ------------------------------------------- */
 
-static int parse_one(struct drill *d, char *item, long long *next, struct hf_err *err)
+/* "rollback" or "rollback+DURATION" ('at' after the '@'), or a DURATION. */
+static int parse_at(struct fault *f, const char *at)
+{
+	if (!strncmp(at, "rollback", 8)) {
+		f->phase = 1;
+		f->at_ms = 0;
+		at += 8;
+		if (!*at)
+			return 0;
+		if (*at++ != '+')
+			return -1;
+	}
+	return hf_duration_parse(at, &f->at_ms) || f->at_ms > APPLY_MAX_MS ? -1 : 0;
+}
+
+static int parse_one(struct drill *d, char *item, long long next[2], struct hf_err *err)
 {
 	struct fault *f = &d->faults[d->nfaults];
 	char *at = strchr(item, '@');
@@ -109,11 +130,14 @@ static int parse_one(struct drill *d, char *item, long long *next, struct hf_err
 		return hf_err_set(err, HF_EINVAL, "--faults: unknown fault '%s' (kill, hang, "
 				  "failover, crash-controller, regression, null)", item);
 	f->kind = (enum fault_kind)k;
-	f->at_ms = *next;
-	if (at && (hf_duration_parse(at, &f->at_ms) || f->at_ms > APPLY_MAX_MS))
-		return hf_err_set(err, HF_EINVAL, "--faults: '%s' after '@' is no duration "
-				  "(\"2s\", \"500ms\")", at);
-	*next = f->at_ms + 1000;
+	f->at_ms = next[0];
+	if (at && parse_at(f, at))
+		return hf_err_set(err, HF_EINVAL, "--faults: '%s' after '@' is no time (\"2s\", "
+				  "\"500ms\", \"rollback\", \"rollback+1s\")", at);
+	if (f->phase && (k == F_REGRESSION || k == F_NULL))
+		return hf_err_set(err, HF_EINVAL, "--faults: '%s' is about the guard, which only "
+				  "watches the apply: not '@%s'", item, at);
+	next[f->phase] = f->at_ms + 1000;
 	d->nfaults++;
 	return 0;
 }
@@ -121,14 +145,14 @@ static int parse_one(struct drill *d, char *item, long long *next, struct hf_err
 static int parse_spec(struct drill *d, const char *spec, struct hf_err *err)
 {
 	char *copy = hf_xstrdup(spec), *item, *save = NULL;
-	long long next = 500;
+	long long next[2] = { 500, 0 };
 	int rc = 0;
 
 	for (item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
 		if (d->nfaults == MAX_FAULTS)
 			rc = hf_err_set(err, HF_EINVAL, "--faults: more than %d faults", MAX_FAULTS);
 		else
-			rc = parse_one(d, item, &next, err);
+			rc = parse_one(d, item, next, err);
 	}
 	free(copy);
 	if (!rc && !d->nfaults)
@@ -185,16 +209,17 @@ static int child_wait(int pid, long max_ms)
 	return status_of(how);
 }
 
-/* Has the apply ended? Its status in d->apply_rc once it has. */
-static int apply_ended(struct drill *d)
+/* Has the driver (apply or rollback) ended? Its status in d->driver_rc
+ * once it has. */
+static int driver_ended(struct drill *d)
 {
 	char how[64];
 
-	if (d->apply_pid > 0 && hf_proc_ended(d->apply_pid, how, sizeof(how))) {
-		d->apply_rc = status_of(how);
-		d->apply_pid = 0;
+	if (d->driver_pid > 0 && hf_proc_ended(d->driver_pid, how, sizeof(how))) {
+		d->driver_rc = status_of(how);
+		d->driver_pid = 0;
 	}
-	return d->apply_pid <= 0;
+	return d->driver_pid <= 0;
 }
 
 static int child_run(struct drill *d, const char *name, const char **args, long max_ms)
@@ -370,17 +395,18 @@ static void fault_failover(struct drill *d, struct fault *f)
 
 static void fault_crash(struct drill *d, struct fault *f)
 {
-	if (d->apply_pid <= 0) {
-		snprintf(f->outcome, sizeof(f->outcome), "the apply had ended (exit %d) before the kill",
-			 d->apply_rc);
+	if (d->driver_pid <= 0) {
+		snprintf(f->outcome, sizeof(f->outcome), "the %s had ended (exit %d) before the kill",
+			 d->phase ? "rollback" : "apply", d->driver_rc);
 		f->ok = 1;
 		return;
 	}
-	hf_proc_kill(d->apply_pid);
-	d->apply_pid = 0;
-	d->apply_rc = 137;
-	d->crashed = 1;
-	snprintf(f->outcome, sizeof(f->outcome), "the apply killed (SIGKILL)");
+	hf_proc_kill(d->driver_pid);
+	d->driver_pid = 0;
+	d->driver_rc = 137;
+	d->driver_killed = 1;
+	snprintf(f->outcome, sizeof(f->outcome), "the %s killed (SIGKILL)",
+		 d->phase ? "rollback" : "apply");
 	f->ok = 1;
 }
 
@@ -398,7 +424,7 @@ static void fault_regression(struct drill *d, struct fault *f)
 		return;
 	}
 	calls = hf_xcalloc(c->nnodes, sizeof(*calls));
-	while (!apply_ended(d) && hf_mono_ms() < deadline) {
+	while (!driver_ended(d) && hf_mono_ms() < deadline) {
 		for (i = 0; i < c->nnodes; i++) {
 			calls[i].node = &c->nodes[i];
 			hf_call_push(&calls[i], "DEBUG", "SLEEP", "0.2", NULL);
@@ -407,7 +433,7 @@ static void fault_regression(struct drill *d, struct fault *f)
 		hf_calls_release(calls, c->nnodes);
 		rounds++;
 		hf_sleep_ms(50);
-		apply_ended(d);
+		driver_ended(d);
 	}
 	snprintf(f->outcome, sizeof(f->outcome), "%zu rounds of DEBUG SLEEP 0.2 on %zu nodes",
 		 rounds, c->nnodes);
@@ -492,42 +518,74 @@ static void expectations(struct drill *d)
 	}
 }
 
-/* Apply as a child, with the faults on their schedule, then wait for it. */
-static int run_apply(struct drill *d, struct hf_err *err)
+/* Start the driver of 'phase' (hotfix with 'args', output into log
+ * 'name'), inject the faults of that phase on their schedule, wait for it
+ * to end. Its exit status in d->driver_rc; -1 when it could not start. */
+static int run_phase(struct drill *d, int phase, const char *name, const char **args)
 {
-	const char *args[] = { "apply", d->file, "--yes", NULL };
 	char why[256];
 	long long t0;
 	int i;
 
-	d->apply_pid = child(d, "apply", args, why, sizeof(why));
-	if (d->apply_pid < 0)
-		return hf_err_set(err, HF_ERR, "drill: cannot start the apply: %s", why);
+	d->phase = phase;
+	d->driver_killed = 0;
+	d->driver_rc = -1;
+	d->driver_pid = child(d, name, args, why, sizeof(why));
+	if (d->driver_pid < 0)
+		return -1;
 	t0 = hf_mono_ms();
 	for (i = 0; i < d->nfaults; i++) {
+		if (d->faults[i].phase != phase)
+			continue;
 		while (hf_mono_ms() < t0 + d->faults[i].at_ms) {
-			apply_ended(d);
+			driver_ended(d);
 			hf_sleep_ms(10);
 		}
-		apply_ended(d);
+		driver_ended(d);
 		inject(d, &d->faults[i]);
 	}
-	if (d->apply_pid > 0) {
-		d->apply_rc = child_wait(d->apply_pid, APPLY_MAX_MS);
-		d->apply_pid = 0;
+	if (d->driver_pid > 0) {
+		d->driver_rc = child_wait(d->driver_pid, APPLY_MAX_MS);
+		d->driver_pid = 0;
 	}
+	return 0;
+}
+
+/* Apply as a child, with the faults on their schedule, then wait for it. */
+static int run_apply(struct drill *d, struct hf_err *err)
+{
+	const char *args[] = { "apply", d->file, "--yes", NULL };
+
+	if (run_phase(d, 0, "apply", args))
+		return hf_err_set(err, HF_ERR, "drill: the apply could not run (see %s/apply.log)",
+				  d->dir);
+	d->apply_rc = d->driver_rc;
+	d->crashed = d->driver_killed;
 	expectations(d);
 	return 0;
 }
 
+/* Roll back as a child, with the faults of the rollback on their schedule;
+ * when they stopped it (a killed driver, a node down), once more after
+ * them, as an operator would. */
 static void roll_back(struct drill *d)
 {
 	const char *resume[] = { "resume", "last", "--rollback", NULL };
 	const char *rollback[] = { "rollback", "last", NULL };
+	size_t len;
 
-	d->rollback_rc = child_run(d, "rollback", d->crashed ? resume : rollback, APPLY_MAX_MS);
-	snprintf(d->rollback_why, sizeof(d->rollback_why), "%s exit %d",
-		 d->crashed ? "resume --rollback" : "rollback", d->rollback_rc);
+	run_phase(d, 1, "rollback", d->crashed ? resume : rollback);
+	d->rollback_rc = d->driver_rc;
+	snprintf(d->rollback_why, sizeof(d->rollback_why), "%s exit %d%s",
+		 d->crashed ? "resume --rollback" : "rollback", d->rollback_rc,
+		 d->driver_killed ? " (killed by the drill)" : "");
+	if (!d->rollback_rc)
+		return;
+	d->rollback_rc = child_run(d, "rollback-again", d->driver_killed ? resume : rollback,
+				   APPLY_MAX_MS);
+	len = strlen(d->rollback_why);
+	snprintf(d->rollback_why + len, sizeof(d->rollback_why) - len, ", then %s exit %d",
+		 d->driver_killed ? "resume --rollback" : "rollback", d->rollback_rc);
 }
 
 /* Everything after the apply: rollback, convergence, fingerprint, load. */
@@ -573,14 +631,16 @@ static json_t *drill_json(const struct drill *d)
 
 	json_object_set_new(doc, "passed", json_boolean(d->passed));
 	for (i = 0; i < d->nfaults; i++)
-		json_array_append_new(faults, json_pack("{s:s,s:I,s:s,s:b,s:I}", "fault",
-			fault_names[d->faults[i].kind], "at_ms", (json_int_t)d->faults[i].at_ms,
+		json_array_append_new(faults, json_pack("{s:s,s:s,s:I,s:s,s:b,s:I}", "fault",
+			fault_names[d->faults[i].kind], "during",
+			d->faults[i].phase ? "rollback" : "apply", "at_ms", (json_int_t)d->faults[i].at_ms,
 			"outcome", d->faults[i].outcome, "ok", d->faults[i].ok,
 			"ms", (json_int_t)d->faults[i].took_ms));
 	json_object_set_new(doc, "faults", faults);
 	json_object_set_new(doc, "apply_exit", json_integer(d->apply_rc));
-	json_object_set_new(doc, "rollback", json_pack("{s:s,s:i}", "how",
-		d->crashed ? "resume --rollback" : "rollback", "exit", d->rollback_rc));
+	json_object_set_new(doc, "rollback", json_pack("{s:s,s:s,s:i}", "how",
+		d->crashed ? "resume --rollback" : "rollback", "detail", d->rollback_why,
+		"exit", d->rollback_rc));
 	fp = json_pack("{s:b,s:o,s:o}", "equal", !d->fp_failed && !d->ndiffs,
 		       "differences", lines_json(&d->diffs), "role_changes", lines_json(&d->roles));
 	if (d->fp_failed)
@@ -609,14 +669,15 @@ static void print_text(const struct drill *d)
 {
 	int i;
 
-	printf("%-17s %8s %8s  %s\n", "FAULT", "AT", "TOOK", "OUTCOME");
+	printf("%-17s %-8s %8s %8s  %s\n", "FAULT", "DURING", "AT", "TOOK", "OUTCOME");
 	for (i = 0; i < d->nfaults; i++) {
 		const struct fault *f = &d->faults[i];
 		char at[32], took[32];
 
 		hf_fmt_duration(f->at_ms, at, sizeof(at));
 		hf_fmt_duration(f->took_ms, took, sizeof(took));
-		printf("%-17s %8s %8s  %s%s\n", fault_names[f->kind], at, took,
+		printf("%-17s %-8s %8s %8s  %s%s\n", fault_names[f->kind],
+		       f->phase ? "rollback" : "apply", at, took,
 		       f->ok ? "" : "FAILED: ", f->outcome);
 	}
 	printf("apply         exit %d%s\n", d->apply_rc, d->crashed ? " (killed by the drill)" : "");
@@ -727,7 +788,7 @@ static void drill_release(struct drill *d)
 
 int cmd_drill(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
-	struct drill d = { .ctx = ctx, .load_pid = -1, .apply_pid = -1 };
+	struct drill d = { .ctx = ctx, .load_pid = -1, .driver_pid = -1 };
 	const char *pos[1], *spec = "null";
 	const struct hf_opt opts[] = {
 		{ "mirror", &d.mirror, NULL }, { "faults", &spec, NULL },

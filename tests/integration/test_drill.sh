@@ -28,6 +28,16 @@ check "the crashed apply was rolled back by resume --rollback" json_true "$T/dri
 	'.rollback.how == "resume --rollback"'
 test_end
 
+test_begin 'faults during the rollback: the driver killed, a primary hung; resumed, converged'
+expect_exit 0 "the drill passes" hf --json drill "$T/m.yaml" --mirror "$MIRROR" \
+	--faults crash-controller@rollback,hang@rollback+10ms
+cp "$T/out" "$T/rb.json"
+check "passed; both faults during the rollback" json_true "$T/rb.json" \
+	'.passed, ([.faults[].during] == ["rollback", "rollback"]), .fingerprint.equal, .converged'
+check "the killed rollback was finished by resume --rollback" json_true "$T/rb.json" \
+	'.rollback.exit == 0, (.rollback.detail | test("exit 137 .*then resume --rollback exit 0"))'
+test_end
+
 test_begin 'a rollback that cannot be exact fails the drill, naming what differs'
 hz=$(cfg "$BASE" hz)
 expect_exit 1 "the drill fails" env HOTFIX_DRILL_TEST_FAULTS=1 \
@@ -46,8 +56,11 @@ test_begin 'fault specs that make no sense are refused (exit 2)'
 expect_exit 2 "an unknown fault" hf drill "$T/m.yaml" --mirror "$MIRROR" --faults kill,explode
 check "it is named" contains "$T/err" "unknown fault 'explode'"
 expect_exit 2 "a bad time" hf drill "$T/m.yaml" --mirror "$MIRROR" --faults kill@soon
-check "it is named" contains "$T/err" "'soon' after '@' is no duration"
+check "it is named" contains "$T/err" "'soon' after '@' is no time"
 expect_exit 2 "tamper outside tests" hf drill "$T/m.yaml" --mirror "$MIRROR" --faults tamper
+expect_exit 2 "a guard expectation during the rollback" \
+	hf drill "$T/m.yaml" --mirror "$MIRROR" --faults null@rollback
+check "it says why" contains "$T/err" "the guard, which only watches the apply"
 test_end
 
 cat >"$T/guarded.yaml" <<YAML
