@@ -33,6 +33,7 @@ static const struct {
 	{ "flag", cmd_flag, "SUBCMD FILE      feature flags in flagd's format: validate, eval, preview" },
 	{ "audit", cmd_audit, "verify|export    the tamper-evident audit trail of every action" },
 	{ "stage", cmd_stage, "--from URI       local mirror of a cluster: config, functions, users, sampled keys" },
+	{ "drill", cmd_drill, "FILE --mirror D  rehearse a hotfix on a mirror under load and faults" },
 	{ "load", cmd_load, "--cluster URI    GET/SET load with latency and errors as the client sees them" },
 };
 

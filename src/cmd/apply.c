@@ -111,6 +111,7 @@ static int gov_start(struct hf_ctx *ctx, struct hf_cmd_gov *gov, const struct hf
 static const char usage[] =
 	"usage: hotfix apply FILE [--cluster URI] [--yes] [--notify URL] [--otlp URL] [--json] [-q]\n"
 	"                         [--approval FILE]... [--emergency --reason TEXT]\n"
+	"                         [--require-drill DURATION]\n"
 	"Shows the plan, asks for confirmation (or takes --yes), then rolls the hotfix\n"
 	"out wave by wave: capture, apply and verify on each node, bake between waves.\n"
 	"A failure rolls back what was applied. Ctrl-C stops at the next safe point\n"
@@ -122,7 +123,9 @@ static const char usage[] =
 	"Under a policy (--policy, $HOTFIX_POLICY): --sign-key KEY says who applies;\n"
 	"--approval FILE (repeatable) brings approvals made by 'hotfix approve';\n"
 	"--emergency --reason TEXT overrides windows and approvals (allowed roles only).\n"
-	"Outside a maintenance window the run pauses and goes on when it opens.\n";
+	"Outside a maintenance window the run pauses and goes on when it opens.\n"
+	"--require-drill DURATION refuses (exit 5) unless the same manifest (its\n"
+	"SHA-256) passed a 'hotfix drill' within DURATION (\"24h\").\n";
 
 int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 			  const struct hf_apply_opts *o, struct hf_err *err)
@@ -206,14 +209,46 @@ out:
 	return rc;
 }
 
+/* --require-drill DURATION: refused (exit 5) unless manifest 'm' (its
+ * SHA-256) passed a 'hotfix drill' within 'bound' of now. */
+static int require_drill(struct hf_ctx *ctx, const struct hf_manifest *m, const char *bound,
+			 struct hf_err *err)
+{
+	struct hf_journal *j = NULL;
+	long long max_ms, ts = 0;
+	int passed = 0, rc;
+	char ago[32];
+
+	if (hf_duration_parse(bound, &max_ms) || max_ms <= 0)
+		return hf_err_set(err, HF_EINVAL, "option '--require-drill': '%s' is no duration "
+				  "(\"24h\", \"30m\")", bound);
+	rc = hf_cmd_journal(ctx, &j, err);
+	if (!rc)
+		rc = hf_journal_drill_last(j, m->sha256, &ts, &passed, err);
+	hf_journal_close(j);
+	if (rc < 0)
+		return rc;
+	hf_fmt_duration(hf_wall_ms() - ts, ago, sizeof(ago));
+	if (!rc)
+		return hf_err_set(err, HF_EREFUSED, "apply: --require-drill %s: this manifest "
+				  "(sha256 %.12s) was never drilled ('hotfix drill')", bound, m->sha256);
+	if (!passed)
+		return hf_err_set(err, HF_EREFUSED, "apply: --require-drill %s: the last drill of "
+				  "this manifest, %s ago, failed", bound, ago);
+	if (hf_wall_ms() - ts > max_ms)
+		return hf_err_set(err, HF_EREFUSED, "apply: --require-drill %s: the last passed "
+				  "drill of this manifest is %s old", bound, ago);
+	return 0;
+}
+
 int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
 	struct hf_apply_opts o = {0};
-	const char *pos[1];
+	const char *pos[1], *drill = NULL;
 	const struct hf_opt opts[] = { { "cluster", &o.cluster, NULL }, { "yes", NULL, &o.yes },
 				       { "notify", &o.notify, NULL }, { "otlp", &o.otlp, NULL },
 				       { "emergency", NULL, &o.emergency }, { "reason", &o.reason, NULL },
-				       { 0 } };
+				       { "require-drill", &drill, NULL }, { 0 } };
 	struct hf_manifest *m = NULL;
 	int npos, help, rc;
 
@@ -234,5 +269,7 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (o.emergency && (!o.reason || !*o.reason))
 		return hf_err_set(err, HF_EINVAL, "apply: --emergency needs --reason TEXT");
 	rc = hf_manifest_load(pos[0], &m, err);
+	if (!rc && drill && (rc = require_drill(ctx, m, drill, err)))
+		hf_manifest_free(m);
 	return rc ? rc : hf_cmd_apply_manifest(ctx, m, &o, err);
 }

@@ -65,6 +65,7 @@ int cmd_report(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_flag(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_approve(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_policy(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
+int cmd_drill(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 int cmd_audit(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err);
 
 /* ---- shared by the subcommands (src/cmd/common.c) ---------------------- */

@@ -137,7 +137,11 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS audit_run ON audit(run_id);"
 	"CREATE TABLE IF NOT EXISTS audit_checkpoints ("
 	"  n INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
-	"  key_id TEXT NOT NULL, public_key TEXT NOT NULL, sig TEXT NOT NULL);";
+	"  key_id TEXT NOT NULL, public_key TEXT NOT NULL, sig TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS drills ("
+	"  manifest_sha256 TEXT NOT NULL, ts_ms INTEGER NOT NULL, passed INTEGER NOT NULL,"
+	"  json TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS drills_manifest ON drills(manifest_sha256, ts_ms);";
 
 static int db_err(struct hf_journal *j, struct hf_err *err, const char *what)
 {
@@ -1608,6 +1612,48 @@ int hf_journal_audit_checkpoints(struct hf_journal *j, int newest_only, hf_audit
 	}
 	if (!rc && s != SQLITE_DONE)
 		rc = db_err(j, err, "read the audit checkpoints");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- drills ---------------------------------------------------------- */
+
+int hf_journal_drill_add(struct hf_journal *j, const char *manifest_sha256, long long ts_ms,
+			 int passed, const char *json, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "INSERT INTO drills (manifest_sha256, ts_ms, passed, json)"
+				   " VALUES (?, ?, ?, ?)", err);
+	int rc = 0;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, manifest_sha256);
+	sqlite3_bind_int64(st, 2, ts_ms);
+	sqlite3_bind_int(st, 3, passed ? 1 : 0);
+	bind_text(st, 4, json);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(j, err, "record the drill");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_journal_drill_last(struct hf_journal *j, const char *manifest_sha256, long long *ts_ms,
+			  int *passed, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT ts_ms, passed FROM drills WHERE manifest_sha256 = ?"
+				   " ORDER BY ts_ms DESC, rowid DESC LIMIT 1", err);
+	int rc, found = 0;
+
+	if (!st)
+		return HF_ERR;
+	bind_text(st, 1, manifest_sha256);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ts_ms = sqlite3_column_int64(st, 0);
+		*passed = sqlite3_column_int(st, 1);
+		found = 1;
+	}
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? found : db_err(j, err, "read the drills");
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -310,6 +310,15 @@ typedef int (*hf_audit_cp_fn)(void *ud, const struct hf_audit_checkpoint *cp);
 int hf_journal_audit_checkpoints(struct hf_journal *j, int newest_only, hf_audit_cp_fn fn,
 				 void *ud, struct hf_err *err);
 
+/* Drills ('hotfix drill'): the outcome of one, as its JSON document,
+ * against the SHA-256 of the manifest drilled. */
+int hf_journal_drill_add(struct hf_journal *j, const char *manifest_sha256, long long ts_ms,
+			 int passed, const char *json, struct hf_err *err);
+/* The newest drill of the manifest: 1 with '*ts_ms' (unix ms) and
+ * '*passed', 0 when it was never drilled, or HF_ERR. */
+int hf_journal_drill_last(struct hf_journal *j, const char *manifest_sha256, long long *ts_ms,
+			  int *passed, struct hf_err *err);
+
 void hf_run_free(struct hf_run *run);
 void hf_steps_free(struct hf_step *steps, size_t n);
 

@@ -1596,3 +1596,55 @@ int hf_sandbox_tls_files(const char *dir, char **cacert, char **cert, char **key
 	*key = hf_xasprintf("%s/" TLS_DIR "/client.key", dir);
 	return 0;
 }
+
+/* Wait for node 'nd', just spawned, to have a live pid, up to 'deadline'. */
+static int wait_spawned(struct sandbox *sb, struct node *nd, long long deadline,
+			struct hf_err *err)
+{
+	for (;;) {
+		int st = poll_process(sb, nd, err);
+
+		if (st < 0)
+			return st;
+		if (st == 1)
+			return 0;
+		if (hf_mono_ms() >= deadline)
+			return hf_err_set(err, HF_ERR, "node %d did not start in time", nd->port);
+		hf_sleep_ms(20);
+	}
+}
+
+int hf_sandbox_node_restart(const char *dir, int port, long wait_ms, struct hf_err *err)
+{
+	struct sandbox sb;
+	struct node *nd = NULL;
+	char *pidfile;
+	size_t i;
+	int rc = load_existing(dir, &sb, HF_EINVAL, err);
+
+	if (rc)
+		return rc;
+	for (i = 0; i < sb.n; i++)
+		if (sb.nodes[i].port == port)
+			nd = &sb.nodes[i];
+	if (!nd)
+		rc = hf_err_set(err, HF_EINVAL, "the sandbox in '%s' has no node on port %d", dir, port);
+	else if (live_pid(&sb, nd))
+		rc = hf_err_set(err, HF_EREFUSED, "node %d is still running", port);
+	if (rc) {
+		sandbox_release(&sb);
+		return rc;
+	}
+	/* A stale pidfile would be read as the new process's. */
+	pidfile = hf_xasprintf("%s/redis.pid", nd->dir);
+	unlink(pidfile);
+	free(pidfile);
+	nd->pid = 0;
+	rc = spawn(&sb, nd, err);
+	if (!rc)
+		rc = wait_spawned(&sb, nd, hf_mono_ms() + wait_ms, err);
+	if (!rc)
+		rc = save_state(&sb, err);
+	sandbox_release(&sb);
+	return rc;
+}

@@ -116,4 +116,10 @@ char *hf_sandbox_default_dir(const char *state_dir);
 
 const char *hf_sandbox_state_name(enum hf_sandbox_state s);
 
+/* Start node 'port' of the sandbox in 'dir' again, with its own
+ * configuration and directory, after its process died (a drill's kill -9),
+ * and wait up to 'wait_ms' for it to have a live pid. HF_EINVAL when there
+ * is no such node, HF_EREFUSED when its process still runs. */
+int hf_sandbox_node_restart(const char *dir, int port, long wait_ms, struct hf_err *err);
+
 #endif
