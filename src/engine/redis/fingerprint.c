@@ -204,10 +204,11 @@ static void read_shards(const struct hf_cluster *c, struct hf_fingerprint *f)
 	for (i = 0; i < c->nnodes; i++) {
 		const struct hf_node *p = &c->nodes[i];
 		struct hf_buf b = {0};
-		const char **ids = hf_xcalloc(c->nnodes + 1, sizeof(char *));
+		const char **ids;
 
 		if (p->role != HF_ROLE_PRIMARY)
 			continue;
+		ids = hf_xcalloc(c->nnodes + 1, sizeof(char *));
 		for (k = 0; k < p->nranges; k++)
 			hf_buf_printf(&b, "%s%d-%d", k ? " " : "", p->ranges[2 * k], p->ranges[2 * k + 1]);
 		f->shards[f->nshards].ranges = b.s ? hf_buf_detach(&b) : hf_xstrdup("all");
