@@ -88,7 +88,16 @@ for p in $SRC_ALL; do
 done
 check "50,000 keys on the source" [ "$(for p in $SRC_PRIMARIES; do r "$p" dbsize; done | paste -sd+ | bc)" = 50000 ]
 test_end
-sleep 1   # the replicas catch up before the digest
+# The replicas catch up before the digest: each replica's applied offset
+# equals its primary's.
+replicas_caught_up() {
+	local p off
+	for p in $SRC_PRIMARIES; do
+		off=$(r "$p" info replication | tr -d '\r' | sed -n 's/^master_repl_offset://p')
+		r "$p" info replication | tr -d '\r' | grep -q "^slave0:.*offset=$off," || return 1
+	done
+}
+wait_for "the source's replicas to catch up" 30 replicas_caught_up
 digest $SRC_ALL >"$T/digest.before"
 
 # ---- stage ------------------------------------------------------------------
