@@ -42,6 +42,10 @@ test_end
 # (b) The canary stops answering after it took the hotfix: the rollback
 # cannot reach it, says so (exit 4), and a later rollback finishes it.
 test_begin 'the canary stops answering: exit 4, a later rollback finishes'
+# The first apply could not give its lease back when the stopped node
+# holds the lease's slot: the lease then ends with its TTL.
+lease_free() { hf plan "$T/m.yaml" --cluster "$SEED" 2>/dev/null | grep -q '^lease: free'; }
+wait_for "the first apply's lease to be free" 30 lease_free
 "$HOTFIX" --state "$STATE" --timeout 400 apply "$T/m.yaml" --cluster "$SEED" --yes >"$T/stop2.out" 2>"$T/stop2.err" &
 pid=$!
 EXTRA_PIDS+=("$pid")
