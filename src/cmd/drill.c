@@ -35,24 +35,31 @@ static const char usage[] =
 	"equal, no acknowledged write was lost, the replicas converged and every\n"
 	"guard expectation held. Exit 0 when it passed, 1 when not; the outcome is\n"
 	"journaled against the manifest's SHA-256.\n"
-	"  SPEC            FAULT[@TIME],...: TIME after the apply started (\"2s\",\n"
+	"  SPEC            FAULT[:FOR][@TIME],...: TIME after the apply started (\"2s\",\n"
 	"                  \"500ms\"; default 500ms, then each 1s after the previous),\n"
 	"                  or during the rollback: \"rollback\", \"rollback+1s\"\n"
 	"    kill          SIGKILL a replica, then start it again\n"
-	"    hang          SIGSTOP a primary for 1s, then SIGCONT\n"
+	"    hang          SIGSTOP a primary for 1s (or FOR), then SIGCONT\n"
 	"    failover      CLUSTER FAILOVER on a replica of the last shard\n"
+	"    partition     cut a replica off from every other node and from this\n"
+	"                  host for 3s (or FOR; its network link down), then heal\n"
+	"                  it while the driver goes on; at \"rollback\" the cut is\n"
+	"                  made before the rollback starts. The mirror must have\n"
+	"                  been made with --netns\n"
 	"    crash-controller  SIGKILL the apply (the rollback); then 'resume --rollback'\n"
 	"    regression    DEBUG SLEEP on every node until the apply ends: the\n"
 	"                  guard must roll back (apply exit 3)\n"
 	"    null          nothing: the guard must not roll back\n"
 	"  --load PROFILE  passed to 'hotfix load --profile'\n";
 
-enum fault_kind { F_KILL, F_HANG, F_FAILOVER, F_CRASH, F_REGRESSION, F_NULL, F_TAMPER };
-static const char *const fault_names[] = { "kill", "hang", "failover", "crash-controller",
-					   "regression", "null", "tamper" };
+enum fault_kind { F_KILL, F_HANG, F_FAILOVER, F_PARTITION, F_CRASH, F_REGRESSION, F_NULL,
+		  F_TAMPER };
+static const char *const fault_names[] = { "kill", "hang", "failover", "partition",
+					   "crash-controller", "regression", "null", "tamper" };
 
 #define MAX_FAULTS 16
 #define HANG_MS 1000
+#define PARTITION_MS 3000     /* longer than the sandbox's cluster-node-timeout */
 #define APPLY_MAX_MS 600000L
 #define CONVERGE_MS 60000L
 
@@ -60,8 +67,12 @@ struct fault {
 	enum fault_kind kind;
 	int phase;             /* 0: during the apply, 1: during the rollback */
 	long long at_ms;       /* after the apply (the rollback) started */
+	long long for_ms;      /* hang, partition: how long (":DURATION") */
 	long long took_ms;
 	int ok;                /* the outcome is what the drill expects */
+	int done;              /* injected */
+	int cut_port;          /* partition: the node cut off, until healed */
+	long long cut_at, heal_at;
 	char outcome[2600];
 };
 
@@ -113,14 +124,31 @@ static int parse_at(struct fault *f, const char *at)
 	return hf_duration_parse(at, &f->at_ms) || f->at_ms > APPLY_MAX_MS ? -1 : 0;
 }
 
+/* "hang:2s", "partition:12s": how long; only these two last. */
+static int parse_for(struct fault *f, const char *arg, struct hf_err *err)
+{
+	f->for_ms = f->kind == F_HANG ? HANG_MS : PARTITION_MS;
+	if (!arg)
+		return 0;
+	if (f->kind != F_HANG && f->kind != F_PARTITION)
+		return hf_err_set(err, HF_EINVAL, "--faults: only hang and partition take a "
+				  "duration (':%s' after '%s')", arg, fault_names[f->kind]);
+	if (hf_duration_parse(arg, &f->for_ms) || f->for_ms <= 0 || f->for_ms > APPLY_MAX_MS)
+		return hf_err_set(err, HF_EINVAL, "--faults: '%s' after ':' is no duration (\"3s\", "
+				  "\"500ms\")", arg);
+	return 0;
+}
+
 static int parse_one(struct drill *d, char *item, long long next[2], struct hf_err *err)
 {
 	struct fault *f = &d->faults[d->nfaults];
-	char *at = strchr(item, '@');
+	char *at = strchr(item, '@'), *arg;
 	int k, n = (int)(sizeof(fault_names) / sizeof(*fault_names));
 
 	if (at)
 		*at++ = 0;
+	if ((arg = strchr(item, ':')))
+		*arg++ = 0;
 	for (k = 0; k < n; k++)
 		if (!strcmp(item, fault_names[k]))
 			break;
@@ -128,8 +156,10 @@ static int parse_one(struct drill *d, char *item, long long next[2], struct hf_e
 		k = n;
 	if (k == n)
 		return hf_err_set(err, HF_EINVAL, "--faults: unknown fault '%s' (kill, hang, "
-				  "failover, crash-controller, regression, null)", item);
+				  "failover, partition, crash-controller, regression, null)", item);
 	f->kind = (enum fault_kind)k;
+	if ((k = parse_for(f, arg, err)))
+		return k;
 	f->at_ms = next[0];
 	if (at && parse_at(f, at))
 		return hf_err_set(err, HF_EINVAL, "--faults: '%s' after '@' is no time (\"2s\", "
@@ -157,6 +187,12 @@ static int parse_spec(struct drill *d, const char *spec, struct hf_err *err)
 	free(copy);
 	if (!rc && !d->nfaults)
 		rc = hf_err_set(err, HF_EINVAL, "--faults: no fault in '%s'", spec);
+	for (int i = 0; i < d->nfaults && !rc; i++)
+		if (d->faults[i].kind == F_PARTITION && !hf_sandbox_netns(d->mirror))
+			rc = hf_err_set(err, HF_EINVAL, "--faults: 'partition' needs a mirror whose "
+					"nodes have network namespaces of their own ('hotfix stage "
+					"--netns' or 'hotfix sandbox up --netns'); %s has none",
+					d->mirror);
 	return rc;
 }
 
@@ -283,8 +319,8 @@ static void load_stop(struct drill *d)
 /* ---- faults -------------------------------------------------------- */
 
 /* A node of the mirror: the first UP one of 'role' in shard 'shard' (-1:
- * the last shard). 0 with '*port', '*pid'; -1 when there is none. */
-static int pick(struct drill *d, const char *role, int shard, int *port, int *pid)
+ * the last shard). 0 with 'host', '*port', '*pid'; -1 when there is none. */
+static int pick(struct drill *d, const char *role, int shard, char host[48], int *port, int *pid)
 {
 	struct hf_sandbox_node *nodes = NULL;
 	struct hf_err e = {0};
@@ -298,6 +334,7 @@ static int pick(struct drill *d, const char *role, int shard, int *port, int *pi
 	for (i = 0; i < n && rc; i++)
 		if (nodes[i].state == HF_SANDBOX_NODE_UP && !strcmp(nodes[i].role, role) &&
 		    nodes[i].shard == (shard < 0 ? last : shard) && nodes[i].pid > 0) {
+			memcpy(host, nodes[i].host, sizeof(nodes[i].host));
 			*port = nodes[i].port;
 			*pid = nodes[i].pid;
 			rc = 0;
@@ -306,8 +343,9 @@ static int pick(struct drill *d, const char *role, int shard, int *port, int *pi
 	return rc;
 }
 
-/* One command (its words up to a NULL) to the mirror's node on 'port'. */
-static int node_cmd(struct drill *d, int port, const char *const *words, struct hf_reply **out)
+/* One command (its words up to a NULL) to the mirror's node 'host':'port'. */
+static int node_cmd(struct drill *d, const char *host, int port, const char *const *words,
+		    struct hf_reply **out)
 {
 	struct hf_argv a = {0};
 	struct hf_err e = {0};
@@ -315,7 +353,7 @@ static int node_cmd(struct drill *d, int port, const char *const *words, struct 
 
 	while (*words)
 		hf_argv_push(&a, *words++);
-	rc = hf_redis_command(&d->uri, "127.0.0.1", port, d->ctx->timeout_ms, &a, out, &e);
+	rc = hf_redis_command(&d->uri, host, port, d->ctx->timeout_ms, &a, out, &e);
 	hf_argv_release(&a);
 	return rc;
 }
@@ -323,9 +361,10 @@ static int node_cmd(struct drill *d, int port, const char *const *words, struct 
 static void fault_kill(struct drill *d, struct fault *f)
 {
 	struct hf_err e = {0};
+	char host[48];
 	int port, pid, i;
 
-	if (pick(d, "replica", 0, &port, &pid)) {
+	if (pick(d, "replica", 0, host, &port, &pid)) {
 		snprintf(f->outcome, sizeof(f->outcome), "no replica to kill");
 		return;
 	}
@@ -334,35 +373,36 @@ static void fault_kill(struct drill *d, struct fault *f)
 		hf_sleep_ms(20);
 	hf_sleep_ms(300);
 	if (hf_sandbox_node_restart(d->mirror, port, 10000, &e)) {
-		snprintf(f->outcome, sizeof(f->outcome), "killed 127.0.0.1:%d (pid %d); restart "
-			 "failed: %s", port, pid, e.msg);
+		snprintf(f->outcome, sizeof(f->outcome), "killed %s:%d (pid %d); restart "
+			 "failed: %s", host, port, pid, e.msg);
 		return;
 	}
-	snprintf(f->outcome, sizeof(f->outcome), "killed 127.0.0.1:%d (pid %d), restarted", port,
+	snprintf(f->outcome, sizeof(f->outcome), "killed %s:%d (pid %d), restarted", host, port,
 		 pid);
 	f->ok = 1;
 }
 
 static void fault_hang(struct drill *d, struct fault *f)
 {
+	char host[48];
 	int port, pid;
 
-	if (pick(d, "primary", 0, &port, &pid)) {
+	if (pick(d, "primary", 0, host, &port, &pid)) {
 		snprintf(f->outcome, sizeof(f->outcome), "no primary to hang");
 		return;
 	}
 	kill(pid, SIGSTOP);
-	hf_sleep_ms(HANG_MS);
+	hf_sleep_ms(f->for_ms);
 	kill(pid, SIGCONT);
-	snprintf(f->outcome, sizeof(f->outcome), "127.0.0.1:%d stopped for %d ms, continued", port,
-		 HANG_MS);
+	snprintf(f->outcome, sizeof(f->outcome), "%s:%d stopped for %lld ms, continued", host, port,
+		 f->for_ms);
 	f->ok = 1;
 }
 
-static int is_primary(struct drill *d, int port)
+static int is_primary(struct drill *d, const char *host, int port)
 {
 	struct hf_reply *r = NULL;
-	int yes = !node_cmd(d, port, (const char *[]){ "ROLE", NULL }, &r) && r && r->type == HF_REPLY_ARRAY &&
+	int yes = !node_cmd(d, host, port, (const char *[]){ "ROLE", NULL }, &r) && r && r->type == HF_REPLY_ARRAY &&
 		  r->nelem && r->elem[0]->str && !strcmp(r->elem[0]->str, "master");
 
 	hf_reply_free(r);
@@ -372,25 +412,72 @@ static int is_primary(struct drill *d, int port)
 static void fault_failover(struct drill *d, struct fault *f)
 {
 	struct hf_reply *r = NULL;
+	char host[48];
 	int port, pid, i;
 
-	if (pick(d, "replica", -1, &port, &pid)) {
+	if (pick(d, "replica", -1, host, &port, &pid)) {
 		snprintf(f->outcome, sizeof(f->outcome), "no replica to fail over to");
 		return;
 	}
-	if (node_cmd(d, port, (const char *[]){ "CLUSTER", "FAILOVER", NULL }, &r) || !r ||
+	if (node_cmd(d, host, port, (const char *[]){ "CLUSTER", "FAILOVER", NULL }, &r) || !r ||
 	    r->type == HF_REPLY_ERROR) {
-		snprintf(f->outcome, sizeof(f->outcome), "CLUSTER FAILOVER on 127.0.0.1:%d: %s",
-			 port, r && r->str ? r->str : "no answer");
+		snprintf(f->outcome, sizeof(f->outcome), "CLUSTER FAILOVER on %s:%d: %s",
+			 host, port, r && r->str ? r->str : "no answer");
 		hf_reply_free(r);
 		return;
 	}
 	hf_reply_free(r);
-	for (i = 0; i < 150 && !is_primary(d, port); i++)
+	for (i = 0; i < 150 && !is_primary(d, host, port); i++)
 		hf_sleep_ms(100);
-	f->ok = is_primary(d, port);
-	snprintf(f->outcome, sizeof(f->outcome), "127.0.0.1:%d %s", port,
+	f->ok = is_primary(d, host, port);
+	snprintf(f->outcome, sizeof(f->outcome), "%s:%d %s", host, port,
 		 f->ok ? "took its shard over" : "did not become a primary in 15 s");
+}
+
+/* Cut a replica of the first shard off; heal() joins it again
+ * its 'for_ms' later, while the driver goes on. */
+static void fault_partition(struct drill *d, struct fault *f)
+{
+	struct hf_err e = {0};
+	char host[48];
+	int port, pid;
+
+	if (pick(d, "replica", 0, host, &port, &pid)) {
+		snprintf(f->outcome, sizeof(f->outcome), "no replica to cut off");
+		return;
+	}
+	if (hf_sandbox_node_partition(d->mirror, port, 1, &e)) {
+		snprintf(f->outcome, sizeof(f->outcome), "could not cut %s:%d off: %s", host, port,
+			 e.msg);
+		return;
+	}
+	f->cut_port = port;
+	f->cut_at = hf_mono_ms();
+	f->heal_at = f->cut_at + f->for_ms;
+	snprintf(f->outcome, sizeof(f->outcome), "%s:%d cut off", host, port);
+}
+
+/* Heal the partitions that are due ('all': every one, once its time has
+ * come). */
+static void heal(struct drill *d, int all)
+{
+	int i;
+
+	for (i = 0; i < d->nfaults; i++) {
+		struct fault *f = &d->faults[i];
+		struct hf_err e = {0};
+		size_t len = strlen(f->outcome);
+
+		if (!f->cut_port || (!all && hf_mono_ms() < f->heal_at))
+			continue;
+		while (hf_mono_ms() < f->heal_at)
+			hf_sleep_ms(10);
+		f->ok = !hf_sandbox_node_partition(d->mirror, f->cut_port, 0, &e);
+		f->took_ms = hf_mono_ms() - f->cut_at;
+		snprintf(f->outcome + len, sizeof(f->outcome) - len, f->ok ? " for %lld ms, healed" :
+			 " for %lld ms; healing it failed: %s", f->took_ms, e.msg);
+		f->cut_port = 0;
+	}
 }
 
 static void fault_crash(struct drill *d, struct fault *f)
@@ -442,16 +529,18 @@ static void fault_regression(struct drill *d, struct fault *f)
 }
 
 /* SET 'key' 'value' on the mirror, following one MOVED. */
-static int set_key(struct drill *d, int port, const char *key, const char *value)
+static int set_key(struct drill *d, const char *host, int port, const char *key,
+		   const char *value)
 {
 	struct hf_reply *r = NULL;
-	int rc = node_cmd(d, port, (const char *[]){ "SET", key, value, NULL }, &r), moved;
+	int rc = node_cmd(d, host, port, (const char *[]){ "SET", key, value, NULL }, &r), moved;
+	char to[48];
 
 	if (!rc && r && r->type == HF_REPLY_ERROR && r->str &&
-	    sscanf(r->str, "MOVED %*d %*[^:]:%d", &moved) == 1) {
+	    sscanf(r->str, "MOVED %*d %47[^:]:%d", to, &moved) == 2) {
 		hf_reply_free(r);
 		r = NULL;
-		rc = node_cmd(d, moved, (const char *[]){ "SET", key, value, NULL }, &r);
+		rc = node_cmd(d, to, moved, (const char *[]){ "SET", key, value, NULL }, &r);
 	}
 	rc = rc || !r || r->type == HF_REPLY_ERROR;
 	hf_reply_free(r);
@@ -464,18 +553,19 @@ static int set_key(struct drill *d, int port, const char *key, const char *value
 static void fault_tamper(struct drill *d, struct fault *f)
 {
 	struct hf_reply *r = NULL;
+	char host[48];
 	int port, pid;
 
-	if (pick(d, "primary", 0, &port, &pid) ||
-	    node_cmd(d, port, (const char *[]){ "CONFIG", "SET", "hz", "11", NULL }, &r) != 0 ||
-	    set_key(d, port, "drill:tamper", "1")) {
+	if (pick(d, "primary", 0, host, &port, &pid) ||
+	    node_cmd(d, host, port, (const char *[]){ "CONFIG", "SET", "hz", "11", NULL }, &r) != 0 ||
+	    set_key(d, host, port, "drill:tamper", "1")) {
 		hf_reply_free(r);
 		snprintf(f->outcome, sizeof(f->outcome), "could not tamper with the mirror");
 		return;
 	}
 	hf_reply_free(r);
-	snprintf(f->outcome, sizeof(f->outcome), "hz set to 11 on 127.0.0.1:%d, key drill:tamper "
-		 "written", port);
+	snprintf(f->outcome, sizeof(f->outcome), "hz set to 11 on %s:%d, key drill:tamper "
+		 "written", host, port);
 	f->ok = 1;
 }
 
@@ -489,12 +579,14 @@ static void inject(struct drill *d, struct fault *f)
 	case F_KILL: fault_kill(d, f); break;
 	case F_HANG: fault_hang(d, f); break;
 	case F_FAILOVER: fault_failover(d, f); break;
+	case F_PARTITION: fault_partition(d, f); break;
 	case F_CRASH: fault_crash(d, f); break;
 	case F_REGRESSION: fault_regression(d, f); break;
 	case F_TAMPER: fault_tamper(d, f); break;
 	case F_NULL: snprintf(f->outcome, sizeof(f->outcome), "nothing injected"); break;
 	}
 	f->took_ms = hf_mono_ms() - t;
+	f->done = 1;
 }
 
 /* The guard's expectations, once the apply has ended. */
@@ -518,6 +610,22 @@ static void expectations(struct drill *d)
 	}
 }
 
+/* Wait for the driver to end (killed at 'deadline'), healing partitions
+ * on their schedule meanwhile. */
+static void driver_wait(struct drill *d, long long deadline)
+{
+	while (!driver_ended(d)) {
+		if (hf_mono_ms() >= deadline) {
+			hf_proc_kill(d->driver_pid);
+			d->driver_pid = 0;
+			d->driver_rc = -1;
+			return;
+		}
+		heal(d, 0);
+		hf_sleep_ms(20);
+	}
+}
+
 /* Start the driver of 'phase' (hotfix with 'args', output into log
  * 'name'), inject the faults of that phase on their schedule, wait for it
  * to end. Its exit status in d->driver_rc; -1 when it could not start. */
@@ -530,24 +638,32 @@ static int run_phase(struct drill *d, int phase, const char *name, const char **
 	d->phase = phase;
 	d->driver_killed = 0;
 	d->driver_rc = -1;
-	d->driver_pid = child(d, name, args, why, sizeof(why));
-	if (d->driver_pid < 0)
-		return -1;
+	/* A partition at 0 is in place before the driver starts: it would
+	 * often be done before the cut otherwise (a config rollback takes
+	 * milliseconds). */
+	for (i = 0; i < d->nfaults; i++)
+		if (d->faults[i].phase == phase && d->faults[i].kind == F_PARTITION &&
+		    !d->faults[i].at_ms)
+			inject(d, &d->faults[i]);
 	t0 = hf_mono_ms();
+	d->driver_pid = child(d, name, args, why, sizeof(why));
+	if (d->driver_pid < 0) {
+		heal(d, 1);
+		return -1;
+	}
 	for (i = 0; i < d->nfaults; i++) {
-		if (d->faults[i].phase != phase)
+		if (d->faults[i].phase != phase || d->faults[i].done)
 			continue;
 		while (hf_mono_ms() < t0 + d->faults[i].at_ms) {
 			driver_ended(d);
+			heal(d, 0);
 			hf_sleep_ms(10);
 		}
 		driver_ended(d);
 		inject(d, &d->faults[i]);
 	}
-	if (d->driver_pid > 0) {
-		d->driver_rc = child_wait(d->driver_pid, APPLY_MAX_MS);
-		d->driver_pid = 0;
-	}
+	driver_wait(d, t0 + APPLY_MAX_MS);
+	heal(d, 1);
 	return 0;
 }
 

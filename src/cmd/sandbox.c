@@ -16,7 +16,7 @@
 static const char usage[] =
 	"usage: hotfix sandbox up [--shards N] [--replicas R] [--base-port P] [--dir D]\n"
 	"                         [--password PASS] [--standalone] [--redis-server PATH]\n"
-	"                         [--tls] [--ipv6]\n"
+	"                         [--tls] [--ipv6] [--netns]\n"
 	"       hotfix sandbox down [--dir D]\n"
 	"       hotfix sandbox status [--dir D]\n"
 	"\n"
@@ -34,11 +34,15 @@ static const char usage[] =
 	"  --tls               TLS only (rediss://), with a CA and certificates of the\n"
 	"                      sandbox's own in D/tls; commands that find the sandbox\n"
 	"                      in the state directory use them\n"
-	"  --ipv6              listen on ::1 as well as on 127.0.0.1\n";
+	"  --ipv6              listen on ::1 as well as on 127.0.0.1\n"
+	"  --netns             each node in a network namespace of its own, on\n"
+	"                      10.251.N.1 and up behind a bridge of this host's, so\n"
+	"                      that a drill can cut one off ('partition'); needs\n"
+	"                      root (CAP_NET_ADMIN) and iproute2\n";
 
 struct args {
 	const char *shards, *replicas, *base_port, *dir, *password, *redis_server;
-	int standalone, tls, ipv6;
+	int standalone, tls, ipv6, netns;
 };
 
 /* The seed URI without its password, for printing. Caller frees. */
@@ -62,6 +66,7 @@ static json_t *nodes_json(const struct hf_sandbox_node *nodes, size_t n, int wit
 	for (i = 0; i < n; i++) {
 		json_t *o = json_object();
 
+		json_object_set_new(o, "host", json_string(nodes[i].host));
 		json_object_set_new(o, "port", json_integer(nodes[i].port));
 		json_object_set_new(o, "pid", json_integer(nodes[i].pid));
 		json_object_set_new(o, "shard", json_integer(nodes[i].shard));
@@ -86,9 +91,10 @@ static void print_table(const struct hf_sandbox_node *nodes, size_t n)
 {
 	size_t i;
 
-	printf("  %-6s %-8s %-6s %-14s %s\n", "PORT", "PID", "SHARD", "STATE", "ROLE");
+	printf("  %-15s %-6s %-8s %-6s %-14s %s\n", "HOST", "PORT", "PID", "SHARD", "STATE", "ROLE");
 	for (i = 0; i < n; i++)
-		printf("  %-6d %-8d %-6d %-14s %s\n", nodes[i].port, nodes[i].pid, nodes[i].shard,
+		printf("  %-15s %-6d %-8d %-6d %-14s %s\n", nodes[i].host, nodes[i].port, nodes[i].pid,
+		       nodes[i].shard,
 		       hf_sandbox_state_name(nodes[i].state), nodes[i].role[0] ? nodes[i].role : "-");
 }
 
@@ -127,6 +133,7 @@ static int sandbox_up(const char *dir, const struct args *a, struct hf_ctx *ctx,
 	o.standalone = a->standalone;
 	o.tls = a->tls;
 	o.ipv6 = a->ipv6;
+	o.netns = a->netns;
 	o.redis_server = a->redis_server;
 	if ((rc = hf_sandbox_up(&o, &seed, err)))
 		return rc;
@@ -245,6 +252,7 @@ int cmd_sandbox(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		{ "standalone", NULL, &a.standalone },
 		{ "tls", NULL, &a.tls },
 		{ "ipv6", NULL, &a.ipv6 },
+		{ "netns", NULL, &a.netns },
 		{ NULL, NULL, NULL },
 	};
 	const char *pos[1];
@@ -262,7 +270,7 @@ int cmd_sandbox(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (strcmp(pos[0], "up") && strcmp(pos[0], "down") && strcmp(pos[0], "status"))
 		return hf_err_set(err, HF_EINVAL, "sandbox: unknown subcommand '%s' (up, down or status)", pos[0]);
 	if (strcmp(pos[0], "up") && (a.shards || a.replicas || a.base_port || a.password ||
-				     a.redis_server || a.standalone || a.tls || a.ipv6))
+				     a.redis_server || a.standalone || a.tls || a.ipv6 || a.netns))
 		return hf_err_set(err, HF_EINVAL, "sandbox %s: only '--dir' applies (the others are for 'up')",
 				  pos[0]);
 	dir = a.dir ? hf_xstrdup(a.dir) : hf_sandbox_default_dir(ctx->state_dir);

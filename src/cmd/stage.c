@@ -20,7 +20,7 @@
 
 static const char usage[] =
 	"usage: hotfix stage --from URI [--sample P%|N] [--dir D] [--base-port P]\n"
-	"                    [--redis-server PATH]\n"
+	"                    [--redis-server PATH] [--netns]\n"
 	"A local mirror of the cluster at URI: real redis-server processes (a sandbox)\n"
 	"with its number of shards and replicas, its slot ranges per shard, its\n"
 	"configuration (CONFIG GET *, less host-specific parameters, which are listed),\n"
@@ -38,10 +38,14 @@ static const char usage[] =
 	"  --base-port P       its first port (default 21001)\n"
 	"  --redis-server PATH the server binary (default $HOTFIX_REDIS_SERVER, else\n"
 	"                      redis-server from PATH); its version is compared with\n"
-	"                      the source's\n";
+	"                      the source's\n"
+	"  --netns             each node of the mirror in a network namespace of its\n"
+	"                      own (see 'hotfix sandbox --help'), for drills that cut\n"
+	"                      a node off ('partition')\n";
 
 struct args {
 	const char *from, *sample, *dir, *base_port, *redis_server;
+	int netns;
 };
 
 static int parse_sample(const char *s, struct hf_stage_sample *out, struct hf_err *err)
@@ -208,7 +212,8 @@ static void print_report(const struct hf_stage_source *s, const struct hf_stage_
 static int mirror_up(const struct args *a, const char *dir, const struct hf_stage_source *s,
 		     const struct hf_uri *src, char **seed, struct hf_err *err)
 {
-	struct hf_sandbox_opts o = { .dir = dir, .redis_server = a->redis_server };
+	struct hf_sandbox_opts o = { .dir = dir, .redis_server = a->redis_server,
+				     .netns = a->netns };
 	long port = 0;
 	int rc;
 
@@ -307,6 +312,7 @@ int cmd_stage(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		{ "dir", &a.dir, NULL },
 		{ "base-port", &a.base_port, NULL },
 		{ "redis-server", &a.redis_server, NULL },
+		{ "netns", NULL, &a.netns },
 		{ NULL, NULL, NULL },
 	};
 	const char *pos[1];

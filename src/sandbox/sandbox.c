@@ -21,6 +21,7 @@
 
 #include "engine/redis/redis.h"
 #include "sandbox/certs.h"
+#include "sandbox/netns.h"
 #include "util/buf.h"
 #include "util/misc.h"
 #include "util/proc.h"
@@ -52,6 +53,7 @@ struct node {
 	int ready;
 	char *id;          /* cluster node id */
 	char *dir;         /* "<sandbox dir>/<port>" */
+	char host[48];     /* its address: HOST, or its namespace's (--netns) */
 };
 
 struct sandbox {
@@ -64,6 +66,7 @@ struct sandbox {
 	char *password;    /* NULL when none (or not readable any more) */
 	int tls;           /* the nodes speak TLS only (port 0, tls-port) */
 	int ipv6;          /* the nodes listen on ::1 too */
+	int net;           /* --netns: the network (netns.h) of the nodes' namespaces, else 0 */
 	char *server;      /* absolute path of redis-server */
 	struct node *nodes;
 	size_t n;
@@ -361,7 +364,7 @@ static struct hf_cluster *fan_of(struct sandbox *sb)
 	if (sb->fan)
 		return sb->fan;
 	c = hf_xcalloc(1, sizeof(*c));
-	c->uri.host = hf_xstrdup(HOST);
+	c->uri.host = hf_xstrdup(sb->nodes[0].host);
 	c->uri.port = sb->base_port;
 	c->uri.password = sb->password ? hf_xstrdup(sb->password) : NULL;
 	c->uri.tls = sb->tls;
@@ -379,8 +382,8 @@ static struct hf_cluster *fan_of(struct sandbox *sb)
 	for (i = 0; i < sb->n; i++) {
 		struct hf_node *hn = &c->nodes[i];
 
-		hn->id = hf_xasprintf("%s:%d", HOST, sb->nodes[i].port);
-		hn->host = hf_xstrdup(HOST);
+		hn->id = hf_xasprintf("%s:%d", sb->nodes[i].host, sb->nodes[i].port);
+		hn->host = hf_xstrdup(sb->nodes[i].host);
 		hn->port = sb->nodes[i].port;
 		hn->role = sb->nodes[i].replica ? HF_ROLE_REPLICA : HF_ROLE_PRIMARY;
 		hn->shard = sb->nodes[i].shard;
@@ -434,7 +437,7 @@ static int call_failed(const struct hf_call *call, struct hf_err *err)
 		const struct hf_reply *r = call->replies[k];
 
 		if (!r || r->type == HF_REPLY_ERROR)
-			return hf_err_set(err, HF_ERR, "%s:%d: %s %s: %s", HOST, call->node->port,
+			return hf_err_set(err, HF_ERR, "%s:%d: %s %s: %s", call->node->host, call->node->port,
 					  a->argv[0], a->argc > 1 ? a->argv[1] : "",
 					  r ? r->str : "no reply");
 	}
@@ -473,6 +476,8 @@ static int save_state(const struct sandbox *sb, struct hf_err *err)
 	/* Never the password itself: it lives only in the nodes' redis.conf. */
 	json_object_set_new(root, "password", json_boolean(sb->has_password));
 	json_object_set_new(root, "tls", json_boolean(sb->tls));
+	if (sb->net)
+		json_object_set_new(root, "netns", json_integer(sb->net));
 	json_object_set_new(root, "redis_server", json_string(sb->server));
 	for (i = 0; i < sb->n; i++) {
 		const struct node *nd = &sb->nodes[i];
@@ -550,10 +555,10 @@ static int load_state(const char *dir, struct sandbox *sb, struct hf_err *err)
 		rc = hf_err_set(err, HF_ERR, "cannot read '%s': line %d: %s", path, jerr.line, jerr.text);
 		goto out;
 	}
-	if (json_unpack_ex(root, &jerr, 0, "{s:s, s:i, s:i, s:i, s:b, s?b, s:s, s:o}",
+	if (json_unpack_ex(root, &jerr, 0, "{s:s, s:i, s:i, s:i, s:b, s?b, s?i, s:s, s:o}",
 			   "mode", &mode, "shards", &sb->shards, "replicas", &sb->replicas,
 			   "base_port", &sb->base_port, "password", &pw, "tls", &tls,
-			   "redis_server", &server, "nodes", &nodes) ||
+			   "netns", &sb->net, "redis_server", &server, "nodes", &nodes) ||
 	    !json_is_array(nodes)) {
 		rc = hf_err_set(err, HF_ERR, "cannot read '%s': %s", path, jerr.text);
 		goto out;
@@ -594,6 +599,18 @@ out:
 /* Place the nodes: in cluster mode the primaries take the first ports and
  * the replicas of shard i follow them in shard order; standalone the
  * primary comes first. */
+static void set_hosts(struct sandbox *sb)
+{
+	size_t i;
+
+	for (i = 0; i < sb->n; i++) {
+		if (sb->net)
+			hf_netns_host(sb->net, i, sb->nodes[i].host, sizeof(sb->nodes[i].host));
+		else
+			snprintf(sb->nodes[i].host, sizeof(sb->nodes[i].host), "%s", HOST);
+	}
+}
+
 static void layout(struct sandbox *sb)
 {
 	size_t i, r;
@@ -614,6 +631,7 @@ static void layout(struct sandbox *sb)
 		sb->nodes[i].port = sb->base_port + (int)i;
 		sb->nodes[i].dir = hf_xasprintf("%s/%d", sb->dir, sb->nodes[i].port);
 	}
+	set_hosts(sb);
 }
 
 /* A TLS node listens on its port with TLS only, and speaks TLS on the
@@ -642,7 +660,7 @@ static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf
 		tls_conf(sb, nd, &b);
 	else
 		hf_buf_printf(&b, "port %d\n", nd->port);
-	hf_buf_printf(&b, "bind %s%s\nprotected-mode no\n", HOST, sb->ipv6 ? " -::1" : "");
+	hf_buf_printf(&b, "bind %s%s\nprotected-mode no\n", nd->host, sb->ipv6 ? " -::1" : "");
 	hf_buf_printf(&b, "daemonize yes\npidfile %s/redis.pid\nlogfile %s/redis.log\ndir %s\n",
 		      nd->dir, nd->dir, nd->dir);
 	hf_buf_printf(&b, "save \"\"\nappendonly no\nenable-debug-command local\n");
@@ -655,7 +673,8 @@ static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf
 	if (sb->password)
 		hf_buf_printf(&b, "requirepass \"%s\"\nmasterauth \"%s\"\n", sb->password, sb->password);
 	if (!sb->cluster && nd->replica)
-		hf_buf_printf(&b, "replicaof %s %d\n", HOST, sb->nodes[nd->primary].port);
+		hf_buf_printf(&b, "replicaof %s %d\n", sb->nodes[nd->primary].host,
+			      sb->nodes[nd->primary].port);
 	rc = write_file(path, b.s, 0600, err);
 	if (!rc)
 		rc = write_file(marker, "made by hotfix sandbox up\n", 0600, err);
@@ -665,9 +684,9 @@ static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf
 	return rc;
 }
 
-/* The seed URI of the node on 'port', with the password percent-encoded.
- * Caller frees. */
-static char *seed_of(const struct sandbox *sb, int port)
+/* The seed URI of node 'nd', with the password percent-encoded. Caller
+ * frees. */
+static char *seed_of(const struct sandbox *sb, const struct node *nd)
 {
 	struct hf_buf b = {0};
 	const char *p;
@@ -684,7 +703,7 @@ static char *seed_of(const struct sandbox *sb, int port)
 		}
 		hf_buf_puts(&b, "@");
 	}
-	hf_buf_printf(&b, "%s:%d", HOST, port);
+	hf_buf_printf(&b, "%s:%d", nd->host, nd->port);
 	return hf_buf_detach(&b);
 }
 
@@ -695,12 +714,16 @@ static int spawn(const struct sandbox *sb, struct node *nd, struct hf_err *err)
 	char *conf = hf_xasprintf("%s/redis.conf", nd->dir);
 	char *log = hf_xasprintf("%s/start.log", nd->dir);
 	char *argv[] = { sb->server, conf, NULL };
+	char **in_ns = sb->net ? hf_netns_argv(sb->net, (size_t)(nd - sb->nodes), argv) : NULL;
 	char why[512];
 	int pid, rc = 0;
 
 	/* Only the redis.conf path is passed; stdout and stderr go to
-	 * start.log, where redis reports a bad config before it daemonizes. */
-	pid = hf_proc_start(argv, log, why, sizeof(why));
+	 * start.log, where redis reports a bad config before it daemonizes.
+	 * With --netns 'ip netns exec' puts it in its namespace (and execs
+	 * it: the pid is redis-server's). */
+	pid = hf_proc_start(in_ns ? in_ns : argv, log, why, sizeof(why));
+	hf_netns_argv_free(in_ns);
 	if (pid < 0) {
 		rc = hf_err_set(err, HF_ERR, "node %d: %s", nd->port, why);
 	} else {
@@ -899,7 +922,8 @@ static int meet_all(struct sandbox *sb, struct hf_err *err)
 
 	snprintf(port, sizeof(port), "%d", sb->nodes[0].port);
 	for (i = 1; i < sb->n; i++)
-		hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "MEET", HOST, port, NULL);
+		hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "MEET", sb->nodes[0].host, port,
+			     NULL);
 	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
 	for (i = 0; i < n && !rc; i++)
 		rc = call_failed(&calls[i], err);
@@ -1191,6 +1215,12 @@ static int check_opts(const struct hf_sandbox_opts *o, struct sandbox *sb, struc
 	sb->base_port = o->base_port > 0 ? o->base_port : HF_SANDBOX_DEFAULT_BASE_PORT;
 	sb->tls = o->tls;
 	sb->ipv6 = o->ipv6;
+	if (o->netns && (o->tls || o->ipv6))
+		return hf_err_set(err, HF_EINVAL, "sandbox: --netns goes with neither --tls nor --ipv6 "
+				  "(the certificates name 127.0.0.1 and ::1)");
+	if (o->netns && (long)sb->shards * (sb->replicas + 1L) > HF_NETNS_MAX_NODES)
+		return hf_err_set(err, HF_EINVAL, "sandbox: --netns takes at most %d nodes",
+				  HF_NETNS_MAX_NODES);
 	if ((o->ranges != NULL) != (o->nranges != NULL) || (o->ranges && o->standalone))
 		return hf_err_set(err, HF_EINVAL, "sandbox: slot ranges need both lists, and cluster mode");
 	sb->ranges = o->ranges;
@@ -1305,6 +1335,9 @@ static int check_ports(const struct sandbox *sb, struct hf_err *err)
 {
 	size_t i;
 
+	if (sb->net)
+		return 0;   /* each node has a namespace (and ports) of its own */
+
 	for (i = 0; i < sb->n; i++) {
 		int port = sb->nodes[i].port;
 
@@ -1314,6 +1347,16 @@ static int check_ports(const struct sandbox *sb, struct hf_err *err)
 			return port_in_use(port + BUS_OFFSET, port, err);
 	}
 	return 0;
+}
+
+/* --netns: a network namespace for every node, their addresses. */
+static int make_netns(struct sandbox *sb, struct hf_err *err)
+{
+	int rc = hf_netns_create(sb->n, &sb->net, err);
+
+	if (!rc)
+		set_hosts(sb);
+	return rc;
 }
 
 /* Give every node a fresh directory of its own with its redis.conf. A
@@ -1389,6 +1432,7 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 	}
 	layout(&sb);
 	if ((rc = clear_stale(sb.dir, err)) || (rc = check_ports(&sb, err)) ||
+	    (o->netns && (rc = make_netns(&sb, err))) ||
 	    (sb.tls && (rc = prepare_certs(&sb, err))) || (rc = prepare_dirs(&sb, err)))
 		goto out;
 
@@ -1409,7 +1453,7 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 		goto out;
 	if ((rc = wait_ready(&sb, deadline, err)))
 		goto out;
-	*seed_uri = seed_of(&sb, sb.base_port);
+	*seed_uri = seed_of(&sb, &sb.nodes[0]);
 out:
 	if (rc && started) {
 		struct hf_sandbox_down_result res = {0};
@@ -1420,6 +1464,8 @@ out:
 	} else if (rc && state) {
 		unlink(state);
 	}
+	if (rc && sb.net)
+		hf_netns_destroy(sb.net, sb.n);
 	free(state);
 	sandbox_release(&sb);
 	return rc;
@@ -1473,6 +1519,8 @@ int hf_sandbox_down(const char *dir, struct hf_sandbox_down_result *res, struct 
 		goto out;
 	for (i = 0; i < sb.n; i++)
 		remove_node_dir(sb.nodes[i].dir);
+	if (sb.net)
+		hf_netns_destroy(sb.net, sb.n);
 	state = hf_xasprintf("%s/" TLS_DIR, dir);
 	remove_node_dir(state);
 	free(state);
@@ -1498,6 +1546,7 @@ static void survey(struct sandbox *sb, struct hf_sandbox_node *out)
 
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].port = nd->port;
+		snprintf(out[i].host, sizeof(out[i].host), "%s", nd->host);
 		out[i].shard = nd->shard;
 		out[i].planned_replica = nd->replica;
 		out[i].pid = live_pid(sb, nd);
@@ -1546,7 +1595,7 @@ int hf_sandbox_status(const char *dir, struct hf_sandbox_node **nodes, size_t *n
 	*n = sb.n;
 	survey(&sb, *nodes);
 	if (seed_uri)
-		*seed_uri = seed_of(&sb, sb.base_port);
+		*seed_uri = seed_of(&sb, &sb.nodes[0]);
 	if (mode)
 		*mode = sb.cluster ? "cluster" : "standalone";
 	sandbox_release(&sb);
@@ -1570,7 +1619,7 @@ int hf_sandbox_seed(const char *dir, char **seed_uri, struct hf_err *err)
 		/* Without cluster mode only the primary shows the topology. */
 		if (nodes[i].state == HF_SANDBOX_NODE_UP &&
 		    (sb.cluster || !strcmp(nodes[i].role, "primary"))) {
-			*seed_uri = seed_of(&sb, nodes[i].port);
+			*seed_uri = seed_of(&sb, &sb.nodes[i]);
 			rc = 0;
 			break;
 		}
@@ -1647,4 +1696,37 @@ int hf_sandbox_node_restart(const char *dir, int port, long wait_ms, struct hf_e
 		rc = save_state(&sb, err);
 	sandbox_release(&sb);
 	return rc;
+}
+
+int hf_sandbox_node_partition(const char *dir, int port, int cut, struct hf_err *err)
+{
+	struct sandbox sb;
+	size_t i;
+	int rc = load_existing(dir, &sb, HF_EINVAL, err);
+
+	if (rc)
+		return rc;
+	for (i = 0; i < sb.n && sb.nodes[i].port != port; i++)
+		;
+	if (i == sb.n)
+		rc = hf_err_set(err, HF_EINVAL, "the sandbox in '%s' has no node on port %d", dir, port);
+	else if (!sb.net)
+		rc = hf_err_set(err, HF_EINVAL, "the sandbox in '%s' was not made with --netns: its "
+				"nodes share one network and cannot be cut off", dir);
+	else
+		rc = hf_netns_link(sb.net, i, !cut, err);
+	sandbox_release(&sb);
+	return rc;
+}
+
+int hf_sandbox_netns(const char *dir)
+{
+	struct sandbox sb;
+	int net;
+
+	if (load_state(dir, &sb, NULL))
+		return 0;
+	net = sb.net;
+	sandbox_release(&sb);
+	return net != 0;
 }

@@ -23,6 +23,9 @@ struct hf_sandbox_opts {
 	const char *redis_server;  /* NULL: $HOTFIX_REDIS_SERVER, else PATH       */
 	int tls;                   /* TLS only, with a CA and certificates of its own */
 	int ipv6;                  /* listen on ::1 as well as on 127.0.0.1        */
+	int netns;                 /* each node in a network namespace of its own
+				    * (sandbox/netns.h), for partitions: needs
+				    * CAP_NET_ADMIN */
 	/* Cluster mode: the slots of each shard, as pairs lo, hi ('ranges[i]'
 	 * has 'nranges[i]' pairs for shard i), instead of an even split; both
 	 * NULL for the even split. Borrowed for the call. */
@@ -37,6 +40,7 @@ enum hf_sandbox_state {
 };
 
 struct hf_sandbox_node {
+	char host[48];             /* 127.0.0.1, or its namespace's address */
 	int port;
 	int pid;                   /* 0 when unknown */
 	int shard;                 /* 0-based */
@@ -121,5 +125,13 @@ const char *hf_sandbox_state_name(enum hf_sandbox_state s);
  * and wait up to 'wait_ms' for it to have a live pid. HF_EINVAL when there
  * is no such node, HF_EREFUSED when its process still runs. */
 int hf_sandbox_node_restart(const char *dir, int port, long wait_ms, struct hf_err *err);
+
+/* Cut node 'port' of the sandbox in 'dir' off from every other node and
+ * from this host ('cut' 1), or join it again ('cut' 0). Only a sandbox
+ * made with 'netns' (HF_EINVAL otherwise). */
+int hf_sandbox_node_partition(const char *dir, int port, int cut, struct hf_err *err);
+
+/* Whether the sandbox in 'dir' was made with 'netns'. */
+int hf_sandbox_netns(const char *dir);
 
 #endif
