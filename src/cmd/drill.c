@@ -158,8 +158,8 @@ static int parse_one(struct drill *d, char *item, long long next[2], struct hf_e
 		return hf_err_set(err, HF_EINVAL, "--faults: unknown fault '%s' (kill, hang, "
 				  "failover, partition, crash-controller, regression, null)", item);
 	f->kind = (enum fault_kind)k;
-	if ((k = parse_for(f, arg, err)))
-		return k;
+	if (parse_for(f, arg, err))
+		return HF_EINVAL;
 	f->at_ms = next[0];
 	if (at && parse_at(f, at))
 		return hf_err_set(err, HF_EINVAL, "--faults: '%s' after '@' is no time (\"2s\", "
