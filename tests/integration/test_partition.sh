@@ -109,6 +109,14 @@ expect_exit 2 "refused on a plain mirror" \
 check "it says why" contains "$T/err" "'partition' needs a mirror whose nodes have network namespaces"
 expect_exit 2 "a bad duration" hf drill "$T/m.yaml" --mirror "$DIR" --faults partition:soon
 expect_exit 2 "kill takes none" hf drill "$T/m.yaml" --mirror "$DIR" --faults kill:2s
+rcli -c -p "$BASE" SET staged:key v1 >/dev/null
+expect_exit 0 "stage --netns: a mirror of the plain sandbox in namespaces" \
+	hf stage --from "$SEED" --sample 100% --dir "$T/staged" --netns
+SANDBOXES+=("$T/staged")
+MSEED=$(tail -n 1 "$T/out")
+check "its seed is a namespace address" test "${MSEED#redis://10.251.}" != "$MSEED"
+mhost=${MSEED#redis://}
+check "the key was copied" test "$(redis-cli -c -h "${mhost%:*}" -p "${mhost#*:}" GET staged:key)" = v1
 expect_exit 0 "down" hf sandbox down --dir "$DIR"
 check "no namespace of it is left" lacks <(ip netns list) "^hotfix-$NET-"
 check "nor its bridge" lacks <(ip -br link) "^hfbr$NET "
