@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/misc.h"
 
 /* In a child: close every descriptor above stderr but 'keep'. */
@@ -305,4 +306,206 @@ int hf_proc_cmdline_has(int pid, const char *needle)
 	char buf[4096];
 
 	return hf_proc_cmdline(pid, buf, sizeof(buf)) >= 0 && strstr(buf, needle) != NULL;
+}
+
+/* ---- hf_proc_exec --------------------------------------------------- */
+
+#define EXEC_MAX_DEFAULT (1024 * 1024)
+
+/* In the child of hf_proc_exec(): its pipes on 0, 1, 2, a group of its
+ * own, then exec; an exec that fails goes to 'report'. */
+static _Noreturn void exec_piped(char *const argv[], const char *cwd, const int in[2],
+				  const int out[2], const int err[2], int report)
+{
+	int e;
+
+	setpgid(0, 0);
+	dup2(in[0], 0);
+	dup2(out[1], 1);
+	dup2(err[1], 2);
+	close_inherited(report);
+	signal(SIGPIPE, SIG_DFL);
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	e = cwd && chdir(cwd) ? errno : 0;
+	if (!e) {
+		execv(argv[0], argv);
+		e = errno;
+	}
+	child_fail(report, e);
+}
+
+struct sink {
+	int fd;
+	char **buf;
+	size_t *len;
+	size_t cap;
+};
+
+/* Read what 'k' has into its buffer, up to io->max; 0 at end of file. */
+static int drain(struct sink *k, struct hf_proc_io *io)
+{
+	char chunk[4096];
+	ssize_t r = read(k->fd, chunk, sizeof(chunk));
+	size_t take;
+
+	if (r < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : 0;
+	if (r == 0)
+		return 0;
+	take = (size_t)r;
+	if (*k->len + take > io->max) {
+		take = io->max - *k->len;
+		io->cut = 1;
+	}
+	if (*k->len + take + 1 > k->cap) {
+		k->cap = (*k->len + take + 1) * 2;
+		*k->buf = hf_xrealloc(*k->buf, k->cap);
+	}
+	memcpy(*k->buf + *k->len, chunk, take);
+	*k->len += take;
+	(*k->buf)[*k->len] = 0;
+	return 1;
+}
+
+/* Feed stdin and read both outputs until both end or 'deadline'. 0, or
+ * -1 when the deadline came first. */
+static int pump(int infd, struct sink *k, struct hf_proc_io *io, long long deadline)
+{
+	size_t sent = 0;
+	int open_outs = 2;
+
+	if (!io->in || !io->inlen) {
+		close(infd);
+		infd = -1;
+	}
+	while (open_outs) {
+		struct pollfd p[3] = { { .fd = k[0].fd, .events = POLLIN },
+				       { .fd = k[1].fd, .events = POLLIN },
+				       { .fd = infd, .events = POLLOUT } };
+		long long left = deadline - hf_mono_ms();
+		int i;
+
+		if (left <= 0) {
+			if (infd >= 0)
+				close(infd);
+			return -1;
+		}
+		if (poll(p, 3, (int)(left > 200 ? 200 : left)) < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < 2; i++)
+			if (k[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    !drain(&k[i], io)) {
+				k[i].fd = -1;
+				open_outs--;
+			}
+		if (infd >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(infd, io->in + sent, io->inlen - sent);
+
+			if (w > 0)
+				sent += (size_t)w;
+			if (w < 0 && errno != EINTR && errno != EAGAIN)
+				sent = io->inlen;   /* it closed its stdin: fine */
+			if (sent == io->inlen) {
+				close(infd);
+				infd = -1;
+			}
+		}
+	}
+	if (infd >= 0)
+		close(infd);
+	return 0;
+}
+
+/* Wait for 'pid' until 'deadline' (0: it is past), then kill its group
+ * and reap it. 0 when it ended by itself, -1 when it was killed. */
+static int reap(pid_t pid, long long deadline, int *status)
+{
+	pid_t r;
+
+	while (deadline && hf_mono_ms() < deadline) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return 0;
+		hf_sleep_ms(5);
+	}
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+static void close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+}
+
+int hf_proc_exec(char *const argv[], long timeout_ms, struct hf_proc_io *io)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2], status = 0, e, rc;
+	long long deadline;
+	struct sink k[2] = { { .buf = &io->out, .len = &io->outlen },
+			     { .buf = &io->err, .len = &io->errlen } };
+	pid_t pid;
+
+	io->out = hf_xcalloc(1, 1);
+	io->err = hf_xcalloc(1, 1);
+	io->outlen = io->errlen = 0;
+	io->cut = 0;
+	io->why[0] = 0;
+	if (!io->max)
+		io->max = EXEC_MAX_DEFAULT;
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
+	    (pid = fork_piped(rep, io->why, sizeof(io->why))) < 0) {
+		if (!io->why[0])
+			snprintf(io->why, sizeof(io->why), "pipe: %s", strerror(errno));
+		close_pair(in);
+		close_pair(out);
+		close_pair(err);
+		return -1;
+	}
+	if (!pid)
+		exec_piped(argv, io->cwd, in, out, err, rep[1]);
+	setpgid(pid, pid);   /* also here: no race with the kill below */
+	close(rep[1]);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	k[0].fd = out[0];
+	k[1].fd = err[0];
+	deadline = hf_mono_ms() + timeout_ms;
+	if ((e = exec_result(rep[0]))) {
+		snprintf(io->why, sizeof(io->why), "cannot run %s: %s", argv[0], strerror(e));
+		close(in[1]);
+		rc = 0;
+	} else {
+		void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+
+		rc = pump(in[1], k, io, deadline);
+		signal(SIGPIPE, old);
+	}
+	close(out[0]);
+	close(err[0]);
+	rc = reap(pid, rc ? 0 : deadline, &status);
+	if (rc)
+		snprintf(io->why, sizeof(io->why), "killed after %ld ms: it did not finish in time",
+			 timeout_ms);
+	if (e || rc)
+		return -1;
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+void hf_proc_io_release(struct hf_proc_io *io)
+{
+	free(io->out);
+	free(io->err);
+	io->out = io->err = NULL;
 }

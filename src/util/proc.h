@@ -14,6 +14,29 @@
  * says why. */
 int hf_proc_run(char *const argv[], long timeout_ms, char *out, size_t outlen);
 
+/* A command run for its output, with input of its own: hf_proc_exec(). */
+struct hf_proc_io {
+	const char *in;         /* its stdin (then end of file), or NULL: nothing */
+	size_t inlen;
+	const char *cwd;        /* where it runs, or NULL: here */
+	size_t max;             /* keep at most this much of each output (0: 1 MiB) */
+	/* OUT: its stdout and stderr, NUL-terminated (never NULL after the
+	 * call), each cut at 'max' bytes, with 'cut' set when one was. */
+	char *out, *err;
+	size_t outlen, errlen;
+	int cut;
+	char why[256];          /* OUT: why it did not run or was killed */
+};
+
+/* Run 'argv' (argv[0] a path) with io->in on its stdin, its stdout and
+ * stderr kept apart, in a process group of its own that is killed whole
+ * (SIGKILL) when it outlives 'timeout_ms'. Returns the exit status
+ * (0..255), 128 + N when signal N ended it, or -1 when it could not be
+ * started or was killed for its time (io->why says which). Free the
+ * outputs with hf_proc_io_release(). */
+int hf_proc_exec(char *const argv[], long timeout_ms, struct hf_proc_io *io);
+void hf_proc_io_release(struct hf_proc_io *io);
+
 /* Start 'argv' detached: in its own session, in directory 'cwd' (NULL: stay),
  * stdin and stdout on /dev/null, stderr appended to 'log' (NULL: /dev/null),
  * not a child of hotfix (nothing to reap). Returns 0 once the program is

@@ -606,6 +606,64 @@ static void test_proc_run_spawn(void **state)
 	rm_tree(dir);
 }
 
+/* hf_proc_exec: stdin in, stdout and stderr apart, the exit status, a
+ * working directory, output cut at its bound, a timeout that kills the
+ * whole process group (a grandchild too), a program that cannot run. */
+static void test_proc_exec(void **state)
+{
+	char *cat[] = { "/bin/cat", NULL };
+	char *sh_split[] = { "/bin/sh", "-c", "echo out; echo err >&2; pwd; exit 3", NULL };
+	char *sh_big[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero", NULL };
+	char *sh_slow[] = { "/bin/sh", "-c", "sleep 30 & echo $! ; sleep 30", NULL };
+	char *missing[] = { "/nonexistent/hotfix-test", NULL };
+	struct hf_proc_io io = { .in = "line one\nline two\n", .inlen = 18 };
+	char big[200000];
+	int gpid;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(hf_proc_exec(cat, 5000, &io), 0);
+	assert_string_equal(io.out, "line one\nline two\n");
+	assert_int_equal(io.errlen, 0);
+	hf_proc_io_release(&io);
+
+	/* More input than a pipe holds, written as the child reads it. */
+	io = (struct hf_proc_io){ .in = big, .inlen = sizeof(big) };
+	assert_int_equal(hf_proc_exec(cat, 5000, &io), 0);
+	assert_int_equal(io.outlen, sizeof(big));
+	assert_false(io.cut);
+	hf_proc_io_release(&io);
+
+	io = (struct hf_proc_io){ .cwd = "/tmp" };
+	assert_int_equal(hf_proc_exec(sh_split, 5000, &io), 3);
+	assert_string_equal(io.out, "out\n/tmp\n");
+	assert_string_equal(io.err, "err\n");
+	hf_proc_io_release(&io);
+
+	io = (struct hf_proc_io){ .max = 1000 };
+	assert_int_equal(hf_proc_exec(sh_big, 5000, &io), 0);
+	assert_int_equal(io.outlen, 1000);
+	assert_true(io.cut);
+	hf_proc_io_release(&io);
+
+	io = (struct hf_proc_io){ 0 };
+	assert_int_equal(hf_proc_exec(sh_slow, 300, &io), -1);
+	assert_non_null(strstr(io.why, "did not finish in time"));
+	gpid = atoi(io.out);
+	assert_true(gpid > 0);
+	/* The grandchild went with its group (it may linger as a zombie of
+	 * init for a moment). */
+	for (int i = 0; i < 200 && hf_proc_alive(gpid); i++)
+		hf_sleep_ms(10);
+	assert_false(hf_proc_alive(gpid));
+	hf_proc_io_release(&io);
+
+	io = (struct hf_proc_io){ 0 };
+	assert_int_equal(hf_proc_exec(missing, 1000, &io), -1);
+	assert_non_null(strstr(io.why, "cannot run /nonexistent/hotfix-test"));
+	hf_proc_io_release(&io);
+}
+
 static void test_call_cmds(void **state)
 {
 	struct hf_node node = { .host = "127.0.0.1", .port = 7001 };
@@ -674,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_mkdir_p),
 		cmocka_unit_test(test_proc_start),
 		cmocka_unit_test(test_proc_run_spawn),
+		cmocka_unit_test(test_proc_exec),
 		cmocka_unit_test(test_call_cmds),
 	};
 
