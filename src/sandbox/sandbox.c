@@ -663,7 +663,10 @@ static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf
 	hf_buf_printf(&b, "bind %s%s\nprotected-mode no\n", nd->host, sb->ipv6 ? " -::1" : "");
 	hf_buf_printf(&b, "daemonize yes\npidfile %s/redis.pid\nlogfile %s/redis.log\ndir %s\n",
 		      nd->dir, nd->dir, nd->dir);
-	hf_buf_printf(&b, "save \"\"\nappendonly no\nenable-debug-command local\n");
+	/* DEBUG for drills (a regression's DEBUG SLEEP): "local" means from
+	 * 127.0.0.1, which hotfix is not to a node in a namespace. */
+	hf_buf_printf(&b, "save \"\"\nappendonly no\nenable-debug-command %s\n",
+		      sb->net ? "yes" : "local");
 	/* Replicas would otherwise wait 5 s for more replicas before a
 	 * diskless full sync, which dominates the start of a small sandbox. */
 	hf_buf_printf(&b, "repl-diskless-sync-delay 0\n");

@@ -9,16 +9,42 @@
 #include "util/misc.h"
 
 /* One batch of SCAN on a primary: the next cursor, then for each key not
- * of hotfix's own its name, the sha1 of its DUMP and its PTTL. */
+ * of hotfix's own its name, a sha1 of its value and its PTTL. The value of
+ * a string or a stream is its DUMP; of a collection, its content, each
+ * element with its length in front: sets and hashes sorted, lists and
+ * sorted sets in their order. A DUMP depends on the encoding and, for a
+ * set or a hash, on the order of its table, which differ between a
+ * primary and the replica that took over from it (a failover) for the
+ * same content. */
 static const char scan_script[] =
+	"local function digest(k)\n"
+	"  local t = redis.call('TYPE', k).ok\n"
+	"  local v\n"
+	"  if t == 'set' then v = redis.call('SMEMBERS', k); table.sort(v)\n"
+	"  elseif t == 'list' then v = redis.call('LRANGE', k, 0, -1)\n"
+	"  elseif t == 'zset' then v = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')\n"
+	"  elseif t == 'hash' then\n"
+	"    local h = redis.call('HGETALL', k)\n"
+	"    local f = {}\n"
+	"    for i = 1, #h, 2 do f[#f + 1] = #h[i] .. ':' .. h[i] .. #h[i + 1] .. ':' .. h[i + 1] end\n"
+	"    table.sort(f)\n"
+	"    v = f\n"
+	"  else\n"
+	"    local d = redis.call('DUMP', k)\n"
+	"    return d and redis.sha1hex(d)\n"
+	"  end\n"
+	"  local parts = {t}\n"
+	"  for i = 1, #v do parts[#parts + 1] = #v[i] .. ':' .. v[i] end\n"
+	"  return redis.sha1hex(table.concat(parts, ','))\n"
+	"end\n"
 	"local r = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2])\n"
 	"local out = {r[1]}\n"
 	"for _, k in ipairs(r[2]) do\n"
 	"  if string.sub(k, 1, #ARGV[3]) ~= ARGV[3] then\n"
-	"    local d = redis.call('DUMP', k)\n"
+	"    local d = digest(k)\n"
 	"    if d then\n"
 	"      out[#out + 1] = k\n"
-	"      out[#out + 1] = redis.sha1hex(d)\n"
+	"      out[#out + 1] = d\n"
 	"      out[#out + 1] = redis.call('PTTL', k)\n"
 	"    end\n"
 	"  end\n"
