@@ -232,12 +232,13 @@ void hf_cmd_print_drill(FILE *f, struct hf_ctx *ctx, const struct hf_manifest *m
 /* The newest drill as plan --json shows it, or null. */
 static json_t *drill_json(const struct hf_cmd_drill *d)
 {
-	json_t *faults = json_array(), *fault, *out;
+	json_t *faults, *fault, *out;
 	char at[32];
 	size_t i;
 
 	if (!d->found)
 		return json_null();
+	faults = json_array();
 	iso_utc(d->ts_ms, at);
 	json_array_foreach(json_object_get(d->doc, "faults"), i, fault)
 		json_array_append_new(faults, json_pack("{s:O*,s:O*,s:O*,s:O*}", "fault",
