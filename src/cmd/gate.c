@@ -114,16 +114,15 @@ int hf_cmd_gate_apply(struct hf_ctx *ctx, const struct hf_cmd_govern *g,
 
 void hf_cmd_gate_record(const struct hf_cmd_gate *gate, struct hf_rollout *r)
 {
-	char *msg = NULL;
+	char *msg;
 
-	if (gate->skipped[0])
-		msg = hf_xasprintf("drill gate: %s%s%s", gate->skipped,
-				   gate->bound_ms ? "; it holds: " : "", gate->bound_ms ? gate->source : "");
-	else if (gate->bound_ms)
-		msg = hf_xasprintf("drill gate: %s: the last drill of this manifest passed %s ago",
-				   gate->source, gate->age);
-	if (!msg)
+	if (!gate->skipped[0] && !gate->bound_ms)
 		return;
+	msg = hf_xasprintf("drill gate: %s%s%s%s%s%s", gate->skipped,
+			   gate->skipped[0] && gate->bound_ms ? "; " : "",
+			   gate->bound_ms ? gate->source : "",
+			   gate->bound_ms ? ": the last drill of this manifest passed " : "",
+			   gate->bound_ms ? gate->age : "", gate->bound_ms ? " ago" : "");
 	hf_journal_event(r->j, r->run->id, "drill", "%s", msg);
 	if (r->event)
 		r->event(r->ud, "drill", msg);
