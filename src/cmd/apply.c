@@ -49,7 +49,6 @@ static int confirm(const struct hf_plan *p, const struct hf_manifest *m, struct 
 	return 0;
 }
 
-/* The plan's digest for the audit record: SHA-256 of its JSON. */
 /* The plan digest an approval signs, for the audit record. */
 static char *plan_digest(const struct hf_plan *p)
 {
@@ -59,18 +58,31 @@ static char *plan_digest(const struct hf_plan *p)
 	return hf_xstrdup(hex);
 }
 
-/* The policy's say on an apply of plan 'p' to 'c' (the actor into 'g'). */
+/* The policy's say on an apply of plan 'p' to 'c' (the actor into 'g'),
+ * then the drill gate's (into 'gate'). */
 static int policy_check(struct hf_ctx *ctx, const struct hf_manifest *m,
 			const struct hf_cluster *c, const struct hf_plan *p,
-			const struct hf_apply_opts *o, struct hf_cmd_govern *g, struct hf_err *err)
+			const struct hf_apply_opts *o, struct hf_cmd_govern *g,
+			struct hf_cmd_gate *gate, struct hf_err *err)
 {
 	char *uri = hf_uri_redacted(&c->uri);
 	int rc = hf_cmd_govern(ctx, HF_ACT_APPLY, uri, g, err);
 
 	if (!rc)
 		rc = hf_cmd_govern_apply(g, m, c, p, o, err);
+	if (!rc)
+		rc = hf_cmd_gate_apply(ctx, g, m, o, gate, err);
 	free(uri);
 	return rc;
+}
+
+/* The actor, the emergency, the approvals and the drill gate, as events
+ * of run 'r'. */
+static void govern_run(struct hf_cmd_govern *g, const struct hf_cmd_gate *gate,
+		       struct hf_rollout *r, const struct hf_apply_opts *o)
+{
+	hf_cmd_govern_run(g, r, "apply", o->reason);
+	hf_cmd_gate_record(gate, r);
 }
 
 /* The cluster's lease for the apply of plan 'p', before its run exists. */
@@ -125,7 +137,9 @@ static const char usage[] =
 	"--emergency --reason TEXT overrides windows and approvals (allowed roles only).\n"
 	"Outside a maintenance window the run pauses and goes on when it opens.\n"
 	"--require-drill DURATION refuses (exit 5) unless the same manifest (its\n"
-	"SHA-256) passed a 'hotfix drill' within DURATION (\"24h\").\n";
+	"SHA-256) passed a 'hotfix drill' within DURATION (\"24h\"); a policy's\n"
+	"require_drill does the same (the shorter bound holds; --emergency skips\n"
+	"the policy's, not the command line's).\n";
 
 int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 			  const struct hf_apply_opts *o, struct hf_err *err)
@@ -139,10 +153,10 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	struct hf_rollout *r = NULL;
 	struct hf_live live = {0};
 	struct hf_cmd_govern g = {0};
+	struct hf_cmd_gate gate = {0};
 	int rc;
 
-	rc = hf_cmd_plan_for(ctx, m, o->cluster, &c, &p, err);
-	if (rc)
+	if ((rc = hf_cmd_plan_for(ctx, m, o->cluster, &c, &p, err)))
 		goto out;
 	if (!ctx->json && !ctx->quiet) {
 		hf_cmd_print_plan(stdout, m, c, p);
@@ -153,8 +167,8 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 			puts("{\"run\": null, \"state\": \"nothing_to_do\", \"exit_code\": 0}");
 		goto out;
 	}
-	/* Policy: role, emergency, approvals; refused before any journal. */
-	rc = policy_check(ctx, m, c, p, o, &g, err);
+	/* Policy: role, emergency, approvals, drill; refused before any journal. */
+	rc = policy_check(ctx, m, c, p, o, &g, &gate, err);
 	if (rc)
 		goto out;
 	if (!o->yes && (rc = confirm(p, m, err)))
@@ -185,7 +199,7 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 	/* The run's own "started" event was emitted before any callback. */
 	started = hf_xasprintf("run %s started by %s: %zu node(s) in %zu wave(s) on %s", r->run->id,
 			       r->run->operator, p->ntargets, p->nwaves, r->run->cluster);
-	hf_cmd_govern_run(&g, r, "apply", o->reason);
+	govern_run(&g, &gate, r, o);
 	rc = hf_cmd_notify_start(&cn, r, o->notify, o->otlp, "started", started, err);
 	if (rc)
 		goto out;
@@ -209,46 +223,14 @@ out:
 	return rc;
 }
 
-/* --require-drill DURATION: refused (exit 5) unless manifest 'm' (its
- * SHA-256) passed a 'hotfix drill' within 'bound' of now. */
-static int require_drill(struct hf_ctx *ctx, const struct hf_manifest *m, const char *bound,
-			 struct hf_err *err)
-{
-	struct hf_journal *j = NULL;
-	long long max_ms, ts = 0;
-	int passed = 0, rc;
-	char ago[32];
-
-	if (hf_duration_parse(bound, &max_ms) || max_ms <= 0)
-		return hf_err_set(err, HF_EINVAL, "option '--require-drill': '%s' is no duration "
-				  "(\"24h\", \"30m\")", bound);
-	rc = hf_cmd_journal(ctx, &j, err);
-	if (!rc)
-		rc = hf_journal_drill_last(j, m->sha256, &ts, &passed, err);
-	hf_journal_close(j);
-	if (rc < 0)
-		return rc;
-	hf_fmt_duration(hf_wall_ms() - ts, ago, sizeof(ago));
-	if (!rc)
-		return hf_err_set(err, HF_EREFUSED, "apply: --require-drill %s: this manifest "
-				  "(sha256 %.12s) was never drilled ('hotfix drill')", bound, m->sha256);
-	if (!passed)
-		return hf_err_set(err, HF_EREFUSED, "apply: --require-drill %s: the last drill of "
-				  "this manifest, %s ago, failed", bound, ago);
-	if (hf_wall_ms() - ts > max_ms)
-		return hf_err_set(err, HF_EREFUSED, "apply: --require-drill %s: the last passed "
-				  "drill of this manifest is %s old", bound, ago);
-	return 0;
-}
-
 int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 {
 	struct hf_apply_opts o = {0};
-	const char *pos[1], *drill = NULL;
+	const char *pos[1];
 	const struct hf_opt opts[] = { { "cluster", &o.cluster, NULL }, { "yes", NULL, &o.yes },
 				       { "notify", &o.notify, NULL }, { "otlp", &o.otlp, NULL },
 				       { "emergency", NULL, &o.emergency }, { "reason", &o.reason, NULL },
-				       { "require-drill", &drill, NULL }, { 0 } };
+				       { "require-drill", &o.require_drill, NULL }, { 0 } };
 	struct hf_manifest *m = NULL;
 	int npos, help, rc;
 
@@ -268,8 +250,11 @@ int cmd_apply(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		return rc;
 	if (o.emergency && (!o.reason || !*o.reason))
 		return hf_err_set(err, HF_EINVAL, "apply: --emergency needs --reason TEXT");
+	if (o.require_drill && (hf_duration_parse(o.require_drill, &o.require_drill_ms) ||
+				o.require_drill_ms <= 0))
+		return hf_err_set(err, HF_EINVAL, "option '--require-drill': '%s' is no duration "
+				  "(\"24h\", \"30m\"; 168h at most)", o.require_drill);
+	o.gated = 1;
 	rc = hf_manifest_load(pos[0], &m, err);
-	if (!rc && drill && (rc = require_drill(ctx, m, drill, err)))
-		hf_manifest_free(m);
 	return rc ? rc : hf_cmd_apply_manifest(ctx, m, &o, err);
 }

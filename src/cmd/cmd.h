@@ -127,6 +127,10 @@ struct hf_apply_opts {
 	const char *reason;      /* --reason TEXT (required with --emergency) */
 	int kill_switch;         /* 'flag kill': an operator's, without approvals
 				  * or windows (a kill switch never waits) */
+	const char *require_drill;    /* --require-drill DURATION, or NULL */
+	long long require_drill_ms;   /* its value */
+	int gated;               /* 'hotfix apply': the policy's require_drill holds
+				  * (flag set and kill make manifests no drill rehearses) */
 };
 /* Plan manifest 'm' (owned: freed here) on the cluster, show the plan, ask
  * (unless o->yes; refused off a terminal), then run it to its end as
@@ -300,5 +304,47 @@ void hf_cmd_gov_end(struct hf_cmd_gov *g, struct hf_rollout *r, int rc, const st
  * line for people. */
 struct json_t *hf_cmd_lease_json(struct hf_ctx *ctx, const struct hf_uri *uri);
 void hf_cmd_print_lease(FILE *f, struct hf_ctx *ctx, const struct hf_uri *uri);
+
+/* The drill gate (src/cmd/gate.c). The newest drill of a manifest: */
+struct hf_cmd_drill {
+	int found, passed;
+	long long ts_ms, age_ms;      /* when (unix ms), how long ago */
+	struct json_t *doc;           /* its JSON document ('hotfix drill --json'), or NULL */
+};
+/* The newest drill of manifest 'sha256' into 'd' (found 0 when there is
+ * none, or no journal: nothing is created). Release with
+ * hf_cmd_drill_release(). */
+int hf_cmd_drill_newest(struct hf_ctx *ctx, const char *sha256, struct hf_cmd_drill *d,
+			struct hf_err *err);
+void hf_cmd_drill_release(struct hf_cmd_drill *d);
+struct hf_cmd_gate {
+	long long bound_ms;           /* the stricter bound; 0: no gate */
+	char source[400];             /* "--require-drill 24h", "policy P (cluster 'M'): require_drill 24h" */
+	char skipped[500];            /* the policy's bound an emergency skipped, or "" */
+	char age[32];                 /* the passed drill's age, once checked */
+};
+struct hf_policy_cluster;
+/* The gate on cluster entry 'pc' (NULL: none) and the command line's
+ * 'cli' (NULL: none) of 'cli_ms': the shorter bound; the policy's is left
+ * out, named in 'skipped', when 'skip_by' ("the emergency override") says so. */
+void hf_cmd_gate_bound(const struct hf_ctx *ctx, const struct hf_policy_cluster *pc,
+		       const char *cli, long long cli_ms, const char *skip_by, struct hf_cmd_gate *g);
+/* 0 when drill 'd' of manifest 'sha256' passes gate 'g', else HF_EREFUSED
+ * with why in 'err'. */
+int hf_cmd_gate_check(const struct hf_cmd_gate *g, const struct hf_cmd_drill *d,
+		      const char *sha256, struct hf_err *err);
+/* The gate of an apply of 'm' by 'g' (after hf_cmd_govern_apply()) with
+ * options 'o': 0, or HF_EREFUSED before anything is journaled. */
+int hf_cmd_gate_apply(struct hf_ctx *ctx, const struct hf_cmd_govern *g,
+		      const struct hf_manifest *m, const struct hf_apply_opts *o,
+		      struct hf_cmd_gate *gate, struct hf_err *err);
+/* The gate's verdict (or its skipping) as a "drill" event of run 'r'. */
+void hf_cmd_gate_record(const struct hf_cmd_gate *gate, struct hf_rollout *r);
+/* For 'hotfix plan': the newest drill of 'm' and what the policy's gate on
+ * 'c' says now, for people, or as members "drill" and "drill_gate" of 'doc'. */
+void hf_cmd_print_drill(FILE *f, struct hf_ctx *ctx, const struct hf_manifest *m,
+			const struct hf_cluster *c);
+void hf_cmd_drill_json(struct json_t *doc, struct hf_ctx *ctx, const struct hf_manifest *m,
+		       const struct hf_cluster *c);
 
 #endif

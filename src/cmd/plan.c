@@ -80,7 +80,9 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	if (help || !npos) {
 		fputs("usage: hotfix plan FILE [--cluster URI] [--json]\n"
 		      "Shows, from the live cluster, what would change on which node, the waves,\n"
-		      "and whether the change can be rolled back. Changes nothing.\n",
+		      "and whether the change can be rolled back, what the policy asks, who holds\n"
+		      "the lease, and the newest 'hotfix drill' of this manifest with whether the\n"
+		      "policy's require_drill would let an apply start now. Changes nothing.\n",
 		      help ? stdout : stderr);
 		return help ? 0 : hf_err_set(err, HF_EINVAL, "plan: no manifest given");
 	}
@@ -96,6 +98,9 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		 * the cluster's lease. */
 		hf_cmd_policy_json(doc, ctx, c, p);
 		json_object_set_new(doc, "lease", hf_cmd_lease_json(ctx, &c->uri));
+		/* The newest drill of this manifest and the policy's gate;
+		 * not in the plan digest: an approval is about the change. */
+		hf_cmd_drill_json(doc, ctx, m, c);
 		s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		json_decref(doc);
 		puts(s);
@@ -104,6 +109,7 @@ int cmd_plan(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		hf_cmd_print_plan(stdout, m, c, p);
 		hf_cmd_print_policy(stdout, ctx, c, p, m);
 		hf_cmd_print_lease(stdout, ctx, &c->uri);
+		hf_cmd_print_drill(stdout, ctx, m, c);
 	}
 out:
 	hf_plan_free(p);

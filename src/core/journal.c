@@ -1640,8 +1640,14 @@ int hf_journal_drill_add(struct hf_journal *j, const char *manifest_sha256, long
 int hf_journal_drill_last(struct hf_journal *j, const char *manifest_sha256, long long *ts_ms,
 			  int *passed, struct hf_err *err)
 {
-	sqlite3_stmt *st = prepare(j, "SELECT ts_ms, passed FROM drills WHERE manifest_sha256 = ?"
-				   " ORDER BY ts_ms DESC, rowid DESC LIMIT 1", err);
+	return hf_journal_drill_newest(j, manifest_sha256, ts_ms, passed, NULL, err);
+}
+
+int hf_journal_drill_newest(struct hf_journal *j, const char *manifest_sha256, long long *ts_ms,
+			    int *passed, char **json, struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT ts_ms, passed, json FROM drills WHERE"
+				   " manifest_sha256 = ? ORDER BY ts_ms DESC, rowid DESC LIMIT 1", err);
 	int rc, found = 0;
 
 	if (!st)
@@ -1651,6 +1657,8 @@ int hf_journal_drill_last(struct hf_journal *j, const char *manifest_sha256, lon
 	if (rc == SQLITE_ROW) {
 		*ts_ms = sqlite3_column_int64(st, 0);
 		*passed = sqlite3_column_int(st, 1);
+		if (json)
+			*json = col_text(st, 2);
 		found = 1;
 	}
 	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? found : db_err(j, err, "read the drills");

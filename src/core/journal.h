@@ -318,6 +318,10 @@ int hf_journal_drill_add(struct hf_journal *j, const char *manifest_sha256, long
  * '*passed', 0 when it was never drilled, or HF_ERR. */
 int hf_journal_drill_last(struct hf_journal *j, const char *manifest_sha256, long long *ts_ms,
 			  int *passed, struct hf_err *err);
+/* The same, with the drill's JSON document into '*json' (may be NULL;
+ * caller frees) when there is one. */
+int hf_journal_drill_newest(struct hf_journal *j, const char *manifest_sha256, long long *ts_ms,
+			    int *passed, char **json, struct hf_err *err);
 
 void hf_run_free(struct hf_run *run);
 void hf_steps_free(struct hf_step *steps, size_t n);

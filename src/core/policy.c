@@ -223,15 +223,35 @@ static unsigned count_approvers(const struct hf_policy *pol)
 	return n;
 }
 
+/* 'require_drill': a duration ("24h", 168h at most) or "none", into
+ * '*ms' (0 for none) and 'text' (as written). */
+static int parse_drill(struct hf_yaml *y, struct hf_field *f, long long *ms, char text[32])
+{
+	const char *s = hf_yaml_scalar(y, f->val, f->pos, f->name, "a duration like \"24h\", "
+				       "or none");
+
+	if (!s)
+		return HF_EINVAL;
+	if (!strcmp(s, "none")) {
+		*ms = 0;
+	} else if (strlen(s) >= 32 || hf_duration_parse(s, ms) || *ms <= 0) {
+		return hf_yaml_fail(y, hf_yaml_pos(y, f->val, f->pos), "invalid require_drill '%s' "
+				    "(expected a duration from 1ms to 168h, like \"24h\", or none)", s);
+	}
+	snprintf(text, 32, "%s", s);
+	return 0;
+}
+
 static int parse_cluster(struct hf_yaml *y, struct fy_node *item, struct hf_pos at,
 			 struct hf_policy *pol, struct hf_policy_cluster *pc)
 {
-	enum { F_MATCH, F_APPROVALS, F_WINDOWS, F_EMERGENCY, F_N };
+	enum { F_MATCH, F_APPROVALS, F_WINDOWS, F_EMERGENCY, F_DRILL, F_N };
 	struct hf_field f[F_N] = {
 		[F_MATCH] = { .name = "match", .required = 1 },
 		[F_APPROVALS] = { .name = "approvals" },
 		[F_WINDOWS] = { .name = "windows" },
 		[F_EMERGENCY] = { .name = "emergency" },
+		[F_DRILL] = { .name = "require_drill" },
 	};
 	const char *s;
 	size_t n;
@@ -264,6 +284,11 @@ static int parse_cluster(struct hf_yaml *y, struct fy_node *item, struct hf_pos 
 	if (!rc && f[F_EMERGENCY].seen)
 		rc = name_list(y, &f[F_EMERGENCY], "role", role_names, HF_YAML_EMPTY_OK,
 			       &pc->emergency);
+	/* The policy's default unless the entry says otherwise ("none" too). */
+	pc->require_drill_ms = pol->require_drill_ms;
+	snprintf(pc->require_drill, sizeof(pc->require_drill), "%s", pol->require_drill);
+	if (!rc && f[F_DRILL].seen)
+		rc = parse_drill(y, &f[F_DRILL], &pc->require_drill_ms, pc->require_drill);
 	return rc;
 }
 
@@ -294,12 +319,13 @@ static size_t seq_len(struct fy_node *n)
 
 static int parse_root(struct hf_yaml *y, struct fy_node *root, void *ud)
 {
-	enum { F_API, F_KIND, F_IDS, F_CLUSTERS, F_N };
+	enum { F_API, F_KIND, F_IDS, F_CLUSTERS, F_DRILL, F_N };
 	struct hf_field f[F_N] = {
 		[F_API] = { .name = "apiVersion", .required = 1 },
 		[F_KIND] = { .name = "kind", .required = 1 },
 		[F_IDS] = { .name = "identities", .required = 1 },
 		[F_CLUSTERS] = { .name = "clusters", .required = 1 },
+		[F_DRILL] = { .name = "require_drill" },
 	};
 	struct hf_pos start = { 1, 1 };
 	struct hf_policy *pol = ud;
@@ -324,6 +350,10 @@ static int parse_root(struct hf_yaml *y, struct fy_node *root, void *ud)
 				    "unsupported kind '%s' (expected 'Policy')", s);
 	if (!s)
 		return HF_EINVAL;
+	snprintf(pol->require_drill, sizeof(pol->require_drill), "none");
+	if (f[F_DRILL].seen && (rc = parse_drill(y, &f[F_DRILL], &pol->require_drill_ms,
+						 pol->require_drill)))
+		return rc;
 	pol->ids = hf_xcalloc(seq_len(f[F_IDS].val), sizeof(*pol->ids));
 	rc = each_item(y, &f[F_IDS], 0, &n, identity_item, pol);
 	if (rc)
@@ -633,6 +663,20 @@ long long hf_policy_now(void)
 		fclose(f);
 	}
 	return isdigit((unsigned char)buf[0]) ? atoll(buf) : (long long)time(NULL);
+}
+
+/* ---- the drill gate -------------------------------------------------- */
+
+enum hf_policy_drill hf_policy_drill_verdict(long long bound_ms, int found, int passed,
+					     long long age_ms)
+{
+	if (bound_ms <= 0)
+		return HF_DRILL_OK;
+	if (!found)
+		return HF_DRILL_NEVER;
+	if (!passed)
+		return HF_DRILL_FAILED;
+	return age_ms > bound_ms ? HF_DRILL_TOO_OLD : HF_DRILL_OK;
 }
 
 /* ---- the actor ------------------------------------------------------ */

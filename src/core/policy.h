@@ -46,6 +46,8 @@ struct hf_policy_cluster {
 	struct hf_policy_window *windows;  /* none: always open */
 	size_t nwindows;
 	unsigned emergency;           /* roles that may use --emergency */
+	long long require_drill_ms;   /* an apply needs a passed drill this young; 0: none */
+	char require_drill[32];       /* as written ("24h"), or "none" */
 };
 
 struct hf_policy {
@@ -55,6 +57,8 @@ struct hf_policy {
 	size_t nids;
 	struct hf_policy_cluster *clusters;
 	size_t nclusters;
+	long long require_drill_ms;   /* the default of the cluster entries; 0: none */
+	char require_drill[32];
 };
 
 /* Read and validate policy 'path': unknown fields, roles or days, bad
@@ -96,6 +100,20 @@ long long hf_policy_next_open(const struct hf_policy_cluster *pc, long long t,
 			      const struct hf_policy_window **which);
 /* 't' as "Mon 2026-11-30 09:00 CET" in time zone 'tz'. */
 void hf_policy_fmt_local(long long t, const char *tz, char *out, size_t len);
+
+/* The drill gate ('require_drill'): may an apply start, given the newest
+ * drill of its manifest? */
+enum hf_policy_drill {
+	HF_DRILL_OK,                  /* no bound, or passed within it */
+	HF_DRILL_NEVER,               /* never drilled */
+	HF_DRILL_FAILED,              /* the newest drill failed */
+	HF_DRILL_TOO_OLD,             /* it passed, longer than the bound ago */
+};
+/* The verdict for 'bound_ms' (0: no gate) on a newest drill 'found' (0:
+ * none) that 'passed', 'age_ms' old. Only the newest drill counts: a
+ * failed drill after a passed one refuses. */
+enum hf_policy_drill hf_policy_drill_verdict(long long bound_ms, int found, int passed,
+					     long long age_ms);
 
 /* The policy clock, seconds since the epoch: the wall clock, unless the
  * test hook $HOTFIX_POLICY_NOW is set, to seconds or to a file holding

@@ -152,6 +152,14 @@ static void test_errors(void **state)
 		  ":7:", "identity 'dan' has the key of 'carol'" },
 		{ HEAD "  - {name: dan, key: none.pub, roles: [viewer]}\nclusters: [{match: x}]\n",
 		  ":7:", "cannot read key file" },
+		{ HEAD "clusters:\n  - {match: x, require_drill: soon}\n", ":8:31:",
+		  "invalid require_drill 'soon'" },
+		{ HEAD "clusters:\n  - {match: x, require_drill: 8d}\n", ":8:", "invalid require_drill '8d'" },
+		{ HEAD "clusters:\n  - {match: x, require_drill: 169h}\n", ":8:",
+		  "invalid require_drill '169h'" },
+		{ "require_drill: [24h]\n" HEAD "clusters: [{match: x}]\n", ":1:", "'require_drill' must be" },
+		{ "require_drill: 0\n" HEAD "clusters: [{match: x}]\n", ":1:16:",
+		  "invalid require_drill '0'" },
 	};
 	size_t i;
 
@@ -207,6 +215,40 @@ static void test_windows(void **state)
 	assert_int_equal(hf_policy_now(), 1700000000);
 	unsetenv("HOTFIX_POLICY_NOW");
 	hf_policy_free(pol);
+}
+
+/* require_drill: the policy's default, an entry's own, "none"; the
+ * verdict on the newest drill. */
+static void test_drill_gate(void **state)
+{
+	struct hf_err err = {0};
+	struct hf_policy *pol = parse("require_drill: 24h\n" HEAD "clusters:\n"
+				      "  - {match: \"redis://10.*\", require_drill: 30m}\n"
+				      "  - {match: \"redis://192.*\", require_drill: none}\n"
+				      "  - {match: \"*\"}\n", &err);
+
+	(void)state;
+	assert_non_null(pol);
+	assert_int_equal(pol->require_drill_ms, 24LL * 3600 * 1000);
+	assert_int_equal(hf_policy_cluster_for(pol, "10.0.0.1:6379")->require_drill_ms, 1800000);
+	assert_string_equal(hf_policy_cluster_for(pol, "10.0.0.1:6379")->require_drill, "30m");
+	assert_int_equal(hf_policy_cluster_for(pol, "192.168.0.1:6379")->require_drill_ms, 0);
+	assert_string_equal(hf_policy_cluster_for(pol, "192.168.0.1:6379")->require_drill, "none");
+	assert_int_equal(hf_policy_cluster_for(pol, "172.16.0.1:6379")->require_drill_ms,
+			 24LL * 3600 * 1000);
+	hf_policy_free(pol);
+	/* Without the field: no gate anywhere. */
+	pol = parse(good, &err);
+	assert_non_null(pol);
+	assert_int_equal(pol->clusters[0].require_drill_ms, 0);
+	assert_string_equal(pol->clusters[0].require_drill, "none");
+	hf_policy_free(pol);
+	/* Only the newest drill counts; no bound, no gate. */
+	assert_int_equal(hf_policy_drill_verdict(0, 0, 0, 0), HF_DRILL_OK);
+	assert_int_equal(hf_policy_drill_verdict(1000, 0, 0, 0), HF_DRILL_NEVER);
+	assert_int_equal(hf_policy_drill_verdict(1000, 1, 0, 10), HF_DRILL_FAILED);
+	assert_int_equal(hf_policy_drill_verdict(1000, 1, 1, 1000), HF_DRILL_OK);
+	assert_int_equal(hf_policy_drill_verdict(1000, 1, 1, 1001), HF_DRILL_TOO_OLD);
 }
 
 static char *lines_a[] = { "10.0.0.1:6379 (a) change 1 wave 1: timeout: \"0\" -> \"300\"" };
@@ -282,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_parse_and_roles),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_windows),
+		cmocka_unit_test(test_drill_gate),
 		cmocka_unit_test(test_approvals),
 	};
 
