@@ -1,5 +1,5 @@
-/* hotfix load: drive GET/SET traffic at a cluster and report what the
- * client saw. The generator is src/engine/redis/load.c; this file parses
+/* hotfix load: drive GET/SET traffic (or a workload profile's command mix)
+ * at a cluster and report what the client saw. The generator is src/engine/redis/load.c; this file parses
  * options and prints the report. */
 #include <errno.h>
 #include <jansson.h>
@@ -44,9 +44,17 @@ static const char usage[] =
 	"  --check-pause-ms MS  wait MS (or until Ctrl-C) before the read-back: a\n"
 	"                  testing aid to change the data in between\n"
 	"  --profile FILE  a workload profile of 'hotfix stage' (D/profile.json): its\n"
-	"                  request rate, read share (reads among the reads and writes\n"
-	"                  of INFO commandstats), median value size and key count,\n"
-	"                  under the options given here\n"
+	"                  rate, key count and, from a hotfix-profile/2 file, its\n"
+	"                  command mix (GET/SET/SETEX/INCR/DEL/EXISTS/EXPIRE/TTL, HGET/\n"
+	"                  HSET/HGETALL/HINCRBY/HDEL/HLEN, LPUSH/RPUSH/LPOP/RPOP/LRANGE/\n"
+	"                  LLEN, SADD/SREM/SMEMBERS/SISMEMBER/SCARD, ZADD/ZREM/ZRANGE/\n"
+	"                  ZSCORE/ZINCRBY/ZCARD; any other command is folded into its\n"
+	"                  type's nearest, and the replay says so before it starts)\n"
+	"                  with its key and value sizes; --read-ratio is then not\n"
+	"                  used, and --check-writes checks the mix's GETs and SETs\n"
+	"                  (SET raised to 10% when below). A hotfix-profile/1 file:\n"
+	"                  GET/SET at its read share and median value size. The\n"
+	"                  options given here win\n"
 	"Requests unanswered after --timeout MS (default 2000) count as 'timeout'.\n"
 	"Exit 0 when it ran, even with errors; 1 when the cluster cannot be reached.\n";
 

@@ -224,7 +224,8 @@ static double data_rate(const struct hf_stage_source *s, const struct call_total
 
 /* The sizes of the copied keys of type 'type': name lengths, DUMP lengths,
  * lengths (bytes of a string, elements of the others) and, for the
- * others, the mean serialized size of an element. */
+ * others, the size of one element of each (a hash's value), or where
+ * none could be read, the DUMP length per element. */
 static json_t *type_json(const struct hf_stage_copy *cp, int type, long long *buf)
 {
 	long long *key = buf, *val = buf + cp->nsizes, *len = buf + 2 * cp->nsizes,
@@ -240,7 +241,8 @@ static json_t *type_json(const struct hf_stage_copy *cp, int type, long long *bu
 		if (cp->lengths[i] < 0)
 			continue;
 		len[nl] = cp->lengths[i];
-		elem[nl++] = cp->lengths[i] > 0 ? (cp->value_sizes[i] - DUMP_FRAMING) / cp->lengths[i] : 0;
+		elem[nl++] = cp->elem_sizes[i] >= 0 ? cp->elem_sizes[i] : cp->lengths[i] > 0 ?
+			     (cp->value_sizes[i] - DUMP_FRAMING) / cp->lengths[i] : 0;
 	}
 	o = json_pack("{s:f,s:I,s:o,s:o}", "share", (double)n / (double)cp->nsizes,
 		      "keys", (json_int_t)n, "key_size", distribution(key, n),

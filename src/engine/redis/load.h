@@ -1,5 +1,5 @@
-/* The load generator: GET/SET traffic against a Redis Cluster (or a plain
- * primary) that follows MOVED and ASK, survives failovers and measures
+/* The load generator: GET/SET traffic, or a profile's command mix (see
+ * struct hf_load_mix), against a Redis Cluster (or a plain primary) that follows MOVED and ASK, survives failovers and measures
  * latency on the client side. Printing the report is src/cmd/load.c's job. */
 #ifndef HF_ENGINE_REDIS_LOAD_H
 #define HF_ENGINE_REDIS_LOAD_H
@@ -137,8 +137,8 @@ struct hf_load_count {
  * successful reply, counting only stretches during which at least one
  * request for its keys was outstanding or had failed. A failure keeps the
  * stretch open until a success, even when no request follows for a while;
- * one that no success follows ends with the traffic. Only GET and SET of
- * the traffic count; a redirected request is outstanding until it is over.
+ * one that no success follows ends with the traffic. Only the traffic
+ * counts (GET and SET, or the mix's commands); a redirected request is outstanding until it is over.
  * A "lost" read (see check_writes) had an answer and counts as a success.
  *
  * So a healthy shard shows about the longest pause between replies it

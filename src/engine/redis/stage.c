@@ -741,15 +741,17 @@ static int type_index(const char *t)
 }
 
 static void note_key(struct hf_stage_copy *o, size_t klen, size_t vlen, const char *type,
-		     long long length)
+		     long long length, long long elem)
 {
 	if (o->nsizes == o->capsizes) {
 		o->capsizes = o->capsizes ? 2 * o->capsizes : 1024;
 		o->key_sizes = hf_xrealloc(o->key_sizes, o->capsizes * sizeof(long long));
 		o->value_sizes = hf_xrealloc(o->value_sizes, o->capsizes * sizeof(long long));
 		o->lengths = hf_xrealloc(o->lengths, o->capsizes * sizeof(long long));
+		o->elem_sizes = hf_xrealloc(o->elem_sizes, o->capsizes * sizeof(long long));
 		o->type_of = hf_xrealloc(o->type_of, o->capsizes);
 	}
+	o->elem_sizes[o->nsizes] = elem;
 	o->key_sizes[o->nsizes] = (long long)klen;
 	o->value_sizes[o->nsizes] = (long long)vlen;
 	o->lengths[o->nsizes] = length;
@@ -763,49 +765,87 @@ void hf_stage_copy_release(struct hf_stage_copy *o)
 	free(o->key_sizes);
 	free(o->value_sizes);
 	free(o->lengths);
+	free(o->elem_sizes);
 	free(o->type_of);
-	o->key_sizes = o->value_sizes = o->lengths = NULL;
+	o->key_sizes = o->value_sizes = o->lengths = o->elem_sizes = NULL;
 	o->type_of = NULL;
 	o->nsizes = o->capsizes = 0;
 }
 
-/* The command that gives the length of a key of type 't' (TYPE's word):
- * bytes of a string, elements of the others; NULL for a module type. */
-static const char *length_cmd(const char *t)
+/* The commands that give the length of a key of type 't' (TYPE's word),
+ * bytes of a string, elements of the others, and one of its elements (a
+ * hash's as field and value); NULL for a stream's element and a module
+ * type. */
+static int size_cmds(const char *t, const char **len, const char **elem, const char **extra)
 {
-	static const char *const cmds[HF_STAGE_OTHER] = {
+	static const char *const lens[HF_STAGE_OTHER] = {
 		"STRLEN", "HLEN", "LLEN", "SCARD", "ZCARD", "XLEN",
+	};
+	static const char *const elems[HF_STAGE_OTHER] = {
+		NULL, "HRANDFIELD", "LINDEX", "SRANDMEMBER", "ZRANDMEMBER", NULL,
 	};
 	int i = type_index(t);
 
-	return i < HF_STAGE_OTHER ? cmds[i] : NULL;
+	if (i >= HF_STAGE_OTHER)
+		return 0;
+	*len = lens[i];
+	*elem = elems[i];
+	*extra = i == HF_STAGE_HASH ? "1" : i == HF_STAGE_LIST ? "0" : NULL;
+	return 1;
+}
+
+/* An element's size from the reply to size_cmds()' element command: a
+ * bulk string, or a hash's [field, value] (the value's). */
+static long long elem_size(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING)
+		return (long long)r->len;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING)
+		return (long long)r->element[1]->len;
+	return -1;
+}
+
+static void push_key_cmd(struct hf_argv *a, const char *cmd, const redisReply *key, const char *extra)
+{
+	hf_argv_push(a, cmd);
+	hf_argv_pushb(a, key->str, key->len);
+	if (extra)
+		hf_argv_push(a, extra);
+	if (extra && !strcmp(cmd, "HRANDFIELD"))
+		hf_argv_push(a, "WITHVALUES");
 }
 
 /* The length of each of the 'n' keys whose TYPE replies are 'types' into
- * 'len' (-1 where unknown), in one more pipeline to the source: a size
- * the profile needs and DUMP's (compressed) bytes do not tell. */
+ * 'len' and the size of one of its elements into 'elem' (-1 where
+ * unknown), in one more pipeline to the source: sizes the profile needs
+ * and DUMP's (compressed) bytes do not tell. */
 static int read_lengths(struct copier *cp, struct hf_conn *src, redisReply **keys,
-			redisReply **types, size_t n, long long *len, struct hf_err *err)
+			redisReply **types, size_t n, long long *len, long long *elem,
+			struct hf_err *err)
 {
-	struct hf_argv *cmds = hf_xcalloc(n + 1, sizeof(*cmds));
-	redisReply **r = hf_xcalloc(n + 1, sizeof(*r));
-	size_t *at = hf_xcalloc(n + 1, sizeof(*at)), i, m = 0;
+	struct hf_argv *cmds = hf_xcalloc(2 * n + 1, sizeof(*cmds));
+	redisReply **r = hf_xcalloc(2 * n + 1, sizeof(*r));
+	size_t *at = hf_xcalloc(2 * n + 1, sizeof(*at)), i, m = 0;
+	const char *lc, *ec, *extra;
 	int rc;
 
 	for (i = 0; i < n; i++) {
-		const char *c = types[i]->type == REDIS_REPLY_STATUS ? length_cmd(types[i]->str) : NULL;
-
-		len[i] = -1;
-		if (!c)
+		len[i] = elem[i] = -1;
+		if (types[i]->type != REDIS_REPLY_STATUS || !size_cmds(types[i]->str, &lc, &ec, &extra))
 			continue;
-		hf_argv_push(&cmds[m], c);
-		hf_argv_pushb(&cmds[m], keys[i]->str, keys[i]->len);
-		at[m++] = i;
+		push_key_cmd(&cmds[m], lc, keys[i], NULL);
+		at[m++] = 2 * i;
+		if (ec) {
+			push_key_cmd(&cmds[m], ec, keys[i], extra);
+			at[m++] = 2 * i + 1;
+		}
 	}
 	rc = m ? pipeline(src, cmds, m, cp->t, r, err) : 0;
 	for (i = 0; i < m; i++) {
-		if (!rc && r[i]->type == REDIS_REPLY_INTEGER)
-			len[at[i]] = r[i]->integer;
+		if (!rc && at[i] % 2 == 0 && r[i]->type == REDIS_REPLY_INTEGER)
+			len[at[i] / 2] = r[i]->integer;
+		else if (!rc && at[i] % 2)
+			elem[at[i] / 2] = elem_size(r[i]);
 		if (r[i])
 			freeReplyObject(r[i]);
 		hf_argv_release(&cmds[i]);
@@ -908,7 +948,7 @@ static int copy_batch(struct copier *cp, struct hf_conn *src, redisReply **keys,
 {
 	struct hf_argv *cmds = hf_xcalloc(n + 1, sizeof(*cmds));
 	redisReply **r = hf_xcalloc(3 * n + 1, sizeof(*r)), **types = hf_xcalloc(n + 1, sizeof(*types));
-	long long *len = hf_xcalloc(n + 1, sizeof(*len));
+	long long *len = hf_xcalloc(2 * n + 2, sizeof(*len)), *elem = len + n + 1;
 	int *to = hf_xcalloc(n + 1, sizeof(*to));
 	size_t i, nr = 0;
 	int rc = read_batch(cp, src, keys, n, r, err);
@@ -916,13 +956,13 @@ static int copy_batch(struct copier *cp, struct hf_conn *src, redisReply **keys,
 	for (i = 0; !rc && i < n; i++)
 		types[i] = r[3 * i + 2];
 	if (!rc)
-		rc = read_lengths(cp, src, keys, types, n, len, err);
+		rc = read_lengths(cp, src, keys, types, n, len, elem, err);
 	for (i = 0; !rc && i < n; i++) {
 		if (!restore_cmd(cp, keys[i], r[3 * i], r[3 * i + 1], &cmds[nr])) {
 			cp->out->gone++;
 			continue;
 		}
-		note_key(cp->out, keys[i]->len, r[3 * i]->len, r[3 * i + 2]->str, len[i]);
+		note_key(cp->out, keys[i]->len, r[3 * i]->len, r[3 * i + 2]->str, len[i], elem[i]);
 		to[nr++] = target(cp, keys[i]->str, keys[i]->len);
 	}
 	if (!rc)

@@ -1,8 +1,9 @@
 /* 'hotfix stage': what is read from a source cluster to build a local
  * mirror of it, and the copying into the mirror (stage.c). Only reads
  * reach the source: CONFIG GET, FUNCTION DUMP, ACL LIST, INFO, COMMAND
- * INFO, SCAN, DUMP, PEXPIRETIME (PTTL before Redis 7), TYPE and the
- * length of each copied key (STRLEN, HLEN, LLEN, SCARD, ZCARD, XLEN). */
+ * INFO, SCAN, DUMP, PEXPIRETIME (PTTL before Redis 7), TYPE, and the
+ * length of each copied key (STRLEN, HLEN, LLEN, SCARD, ZCARD, XLEN) and
+ * one of its elements (HRANDFIELD, LINDEX, SRANDMEMBER, ZRANDMEMBER). */
 #ifndef HF_ENGINE_REDIS_STAGE_H
 #define HF_ENGINE_REDIS_STAGE_H
 
@@ -96,6 +97,7 @@ struct hf_stage_copy {
 	long long *key_sizes;      /* per copied key: its name's length */
 	long long *value_sizes;    /* and its DUMP payload's length */
 	long long *lengths;        /* STRLEN, HLEN, LLEN, SCARD, ZCARD or XLEN; -1: unknown */
+	long long *elem_sizes;     /* bytes of one element (a hash's value); -1: unknown */
 	unsigned char *type_of;    /* HF_STAGE_STRING... */
 	size_t nsizes, capsizes;
 	double seconds;
