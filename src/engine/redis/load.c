@@ -623,6 +623,18 @@ static int is_work(const struct req *r)
 	return r->kind <= REQ_DEL;
 }
 
+/* The command of mix request 'r' into 'b'; returns its length. */
+static size_t format_op(const struct load *L, const struct req *r, char *b)
+{
+	char key[KEY_MAX];
+	struct hf_load_oparg a = {0};
+
+	a.key = key;
+	a.klen = op_key(L, r, key);
+	op_arg(L, r, &a);
+	return hf_load_op_format(b, r->op, &a);
+}
+
 static void format_req(struct load *L, struct conn *k, struct req *r)
 {
 	char *b = L->cmd;
@@ -665,16 +677,9 @@ static void format_req(struct load *L, struct conn *k, struct req *r)
 		}
 		break;
 	}
-	case REQ_OP: {
-		char key[KEY_MAX];
-		struct hf_load_oparg a = {0};
-
-		a.key = key;
-		a.klen = op_key(L, r, key);
-		op_arg(L, r, &a);
-		n = hf_load_op_format(b, r->op, &a);
+	case REQ_OP:
+		n = format_op(L, r, b);
 		break;
-	}
 	case REQ_ASKING:
 		n = strlen(strcpy(b, "*1\r\n$6\r\nASKING\r\n"));
 		break;
