@@ -1,5 +1,5 @@
-/* hotfix load: drive GET/SET traffic at a cluster and report what the
- * client saw. The generator is src/engine/redis/load.c; this file parses
+/* hotfix load: drive GET/SET traffic (or a workload profile's command mix)
+ * at a cluster and report what the client saw. The generator is src/engine/redis/load.c; this file parses
  * options and prints the report. */
 #include <errno.h>
 #include <jansson.h>
@@ -10,6 +10,7 @@
 
 #include "cmd/cmd.h"
 #include "engine/redis/load.h"
+#include "engine/redis/profile.h"
 #include "engine/redis/redis.h"
 
 static const char usage[] =
@@ -43,9 +44,17 @@ static const char usage[] =
 	"  --check-pause-ms MS  wait MS (or until Ctrl-C) before the read-back: a\n"
 	"                  testing aid to change the data in between\n"
 	"  --profile FILE  a workload profile of 'hotfix stage' (D/profile.json): its\n"
-	"                  request rate, read share (reads among the reads and writes\n"
-	"                  of INFO commandstats), median value size and key count,\n"
-	"                  under the options given here\n"
+	"                  rate, key count and, from a hotfix-profile/2 file, its\n"
+	"                  command mix (GET/SET/SETEX/INCR/DEL/EXISTS/EXPIRE/TTL, HGET/\n"
+	"                  HSET/HGETALL/HINCRBY/HDEL/HLEN, LPUSH/RPUSH/LPOP/RPOP/LRANGE/\n"
+	"                  LLEN, SADD/SREM/SMEMBERS/SISMEMBER/SCARD, ZADD/ZREM/ZRANGE/\n"
+	"                  ZSCORE/ZINCRBY/ZCARD; any other command is folded into its\n"
+	"                  type's nearest, and the replay says so before it starts)\n"
+	"                  with its key and value sizes; --read-ratio is then not\n"
+	"                  used, and --check-writes checks the mix's GETs and SETs\n"
+	"                  (SET raised to 10% when below). A hotfix-profile/1 file:\n"
+	"                  GET/SET at its read share and median value size. The\n"
+	"                  options given here win\n"
 	"Requests unanswered after --timeout MS (default 2000) count as 'timeout'.\n"
 	"Exit 0 when it ran, even with errors; 1 when the cluster cannot be reached.\n";
 
@@ -61,6 +70,97 @@ static int opt_double(const char *name, const char *s, double *out, struct hf_er
 				  name, s);
 	*out = v;
 	return 0;
+}
+
+/* ---- the replay of a profile's mix ----------------------------------- */
+
+/* The ops of the mix by decreasing share into 'order'; returns how many
+ * have a share. */
+static int ops_by_share(const double *share, int *order)
+{
+	int n = 0, i, j;
+
+	for (i = 0; i < HF_LOAD_NOPS; i++)
+		if (share[i] > 0)
+			order[n++] = i;
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && share[order[j]] > share[order[j - 1]]; j--) {
+			int t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	return n;
+}
+
+/* Once, before the run: what the profile's mix is replayed as, what was
+ * folded into what, and the checked SETs' share when it was raised. */
+static void print_replay(const struct hf_load_opts *o)
+{
+	double share[HF_LOAD_NOPS], orig[HF_LOAD_NOPS];
+	int order[HF_LOAD_NOPS], n, i;
+	size_t k;
+
+	hf_load_mix_effective(o->mix, o->check_writes, share);
+	hf_load_mix_effective(o->mix, 0, orig);
+	n = ops_by_share(share, order);
+	printf("replay     ");
+	for (i = 0; i < n; i++)
+		printf("%s %s %.1f%%", i ? "," : "", hf_load_op_name(order[i]), 100 * share[order[i]]);
+	printf("\n");
+	for (k = 0; k < o->mix->nfolded; k++)
+		printf("%-11s %s (%.1f%%) replayed as %s\n", k ? "" : "folded",
+		       o->mix->folded[k].from, 100 * o->mix->folded[k].share, o->mix->folded[k].to);
+	if (!o->mix->nfolded)
+		printf("folded      nothing: every command of the profile is replayed as itself\n");
+	if (o->check_writes && share[HF_OP_SET] > orig[HF_OP_SET])
+		printf("checked     set raised from %.1f%% to %.1f%% for --check-writes (the rest scaled down)\n",
+		       100 * orig[HF_OP_SET], 100 * share[HF_OP_SET]);
+	fflush(stdout);
+}
+
+/* The replay in the JSON document: the shares drawn from and the folds. */
+static json_t *replay_json(const struct hf_load_opts *o)
+{
+	json_t *cmds = json_object(), *folded = json_array();
+	double share[HF_LOAD_NOPS];
+	int i;
+	size_t k;
+
+	hf_load_mix_effective(o->mix, o->check_writes, share);
+	for (i = 0; i < HF_LOAD_NOPS; i++)
+		if (share[i] > 0)
+			json_object_set_new(cmds, hf_load_op_name(i), json_real(share[i]));
+	for (k = 0; k < o->mix->nfolded; k++)
+		json_array_append_new(folded, json_pack("{s:s,s:s,s:f}", "command",
+			o->mix->folded[k].from, "as", o->mix->folded[k].to, "share", o->mix->folded[k].share));
+	return json_pack("{s:o,s:o}", "commands", cmds, "folded", folded);
+}
+
+/* Ok requests per op, those that had any. */
+static json_t *ops_json(const struct hf_load_report *r)
+{
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; i < HF_LOAD_NOPS; i++)
+		if (r->ops[i])
+			json_object_set_new(o, hf_load_op_name(i), json_integer((json_int_t)r->ops[i]));
+	return o;
+}
+
+static void print_ops_text(const struct hf_load_report *r)
+{
+	double count[HF_LOAD_NOPS];
+	int order[HF_LOAD_NOPS], n, i;
+
+	for (i = 0; i < HF_LOAD_NOPS; i++)
+		count[i] = (double)r->ops[i];
+	n = ops_by_share(count, order);
+	printf("commands   ");
+	for (i = 0; i < n; i++)
+		printf("%s %s %llu", i ? "," : "", hf_load_op_name(order[i]), r->ops[order[i]]);
+	printf(" (%llu reads, %llu writes)\n", r->reads, r->writes);
 }
 
 static void print_shards_text(const struct hf_load_report *r)
@@ -89,7 +189,11 @@ static void print_text(const struct hf_load_report *r, const struct hf_load_opts
 	printf("cluster     %s (%s, %d primar%s)\n", cluster,
 	       r->cluster_mode ? "cluster mode" : "no cluster mode", r->primaries,
 	       r->primaries == 1 ? "y" : "ies");
-	if (o->check_writes)
+	if (o->mix)
+		printf("workload    %d clients, pipeline %d, the profile's command mix (above), %ld keys%s, %s\n",
+		       o->clients, o->pipeline, o->keys, o->check_writes ? " plus checked writes" : "",
+		       o->rate ? "rate-limited" : "flat out");
+	else if (o->check_writes)
 		printf("workload    %d clients, pipeline %d, checked writes (a new key each), %ld-byte values, "
 		       "read ratio %.2f, %s\n", o->clients, o->pipeline, o->value_size, o->read_ratio,
 		       o->rate ? "rate-limited" : "flat out");
@@ -100,6 +204,8 @@ static void print_text(const struct hf_load_report *r, const struct hf_load_opts
 	printf("requests    %llu: %llu ok (%llu GET, %llu SET), %llu error%s in %.2f s%s\n",
 	       r->requests, r->ok, r->gets, r->sets, r->errors, r->errors == 1 ? "" : "s",
 	       r->seconds, r->stopped ? " (stopped early)" : "");
+	if (o->mix)
+		print_ops_text(r);
 	printf("throughput  %.0f ok requests/s\n", r->throughput);
 	printf("latency     p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
 	       r->p50_ms, r->p90_ms, r->p99_ms, r->p999_ms, r->max_ms);
@@ -140,6 +246,11 @@ static void print_json(const struct hf_load_report *r, const struct hf_load_opts
 	json_object_set_new(doc, "ok", json_integer((json_int_t)r->ok));
 	json_object_set_new(doc, "gets", json_integer((json_int_t)r->gets));
 	json_object_set_new(doc, "sets", json_integer((json_int_t)r->sets));
+	json_object_set_new(doc, "reads", json_integer((json_int_t)r->reads));
+	json_object_set_new(doc, "writes", json_integer((json_int_t)r->writes));
+	json_object_set_new(doc, "commands", ops_json(r));
+	if (o->mix)
+		json_object_set_new(doc, "replay", replay_json(o));
 	json_object_set_new(doc, "errors", json_integer((json_int_t)r->errors));
 	json_object_set_new(doc, "errors_by_type", types);
 	json_object_set_new(doc, "redirects", json_pack("{s:I,s:I}", "MOVED", (json_int_t)r->moved,
@@ -177,43 +288,6 @@ struct load_args {
 	int check_writes;
 };
 
-/* DUMP's framing around a value: its type byte, RDB version and CRC64. */
-#define DUMP_FRAMING 11
-#define PROFILE_MAX_KEYS 10000000L
-
-/* The workload of a 'hotfix stage' profile (its profile.json) into 'o':
- * its request rate, read share, median value size and key count; the
- * options given on the command line come after and win. */
-static int read_profile(const char *path, struct hf_load_opts *o, struct hf_err *err)
-{
-	json_error_t je;
-	json_t *doc = json_load_file(path, 0, &je), *v;
-	const char *format = NULL;
-	double rate;
-
-	if (!doc)
-		return hf_err_set(err, HF_EINVAL, "--profile: cannot read '%s': %s (line %d)", path,
-				  je.text, je.line);
-	if (json_unpack(doc, "{s:s}", "format", &format) || strcmp(format, "hotfix-profile/1")) {
-		json_decref(doc);
-		return hf_err_set(err, HF_EINVAL, "--profile: '%s' is not a hotfix-profile/1 file "
-				  "(written by 'hotfix stage')", path);
-	}
-	rate = json_number_value(json_object_get(doc, "request_rate"));
-	if (rate >= 1)
-		o->rate = (long)(rate + 0.5);
-	if (json_is_number(v = json_object_get(doc, "read_share")))
-		o->read_ratio = json_number_value(v);
-	v = json_object_get(json_object_get(json_object_get(doc, "keys"), "value_size"), "p50");
-	if (json_is_integer(v))
-		o->value_size = json_integer_value(v) > DUMP_FRAMING ? (long)json_integer_value(v) - DUMP_FRAMING : 1;
-	v = json_object_get(json_object_get(doc, "keys"), "source_total");
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		o->keys = json_integer_value(v) > PROFILE_MAX_KEYS ? PROFILE_MAX_KEYS : (long)json_integer_value(v);
-	json_decref(doc);
-	return 0;
-}
-
 /* An option read into an int: past 10000 it reads as 10001, which
  * hf_load_opts_check() refuses with its range, rather than wrap. */
 static int opt_count(const char *name, const char *s, int *out, struct hf_err *err)
@@ -229,15 +303,18 @@ static int opt_count(const char *name, const char *s, int *out, struct hf_err *e
 /* Read the options given, 'a', into 'o' over the defaults, and check
  * them together. */
 static int read_opts(const struct load_args *a, const struct hf_ctx *ctx,
-		     struct hf_load_opts *o, struct hf_err *err)
+		     struct hf_load_opts *o, struct hf_load_mix *mix, struct hf_err *err)
 {
+	double share[HF_LOAD_NOPS];
 	long v;
 	int rc;
 
 	hf_load_opts_init(o);
 	o->timeout_ms = ctx->timeout_ms;
-	if (a->profile && (rc = read_profile(a->profile, o, err)))
+	if (a->profile && (rc = hf_profile_read(a->profile, o, mix, err)))
 		return rc;
+	if (a->profile && hf_load_mix_effective(mix, 0, share))
+		o->mix = mix;
 	if (a->rate && (rc = hf_opt_int("rate", a->rate, &o->rate, err)))
 		return rc;
 	if (a->seconds && (rc = opt_double("seconds", a->seconds, &o->seconds, err)))
@@ -278,6 +355,7 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		{ 0 },
 	};
 	struct hf_load_opts o;
+	struct hf_load_mix mix = {0};
 	struct hf_load_report r;
 	struct hf_uri uri = {0};
 	volatile sig_atomic_t *interrupted = NULL;
@@ -291,12 +369,13 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		fputs(usage, stdout);
 		return 0;
 	}
-	rc = read_opts(&a, ctx, &o, err);
+	rc = read_opts(&a, ctx, &o, &mix, err);
+	if (!rc)
+		rc = hf_cmd_cluster_uri(ctx, a.cluster, &uri, err);
 	if (rc)
-		return rc;
-	rc = hf_cmd_cluster_uri(ctx, a.cluster, &uri, err);
-	if (rc)
-		return rc;
+		goto out;
+	if (o.mix && !ctx->json && !ctx->quiet)
+		print_replay(&o);
 
 	hf_cmd_catch_signals(&interrupted);
 	o.stop = interrupted;
@@ -312,5 +391,6 @@ int cmd_load(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 out:
 	free(redacted);
 	hf_uri_release(&uri);
+	hf_load_mix_release(&mix);
 	return rc;
 }

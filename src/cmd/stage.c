@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/redis/redis.h"
 #include "engine/redis/stage.h"
@@ -107,23 +108,166 @@ static json_t *distribution(long long *v, size_t n)
 	return o;
 }
 
-static json_t *commands_json(const struct hf_stage_source *s, double *read_share)
+/* Commands that read or write keys but are no application's traffic:
+ * tooling (a copy, a migration, a scan), administration and whole-database
+ * commands; a "container|sub" is judged by its container. */
+static int admin_command(const char *name)
+{
+	static const char *const names[] = {
+		"scan", "keys", "dump", "restore", "restore-asking", "migrate", "move", "select",
+		"swapdb", "flushdb", "flushall", "dbsize", "randomkey", "object", "memory", "debug",
+		"config", "acl", "client", "cluster", "function", "script", "command", "info",
+		"slowlog", "latency", "module", "pfdebug", "pfselftest", "lastsave", "role",
+		NULL,
+	};
+	size_t len = strcspn(name, "|"), i;
+
+	for (i = 0; names[i]; i++)
+		if (strlen(names[i]) == len && !strncasecmp(names[i], name, len))
+			return 1;
+	return 0;
+}
+
+/* Is 'c' application traffic, part of the profile's mix? Reads and writes
+ * of keys (COMMAND INFO's flags) less admin_command(), and scripts, whose
+ * flags say nothing of what they do. */
+static int data_command(const struct hf_stage_cmdstat *c)
+{
+	static const char *const scripts[] = {
+		"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", NULL,
+	};
+	size_t i;
+
+	for (i = 0; scripts[i]; i++)
+		if (!strcasecmp(c->name, scripts[i]))
+			return 1;
+	return (c->kind == 'r' || c->kind == 'w') && !admin_command(c->name);
+}
+
+/* The calls of 'c' the profile counts: the primaries', and the replicas'
+ * reads (a replica's writes are its primary's, replicated). */
+static long long counted_calls(const struct hf_stage_cmdstat *c)
+{
+	return c->calls + (c->kind == 'r' ? c->replica_calls : 0);
+}
+
+/* Totals over the commands: every call counted, the data commands' calls,
+ * their reads and writes, the replicas' calls and their data reads. */
+struct call_totals {
+	long long all, data, reads, writes, primary_all, primary_data, replica_all, replica_reads;
+};
+
+static void call_totals(const struct hf_stage_source *s, struct call_totals *t)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < s->ncmds; i++) {
+		const struct hf_stage_cmdstat *c = &s->cmds[i];
+		long long n = counted_calls(c);
+
+		t->all += n;
+		t->primary_all += c->calls;
+		t->replica_all += c->replica_calls;
+		if (!data_command(c))
+			continue;
+		t->data += n;
+		t->primary_data += c->calls;
+		t->reads += c->kind == 'r' ? n : 0;
+		t->writes += c->kind == 'w' ? n : 0;
+		t->replica_reads += c->kind == 'r' ? c->replica_calls : 0;
+	}
+}
+
+static json_t *commands_json(const struct hf_stage_source *s, const struct call_totals *t)
 {
 	json_t *o = json_object();
-	long long total = 0, reads = 0, writes = 0;
 	size_t i;
 
 	for (i = 0; i < s->ncmds; i++) {
-		total += s->cmds[i].calls;
-		reads += s->cmds[i].kind == 'r' ? s->cmds[i].calls : 0;
-		writes += s->cmds[i].kind == 'w' ? s->cmds[i].calls : 0;
+		const struct hf_stage_cmdstat *c = &s->cmds[i];
+
+		json_object_set_new(o, c->name, json_pack("{s:I,s:I,s:f,s:s,s:b}",
+			"calls", (json_int_t)counted_calls(c), "replica_calls", (json_int_t)c->replica_calls,
+			"share", t->all ? (double)counted_calls(c) / (double)t->all : 0.0,
+			"kind", c->kind == 'r' ? "read" : c->kind == 'w' ? "write" : "other",
+			"data", data_command(c)));
 	}
-	for (i = 0; i < s->ncmds; i++)
-		json_object_set_new(o, s->cmds[i].name, json_pack("{s:I,s:f,s:s}",
-			"calls", (json_int_t)s->cmds[i].calls,
-			"share", total ? (double)s->cmds[i].calls / (double)total : 0.0,
-			"kind", s->cmds[i].kind == 'r' ? "read" : s->cmds[i].kind == 'w' ? "write" : "other"));
-	*read_share = reads + writes ? (double)reads / (double)(reads + writes) : 0.5;
+	return o;
+}
+
+/* The share of each data command among the data commands' calls. */
+static json_t *mix_json(const struct hf_stage_source *s, const struct call_totals *t)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; i < s->ncmds && t->data; i++)
+		if (data_command(&s->cmds[i]) && counted_calls(&s->cmds[i]))
+			json_object_set_new(o, s->cmds[i].name,
+					    json_real((double)counted_calls(&s->cmds[i]) / (double)t->data));
+	return o;
+}
+
+/* The rate of data commands: the primaries' ops/s times the data share of
+ * their calls, plus the replicas' ops/s times the share of data reads in
+ * theirs (the rest of a replica's calls are the writes it replicates). */
+static double data_rate(const struct hf_stage_source *s, const struct call_totals *t)
+{
+	double rate = 0, replica_ops = s->ops_per_sec - s->ops_primaries;
+
+	if (t->primary_all > 0)
+		rate += s->ops_primaries * (double)t->primary_data / (double)t->primary_all;
+	if (t->replica_all > 0 && replica_ops > 0)
+		rate += replica_ops * (double)t->replica_reads / (double)t->replica_all;
+	return rate;
+}
+
+/* DUMP's framing around a value: its type byte, RDB version and CRC64. */
+#define DUMP_FRAMING 11
+
+/* The sizes of the copied keys of type 'type': name lengths, DUMP lengths,
+ * lengths (bytes of a string, elements of the others) and, for the
+ * others, the size of one element of each (a hash's value), or where
+ * none could be read, the DUMP length per element. */
+static json_t *type_json(const struct hf_stage_copy *cp, int type, long long *buf)
+{
+	long long *key = buf, *val = buf + cp->nsizes, *len = buf + 2 * cp->nsizes,
+		  *elem = buf + 3 * cp->nsizes;
+	size_t i, n = 0, nl = 0;
+	json_t *o;
+
+	for (i = 0; i < cp->nsizes; i++) {
+		if (cp->type_of[i] != type)
+			continue;
+		key[n] = cp->key_sizes[i];
+		val[n++] = cp->value_sizes[i];
+		if (cp->lengths[i] < 0)
+			continue;
+		len[nl] = cp->lengths[i];
+		elem[nl++] = cp->elem_sizes[i] >= 0 ? cp->elem_sizes[i] : cp->lengths[i] > 0 ?
+			     (cp->value_sizes[i] - DUMP_FRAMING) / cp->lengths[i] : 0;
+	}
+	o = json_pack("{s:f,s:I,s:o,s:o}", "share", (double)n / (double)cp->nsizes,
+		      "keys", (json_int_t)n, "key_size", distribution(key, n),
+		      "value_size", distribution(val, n));
+	if (nl)
+		json_object_set_new(o, "length", distribution(len, nl));
+	if (nl && type != HF_STAGE_STRING)
+		json_object_set_new(o, "element_size", distribution(elem, nl));
+	return o;
+}
+
+static json_t *by_type_json(const struct hf_stage_copy *cp)
+{
+	long long *buf = hf_xcalloc(4 * cp->nsizes + 1, sizeof(*buf));
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; i < HF_STAGE_NTYPES; i++)
+		if (cp->types[i])
+			json_object_set_new(o, hf_stage_type_names[i], type_json(cp, i, buf));
+	free(buf);
 	return o;
 }
 
@@ -131,25 +275,30 @@ static json_t *profile_json(const struct hf_stage_source *s, struct hf_stage_cop
 			    const char *source)
 {
 	json_t *doc = json_object(), *types = json_object(), *keys;
-	double read_share;
+	struct call_totals t;
 	int i;
 
-	json_object_set_new(doc, "format", json_string("hotfix-profile/1"));
+	call_totals(s, &t);
+	json_object_set_new(doc, "format", json_string("hotfix-profile/2"));
 	json_object_set_new(doc, "source", json_string(source));
 	json_object_set_new(doc, "source_version", json_string(s->version));
 	json_object_set_new(doc, "taken_at_ms", json_integer(hf_wall_ms()));
 	json_object_set_new(doc, "shards", json_integer(s->shards));
 	json_object_set_new(doc, "replicas", json_integer(s->replicas));
 	json_object_set_new(doc, "request_rate", json_real(s->ops_per_sec));
-	json_object_set_new(doc, "commands", commands_json(s, &read_share));
-	json_object_set_new(doc, "read_share", json_real(read_share));
+	json_object_set_new(doc, "data_rate", json_real(data_rate(s, &t)));
+	json_object_set_new(doc, "commands", commands_json(s, &t));
+	json_object_set_new(doc, "mix", mix_json(s, &t));
+	json_object_set_new(doc, "read_share", json_real(t.reads + t.writes ?
+		(double)t.reads / (double)(t.reads + t.writes) : 0.5));
 	for (i = 0; i < HF_STAGE_NTYPES; i++)
 		json_object_set_new(types, hf_stage_type_names[i],
 				    json_real(cp->copied ? (double)cp->types[i] / (double)cp->nsizes : 0.0));
-	keys = json_pack("{s:I,s:I,s:o,s:o,s:o}", "source_total", (json_int_t)s->keys,
-			 "sampled", (json_int_t)cp->nsizes, "types", types,
-			 "key_size", distribution(cp->key_sizes, cp->nsizes),
-			 "value_size", distribution(cp->value_sizes, cp->nsizes));
+	keys = json_pack("{s:I,s:I,s:o,s:o}", "source_total", (json_int_t)s->keys,
+			 "sampled", (json_int_t)cp->nsizes, "types", types, "by_type", by_type_json(cp));
+	/* Last: distribution() sorts the arrays in place. */
+	json_object_set_new(keys, "key_size", distribution(cp->key_sizes, cp->nsizes));
+	json_object_set_new(keys, "value_size", distribution(cp->value_sizes, cp->nsizes));
 	json_object_set_new(doc, "keys", keys);
 	return doc;
 }
@@ -295,8 +444,7 @@ static int stage(const struct args *a, const char *dir, struct hf_ctx *ctx, stru
 out:
 	hf_stage_source_release(&s);
 	hf_stage_skips_release(&su.refused);
-	free(cp.key_sizes);
-	free(cp.value_sizes);
+	hf_stage_copy_release(&cp);
 	hf_uri_release(&src);
 	free(source);
 	free(seed);

@@ -185,13 +185,16 @@ test_end
 test_begin 'load --profile replays the profile on the mirror'
 PROF=$T/mirror2/profile.json
 check "the profile has a command mix" json_get "$PROF" '.commands.set.calls'
+check "a hotfix-profile/2" [ "$(json_get "$PROF" '.format')" = hotfix-profile/2 ]
 check "the profile says every key was a write" [ "$(json_get "$PROF" '.read_share')" = 0 ]
 expect_exit 0 "load --profile" hf --json load --cluster "redis://127.0.0.1:$MB2" --profile "$PROF" \
 	--seconds 1 --rate 200
 cp "$T/out" "$T/load.json"
 check "its read ratio is the profile's" [ "$(json_get "$T/load.json" '.options.read_ratio')" = 0 ]
-check "its value size is the profile's median less DUMP's framing" \
-	[ "$(json_get "$T/load.json" '.options.value_size')" = $(( $(json_get "$PROF" '.keys.value_size.p50') - 11 )) ]
+check "its value size is the profile's median string length" \
+	[ "$(json_get "$T/load.json" '.options.value_size')" = "$(json_get "$PROF" '.keys.by_type.string.length.p50')" ]
+check "it replays the writes of the profile's mix" json_true "$T/load.json" \
+	'.replay.commands.set > 0 and .replay.commands.hset > 0 and .commands.hset > 0'
 check "its key count is the source's" [ "$(json_get "$T/load.json" '.options.keys')" = 3000 ]
 check "--rate given wins over the profile's" [ "$(json_get "$T/load.json" '.options.rate')" = 200 ]
 check "no errors" [ "$(json_get "$T/load.json" '.errors')" = 0 ]

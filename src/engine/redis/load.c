@@ -20,6 +20,7 @@
 
 #include "core/stats.h"
 #include "engine/redis/internal.h"
+#include "engine/redis/loadmix.h"
 #include "util/buf.h"
 
 #define NSLOTS 16384
@@ -55,10 +56,11 @@ static double latency_ms(const struct hf_hist *h, double p)
 
 /* ---- state ------------------------------------------------------------- */
 
-/* GET and SET are the traffic; VGET (a GET of the read-back) and DEL (the
- * clean-up) come after it with check_writes. These four are "work": they
- * take pipeline room. */
-enum req_kind { REQ_GET, REQ_SET, REQ_VGET, REQ_DEL, REQ_ASKING, REQ_AUTH, REQ_SLOTS };
+/* GET and SET are the traffic, or with a mix OP (one of its ops; GET and
+ * SET stay the checked ones with check_writes); VGET (a GET of the
+ * read-back) and DEL (the clean-up) come after it with check_writes. These
+ * five are "work": they take pipeline room. */
+enum req_kind { REQ_GET, REQ_SET, REQ_OP, REQ_VGET, REQ_DEL, REQ_ASKING, REQ_AUTH, REQ_SLOTS };
 
 enum phase { PH_LOAD, PH_VERIFY, PH_DELETE };
 
@@ -66,7 +68,9 @@ struct req {
 	long key;       /* N of a load key, or SEQ of a check key */
 	uint8_t kind;
 	uint8_t redirects;
+	uint8_t op;     /* REQ_OP: enum hf_load_op */
 	int16_t shard;  /* index into the report's shards, -1 for none */
+	uint32_t arg;   /* REQ_OP: drawn with it, picks a field or member */
 	int64_t t0;     /* first send, for latency */
 	int64_t sent;   /* sent on this connection, for the timeout; in the
 			 * retry queue: not to be sent again before */
@@ -168,6 +172,11 @@ struct load {
 	char *value_tail;         /* "$B\r\n<value>\r\n" */
 	size_t value_tail_len;
 	const char *filler;       /* the <value> of 'value_tail' */
+	/* with a mix */
+	double cum[HF_LOAD_NOPS]; /* cumulative shares of the ops */
+	long space_keys[HF_LOAD_NSPACES]; /* keys per key space */
+	char *fill;               /* filler of values and members, 'fill_max' bytes */
+	size_t fill_max;
 	/* check_writes */
 	char run_id[17];
 	uint64_t *acked;          /* bit SEQ: the SET of SEQ was answered OK */
@@ -223,7 +232,82 @@ static size_t put_u64(char *out, uint64_t n)
 	return len;
 }
 
-#define KEY_MAX 96
+#define KEY_MAX 200         /* a key's name, padded to the profile's sizes, is shorter */
+#define MAX_ELEMENTS 100000 /* fields or members of a key, at most */
+#define MAX_RANGE 1000      /* elements an LRANGE or ZRANGE asks for, at most */
+#define MAX_FILL (1 << 20)  /* a value or member of a mix, at most */
+
+/* ---- keys and sizes of a mix ---------------------------------------------- */
+
+static double unit(uint64_t x)
+{
+	return (double)(x >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* A property of key 'n' of key space 'space' (which one: 'salt'), the same
+ * whenever it is drawn: splitmix64's finalizer of the three. */
+static double key_u(long n, int space, int salt)
+{
+	uint64_t x = ((uint64_t)n << 8) ^ ((uint64_t)space << 3) ^ (uint64_t)salt;
+
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return unit(x ^ (x >> 31));
+}
+
+/* 'v' rounded into [lo, hi]. */
+static unsigned long clamp_ul(double v, unsigned long lo, unsigned long hi)
+{
+	if (!(v > (double)lo))
+		return lo;
+	return v + 0.5 >= (double)hi ? hi : (unsigned long)(v + 0.5);
+}
+
+/* The name of a mix key: "hotfix:load:<tag>{N}", padded with ":xxx" to the
+ * length the profile's key sizes give key N. */
+static size_t op_key(const struct load *L, const struct req *r, char *out)
+{
+	int space = hf_load_opdefs[r->op].space;
+	size_t len, want;
+
+	len = (size_t)snprintf(out, KEY_MAX, "%s%s{%ld}", HF_LOAD_KEY_PREFIX,
+			       hf_load_space_tags[space], r->key);
+	want = clamp_ul(hf_load_dist_at(&L->o->mix->key_size, key_u(r->key, space, 1), 0), 0,
+			KEY_MAX - 1);
+	if (want > len + 1) {
+		out[len] = ':';
+		memset(out + len + 1, 'x', want - len - 1);
+		len = want;
+		out[len] = '\0';
+	}
+	return len;
+}
+
+/* The arguments of mix request 'r' besides its key: its key's element
+ * count and value size (the profile's distributions at the key's own
+ * draws), the field or member it names. */
+static void op_arg(const struct load *L, const struct req *r, struct hf_load_oparg *a)
+{
+	const struct hf_load_mix *m = L->o->mix;
+	int space = hf_load_opdefs[r->op].space;
+	int fam = space == HF_LOAD_COUNTERS ? HF_FAM_STRING : space;
+	double dflt = (double)L->o->value_size;
+
+	a->filler = L->fill;
+	if (fam == HF_FAM_STRING) {
+		a->vlen = clamp_ul(hf_load_dist_at(&m->length[fam], key_u(r->key, space, 2), dflt), 0,
+				   L->fill_max);
+		return;
+	}
+	a->count = clamp_ul(hf_load_dist_at(&m->length[fam], key_u(r->key, space, 2), 1), 1,
+			    MAX_ELEMENTS);
+	a->vlen = clamp_ul(hf_load_dist_at(&m->element_size[fam], key_u(r->key, space, 3), dflt), 0,
+			   L->fill_max);
+	a->idx = r->arg % a->count;
+	if (a->count > MAX_RANGE)
+		a->count = MAX_RANGE;
+}
 
 /* The key of 'r' into 'out' (KEY_MAX bytes): "hotfix:load:{N}", or with
  * check_writes "hotfix:check:RUN:{SEQ}". Returns its length. */
@@ -233,6 +317,8 @@ static size_t req_key(const struct load *L, const struct req *r, char *out)
 	static const char check_prefix[] = HF_LOAD_CHECK_PREFIX;
 	size_t len;
 
+	if (r->kind == REQ_OP)
+		return op_key(L, r, out);
 	if (L->o->check_writes) {
 		len = sizeof(check_prefix) - 1;
 		memcpy(out, check_prefix, len);
@@ -478,6 +564,25 @@ static void check_finish(struct load *L, const struct req *r, const char *errtyp
 	}
 }
 
+/* A request of the traffic succeeded: count it by op, by reads and writes,
+ * and a checked SET as acknowledged. */
+static void count_ok(struct load *L, const struct req *r)
+{
+	int op = r->kind == REQ_OP ? r->op : r->kind == REQ_GET ? HF_OP_GET : HF_OP_SET;
+
+	L->rep->ops[op]++;
+	if (op == HF_OP_GET)
+		L->rep->gets++;
+	else if (op == HF_OP_SET)
+		L->rep->sets++;
+	if (hf_load_opdefs[op].write)
+		L->rep->writes++;
+	else
+		L->rep->reads++;
+	if (r->kind == REQ_SET && L->o->check_writes)
+		seq_ack(L, (uint64_t)r->key);
+}
+
 /* A request is over, with 'errtype' (length 'len') or NULL for success. */
 static void finish(struct load *L, const struct req *r, const char *errtype, size_t len)
 {
@@ -500,13 +605,7 @@ static void finish(struct load *L, const struct req *r, const char *errtype, siz
 		return;
 	}
 	L->rep->ok++;
-	if (r->kind == REQ_GET) {
-		L->rep->gets++;
-	} else {
-		L->rep->sets++;
-		if (L->o->check_writes)
-			seq_ack(L, (uint64_t)r->key);
-	}
+	count_ok(L, r);
 	hf_hist_record(&L->hist, L->now > r->t0 ? (uint64_t)(L->now - r->t0) : 0, 1);
 	shard_up(L, r);
 }
@@ -522,6 +621,18 @@ static void want_refresh(struct load *L)
 static int is_work(const struct req *r)
 {
 	return r->kind <= REQ_DEL;
+}
+
+/* The command of mix request 'r' into 'b'; returns its length. */
+static size_t format_op(const struct load *L, const struct req *r, char *b)
+{
+	char key[KEY_MAX];
+	struct hf_load_oparg a = {0};
+
+	a.key = key;
+	a.klen = op_key(L, r, key);
+	op_arg(L, r, &a);
+	return hf_load_op_format(b, r->op, &a);
 }
 
 static void format_req(struct load *L, struct conn *k, struct req *r)
@@ -566,6 +677,9 @@ static void format_req(struct load *L, struct conn *k, struct req *r)
 		}
 		break;
 	}
+	case REQ_OP:
+		n = format_op(L, r, b);
+		break;
 	case REQ_ASKING:
 		n = strlen(strcpy(b, "*1\r\n$6\r\nASKING\r\n"));
 		break;
@@ -973,7 +1087,7 @@ static void dispatch(struct load *L, struct req r)
 	struct node *n;
 
 	r.shard = L->shard_of[slot];
-	if (r.kind == REQ_GET || r.kind == REQ_SET)
+	if (r.kind == REQ_GET || r.kind == REQ_SET || r.kind == REQ_OP)
 		shard_sent(L, &r);
 	if (idx < 0) {
 		/* No node serves the slot: what a client library says. */
@@ -987,6 +1101,26 @@ static void dispatch(struct load *L, struct req r)
 		return;
 	}
 	conn_push(L, node_pick(L, n, 1), r, 0);
+}
+
+/* A request of the mix: an op by its share, a key uniform over its key
+ * space, and a draw for the field or member. With check_writes GET and SET
+ * are the checked ones (generate() picks their keys). */
+static void draw_mixed(struct load *L, struct req *r)
+{
+	double u = unit(rnd(L));
+	int op = 0;
+
+	while (op < HF_LOAD_NOPS - 1 && !(u < L->cum[op]))
+		op++;
+	if (L->o->check_writes && (op == HF_OP_GET || op == HF_OP_SET)) {
+		r->kind = op == HF_OP_GET ? REQ_GET : REQ_SET;
+		return;
+	}
+	r->kind = REQ_OP;
+	r->op = (uint8_t)op;
+	r->key = (long)((rnd(L) >> 11) % (uint64_t)L->space_keys[hf_load_opdefs[op].space]);
+	r->arg = (uint32_t)(rnd(L) >> 32);
 }
 
 /* Draw new requests while the budget allows: the token bucket, the request
@@ -1007,9 +1141,13 @@ static void generate(struct load *L)
 			return;
 		if (L->issued - L->finished >= window)
 			return;
-		r.key = (long)((rnd(L) >> 11) % (uint64_t)o->keys);
-		r.kind = (double)(rnd(L) >> 11) * (1.0 / 9007199254740992.0) < o->read_ratio ? REQ_GET : REQ_SET;
-		if (o->check_writes) {
+		if (o->mix) {
+			draw_mixed(L, &r);
+		} else {
+			r.key = (long)((rnd(L) >> 11) % (uint64_t)o->keys);
+			r.kind = unit(rnd(L)) < o->read_ratio ? REQ_GET : REQ_SET;
+		}
+		if (o->check_writes && r.kind != REQ_OP) {
 			uint64_t seq = 0;
 
 			if (r.kind == REQ_GET && (!L->rep->acked_writes ||
@@ -1289,7 +1427,7 @@ int hf_load_opts_check(const struct hf_load_opts *o, struct hf_err *err)
 		return hf_err_set(err, HF_EINVAL, "load: '--read-ratio' must be between 0 and 1");
 	if (o->timeout_ms < 1)
 		return hf_err_set(err, HF_EINVAL, "load: the request timeout must be positive");
-	if (o->check_writes && o->read_ratio >= 1)
+	if (o->check_writes && !o->mix && o->read_ratio >= 1)
 		return hf_err_set(err, HF_EINVAL, "load: '--check-writes' needs writes: "
 				  "'--read-ratio' must be below 1");
 	if (o->check_pause_ms < 0 || o->check_pause_ms > HF_LOAD_MAX_SECONDS * 1000L)
@@ -1419,6 +1557,56 @@ static void check_pause(struct load *L)
 		poll(NULL, 0, POLL_MAX_MS);
 }
 
+/* The largest value or member a mix asks for: its distributions' largest,
+ * at most MAX_FILL, at least --value-size. */
+static size_t mix_fill_max(const struct hf_load_mix *m, long value_size)
+{
+	double top = (double)value_size;
+	int f;
+
+	for (f = 0; f < HF_LOAD_NFAMS; f++) {
+		const struct hf_load_dist *d[2] = { &m->length[f], &m->element_size[f] };
+		int i;
+
+		for (i = 0; i < 2; i++)
+			if ((f == HF_FAM_STRING || i == 1) && d[i]->n > 0 && d[i]->v[d[i]->n - 1] > top)
+				top = d[i]->v[d[i]->n - 1];
+	}
+	return top > MAX_FILL ? MAX_FILL : (size_t)top + 1;
+}
+
+/* With a mix: the cumulative shares of its ops (the last drawn one up to 2,
+ * past any rounding), the keys of each key space ('keys' times the type's
+ * share of the sampled keys, when known; the counters as many as the
+ * strings) and the filler of values and members. */
+static void prepare_mix(struct load *L)
+{
+	const struct hf_load_mix *m = L->o->mix;
+	double share[HF_LOAD_NOPS], sum = 0;
+	int i, last = 0;
+	size_t j;
+
+	hf_load_mix_effective(m, L->o->check_writes, share);
+	for (i = 0; i < HF_LOAD_NOPS; i++) {
+		sum += share[i];
+		L->cum[i] = sum;
+		if (share[i] > 0)
+			last = i;
+	}
+	for (i = last; i < HF_LOAD_NOPS; i++)
+		L->cum[i] = 2;
+	for (i = 0; i < HF_LOAD_NSPACES; i++) {
+		int fam = i == HF_LOAD_COUNTERS ? HF_FAM_STRING : i;
+		double n = m->type_share[fam] > 0 ? (double)L->o->keys * m->type_share[fam] : (double)L->o->keys;
+
+		L->space_keys[i] = n < 1 ? 1 : (long)n;
+	}
+	L->fill_max = mix_fill_max(m, L->o->value_size);
+	L->fill = hf_xmalloc(L->fill_max + 1);
+	for (j = 0; j < L->fill_max; j++)
+		L->fill[j] = (char)('a' + j % 26);
+}
+
 /* What the traffic needs once the cluster is known: the tail of every SET
  * (the value, with its RESP length header), room for the largest command,
  * the random generator, the token bucket's burst, the checks' budget and,
@@ -1435,9 +1623,12 @@ static void prepare_traffic(struct load *L)
 		L->value_tail[L->value_tail_len++] = (char)('a' + i % 26);
 	memcpy(L->value_tail + L->value_tail_len, "\r\n", 2);
 	L->value_tail_len += 2;
+	if (o->mix)
+		prepare_mix(L);
 	/* Room for the largest command: a SET with a check value, whose
-	 * length header and digits the load values do not have. */
-	L->cmd = hf_xmalloc(L->value_tail_len + 256);
+	 * length header and digits the load values do not have, or a mix's
+	 * command with its key, a value and a member. */
+	L->cmd = hf_xmalloc(L->value_tail_len + 2 * L->fill_max + KEY_MAX + 256);
 	L->rng = o->seed ? o->seed : (uint64_t)now_us() * 0x9E3779B97F4A7C15ULL;
 	if (!L->rng)
 		L->rng = 1;
@@ -1522,6 +1713,7 @@ out:
 		hf_load_report_release(&rep);
 	nodes_free(L);
 	free(L->value_tail);
+	free(L->fill);
 	free(L->cmd);
 	free(L->pfd);
 	free(L->pconn);

@@ -1,5 +1,5 @@
-/* The load generator: GET/SET traffic against a Redis Cluster (or a plain
- * primary) that follows MOVED and ASK, survives failovers and measures
+/* The load generator: GET/SET traffic, or a profile's command mix (see
+ * struct hf_load_mix), against a Redis Cluster (or a plain primary) that follows MOVED and ASK, survives failovers and measures
  * latency on the client side. Printing the report is src/cmd/load.c's job. */
 #ifndef HF_ENGINE_REDIS_LOAD_H
 #define HF_ENGINE_REDIS_LOAD_H
@@ -25,6 +25,53 @@
 #define HF_LOAD_MAX_SECONDS 3600
 #define HF_LOAD_MAX_ERROR_TYPES 16
 
+/* The commands a workload profile's mix is replayed with; hf_load_op_name()
+ * gives each one's name, as INFO commandstats spells it. */
+enum hf_load_op {
+	HF_OP_GET, HF_OP_SET, HF_OP_SETEX, HF_OP_INCR, HF_OP_DEL, HF_OP_EXISTS, HF_OP_EXPIRE,
+	HF_OP_TTL,
+	HF_OP_HGET, HF_OP_HSET, HF_OP_HGETALL, HF_OP_HINCRBY, HF_OP_HDEL, HF_OP_HLEN,
+	HF_OP_LPUSH, HF_OP_RPUSH, HF_OP_LPOP, HF_OP_RPOP, HF_OP_LRANGE, HF_OP_LLEN,
+	HF_OP_SADD, HF_OP_SREM, HF_OP_SMEMBERS, HF_OP_SISMEMBER, HF_OP_SCARD,
+	HF_OP_ZADD, HF_OP_ZREM, HF_OP_ZRANGE, HF_OP_ZSCORE, HF_OP_ZINCRBY, HF_OP_ZCARD,
+	HF_LOAD_NOPS
+};
+
+/* The key types of the replay, each with its own keys: "hotfix:load:{N}"
+ * (strings; INCR's counters are "hotfix:load:n:{N}"), "hotfix:load:h:{N}",
+ * ":l:", ":s:", ":z:". */
+enum hf_load_family { HF_FAM_STRING, HF_FAM_HASH, HF_FAM_LIST, HF_FAM_SET, HF_FAM_ZSET,
+		      HF_LOAD_NFAMS };
+
+/* A size distribution given by its values 'v' at cumulative shares 'q'
+ * (0 the smallest, 1 the largest), increasing; drawn by linear
+ * interpolation between them. n == 0: none known. */
+#define HF_LOAD_DIST_POINTS 8
+struct hf_load_dist {
+	int n;
+	double q[HF_LOAD_DIST_POINTS], v[HF_LOAD_DIST_POINTS];
+};
+
+/* A command of the profile the replay does not have, and what it is
+ * replayed as instead: an op's name, or "get/set" (split by the read
+ * share: a command whose kind is unknown). */
+struct hf_load_fold {
+	char from[48];
+	char to[16];
+	double share;
+};
+
+/* A workload profile's command mix and sizes (hotfix-profile/2). */
+struct hf_load_mix {
+	double share[HF_LOAD_NOPS];      /* of the requests; they add up to 1 */
+	double type_share[HF_LOAD_NFAMS]; /* of the keys; 0: unknown */
+	struct hf_load_dist key_size;    /* key name length, all types */
+	struct hf_load_dist length[HF_LOAD_NFAMS];       /* string bytes, elements */
+	struct hf_load_dist element_size[HF_LOAD_NFAMS]; /* bytes per element */
+	struct hf_load_fold *folded;
+	size_t nfolded;
+};
+
 struct hf_load_opts {
 	long rate;            /* requests/s over all clients; 0: flat out */
 	double seconds;       /* generate for this long; 0: only 'requests' bounds it */
@@ -43,7 +90,36 @@ struct hf_load_opts {
 	long check_pause_ms;  /* with check_writes: wait this long before the read-back
 			       * (a testing aid; 'stop' ends the wait early) */
 	volatile sig_atomic_t *stop;       /* optional: non-zero stops the run early */
+	/* Optional: the command mix, keys and sizes of a profile instead of
+	 * GET/SET of 'value_size' bytes ('read_ratio' is then unused). With
+	 * check_writes its GETs and SETs are the checked ones, and at least
+	 * HF_LOAD_CHECK_SHARE of the requests are checked SETs. */
+	const struct hf_load_mix *mix;
 };
+
+/* With a mix and check_writes, the least share of checked SETs. */
+#define HF_LOAD_CHECK_SHARE 0.1
+
+/* The name of 'op' (lower case), or NULL out of range. */
+const char *hf_load_op_name(int op);
+
+/* Add 'share' of the profile's command 'name' (INFO commandstats' name,
+ * lower case; 'kind' "read", "write" or anything else for unknown) to 'm':
+ * as the op of that name, or folded into the nearest op of its type by its
+ * kind (a read into the type's main read, a write into its main write, a
+ * pop or removal into its removal), or for an unknown kind into GET and SET
+ * by 'read_share'. A fold is recorded in 'm->folded'. */
+void hf_load_mix_add(struct hf_load_mix *m, const char *name, const char *kind, double share,
+		     double read_share);
+
+/* The shares the run draws from: 'm->share' made to add up to 1 and, with
+ * 'check_writes', SET raised to HF_LOAD_CHECK_SHARE when below it (the
+ * others scaled down). Returns 0 when the mix has no share at all. */
+int hf_load_mix_effective(const struct hf_load_mix *m, int check_writes,
+			  double share[HF_LOAD_NOPS] /* OUT */);
+
+/* Free what 'm' holds and clear it. */
+void hf_load_mix_release(struct hf_load_mix *m);
 
 struct hf_load_count {
 	char type[24];        /* first word of the error reply, or "timeout", "conn" */
@@ -61,8 +137,8 @@ struct hf_load_count {
  * successful reply, counting only stretches during which at least one
  * request for its keys was outstanding or had failed. A failure keeps the
  * stretch open until a success, even when no request follows for a while;
- * one that no success follows ends with the traffic. Only GET and SET of
- * the traffic count; a redirected request is outstanding until it is over.
+ * one that no success follows ends with the traffic. Only the traffic
+ * counts (GET and SET, or the mix's commands); a redirected request is outstanding until it is over.
  * A "lost" read (see check_writes) had an answer and counts as a success.
  *
  * So a healthy shard shows about the longest pause between replies it
@@ -83,6 +159,8 @@ struct hf_load_report {
 	unsigned long long ok;
 	unsigned long long errors;
 	unsigned long long gets, sets; /* ok requests by command */
+	unsigned long long ops[HF_LOAD_NOPS]; /* ok requests by op (GET and SET included) */
+	unsigned long long reads, writes;     /* ok requests that read, that write */
 	struct hf_load_count error_types[HF_LOAD_MAX_ERROR_TYPES];
 	size_t nerror_types;           /* the last slot collects "other" when full */
 	unsigned long long moved, ask; /* redirections followed (not errors) */

@@ -84,8 +84,10 @@ static int read_replies(struct hf_conn *c, size_t n, long timeout_ms, redisReply
 
 	for (i = 0; i < n; i++)
 		if (next_reply(c, deadline, &out[i])) {
-			while (i > 0)
+			while (i > 0) {
 				freeReplyObject(out[--i]);
+				out[i] = NULL;
+			}
 			return hf_err_set(err, HF_EUNREACH, "%s: no answer to a pipeline of %zu: %s",
 					  hf_conn_addr(c), n, hf_conn_error(c));
 		}
@@ -317,24 +319,31 @@ static void read_version(struct hf_stage_source *s, struct hf_conn *c, long t)
 
 /* ---- statistics ---------------------------------------------------- */
 
-static void add_cmdstat(struct hf_stage_source *s, const char *name, size_t len, long long calls)
+static void add_cmdstat(struct hf_stage_source *s, const char *name, size_t len, long long calls,
+			int replica)
 {
+	struct hf_stage_cmdstat *cs = NULL;
 	size_t i;
 
-	for (i = 0; i < s->ncmds; i++)
-		if (strlen(s->cmds[i].name) == len && !strncmp(s->cmds[i].name, name, len)) {
-			s->cmds[i].calls += calls;
-			return;
-		}
-	s->cmds = hf_xrealloc(s->cmds, (s->ncmds + 1) * sizeof(*s->cmds));
-	s->cmds[s->ncmds].name = hf_xstrndup(name, len);
-	s->cmds[s->ncmds].calls = calls;
-	s->cmds[s->ncmds].kind = 'o';
-	s->ncmds++;
+	for (i = 0; i < s->ncmds && !cs; i++)
+		if (strlen(s->cmds[i].name) == len && !strncmp(s->cmds[i].name, name, len))
+			cs = &s->cmds[i];
+	if (!cs) {
+		s->cmds = hf_xrealloc(s->cmds, (s->ncmds + 1) * sizeof(*s->cmds));
+		cs = &s->cmds[s->ncmds++];
+		memset(cs, 0, sizeof(*cs));
+		cs->name = hf_xstrndup(name, len);
+		cs->kind = 'o';
+	}
+	if (replica)
+		cs->replica_calls += calls;
+	else
+		cs->calls += calls;
 }
 
-/* "cmdstat_get:calls=12,usec=..." lines of INFO commandstats. */
-static void parse_cmdstats(struct hf_stage_source *s, const char *info)
+/* "cmdstat_get:calls=12,usec=..." lines of INFO commandstats, of a
+ * replica when 'replica'. */
+static void parse_cmdstats(struct hf_stage_source *s, const char *info, int replica)
 {
 	const char *p = info;
 
@@ -344,7 +353,7 @@ static void parse_cmdstats(struct hf_stage_source *s, const char *info)
 		const char *eol = strchr(name, '\n');
 
 		if (colon && calls && (!eol || calls < eol))
-			add_cmdstat(s, name, (size_t)(colon - name), atoll(calls + 6));
+			add_cmdstat(s, name, (size_t)(colon - name), atoll(calls + 6), replica);
 		p = name;
 	}
 }
@@ -369,9 +378,12 @@ static void read_stats(struct hf_stage_source *s, long t)
 
 		if (calls[i].status || !r[0] || !r[1] || !r[2] || !r[0]->str || !r[1]->str || !r[2]->str)
 			continue;
-		parse_cmdstats(s, r[0]->str);
-		if (!hf_info_field(r[1]->str, "instantaneous_ops_per_sec", v, sizeof(v)))
+		parse_cmdstats(s, r[0]->str, c->nodes[i].role != HF_ROLE_PRIMARY);
+		if (!hf_info_field(r[1]->str, "instantaneous_ops_per_sec", v, sizeof(v))) {
 			s->ops_per_sec += atof(v);
+			if (c->nodes[i].role == HF_ROLE_PRIMARY)
+				s->ops_primaries += atof(v);
+		}
 		if (c->nodes[i].role == HF_ROLE_PRIMARY && (db0 = strstr(r[2]->str, "db0:keys=")))
 			s->keys += atoll(db0 + 9);
 	}
@@ -728,17 +740,120 @@ static int type_index(const char *t)
 	return HF_STAGE_OTHER;
 }
 
-static void note_key(struct hf_stage_copy *o, size_t klen, size_t vlen, const char *type)
+static void note_key(struct hf_stage_copy *o, size_t klen, size_t vlen, const char *type,
+		     long long length, long long elem)
 {
 	if (o->nsizes == o->capsizes) {
 		o->capsizes = o->capsizes ? 2 * o->capsizes : 1024;
 		o->key_sizes = hf_xrealloc(o->key_sizes, o->capsizes * sizeof(long long));
 		o->value_sizes = hf_xrealloc(o->value_sizes, o->capsizes * sizeof(long long));
+		o->lengths = hf_xrealloc(o->lengths, o->capsizes * sizeof(long long));
+		o->elem_sizes = hf_xrealloc(o->elem_sizes, o->capsizes * sizeof(long long));
+		o->type_of = hf_xrealloc(o->type_of, o->capsizes);
 	}
+	o->elem_sizes[o->nsizes] = elem;
 	o->key_sizes[o->nsizes] = (long long)klen;
 	o->value_sizes[o->nsizes] = (long long)vlen;
+	o->lengths[o->nsizes] = length;
+	o->type_of[o->nsizes] = (unsigned char)type_index(type);
 	o->nsizes++;
 	o->types[type_index(type)]++;
+}
+
+void hf_stage_copy_release(struct hf_stage_copy *o)
+{
+	free(o->key_sizes);
+	free(o->value_sizes);
+	free(o->lengths);
+	free(o->elem_sizes);
+	free(o->type_of);
+	o->key_sizes = o->value_sizes = o->lengths = o->elem_sizes = NULL;
+	o->type_of = NULL;
+	o->nsizes = o->capsizes = 0;
+}
+
+/* The commands that give the length of a key of type 't' (TYPE's word),
+ * bytes of a string, elements of the others, and one of its elements (a
+ * hash's as field and value); NULL for a stream's element and a module
+ * type. */
+static int size_cmds(const char *t, const char **len, const char **elem, const char **extra)
+{
+	static const char *const lens[HF_STAGE_OTHER] = {
+		"STRLEN", "HLEN", "LLEN", "SCARD", "ZCARD", "XLEN",
+	};
+	static const char *const elems[HF_STAGE_OTHER] = {
+		NULL, "HRANDFIELD", "LINDEX", "SRANDMEMBER", "ZRANDMEMBER", NULL,
+	};
+	int i = type_index(t);
+
+	if (i >= HF_STAGE_OTHER)
+		return 0;
+	*len = lens[i];
+	*elem = elems[i];
+	*extra = i == HF_STAGE_HASH ? "1" : i == HF_STAGE_LIST ? "0" : NULL;
+	return 1;
+}
+
+/* An element's size from the reply to size_cmds()' element command: a
+ * bulk string, or a hash's [field, value] (the value's). */
+static long long elem_size(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING)
+		return (long long)r->len;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING)
+		return (long long)r->element[1]->len;
+	return -1;
+}
+
+static void push_key_cmd(struct hf_argv *a, const char *cmd, const redisReply *key, const char *extra)
+{
+	hf_argv_push(a, cmd);
+	hf_argv_pushb(a, key->str, key->len);
+	if (extra)
+		hf_argv_push(a, extra);
+	if (extra && !strcmp(cmd, "HRANDFIELD"))
+		hf_argv_push(a, "WITHVALUES");
+}
+
+/* The length of each of the 'n' keys whose TYPE replies are 'types' into
+ * 'len' and the size of one of its elements into 'elem' (-1 where
+ * unknown), in one more pipeline to the source: sizes the profile needs
+ * and DUMP's (compressed) bytes do not tell. */
+static int read_lengths(struct copier *cp, struct hf_conn *src, redisReply **keys,
+			redisReply **types, size_t n, long long *len, long long *elem,
+			struct hf_err *err)
+{
+	struct hf_argv *cmds = hf_xcalloc(2 * n + 1, sizeof(*cmds));
+	redisReply **r = hf_xcalloc(2 * n + 1, sizeof(*r));
+	size_t *at = hf_xcalloc(2 * n + 1, sizeof(*at)), i, m = 0;
+	const char *lc, *ec, *extra;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		len[i] = elem[i] = -1;
+		if (types[i]->type != REDIS_REPLY_STATUS || !size_cmds(types[i]->str, &lc, &ec, &extra))
+			continue;
+		push_key_cmd(&cmds[m], lc, keys[i], NULL);
+		at[m++] = 2 * i;
+		if (ec) {
+			push_key_cmd(&cmds[m], ec, keys[i], extra);
+			at[m++] = 2 * i + 1;
+		}
+	}
+	rc = m ? pipeline(src, cmds, m, cp->t, r, err) : 0;
+	for (i = 0; i < m; i++) {
+		if (!rc && at[i] % 2 == 0 && r[i]->type == REDIS_REPLY_INTEGER)
+			len[at[i] / 2] = r[i]->integer;
+		else if (!rc && at[i] % 2)
+			elem[at[i] / 2] = elem_size(r[i]);
+		if (r[i])
+			freeReplyObject(r[i]);
+		hf_argv_release(&cmds[i]);
+	}
+	free(cmds);
+	free(r);
+	free(at);
+	return rc;
 }
 
 /* The RESTORE of key 'k' from its DUMP 'd' and expiry 'x' into 'a', or 0
@@ -803,14 +918,12 @@ static int target(const struct copier *cp, const char *key, size_t len)
 	return o >= 0 ? o : cp->m.primary;
 }
 
-/* DUMP, expiry and TYPE of 'n' keys from the source, then their RESTOREs. */
-static int copy_batch(struct copier *cp, struct hf_conn *src, redisReply **keys, size_t n,
-		      struct hf_err *err)
+/* The first pipeline of a batch: DUMP, expiry and TYPE of each key. */
+static int read_batch(struct copier *cp, struct hf_conn *src, redisReply **keys, size_t n,
+		      redisReply **r, struct hf_err *err)
 {
 	struct hf_argv *cmds = hf_xcalloc(3 * n + 1, sizeof(*cmds));
-	redisReply **r = hf_xcalloc(3 * n + 1, sizeof(*r));
-	int *to = hf_xcalloc(n + 1, sizeof(*to));
-	size_t i, nr = 0;
+	size_t i;
 	int rc;
 
 	for (i = 0; i < n; i++) {
@@ -824,23 +937,45 @@ static int copy_batch(struct copier *cp, struct hf_conn *src, redisReply **keys,
 	rc = pipeline(src, cmds, 3 * n, cp->t, r, err);
 	for (i = 0; i < 3 * n; i++)
 		hf_argv_release(&cmds[i]);
+	free(cmds);
+	return rc;
+}
+
+/* DUMP, expiry, TYPE and length of 'n' keys from the source, then their
+ * RESTOREs. */
+static int copy_batch(struct copier *cp, struct hf_conn *src, redisReply **keys, size_t n,
+		      struct hf_err *err)
+{
+	struct hf_argv *cmds = hf_xcalloc(n + 1, sizeof(*cmds));
+	redisReply **r = hf_xcalloc(3 * n + 1, sizeof(*r)), **types = hf_xcalloc(n + 1, sizeof(*types));
+	long long *len = hf_xcalloc(2 * n + 2, sizeof(*len)), *elem = len + n + 1;
+	int *to = hf_xcalloc(n + 1, sizeof(*to));
+	size_t i, nr = 0;
+	int rc = read_batch(cp, src, keys, n, r, err);
+
+	for (i = 0; !rc && i < n; i++)
+		types[i] = r[3 * i + 2];
+	if (!rc)
+		rc = read_lengths(cp, src, keys, types, n, len, elem, err);
 	for (i = 0; !rc && i < n; i++) {
 		if (!restore_cmd(cp, keys[i], r[3 * i], r[3 * i + 1], &cmds[nr])) {
 			cp->out->gone++;
 			continue;
 		}
-		note_key(cp->out, keys[i]->len, r[3 * i]->len, r[3 * i + 2]->str);
+		note_key(cp->out, keys[i]->len, r[3 * i]->len, r[3 * i + 2]->str, len[i], elem[i]);
 		to[nr++] = target(cp, keys[i]->str, keys[i]->len);
 	}
 	if (!rc)
 		rc = restore_all(cp, cmds, to, nr, err);
-	for (i = 0; i < 3 * n; i++) {
+	for (i = 0; i < n; i++)
 		hf_argv_release(&cmds[i]);
+	for (i = 0; i < 3 * n; i++)
 		if (r[i])
 			freeReplyObject(r[i]);
-	}
 	free(cmds);
 	free(r);
+	free(types);
+	free(len);
 	free(to);
 	return rc;
 }

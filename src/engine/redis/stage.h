@@ -1,7 +1,9 @@
 /* 'hotfix stage': what is read from a source cluster to build a local
  * mirror of it, and the copying into the mirror (stage.c). Only reads
  * reach the source: CONFIG GET, FUNCTION DUMP, ACL LIST, INFO, COMMAND
- * INFO, SCAN, DUMP, PEXPIRETIME (PTTL before Redis 7) and TYPE. */
+ * INFO, SCAN, DUMP, PEXPIRETIME (PTTL before Redis 7), TYPE, and the
+ * length of each copied key (STRLEN, HLEN, LLEN, SCARD, ZCARD, XLEN) and
+ * one of its elements (HRANDFIELD, LINDEX, SRANDMEMBER, ZRANDMEMBER). */
 #ifndef HF_ENGINE_REDIS_STAGE_H
 #define HF_ENGINE_REDIS_STAGE_H
 
@@ -21,10 +23,12 @@ struct hf_stage_skips {
 	size_t n, cap;
 };
 
-/* A command of INFO commandstats, summed over every node. */
+/* A command of INFO commandstats, summed over the primaries and, apart,
+ * over the replicas (whose counts include the writes they replicate). */
 struct hf_stage_cmdstat {
 	char *name;
-	long long calls;
+	long long calls;         /* on the primaries */
+	long long replica_calls; /* on the replicas */
 	int kind;        /* 'r' readonly, 'w' write, 'o' other (COMMAND INFO's flags) */
 };
 
@@ -46,6 +50,7 @@ struct hf_stage_source {
 	struct hf_stage_cmdstat *cmds;
 	size_t ncmds;
 	double ops_per_sec;        /* instantaneous_ops_per_sec over every node */
+	double ops_primaries;      /* the same over the primaries only */
 	long long keys;            /* INFO keyspace db0 keys over the primaries */
 };
 
@@ -91,16 +96,23 @@ struct hf_stage_copy {
 	long long types[HF_STAGE_NTYPES];
 	long long *key_sizes;      /* per copied key: its name's length */
 	long long *value_sizes;    /* and its DUMP payload's length */
+	long long *lengths;        /* STRLEN, HLEN, LLEN, SCARD, ZCARD or XLEN; -1: unknown */
+	long long *elem_sizes;     /* bytes of one element (a hash's value); -1: unknown */
+	unsigned char *type_of;    /* HF_STAGE_STRING... */
 	size_t nsizes, capsizes;
 	double seconds;
 };
 
 /* Copy a sample of every source primary's keys (database 0) into the
  * mirror's primary that owns their slot, with DUMP/RESTORE ... REPLACE and
- * their expiry time. Caller frees the size arrays. */
+ * their expiry time; each copied key's type, sizes and length (one more
+ * pipeline per batch) are noted in 'out'. Caller frees them with
+ * hf_stage_copy_release(). */
 int hf_stage_data(const struct hf_stage_source *s, const struct hf_uri *mirror,
 		  const struct hf_stage_sample *sample, long timeout_ms,
 		  struct hf_stage_copy *out, struct hf_err *err);
+
+void hf_stage_copy_release(struct hf_stage_copy *o);
 
 void hf_stage_skips_release(struct hf_stage_skips *k);
 
