@@ -7,7 +7,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 # Seconds per fuzz target: 'make fuzz' runs each for FUZZ_SECONDS,
-# 'make test' for TEST_FUZZ_SECONDS (six targets: two minutes in all).
+# 'make test' for TEST_FUZZ_SECONDS (nine targets: three minutes in all).
 FUZZ_SECONDS ?= 300
 TEST_FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)

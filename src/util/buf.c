@@ -1,6 +1,7 @@
 /* Growable buffers and allocation helpers. */
 #include "util/buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,4 +123,27 @@ void hf_buf_release(struct hf_buf *b)
 	free(b->s);
 	b->s = NULL;
 	b->len = b->cap = 0;
+}
+
+int hf_file_read(const char *path, size_t max, struct hf_buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[8192];
+	size_t n, got = 0;
+	int rc = 0;
+
+	if (!f)
+		return errno;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (got + n > max) {
+			rc = EFBIG;
+			break;
+		}
+		hf_buf_append(out, chunk, n);
+		got += n;
+	}
+	if (!rc && ferror(f))
+		rc = EIO;
+	fclose(f);
+	return rc;
 }

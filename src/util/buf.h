@@ -18,6 +18,10 @@ void hf_buf_printf(struct hf_buf *b, const char *fmt, ...)
 char *hf_buf_detach(struct hf_buf *b);
 void hf_buf_release(struct hf_buf *b);
 
+/* Append the file 'path' (at most 'max' bytes) to 'out': 0, an errno, or
+ * EFBIG when it is longer. */
+int hf_file_read(const char *path, size_t max, struct hf_buf *out);
+
 /* Allocation helpers that abort on out-of-memory, like git's xmalloc. */
 void *hf_xmalloc(size_t n);
 void *hf_xcalloc(size_t n, size_t size);
