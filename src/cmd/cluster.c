@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "engine/exec/inventory.h"
 #include "engine/redis/redis.h"
 
 static const char usage[] =
@@ -19,9 +20,36 @@ static const char *health(const struct hf_node *n)
 		return "unreachable";
 	if (n->failed)
 		return "failed";
-	if (n->role == HF_ROLE_REPLICA && strcmp(n->link_status, "up"))
+	if (n->role == HF_ROLE_REPLICA && n->link_status[0] && strcmp(n->link_status, "up"))
 		return "link down";
 	return "ok";
+}
+
+/* The group of exec node 'n' (its inventory's), or "-". */
+static const char *group_of(const struct hf_cluster *c, const struct hf_node *n)
+{
+	size_t i;
+
+	for (i = 0; c->inventory && i < c->inventory->n; i++)
+		if (!strcmp(c->inventory->nodes[i].id, n->id))
+			return c->inventory->nodes[i].group;
+	return "-";
+}
+
+/* An inventory's nodes: no versions or offsets, the group by its name. */
+static void print_exec(const struct hf_cluster *c)
+{
+	size_t i;
+
+	printf("%-16s  %-21s  %-7s  %-11s  %s\n", "GROUP", "ADDRESS", "ROLE", "HEALTH", "NODE ID");
+	for (i = 0; i < c->nnodes; i++) {
+		const struct hf_node *n = &c->nodes[i];
+		char addr[300];
+
+		snprintf(addr, sizeof(addr), "%s:%d", n->host, n->port);
+		printf("%-16s  %-21s  %-7s  %-11s  %s\n", group_of(c, n), addr, hf_role_name(n->role),
+		       health(n), n->id);
+	}
 }
 
 int cmd_cluster(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
@@ -53,7 +81,8 @@ int cmd_cluster(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 
 		json_object_set_new(doc, "cluster", json_string(s));
 		free(s);
-		json_object_set_new(doc, "mode", json_string(c->cluster_mode ? "cluster" : "replication"));
+		json_object_set_new(doc, "mode", json_string(c->inventory ? "exec" :
+							     c->cluster_mode ? "cluster" : "replication"));
 		json_object_set_new(doc, "state", json_string(c->cluster_mode ? c->cluster_state : "n/a"));
 		json_object_set_new(doc, "shards", json_integer(c->nshards));
 		for (i = 0; i < c->nnodes; i++) {
@@ -64,6 +93,9 @@ int cmd_cluster(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 				"port", n->port, "role", hf_role_name(n->role), "shard", n->shard + 1,
 				"health", health(n), "version", n->version, "repl_offset",
 				(json_int_t)n->repl_offset, "flags", n->flags));
+			if (c->inventory)
+				json_object_set_new(json_array_get(nodes, i), "group",
+						    json_string(group_of(c, n)));
 		}
 		json_object_set_new(doc, "nodes", nodes);
 		s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -78,11 +110,19 @@ int cmd_cluster(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 		printf("cluster  %s\n", s);
 		free(s);
 	}
-	if (c->cluster_mode)
+	if (c->inventory)
+		printf("mode     exec engine: inventory %s, %d group(s), %zu node(s); reachable: "
+		       "a TCP connection to the node's port\n\n", c->uri.inventory, c->nshards,
+		       c->nnodes);
+	else if (c->cluster_mode)
 		printf("mode     Redis Cluster, cluster_state:%s, %d shard(s), %zu node(s)\n\n",
 		       c->cluster_state, c->nshards, c->nnodes);
 	else
 		printf("mode     primary with replicas (no cluster mode), %zu node(s)\n\n", c->nnodes);
+	if (c->inventory) {
+		print_exec(c);
+		goto out;
+	}
 	printf("%-5s  %-21s  %-7s  %-11s  %-8s  %-12s  %s\n", "SHARD", "ADDRESS", "ROLE", "HEALTH",
 	       "VERSION", "REPL-OFFSET", "NODE ID");
 	for (i = 0; i < c->nnodes; i++) {

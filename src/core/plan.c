@@ -384,6 +384,12 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	int rc;
 
 	rc = hf_plan_precheck(m, err);
+	if (!rc && c->inventory && m->nchanges)
+		/* Every kind so far speaks to Redis. */
+		rc = hf_err_set(err, HF_EINVAL, "cannot plan: cluster exec:%s is an inventory of the "
+				"exec engine, whose nodes hotfix drives through commands; change 1 "
+				"is '%s', which speaks to Redis", c->uri.inventory,
+				m->changes[0].kind->name);
 	if (rc)
 		goto out;
 	p->persistence = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*p->persistence));

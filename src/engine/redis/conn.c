@@ -40,6 +40,7 @@ void hf_tls_copy(struct hf_tls *dst, const struct hf_tls *src)
 
 void hf_uri_release(struct hf_uri *u)
 {
+	free(u->inventory);
 	free(u->user);
 	free(u->password);
 	free(u->host);
@@ -52,6 +53,7 @@ void hf_uri_copy(struct hf_uri *dst, const struct hf_uri *src)
 	dst->user = dup_or_null(src->user);
 	dst->password = dup_or_null(src->password);
 	dst->host = hf_xstrdup(src->host);
+	dst->inventory = dup_or_null(src->inventory);
 	dst->port = src->port;
 	dst->tls = src->tls;
 	dst->password_from = src->password_from;
@@ -329,6 +331,15 @@ int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err)
 
 	if (!s || !*s)
 		return hf_err_set(err, HF_EINVAL, "no cluster given (use --cluster redis://host:port)");
+	if (!strncmp(p, "exec:", 5)) {
+		if (!p[5])
+			return hf_err_set(err, HF_EINVAL, "cannot use cluster 'exec:': it names no "
+					  "inventory file (exec:FILE)");
+		u.inventory = hf_xstrdup(p + 5);
+		u.host = hf_xstrdup("exec");
+		*out = u;
+		return 0;
+	}
 	if (!strncmp(p, "rediss://", 9)) {
 		u.tls = 1;
 		p += 9;
@@ -359,6 +370,8 @@ char *hf_uri_redacted(const struct hf_uri *u)
 	const char *scheme = u->tls ? "rediss" : "redis";
 	int v6 = strchr(u->host, ':') != NULL;
 
+	if (u->inventory)
+		return hf_xasprintf("exec:%s", u->inventory);
 	return hf_xasprintf("%s://%s%s%s%s%s:%d", scheme, u->user ? u->user : "", u->user ? "@" : "",
 			    v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
 }

@@ -824,7 +824,7 @@ int hf_topology_confirm(struct hf_cluster **cp, long converge_ms, struct hf_err 
 	return rc;
 }
 
-int hf_cluster_converge(struct hf_cluster *c, struct hf_err *err)
+int hf_redis_cluster_converge(struct hf_cluster *c, struct hf_err *err)
 {
 	long long deadline = hf_mono_ms() + (c->converge_ms > 0 ? c->converge_ms : 0);
 	int rc = 0, agreed = 0;

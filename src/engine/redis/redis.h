@@ -11,6 +11,8 @@
 #include "util/err.h"
 #include "util/keyslot.h"
 
+struct hf_inventory;
+
 struct hf_buf;
 
 /* ---- URIs ---------------------------------------------------------- */
@@ -36,11 +38,14 @@ struct hf_uri {
 	struct hf_tls tlsopt;  /* with 'tls' */
 	const char *password_from;  /* where 'password' came from (static): "the URI",
 				     * "--password-file", "HOTFIX_PASSWORD", ...; NULL */
+	char *inventory; /* "exec:FILE": the exec engine's inventory FILE (then no
+			  * host, port or credentials); NULL for Redis */
 };
 
 /* Parse "redis[s]://[user:pass@|:pass@]host[:port]", the host a name, an
  * IPv4 literal or an IPv6 literal in brackets ("[::1]:7000");
- * 'host:port' alone is accepted too. When the URI has no password it is
+ * 'host:port' alone is accepted too; "exec:FILE" names an inventory of the
+ * exec engine (engine/exec/inventory.h) instead. When the URI has no password it is
  * hf_uri_password_default()'s (--password-file), else $HOTFIX_PASSWORD's,
  * else $REDISCLI_AUTH's (redis-cli's); empty variables are none. A
  * rediss:// URI takes its TLS settings from hf_uri_tls_defaults(), then
@@ -190,6 +195,7 @@ struct hf_cluster {
 	long timeout_ms;         /* per fan-out deadline */
 	long converge_ms;        /* how long hf_cluster_converge() waits for the
 				  * nodes to agree; < 0: it does not ask them */
+	struct hf_inventory *inventory;  /* the exec engine's (uri.inventory), or NULL */
 };
 
 /* The default of --converge-timeout. Gossip spreads a change through a
@@ -211,6 +217,14 @@ struct hf_cluster {
  * hf_cluster_free(). */
 int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
 			struct hf_cluster **out, struct hf_err *err);
+/* The engines' own, which hf_cluster_discover(), hf_cluster_probe(),
+ * hf_cluster_converge() and hf_cluster_free() (src/engine/cluster.c) call
+ * for a Redis cluster. */
+int hf_redis_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
+			      struct hf_cluster **out, struct hf_err *err);
+void hf_redis_cluster_probe(struct hf_cluster *c);
+int hf_redis_cluster_converge(struct hf_cluster *c, struct hf_err *err);
+void hf_redis_cluster_free(struct hf_cluster *c);
 /* Before a wave or a restart: ask every node of 'c' how it sees the
  * cluster and wait, up to c->converge_ms, until they agree on primaries,
  * replicas and slot owners, and (cluster mode) on shards made of the same

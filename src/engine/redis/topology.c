@@ -43,7 +43,7 @@ static void node_release(struct hf_node *n)
 	free(n->ranges);
 }
 
-void hf_cluster_free(struct hf_cluster *c)
+void hf_redis_cluster_free(struct hf_cluster *c)
 {
 	size_t i;
 
@@ -374,8 +374,8 @@ int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char
 	return 0;
 }
 
-int hf_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
-			struct hf_cluster **out, struct hf_err *err)
+int hf_redis_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
+			      struct hf_cluster **out, struct hf_err *err)
 {
 	struct hf_cluster *c = NULL;
 	int rc = hf_topology_read_seed(uri, timeout_ms, &c, err);
@@ -456,7 +456,7 @@ out:
 	return 0;
 }
 
-void hf_cluster_probe(struct hf_cluster *c)
+void hf_redis_cluster_probe(struct hf_cluster *c)
 {
 	struct hf_call *calls = hf_xcalloc(c->nnodes, sizeof(*calls));
 	size_t i;
