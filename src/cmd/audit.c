@@ -63,6 +63,9 @@ int hf_cmd_gov_lease(struct hf_ctx *ctx, struct hf_cmd_gov *g, const struct hf_u
 	char *cluster;
 	int rc;
 
+	if (uri->inventory)
+		return 0;   /* nowhere to keep one: the exec engine has no store */
+
 	for (;;) {
 		rc = hf_lease_open(uri, ctx->timeout_ms, &g->lease, err);
 		if (!rc)
@@ -156,6 +159,9 @@ json_t *hf_cmd_lease_json(struct hf_ctx *ctx, const struct hf_uri *uri)
 	struct hf_err e = {0};
 	json_t *j;
 
+	if (uri->inventory)
+		return json_pack("{s:s,s:s}", "state", "none", "why", "the exec engine has no "
+				 "store in the cluster for a lease: only this host's journal lock");
 	if (hf_lease_open(uri, ctx->timeout_ms, &l, &e) || hf_lease_show(l, &o, &e)) {
 		hf_lease_close(l);
 		return json_pack("{s:s,s:s}", "state", "unknown", "error", e.msg);
@@ -177,6 +183,8 @@ void hf_cmd_print_lease(FILE *f, struct hf_ctx *ctx, const struct hf_uri *uri)
 
 	if (!strcmp(state, "free")) {
 		fprintf(f, "\nlease: free\n");
+	} else if (!strcmp(state, "none")) {
+		fprintf(f, "\nlease: none (%s)\n", json_string_value(json_object_get(j, "why")));
 	} else if (!strcmp(state, "held")) {
 		hf_fmt_time(json_integer_value(json_object_get(j, "since_ms")), since, sizeof(since));
 		fprintf(f, "\nlease: held by %s (run %s, since %s, expires in %llds unless renewed)\n",

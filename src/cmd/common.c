@@ -240,8 +240,10 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 	fprintf(f, "hotfix   %s v%ld  (sha256 %.12s)\n", m->name, m->version, m->sha256);
 	fprintf(f, "owner    %s\n", m->owner);
 	fprintf(f, "problem  %s\n", m->problem);
-	fprintf(f, "cluster  %s  (%s, %d shard(s), %zu node(s))\n\n", uri,
-		c->cluster_mode ? "cluster mode" : "primary with replicas", c->nshards, c->nnodes);
+	fprintf(f, "cluster  %s  (%s, %d %s, %zu node(s))\n\n", uri,
+		c->inventory ? "exec engine" : c->cluster_mode ? "cluster mode" :
+		"primary with replicas", c->nshards, c->inventory ? "group(s)" : "shard(s)",
+		c->nnodes);
 	free(uri);
 	if (!p->nsteps) {
 		fprintf(f, "nothing to do: every node already holds the target values\n");
@@ -249,7 +251,8 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 	}
 	print_plan_changes(f, c, p, data);
 	print_plan_waves(f, m, p, data);
-	print_plan_persistence(f, m, c, p);
+	if (!c->inventory)   /* the exec engine cannot read it */
+		print_plan_persistence(f, m, c, p);
 	fprintf(f, "\nrollback possible: %s\n", p->rollback_note);
 	fprintf(f, "guard: %s\n", p->guard_note);
 }

@@ -375,6 +375,31 @@ static void node_steps(const struct hf_manifest *m, struct hf_cluster *c, struct
 	free(wave_of);
 }
 
+/* What a manifest asks of an exec cluster's nodes that only Redis does:
+ * its changes of other kinds, a snapshot (BGSAVE), a guard on INFO. */
+static int exec_refusal(const struct hf_manifest *m, const struct hf_cluster *c,
+			struct hf_err *err)
+{
+	size_t k;
+
+	for (k = 0; k < m->nchanges; k++)
+		if (strcmp(m->changes[k].kind->name, "exec"))
+			return hf_err_set(err, HF_EINVAL, "cannot plan: cluster exec:%s is an "
+					  "inventory of the exec engine, whose nodes hotfix drives "
+					  "through commands ('exec' changes); change %zu is '%s', which "
+					  "speaks to Redis", c->uri.inventory, k + 1,
+					  m->changes[k].kind->name);
+	if (m->snapshot_required)
+		return hf_err_set(err, HF_EINVAL, "cannot plan: 'snapshot: required' takes a "
+				  "BGSAVE of Redis primaries; cluster exec:%s is not Redis",
+				  c->uri.inventory);
+	if (!m->guard.none)
+		return hf_err_set(err, HF_EINVAL, "cannot plan: the guard reads Redis' INFO; the "
+				  "nodes of exec:%s are not Redis: say 'guard: none'",
+				  c->uri.inventory);
+	return 0;
+}
+
 int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 		  struct hf_plan **out, struct hf_err *err)
 {
@@ -384,16 +409,13 @@ int hf_plan_build(const struct hf_manifest *m, struct hf_cluster *c,
 	int rc;
 
 	rc = hf_plan_precheck(m, err);
-	if (!rc && c->inventory && m->nchanges)
-		/* Every kind so far speaks to Redis. */
-		rc = hf_err_set(err, HF_EINVAL, "cannot plan: cluster exec:%s is an inventory of the "
-				"exec engine, whose nodes hotfix drives through commands; change 1 "
-				"is '%s', which speaks to Redis", c->uri.inventory,
-				m->changes[0].kind->name);
+	if (!rc && c->inventory)
+		rc = exec_refusal(m, c, err);
 	if (rc)
 		goto out;
 	p->persistence = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*p->persistence));
-	hf_persistence_read(c, p->persistence);
+	if (!c->inventory)
+		hf_persistence_read(c, p->persistence);
 	rc = ask_kinds(m, c, per, err);
 	if (rc)
 		goto out;

@@ -18,6 +18,7 @@
 	X(binary)   \
 	X(data)     \
 	X(flag)     \
+	X(exec)     \
 	X(example)
 
 #define DECLARE(name) extern const struct hf_change_kind hf_kind_##name;
