@@ -161,7 +161,8 @@ json_t *hf_cmd_lease_json(struct hf_ctx *ctx, const struct hf_uri *uri)
 
 	if (uri->inventory)
 		return json_pack("{s:s,s:s}", "state", "none", "why", "the exec engine has no "
-				 "store in the cluster for a lease: only this host's journal lock");
+				 "store in the cluster for a lease: only this state directory's "
+				 "journal keeps a second run off these nodes");
 	if (hf_lease_open(uri, ctx->timeout_ms, &l, &e) || hf_lease_show(l, &o, &e)) {
 		hf_lease_close(l);
 		return json_pack("{s:s,s:s}", "state", "unknown", "error", e.msg);
