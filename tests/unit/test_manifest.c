@@ -466,10 +466,17 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown change kind",
 	  HEAD "spec:\n  changes:\n    - xyz:\n        a: 1\n",
 	  "t.yaml:10:7: ", "unknown change kind 'xyz' (expected config, function, "
-	  "acl, binary, data or flag)" },
-	{ "a kind this build does not have",
+	  "acl, binary, data, flag or exec)" },
+	{ "a kind no build has",
+	  HEAD "spec:\n  changes:\n    - mongo:\n        key: v\n",
+	  "t.yaml:10:7: ", "unknown change kind 'mongo'" },
+	{ "an exec change with a field it does not have",
 	  HEAD "spec:\n  changes:\n    - exec:\n        key: v\n",
-	  "t.yaml:10:7: ", "unknown change kind 'exec'" },
+	  "t.yaml:11:9: ", "unknown field 'key' in 'exec'" },
+	{ "an exec template with a word that is no placeholder",
+	  HEAD "spec:\n  changes:\n    - exec:\n        capture: cat {file}\n        apply: a\n"
+	  "        verify: v {side}\n        revert: r\n",
+	  "t.yaml:11:18: ", "'capture': {file} is no placeholder" },
 	{ "a ramp without a flag change",
 	  HEAD "spec:\n  changes:\n    - config:\n        timeout: 1\n  rollout:\n    waves:\n"
 	  "      - percent: 10\n",
