@@ -382,6 +382,29 @@ static void fault_kill(struct drill *d, struct fault *f)
 	f->ok = 1;
 }
 
+static void heal(struct drill *d, int all);
+
+/* Set by SIGINT or SIGTERM: heal every cut at once, inject nothing more.
+ * The signal's default comes back, so a second one ends the drill. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = 1;
+	signal(sig, SIG_DFL);
+}
+
+/* Wait 'ms', healing partitions when due; less when interrupted. */
+static void wait_healing(struct drill *d, long long ms)
+{
+	long long until = hf_mono_ms() + ms;
+
+	while (!interrupted && hf_mono_ms() < until) {
+		heal(d, 0);
+		hf_sleep_ms(10);
+	}
+}
+
 static void fault_hang(struct drill *d, struct fault *f)
 {
 	char host[48];
@@ -392,7 +415,7 @@ static void fault_hang(struct drill *d, struct fault *f)
 		return;
 	}
 	kill(pid, SIGSTOP);
-	hf_sleep_ms(f->for_ms);
+	wait_healing(d, f->for_ms);
 	kill(pid, SIGCONT);
 	snprintf(f->outcome, sizeof(f->outcome), "%s:%d stopped for %lld ms, continued", host, port,
 		 f->for_ms);
@@ -468,9 +491,9 @@ static void heal(struct drill *d, int all)
 		struct hf_err e = {0};
 		size_t len = strlen(f->outcome);
 
-		if (!f->cut_port || (!all && hf_mono_ms() < f->heal_at))
+		if (!f->cut_port || (!all && !interrupted && hf_mono_ms() < f->heal_at))
 			continue;
-		while (hf_mono_ms() < f->heal_at)
+		while (!interrupted && hf_mono_ms() < f->heal_at)
 			hf_sleep_ms(10);
 		f->ok = !hf_sandbox_node_partition(d->mirror, f->cut_port, 0, &e);
 		f->took_ms = hf_mono_ms() - f->cut_at;
@@ -654,13 +677,17 @@ static int run_phase(struct drill *d, int phase, const char *name, const char **
 	for (i = 0; i < d->nfaults; i++) {
 		if (d->faults[i].phase != phase || d->faults[i].done)
 			continue;
-		while (hf_mono_ms() < t0 + d->faults[i].at_ms) {
+		while (!interrupted && hf_mono_ms() < t0 + d->faults[i].at_ms) {
 			driver_ended(d);
 			heal(d, 0);
 			hf_sleep_ms(10);
 		}
 		driver_ended(d);
-		inject(d, &d->faults[i]);
+		if (interrupted)
+			snprintf(d->faults[i].outcome, sizeof(d->faults[i].outcome),
+				 "not injected: the drill was interrupted");
+		else
+			inject(d, &d->faults[i]);
 	}
 	driver_wait(d, t0 + APPLY_MAX_MS);
 	heal(d, 1);
@@ -721,7 +748,8 @@ static void settle(struct drill *d)
 		d->ndiffs = hf_fingerprint_diff(d->before, d->after, 20, &d->diffs, &d->roles);
 	}
 	load_stop(d);
-	d->passed = !d->fp_failed && !d->ndiffs && d->converged && d->load_ok && !d->lost &&
+	d->passed = !interrupted && !d->fp_failed && !d->ndiffs && d->converged && d->load_ok &&
+		    !d->lost &&
 		    d->rollback_rc == 0;
 	for (int i = 0; i < d->nfaults; i++)
 		d->passed = d->passed && d->faults[i].ok;
@@ -851,7 +879,10 @@ static int prepare(struct drill *d, struct hf_err *err)
 		return rc;
 	snprintf(d->manifest_sha, sizeof(d->manifest_sha), "%s", m->sha256);
 	hf_manifest_free(m);
-	rc = hf_sandbox_seed(d->mirror, &d->seed, err);
+	/* A drill stopped hard (kill -9) may have left a node cut off. */
+	rc = hf_sandbox_heal(d->mirror, err);
+	if (!rc)
+		rc = hf_sandbox_seed(d->mirror, &d->seed, err);
 	if (rc)
 		return rc;
 	rc = hf_uri_parse(d->seed, &d->uri, err);
@@ -926,8 +957,15 @@ int cmd_drill(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 	rc = parse_spec(&d, spec, err);
 	if (!rc)
 		rc = prepare(&d, err);
-	if (!rc)
+	if (!rc) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
 		rc = drill_run(&d, err);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+	}
+	if (!rc && interrupted)
+		rc = hf_err_set(err, HF_ERR, "the drill was interrupted (its partitions healed)");
 	if (!rc && !d.passed)
 		rc = hf_err_set(err, HF_ERR, "the drill failed");
 	drill_release(&d);

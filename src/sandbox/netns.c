@@ -52,7 +52,7 @@ static int ip(struct hf_err *err, ...)
 		return 0;
 	out[strcspn(out, "\n")] = 0;
 	return hf_err_set(err, HF_ERR, "ip %s %s %s: %s%s", argv[1], argv[2], argv[3] ? argv[3] : "",
-			  out, rc == 2 && strstr(out, "ermission") ?
+			  out, strstr(out, "not permitted") || strstr(out, "ermission") ?
 			  " (--netns needs CAP_NET_ADMIN, as root has)" : "");
 }
 

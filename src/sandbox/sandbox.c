@@ -596,9 +596,7 @@ out:
 
 /* ---- layout and configuration -------------------------------------- */
 
-/* Place the nodes: in cluster mode the primaries take the first ports and
- * the replicas of shard i follow them in shard order; standalone the
- * primary comes first. */
+/* Each node's address: HOST, or its namespace's with --netns. */
 static void set_hosts(struct sandbox *sb)
 {
 	size_t i;
@@ -611,6 +609,9 @@ static void set_hosts(struct sandbox *sb)
 	}
 }
 
+/* Place the nodes: in cluster mode the primaries take the first ports and
+ * the replicas of shard i follow them in shard order; standalone the
+ * primary comes first. */
 static void layout(struct sandbox *sb)
 {
 	size_t i, r;
@@ -1282,6 +1283,8 @@ static int clear_stale(const char *dir, struct hf_err *err)
 	}
 	for (i = 0; i < old.n; i++)
 		remove_node_dir(old.nodes[i].dir);
+	if (old.net)
+		hf_netns_destroy(old.net, old.n);
 	path = state_path(dir);
 	unlink(path);
 	free(path);
@@ -1338,8 +1341,6 @@ static int check_ports(const struct sandbox *sb, struct hf_err *err)
 {
 	size_t i;
 
-	if (sb->net)
-		return 0;   /* each node has a namespace (and ports) of its own */
 
 	for (i = 0; i < sb->n; i++) {
 		int port = sb->nodes[i].port;
@@ -1434,7 +1435,8 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 		goto out;
 	}
 	layout(&sb);
-	if ((rc = clear_stale(sb.dir, err)) || (rc = check_ports(&sb, err)) ||
+	/* With --netns each node has a namespace, and ports, of its own. */
+	if ((rc = clear_stale(sb.dir, err)) || (!o->netns && (rc = check_ports(&sb, err))) ||
 	    (o->netns && (rc = make_netns(&sb, err))) ||
 	    (sb.tls && (rc = prepare_certs(&sb, err))) || (rc = prepare_dirs(&sb, err)))
 		goto out;
@@ -1732,4 +1734,16 @@ int hf_sandbox_netns(const char *dir)
 	net = sb.net;
 	sandbox_release(&sb);
 	return net != 0;
+}
+
+int hf_sandbox_heal(const char *dir, struct hf_err *err)
+{
+	struct sandbox sb;
+	size_t i;
+	int rc = load_existing(dir, &sb, HF_EINVAL, err);
+
+	for (i = 0; !rc && sb.net && i < sb.n; i++)
+		rc = hf_netns_link(sb.net, i, 1, err);
+	sandbox_release(&sb);   /* zeroed when there was none */
+	return rc;
 }

@@ -131,6 +131,10 @@ int hf_sandbox_node_restart(const char *dir, int port, long wait_ms, struct hf_e
  * made with 'netns' (HF_EINVAL otherwise). */
 int hf_sandbox_node_partition(const char *dir, int port, int cut, struct hf_err *err);
 
+/* Join every node of the sandbox in 'dir' to the rest again (a cut a
+ * drill left); nothing to do without 'netns'. */
+int hf_sandbox_heal(const char *dir, struct hf_err *err);
+
 /* Whether the sandbox in 'dir' was made with 'netns'. */
 int hf_sandbox_netns(const char *dir);
 

@@ -24,6 +24,8 @@ static void test_fold(void **state)
 		{ "spop", "write", "srem" }, { "smismember", "read", "sismember" },
 		{ "zrangebyscore", "read", "zrange" }, { "geoadd", "write", "zadd" },
 		{ "decrby", "write", "incr" }, { "xadd", "write", "set" }, { "mget", "read", "get" },
+		{ "unlink", "write", "del" }, { "pexpire", "write", "expire" },
+		{ "persist", "write", "expire" },
 		{ "eval", "other", "get/set" }, { "unknown", NULL, "get/set" },
 	};
 	size_t i;

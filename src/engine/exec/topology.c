@@ -97,59 +97,78 @@ int hf_exec_cluster_discover(const struct hf_uri *uri, long timeout_ms, long con
 /* ---- probe: a TCP connection to each node ---------------------------- */
 
 /* A non-blocking connect to 'n' started: the socket, or -1 when it could
- * not even start (no such host). */
+ * not even start (no such host, or every address refused at once). */
 static int connect_start(const struct hf_node *n)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
+	struct addrinfo *all = NULL, *ai;
 	char port[16];
 	int fd = -1;
 
 	snprintf(port, sizeof(port), "%d", n->port);
-	if (getaddrinfo(n->host, port, &hints, &ai) || !ai)
+	if (getaddrinfo(n->host, port, &hints, &all))
 		return -1;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
-		close(fd);
-		fd = -1;
+	for (ai = all; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+			close(fd);
+			fd = -1;
+		}
 	}
-	freeaddrinfo(ai);
+	freeaddrinfo(all);
 	return fd;
 }
 
-void hf_exec_cluster_probe(struct hf_cluster *c)
+#define PROBE_BATCH 256   /* sockets open at once, well under the fd limit */
+
+/* Probe nodes [from, from + n) of 'c' at once, until 'deadline'. */
+static void probe_batch(struct hf_cluster *c, size_t from, size_t n, long long deadline)
 {
-	struct pollfd *p = hf_xcalloc(c->nnodes ? c->nnodes : 1, sizeof(*p));
-	long long deadline = hf_mono_ms() + (c->timeout_ms > 0 ? c->timeout_ms : 2000);
+	struct pollfd p[PROBE_BATCH];
 	size_t i, open = 0;
 
-	for (i = 0; i < c->nnodes; i++) {
-		c->nodes[i].probed = 1;
-		c->nodes[i].reachable = 0;
-		p[i].fd = connect_start(&c->nodes[i]);
+	for (i = 0; i < n; i++) {
+		p[i].fd = connect_start(&c->nodes[from + i]);
 		p[i].events = POLLOUT;
+		p[i].revents = 0;
 		open += p[i].fd >= 0;
 	}
-	while (open && hf_mono_ms() < deadline) {
-		if (poll(p, c->nnodes, (int)(deadline - hf_mono_ms())) <= 0)
-			continue;
-		for (i = 0; i < c->nnodes; i++) {
+	while (open) {
+		long long left = deadline - hf_mono_ms();
+
+		if (left <= 0 || poll(p, n, (int)left) < 0)
+			break;
+		for (i = 0; i < n; i++) {
 			int e = 0;
 			socklen_t len = sizeof(e);
 
 			if (p[i].fd < 0 || !p[i].revents)
 				continue;
 			getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &e, &len);
-			c->nodes[i].reachable = !e;
+			c->nodes[from + i].reachable = !e;
 			close(p[i].fd);
 			p[i].fd = -1;
 			open--;
 		}
 	}
-	for (i = 0; i < c->nnodes; i++)
+	for (i = 0; i < n; i++)
 		if (p[i].fd >= 0)
 			close(p[i].fd);
-	free(p);
+}
+
+void hf_exec_cluster_probe(struct hf_cluster *c)
+{
+	long long deadline = hf_mono_ms() + (c->timeout_ms > 0 ? c->timeout_ms : 2000);
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++) {
+		c->nodes[i].probed = 1;
+		c->nodes[i].reachable = 0;
+	}
+	for (i = 0; i < c->nnodes; i += PROBE_BATCH)
+		probe_batch(c, i, c->nnodes - i < PROBE_BATCH ? c->nnodes - i : PROBE_BATCH,
+			    deadline);
 }
 
 /* ---- converge: the inventory again ----------------------------------- */

@@ -96,6 +96,10 @@ static int fold_target(const char *name, int fam, const char *kind)
 		return reads[fam];
 	if (strcmp(kind, "write"))
 		return -1;
+	if (!strcmp(name, "unlink"))
+		return HF_OP_DEL;
+	if (strstr(name, "expire") || !strcmp(name, "persist"))
+		return HF_OP_EXPIRE;
 	if (strstr(name, "pop") || strstr(name, "rem") || strstr(name, "trim") ||
 	    strstr(name, "del"))
 		return removals[fam];
