@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/redis/profile.h"
 #include "engine/redis/redis.h"
 #include "engine/redis/stage.h"
 #include "sandbox/sandbox.h"
@@ -223,8 +224,6 @@ static double data_rate(const struct hf_stage_source *s, const struct call_total
 	return rate;
 }
 
-/* DUMP's framing around a value: its type byte, RDB version and CRC64. */
-#define DUMP_FRAMING 11
 
 /* The sizes of the copied keys of type 'type': name lengths, DUMP lengths,
  * lengths (bytes of a string, elements of the others) and, for the
@@ -246,7 +245,7 @@ static json_t *type_json(const struct hf_stage_copy *cp, int type, long long *bu
 			continue;
 		len[nl] = cp->lengths[i];
 		elem[nl++] = cp->elem_sizes[i] >= 0 ? cp->elem_sizes[i] : cp->lengths[i] > 0 ?
-			     (cp->value_sizes[i] - DUMP_FRAMING) / cp->lengths[i] : 0;
+			     (cp->value_sizes[i] - HF_DUMP_FRAMING) / cp->lengths[i] : 0;
 	}
 	o = json_pack("{s:f,s:I,s:o,s:o}", "share", (double)n / (double)cp->nsizes,
 		      "keys", (json_int_t)n, "key_size", distribution(key, n),

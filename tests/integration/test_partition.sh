@@ -35,13 +35,17 @@ check "the nodes are not on 127.0.0.1" silent 127.0.0.1 "$(port_of 0)"
 check "the cluster is whole" cluster_sees_all
 test_end
 
+veth_of() {   # the host's end of the link of the node on port $1
+	echo "hfv${NET}n$(jq -r "[.nodes[].port] | index($1)" "$T/ns.json")"
+}
+
 test_begin 'a replica cut off is unreachable, from here and from its shard, until healed'
 REPL=$(jq -r '[.nodes[] | select(.role == "replica")][0].port' "$T/ns.json")
 RHOST=$(jq -r "[.nodes[] | select(.port == $REPL)][0].host" "$T/ns.json")
-ip link set "hfv${NET}n3" down
+ip link set "$(veth_of "$REPL")" down
 check "it does not answer" silent "$RHOST" "$REPL"
 wait_for "the cluster marks it failed" 20 eval 'ncli 0 CLUSTER NODES | grep -q "$RHOST:$REPL.*fail"'
-ip link set "hfv${NET}n3" up
+ip link set "$(veth_of "$REPL")" up
 wait_for "healed, it answers" 20 answers "$RHOST" "$REPL"
 wait_for "and the cluster sees every node again" 30 cluster_sees_all
 test_end
@@ -54,9 +58,6 @@ timeouts_are() {
 	for i in 0 1 2 3 4 5; do
 		[ "$(ncli "$i" CONFIG GET timeout | sed -n 2p)" = "$1" ] || return 1
 	done
-}
-veth_of() {   # the host's end of the link of the node on port $1
-	echo "hfv${NET}n$(jq -r "[.nodes[].port] | index($1)" "$T/ns.json")"
 }
 
 test_begin 'an apply while a replica is cut off is refused before anything changes'
@@ -120,6 +121,25 @@ check "the key was copied" test "$(redis-cli -c -h "${mhost%:*}" -p "${mhost#*:}
 expect_exit 0 "down" hf sandbox down --dir "$DIR"
 check "no namespace of it is left" lacks <(ip netns list) "^hotfix-$NET-"
 check "nor its bridge" lacks <(ip -br link) "^hfbr$NET "
+test_end
+
+test_begin 'a dead netns sandbox started again, a start that fails: no namespace left behind'
+netns_now() { { ip netns list; ip -br link; } | grep -c -e '^hotfix-' -e '^hfbr' -e '^hfv'; }
+before=$(netns_now)
+sandbox_up stale --shards 1 --replicas 0 --netns || finish
+old=$(jq .netns "$T/stale/sandbox.json")
+kill -9 "$(cat "$T/stale/$BASE/redis.pid")"
+wait_for "the node is gone" 10 eval '! redis-cli -h 10.251.$old.1 -p $BASE PING >/dev/null 2>&1'
+expect_exit 0 "up again in the same directory" \
+	hf sandbox up --dir "$T/stale" --base-port "$BASE" --shards 1 --replicas 0 --netns
+new=$(jq .netns "$T/stale/sandbox.json")
+check "one namespace, one link, one bridge: the new sandbox's" test "$(netns_now)" = $((before + 3))
+[ "$old" = "$new" ] || check "the old network is gone" lacks <(ip -br link) "^hfbr$old "
+expect_exit 0 "down" hf sandbox down --dir "$T/stale"
+check "nothing left" test "$(netns_now)" = "$before"
+expect_exit 1 "an up whose server cannot start" hf sandbox up --dir "$T/fails" --base-port "$BASE" \
+	--shards 1 --replicas 0 --netns --redis-server /bin/false
+check "leaves no namespace" test "$(netns_now)" = "$before"
 test_end
 
 finish

@@ -13,8 +13,6 @@
 #include "engine/redis/loadmix.h"
 #include "util/buf.h"
 
-/* DUMP's framing around a value: its type byte, RDB version and CRC64. */
-#define DUMP_FRAMING 11
 #define MAX_VALUE_SIZE (16 * 1024 * 1024)
 
 /* The number at 'key' of 'obj' into '*out' when it is one in [lo, hi];
@@ -155,7 +153,7 @@ static void read_value_size(const json_t *doc, const struct hf_load_mix *m, stru
 	if (s->n)
 		p50 = hf_load_dist_at(s, 0.5, -1);
 	else if (json_is_integer(v))
-		p50 = json_integer_value(v) > DUMP_FRAMING ? (double)json_integer_value(v) - DUMP_FRAMING : 1;
+		p50 = json_integer_value(v) > HF_DUMP_FRAMING ? (double)json_integer_value(v) - HF_DUMP_FRAMING : 1;
 	if (p50 >= 0)
 		o->value_size = p50 > MAX_VALUE_SIZE ? MAX_VALUE_SIZE : (long)(p50 + 0.5);
 }
@@ -204,48 +202,19 @@ int hf_profile_parse(const char *text, size_t len, const char *path, struct hf_l
 	return rc;
 }
 
-/* The whole file 'path' into '*text' (NUL-terminated), at most 64 MiB. */
-static int slurp(const char *path, char **text, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 65536, n = 0, got;
-	char *b;
-
-	if (!f)
-		return -1;
-	b = hf_xmalloc(cap + 1);
-	while ((got = fread(b + n, 1, cap - n, f)) > 0) {
-		n += got;
-		if (n == cap && cap < ((size_t)64 << 20)) {
-			cap *= 2;
-			b = hf_xrealloc(b, cap + 1);
-		} else if (n == cap) {
-			break;
-		}
-	}
-	if (ferror(f)) {
-		fclose(f);
-		free(b);
-		return -1;
-	}
-	fclose(f);
-	b[n] = 0;
-	*text = b;
-	*len = n;
-	return 0;
-}
-
 int hf_profile_read(const char *path, struct hf_load_opts *o, struct hf_load_mix *mix,
 		    struct hf_err *err)
 {
-	char *text = NULL;
-	size_t len = 0;
+	struct hf_buf b = {0};
 	int rc;
 
 	memset(mix, 0, sizeof(*mix));
-	if (slurp(path, &text, &len))
-		return hf_err_set(err, HF_EINVAL, "%s: cannot read: %s", path, strerror(errno));
-	rc = hf_profile_parse(text, len, path, o, mix, err);
-	free(text);
+	rc = hf_file_read(path, (size_t)64 << 20, &b);
+	if (rc)
+		rc = hf_err_set(err, HF_EINVAL, "%s: cannot read: %s", path,
+				rc == EFBIG ? "larger than 64 MiB" : strerror(rc));
+	else
+		rc = hf_profile_parse(b.s ? b.s : "", b.len, path, o, mix, err);
+	hf_buf_release(&b);
 	return rc;
 }

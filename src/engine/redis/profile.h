@@ -12,6 +12,9 @@
 /* Keys a profile's key count may ask for, at most. */
 #define HF_PROFILE_MAX_KEYS 10000000L
 
+/* DUMP's framing around a value: its type byte, RDB version and CRC64. */
+#define HF_DUMP_FRAMING 11
+
 /* Read the profile in the file 'path' into 'o' and 'mix'.
  *
  * Both formats set 'o->rate' (the profile's rate, when at least 1/s: for
