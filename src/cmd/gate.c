@@ -70,12 +70,14 @@ void hf_cmd_gate_bound(const struct hf_ctx *ctx, const struct hf_policy_cluster 
 		 ctx->policy->path, pc->match, pc->require_drill);
 }
 
+static void fmt_age(long long ms, char *out, size_t len);
+
 int hf_cmd_gate_check(const struct hf_cmd_gate *g, const struct hf_cmd_drill *d,
 		      const char *sha256, struct hf_err *err)
 {
 	char ago[32];
 
-	hf_fmt_duration(d->age_ms, ago, sizeof(ago));
+	fmt_age(d->age_ms, ago, sizeof(ago));
 	switch (hf_policy_drill_verdict(g->bound_ms, d->found, d->passed, d->age_ms)) {
 	case HF_DRILL_OK:
 		return 0;
@@ -107,7 +109,7 @@ int hf_cmd_gate_apply(struct hf_ctx *ctx, const struct hf_cmd_govern *g,
 	if (!rc)
 		rc = hf_cmd_gate_check(gate, &d, m->sha256, err);
 	if (!rc)
-		hf_fmt_duration(d.age_ms, gate->age, sizeof(gate->age));
+		fmt_age(d.age_ms, gate->age, sizeof(gate->age));
 	hf_cmd_drill_release(&d);
 	return rc;
 }
