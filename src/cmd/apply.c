@@ -59,7 +59,8 @@ static char *plan_digest(const struct hf_plan *p)
 }
 
 /* The policy's say on an apply of plan 'p' to 'c' (the actor into 'g'),
- * then the drill gate's (into 'gate'). */
+ * then the drill gate's (into 'gate'), then the manifest's preflight
+ * checks (exit 5 when a dependency is not healthy). */
 static int policy_check(struct hf_ctx *ctx, const struct hf_manifest *m,
 			const struct hf_cluster *c, const struct hf_plan *p,
 			const struct hf_apply_opts *o, struct hf_cmd_govern *g,
@@ -72,6 +73,8 @@ static int policy_check(struct hf_ctx *ctx, const struct hf_manifest *m,
 		rc = hf_cmd_govern_apply(g, m, c, p, o, err);
 	if (!rc)
 		rc = hf_cmd_gate_apply(ctx, g, m, o, gate, err);
+	if (!rc)
+		rc = hf_preflight_run(m, err);
 	free(uri);
 	return rc;
 }
@@ -167,7 +170,8 @@ int hf_cmd_apply_manifest(struct hf_ctx *ctx, struct hf_manifest *m,
 			puts("{\"run\": null, \"state\": \"nothing_to_do\", \"exit_code\": 0}");
 		goto out;
 	}
-	/* Policy: role, emergency, approvals, drill; refused before any journal. */
+	/* Policy: role, emergency, approvals, drill; preflight; refused before
+	 * any journal. */
 	rc = policy_check(ctx, m, c, p, o, &g, &gate, err);
 	if (rc)
 		goto out;

@@ -202,6 +202,27 @@ static void print_plan_waves(FILE *f, const struct hf_manifest *m, const struct 
 	}
 }
 
+/* The dependencies checked before the first wave and between waves. */
+static void print_plan_preflight(FILE *f, const struct hf_manifest *m)
+{
+	size_t i;
+
+	if (!m->npreflight)
+		return;
+	fprintf(f, "preflight: %zu check(s) before the first wave and between waves:\n",
+		m->npreflight);
+	for (i = 0; i < m->npreflight; i++) {
+		const struct hf_preflight *pf = &m->preflight[i];
+
+		if (pf->command)
+			fprintf(f, "  %zu. `%s` exits 0\n", i + 1, pf->command);
+		else
+			fprintf(f, "  %zu. GET %s answers %ld%s%s%s\n", i + 1, pf->url, pf->status,
+				pf->body ? " with '" : "", pf->body ? pf->body : "",
+				pf->body ? "' in its body" : "");
+	}
+}
+
 /* Snapshot readiness (S19): can each primary be restored from disk? From
  * what the plan read, 'p->persistence'. */
 static void print_plan_persistence(FILE *f, const struct hf_manifest *m,
@@ -255,6 +276,7 @@ void hf_cmd_print_plan(FILE *f, const struct hf_manifest *m, const struct hf_clu
 		print_plan_persistence(f, m, c, p);
 	fprintf(f, "\nrollback possible: %s\n", p->rollback_note);
 	fprintf(f, "guard: %s\n", p->guard_note);
+	print_plan_preflight(f, m);
 }
 
 char *hf_cmd_plan_json(const struct hf_manifest *m, const struct hf_cluster *c,

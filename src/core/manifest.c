@@ -543,12 +543,13 @@ static int check_rollout_unit(struct hf_yaml *y, const struct hf_manifest *m,
 static int parse_spec(struct hf_yaml *y, struct hf_field *parent, struct hf_manifest *m)
 {
 	static const char *const snapshot[] = { "check", "required", NULL };
-	enum { F_CHANGES, F_ROLLOUT, F_GUARD, F_SNAPSHOT, F_NOTIFY, F_N };
+	enum { F_CHANGES, F_ROLLOUT, F_GUARD, F_SNAPSHOT, F_NOTIFY, F_PREFLIGHT, F_N };
 	struct hf_field f[F_N] = {
 		[F_CHANGES] = { .name = "changes", .required = 1 },
 		[F_ROLLOUT] = { .name = "rollout" },
 		[F_GUARD] = { .name = "guard" },
 		[F_SNAPSHOT] = { .name = "snapshot" }, [F_NOTIFY] = { .name = "notify" },
+		[F_PREFLIGHT] = { .name = "preflight" },
 	};
 	struct hf_pos order_pos = { 0, 0 };
 	size_t i;
@@ -565,6 +566,8 @@ static int parse_spec(struct hf_yaml *y, struct hf_field *parent, struct hf_mani
 		rc = parse_guard(y, &f[F_GUARD], m);
 	if (!rc && f[F_NOTIFY].seen)
 		rc = hf_notify_spec_parse(y, &f[F_NOTIFY], m);
+	if (!rc && f[F_PREFLIGHT].seen)
+		rc = hf_preflight_parse(y, &f[F_PREFLIGHT], m);
 	for (i = 0; !rc && i < m->nchanges; i++)
 		if (m->changes[i].kind->validate)
 			rc = m->changes[i].kind->validate(y, &m->changes[i], m);
@@ -696,6 +699,7 @@ void hf_manifest_free(struct hf_manifest *m)
 		free(m->guard.checks[i].metric);
 	free(m->guard.checks);
 	hf_notify_spec_free(m);
+	hf_preflight_free(m);
 	free(m->waves);
 	free(m->name);
 	free(m->owner);

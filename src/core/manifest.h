@@ -66,6 +66,18 @@ struct hf_notify_spec {
 	struct hf_pos pos;
 };
 
+/* One entry of spec.preflight (core/preflight.c): a dependency that must
+ * be healthy before the first wave and between waves. */
+struct hf_preflight {
+	char *command;            /* healthy: exit 0; or NULL */
+	char *url;                /* healthy: 'status' (and 'body' in it); or NULL */
+	long status;              /* default 200 */
+	char *body;               /* a text the body must hold, or NULL */
+	long long timeout_ms;     /* default 10s */
+	char *dir;                /* the manifest's directory: where a command runs */
+	struct hf_pos pos;
+};
+
 struct hf_manifest {
 	char *path;               /* as given */
 	char *text;               /* the file's bytes, NUL-terminated */
@@ -86,6 +98,8 @@ struct hf_manifest {
 	int snapshot_required;    /* spec.snapshot: required (default: check) */
 	struct hf_notify_spec *notify;  /* spec.notify, in order; NULL when absent */
 	size_t nnotify;
+	struct hf_preflight *preflight;  /* spec.preflight, in order; NULL when absent */
+	size_t npreflight;
 };
 
 /* Read and validate the manifest at 'path'. On error returns HF_EINVAL with
@@ -126,6 +140,15 @@ int hf_manifest_over_keys(const struct hf_manifest *m);
  * 'm->notify'; free it. */
 int hf_notify_spec_parse(struct hf_yaml *y, struct hf_field *f, struct hf_manifest *m);
 void hf_notify_spec_free(struct hf_manifest *m);
+
+/* spec.preflight (core/preflight.c): parse the value of field 'f' into
+ * m->preflight; free it. */
+int hf_preflight_parse(struct hf_yaml *y, struct hf_field *f, struct hf_manifest *m);
+void hf_preflight_free(struct hf_manifest *m);
+/* Run every preflight check of 'm' in order: 0 when all are healthy, else
+ * HF_EREFUSED naming the first that is not and why (its exit status and
+ * first line of output, the HTTP status, the missing text). */
+int hf_preflight_run(const struct hf_manifest *m, struct hf_err *err);
 /* 'text' (a manifest's, malloc'd copy) with the path of each webhook of
  * 'm''s spec.notify hidden: an incoming webhook's path is its secret, and
  * the API and the report show the manifest to every viewer. */

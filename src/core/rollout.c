@@ -408,7 +408,7 @@ static char *failures(struct hf_rollout *r, const size_t *idx, const struct hf_t
 
 /* What stops a run going forward, besides a failure: a request, the
  * guard, or nodes that disagree about the topology before a wave. */
-enum { GO = 0, ABORT = 1, INTERRUPT = 2, GUARD = 3, DISAGREE = 4, LEASE = 5 };
+enum { GO = 0, ABORT = 1, INTERRUPT = 2, GUARD = 3, DISAGREE = 4, LEASE = 5, PREFLIGHT = 6 };
 
 /* ---- governance: the lease and the audit record (issue 13) ---------- */
 
@@ -1075,14 +1075,31 @@ static long long wave_bake_ms(const struct hf_rollout *r, int w, int nwaves)
 /* Put in front of 'err' how to go on from a run that pauses ('where':
  * "before", "in") wave 'w' because its nodes disagree about the topology:
  * the reason that follows can be long, and this must not be cut off. */
-static void pause_note(const struct hf_rollout *r, const char *where, int w, struct hf_err *err)
+static void pause_note(const struct hf_rollout *r, const char *where, int w, const char *until,
+		       struct hf_err *err)
 {
 	char why[sizeof(err->msg)];
 
 	snprintf(why, sizeof(why), "%s", err->msg);
-	hf_err_set(err, err->code, "run %s paused %s wave %d: 'hotfix resume %s' goes on once the "
-		   "nodes agree, 'hotfix rollback %s' undoes it\n%.1700s", r->run->id, where, w,
-		   r->run->id, r->run->id, why);
+	hf_err_set(err, err->code, "run %s paused %s wave %d: 'hotfix resume %s' goes on once %s, "
+		   "'hotfix rollback %s' undoes it\n%.1700s", r->run->id, where, w, r->run->id,
+		   until, r->run->id, why);
+}
+
+/* Between waves: the manifest's preflight checks (the first wave's ran
+ * before the run was created). A dependency that is not healthy pauses
+ * the run before wave 'w', to be resumed or rolled back. */
+static int preflight(struct hf_rollout *r, int w, struct hf_err *err)
+{
+	if (!r->m->npreflight)
+		return GO;
+	if (hf_preflight_run(r->m, err)) {
+		emit(r, "preflight", "%s", err->msg);
+		pause_note(r, "before", w, "its preflight checks pass", err);
+		return PREFLIGHT;
+	}
+	emit(r, "preflight", "%zu check(s) healthy before wave %d", r->m->npreflight, w);
+	return GO;
 }
 
 /* Wave 'w': its rounds of at most one node per shard, then its bake.
@@ -1101,11 +1118,13 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 	/* Never a wave on a topology its nodes disagree about: the run pauses
 	 * before it, to be resumed or rolled back. */
 	if (nrounds && hf_cluster_converge(r->c, err)) {
-		pause_note(r, "before", w, err);
+		pause_note(r, "before", w, "the nodes agree", err);
 		*rq = DISAGREE;
 		return 0;
 	}
 	if (nrounds && (*rq = window_wait(r)))
+		return 0;
+	if (nrounds && w > 1 && (*rq = preflight(r, w, err)))
 		return 0;
 	if (nrounds)
 		emit(r, "wave", "wave %d/%d: %zu node(s) in %d round(s) of at most one node per shard",
@@ -1124,7 +1143,7 @@ static int run_wave(struct hf_rollout *r, int w, int nwaves, int *round, size_t 
 		rc = do_round(r, idx, n, err);
 	}
 	if (rc == HF_EREFUSED) {
-		pause_note(r, "in", w, err);
+		pause_note(r, "in", w, "the nodes agree", err);
 		*rq = DISAGREE;
 		return 0;
 	}
@@ -1182,8 +1201,14 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 		emit(r, "run", "promoted: every target verified");
 		return 0;
 	}
-	if (rq == DISAGREE && abort_pending(r))
+	if ((rq == DISAGREE || rq == PREFLIGHT) && abort_pending(r))
 		rq = ABORT;
+	if (rq == PREFLIGHT) {
+		r->run->pid = 0;
+		set_run_state(r, HF_RUN_PAUSED, "a preflight check failed", NULL);
+		err->code = HF_EREFUSED;   /* err holds pause_note()'s words */
+		return HF_EREFUSED;
+	}
 	if (rq == DISAGREE) {
 		r->run->pid = 0;
 		set_run_state(r, HF_RUN_PAUSED, "the nodes disagree about the topology", NULL);
