@@ -95,6 +95,7 @@ all_acked_present() {
 }
 
 test_begin 'rolling restart: replicas first, one member at a time, the leader last after move-leader; no acknowledged put lost; rollback'
+LEADER0=$(cl leader)
 python3 "$WRITER" "$(cl endpoints)" "$T/acked" w1/ 0.02 &
 W=$!
 EXTRA_PIDS+=("$W")
