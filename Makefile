@@ -101,6 +101,7 @@ bench: build
 	@bash bench/guard_overhead.sh $(BUILD)/hotfix
 	@bash bench/binary_rollout.sh $(BUILD)/hotfix
 	@bash bench/data_repair.sh $(BUILD)/hotfix
+	@bash bench/etcd_restart.sh $(BUILD)/hotfix
 	@bash bench/stage.sh $(BUILD)/hotfix
 	@bash bench/serve_api.sh $(BUILD)/hotfix
 	@bash bench/flags_eval.sh $(BUILD)/hotfix

@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(
 	build-essential cmake pkg-config
 	redis-server redis-tools
+	etcd-server etcd-client
 	libhiredis-dev libuv1-dev libsqlite3-dev libfyaml-dev libjansson-dev
 	libssl-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev
 	sqlite3 jq yq curl prometheus libxml2-utils
@@ -39,3 +40,11 @@ $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian package starts a system redis-server on 6379; the sandbox and
 # the tests never use it, and it is left as the package set it up.
+# The Debian etcd-server package enables and may start a system etcd on
+# 2379/2380; the tests start members of their own on free ports, so the
+# one this install started is stopped and not started at boot.
+for p in "${missing[@]}"; do
+	if [ "$p" = etcd-server ] && [ -d /run/systemd/system ]; then
+		$sudo systemctl disable --now etcd >/dev/null 2>&1 || true
+	fi
+done
