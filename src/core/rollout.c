@@ -210,6 +210,48 @@ static void map_nodes(struct hf_rollout *r)
 	}
 }
 
+/* What differs between the run's steps (their nodes' ids and recorded
+ * addresses) and the live topology, into r->drift: a node at another
+ * address (reached there: map_nodes() found it by id), a node the cluster
+ * no longer lists, and, for an inventory, a node the run has no step on.
+ * Only when the topology was read (a cluster of no node says nothing). */
+static void find_drift(struct hf_rollout *r)
+{
+	struct hf_buf b = {0};
+	size_t i, k;
+
+	for (i = 0; r->c->nnodes && i < r->nsteps; i++) {
+		const struct hf_step *s = &r->steps[i];
+		const struct hf_node *n = hf_cluster_find(r->c, s->node_id);
+		char addr[300];
+
+		for (k = 0; k < i && strcmp(r->steps[k].node_id, s->node_id); k++)
+			;
+		if (k < i)
+			continue;   /* said already */
+		if (n)
+			snprintf(addr, sizeof(addr), "%s:%d", n->host, n->port);
+		if (n && strcmp(addr, s->addr))
+			hf_buf_printf(&b, "%snode %s moved from %s to %s", b.len ? "; " : "",
+				      s->node_id, s->addr, addr);
+		if (!n)
+			r->drift_blocks = 1;
+		if (!n)
+			hf_buf_printf(&b, "%snode %s (%s) is not in the cluster any more",
+				      b.len ? "; " : "", s->node_id, s->addr);
+	}
+	for (k = 0; r->c->inventory && k < r->c->nnodes; k++) {
+		for (i = 0; i < r->nsteps && strcmp(r->steps[i].node_id, r->c->nodes[k].id); i++)
+			;
+		if (i < r->nsteps)
+			continue;
+		r->drift_blocks = 1;
+		hf_buf_printf(&b, "%snode %s (%s:%d) is new, not in this run", b.len ? "; " : "",
+			      r->c->nodes[k].id, r->c->nodes[k].host, r->c->nodes[k].port);
+	}
+	r->drift = b.s ? hf_buf_detach(&b) : hf_xstrdup("");
+}
+
 int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *uri,
 		    long timeout_ms, long converge_ms, struct hf_rollout **out, struct hf_err *err)
 {
@@ -281,6 +323,7 @@ int hf_rollout_open(struct hf_journal *j, const char *id, const struct hf_uri *u
 	r->c->converge_ms = converge_ms;
 	hf_cluster_probe(r->c);
 	map_nodes(r);
+	find_drift(r);
 	hf_uri_release(&own);
 	*out = r;
 	return 0;
@@ -305,6 +348,7 @@ void hf_rollout_free(struct hf_rollout *r)
 	}
 	free(r->extra);
 	free(r->node_of);
+	free(r->drift);
 	hf_guard_free(r->guard);
 	free(r->guard_reason);
 	hf_steps_free(r->steps, r->nsteps);
@@ -1247,6 +1291,21 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 			       err);
 }
 
+/* A reopened run whose topology changed: named as an event; a node gone
+ * or new refuses going forward (the run's waves were planned without it),
+ * a node that moved is reached at its new address. */
+static int drifted(struct hf_rollout *r, struct hf_err *err)
+{
+	if (!r->drift || !*r->drift)
+		return 0;
+	emit(r, "topology", "changed since the run was planned: %s", r->drift);
+	if (!r->drift_blocks)
+		return 0;
+	return hf_err_set(err, HF_EREFUSED, "run %s: the topology changed since it was planned: "
+			  "%.1500s; 'hotfix rollback %s' undoes what it did, then plan and apply "
+			  "again", r->run->id, r->drift, r->run->id);
+}
+
 int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 {
 	int *round = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*round));
@@ -1259,6 +1318,8 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 		rc = hf_rollout_rollback(r, 0, "resuming an unfinished rollback", err);
 		goto out;
 	}
+	if ((rc = drifted(r, err)))
+		goto out;
 	r->run->pid = getpid();
 	rc = set_run_state(r, HF_RUN_RUNNING, NULL, err);
 	if (!rc && (rc = take_snapshot(r, err)) == HF_EREFUSED) {
@@ -1452,6 +1513,8 @@ int hf_rollout_rollback(struct hf_rollout *r, unsigned flags, const char *why, s
 		free(idx);
 		return rc;
 	}
+	if (r->drift && *r->drift)
+		emit(r, "topology", "changed since the run was planned: %s", r->drift);
 	for (i = 0; i < r->nsteps; i++)
 		any += revertible(&r->steps[i], force);
 	if (!any) {

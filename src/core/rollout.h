@@ -29,6 +29,11 @@ struct hf_rollout {
 	struct hf_node **node_of;   /* per step: live node, or one of 'extra' */
 	struct hf_node *extra;      /* nodes the topology no longer lists */
 	size_t nextra;
+	/* What changed in the topology since the run was planned (a reopened
+	 * run: resume, rollback), "" when nothing; 'drift_blocks' when a node
+	 * is gone or new, which a run going forward cannot take in. */
+	char *drift;
+	int drift_blocks;
 	hf_event_fn event;
 	void *ud;
 	volatile sig_atomic_t *interrupted;  /* set by a signal handler, or NULL */

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "core/kind.h"
+#include "engine/exec/exec.h"
 #include "engine/exec/inventory.h"
 #include "util/buf.h"
 #include "util/misc.h"
@@ -324,6 +325,18 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 	return 0;
 }
 
+/* A node that does not accept connections on its port is not acted on:
+ * hotfix never changes a node it cannot see (its commands might start a
+ * stopped one). */
+static int unreachable(struct hf_kind_ctx *x, struct hf_target *t)
+{
+	if (hf_exec_node_reachable(t->node, x->c->timeout_ms))
+		return 0;
+	hf_target_set(t, HF_EUNREACH, "%s (%s:%d) does not accept connections", t->node->id,
+		      t->node->host, t->node->port);
+	return 1;
+}
+
 static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		    size_t n)
 {
@@ -334,6 +347,8 @@ static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf
 		struct ran r = {0};
 		json_t *doc;
 
+		if (unreachable(x, &t[i]))
+			continue;
 		run(es, T_CAPTURE, x, &t[i], NULL, NULL, &r);
 		doc = r.rc ? NULL : json_pack("{s:s%}", "stdout", r.out, r.outlen);
 		if (r.rc)
@@ -358,6 +373,8 @@ static void apply(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_t
 	for (i = 0; i < n; i++) {
 		struct ran r = {0};
 
+		if (unreachable(x, &t[i]))
+			continue;
 		if (t[i].node->role == HF_ROLE_PRIMARY && es->tpl[T_BEFORE_PRIMARY]) {
 			run(es, T_BEFORE_PRIMARY, x, &t[i], NULL, NULL, &r);
 			ran_release(&r);

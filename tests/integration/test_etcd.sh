@@ -159,7 +159,7 @@ check "$victim (neither $first nor the leader $lead) is stopped during the bake"
 wait "$HFPID"
 got=$?
 check "the apply exits 1 (got $got)" test "$got" = 1
-check "naming $victim and its capture" grep -q "capture failed: replica 127.0.0.1:[0-9]* ($victim, shard 1): capture exited 1" "$T/apply.err"
+check "naming $victim, which hotfix found unreachable" grep -q "($victim, shard 1): $victim (127.0.0.1:[0-9]*) does not accept connections" "$T/apply.err"
 check "and rolled back" grep -q "rolled back, every node restored and verified" "$T/apply.err"
 check "$victim was never restarted by hotfix" not grep -q "restart-begin $victim" <(events_since "$ev")
 check "restart $victim" cl start "$victim"
@@ -198,15 +198,17 @@ test_end
 # with, so a member gone from the inventory between a killed apply and
 # 'resume' is not named as drift. The step on that member then fails, as
 # its inventory entry (its labels) is gone, and the run is rolled back.
-test_begin 'a member gone from the inventory between a killed apply and resume: the run fails on it and is rolled back'
+test_begin 'a member gone from the inventory between a killed apply and resume: resume names the change and refuses; rollback undoes'
 expect_exit 137 "apply killed before its second member's apply" hf_crash_at apply:2 apply "$T/m.yaml" \
 	--cluster "$CLUSTER" --yes
 run=$(last_run)
 gone=$(cl leader)
 echo "$gone" >"$D/discover.exclude"
-expect_exit 1 "resume" hf resume "$run"
-check "it fails on $gone" grep -q "($gone, shard 1): capture exited 1" "$T/err"
-check "and rolls back" grep -q "rolled back, every node restored and verified" "$T/err"
+expect_exit 5 "resume" hf resume "$run"
+check "it names the member that is gone" grep -q "the topology changed since it was planned: .*node $gone (127.0.0.1:[0-9]*) is not in the cluster any more" "$T/err"
+check "and what to do" grep -q "'hotfix rollback $run' undoes what it did, then plan and apply again" "$T/err"
+expect_exit 0 "rollback" hf rollback "$run"
+check "the journal names the change for the rollback too" contains <(hf status "$run") "topology .*changed since the run was planned: node $gone"
 rm "$D/discover.exclude"
 check "every member runs with the old value" test "$(running)" = "100000 100000 100000 "
 test_end

@@ -20,6 +20,10 @@ int hf_exec_cluster_discover(const struct hf_uri *uri, long timeout_ms, long con
 /* Whether each node accepts a TCP connection on its port (all at once,
  * within c->timeout_ms): 'reachable'. */
 void hf_exec_cluster_probe(struct hf_cluster *c);
+/* Whether node 'n' accepts a TCP connection on its port within
+ * 'timeout_ms'. */
+int hf_exec_node_reachable(const struct hf_node *n, long timeout_ms);
+
 /* Run the discovery again: HF_EREFUSED naming what changed when the
  * nodes, their addresses or their groups are not those of 'c' (a role
  * that moved, a leader elected anew, is no change). 'c' is not changed. */

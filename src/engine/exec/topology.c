@@ -157,6 +157,16 @@ static void probe_batch(struct hf_cluster *c, size_t from, size_t n, long long d
 			close(p[i].fd);
 }
 
+int hf_exec_node_reachable(const struct hf_node *n, long timeout_ms)
+{
+	struct hf_cluster one = { .nnodes = 1 };
+	struct hf_node copy = *n;
+
+	one.nodes = &copy;
+	probe_batch(&one, 0, 1, hf_mono_ms() + (timeout_ms > 0 ? timeout_ms : 2000));
+	return copy.reachable;
+}
+
 void hf_exec_cluster_probe(struct hf_cluster *c)
 {
 	long long deadline = hf_mono_ms() + (c->timeout_ms > 0 ? c->timeout_ms : 2000);
