@@ -52,28 +52,7 @@ apiVersion: hotfix/v1
 kind: Inventory
 discover: bash '$C' discover '$D'
 EOF
-cat >"$T/m.yaml" <<EOF
-apiVersion: hotfix/v1
-kind: Hotfix
-metadata: {name: etcd-snapshot-count, version: 1, owner: bench@example.com, problem: restart bench}
-spec:
-  changes:
-    - exec:
-        capture: bash '$C' health '$D' {labels.name} && bash '$C' get '$D' {labels.name} snapshot-count
-        apply: bash '$C' set '$D' {labels.name} snapshot-count 5000 && bash '$C' restart '$D' {labels.name}
-        verify: >-
-          v=\$(bash '$C' running '$D' {labels.name} snapshot-count);
-          if [ {side} = after ]; then [ "\$v" = 5000 ]; else [ "\$v" = "\$(cat)" ]; fi
-        revert: bash '$C' set '$D' {labels.name} snapshot-count "\$(cat)" && bash '$C' restart '$D' {labels.name}
-        before_primary: bash '$C' move-leader '$D' {labels.name}
-        timeout: 40s
-  rollout:
-    order: replicas-first
-    waves:
-      - nodes: 1
-      - nodes: 100%
-  guard: none
-EOF
+bash "$C" manifest "$D" "$T/m.yaml" bench@example.com
 
 ACKED=$T/acked
 : >"$ACKED"

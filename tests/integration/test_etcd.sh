@@ -43,32 +43,7 @@ CLUSTER="exec:$T/inv.yaml"
 
 # etcd_manifest FILE [WAVES-YAML]: --snapshot-count 5000 on each member,
 # restarting it; capture asks the member to be healthy first.
-etcd_manifest() {
-	local waves=${2:-"      - nodes: 1
-      - nodes: 100%"}
-	cat >"$1" <<EOF
-apiVersion: hotfix/v1
-kind: Hotfix
-metadata: {name: etcd-snapshot-count, version: 1, owner: test@example.com, problem: etcd restart test}
-spec:
-  changes:
-    - exec:
-        check: bash '$C' health '$D' {labels.name}
-        capture: bash '$C' health '$D' {labels.name} && bash '$C' get '$D' {labels.name} snapshot-count
-        apply: bash '$C' set '$D' {labels.name} snapshot-count 5000 && bash '$C' restart '$D' {labels.name}
-        verify: >-
-          v=\$(bash '$C' running '$D' {labels.name} snapshot-count);
-          if [ {side} = after ]; then [ "\$v" = 5000 ]; else [ "\$v" = "\$(cat)" ]; fi
-        revert: bash '$C' set '$D' {labels.name} snapshot-count "\$(cat)" && bash '$C' restart '$D' {labels.name}
-        before_primary: bash '$C' move-leader '$D' {labels.name}
-        timeout: 40s
-  rollout:
-    order: replicas-first
-    waves:
-$waves
-  guard: none
-EOF
-}
+etcd_manifest() { bash "$C" manifest "$D" "$1" test@example.com "${2:-}"; }
 etcd_manifest "$T/m.yaml"
 
 running() { local m; for m in m1 m2 m3; do cl running "$m" snapshot-count; done | tr '\n' ' '; }

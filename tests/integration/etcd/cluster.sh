@@ -29,6 +29,10 @@
 #	                          the primary; names in DIR/discover.exclude are
 #	                          left out, DIR/discover.port NAME PORT moves one
 #	endpoints DIR             http://127.0.0.1:P,... of all members
+#	manifest DIR FILE OWNER [WAVES-YAML]
+#	                          write the exec hotfix of the tests and the
+#	                          benchmark: --snapshot-count 5000 on each
+#	                          member, restarting it, the leader moved first
 set -u
 
 cmd=${1:?command}
@@ -208,6 +212,35 @@ discover)
 	;;
 endpoints)
 	endpoints
+	;;
+manifest)
+	out=${3:?file}
+	owner=${4:?owner}
+	waves=${5:-"      - nodes: 1
+      - nodes: 100%"}
+	C="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+	cat >"$out" <<EOF
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: etcd-snapshot-count, version: 1, owner: $owner, problem: etcd restart}
+spec:
+  changes:
+    - exec:
+        check: bash '$C' health '$D' {labels.name}
+        capture: bash '$C' health '$D' {labels.name} && bash '$C' get '$D' {labels.name} snapshot-count
+        apply: bash '$C' set '$D' {labels.name} snapshot-count 5000 && bash '$C' restart '$D' {labels.name}
+        verify: >-
+          v=\$(bash '$C' running '$D' {labels.name} snapshot-count);
+          if [ {side} = after ]; then [ "\$v" = 5000 ]; else [ "\$v" = "\$(cat)" ]; fi
+        revert: bash '$C' set '$D' {labels.name} snapshot-count "\$(cat)" && bash '$C' restart '$D' {labels.name}
+        before_primary: bash '$C' move-leader '$D' {labels.name}
+        timeout: 40s
+  rollout:
+    order: replicas-first
+    waves:
+$waves
+  guard: none
+EOF
 	;;
 *)
 	die "unknown command"
