@@ -33,29 +33,11 @@ DATA=$(dirname "$0")/../tests/integration/stage_data.py
 W=$(mktemp -d /tmp/hotfix-bench-drill.XXXXXX)
 trap 'for d in "$W"/src "$W"/mirror; do "$HOTFIX" sandbox down --dir "$d" >/dev/null 2>&1; done; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 
-cat >"$W/m.yaml" <<'YAML'
-apiVersion: hotfix/v1
-kind: Hotfix
-metadata:
-  name: bench-drill
-  version: 1
-  owner: bench@example.com
-  problem: Benchmark of a drill of a config hotfix.
-spec:
-  changes:
-    - config:
-        timeout: "300"
-        maxmemory-policy: allkeys-lru
-  rollout:
-    order: replicas-first
-    waves:
-      - nodes: 1
+config_manifest "$W/m.yaml" bench-drill "      - nodes: 1
         bake: 2s
       - nodes: 50%
         bake: 2s
-      - nodes: 100%
-  guard: none
-YAML
+      - nodes: 100%"
 
 SB=$(free_base 6) || { echo "no free ports" >&2; exit 1; }
 "$HOTFIX" sandbox up --dir "$W/src" --base-port "$SB" --shards 3 --replicas 1 >/dev/null || exit 1

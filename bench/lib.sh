@@ -33,9 +33,12 @@ wait_for() {
 	done
 }
 
-# config_manifest FILE NAME: a two-parameter config hotfix (timeout,
-# maxmemory-policy) in one wave with zero bake and no guard.
+# config_manifest FILE NAME [WAVES-YAML]: a two-parameter config hotfix
+# (timeout, maxmemory-policy) with no guard, by default in one wave with
+# zero bake.
 config_manifest() {
+	local waves=${3:-"      - nodes: 100%
+        bake: 0"}
 	cat >"$1" <<YAML
 apiVersion: hotfix/v1
 kind: Hotfix
@@ -43,7 +46,7 @@ metadata:
   name: $2
   version: 1
   owner: bench@example.com
-  problem: Benchmark of a two-parameter config hotfix with zero bake.
+  problem: Benchmark of a two-parameter config hotfix.
 spec:
   changes:
     - config:
@@ -52,8 +55,7 @@ spec:
   rollout:
     order: replicas-first
     waves:
-      - nodes: 100%
-        bake: 0
+$waves
   guard: none
 YAML
 }
