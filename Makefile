@@ -104,6 +104,7 @@ bench: build
 	@bash bench/stage.sh $(BUILD)/hotfix
 	@bash bench/serve_api.sh $(BUILD)/hotfix
 	@bash bench/flags_eval.sh $(BUILD)/hotfix
+	@POINTS=$${POINTS:-30} bash bench/soak.sh $(BUILD)/hotfix
 
 # The Debian package of the build: binary, man page (from the --help
 # texts), systemd unit and docs, its Depends from the libraries linked.
