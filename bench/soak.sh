@@ -673,6 +673,10 @@ while [ "$KILLS" -lt "$POINTS" ]; do
 	RUNS=$((RUNS + 1))
 	K_RUNS[$k]=$((K_RUNS[$k] + 1))
 	wait_for 60 healthy || say "  (the cluster is not healthy before run $RUNS)"
+	# A driver killed after its run was finished but before it gave the
+	# lease back leaves the lease to its TTL (nobody may take over a
+	# finished run's lease): the next apply would be refused until then.
+	wait_for 30 lease_free || say "  (the lease is not free before run $RUNS)"
 	# A safety net: a run that failed in a way not foreseen must not make
 	# every later run fail too.
 	if ! converged_to "$T/before"; then
