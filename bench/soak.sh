@@ -415,11 +415,11 @@ recover() {
 	fi
 }
 
-# roles_back: the first three ports primaries again, as at the start (a
-# failover undone by another).
+# roles_back: the primaries of $T/roles (as they were before the run)
+# primaries again (a failover undone by another).
 roles_back() {
 	local p
-	for p in $PRIMARY_PORTS; do
+	for p in $(cat "$T/roles"); do
 		[ "$(role_of "$p")" = slave ] || continue
 		rcli -p "$p" CLUSTER FAILOVER >/dev/null
 		wait_for 30 sh -c "[ \"\$(redis-cli -p $p ROLE 2>/dev/null | head -n 1)\" = master ]"
@@ -679,6 +679,7 @@ while [ "$KILLS" -lt "$POINTS" ]; do
 	wait_for 30 lease_free || say "  (the lease is not free before run $RUNS)"
 	# A safety net: a run that failed in a way not foreseen must not make
 	# every later run fail too.
+	for p in $PORTS; do [ "$(role_of "$p")" = master ] && echo "$p"; done >"$T/roles"
 	if ! converged_to "$T/before"; then
 		say "  (the cluster is not at the before-state before run $RUNS: the newest run rolled back)"
 		reset "$(newest_run)"
