@@ -107,6 +107,8 @@ bench: build
 	@bash bench/flags_eval.sh $(BUILD)/hotfix
 	@bash bench/drill.sh $(BUILD)/hotfix
 
+	@POINTS=$${POINTS:-30} bash bench/soak.sh $(BUILD)/hotfix
+
 # The Debian package of the build: binary, man page (from the --help
 # texts), systemd unit and docs, its Depends from the libraries linked.
 package: build

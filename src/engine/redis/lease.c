@@ -153,8 +153,13 @@ int hf_lease_acquire(struct hf_lease *l, const char *run, struct hf_lease_info *
 	rc = eval(l, hf_flags_lua_lease_acquire, hf_flags_lua_lease_acquire_len, args, 4, &ok,
 		  &o, err);
 	/* The driver of this very run, killed on this host (its journal lock
-	 * is ours now): its lease is taken over rather than waited out. */
-	if (!rc && !ok && run && *run && !strcmp(o.run, run) && dead_here(o.holder)) {
+	 * is ours now): its lease is taken over rather than waited out. So is
+	 * the lease of a dead apply that had not named its run yet (killed
+	 * between journaling the run and renewing the lease with its id): it
+	 * may be this run's driver, and it changed nothing, since the lease
+	 * names the run before the first audit record and the first change. */
+	if (!rc && !ok && run && *run && (!strcmp(o.run, run) || !o.run[0]) &&
+	    dead_here(o.holder)) {
 		args[3] = o.holder;
 		rc = eval(l, hf_flags_lua_lease_acquire, hf_flags_lua_lease_acquire_len, args, 4,
 			  &ok, &o, err);
