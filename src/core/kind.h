@@ -85,6 +85,11 @@ enum hf_kind_flags {
 	/* Ramps over shares of traffic ("percent: P" waves, a step per wave
 	 * on one node); the node changes of its manifest go first, in full. */
 	HF_KIND_RAMPS = 1 << 4,
+	/* Its change lives on a shard's primary and replicates from there (a
+	 * function library): a reopened run's step follows its shard's primary
+	 * across a failover instead of staying with its node, now a replica
+	 * that refuses writes. */
+	HF_KIND_ON_PRIMARY = 1 << 5,
 };
 
 struct hf_change_kind {

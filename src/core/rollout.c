@@ -186,8 +186,12 @@ static void map_nodes(struct hf_rollout *r)
 	r->extra = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*r->extra));
 	for (i = 0; i < r->nsteps; i++) {
 		struct hf_node *n = hf_cluster_find(r->c, r->steps[i].node_id);
+		const struct hf_change_kind *kind = r->m->changes[r->steps[i].change].kind;
 		size_t k;
 
+		if (n && n->role == HF_ROLE_REPLICA && n->primary_id &&
+		    (kind->flags & HF_KIND_ON_PRIMARY) && hf_cluster_find(r->c, n->primary_id))
+			n = hf_cluster_find(r->c, n->primary_id);   /* a failover since */
 		if (n) {
 			r->node_of[i] = n;
 			continue;
@@ -1021,6 +1025,51 @@ static int needs_persist(struct hf_rollout *r, const struct hf_step *s)
 	return s->before && ch->kind->needs_persist && ch->kind->needs_persist(ch, s);
 }
 
+/* Before the run is promoted: every applied node step must still hold
+ * the hotfix. A node restarted since it was verified has its config
+ * file's state back (the runtime change lost), which the promotion would
+ * otherwise report as verified, and a CONFIG REWRITE or ACL SAVE write
+ * down for good; it gets the change again (apply is idempotent), and a
+ * node that still does not hold it fails the run. Key changes are left
+ * out: their verification reads every key again. */
+static int reassert(struct hf_rollout *r, struct hf_err *err)
+{
+	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
+	size_t *lost = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*lost));
+	size_t i, n = 0, k = 0;
+	struct hf_target *t;
+	char *why;
+	int rc = 0;
+
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].state == HF_STEP_VERIFIED &&
+		    !(r->m->changes[r->steps[i].change].kind->flags & HF_KIND_KEYS))
+			idx[n++] = i;
+	t = run_op(r, idx, n, OP_VERIFY_AFTER, 0);
+	why = failures(r, idx, t, n, NULL);
+	for (i = 0; !why && i < n; i++)
+		if (!t[i].match)
+			lost[k++] = idx[i];
+	free(t);
+	if (!why && k) {
+		emit(r, "promote", "%zu step(s) no longer hold the hotfix they were verified with "
+		     "(a node restarted?): applying them again", k);
+		free(run_op(r, lost, k, OP_APPLY, 0));
+		t = run_op(r, lost, k, OP_VERIFY_AFTER, 0);
+		why = failures(r, lost, t, k, "does not hold the hotfix after applying it again");
+		free(t);
+		/* What the nodes report now is what a rollback compares with. */
+		if (!why)
+			rc = save_steps(r, lost, k, err);
+	}
+	if (why)
+		rc = hf_err_set(err, HF_ERR, "before the promotion: %s", why);
+	free(why);
+	free(lost);
+	free(idx);
+	return rc;
+}
+
 /* Persist the change on nodes with a config file. 'persisted' is 1 once
  * the intent is journaled and 2 once CONFIG REWRITE succeeded; a resumed
  * run rewrites again (it is idempotent) wherever it is not 2. */
@@ -1035,6 +1084,8 @@ static int promote(struct hf_rollout *r, struct hf_err *err)
 		if (r->steps[i].state == HF_STEP_VERIFIED && r->steps[i].persisted < 2 &&
 		    needs_persist(r, &r->steps[i]))
 			idx[n++] = i;
+	if ((rc = reassert(r, err)))
+		goto out;
 	if (n) {
 		struct hf_target *t;
 

@@ -388,6 +388,7 @@ out:
 
 const struct hf_change_kind hf_kind_function = {
 	.name = "function",
+	.flags = HF_KIND_ON_PRIMARY,
 	.parse = parse,
 	.free = spec_free,
 	.plan = plan,

@@ -155,4 +155,32 @@ acls >"$T/after"
 check "nothing changed" test_cmp "$T/before" "$T/after"
 test_end
 
+# A node restarted after it was verified comes back with its config file's
+# users: its ACL change lost. Before the run is promoted hotfix verifies
+# every node again and applies the change again where it was lost, rather
+# than calling it verified (or writing the old users down with ACL SAVE).
+test_begin 'a node restarted between its verification and the promotion gets the change again'
+sed 's/{waves: \[{nodes: 1}, {nodes: 100%}\]}/{waves: [{nodes: 1, bake: 3s}, {nodes: 100%}]}/' \
+	"$T/rotate.yaml" >"$T/bake.yaml"
+check "the manifest bakes its canary" grep -q 'bake: 3s' "$T/bake.yaml"
+"$HOTFIX" --state "$STATE" apply "$T/bake.yaml" --cluster "$SEED" --yes >"$T/bake.out" 2>"$T/bake.err" &
+pid=$!
+EXTRA_PIDS+=("$pid")
+wait_for "the canary's bake" 30 grep -q 'baking' "$T/bake.out"
+canary=$(sed -n 's/.*applied and verified on replica 127.0.0.1:\([0-9]*\).*/\1/p' "$T/bake.out" | head -1)
+kill -9 "$(cat "$T/acl/$canary/redis.pid")"
+wait_for "the canary to be down" 10 eval '! rcli -p $canary PING >/dev/null 2>&1'
+redis-server "$T/acl/$canary/redis.conf" >/dev/null
+wait_for "the canary to be back" 20 eval '[ "$(rcli -p $canary PING 2>/dev/null)" = PONG ]'
+check "it came back without the created user" test "$(rcli -p "$canary" ACL GETUSER reporting)" = ""
+wait "$pid"
+code=$?
+check "the apply is promoted (exit $code)" test "$code" = 0
+check "it said so, and applied the change again" grep -q "2 step(s) no longer hold the hotfix .*applying them again" "$T/bake.out"
+check "the canary has the created user" auth_on "$canary" reporting report-pw-456
+check "and the new password" auth_on "$canary" app new-secret-123
+expect_exit 0 "rollback" hf rollback "$(last_run)"
+check "the old password works again everywhere" auth_ok app old-secret
+test_end
+
 finish

@@ -90,6 +90,30 @@ dumps >"$T/after"
 check "after --force every primary's dump is identical to before" test_cmp "$T/before" "$T/after"
 test_end
 
+# A failover between apply and rollback: the shard's library is restored
+# on its new primary (the old one, a replica now, refuses writes).
+role_of() { rcli -p "$1" ROLE | head -1; }
+says_everywhere() {   # says_everywhere VALUE: every node's library returns VALUE
+	local p
+	for p in $PRIMARIES $REPLICAS; do
+		rcli -p "$p" FUNCTION LIST LIBRARYNAME billing WITHCODE | grep -q "\"$1\"" || return 1
+	done
+}
+test_begin 'a failover between apply and rollback: restored on the shard'"'"'s new primary'
+expect_exit 0 "apply v2" hf apply "$T/m/fix.yaml" --cluster "$SEED" --yes
+run=$(last_run)
+replica=$((BASE + 3))
+old=$(rcli -p "$replica" ROLE | sed -n 3p)
+rcli -p "$replica" CLUSTER FAILOVER >/dev/null
+wait_for "the replica on $replica to take its shard over" 20 eval '[ "$(role_of $replica)" = master ]'
+wait_for "its old primary on $old to follow it" 20 eval '[ "$(role_of $old)" = slave ]'
+expect_exit 0 "rollback" hf rollback "$run"
+wait_for "every node, both of the failed-over shard, at v1" 10 says_everywhere v1
+check "every node runs v1" says_everywhere v1
+rcli -p "$old" CLUSTER FAILOVER >/dev/null
+wait_for "the shard back as it was" 20 eval '[ "$(role_of $old)" = master ]'
+test_end
+
 test_begin 'invalid function changes: refused with a position, nothing touched'
 fn_manifest "$T/m/missing.yaml" billing no_such_file.lua
 expect_exit 2 "a function file that does not exist" hf plan "$T/m/missing.yaml" --cluster "$SEED"
