@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/misc.h"
 
 const char *hf_role_name(enum hf_role r)
 {
@@ -377,9 +378,16 @@ int hf_topology_from_nodes(const struct hf_uri *uri, long timeout_ms, const char
 int hf_redis_cluster_discover(const struct hf_uri *uri, long timeout_ms, long converge_ms,
 			      struct hf_cluster **out, struct hf_err *err)
 {
+	long long until = hf_mono_ms() + (converge_ms > 0 ? converge_ms : HF_CONVERGE_DEFAULT_MS);
 	struct hf_cluster *c = NULL;
-	int rc = hf_topology_read_seed(uri, timeout_ms, &c, err);
+	int rc;
 
+	/* A seed that is loading its data set (restarted) answers LOADING
+	 * for a while: wait for it as for nodes that disagree (found by the
+	 * soak: a resume --rollback right after a node's restart). */
+	while ((rc = hf_topology_read_seed(uri, timeout_ms, &c, err)) && err &&
+	       strstr(err->msg, "with: LOADING") && hf_mono_ms() < until)
+		hf_sleep_ms(200);
 	if (rc)
 		return rc;
 	c->converge_ms = converge_ms;
