@@ -238,7 +238,10 @@ static void find_drift(struct hf_rollout *r)
 		if (n && strcmp(addr, s->addr))
 			hf_buf_printf(&b, "%snode %s moved from %s to %s", b.len ? "; " : "",
 				      s->node_id, s->addr, addr);
-		if (!n)
+		/* An inventory says which nodes there are; a Redis node missing
+		 * from the seed's view may only be down (a plain primary lists
+		 * the replicas connected to it): it is reached at its address. */
+		if (!n && r->c->inventory)
 			r->drift_blocks = 1;
 		if (!n)
 			hf_buf_printf(&b, "%snode %s (%s) is not in the cluster any more",
@@ -1343,8 +1346,9 @@ static int conclude_run(struct hf_rollout *r, int rc, int rq, struct hf_err *err
 }
 
 /* A reopened run whose topology changed: named as an event; a node gone
- * or new refuses going forward (the run's waves were planned without it),
- * a node that moved is reached at its new address. */
+ * from an inventory, or new in it, refuses going forward (the run's waves
+ * were planned without it); a node that moved, or a Redis node the seed no
+ * longer lists, is reached at its address. */
 static int drifted(struct hf_rollout *r, struct hf_err *err)
 {
 	if (!r->drift || !*r->drift)

@@ -31,7 +31,8 @@ struct hf_rollout {
 	size_t nextra;
 	/* What changed in the topology since the run was planned (a reopened
 	 * run: resume, rollback), "" when nothing; 'drift_blocks' when a node
-	 * is gone or new, which a run going forward cannot take in. */
+	 * is gone from an inventory or new in it, which a run going forward
+	 * cannot take in. */
 	char *drift;
 	int drift_blocks;
 	hf_event_fn event;
