@@ -126,6 +126,20 @@ static void test_uri(void **state)
 	assert_int_equal(u.port, 30001);
 	hf_uri_release(&u);
 
+	/* The exec engine's inventory: kept absolute when the file exists. */
+	assert_int_equal(hf_uri_parse("exec:/nonexistent/inv.yaml", &u, &err), 0);
+	assert_string_equal(u.inventory, "/nonexistent/inv.yaml");
+	assert_null(u.password);
+	red = hf_uri_redacted(&u);
+	assert_string_equal(red, "exec:/nonexistent/inv.yaml");
+	free(red);
+	hf_uri_release(&u);
+	assert_int_equal(hf_uri_parse("exec:.", &u, &err), 0);
+	assert_true(u.inventory[0] == '/');
+	hf_uri_release(&u);
+	assert_int_equal(hf_uri_parse("exec:", &u, &err), HF_EINVAL);
+	assert_non_null(strstr(err.msg, "names no inventory file"));
+
 	setenv("HOTFIX_PASSWORD", "from-env", 1);
 	assert_int_equal(hf_uri_parse("redis://h:1", &u, &err), 0);
 	assert_string_equal(u.password, "from-env");

@@ -335,7 +335,10 @@ int hf_uri_parse(const char *s, struct hf_uri *out, struct hf_err *err)
 		if (!p[5])
 			return hf_err_set(err, HF_EINVAL, "cannot use cluster 'exec:': it names no "
 					  "inventory file (exec:FILE)");
-		u.inventory = hf_xstrdup(p + 5);
+		/* Absolute: the journal keeps it for a resume from elsewhere. */
+		u.inventory = realpath(p + 5, NULL);
+		if (!u.inventory)
+			u.inventory = hf_xstrdup(p + 5);
 		u.host = hf_xstrdup("exec");
 		*out = u;
 		return 0;
