@@ -1034,7 +1034,8 @@ static int needs_persist(struct hf_rollout *r, const struct hf_step *s)
  * otherwise report as verified, and a CONFIG REWRITE or ACL SAVE write
  * down for good; it gets the change again (apply is idempotent), and a
  * node that still does not hold it fails the run. Key changes are left
- * out: their verification reads every key again. */
+ * out (their verification reads every key again), and ramps (a ramp's
+ * step is what the next one changes). */
 static int reassert(struct hf_rollout *r, struct hf_err *err)
 {
 	size_t *idx = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*idx));
@@ -1046,7 +1047,7 @@ static int reassert(struct hf_rollout *r, struct hf_err *err)
 
 	for (i = 0; i < r->nsteps; i++)
 		if (r->steps[i].state == HF_STEP_VERIFIED &&
-		    !(r->m->changes[r->steps[i].change].kind->flags & HF_KIND_KEYS))
+		    !(r->m->changes[r->steps[i].change].kind->flags & (HF_KIND_KEYS | HF_KIND_RAMPS)))
 			idx[n++] = i;
 	t = run_op(r, idx, n, OP_VERIFY_AFTER, 0);
 	why = failures(r, idx, t, n, NULL);

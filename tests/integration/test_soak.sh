@@ -25,12 +25,11 @@ check "every node back at its before-state" test "$(cfg "$BASE" timeout)" = 0
 test_end
 hf sandbox down --dir "$T/lease" >/dev/null 2>&1
 
-# The kinds in this order put the three fault runs (runs 4, 8 and 12) on
-# data, config and acl: a failover during a function hotfix is a known
-# bug (its rollback is sent to the shard's old primary, now a replica:
-# READONLY, exit 4 for ever), which the full soak reports.
+# Every fourth run has a node fault instead of a kill; how many runs it
+# takes to land 10 kills depends on how many drivers end before theirs,
+# so there are 3 fault runs or more, the faults in turn.
 SOAK_SEED=${SOAK_SEED:-14}
-test_begin "soak: 10 random kill points and 3 node faults under load (SEED=$SOAK_SEED)"
+test_begin "soak: 10 random kill points and node faults under load (SEED=$SOAK_SEED)"
 expect_exit 0 "bench/soak.sh converges at every point, loses no write" \
 	env POINTS=10 SEED="$SOAK_SEED" FAULT_EVERY=4 KINDS=function,acl,config,data,binary SOAK_JSON="$T/soak.json" ${test_keep:+SOAK_KEEP=1} \
 	bash "$HF_SOURCE_DIR/bench/soak.sh" "$HOTFIX"
@@ -40,10 +39,13 @@ check "every kill point converged exactly" json_true "$T/soak.json" '.converged 
 check "every check (after-state, before-state) passed" json_true "$T/soak.json" '.checks_ok == .checks, .checks > .kill_points'
 check "every kind was killed at least once" json_true "$T/soak.json" \
 	'(.kinds | keys) == ["acl", "binary", "config", "data", "function"], (.kinds[] | .kill_points >= 1)'
-check "three node faults, each run ended applied or rolled back exactly" json_true "$T/soak.json" \
-	'.fault_runs == 3, .fault_runs_ok == 3'
-check "each fault once: a replica killed, a primary stopped, a failover" \
-	test "$(grep -c 'kill -9 of replica\|SIGSTOP of primary\|CLUSTER FAILOVER of replica' "$T/out")" = 3
+check "3 node faults or more, each run ended applied or rolled back exactly" json_true "$T/soak.json" \
+	'.fault_runs >= 3, .fault_runs_ok == .fault_runs'
+check "each fault at least once: a replica killed, a primary stopped, a failover" eval \
+	'grep -q "kill -9 of replica" "$T/out" && grep -q "SIGSTOP of primary" "$T/out" &&
+	 grep -q "CLUSTER FAILOVER of replica" "$T/out"'
+check "a line per fault run" test "$(grep -c 'kill -9 of replica\|SIGSTOP of primary\|CLUSTER FAILOVER of replica' "$T/out")" \
+	= "$(jq .fault_runs "$T/soak.json")"
 check "writes were acknowledged, every one found" json_true "$T/soak.json" \
 	'.load.acked_writes > 0, .load.lost == 0, .load.unverifiable == 0, .load.verified == .load.acked_writes'
 check "the summary prints the seed to replay the run" contains "$T/out" "^seed  *SEED=$SOAK_SEED"
