@@ -44,7 +44,8 @@
 # Environment: POINTS (100) kill points; SEED (random) the RNG's seed,
 # printed as SEED=N to replay a run's choices (the moments still depend on
 # the machine); KINDS (config,function,acl,data,binary); FAULT_EVERY (4;
-# 0: no fault runs); SOAK_SKIP=KIND:FAULT,... pairs of a kind and a fault
+# 0: no fault runs); MIN_FAULTS (0) fault runs to have at least, runs
+# going on past POINTS kills until then; SOAK_SKIP=KIND:FAULT,... pairs of a kind and a fault
 # not to combine (a known bug; the pair's run gets the next fault, and the
 # summary says how many were skipped); LOAD_RATE (300 requests/s); SOAK_JSON=FILE the summary
 # as JSON too; SOAK_KEEP=1 keeps the directory and the sandbox. Exits 1 if
@@ -59,6 +60,7 @@ POINTS=${POINTS:-100}
 SEED=${SEED:-$(( $(date +%s%N) % 1000000007 ))}
 KINDS=${KINDS:-config,function,acl,data,binary}
 FAULT_EVERY=${FAULT_EVERY:-4}
+MIN_FAULTS=${MIN_FAULTS:-0}
 SOAK_SKIP=${SOAK_SKIP:-}
 SKIPPED=0
 LOAD_RATE=${LOAD_RATE:-300}
@@ -667,7 +669,7 @@ fault_run() {
 }
 
 i=0
-while [ "$KILLS" -lt "$POINTS" ]; do
+while [ "$KILLS" -lt "$POINTS" ] || { [ "$FAULT_EVERY" -gt 0 ] && [ "$FAULTS" -lt "$MIN_FAULTS" ]; }; do
 	k=${KIND_LIST[$((i % ${#KIND_LIST[@]}))]}
 	i=$((i + 1))
 	RUNS=$((RUNS + 1))
