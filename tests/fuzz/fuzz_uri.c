@@ -60,6 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hf_uri_parse(s, &u, &err)) {
 		if (!err.msg[0] || u.host)
 			abort();
+	} else if (u.inventory) {
+		/* exec:FILE names the exec engine's inventory: no address. */
+		char *red = hf_uri_redacted(&u);
+
+		if (!*u.inventory || strncmp(s, "exec:", 5) || u.password || u.user ||
+		    strcmp(red + 5, u.inventory))
+			abort();
+		free(red);
+		hf_uri_release(&u);
 	} else {
 		if (!u.host || !*u.host || u.port < 1 || u.port > 65535)
 			abort();
