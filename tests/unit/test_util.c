@@ -628,7 +628,9 @@ static void test_proc_exec(void **state)
 	char *cat[] = { "/bin/cat", NULL };
 	char *sh_split[] = { "/bin/sh", "-c", "echo out; echo err >&2; pwd; exit 3", NULL };
 	char *sh_big[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero", NULL };
-	char *sh_slow[] = { "/bin/sh", "-c", "sleep 30 & echo $! ; sleep 30", NULL };
+	/* Two commands that never end by themselves, a grandchild and its
+	 * parent: only the kill at the deadline ends them. */
+	char *sh_slow[] = { "/bin/sh", "-c", "tail -f /dev/null & echo $! ; tail -f /dev/null", NULL };
 	char *missing[] = { "/nonexistent/hotfix-test", NULL };
 	struct hf_proc_io io = { .in = "line one\nline two\n", .inlen = 18 };
 	char big[200000];
