@@ -90,6 +90,9 @@ enum hf_kind_flags {
 	 * across a failover instead of staying with its node, now a replica
 	 * that refuses writes. */
 	HF_KIND_ON_PRIMARY = 1 << 5,
+	/* Speaks to its nodes through commands of its own, not Redis': the
+	 * only kind an exec engine's inventory takes. */
+	HF_KIND_COMMANDS = 1 << 6,
 };
 
 struct hf_change_kind {

@@ -383,7 +383,7 @@ static int exec_refusal(const struct hf_manifest *m, const struct hf_cluster *c,
 	size_t k;
 
 	for (k = 0; k < m->nchanges; k++)
-		if (strcmp(m->changes[k].kind->name, "exec"))
+		if (!(m->changes[k].kind->flags & HF_KIND_COMMANDS))
 			return hf_err_set(err, HF_EINVAL, "cannot plan: cluster exec:%s is an "
 					  "inventory of the exec engine, whose nodes hotfix drives "
 					  "through commands ('exec' changes); change %zu is '%s', which "

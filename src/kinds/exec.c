@@ -471,6 +471,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 
 const struct hf_change_kind hf_kind_exec = {
 	.name = "exec",
+	.flags = HF_KIND_COMMANDS,
 	.parse = parse,
 	.free = spec_free,
 	.summary = summary,
