@@ -50,6 +50,11 @@ void hf_guard_probe(struct hf_guard_run *g);
  * -1 not sampled yet. */
 int hf_guard_node_seen(const struct hf_guard_run *g, size_t i);
 
+/* What Prometheus answered with an error at the last sample ("EXPR:
+ * why", for the first such query), or NULL when every query it was asked
+ * had an answer (an empty one too). */
+const char *hf_guard_error(const struct hf_guard_run *g);
+
 /* Can this build's guard compute 'metric'? */
 int hf_guard_supports(const char *metric);
 

@@ -39,7 +39,10 @@ struct hf_wave_spec {
 };
 
 struct hf_check {
-	char *metric;
+	char *metric;             /* a metric of the guard's (core/judge.h), or for a
+				   * 'promql' check the expression as written */
+	char *promql;             /* a PromQL template (util/tpl.h), or NULL */
+	int slot;                 /* promql: which of the guard's PromQL metrics */
 	int has_max, has_min, has_ratio;
 	double max, min, ratio;   /* ratio = max_ratio_to_baseline */
 	struct hf_pos pos;
@@ -56,6 +59,7 @@ struct hf_guard {
 	enum hf_unobservable on_unobservable;  /* default hold */
 	struct hf_check *checks;
 	size_t nchecks;
+	char *prometheus;         /* where 'promql' checks are read: a base URL, or NULL */
 	struct hf_pos pos;
 };
 

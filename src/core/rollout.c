@@ -1362,6 +1362,30 @@ static int drifted(struct hf_rollout *r, struct hf_err *err)
 			  "again", r->run->id, r->drift, r->run->id);
 }
 
+/* After the baseline: a guard whose Prometheus fails its queries (down,
+ * a PromQL error) would hold every bake. Before any node changed the run
+ * is refused (HF_EREFUSED, nothing to undo); a resumed run goes on, its
+ * bakes holding until Prometheus answers. */
+static int guard_sees(struct hf_rollout *r, struct hf_err *err)
+{
+	const char *why = hf_guard_error(r->guard);
+	size_t i;
+
+	if (!why)
+		return 0;
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].state >= HF_STEP_APPLYING) {
+			emit(r, "guard", "Prometheus failed a query: %s; the bakes hold until it "
+			     "answers", why);
+			return 0;
+		}
+	hf_err_set(err, HF_EREFUSED, "the guard cannot read its metrics: %s", why);
+	r->run->pid = 0;
+	set_run_state(r, HF_RUN_FAILED, err->msg, NULL);
+	emit(r, "run", "%s; no node was changed", err->msg);
+	return HF_EREFUSED;
+}
+
 int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 {
 	int *round = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*round));
@@ -1396,6 +1420,8 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 		/* After a resume the baseline is taken again, changed nodes
 		 * included: the journal keeps the first one's description. */
 		rq = take_baseline(r, err);
+		if (!rq && (rc = guard_sees(r, err)))
+			goto out;   /* refused: nothing changed */
 	}
 	for (w = 1; !rc && !rq && w <= nwaves; w++)
 		rc = run_wave(r, w, nwaves, round, idx, &rq, err);
