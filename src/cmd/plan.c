@@ -58,7 +58,7 @@ int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 				       m->guard.checks[i].promql, m->guard.prometheus);
 			else
 				printf("  guard check %s%s\n", m->guard.checks[i].metric,
-				       hf_guard_supports(m->guard.checks[i].metric) ? "" :
+				       hf_guard_supports(&m->guard.checks[i]) ? "" :
 				       " (not computed by this build: plan and apply refuse it)");
 		if (m->guard.none)
 			printf("  guard: none (bakes are plain waits)\n");

@@ -13,9 +13,9 @@
 #include "core/stats.h"
 #include "util/buf.h"
 
-int hf_guard_supports(const char *metric)
+int hf_guard_supports(const struct hf_check *k)
 {
-	return hf_judge_metric_of(metric) >= 0;
+	return hf_judge_check_metric(k) >= 0;
 }
 
 #define PROM_WHY 160        /* bytes kept of why a node has no PromQL value */

@@ -55,8 +55,8 @@ int hf_guard_node_seen(const struct hf_guard_run *g, size_t i);
  * had an answer (an empty one too). */
 const char *hf_guard_error(const struct hf_guard_run *g);
 
-/* Can this build's guard compute 'metric'? */
-int hf_guard_supports(const char *metric);
+/* Can this build's guard judge check 'k'? */
+int hf_guard_supports(const struct hf_check *k);
 
 /* The checks 'spec' puts in force (the defaults when it has none), for
  * plan: "error_rate max 0.01; latency_p99_ms max 2x baseline". */

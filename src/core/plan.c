@@ -30,7 +30,7 @@ int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err)
 		const struct hf_check *ck = &m->guard.checks[i];
 
 		/* A safety check is never silently ignored. */
-		if (!hf_guard_supports(ck->metric))
+		if (!hf_guard_supports(ck))
 			return hf_err_set(err, HF_EINVAL,
 					  "%s:%d:%d: guard check '%s' cannot run: this build has no "
 					  "synthetic probes yet; remove the check or use another metric",
