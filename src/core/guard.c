@@ -15,7 +15,7 @@
 
 int hf_guard_supports(const struct hf_check *k)
 {
-	return hf_judge_check_metric(k) >= 0;
+	return k->reader || hf_judge_check_metric(k) >= 0;
 }
 
 #define PROM_WHY 160        /* bytes kept of why a node has no PromQL value */
@@ -77,8 +77,17 @@ struct hf_guard_run {
 	char prom_error[400];               /* a query Prometheus failed at the last
 					     * sample, "" when none */
 	double prom_sum[HF_PROMQL_MAX];     /* baseline: sums of per-sample values */
+	size_t reads;                       /* reader checks since the last verdict */
+	char reader_fail[600];
 	int prom_n[HF_PROMQL_MAX];
 };
+
+void hf_guard_readers(struct hf_guard_run *g, size_t reads, const char *fail)
+{
+	g->reads += reads;
+	if (fail && fail[0] && !g->reader_fail[0])
+		snprintf(g->reader_fail, sizeof(g->reader_fail), "%s", fail);
+}
 
 const char *hf_guard_error(const struct hf_guard_run *g)
 {
@@ -272,7 +281,7 @@ static void prom_sample(struct hf_guard_run *g)
 		for (k = 0; k < g->nslots; k++)
 			exprs[i * (size_t)g->nslots + (size_t)k] = g->promql[k] ?
 				hf_cluster_render(g->c, g->nodes[i], g->promql[k]->promql, NULL,
-						  HF_TPL_PROMQL) : hf_xstrdup("vector(0)");
+						  NULL, HF_TPL_PROMQL) : hf_xstrdup("vector(0)");
 	hf_prom_query(g->prom, exprs, nq, res);
 	g->prom_error[0] = '\0';
 	for (q = 0; q < nq && !g->prom_error[0]; q++)
@@ -709,6 +718,12 @@ void hf_guard_describe(const struct hf_guard *spec, char *out, size_t len)
 	for (i = 0; i < spec->nchecks; i++) {
 		const struct hf_check *k = &spec->checks[i];
 
+		if (k->reader) {
+			hf_buf_printf(&b, "%sreader `%s`%s%s%s on %ld key(s) a wave changed, each "
+				      "interval", i ? "; " : "", k->reader, k->match ? " matching '" : "",
+				      k->match ? k->match : "", k->match ? "'" : "", k->keys);
+			continue;
+		}
 		hf_buf_printf(&b, "%s%s%s%s", i ? "; " : "", k->promql ? "promql '" : "",
 			      k->metric, k->promql ? "'" : "");
 		if (k->has_max)
@@ -816,7 +831,11 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		in.interval = g->intervals;
 	}
 	g->probed = 0;
+	in.reads = g->reads;
+	in.reader_fail = g->reader_fail;
 	hf_judge_verdict(&in, v);
+	g->reads = 0;
+	g->reader_fail[0] = '\0';
 	for (k = 0; k < HF_PROMQL_MAX; k++)
 		hf_buf_release(&unseen[k]);
 	free(hist);

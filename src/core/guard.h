@@ -41,6 +41,11 @@ size_t hf_guard_baseline_checks(const struct hf_guard_run *g, struct hf_verdict_
  * interval's numbers go to hf_judge_verdict(), which says what they mean. */
 void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v);
 
+/* What the reader checks found since the last verdict: 'reads' keys
+ * read, 'fail' how the first failed read failed (NULL: none did). The
+ * next hf_guard_evaluate() judges it. */
+void hf_guard_readers(struct hf_guard_run *g, size_t reads, const char *fail);
+
 /* Probe every shard once now (a no-op unless a check needs the probes);
  * the worst result until the next verdict is what the verdict judges. The
  * rollout calls it on every tick of a wait. */

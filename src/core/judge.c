@@ -322,6 +322,29 @@ static void check_cluster_state(const struct hf_judge_input *in, struct findings
 	}
 }
 
+/* The reader checks' reads of the interval: one failed read fails it. */
+static void check_readers(const struct hf_judge_input *in, struct findings *f,
+			  struct hf_verdict *v)
+{
+	int failed = in->reader_fail && in->reader_fail[0];
+	struct hf_verdict_check *vc;
+
+	if (!in->reads && !failed)
+		return;
+	vc = next_check(v, "reader");
+	if (vc) {
+		vc->outcome = failed ? HF_CHECK_FAIL : HF_CHECK_PASS;
+		vc->value = (double)in->reads;
+		snprintf(vc->rule, sizeof(vc->rule), "every read succeeds");
+		if (failed)
+			snprintf(vc->why, sizeof(vc->why), "%s", in->reader_fail);
+	}
+	if (failed)
+		hf_buf_printf(&f->fails, "%s%s", f->fails.len ? "; " : "", in->reader_fail);
+	else
+		hf_buf_printf(&f->seen, "%s%zu key(s) read", f->seen.len ? ", " : "", in->reads);
+}
+
 /* The manifest's checks over the interval's values: each value into
  * 'f->seen', each failure into 'f->fails'; a traffic check without a
  * value where the traffic went away sets 'f->unjudged'. */
@@ -406,6 +429,7 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 			nchanged++;
 	check_cluster_state(in, &f, v);
 	check_metrics(in, &f, v);
+	check_readers(in, &f, v);
 	/* Calls are what the guard's own metrics count; with PromQL checks
 	 * alone (an engine that is not Redis) there are none. */
 	if (f.native || !in->nchecks)

@@ -203,6 +203,11 @@ struct hf_judge_input {
 	size_t nhistory;
 	long interval;                       /* this interval's number */
 
+	size_t reads;                        /* keys the reader checks read in
+					      * the interval */
+	const char *reader_fail;             /* how the first read that failed
+					      * failed, NULL or "" */
+
 	const struct hf_check *checks;       /* a check on an unknown metric is
 					      * skipped */
 	size_t nchecks;
@@ -224,7 +229,8 @@ void hf_judge_limit(const struct hf_check *k, int m, const double *baseline,
  * and a relative check also fails when the changed nodes are worse than
  * the unchanged ones of the same role in the same intervals (Mann-Whitney
  * U, one sided, with HF_JUDGE_MW_* and the floor). A changed node that
- * sees the cluster down or slots on failed nodes fails whatever the checks.
+ * sees the cluster down or slots on failed nodes fails whatever the checks,
+ * and so does a reader check's failed read.
  *
  * A metric without a value in the interval gives no evidence: its check
  * neither passes nor fails. In particular a traffic metric has no value

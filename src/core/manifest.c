@@ -408,6 +408,8 @@ static int parse_check(struct hf_yaml *y, struct fy_node *item, struct hf_pos at
 	char where[32];
 	int rc;
 
+	if (fy_node_is_mapping(item) && fy_node_mapping_lookup_by_string(item, "reader", -1))
+		return hf_reader_parse(y, item, at, idx, ck);
 	snprintf(where, sizeof(where), "check %zu", idx);
 	rc = hf_yaml_walk(y, item, at, where, f, F_N);
 	if (rc)
@@ -763,6 +765,9 @@ void hf_manifest_free(struct hf_manifest *m)
 	for (i = 0; i < m->guard.nchecks; i++) {
 		free(m->guard.checks[i].metric);
 		free(m->guard.checks[i].promql);
+		free(m->guard.checks[i].reader);
+		free(m->guard.checks[i].match);
+		free(m->guard.checks[i].dir);
 	}
 	free(m->guard.checks);
 	free(m->guard.prometheus);

@@ -29,6 +29,11 @@ int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err)
 	for (i = 0; i < m->guard.nchecks; i++) {
 		const struct hf_check *ck = &m->guard.checks[i];
 
+		if (ck->reader && !hf_manifest_over_keys(m))
+			return hf_err_set(err, HF_EINVAL, "%s:%d:%d: guard check %zu is a reader: it "
+					  "reads the keys a data change wrote, and this hotfix has "
+					  "no data change", m->path, ck->pos.line, ck->pos.col, i + 1);
+
 		/* A safety check is never silently ignored. */
 		if (!hf_guard_supports(ck))
 			return hf_err_set(err, HF_EINVAL,

@@ -55,13 +55,13 @@ static const char *label_of(const void *ctx, const char *key)
 }
 
 char *hf_cluster_render(const struct hf_cluster *c, const struct hf_node *n, const char *tpl,
-			const char *side, enum hf_tpl_quote q)
+			const char *side, const char *key, enum hf_tpl_quote q)
 {
 	const struct hf_inv_node *inv = inv_of(c, n);
 	char port[16], group[16], node[300];
 	struct hf_tpl_vars v = { .id = n->id, .host = n->host, .port = port,
 				 .role = hf_role_name(n->role), .group = group, .node = node,
-				 .side = side, .label = inv ? label_of : NULL, .ctx = inv };
+				 .side = side, .key = key, .label = inv ? label_of : NULL, .ctx = inv };
 
 	snprintf(port, sizeof(port), "%d", n->port);
 	snprintf(group, sizeof(group), "%d", n->shard + 1);

@@ -55,7 +55,7 @@ static int check_template(struct hf_yaml *y, const struct hf_field *f, int side_
 	const char *s = fy_node_get_scalar0(f->val);
 	size_t at, n;
 
-	if (hf_tpl_bad_word(s, side_ok, &at, &n))
+	if (hf_tpl_bad_word(s, side_ok ? HF_TPL_SIDE : 0, &at, &n))
 		return hf_yaml_fail(y, hf_yaml_pos(y, f->val, f->pos),
 				    "'%s': {%.*s} is %s (id, host, port, role, group, node, "
 				    "labels.KEY%s)", f->name, (int)n, s + at,
@@ -145,7 +145,7 @@ static void first_line(const char *s, char *out, size_t len)
 static void run(const struct exec_spec *es, int k, struct hf_kind_ctx *x, struct hf_target *t,
 		const char *side, const char *in, struct ran *r)
 {
-	char *cmd = hf_cluster_render(x->c, t->node, es->tpl[k], side, HF_TPL_SHELL), line[256];
+	char *cmd = hf_cluster_render(x->c, t->node, es->tpl[k], side, NULL, HF_TPL_SHELL), line[256];
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 	struct hf_proc_io io = { .in = in, .inlen = in ? strlen(in) : 0, .cwd = es->dir,
 				 .max = OUTPUT_MAX };
@@ -209,7 +209,7 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 						  "refuses: %s", t[i].node->id, t[i].node->host,
 						  t[i].node->port, r.why);
 		}
-		cmd = hf_cluster_render(x->c, t[i].node, es->tpl[T_APPLY], NULL, HF_TPL_SHELL);
+		cmd = hf_cluster_render(x->c, t[i].node, es->tpl[T_APPLY], NULL, NULL, HF_TPL_SHELL);
 		hf_target_add_diff(&t[i], "%s%s", t[i].node->role == HF_ROLE_PRIMARY &&
 				   es->tpl[T_BEFORE_PRIMARY] ? "(before_primary first) " : "", cmd);
 		free(cmd);

@@ -6,8 +6,9 @@
 
 #include "util/buf.h"
 
-enum { W_ID, W_HOST, W_PORT, W_ROLE, W_GROUP, W_NODE, W_SIDE, W_N };
-static const char *const words[W_N] = { "id", "host", "port", "role", "group", "node", "side" };
+enum { W_ID, W_HOST, W_PORT, W_ROLE, W_GROUP, W_NODE, W_SIDE, W_KEY, W_N };
+static const char *const words[W_N] = { "id", "host", "port", "role", "group", "node", "side",
+					 "key" };
 
 /* The length of a placeholder's name at 's' (just after '{'): a word of
  * lower-case letters and '_', or "labels." and a label's name, closed by
@@ -45,7 +46,7 @@ static int which(const char *w, size_t n)
 	return -1;
 }
 
-int hf_tpl_bad_word(const char *tpl, int side_ok, size_t *at, size_t *len)
+int hf_tpl_bad_word(const char *tpl, unsigned allow, size_t *at, size_t *len)
 {
 	const char *p;
 
@@ -53,7 +54,8 @@ int hf_tpl_bad_word(const char *tpl, int side_ok, size_t *at, size_t *len)
 		size_t n = placeholder(tpl, p);
 		int w = n ? which(p + 1, n) : 0;
 
-		if (n && (w < 0 || (w == W_SIDE && !side_ok))) {
+		if (n && (w < 0 || (w == W_SIDE && !(allow & HF_TPL_SIDE)) ||
+			  (w == W_KEY && !(allow & HF_TPL_KEY)))) {
 			*at = (size_t)(p + 1 - tpl);
 			*len = n;
 			return 1;
@@ -82,7 +84,8 @@ static void quote(struct hf_buf *b, const char *v, enum hf_tpl_quote q)
 static void value(struct hf_buf *b, const char *w, size_t n, const struct hf_tpl_vars *v,
 		  enum hf_tpl_quote q)
 {
-	const char *val[W_N] = { v->id, v->host, v->port, v->role, v->group, v->node, v->side };
+	const char *val[W_N] = { v->id, v->host, v->port, v->role, v->group, v->node, v->side,
+				 v->key };
 	int k = which(w, n);
 
 	if (k == W_N) {

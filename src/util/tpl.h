@@ -4,7 +4,7 @@
  *
  *   {id} {host} {port} {role} {group} {node} (= host:port)
  *   {labels.KEY}    an inventory label ("" where there is none)
- *   {side}          where the user of the template allows it
+ *   {side} {key}    where the user of the template allows them
  *
  * A placeholder is a lower-case word (or "labels." and a label's name) in
  * braces, not after '$'. Anything else in braces is the template's own
@@ -17,7 +17,8 @@
 
 struct hf_tpl_vars {
 	const char *id, *host, *port, *role, *group, *node;
-	const char *side;        /* NULL: not allowed */
+	const char *side;        /* verify's "after" or "before" */
+	const char *key;         /* a reader's key */
 	/* Label 'key' of the node, or NULL: NULL when there are none. */
 	const char *(*label)(const void *ctx, const char *key);
 	const void *ctx;
@@ -28,11 +29,18 @@ enum hf_tpl_quote {
 	HF_TPL_PROMQL,   /* '\' and '"' escaped: inside a PromQL "string" */
 };
 
+/* The placeholders a template may have beyond the node's. */
+enum hf_tpl_allow {
+	HF_TPL_SIDE = 1 << 0,
+	HF_TPL_KEY = 1 << 1,
+};
+
 /* The first placeholder of 'tpl' that is not one, or one that is not
- * allowed ({side} unless 'side_ok'): its offset from 'tpl' into '*at' and
- * its name's length into '*len' (name only, without the braces). Returns
- * 1 when there is such a word, 0 when every placeholder is good. */
-int hf_tpl_bad_word(const char *tpl, int side_ok, size_t *at, size_t *len);
+ * allowed ({side}, {key} unless 'allow' has them): its offset from 'tpl'
+ * into '*at' and its name's length into '*len' (name only, without the
+ * braces). Returns 1 when there is such a word, 0 when every placeholder
+ * is good. */
+int hf_tpl_bad_word(const char *tpl, unsigned allow, size_t *at, size_t *len);
 
 /* 'tpl' with each placeholder replaced by its value in 'v', quoted as
  * 'q' says. Unknown words stay as they are (hf_tpl_bad_word() refused

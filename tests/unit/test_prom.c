@@ -115,7 +115,9 @@ static void test_render(void **state)
 	assert_int_equal(at, 13);
 	assert_int_equal(n, 3);
 	assert_true(hf_tpl_bad_word("{side}", 0, &at, &n));
-	assert_false(hf_tpl_bad_word("{side}", 1, &at, &n));
+	assert_false(hf_tpl_bad_word("{side}", HF_TPL_SIDE, &at, &n));
+	assert_true(hf_tpl_bad_word("{key}", HF_TPL_SIDE, &at, &n));
+	assert_false(hf_tpl_bad_word("get {key}", HF_TPL_KEY, &at, &n));
 }
 
 int main(void)
