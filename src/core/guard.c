@@ -74,7 +74,7 @@ struct hf_guard_run {
 	double (*pv)[HF_PROMQL_MAX];        /* per node: each slot's value at the last
 					     * sample, NAN for none */
 	char (*pwhy)[HF_PROMQL_MAX][PROM_WHY];  /* and why there was none */
-	char prom_error[400];               /* a query Prometheus failed at the last
+	char prom_error[512];               /* a query Prometheus failed at the last
 					     * sample, "" when none */
 	double prom_sum[HF_PROMQL_MAX];     /* baseline: sums of per-sample values */
 	size_t reads;                       /* reader checks since the last verdict */
