@@ -131,6 +131,26 @@ expect_exit 0 "rollback" "$HOTFIX" --state "$S1" rollback last
 check "every key back" test "$(for i in $(seq 1 40); do rcli -p "$BASE" -c GET "d:$i"; done | sort -u)" = old
 test_end
 
+test_begin 'a lease node out of memory (what a bad maxmemory hotfix does) still takes, renews and frees the lease'
+# The primary that serves the lease's slot, full: it refuses every write
+# that needs memory, and once the hotfix sets allkeys-lru it evicts the
+# lease and its counter; a driver must still be able to fence and roll back.
+OWNER=$(rcli -p "$BASE" CLUSTER NODES | awk -v s="$(rcli -p "$BASE" CLUSTER KEYSLOT "$LEASE")" '
+	/master/ { for (i = 9; i <= NF; i++) { split($i, r, "-"); if (s >= r[1] && s <= (r[2] == "" ? r[1] : r[2])) { split($2, a, "[:@]"); print a[2] } } }')
+check "found the lease slot's primary" test -n "$OWNER"
+rcli -p "$OWNER" SET 'oom:{hotfix}:filler' "$(head -c 100000 /dev/zero | tr '\0' x)" >/dev/null
+rcli -p "$OWNER" CONFIG SET maxmemory-policy noeviction >/dev/null
+rcli -p "$OWNER" CONFIG SET maxmemory 1 >/dev/null
+check "the node refuses writes" sh -c "redis-cli -p $OWNER SET 'oom:{hotfix}:x' 1 2>&1 | grep -q OOM"
+expect_exit 0 "apply" "$HOTFIX" --state "$S1" apply "$T/m.yaml" --cluster "$SEED" --yes
+check "released after the run" test "$(rcli -p "$OWNER" EXISTS "$LEASE")" = 0
+expect_exit 0 "rollback" "$HOTFIX" --state "$S1" rollback last
+rcli -p "$OWNER" CONFIG SET maxmemory 0 >/dev/null
+rcli -p "$OWNER" CONFIG SET maxmemory-policy noeviction >/dev/null
+rcli -p "$OWNER" DEL 'oom:{hotfix}:filler' >/dev/null
+check "every node as before" all_before
+test_end
+
 if sandbox_up plain --standalone --shards 1 --replicas 1; then
 	test_begin 'standalone Redis: the lease on its primary'
 	expect_exit 0 "apply" "$HOTFIX" --state "$S1" apply "$T/m.yaml" --cluster "$SEED" --yes

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Take the cluster's lease for one driving process of hotfix, or say who
 -- holds it. A lease that expired is gone (PEXPIRE), so it is simply taken.
 -- Every acquisition draws a new fencing token from a counter that only

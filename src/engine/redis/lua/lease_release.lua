@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Give the lease up, only for the holder of its fencing token.
 --
 -- KEYS[1]  the lease hash

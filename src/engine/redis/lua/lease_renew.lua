@@ -1,11 +1,13 @@
+#!lua flags=allow-oom
 -- Renew the lease, only for the holder of its fencing token: the check
 -- and the new expiry are one step on the server. A lease that expired
 -- while nobody took another token is taken back (the counter still
--- stands at this token, so nothing was fenced in between).
---
--- Renewing writes nothing but the expiry (PEXPIRE is allowed when the
--- node is out of memory, which a hotfix under rollback may have caused;
--- HSET is not): the expiry is the key's TTL, read with PTTL.
+-- stands at this token, so nothing was fenced in between); so is one
+-- whose counter is gone too: a node at its maxmemory with an allkeys-*
+-- policy (what a bad maxmemory hotfix under rollback may have caused)
+-- evicts both, and any acquisition since would have drawn a new counter.
+-- The script may write when the node is out of memory (allow-oom): the
+-- driver must keep its lease to roll back.
 --
 -- KEYS[1]  the lease hash, KEYS[2] the token counter
 -- ARGV[1]  the caller's token
@@ -17,7 +19,11 @@
 -- whoever holds it now (holder "" when nobody does: it expired and a
 -- newer token was drawn since).
 local cur = redis.call('HMGET', KEYS[1], 'holder', 'run', 'token', 'since_ms')
-if not cur[1] and redis.call('GET', KEYS[2]) == ARGV[1] then
+local counter = redis.call('GET', KEYS[2])
+if not cur[1] and (counter == ARGV[1] or not counter) then
+  if not counter then
+    redis.call('SET', KEYS[2], ARGV[1])
+  end
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('HSET', KEYS[1], 'holder', ARGV[4], 'run', ARGV[3], 'token', ARGV[1],
