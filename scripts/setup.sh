@@ -10,7 +10,7 @@ pkgs=(
 	etcd-server etcd-client
 	libhiredis-dev libuv1-dev libsqlite3-dev libfyaml-dev libjansson-dev
 	libssl-dev libcmocka-dev libcurl4-openssl-dev libmicrohttpd-dev
-	sqlite3 jq yq curl prometheus libxml2-utils
+	sqlite3 jq yq curl prometheus prometheus-redis-exporter libxml2-utils
 	clang libclang-rt-14-dev
 	dpkg-dev file groff-base gzip wrk
 	chromium nodejs npm

@@ -53,9 +53,13 @@ int cmd_validate(int argc, char **argv, struct hf_ctx *ctx, struct hf_err *err)
 			hf_buf_release(&b);
 		}
 		for (i = 0; i < m->guard.nchecks; i++)
-			printf("  guard check %s%s\n", m->guard.checks[i].metric,
-			       hf_guard_supports(m->guard.checks[i].metric) ? "" :
-			       " (not computed by this build: plan and apply refuse it)");
+			if (m->guard.checks[i].promql)
+				printf("  guard check promql '%s' (from %s)\n",
+				       m->guard.checks[i].promql, m->guard.prometheus);
+			else
+				printf("  guard check %s%s\n", m->guard.checks[i].metric,
+				       hf_guard_supports(&m->guard.checks[i]) ? "" :
+				       " (not computed by this build: plan and apply refuse it)");
 		if (m->guard.none)
 			printf("  guard: none (bakes are plain waits)\n");
 		else if (!m->guard.nchecks)

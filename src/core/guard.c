@@ -9,13 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/prom.h"
 #include "core/stats.h"
 #include "util/buf.h"
 
-int hf_guard_supports(const char *metric)
+int hf_guard_supports(const struct hf_check *k)
 {
-	return hf_judge_metric_of(metric) >= 0;
+	return k->reader || hf_judge_check_metric(k) >= 0;
 }
+
+#define PROM_WHY 160        /* bytes kept of why a node has no PromQL value */
 
 #define PROBE_KEEP 32       /* probe writes kept per node between verdicts */
 
@@ -44,7 +47,7 @@ struct hf_guard_run {
 	int primed, baseline_taken;
 	struct hf_check *checks;            /* metric names our own */
 	size_t nchecks;
-	double baseline[HF_METRIC_COUNT];
+	double baseline[HF_METRIC_SLOTS];
 	unsigned long long baseline_calls;
 	unsigned long long *base_calls;     /* per node over the baseline window */
 	int *base_primary;                  /* each node's role then */
@@ -64,7 +67,32 @@ struct hf_guard_run {
 	long intervals;                     /* verdicts so far */
 	long long interval_ms;
 	char topology[256];                 /* a role change seen by the last sample */
+	int native;                         /* the nodes are Redis: sampled with INFO */
+	struct hf_prom *prom;               /* where 'promql' checks are read, or NULL */
+	const struct hf_check *promql[HF_PROMQL_MAX];  /* the check of each slot */
+	int nslots;
+	double (*pv)[HF_PROMQL_MAX];        /* per node: each slot's value at the last
+					     * sample, NAN for none */
+	char (*pwhy)[HF_PROMQL_MAX][PROM_WHY];  /* and why there was none */
+	char prom_error[400];               /* a query Prometheus failed at the last
+					     * sample, "" when none */
+	double prom_sum[HF_PROMQL_MAX];     /* baseline: sums of per-sample values */
+	size_t reads;                       /* reader checks since the last verdict */
+	char reader_fail[600];
+	int prom_n[HF_PROMQL_MAX];
 };
+
+void hf_guard_readers(struct hf_guard_run *g, size_t reads, const char *fail)
+{
+	g->reads += reads;
+	if (fail && fail[0] && !g->reader_fail[0])
+		snprintf(g->reader_fail, sizeof(g->reader_fail), "%s", fail);
+}
+
+const char *hf_guard_error(const struct hf_guard_run *g)
+{
+	return g && g->prom_error[0] ? g->prom_error : NULL;
+}
 
 int hf_guard_node_seen(const struct hf_guard_run *g, size_t i)
 {
@@ -102,18 +130,33 @@ struct hf_guard_run *hf_guard_new(const struct hf_guard *spec, struct hf_cluster
 	g->probe_wseen = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->probe_wseen));
 	g->rnd = 0x9e3779b97f4a7c15ULL;
 	g->hist = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->hist));
+	g->native = !c->inventory;
 	/* A check on a metric this build cannot compute judges nothing (plan
 	 * says so); it is not kept. */
 	g->checks = hf_xcalloc(n, sizeof(*g->checks));
 	for (i = 0; i < n; i++) {
-		int m = hf_judge_metric_of(checks[i].metric);
+		int m = hf_judge_check_metric(&checks[i]);
+		struct hf_check *k = &g->checks[g->nchecks];
 
-		if (m < 0)
+		if (m < 0 || (checks[i].promql && !spec->prometheus))
 			continue;
-		g->checks[g->nchecks] = checks[i];
-		g->checks[g->nchecks++].metric = hf_xstrdup(checks[i].metric);
+		*k = checks[i];
+		k->metric = hf_xstrdup(checks[i].metric);
+		k->promql = checks[i].promql ? hf_xstrdup(checks[i].promql) : NULL;
+		g->nchecks++;
 		if (hf_judge_metric_flags(m) & HF_METRIC_PROBE)
 			g->probing = 1;
+	}
+	for (i = 0; i < g->nchecks; i++)
+		if (g->checks[i].promql) {
+			g->promql[g->checks[i].slot] = &g->checks[i];
+			if (g->checks[i].slot >= g->nslots)
+				g->nslots = g->checks[i].slot + 1;
+		}
+	if (g->nslots) {
+		g->prom = hf_prom_new(spec->prometheus, timeout_ms);
+		g->pv = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->pv));
+		g->pwhy = hf_xcalloc(g->n ? g->n : 1, sizeof(*g->pwhy));
 	}
 	return g;
 }
@@ -126,8 +169,13 @@ void hf_guard_free(struct hf_guard_run *g)
 		return;
 	if (g->probing)
 		hf_probe_cleanup(g->c, g->timeout_ms);   /* leave no probe key behind */
-	for (i = 0; i < g->nchecks; i++)
+	for (i = 0; i < g->nchecks; i++) {
 		free(g->checks[i].metric);
+		free(g->checks[i].promql);
+	}
+	hf_prom_free(g->prom);
+	free(g->pv);
+	free(g->pwhy);
 	for (i = 0; i < g->n; i++)
 		free(g->names[i]);
 	free(g->names);
@@ -204,13 +252,87 @@ static void follow_roles(struct hf_guard_run *g)
 	}
 }
 
+/* Does check 'k' look for values too low (it has only a 'min')? Then a
+ * node's worst value is its lowest, else its highest. */
+static int lowest_is_worst(const struct hf_check *k)
+{
+	return k->has_min && !k->has_max && !k->has_ratio;
+}
+
+/* The worse of 'have' (NAN: none yet) and 'v' for check 'k'. */
+static double worst(const struct hf_check *k, double have, double v)
+{
+	if (isnan(have))
+		return v;
+	return lowest_is_worst(k) ? (v < have ? v : have) : (v > have ? v : have);
+}
+
+/* Every 'promql' check for every node, all at once: each node's value of
+ * each into g->pv (the worst of what the expression returned), NAN with
+ * the reason in g->pwhy when Prometheus had nothing or failed. */
+static void prom_sample(struct hf_guard_run *g)
+{
+	size_t nq = g->n * (size_t)g->nslots, i, q;
+	char **exprs = hf_xcalloc(nq ? nq : 1, sizeof(*exprs));
+	struct hf_prom_result *res = hf_xcalloc(nq ? nq : 1, sizeof(*res));
+	int k;
+
+	for (i = 0; i < g->n; i++)
+		for (k = 0; k < g->nslots; k++)
+			exprs[i * (size_t)g->nslots + (size_t)k] = g->promql[k] ?
+				hf_cluster_render(g->c, g->nodes[i], g->promql[k]->promql, NULL,
+						  NULL, HF_TPL_PROMQL) : hf_xstrdup("vector(0)");
+	hf_prom_query(g->prom, exprs, nq, res);
+	g->prom_error[0] = '\0';
+	for (q = 0; q < nq && !g->prom_error[0]; q++)
+		if (!res[q].ok)
+			snprintf(g->prom_error, sizeof(g->prom_error), "%.200s: %s", exprs[q],
+				 res[q].why);
+	for (i = 0; i < g->n; i++) {
+		for (k = 0; k < g->nslots; k++) {
+			struct hf_prom_result *r = &res[i * (size_t)g->nslots + (size_t)k];
+			double v = NAN;
+
+			for (q = 0; r->ok && q < r->n && g->promql[k]; q++)
+				v = worst(g->promql[k], v, r->v[q]);
+			g->pv[i][k] = v;
+			snprintf(g->pwhy[i][k], PROM_WHY, "%.*s", PROM_WHY - 1, !r->ok ? r->why :
+				 "Prometheus has no sample");
+			hf_prom_result_release(r);
+		}
+	}
+	for (q = 0; q < nq; q++)
+		free(exprs[q]);
+	free(exprs);
+	free(res);
+}
+
+/* Nodes that are not Redis have no INFO to read: a node answers when it
+ * accepts a connection on its port; its role is the inventory's. */
+static void sample_reach(struct hf_guard_run *g)
+{
+	size_t i;
+
+	hf_cluster_probe(g->c);
+	for (i = 0; i < g->n; i++) {
+		memset(&g->cur[i], 0, sizeof(g->cur[i]));
+		g->cur[i].ok = g->nodes[i]->reachable;
+		g->cur[i].is_primary = g->nodes[i]->role == HF_ROLE_PRIMARY;
+	}
+}
+
 static void sample(struct hf_guard_run *g)
 {
 	struct hf_node_sample *t = g->prev;
 
 	g->prev = g->cur;
 	g->cur = t;
-	hf_metrics_sample(g->c, g->nodes, g->n, g->cur, g->timeout_ms);
+	if (g->native)
+		hf_metrics_sample(g->c, g->nodes, g->n, g->cur, g->timeout_ms);
+	else
+		sample_reach(g);
+	if (g->prom)
+		prom_sample(g);
 	follow_roles(g);
 	if (g->probing && !g->probed)
 		hf_guard_probe(g);   /* at least one probe per interval */
@@ -445,14 +567,22 @@ static void compute(struct hf_guard_run *g, const struct hf_node_sample *a,
 	double *mem = &v[HF_METRIC_MEMORY_USED_RATIO], *hb = &v[HF_METRIC_HEARTBEAT];
 	size_t i, k;
 
-	memset(v, 0, sizeof(double) * HF_METRIC_COUNT);
+	memset(v, 0, sizeof(double) * HF_METRIC_SLOTS);
 	*mem = NAN;
+	for (k = 0; k < HF_PROMQL_MAX; k++)
+		v[HF_METRIC_COUNT + k] = NAN;
 	for (i = 0; i < g->n; i++) {
 		static const struct hf_node_sample zero;
 		const struct hf_node_sample *from = &a[i];
 
 		if (!in[i] || !a[i].ok || !b[i].ok)
 			continue;
+		/* PromQL: the value at the later sample (the expression
+		 * does its own rate()), the worst of the nodes. */
+		for (k = 0; g->pv && k < (size_t)g->nslots; k++)
+			if (g->promql[k] && !isnan(g->pv[i][k]))
+				v[HF_METRIC_COUNT + k] = worst(g->promql[k], v[HF_METRIC_COUNT + k],
+							       g->pv[i][k]);
 		/* A restart or CONFIG RESETSTAT resets every counter at once:
 		 * then the whole later sample is the interval's count. */
 		if (b[i].calls < a[i].calls)
@@ -504,10 +634,21 @@ void hf_guard_baseline_tick(struct hf_guard_run *g)
 	g->base_intervals++;
 	/* The baseline is the whole window: from the first sample to now. */
 	compute(g, g->first, g->cur, all, g->baseline, &g->baseline_calls);
+	/* PromQL values are the worst node's at each sample: their baseline is
+	 * the mean over the samples that had one. */
+	for (i = 0; i < (size_t)g->nslots; i++) {
+		double *b = &g->baseline[HF_METRIC_COUNT + i];
+
+		if (!isnan(*b)) {
+			g->prom_sum[i] += *b;
+			g->prom_n[i]++;
+		}
+		*b = g->prom_n[i] ? g->prom_sum[i] / g->prom_n[i] : NAN;
+	}
 	if (g->probing) {
 		static const int pm[3] = { HF_METRIC_PROBE_LATENCY, HF_METRIC_PROBE_CONVERGENCE,
 					   HF_METRIC_PROBE_LATENCY_P50 };
-		double pv[HF_METRIC_COUNT] = {0};
+		double pv[HF_METRIC_SLOTS] = {0};
 
 		probe_metrics(g, all, pv);
 		/* The mean over the intervals that had a value: one where no
@@ -534,7 +675,7 @@ void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len)
 
 	hf_buf_printf(&b, "%llu calls", g->baseline_calls);
 	for (i = 0; i < g->nchecks; i++) {
-		int m = hf_judge_metric_of(g->checks[i].metric);
+		int m = hf_judge_check_metric(&g->checks[i]);
 
 		hf_judge_format(m, g->baseline[m], val, sizeof(val));
 		hf_buf_printf(&b, ", %s %s", g->checks[i].metric, val);
@@ -550,11 +691,11 @@ size_t hf_guard_baseline_checks(const struct hf_guard_run *g, struct hf_verdict_
 
 	for (i = 0; i < g->nchecks && n < cap; i++) {
 		const struct hf_check *k = &g->checks[i];
-		int m = hf_judge_metric_of(k->metric);
+		int m = hf_judge_check_metric(k);
 		struct hf_verdict_check *vc = &out[n++];
 
 		memset(vc, 0, sizeof(*vc));
-		vc->metric = hf_judge_metric_name(m);
+		vc->metric = k->promql ? k->metric : hf_judge_metric_name(m);
 		vc->u = vc->p = NAN;
 		hf_judge_limit(k, m, g->baseline_taken ? g->baseline : NULL, vc);
 		vc->value = vc->baseline;
@@ -577,7 +718,14 @@ void hf_guard_describe(const struct hf_guard *spec, char *out, size_t len)
 	for (i = 0; i < spec->nchecks; i++) {
 		const struct hf_check *k = &spec->checks[i];
 
-		hf_buf_printf(&b, "%s%s", i ? "; " : "", k->metric);
+		if (k->reader) {
+			hf_buf_printf(&b, "%sreader `%s`%s%s%s on %ld key(s) a wave changed, each "
+				      "interval", i ? "; " : "", k->reader, k->match ? " matching '" : "",
+				      k->match ? k->match : "", k->match ? "'" : "", k->keys);
+			continue;
+		}
+		hf_buf_printf(&b, "%s%s%s%s", i ? "; " : "", k->promql ? "promql '" : "",
+			      k->metric, k->promql ? "'" : "");
 		if (k->has_max)
 			hf_buf_printf(&b, " max %g", k->max);
 		if (k->has_min)
@@ -585,6 +733,8 @@ void hf_guard_describe(const struct hf_guard *spec, char *out, size_t len)
 		if (k->has_ratio)
 			hf_buf_printf(&b, " max %gx baseline", k->ratio);
 	}
+	if (spec->prometheus)
+		hf_buf_printf(&b, " (PromQL from %s)", spec->prometheus);
 	snprintf(out, len, "%s", b.s);
 	hf_buf_release(&b);
 }
@@ -633,6 +783,7 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 	struct hf_judge_input in = {0};
 	struct hf_judge_node *nodes = hf_xcalloc(g->n ? g->n : 1, sizeof(*nodes));
 	struct hf_judge_sample *hist = NULL;
+	struct hf_buf unseen[HF_PROMQL_MAX] = {{0}};
 	double expected = 0;
 	size_t i;
 	int k;
@@ -662,6 +813,13 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		if (g->probing)
 			probe_metrics(g, changed, in.value);
 		in.probe_error = probe_error(g, changed);
+		for (i = 0; i < g->n; i++)
+			for (k = 0; g->pv && changed[i] && k < g->nslots; k++)
+				if (isnan(g->pv[i][k]))
+					hf_buf_printf(&unseen[k], "%s%s (%s)", unseen[k].len ? ", " : "",
+						      g->names[i], g->pwhy[i][k]);
+		for (k = 0; k < g->nslots; k++)
+			in.unseen[HF_METRIC_COUNT + k] = unseen[k].s;
 		in.expected_calls = g->base_intervals ? expected / (double)g->base_intervals : 0;
 		in.baseline = g->baseline_taken ? g->baseline : NULL;
 		record_history(g, changed);
@@ -673,7 +831,13 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 		in.interval = g->intervals;
 	}
 	g->probed = 0;
+	in.reads = g->reads;
+	in.reader_fail = g->reader_fail;
 	hf_judge_verdict(&in, v);
+	g->reads = 0;
+	g->reader_fail[0] = '\0';
+	for (k = 0; k < HF_PROMQL_MAX; k++)
+		hf_buf_release(&unseen[k]);
 	free(hist);
 	free(nodes);
 }

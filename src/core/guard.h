@@ -41,6 +41,11 @@ size_t hf_guard_baseline_checks(const struct hf_guard_run *g, struct hf_verdict_
  * interval's numbers go to hf_judge_verdict(), which says what they mean. */
 void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_verdict *v);
 
+/* What the reader checks found since the last verdict: 'reads' keys
+ * read, 'fail' how the first failed read failed (NULL: none did). The
+ * next hf_guard_evaluate() judges it. */
+void hf_guard_readers(struct hf_guard_run *g, size_t reads, const char *fail);
+
 /* Probe every shard once now (a no-op unless a check needs the probes);
  * the worst result until the next verdict is what the verdict judges. The
  * rollout calls it on every tick of a wait. */
@@ -50,8 +55,13 @@ void hf_guard_probe(struct hf_guard_run *g);
  * -1 not sampled yet. */
 int hf_guard_node_seen(const struct hf_guard_run *g, size_t i);
 
-/* Can this build's guard compute 'metric'? */
-int hf_guard_supports(const char *metric);
+/* What Prometheus answered with an error at the last sample ("EXPR:
+ * why", for the first such query), or NULL when every query it was asked
+ * had an answer (an empty one too). */
+const char *hf_guard_error(const struct hf_guard_run *g);
+
+/* Can this build's guard judge check 'k'? */
+int hf_guard_supports(const struct hf_check *k);
 
 /* The checks 'spec' puts in force (the defaults when it has none), for
  * plan: "error_rate max 0.01; latency_p99_ms max 2x baseline". */

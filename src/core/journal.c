@@ -1285,6 +1285,47 @@ int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *k
 	return 0;
 }
 
+int hf_journal_keys_sample(struct hf_journal *j, const char *run_id, long long seq,
+			   long long from, size_t max, struct hf_key_record **recs, size_t *n,
+			   struct hf_err *err)
+{
+	sqlite3_stmt *st = prepare(j, "SELECT n, key FROM data_keys WHERE run = ? AND step = ? "
+				   "AND state = ? AND n >= ? ORDER BY n LIMIT ?", err);
+	struct hf_key_record *out = hf_xcalloc(max ? max : 1, sizeof(*out));
+	size_t got = 0;
+	int rc;
+
+	*recs = NULL;
+	*n = 0;
+	if (!st) {
+		free(out);
+		return HF_ERR;
+	}
+	bind_text(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, seq);
+	sqlite3_bind_int(st, 3, HF_KEY_APPLIED);
+	sqlite3_bind_int64(st, 4, from);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+	while (got < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out[got].n = sqlite3_column_int64(st, 0);
+		out[got].keylen = (size_t)sqlite3_column_bytes(st, 1);
+		out[got].key = hf_xcalloc(out[got].keylen + 1, 1);   /* binary-safe */
+		if (out[got].keylen)
+			memcpy(out[got].key, sqlite3_column_blob(st, 1), out[got].keylen);
+		got++;
+	}
+	if (got < max && rc != SQLITE_DONE) {
+		rc = db_err(j, err, "read the step's keys");
+		hf_key_records_free(out, got);
+	} else {
+		rc = 0;
+		*recs = out;
+		*n = got;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 void hf_key_records_free(struct hf_key_record *recs, size_t n)
 {
 	size_t i;

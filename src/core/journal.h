@@ -242,6 +242,13 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
  * many are in each state (indexed by enum hf_key_state, 5 entries). */
 int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,
 			  long long *bytes, long long by_state[5], struct hf_err *err);
+/* Up to 'max' keys that step 'seq' changed and still holds (records in
+ * state applied), numbered 'from' on, in order: 'n' and 'key' of each
+ * record filled, fewer at the end of the step's records. For the guard's
+ * readers, which go round them. Caller frees with hf_key_records_free(). */
+int hf_journal_keys_sample(struct hf_journal *j, const char *run_id, long long seq,
+			   long long from, size_t max, struct hf_key_record **recs, size_t *n,
+			   struct hf_err *err);
 void hf_key_records_free(struct hf_key_record *recs, size_t n);
 
 /* ---- the guard's samples ------------------------------------------ */

@@ -11,22 +11,33 @@
 #include "core/stats.h"
 #include "util/buf.h"
 
-static const struct {
+struct row {
 	const char *name;
 	unsigned flags;
 	double floor;
 	const char *unit;
 	const char *none;
-} metrics[HF_METRIC_COUNT] = {
+};
+
+static const struct row metrics[HF_METRIC_COUNT] = {
 #define HF_METRIC_ROW(id, name, flags, floor, unit, none) \
 	[HF_METRIC_##id] = { name, flags, floor, unit, none },
 	HF_METRICS(HF_METRIC_ROW)
 #undef HF_METRIC_ROW
 };
 
+/* What every PromQL slot is; its name is its check's. */
+static const struct row promql = { "promql", HF_METRIC_REQUIRED, 0, "", "no sample" };
+
 static int is_metric(int m)
 {
-	return m >= 0 && m < HF_METRIC_COUNT;
+	return m >= 0 && m < HF_METRIC_SLOTS;
+}
+
+/* The row of metric 'm' (a valid one). */
+static const struct row *row(int m)
+{
+	return m < HF_METRIC_COUNT ? &metrics[m] : &promql;
 }
 
 int hf_judge_metric_of(const char *name)
@@ -39,14 +50,21 @@ int hf_judge_metric_of(const char *name)
 	return -1;
 }
 
+int hf_judge_check_metric(const struct hf_check *k)
+{
+	if (k->promql)
+		return k->slot >= 0 && k->slot < HF_PROMQL_MAX ? HF_METRIC_COUNT + k->slot : -1;
+	return hf_judge_metric_of(k->metric);
+}
+
 const char *hf_judge_metric_name(int m)
 {
-	return is_metric(m) ? metrics[m].name : "";
+	return is_metric(m) ? row(m)->name : "";
 }
 
 unsigned hf_judge_metric_flags(int m)
 {
-	return is_metric(m) ? metrics[m].flags : 0;
+	return is_metric(m) ? row(m)->flags : 0;
 }
 
 int hf_judge_metric_is_fraction(int m)
@@ -56,7 +74,7 @@ int hf_judge_metric_is_fraction(int m)
 
 double hf_judge_metric_floor(int m)
 {
-	return is_metric(m) ? metrics[m].floor : 0;
+	return is_metric(m) ? row(m)->floor : 0;
 }
 
 void hf_judge_format(int m, double v, char *out, size_t len)
@@ -64,18 +82,20 @@ void hf_judge_format(int m, double v, char *out, size_t len)
 	if (!is_metric(m))
 		snprintf(out, len, "%g", v);
 	else if (isnan(v))
-		snprintf(out, len, "n/a (%s)", metrics[m].none);
-	else if (metrics[m].flags & HF_METRIC_FRACTION)
+		snprintf(out, len, "n/a (%s)", row(m)->none);
+	else if (row(m)->flags & HF_METRIC_FRACTION)
 		snprintf(out, len, "%.4f", v);
+	else if (m >= HF_METRIC_COUNT)
+		snprintf(out, len, "%g", v);
 	else
-		snprintf(out, len, "%.3f%s", v, metrics[m].unit);
+		snprintf(out, len, "%.3f%s", v, row(m)->unit);
 }
 
 /* A traffic metric means nothing over no call: what 0/0 printed as is not
  * a measurement, and must neither pass nor fail a check. */
 static double value_of(int m, double v, unsigned long long calls)
 {
-	return (metrics[m].flags & HF_METRIC_TRAFFIC) && !calls ? NAN : v;
+	return (row(m)->flags & HF_METRIC_TRAFFIC) && !calls ? NAN : v;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -143,7 +163,7 @@ static int canary_worse(const struct hf_judge_input *in, int m, char *why, size_
 		qsort(ctl, nt, sizeof(double), cmp_double);
 		mc = can[nc / 2];
 		mt = ctl[nt / 2];
-		if (mc - mt <= metrics[m].floor)
+		if (mc - mt <= row(m)->floor)
 			continue;
 		snprintf(why, len, "canary %s worse than control in the same intervals: median "
 			 "%.3f vs %.3f over %zu/%zu samples, Mann-Whitney U %.0f, p %.4f, "
@@ -160,7 +180,7 @@ void hf_judge_limit(const struct hf_check *k, int m, const double *baseline,
 		    struct hf_verdict_check *vc)
 {
 	double base = baseline && is_metric(m) ? baseline[m] : NAN;
-	double fl = is_metric(m) ? metrics[m].floor : 0;
+	double fl = hf_judge_metric_floor(m);
 
 	vc->baseline = base;
 	vc->threshold = NAN;
@@ -194,8 +214,9 @@ static int check_fails(const struct hf_judge_input *in, const struct hf_check *k
 		bad = 1;
 		snprintf(why, len, "below min %g", k->min);
 	} else if (k->has_ratio && !isnan(base)) {
-		double fl = metrics[m].floor;
-		double r = (x > fl ? x : fl) / (base > fl ? base : fl);
+		double fl = row(m)->floor, num = x > fl ? x : fl, den = base > fl ? base : fl;
+		/* A floor of 0 (PromQL metrics): from 0 to anything is worse. */
+		double r = den > 0 ? num / den : num > 0 ? INFINITY : 1;
 
 		if (r > k->ratio) {
 			char b[64];
@@ -207,7 +228,7 @@ static int check_fails(const struct hf_judge_input *in, const struct hf_check *k
 	}
 	/* Relative checks also compare the canary with its control, which a
 	 * drifting baseline cannot fool. */
-	if (!bad && k->has_ratio && !(metrics[m].flags & HF_METRIC_SHARED) &&
+	if (!bad && k->has_ratio && !(row(m)->flags & HF_METRIC_SHARED) &&
 	    canary_worse(in, m, why, len, vc))
 		bad = 1;
 	if (bad && m == HF_METRIC_PROBE_LATENCY && in->probe_error && in->probe_error[0]) {
@@ -253,6 +274,9 @@ struct findings {
 	struct hf_buf fails;   /* "; " between failures */
 	struct hf_buf seen;    /* ", " between the checked metrics' values */
 	int unjudged;          /* a traffic check had no value where calls were due */
+	struct hf_buf blind;   /* "; " between metrics read from outside that had
+				* no value for a changed node */
+	int native;            /* a check is on a metric the guard computes */
 };
 
 /* The next itemised check of 'v' for 'metric', or NULL when the verdict
@@ -298,6 +322,29 @@ static void check_cluster_state(const struct hf_judge_input *in, struct findings
 	}
 }
 
+/* The reader checks' reads of the interval: one failed read fails it. */
+static void check_readers(const struct hf_judge_input *in, struct findings *f,
+			  struct hf_verdict *v)
+{
+	int failed = in->reader_fail && in->reader_fail[0];
+	struct hf_verdict_check *vc;
+
+	if (!in->reads && !failed)
+		return;
+	vc = next_check(v, "reader");
+	if (vc) {
+		vc->outcome = failed ? HF_CHECK_FAIL : HF_CHECK_PASS;
+		vc->value = (double)in->reads;
+		snprintf(vc->rule, sizeof(vc->rule), "every read succeeds");
+		if (failed)
+			snprintf(vc->why, sizeof(vc->why), "%s", in->reader_fail);
+	}
+	if (failed)
+		hf_buf_printf(&f->fails, "%s%s", f->fails.len ? "; " : "", in->reader_fail);
+	else
+		hf_buf_printf(&f->seen, "%s%zu key(s) read", f->seen.len ? ", " : "", in->reads);
+}
+
 /* The manifest's checks over the interval's values: each value into
  * 'f->seen', each failure into 'f->fails'; a traffic check without a
  * value where the traffic went away sets 'f->unjudged'. */
@@ -314,14 +361,18 @@ static void check_metrics(const struct hf_judge_input *in, struct findings *f,
 	starved = !in->calls && in->other_calls && in->expected_calls >= HF_JUDGE_EXPECT_CALLS;
 	for (i = 0; i < in->nchecks; i++) {
 		const struct hf_check *k = &in->checks[i];
-		int m = hf_judge_metric_of(k->metric);
+		int m = hf_judge_check_metric(k);
+		const char *name = k->promql ? k->metric : hf_judge_metric_name(m);
+		const char *unseen = is_metric(m) ? in->unseen[m] : NULL;
 		char a[64], why[384] = "";
 		struct hf_verdict_check spare, *vc;
 		double x;
 
 		if (m < 0)
 			continue;
-		vc = next_check(v, metrics[m].name);
+		if (m < HF_METRIC_COUNT)
+			f->native = 1;
+		vc = next_check(v, name);
 		if (!vc)
 			vc = &spare;
 		x = value_of(m, in->value[m], in->calls);
@@ -329,14 +380,19 @@ static void check_metrics(const struct hf_judge_input *in, struct findings *f,
 		vc->u = vc->p = NAN;
 		hf_judge_limit(k, m, in->baseline, vc);
 		hf_judge_format(m, x, a, sizeof(a));
-		hf_buf_printf(&f->seen, "%s%s %s", f->seen.len ? ", " : "", metrics[m].name, a);
+		hf_buf_printf(&f->seen, "%s%s %s", f->seen.len ? ", " : "", name, a);
 		/* A ratio without a baseline is not judged: say so, lest a pass
 		 * read as if it had been. */
 		if (k->has_ratio && !isnan(x) && (!in->baseline || isnan(in->baseline[m])))
 			hf_buf_puts(&f->seen, " (no baseline)");
+		/* A node the metric is read from outside for, without a value:
+		 * what the check would have seen there is unknown. */
+		if ((row(m)->flags & HF_METRIC_REQUIRED) && unseen && unseen[0])
+			hf_buf_printf(&f->blind, "%s%s: nothing for %s", f->blind.len ? "; " : "",
+				      name, unseen);
 		if (isnan(x)) {
 			/* No evidence: this check neither passes nor fails. */
-			if (starved && (metrics[m].flags & HF_METRIC_TRAFFIC))
+			if (starved && (row(m)->flags & HF_METRIC_TRAFFIC))
 				f->unjudged = 1;
 			vc->outcome = HF_CHECK_NA;
 			continue;
@@ -346,7 +402,7 @@ static void check_metrics(const struct hf_judge_input *in, struct findings *f,
 			vc->outcome = HF_CHECK_FAIL;
 			snprintf(vc->why, sizeof(vc->why), "%s", why);
 			hf_buf_printf(&f->fails, "%s%s %s %s", f->fails.len ? "; " : "",
-				      metrics[m].name, a, why);
+				      name, a, why);
 		}
 	}
 }
@@ -356,6 +412,7 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 	struct findings f = {0};
 	struct hf_buf names = {0};
 	size_t i, nchanged = 0;
+	char calls[48] = "";
 
 	v->nchecks = 0;
 	for (i = 0; i < in->nnodes; i++)
@@ -372,10 +429,18 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 			nchanged++;
 	check_cluster_state(in, &f, v);
 	check_metrics(in, &f, v);
+	check_readers(in, &f, v);
+	/* Calls are what the guard's own metrics count; with PromQL checks
+	 * alone (an engine that is not Redis) there are none. */
+	if (f.native || !in->nchecks)
+		snprintf(calls, sizeof(calls), ", %llu calls", in->calls);
 	if (f.fails.len) {
 		v->kind = HF_VERDICT_FAIL;
-		snprintf(v->explain, sizeof(v->explain), "fail on %zu changed node(s), %llu calls: %s",
-			 nchanged, in->calls, f.fails.s);
+		snprintf(v->explain, sizeof(v->explain), "fail on %zu changed node(s)%s: %s",
+			 nchanged, calls, f.fails.s);
+	} else if (f.blind.len) {
+		v->kind = HF_VERDICT_UNOBSERVABLE;
+		snprintf(v->explain, sizeof(v->explain), "unobservable: %s", f.blind.s);
 	} else if (f.unjudged) {
 		v->kind = HF_VERDICT_UNOBSERVABLE;
 		snprintf(v->explain, sizeof(v->explain), "unobservable: no calls on %zu changed "
@@ -383,9 +448,10 @@ void hf_judge_verdict(const struct hf_judge_input *in, struct hf_verdict *v)
 			 "%llu: %s", nchanged, in->expected_calls, in->other_calls, f.seen.s);
 	} else {
 		v->kind = HF_VERDICT_PASS;
-		snprintf(v->explain, sizeof(v->explain), "pass on %zu changed node(s), %llu calls: %s",
-			 nchanged, in->calls, f.seen.s ? f.seen.s : "");
+		snprintf(v->explain, sizeof(v->explain), "pass on %zu changed node(s)%s: %s",
+			 nchanged, calls, f.seen.s ? f.seen.s : "");
 	}
+	hf_buf_release(&f.blind);
 	hf_buf_release(&f.fails);
 	hf_buf_release(&f.seen);
 }

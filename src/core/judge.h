@@ -23,6 +23,9 @@ enum hf_metric_flags {
 	 * node: a changed node and an unchanged one can report the same
 	 * value, so canary versus control would compare a thing with itself. */
 	HF_METRIC_SHARED = 1 << 3,
+	/* Read from outside (Prometheus): a changed node without a value
+	 * makes the interval unobservable, unless a check fails. */
+	HF_METRIC_REQUIRED = 1 << 4,
 };
 
 /* Every metric the guard computes, each written once:
@@ -64,8 +67,19 @@ enum hf_metric {
 	HF_METRIC_COUNT
 };
 
+/* After the metrics the guard computes come those a manifest defines by a
+ * PromQL template ('promql' checks): slot k of them is metric
+ * HF_METRIC_COUNT + k, of flags HF_METRIC_REQUIRED, floor 0, named by its
+ * check. Arrays of values by metric have HF_METRIC_SLOTS entries. */
+#define HF_PROMQL_MAX 8
+#define HF_METRIC_SLOTS (HF_METRIC_COUNT + HF_PROMQL_MAX)
+
 /* The metric called 'name' (enum hf_metric), or -1 when there is none. */
 int hf_judge_metric_of(const char *name);
+
+/* The metric check 'k' judges: its named metric, or its PromQL slot's;
+ * -1 when it has neither. */
+int hf_judge_check_metric(const struct hf_check *k);
 
 /* The manifest's name of 'm'; "" when 'm' is not a metric. */
 const char *hf_judge_metric_name(int m);
@@ -103,7 +117,8 @@ enum hf_check_outcome {
 
 struct hf_verdict_check {
 	const char *metric;   /* the manifest's name, or "cluster_state"
-			       * (static strings) */
+			       * (static strings), or a promql check's
+			       * expression (the check's: it lives as long) */
 	enum hf_check_outcome outcome;
 	double value;         /* the changed nodes' value */
 	double baseline;      /* the baseline's value of the metric */
@@ -153,7 +168,7 @@ struct hf_judge_sample {
 	int changed;                 /* it held the hotfix then */
 	int primary;                 /* its role then: compared within a role */
 	unsigned long long calls;    /* its calls then */
-	double v[HF_METRIC_COUNT];   /* NAN where it had no value */
+	double v[HF_METRIC_SLOTS];   /* NAN where it had no value */
 };
 
 struct hf_judge_input {
@@ -167,7 +182,10 @@ struct hf_judge_input {
 	 * them up: counters summed, histograms merged, gauges at their worst.
 	 * Percentiles of a group cannot be had from per-node values, which
 	 * is why the group comes whole. */
-	double value[HF_METRIC_COUNT];       /* NAN: no value */
+	double value[HF_METRIC_SLOTS];       /* NAN: no value */
+	/* For a HF_METRIC_REQUIRED metric: the changed nodes that had no
+	 * value, and why ("a:1 (no sample)"); NULL or "" when all had one. */
+	const char *unseen[HF_METRIC_SLOTS];
 	unsigned long long calls;            /* the changed nodes' calls */
 	unsigned long long other_calls;      /* the unchanged nodes' calls */
 	double expected_calls;               /* the changed nodes' calls per
@@ -176,7 +194,7 @@ struct hf_judge_input {
 	const char *probe_error;             /* why a probe write on their
 					      * shards failed, NULL or "" */
 
-	const double *baseline;              /* [HF_METRIC_COUNT], NAN where the
+	const double *baseline;              /* [HF_METRIC_SLOTS], NAN where the
 					      * baseline had no value; NULL
 					      * before one is taken */
 
@@ -184,6 +202,11 @@ struct hf_judge_input {
 	const struct hf_judge_sample *history;
 	size_t nhistory;
 	long interval;                       /* this interval's number */
+
+	size_t reads;                        /* keys the reader checks read in
+					      * the interval */
+	const char *reader_fail;             /* how the first read that failed
+					      * failed, NULL or "" */
 
 	const struct hf_check *checks;       /* a check on an unknown metric is
 					      * skipped */
@@ -206,7 +229,8 @@ void hf_judge_limit(const struct hf_check *k, int m, const double *baseline,
  * and a relative check also fails when the changed nodes are worse than
  * the unchanged ones of the same role in the same intervals (Mann-Whitney
  * U, one sided, with HF_JUDGE_MW_* and the floor). A changed node that
- * sees the cluster down or slots on failed nodes fails whatever the checks.
+ * sees the cluster down or slots on failed nodes fails whatever the checks,
+ * and so does a reader check's failed read.
  *
  * A metric without a value in the interval gives no evidence: its check
  * neither passes nor fails. In particular a traffic metric has no value

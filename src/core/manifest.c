@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/misc.h"
+#include "util/tpl.h"
 
 /* A manifest is a few hundred bytes; this only stops "hotfix apply /dev/zero". */
 #define MANIFEST_MAX_BYTES	(4 * 1024 * 1024)
@@ -356,41 +357,73 @@ static int parse_threshold(struct hf_yaml *y, struct hf_field *f, const char *me
 	return 0;
 }
 
+/* A check's 'promql': a PromQL expression with per-node placeholders
+ * (util/tpl.h, no {side}). */
+static int parse_promql(struct hf_yaml *y, struct hf_field *f, struct hf_check *ck)
+{
+	size_t at, n;
+
+	if (hf_yaml_text(y, f, &ck->promql))
+		return HF_EINVAL;
+	if (hf_tpl_bad_word(ck->promql, 0, &at, &n))
+		return hf_yaml_fail(y, hf_yaml_pos(y, f->val, f->pos), "'promql': {%.*s} is no "
+				    "placeholder (id, host, port, role, group, node, labels.KEY)",
+				    (int)n, ck->promql + at);
+	ck->metric = hf_xstrdup(ck->promql);
+	return 0;
+}
+
+/* A check's 'metric': one the guard computes (core/judge.h). */
+static int parse_metric(struct hf_yaml *y, struct hf_field *f, struct hf_check *ck)
+{
+	const char *s = hf_yaml_scalar(y, f->val, f->pos, "metric", "a metric name");
+	struct hf_buf list = { 0 };
+	int rc, i;
+
+	if (!s)
+		return HF_EINVAL;
+	if (hf_judge_metric_of(s) >= 0) {
+		ck->metric = hf_xstrdup(s);
+		return 0;
+	}
+	for (i = 0; i < HF_METRIC_COUNT; i++)
+		hf_buf_printf(&list, "%s%s", i ? ", " : "", hf_judge_metric_name(i));
+	rc = hf_yaml_fail(y, hf_yaml_pos(y, f->val, f->pos), "unknown metric '%s' (expected one "
+			  "of %s, or a 'promql' check)", s, list.s);
+	hf_buf_release(&list);
+	return rc;
+}
+
 static int parse_check(struct hf_yaml *y, struct fy_node *item, struct hf_pos at,
 		       size_t idx, struct hf_check *ck)
 {
-	enum { F_METRIC, F_MAX, F_MIN, F_RATIO, F_N };
+	enum { F_METRIC, F_PROMQL, F_MAX, F_MIN, F_RATIO, F_N };
 	struct hf_field f[F_N] = {
-		[F_METRIC] = { .name = "metric", .required = 1 },
+		[F_METRIC] = { .name = "metric" },
+		[F_PROMQL] = { .name = "promql" },
 		[F_MAX] = { .name = "max" },
 		[F_MIN] = { .name = "min" },
 		[F_RATIO] = { .name = "max_ratio_to_baseline" },
 	};
 	char where[32];
-	const char *s;
-	int rc, i;
+	int rc;
 
+	if (fy_node_is_mapping(item) && fy_node_mapping_lookup_by_string(item, "reader", -1))
+		return hf_reader_parse(y, item, at, idx, ck);
 	snprintf(where, sizeof(where), "check %zu", idx);
 	rc = hf_yaml_walk(y, item, at, where, f, F_N);
 	if (rc)
 		return rc;
-
-	ck->pos = f[F_METRIC].pos;
-	s = hf_yaml_scalar(y, f[F_METRIC].val, f[F_METRIC].pos, "metric", "a metric name");
-	if (!s)
-		return HF_EINVAL;
-	if (hf_judge_metric_of(s) < 0) {
-		struct hf_buf list = { 0 };
-
-		for (i = 0; i < HF_METRIC_COUNT; i++)
-			hf_buf_printf(&list, "%s%s", i ? ", " : "", hf_judge_metric_name(i));
-		rc = hf_yaml_fail(y, hf_yaml_pos(y, f[F_METRIC].val, f[F_METRIC].pos),
-			  "unknown metric '%s' (expected one of %s)", s, list.s);
-		hf_buf_release(&list);
+	if (f[F_METRIC].seen && f[F_PROMQL].seen)
+		return hf_yaml_fail(y, hf_yaml_later(&f[F_METRIC], &f[F_PROMQL])->pos, "check %zu "
+				    "has both 'metric' and 'promql': give one", idx);
+	if (!f[F_METRIC].seen && !f[F_PROMQL].seen)
+		return hf_yaml_fail(y, at, "check %zu has no 'metric' (one the guard computes) nor "
+				    "'promql' (an expression Prometheus evaluates per node)", idx);
+	ck->pos = f[F_PROMQL].seen ? f[F_PROMQL].pos : f[F_METRIC].pos;
+	rc = f[F_PROMQL].seen ? parse_promql(y, &f[F_PROMQL], ck) : parse_metric(y, &f[F_METRIC], ck);
+	if (rc)
 		return rc;
-	}
-	ck->metric = hf_xstrdup(s);
-
 	if (!f[F_MAX].seen && !f[F_MIN].seen && !f[F_RATIO].seen)
 		return hf_yaml_fail(y, ck->pos, "check %zu ('%s') has no threshold "
 			    "(set max, min or max_ratio_to_baseline)", idx, ck->metric);
@@ -432,13 +465,37 @@ static int parse_checks(struct hf_yaml *y, struct hf_field *parent, struct hf_gu
 	return rc;
 }
 
+/* Number the 'promql' checks (their metrics' slots), which need a
+ * Prometheus to read them from. */
+static int promql_slots(struct hf_yaml *y, struct hf_guard *g)
+{
+	size_t i;
+	int slot = 0;
+
+	for (i = 0; i < g->nchecks; i++) {
+		struct hf_check *k = &g->checks[i];
+
+		if (!k->promql)
+			continue;
+		if (!g->prometheus)
+			return hf_yaml_fail(y, k->pos, "check %zu is a 'promql' check, but the guard "
+					    "names no 'prometheus' to read it from", i + 1);
+		if (slot == HF_PROMQL_MAX)
+			return hf_yaml_fail(y, k->pos, "check %zu: at most %d 'promql' checks",
+					    i + 1, HF_PROMQL_MAX);
+		k->slot = slot++;
+	}
+	return 0;
+}
+
 /* spec.guard: the word "none" (a deliberate choice, recorded as such) or a
  * mapping. Defaults are already in 'm->guard'. */
 static int parse_guard(struct hf_yaml *y, struct hf_field *parent,
 		       struct hf_manifest *m)
 {
-	enum { F_INTERVAL, F_BASELINE, F_LIMIT, F_UNOBS, F_CHECKS, F_N };
+	enum { F_INTERVAL, F_BASELINE, F_LIMIT, F_UNOBS, F_CHECKS, F_PROM, F_N };
 	struct hf_field f[F_N] = {
+		[F_PROM] = { .name = "prometheus" },
 		[F_INTERVAL] = { .name = "interval" },
 		[F_BASELINE] = { .name = "baseline" },
 		[F_LIMIT] = { .name = "failure_limit" },
@@ -490,6 +547,16 @@ static int parse_guard(struct hf_yaml *y, struct hf_field *parent,
 		g->on_unobservable = mode ? HF_UNOBS_ROLLBACK : HF_UNOBS_HOLD;
 	}
 	if (f[F_CHECKS].seen && (rc = parse_checks(y, &f[F_CHECKS], g)))
+		return rc;
+	if (f[F_PROM].seen) {
+		if (hf_yaml_text(y, &f[F_PROM], &g->prometheus))
+			return HF_EINVAL;
+		if (!hf_notify_url_ok(g->prometheus))
+			return hf_yaml_fail(y, hf_yaml_pos(y, f[F_PROM].val, f[F_PROM].pos),
+					    "invalid prometheus '%s' (expected an http:// or https:// "
+					    "URL, Prometheus' root)", g->prometheus);
+	}
+	if ((rc = promql_slots(y, g)))
 		return rc;
 
 	/* A ratio to a baseline of zero length would compare against nothing. */
@@ -695,9 +762,15 @@ void hf_manifest_free(struct hf_manifest *m)
 		if (m->changes[i].kind && m->changes[i].spec)
 			m->changes[i].kind->free(m->changes[i].spec);
 	free(m->changes);
-	for (i = 0; i < m->guard.nchecks; i++)
+	for (i = 0; i < m->guard.nchecks; i++) {
 		free(m->guard.checks[i].metric);
+		free(m->guard.checks[i].promql);
+		free(m->guard.checks[i].reader);
+		free(m->guard.checks[i].match);
+		free(m->guard.checks[i].dir);
+	}
 	free(m->guard.checks);
+	free(m->guard.prometheus);
 	hf_notify_spec_free(m);
 	hf_preflight_free(m);
 	free(m->waves);

@@ -39,7 +39,16 @@ struct hf_wave_spec {
 };
 
 struct hf_check {
-	char *metric;
+	char *metric;             /* a metric of the guard's (core/judge.h), or for a
+				   * 'promql' check the expression as written */
+	char *promql;             /* a PromQL template (util/tpl.h), or NULL */
+	int slot;                 /* promql: which of the guard's PromQL metrics */
+	/* A reader check (core/reader.c) has no metric and no threshold: */
+	char *reader;             /* a command template with {key}, or NULL */
+	char *match;              /* an extended regex its stdout must match, or NULL */
+	long keys;                /* keys read per interval */
+	long long timeout_ms;     /* per read */
+	char *dir;                /* the manifest's directory: where it runs */
 	int has_max, has_min, has_ratio;
 	double max, min, ratio;   /* ratio = max_ratio_to_baseline */
 	struct hf_pos pos;
@@ -56,6 +65,7 @@ struct hf_guard {
 	enum hf_unobservable on_unobservable;  /* default hold */
 	struct hf_check *checks;
 	size_t nchecks;
+	char *prometheus;         /* where 'promql' checks are read: a base URL, or NULL */
 	struct hf_pos pos;
 };
 
@@ -149,6 +159,11 @@ void hf_preflight_free(struct hf_manifest *m);
  * HF_EREFUSED naming the first that is not and why (its exit status and
  * first line of output, the HTTP status, the missing text). */
 int hf_preflight_run(const struct hf_manifest *m, struct hf_err *err);
+
+/* A guard check {reader: CMD, match: RE, keys: N, timeout: T}
+ * (core/reader.c): parse mapping 'item' (check number 'idx') into 'ck'. */
+int hf_reader_parse(struct hf_yaml *y, struct fy_node *item, struct hf_pos at, size_t idx,
+		    struct hf_check *ck);
 /* 'text' (a manifest's, malloc'd copy) with the path of each webhook of
  * 'm''s spec.notify hidden: an incoming webhook's path is its secret, and
  * the API and the report show the manifest to every viewer. */

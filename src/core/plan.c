@@ -29,8 +29,13 @@ int hf_plan_precheck(const struct hf_manifest *m, struct hf_err *err)
 	for (i = 0; i < m->guard.nchecks; i++) {
 		const struct hf_check *ck = &m->guard.checks[i];
 
+		if (ck->reader && !hf_manifest_over_keys(m))
+			return hf_err_set(err, HF_EINVAL, "%s:%d:%d: guard check %zu is a reader: it "
+					  "reads the keys a data change wrote, and this hotfix has "
+					  "no data change", m->path, ck->pos.line, ck->pos.col, i + 1);
+
 		/* A safety check is never silently ignored. */
-		if (!hf_guard_supports(ck->metric))
+		if (!hf_guard_supports(ck))
 			return hf_err_set(err, HF_EINVAL,
 					  "%s:%d:%d: guard check '%s' cannot run: this build has no "
 					  "synthetic probes yet; remove the check or use another metric",
@@ -142,7 +147,7 @@ static void describe_guard(const struct hf_manifest *m, struct hf_plan *p)
 		snprintf(p->guard_note, sizeof(p->guard_note),
 			 "none (the manifest says guard: none); bakes are plain waits");
 	} else {
-		char checks[160];
+		char checks[768];
 
 		hf_guard_describe(&m->guard, checks, sizeof(checks));
 		snprintf(p->guard_note, sizeof(p->guard_note), "%s%s; baseline %llds, then a verdict "
@@ -393,10 +398,18 @@ static int exec_refusal(const struct hf_manifest *m, const struct hf_cluster *c,
 		return hf_err_set(err, HF_EINVAL, "cannot plan: 'snapshot: required' takes a "
 				  "BGSAVE of Redis primaries; cluster exec:%s is not Redis",
 				  c->uri.inventory);
-	if (!m->guard.none)
-		return hf_err_set(err, HF_EINVAL, "cannot plan: the guard reads Redis' INFO; the "
-				  "nodes of exec:%s are not Redis: say 'guard: none'",
-				  c->uri.inventory);
+	if (m->guard.none)
+		return 0;
+	if (!m->guard.nchecks)
+		return hf_err_set(err, HF_EINVAL, "cannot plan: the default guard reads Redis' INFO; "
+				  "the nodes of exec:%s are not Redis: give 'promql' checks (and "
+				  "'prometheus') or say 'guard: none'", c->uri.inventory);
+	for (k = 0; k < m->guard.nchecks; k++)
+		if (!m->guard.checks[k].promql)
+			return hf_err_set(err, HF_EINVAL, "cannot plan: guard check %zu ('%s') is "
+					  "read from Redis' INFO; the nodes of exec:%s are not Redis: "
+					  "read their metrics with 'promql' checks", k + 1,
+					  m->guard.checks[k].metric, c->uri.inventory);
 	return 0;
 }
 

@@ -33,7 +33,7 @@ struct hf_plan {
 	size_t nwaves;
 	int rollback_possible;
 	char rollback_note[256];
-	char guard_note[512];
+	char guard_note[1024];
 	/* Snapshot readiness of each node of the cluster (indexed like its
 	 * nodes), read when the plan was built: the plan printer does no I/O. */
 	struct hf_persistence *persistence;

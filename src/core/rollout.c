@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/guard.h"
+#include "core/reader.h"
 #include "engine/redis/lease.h"
 #include "core/kind.h"
 #include "util/buf.h"
@@ -358,6 +359,7 @@ void hf_rollout_free(struct hf_rollout *r)
 	free(r->drift);
 	hf_guard_free(r->guard);
 	free(r->guard_reason);
+	free(r->reader_from);
 	hf_steps_free(r->steps, r->nsteps);
 	hf_run_free(r->run);
 	hf_manifest_free(r->m);
@@ -658,12 +660,71 @@ static void record_samples(struct hf_rollout *r, const struct hf_verdict *v)
 	free(s);
 }
 
+/* Up to 'want' keys step 'i' changed, going round them: from where the
+ * last read stopped, starting over at its end. */
+static int reader_keys(struct hf_rollout *r, size_t i, size_t want, struct hf_key_record **recs,
+		       size_t *n, struct hf_err *err)
+{
+	int rc = hf_journal_keys_sample(r->j, r->run->id, r->steps[i].seq, r->reader_from[i], want,
+					recs, n, err);
+
+	if (!rc && !*n && r->reader_from[i]) {
+		hf_key_records_free(*recs, 0);
+		r->reader_from[i] = 0;
+		rc = hf_journal_keys_sample(r->j, r->run->id, r->steps[i].seq, 0, want, recs, n, err);
+	}
+	if (!rc && *n)
+		r->reader_from[i] = (*recs)[*n - 1].n + 1;
+	return rc;
+}
+
+/* The reader checks (S35) on keys the data steps of wave 'wave' changed:
+ * each reads its 'keys' of them per interval, spread over the wave's
+ * steps; what they find goes to the guard's next verdict. */
+static void run_readers(struct hf_rollout *r, int wave)
+{
+	size_t c, i;
+
+	if (!r->reader_from)
+		r->reader_from = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*r->reader_from));
+	for (c = 0; c < r->m->guard.nchecks; c++) {
+		const struct hf_check *k = &r->m->guard.checks[c];
+		size_t want = k->reader ? (size_t)k->keys : 0, per, nsteps = 0;
+
+		for (i = 0; i < r->nsteps; i++)
+			if (r->steps[i].wave == wave && r->steps[i].state == HF_STEP_VERIFIED &&
+			    (r->m->changes[r->steps[i].change].kind->flags & HF_KIND_KEYS))
+				nsteps++;
+		per = nsteps ? (want + nsteps - 1) / nsteps : 0;
+		for (i = 0; per && want && i < r->nsteps; i++) {
+			struct hf_key_record *recs = NULL;
+			struct hf_err err = {0};
+			char why[600];
+			size_t n = 0, done;
+
+			if (r->steps[i].wave != wave || r->steps[i].state != HF_STEP_VERIFIED ||
+			    !(r->m->changes[r->steps[i].change].kind->flags & HF_KIND_KEYS))
+				continue;
+			if (reader_keys(r, i, per < want ? per : want, &recs, &n, &err)) {
+				emit(r, "error", "reader check: %s", err.msg);
+				continue;
+			}
+			done = hf_reader_run(k, r->c, r->node_of[i], recs, n, why, sizeof(why));
+			hf_key_records_free(recs, n);
+			hf_guard_readers(r->guard, done, why);
+			want -= n < want ? n : want;
+			if (why[0])
+				break;
+		}
+	}
+}
+
 /* Bake with the guard watching: one verdict per interval, journaled with
  * its explanation. 'failure_limit' consecutive fails (and, under
  * on_unobservable: rollback, unobservable intervals) end the bake with
  * GUARD; under hold, an unobservable interval does not count toward the
  * bake, which waits until the nodes can be seen again. */
-static int guarded_bake(struct hf_rollout *r, long long ms, struct hf_err *err)
+static int guarded_bake(struct hf_rollout *r, int wave, long long ms, struct hf_err *err)
 {
 	const struct hf_guard *spec = &r->m->guard;
 	long long interval = spec->present && spec->interval_ms ? spec->interval_ms : 1000;
@@ -680,6 +741,7 @@ static int guarded_bake(struct hf_rollout *r, long long ms, struct hf_err *err)
 		if (rq)
 			break;
 		changed_nodes(r, changed);
+		run_readers(r, wave);
 		hf_guard_evaluate(r->guard, changed, &v);
 		emit(r, "verdict", "%s", v.explain);
 		record_samples(r, &v);
@@ -718,7 +780,7 @@ static int bake(struct hf_rollout *r, int wave, int nwaves, long long ms, struct
 	hf_fmt_duration(ms, d, sizeof(d));
 	if (r->guard) {
 		emit(r, "bake", "wave %d/%d baking for %s, the guard watching", wave, nwaves, d);
-		return guarded_bake(r, ms, err);
+		return guarded_bake(r, wave, ms, err);
 	}
 	emit(r, "bake", "wave %d/%d baking for %s (plain wait: guard: none)", wave, nwaves, d);
 	return wait_ms(r, ms, err);
@@ -1362,6 +1424,30 @@ static int drifted(struct hf_rollout *r, struct hf_err *err)
 			  "again", r->run->id, r->drift, r->run->id);
 }
 
+/* After the baseline: a guard whose Prometheus fails its queries (down,
+ * a PromQL error) would hold every bake. Before any node changed the run
+ * is refused (HF_EREFUSED, nothing to undo); a resumed run goes on, its
+ * bakes holding until Prometheus answers. */
+static int guard_sees(struct hf_rollout *r, struct hf_err *err)
+{
+	const char *why = hf_guard_error(r->guard);
+	size_t i;
+
+	if (!why)
+		return 0;
+	for (i = 0; i < r->nsteps; i++)
+		if (r->steps[i].state >= HF_STEP_APPLYING) {
+			emit(r, "guard", "Prometheus failed a query: %s; the bakes hold until it "
+			     "answers", why);
+			return 0;
+		}
+	hf_err_set(err, HF_EREFUSED, "the guard cannot read its metrics: %s", why);
+	r->run->pid = 0;
+	set_run_state(r, HF_RUN_FAILED, err->msg, NULL);
+	emit(r, "run", "%s; no node was changed", err->msg);
+	return HF_EREFUSED;
+}
+
 int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 {
 	int *round = hf_xcalloc(r->nsteps ? r->nsteps : 1, sizeof(*round));
@@ -1396,6 +1482,8 @@ int hf_rollout_run(struct hf_rollout *r, struct hf_err *err)
 		/* After a resume the baseline is taken again, changed nodes
 		 * included: the journal keeps the first one's description. */
 		rq = take_baseline(r, err);
+		if (!rq && (rc = guard_sees(r, err)))
+			goto out;   /* refused: nothing changed */
 	}
 	for (w = 1; !rc && !rq && w <= nwaves; w++)
 		rc = run_wave(r, w, nwaves, round, idx, &rq, err);

@@ -56,6 +56,8 @@ struct hf_rollout {
 	 * anything while it is 0 (fail closed). */
 	struct hf_lease *lease;
 	long long audit_seq;
+	long long *reader_from;              /* per step: the next key record a
+					      * reader check reads (core/reader.h) */
 };
 
 /* Record a new run for 'plan' and become its driver (refused with

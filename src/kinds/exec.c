@@ -10,11 +10,12 @@
  *       before_primary: "etcdctl move-leader ..."  # optional
  *       timeout: 30s
  *
- * Placeholders (contract): {id} {host} {port} {role} {group}
- * {labels.KEY} and, in 'verify' only, {side} ("after" or "before"); each
- * is replaced by its value in single quotes. A word in braces that is no
- * placeholder is refused when the manifest is read; anything else in
- * braces ("${HOME}", awk's "{print $2}") is left to the shell. Secrets
+ * Placeholders (contract, util/tpl.h): {id} {host} {port} {role} {group}
+ * {node} {labels.KEY} and, in 'verify' only, {side} ("after" or
+ * "before"); each is replaced by its value in single quotes. A word in
+ * braces that is no placeholder is refused when the manifest is read;
+ * anything else in braces ("${HOME}", awk's "{print $2}") is left to the
+ * shell. Secrets
  * come from the environment ($VAR in a template), so the journal, which
  * keeps each command as written, never holds one.
  *
@@ -30,7 +31,6 @@
 
 #include "core/kind.h"
 #include "engine/exec/exec.h"
-#include "engine/exec/inventory.h"
 #include "util/buf.h"
 #include "util/misc.h"
 #include "util/proc.h"
@@ -50,115 +50,19 @@ struct exec_spec {
 
 /* ---- templates ------------------------------------------------------ */
 
-static const char *const words[] = { "id", "host", "port", "role", "group", "side" };
-
-/* The length of a placeholder's name at 's' (just after '{'): a word of
- * lower-case letters and '_', or "labels." and a label's name, closed by
- * '}'. 0 when what follows '{' is not such a word (left to the shell). */
-static size_t word_at(const char *s)
-{
-	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
-
-	if (n == 6 && !strncmp(s, "labels", 6) && s[6] == '.') {
-		n = 7 + strspn(s + 7, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				      "0123456789._:@/-");
-		return n > 7 && s[n] == '}' ? n : 0;
-	}
-	return n && s[n] == '}' ? n : 0;
-}
-
-static int known(const char *w, size_t n, int side_ok)
-{
-	size_t i;
-
-	if (n > 7 && !strncmp(w, "labels.", 7))
-		return 1;
-	for (i = 0; i < sizeof(words) / sizeof(*words); i++)
-		if (strlen(words[i]) == n && !strncmp(w, words[i], n))
-			return i + 1 < sizeof(words) / sizeof(*words) || side_ok;
-	return 0;
-}
-
 static int check_template(struct hf_yaml *y, const struct hf_field *f, int side_ok)
 {
-	const char *s = fy_node_get_scalar0(f->val), *p;
+	const char *s = fy_node_get_scalar0(f->val);
+	size_t at, n;
 
-	for (p = s; (p = strchr(p, '{')); p++) {
-		size_t n = p > s && p[-1] == '$' ? 0 : word_at(p + 1);
-
-		if (n && !known(p + 1, n, side_ok))
-			return hf_yaml_fail(y, hf_yaml_pos(y, f->val, f->pos),
-					    "'%s': {%.*s} is %s (id, host, port, role, group, "
-					    "labels.KEY%s)", f->name, (int)n, p + 1,
-					    n == 4 && !strncmp(p + 1, "side", 4) ?
-					    "only for 'verify'" : "no placeholder",
-					    side_ok ? ", side" : "");
-	}
+	if (hf_tpl_bad_word(s, side_ok ? HF_TPL_SIDE : 0, &at, &n))
+		return hf_yaml_fail(y, hf_yaml_pos(y, f->val, f->pos),
+				    "'%s': {%.*s} is %s (id, host, port, role, group, node, "
+				    "labels.KEY%s)", f->name, (int)n, s + at,
+				    n == 4 && !strncmp(s + at, "side", 4) ?
+				    "only for 'verify'" : "no placeholder",
+				    side_ok ? ", side" : "");
 	return 0;
-}
-
-/* What a node's placeholders stand for. */
-struct vars {
-	const struct hf_node *node;
-	const struct hf_inv_node *inv;   /* its inventory entry, or NULL (a Redis cluster) */
-	const char *side;                /* verify's, or NULL */
-};
-
-static void quote(struct hf_buf *b, const char *v)
-{
-	hf_buf_puts(b, "'");
-	for (; *v; v++)
-		if (*v == '\'')
-			hf_buf_puts(b, "'\\''");
-		else
-			hf_buf_append(b, v, 1);
-	hf_buf_puts(b, "'");
-}
-
-/* The value of placeholder 'w' ('n' bytes) for 'v', quoted into 'b'. */
-static void value(struct hf_buf *b, const char *w, size_t n, const struct vars *v)
-{
-	char num[16], group[16];
-	const char *label;
-
-	snprintf(num, sizeof(num), "%d", v->node->port);
-	snprintf(group, sizeof(group), "%d", v->node->shard + 1);
-	if (n > 7 && !strncmp(w, "labels.", 7)) {
-		char *key = hf_xstrndup(w + 7, n - 7);
-
-		label = v->inv ? hf_inv_label(v->inv, key) : NULL;
-		quote(b, label ? label : "");
-		free(key);
-	} else if (!strncmp(w, "id", n)) {
-		quote(b, v->node->id);
-	} else if (!strncmp(w, "host", n)) {
-		quote(b, v->node->host);
-	} else if (!strncmp(w, "port", n)) {
-		quote(b, num);
-	} else if (!strncmp(w, "role", n)) {
-		quote(b, hf_role_name(v->node->role));
-	} else if (!strncmp(w, "group", n)) {
-		quote(b, v->inv ? v->inv->group : group);
-	} else {
-		quote(b, v->side ? v->side : "");
-	}
-}
-
-static char *render(const char *tpl, const struct vars *v)
-{
-	struct hf_buf b = {0};
-	const char *p = tpl, *brace;
-
-	while ((brace = strchr(p, '{'))) {
-		size_t n = brace > tpl && brace[-1] == '$' ? 0 : word_at(brace + 1);
-
-		hf_buf_append(&b, p, (size_t)(brace - p) + (n ? 0 : 1));
-		if (n)
-			value(&b, brace + 1, n, v);
-		p = brace + 1 + (n ? n + 1 : 0);
-	}
-	hf_buf_puts(&b, p);
-	return hf_buf_detach(&b);
 }
 
 /* ---- parse ---------------------------------------------------------- */
@@ -220,16 +124,6 @@ static void summary(const struct hf_change *ch, struct hf_buf *out)
 
 /* ---- running -------------------------------------------------------- */
 
-static const struct hf_inv_node *inv_of(const struct hf_kind_ctx *x, const struct hf_node *n)
-{
-	size_t i;
-
-	for (i = 0; x->c->inventory && i < x->c->inventory->n; i++)
-		if (!strcmp(x->c->inventory->nodes[i].id, n->id))
-			return &x->c->inventory->nodes[i];
-	return NULL;
-}
-
 /* One command's outcome. */
 struct ran {
 	int rc;                /* exit status, -1: did not run or killed */
@@ -251,8 +145,7 @@ static void first_line(const char *s, char *out, size_t len)
 static void run(const struct exec_spec *es, int k, struct hf_kind_ctx *x, struct hf_target *t,
 		const char *side, const char *in, struct ran *r)
 {
-	struct vars v = { .node = t->node, .inv = inv_of(x, t->node), .side = side };
-	char *cmd = render(es->tpl[k], &v), line[256];
+	char *cmd = hf_cluster_render(x->c, t->node, es->tpl[k], side, NULL, HF_TPL_SHELL), line[256];
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 	struct hf_proc_io io = { .in = in, .inlen = in ? strlen(in) : 0, .cwd = es->dir,
 				 .max = OUTPUT_MAX };
@@ -304,7 +197,6 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		struct vars v = { .node = t[i].node, .inv = inv_of(x, t[i].node) };
 		char *cmd;
 
 		if (es->tpl[T_CHECK]) {
@@ -317,7 +209,7 @@ static int plan(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_tar
 						  "refuses: %s", t[i].node->id, t[i].node->host,
 						  t[i].node->port, r.why);
 		}
-		cmd = render(es->tpl[T_APPLY], &v);
+		cmd = hf_cluster_render(x->c, t[i].node, es->tpl[T_APPLY], NULL, NULL, HF_TPL_SHELL);
 		hf_target_add_diff(&t[i], "%s%s", t[i].node->role == HF_ROLE_PRIMARY &&
 				   es->tpl[T_BEFORE_PRIMARY] ? "(before_primary first) " : "", cmd);
 		free(cmd);

@@ -26,7 +26,7 @@
 struct fx {
 	struct hf_judge_node nodes[NNODES];
 	struct hf_check checks[8];
-	double baseline[HF_METRIC_COUNT];
+	double baseline[HF_METRIC_SLOTS];
 	struct hf_judge_sample hist[MAXHIST];
 	struct hf_judge_input in;
 	struct hf_verdict v;
@@ -43,7 +43,7 @@ static void fx_init(struct fx *f)
 	for (i = 0; i < NNODES; i++)
 		f->nodes[i] = (struct hf_judge_node){ .name = names[i], .changed = i == 0,
 			.answered = 1, .cluster_state = "ok" };
-	for (i = 0; i < HF_METRIC_COUNT; i++) {
+	for (i = 0; i < HF_METRIC_SLOTS; i++) {
 		f->in.value[i] = 0;
 		f->baseline[i] = 0;
 	}
@@ -96,7 +96,7 @@ static void add_sample(struct fx *f, long iv, int changed, int primary, unsigned
 	s->changed = changed;
 	s->primary = primary;
 	s->calls = calls;
-	for (k = 0; k < HF_METRIC_COUNT; k++)
+	for (k = 0; k < HF_METRIC_SLOTS; k++)
 		s->v[k] = NAN;
 	s->v[m] = x;
 }
@@ -157,7 +157,10 @@ static void test_metric_table(void **state)
 	assert_int_equal(hf_judge_metric_of(""), -1);
 	assert_int_equal(hf_judge_metric_of(NULL), -1);
 	assert_string_equal(hf_judge_metric_name(-1), "");
-	assert_string_equal(hf_judge_metric_name(HF_METRIC_COUNT), "");
+	assert_string_equal(hf_judge_metric_name(HF_METRIC_SLOTS), "");
+	/* After the metrics the guard computes: the PromQL slots. */
+	assert_string_equal(hf_judge_metric_name(HF_METRIC_COUNT), "promql");
+	assert_int_equal(hf_judge_metric_flags(HF_METRIC_SLOTS - 1), HF_METRIC_REQUIRED);
 	assert_int_equal(hf_judge_metric_flags(-1), 0);
 
 	/* Fractions: what manifest.c calls ratio metrics. */
@@ -444,6 +447,87 @@ static void test_unobservable_vs_fail(void **state)
 		       "(127.0.0.1:7003 is now a primary); this interval is not judged");
 	f.in.topology = NULL;
 	assert_int_equal(judge(&f)->kind, HF_VERDICT_FAIL);
+}
+
+/* A 'promql' check on slot 'slot', its expression 'expr'. */
+static struct hf_check *add_promql(struct fx *f, const char *expr, int slot)
+{
+	struct hf_check *k = &f->checks[f->in.nchecks++];
+
+	*k = (struct hf_check){ .metric = (char *)expr, .promql = (char *)expr, .slot = slot };
+	return k;
+}
+
+/* PromQL metrics: judged like the guard's own under the check's
+ * expression; a changed node Prometheus had nothing for makes the
+ * interval unobservable, unless a check fails; no calls are counted when
+ * every check is read from Prometheus. */
+static void test_promql(void **state)
+{
+	struct fx f;
+	struct hf_check *k;
+	int m = HF_METRIC_COUNT + 1;
+
+	(void)state;
+	fx_init(&f);
+	k = add_promql(&f, "etcd_server_has_leader", 1);
+	k->has_min = 1;
+	k->min = 1;
+	assert_int_equal(hf_judge_check_metric(k), m);
+	f.in.value[m] = 1;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s): etcd_server_has_leader 1");
+	f.in.value[m] = 0;
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s): etcd_server_has_leader 0 "
+		       "below min 1");
+	assert_string_equal(f.v.checks[0].metric, "etcd_server_has_leader");
+	assert_int_equal(f.v.checks[0].outcome, HF_CHECK_FAIL);
+
+	/* One changed node without a sample: not judged... */
+	f.in.value[m] = 1;
+	f.in.unseen[m] = "127.0.0.1:7000 (Prometheus has no sample)";
+	assert_verdict(&f, HF_VERDICT_UNOBSERVABLE, "unobservable: etcd_server_has_leader: "
+		       "nothing for 127.0.0.1:7000 (Prometheus has no sample)");
+	f.in.value[m] = NAN;
+	assert_verdict(&f, HF_VERDICT_UNOBSERVABLE, "unobservable: etcd_server_has_leader: "
+		       "nothing for 127.0.0.1:7000 (Prometheus has no sample)");
+	/* ...unless what the others showed fails. */
+	f.in.value[m] = 0;
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s): etcd_server_has_leader 0 "
+		       "below min 1");
+
+	/* With a metric of the guard's own, calls are counted again. */
+	f.in.unseen[m] = NULL;
+	f.in.value[m] = 1;
+	add_max(&f, "error_rate", 0.01);
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s), 1000 calls: "
+		       "etcd_server_has_leader 1, error_rate 0.0020");
+}
+
+/* A ratio to a baseline of 0 with a floor of 0: 0 stays a pass, anything
+ * above it fails. */
+static void test_promql_ratio_from_zero(void **state)
+{
+	struct fx f;
+	struct hf_check *k;
+	int m = HF_METRIC_COUNT;
+
+	(void)state;
+	fx_init(&f);
+	k = add_promql(&f, "rate(x[10s])", 0);
+	k->has_ratio = 1;
+	k->ratio = 2;
+	f.baseline[m] = 0;
+	f.in.value[m] = 0;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s): rate(x[10s]) 0");
+	f.in.value[m] = 0.5;
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s): rate(x[10s]) 0.5 "
+		       "infx the baseline 0, limit 2x");
+	f.baseline[m] = 0.5;
+	f.in.value[m] = 1;
+	assert_verdict(&f, HF_VERDICT_PASS, "pass on 1 changed node(s): rate(x[10s]) 1");
+	f.in.value[m] = 1.5;
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s): rate(x[10s]) 1.5 "
+		       "3.00x the baseline 0.5, limit 2x");
 }
 
 static void test_cluster_state(void **state)
@@ -959,6 +1043,8 @@ int main(void)
 		cmocka_unit_test(test_probe_error),
 		cmocka_unit_test(test_unobservable_vs_fail),
 		cmocka_unit_test(test_cluster_state),
+		cmocka_unit_test(test_promql),
+		cmocka_unit_test(test_promql_ratio_from_zero),
 		cmocka_unit_test(test_zero_traffic_idle),
 		cmocka_unit_test(test_zero_traffic_starved),
 		cmocka_unit_test(test_canary_worse),

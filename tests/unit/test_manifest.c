@@ -554,7 +554,31 @@ static const struct bad_case bad_cases[] = {
 	{ "checks is a mapping", HEAD SPEC "  guard:\n    checks:\n      metric: x\n",
 	  "t.yaml:14:7: ", "'checks' must be a list" },
 	{ "check without metric", HEAD SPEC "  guard:\n    checks:\n      - max: 1\n",
-	  "t.yaml:14:9: ", "missing required field 'metric' in check 1" },
+	  "t.yaml:14:9: ", "check 1 has no 'metric' (one the guard computes) nor 'promql'" },
+	{ "check with metric and promql",
+	  HEAD SPEC "  guard:\n    prometheus: http://p:9090\n    checks:\n"
+	  "      - {metric: error_rate, promql: up, max: 1}\n",
+	  "t.yaml:15:30: ", "check 1 has both 'metric' and 'promql': give one" },
+	{ "promql without prometheus",
+	  HEAD SPEC "  guard:\n    checks:\n      - {promql: up, min: 1}\n",
+	  "t.yaml:14:10: ", "check 1 is a 'promql' check, but the guard names no 'prometheus'" },
+	{ "promql with an unknown placeholder",
+	  HEAD SPEC "  guard:\n    prometheus: http://p:9090\n    checks:\n"
+	  "      - promql: 'up{instance=\"{host}:{prot}\"}'\n        min: 1\n",
+	  "t.yaml:15:17: ", "'promql': {prot} is no placeholder" },
+	{ "promql with {side}",
+	  HEAD SPEC "  guard:\n    prometheus: http://p:9090\n    checks:\n"
+	  "      - {promql: 'up{x=\"{side}\"}', min: 1}\n",
+	  "t.yaml:15:18: ", "'promql': {side} is no placeholder" },
+	{ "prometheus is no URL",
+	  HEAD SPEC "  guard:\n    prometheus: localhost:9090\n",
+	  "t.yaml:13:17: ", "invalid prometheus 'localhost:9090' (expected an http:// or https://" },
+	{ "nine promql checks",
+	  HEAD SPEC "  guard:\n    prometheus: http://p:9090\n    checks:\n"
+	  "      - {promql: a, max: 1}\n      - {promql: b, max: 1}\n      - {promql: c, max: 1}\n"
+	  "      - {promql: d, max: 1}\n      - {promql: e, max: 1}\n      - {promql: f, max: 1}\n"
+	  "      - {promql: g, max: 1}\n      - {promql: h, max: 1}\n      - {promql: i, max: 1}\n",
+	  "t.yaml:23:10: ", "check 9: at most 8 'promql' checks" },
 	{ "check without threshold",
 	  HEAD SPEC "  guard:\n    checks:\n      - metric: error_rate\n",
 	  "t.yaml:14:9: ", "no threshold" },

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "util/err.h"
+#include "util/tpl.h"
 #include "util/keyslot.h"
 
 struct hf_inventory;
@@ -234,6 +235,12 @@ int hf_cluster_converge(struct hf_cluster *c, struct hf_err *err);
 /* Ask every node for INFO (server, replication) and fill the probe fields. */
 void hf_cluster_probe(struct hf_cluster *c);
 struct hf_node *hf_cluster_find(struct hf_cluster *c, const char *id);
+/* Template 'tpl' (util/tpl.h) filled in for node 'n' of 'c': its address,
+ * role, group (an inventory's, or the shard's number from 1), the
+ * inventory's labels; 'side' and 'key' where the template may have them
+ * (NULL otherwise). Caller frees. */
+char *hf_cluster_render(const struct hf_cluster *c, const struct hf_node *n, const char *tpl,
+			const char *side, const char *key, enum hf_tpl_quote q);
 void hf_cluster_free(struct hf_cluster *c);
 /* Close the node's connection, if it has one. */
 void hf_node_disconnect(struct hf_node *n);
