@@ -46,6 +46,16 @@
 #	                          write the exec hotfix of the tests and the
 #	                          benchmark: --snapshot-count 5000 on each
 #	                          member, restarting it, the leader moved first
+#	manifest-broken DIR FILE OWNER [WAVES-YAML]
+#	                          the same with a harmful setting: heartbeat 5 ms,
+#	                          election timeout 25 ms on each member, started
+#	                          again without waiting for it to be healthy
+#	                          (relaunch). On a follower of a cluster whose
+#	                          leader beats every 100 ms it campaigns again
+#	                          and again with ever higher terms: no member
+#	                          has a leader (etcd_server_has_leader 0 on all
+#	                          three) until it is restarted with its old
+#	                          values. Revert restarts it and waits for health.
 set -u
 
 cmd=${1:?command}
@@ -263,6 +273,43 @@ spec:
           v=\$(bash '$C' running '$D' {labels.name} snapshot-count);
           if [ {side} = after ]; then [ "\$v" = 5000 ]; else [ "\$v" = "\$(cat)" ]; fi
         revert: bash '$C' set '$D' {labels.name} snapshot-count "\$(cat)" && bash '$C' restart '$D' {labels.name}
+        before_primary: bash '$C' move-leader '$D' {labels.name}
+        timeout: 40s
+  rollout:
+    order: replicas-first
+    waves:
+$waves
+  guard: none
+EOF
+	;;
+manifest-broken)
+	out=${3:?file}
+	owner=${4:?owner}
+	waves=${5:-"      - nodes: 1
+      - nodes: 100%"}
+	C="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+	both() { echo "\$(bash '$C' $1 '$D' {labels.name} heartbeat-interval) \$(bash '$C' $1 '$D' {labels.name} election-timeout)"; }
+	cat >"$out" <<EOF
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: etcd-fast-election, version: 1, owner: $owner, problem: etcd election timeout}
+spec:
+  changes:
+    - exec:
+        check: bash '$C' health '$D' {labels.name}
+        capture: bash '$C' health '$D' {labels.name} && echo "$(both get)"
+        apply: >-
+          bash '$C' set '$D' {labels.name} heartbeat-interval 5 &&
+          bash '$C' set '$D' {labels.name} election-timeout 25 &&
+          bash '$C' relaunch '$D' {labels.name}
+        verify: >-
+          v="$(both running)";
+          if [ {side} = after ]; then [ "\$v" = "5 25" ]; else [ "\$v" = "\$(cat)" ]; fi
+        revert: >-
+          read -r h e &&
+          bash '$C' set '$D' {labels.name} heartbeat-interval "\$h" &&
+          bash '$C' set '$D' {labels.name} election-timeout "\$e" &&
+          bash '$C' restart '$D' {labels.name}
         before_primary: bash '$C' move-leader '$D' {labels.name}
         timeout: 40s
   rollout:
