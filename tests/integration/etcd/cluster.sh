@@ -3,7 +3,7 @@
 # and the commands an exec hotfix runs on its members. Everything lives in
 # one directory DIR:
 #
-#	members          "NAME CLIENT-PORT PEER-PORT" per member
+#	members          "NAME CLIENT-PORT PEER-PORT [METRICS-PORT]" per member
 #	NAME.flags       the member's etcd flags, one "--key=value" a line: the
 #	                 settings it starts with (edit, then restart)
 #	run-NAME.sh      the wrapper that starts it: its pid in NAME.pid, then
@@ -12,11 +12,19 @@
 #	events.log       "EPOCH-MS EVENT NAME [DETAIL]" of restarts, move-leader
 #
 # Usage: cluster.sh COMMAND DIR [ARGS...]
-#	init DIR BASE             write the files: client ports BASE..BASE+2,
-#	                          peer ports BASE+3..BASE+5
+#	init DIR BASE [METRICS]   write the files: client ports BASE..BASE+2,
+#	                          peer ports BASE+3..BASE+5; with METRICS, each
+#	                          member also serves /metrics and /health on
+#	                          http://127.0.0.1:METRICS..METRICS+2 (which,
+#	                          unlike its client URL, answers before the
+#	                          member has joined the cluster)
 #	up DIR                    start the three, wait until each is healthy
 #	down DIR                  stop every member, by its pid
 #	start|stop|restart DIR NAME
+#	launch DIR NAME           start it, waiting for its process only (not
+#	                          for it to be healthy)
+#	relaunch DIR NAME         stop it, then launch: a restart that leaves
+#	                          judging the member's health to someone else
 #	health DIR NAME           exit 0 iff the member answers healthy
 #	get DIR NAME KEY          the value in the member's flags file
 #	set DIR NAME KEY VALUE    write it there (the running member is untouched)
@@ -29,10 +37,25 @@
 #	                          the primary; names in DIR/discover.exclude are
 #	                          left out, DIR/discover.port NAME PORT moves one
 #	endpoints DIR             http://127.0.0.1:P,... of all members
+#	targets DIR               the members' Prometheus targets, one a line:
+#	                          HOST:PORT of /metrics (the metrics URL if
+#	                          any), then ",instance=127.0.0.1:CLIENT-PORT"
+#	                          so that a series names the member by its
+#	                          client address either way
 #	manifest DIR FILE OWNER [WAVES-YAML]
 #	                          write the exec hotfix of the tests and the
 #	                          benchmark: --snapshot-count 5000 on each
 #	                          member, restarting it, the leader moved first
+#	manifest-broken DIR FILE OWNER [WAVES-YAML]
+#	                          the same with a harmful setting: heartbeat 5 ms,
+#	                          election timeout 25 ms on each member, started
+#	                          again without waiting for it to be healthy
+#	                          (relaunch). On a follower of a cluster whose
+#	                          leader beats every 100 ms it campaigns again
+#	                          and again with ever higher terms: no member
+#	                          has a leader (etcd_server_has_leader 0 on all
+#	                          three) until it is restarted with its old
+#	                          values. Revert restarts it and waits for health.
 set -u
 
 cmd=${1:?command}
@@ -107,15 +130,17 @@ id_of() { status | awk -v n="$1" '$1 == n { print $2 }'; }
 case $cmd in
 init)
 	base=${3:?base port}
+	mbase=${4:-}
 	mkdir -p "$D"
 	: >"$D/members"
 	cluster=
 	for i in 1 2 3; do
-		echo "m$i $((base + i - 1)) $((base + i + 2))" >>"$D/members"
+		echo "m$i $((base + i - 1)) $((base + i + 2))${mbase:+ $((mbase + i - 1))}" >>"$D/members"
 		cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:$((base + i + 2))"
 	done
-	while read -r name cp pp; do
-		cat >"$D/$name.flags" <<EOF
+	while read -r name cp pp mp; do
+		{
+			cat <<EOF
 --name=$name
 --data-dir=$D/$name.data
 --listen-client-urls=http://127.0.0.1:$cp
@@ -129,6 +154,8 @@ init)
 --election-timeout=1000
 --snapshot-count=100000
 EOF
+			[ -n "$mp" ] && echo "--listen-metrics-urls=http://127.0.0.1:$mp"
+		} >"$D/$name.flags"
 		cat >"$D/run-$name.sh" <<EOF
 #!/usr/bin/env bash
 # Start etcd member $name with the flags in $name.flags (one a line).
@@ -148,6 +175,16 @@ down)
 	;;
 start)
 	start "${3:?name}"
+	;;
+launch)
+	launch "${3:?name}"
+	;;
+relaunch)
+	name=${3:?name}
+	event restart-begin "$name"
+	stop "$name"
+	launch "$name"
+	event restart-end "$name"
 	;;
 stop)
 	event stop "${3:?name}"
@@ -213,6 +250,9 @@ discover)
 endpoints)
 	endpoints
 	;;
+targets)
+	awk '{ printf "127.0.0.1:%s,instance=127.0.0.1:%s\n", ($4 != "" ? $4 : $2), $2 }' "$D/members"
+	;;
 manifest)
 	out=${3:?file}
 	owner=${4:?owner}
@@ -233,6 +273,43 @@ spec:
           v=\$(bash '$C' running '$D' {labels.name} snapshot-count);
           if [ {side} = after ]; then [ "\$v" = 5000 ]; else [ "\$v" = "\$(cat)" ]; fi
         revert: bash '$C' set '$D' {labels.name} snapshot-count "\$(cat)" && bash '$C' restart '$D' {labels.name}
+        before_primary: bash '$C' move-leader '$D' {labels.name}
+        timeout: 40s
+  rollout:
+    order: replicas-first
+    waves:
+$waves
+  guard: none
+EOF
+	;;
+manifest-broken)
+	out=${3:?file}
+	owner=${4:?owner}
+	waves=${5:-"      - nodes: 1
+      - nodes: 100%"}
+	C="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+	both() { echo "\$(bash '$C' $1 '$D' {labels.name} heartbeat-interval) \$(bash '$C' $1 '$D' {labels.name} election-timeout)"; }
+	cat >"$out" <<EOF
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: etcd-fast-election, version: 1, owner: $owner, problem: etcd election timeout}
+spec:
+  changes:
+    - exec:
+        check: bash '$C' health '$D' {labels.name}
+        capture: bash '$C' health '$D' {labels.name} && echo "$(both get)"
+        apply: >-
+          bash '$C' set '$D' {labels.name} heartbeat-interval 5 &&
+          bash '$C' set '$D' {labels.name} election-timeout 25 &&
+          bash '$C' relaunch '$D' {labels.name}
+        verify: >-
+          v="$(both running)";
+          if [ {side} = after ]; then [ "\$v" = "5 25" ]; else [ "\$v" = "\$(cat)" ]; fi
+        revert: >-
+          read -r h e &&
+          bash '$C' set '$D' {labels.name} heartbeat-interval "\$h" &&
+          bash '$C' set '$D' {labels.name} election-timeout "\$e" &&
+          bash '$C' restart '$D' {labels.name}
         before_primary: bash '$C' move-leader '$D' {labels.name}
         timeout: 40s
   rollout:

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# The guard reading metrics from a real Prometheus (Debian's prometheus,
+# scraping every second) through 'promql' checks.
+#
+# etcd: a 3-member cluster (etcd/cluster.sh) driven by exec hotfixes, each
+# member's /metrics scraped with instance="127.0.0.1:CLIENT-PORT". The
+# harmless hotfix (--snapshot-count 5000, a restart each) passes the guard
+# 'etcd_server_has_leader{instance="{node}"} min 1' and is promoted; the
+# harmful one (heartbeat 5 ms, election timeout 25 ms: the restarted
+# follower campaigns again and again, and no member keeps a leader) is
+# rolled back by that guard on its canary (exit 3), before the leader is
+# touched. A writer's acknowledged puts all survive.
+#
+# Redis: the same kind of config hotfix on a sandbox, driven natively
+# (config change, INFO metric 'evictions') and through the exec engine
+# (redis-cli templates, promql on prometheus-redis-exporter's metrics, one
+# exporter per node, each series labelled node="HOST:PORT"); both roll the
+# harmful one back, both promote the harmless one.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/prom.sh"
+
+C=$(cd "$(dirname "$0")/etcd" && pwd)/cluster.sh
+WRITER=$(cd "$(dirname "$0")/etcd" && pwd)/writer.py
+D=$T/etcd
+cl() { bash "$C" "$1" "$D" "${@:2}"; }
+
+# The members are restarted by hotfix's commands, so their pids change:
+# stop them by the pids their wrappers record, before lib.sh's cleanup.
+etcd_cleanup() {
+	local rc=$?
+	[ -f "$D/members" ] && [ -z "$test_keep" ] && cl down
+	(exit "$rc")
+	cleanup
+}
+trap etcd_cleanup EXIT
+
+lines() { wc -l <"$1" | tr -d ' '; }
+events_since() { tail -n "+$(($1 + 1))" "$D/events.log" | cut -d' ' -f2-; }
+restarted() { events_since "$1" | awk '$1 == "restart-begin" { print $2 }' | tr '\n' ' '; }
+running() { local m; for m in m1 m2 m3; do cl running "$m" "$1"; done | tr '\n' ' '; }
+all_healthy() { local m; for m in m1 m2 m3; do cl health "$m" || return 1; done; }
+# all_acked_present ACKED PREFIX: every key the writer had acknowledged is in etcd.
+all_acked_present() {
+	cut -d' ' -f1 "$1" | sort >"$T/acked.keys"
+	etcdctl --endpoints="$(cl endpoints)" get --prefix "$2" --keys-only | sed '/^$/d' | sort >"$T/present.keys"
+	[ -s "$T/acked.keys" ] || { echo "nothing was acknowledged"; return 1; }
+	comm -23 "$T/acked.keys" "$T/present.keys" >"$T/lost.keys"
+	[ ! -s "$T/lost.keys" ] || { echo "$(lines "$T/lost.keys") acknowledged key(s) lost:"; head "$T/lost.keys"; return 1; }
+}
+# with_guard FILE GUARD-FILE: the manifest's 'guard: none' replaced by the guard.
+with_guard() {
+	awk -v g="$2" '/^  guard: none$/ { while ((getline l < g) > 0) print l; next } { print }' "$1" >"$1.tmp" &&
+		mv "$1.tmp" "$1"
+}
+
+# Client ports BASE..+2, peer ports +3..+5, metrics URLs +6..+8 (served
+# before a member has joined: a member that never joins is still seen).
+BASE=$(free_base 9) || { bad "no free ports"; finish; }
+test_begin 'a 3-member etcd cluster and a Prometheus scraping each member'
+check "init" cl init "$BASE" $((BASE + 6))
+check "up: each member healthy" cl up
+prom_start prom-etcd $(cl targets)
+check "prometheus scrapes the three members" prom_wait_up 3 30
+check "each member has a leader, by its client address" eventually 20 sh -c "
+	for p in $BASE $((BASE + 1)) $((BASE + 2)); do
+		[ \"\$(curl -fsS '$PROM_URL/api/v1/query' --data-urlencode \"query=etcd_server_has_leader{instance=\\\"127.0.0.1:\$p\\\"}\" |
+			jq -r '.data.result[0].value[1]')\" = 1 ] || exit 1
+	done"
+test_end
+[ -n "$(cl leader)" ] && [ -n "$PROM_PID" ] || finish
+
+cat >"$T/inv.yaml" <<YAML
+apiVersion: hotfix/v1
+kind: Inventory
+discover: bash '$C' discover '$D'
+YAML
+CLUSTER="exec:$T/inv.yaml"
+cat >"$T/etcd-guard.yaml" <<YAML
+  guard:
+    prometheus: $PROM_URL
+    interval: 1s
+    baseline: 3s
+    failure_limit: 2
+    on_unobservable: hold
+    checks:
+      - promql: 'etcd_server_has_leader{instance="{node}"}'
+        min: 1
+YAML
+WAVES="      - nodes: 1
+        bake: 5s
+      - nodes: 100%"
+cl manifest "$T/good.yaml" test@example.com "$WAVES"
+with_guard "$T/good.yaml" "$T/etcd-guard.yaml"
+cl manifest-broken "$T/broken.yaml" test@example.com "$WAVES"
+with_guard "$T/broken.yaml" "$T/etcd-guard.yaml"
+
+python3 "$WRITER" "$(cl endpoints)" "$T/acked" w1/ 0.02 &
+W=$!
+EXTRA_PIDS+=("$W")
+
+test_begin 'etcd: the harmless hotfix passes the promql guard and is promoted; its rollback too'
+wait_for "the writer's first puts" 10 sh -c "[ \$(wc -l <'$T/acked') -ge 5 ]"
+expect_exit 0 "plan" hf plan "$T/good.yaml" --cluster "$CLUSTER"
+check "plan names the promql guard" contains "$T/out" "etcd_server_has_leader"
+ev=$(lines "$D/events.log")
+expect_exit 0 "apply" hf apply "$T/good.yaml" --cluster "$CLUSTER" --yes
+run=$(last_run)
+check "promoted" test "$(hf --json history | json_get - '.[0].state')" = promoted
+check "every member runs with --snapshot-count=5000" test "$(running snapshot-count)" = "5000 5000 5000 "
+check "three restarts" test "$(restarted "$ev" | wc -w)" = 3
+expect_exit 0 "status" hf status "$run"
+check "the journal has passing verdicts of the promql check" grep -q "pass.*etcd_server_has_leader\|etcd_server_has_leader.*pass" "$T/out"
+expect_exit 0 "rollback" hf rollback "$run"
+check "every member runs with the old value again" test "$(running snapshot-count)" = "100000 100000 100000 "
+test_end
+
+test_begin 'etcd: the harmful hotfix is rolled back by the promql guard on its canary (exit 3), the leader untouched'
+check "every member healthy first" eventually 30 all_healthy
+LEADER0=$(cl leader)
+ev=$(lines "$D/events.log")
+expect_exit 3 "apply" hf apply "$T/broken.yaml" --cluster "$CLUSTER" --yes
+run=$(last_run)
+canary=$(restarted "$ev" | awk '{ print $1 }')
+check "a follower was the canary ($canary, the leader was $LEADER0)" test -n "$canary" -a "$canary" != "$LEADER0"
+check "it says so" contains "$T/err" "rolled back by the guard"
+check "naming the promql check" contains "$T/err" "etcd_server_has_leader"
+check "the run is rolled back" test "$(hf --json history | json_get - '.[0].state')" = rolled_back
+check "only the canary was restarted by the apply (and by the revert)" test "$(restarted "$ev")" = "$canary $canary "
+check "the leader ($LEADER0) was never moved nor restarted" not grep -q "$LEADER0" <(events_since "$ev")
+check "every member runs with the old heartbeat" test "$(running heartbeat-interval)" = "100 100 100 "
+check "and the old election timeout" test "$(running election-timeout)" = "1000 1000 1000 "
+check "every member healthy again" eventually 30 all_healthy
+check "and has a leader, as Prometheus sees it" eventually 20 prom_has 'min(etcd_server_has_leader)' -eq 1
+hf --json status "$run" >"$T/status.json" 2>&1
+check "status --json's verdicts name the promql check" json_true "$T/status.json" \
+	'[.. | strings | select(test("etcd_server_has_leader"))] | length > 0'
+hf status "$run" >"$T/status.txt" 2>&1
+check "status shows a failing verdict of it" grep -q "fail.*etcd_server_has_leader" "$T/status.txt"
+check "the journal has the rollback" grep -qi "rolled back" "$T/status.txt"
+check "the writer still writes" eventually 20 sh -c "[ \$(wc -l <'$T/acked') -gt $(lines "$T/acked") ]"
+stop_pid "$W"
+check "every acknowledged put is in etcd ($(lines "$T/acked") keys)" all_acked_present "$T/acked" w1/
+test_end
+
+prom_stop
+cl down
+
+# Redis: a sandbox of 2 shards x 1 replica under load, one exporter per
+# node, one Prometheus; the same hotfixes natively and through exec.
+sandbox_up redis --shards 2 --replicas 1 || finish
+RPORTS=$(ports_of "$BASE" 4)
+EBASE=$(free_base 4) || { bad "no free ports"; finish; }
+targets=()
+i=0
+for p in $RPORTS; do
+	prometheus-redis-exporter -redis.addr "redis://127.0.0.1:$p" \
+		-web.listen-address "127.0.0.1:$((EBASE + i))" >"$T/exporter-$p.log" 2>&1 &
+	EXTRA_PIDS+=($!)
+	targets+=("127.0.0.1:$((EBASE + i)),node=127.0.0.1:$p")
+	i=$((i + 1))
+done
+test_begin 'redis: one exporter per node, scraped by Prometheus, each series labelled with its node'
+prom_start prom-redis "${targets[@]}"
+check "prometheus scrapes the four exporters" prom_wait_up 4 30
+check "each node's redis_up, by its node label" eventually 20 sh -c "[ \"\$(curl -fsS '$PROM_URL/api/v1/query' --data-urlencode 'query=count(redis_up{node=~\"127.0.0.1:.*\"} == 1)' | jq -r '.data.result[0].value[1]')\" = 4 ]"
+test_end
+{
+	printf 'apiVersion: hotfix/v1\nkind: Inventory\nnodes:\n'
+	i=0
+	for p in $RPORTS; do
+		role=primary
+		[ "$i" -ge 2 ] && role=replica
+		printf '  - {id: n%d, host: 127.0.0.1, port: %d, group: s%d, role: %s}\n' $((i + 1)) "$p" $((i % 2 + 1)) "$role"
+		i=$((i + 1))
+	done
+} >"$T/redis-inv.yaml"
+RCLUSTER="exec:$T/redis-inv.yaml"
+PARAMS="maxmemory maxmemory-policy timeout"
+start_load 600 1000
+snapshot "$T/redis.before" "$RPORTS" $PARAMS
+
+# The waves and guards: the canary is a primary (replicas do not evict).
+rollout() {
+	cat <<YAML
+  rollout:
+    order: primaries-first
+    waves:
+      - nodes: 1
+        bake: 5s
+      - nodes: 100%
+YAML
+}
+native_guard() {
+	cat <<YAML
+  guard:
+    interval: 1s
+    baseline: 2s
+    failure_limit: 2
+    checks:
+      - metric: evictions
+        max: 0
+YAML
+}
+prom_guard() {
+	cat <<YAML
+  guard:
+    prometheus: $PROM_URL
+    interval: 1s
+    baseline: 2s
+    failure_limit: 2
+    checks:
+      - promql: 'increase(redis_evicted_keys_total{node="{node}"}[5s])'
+        max: 0
+YAML
+}
+# native_manifest FILE NAME KEY VALUE [KEY VALUE]
+native_manifest() {
+	local file=$1 name=$2
+	shift 2
+	{
+		printf 'apiVersion: hotfix/v1\nkind: Hotfix\nmetadata: {name: %s, version: 1, owner: test@example.com, problem: redis config}\n' "$name"
+		printf 'spec:\n  changes:\n    - config:\n'
+		while [ $# -gt 0 ]; do printf '        %s: "%s"\n' "$1" "$2"; shift 2; done
+		rollout
+		native_guard
+	} >"$file"
+}
+# exec_manifest FILE NAME KEY VALUE [KEY VALUE]: the same through redis-cli.
+exec_manifest() {
+	local file=$1 name=$2 keys= sets= want= reverts= n=1
+	shift 2
+	while [ $# -gt 0 ]; do
+		keys="$keys $1"
+		sets="$sets $1 $2"
+		want="$want${want:+ }$2"
+		reverts="$reverts $1 \"\$$n\""
+		n=$((n + 1))
+		shift 2
+	done
+	local capture="for k in$keys; do redis-cli -h {host} -p {port} CONFIG GET \"\$k\" | sed -n 2p; done | paste -sd' '"
+	{
+		cat <<YAML
+apiVersion: hotfix/v1
+kind: Hotfix
+metadata: {name: $name, version: 1, owner: test@example.com, problem: redis config}
+spec:
+  changes:
+    - exec:
+        check: redis-cli -h {host} -p {port} PING | grep -q PONG
+        capture: >-
+          $capture
+        apply: redis-cli -h {host} -p {port} CONFIG SET$sets | grep -q OK
+        verify: >-
+          v=\$($capture);
+          if [ {side} = after ]; then [ "\$v" = "$want" ]; else [ "\$v" = "\$(cat)" ]; fi
+        revert: >-
+          set -- \$(cat); redis-cli -h {host} -p {port} CONFIG SET$reverts | grep -q OK
+        timeout: 10s
+YAML
+		rollout
+		prom_guard
+	} >"$file"
+}
+# A limit 300 kB under what the first primary uses once the load's keys are
+# there (an empty node uses ~1.9 MB, the load's keys ~0.5 MB more): the
+# load's writes evict, again and again; far below, nothing could be evicted
+# and every write (hotfix's lease too) would fail with OOM instead.
+wait_for "the load's keys" 20 sh -c "[ \$(redis-cli -p $BASE DBSIZE) -ge 800 ]"
+LIMIT=$(($(rcli -p "$BASE" INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p') - 300000))
+BAD="maxmemory $LIMIT maxmemory-policy allkeys-lru"
+GOOD="timeout 300"
+native_manifest "$T/r-bad-native.yaml" redis-maxmemory $BAD
+exec_manifest "$T/r-bad-exec.yaml" redis-maxmemory-exec $BAD
+native_manifest "$T/r-good-native.yaml" redis-timeout $GOOD
+exec_manifest "$T/r-good-exec.yaml" redis-timeout-exec $GOOD
+back_as_before() { snapshot "$T/redis.now" "$RPORTS" $PARAMS && test_cmp "$T/redis.before" "$T/redis.now"; }
+evictions_now() { local p; for p in $RPORTS; do rcli -p "$p" INFO stats | sed -n 's/^evicted_keys:\([0-9]*\).*/\1/p'; done | paste -sd+ | bc; }
+
+test_begin 'redis: the harmful maxmemory hotfix is rolled back by the guard, natively and through exec + promql'
+ev0=$(evictions_now)
+expect_exit 3 "native apply (guard: evictions max 0)" hf apply "$T/r-bad-native.yaml" --cluster "$SEED" --yes
+check "it names the metric" contains "$T/err" "evictions"
+check "every node at its old config" back_as_before
+check "the canary did evict (INFO: $ev0 -> $(evictions_now))" test "$(evictions_now)" -gt "$ev0"
+check "Prometheus saw those evictions too" eventually 20 prom_has 'max(redis_evicted_keys_total)' -gt 0
+check "and, once the evictions are older than its window, none" eventually 30 prom_has 'max(increase(redis_evicted_keys_total[5s]))' -eq 0
+expect_exit 3 "exec apply (guard: promql increase(redis_evicted_keys_total) max 0)" hf apply "$T/r-bad-exec.yaml" --cluster "$RCLUSTER" --yes
+check "it names the promql check" contains "$T/err" "redis_evicted_keys_total"
+check "every node at its old config" back_as_before
+hf --json history >"$T/hist.json"
+check "both runs rolled back" json_true "$T/hist.json" '.[0].state == "rolled_back" and .[1].state == "rolled_back"'
+test_end
+
+test_begin 'redis: the harmless timeout hotfix is promoted both ways'
+check "no eviction in the last 5 s first" eventually 30 prom_has 'max(increase(redis_evicted_keys_total[5s]))' -eq 0
+expect_exit 0 "native apply" hf apply "$T/r-good-native.yaml" --cluster "$SEED" --yes
+check "every node holds timeout 300" test "$(for p in $RPORTS; do cfg "$p" timeout; done | paste -sd' ')" = "300 300 300 300"
+expect_exit 0 "native rollback" hf rollback "$(last_run)"
+check "every node at its old config" back_as_before
+expect_exit 0 "exec apply" hf apply "$T/r-good-exec.yaml" --cluster "$RCLUSTER" --yes
+check "every node holds timeout 300" test "$(for p in $RPORTS; do cfg "$p" timeout; done | paste -sd' ')" = "300 300 300 300"
+expect_exit 0 "exec rollback" hf rollback "$(last_run)"
+check "every node at its old config" back_as_before
+test_end
+stop_load
+prom_stop
+
+finish
