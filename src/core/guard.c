@@ -307,6 +307,24 @@ static void prom_sample(struct hf_guard_run *g)
 	free(res);
 }
 
+/* The name of the node in 'in' whose value of PromQL slot 'k' is the
+ * group's (its worst), or NULL when none has a value. */
+static const char *worst_node(const struct hf_guard_run *g, const int *in, int k)
+{
+	const char *name = NULL;
+	double w = NAN;
+	size_t i;
+
+	for (i = 0; g->promql[k] && i < g->n; i++) {
+		if (!in[i] || isnan(g->pv[i][k]) || (!isnan(w) && worst(g->promql[k], w,
+									 g->pv[i][k]) == w))
+			continue;
+		w = g->pv[i][k];
+		name = g->names[i];
+	}
+	return name;
+}
+
 /* Nodes that are not Redis have no INFO to read: a node answers when it
  * accepts a connection on its port; its role is the inventory's. */
 static void sample_reach(struct hf_guard_run *g)
@@ -818,8 +836,10 @@ void hf_guard_evaluate(struct hf_guard_run *g, const int *changed, struct hf_ver
 				if (isnan(g->pv[i][k]))
 					hf_buf_printf(&unseen[k], "%s%s (%s)", unseen[k].len ? ", " : "",
 						      g->names[i], g->pwhy[i][k]);
-		for (k = 0; k < g->nslots; k++)
+		for (k = 0; k < g->nslots; k++) {
 			in.unseen[HF_METRIC_COUNT + k] = unseen[k].s;
+			in.where[HF_METRIC_COUNT + k] = worst_node(g, changed, k);
+		}
 		in.expected_calls = g->base_intervals ? expected / (double)g->base_intervals : 0;
 		in.baseline = g->baseline_taken ? g->baseline : NULL;
 		record_history(g, changed);

@@ -364,7 +364,7 @@ static void check_metrics(const struct hf_judge_input *in, struct findings *f,
 		int m = hf_judge_check_metric(k);
 		const char *name = k->promql ? k->metric : hf_judge_metric_name(m);
 		const char *unseen = is_metric(m) ? in->unseen[m] : NULL;
-		char a[64], why[384] = "";
+		char a[160], why[384] = "";
 		struct hf_verdict_check spare, *vc;
 		double x;
 
@@ -380,6 +380,8 @@ static void check_metrics(const struct hf_judge_input *in, struct findings *f,
 		vc->u = vc->p = NAN;
 		hf_judge_limit(k, m, in->baseline, vc);
 		hf_judge_format(m, x, a, sizeof(a));
+		if (!isnan(x) && in->where[m] && in->where[m][0])
+			snprintf(a + strlen(a), sizeof(a) - strlen(a), " on %s", in->where[m]);
 		hf_buf_printf(&f->seen, "%s%s %s", f->seen.len ? ", " : "", name, a);
 		/* A ratio without a baseline is not judged: say so, lest a pass
 		 * read as if it had been. */

@@ -186,6 +186,9 @@ struct hf_judge_input {
 	/* For a HF_METRIC_REQUIRED metric: the changed nodes that had no
 	 * value, and why ("a:1 (no sample)"); NULL or "" when all had one. */
 	const char *unseen[HF_METRIC_SLOTS];
+	/* For a metric whose value is one node's (the worst node's, PromQL):
+	 * that node ("a:1"), NULL otherwise. */
+	const char *where[HF_METRIC_SLOTS];
 	unsigned long long calls;            /* the changed nodes' calls */
 	unsigned long long other_calls;      /* the unchanged nodes' calls */
 	double expected_calls;               /* the changed nodes' calls per

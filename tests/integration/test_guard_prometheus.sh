@@ -5,13 +5,15 @@
 # etcd: a 3-member cluster (etcd/cluster.sh) driven by exec hotfixes, each
 # member's /metrics scraped with instance="127.0.0.1:CLIENT-PORT". The
 # harmless hotfix (--snapshot-count 5000, a restart each) passes the guard
-# 'etcd_server_has_leader{instance="{node}"} min 1' and is promoted. A
-# writer's acknowledged puts all survive. (A harmful etcd hotfix is not
-# here: heartbeat 5 ms / election timeout 25 ms on a follower, 'cluster.sh
-# manifest-broken', loses the cluster's leader only when the restarted
-# follower does not win the election it forces; in one run of three here
-# it won and the cluster stayed healthy. The guard rolling back through
-# Prometheus is shown on Redis below.)
+# 'etcd_server_has_leader{instance="{node}"} min 1' and the database's use
+# of its quota (etcd's own "backend quota low space" alert) and is
+# promoted; the harmful one (a 16 KiB backend quota: the next put raises
+# the cluster-wide NOSPACE alarm) is rolled back by the quota check on its
+# canary (exit 3) before the leader is touched, the alarm disarmed by its
+# revert. A writer's acknowledged puts all survive. (Heartbeat 5 ms and
+# election timeout 25 ms on a follower is no test of the guard: it loses
+# the cluster's leader only when the restarted follower does not win the
+# election it forces, and in one run of three it won.)
 #
 # Redis: the same kind of config hotfix on a sandbox, driven natively
 # (config change, INFO metric 'evictions') and through the exec engine
@@ -87,12 +89,16 @@ cat >"$T/etcd-guard.yaml" <<YAML
     checks:
       - promql: 'etcd_server_has_leader{instance="{node}"}'
         min: 1
+      - promql: 'etcd_mvcc_db_total_size_in_bytes{instance="{node}"} / etcd_server_quota_backend_bytes{instance="{node}"}'
+        max: 0.8
 YAML
 WAVES="      - nodes: 1
         bake: 5s
       - nodes: 100%"
 cl manifest "$T/good.yaml" test@example.com "$WAVES"
 with_guard "$T/good.yaml" "$T/etcd-guard.yaml"
+cl manifest-quota "$T/quota.yaml" test@example.com "$WAVES"
+with_guard "$T/quota.yaml" "$T/etcd-guard.yaml"
 
 python3 "$WRITER" "$(cl endpoints)" "$T/acked" w1/ 0.02 &
 W=$!
@@ -112,6 +118,26 @@ expect_exit 0 "status" hf status "$run"
 check "the journal has passing verdicts of the promql check" grep -q "pass.*etcd_server_has_leader\|etcd_server_has_leader.*pass" "$T/out"
 expect_exit 0 "rollback" hf rollback "$run"
 check "every member runs with the old value again" test "$(running snapshot-count)" = "100000 100000 100000 "
+test_end
+
+test_begin 'etcd: a backend quota below the database is rolled back by the promql guard on its canary (exit 3), the leader untouched'
+check "every member healthy first" eventually 30 all_healthy
+LEADER0=$(cl leader)
+ev=$(lines "$D/events.log")
+expect_exit 3 "apply" hf apply "$T/quota.yaml" --cluster "$CLUSTER" --yes
+run=$(last_run)
+canary=$(restarted "$ev" | awk '{ print $1 }')
+check "a follower was the canary ($canary, the leader was $LEADER0)" test -n "$canary" -a "$canary" != "$LEADER0"
+check "it says so, naming the check and its value" grep -q \
+	"rolled back by the guard: .*etcd_mvcc_db_total_size_in_bytes.* above max 0.8" "$T/err"
+check "the run is rolled back" test "$(hf --json history | json_get - '.[0].state')" = rolled_back
+check "only the canary was restarted, by the apply and by the revert" test "$(restarted "$ev")" = "$canary $canary "
+check "the leader ($LEADER0) was never moved nor restarted" not grep -q "$LEADER0" <(events_since "$ev")
+check "every member runs with the old quota" test "$(running quota-backend-bytes)" = "0 0 0 "
+check "no alarm is left" test -z "$(etcdctl --endpoints="$(cl endpoints)" alarm list)"
+check "every member healthy again" eventually 30 all_healthy
+hf status "$run" >"$T/status.txt" 2>&1
+check "status shows the failing verdicts" grep -q "fail.*etcd_mvcc_db_total_size_in_bytes" "$T/status.txt"
 test_end
 
 test_begin 'etcd: every acknowledged put survived'

@@ -480,6 +480,11 @@ static void test_promql(void **state)
 	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s): etcd_server_has_leader 0 "
 		       "below min 1");
 	assert_string_equal(f.v.checks[0].metric, "etcd_server_has_leader");
+	/* The guard names the node whose value the group's is. */
+	f.in.where[m] = "127.0.0.1:7000";
+	assert_verdict(&f, HF_VERDICT_FAIL, "fail on 1 changed node(s): etcd_server_has_leader 0 "
+		       "on 127.0.0.1:7000 below min 1");
+	f.in.where[m] = NULL;
 	assert_int_equal(f.v.checks[0].outcome, HF_CHECK_FAIL);
 
 	/* One changed node without a sample: not judged... */

@@ -46,16 +46,18 @@
 #	                          write the exec hotfix of the tests and the
 #	                          benchmark: --snapshot-count 5000 on each
 #	                          member, restarting it, the leader moved first
-#	manifest-broken DIR FILE OWNER [WAVES-YAML]
-#	                          the same with a harmful setting: heartbeat 5 ms,
-#	                          election timeout 25 ms on each member, started
-#	                          again without waiting for it to be healthy
-#	                          (relaunch). On a follower of a cluster whose
-#	                          leader beats every 100 ms it campaigns again
-#	                          and again with ever higher terms: no member
-#	                          has a leader (etcd_server_has_leader 0 on all
-#	                          three) until it is restarted with its old
-#	                          values. Revert restarts it and waits for health.
+#	manifest-quota DIR FILE OWNER [WAVES-YAML]
+#	                          the same with a harmful setting: a backend
+#	                          quota of 16384 bytes ("16 GiB" written in KiB),
+#	                          below what each member's database holds: a
+#	                          put the member takes raises the cluster-wide
+#	                          NOSPACE alarm and every put fails after it.
+#	                          Started again without waiting for health
+#	                          (relaunch: an alarm makes a member unhealthy);
+#	                          revert restarts it with its old quota, then
+#	                          disarms the alarms (recover)
+#	recover DIR NAME          wait until NAME answers, disarm every alarm,
+#	                          wait until it is healthy
 set -u
 
 cmd=${1:?command}
@@ -153,6 +155,7 @@ init)
 --heartbeat-interval=100
 --election-timeout=1000
 --snapshot-count=100000
+--quota-backend-bytes=0
 EOF
 			[ -n "$mp" ] && echo "--listen-metrics-urls=http://127.0.0.1:$mp"
 		} >"$D/$name.flags"
@@ -282,34 +285,28 @@ $waves
   guard: none
 EOF
 	;;
-manifest-broken)
+manifest-quota)
 	out=${3:?file}
 	owner=${4:?owner}
 	waves=${5:-"      - nodes: 1
       - nodes: 100%"}
 	C="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-	both() { echo "\$(bash '$C' $1 '$D' {labels.name} heartbeat-interval) \$(bash '$C' $1 '$D' {labels.name} election-timeout)"; }
 	cat >"$out" <<EOF
 apiVersion: hotfix/v1
 kind: Hotfix
-metadata: {name: etcd-fast-election, version: 1, owner: $owner, problem: etcd election timeout}
+metadata: {name: etcd-quota, version: 1, owner: $owner, problem: etcd disk use}
 spec:
   changes:
     - exec:
         check: bash '$C' health '$D' {labels.name}
-        capture: bash '$C' health '$D' {labels.name} && echo "$(both get)"
-        apply: >-
-          bash '$C' set '$D' {labels.name} heartbeat-interval 5 &&
-          bash '$C' set '$D' {labels.name} election-timeout 25 &&
-          bash '$C' relaunch '$D' {labels.name}
+        capture: bash '$C' health '$D' {labels.name} && bash '$C' get '$D' {labels.name} quota-backend-bytes
+        apply: bash '$C' set '$D' {labels.name} quota-backend-bytes 16384 && bash '$C' relaunch '$D' {labels.name}
         verify: >-
-          v="$(both running)";
-          if [ {side} = after ]; then [ "\$v" = "5 25" ]; else [ "\$v" = "\$(cat)" ]; fi
+          v=\$(bash '$C' running '$D' {labels.name} quota-backend-bytes);
+          if [ {side} = after ]; then [ "\$v" = 16384 ]; else [ "\$v" = "\$(cat)" ]; fi
         revert: >-
-          read -r h e &&
-          bash '$C' set '$D' {labels.name} heartbeat-interval "\$h" &&
-          bash '$C' set '$D' {labels.name} election-timeout "\$e" &&
-          bash '$C' restart '$D' {labels.name}
+          bash '$C' set '$D' {labels.name} quota-backend-bytes "\$(cat)" &&
+          bash '$C' relaunch '$D' {labels.name} && bash '$C' recover '$D' {labels.name}
         before_primary: bash '$C' move-leader '$D' {labels.name}
         timeout: 40s
   rollout:
@@ -318,6 +315,15 @@ spec:
 $waves
   guard: none
 EOF
+	;;
+recover)
+	name=${3:?name}
+	wait_until 30 "${ETCDCTL[@]}" --endpoints="$(url_of "$name")" endpoint status >/dev/null 2>&1 ||
+		die "$name does not answer 30 s after its start"
+	"${ETCDCTL[@]}" --endpoints="$(endpoints)" alarm disarm >/dev/null ||
+		die "cannot disarm the alarms"
+	wait_until 30 health "$name" || die "$name is not healthy 30 s after the alarms were disarmed"
+	event recover "$name"
 	;;
 *)
 	die "unknown command"
