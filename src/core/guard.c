@@ -691,14 +691,16 @@ void hf_guard_baseline_describe(struct hf_guard_run *g, char *out, size_t len)
 	char val[64];
 	size_t i;
 
-	hf_buf_printf(&b, "%llu calls", g->baseline_calls);
+	/* Calls are what the guard counts on Redis nodes; others have none. */
+	if (g->native)
+		hf_buf_printf(&b, "%llu calls", g->baseline_calls);
 	for (i = 0; i < g->nchecks; i++) {
 		int m = hf_judge_check_metric(&g->checks[i]);
 
 		hf_judge_format(m, g->baseline[m], val, sizeof(val));
-		hf_buf_printf(&b, ", %s %s", g->checks[i].metric, val);
+		hf_buf_printf(&b, "%s%s %s", b.len ? ", " : "", g->checks[i].metric, val);
 	}
-	snprintf(out, len, "%s", b.s);
+	snprintf(out, len, "%s", b.s ? b.s : "");
 	hf_buf_release(&b);
 }
 
