@@ -472,13 +472,14 @@ void hf_cmd_live_progress(void *ud, long long scanned, long long changed, double
 
 json_t *hf_cmd_keys_json(struct hf_journal *j, const char *run_id)
 {
-	long long keys = 0, bytes = 0, by[5] = {0};
+	long long keys = 0, bytes = 0, by[HF_KEY_STATES] = {0};
 
 	if (hf_journal_keys_stats(j, run_id, &keys, &bytes, by, NULL) || !keys)
 		return NULL;
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "recorded", (json_int_t)keys,
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "recorded", (json_int_t)keys,
 			 "changed", (json_int_t)by[HF_KEY_APPLIED],
 			 "restored", (json_int_t)by[HF_KEY_REVERTED],
+			 "merged", (json_int_t)by[HF_KEY_MERGED],
 			 "conflicts", (json_int_t)by[HF_KEY_CONFLICT],
 			 "forced", (json_int_t)by[HF_KEY_FORCED],
 			 "expired", (json_int_t)by[HF_KEY_EXPIRED], "journal_bytes", (json_int_t)bytes);

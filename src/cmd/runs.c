@@ -314,7 +314,7 @@ struct status {
 	size_t nsteps;
 	struct hf_event *ev;
 	size_t nev;
-	long long nkeys, key_bytes, by_state[5];   /* by_state: by enum hf_key_state */
+	long long nkeys, key_bytes, by_state[HF_KEY_STATES];   /* by enum hf_key_state */
 	int chain_ok;                              /* the audit hash chain verifies */
 };
 
@@ -447,9 +447,10 @@ static void print_status(const struct status *st)
 
 	print_status_head(st);
 	if (st->nkeys) {
-		printf("keys      %lld recorded: %lld changed, %lld restored, %lld conflict(s), %lld forced, "
-		       "%lld expired\n", st->nkeys, by_state[HF_KEY_APPLIED], by_state[HF_KEY_REVERTED],
-		       by_state[HF_KEY_CONFLICT], by_state[HF_KEY_FORCED], by_state[HF_KEY_EXPIRED]);
+		printf("keys      %lld recorded: %lld changed, %lld restored, %lld merged, %lld "
+		       "conflict(s), %lld forced, %lld expired\n", st->nkeys, by_state[HF_KEY_APPLIED],
+		       by_state[HF_KEY_REVERTED], by_state[HF_KEY_MERGED], by_state[HF_KEY_CONFLICT],
+		       by_state[HF_KEY_FORCED], by_state[HF_KEY_EXPIRED]);
 		printf("journal   %lld bytes of before-images and digests, %.0f bytes per key\n\n",
 		       st->key_bytes, (double)st->key_bytes / (double)st->nkeys);
 	}

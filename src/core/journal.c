@@ -1263,20 +1263,20 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 }
 
 int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,
-			  long long *bytes, long long by_state[5], struct hf_err *err)
+			  long long *bytes, long long by_state[HF_KEY_STATES], struct hf_err *err)
 {
 	sqlite3_stmt *st = prepare(j, "SELECT state, COUNT(*), SUM(LENGTH(key) + IFNULL(LENGTH(dump), 0)"
 				   " + LENGTH(before_digest) + LENGTH(after_digest) + 8) FROM data_keys WHERE run = ? GROUP BY state", err);
 
 	*keys = *bytes = 0;
-	memset(by_state, 0, 5 * sizeof(*by_state));
+	memset(by_state, 0, HF_KEY_STATES * sizeof(*by_state));
 	if (!st)
 		return HF_ERR;
 	bind_text(st, 1, run_id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int s = sqlite3_column_int(st, 0);
 
-		if (s >= 0 && s < 5)
+		if (s >= 0 && s < HF_KEY_STATES)
 			by_state[s] = sqlite3_column_int64(st, 1);
 		*keys += sqlite3_column_int64(st, 1);
 		*bytes += sqlite3_column_int64(st, 2);

@@ -96,6 +96,9 @@ enum hf_key_state {
 	HF_KEY_CONFLICT,      /* written by someone else since: left as it is */
 	HF_KEY_FORCED,        /* a conflict restored anyway (--force) */
 	HF_KEY_EXPIRED,       /* its before-image would have expired by now */
+	HF_KEY_MERGED,        /* restored, a client's writes to the rest of the key
+			       * kept (a narrow record's three-way merge) */
+	HF_KEY_STATES
 };
 
 struct hf_key_record {
@@ -239,9 +242,9 @@ int hf_journal_keys_update(struct hf_journal *j, const char *run_id, long long s
 			   const struct hf_key_record *recs, const size_t *idx, size_t n,
 			   struct hf_err *err);
 /* For status: the run's key records, their bytes in the journal, and how
- * many are in each state (indexed by enum hf_key_state, 5 entries). */
+ * many are in each state (indexed by enum hf_key_state). */
 int hf_journal_keys_stats(struct hf_journal *j, const char *run_id, long long *keys,
-			  long long *bytes, long long by_state[5], struct hf_err *err);
+			  long long *bytes, long long by_state[HF_KEY_STATES], struct hf_err *err);
 /* Up to 'max' keys that step 'seq' changed and still holds (records in
  * state applied), numbered 'from' on, in order: 'n' and 'key' of each
  * record filled, fewer at the end of the step's records. For the guard's

@@ -1106,6 +1106,9 @@ static void undo_answers(struct hf_target *t, struct undo *u, const struct hf_re
 		if (!strcmp(res, "same") || !strcmp(res, "restored")) {
 			rec->state = HF_KEY_REVERTED;
 			t->changed += !strcmp(res, "restored");
+		} else if (!strcmp(res, "merged")) {
+			rec->state = HF_KEY_MERGED;
+			t->changed++;
 		} else if (!strcmp(res, "forced")) {
 			rec->state = HF_KEY_FORCED;
 			t->changed++;
@@ -1128,7 +1131,15 @@ static void undo_finish(struct hf_cluster *c, struct hf_target *t, struct undo *
 	for (at = 0; at < u->nrecs && !t->status; at++) {
 		if (u->recs[at].state != HF_KEY_CONFLICT)
 			continue;
-		if (nconf++ < CONFLICTS_SHOWN)
+		if (nconf++ >= CONFLICTS_SHOWN)
+			continue;
+		/* A narrow record's note says what was found; a whole image's
+		 * is the digest of the key now. */
+		if (hf_data_record_narrow(&u->recs[at]))
+			hf_buf_printf(&conflicts, "%s'%.*s' (%s)", conflicts.len ? ", " : "",
+				      (int)(u->recs[at].keylen > 100 ? 100 : u->recs[at].keylen),
+				      u->recs[at].key, u->recs[at].note ? u->recs[at].note : "?");
+		else
 			hf_buf_printf(&conflicts, "%s'%.*s' (hotfix left %.12s, now %.12s)",
 				      conflicts.len ? ", " : "",
 				      (int)(u->recs[at].keylen > 100 ? 100 : u->recs[at].keylen),
@@ -1160,6 +1171,7 @@ struct revert_run {
 	struct undo *u;
 	struct hf_call *calls;
 	char *code;
+	char *spec;                  /* the change as JSON: narrow records' after-state */
 	size_t limit;
 	unsigned states;
 	int force;
@@ -1185,7 +1197,7 @@ static int revert_next(struct revert_run *rr, size_t i)
 		return 0;
 	}
 	hf_call_push(call, "EVAL", rr->code, "1", fence_key(u->stash, fence, sizeof(fence)),
-		     rr->force ? "1" : "0", NULL);
+		     rr->force ? "1" : "0", rr->spec, NULL);
 	for (k = 0; k < u->m; k++) {
 		const struct hf_key_record *rec = &u->recs[u->idx[k]];
 
@@ -1254,6 +1266,7 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	size_t i;
 
 	rr.code = script(ch, hf_data_lua_revert, 1, x->fence);
+	rr.spec = spec_json(ch, 0);
 	rr.u = hf_xcalloc(n ? n : 1, sizeof(*rr.u));
 	rr.calls = hf_xcalloc(n ? n : 1, sizeof(*rr.calls));
 	rr.limit = ds->batch < BATCH_MAX ? (size_t)ds->batch : BATCH_MAX;
@@ -1277,19 +1290,21 @@ static void revert(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 	free(rr.calls);
 	free(rr.u);
 	free(rr.code);
+	free(rr.spec);
 }
 
 /* ---- verify, capture ------------------------------------------------ */
 
 /* AFTER: the step's scan is complete (every selected key was changed by
  * the script, which digested it on the node). BEFORE: every record that was
- * restored still digests to its before-image on the node. */
+ * restored is still at its before-state on the node (the revert script,
+ * looking only). */
 static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,
 		   size_t n, enum hf_side side)
 {
 	struct hf_cluster *c = x->c;
 	const struct hf_data_spec *ds = ch->spec;
-	char *code = script(ch, hf_data_lua_digests, 0, 0);
+	char *code = script(ch, hf_data_lua_revert, 1, 0), *spec = spec_json(ch, 0);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -1333,11 +1348,13 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 			hf_argv_push(a, "EVAL");
 			hf_argv_push(a, code);
 			hf_argv_push(a, "0");
+			hf_argv_push(a, "check");
+			hf_argv_push(a, spec);
 			for (k = 0; k < m; k++) {
 				const struct hf_key_record *rec = &recs[idx[k]];
 
 				hf_argv_pushb(a, rec->key, rec->keylen);
-				hf_argv_push(a, hf_data_digests_legacy(rec->before, rec->after) ? "L" : "N");
+				push_record(a, rec);
 			}
 			hf_fanout(c, &call, 1, c->timeout_ms * 5);
 			r = call.replies[0];
@@ -1348,8 +1365,8 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 				for (k = 0; k < m; k++) {
 					const struct hf_key_record *rec = &recs[idx[k]];
 					const char *d = r->elem[k]->str ? r->elem[k]->str : "";
-					int ok = rec->state == HF_KEY_EXPIRED ? !strcmp(d, "absent") :
-						 rec->state == HF_KEY_APPLIED ? 0 : !strcmp(d, rec->before);
+					int ok = rec->state == HF_KEY_EXPIRED ? !strcmp(d, "expired") :
+						 rec->state == HF_KEY_APPLIED ? 0 : !strcmp(d, "same");
 
 					bad += !ok;
 				}
@@ -1364,6 +1381,7 @@ static void verify(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_
 		hf_key_records_free(recs, nrecs);
 	}
 	free(code);
+	free(spec);
 }
 
 static void capture(const struct hf_change *ch, struct hf_kind_ctx *x, struct hf_target *t,

@@ -82,7 +82,7 @@ int hf_data_record_decode(const char *s, size_t len, struct hf_key_record *r)
 	if (!len)
 		return HF_EINVAL;
 	tag = read_tag(s, end, &version);
-	if (tag && version == HF_DATA_CODEC_VERSION)
+	if (tag && (version == HF_DATA_CODEC_VERSION || version == HF_DATA_NARROW_VERSION))
 		p += tag;
 	else if (!tag && *s == 'R')
 		p++;   /* the previous release's */
@@ -90,6 +90,10 @@ int hf_data_record_decode(const char *s, size_t len, struct hf_key_record *r)
 		return HF_EINVAL;
 	if (read_number(&p, end, 1, &expire) || read_digest(&p, end, before, sizeof(before)) ||
 	    read_digest(&p, end, after, sizeof(after)))
+		return HF_EINVAL;
+	/* A narrow record says so in its version and in its kind, both. */
+	if ((version == HF_DATA_NARROW_VERSION) != (before[0] == '=') ||
+	    (before[0] == '=' && (!strchr("hse", before[1]) || !before[1] || before[2])))
 		return HF_EINVAL;
 	r->expire_at = expire;
 	memcpy(r->before, before, sizeof(before));
@@ -101,9 +105,15 @@ int hf_data_record_decode(const char *s, size_t len, struct hf_key_record *r)
 	return 0;
 }
 
+int hf_data_record_narrow(const struct hf_key_record *r)
+{
+	return r->before[0] == '=';
+}
+
 void hf_data_record_encode(const struct hf_key_record *r, struct hf_buf *out)
 {
-	hf_buf_printf(out, HF_DATA_CODEC_TAG "%lld:%s:%s:", r->expire_at, r->before, r->after);
+	hf_buf_printf(out, "%s%lld:%s:%s:", hf_data_record_narrow(r) ? HF_DATA_NARROW_TAG :
+		      HF_DATA_CODEC_TAG, r->expire_at, r->before, r->after);
 	hf_buf_append(out, r->dump ? r->dump : "", r->dumplen);
 }
 

@@ -3,10 +3,19 @@
  * The scripts write them (src/kinds/lua/codec.lua) and the kind reads them
  * here, so the two sides must agree byte for byte.
  *
- * What is written carries the version tag HF_DATA_CODEC_TAG:
+ * What is written carries a version tag:
  *
- *   record       "@2:<expire>:<before>:<after>:<dump>"
+ *   record       "@2:<expire>:<before>:<after>:<dump>"          whole image
+ *                "@3:<expire>:=<kind>:<after>:<touched>"        narrow
  *   stash field  "@2:" then "<keylen>:<key><reclen>:<record>" per key
+ *
+ * A narrow record (issue 16) keeps only what the change touched: <kind>
+ * 'h' hash fields, 's' a string's value, 'e' the expiry alone; <expire>
+ * the expiry before; <after> "<expiry after>,<fields after>", each "-"
+ * when the change did not set it; <touched> per hash field
+ * "<len>:<field>" then "<len>:<value>" or "-" (absent before), or the
+ * string's old value. In struct hf_key_record its "=<kind>" is 'before',
+ * its <after> 'after' and <touched> 'dump'.
  *
  * <expire> is PEXPIRETIME (unix ms, or -1), <before> and <after> digests
  * (never a ':'), <dump> the DUMP payload (binary, to the end); lengths are
@@ -25,6 +34,8 @@
 
 #define HF_DATA_CODEC_VERSION 2
 #define HF_DATA_CODEC_TAG "@2:"
+#define HF_DATA_NARROW_VERSION 3
+#define HF_DATA_NARROW_TAG "@3:"
 
 /* Read a record of 'len' bytes at 's' (tagged, or the previous release's
  * "R..."). Fills r->expire_at, before, after, dump and dumplen (caller
@@ -32,6 +43,8 @@
  * HF_EINVAL when 's' is not a record (truncated, garbage, a digest longer
  * than the record holds, an unknown tag), with 'r' untouched. */
 int hf_data_record_decode(const char *s, size_t len, struct hf_key_record *r);
+/* Is 'r' a narrow record (only the touched part kept)? */
+int hf_data_record_narrow(const struct hf_key_record *r);
 /* Append 'r' as a tagged record to 'out'. */
 void hf_data_record_encode(const struct hf_key_record *r, struct hf_buf *out);
 

@@ -398,7 +398,10 @@ for i in 1 2 3; do
 	rc_ SET "t:leg:$i" old >/dev/null
 	was[$i]=$(legacy_digest "t:leg:$i")
 done
-sed 's/t:bin:\*/t:leg:*/' "$T/m/bin.yaml" >"$T/m/leg.yaml"
+# A lua change: its records keep whole images and digests, as every
+# record did before narrow records (a 'value' change keeps the old value).
+printf "redis.call('SET', key, 'new')\n" >"$T/m/setnew.lua"
+sed 's/t:bin:\*/t:leg:*/; s/value: new/lua: setnew.lua/' "$T/m/bin.yaml" >"$T/m/leg.yaml"
 expect_exit 0 "apply a run to journal with SHA-1 digests" hf apply "$T/m/leg.yaml" --cluster "$SEED" --yes
 run=$(last_run)
 for i in 1 2 3; do

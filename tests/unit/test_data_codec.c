@@ -79,6 +79,49 @@ static void test_record_round_trip(void **state)
 
 /* What the previous release wrote, "R<expire>:<before>:<after>:<dump>",
  * with SHA-1 digests. */
+/* Narrow records (version 3): the kind in place of the before-digest, the
+ * after-state "<expiry>,<fields>", the touched part to the end. */
+static void test_record_narrow(void **state)
+{
+	static const char touched[] = "4:plan6:legacy5:email-";
+	struct hf_key_record in = { .dump = (char *)touched, .dumplen = sizeof(touched) - 1,
+				    .expire_at = -1 };
+	struct hf_key_record out = {0};
+	struct hf_buf b = {0};
+
+	(void)state;
+	strcpy(in.before, "=h");
+	strcpy(in.after, "-,3");
+	assert_true(hf_data_record_narrow(&in));
+	hf_data_record_encode(&in, &b);
+	assert_int_equal(b.len, 13 + in.dumplen);
+	assert_memory_equal(b.s, HF_DATA_NARROW_TAG "-1:=h:-,3:4:plan6:legacy5:email-", b.len);
+	assert_int_equal(decode(b.s, b.len, &out), 0);
+	assert_string_equal(out.before, "=h");
+	assert_string_equal(out.after, "-,3");
+	assert_int_equal(out.dumplen, in.dumplen);
+	assert_memory_equal(out.dump, touched, in.dumplen);
+	free(out.dump);
+	hf_buf_release(&b);
+
+	/* A string's old value, an expiry the change set. */
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(DECODE("@3:1790000000123:=s:1790000007323,-:v1", &out), 0);
+	assert_int_equal(out.expire_at, 1790000000123LL);
+	assert_string_equal(out.after, "1790000007323,-");
+	assert_int_equal(out.dumplen, 2);
+	free(out.dump);
+
+	/* Version and kind must agree; the kind is one letter of h, s, e. */
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(DECODE("@2:-1:=h:-,3:4:plan-", &out), HF_EINVAL);
+	assert_int_equal(DECODE("@3:-1:0123.hash.-1:-,3:x", &out), HF_EINVAL);
+	assert_int_equal(DECODE("@3:-1:=x:-,3:x", &out), HF_EINVAL);
+	assert_int_equal(DECODE("@3:-1:=hh:-,3:x", &out), HF_EINVAL);
+	assert_int_equal(DECODE("@3:-1:=:-,3:x", &out), HF_EINVAL);
+	assert_null(out.dump);
+}
+
 static void test_record_untagged(void **state)
 {
 	struct hf_key_record r = {0};
@@ -369,6 +412,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_record_narrow),
 		cmocka_unit_test(test_record_untagged),
 		cmocka_unit_test(test_record_refused),
 		cmocka_unit_test(test_record_truncated),

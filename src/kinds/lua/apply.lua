@@ -1,6 +1,10 @@
 -- Apply a data change to a batch of keys, each in one atomic step: check
--- the filter, take the before-image (DUMP, PEXPIRETIME), change the key,
--- digest the result.
+-- the filter, keep what the change is about to overwrite, change the key.
+-- For the changes whose touched part is known (hash fields of set, unset
+-- and rename; a string's value; the expiry) that is a narrow record: the
+-- touched fields' or the string's before-values and the expiry (codec.lua,
+-- version 3). 'delete', 'lua', and a hash the change could empty keep the
+-- whole before-image (DUMP, PEXPIRETIME) and a digest of the result.
 --
 -- Redis Cluster routes a script by its declared keys, which must share a
 -- slot; so the keys a script works on are passed in ARGV (the node serves
@@ -49,6 +53,59 @@ local function finish(complete)
   return out
 end
 local pure = spec.set or spec.unset or spec.rename or spec.value
+-- The hash fields the change touches, each once, in the order it touches
+-- them (rename's two, set's, unset's).
+local touched, seen = {}, {}
+local function touch(f)
+  if not seen[f] then seen[f] = true; touched[#touched + 1] = f end
+end
+if spec.rename then touch(spec.rename[1]); touch(spec.rename[2]) end
+for i = 1, #(spec.set or {}), 2 do touch(spec.set[i]) end
+for _, f in ipairs(spec.unset or {}) do touch(f) end
+local removes = #(spec.unset or {}) + (spec.rename and 1 or 0)
+-- The narrow record's kind for key k: 'h' hash fields, 's' a string's
+-- value, 'e' the expiry alone; nil for a whole before-image (a hash the
+-- change could empty would be gone, and its expiry with it).
+local function narrow_kind(k)
+  if spec.delete or spec.lua then return nil end
+  if spec.value ~= nil then return 's' end
+  if #touched > 0 then
+    if redis.call('HLEN', k) <= removes then return nil end
+    return 'h'
+  end
+  return 'e'
+end
+-- Change key k, whose narrow record is of kind 'kind', and return the
+-- record.
+local function apply_narrow(k, kind)
+  local e = redis.call('PEXPIRETIME', k)
+  local before = {}
+  if kind == 'h' then
+    local v = redis.call('HMGET', k, unpack(touched))
+    for i, f in ipairs(touched) do before[#before + 1] = {f, v[i]} end
+  elseif kind == 's' then
+    before = redis.call('GET', k)
+  end
+  if spec.value ~= nil then redis.call('SET', k, spec.value, 'KEEPTTL') end
+  if spec.rename ~= nil then
+    local v = redis.call('HGET', k, spec.rename[1])
+    if v then
+      redis.call('HSET', k, spec.rename[2], v)
+      redis.call('HDEL', k, spec.rename[1])
+    end
+  end
+  if spec.set ~= nil then redis.call('HSET', k, unpack(spec.set)) end
+  if spec.unset ~= nil then redis.call('HDEL', k, unpack(spec.unset)) end
+  local ae = nil
+  if spec.ttl ~= nil then
+    redis.call('PEXPIRE', k, spec.ttl)
+    ae = redis.call('PEXPIRETIME', k)
+  elseif spec.persist then
+    redis.call('PERSIST', k)
+    ae = -1
+  end
+  return encode_narrow(kind, e, ae, kind == 'h' and redis.call('HLEN', k) or nil, before)
+end
 for i = 3, #ARGV do
   local k = ARGV[i]
   local p = prev and prev[k]
@@ -70,8 +127,11 @@ for i = 3, #ARGV do
       local t = redis.call('TYPE', k)['ok']
       ok = t ~= 'none' and (spec.type == nil or spec.type == t)
     end
+    local kind = ok and narrow_kind(k)
     if not ok then
       out[#out + 1] = ''
+    elseif kind then
+      record(k, apply_narrow(k, kind))
     else
       local bd, d, e = digest(k)
       local err = nil
