@@ -214,9 +214,9 @@ static int data_steps(const struct hf_manifest *m, struct hf_cluster *c, struct 
 			}
 	p->rollback_possible = 1;
 	snprintf(p->rollback_note, sizeof(p->rollback_note),
-		 "yes: each key's before-image is taken by the server in the same call that changes it, "
-		 "and journaled before the next batch; a key written by someone else since is a conflict, "
-		 "never overwritten");
+		 "yes: what the change overwrites in a key is kept by the server in the call that changes "
+		 "it, journaled before the next batch; a client's later write to that part is a conflict, "
+		 "never overwritten; its writes elsewhere are kept");
 	return 0;
 }
 
