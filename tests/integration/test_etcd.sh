@@ -10,20 +10,7 @@
 # mid-run, and an inventory that changes under a run.
 . "$(dirname "$0")/lib.sh"
 
-C=$(cd "$(dirname "$0")/etcd" && pwd)/cluster.sh
-WRITER=$(cd "$(dirname "$0")/etcd" && pwd)/writer.py
-D=$T/etcd
-cl() { bash "$C" "$1" "$D" "${@:2}"; }
-
-# The members are restarted by hotfix's commands, so their pids change:
-# stop them by the pids their wrappers record, before lib.sh's cleanup.
-etcd_cleanup() {
-	local rc=$?
-	[ -f "$D/members" ] && [ -z "$test_keep" ] && cl down
-	(exit "$rc")
-	cleanup
-}
-trap etcd_cleanup EXIT
+. "$(dirname "$0")/etcd/lib.sh"
 
 BASE=$(free_base 6) || { bad "no free ports"; finish; }
 test_begin 'a 3-member etcd cluster starts'
@@ -46,9 +33,6 @@ CLUSTER="exec:$T/inv.yaml"
 etcd_manifest() { bash "$C" manifest "$D" "$1" test@example.com "${2:-}"; }
 etcd_manifest "$T/m.yaml"
 
-running() { local m; for m in m1 m2 m3; do cl running "$m" snapshot-count; done | tr '\n' ' '; }
-# events SINCE: the restart and move-leader events after line SINCE of events.log.
-events_since() { tail -n "+$(($1 + 1))" "$D/events.log" | cut -d' ' -f2-; }
 # one_at_a_time SINCE: every restart-begin is followed by its own
 # restart-end before any other restart-begin.
 one_at_a_time() {
@@ -58,16 +42,6 @@ one_at_a_time() {
 		END { if (open != "") { print open " never ended"; bad = 1 } exit bad }'
 }
 restart_ended() { events_since "$1" | grep -q restart-end; }
-restarted() { events_since "$1" | awk '$1 == "restart-begin" { print $2 }' | tr '\n' ' '; }
-lines() { wc -l <"$1" | tr -d ' '; }
-# all_acked_present ACKED PREFIX: every key the writer had acknowledged is in etcd.
-all_acked_present() {
-	cut -d' ' -f1 "$1" | sort >"$T/acked.keys"
-	etcdctl --endpoints="$(cl endpoints)" get --prefix "$2" --keys-only | sed '/^$/d' | sort >"$T/present.keys"
-	[ -s "$T/acked.keys" ] || { echo "nothing was acknowledged"; return 1; }
-	comm -23 "$T/acked.keys" "$T/present.keys" >"$T/lost.keys"
-	[ ! -s "$T/lost.keys" ] || { echo "$(lines "$T/lost.keys") acknowledged key(s) lost:"; head "$T/lost.keys"; return 1; }
-}
 
 test_begin 'rolling restart: replicas first, one member at a time, the leader last after move-leader; no acknowledged put lost; rollback'
 LEADER0=$(cl leader)
@@ -81,7 +55,7 @@ ev=$(lines "$D/events.log")
 acked0=$(lines "$T/acked")
 expect_exit 0 "apply" hf apply "$T/m.yaml" --cluster "$CLUSTER" --yes
 run=$(last_run)
-check "every member runs with --snapshot-count=5000" test "$(running)" = "5000 5000 5000 "
+check "every member runs with --snapshot-count=5000" test "$(running snapshot-count)" = "5000 5000 5000 "
 check "the flags files say so too" test "$(for m in m1 m2 m3; do cl get $m snapshot-count; done | tr '\n' ' ')" = "5000 5000 5000 "
 check "each member restarted once, one at a time" one_at_a_time "$ev"
 check "three restarts" test "$(restarted "$ev" | wc -w)" = 3
@@ -98,7 +72,7 @@ check "and before_primary on the leader only" test \
 check "the writer kept writing during the rollout" test "$(lines "$T/acked")" -gt "$((acked0 + 10))"
 ev=$(lines "$D/events.log")
 expect_exit 0 "rollback" hf rollback "$run"
-check "every member runs with the old value again" test "$(running)" = "100000 100000 100000 "
+check "every member runs with the old value again" test "$(running snapshot-count)" = "100000 100000 100000 "
 check "the rollback restarted one at a time too" one_at_a_time "$ev"
 check "the writer still writes" eventually 10 sh -c "[ \$(wc -l <'$T/acked') -gt $(lines "$T/acked") ]"
 stop_pid "$W"
@@ -110,12 +84,12 @@ expect_exit 137 "apply killed before its second member's apply" hf_crash_at appl
 	--cluster "$CLUSTER" --yes
 run=$(last_run)
 check "one member has the new value, two the old" test \
-	"$(running | tr ' ' '\n' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" = "100000:2 5000:1 "
+	"$(running snapshot-count | tr ' ' '\n' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" = "100000:2 5000:1 "
 expect_exit 0 "resume" hf resume "$run"
-check "every member runs with 5000" test "$(running)" = "5000 5000 5000 "
+check "every member runs with 5000" test "$(running snapshot-count)" = "5000 5000 5000 "
 check "every member healthy" sh -c "for m in m1 m2 m3; do bash '$C' health '$D' \$m || exit 1; done"
 expect_exit 0 "rollback" hf rollback "$run"
-check "every member runs with the old value again" test "$(running)" = "100000 100000 100000 "
+check "every member runs with the old value again" test "$(running snapshot-count)" = "100000 100000 100000 "
 test_end
 
 test_begin 'a member stops mid-run: the apply fails naming it (exit 1) and rolls back; restarted, nothing is left changed'
@@ -138,10 +112,10 @@ check "naming $victim, which hotfix found unreachable" grep -q "($victim, shard 
 check "and rolled back" grep -q "rolled back, every node restored and verified" "$T/apply.err"
 check "$victim was never restarted by hotfix" not grep -q "restart-begin $victim" <(events_since "$ev")
 check "restart $victim" cl start "$victim"
-check "every member runs with the old value" test "$(running)" = "100000 100000 100000 "
+check "every member runs with the old value" test "$(running snapshot-count)" = "100000 100000 100000 "
 run=$(last_run)
 expect_exit 0 "rollback of the run finishes (nothing left to undo)" hf rollback "$run"
-check "still the old value everywhere" test "$(running)" = "100000 100000 100000 "
+check "still the old value everywhere" test "$(running snapshot-count)" = "100000 100000 100000 "
 test_end
 
 test_begin 'the inventory changes under a run: the next wave pauses naming the change; resume goes on once it is back'
@@ -163,9 +137,9 @@ check "the run is paused" test "$(hf --json history | json_get - '.[0].state')" 
 check "only $first changed" test "$(cl running "$first" snapshot-count)" = 5000
 rm "$D/discover.port"
 expect_exit 0 "resume once the inventory is as before" hf resume "$run"
-check "every member runs with 5000" test "$(running)" = "5000 5000 5000 "
+check "every member runs with 5000" test "$(running snapshot-count)" = "5000 5000 5000 "
 expect_exit 0 "rollback" hf rollback "$run"
-check "every member runs with the old value again" test "$(running)" = "100000 100000 100000 "
+check "every member runs with the old value again" test "$(running snapshot-count)" = "100000 100000 100000 "
 test_end
 
 # What resume does NOT do (reported in docs/NOTES.md): it takes the
@@ -185,7 +159,7 @@ check "and what to do" grep -q "'hotfix rollback $run' undoes what it did, then 
 expect_exit 0 "rollback" hf rollback "$run"
 check "the journal names the change for the rollback too" contains <(hf status "$run") "topology .*changed since the run was planned: node $gone"
 rm "$D/discover.exclude"
-check "every member runs with the old value" test "$(running)" = "100000 100000 100000 "
+check "every member runs with the old value" test "$(running snapshot-count)" = "100000 100000 100000 "
 test_end
 
 finish

@@ -75,6 +75,22 @@ local function narrow_kind(k)
   end
   return 'e'
 end
+-- The structured operations on key k, in this order (the revert script
+-- replays them on a narrow record's before-values).
+local function operate(k)
+  if spec.value ~= nil then redis.call('SET', k, spec.value, 'KEEPTTL') end
+  if spec.rename ~= nil then
+    local v = redis.call('HGET', k, spec.rename[1])
+    if v then
+      redis.call('HSET', k, spec.rename[2], v)
+      redis.call('HDEL', k, spec.rename[1])
+    end
+  end
+  if spec.set ~= nil then redis.call('HSET', k, unpack(spec.set)) end
+  if spec.unset ~= nil then redis.call('HDEL', k, unpack(spec.unset)) end
+  if spec.ttl ~= nil then redis.call('PEXPIRE', k, spec.ttl) end
+  if spec.persist then redis.call('PERSIST', k) end
+end
 -- Change key k, whose narrow record is of kind 'kind', and return the
 -- record.
 local function apply_narrow(k, kind)
@@ -86,22 +102,11 @@ local function apply_narrow(k, kind)
   elseif kind == 's' then
     before = redis.call('GET', k)
   end
-  if spec.value ~= nil then redis.call('SET', k, spec.value, 'KEEPTTL') end
-  if spec.rename ~= nil then
-    local v = redis.call('HGET', k, spec.rename[1])
-    if v then
-      redis.call('HSET', k, spec.rename[2], v)
-      redis.call('HDEL', k, spec.rename[1])
-    end
-  end
-  if spec.set ~= nil then redis.call('HSET', k, unpack(spec.set)) end
-  if spec.unset ~= nil then redis.call('HDEL', k, unpack(spec.unset)) end
+  operate(k)
   local ae = nil
   if spec.ttl ~= nil then
-    redis.call('PEXPIRE', k, spec.ttl)
     ae = redis.call('PEXPIRETIME', k)
   elseif spec.persist then
-    redis.call('PERSIST', k)
     ae = -1
   end
   return encode_narrow(kind, e, ae, kind == 'h' and redis.call('HLEN', k) or nil, before)
@@ -144,18 +149,7 @@ for i = 3, #ARGV do
           err = tostring(msg)
         end
       else
-        if spec.value ~= nil then redis.call('SET', k, spec.value, 'KEEPTTL') end
-        if spec.rename ~= nil then
-          local v = redis.call('HGET', k, spec.rename[1])
-          if v then
-            redis.call('HSET', k, spec.rename[2], v)
-            redis.call('HDEL', k, spec.rename[1])
-          end
-        end
-        if spec.set ~= nil then redis.call('HSET', k, unpack(spec.set)) end
-        if spec.unset ~= nil then redis.call('HDEL', k, unpack(spec.unset)) end
-        if spec.ttl ~= nil then redis.call('PEXPIRE', k, spec.ttl) end
-        if spec.persist then redis.call('PERSIST', k) end
+        operate(k)
       end
       if err then
         redis.call('DEL', k)
