@@ -256,57 +256,37 @@ endpoints)
 targets)
 	awk '{ printf "127.0.0.1:%s,instance=127.0.0.1:%s\n", ($4 != "" ? $4 : $2), $2 }' "$D/members"
 	;;
-manifest)
+manifest | manifest-quota)
 	out=${3:?file}
 	owner=${4:?owner}
 	waves=${5:-"      - nodes: 1
       - nodes: 100%"}
 	C="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+	# The setting and its value, how the member starts again, and what the
+	# revert does after.
+	if [ "$cmd" = manifest ]; then
+		name=etcd-snapshot-count problem="etcd restart" key=snapshot-count value=5000
+		start=restart recover=
+	else
+		name=etcd-quota problem="etcd disk use" key=quota-backend-bytes value=16384
+		start=relaunch recover=" && bash '$C' recover '$D' {labels.name}"
+	fi
 	cat >"$out" <<EOF
 apiVersion: hotfix/v1
 kind: Hotfix
-metadata: {name: etcd-snapshot-count, version: 1, owner: $owner, problem: etcd restart}
+metadata: {name: $name, version: 1, owner: $owner, problem: $problem}
 spec:
   changes:
     - exec:
         check: bash '$C' health '$D' {labels.name}
-        capture: bash '$C' health '$D' {labels.name} && bash '$C' get '$D' {labels.name} snapshot-count
-        apply: bash '$C' set '$D' {labels.name} snapshot-count 5000 && bash '$C' restart '$D' {labels.name}
+        capture: bash '$C' health '$D' {labels.name} && bash '$C' get '$D' {labels.name} $key
+        apply: bash '$C' set '$D' {labels.name} $key $value && bash '$C' $start '$D' {labels.name}
         verify: >-
-          v=\$(bash '$C' running '$D' {labels.name} snapshot-count);
-          if [ {side} = after ]; then [ "\$v" = 5000 ]; else [ "\$v" = "\$(cat)" ]; fi
-        revert: bash '$C' set '$D' {labels.name} snapshot-count "\$(cat)" && bash '$C' restart '$D' {labels.name}
-        before_primary: bash '$C' move-leader '$D' {labels.name}
-        timeout: 40s
-  rollout:
-    order: replicas-first
-    waves:
-$waves
-  guard: none
-EOF
-	;;
-manifest-quota)
-	out=${3:?file}
-	owner=${4:?owner}
-	waves=${5:-"      - nodes: 1
-      - nodes: 100%"}
-	C="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-	cat >"$out" <<EOF
-apiVersion: hotfix/v1
-kind: Hotfix
-metadata: {name: etcd-quota, version: 1, owner: $owner, problem: etcd disk use}
-spec:
-  changes:
-    - exec:
-        check: bash '$C' health '$D' {labels.name}
-        capture: bash '$C' health '$D' {labels.name} && bash '$C' get '$D' {labels.name} quota-backend-bytes
-        apply: bash '$C' set '$D' {labels.name} quota-backend-bytes 16384 && bash '$C' relaunch '$D' {labels.name}
-        verify: >-
-          v=\$(bash '$C' running '$D' {labels.name} quota-backend-bytes);
-          if [ {side} = after ]; then [ "\$v" = 16384 ]; else [ "\$v" = "\$(cat)" ]; fi
+          v=\$(bash '$C' running '$D' {labels.name} $key);
+          if [ {side} = after ]; then [ "\$v" = $value ]; else [ "\$v" = "\$(cat)" ]; fi
         revert: >-
-          bash '$C' set '$D' {labels.name} quota-backend-bytes "\$(cat)" &&
-          bash '$C' relaunch '$D' {labels.name} && bash '$C' recover '$D' {labels.name}
+          bash '$C' set '$D' {labels.name} $key "\$(cat)" &&
+          bash '$C' $start '$D' {labels.name}$recover
         before_primary: bash '$C' move-leader '$D' {labels.name}
         timeout: 40s
   rollout:
