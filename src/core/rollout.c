@@ -678,6 +678,13 @@ static int reader_keys(struct hf_rollout *r, size_t i, size_t want, struct hf_ke
 	return rc;
 }
 
+/* Is step 'i' one of wave 'wave' that changed keys, and holds them? */
+static int read_step(const struct hf_rollout *r, size_t i, int wave)
+{
+	return r->steps[i].wave == wave && r->steps[i].state == HF_STEP_VERIFIED &&
+	       (r->m->changes[r->steps[i].change].kind->flags & HF_KIND_KEYS);
+}
+
 /* The reader checks (S35) on keys the data steps of wave 'wave' changed:
  * each reads its 'keys' of them per interval, spread over the wave's
  * steps; what they find goes to the guard's next verdict. */
@@ -692,9 +699,7 @@ static void run_readers(struct hf_rollout *r, int wave)
 		size_t want = k->reader ? (size_t)k->keys : 0, per, nsteps = 0;
 
 		for (i = 0; i < r->nsteps; i++)
-			if (r->steps[i].wave == wave && r->steps[i].state == HF_STEP_VERIFIED &&
-			    (r->m->changes[r->steps[i].change].kind->flags & HF_KIND_KEYS))
-				nsteps++;
+			nsteps += read_step(r, i, wave);
 		per = nsteps ? (want + nsteps - 1) / nsteps : 0;
 		for (i = 0; per && want && i < r->nsteps; i++) {
 			struct hf_key_record *recs = NULL;
@@ -702,8 +707,7 @@ static void run_readers(struct hf_rollout *r, int wave)
 			char why[600];
 			size_t n = 0, done;
 
-			if (r->steps[i].wave != wave || r->steps[i].state != HF_STEP_VERIFIED ||
-			    !(r->m->changes[r->steps[i].change].kind->flags & HF_KIND_KEYS))
+			if (!read_step(r, i, wave))
 				continue;
 			if (reader_keys(r, i, per < want ? per : want, &recs, &n, &err)) {
 				emit(r, "error", "reader check: %s", err.msg);
