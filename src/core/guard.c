@@ -77,9 +77,10 @@ struct hf_guard_run {
 	char prom_error[512];               /* a query Prometheus failed at the last
 					     * sample, "" when none */
 	double prom_sum[HF_PROMQL_MAX];     /* baseline: sums of per-sample values */
-	size_t reads;                       /* reader checks since the last verdict */
-	char reader_fail[600];
 	int prom_n[HF_PROMQL_MAX];
+	size_t reads;                       /* keys reader checks read since the last
+					     * verdict, and how the first failed read */
+	char reader_fail[600];              /* failed ("" when none did) */
 };
 
 void hf_guard_readers(struct hf_guard_run *g, size_t reads, const char *fail)
