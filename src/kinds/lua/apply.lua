@@ -70,7 +70,7 @@ local function narrow_kind(k)
   if spec.delete or spec.lua then return nil end
   if spec.value ~= nil then return 's' end
   if #touched > 0 then
-    if redis.call('HLEN', k) <= removes then return nil end
+    if removes > 0 and redis.call('HLEN', k) <= removes then return nil end
     return 'h'
   end
   return 'e'
