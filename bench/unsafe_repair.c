@@ -5,7 +5,7 @@
  *
  *   bench_unsafe_repair [options] HOST:PORT...
  *
- * One address: a seed; the primaries come from its CLUSTER NODES (a node
+ * An address is HOST:PORT or redis://HOST:PORT. One address: a seed; the primaries come from its CLUSTER NODES (a node
  * not in cluster mode is the one primary). Several: the primaries as
  * given. Options:
  *
@@ -56,8 +56,12 @@ static double now_s(void)
 
 static int split_addr(const char *s, char *host, size_t hostsz, int *port)
 {
-	const char *c = strrchr(s, ':');
+	const char *c;
 	size_t n;
+
+	if (!strncmp(s, "redis://", 8))   /* hotfix's cluster URI */
+		s += 8;
+	c = strrchr(s, ':');
 
 	if (!c || c == s || (n = (size_t)(c - s)) >= hostsz)
 		return -1;
