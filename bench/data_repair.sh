@@ -87,7 +87,8 @@ for p in sys.argv[2:]:
     cpu = r.info('cpu')
     out[p] = {'role': r.info('replication')['role'],
               'cpu': cpu['used_cpu_user'] + cpu['used_cpu_sys'],
-              'cmd': {k[8:]: v['usec'] for k, v in r.info('commandstats').items()}}
+              'cmd': {k[8:]: v['usec'] for k, v in r.info('commandstats').items()},
+              'calls': {k[8:]: v['calls'] for k, v in r.info('commandstats').items()}}
 json.dump(out, open(sys.argv[1], 'w'))
 EOF
 snap() { $PY "$T/snap.py" "$T/$1.json" $PORTS; }
@@ -104,17 +105,21 @@ nodes = [p for p in b if role is None or b[p]['role'] == role]
 if what == 'cpu':
     print('%.2f' % (sum(b[p]['cpu'] - a[p]['cpu'] for p in nodes) * 1e6 / keys))
 else:
-    us = {}
+    us, calls = {}, {}
     for p in nodes:
         for c, v in b[p]['cmd'].items():
             d = v - a[p]['cmd'].get(c, 0)
             if d > 0:
                 us[c] = us.get(c, 0) + d
+                calls[c] = calls.get(c, 0) + b[p]['calls'][c] - a[p]['calls'].get(c, 0)
     top = sorted(us.items(), key=lambda kv: -kv[1])
-    print(', '.join('%s %.2f' % (c, v / keys) for c, v in top if v / keys >= 0.05) or '-')
+    # DETAIL=1: the calls per changed key too, in brackets
+    detail = len(sys.argv) > 6 and sys.argv[6] == '1'
+    print(', '.join('%s %.2f%s' % (c, v / keys, ' [%.3f]' % (calls[c] / keys) if detail else '')
+                    for c, v in top if v / keys >= 0.05) or '-')
 EOF
 cpu_us() { $PY "$T/diff.py" cpu "$T/$1.json" "$T/$2.json" "$3" ${4:-}; }
-cmd_us() { $PY "$T/diff.py" cmd "$T/$1.json" "$T/$2.json" "$3" "$4"; }
+cmd_us() { $PY "$T/diff.py" cmd "$T/$1.json" "$T/$2.json" "$3" "$4" "${DETAIL:-0}"; }
 # fsize FILE...: their bytes together (0 for a file that is not there).
 fsize() { local f s=0; for f; do [ -e "$f" ] && s=$((s + $(stat -c %s "$f"))); done; echo "$s"; }
 
@@ -306,7 +311,8 @@ row "floor script (atomic before-image)" "$floor_keys" "$(printf %.2f "$floor_s"
 row "redis-py repair with before-images" "$py_keys" "$(printf %.2f "$py_s")" "$py_kps" r2 r3 "$py_keys"
 echo
 echo "where the servers' time goes: INFO commandstats, us per changed key (a script's"
-echo "own commands count both by name and inside the script's eval/evalsha)"
+echo "own commands count both by name and inside the script's eval/evalsha; DETAIL=1:"
+echo "[calls per changed key])"
 for ph in "hotfix apply:s0:s1:$keys" "hotfix rollback:s2:s3:$keys" \
 	"unsafe C apply:u0:u1:$ua_keys" "unsafe C back:u1:u2:$ub_keys"; do
 	IFS=: read -r name a b k <<<"$ph"
