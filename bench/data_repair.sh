@@ -58,8 +58,10 @@ N=${N:-1000000}
 T=$(mktemp -d /tmp/hotfix-bench.XXXXXX)
 STATE=$T/state
 hf() { "$HOTFIX" --state "$STATE" "$@"; }
-# The unsafe C repair, built next to hotfix (the build's directory).
-BUILD_DIR=$(dirname "$HOTFIX")
+# The unsafe C repair, built in hotfix's build directory (or build/ when
+# hotfix is not in one: BUILD_DIR= to say which).
+BUILD_DIR=${BUILD_DIR:-$(dirname "$HOTFIX")}
+[ -e "$BUILD_DIR/CMakeCache.txt" ] || BUILD_DIR=$HERE/../build
 cmake --build "$BUILD_DIR" --target bench_unsafe_repair >/dev/null
 UNSAFE=$BUILD_DIR/bench_unsafe_repair
 cleanup() {
