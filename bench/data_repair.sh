@@ -250,6 +250,9 @@ snap s1
 jfiles1=$(fsize "$J" "$J-wal")
 jpages=$(sqlite3 "file:$J?mode=ro" "SELECT sum(pgsize) FROM dbstat WHERE name IN
 	('data_keys', 'sqlite_autoindex_data_keys_1')" 2>/dev/null || echo 0)
+jsplit=$(sqlite3 "file:$J?mode=ro" "SELECT group_concat(name || ' ' || b, ', ') FROM (SELECT name,
+	sum(pgsize) AS b FROM dbstat WHERE name IN ('data_keys', 'sqlite_autoindex_data_keys_1')
+	GROUP BY name)" 2>/dev/null || echo -)
 jparts=$(sqlite3 "file:$J?mode=ro" "SELECT printf('run %.1f, key %.1f, dump %.1f, before_digest %.1f, after_digest %.1f',
 	avg(length(run)), avg(length(key)), avg(length(dump)), avg(length(before_digest)),
 	avg(length(after_digest))) FROM data_keys" 2>/dev/null || echo -)
@@ -331,6 +334,7 @@ printf 'journal after apply, per changed key (%d keys):\n' "$keys"
 printf '  journal.db + WAL grew by %d bytes   %6.1f bytes/key\n' "$((jfiles1 - jfiles0))" "$jfile_pk"
 printf '  data_keys + index pages  %d bytes   %6.1f bytes/key (dbstat)\n' "$jpages" "$jpage_pk"
 printf '  hotfix status journal_bytes %d     %6.1f bytes/key (key + dump + digests + 8)\n' "$jbytes" "$jbytes_pk"
+printf '  of which (bytes): %s\n' "$jsplit"
 printf '  a record on average: %s bytes\n' "$jparts"
 echo
 apply_us=$(cpu_us s0 s1 "$keys")
