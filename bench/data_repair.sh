@@ -275,9 +275,11 @@ unsafe() {   # unsafe [--back]: "changed seconds" of one run
 	echo "$out" | awk '{print $4, $8}'
 }
 snap u0
-read -r ua_keys ua_s <<<"$(unsafe)"
+unsafe >"$T/ua"   # not in $(...): its exit must stop the script
+read -r ua_keys ua_s <"$T/ua"
 snap u1
-read -r ub_keys ub_s <<<"$(unsafe --back)"
+unsafe --back >"$T/ub"
+read -r ub_keys ub_s <"$T/ub"
 snap u2
 # Each repair must find the data as the first found it: every key hotfix
 # changed, changed again.
