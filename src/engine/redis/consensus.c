@@ -644,18 +644,23 @@ size_t hf_topology_compare(const struct hf_view *v, size_t n, int cluster_mode, 
 size_t hf_topology_compare_shards(const struct hf_cluster *was, const struct hf_cluster *now,
 				  struct hf_buf *why)
 {
+	/* Each node's shard now, looked up once: the pairs are n x n. */
+	int *shard = hf_xcalloc(was->nnodes ? was->nnodes : 1, sizeof(*shard));
 	size_t i, k, found = 0;
 
 	for (i = 0; i < was->nnodes; i++) {
-		const struct hf_node *a = &was->nodes[i];
-		const struct hf_node *a2 = hf_cluster_find((struct hf_cluster *)now, a->id);
+		const struct hf_node *n = hf_cluster_find((struct hf_cluster *)now, was->nodes[i].id);
 
-		for (k = i + 1; a2 && k < was->nnodes; k++) {
+		shard[i] = n ? n->shard : -1;
+	}
+	for (i = 0; i < was->nnodes; i++) {
+		const struct hf_node *a = &was->nodes[i];
+
+		for (k = i + 1; shard[i] >= 0 && k < was->nnodes; k++) {
 			const struct hf_node *b = &was->nodes[k];
-			const struct hf_node *b2 = hf_cluster_find((struct hf_cluster *)now, b->id);
 			int before = a->shard == b->shard;
 
-			if (!b2 || before == (a2->shard == b2->shard))
+			if (shard[k] < 0 || before == (shard[i] == shard[k]))
 				continue;
 			if (found < MAX_SUBJECTS && why)
 				hf_buf_printf(why, "\n  '%s:%d' and '%s:%d' were in %s, now in %s", a->host,
@@ -666,6 +671,7 @@ size_t hf_topology_compare_shards(const struct hf_cluster *was, const struct hf_
 	}
 	if (found > MAX_SUBJECTS && why)
 		hf_buf_printf(why, "\n  and %zu more pair(s)", found - MAX_SUBJECTS);
+	free(shard);
 	return found;
 }
 
