@@ -1025,10 +1025,10 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, cons
 	}
 	text = hf_xstrdup(nodes);
 	for (line = strtok_r(text, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
-		char flags[128] = "", link[32] = "";
+		char flags[128] = "", primary[64] = "", link[32] = "";
 		char *f, *fsave = NULL;
 
-		if (sscanf(line, "%*s %*s %127s %*s %*s %*s %*s %31s", flags, link) != 2)
+		if (sscanf(line, "%*s %*s %127s %63s %*s %*s %*s %31s", flags, primary, link) != 3)
 			continue;
 		for (f = strtok_r(flags, ",", &fsave); f; f = strtok_r(NULL, ",", &fsave)) {
 			if (!strcmp(f, "handshake") || !strcmp(f, "noaddr") ||
@@ -1038,6 +1038,12 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, cons
 				primaries++;
 			else if (!strcmp(f, "slave"))
 				replicas++;
+			/* A replica whose primary it had not heard of when it
+			 * learned the role: hotfix's topology consensus would
+			 * wait for the next ping that names it (up to half the
+			 * node timeout). */
+			if (!strcmp(f, "slave") && !strcmp(primary, "-"))
+				ok = 0;
 		}
 		if (strcmp(link, "connected"))
 			ok = 0;
@@ -1047,7 +1053,7 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, cons
 	if (!ok || known != sb->n || primaries != (size_t)sb->shards ||
 	    replicas != (size_t)sb->shards * sb->replicas) {
 		snprintf(why, whylen, "node %d sees %zu of %zu nodes (%zu primaries, %zu replicas)%s",
-			 nd->port, known, sb->n, primaries, replicas, ok ? "" : ", some failing or unlinked");
+			 nd->port, known, sb->n, primaries, replicas, ok ? "" : ", some failing, unlinked or without their primary");
 		return 0;
 	}
 	hf_info_field(info, "cluster_state", state, sizeof(state));
