@@ -101,9 +101,9 @@ static void print_table(const struct hf_sandbox_node *nodes, size_t n)
 
 /* The progress line of 'up' on stderr. Nothing during its first second,
  * which is all a small sandbox takes; then on a terminal one line redrawn
- * in place, off a terminal a plain line when the phase changes and at
- * most every PROGRESS_EVERY_MS while it stays. -v prints every phase
- * from the start. */
+ * in place, off a terminal a plain line when the phase changes or is
+ * complete, and at most every PROGRESS_EVERY_MS while it stays. -v prints
+ * every phase from the start. */
 #define PROGRESS_QUIET_MS 1000
 #define PROGRESS_REDRAW_MS 100
 #define PROGRESS_EVERY_MS 5000
@@ -112,6 +112,7 @@ struct progress {
 	int tty, verbose;
 	int drawn;                    /* a line is on the terminal, to clear */
 	int phase;                    /* of the last line shown, -1 for none */
+	size_t done, synced;          /* its counts */
 	long long shown_ms;           /* when (elapsed) it was shown */
 	char line[192];
 };
@@ -144,7 +145,11 @@ static void show_progress(const struct hf_sandbox_progress *p, void *ud)
 {
 	struct progress *pr = ud;
 	char line[sizeof(pr->line)];
-	int changed = (int)p->phase != pr->phase;
+	int complete = p->done == p->total &&
+		       (p->phase != HF_SANDBOX_PHASE_AGREE || p->synced == p->replicas);
+	/* A phase that just completed is worth a line of its own, once. */
+	int changed = (int)p->phase != pr->phase ||
+		      (complete && (p->done != pr->done || p->synced != pr->synced));
 
 	if (!pr->verbose && p->elapsed_ms < PROGRESS_QUIET_MS)
 		return;
@@ -163,6 +168,8 @@ static void show_progress(const struct hf_sandbox_progress *p, void *ud)
 	fflush(stderr);
 	snprintf(pr->line, sizeof(pr->line), "%s", line);
 	pr->phase = (int)p->phase;
+	pr->done = p->done;
+	pr->synced = p->synced;
 	pr->shown_ms = p->elapsed_ms;
 }
 
