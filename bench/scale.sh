@@ -159,12 +159,17 @@ t0=$(now_ms)
 /usr/bin/time -o "$T/time" -f '%U %S' bash -c "$(declare -f ref_info); T='$T'; WINDOW=$WINDOW; PORTS='$PORTS'; ref_info"
 t1=$(now_ms)
 REF_PCT=$(awk -v ms=$((t1 - t0)) '{printf "%.2f", 100 * ($1 + $2) / (ms / 1000)}' "$T/time")
+REF_ROUND=$(awk -v r="$(cat "$T/rounds")" '{printf "%.0f", 1000 * ($1 + $2) / r}' "$T/time")
+GUARD_ROUND=$(awk -v k=$((k1 - k0)) -v hz="$HZ" -v v=$((v1 - v0)) 'BEGIN {printf "%.0f", v ? 1000 * k / hz / v : 0}')
 echo
 printf 'guard     hotfix apply baking, guard interval 1s: %s %% of one core over %d ms (%d verdicts; peak RSS %.1f MB; apply exit %d)\n' \
 	"$GUARD_PCT" "$GUARD_MS" $((v1 - v0)) "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$code"
 printf '          reference, redis-cli INFO on every node once a second: %s %% of one core (%s rounds in %d s)\n' \
 	"$REF_PCT" "$(cat "$T/rounds")" "$WINDOW"
 printf '          ratio %s (goal: hotfix <= 10 %% of one core)\n' "$(ratio "$GUARD_PCT" "$REF_PCT")"
+printf '          CPU per look at every node: hotfix %s ms per verdict, reference %s ms per round (ratio %s;\n' \
+	"$GUARD_ROUND" "$REF_ROUND" "$(ratio "$GUARD_ROUND" "$REF_ROUND")"
+echo "          a reference that cannot keep up with 1 Hz does fewer rounds, and costs less per second than it would)"
 
 t0=$(now_ms)
 hf sandbox down --dir "$T/sb" >/dev/null
