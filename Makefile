@@ -106,6 +106,7 @@ bench: build
 	@bash bench/serve_api.sh $(BUILD)/hotfix
 	@bash bench/flags_eval.sh $(BUILD)/hotfix
 	@bash bench/drill.sh $(BUILD)/hotfix
+	@bash bench/scale.sh $(BUILD)/hotfix
 	@POINTS=$${POINTS:-30} bash bench/soak.sh $(BUILD)/hotfix
 
 # The Debian package of the build: binary, man page (from the --help

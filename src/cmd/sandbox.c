@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/redis/redis.h"
 #include "sandbox/sandbox.h"
@@ -22,7 +23,8 @@ static const char usage[] =
 	"\n"
 	"  up      start N primaries with R replicas each (default 3 x 1) on ports\n"
 	"          P, P+1, ... (default 21001; bus ports P+10000, ...) and wait until\n"
-	"          the cluster is ready; prints the seed URI on its last line\n"
+	"          the cluster is ready (how far it got on stderr; 60 s at most up to\n"
+	"          100 nodes, 0.5 s more per node); prints the seed URI on its last line\n"
 	"  down    stop the sandbox's processes and remove its directory\n"
 	"  status  list the nodes; exit 1 unless every node is up\n"
 	"\n"
@@ -98,6 +100,88 @@ static void print_table(const struct hf_sandbox_node *nodes, size_t n)
 		       hf_sandbox_state_name(nodes[i].state), nodes[i].role[0] ? nodes[i].role : "-");
 }
 
+/* The progress line of 'up' on stderr. Nothing during its first second,
+ * which is all a small sandbox takes; then on a terminal one line redrawn
+ * in place, off a terminal a plain line when the phase changes or is
+ * complete, and at most every PROGRESS_EVERY_MS while it stays. -v prints
+ * every phase from the start. */
+#define PROGRESS_QUIET_MS 1000
+#define PROGRESS_REDRAW_MS 100
+#define PROGRESS_EVERY_MS 5000
+
+struct progress {
+	int tty, verbose;
+	int drawn;                    /* a line is on the terminal, to clear */
+	int phase;                    /* of the last line shown, -1 for none */
+	size_t done, synced;          /* its counts */
+	long long shown_ms;           /* when (elapsed) it was shown */
+	char line[192];
+};
+
+static void progress_text(const struct hf_sandbox_progress *p, char *out, size_t len)
+{
+	long long s = p->elapsed_ms / 1000, limit = p->timeout_ms / 1000;
+
+	switch (p->phase) {
+	case HF_SANDBOX_PHASE_START:
+		snprintf(out, len, "sandbox: %zu/%zu nodes answer (%lld s of at most %lld s)", p->done,
+			 p->total, s, limit);
+		break;
+	case HF_SANDBOX_PHASE_ATTACH:
+		snprintf(out, len, "sandbox: %zu/%zu replicas know their primary (%lld s of at most %lld s)",
+			 p->done, p->total, s, limit);
+		break;
+	default:
+		if (p->replicas)
+			snprintf(out, len, "sandbox: %zu/%zu nodes agree on the topology, %zu/%zu replicas "
+				 "in sync (%lld s of at most %lld s)", p->done, p->total, p->synced,
+				 p->replicas, s, limit);
+		else
+			snprintf(out, len, "sandbox: %zu/%zu nodes agree on the topology (%lld s of at most "
+				 "%lld s)", p->done, p->total, s, limit);
+	}
+}
+
+static void show_progress(const struct hf_sandbox_progress *p, void *ud)
+{
+	struct progress *pr = ud;
+	char line[sizeof(pr->line)];
+	int complete = p->done == p->total &&
+		       (p->phase != HF_SANDBOX_PHASE_AGREE || p->synced == p->replicas);
+	/* A phase that just completed is worth a line of its own, once. */
+	int changed = (int)p->phase != pr->phase ||
+		      (complete && (p->done != pr->done || p->synced != pr->synced));
+
+	if (!pr->verbose && p->elapsed_ms < PROGRESS_QUIET_MS)
+		return;
+	progress_text(p, line, sizeof(line));
+	if (pr->tty) {
+		if (!strcmp(line, pr->line) ||
+		    (!changed && p->elapsed_ms - pr->shown_ms < PROGRESS_REDRAW_MS))
+			return;
+		fprintf(stderr, "\r\033[K%s", line);
+		pr->drawn = 1;
+	} else {
+		if (!changed && p->elapsed_ms - pr->shown_ms < PROGRESS_EVERY_MS)
+			return;
+		fprintf(stderr, "%s\n", line);
+	}
+	fflush(stderr);
+	snprintf(pr->line, sizeof(pr->line), "%s", line);
+	pr->phase = (int)p->phase;
+	pr->done = p->done;
+	pr->synced = p->synced;
+	pr->shown_ms = p->elapsed_ms;
+}
+
+/* The terminal's progress line goes away before the result is printed. */
+static void progress_done(struct progress *pr)
+{
+	if (pr->drawn)
+		fputs("\r\033[K", stderr);
+	pr->drawn = 0;
+}
+
 static int parse_count(const char *name, const char *s, long min, long max, int *out,
 		       struct hf_err *err)
 {
@@ -118,6 +202,7 @@ static int parse_count(const char *name, const char *s, long min, long max, int 
 static int sandbox_up(const char *dir, const struct args *a, struct hf_ctx *ctx, struct hf_err *err)
 {
 	struct hf_sandbox_opts o = { .replicas = -1, .dir = dir };
+	struct progress pr = { .tty = isatty(STDERR_FILENO), .verbose = ctx->verbose, .phase = -1 };
 	struct hf_sandbox_node *nodes = NULL;
 	size_t n = 0;
 	char *seed = NULL, took[32];
@@ -135,7 +220,13 @@ static int sandbox_up(const char *dir, const struct args *a, struct hf_ctx *ctx,
 	o.ipv6 = a->ipv6;
 	o.netns = a->netns;
 	o.redis_server = a->redis_server;
-	if ((rc = hf_sandbox_up(&o, &seed, err)))
+	if (!ctx->quiet) {
+		o.progress = show_progress;
+		o.progress_ud = &pr;
+	}
+	rc = hf_sandbox_up(&o, &seed, err);
+	progress_done(&pr);
+	if (rc)
 		return rc;
 	hf_fmt_duration(hf_mono_ms() - t0, took, sizeof(took));
 	/* The sandbox is up; a failure to describe it only costs the table. */

@@ -34,12 +34,22 @@
 #define STATE_FILE "sandbox.json"
 #define TLS_DIR "tls"              /* the CA and certificates of a TLS sandbox */
 
-#define UP_TIMEOUT_MS 60000     /* whole of 'up', however big the sandbox */
-#define POLL_MS 50
+/* The fixed parts of the waits; each grows with the number of nodes (see
+ * the functions below), as a big sandbox's nodes share the machine. */
+#define UP_TIMEOUT_MS 60000     /* whole of 'up', up to UP_TIMEOUT_NODES nodes */
+#define UP_TIMEOUT_NODES 100
+#define UP_TIMEOUT_PER_NODE_MS 500
+#define POLL_MS 50              /* between looks, up to POLL_MAX_MS for big sandboxes */
+#define POLL_MAX_MS 250
 #define CMD_TIMEOUT_MS 2000     /* one command to a node that should answer */
 #define PROBE_TIMEOUT_MS 500    /* one command to a node that may be hung */
 #define TERM_TIMEOUT_MS 15000   /* SIGTERM to SIGKILL; redis waits up to 10 s for lagging replicas */
 #define KILL_TIMEOUT_MS 5000
+#define SETTLE_TIMEOUT_MS 5000  /* a failed 'up' waits for nodes still booting */
+#define PER_NODE_MS 10          /* added to the deadlines of a command and a stop */
+#define NODE_TIMEOUT_MS 2000    /* cluster-node-timeout, up to NODE_TIMEOUT_NODES nodes */
+#define NODE_TIMEOUT_NODES 100
+#define NODE_TIMEOUT_PER_NODE_MS 20
 
 struct node {
 	int port;
@@ -73,7 +83,67 @@ struct sandbox {
 	struct hf_cluster *fan;  /* the nodes' connections, once opened */
 	const int *const *ranges;  /* hf_sandbox_opts' slot ranges (borrowed), or NULL */
 	const size_t *nranges;
+	long long t0;              /* when 'up' started the processes */
+	long long timeout_ms;      /* how long it may take from then */
+	void (*progress)(const struct hf_sandbox_progress *p, void *ud);
+	void *progress_ud;
 };
+
+long long hf_sandbox_up_timeout_ms(size_t nodes)
+{
+	if (nodes <= UP_TIMEOUT_NODES)
+		return UP_TIMEOUT_MS;
+	return UP_TIMEOUT_MS + (long long)(nodes - UP_TIMEOUT_NODES) * UP_TIMEOUT_PER_NODE_MS;
+}
+
+long hf_sandbox_node_timeout_ms(size_t nodes)
+{
+	if (nodes <= NODE_TIMEOUT_NODES)
+		return NODE_TIMEOUT_MS;
+	return NODE_TIMEOUT_MS + (long)(nodes - NODE_TIMEOUT_NODES) * NODE_TIMEOUT_PER_NODE_MS;
+}
+
+long hf_sandbox_fds_needed(size_t nodes)
+{
+	/* A node: a bus link to and from each other node, a few clients, and
+	 * the 32 descriptors Redis keeps for itself. This process: a
+	 * connection per node and its own files. Both within the larger. */
+	return 2 * (long)nodes + 128;
+}
+
+/* The deadlines of one command to every node, and the pause between two
+ * looks: a few milliseconds more per node, as a big sandbox keeps the
+ * machine busy with gossip, and fewer looks that cost more each. */
+static long cmd_timeout_ms(const struct sandbox *sb)
+{
+	return CMD_TIMEOUT_MS + PER_NODE_MS * (long)sb->n;
+}
+
+static long probe_timeout_ms(const struct sandbox *sb)
+{
+	return PROBE_TIMEOUT_MS + PER_NODE_MS * (long)sb->n;
+}
+
+static long poll_ms(const struct sandbox *sb)
+{
+	long ms = (long)sb->n;
+
+	return ms < POLL_MS ? POLL_MS : ms > POLL_MAX_MS ? POLL_MAX_MS : ms;
+}
+
+/* Tell the caller how far 'up' got: 'done' of 'total' nodes in 'phase'. */
+static void report(const struct sandbox *sb, enum hf_sandbox_phase phase, size_t done,
+		   size_t total, size_t synced, size_t replicas)
+{
+	struct hf_sandbox_progress p = {
+		.phase = phase, .done = done, .total = total, .synced = synced,
+		.replicas = replicas, .elapsed_ms = hf_mono_ms() - sb->t0,
+		.timeout_ms = sb->timeout_ms,
+	};
+
+	if (sb->progress)
+		sb->progress(&p, sb->progress_ud);
+}
 
 static void sandbox_release(struct sandbox *sb)
 {
@@ -375,7 +445,7 @@ static struct hf_cluster *fan_of(struct sandbox *sb)
 	}
 	c->cluster_mode = sb->cluster;
 	c->cluster_state[0] = '\0';
-	c->timeout_ms = CMD_TIMEOUT_MS;
+	c->timeout_ms = cmd_timeout_ms(sb);
 	c->nodes = hf_xcalloc(sb->n, sizeof(*c->nodes));
 	c->nnodes = sb->n;
 	c->nshards = sb->shards;
@@ -673,7 +743,7 @@ static int write_conf(const struct sandbox *sb, const struct node *nd, struct hf
 	hf_buf_printf(&b, "repl-diskless-sync-delay 0\n");
 	if (sb->cluster)
 		hf_buf_printf(&b, "cluster-enabled yes\ncluster-config-file nodes.conf\n"
-			      "cluster-node-timeout 2000\n");
+			      "cluster-node-timeout %ld\n", hf_sandbox_node_timeout_ms(sb->n));
 	if (sb->password)
 		hf_buf_printf(&b, "requirepass \"%s\"\nmasterauth \"%s\"\n", sb->password, sb->password);
 	if (!sb->cluster && nd->replica)
@@ -829,7 +899,7 @@ static int wait_started(struct sandbox *sb, long long deadline, struct hf_err *e
 		}
 		rc = 0;
 		if (n) {
-			hf_fanout(fan_of(sb), calls, n, PROBE_TIMEOUT_MS);
+			hf_fanout(fan_of(sb), calls, n, probe_timeout_ms(sb));
 			for (k = 0; k < n; k++) {
 				if (!reply_of(&calls[k], 0))
 					continue;
@@ -838,6 +908,7 @@ static int wait_started(struct sandbox *sb, long long deadline, struct hf_err *e
 			}
 			hf_calls_release(calls, n);
 		}
+		report(sb, HF_SANDBOX_PHASE_START, sb->n - pending, sb->n, 0, 0);
 		if (!pending)
 			break;
 		if (hf_mono_ms() > deadline) {
@@ -847,7 +918,7 @@ static int wait_started(struct sandbox *sb, long long deadline, struct hf_err *e
 			rc = start_failed(&sb->nodes[i], "did not answer PING in time", err);
 			break;
 		}
-		hf_sleep_ms(POLL_MS);
+		hf_sleep_ms(poll_ms(sb));
 	}
 out:
 	free(calls);
@@ -900,7 +971,7 @@ static int prepare_nodes(struct sandbox *sb, struct hf_err *err)
 		}
 		hf_call_push(call, "CLUSTER", "MYID", NULL);
 	}
-	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
+	hf_fanout(fan_of(sb), calls, n, cmd_timeout_ms(sb));
 	for (i = 0; i < n && !rc; i++) {
 		const char *id = text_of(&calls[i], calls[i].ncmds - 1);
 
@@ -928,7 +999,7 @@ static int meet_all(struct sandbox *sb, struct hf_err *err)
 	for (i = 1; i < sb->n; i++)
 		hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "MEET", sb->nodes[0].host, port,
 			     NULL);
-	hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
+	hf_fanout(fan_of(sb), calls, n, cmd_timeout_ms(sb));
 	for (i = 0; i < n && !rc; i++)
 		rc = call_failed(&calls[i], err);
 	hf_calls_release(calls, n);
@@ -954,10 +1025,10 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, cons
 	}
 	text = hf_xstrdup(nodes);
 	for (line = strtok_r(text, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
-		char flags[128] = "", link[32] = "";
+		char flags[128] = "", primary[64] = "", link[32] = "";
 		char *f, *fsave = NULL;
 
-		if (sscanf(line, "%*s %*s %127s %*s %*s %*s %*s %31s", flags, link) != 2)
+		if (sscanf(line, "%*s %*s %127s %63s %*s %*s %*s %31s", flags, primary, link) != 3)
 			continue;
 		for (f = strtok_r(flags, ",", &fsave); f; f = strtok_r(NULL, ",", &fsave)) {
 			if (!strcmp(f, "handshake") || !strcmp(f, "noaddr") ||
@@ -967,6 +1038,12 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, cons
 				primaries++;
 			else if (!strcmp(f, "slave"))
 				replicas++;
+			/* A replica whose primary it had not heard of when it
+			 * learned the role: hotfix's topology consensus would
+			 * wait for the next ping that names it (up to half the
+			 * node timeout). */
+			if (!strcmp(f, "slave") && !strcmp(primary, "-"))
+				ok = 0;
 		}
 		if (strcmp(link, "connected"))
 			ok = 0;
@@ -976,7 +1053,7 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, cons
 	if (!ok || known != sb->n || primaries != (size_t)sb->shards ||
 	    replicas != (size_t)sb->shards * sb->replicas) {
 		snprintf(why, whylen, "node %d sees %zu of %zu nodes (%zu primaries, %zu replicas)%s",
-			 nd->port, known, sb->n, primaries, replicas, ok ? "" : ", some failing or unlinked");
+			 nd->port, known, sb->n, primaries, replicas, ok ? "" : ", some failing, unlinked or without their primary");
 		return 0;
 	}
 	hf_info_field(info, "cluster_state", state, sizeof(state));
@@ -987,116 +1064,194 @@ static int cluster_view_ok(const struct sandbox *sb, const struct node *nd, cons
 	return 1;
 }
 
-/* Whether the replicas of primary 'p' are linked to it, caught up with its
+/* Whether replica 'r' is linked to its primary, caught up with its
  * offset, and seen online by the primary too (it waits for their first
  * ACK after a sync). 'repl' holds every node's INFO replication. */
-static int shard_ok(const struct sandbox *sb, size_t p, const char *const *repl, char *why,
-		    size_t whylen)
+static int replica_ok(const struct sandbox *sb, size_t r, const char *const *repl, char *why,
+		      size_t whylen)
 {
-	const struct node *pr = &sb->nodes[p];
-	long long want = field_ll(repl[p], "master_repl_offset");
-	size_t i;
+	const struct node *nd = &sb->nodes[r], *pr = &sb->nodes[nd->primary];
+	const char *prepl = repl[nd->primary];
+	long long want = field_ll(prepl, "master_repl_offset");
+	char link[16] = "", online[48];
 
-	if (!repl[p]) {
+	if (!prepl) {
 		snprintf(why, whylen, "primary %d does not answer INFO", pr->port);
 		return 0;
 	}
-	for (i = 0; i < sb->n; i++) {
-		const struct node *nd = &sb->nodes[i];
-		char link[16] = "", online[48];
-
-		if (!nd->replica || nd->primary != p)
-			continue;
-		snprintf(online, sizeof(online), "port=%d,state=online,", nd->port);
-		if (repl[i])
-			hf_info_field(repl[i], "master_link_status", link, sizeof(link));
-		if (strcmp(link, "up") || field_ll(repl[i], "master_port") != pr->port ||
-		    !strstr(repl[p], online)) {
-			snprintf(why, whylen, "replica %d is not linked to %d yet", nd->port, pr->port);
-			return 0;
-		}
-		if (want < 0 || field_ll(repl[i], "slave_repl_offset") != want) {
-			snprintf(why, whylen, "replica %d is at offset %lld, its primary at %lld",
-				 nd->port, field_ll(repl[i], "slave_repl_offset"), want);
-			return 0;
-		}
+	snprintf(online, sizeof(online), "port=%d,state=online,", nd->port);
+	if (repl[r])
+		hf_info_field(repl[r], "master_link_status", link, sizeof(link));
+	if (strcmp(link, "up") || field_ll(repl[r], "master_port") != pr->port ||
+	    !strstr(prepl, online)) {
+		snprintf(why, whylen, "replica %d is not linked to %d yet", nd->port, pr->port);
+		return 0;
+	}
+	if (want < 0 || field_ll(repl[r], "slave_repl_offset") != want) {
+		snprintf(why, whylen, "replica %d is at offset %lld, its primary at %lld",
+			 nd->port, field_ll(repl[r], "slave_repl_offset"), want);
+		return 0;
 	}
 	return 1;
 }
 
-/* Attach the replicas (cluster mode) as soon as they know their primary,
- * and wait until every node's view and every replica are as they should
- * be, all seen in one round of questions. */
-static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err)
+/* The primaries that serve slots: what CLUSTER INFO's cluster_size says
+ * once every node knows every other. */
+static size_t shards_with_slots(const struct sandbox *sb)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < (size_t)sb->shards; i++)
+		n += !sb->ranges || sb->nranges[i];
+	return n;
+}
+
+/* Whether node 'nd''s CLUSTER INFO says it knows every node and its
+ * cluster is ok: a cheap first look. CLUSTER NODES, which tells the roles
+ * and links, is n lines from each of n nodes, too much to ask a big
+ * sandbox's nodes several times a second while they gossip. */
+static int cluster_info_ok(const struct sandbox *sb, const struct node *nd, const char *info,
+			   char *why, size_t whylen)
+{
+	char state[16] = "";
+
+	if (!info) {
+		snprintf(why, whylen, "node %d does not answer CLUSTER INFO", nd->port);
+		return 0;
+	}
+	hf_info_field(info, "cluster_state", state, sizeof(state));
+	if (field_ll(info, "cluster_known_nodes") != (long long)sb->n ||
+	    field_ll(info, "cluster_size") != (long long)shards_with_slots(sb)) {
+		snprintf(why, whylen, "node %d knows %lld of %zu nodes, %lld shards with slots",
+			 nd->port, field_ll(info, "cluster_known_nodes"), sb->n,
+			 field_ll(info, "cluster_size"));
+		return 0;
+	}
+	if (strcmp(state, "ok")) {
+		snprintf(why, whylen, "node %d reports cluster_state:%s", nd->port, *state ? state : "?");
+		return 0;
+	}
+	return 1;
+}
+
+static int give_up(const struct sandbox *sb, const char *why, struct hf_err *err)
+{
+	char d[32];
+
+	hf_fmt_duration(sb->timeout_ms, d, sizeof(d));
+	return hf_err_set(err, HF_ERR, "sandbox of %zu nodes not ready after %s: %s", sb->n, d, why);
+}
+
+/* Cluster mode: attach every replica to its primary, as soon as it has
+ * heard of it (CLUSTER REPLICATE is refused until then). */
+static int attach_replicas(struct sandbox *sb, long long deadline, struct hf_err *err)
 {
 	struct hf_call *calls = hf_xcalloc(sb->n, sizeof(*calls));
-	const char **repl = hf_xcalloc(sb->n, sizeof(*repl));
+	size_t i, k, n, attached = 0, replicas = 0;
 	char why[256] = "";
-	size_t i, k, n;
 	int rc = 0;
 
-	for (i = 0; i < sb->n; i++)
-		sb->nodes[i].ready = !sb->cluster || !sb->nodes[i].replica;
-	for (;;) {
-		int ok = 1;
-
+	for (i = 0; i < sb->n; i++) {
+		sb->nodes[i].ready = !sb->nodes[i].replica;
+		replicas += sb->nodes[i].replica;
+	}
+	while (attached < replicas) {
 		n = 0;
 		for (i = 0; i < sb->n; i++)
 			if (!sb->nodes[i].ready)
 				hf_call_push(add_call(sb, calls, &n, i), "CLUSTER", "REPLICATE",
-					sb->nodes[sb->nodes[i].primary].id, NULL);
-		if (n) {
-			/* Refused until the replica has heard of its primary. */
-			hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
-			for (k = 0; k < n; k++) {
-				size_t at = node_of(sb, &calls[k]);
+					     sb->nodes[sb->nodes[i].primary].id, NULL);
+		hf_fanout(fan_of(sb), calls, n, cmd_timeout_ms(sb));
+		for (k = 0; k < n; k++) {
+			size_t at = node_of(sb, &calls[k]);
 
-				if (reply_of(&calls[k], 0)) {
-					sb->nodes[at].ready = 1;
-				} else {
-					snprintf(why, sizeof(why), "replica %d does not know its primary yet",
-						 sb->nodes[at].port);
-					ok = 0;
-				}
+			if (reply_of(&calls[k], 0)) {
+				sb->nodes[at].ready = 1;
+				attached++;
+			} else {
+				snprintf(why, sizeof(why), "replica %d does not know its primary yet",
+					 sb->nodes[at].port);
 			}
-			hf_calls_release(calls, n);
 		}
-		if (ok) {
-			n = 0;
-			for (i = 0; i < sb->n; i++) {
-				struct hf_call *call = add_call(sb, calls, &n, i);
-
-				hf_call_push(call, "INFO", "replication", NULL);
-				if (sb->cluster) {
-					hf_call_push(call, "CLUSTER", "NODES", NULL);
-					hf_call_push(call, "CLUSTER", "INFO", NULL);
-				}
-			}
-			hf_fanout(fan_of(sb), calls, n, CMD_TIMEOUT_MS);
-			for (i = 0; i < sb->n; i++)
-				repl[i] = text_of(&calls[i], 0);
-			for (i = 0; ok && i < sb->n; i++) {
-				if (sb->cluster && !cluster_view_ok(sb, &sb->nodes[i], text_of(&calls[i], 1),
-								    text_of(&calls[i], 2), why, sizeof(why)))
-					ok = 0;
-				else if (!sb->nodes[i].replica && sb->replicas &&
-					 !shard_ok(sb, i, repl, why, sizeof(why)))
-					ok = 0;
-			}
-			hf_calls_release(calls, n);
-		}
-		if (ok)
+		hf_calls_release(calls, n);
+		report(sb, HF_SANDBOX_PHASE_ATTACH, attached, replicas, 0, replicas);
+		if (attached == replicas)
 			break;
 		if (hf_mono_ms() > deadline) {
-			rc = hf_err_set(err, HF_ERR, "sandbox not ready after %ds: %s",
-					UP_TIMEOUT_MS / 1000, why);
+			rc = give_up(sb, why, err);
 			break;
 		}
-		hf_sleep_ms(POLL_MS);
+		hf_sleep_ms(poll_ms(sb));
 	}
-	free(repl);
 	free(calls);
 	return rc;
+}
+
+/* One look at every node: INFO replication, and in cluster mode CLUSTER
+ * INFO, and CLUSTER NODES too when 'full'. Returns whether the sandbox is
+ * ready as far as this look can tell; '*agree' counts the nodes whose
+ * view is right, '*synced' the replicas in sync, 'why' the first thing
+ * missing. */
+static int look(struct sandbox *sb, int full, size_t *agree, size_t *synced, char *why,
+		size_t whylen)
+{
+	struct hf_call *calls = hf_xcalloc(sb->n, sizeof(*calls));
+	const char **repl = hf_xcalloc(sb->n, sizeof(*repl));
+	char first[256] = "", *w;
+	size_t i, n = 0;
+
+	for (i = 0; i < sb->n; i++) {
+		struct hf_call *call = add_call(sb, calls, &n, i);
+
+		hf_call_push(call, "INFO", "replication", NULL);
+		if (sb->cluster) {
+			hf_call_push(call, "CLUSTER", "INFO", NULL);
+			if (full)
+				hf_call_push(call, "CLUSTER", "NODES", NULL);
+		}
+	}
+	hf_fanout(fan_of(sb), calls, n, cmd_timeout_ms(sb));
+	for (i = 0; i < sb->n; i++)
+		repl[i] = text_of(&calls[i], 0);
+	*agree = *synced = 0;
+	for (i = 0; i < sb->n; i++) {
+		w = *first ? why : first;
+		if (!sb->cluster || (full ? cluster_view_ok(sb, &sb->nodes[i], text_of(&calls[i], 2),
+							     text_of(&calls[i], 1), w, whylen) :
+				     cluster_info_ok(sb, &sb->nodes[i], text_of(&calls[i], 1), w, whylen)))
+			(*agree)++;
+		w = *first ? why : first;
+		if (sb->nodes[i].replica && replica_ok(sb, i, repl, w, whylen))
+			(*synced)++;
+	}
+	hf_calls_release(calls, n);
+	free(repl);
+	free(calls);
+	snprintf(why, whylen, "%s", first);
+	return !*first;
+}
+
+/* Wait until every node's view and every replica are as they should be,
+ * all seen in one round of questions that includes CLUSTER NODES. */
+static int wait_agreed(struct sandbox *sb, long long deadline, struct hf_err *err)
+{
+	size_t replicas = sb->n - (size_t)sb->shards, agree, synced;
+	char why[256] = "";
+	int full = 0;
+
+	for (;;) {
+		int ok = look(sb, full, &agree, &synced, why, sizeof(why));
+
+		report(sb, HF_SANDBOX_PHASE_AGREE, agree, sb->n, synced, replicas);
+		if (ok && (full || !sb->cluster))
+			return 0;
+		/* The cheap look passed: the next one asks for everything. */
+		full = ok;
+		if (hf_mono_ms() > deadline)
+			return give_up(sb, why, err);
+		if (!full)
+			hf_sleep_ms(poll_ms(sb));
+	}
 }
 
 /* ---- stopping ------------------------------------------------------ */
@@ -1106,7 +1261,7 @@ static int wait_ready(struct sandbox *sb, long long deadline, struct hf_err *err
  * unseen, when we stop the others. */
 static void settle(struct sandbox *sb)
 {
-	long long deadline = hf_mono_ms() + 5000;
+	long long deadline = hf_mono_ms() + SETTLE_TIMEOUT_MS + PER_NODE_MS * (long)sb->n;
 	size_t i, pending;
 
 	do {
@@ -1130,7 +1285,7 @@ static void settle(struct sandbox *sb)
 static int stop_nodes(struct sandbox *sb, struct hf_sandbox_down_result *res, struct hf_err *err)
 {
 	int *pids = hf_xcalloc(sb->n, sizeof(*pids));
-	long long deadline = hf_mono_ms() + TERM_TIMEOUT_MS;
+	long long deadline = hf_mono_ms() + TERM_TIMEOUT_MS + PER_NODE_MS * (long)sb->n;
 	size_t i, left = 0;
 	int killing = 0, rc = 0;
 
@@ -1172,7 +1327,7 @@ static int stop_nodes(struct sandbox *sb, struct hf_sandbox_down_result *res, st
 				if (pids[i] && pid_is_ours(sb, pids[i], sb->nodes[i].port))
 					kill(pids[i], SIGKILL);
 			killing = 1;
-			deadline = hf_mono_ms() + KILL_TIMEOUT_MS;
+			deadline = hf_mono_ms() + KILL_TIMEOUT_MS + PER_NODE_MS * (long)sb->n;
 		}
 		hf_sleep_ms(POLL_MS);
 	}
@@ -1408,6 +1563,19 @@ static int prepare_certs(const struct sandbox *sb, struct hf_err *err)
 	return rc;
 }
 
+/* Descriptors enough for this process and, as they inherit the limit,
+ * for the nodes: raised up to the hard limit, refused beyond it. */
+static int reserve_fds(const struct sandbox *sb, struct hf_err *err)
+{
+	long need = hf_sandbox_fds_needed(sb->n), limit;
+
+	if (!hf_proc_fds_reserve(need, &limit))
+		return 0;
+	return hf_err_set(err, HF_EINVAL, "a sandbox of %zu nodes needs %ld open files per process, "
+			  "the limit is %ld: raise it (ulimit -n %ld, as root for more than "
+			  "'ulimit -Hn') or start fewer nodes", sb->n, need, limit, need);
+}
+
 int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_err *err)
 {
 	struct sandbox sb = {0};
@@ -1435,6 +1603,8 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 		goto out;
 	}
 	layout(&sb);
+	if ((rc = reserve_fds(&sb, err)))
+		goto out;
 	/* With --netns each node has a namespace, and ports, of its own. */
 	if ((rc = clear_stale(sb.dir, err)) || (!o->netns && (rc = check_ports(&sb, err))) ||
 	    (o->netns && (rc = make_netns(&sb, err))) ||
@@ -1446,7 +1616,11 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 	if ((rc = save_state(&sb, err)))
 		goto out;
 	state = state_path(sb.dir);
-	deadline = hf_mono_ms() + UP_TIMEOUT_MS;
+	sb.progress = o->progress;
+	sb.progress_ud = o->progress_ud;
+	sb.timeout_ms = hf_sandbox_up_timeout_ms(sb.n);
+	sb.t0 = hf_mono_ms();
+	deadline = sb.t0 + sb.timeout_ms;
 	for (i = 0; i < sb.n; i++) {
 		if ((rc = spawn(&sb, &sb.nodes[i], err)))
 			goto out;
@@ -1456,7 +1630,8 @@ int hf_sandbox_up(const struct hf_sandbox_opts *o, char **seed_uri, struct hf_er
 		goto out;
 	if (sb.cluster && ((rc = prepare_nodes(&sb, err)) || (rc = meet_all(&sb, err))))
 		goto out;
-	if ((rc = wait_ready(&sb, deadline, err)))
+	if ((sb.cluster && (rc = attach_replicas(&sb, deadline, err))) ||
+	    (rc = wait_agreed(&sb, deadline, err)))
 		goto out;
 	*seed_uri = seed_of(&sb, &sb.nodes[0]);
 out:
@@ -1562,7 +1737,7 @@ static void survey(struct sandbox *sb, struct hf_sandbox_node *out)
 			hf_call_push(add_call(sb, calls, &n, i), "INFO", "replication", NULL);
 	}
 	if (n)
-		hf_fanout(fan_of(sb), calls, n, PROBE_TIMEOUT_MS);
+		hf_fanout(fan_of(sb), calls, n, probe_timeout_ms(sb));
 	for (k = 0; k < n; k++) {
 		struct hf_sandbox_node *o = &out[node_of(sb, &calls[k])];
 		const char *info = text_of(&calls[k], 0);

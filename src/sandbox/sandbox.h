@@ -13,6 +13,22 @@
 #define HF_SANDBOX_DEFAULT_REPLICAS 1
 #define HF_SANDBOX_DEFAULT_BASE_PORT 21001
 
+/* Where 'up' is while it waits, for a progress line: 'done' of 'total'
+ * nodes have reached the phase's goal. */
+enum hf_sandbox_phase {
+	HF_SANDBOX_PHASE_START,    /* nodes that answer PING */
+	HF_SANDBOX_PHASE_ATTACH,   /* replicas that know their primary (cluster mode) */
+	HF_SANDBOX_PHASE_AGREE,    /* nodes that agree on the topology; replicas in sync */
+};
+
+struct hf_sandbox_progress {
+	enum hf_sandbox_phase phase;
+	size_t done, total;
+	size_t synced, replicas;   /* AGREE: replicas linked and at their primary's offset */
+	long long elapsed_ms;      /* since 'up' started the processes */
+	long long timeout_ms;      /* when it gives up, from the same start */
+};
+
 struct hf_sandbox_opts {
 	int shards;                /* primaries; 0 = default (3, or 1 standalone) */
 	int replicas;              /* replicas per primary; -1 = default (1)      */
@@ -31,7 +47,28 @@ struct hf_sandbox_opts {
 	 * NULL for the even split. Borrowed for the call. */
 	const int *const *ranges;
 	const size_t *nranges;
+	/* Called after every look at the nodes while 'up' waits (a few times
+	 * a second; the caller decides what to show), or NULL. */
+	void (*progress)(const struct hf_sandbox_progress *p, void *ud);
+	void *progress_ud;
 };
+
+/* How long 'up' waits, in all, for a sandbox of 'nodes' nodes to be
+ * ready, in ms. It grows with the size: every node learns every other
+ * through gossip, and a node of a big sandbox shares the machine with
+ * many others (docs/NOTES.md, "Sandboxes of 300 nodes"). */
+long long hf_sandbox_up_timeout_ms(size_t nodes);
+
+/* The cluster-node-timeout the nodes of a sandbox of 'nodes' nodes get, in
+ * ms: short in small sandboxes (failovers in tests and drills are quick),
+ * longer in big ones, where a node pings every other node at least once
+ * per half of it. */
+long hf_sandbox_node_timeout_ms(size_t nodes);
+
+/* File descriptors 'up' needs, its own and each node's, for a sandbox of
+ * 'nodes' nodes: a connection per node for this process; each node's
+ * cluster bus (a link to and from every other node) and its clients. */
+long hf_sandbox_fds_needed(size_t nodes);
 
 enum hf_sandbox_state {
 	HF_SANDBOX_NODE_DOWN,      /* no process (or the pid is not ours any more) */

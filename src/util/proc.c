@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -508,4 +509,23 @@ void hf_proc_io_release(struct hf_proc_io *io)
 	free(io->out);
 	free(io->err);
 	io->out = io->err = NULL;
+}
+
+int hf_proc_fds_reserve(long need, long *limit)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		*limit = 0;
+		return -1;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)need) {
+		*limit = (long)rl.rlim_max;
+		return -1;
+	}
+	*limit = (long)rl.rlim_cur;
+	rl.rlim_cur = (rlim_t)need;
+	return setrlimit(RLIMIT_NOFILE, &rl) ? -1 : 0;
 }

@@ -70,4 +70,10 @@ int hf_proc_cmdline(int pid, char *buf, size_t len);
 /* Whether process 'pid''s command line contains 'needle'. */
 int hf_proc_cmdline_has(int pid, const char *needle);
 
+/* Make sure this process, and the children it starts from now on, may
+ * open at least 'need' file descriptors: the soft RLIMIT_NOFILE is raised
+ * up to the hard limit when it is lower. Returns 0 when the limit is (now)
+ * at least 'need', else -1 with '*limit' the most it can be. */
+int hf_proc_fds_reserve(long need, long *limit);
+
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 'hotfix sandbox up|status|down' against real redis-server processes:
 # cluster 3x1, standalone 1+2, a password, port conflicts, a SIGSTOPped
-# node, and a redis-server of our own that 'down' must leave alone.
+# node, a redis-server of our own that 'down' must leave alone, and a
+# 40x1 sandbox (80 nodes) with its progress line and open-file limit.
 #
 # Needs HOTFIX (the binary), redis-server, redis-cli and jq.
 . "$(dirname "$0")/lib.sh"
@@ -175,6 +176,64 @@ expect_exit 0 "status works on a password sandbox" hf sandbox status --dir "$T/s
 pids_of "$T/secret"
 hf sandbox down --dir "$T/secret" >/dev/null 2>&1
 check "password sandbox down stops every pid" all_gone "${PIDS[@]}"
+test_end
+
+# ---- 40 x 1: a bigger sandbox ----------------------------------------------
+# Not the 300 nodes of bench/scale.sh (too slow for the suite), but big
+# enough to be several looks in the making: its progress line, the open
+# files it needs, and 'down' of all of it.
+LBASE=$(free_base 80) || { bad "no free ports"; finish; }
+echo "# cluster 40x1 on ports $LBASE-$((LBASE + 79))"
+test_begin '40x1: refused with a clear error when the open-file limit is too low'
+SANDBOXES+=("$T/large")
+expect_exit 2 "up 40x1 with 'ulimit -n 100'" \
+	bash -c 'ulimit -n 100 && exec "$@"' - "$HOTFIX" --state "$STATE" sandbox up --shards 40 \
+	--replicas 1 --base-port "$LBASE" --dir "$T/large"
+check "  ... saying how many it needs and what the limit is" \
+	grep -q "a sandbox of 80 nodes needs [0-9]* open files per process, the limit is 100" "$T/err"
+check "  ... and starts nothing" [ -z "$(redis-cli -p "$LBASE" ping 2>/dev/null)" ]
+test_end
+
+test_begin '40x1: up with a progress line on stderr, every node in the cluster, then down'
+# A soft limit below what 80 nodes need: 'up' raises it (the hard one allows).
+expect_exit 0 "up 40x1 (-v: the progress line from the start)" \
+	bash -c 'ulimit -S -n 200 && exec "$@"' - "$HOTFIX" --state "$STATE" -v sandbox up \
+	--shards 40 --replicas 1 --base-port "$LBASE" --dir "$T/large"
+check "the progress line counts the nodes that answer" \
+	grep -q '^sandbox: [0-9]*/80 nodes answer ([0-9]* s of at most 60 s)$' "$T/err"
+check "  ... the replicas that know their primary" \
+	grep -q '^sandbox: [0-9]*/40 replicas know their primary' "$T/err"
+check "  ... and the nodes that agree on the topology, last all of them" \
+	grep -q '^sandbox: 80/80 nodes agree on the topology, 40/40 replicas in sync' "$T/err"
+check "no terminal control characters off a terminal" not grep -q $'\r\|\033' "$T/err"
+check "up prints the seed URI on its last line" \
+	[ "$(tail -n 1 "$T/out")" = "redis://127.0.0.1:$LBASE" ]
+check "a node knows all 80" \
+	[ "$(redis-cli -p $((LBASE + 79)) cluster info | tr -d '\r' | sed -n 's/^cluster_known_nodes://p')" = 80 ]
+check "  ... and 40 shards with slots" \
+	[ "$(redis-cli -p $((LBASE + 79)) cluster info | tr -d '\r' | sed -n 's/^cluster_size://p')" = 40 ]
+expect_exit 0 "status: 80 nodes up" hf sandbox status --dir "$T/large"
+check "  ... listed" [ "$(grep -c ' up ' "$T/out")" -eq 80 ]
+# Ready means hotfix's own topology consensus agrees at once: no node
+# still listing a replica whose primary it had not heard of.
+expect_exit 0 "cluster show on the 80 nodes, agreeing at the first look" \
+	hf --converge-timeout 1ms cluster show --cluster "redis://127.0.0.1:$LBASE"
+pids_of "$T/large"
+expect_exit 0 "down 40x1" hf sandbox down --dir "$T/large"
+check "  ... stops all 80" grep -q "80 nodes stopped" "$T/out"
+check "every pid is gone" all_gone "${PIDS[@]}"
+test_end
+
+test_begin '40x1: without -v, off a terminal, a line per phase at most, and a few'
+T0=$(date +%s)
+expect_exit 0 "up 40x1 again" hf sandbox up --shards 40 --replicas 1 --base-port "$LBASE" --dir "$T/large"
+UP_S=$(($(date +%s) - T0))
+# Lines come when the phase changes, and every 5 s at most while it stays.
+check "  ... at most 3 phases + 1 per 5 s of its $UP_S s" \
+	[ "$(grep -c '^sandbox:' "$T/err")" -le $((3 + UP_S / 5 + 1)) ]
+pids_of "$T/large"
+expect_exit 0 "down 40x1 again" hf sandbox down --dir "$T/large"
+check "every pid is gone" all_gone "${PIDS[@]}"
 test_end
 
 finish

@@ -279,6 +279,8 @@ struct probe {
 	struct hf_call *calls;         /* room for a call per node */
 	size_t *who;                   /* per call: its node */
 	long long *sent;               /* per node: monotonic µs its probe was written */
+	char (*key)[64];               /* per primary: its probe key */
+	int *primary;                  /* per replica: its primary's index, or -1 */
 	char val[32];                  /* the value written */
 	long timeout_ms;
 };
@@ -291,10 +293,10 @@ static void probe_write(struct probe *pr, const char *ttl)
 	struct hf_probe_result *out = pr->out;
 	struct hf_call *calls = pr->calls;
 	long long t0;
-	char key[64];
 	size_t i, n = 0;
 
 	for (i = 0; i < c->nnodes; i++) {
+		pr->primary[i] = c->nodes[i].role == HF_ROLE_REPLICA ? primary_of(c, &c->nodes[i]) : -1;
 		out[i].write_ms = -2;   /* not probed */
 		out[i].converge_ms = -1;
 		out[i].error[0] = '\0';
@@ -302,9 +304,11 @@ static void probe_write(struct probe *pr, const char *ttl)
 		    (c->cluster_mode && c->nodes[i].slot_lo < 0))
 			continue;   /* a primary without slots has no key of its own */
 		out[i].write_ms = -1;
-		probe_key(&c->nodes[i], key, sizeof(key));
+		/* Found once per probe, for the read-backs too: a key of a
+		 * shard's own slots takes about 16384 / its slots tries. */
+		probe_key(&c->nodes[i], pr->key[i], sizeof(pr->key[i]));
 		calls[n].node = &c->nodes[i];
-		hf_call_push(&calls[n], "SET", key, pr->val, "PX", ttl, NULL);
+		hf_call_push(&calls[n], "SET", pr->key[i], pr->val, "PX", ttl, NULL);
 		pr->who[n++] = i;
 	}
 	t0 = hf_mono_us();
@@ -332,7 +336,6 @@ static void probe_converge(struct probe *pr)
 	struct hf_cluster *c = pr->c;
 	struct hf_call *calls = pr->calls;
 	long long deadline = hf_mono_ms() + pr->timeout_ms;
-	char key[64];
 	size_t i, n;
 
 	for (;;) {
@@ -342,14 +345,13 @@ static void probe_converge(struct probe *pr)
 
 			if (c->nodes[i].role != HF_ROLE_REPLICA || pr->out[i].converge_ms >= 0)
 				continue;
-			p = primary_of(c, &c->nodes[i]);
+			p = pr->primary[i];
 			if (p < 0 || pr->out[p].write_ms < 0)
 				continue;   /* nothing was written to converge to */
-			probe_key(&c->nodes[p], key, sizeof(key));
 			calls[n].node = &c->nodes[i];
 			if (c->cluster_mode)
 				hf_call_push(&calls[n], "READONLY", NULL);
-			hf_call_push(&calls[n], "GET", key, NULL);
+			hf_call_push(&calls[n], "GET", pr->key[p], NULL);
 			pr->who[n++] = i;
 		}
 		if (!n || hf_mono_ms() >= deadline)
@@ -357,7 +359,7 @@ static void probe_converge(struct probe *pr)
 		hf_fanout(c, calls, n, deadline - hf_mono_ms() > 0 ? deadline - hf_mono_ms() : 1);
 		for (i = 0; i < n; i++) {
 			const struct hf_reply *r = calls[i].replies[calls[i].ncmds - 1];
-			int p = primary_of(c, &c->nodes[pr->who[i]]);
+			int p = pr->primary[pr->who[i]];
 
 			if (!calls[i].status && r && r->str && !strcmp(r->str, pr->val))
 				pr->out[pr->who[i]].converge_ms =
@@ -379,6 +381,8 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 	pr.calls = hf_xcalloc(m, sizeof(*pr.calls));
 	pr.sent = hf_xcalloc(m, sizeof(*pr.sent));
 	pr.who = hf_xcalloc(m, sizeof(*pr.who));
+	pr.key = hf_xcalloc(m, sizeof(*pr.key));
+	pr.primary = hf_xcalloc(m, sizeof(*pr.primary));
 	snprintf(pr.val, sizeof(pr.val), "%llu", seq);
 	snprintf(ttl, sizeof(ttl), "%ld", ttl_ms > 0 ? ttl_ms : 60000);
 	probe_write(&pr, ttl);
@@ -386,6 +390,8 @@ void hf_probe_run(struct hf_cluster *c, unsigned long long seq, struct hf_probe_
 	free(pr.calls);
 	free(pr.sent);
 	free(pr.who);
+	free(pr.key);
+	free(pr.primary);
 }
 
 void hf_probe_cleanup(struct hf_cluster *c, long timeout_ms)
