@@ -114,13 +114,6 @@ void hf_preflight_free(struct hf_manifest *m)
 
 /* ---- running ------------------------------------------------------- */
 
-/* The first line of 's', at most 300 bytes, into 'out'. */
-static void first_line(const char *s, char *out, size_t len)
-{
-	size_t n = strcspn(s, "\n");
-
-	snprintf(out, len, "%.*s", (int)(n > 300 ? 300 : n), s);
-}
 
 static int run_command(const struct hf_preflight *p, size_t k, struct hf_err *err)
 {
@@ -129,7 +122,7 @@ static int run_command(const struct hf_preflight *p, size_t k, struct hf_err *er
 	char line[320];
 	int rc = hf_proc_exec(argv, (long)p->timeout_ms, &io);
 
-	first_line(io.errlen ? io.err : io.out, line, sizeof(line));
+	hf_proc_first_line(io.errlen ? io.err : io.out, 300, line, sizeof(line));
 	if (rc < 0)
 		hf_err_set(err, HF_EREFUSED, "preflight %zu (`%s`): %s", k + 1, p->command, io.why);
 	else if (rc)

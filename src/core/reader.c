@@ -74,15 +74,6 @@ int hf_reader_parse(struct hf_yaml *y, struct fy_node *item, struct hf_pos at, s
 	return 0;
 }
 
-/* The first line of 's' (at most 200 bytes) into 'out'. */
-static void first_line(const char *s, size_t len, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	while (n < len && n < 200 && s[n] != '\n')
-		n++;
-	snprintf(out, cap, "%.*s", (int)n, s);
-}
 
 /* Does output 'out' ('len' bytes) match 're'? Without its last newline,
  * as a shell's $(...) would give it: '^v2$' matches "v2\n". */
@@ -112,8 +103,7 @@ static int read_one(const struct hf_check *k, const struct hf_cluster *c,
 	int rc = hf_proc_exec(argv, (long)k->timeout_ms, &io), bad = 0;
 	char line[240];
 
-	first_line(io.errlen ? io.err : io.out ? io.out : "", io.errlen ? io.errlen : io.outlen,
-		   line, sizeof(line));
+	hf_proc_first_line(io.errlen ? io.err : io.out, 200, line, sizeof(line));
 	if (rc < 0) {
 		snprintf(why, len, "reader `%s` on key '%s': %s", k->reader, key, io.why);
 		bad = 1;
@@ -122,7 +112,7 @@ static int read_one(const struct hf_check *k, const struct hf_cluster *c,
 			 line[0] ? ": " : "", line);
 		bad = 1;
 	} else if (re && !matches(re, io.out, io.outlen)) {
-		first_line(io.out ? io.out : "", io.outlen, line, sizeof(line));
+		hf_proc_first_line(io.out, 200, line, sizeof(line));
 		snprintf(why, len, "reader `%s` on key '%s': output '%s' does not match '%s'",
 			 k->reader, key, line, k->match);
 		bad = 1;

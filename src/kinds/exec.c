@@ -132,13 +132,6 @@ struct ran {
 	char why[600];         /* for people: what went wrong */
 };
 
-/* The first line of 's', at most 200 bytes, for messages. */
-static void first_line(const char *s, char *out, size_t len)
-{
-	size_t n = strcspn(s, "\n");
-
-	snprintf(out, len, "%.*s", (int)(n > 200 ? 200 : n), s);
-}
 
 /* Run template 'k' of 'es' on target 't' with 'in' on stdin (NULL:
  * nothing), journaled. */
@@ -152,7 +145,7 @@ static void run(const struct exec_spec *es, int k, struct hf_kind_ctx *x, struct
 	long long t0 = hf_mono_ms();
 
 	r->rc = hf_proc_exec(argv, es->timeout_ms, &io);
-	first_line(io.errlen ? io.err : io.out, line, sizeof(line));
+	hf_proc_first_line(io.errlen ? io.err : io.out, 200, line, sizeof(line));
 	if (r->rc < 0)
 		snprintf(r->why, sizeof(r->why), "%s: %s", tpl_names[k], io.why);
 	else

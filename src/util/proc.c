@@ -529,3 +529,10 @@ int hf_proc_fds_reserve(long need, long *limit)
 	rl.rlim_cur = (rlim_t)need;
 	return setrlimit(RLIMIT_NOFILE, &rl) ? -1 : 0;
 }
+
+void hf_proc_first_line(const char *s, size_t max, char *out, size_t cap)
+{
+	size_t n = strcspn(s ? s : "", "\n");
+
+	snprintf(out, cap, "%.*s", (int)(n > max ? max : n), s ? s : "");
+}

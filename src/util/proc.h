@@ -37,6 +37,10 @@ struct hf_proc_io {
 int hf_proc_exec(char *const argv[], long timeout_ms, struct hf_proc_io *io);
 void hf_proc_io_release(struct hf_proc_io *io);
 
+/* The first line of a command's output 's', at most 'max' bytes of it,
+ * into 'out' ('cap' bytes): what messages quote of it. */
+void hf_proc_first_line(const char *s, size_t max, char *out, size_t cap);
+
 /* Start 'argv' detached: in its own session, in directory 'cwd' (NULL: stay),
  * stdin and stdout on /dev/null, stderr appended to 'log' (NULL: /dev/null),
  * not a child of hotfix (nothing to reap). Returns 0 once the program is
